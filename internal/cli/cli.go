@@ -1,0 +1,115 @@
+// Package cli is the velocity command tree: one file per subcommand. It is
+// the only place, with cmd/velocity, that wires packages together.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, the contract scripts rely on.
+const (
+	ExitOK          = 0
+	ExitFailed      = 1   // the pipeline ran and failed
+	ExitUsage       = 2   // bad definition, flag or argument
+	ExitInterrupted = 130 // stopped by Ctrl-C (128 + SIGINT)
+)
+
+// exitError carries an exit code through cobra. A nil err means the
+// message was already printed.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError is a mistake of the user's that exits 2.
+func usageError(format string, args ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// app holds what every subcommand shares; it lives for one Main call.
+type app struct {
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
+	getenv  func(string) string
+	environ func() []string
+	dir     string // -C
+	dataDir string // --data-dir
+	log     *slog.Logger
+}
+
+// Main runs the velocity command line and returns the process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{
+		stdin:   stdin,
+		stdout:  stdout,
+		stderr:  stderr,
+		getenv:  os.Getenv,
+		environ: os.Environ,
+	}
+	level := slog.LevelWarn
+	if a.getenv("VELOCITY_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	a.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	root := a.root()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(stderr, "velocity: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	// Cobra's own errors (unknown flag, wrong argument count) are usage.
+	fmt.Fprintf(stderr, "velocity: %v\n", err)
+	fmt.Fprintf(stderr, "Run 'velocity --help' for usage.\n")
+	return ExitUsage
+}
+
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "velocity",
+		Short: "Velocity runs your software assembly line: build, test, package, deploy",
+		Long: `Velocity runs a project's assembly line, defined in velocity.yml at its root:
+stages of actions that build, test, check and package the code, locally with
+'velocity run' exactly as a server would.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&a.dir, "directory", "C", ".", "run as if velocity was started in `DIR`")
+	root.PersistentFlags().StringVar(&a.dataDir, "data-dir", "", "where runs, logs and the journal are kept (default $VELOCITY_HOME, else ~/.local/share/velocity)")
+	root.AddCommand(
+		a.runCmd(),
+		a.validateCmd(),
+		a.runsCmd(),
+		a.showCmd(),
+		a.logsCmd(),
+		a.initCmd(),
+		a.versionCmd(),
+	)
+	return root
+}

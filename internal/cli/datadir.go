@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/lockfile"
+	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/store/sqlite"
+)
+
+// dataDir resolves where Velocity keeps its state: --data-dir, then
+// $VELOCITY_HOME, then the XDG data directory.
+func (a *app) resolveDataDir() (string, error) {
+	if a.dataDir != "" {
+		return filepath.Abs(a.dataDir)
+	}
+	if d := a.getenv("VELOCITY_HOME"); d != "" {
+		return filepath.Abs(d)
+	}
+	if d := a.getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "velocity"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no data directory: set --data-dir or VELOCITY_HOME (%w)", err)
+	}
+	return filepath.Join(home, ".local", "share", "velocity"), nil
+}
+
+// home is an opened data directory.
+type home struct {
+	dir   string
+	store *sqlite.Store
+}
+
+func (h *home) close() { h.store.Close() }
+
+func (h *home) lockPath(token string) string { return filepath.Join(h.dir, "locks", token+".lock") }
+
+func (h *home) workspace(token string) string { return filepath.Join(h.dir, "workspaces", token) }
+
+func (h *home) logDir(id int64) string { return filepath.Join(h.dir, "logs", fmt.Sprint(id)) }
+
+// openHome opens the data directory and settles runs whose owner died:
+// a run is live only while its process holds the run's lock, so any other
+// command notices a killed `velocity run` and records it as interrupted.
+func (a *app) openHome(ctx context.Context) (*home, error) {
+	dir, err := a.resolveDataDir()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "velocity.db"))
+	if err != nil {
+		return nil, err
+	}
+	h := &home{dir: dir, store: st}
+	if err := h.recover(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *home) recover(ctx context.Context) error {
+	runs, err := h.store.LiveRuns(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		held, err := lockfile.Held(r.Lock)
+		if err != nil || held {
+			continue
+		}
+		if err := h.store.Interrupt(ctx, r.ID, "velocity stopped while the run was in progress (killed or crashed)", time.Now()); err != nil {
+			return err
+		}
+		// The reaper already killed the processes; the copy is garbage now.
+		token := strings.TrimSuffix(filepath.Base(r.Lock), ".lock")
+		os.RemoveAll(h.workspace(token))
+		os.Remove(r.Lock)
+	}
+	return nil
+}
+
+// runArg resolves a RUN argument: a number, or "last" for the newest run.
+func (a *app) runArg(ctx context.Context, h *home, arg string) (store.Run, error) {
+	if arg == "" || arg == "last" {
+		runs, err := h.store.Runs(ctx, store.RunFilter{Limit: 1})
+		if err != nil {
+			return store.Run{}, err
+		}
+		if len(runs) == 0 {
+			return store.Run{}, usageError("no runs yet in %s: start one with 'velocity run'", h.dir)
+		}
+		return runs[0], nil
+	}
+	var id int64
+	if _, err := fmt.Sscan(strings.TrimPrefix(arg, "#"), &id); err != nil || id <= 0 {
+		return store.Run{}, usageError("%q is not a run number (see 'velocity runs')", arg)
+	}
+	r, err := h.store.Run(ctx, id)
+	if err != nil {
+		return r, usageError("run %d not found in %s (see 'velocity runs')", id, h.dir)
+	}
+	return r, nil
+}

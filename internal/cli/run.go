@@ -1,0 +1,347 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/velocity-ci/velocity/internal/console"
+	"github.com/velocity-ci/velocity/internal/engine"
+	"github.com/velocity-ci/velocity/internal/executor/local"
+	"github.com/velocity-ci/velocity/internal/lockfile"
+	"github.com/velocity-ci/velocity/internal/plan"
+	"github.com/velocity-ci/velocity/internal/source"
+	"github.com/velocity-ci/velocity/internal/spec"
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+type runOptions struct {
+	jobs          int
+	commit        string
+	progress      string
+	keepWorkspace bool
+	killGrace     time.Duration
+}
+
+func (a *app) runCmd() *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the project's assembly line locally",
+		Long: `Run every stage of velocity.yml on a copy of the project: the tree at HEAD plus
+uncommitted, non-ignored changes (or exactly --commit REV). The working copy
+is never modified.
+
+Exit status: 0 succeeded, 1 the pipeline failed, 2 bad definition or usage,
+130 interrupted (Ctrl-C).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.run(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "run at most `N` actions at once")
+	f.StringVar(&o.commit, "commit", "", "run exactly commit `REV` instead of the working tree")
+	f.StringVar(&o.progress, "progress", "auto", "output style: auto, live (redrawn view) or plain (prefixed lines)")
+	f.BoolVar(&o.keepWorkspace, "keep-workspace", false, "keep the run's copy of the project afterwards (its path is printed)")
+	f.DurationVar(&o.killGrace, "kill-grace", 10*time.Second, "time a stopped action gets between SIGTERM and SIGKILL")
+	return cmd
+}
+
+// loadPipeline reads and validates DIR/velocity.yml; any problem is a
+// usage error with every message already printed.
+func (a *app) loadPipeline() (*spec.Pipeline, string, error) {
+	dir, err := filepath.Abs(a.dir)
+	if err != nil {
+		return nil, "", usageError("directory %q: %v", a.dir, err)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, "", usageError("%s is not a directory", a.dir)
+	}
+	path := filepath.Join(dir, spec.FileName)
+	p, err := spec.Load(path)
+	if err != nil {
+		var errs spec.Errors
+		if errors.As(err, &errs) {
+			rel := relPath(path)
+			for _, e := range errs {
+				e.File = rel
+				fmt.Fprintln(a.stderr, e.Error())
+			}
+			fmt.Fprintf(a.stderr, "velocity: %s has %d %s\n", rel, len(errs), plural(len(errs), "error"))
+			return nil, "", &exitError{code: ExitUsage}
+		}
+		return nil, "", &exitError{code: ExitUsage, err: err}
+	}
+	if p.Name == "" {
+		p.Name = filepath.Base(dir)
+	}
+	return p, dir, nil
+}
+
+// relPath shortens path for messages when it lies below the working directory.
+func relPath(path string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+func randomToken() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (a *app) run(ctx context.Context, o runOptions) error {
+	if o.jobs < 1 {
+		return usageError("--jobs must be at least 1, got %d", o.jobs)
+	}
+	live, err := a.liveOutput(o.progress)
+	if err != nil {
+		return err
+	}
+	p, dir, err := a.loadPipeline()
+	if err != nil {
+		return err
+	}
+	h, err := a.openHome(ctx)
+	if err != nil {
+		return err
+	}
+	defer h.close()
+
+	// The lock exists before the run's record does, so no other command can
+	// mistake this run for a dead one.
+	token := randomToken()
+	lock, err := lockfile.Acquire(h.lockPath(token))
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+
+	ws := h.workspace(token)
+	snap, err := source.Take(ctx, dir, ws, source.Options{Rev: o.commit})
+	if err != nil {
+		if errors.Is(err, source.ErrUnknownRev) {
+			return usageError("%v", err)
+		}
+		return fmt.Errorf("copy the project: %w", err)
+	}
+	if !o.keepWorkspace {
+		defer os.RemoveAll(ws)
+	}
+
+	pl := plan.Compile(p)
+	var actions []store.Action
+	pl.Each(func(s *plan.Stage, n *plan.Node) {
+		actions = append(actions, store.Action{
+			StageIndex: s.Index, Stage: s.Name, Name: n.Name, Kind: store.Kind(n.Kind), Needs: n.NeedNames,
+		})
+	})
+	run := store.Run{
+		Project: p.Name, Dir: dir, Commit: snap.Commit, Branch: snap.Branch, Dirty: snap.Dirty,
+		Status: store.Running, Lock: h.lockPath(token), Created: time.Now(),
+	}
+	run.ID, err = h.store.CreateRun(ctx, run, actions)
+	if err != nil {
+		return err
+	}
+
+	ex, err := local.New()
+	if err != nil {
+		return err
+	}
+	defer ex.Close()
+
+	con := console.New(a.stdout, pl, console.Options{Live: live, Width: a.termWidth, Height: a.termHeight})
+	con.Printf("velocity: run %d of %s%s\n", run.ID, p.Name, describeSnapshot(snap))
+	if o.keepWorkspace {
+		con.Printf("velocity: workspace %s\n", ws)
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	force := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for range sigs {
+			n++
+			if n == 1 {
+				con.Printf("velocity: stopping (press Ctrl-C again to skip clean-up)...\n")
+				stop()
+			} else if n == 2 {
+				close(force)
+			}
+		}
+	}()
+
+	eng := &engine.Engine{
+		Executor:    ex,
+		Journal:     h.store,
+		Observer:    con,
+		Parallelism: o.jobs,
+		KillGrace:   o.killGrace,
+		Logger:      a.log,
+	}
+	con.Start()
+	outcome, execErr := eng.Execute(runCtx, engine.Run{
+		ID:     run.ID,
+		Plan:   pl,
+		Dir:    ws,
+		LogDir: h.logDir(run.ID),
+		Env:    append(engine.HostEnv(a.environ(), p.EnvPassthrough), "CI=true", "VELOCITY=true"),
+		Vars: []string{
+			fmt.Sprint("VELOCITY_RUN_ID=", run.ID),
+			"VELOCITY_PROJECT=" + p.Name,
+			"VELOCITY_COMMIT=" + snap.Commit,
+			"VELOCITY_BRANCH=" + snap.Branch,
+			"VELOCITY_WORKSPACE=" + ws,
+		},
+		Force: force,
+	})
+	con.Stop()
+	finished := time.Now()
+	if err := h.store.FinishRun(context.WithoutCancel(ctx), run.ID, outcome.Status, outcome.Reason, finished); err != nil && execErr == nil {
+		execErr = err
+	}
+	run.Status, run.Reason, run.Finished = outcome.Status, outcome.Reason, finished
+	if final, err := h.store.Actions(context.WithoutCancel(ctx), run.ID); err == nil {
+		fmt.Fprintln(a.stdout)
+		if live {
+			a.printFailures(context.WithoutCancel(ctx), h, run.ID)
+		}
+		console.Report(a.stdout, run, final, console.ReportOptions{Color: live})
+	}
+	if execErr != nil {
+		return fmt.Errorf("run %d stopped: %w", run.ID, execErr)
+	}
+	switch outcome.Status {
+	case store.Succeeded:
+		return nil
+	case store.Cancelled:
+		return &exitError{code: ExitInterrupted}
+	}
+	fmt.Fprintf(a.stderr, "velocity: run %d failed; see 'velocity logs %d' for the full output\n", run.ID, run.ID)
+	return &exitError{code: ExitFailed}
+}
+
+// printFailures shows the end of each failed attempt's log, which the live
+// view only hinted at.
+func (a *app) printFailures(ctx context.Context, h *home, id int64) {
+	atts, err := h.store.Attempts(ctx, id)
+	if err != nil {
+		return
+	}
+	for _, at := range atts {
+		if at.Status != store.Failed {
+			continue
+		}
+		lines, err := tailLines(at.Log, 20)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(a.stdout, "── %s/%s (attempt %d): %s ──\n", at.Stage, at.Action, at.N, at.Reason)
+		for _, l := range lines {
+			fmt.Fprintf(a.stdout, "  %s\n", l)
+		}
+	}
+}
+
+func describeSnapshot(s source.Snapshot) string {
+	var b strings.Builder
+	if s.Commit != "" {
+		fmt.Fprintf(&b, " at %.12s", s.Commit)
+	}
+	if s.Branch != "" {
+		fmt.Fprintf(&b, " (%s)", s.Branch)
+	}
+	if s.Note != "" {
+		fmt.Fprintf(&b, "; %s", s.Note)
+	}
+	return b.String()
+}
+
+// liveOutput decides between the redrawn view and plain lines.
+func (a *app) liveOutput(mode string) (bool, error) {
+	switch mode {
+	case "live":
+		return true, nil
+	case "plain":
+		return false, nil
+	case "auto":
+		if a.getenv("CI") == "true" || a.getenv("TERM") == "dumb" {
+			return false, nil
+		}
+		f, ok := a.stdout.(*os.File)
+		return ok && term.IsTerminal(int(f.Fd())), nil
+	}
+	return false, usageError("--progress must be auto, live or plain, not %q", mode)
+}
+
+func (a *app) termSize() (int, int) {
+	if f, ok := a.stdout.(*os.File); ok {
+		if w, h, err := term.GetSize(int(f.Fd())); err == nil {
+			return w, h
+		}
+	}
+	return 80, 24
+}
+
+func (a *app) termWidth() int  { w, _ := a.termSize(); return w }
+func (a *app) termHeight() int { _, h := a.termSize(); return h }
+
+// tailLines returns the last n lines of a file, reading only its end.
+func tailLines(path string, n int) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	const window = 64 * 1024
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	off := max(fi.Size()-window, 0)
+	buf := make([]byte, fi.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimRight(string(buf), "\n"), "\n")
+	if off > 0 && len(lines) > 1 {
+		lines = lines[1:] // the first one is cut
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	for i, l := range lines {
+		lines[i] = console.Printable(l)
+	}
+	return lines, nil
+}

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/velocity-ci/velocity/internal/console"
+	"github.com/velocity-ci/velocity/internal/spec"
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+func (a *app) runsCmd() *cobra.Command {
+	var all bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "runs",
+		Short: "List past runs, newest first",
+		Long: `List past runs, newest first. Inside a project (a directory with velocity.yml)
+only that project's runs are listed unless --all is given.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			h, err := a.openHome(ctx)
+			if err != nil {
+				return err
+			}
+			defer h.close()
+			f := store.RunFilter{Limit: limit}
+			if !all {
+				f.Project = a.currentProject()
+			}
+			runs, err := h.store.Runs(ctx, f)
+			if err != nil {
+				return err
+			}
+			if len(runs) == 0 {
+				fmt.Fprintln(a.stdout, "no runs yet: start one with 'velocity run'")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tSTATUS\tPROJECT\tCOMMIT\tBRANCH\tSTARTED\tDURATION")
+			for _, r := range runs {
+				commit := r.Commit
+				if len(commit) > 8 {
+					commit = commit[:8]
+				}
+				if r.Dirty {
+					commit += "+"
+				}
+				d := ""
+				if !r.Finished.IsZero() {
+					d = console.Duration(r.Finished.Sub(r.Created))
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Status, r.Project, commit, r.Branch,
+					r.Created.Local().Format(time.DateTime), d)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "list the runs of every project")
+	cmd.Flags().IntVarP(&limit, "limit", "n", 20, "show at most `N` runs")
+	return cmd
+}
+
+// currentProject names the project in -C, or "" when there is none or its
+// definition does not parse (then every run is listed).
+func (a *app) currentProject() string {
+	dir, err := filepath.Abs(a.dir)
+	if err != nil {
+		return ""
+	}
+	path := filepath.Join(dir, spec.FileName)
+	if _, err := os.Stat(path); err != nil {
+		return ""
+	}
+	p, err := spec.Load(path)
+	if err != nil {
+		return ""
+	}
+	if p.Name == "" {
+		return filepath.Base(dir)
+	}
+	return p.Name
+}

@@ -1,0 +1,27 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/velocity-ci/velocity/internal/plan"
+)
+
+func (a *app) validateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check velocity.yml and report every problem with its line and column",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, _, err := a.loadPipeline()
+			if err != nil {
+				return err
+			}
+			pl := plan.Compile(p)
+			fmt.Fprintf(a.stdout, "velocity.yml is valid: %d %s, %d %s\n",
+				len(pl.Stages), plural(len(pl.Stages), "stage"), pl.Len(), plural(pl.Len(), "action"))
+			return nil
+		},
+	}
+}

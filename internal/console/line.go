@@ -1,0 +1,144 @@
+package console
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// maxLine bounds a buffered partial line: longer lines are shown in pieces
+// so that a program printing without newlines cannot grow memory.
+const maxLine = 64 * 1024
+
+// LineSplitter turns output chunks into lines, keeping at most maxLine
+// bytes of an unfinished line.
+type LineSplitter struct {
+	partial []byte
+}
+
+// Feed calls emit for each complete line in p (without the newline).
+func (s *LineSplitter) Feed(p []byte, emit func(line []byte)) {
+	for len(p) > 0 {
+		i := indexByte(p, '\n')
+		if i < 0 {
+			room := maxLine - len(s.partial)
+			if len(p) < room {
+				s.partial = append(s.partial, p...)
+				return
+			}
+			s.partial = append(s.partial, p[:room]...)
+			p = p[room:]
+			emit(s.partial)
+			s.partial = s.partial[:0]
+			continue
+		}
+		if len(s.partial) > 0 {
+			s.partial = append(s.partial, p[:i]...)
+			emit(s.partial)
+			s.partial = s.partial[:0]
+		} else {
+			emit(p[:i])
+		}
+		p = p[i+1:]
+	}
+}
+
+// Flush emits what is left of an unterminated last line.
+func (s *LineSplitter) Flush(emit func(line []byte)) {
+	if len(s.partial) > 0 {
+		emit(s.partial)
+		s.partial = s.partial[:0]
+	}
+}
+
+func indexByte(p []byte, c byte) int {
+	for i, b := range p {
+		if b == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// printable makes a log line safe for a terminal: invalid UTF-8 becomes
+// U+FFFD, a carriage return keeps only what a terminal would finally show
+// (progress bars), and control characters other than tab and the escape
+// that starts a colour are dropped so that a binary dump cannot reprogram
+// the user's terminal.
+func printable(line []byte) string {
+	if i := lastCR(line); i >= 0 {
+		if i == len(line)-1 {
+			line = line[:i] // CRLF endings
+			if j := lastCR(line); j >= 0 {
+				line = line[j+1:]
+			}
+		} else {
+			line = line[i+1:]
+		}
+	}
+	var b strings.Builder
+	b.Grow(len(line))
+	for len(line) > 0 {
+		r, size := utf8.DecodeRune(line)
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			b.WriteRune(utf8.RuneError)
+		case r == '\t' || r == 0x1b:
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			// dropped
+		default:
+			b.Write(line[:size])
+		}
+		line = line[size:]
+	}
+	return b.String()
+}
+
+func lastCR(p []byte) int {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '\r' {
+			return i
+		}
+	}
+	return -1
+}
+
+// visibleTrim cuts s to at most width visible runes, skipping colour
+// sequences, which take no room.
+func visibleTrim(s string, width int) string {
+	if width <= 0 {
+		return ""
+	}
+	var b strings.Builder
+	n := 0
+	inEsc := false
+	for _, r := range s {
+		if inEsc {
+			b.WriteRune(r)
+			if r >= 0x40 && r <= 0x7e && r != '[' {
+				inEsc = false
+			}
+			continue
+		}
+		if r == 0x1b {
+			inEsc = true
+			b.WriteRune(r)
+			continue
+		}
+		if r == '\t' {
+			r = ' '
+		}
+		if n >= width {
+			break
+		}
+		b.WriteRune(r)
+		n++
+	}
+	if strings.ContainsRune(s, 0x1b) {
+		b.WriteString("\x1b[0m")
+	}
+	return b.String()
+}
+
+// Printable makes one line of a log safe to show in a terminal.
+func Printable(line string) string { return printable([]byte(line)) }

@@ -1,0 +1,262 @@
+// Package engine drives a plan: it starts each action the moment its own
+// needs have succeeded (never whole "levels"), bounds parallelism, gates
+// each stage on the previous one, retries, times out and cancels attempts,
+// and writes every state change to the journal before acting on it.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/executor"
+	"github.com/velocity-ci/velocity/internal/plan"
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+// Journal is the part of the store the engine writes to. Each call must be
+// durable when it returns; the engine does not act on a change that could
+// not be recorded.
+type Journal interface {
+	StartAttempt(ctx context.Context, a store.Attempt) error
+	FinishAttempt(ctx context.Context, a store.Attempt, final, allowFailure bool) error
+	SetActions(ctx context.Context, runID int64, keys []store.Key, status store.Status, reason string, at time.Time) error
+}
+
+// Observer hears about progress, for display. Its methods are called from
+// the engine's goroutines, possibly concurrently for different nodes, and
+// must return quickly.
+type Observer interface {
+	// AttemptStarted is called after the attempt was journaled.
+	AttemptStarted(n *plan.Node, attempt int, at time.Time)
+	// Output carries a chunk of an attempt's combined output. The slice
+	// is reused after the call returns.
+	Output(n *plan.Node, p []byte)
+	// AttemptFinished is called after the attempt's end was journaled;
+	// final is false when another attempt follows.
+	AttemptFinished(n *plan.Node, a store.Attempt, final bool)
+	// Skipped is called for a node that will not run at all.
+	Skipped(n *plan.Node, status store.Status, reason string)
+}
+
+// Engine runs plans. Its fields are read-only while a plan runs; one
+// Engine may run several plans at once.
+type Engine struct {
+	Executor executor.Executor
+	Journal  Journal
+	// Observer may be nil.
+	Observer Observer
+	// Parallelism bounds the attempts running at once; 0 means the number
+	// of CPUs.
+	Parallelism int
+	// KillGrace is how long a stopped attempt has between SIGTERM and
+	// SIGKILL; 0 means the executor's default.
+	KillGrace time.Duration
+	// Logger may be nil.
+	Logger *slog.Logger
+}
+
+// Run is one execution of a plan.
+type Run struct {
+	ID   int64
+	Plan *plan.Plan
+	// Dir is the workspace the actions run in.
+	Dir string
+	// LogDir receives one file per attempt: STAGE/ACTION.N.log.
+	LogDir string
+	// Env is the environment every action starts from ("KEY=value"),
+	// under the pipeline's and the action's own env.
+	Env []string
+	// Vars describe the run (VELOCITY_RUN_ID, VELOCITY_COMMIT, ...); they
+	// come last so that a definition cannot override them. The engine adds
+	// VELOCITY_STAGE and VELOCITY_ACTION.
+	Vars []string
+	// Force, when closed, stops finally actions that run after a
+	// cancellation (a second Ctrl-C). May be nil.
+	Force <-chan struct{}
+}
+
+// Outcome is how a run ended.
+type Outcome struct {
+	Status store.Status
+	// Reason says why a run did not succeed, naming the failed actions.
+	Reason string
+}
+
+// errJournal marks a failure to write the journal: the run cannot go on
+// without breaking the promise that every change is recorded first.
+var errJournal = errors.New("journal")
+
+// Execute runs r to the end. Cancelling ctx stops the run: running
+// attempts get SIGTERM, nothing new starts but the current stage's finally
+// actions, and the outcome is cancelled. The error is non-nil only when
+// the journal could not be written.
+func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
+	x := &execution{Engine: e, run: r, log: e.Logger}
+	if x.log == nil {
+		x.log = slog.New(slog.DiscardHandler)
+	}
+	x.limit = e.Parallelism
+	if x.limit <= 0 {
+		x.limit = runtime.NumCPU()
+	}
+	return x.execute(ctx)
+}
+
+// execution is the state of one Execute call.
+type execution struct {
+	*Engine
+	run   Run
+	log   *slog.Logger
+	limit int
+}
+
+func (x *execution) execute(ctx context.Context) (Outcome, error) {
+	var failed []string
+	for i, st := range x.run.Plan.Stages {
+		res, err := x.stage(ctx, st)
+		if err != nil {
+			return Outcome{Status: store.Failed, Reason: err.Error()}, err
+		}
+		failed = append(failed, res.failed...)
+		if res.status == store.Succeeded {
+			continue
+		}
+		// Later stages never start: record them as skipped in one write.
+		status, reason := store.Skipped, fmt.Sprintf("stage %q %s", st.Name, res.status)
+		if res.status == store.Cancelled {
+			status, reason = store.Cancelled, "run cancelled"
+		}
+		if err := x.skipStages(ctx, x.run.Plan.Stages[i+1:], status, reason); err != nil {
+			return Outcome{Status: store.Failed, Reason: err.Error()}, err
+		}
+		out := Outcome{Status: res.status}
+		if res.status == store.Cancelled {
+			out.Reason = "cancelled"
+		} else {
+			out.Reason = "failed: " + strings.Join(failed, ", ")
+		}
+		return out, nil
+	}
+	return Outcome{Status: store.Succeeded}, nil
+}
+
+func (x *execution) skipStages(ctx context.Context, stages []*plan.Stage, status store.Status, reason string) error {
+	var keys []store.Key
+	var nodes []*plan.Node
+	for _, st := range stages {
+		for _, g := range []*plan.Graph{st.Actions, st.OnFailure, st.Finally} {
+			for _, n := range g.Nodes {
+				keys = append(keys, store.Key{Stage: n.Stage, Name: n.Name})
+				nodes = append(nodes, n)
+			}
+		}
+	}
+	if err := x.Journal.SetActions(context.WithoutCancel(ctx), x.run.ID, keys, status, reason, time.Now()); err != nil {
+		return fmt.Errorf("%w: %w", errJournal, err)
+	}
+	if x.Observer != nil {
+		for _, n := range nodes {
+			x.Observer.Skipped(n, status, reason)
+		}
+	}
+	return nil
+}
+
+type stageResult struct {
+	status store.Status
+	failed []string
+}
+
+// stage runs a stage's actions, then on_failure if they failed, then
+// finally whatever happened.
+func (x *execution) stage(ctx context.Context, st *plan.Stage) (stageResult, error) {
+	res, err := x.graph(ctx, st.Actions)
+	if err != nil {
+		return res, err
+	}
+	// Clean-up must run even after Ctrl-C; only Force stops it.
+	cleanupCtx := ctx
+	if res.status == store.Cancelled {
+		cleanupCtx = forceContext(ctx, x.run.Force)
+	}
+	if res.status == store.Failed {
+		r, err := x.graph(cleanupCtx, st.OnFailure)
+		if err != nil {
+			return res, err
+		}
+		res.failed = append(res.failed, r.failed...)
+	} else if err := x.skipGraph(ctx, st.OnFailure, fmt.Sprintf("stage %q did not fail", st.Name)); err != nil {
+		return res, err
+	}
+	r, err := x.graph(cleanupCtx, st.Finally)
+	if err != nil {
+		return res, err
+	}
+	res.failed = append(res.failed, r.failed...)
+	if res.status == store.Succeeded && r.status != store.Succeeded {
+		res.status = r.status
+	}
+	if cleanupCtx != ctx {
+		cleanupCtx.(*forceCtx).stop()
+	}
+	return res, nil
+}
+
+func (x *execution) skipGraph(ctx context.Context, g *plan.Graph, reason string) error {
+	if len(g.Nodes) == 0 {
+		return nil
+	}
+	keys := make([]store.Key, len(g.Nodes))
+	for i, n := range g.Nodes {
+		keys[i] = store.Key{Stage: n.Stage, Name: n.Name}
+	}
+	if err := x.Journal.SetActions(context.WithoutCancel(ctx), x.run.ID, keys, store.Skipped, reason, time.Now()); err != nil {
+		return fmt.Errorf("%w: %w", errJournal, err)
+	}
+	if x.Observer != nil {
+		for _, n := range g.Nodes {
+			x.Observer.Skipped(n, store.Skipped, reason)
+		}
+	}
+	return nil
+}
+
+// forceCtx is a context that ignores its parent's cancellation (clean-up
+// runs after Ctrl-C) but ends when force is closed.
+type forceCtx struct {
+	context.Context
+	stop func()
+}
+
+func forceContext(parent context.Context, force <-chan struct{}) context.Context {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-force:
+			cancel()
+		case <-done:
+		}
+	}()
+	return &forceCtx{Context: ctx, stop: func() { close(done); cancel() }}
+}
+
+// logPath is where an attempt's output goes.
+func (x *execution) logPath(n *plan.Node, attempt int) string {
+	return filepath.Join(x.run.LogDir, n.Stage, fmt.Sprintf("%s.%d.log", n.Name, attempt))
+}
+
+// createLog makes the attempt's log file, creating the stage's directory.
+func createLog(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+}

@@ -1,0 +1,67 @@
+// Package lockfile tells whether the process that owns a run is still
+// alive: the owner holds an flock on a file for as long as it lives, and
+// the kernel releases it when the process dies, however it dies. Unlike a
+// recorded pid this cannot be fooled by pid reuse.
+package lockfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// Lock is a held lock.
+type Lock struct {
+	f *os.File
+}
+
+// Acquire creates path and locks it exclusively, failing at once if
+// another process holds it.
+func Acquire(path string) (*Lock, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return &Lock{f: f}, nil
+}
+
+// Release unlocks and removes the file.
+func (l *Lock) Release() error {
+	name := l.f.Name()
+	err := os.Remove(name)
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Held reports whether some process holds the lock at path. A missing
+// file is not held.
+func Held(path string) (bool, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check lock %s: %w", path, err)
+	}
+	defer f.Close()
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check lock %s: %w", path, err)
+	}
+	// We got it, so nobody held it; dropping our descriptor releases it.
+	return false, nil
+}

@@ -1,0 +1,136 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// git runs read-only git commands in one directory.
+type git struct {
+	dir string
+	env []string
+}
+
+func newGit(dir string) git {
+	return git{dir: dir, env: gitEnv(os.Environ())}
+}
+
+// in returns a runner for another directory with the same environment.
+func (g git) in(dir string) git {
+	return git{dir: dir, env: g.env}
+}
+
+// gitEnv derives git's environment from ours.
+//
+// Variables that pin git to a particular repository are dropped: when
+// velocity is started from a git hook they point at the hook's repository
+// (sometimes as a relative path), and git must instead discover the
+// repository from the project directory it runs in.
+//
+// GIT_OPTIONAL_LOCKS=0 stops `git status` from writing a refreshed index
+// into the user's repository. LC_ALL=C makes git's messages predictable
+// enough to tell "not a repository" from real failures; it has no effect on
+// the file names we read, which are raw bytes thanks to -z.
+func gitEnv(environ []string) []string {
+	drop := map[string]bool{
+		"GIT_DIR": true, "GIT_WORK_TREE": true, "GIT_INDEX_FILE": true,
+		"GIT_PREFIX": true, "GIT_COMMON_DIR": true,
+		"GIT_OPTIONAL_LOCKS": true, "LC_ALL": true,
+	}
+	env := make([]string, 0, len(environ)+2)
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !drop[name] {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "GIT_OPTIONAL_LOCKS=0", "LC_ALL=C")
+}
+
+func (g git) command(ctx context.Context, args ...string) *exec.Cmd {
+	// core.quotepath=off keeps non-ASCII names as raw bytes in any output
+	// that is not -z.
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-c", "core.quotepath=off"}, args...)...)
+	cmd.Dir = g.dir
+	cmd.Env = g.env
+	return cmd
+}
+
+// output runs git and returns its stdout. A failure carries git's stderr.
+func (g git) output(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := g.command(ctx, args...)
+	var stderr limitedBuffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, g.fail(ctx, args, err, stderr.String())
+	}
+	return out, nil
+}
+
+// fail turns a failed git command into an error naming the command, its
+// directory and what git printed.
+func (g git) fail(ctx context.Context, args []string, err error, stderr string) error {
+	if ctx.Err() != nil {
+		// Killed because the run was cancelled: say that, not "signal: killed".
+		return fmt.Errorf("git %s: %w", strings.Join(args, " "), context.Cause(ctx))
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) && errors.Is(err, exec.ErrNotFound) {
+		return fmt.Errorf("git is not installed or not in PATH: %w", err)
+	}
+	return &gitError{args: args, dir: g.dir, stderr: strings.TrimSpace(stderr), err: err}
+}
+
+type gitError struct {
+	args   []string
+	dir    string
+	stderr string
+	err    error
+}
+
+func (e *gitError) Error() string {
+	msg := fmt.Sprintf("git %s (in %s): %v", strings.Join(e.args, " "), e.dir, e.err)
+	if e.stderr != "" {
+		msg += ": " + e.stderr
+	}
+	return msg
+}
+
+func (e *gitError) Unwrap() error { return e.err }
+
+// exitCode is git's exit status, or -1 when err is not an exit status.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// limitedBuffer keeps the start of a stream: enough of git's stderr for an
+// error message, without letting a chatty process grow memory unbounded.
+type limitedBuffer struct{ bytes.Buffer }
+
+const stderrLimit = 8 << 10
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := stderrLimit - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// splitNUL splits -z output into its records.
+func splitNUL(out []byte) []string {
+	s := strings.TrimSuffix(string(out), "\x00")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\x00")
+}

@@ -1,0 +1,599 @@
+package source
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Snapshot describes the copy a run works on.
+type Snapshot struct {
+	Dir    string // the workspace directory (== dest)
+	Git    bool   // project is inside a git work tree
+	Commit string // full commit SHA the copy is based on ("" when not git or no commits yet)
+	Branch string // current branch name ("" when detached, or when Rev isn't a local branch name)
+	Dirty  bool   // the copy includes uncommitted (modified, deleted or untracked, non-ignored) changes
+	Note   string // a human note, e.g. "includes uncommitted changes (3 paths)"; "" when there is nothing to say
+	Files  int    // number of files copied (symlinks included)
+}
+
+// Options selects what Take copies.
+type Options struct {
+	// Rev, when set, copies exactly that commit's tree (a branch, tag, SHA or
+	// anything else `git rev-parse` resolves to a commit) instead of the work
+	// tree. It requires the project to be in a git repository.
+	Rev string
+}
+
+// ErrUnknownRev is wrapped by the error Take returns when Options.Rev names
+// no commit.
+var ErrUnknownRev = errors.New("unknown revision")
+
+// Take copies the project at projectDir into dest, which must not exist or
+// be empty; on failure dest is left as it was found.
+//
+// Without Options.Rev it copies the work tree as it is: every tracked file
+// plus untracked, non-ignored ones, as listed by git run in projectDir (so a
+// project in a subdirectory of a larger repository copies only that
+// subdirectory). Tracked files deleted from the work tree are not copied.
+// With Options.Rev it copies that commit's tree for projectDir's path.
+// Outside a git work tree the whole directory is copied, except .git.
+//
+// projectDir and its repository are only read, never written.
+func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snapshot, err error) {
+	snap.Dir = dest
+	dir, err := filepath.Abs(projectDir)
+	if err != nil {
+		return snap, fmt.Errorf("project directory %q: %w", projectDir, err)
+	}
+	if fi, err := os.Stat(dir); err != nil {
+		return snap, fmt.Errorf("project directory: %w", err)
+	} else if !fi.IsDir() {
+		return snap, fmt.Errorf("project directory %s is not a directory", dir)
+	}
+	if strings.HasPrefix(opts.Rev, "-") {
+		// Would be read by git as an option.
+		return snap, fmt.Errorf("%w %q: a revision cannot start with '-'", ErrUnknownRev, opts.Rev)
+	}
+
+	created, err := prepareDest(dest)
+	if err != nil {
+		return snap, err
+	}
+	defer func() {
+		if err != nil {
+			clearDest(dest, created)
+		}
+	}()
+	dst, err := os.OpenRoot(dest)
+	if err != nil {
+		return snap, fmt.Errorf("opening workspace: %w", err)
+	}
+	defer dst.Close()
+
+	g, prefix, notGit, err := findRepo(ctx, dir)
+	if err != nil {
+		return snap, err
+	}
+	var notes []string
+	var c *copier
+	switch {
+	case notGit != "" && opts.Rev != "":
+		return snap, fmt.Errorf("cannot copy revision %q: %s (%s); run without a revision to use the directory as it is", opts.Rev, notGit, dir)
+
+	case notGit != "":
+		c, err = copyPlain(ctx, dir, dest, dst)
+		notes = append(notes, notGit+": running the directory as it is")
+
+	case opts.Rev != "":
+		snap.Git = true
+		c = newCopier(ctx, nil, dst)
+		snap.Commit, snap.Branch, err = copyRev(c, g, prefix, opts.Rev)
+		err = c.finish(err)
+		if err == nil {
+			what := snap.Commit[:12]
+			if !strings.HasPrefix(snap.Commit, opts.Rev) {
+				what = fmt.Sprintf("%s (%s)", opts.Rev, what)
+			}
+			notes = append(notes, "files as committed in "+what+"; uncommitted changes are not included")
+		}
+
+	default:
+		snap.Git = true
+		var head headInfo
+		c, head, err = copyWorkTree(ctx, g, dir, dst)
+		if err == nil {
+			snap.Commit, snap.Branch = head.commit, head.branch
+			snap.Dirty = head.changes > 0
+			if snap.Commit == "" {
+				notes = append(notes, "git repository has no commits yet: running the work tree as it is")
+			}
+			if snap.Dirty {
+				notes = append(notes, fmt.Sprintf("includes uncommitted changes (%s)", plural(head.changes, "path")))
+			}
+		}
+	}
+	if err != nil {
+		return snap, err
+	}
+
+	snap.Files = int(c.files.Load())
+	if snap.Files == 0 && opts.Rev == "" && snap.Git {
+		notes = append(notes, "no tracked or untracked non-ignored files here: is the directory ignored by .gitignore?")
+	}
+	if c.special > 0 {
+		notes = append(notes, fmt.Sprintf("skipped %s (sockets, FIFOs or devices)", plural(c.special, "special file")))
+	}
+	snap.Note = strings.Join(notes, "; ")
+	return snap, nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// prepareDest checks dest is empty or creates it; created says it did.
+func prepareDest(dest string) (created bool, err error) {
+	entries, err := os.ReadDir(dest)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dest, 0o755); err != nil {
+			return false, fmt.Errorf("creating workspace: %w", err)
+		}
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("workspace must be an empty directory: %w", err)
+	case len(entries) > 0:
+		return false, fmt.Errorf("workspace %s is not empty: use a new directory or empty this one", dest)
+	}
+	return false, nil
+}
+
+// clearDest undoes a failed Take so the caller can retry into the same
+// place. Everything in dest was made by Take (it was empty), so removing it
+// loses nothing; errors are ignored because the Take error matters more.
+func clearDest(dest string, created bool) {
+	if created {
+		os.RemoveAll(dest)
+		return
+	}
+	entries, _ := os.ReadDir(dest)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(dest, e.Name()))
+	}
+}
+
+// findRepo finds the git work tree around dir. When there is none, notGit
+// says why in a few words; prefix is dir's path inside the repository
+// ("" at its top, else ending in "/").
+func findRepo(ctx context.Context, dir string) (g git, prefix, notGit string, err error) {
+	if _, err := exec.LookPath("git"); err != nil {
+		return g, "", "git is not installed", nil
+	}
+	g = newGit(dir)
+	out, err := g.output(ctx, "rev-parse", "--is-inside-work-tree", "--show-prefix")
+	if err != nil {
+		var ge *gitError
+		if errors.As(err, &ge) && strings.Contains(ge.stderr, "not a git repository") {
+			return g, "", "not a git repository", nil
+		}
+		return g, "", "", fmt.Errorf("checking whether the project is in a git repository: %w", err)
+	}
+	inside, rest, _ := strings.Cut(string(out), "\n")
+	if inside != "true" {
+		// Inside a .git directory or a bare repository: there is no work
+		// tree to list, only the files themselves.
+		return g, "", "not inside a git work tree", nil
+	}
+	return g, strings.TrimSuffix(rest, "\n"), "", nil
+}
+
+// copyPlain copies dir as it is, without git.
+func copyPlain(ctx context.Context, dir, dest string, dst *os.Root) (*copier, error) {
+	src, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening project directory: %w", err)
+	}
+	defer src.Close()
+	// The workspace may live inside the project; copying it into itself
+	// would never end.
+	destInfo, err := os.Stat(dest)
+	if err != nil {
+		return nil, fmt.Errorf("workspace: %w", err)
+	}
+
+	c := newCopier(ctx, src, dst)
+	err = fs.WalkDir(src.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("reading project: %w; make it readable or move it out of the project", err)
+		}
+		if err := c.ctx.Err(); err != nil {
+			return context.Cause(c.ctx)
+		}
+		if p == "." {
+			return nil
+		}
+		rel := filepath.FromSlash(p)
+		if strings.EqualFold(d.Name(), ".git") {
+			// A stray repository (or a gitfile pointing at one) must not
+			// become the workspace's: the copy is files, not history.
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		switch t := d.Type(); {
+		case t.IsDir():
+			if fi, err := d.Info(); err == nil && os.SameFile(fi, destInfo) {
+				return fs.SkipDir
+			}
+			return c.mkdirAll(rel)
+		case t.IsRegular():
+			fi, err := d.Info()
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", rel, err)
+			}
+			return c.enqueue(rel, fi.Mode().Perm())
+		case t&fs.ModeSymlink != 0:
+			target, err := src.Readlink(rel)
+			if err != nil {
+				return fmt.Errorf("reading symlink %s: %w", rel, err)
+			}
+			return c.symlink(target, rel)
+		default:
+			c.special++
+			return nil
+		}
+	})
+	return c, c.finish(err)
+}
+
+// headInfo is what the repository says about the work tree being copied.
+type headInfo struct {
+	commit, branch string
+	changes        int // entries of `git status`, 0 when clean
+	err            error
+}
+
+// copyWorkTree copies the files git lists in dir. The repository's state is
+// read concurrently, since `git status` can take as long as the copy.
+func copyWorkTree(ctx context.Context, g git, dir string, dst *os.Root) (*copier, headInfo, error) {
+	src, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, headInfo{}, fmt.Errorf("opening project directory: %w", err)
+	}
+	defer src.Close()
+
+	hctx, stopHead := context.WithCancel(ctx)
+	defer stopHead()
+	headc := make(chan headInfo, 1)
+	go func() { headc <- readHead(hctx, g) }()
+
+	c := newCopier(ctx, src, dst)
+	w := &workTree{c: c, src: src, dir: dir, realDirs: map[string]bool{".": true}}
+	err = c.finish(w.copy(g, "."))
+	if err != nil {
+		stopHead()
+	}
+	head := <-headc
+	if err == nil {
+		err = head.err
+	}
+	return c, head, err
+}
+
+// readHead reads the commit, branch and uncommitted changes of g's work
+// tree, limited to g's directory.
+func readHead(ctx context.Context, g git) (h headInfo) {
+	out, err := g.output(ctx, "rev-parse", "-q", "--verify", "HEAD^{commit}")
+	switch {
+	case err == nil:
+		h.commit = strings.TrimSpace(string(out))
+	case exitCode(err) == 1:
+		// HEAD names a branch with no commits yet: copy the files anyway.
+	default:
+		h.err = fmt.Errorf("reading the current commit: %w", err)
+		return h
+	}
+	out, err = g.output(ctx, "symbolic-ref", "--short", "-q", "HEAD")
+	switch {
+	case err == nil:
+		h.branch = strings.TrimSpace(string(out))
+	case exitCode(err) == 1:
+		// Detached HEAD: no branch.
+	default:
+		h.err = fmt.Errorf("reading the current branch: %w", err)
+		return h
+	}
+	out, err = g.output(ctx, "status", "--porcelain", "-z", "--untracked-files=normal", "--", ".")
+	if err != nil {
+		h.err = fmt.Errorf("checking for uncommitted changes: %w", err)
+		return h
+	}
+	recs := splitNUL(out)
+	for i := 0; i < len(recs); i++ {
+		if r := recs[i]; len(r) > 2 && strings.ContainsAny(r[:2], "RC") {
+			i++ // a rename or copy is followed by its source path
+		}
+		h.changes++
+	}
+	return h
+}
+
+// workTree copies what `git ls-files` lists.
+type workTree struct {
+	c   *copier
+	src *os.Root
+	dir string // absolute project directory, the root of src
+	// realDirs caches whether a directory of the source is a real directory
+	// (not a symlink, not missing), so each is checked once.
+	realDirs map[string]bool
+}
+
+// copy copies the files listed by g, whose directory is base (relative to
+// the project, native separators).
+func (w *workTree) copy(g git, base string) error {
+	out, err := g.output(w.c.ctx, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	if err != nil {
+		return fmt.Errorf("listing the project's files: %w", err)
+	}
+	prev := ""
+	for _, name := range splitNUL(out) {
+		if w.c.ctx.Err() != nil {
+			return context.Cause(w.c.ctx)
+		}
+		// Nested repositories are listed as "dir/"; unmerged paths once per
+		// conflict stage, one after the other.
+		name = strings.TrimSuffix(name, "/")
+		if name == prev {
+			continue
+		}
+		prev = name
+		rel, err := localPath(path.Join(filepath.ToSlash(base), name))
+		if err != nil {
+			return fmt.Errorf("git listed an %w", err)
+		}
+		if err := w.add(g, rel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add copies one listed path.
+func (w *workTree) add(g git, rel string) error {
+	ok, err := w.realDir(filepath.Dir(rel))
+	if err != nil || !ok {
+		// Beneath a symlink or a deleted directory: git itself treats the
+		// path as deleted, and following the link could leave the tree.
+		return err
+	}
+	fi, err := w.src.Lstat(rel)
+	switch {
+	case isNotExist(err):
+		return nil // tracked but deleted in the work tree
+	case err != nil:
+		return fmt.Errorf("reading %s: %w", rel, err)
+	}
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		return w.c.enqueue(rel, m.Perm())
+	case m&fs.ModeSymlink != 0:
+		target, err := w.src.Readlink(rel)
+		if err != nil {
+			return fmt.Errorf("reading symlink %s: %w", rel, err)
+		}
+		return w.c.symlink(target, rel)
+	case m.IsDir():
+		// A submodule or a nested repository, listed as one entry: copy
+		// what its own git lists, so its ignored files stay out too.
+		if _, err := w.src.Lstat(filepath.Join(rel, ".git")); err == nil {
+			return w.copy(g.in(filepath.Join(w.dir, rel)), rel)
+		}
+		// An uninitialised submodule: empty, as in a fresh clone.
+		return w.c.mkdirAll(rel)
+	default:
+		w.c.special++
+		return nil
+	}
+}
+
+func (w *workTree) realDir(rel string) (bool, error) {
+	if ok, seen := w.realDirs[rel]; seen {
+		return ok, nil
+	}
+	ok, err := w.realDir(filepath.Dir(rel))
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		fi, err := w.src.Lstat(rel)
+		switch {
+		case err == nil:
+			ok = fi.IsDir()
+		case isNotExist(err):
+			ok = false
+		default:
+			return false, fmt.Errorf("reading %s: %w", rel, err)
+		}
+	}
+	w.realDirs[rel] = ok
+	return ok, nil
+}
+
+func isNotExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// copyRev copies the tree of commit rev at prefix.
+func copyRev(c *copier, g git, prefix, rev string) (commit, branch string, err error) {
+	ctx := c.ctx
+	out, err := g.output(ctx, "rev-parse", "-q", "--verify", rev+"^{commit}")
+	if err != nil {
+		if exitCode(err) == 1 {
+			return "", "", fmt.Errorf("%w %q: no commit by that name in the repository at %s; check the name (git log --oneline --all) or fetch it first", ErrUnknownRev, rev, g.dir)
+		}
+		return "", "", fmt.Errorf("resolving revision %q: %w", rev, err)
+	}
+	commit = strings.TrimSpace(string(out))
+
+	// The path form ("<commit>:<dir>/") is how git names a subdirectory's
+	// tree; it fails when the directory did not exist then.
+	out, err = g.output(ctx, "rev-parse", "-q", "--verify", commit+":"+prefix)
+	if err != nil {
+		if exitCode(err) == 1 {
+			return "", "", fmt.Errorf("revision %q has no directory %q: the project did not exist there yet; pick a later commit", rev, prefix)
+		}
+		return "", "", fmt.Errorf("finding %q in revision %q: %w", prefix, rev, err)
+	}
+	tree := strings.TrimSpace(string(out))
+	if err := copyTree(c, g, tree); err != nil {
+		return "", "", fmt.Errorf("copying revision %q: %w", rev, err)
+	}
+
+	if _, err := g.output(ctx, "show-ref", "--verify", "-q", "refs/heads/"+rev); err == nil {
+		branch = rev
+	}
+	return commit, branch, nil
+}
+
+type treeEntry struct {
+	mode, obj, rel string
+}
+
+// maxLinkTarget bounds the blob read into memory for a symlink; real
+// targets are far shorter (PATH_MAX is 4096).
+const maxLinkTarget = 64 << 10
+
+// copyTree writes every entry of tree into the workspace. Contents are
+// streamed from one `git cat-file --batch`, never held whole in memory.
+func copyTree(c *copier, g git, tree string) error {
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	out, err := g.output(ctx, "ls-tree", "-r", "-z", "--full-tree", tree)
+	if err != nil {
+		return err
+	}
+	var blobs []treeEntry
+	var want bytes.Buffer
+	for _, rec := range splitNUL(out) {
+		// "<mode> SP <type> SP <object> TAB <path>"
+		meta, name, ok := strings.Cut(rec, "\t")
+		f := strings.Fields(meta)
+		if !ok || len(f) != 3 {
+			return fmt.Errorf("unexpected git ls-tree output %q", rec)
+		}
+		rel, err := localPath(name)
+		if err != nil {
+			return fmt.Errorf("the commit contains an %w; refusing to copy it", err)
+		}
+		switch f[0] {
+		case "100644", "100755", "120000":
+			blobs = append(blobs, treeEntry{mode: f[0], obj: f[2], rel: rel})
+			want.WriteString(f[2] + "\n")
+		case "160000":
+			// A submodule: its files are in another repository; leave
+			// the empty directory a clone would have.
+			if err := c.mkdirAll(rel); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%s: unsupported git file mode %s", rel, f[0])
+		}
+	}
+	if len(blobs) == 0 {
+		return nil
+	}
+
+	args := []string{"cat-file", "--batch"}
+	cmd := g.command(ctx, args...)
+	cmd.Stdin = &want
+	var stderr limitedBuffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return g.fail(ctx, args, err, "")
+	}
+	err = writeBlobs(c, bufio.NewReaderSize(stdout, 64<<10), blobs)
+	if err != nil {
+		cancel() // stop git; the reason is err
+	}
+	werr := cmd.Wait()
+	if err != nil {
+		return err
+	}
+	if werr != nil {
+		return g.fail(ctx, args, werr, stderr.String())
+	}
+	return nil
+}
+
+// writeBlobs reads `git cat-file --batch` replies, one per entry in order.
+func writeBlobs(c *copier, r *bufio.Reader, blobs []treeEntry) error {
+	for _, b := range blobs {
+		if c.ctx.Err() != nil {
+			return context.Cause(c.ctx)
+		}
+		// "<object> SP blob SP <size> LF <contents> LF"
+		header, err := r.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("reading %s from git: %w", b.rel, err)
+		}
+		f := strings.Fields(header)
+		if len(f) != 3 || f[0] != b.obj || f[1] != "blob" {
+			return fmt.Errorf("reading %s from git: unexpected reply %q", b.rel, strings.TrimSpace(header))
+		}
+		size, err := strconv.ParseInt(f[2], 10, 64)
+		if err != nil || size < 0 {
+			return fmt.Errorf("reading %s from git: bad size in %q", b.rel, strings.TrimSpace(header))
+		}
+		body := io.LimitReader(r, size)
+		var n int64
+		if b.mode == "120000" {
+			if size > maxLinkTarget {
+				return fmt.Errorf("symlink %s: target of %d bytes is too long", b.rel, size)
+			}
+			var target []byte
+			target, err = io.ReadAll(body)
+			n = int64(len(target))
+			if err == nil && n == size {
+				err = c.symlink(string(target), b.rel)
+			}
+		} else {
+			perm := fs.FileMode(0o644)
+			if b.mode == "100755" {
+				perm = 0o755
+			}
+			if err = c.reserve(b.rel); err == nil {
+				n, err = c.writeFile(b.rel, body, perm)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if n != size {
+			return fmt.Errorf("reading %s from git: %w", b.rel, io.ErrUnexpectedEOF)
+		}
+		if lf, err := r.ReadByte(); err != nil || lf != '\n' {
+			return fmt.Errorf("reading %s from git: reply not terminated", b.rel)
+		}
+	}
+	return nil
+}

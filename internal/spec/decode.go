@@ -1,0 +1,429 @@
+package spec
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+// decoder applies the velocity.yml schema to a YAML document. Every
+// problem goes to c and decoding carries on with what could be read, so
+// that one pass reports all of a file's errors.
+type decoder struct {
+	c       *collector
+	anchors *anchors
+}
+
+// The three lists of a stage, in the order of Stage's fields; needs stay
+// within one of them.
+const (
+	listActions = iota
+	listOnFailure
+	listFinally
+)
+
+// listKey returns the key a stage list is written under.
+func listKey(list int) string {
+	return [...]string{"actions", "on_failure", "finally"}[list]
+}
+
+// stageSource remembers where the parts of a stage were written, for the
+// checks in validate.go that relate stages and actions to each other.
+type stageSource struct {
+	path  string
+	name  Pos // zero when the name is missing or not a string
+	lists [3][]actionSource
+}
+
+type actionSource struct {
+	path  string
+	name  Pos   // zero when the name is missing or not a string
+	needs []Pos // one per entry of Action.Needs
+}
+
+func (d *decoder) pipeline(root ast.Node) (*Pipeline, []stageSource) {
+	root = d.resolve(root)
+	p := &Pipeline{}
+	if _, ok := root.(*ast.MappingNode); !ok {
+		d.c.add(posOf(root), "", `the top level must be a mapping with "stages", got %s`, kindOf(root))
+		return p, nil
+	}
+	var stages []stageSource
+	d.mapping(root, "", fields{
+		"name": func(v ast.Node) {
+			if !isNull(v) {
+				p.Name, _ = d.str(v, "name")
+			}
+		},
+		"env":             func(v ast.Node) { p.Env = d.env(v, "env") },
+		"env_passthrough": func(v ast.Node) { p.EnvPassthrough = d.passthrough(v, "env_passthrough") },
+		"stages":          func(v ast.Node) { p.Stages, stages = d.stages(v, "stages") },
+	}, "stages")
+	return p, stages
+}
+
+func (d *decoder) stages(v ast.Node, path string) ([]Stage, []stageSource) {
+	items, ok := d.list(v, path, "stage")
+	if !ok {
+		return nil, nil
+	}
+	stages := make([]Stage, len(items))
+	srcs := make([]stageSource, len(items))
+	for i, item := range items {
+		stages[i], srcs[i] = d.stage(item, index(path, i))
+	}
+	return stages, srcs
+}
+
+// list returns the items of a list that must not be empty, what naming
+// one item for the message.
+func (d *decoder) list(v ast.Node, path, what string) ([]ast.Node, bool) {
+	if isNull(v) {
+		d.c.add(posOf(v), path, "must list at least one %s", what)
+		return nil, false
+	}
+	seq, ok := v.(*ast.SequenceNode)
+	if !ok {
+		d.c.add(posOf(v), path, "must be a list of %ss, got %s", what, kindOf(v))
+		return nil, false
+	}
+	if len(seq.Values) == 0 {
+		d.c.add(posOf(v), path, "must list at least one %s", what)
+		return nil, false
+	}
+	items := make([]ast.Node, len(seq.Values))
+	for i, item := range seq.Values {
+		items[i] = d.resolve(item)
+	}
+	return items, true
+}
+
+func (d *decoder) stage(v ast.Node, path string) (Stage, stageSource) {
+	s := Stage{Pos: posOf(v)}
+	src := stageSource{path: path}
+	d.mapping(v, path, fields{
+		"name": func(v ast.Node) { s.Name, src.name = d.name(v, join(path, "name")) },
+		"actions": func(v ast.Node) {
+			s.Actions, src.lists[listActions] = d.actions(v, join(path, "actions"), true)
+		},
+		"on_failure": func(v ast.Node) {
+			s.OnFailure, src.lists[listOnFailure] = d.actions(v, join(path, "on_failure"), false)
+		},
+		"finally": func(v ast.Node) {
+			s.Finally, src.lists[listFinally] = d.actions(v, join(path, "finally"), false)
+		},
+	}, "name", "actions")
+	return s, src
+}
+
+// actions reads one of a stage's lists; only the main list must have
+// entries, on_failure and finally may be absent, null or empty.
+func (d *decoder) actions(v ast.Node, path string, required bool) ([]Action, []actionSource) {
+	var items []ast.Node
+	if required {
+		var ok bool
+		if items, ok = d.list(v, path, "action"); !ok {
+			return nil, nil
+		}
+	} else if !isNull(v) {
+		seq, ok := v.(*ast.SequenceNode)
+		if !ok {
+			d.c.add(posOf(v), path, "must be a list of actions, got %s", kindOf(v))
+			return nil, nil
+		}
+		for _, item := range seq.Values {
+			items = append(items, d.resolve(item))
+		}
+	}
+	if len(items) == 0 {
+		return nil, nil
+	}
+	actions := make([]Action, len(items))
+	srcs := make([]actionSource, len(items))
+	for i, item := range items {
+		actions[i], srcs[i] = d.action(item, index(path, i))
+	}
+	return actions, srcs
+}
+
+func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
+	a := Action{Pos: posOf(v), Retry: Retry{Attempts: 1}}
+	src := actionSource{path: path}
+	d.mapping(v, path, fields{
+		"name":  func(v ast.Node) { a.Name, src.name = d.name(v, join(path, "name")) },
+		"run":   func(v ast.Node) { a.Run = d.run(v, join(path, "run")) },
+		"needs": func(v ast.Node) { a.Needs, src.needs = d.needs(v, join(path, "needs")) },
+		"env":   func(v ast.Node) { a.Env = d.env(v, join(path, "env")) },
+		"timeout": func(v ast.Node) {
+			if isNull(v) {
+				return
+			}
+			if t, ok := d.duration(v, join(path, "timeout")); ok {
+				if t <= 0 {
+					d.c.add(posOf(v), join(path, "timeout"), "must be greater than 0 (leave it out for no limit)")
+				}
+				a.Timeout = t
+			}
+		},
+		"retry":         func(v ast.Node) { a.Retry = d.retry(v, join(path, "retry")) },
+		"allow_failure": func(v ast.Node) { a.AllowFailure = d.boolean(v, join(path, "allow_failure")) },
+	}, "name", "run")
+	return a, src
+}
+
+// name reads a stage or action name. An ill-formed name is still
+// returned, so that the checks for duplicates and needs do not add
+// errors that only repeat this one.
+func (d *decoder) name(v ast.Node, path string) (string, Pos) {
+	if isNull(v) {
+		d.c.add(posOf(v), path, "must not be empty")
+		return "", Pos{}
+	}
+	s, ok := d.str(v, path)
+	if !ok {
+		return "", Pos{}
+	}
+	if s == "" {
+		d.c.add(posOf(v), path, "must not be empty")
+		return "", Pos{}
+	}
+	if !validName(s) {
+		d.c.add(posOf(v), path, `%q is not a valid name (use letters, digits, "_", "." and "-")`, s)
+	}
+	return s, posOf(v)
+}
+
+// validName keeps names usable unquoted in paths, URLs and the command
+// line: velocity run build.test.
+func validName(s string) bool {
+	for _, r := range s {
+		if !isAlnum(r) && r != '_' && r != '.' && r != '-' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isAlnum(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}
+
+func (d *decoder) run(v ast.Node, path string) string {
+	if isNull(v) {
+		d.c.add(posOf(v), path, "must not be empty")
+		return ""
+	}
+	s, ok := d.str(v, path)
+	if ok && strings.TrimSpace(s) == "" {
+		d.c.add(posOf(v), path, "must not be empty")
+	}
+	return s
+}
+
+// str reads a string. Numbers are accepted as written (a stage named 2
+// is fine); booleans are not, as "run: true" is more likely a slip than
+// a script.
+func (d *decoder) str(v ast.Node, path string) (string, bool) {
+	s, ok := scalarText(v)
+	if !ok {
+		d.c.add(posOf(v), path, "must be a string, got %s", kindOf(v))
+	}
+	return s, ok
+}
+
+// needs accepts a single action name as well as a list, since
+// "needs: test" is how most actions with one dependency read best.
+func (d *decoder) needs(v ast.Node, path string) ([]string, []Pos) {
+	if isNull(v) {
+		return nil, nil
+	}
+	if s, ok := scalarText(v); ok {
+		return []string{s}, []Pos{posOf(v)}
+	}
+	seq, ok := v.(*ast.SequenceNode)
+	if !ok {
+		d.c.add(posOf(v), path, "must be an action name or a list of action names, got %s", kindOf(v))
+		return nil, nil
+	}
+	var names []string
+	var pos []Pos
+	for _, item := range seq.Values {
+		item = d.resolve(item)
+		s, ok := scalarText(item)
+		if !ok {
+			d.c.add(posOf(item), path, "each entry must be an action name, got %s", kindOf(item))
+			continue
+		}
+		names = append(names, s)
+		pos = append(pos, posOf(item))
+	}
+	return names, pos
+}
+
+func (d *decoder) env(v ast.Node, path string) map[string]string {
+	if isNull(v) {
+		return nil
+	}
+	m, ok := v.(*ast.MappingNode)
+	if !ok {
+		d.c.add(posOf(v), path, "must be a mapping of variable names to values, got %s", kindOf(v))
+		return nil
+	}
+	var env map[string]string
+	for _, e := range d.entries(m, path) {
+		if !validEnvName(e.key) {
+			d.c.add(posOf(e.keyNode), path, `%q is not a valid variable name (use letters, digits and "_", not starting with a digit)`, e.key)
+			continue
+		}
+		val, ok := scalarText(e.value)
+		if b, isBool := e.value.(*ast.BoolNode); isBool {
+			val, ok = b.GetToken().Value, true
+		}
+		if !ok {
+			msg := "must be a string, number or boolean, got %s"
+			if isNull(e.value) {
+				// An empty value reads as "unset" to some and as "" to
+				// others; make the user say which.
+				msg += ` (write "" for an empty value)`
+			}
+			d.c.add(posOf(e.value), join(path, e.key), msg, kindOf(e.value))
+			continue
+		}
+		if env == nil {
+			env = map[string]string{}
+		}
+		env[e.key] = val
+	}
+	return env
+}
+
+// validEnvName accepts the names a shell can expand: a variable called
+// MY-VAR could be set but never read as $MY-VAR.
+func validEnvName(s string) bool {
+	for i, r := range s {
+		if !isAlnum(r) && r != '_' || i == 0 && r >= '0' && r <= '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func (d *decoder) passthrough(v ast.Node, path string) []string {
+	if isNull(v) {
+		return nil
+	}
+	seq, ok := v.(*ast.SequenceNode)
+	if !ok {
+		d.c.add(posOf(v), path, "must be a list of strings, got %s", kindOf(v))
+		return nil
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, item := range seq.Values {
+		item = d.resolve(item)
+		s, ok := scalarText(item)
+		switch {
+		case !ok:
+			d.c.add(posOf(item), path, "each entry must be a string, got %s", kindOf(item))
+		case s == "*":
+			// Passing the whole host environment defeats the allowlist,
+			// and with it reproducible runs.
+			d.c.add(posOf(item), path, `"*" would pass every host variable; name them, or use a prefix such as "CI_*"`)
+		case !validEnvName(strings.TrimSuffix(s, "*")):
+			d.c.add(posOf(item), path, `%q is not a variable name or a prefix ending in "*"`, s)
+		case seen[s]:
+			d.c.add(posOf(item), path, "%q is listed twice", s)
+		default:
+			seen[s] = true
+			names = append(names, s)
+		}
+	}
+	return names
+}
+
+// duration reads a Go duration. Plain numbers are refused rather than
+// read as seconds: "timeout: 5" is as likely to mean minutes.
+func (d *decoder) duration(v ast.Node, path string) (time.Duration, bool) {
+	s, ok := scalarText(v)
+	if !ok {
+		d.c.add(posOf(v), path, "must be a duration such as 30s, 5m or 1h30m, got %s", kindOf(v))
+		return 0, false
+	}
+	t, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		d.c.add(posOf(v), path, "%q is not a duration (use e.g. 30s, 5m, 1h30m)", s)
+		return 0, false
+	}
+	return t, true
+}
+
+func (d *decoder) retry(v ast.Node, path string) Retry {
+	r := Retry{Attempts: 1}
+	if isNull(v) {
+		return r
+	}
+	if _, ok := v.(*ast.MappingNode); !ok {
+		d.c.add(posOf(v), path, "must be a mapping such as {attempts: 3, backoff: 10s}, got %s", kindOf(v))
+		return r
+	}
+	backoffSet := false
+	d.mapping(v, path, fields{
+		"attempts": func(v ast.Node) {
+			if isNull(v) {
+				return
+			}
+			n, ok := v.(*ast.IntegerNode)
+			if !ok {
+				d.c.add(posOf(v), join(path, "attempts"), "must be an integer, got %s", kindOf(v))
+				return
+			}
+			switch i := n.Value.(type) {
+			case int64:
+				r.Attempts = int(max(min(i, math.MaxInt32), math.MinInt32))
+			case uint64:
+				r.Attempts = int(min(i, math.MaxInt32))
+			}
+			if r.Attempts < 1 {
+				d.c.add(posOf(v), join(path, "attempts"), "must be at least 1 (the first attempt counts), got %s", n.GetToken().Value)
+			}
+		},
+		"backoff": func(v ast.Node) {
+			if isNull(v) {
+				return
+			}
+			t, ok := d.duration(v, join(path, "backoff"))
+			if !ok {
+				return
+			}
+			if t < 0 {
+				d.c.add(posOf(v), join(path, "backoff"), "must not be negative, got %s", t)
+			}
+			r.Backoff, backoffSet = t, true
+		},
+	})
+	if r.Attempts > 1 && !backoffSet {
+		// An immediate retry mostly meets the same flaky network or
+		// busy service that failed the first attempt.
+		r.Backoff = time.Second
+	}
+	return r
+}
+
+func (d *decoder) boolean(v ast.Node, path string) bool {
+	if isNull(v) {
+		return false
+	}
+	b, ok := v.(*ast.BoolNode)
+	if !ok {
+		got := kindOf(v)
+		if s, isText := scalarText(v); isText {
+			got = fmt.Sprintf("%q", s)
+		}
+		d.c.add(posOf(v), path, "must be true or false, got %s", got)
+		return false
+	}
+	return b.Value
+}

@@ -1,0 +1,40 @@
+package spec
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzParse checks that no input makes Parse panic or return an error
+// without a position. Plain go test runs only the golden inputs.
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*/*.txt")
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		input, _, _ := splitGolden(string(data))
+		f.Add([]byte(input))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse(FileName, data)
+		if err == nil {
+			if p == nil || len(p.Stages) == 0 {
+				t.Fatalf("no error and no stages: %+v", p)
+			}
+			return
+		}
+		var errs Errors
+		if !errors.As(err, &errs) || len(errs) == 0 {
+			t.Fatalf("err = %v (%T), want non-empty Errors", err, err)
+		}
+		for _, e := range errs {
+			if e.Line < 1 || e.Col < 1 || e.Msg == "" {
+				t.Fatalf("error without position or message: %+v", e)
+			}
+		}
+	})
+}

@@ -1,0 +1,417 @@
+// Package sqlite is the default Store: one SQLite file in the data
+// directory, in WAL mode so that `velocity runs` can read while a run writes.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a store.Store on SQLite.
+type Store struct {
+	db *sql.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database at path and migrates it.
+func Open(ctx context.Context, path string) (*Store, error) {
+	// synchronous=NORMAL in WAL mode keeps every commit across a crash of
+	// the process (the journal's promise); only a power cut may lose the
+	// last commits, which is the trade every CI runner makes for speed.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	// One connection: SQLite has one writer anyway, and a single
+	// connection never fails with SQLITE_BUSY against itself.
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) migrate(ctx context.Context) error {
+	var version int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	if version > len(names) {
+		return fmt.Errorf("schema version %d is newer than this velocity (%d): upgrade velocity", version, len(names))
+	}
+	for i := version; i < len(names); i++ {
+		body, err := migrations.ReadFile(names[i])
+		if err != nil {
+			return err
+		}
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s: %w", names[i], err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s: %w", names[i], err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate %s: %w", names[i], err)
+		}
+	}
+	return nil
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// CreateRun implements store.Store.
+func (s *Store) CreateRun(ctx context.Context, r store.Run, actions []store.Action) (int64, error) {
+	var id int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`INSERT INTO runs (project, dir, commit_sha, branch, dirty, status, reason, lock, created, finished)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Project, r.Dir, r.Commit, r.Branch, boolInt(r.Dirty), string(r.Status), r.Reason, r.Lock,
+			nanos(r.Created), nanos(r.Finished))
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		stmt, err := tx.PrepareContext(ctx,
+			`INSERT INTO actions (run_id, seq, stage_index, stage, name, kind, needs, status)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, a := range actions {
+			status := a.Status
+			if status == "" {
+				status = store.Pending
+			}
+			if _, err := stmt.ExecContext(ctx, id, i, a.StageIndex, a.Stage, a.Name, string(a.Kind),
+				strings.Join(a.Needs, "\n"), string(status)); err != nil {
+				return fmt.Errorf("action %s/%s: %w", a.Stage, a.Name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("record run: %w", err)
+	}
+	return id, nil
+}
+
+func checkOne(res sql.Result, what string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return nil
+}
+
+// FinishRun implements store.Store.
+func (s *Store) FinishRun(ctx context.Context, id int64, status store.Status, reason string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, reason = ?, finished = ? WHERE id = ?`,
+		string(status), reason, nanos(at), id)
+	if err != nil {
+		return fmt.Errorf("finish run %d: %w", id, err)
+	}
+	return checkOne(res, fmt.Sprintf("run %d", id))
+}
+
+// StartAttempt implements store.Store.
+func (s *Store) StartAttempt(ctx context.Context, a store.Attempt) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE actions SET status = ?, attempts = ?, started = CASE WHEN started = 0 THEN ? ELSE started END
+			 WHERE run_id = ? AND stage = ? AND name = ?`,
+			string(store.Running), a.N, nanos(a.Started), a.RunID, a.Stage, a.Action)
+		if err != nil {
+			return err
+		}
+		if err := checkOne(res, fmt.Sprintf("action %s/%s of run %d", a.Stage, a.Action, a.RunID)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`INSERT INTO attempts (run_id, stage, action, n, status, log, started) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			a.RunID, a.Stage, a.Action, a.N, string(store.Running), a.Log, nanos(a.Started))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("start attempt %d of %s/%s: %w", a.N, a.Stage, a.Action, err)
+	}
+	return nil
+}
+
+// FinishAttempt implements store.Store.
+func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt, final, allowFailure bool) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE attempts SET status = ?, exit_code = ?, reason = ?, finished = ?
+			 WHERE run_id = ? AND stage = ? AND action = ? AND n = ?`,
+			string(a.Status), a.ExitCode, a.Reason, nanos(a.Finished), a.RunID, a.Stage, a.Action, a.N)
+		if err != nil {
+			return err
+		}
+		if err := checkOne(res, fmt.Sprintf("attempt %d of %s/%s", a.N, a.Stage, a.Action)); err != nil {
+			return err
+		}
+		if !final {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx,
+			`UPDATE actions SET status = ?, exit_code = ?, reason = ?, finished = ?, allow_failure = ?
+			 WHERE run_id = ? AND stage = ? AND name = ?`,
+			string(a.Status), a.ExitCode, a.Reason, nanos(a.Finished), boolInt(allowFailure),
+			a.RunID, a.Stage, a.Action)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finish attempt %d of %s/%s: %w", a.N, a.Stage, a.Action, err)
+	}
+	return nil
+}
+
+// SetActions implements store.Store.
+func (s *Store) SetActions(ctx context.Context, runID int64, keys []store.Key, status store.Status, reason string, at time.Time) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx,
+			`UPDATE actions SET status = ?, reason = ?, finished = ? WHERE run_id = ? AND stage = ? AND name = ?`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, k := range keys {
+			res, err := stmt.ExecContext(ctx, string(status), reason, nanos(at), runID, k.Stage, k.Name)
+			if err != nil {
+				return err
+			}
+			if err := checkOne(res, fmt.Sprintf("action %s/%s of run %d", k.Stage, k.Name, runID)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set actions of run %d %s: %w", runID, status, err)
+	}
+	return nil
+}
+
+const runColumns = `id, project, dir, commit_sha, branch, dirty, status, reason, lock, created, finished`
+
+func scanRun(row interface{ Scan(...any) error }) (store.Run, error) {
+	var r store.Run
+	var dirty int
+	var status string
+	var created, finished int64
+	err := row.Scan(&r.ID, &r.Project, &r.Dir, &r.Commit, &r.Branch, &dirty, &status, &r.Reason, &r.Lock, &created, &finished)
+	r.Dirty = dirty != 0
+	r.Status = store.Status(status)
+	r.Created = fromNanos(created)
+	r.Finished = fromNanos(finished)
+	return r, err
+}
+
+// Run implements store.Store.
+func (s *Store) Run(ctx context.Context, id int64) (store.Run, error) {
+	r, err := scanRun(s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("run %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("run %d: %w", id, err)
+	}
+	return r, nil
+}
+
+func (s *Store) queryRuns(ctx context.Context, query string, args ...any) ([]store.Run, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	defer rows.Close()
+	var runs []store.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list runs: %w", err)
+		}
+		runs = append(runs, r)
+	}
+	return runs, rows.Err()
+}
+
+// Runs implements store.Store.
+func (s *Store) Runs(ctx context.Context, f store.RunFilter) ([]store.Run, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	if f.Project != "" {
+		return s.queryRuns(ctx, `SELECT `+runColumns+` FROM runs WHERE project = ? ORDER BY id DESC LIMIT ?`, f.Project, limit)
+	}
+	return s.queryRuns(ctx, `SELECT `+runColumns+` FROM runs ORDER BY id DESC LIMIT ?`, limit)
+}
+
+// LiveRuns implements store.Store.
+func (s *Store) LiveRuns(ctx context.Context) ([]store.Run, error) {
+	return s.queryRuns(ctx, `SELECT `+runColumns+` FROM runs WHERE status IN ('pending', 'running') ORDER BY id`)
+}
+
+// Actions implements store.Store.
+func (s *Store) Actions(ctx context.Context, runID int64) ([]store.Action, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT stage_index, stage, name, kind, needs, status, allow_failure, exit_code, attempts, reason, started, finished
+		 FROM actions WHERE run_id = ? ORDER BY seq`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("actions of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []store.Action
+	for rows.Next() {
+		a := store.Action{RunID: runID}
+		var kind, needs, status string
+		var allow int
+		var started, finished int64
+		if err := rows.Scan(&a.StageIndex, &a.Stage, &a.Name, &kind, &needs, &status, &allow, &a.ExitCode,
+			&a.Attempts, &a.Reason, &started, &finished); err != nil {
+			return nil, fmt.Errorf("actions of run %d: %w", runID, err)
+		}
+		a.Kind = store.Kind(kind)
+		if needs != "" {
+			a.Needs = strings.Split(needs, "\n")
+		}
+		a.Status = store.Status(status)
+		a.AllowFailure = allow != 0
+		a.Started = fromNanos(started)
+		a.Finished = fromNanos(finished)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Attempts implements store.Store.
+func (s *Store) Attempts(ctx context.Context, runID int64) ([]store.Attempt, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT stage, action, n, status, exit_code, reason, log, started, finished
+		 FROM attempts WHERE run_id = ? ORDER BY started, stage, action, n`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("attempts of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []store.Attempt
+	for rows.Next() {
+		a := store.Attempt{RunID: runID}
+		var status string
+		var started, finished int64
+		if err := rows.Scan(&a.Stage, &a.Action, &a.N, &status, &a.ExitCode, &a.Reason, &a.Log, &started, &finished); err != nil {
+			return nil, fmt.Errorf("attempts of run %d: %w", runID, err)
+		}
+		a.Status = store.Status(status)
+		a.Started = fromNanos(started)
+		a.Finished = fromNanos(finished)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Interrupt implements store.Store.
+func (s *Store) Interrupt(ctx context.Context, id int64, reason string, at time.Time) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, reason = ?, finished = ? WHERE id = ?`,
+			string(store.Interrupted), reason, nanos(at), id)
+		if err != nil {
+			return err
+		}
+		if err := checkOne(res, fmt.Sprintf("run %d", id)); err != nil {
+			return err
+		}
+		for _, q := range []struct {
+			sql    string
+			status store.Status
+		}{
+			{`UPDATE attempts SET status = ?, reason = ?, finished = ? WHERE run_id = ? AND status = 'running'`, store.Interrupted},
+			{`UPDATE actions SET status = ?, reason = ?, finished = ? WHERE run_id = ? AND status = 'running'`, store.Interrupted},
+			{`UPDATE actions SET status = ?, reason = ?, finished = ? WHERE run_id = ? AND status = 'pending'`, store.Skipped},
+		} {
+			if _, err := tx.ExecContext(ctx, q.sql, string(q.status), reason, nanos(at), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("interrupt run %d: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+// Package store holds the journal's records — runs, their actions and each
+// attempt — and the Store contract that the SQLite (and later PostgreSQL)
+// implementations satisfy, checked by the storetest suite.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is wrapped by every lookup of a record that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Status is the state of a run, an action or an attempt.
+type Status string
+
+// Statuses. A record moves from pending to running to one of the final ones.
+const (
+	Pending     Status = "pending"
+	Running     Status = "running"
+	Succeeded   Status = "succeeded"
+	Failed      Status = "failed"
+	Cancelled   Status = "cancelled"
+	Skipped     Status = "skipped"
+	Interrupted Status = "interrupted"
+)
+
+// Final reports whether s can no longer change.
+func (s Status) Final() bool {
+	return s != Pending && s != Running
+}
+
+// Run is one execution of a project's pipeline.
+type Run struct {
+	ID      int64
+	Project string
+	// Dir is the project directory the run was started from.
+	Dir    string
+	Commit string
+	Branch string
+	Dirty  bool
+	Status Status
+	// Reason explains a final status other than succeeded.
+	Reason string
+	// Lock is the file the owning process holds locked while the run is
+	// live; a lock that can be taken means the owner is gone.
+	Lock     string
+	Created  time.Time
+	Finished time.Time
+}
+
+// Kind tells which list of its stage an action belongs to.
+type Kind string
+
+// Action kinds.
+const (
+	KindAction    Kind = "action"
+	KindOnFailure Kind = "on_failure"
+	KindFinally   Kind = "finally"
+)
+
+// Action is one action of a run, in definition order.
+type Action struct {
+	RunID      int64
+	StageIndex int
+	Stage      string
+	Name       string
+	Kind       Kind
+	Needs      []string
+	Status     Status
+	// AllowFailure marks a failure that did not fail the stage.
+	AllowFailure bool
+	ExitCode     int
+	Attempts     int
+	Reason       string
+	Started      time.Time
+	Finished     time.Time
+}
+
+// Key names an action within its run.
+type Key struct {
+	Stage string
+	Name  string
+}
+
+// Key returns the action's key.
+func (a Action) Key() Key { return Key{a.Stage, a.Name} }
+
+// Attempt is one execution of an action.
+type Attempt struct {
+	RunID    int64
+	Stage    string
+	Action   string
+	N        int
+	Status   Status
+	ExitCode int
+	Reason   string
+	// Log is the path of the attempt's output on disk.
+	Log      string
+	Started  time.Time
+	Finished time.Time
+}
+
+// RunFilter narrows Runs.
+type RunFilter struct {
+	// Project, when set, keeps only that project's runs.
+	Project string
+	// Limit caps the number of runs, newest first; 0 means 50.
+	Limit int
+}
+
+// Store is the journal. Every method is safe for concurrent use and has
+// written its change durably (surviving a crash of the process) when it
+// returns nil. Methods naming a record that does not exist return an error
+// wrapping ErrNotFound.
+type Store interface {
+	// CreateRun records a new run with all its actions pending and
+	// returns the run's ID. r.ID is ignored.
+	CreateRun(ctx context.Context, r Run, actions []Action) (int64, error)
+	// FinishRun sets a run's final status.
+	FinishRun(ctx context.Context, id int64, status Status, reason string, at time.Time) error
+	// StartAttempt marks the action running and records attempt a.
+	StartAttempt(ctx context.Context, a Attempt) error
+	// FinishAttempt records how attempt a ended; when final, the action
+	// takes the attempt's status, exit code, reason and end time, with
+	// allowFailure noted.
+	FinishAttempt(ctx context.Context, a Attempt, final, allowFailure bool) error
+	// SetActions gives the named actions of a run a final status without
+	// an attempt (skipped, cancelled).
+	SetActions(ctx context.Context, runID int64, keys []Key, status Status, reason string, at time.Time) error
+	// Run returns one run.
+	Run(ctx context.Context, id int64) (Run, error)
+	// Runs lists runs, newest first.
+	Runs(ctx context.Context, f RunFilter) ([]Run, error)
+	// Actions lists a run's actions in definition order.
+	Actions(ctx context.Context, runID int64) ([]Action, error)
+	// Attempts lists a run's attempts in the order they started.
+	Attempts(ctx context.Context, runID int64) ([]Attempt, error)
+	// LiveRuns lists runs whose status is not final.
+	LiveRuns(ctx context.Context) ([]Run, error)
+	// Interrupt marks a run, its running actions and attempts interrupted
+	// and its pending actions skipped, all at once.
+	Interrupt(ctx context.Context, id int64, reason string, at time.Time) error
+	Close() error
+}
