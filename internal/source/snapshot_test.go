@@ -767,3 +767,48 @@ func TestManyFiles(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTake copies a repository of 2,000 small files and a few large
+// ones, from the work tree and from a commit.
+func BenchmarkTake(b *testing.B) {
+	if _, err := exec.LookPath("git"); err != nil {
+		b.Skip("git not installed")
+	}
+	home := b.TempDir()
+	b.Setenv("HOME", home)
+	b.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
+	b.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	repo := filepath.Join(b.TempDir(), "repo")
+	small := strings.Repeat("x", 4<<10)
+	large := strings.Repeat("y", 4<<20)
+	for i := range 2000 {
+		p := filepath.Join(repo, fmt.Sprintf("d%02d", i%50), fmt.Sprintf("f%04d", i))
+		content := small
+		if i%500 == 0 {
+			content = large
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"-c", "user.name=b", "-c", "user.email=b@example.com", "commit", "-qm", "b"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	for name, opts := range map[string]Options{"worktree": {}, "rev": {Rev: "HEAD"}} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				dest := filepath.Join(b.TempDir(), "ws")
+				if _, err := Take(context.Background(), repo, dest, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
