@@ -57,7 +57,7 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 	done := make(chan attemptDone, n)
 	retry := make(chan int, n)
 	active, sleeping := 0, 0
-	halted := false   // a failure stopped new starts
+	halted := false    // a failure stopped new starts
 	cancelled := false // ctx ended
 	var journalErr error
 	ctxDone := ctx.Done()

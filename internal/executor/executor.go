@@ -38,7 +38,7 @@ type Result struct {
 	// Signal names the signal that ended it, if any ("terminated", "killed").
 	Signal string
 	// Stopped is true when the step was ended because ctx was done.
-	Stopped bool
+	Stopped  bool
 	Started  time.Time
 	Finished time.Time
 }
