@@ -52,6 +52,9 @@ type app struct {
 	dir     string // -C
 	dataDir string // --data-dir
 	log     *slog.Logger
+	// started is set once a command's arguments were accepted; errors
+	// before that are usage errors.
+	started bool
 }
 
 // Main runs the velocity command line and returns the process exit code.
@@ -84,10 +87,14 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		return ee.code
 	}
-	// Cobra's own errors (unknown flag, wrong argument count) are usage.
 	fmt.Fprintf(stderr, "velocity: %v\n", err)
-	fmt.Fprintf(stderr, "Run 'velocity --help' for usage.\n")
-	return ExitUsage
+	if !a.started {
+		// Cobra's own errors (unknown command or flag, wrong argument
+		// count) come before any command starts: usage mistakes.
+		fmt.Fprintf(stderr, "Run 'velocity --help' for usage.\n")
+		return ExitUsage
+	}
+	return ExitFailed
 }
 
 func (a *app) root() *cobra.Command {
@@ -99,6 +106,9 @@ stages of actions that build, test, check and package the code, locally with
 'velocity run' exactly as a server would.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			a.started = true
+		},
 	}
 	root.PersistentFlags().StringVarP(&a.dir, "directory", "C", ".", "run as if velocity was started in `DIR`")
 	root.PersistentFlags().StringVar(&a.dataDir, "data-dir", "", "where runs, logs and the journal are kept (default $VELOCITY_HOME, else ~/.local/share/velocity)")

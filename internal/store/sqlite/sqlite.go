@@ -82,41 +82,54 @@ func (s *Store) prepare(ctx context.Context) error {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// migrate applies the embedded migrations not yet applied. Each runs in
+// an immediate (write-locked) transaction that re-reads the version, so two
+// velocity processes opening a new data directory at once cannot both
+// apply the same migration.
 func (s *Store) migrate(ctx context.Context) error {
-	var version int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
-	if version > len(names) {
-		return fmt.Errorf("schema version %d is newer than this velocity (%d): upgrade velocity", version, len(names))
-	}
-	for i := version; i < len(names); i++ {
-		body, err := migrations.ReadFile(names[i])
-		if err != nil {
+	for {
+		done, err := s.migrateOne(ctx, names)
+		if err != nil || done {
 			return err
 		}
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate %s: %w", names[i], err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate %s: %w", names[i], err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrate %s: %w", names[i], err)
-		}
 	}
-	return nil
+}
+
+func (s *Store) migrateOne(ctx context.Context, names []string) (done bool, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return false, fmt.Errorf("read schema version: %w", err)
+	}
+	if version > len(names) {
+		return false, fmt.Errorf("schema version %d is newer than this velocity knows (%d): upgrade velocity", version, len(names))
+	}
+	if version == len(names) {
+		return true, nil
+	}
+	body, err := migrations.ReadFile(names[version])
+	if err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return false, fmt.Errorf("migrate %s: %w", names[version], err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version+1)); err != nil {
+		return false, fmt.Errorf("migrate %s: %w", names[version], err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("migrate %s: %w", names[version], err)
+	}
+	return false, nil
 }
 
 func nanos(t time.Time) int64 {

@@ -1,0 +1,224 @@
+// Package storetest is the conformance suite every store.Store runs.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+// Run runs the suite; open returns an empty store for each subtest.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Run("RunLifecycle", func(t *testing.T) { testLifecycle(t, open(t)) })
+	t.Run("NotFound", func(t *testing.T) { testNotFound(t, open(t)) })
+	t.Run("ListingAndFilter", func(t *testing.T) { testListing(t, open(t)) })
+	t.Run("Interrupt", func(t *testing.T) { testInterrupt(t, open(t)) })
+	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, open(t)) })
+}
+
+var ctx = context.Background()
+
+func actions() []store.Action {
+	return []store.Action{
+		{StageIndex: 0, Stage: "build", Name: "test", Kind: store.KindAction},
+		{StageIndex: 0, Stage: "build", Name: "package", Kind: store.KindAction, Needs: []string{"test"}},
+		{StageIndex: 0, Stage: "build", Name: "cleanup", Kind: store.KindFinally},
+		{StageIndex: 1, Stage: "deploy", Name: "ship", Kind: store.KindAction},
+	}
+}
+
+func newRun(t *testing.T, s store.Store, project string) int64 {
+	t.Helper()
+	id, err := s.CreateRun(ctx, store.Run{
+		Project: project, Dir: "/src/" + project, Commit: "abc", Branch: "main", Dirty: true,
+		Status: store.Running, Lock: "/locks/x", Created: time.Unix(100, 0),
+	}, actions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func testLifecycle(t *testing.T, s store.Store) {
+	id := newRun(t, s, "p")
+	r, err := s.Run(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Project != "p" || r.Commit != "abc" || !r.Dirty || r.Status != store.Running || !r.Created.Equal(time.Unix(100, 0)) {
+		t.Errorf("run %+v", r)
+	}
+	acts, err := s.Actions(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, a := range acts {
+		names = append(names, a.Stage+"/"+a.Name)
+		if a.Status != store.Pending {
+			t.Errorf("%s starts %s, want pending", a.Name, a.Status)
+		}
+	}
+	if !slices.Equal(names, []string{"build/test", "build/package", "build/cleanup", "deploy/ship"}) {
+		t.Errorf("actions out of definition order: %v", names)
+	}
+	if !slices.Equal(acts[1].Needs, []string{"test"}) || acts[2].Kind != store.KindFinally {
+		t.Errorf("needs/kind lost: %+v", acts[1:3])
+	}
+
+	t0 := time.Unix(200, 0)
+	a1 := store.Attempt{RunID: id, Stage: "build", Action: "test", N: 1, Status: store.Running, Log: "/logs/1", Started: t0}
+	if err := s.StartAttempt(ctx, a1); err != nil {
+		t.Fatal(err)
+	}
+	acts, _ = s.Actions(ctx, id)
+	if acts[0].Status != store.Running || acts[0].Attempts != 1 || !acts[0].Started.Equal(t0) {
+		t.Errorf("after start: %+v", acts[0])
+	}
+	a1.Status, a1.ExitCode, a1.Reason, a1.Finished = store.Failed, 2, "exit code 2", t0.Add(time.Second)
+	if err := s.FinishAttempt(ctx, a1, false, false); err != nil {
+		t.Fatal(err)
+	}
+	acts, _ = s.Actions(ctx, id)
+	if acts[0].Status != store.Running {
+		t.Errorf("a non-final attempt changed the action: %+v", acts[0])
+	}
+	a2 := store.Attempt{RunID: id, Stage: "build", Action: "test", N: 2, Status: store.Running, Log: "/logs/2", Started: t0.Add(2 * time.Second)}
+	if err := s.StartAttempt(ctx, a2); err != nil {
+		t.Fatal(err)
+	}
+	a2.Status, a2.Finished = store.Succeeded, t0.Add(3*time.Second)
+	if err := s.FinishAttempt(ctx, a2, true, false); err != nil {
+		t.Fatal(err)
+	}
+	acts, _ = s.Actions(ctx, id)
+	if a := acts[0]; a.Status != store.Succeeded || a.Attempts != 2 || !a.Started.Equal(t0) || !a.Finished.Equal(t0.Add(3*time.Second)) {
+		t.Errorf("after final attempt: %+v", a)
+	}
+	atts, err := s.Attempts(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(atts) != 2 || atts[0].ExitCode != 2 || atts[0].Reason != "exit code 2" || atts[1].Log != "/logs/2" {
+		t.Errorf("attempts %+v", atts)
+	}
+
+	if err := s.SetActions(ctx, id, []store.Key{{Stage: "deploy", Name: "ship"}}, store.Skipped, "stage failed", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishRun(ctx, id, store.Failed, "failed: build/package", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = s.Run(ctx, id)
+	if r.Status != store.Failed || r.Reason != "failed: build/package" || !r.Finished.Equal(t0.Add(time.Minute)) {
+		t.Errorf("finished run %+v", r)
+	}
+	acts, _ = s.Actions(ctx, id)
+	if acts[3].Status != store.Skipped || acts[3].Reason != "stage failed" {
+		t.Errorf("skipped action %+v", acts[3])
+	}
+	if live, _ := s.LiveRuns(ctx); len(live) != 0 {
+		t.Errorf("finished run still live: %+v", live)
+	}
+}
+
+func testNotFound(t *testing.T, s store.Store) {
+	if _, err := s.Run(ctx, 42); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Run: %v", err)
+	}
+	if err := s.FinishRun(ctx, 42, store.Failed, "", time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("FinishRun: %v", err)
+	}
+	id := newRun(t, s, "p")
+	if err := s.StartAttempt(ctx, store.Attempt{RunID: id, Stage: "build", Action: "nope", N: 1}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("StartAttempt: %v", err)
+	}
+	if err := s.FinishAttempt(ctx, store.Attempt{RunID: id, Stage: "build", Action: "test", N: 9}, true, false); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("FinishAttempt: %v", err)
+	}
+	if err := s.SetActions(ctx, id, []store.Key{{Stage: "x", Name: "y"}}, store.Skipped, "", time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetActions: %v", err)
+	}
+	if err := s.Interrupt(ctx, 999, "", time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Interrupt: %v", err)
+	}
+}
+
+func testListing(t *testing.T, s store.Store) {
+	var ids []int64
+	for _, p := range []string{"a", "b", "a", "a"} {
+		ids = append(ids, newRun(t, s, p))
+	}
+	all, err := s.Runs(ctx, store.RunFilter{})
+	if err != nil || len(all) != 4 || all[0].ID != ids[3] {
+		t.Fatalf("Runs: %v %+v", err, all)
+	}
+	a, _ := s.Runs(ctx, store.RunFilter{Project: "a", Limit: 2})
+	if len(a) != 2 || a[0].ID != ids[3] || a[1].ID != ids[2] {
+		t.Errorf("filtered: %+v", a)
+	}
+	live, _ := s.LiveRuns(ctx)
+	if len(live) != 4 || live[0].ID != ids[0] {
+		t.Errorf("LiveRuns oldest first: %+v", live)
+	}
+}
+
+func testInterrupt(t *testing.T, s store.Store) {
+	id := newRun(t, s, "p")
+	at := store.Attempt{RunID: id, Stage: "build", Action: "test", N: 1, Status: store.Running, Log: "l", Started: time.Now()}
+	if err := s.StartAttempt(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Interrupt(ctx, id, "killed", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := s.Run(ctx, id)
+	acts, _ := s.Actions(ctx, id)
+	atts, _ := s.Attempts(ctx, id)
+	if r.Status != store.Interrupted || r.Reason != "killed" {
+		t.Errorf("run %+v", r)
+	}
+	if acts[0].Status != store.Interrupted || acts[1].Status != store.Skipped {
+		t.Errorf("actions %+v", acts)
+	}
+	if atts[0].Status != store.Interrupted {
+		t.Errorf("attempt %+v", atts[0])
+	}
+}
+
+func testConcurrent(t *testing.T, s store.Store) {
+	id := newRun(t, s, "p")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for _, a := range actions() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			at := store.Attempt{RunID: id, Stage: a.Stage, Action: a.Name, N: 1, Status: store.Running, Log: "l", Started: time.Now()}
+			if err := s.StartAttempt(ctx, at); err != nil {
+				errs <- err
+				return
+			}
+			at.Status, at.Finished = store.Succeeded, time.Now()
+			if err := s.FinishAttempt(ctx, at, true, false); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	acts, _ := s.Actions(ctx, id)
+	for _, a := range acts {
+		if a.Status != store.Succeeded {
+			t.Errorf("%s: %s", a.Name, a.Status)
+		}
+	}
+}
