@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -33,11 +35,22 @@ var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(ctx context.Context, path string) (*Store, error) {
+	// Switching a new database to WAL and creating its schema can fail with
+	// SQLITE_BUSY without waiting when two processes do it at once, so
+	// set-up is serialised by an flock beside the database.
+	unlock, err := lockSetup(path + ".setup-lock")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
 	// synchronous=NORMAL in WAL mode keeps every commit across a crash of
 	// the process (the journal's promise); only a power cut may lose the
 	// last commits, which is the trade every CI runner makes for speed.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
-		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	// busy_timeout comes first so that it already applies to switching
+	// to WAL, which another process may be doing at the same moment.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
@@ -55,6 +68,25 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// lockSetup blocks until it holds the set-up lock at path.
+func lockSetup(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("journal set-up lock: %w", err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal set-up lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 func (s *Store) prepare(ctx context.Context) error {
