@@ -11,7 +11,9 @@
 #     `xargs -P 2`.
 # The journal is on (SQLite in a fresh data directory, as in normal use);
 # the project is a git repository, so the workspace copy is included.
-# Rounds alternate velocity and the baseline; medians are reported.
+# Rounds alternate velocity and the baseline; medians are reported. The
+# first row, a single action, is velocity's fixed start-up cost, which the
+# per-action figures of (a) and (b) include, spread over their actions.
 set -euo pipefail
 rounds=${1:-15}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,12 +73,16 @@ measure() {
 	}'
 }
 
+make_project "$work/one" 1 no
 make_project "$work/chain" 50 yes
 make_project "$work/wide" 200 no
 
+one_script='bash --noprofile --norc -eo pipefail -c true'
 chain_script='for i in $(seq 50); do bash --noprofile --norc -eo pipefail -c true; done'
 wide_script='seq 200 | xargs -P 2 -I{} bash --noprofile --norc -eo pipefail -c true'
 
-echo "velocity engine overhead, $rounds rounds, $(nproc) CPUs, medians (whole 'velocity run': start-up, copy, journal, 50/200 actions)"
+echo "velocity engine overhead, $rounds rounds, $(nproc) CPUs, medians of whole 'velocity run' commands"
+echo "(start-up, workspace copy, journal, every action; overhead = (velocity - script) / actions)"
+measure "start-up: 1 action" 1 "$work/one" 2 "$one_script"
 measure "(a) 50 actions chained by needs" 50 "$work/chain" 2 "$chain_script"
 measure "(b) 200 independent actions, -j 2" 200 "$work/wide" 2 "$wide_script"

@@ -127,11 +127,17 @@ func (a *app) run(ctx context.Context, o runOptions) error {
 	if err != nil {
 		return err
 	}
+	began := time.Now()
 	h, err := a.openHome(ctx)
 	if err != nil {
 		return err
 	}
-	defer h.close()
+	defer func() {
+		t := time.Now()
+		h.close()
+		a.log.Debug("journal closed", "took", time.Since(t))
+	}()
+	a.log.Debug("journal opened", "took", time.Since(began))
 
 	// The lock exists before the run's record does, so no other command can
 	// mistake this run for a dead one.
@@ -153,6 +159,7 @@ func (a *app) run(ctx context.Context, o runOptions) error {
 	if !o.keepWorkspace {
 		defer os.RemoveAll(ws)
 	}
+	a.log.Debug("workspace copied", "files", snap.Files, "at", time.Since(began))
 
 	pl := plan.Compile(p)
 	var actions []store.Action
@@ -227,6 +234,7 @@ func (a *app) run(ctx context.Context, o runOptions) error {
 	})
 	con.Stop()
 	finished := time.Now()
+	a.log.Debug("pipeline finished", "at", time.Since(began))
 	if err := h.store.FinishRun(context.WithoutCancel(ctx), run.ID, outcome.Status, outcome.Reason, finished); err != nil && execErr == nil {
 		execErr = err
 	}

@@ -106,6 +106,12 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 	if x.limit <= 0 {
 		x.limit = runtime.NumCPU()
 	}
+	// One directory per stage, made once rather than checked per attempt.
+	for _, st := range r.Plan.Stages {
+		if err := os.MkdirAll(filepath.Join(r.LogDir, st.Name), 0o755); err != nil {
+			return Outcome{Status: store.Failed, Reason: err.Error()}, fmt.Errorf("log directory: %w", err)
+		}
+	}
 	return x.execute(ctx)
 }
 
@@ -253,10 +259,7 @@ func (x *execution) logPath(n *plan.Node, attempt int) string {
 	return filepath.Join(x.run.LogDir, n.Stage, fmt.Sprintf("%s.%d.log", n.Name, attempt))
 }
 
-// createLog makes the attempt's log file, creating the stage's directory.
+// createLog makes the attempt's log file; Execute made its directory.
 func createLog(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
 	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 }

@@ -297,39 +297,35 @@ func copyWorkTree(ctx context.Context, g git, dir string, dst *os.Root) (*copier
 }
 
 // readHead reads the commit, branch and uncommitted changes of g's work
-// tree, limited to g's directory.
+// tree, limited to g's directory, with one `git status`: its porcelain v2
+// branch headers carry the commit and branch, so no other git process is
+// needed (each costs milliseconds before a run can start).
 func readHead(ctx context.Context, g git) (h headInfo) {
-	out, err := g.output(ctx, "rev-parse", "-q", "--verify", "HEAD^{commit}")
-	switch {
-	case err == nil:
-		h.commit = strings.TrimSpace(string(out))
-	case exitCode(err) == 1:
-		// HEAD names a branch with no commits yet: copy the files anyway.
-	default:
-		h.err = fmt.Errorf("reading the current commit: %w", err)
-		return h
-	}
-	out, err = g.output(ctx, "symbolic-ref", "--short", "-q", "HEAD")
-	switch {
-	case err == nil:
-		h.branch = strings.TrimSpace(string(out))
-	case exitCode(err) == 1:
-		// Detached HEAD: no branch.
-	default:
-		h.err = fmt.Errorf("reading the current branch: %w", err)
-		return h
-	}
-	out, err = g.output(ctx, "status", "--porcelain", "-z", "--untracked-files=normal", "--", ".")
+	out, err := g.output(ctx, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=normal", "--", ".")
 	if err != nil {
 		h.err = fmt.Errorf("checking for uncommitted changes: %w", err)
 		return h
 	}
 	recs := splitNUL(out)
 	for i := 0; i < len(recs); i++ {
-		if r := recs[i]; len(r) > 2 && strings.ContainsAny(r[:2], "RC") {
+		r := recs[i]
+		switch {
+		case strings.HasPrefix(r, "# branch.oid "):
+			if oid := strings.TrimPrefix(r, "# branch.oid "); oid != "(initial)" {
+				h.commit = oid // "(initial)": a branch with no commits yet
+			}
+		case strings.HasPrefix(r, "# branch.head "):
+			if b := strings.TrimPrefix(r, "# branch.head "); b != "(detached)" {
+				h.branch = b
+			}
+		case strings.HasPrefix(r, "#"):
+			// other headers (upstream, stash)
+		case strings.HasPrefix(r, "2 "):
 			i++ // a rename or copy is followed by its source path
+			h.changes++
+		case r != "":
+			h.changes++
 		}
-		h.changes++
 	}
 	return h
 }

@@ -28,7 +28,7 @@ type Store struct {
 	db *sql.DB
 	// Statements of the per-attempt hot path, prepared once: parsing SQL
 	// again for every attempt cost a third of the journal's time.
-	startAction, insertAttempt, finishAttempt, finishAction *sql.Stmt
+	insertAttempt, finishAttempt *sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -94,13 +94,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&s.startAction, `UPDATE actions SET status = ?, attempts = ?, started = CASE WHEN started = 0 THEN ? ELSE started END
-			 WHERE run_id = ? AND stage = ? AND name = ?`},
 		{&s.insertAttempt, `INSERT INTO attempts (run_id, stage, action, n, status, log, started) VALUES (?, ?, ?, ?, ?, ?, ?)`},
-		{&s.finishAttempt, `UPDATE attempts SET status = ?, exit_code = ?, reason = ?, finished = ?
+		{&s.finishAttempt, `UPDATE attempts SET status = ?, exit_code = ?, reason = ?, finished = ?, final = ?, allow_failure = ?
 			 WHERE run_id = ? AND stage = ? AND action = ? AND n = ?`},
-		{&s.finishAction, `UPDATE actions SET status = ?, exit_code = ?, reason = ?, finished = ?, allow_failure = ?
-			 WHERE run_id = ? AND stage = ? AND name = ?`},
 	} {
 		stmt, err := s.db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -259,46 +255,29 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status store.Status, re
 	return checkOne(res, fmt.Sprintf("run %d", id))
 }
 
-// StartAttempt implements store.Store.
+// StartAttempt implements store.Store. The attempt_started trigger marks
+// the action running in the same statement.
 func (s *Store) StartAttempt(ctx context.Context, a store.Attempt) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.startAction).ExecContext(ctx,
-			string(store.Running), a.N, nanos(a.Started), a.RunID, a.Stage, a.Action)
-		if err != nil {
-			return err
-		}
-		if err := checkOne(res, fmt.Sprintf("action %s/%s of run %d", a.Stage, a.Action, a.RunID)); err != nil {
-			return err
-		}
-		_, err = tx.StmtContext(ctx, s.insertAttempt).ExecContext(ctx,
-			a.RunID, a.Stage, a.Action, a.N, string(store.Running), a.Log, nanos(a.Started))
-		return err
-	})
+	_, err := s.insertAttempt.ExecContext(ctx,
+		a.RunID, a.Stage, a.Action, a.N, string(store.Running), a.Log, nanos(a.Started))
 	if err != nil {
+		if strings.Contains(err.Error(), "no such action") {
+			err = fmt.Errorf("action %s/%s of run %d: %w", a.Stage, a.Action, a.RunID, store.ErrNotFound)
+		}
 		return fmt.Errorf("start attempt %d of %s/%s: %w", a.N, a.Stage, a.Action, err)
 	}
 	return nil
 }
 
-// FinishAttempt implements store.Store.
+// FinishAttempt implements store.Store. When final, the attempt_finished
+// trigger copies the outcome to the action in the same statement.
 func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt, final, allowFailure bool) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.finishAttempt).ExecContext(ctx,
-			string(a.Status), a.ExitCode, a.Reason, nanos(a.Finished), a.RunID, a.Stage, a.Action, a.N)
-		if err != nil {
-			return err
-		}
-		if err := checkOne(res, fmt.Sprintf("attempt %d of %s/%s", a.N, a.Stage, a.Action)); err != nil {
-			return err
-		}
-		if !final {
-			return nil
-		}
-		_, err = tx.StmtContext(ctx, s.finishAction).ExecContext(ctx,
-			string(a.Status), a.ExitCode, a.Reason, nanos(a.Finished), boolInt(allowFailure),
-			a.RunID, a.Stage, a.Action)
-		return err
-	})
+	res, err := s.finishAttempt.ExecContext(ctx,
+		string(a.Status), a.ExitCode, a.Reason, nanos(a.Finished), boolInt(final), boolInt(allowFailure),
+		a.RunID, a.Stage, a.Action, a.N)
+	if err == nil {
+		err = checkOne(res, fmt.Sprintf("attempt %d of %s/%s", a.N, a.Stage, a.Action))
+	}
 	if err != nil {
 		return fmt.Errorf("finish attempt %d of %s/%s: %w", a.N, a.Stage, a.Action, err)
 	}
