@@ -63,6 +63,59 @@ type Action struct {
 	// AllowFailure lets the stage succeed, and the action's dependents
 	// start, even when this action fails.
 	AllowFailure bool
+
+	// Outputs are globs (relative to the workspace; ** matches any number
+	// of directories) of the files the action produces. After success they
+	// are stored content-addressed and recorded with the run; a cache hit
+	// restores them.
+	Outputs []string
+	// Inputs are globs of the files the action reads, hashed into its
+	// result-cache key. Nil means every file of the run's snapshot, so a
+	// cache hit is always safe.
+	Inputs []string
+	// NoResultCache (`cache: false`) opts the action out of the result
+	// cache: it always executes.
+	NoResultCache bool
+	// CachePaths (`cache: [paths]`) are dependency-cache directories or
+	// files (e.g. node_modules, .cache/go-build) restored before the action
+	// starts and saved after it succeeds.
+	CachePaths []string
+	// CacheKey (`cache_key: [files]`) lists files whose contents key the
+	// dependency cache (e.g. package-lock.json); without an exact match the
+	// most recent entry of the action is restored, like restore-keys.
+	CacheKey []string
+	// Secrets names the stored secrets the action receives as environment
+	// variables of the same name.
+	Secrets []string
+	// Sidecars are helper programs (a database, a cache) started before
+	// the action and stopped after it, whatever the outcome.
+	Sidecars []Sidecar
+}
+
+// Sidecar is a helper program an action's commands talk to.
+type Sidecar struct {
+	Name string
+	Pos  Pos
+	// Run is a shell script that starts the program in the foreground,
+	// listening on $PORT (a free port Velocity picked). It runs in its own
+	// empty directory, $VELOCITY_SIDECAR_DIR.
+	Run string
+	// Env is added to the sidecar's environment.
+	Env map[string]string
+	// Ready says when the sidecar can be used; the zero value waits for
+	// $PORT to accept TCP connections.
+	Ready Ready
+}
+
+// Ready is a sidecar's readiness check.
+type Ready struct {
+	// Run, when set, is a shell script polled until it exits 0 (e.g.
+	// `redis-cli -p $PORT ping`); otherwise the TCP port is polled.
+	Run string
+	// Timeout bounds the wait; default 30s.
+	Timeout time.Duration
+	// Interval between polls; default 100ms.
+	Interval time.Duration
 }
 
 // Retry says how often a failed action is attempted again.
