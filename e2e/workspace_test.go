@@ -136,7 +136,7 @@ stages:
 		time.Sleep(20 * time.Millisecond)
 	}
 	r := e.run(dir, "logs", "last", "-f")
-	for _, want := range []string{"[s/ticker] tick 1\n", "[s/ticker] tick 5\n", "[s/after attempt 1] try\n", "[s/after attempt 2] try\n"} {
+	for _, want := range []string{"[s/ticker] tick 1\n", "[s/ticker] tick 5\n", "[s/after] try\n", "[s/after attempt 2] try\n"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("logs -f lacks %q:\n%s", want, r.stdout)
 		}

@@ -114,10 +114,13 @@ stages of actions that build, test, check and package the code, locally with
 	root.PersistentFlags().StringVar(&a.dataDir, "data-dir", "", "where runs, logs and the journal are kept (default $VELOCITY_HOME, else ~/.local/share/velocity)")
 	root.AddCommand(
 		a.runCmd(),
+		a.rerunCmd(),
 		a.validateCmd(),
 		a.runsCmd(),
 		a.showCmd(),
 		a.logsCmd(),
+		a.artifactsCmd(),
+		a.secretCmd(),
 		a.initCmd(),
 		a.versionCmd(),
 	)

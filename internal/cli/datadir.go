@@ -46,6 +46,10 @@ func (h *home) workspace(token string) string { return filepath.Join(h.dir, "wor
 
 func (h *home) logDir(id int64) string { return filepath.Join(h.dir, "logs", fmt.Sprint(id)) }
 
+func (h *home) scratch(token string) string { return filepath.Join(h.dir, "tmp", token) }
+
+func (h *home) blobDir() string { return filepath.Join(h.dir, "blobs") }
+
 // openHome opens the data directory and settles runs whose owner died:
 // a run is live only while its process holds the run's lock, so any other
 // command notices a killed `velocity run` and records it as interrupted.
@@ -85,6 +89,7 @@ func (h *home) recover(ctx context.Context) error {
 		// The reaper already killed the processes; the copy is garbage now.
 		token := strings.TrimSuffix(filepath.Base(r.Lock), ".lock")
 		os.RemoveAll(h.workspace(token))
+		os.RemoveAll(h.scratch(token))
 		os.Remove(r.Lock)
 	}
 	return nil

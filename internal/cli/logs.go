@@ -98,12 +98,6 @@ func (a *app) printLogs(ctx context.Context, h *home, run store.Run, only *store
 		if err != nil {
 			return err
 		}
-		multi := map[store.Key]bool{}
-		for _, at := range atts {
-			if at.N > 1 {
-				multi[store.Key{Stage: at.Stage, Name: at.Action}] = true
-			}
-		}
 		for _, at := range atts {
 			k := store.Key{Stage: at.Stage, Name: at.Action}
 			if only != nil && k != *only {
@@ -113,8 +107,10 @@ func (a *app) printLogs(ctx context.Context, h *home, run store.Run, only *store
 			t := tails[id]
 			if t == nil {
 				t = &logTail{att: at}
+				// Retries are marked; the first attempt's prefix is the
+				// plain one, as in the live output.
 				switch {
-				case only == nil && multi[k]:
+				case only == nil && at.N > 1:
 					t.prefix = fmt.Sprintf("[%s/%s attempt %d] ", at.Stage, at.Action, at.N)
 				case only == nil:
 					t.prefix = fmt.Sprintf("[%s/%s] ", at.Stage, at.Action)

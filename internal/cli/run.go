@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/console"
 	"github.com/velocity-ci/velocity/internal/engine"
 	"github.com/velocity-ci/velocity/internal/executor/local"
@@ -34,6 +36,20 @@ type runOptions struct {
 	progress      string
 	keepWorkspace bool
 	killGrace     time.Duration
+	noCache       bool
+	cacheSize     string
+}
+
+// runRequest is what `run` and `rerun` ask the shared code to do.
+type runRequest struct {
+	runOptions
+	// dir is the project directory (-C, or the directory of the run
+	// being re-run).
+	dir string
+	// reuse names actions whose results come from an earlier run.
+	reuse map[store.Key]int64
+	// note is printed when the run starts (why it is what it is).
+	note string
 }
 
 func (a *app) runCmd() *cobra.Command {
@@ -43,25 +59,63 @@ func (a *app) runCmd() *cobra.Command {
 		Short: "Run the project's assembly line locally",
 		Long: `Run every stage of velocity.yml on a copy of the project: the tree at HEAD plus
 uncommitted, non-ignored changes (or exactly --commit REV). The working copy
-is never modified.
+is never modified. Actions whose inputs did not change since a successful
+run are not executed again: their result comes from the cache.
 
 Exit status: 0 succeeded, 1 the pipeline failed, 2 bad definition or usage,
 130 interrupted (Ctrl-C).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.run(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := filepath.Abs(a.dir)
+			if err != nil {
+				return usageError("directory %q: %v", a.dir, err)
+			}
+			return a.run(cmd.Context(), runRequest{runOptions: o, dir: dir})
+		},
 	}
-	f := cmd.Flags()
-	f.IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "run at most `N` actions at once")
-	f.StringVar(&o.commit, "commit", "", "run exactly commit `REV` instead of the working tree")
-	f.StringVar(&o.progress, "progress", "auto", "output style: auto, live (redrawn view) or plain (prefixed lines)")
-	f.BoolVar(&o.keepWorkspace, "keep-workspace", false, "keep the run's copy of the project afterwards (its path is printed)")
-	f.DurationVar(&o.killGrace, "kill-grace", 10*time.Second, "time a stopped action gets between SIGTERM and SIGKILL")
+	a.runFlags(cmd, &o)
+	cmd.Flags().StringVar(&o.commit, "commit", "", "run exactly commit `REV` instead of the working tree")
 	return cmd
 }
 
-// loadPipeline reads and validates DIR/velocity.yml; any problem is a
-// usage error with every message already printed.
-func (a *app) loadPipeline() (*spec.Pipeline, string, error) {
+func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
+	f := cmd.Flags()
+	f.IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "run at most `N` actions at once")
+	f.StringVar(&o.progress, "progress", "auto", "output style: auto, live (redrawn view) or plain (prefixed lines)")
+	f.BoolVar(&o.keepWorkspace, "keep-workspace", false, "keep the run's copy of the project afterwards (its path is printed)")
+	f.DurationVar(&o.killGrace, "kill-grace", 10*time.Second, "time a stopped action gets between SIGTERM and SIGKILL")
+	f.BoolVar(&o.noCache, "no-cache", false, "execute every action; take no result from the cache")
+	f.StringVar(&o.cacheSize, "cache-size", "", "bound the blob store (outputs, logs, caches) to `SIZE`, e.g. 500MB, 10GB (default $VELOCITY_CACHE_SIZE, else 10GB); least recently used blobs go first")
+}
+
+// loadPipeline reads and validates the velocity.yml at path, naming it
+// shown in messages; any problem is a usage error with every message
+// already printed.
+func (a *app) loadPipeline(path, shown, dir string) (*spec.Pipeline, error) {
+	p, err := spec.Load(path)
+	if err != nil {
+		var errs spec.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				e.File = shown
+				fmt.Fprintln(a.stderr, e.Error())
+			}
+			fmt.Fprintf(a.stderr, "velocity: %s has %d %s\n", shown, len(errs), plural(len(errs), "error"))
+			return nil, &exitError{code: ExitUsage}
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, usageError("%s: no such file; run 'velocity init' to create one", shown)
+		}
+		return nil, &exitError{code: ExitUsage, err: err}
+	}
+	if p.Name == "" {
+		p.Name = filepath.Base(dir)
+	}
+	return p, nil
+}
+
+// projectPipeline loads the velocity.yml of the -C directory.
+func (a *app) projectPipeline() (*spec.Pipeline, string, error) {
 	dir, err := filepath.Abs(a.dir)
 	if err != nil {
 		return nil, "", usageError("directory %q: %v", a.dir, err)
@@ -70,24 +124,8 @@ func (a *app) loadPipeline() (*spec.Pipeline, string, error) {
 		return nil, "", usageError("%s is not a directory", a.dir)
 	}
 	path := filepath.Join(dir, spec.FileName)
-	p, err := spec.Load(path)
-	if err != nil {
-		var errs spec.Errors
-		if errors.As(err, &errs) {
-			rel := relPath(path)
-			for _, e := range errs {
-				e.File = rel
-				fmt.Fprintln(a.stderr, e.Error())
-			}
-			fmt.Fprintf(a.stderr, "velocity: %s has %d %s\n", rel, len(errs), plural(len(errs), "error"))
-			return nil, "", &exitError{code: ExitUsage}
-		}
-		return nil, "", &exitError{code: ExitUsage, err: err}
-	}
-	if p.Name == "" {
-		p.Name = filepath.Base(dir)
-	}
-	return p, dir, nil
+	p, err := a.loadPipeline(path, relPath(path), dir)
+	return p, dir, err
 }
 
 // relPath shortens path for messages when it lies below the working directory.
@@ -115,7 +153,7 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-func (a *app) run(ctx context.Context, o runOptions) error {
+func (a *app) run(ctx context.Context, o runRequest) error {
 	if o.jobs < 1 {
 		return usageError("--jobs must be at least 1, got %d", o.jobs)
 	}
@@ -123,9 +161,19 @@ func (a *app) run(ctx context.Context, o runOptions) error {
 	if err != nil {
 		return err
 	}
-	p, dir, err := a.loadPipeline()
+	cacheSize, err := a.cacheLimit(o.cacheSize)
 	if err != nil {
 		return err
+	}
+	if fi, err := os.Stat(o.dir); err != nil || !fi.IsDir() {
+		return usageError("%s is not a directory", o.dir)
+	}
+	shown := relPath(filepath.Join(o.dir, spec.FileName))
+	if o.commit == "" {
+		// Check the definition before copying anything.
+		if _, err := a.loadPipeline(filepath.Join(o.dir, spec.FileName), shown, o.dir); err != nil {
+			return err
+		}
 	}
 	began := time.Now()
 	h, err := a.openHome(ctx)
@@ -149,7 +197,7 @@ func (a *app) run(ctx context.Context, o runOptions) error {
 	defer lock.Release()
 
 	ws := h.workspace(token)
-	snap, err := source.Take(ctx, dir, ws, source.Options{Rev: o.commit})
+	snap, err := source.Take(ctx, o.dir, ws, source.Options{Rev: o.commit})
 	if err != nil {
 		if errors.Is(err, source.ErrUnknownRev) {
 			return usageError("%v", err)
@@ -160,6 +208,29 @@ func (a *app) run(ctx context.Context, o runOptions) error {
 		defer os.RemoveAll(ws)
 	}
 	a.log.Debug("workspace copied", "files", snap.Files, "at", time.Since(began))
+	tmp := h.scratch(token)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	// The definition is the copy's: with --commit, the one of that commit.
+	if o.commit != "" {
+		shown = fmt.Sprintf("%s (at %s)", shown, o.commit)
+	}
+	p, err := a.loadPipeline(filepath.Join(ws, spec.FileName), shown, o.dir)
+	if err != nil {
+		return err
+	}
+
+	blobs, err := artifact.OpenBlobs(h.blobDir())
+	if err != nil {
+		return err
+	}
+	secrets, err := a.openSecrets(h)
+	if err != nil {
+		return err
+	}
 
 	pl := plan.Compile(p)
 	var actions []store.Action
@@ -169,7 +240,7 @@ func (a *app) run(ctx context.Context, o runOptions) error {
 		})
 	})
 	run := store.Run{
-		Project: p.Name, Dir: dir, Commit: snap.Commit, Branch: snap.Branch, Dirty: snap.Dirty,
+		Project: p.Name, Dir: o.dir, Commit: snap.Commit, Branch: snap.Branch, Dirty: snap.Dirty,
 		Status: store.Running, Lock: h.lockPath(token), Created: time.Now(),
 	}
 	run.ID, err = h.store.CreateRun(ctx, run, actions)
@@ -185,6 +256,9 @@ func (a *app) run(ctx context.Context, o runOptions) error {
 
 	con := console.New(a.stdout, pl, console.Options{Live: live, Width: a.termWidth, Height: a.termHeight})
 	con.Printf("velocity: run %d of %s%s\n", run.ID, p.Name, describeSnapshot(snap))
+	if o.note != "" {
+		con.Printf("velocity: %s\n", o.note)
+	}
 	if o.keepWorkspace {
 		con.Printf("velocity: workspace %s\n", ws)
 	}
@@ -215,6 +289,9 @@ func (a *app) run(ctx context.Context, o runOptions) error {
 		Parallelism: o.jobs,
 		KillGrace:   o.killGrace,
 		Logger:      a.log,
+		Blobs:       blobs,
+		Secrets:     secrets,
+		Version:     Version,
 	}
 	con.Start()
 	outcome, execErr := eng.Execute(runCtx, engine.Run{
@@ -230,7 +307,10 @@ func (a *app) run(ctx context.Context, o runOptions) error {
 			"VELOCITY_BRANCH=" + snap.Branch,
 			"VELOCITY_WORKSPACE=" + ws,
 		},
-		Force: force,
+		Force:   force,
+		TempDir: tmp,
+		NoCache: o.noCache,
+		Reuse:   o.reuse,
 	})
 	con.Stop()
 	finished := time.Now()
@@ -246,6 +326,7 @@ func (a *app) run(ctx context.Context, o runOptions) error {
 		}
 		console.Report(a.stdout, run, final, console.ReportOptions{Color: live})
 	}
+	a.evict(blobs, cacheSize)
 	if execErr != nil {
 		return fmt.Errorf("run %d stopped: %w", run.ID, execErr)
 	}

@@ -14,7 +14,7 @@ func (a *app) validateCmd() *cobra.Command {
 		Short: "Check velocity.yml and report every problem with its line and column",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, _, err := a.loadPipeline()
+			p, _, err := a.projectPipeline()
 			if err != nil {
 				return err
 			}

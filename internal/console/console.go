@@ -189,6 +189,8 @@ func (c *Console) AttemptFinished(n *plan.Node, a store.Attempt, final bool) {
 		switch {
 		case a.Status == store.Succeeded:
 			fmt.Fprintf(c.out, "==> %s succeeded in %s\n", n.ID(), duration(took))
+		case a.Status == store.Cached:
+			fmt.Fprintf(c.out, "==> %s cached: %s\n", n.ID(), a.Reason)
 		case a.Status == store.Failed && n.AllowFailure:
 			fmt.Fprintf(c.out, "==> %s failed (allowed) after %s: %s\n", n.ID(), duration(took), a.Reason)
 		default:
@@ -278,7 +280,7 @@ func (c *Console) view(now time.Time, width, height int) []string {
 	}
 	if len(hidden) > 0 {
 		var parts []string
-		for _, st := range []store.Status{store.Succeeded, store.Pending, store.Skipped, store.Cancelled, store.Failed} {
+		for _, st := range []store.Status{store.Succeeded, store.Cached, store.Pending, store.Skipped, store.Cancelled, store.Failed} {
 			if hidden[st] > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", hidden[st], st))
 			}
@@ -304,6 +306,8 @@ func icon(s store.Status) string {
 		return "\x1b[33m●\x1b[0m"
 	case store.Succeeded:
 		return "\x1b[32m✓\x1b[0m"
+	case store.Cached:
+		return "\x1b[36m↺\x1b[0m"
 	case store.Failed:
 		return "\x1b[31m✗\x1b[0m"
 	case store.Cancelled, store.Interrupted:

@@ -4,17 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/executor"
 	"github.com/velocity-ci/velocity/internal/plan"
+	"github.com/velocity-ci/velocity/internal/secret"
+	"github.com/velocity-ci/velocity/internal/sidecar"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
 // attempt runs one attempt of n, journaling its start before the process
-// exists and its end before anyone is told. The error is a journal failure.
+// exists and its end before anyone is told. The first attempt may instead
+// reuse a result (result cache, rerun). The error is a journal failure.
 func (x *execution) attempt(ctx context.Context, n *plan.Node, number int) (store.Status, error) {
 	// Journal writes must land even while the run is being cancelled.
 	jctx := context.WithoutCancel(ctx)
@@ -33,8 +37,16 @@ func (x *execution) attempt(ctx context.Context, n *plan.Node, number int) (stor
 	if x.Observer != nil {
 		x.Observer.AttemptStarted(n, number, rec.Started)
 	}
-
-	rec.Status, rec.ExitCode, rec.Reason = x.runScript(ctx, n, rec.Log)
+	f, err := createLog(rec.Log)
+	if err != nil {
+		rec.Status, rec.ExitCode, rec.Reason = store.Failed, -1, fmt.Sprintf("cannot create log: %v", err)
+	} else {
+		rec.Status, rec.ExitCode, rec.Reason, err = x.perform(ctx, n, number, &rec, f)
+		f.Close()
+		if err != nil {
+			return store.Failed, err
+		}
+	}
 	rec.Finished = time.Now()
 	final := rec.Status != store.Failed || number >= n.Attempts || ctx.Err() != nil
 	if err := x.Journal.FinishAttempt(jctx, rec, final, n.AllowFailure); err != nil {
@@ -46,14 +58,127 @@ func (x *execution) attempt(ctx context.Context, n *plan.Node, number int) (stor
 	return rec.Status, nil
 }
 
-// runScript runs the node's script once and says how it went.
-func (x *execution) runScript(ctx context.Context, n *plan.Node, logPath string) (store.Status, int, string) {
-	f, err := createLog(logPath)
-	if err != nil {
-		return store.Failed, -1, fmt.Sprintf("cannot create log: %v", err)
+// perform does the work of an attempt whose log file is open: reuse a
+// result if one fits, else execute and store what the action produced.
+func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *store.Attempt, logFile *os.File) (store.Status, int, string, error) {
+	jctx := context.WithoutCancel(ctx)
+	out := &attemptOutput{file: logFile, node: n, obs: x.Observer}
+
+	key := ""
+	if x.cacheable(n) {
+		x.mu.Lock()
+		key = x.keys[n]
+		x.mu.Unlock()
+		if key == "" {
+			k, err := x.cacheKey(n)
+			if err != nil {
+				fmt.Fprintf(out, "velocity: %v\n", err)
+				return store.Failed, -1, err.Error(), nil
+			}
+			key = k
+			x.mu.Lock()
+			x.keys[n] = key
+			x.mu.Unlock()
+		}
+		rec.CacheKey = key
 	}
-	defer f.Close()
-	out := &attemptOutput{file: f, node: n, obs: x.Observer}
+	if number == 1 && (key != "" || x.run.Reuse != nil) && x.Blobs != nil {
+		h, err := x.lookup(jctx, n, key, out)
+		if err != nil {
+			return store.Failed, -1, "", fmt.Errorf("%w: %w", errJournal, err)
+		}
+		if h != nil {
+			if err := x.restore(h, logFile); err != nil {
+				// Never a silent wrong result: warn, forget the entry, run.
+				x.log.Warn("cached result unusable; running the action", "action", n.ID(), "from_run", h.from, "err", err)
+				fmt.Fprintf(out, "velocity: cached result of run %d is unusable (%v); running the action\n", h.from, err)
+				if key != "" {
+					x.Journal.DeleteResult(jctx, key)
+				}
+				logFile.Truncate(0)
+				logFile.Seek(0, io.SeekStart)
+			} else {
+				if err := x.noteOutputs(jctx, n, h); err != nil {
+					return store.Failed, -1, "", err
+				}
+				rec.CachedFrom = h.from
+				return store.Cached, 0, fmt.Sprintf("result of run %d", h.from), nil
+			}
+		}
+	}
+
+	status, code, reason := x.runScript(ctx, n, number, out)
+	if status != store.Succeeded {
+		return status, code, reason, nil
+	}
+	if err := x.saveOutputs(jctx, n); err != nil {
+		if errors.Is(err, errJournal) {
+			return store.Failed, -1, "", err
+		}
+		fmt.Fprintf(out, "velocity: %v\n", err)
+		return store.Failed, 0, err.Error(), nil
+	}
+	if key != "" {
+		if err := x.saveResult(jctx, n, key, rec.Log); err != nil {
+			x.log.Warn("result not cached", "action", n.ID(), "err", err)
+		}
+	}
+	return store.Succeeded, 0, "", nil
+}
+
+// runScript executes the node's script once, with its secrets, sidecars
+// and dependency cache, and says how it went.
+func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log io.Writer) (store.Status, int, string) {
+	env := x.env(n)
+	var masker *secret.Masker
+	if len(n.Secrets) > 0 {
+		if x.Secrets == nil {
+			return fail(log, "secrets are not available here")
+		}
+		var values [][]byte
+		for _, name := range n.Secrets {
+			v, err := x.Secrets.Get(name)
+			if err != nil {
+				return fail(log, fmt.Sprintf("secret %s: %v", name, err))
+			}
+			env = append(env, name+"="+string(v))
+			values = append(values, v)
+		}
+		// Everything the action and its sidecars print passes the masker
+		// before it reaches the log or the screen.
+		masker = secret.NewMasker(log, values)
+		log = masker
+		defer masker.Flush()
+	}
+
+	depKey := ""
+	if len(n.CachePaths) > 0 && x.Blobs != nil {
+		var err error
+		if depKey, err = x.depCacheKey(n); err != nil {
+			return fail(log, err.Error())
+		}
+		if x.restoreDepCache(ctx, n, depKey, log) {
+			depKey = "" // an exact hit is not saved again
+		} else if depKey == "" {
+			depKey = "-"
+		}
+	}
+
+	if len(n.Sidecars) > 0 {
+		dir := x.sidecarDir(n, number)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fail(log, fmt.Sprintf("sidecars: %v", err))
+		}
+		defer os.RemoveAll(dir)
+		group, err := sidecar.Start(ctx, n.Sidecars, sidecar.Options{
+			Executor: x.Executor, Env: env, Dir: dir, Log: log, KillGrace: x.KillGrace,
+		})
+		if err != nil {
+			return fail(log, err.Error())
+		}
+		defer group.Stop()
+		env = append(env, group.Env()...)
+	}
 
 	actx := ctx
 	if n.Timeout > 0 {
@@ -64,28 +189,38 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, logPath string)
 	res, err := x.Executor.Run(actx, executor.Step{
 		Name:      n.ID(),
 		Script:    n.Script,
-		Env:       x.env(n),
+		Env:       env,
 		Dir:       x.run.Dir,
-		Output:    out,
+		Output:    log,
 		KillGrace: x.KillGrace,
 	})
-	if out.err != nil {
-		x.log.Warn("log write failed; output is still shown", "action", n.ID(), "err", out.err)
-	}
 	switch {
 	case err != nil:
-		fmt.Fprintf(out, "velocity: %v\n", err)
-		return store.Failed, -1, err.Error()
+		return fail(log, err.Error())
 	case res.Stopped && ctx.Err() != nil:
 		return store.Cancelled, res.ExitCode, "cancelled"
 	case res.Stopped && errors.Is(actx.Err(), context.DeadlineExceeded):
 		msg := fmt.Sprintf("timed out after %v", n.Timeout)
-		fmt.Fprintf(out, "velocity: %s\n", msg)
+		fmt.Fprintf(log, "velocity: %s\n", msg)
 		return store.Failed, res.ExitCode, msg
-	case res.ExitCode == 0:
-		return store.Succeeded, 0, ""
+	case res.ExitCode != 0:
+		return store.Failed, res.ExitCode, exitReason(res)
 	}
-	return store.Failed, res.ExitCode, exitReason(res)
+	if depKey != "" {
+		if depKey == "-" {
+			depKey = ""
+		}
+		if err := x.saveDepCache(context.WithoutCancel(ctx), n, depKey); err != nil {
+			fmt.Fprintf(log, "velocity: dependency cache not saved: %v\n", err)
+		}
+	}
+	return store.Succeeded, 0, ""
+}
+
+// fail records a failure that happened before or around the script.
+func fail(log io.Writer, msg string) (store.Status, int, string) {
+	fmt.Fprintf(log, "velocity: %s\n", msg)
+	return store.Failed, -1, msg
 }
 
 // exitReason words a failed exit the way a user debugs it.
@@ -102,7 +237,8 @@ func exitReason(res executor.Result) string {
 }
 
 // attemptOutput streams an attempt's output to its log file and the
-// observer. Only the executor's reading goroutine writes to it.
+// observer. Only the executor's reading goroutine writes to it, except
+// for sidecars, whose writes the sidecar group serialises.
 type attemptOutput struct {
 	file *os.File
 	node *plan.Node

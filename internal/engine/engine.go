@@ -13,8 +13,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/executor"
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/store"
@@ -27,6 +29,25 @@ type Journal interface {
 	StartAttempt(ctx context.Context, a store.Attempt) error
 	FinishAttempt(ctx context.Context, a store.Attempt, final, allowFailure bool) error
 	SetActions(ctx context.Context, runID int64, keys []store.Key, status store.Status, reason string, at time.Time) error
+	Attempts(ctx context.Context, runID int64) ([]store.Attempt, error)
+
+	SetOutputs(ctx context.Context, runID int64, k store.Key, files []store.Output) error
+	Outputs(ctx context.Context, runID int64) ([]store.Output, error)
+	SaveResult(ctx context.Context, r store.Result) error
+	Result(ctx context.Context, key string) (store.Result, error)
+	DeleteResult(ctx context.Context, key string) error
+	SaveDepCache(ctx context.Context, c store.DepCache) error
+	DepCache(ctx context.Context, scope, key string) (store.DepCache, bool, error)
+}
+
+// Secrets gives actions the secrets they name. Methods may be called
+// concurrently.
+type Secrets interface {
+	// Get returns a secret's value; an unknown name is an error that says
+	// how to set it.
+	Get(name string) ([]byte, error)
+	// Fingerprint is a keyed hash of the value, for cache keys.
+	Fingerprint(name string) (string, error)
 }
 
 // Observer hears about progress, for display. Its methods are called from
@@ -60,6 +81,13 @@ type Engine struct {
 	KillGrace time.Duration
 	// Logger may be nil.
 	Logger *slog.Logger
+	// Blobs stores outputs, logs and dependency caches; nil disables
+	// outputs and every cache.
+	Blobs *artifact.Blobs
+	// Secrets may be nil when no action names a secret.
+	Secrets Secrets
+	// Version is part of every result-cache key.
+	Version string
 }
 
 // Run is one execution of a plan.
@@ -80,6 +108,14 @@ type Run struct {
 	// Force, when closed, stops finally actions that run after a
 	// cancellation (a second Ctrl-C). May be nil.
 	Force <-chan struct{}
+	// TempDir holds the run's scratch directories (sidecars); it must
+	// exist.
+	TempDir string
+	// NoCache executes every action (--no-cache).
+	NoCache bool
+	// Reuse names actions whose result is taken from an earlier run
+	// instead of executing them (velocity rerun --failed).
+	Reuse map[store.Key]int64
 }
 
 // Outcome is how a run ended.
@@ -98,7 +134,7 @@ var errJournal = errors.New("journal")
 // actions, and the outcome is cancelled. The error is non-nil only when
 // the journal could not be written.
 func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
-	x := &execution{Engine: e, run: r, log: e.Logger}
+	x := &execution{Engine: e, run: r, log: e.Logger, outputs: map[*plan.Node]string{}, keys: map[*plan.Node]string{}}
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)
 	}
@@ -112,6 +148,13 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 			return Outcome{Status: store.Failed, Reason: err.Error()}, fmt.Errorf("log directory: %w", err)
 		}
 	}
+	if x.Blobs != nil && !r.NoCache {
+		// Hashed before any action can change the workspace.
+		var err error
+		if x.snapshot, err = snapshotDigest(r.Dir); err != nil {
+			return Outcome{Status: store.Failed, Reason: err.Error()}, err
+		}
+	}
 	return x.execute(ctx)
 }
 
@@ -121,6 +164,14 @@ type execution struct {
 	run   Run
 	log   *slog.Logger
 	limit int
+	// snapshot is the digest of the workspace before any action ran.
+	snapshot string
+
+	mu sync.Mutex
+	// outputs holds the digest of each finished node's outputs.
+	outputs map[*plan.Node]string
+	// keys holds each node's result-cache key, computed once.
+	keys map[*plan.Node]string
 }
 
 func (x *execution) execute(ctx context.Context) (Outcome, error) {

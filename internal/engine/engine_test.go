@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,6 +105,22 @@ func (h *harness) run(ctx context.Context, p *plan.Plan) (engine.Outcome, map[st
 }
 
 func TestNeedsStartTheMomentTheirOwnNeedsAreDone(t *testing.T) {
+	// A scheduler that waits for whole levels fails every try; a load spike
+	// on a busy machine can spoil one, so up to three are allowed.
+	var problems []string
+	for try := 0; try < 3; try++ {
+		problems = dagReadiness(t)
+		if len(problems) == 0 {
+			return
+		}
+		t.Logf("try %d: %v", try+1, problems)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+func dagReadiness(t *testing.T) []string {
 	h := newHarness(t, 4)
 	p := &plan.Plan{Stages: []*plan.Stage{stage("build",
 		node("a", "sleep 1"),
@@ -116,17 +133,19 @@ func TestNeedsStartTheMomentTheirOwnNeedsAreDone(t *testing.T) {
 	if out.Status != store.Succeeded {
 		t.Fatalf("outcome %+v", out)
 	}
-	a, c := acts["build/a"], acts["build/c"]
-	if !c.Finished.Before(a.Finished) {
-		t.Errorf("c finished at %v, after a at %v: c must not wait for a level", c.Finished, a.Finished)
+	var problems []string
+	a, b, c := acts["build/a"], acts["build/b"], acts["build/c"]
+	if c.Started.Before(b.Finished) {
+		t.Fatalf("c started before its need b finished")
 	}
-	if !c.Started.After(acts["build/b"].Finished) && !c.Started.Equal(acts["build/b"].Finished) {
-		t.Errorf("c started before its need b finished")
+	if !c.Finished.Before(a.Finished) {
+		problems = append(problems, fmt.Sprintf("c finished %v after a: c must not wait for a level", c.Finished.Sub(a.Finished)))
 	}
 	// About 1 s (the longest chain), not 1.4 s (a level-by-level scheduler).
 	if took >= 1300*time.Millisecond {
-		t.Errorf("stage took %v, want about 1s", took)
+		problems = append(problems, fmt.Sprintf("stage took %v, want about 1s", took))
 	}
+	return problems
 }
 
 func TestParallelismLimit(t *testing.T) {

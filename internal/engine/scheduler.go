@@ -120,7 +120,7 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 			}
 			state[i] = finished
 			status[i] = d.status
-			ok := d.status == store.Succeeded || (d.status == store.Failed && node.AllowFailure)
+			ok := d.status.OK() || (d.status == store.Failed && node.AllowFailure)
 			if !ok {
 				if d.status == store.Failed {
 					res.failed = append(res.failed, node.ID())
@@ -176,7 +176,7 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 // blocker explains why node i never ran.
 func (x *execution) blocker(g *plan.Graph, status []store.Status, state []nodeState, i int) string {
 	for _, j := range g.Nodes[i].Needs {
-		if state[j] == finished && status[j] != store.Succeeded && !(status[j] == store.Failed && g.Nodes[j].AllowFailure) {
+		if state[j] == finished && !status[j].OK() && !(status[j] == store.Failed && g.Nodes[j].AllowFailure) {
 			return fmt.Sprintf("needs %q, which %s", g.Nodes[j].Name, status[j])
 		}
 		if state[j] != finished {

@@ -49,6 +49,20 @@ type Node struct {
 	Attempts     int
 	Backoff      time.Duration
 	AllowFailure bool
+
+	// Outputs, Inputs and the cache fields mirror spec.Action.
+	Outputs       []string
+	Inputs        []string
+	NoResultCache bool
+	CachePaths    []string
+	CacheKey      []string
+	Secrets       []string
+	Sidecars      []spec.Sidecar
+	// Before lists every node that has finished whenever this one starts:
+	// its needs, transitively, and every node of earlier stages (and, for
+	// on_failure and finally, the stage's actions). Their outputs are
+	// part of this node's cache key.
+	Before []*Node
 }
 
 // ID is "stage/action", the name used in log prefixes.
@@ -78,16 +92,46 @@ func (p *Plan) Each(fn func(s *Stage, n *Node)) {
 // validation: every need names an action of the same list.
 func Compile(p *spec.Pipeline) *Plan {
 	out := &Plan{Project: p.Name}
+	var earlier []*Node
 	for i, st := range p.Stages {
-		out.Stages = append(out.Stages, &Stage{
+		s := &Stage{
 			Index:     i,
 			Name:      st.Name,
 			Actions:   graph(p, st.Name, "action", st.Actions),
 			OnFailure: graph(p, st.Name, "on_failure", st.OnFailure),
 			Finally:   graph(p, st.Name, "finally", st.Finally),
-		})
+		}
+		out.Stages = append(out.Stages, s)
+		s.Actions.before(earlier)
+		withActions := append(slices.Clip(earlier), s.Actions.Nodes...)
+		s.OnFailure.before(withActions)
+		s.Finally.before(append(slices.Clip(withActions), s.OnFailure.Nodes...))
+		earlier = append(withActions, s.OnFailure.Nodes...)
+		earlier = append(earlier, s.Finally.Nodes...)
 	}
 	return out
+}
+
+// before fills each node's Before: the given earlier nodes plus its needs,
+// transitively, in a stable order.
+func (g *Graph) before(earlier []*Node) {
+	for _, n := range g.Nodes {
+		seen := map[*Node]bool{}
+		var walk func(m *Node)
+		var needs []*Node
+		walk = func(m *Node) {
+			for _, j := range m.Needs {
+				d := g.Nodes[j]
+				if !seen[d] {
+					seen[d] = true
+					walk(d)
+					needs = append(needs, d)
+				}
+			}
+		}
+		walk(n)
+		n.Before = append(slices.Clip(earlier), needs...)
+	}
 }
 
 func graph(p *spec.Pipeline, stage, kind string, actions []spec.Action) *Graph {
@@ -114,6 +158,14 @@ func graph(p *spec.Pipeline, stage, kind string, actions []spec.Action) *Graph {
 			Attempts:     attempts,
 			Backoff:      a.Retry.Backoff,
 			AllowFailure: a.AllowFailure,
+
+			Outputs:       slices.Clone(a.Outputs),
+			Inputs:        a.Inputs,
+			NoResultCache: a.NoResultCache,
+			CachePaths:    slices.Clone(a.CachePaths),
+			CacheKey:      slices.Clone(a.CacheKey),
+			Secrets:       slices.Clone(a.Secrets),
+			Sidecars:      slices.Clone(a.Sidecars),
 		}
 		for _, need := range a.Needs {
 			if j, ok := index[need]; ok {

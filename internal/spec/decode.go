@@ -152,6 +152,11 @@ func (d *decoder) actions(v ast.Node, path string, required bool) ([]Action, []a
 func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 	a := Action{Pos: posOf(v), Retry: Retry{Attempts: 1}}
 	src := actionSource{path: path}
+	var (
+		cache    cacheSource
+		secrets  []Pos
+		sidecars []sidecarSource
+	)
 	d.mapping(v, path, fields{
 		"name":  func(v ast.Node) { a.Name, src.name = d.name(v, join(path, "name")) },
 		"run":   func(v ast.Node) { a.Run = d.run(v, join(path, "run")) },
@@ -170,7 +175,17 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 		},
 		"retry":         func(v ast.Node) { a.Retry = d.retry(v, join(path, "retry")) },
 		"allow_failure": func(v ast.Node) { a.AllowFailure = d.boolean(v, join(path, "allow_failure")) },
+		"outputs":       func(v ast.Node) { a.Outputs = d.globs(v, join(path, "outputs")) },
+		"inputs":        func(v ast.Node) { a.Inputs = d.inputs(v, join(path, "inputs")) },
+		"cache":         func(v ast.Node) { d.cache(v, join(path, "cache"), &a, &cache) },
+		"cache_key":     func(v ast.Node) { d.cacheKey(v, join(path, "cache_key"), &a, &cache) },
+		"secrets":       func(v ast.Node) { a.Secrets, secrets = d.secrets(v, join(path, "secrets")) },
+		"sidecars":      func(v ast.Node) { a.Sidecars, sidecars = d.sidecars(v, join(path, "sidecars")) },
 	}, "name", "run")
+	// Keys may come in any order, so the checks that relate them wait
+	// until the whole action is read.
+	d.checkCache(&a, cache, path)
+	d.checkEnvNames(&a, path, secrets, sidecars)
 	return a, src
 }
 

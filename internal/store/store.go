@@ -24,11 +24,19 @@ const (
 	Cancelled   Status = "cancelled"
 	Skipped     Status = "skipped"
 	Interrupted Status = "interrupted"
+	// Cached means the action's result was taken from an earlier run
+	// instead of executing it; it counts as success.
+	Cached Status = "cached"
 )
 
 // Final reports whether s can no longer change.
 func (s Status) Final() bool {
 	return s != Pending && s != Running
+}
+
+// OK reports whether s lets dependents proceed: succeeded or cached.
+func (s Status) OK() bool {
+	return s == Succeeded || s == Cached
 }
 
 // Run is one execution of a project's pipeline.
@@ -76,6 +84,10 @@ type Action struct {
 	Reason       string
 	Started      time.Time
 	Finished     time.Time
+	// CacheKey is the result-cache key the action ran (or hit) under.
+	CacheKey string
+	// CachedFrom is the run whose result a cached action reused.
+	CachedFrom int64
 }
 
 // Key names an action within its run.
@@ -100,6 +112,45 @@ type Attempt struct {
 	Log      string
 	Started  time.Time
 	Finished time.Time
+	// CacheKey and CachedFrom are copied to the action by a final
+	// FinishAttempt; see Action.
+	CacheKey   string
+	CachedFrom int64
+}
+
+// Output is a file an action produced, stored in the blob store.
+type Output struct {
+	Stage  string
+	Action string
+	// Path is slash-separated, relative to the workspace.
+	Path   string
+	Mode   uint32
+	Size   int64
+	Digest string
+	// Link is the target when the output is a symlink.
+	Link string
+}
+
+// Result is a result-cache entry: an action key and the run whose
+// outputs and log can stand in for executing the action.
+type Result struct {
+	Key    string
+	RunID  int64
+	Stage  string
+	Action string
+	// Log is the digest of the original attempt's log in the blob store.
+	Log     string
+	Created time.Time
+	Used    time.Time
+}
+
+// DepCache is a saved dependency cache (an archive in the blob store).
+type DepCache struct {
+	Scope   string
+	Key     string
+	Digest  string
+	Size    int64
+	Created time.Time
 }
 
 // RunFilter narrows Runs.
@@ -142,5 +193,24 @@ type Store interface {
 	// Interrupt marks a run, its running actions and attempts interrupted
 	// and its pending actions skipped, all at once.
 	Interrupt(ctx context.Context, id int64, reason string, at time.Time) error
+
+	// SetOutputs records the files an action of a run produced,
+	// replacing any recorded before.
+	SetOutputs(ctx context.Context, runID int64, k Key, files []Output) error
+	// Outputs lists a run's recorded outputs by stage, action and path.
+	Outputs(ctx context.Context, runID int64) ([]Output, error)
+
+	// SaveResult adds or replaces a result-cache entry.
+	SaveResult(ctx context.Context, r Result) error
+	// Result looks a key up and marks the entry used.
+	Result(ctx context.Context, key string) (Result, error)
+	// DeleteResult drops an entry whose blobs turned out missing or corrupt.
+	DeleteResult(ctx context.Context, key string) error
+
+	// SaveDepCache adds or replaces a dependency cache entry.
+	SaveDepCache(ctx context.Context, c DepCache) error
+	// DepCache returns the entry of scope with key, or when there is none
+	// the newest entry of scope (exact reports which).
+	DepCache(ctx context.Context, scope, key string) (c DepCache, exact bool, err error)
 	Close() error
 }

@@ -95,7 +95,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		sql  string
 	}{
 		{&s.insertAttempt, `INSERT INTO attempts (run_id, stage, action, n, status, log, started) VALUES (?, ?, ?, ?, ?, ?, ?)`},
-		{&s.finishAttempt, `UPDATE attempts SET status = ?, exit_code = ?, reason = ?, finished = ?, final = ?, allow_failure = ?
+		{&s.finishAttempt, `UPDATE attempts SET status = ?, exit_code = ?, reason = ?, finished = ?, final = ?, allow_failure = ?,
+			 cache_key = ?, cached_from = ?
 			 WHERE run_id = ? AND stage = ? AND action = ? AND n = ?`},
 	} {
 		stmt, err := s.db.PrepareContext(ctx, p.sql)
@@ -274,7 +275,7 @@ func (s *Store) StartAttempt(ctx context.Context, a store.Attempt) error {
 func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt, final, allowFailure bool) error {
 	res, err := s.finishAttempt.ExecContext(ctx,
 		string(a.Status), a.ExitCode, a.Reason, nanos(a.Finished), boolInt(final), boolInt(allowFailure),
-		a.RunID, a.Stage, a.Action, a.N)
+		a.CacheKey, a.CachedFrom, a.RunID, a.Stage, a.Action, a.N)
 	if err == nil {
 		err = checkOne(res, fmt.Sprintf("attempt %d of %s/%s", a.N, a.Stage, a.Action))
 	}
@@ -377,7 +378,8 @@ func (s *Store) LiveRuns(ctx context.Context) ([]store.Run, error) {
 // Actions implements store.Store.
 func (s *Store) Actions(ctx context.Context, runID int64) ([]store.Action, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT stage_index, stage, name, kind, needs, status, allow_failure, exit_code, attempts, reason, started, finished
+		`SELECT stage_index, stage, name, kind, needs, status, allow_failure, exit_code, attempts, reason, started, finished,
+		 cache_key, cached_from
 		 FROM actions WHERE run_id = ? ORDER BY seq`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("actions of run %d: %w", runID, err)
@@ -390,7 +392,7 @@ func (s *Store) Actions(ctx context.Context, runID int64) ([]store.Action, error
 		var allow int
 		var started, finished int64
 		if err := rows.Scan(&a.StageIndex, &a.Stage, &a.Name, &kind, &needs, &status, &allow, &a.ExitCode,
-			&a.Attempts, &a.Reason, &started, &finished); err != nil {
+			&a.Attempts, &a.Reason, &started, &finished, &a.CacheKey, &a.CachedFrom); err != nil {
 			return nil, fmt.Errorf("actions of run %d: %w", runID, err)
 		}
 		a.Kind = store.Kind(kind)
@@ -409,7 +411,7 @@ func (s *Store) Actions(ctx context.Context, runID int64) ([]store.Action, error
 // Attempts implements store.Store.
 func (s *Store) Attempts(ctx context.Context, runID int64) ([]store.Attempt, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT stage, action, n, status, exit_code, reason, log, started, finished
+		`SELECT stage, action, n, status, exit_code, reason, log, started, finished, cache_key, cached_from
 		 FROM attempts WHERE run_id = ? ORDER BY started, stage, action, n`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("attempts of run %d: %w", runID, err)
@@ -420,7 +422,8 @@ func (s *Store) Attempts(ctx context.Context, runID int64) ([]store.Attempt, err
 		a := store.Attempt{RunID: runID}
 		var status string
 		var started, finished int64
-		if err := rows.Scan(&a.Stage, &a.Action, &a.N, &status, &a.ExitCode, &a.Reason, &a.Log, &started, &finished); err != nil {
+		if err := rows.Scan(&a.Stage, &a.Action, &a.N, &status, &a.ExitCode, &a.Reason, &a.Log, &started, &finished,
+			&a.CacheKey, &a.CachedFrom); err != nil {
 			return nil, fmt.Errorf("attempts of run %d: %w", runID, err)
 		}
 		a.Status = store.Status(status)
@@ -460,4 +463,117 @@ func (s *Store) Interrupt(ctx context.Context, id int64, reason string, at time.
 		return fmt.Errorf("interrupt run %d: %w", id, err)
 	}
 	return nil
+}
+
+// SetOutputs implements store.Store.
+func (s *Store) SetOutputs(ctx context.Context, runID int64, k store.Key, files []store.Output) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outputs WHERE run_id = ? AND stage = ? AND action = ?`,
+			runID, k.Stage, k.Name); err != nil {
+			return err
+		}
+		stmt, err := tx.PrepareContext(ctx,
+			`INSERT INTO outputs (run_id, stage, action, path, mode, size, digest, link) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, f := range files {
+			if _, err := stmt.ExecContext(ctx, runID, k.Stage, k.Name, f.Path, f.Mode, f.Size, f.Digest, f.Link); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record outputs of %s/%s: %w", k.Stage, k.Name, err)
+	}
+	return nil
+}
+
+// Outputs implements store.Store.
+func (s *Store) Outputs(ctx context.Context, runID int64) ([]store.Output, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT o.stage, o.action, o.path, o.mode, o.size, o.digest, o.link FROM outputs o
+		 JOIN actions a ON a.run_id = o.run_id AND a.stage = o.stage AND a.name = o.action
+		 WHERE o.run_id = ? ORDER BY a.seq, o.path`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("outputs of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []store.Output
+	for rows.Next() {
+		var o store.Output
+		if err := rows.Scan(&o.Stage, &o.Action, &o.Path, &o.Mode, &o.Size, &o.Digest, &o.Link); err != nil {
+			return nil, fmt.Errorf("outputs of run %d: %w", runID, err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// SaveResult implements store.Store.
+func (s *Store) SaveResult(ctx context.Context, r store.Result) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT OR REPLACE INTO results (key, run_id, stage, action, log, created, used) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.Key, r.RunID, r.Stage, r.Action, r.Log, nanos(r.Created), nanos(r.Used))
+	if err != nil {
+		return fmt.Errorf("save cache entry for %s/%s: %w", r.Stage, r.Action, err)
+	}
+	return nil
+}
+
+// Result implements store.Store.
+func (s *Store) Result(ctx context.Context, key string) (store.Result, error) {
+	r := store.Result{Key: key}
+	var created, used int64
+	err := s.db.QueryRowContext(ctx, `SELECT run_id, stage, action, log, created, used FROM results WHERE key = ?`, key).
+		Scan(&r.RunID, &r.Stage, &r.Action, &r.Log, &created, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("cache entry %.16s: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("cache entry %.16s: %w", key, err)
+	}
+	r.Created, r.Used = fromNanos(created), time.Now()
+	if _, err := s.db.ExecContext(ctx, `UPDATE results SET used = ? WHERE key = ?`, nanos(r.Used), key); err != nil {
+		return r, fmt.Errorf("cache entry %.16s: %w", key, err)
+	}
+	return r, nil
+}
+
+// DeleteResult implements store.Store.
+func (s *Store) DeleteResult(ctx context.Context, key string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM results WHERE key = ?`, key); err != nil {
+		return fmt.Errorf("delete cache entry %.16s: %w", key, err)
+	}
+	return nil
+}
+
+// SaveDepCache implements store.Store.
+func (s *Store) SaveDepCache(ctx context.Context, c store.DepCache) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT OR REPLACE INTO dep_caches (scope, key, digest, size, created) VALUES (?, ?, ?, ?, ?)`,
+		c.Scope, c.Key, c.Digest, c.Size, nanos(c.Created))
+	if err != nil {
+		return fmt.Errorf("save dependency cache %s: %w", c.Scope, err)
+	}
+	return nil
+}
+
+// DepCache implements store.Store.
+func (s *Store) DepCache(ctx context.Context, scope, key string) (store.DepCache, bool, error) {
+	c := store.DepCache{Scope: scope}
+	var created int64
+	err := s.db.QueryRowContext(ctx,
+		`SELECT key, digest, size, created FROM dep_caches WHERE scope = ?
+		 ORDER BY key = ? DESC, created DESC LIMIT 1`, scope, key).Scan(&c.Key, &c.Digest, &c.Size, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, fmt.Errorf("dependency cache %s: %w", scope, store.ErrNotFound)
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("dependency cache %s: %w", scope, err)
+	}
+	c.Created = fromNanos(created)
+	return c, c.Key == key, nil
 }

@@ -19,6 +19,96 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ListingAndFilter", func(t *testing.T) { testListing(t, open(t)) })
 	t.Run("Interrupt", func(t *testing.T) { testInterrupt(t, open(t)) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, open(t)) })
+	t.Run("OutputsAndCachedAttempts", func(t *testing.T) { testOutputs(t, open(t)) })
+	t.Run("ResultCache", func(t *testing.T) { testResults(t, open(t)) })
+	t.Run("DependencyCache", func(t *testing.T) { testDepCache(t, open(t)) })
+}
+
+func testOutputs(t *testing.T, s store.Store) {
+	id := newRun(t, s, "p")
+	files := []store.Output{
+		{Stage: "build", Action: "package", Path: "dist/b", Mode: 0o755, Size: 3, Digest: "sha256:bb"},
+		{Stage: "build", Action: "package", Path: "dist/a", Mode: 0o644, Size: 1, Digest: "sha256:aa", Link: ""},
+	}
+	if err := s.SetOutputs(ctx, id, store.Key{Stage: "build", Name: "package"}, files); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetOutputs(ctx, id, store.Key{Stage: "build", Name: "test"}, files[:1]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Outputs(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Definition order of the actions, then path.
+	var order []string
+	for _, o := range got {
+		order = append(order, o.Action+":"+o.Path)
+	}
+	if !slices.Equal(order, []string{"test:dist/b", "package:dist/a", "package:dist/b"}) {
+		t.Errorf("outputs order %v", order)
+	}
+	if got[2].Mode != 0o755 || got[2].Digest != "sha256:bb" || got[2].Size != 3 {
+		t.Errorf("output %+v", got[2])
+	}
+	// Replacing, not appending.
+	s.SetOutputs(ctx, id, store.Key{Stage: "build", Name: "package"}, nil)
+	if got, _ := s.Outputs(ctx, id); len(got) != 1 {
+		t.Errorf("after replacing with none: %+v", got)
+	}
+
+	a := store.Attempt{RunID: id, Stage: "build", Action: "test", N: 1, Status: store.Running, Log: "l", Started: time.Now()}
+	s.StartAttempt(ctx, a)
+	a.Status, a.Finished, a.CachedFrom, a.CacheKey, a.Reason = store.Cached, time.Now(), 7, "k1", "result of run 7"
+	if err := s.FinishAttempt(ctx, a, true, false); err != nil {
+		t.Fatal(err)
+	}
+	acts, _ := s.Actions(ctx, id)
+	if acts[0].Status != store.Cached || acts[0].CachedFrom != 7 || acts[0].CacheKey != "k1" || !acts[0].Status.OK() {
+		t.Errorf("cached action %+v", acts[0])
+	}
+}
+
+func testResults(t *testing.T, s store.Store) {
+	if _, err := s.Result(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Result of unknown key: %v", err)
+	}
+	old := time.Unix(1000, 0)
+	r := store.Result{Key: "k", RunID: 3, Stage: "build", Action: "test", Log: "sha256:11", Created: old, Used: old}
+	if err := s.SaveResult(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Result(ctx, "k")
+	if err != nil || got.RunID != 3 || got.Log != "sha256:11" || !got.Created.Equal(old) || !got.Used.After(old) {
+		t.Errorf("Result = %+v, %v", got, err)
+	}
+	r.RunID = 4
+	s.SaveResult(ctx, r)
+	if got, _ := s.Result(ctx, "k"); got.RunID != 4 {
+		t.Errorf("SaveResult did not replace: %+v", got)
+	}
+	if err := s.DeleteResult(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Result(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after delete: %v", err)
+	}
+}
+
+func testDepCache(t *testing.T, s store.Store) {
+	if _, _, err := s.DepCache(ctx, "scope", "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("empty: %v", err)
+	}
+	s.SaveDepCache(ctx, store.DepCache{Scope: "scope", Key: "k1", Digest: "sha256:1", Size: 1, Created: time.Unix(10, 0)})
+	s.SaveDepCache(ctx, store.DepCache{Scope: "scope", Key: "k2", Digest: "sha256:2", Size: 2, Created: time.Unix(20, 0)})
+	s.SaveDepCache(ctx, store.DepCache{Scope: "other", Key: "k3", Digest: "sha256:3", Size: 3, Created: time.Unix(30, 0)})
+	if c, exact, err := s.DepCache(ctx, "scope", "k1"); err != nil || !exact || c.Digest != "sha256:1" {
+		t.Errorf("exact: %+v %v %v", c, exact, err)
+	}
+	// No exact match: the newest entry of the scope, like restore-keys.
+	if c, exact, err := s.DepCache(ctx, "scope", "k9"); err != nil || exact || c.Digest != "sha256:2" {
+		t.Errorf("fall-back: %+v %v %v", c, exact, err)
+	}
 }
 
 var ctx = context.Background()

@@ -1,0 +1,166 @@
+package artifact
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+var (
+	// ErrNotFound is wrapped by errors about a blob the store does not hold.
+	ErrNotFound = errors.New("not found")
+	// ErrCorrupt is wrapped by errors about content that no longer matches
+	// its digest. The store deletes such a blob when it finds one, so the
+	// next Put of the same content repairs it.
+	ErrCorrupt = errors.New("corrupt: content does not match its digest")
+)
+
+// Blobs is a content-addressed store in a directory. It holds no state of
+// its own besides the directory, so any number of Blobs, in any number of
+// processes, may share one directory; all methods are safe for concurrent
+// use.
+type Blobs struct {
+	dir string
+}
+
+// copyBuffer is the buffer size for streaming content. Larger than io.Copy's
+// 32 KiB so that a 100 MB file costs hundreds, not thousands, of syscalls;
+// small enough that a few concurrent copies do not matter.
+const copyBuffer = 256 << 10
+
+// staleTemp is how old an abandoned temporary file must be before Evict
+// removes it. Another process may still be writing a young one; nothing
+// takes a day to stream.
+const staleTemp = 24 * time.Hour
+
+// OpenBlobs opens (creating if needed) the store in dir.
+func OpenBlobs(dir string) (*Blobs, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("blob store %s: %w", dir, err)
+	}
+	b := &Blobs{dir: abs}
+	for _, d := range []string{b.blobDir(), b.tempDir()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("blob store %s: %w", dir, err)
+		}
+	}
+	return b, nil
+}
+
+// Dir is the store's directory.
+func (b *Blobs) Dir() string { return b.dir }
+
+func (b *Blobs) blobDir() string { return filepath.Join(b.dir, "sha256") }
+
+// tempDir holds content being written. It is inside the store so that the
+// final rename never crosses file systems.
+func (b *Blobs) tempDir() string { return filepath.Join(b.dir, "tmp") }
+
+// Put stores what r yields and returns its digest and length. Content is
+// streamed: memory use does not depend on its size.
+//
+// Put does not fsync. A blob cut short by a power failure is caught by the
+// size check below on the next Put of that content, and by digest
+// verification on every read, so durability costs a cache miss at worst,
+// while syncing every small output would cost milliseconds each.
+func (b *Blobs) Put(r io.Reader) (Digest, int64, error) {
+	tmp, err := os.CreateTemp(b.tempDir(), "put-*")
+	if err != nil {
+		return "", 0, fmt.Errorf("blob store: %w", err)
+	}
+	placed := false
+	defer func() {
+		if !placed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	// The struct hides r's WriteTo so that the copy uses our buffer size.
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), struct{ io.Reader }{r}, make([]byte, copyBuffer))
+	if err != nil {
+		return "", 0, fmt.Errorf("blob store: writing content: %w", err)
+	}
+	// Read-only, so that nothing that gets hold of a blob's path by
+	// accident edits shared content in place.
+	if err := tmp.Chmod(0o444); err != nil {
+		return "", 0, fmt.Errorf("blob store: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", 0, fmt.Errorf("blob store: writing content: %w", err)
+	}
+	d := sumDigest(h)
+	final, _ := blobPath(b.dir, d) // sumDigest is always valid
+	if fi, err := os.Lstat(final); err == nil && fi.Mode().IsRegular() && fi.Size() == n {
+		// Already stored. A touch that fails because the blob was evicted
+		// in the meantime falls through to storing it again.
+		if err := touch(final); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return d, n, nil
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return "", 0, fmt.Errorf("blob store: %w", err)
+	}
+	// Rename replaces atomically: a concurrent writer of the same content
+	// either finds our blob or replaces it with identical bytes.
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return "", 0, fmt.Errorf("blob store: %w", err)
+	}
+	placed = true
+	return d, n, nil
+}
+
+// PutFile stores the content of the file at path.
+func (b *Blobs) PutFile(path string) (Digest, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, fmt.Errorf("blob store: %w", err)
+	}
+	defer f.Close()
+	return b.Put(f)
+}
+
+// Open returns a reader of d's content that checks it against d: the Read
+// that reaches the end fails with an error wrapping ErrCorrupt if the
+// content has changed since it was stored (and the blob is deleted). A
+// caller must therefore read to io.EOF before trusting what it read. A
+// blob the store does not hold is an error wrapping ErrNotFound.
+func (b *Blobs) Open(d Digest) (io.ReadCloser, error) {
+	p, err := blobPath(b.dir, d)
+	if err != nil {
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("blob %s: %w", d, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", d, err)
+	}
+	// Best effort: a store on a read-only mount still serves reads, it
+	// just cannot remember what was used.
+	touch(p)
+	return newVerifier(f, p, d), nil
+}
+
+// Has reports whether the store holds d. It does not read the content.
+func (b *Blobs) Has(d Digest) bool {
+	p, err := blobPath(b.dir, d)
+	if err != nil {
+		return false
+	}
+	fi, err := os.Lstat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// touch marks p as just used, for least-recently-used eviction.
+func touch(p string) error {
+	now := time.Now()
+	return os.Chtimes(p, now, now)
+}

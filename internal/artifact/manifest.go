@@ -1,0 +1,143 @@
+package artifact
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+)
+
+// File is one entry of a manifest: a file as it was in a workspace, with
+// its content in the store.
+type File struct {
+	// Path is slash-separated and relative to the workspace.
+	Path string
+	// Mode holds the permission bits, plus fs.ModeSymlink for a symlink.
+	// Setuid, setgid and sticky bits are not kept: a cache must not hand
+	// out privileges.
+	Mode fs.FileMode
+	// Size is the content's length; 0 for a symlink.
+	Size int64
+	// Digest names the content; empty for a symlink.
+	Digest Digest
+	// Link is a symlink's target, exactly as it was (it may point anywhere;
+	// Restore recreates it without following it).
+	Link string
+}
+
+// IsSymlink reports whether f is a symlink.
+func (f File) IsSymlink() bool { return f.Mode&fs.ModeSymlink != 0 }
+
+// Collect stores every file under root matching patterns (see Match) and
+// returns their manifest, sorted by path. A pattern that matches nothing
+// is an error wrapping ErrNoMatch.
+func (b *Blobs) Collect(root string, patterns []string) ([]File, error) {
+	return scan(root, patterns, func() func(io.Reader) (Digest, int64, error) {
+		return b.Put
+	})
+}
+
+// HashFiles is Collect without storing: the manifest of the files under
+// root matching patterns, for cache keys over an action's inputs.
+func HashFiles(root string, patterns []string) ([]File, error) {
+	return scan(root, patterns, func() func(io.Reader) (Digest, int64, error) {
+		h := sha256.New()
+		buf := make([]byte, 64<<10)
+		return func(r io.Reader) (Digest, int64, error) {
+			h.Reset()
+			n, err := io.CopyBuffer(h, struct{ io.Reader }{r}, buf)
+			return sumDigest(h), n, err
+		}
+	})
+}
+
+// scan matches patterns under root and describes each file, passing the
+// content of regular files to what newStore returns (once per worker).
+func scan(root string, patterns []string, newStore func() func(io.Reader) (Digest, int64, error)) ([]File, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	paths, err := match(r, patterns)
+	if err != nil {
+		return nil, err
+	}
+	files := make([]File, len(paths))
+	err = forEach(len(paths), func() func(int) error {
+		store := newStore()
+		return func(i int) error {
+			f, err := describe(r, paths[i], store)
+			files[i] = f
+			return err
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+func describe(r *os.Root, name string, store func(io.Reader) (Digest, int64, error)) (File, error) {
+	fi, err := r.Lstat(name)
+	if err != nil {
+		return File{}, err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		target, err := r.Readlink(name)
+		if err != nil {
+			return File{}, err
+		}
+		// Symlink permissions mean nothing and differ between systems;
+		// a fixed mode keeps TreeDigest the same everywhere.
+		return File{Path: name, Mode: fs.ModeSymlink | 0o777, Link: target}, nil
+	}
+	f, err := r.Open(name)
+	if err != nil {
+		return File{}, err
+	}
+	defer f.Close()
+	// Check what was opened, not what was listed: the file may have been
+	// replaced in between.
+	if fi, err = f.Stat(); err != nil {
+		return File{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return File{}, fmt.Errorf("%s: not a regular file", name)
+	}
+	d, n, err := store(f)
+	if err != nil {
+		return File{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return File{Path: name, Mode: fi.Mode().Perm(), Size: n, Digest: d}, nil
+}
+
+// treeVersion starts every TreeDigest input, so that changing the encoding
+// below changes every digest instead of colliding with old ones.
+const treeVersion = "velocity-tree-v1\n"
+
+// TreeDigest is one digest for a whole manifest: its paths, modes, content
+// digests and link targets, in path order whatever the order of files.
+// Fields are length-prefixed so that no two manifests encode alike.
+func TreeDigest(files []File) Digest {
+	sorted := slices.SortedFunc(slices.Values(files), func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	h := sha256.New()
+	io.WriteString(h, treeVersion)
+	var buf [binary.MaxVarintLen64]byte
+	field := func(h hash.Hash, s string) {
+		h.Write(binary.AppendUvarint(buf[:0], uint64(len(s))))
+		io.WriteString(h, s)
+	}
+	for _, f := range sorted {
+		field(h, f.Path)
+		h.Write(binary.BigEndian.AppendUint32(buf[:0], uint32(f.Mode)))
+		field(h, string(f.Digest))
+		field(h, f.Link)
+	}
+	return sumDigest(h)
+}

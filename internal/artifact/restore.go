@@ -1,0 +1,191 @@
+package artifact
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path"
+	"slices"
+	"strings"
+)
+
+// Restore writes the files of a manifest into root (created if missing):
+// directories as needed, modes as recorded, symlinks recreated with their
+// targets unchanged. Existing files of the same names are replaced; a
+// directory where a file should go is an error.
+//
+// Restore is all or nothing as far as it can be: every file is first
+// written to a temporary name beside its destination, with its content
+// checked against its digest, and only when all are complete are they
+// renamed into place. A missing or corrupt blob (ErrNotFound, ErrCorrupt)
+// therefore leaves root as it was, apart from directories it could not
+// remove because something else was put in them.
+//
+// Paths must be relative, clean and free of ".." and ".git"; nothing is
+// written through a symlink already in root (ErrUnsafePath).
+func (b *Blobs) Restore(root string, files []File) error {
+	files = slices.SortedFunc(slices.Values(files), func(x, y File) int { return strings.Compare(x.Path, y.Path) })
+	if err := checkManifest(files); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer r.Close()
+
+	dst := newDestination(r)
+	temps := make([]string, len(files))
+	placed := 0
+	ok := false
+	defer func() {
+		if ok {
+			return
+		}
+		for i, t := range temps {
+			switch {
+			case i < placed:
+				r.Remove(files[i].Path)
+			case t != "":
+				r.Remove(t)
+			}
+		}
+		dst.removeMade()
+	}()
+
+	// Directories are made by this goroutine alone, before any content, so
+	// that the workers below need no shared state.
+	for _, f := range files {
+		if err := dst.mkdirAll(path.Dir(f.Path)); err != nil {
+			return fmt.Errorf("restore %s: %w", f.Path, err)
+		}
+	}
+	err = forEach(len(files), func() func(int) error {
+		buf := make([]byte, copyBuffer)
+		return func(i int) error {
+			t, err := b.writeTemp(r, files[i], buf)
+			temps[i] = t
+			if err != nil {
+				return fmt.Errorf("restore %s: %w", files[i].Path, err)
+			}
+			return nil
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for i, f := range files {
+		// Rename replaces a file or symlink already there without
+		// following it.
+		if err := r.Rename(temps[i], f.Path); err != nil {
+			return fmt.Errorf("restore %s: %w", f.Path, err)
+		}
+		placed = i + 1
+	}
+	ok = true
+	return nil
+}
+
+// checkManifest refuses manifests that could write outside the workspace
+// or contradict themselves: unsafe paths, duplicates, an entry beneath
+// another (a file inside a symlink would be written through it), and
+// entries that are neither files nor symlinks. files is sorted by path.
+func checkManifest(files []File) error {
+	paths := make(map[string]bool, len(files))
+	for _, f := range files {
+		if err := localPath(f.Path); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		for elem := range strings.SplitSeq(f.Path, "/") {
+			if strings.EqualFold(elem, ".git") {
+				// A .git in a workspace would hand hooks and config to
+				// the pipeline's own git commands.
+				return fmt.Errorf("restore: %q: %w: contains a .git element", f.Path, ErrUnsafePath)
+			}
+		}
+		switch {
+		case f.IsSymlink():
+			if f.Link == "" {
+				return fmt.Errorf("restore %s: symlink without a target", f.Path)
+			}
+		case f.Mode.IsRegular():
+			if err := f.Digest.Validate(); err != nil {
+				return fmt.Errorf("restore %s: %w", f.Path, err)
+			}
+		default:
+			return fmt.Errorf("restore %s: mode %v is neither a file nor a symlink", f.Path, f.Mode)
+		}
+		if paths[f.Path] {
+			return fmt.Errorf("restore: %s is listed twice", f.Path)
+		}
+		paths[f.Path] = true
+		for dir := path.Dir(f.Path); dir != "."; dir = path.Dir(dir) {
+			if paths[dir] {
+				return fmt.Errorf("restore: %s is inside %s, which is listed as a file: %w", f.Path, dir, ErrUnsafePath)
+			}
+		}
+	}
+	return nil
+}
+
+// writeTemp writes f under a fresh temporary name beside f.Path and
+// returns that name ("" if nothing was created).
+func (b *Blobs) writeTemp(r *os.Root, f File, buf []byte) (string, error) {
+	if f.IsSymlink() {
+		return createTemp(f.Path, func(name string) error { return r.Symlink(f.Link, name) })
+	}
+	in, err := b.Open(f.Digest)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	var out *os.File
+	name, err := createTemp(f.Path, func(name string) (err error) {
+		out, err = r.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	n, err := io.CopyBuffer(out, in, buf)
+	if err == nil && n != f.Size {
+		err = fmt.Errorf("blob %s has %d bytes where the manifest says %d: %w", f.Digest, n, f.Size, ErrCorrupt)
+	}
+	if err == nil {
+		// Explicitly, because the mode given to OpenFile is cut by the
+		// umask and the executable bit must survive.
+		err = out.Chmod(f.Mode.Perm())
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return name, err
+}
+
+// createTemp calls create with names beside p until one does not exist
+// yet. Names start with a dot and say who made them, so a leftover from a
+// crash explains itself.
+func createTemp(p string, create func(name string) error) (string, error) {
+	dir, base := path.Split(p)
+	// Leave room for the suffix within the usual 255-byte name limit.
+	if len(base) > 128 {
+		base = base[:128]
+	}
+	for range 100 {
+		name := fmt.Sprintf("%s.%s.velocity-restore-%08x", dir, base, rand.Uint32())
+		err := create(name)
+		if err == nil {
+			return name, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("no free temporary name beside %s", p)
+}

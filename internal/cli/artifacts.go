@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/velocity-ci/velocity/internal/artifact"
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+func (a *app) artifactsCmd() *cobra.Command {
+	var to string
+	cmd := &cobra.Command{
+		Use:   "artifacts RUN [ACTION]",
+		Short: "List a run's outputs, or extract them with --to DIR",
+		Long: `List the files a run's actions produced (their outputs:), with sizes and
+digests. With --to DIR, write them into DIR (each file verified against its
+digest). ACTION is a name, or stage/name.`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			h, err := a.openHome(ctx)
+			if err != nil {
+				return err
+			}
+			defer h.close()
+			run, err := a.runArg(ctx, h, args[0])
+			if err != nil {
+				return err
+			}
+			outs, err := h.store.Outputs(ctx, run.ID)
+			if err != nil {
+				return err
+			}
+			if len(args) == 2 {
+				k, err := a.actionArg(ctx, h, run, args[1])
+				if err != nil {
+					return err
+				}
+				var kept []store.Output
+				for _, o := range outs {
+					if o.Stage == k.Stage && o.Action == k.Name {
+						kept = append(kept, o)
+					}
+				}
+				outs = kept
+			}
+			if len(outs) == 0 {
+				fmt.Fprintf(a.stderr, "run %d has no outputs%s (actions declare them with outputs:)\n", run.ID,
+					map[bool]string{true: " for that action", false: ""}[len(args) == 2])
+				if to != "" {
+					return &exitError{code: ExitFailed}
+				}
+				return nil
+			}
+			if to != "" {
+				return a.extract(h, outs, to)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ACTION\tPATH\tSIZE\tDIGEST")
+			for _, o := range outs {
+				fmt.Fprintf(tw, "%s/%s\t%s\t%d\t%.19s\n", o.Stage, o.Action, o.Path, o.Size, o.Digest)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "extract the outputs into `DIR` (created if missing)")
+	return cmd
+}
+
+func (a *app) extract(h *home, outs []store.Output, to string) error {
+	blobs, err := artifact.OpenBlobs(h.blobDir())
+	if err != nil {
+		return err
+	}
+	files := make([]artifact.File, 0, len(outs))
+	for _, o := range outs {
+		d, err := artifact.Parse(o.Digest)
+		if err != nil {
+			return err
+		}
+		files = append(files, artifact.File{Path: o.Path, Mode: os.FileMode(o.Mode), Size: o.Size, Digest: d, Link: o.Link})
+	}
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return err
+	}
+	if err := blobs.Restore(to, files); err != nil {
+		if errors.Is(err, artifact.ErrNotFound) {
+			return fmt.Errorf("%w (evicted from the blob store: raise --cache-size to keep outputs longer)", err)
+		}
+		return err
+	}
+	abs, _ := filepath.Abs(to)
+	fmt.Fprintf(a.stdout, "extracted %d %s into %s\n", len(files), plural(len(files), "file"), abs)
+	return nil
+}

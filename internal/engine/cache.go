@@ -1,0 +1,328 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/artifact"
+	"github.com/velocity-ci/velocity/internal/plan"
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+// keyVersion changes whenever the key's composition changes, so that old
+// entries can never be mistaken for new ones.
+const keyVersion = "velocity-result-v1"
+
+// cacheable reports whether n's result may come from the result cache.
+func (x *execution) cacheable(n *plan.Node) bool {
+	return x.Blobs != nil && !x.run.NoCache && !n.NoResultCache
+}
+
+// cacheKey hashes everything n's result depends on: its definition, the
+// environment it gets (but secrets only as keyed fingerprints), the files
+// it reads, the outputs of every node finished before it may start, and
+// the Velocity version. Variables that change every run (the run id, the
+// commit) are left out unless the script names them.
+func (x *execution) cacheKey(n *plan.Node) (string, error) {
+	h := sha256.New()
+	line := func(format string, args ...any) { fmt.Fprintf(h, format+"\n", args...) }
+	line("%s", keyVersion)
+	line("velocity %s", x.Version)
+	line("project %q stage %q action %q kind %s", x.run.Plan.Project, n.Stage, n.Name, n.Kind)
+	line("script %q", n.Script)
+	for _, kv := range x.keyEnv(n) {
+		line("env %q", kv)
+	}
+	for _, name := range n.Secrets {
+		fp, err := x.Secrets.Fingerprint(name)
+		if err != nil {
+			return "", fmt.Errorf("secret %s: %w", name, err)
+		}
+		line("secret %q %s", name, fp)
+	}
+	for _, sc := range n.Sidecars {
+		line("sidecar %q run %q ready %q env %q", sc.Name, sc.Run, sc.Ready.Run, sortedEnv(sc.Env))
+	}
+	line("outputs %q", n.Outputs)
+	if n.Inputs == nil {
+		line("inputs: the snapshot %s", x.snapshot)
+	} else {
+		files, err := artifact.HashFiles(x.run.Dir, n.Inputs)
+		if err != nil {
+			return "", fmt.Errorf("inputs: %w", err)
+		}
+		line("inputs %q %s", n.Inputs, artifact.TreeDigest(files))
+	}
+	x.mu.Lock()
+	for _, b := range n.Before {
+		line("before %s %s", b.ID(), x.outputs[b])
+	}
+	x.mu.Unlock()
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// keyEnv is the environment that goes into n's key: the run's base and
+// n's own env, plus run-specific variables only when the script uses them.
+func (x *execution) keyEnv(n *plan.Node) []string {
+	var env []string
+	for _, kv := range x.run.Env {
+		if !strings.HasPrefix(kv, "TERM=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, sortedEnv(n.Env)...)
+	for _, kv := range x.run.Vars {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.Contains(n.Script, name) && name != "VELOCITY_RUN_ID" && name != "VELOCITY_WORKSPACE" {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func sortedEnv(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// hit is a result that can stand in for executing a node.
+type hit struct {
+	from    int64
+	outputs []store.Output
+	// log is the original's log: a blob digest or, for a rerun, a path.
+	logBlob string
+	logPath string
+}
+
+// lookup finds a reusable result for n: the run a rerun names, or the
+// result cache. It returns nil when n must execute.
+func (x *execution) lookup(ctx context.Context, n *plan.Node, key string, log io.Writer) (*hit, error) {
+	k := store.Key{Stage: n.Stage, Name: n.Name}
+	if from, ok := x.run.Reuse[k]; ok {
+		h := &hit{from: from}
+		outs, err := x.Journal.Outputs(ctx, from)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range outs {
+			if o.Stage == n.Stage && o.Action == n.Name {
+				h.outputs = append(h.outputs, o)
+			}
+		}
+		atts, err := x.Journal.Attempts(ctx, from)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range atts {
+			if a.Stage == n.Stage && a.Action == n.Name {
+				h.logPath = a.Log
+			}
+		}
+		return h, nil
+	}
+	if key == "" {
+		return nil, nil
+	}
+	r, err := x.Journal.Result(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	outs, err := x.Journal.Outputs(ctx, r.RunID)
+	if err != nil {
+		return nil, err
+	}
+	h := &hit{from: r.RunID, logBlob: r.Log}
+	for _, o := range outs {
+		if o.Stage == r.Stage && o.Action == r.Action {
+			h.outputs = append(h.outputs, o)
+		}
+	}
+	return h, nil
+}
+
+// restore puts a hit's outputs into the workspace and its log into the
+// attempt's log. A missing or corrupt blob makes the hit unusable: the
+// caller executes the action instead, and the entry is dropped.
+func (x *execution) restore(h *hit, logFile *os.File) error {
+	files := make([]artifact.File, len(h.outputs))
+	for i, o := range h.outputs {
+		d, err := artifact.Parse(o.Digest)
+		if err != nil {
+			return err
+		}
+		files[i] = artifact.File{Path: o.Path, Mode: os.FileMode(o.Mode), Size: o.Size, Digest: d, Link: o.Link}
+	}
+	if err := x.Blobs.Restore(x.run.Dir, files); err != nil {
+		return err
+	}
+	switch {
+	case h.logBlob != "":
+		d, err := artifact.Parse(h.logBlob)
+		if err != nil {
+			return err
+		}
+		r, err := x.Blobs.Open(d)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		if _, err := io.Copy(logFile, r); err != nil {
+			return fmt.Errorf("log of run %d: %w", h.from, err)
+		}
+	case h.logPath != "":
+		r, err := os.Open(h.logPath)
+		if err != nil {
+			return nil // an old log that was cleaned up is no reason to execute
+		}
+		defer r.Close()
+		io.Copy(logFile, r)
+	}
+	return nil
+}
+
+// saveOutputs stores n's declared outputs after it succeeded, records them
+// with the run and notes their digest for later keys.
+func (x *execution) saveOutputs(ctx context.Context, n *plan.Node) error {
+	var outs []store.Output
+	digest := "none"
+	if len(n.Outputs) > 0 {
+		if x.Blobs == nil {
+			return nil
+		}
+		files, err := x.Blobs.Collect(x.run.Dir, n.Outputs)
+		if err != nil {
+			return fmt.Errorf("outputs: %w", err)
+		}
+		for _, f := range files {
+			outs = append(outs, store.Output{Stage: n.Stage, Action: n.Name, Path: f.Path, Mode: uint32(f.Mode),
+				Size: f.Size, Digest: string(f.Digest), Link: f.Link})
+		}
+		digest = string(artifact.TreeDigest(files))
+		if err := x.Journal.SetOutputs(ctx, x.run.ID, store.Key{Stage: n.Stage, Name: n.Name}, outs); err != nil {
+			return fmt.Errorf("%w: %w", errJournal, err)
+		}
+	}
+	x.mu.Lock()
+	x.outputs[n] = digest
+	x.mu.Unlock()
+	return nil
+}
+
+// noteOutputs records the digest of outputs restored from a hit.
+func (x *execution) noteOutputs(ctx context.Context, n *plan.Node, h *hit) error {
+	files := make([]artifact.File, len(h.outputs))
+	for i, o := range h.outputs {
+		d, _ := artifact.Parse(o.Digest)
+		files[i] = artifact.File{Path: o.Path, Mode: os.FileMode(o.Mode), Size: o.Size, Digest: d, Link: o.Link}
+	}
+	digest := "none"
+	if len(files) > 0 {
+		digest = string(artifact.TreeDigest(files))
+		if err := x.Journal.SetOutputs(ctx, x.run.ID, store.Key{Stage: n.Stage, Name: n.Name}, h.outputs); err != nil {
+			return fmt.Errorf("%w: %w", errJournal, err)
+		}
+	}
+	x.mu.Lock()
+	x.outputs[n] = digest
+	x.mu.Unlock()
+	return nil
+}
+
+// saveResult makes n's successful attempt the cache entry for key.
+func (x *execution) saveResult(ctx context.Context, n *plan.Node, key, logPath string) error {
+	d, _, err := x.Blobs.PutFile(logPath)
+	if err != nil {
+		return fmt.Errorf("store log: %w", err)
+	}
+	now := time.Now()
+	return x.Journal.SaveResult(ctx, store.Result{
+		Key: key, RunID: x.run.ID, Stage: n.Stage, Action: n.Name, Log: string(d), Created: now, Used: now,
+	})
+}
+
+// depCacheScope names n's dependency cache: the same action of the same
+// project with the same paths shares it across runs.
+func (x *execution) depCacheScope(n *plan.Node) string {
+	return fmt.Sprintf("%s/%s/%s %q", x.run.Plan.Project, n.Stage, n.Name, n.CachePaths)
+}
+
+// depCacheKey hashes the cache_key files; "" when there are none.
+func (x *execution) depCacheKey(n *plan.Node) (string, error) {
+	if len(n.CacheKey) == 0 {
+		return "", nil
+	}
+	files, err := artifact.HashFiles(x.run.Dir, n.CacheKey)
+	if err != nil {
+		return "", fmt.Errorf("cache_key: %w", err)
+	}
+	return string(artifact.TreeDigest(files)), nil
+}
+
+// restoreDepCache unpacks the best dependency cache for n into the
+// workspace, telling the log what it did. It reports whether the entry
+// matched the key exactly (then saving it again is pointless).
+func (x *execution) restoreDepCache(ctx context.Context, n *plan.Node, key string, log io.Writer) bool {
+	c, exact, err := x.Journal.DepCache(ctx, x.depCacheScope(n), key)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			fmt.Fprintf(log, "velocity: dependency cache not restored: %v\n", err)
+		}
+		return false
+	}
+	d, err := artifact.Parse(c.Digest)
+	if err == nil {
+		err = x.Blobs.UnpackDirs(x.run.Dir, d)
+	}
+	if err != nil {
+		fmt.Fprintf(log, "velocity: dependency cache not restored: %v\n", err)
+		return false
+	}
+	how := "exact key"
+	if !exact {
+		how = "newest entry, key differs"
+	}
+	fmt.Fprintf(log, "velocity: restored dependency cache %s (%s)\n", strings.Join(n.CachePaths, ", "), how)
+	return exact && key != ""
+}
+
+// saveDepCache packs n's cache paths after it succeeded.
+func (x *execution) saveDepCache(ctx context.Context, n *plan.Node, key string) error {
+	d, size, err := x.Blobs.PackDirs(x.run.Dir, n.CachePaths)
+	if err != nil {
+		return err
+	}
+	return x.Journal.SaveDepCache(ctx, store.DepCache{
+		Scope: x.depCacheScope(n), Key: key, Digest: string(d), Size: size, Created: time.Now(),
+	})
+}
+
+// snapshotDigest hashes the workspace before any action runs: the default
+// inputs of every action.
+func snapshotDigest(dir string) (string, error) {
+	files, err := artifact.HashFiles(dir, []string{"**"})
+	if err != nil && !errors.Is(err, artifact.ErrNoMatch) {
+		return "", fmt.Errorf("hash the workspace: %w", err)
+	}
+	return string(artifact.TreeDigest(files)), nil
+}
+
+// sidecarDir is where n's sidecars get their directories.
+func (x *execution) sidecarDir(n *plan.Node, attempt int) string {
+	return filepath.Join(x.run.TempDir, fmt.Sprintf("%s.%s.%d", n.Stage, n.Name, attempt))
+}
