@@ -215,3 +215,79 @@ stages:
 		t.Errorf("a must have executed again after its cached output was found corrupt")
 	}
 }
+
+func TestDependencyCacheRestoresPathsWithFallback(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{
+		"lock.txt": "v1\n",
+		"velocity.yml": `
+stages:
+  - name: s
+    actions:
+      - name: install
+        cache:
+          paths: [.deps]
+          key: [lock.txt]
+          result: false
+        run: |
+          if [ -e .deps/installed ]; then echo "reused $(cat .deps/installed)"; else echo fresh; fi
+          mkdir -p .deps && cp lock.txt .deps/installed
+`,
+	})
+	r := e.run(dir, "run")
+	if r.code != 0 || !strings.Contains(r.stdout, "[s/install] fresh") {
+		t.Fatalf("first run: exit %d\n%s", r.code, r.stdout)
+	}
+	r = e.run(dir, "run")
+	if !strings.Contains(r.stdout, "restored dependency cache .deps (exact key)") || !strings.Contains(r.stdout, "[s/install] reused v1") {
+		t.Errorf("second run did not restore the cache:\n%s", r.stdout)
+	}
+	os.WriteFile(filepath.Join(dir, "lock.txt"), []byte("v2\n"), 0o644)
+	r = e.run(dir, "run")
+	if !strings.Contains(r.stdout, "(newest entry, key differs)") || !strings.Contains(r.stdout, "[s/install] reused v1") {
+		t.Errorf("a new key must fall back to the newest entry:\n%s", r.stdout)
+	}
+	r = e.run(dir, "run")
+	if !strings.Contains(r.stdout, "(exact key)") || !strings.Contains(r.stdout, "[s/install] reused v2") {
+		t.Errorf("the entry saved under the new key is used:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".deps")); err == nil {
+		t.Error("the dependency cache was written into the working copy")
+	}
+}
+
+func TestCacheSizeEvictsAndAMissingBlobIsAMiss(t *testing.T) {
+	e := newEnv(t)
+	counts := t.TempDir()
+	dir := project(t, map[string]string{"velocity.yml": `
+stages:
+  - name: s
+    actions:
+      - name: big
+        outputs: [big.bin]
+        run: echo x >> "` + counts + `/big"; head -c 300000 /dev/urandom > big.bin
+`})
+	if r := e.run(dir, "run", "--cache-size", "100KB"); r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var total int64
+	filepath.Walk(filepath.Join(e.home, "blobs"), func(_ string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			total += info.Size()
+		}
+		return nil
+	})
+	if total > 100000 {
+		t.Errorf("blob store holds %d bytes, over --cache-size 100KB", total)
+	}
+	r := e.run(dir, "run", "--cache-size", "100KB")
+	if r.code != 0 {
+		t.Fatalf("a run after eviction must still pass: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(counts, "big")); strings.Count(string(b), "\n") != 2 {
+		t.Errorf("the evicted result must have been executed again")
+	}
+	if r := e.run(dir, "run", "--cache-size", "lots"); r.code != 2 {
+		t.Errorf("bad --cache-size: exit %d", r.code)
+	}
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,5 +66,52 @@ func TestVersion(t *testing.T) {
 	r := e.run(t.TempDir(), "version")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "velocity ") {
 		t.Errorf("version: exit %d, %q", r.code, r.stdout)
+	}
+}
+
+// TestExampleCacheFollowsInputs: on a copy of the example, an unchanged
+// re-run executes nothing, a README change executes nothing, and a Go
+// change executes exactly the actions whose inputs include Go files.
+func TestExampleCacheFollowsInputs(t *testing.T) {
+	requireTool(t, "go")
+	e := newEnv(t)
+	dir := t.TempDir()
+	if out, err := exec.Command("cp", "-r", "../examples/hello/.", dir).CombinedOutput(); err != nil {
+		t.Fatalf("copy: %v %s", err, out)
+	}
+	os.RemoveAll(filepath.Join(dir, "dist"))
+	git(t, dir, "init", "-q")
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-qm", "c")
+	executed := func(r result) []string {
+		var names []string
+		for _, a := range []string{"test", "vet", "package", "smoke"} {
+			if strings.Contains(r.stdout, "==> build/"+a+" succeeded") {
+				names = append(names, a)
+			}
+		}
+		return names
+	}
+	step := func(what string, want string) {
+		t.Helper()
+		r := e.run(dir, "run")
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", what, r.code, r.stdout, r.stderr)
+		}
+		if got := strings.Join(executed(r), " "); got != want {
+			t.Errorf("%s: executed [%s], want [%s]\n%s", what, got, want, r.stdout)
+		}
+	}
+	step("first run", "test vet package smoke")
+	step("nothing changed", "")
+	os.WriteFile(filepath.Join(dir, "README.md"), []byte("changed\n"), 0o644)
+	step("README changed", "")
+	main := filepath.Join(dir, "cmd/hello/main.go")
+	src, _ := os.ReadFile(main)
+	os.WriteFile(main, append(src, []byte("\n// a comment changes the source, not the program\n")...), 0o644)
+	r := e.run(dir, "run")
+	got := strings.Join(executed(r), " ")
+	if r.code != 0 || !strings.HasPrefix(got, "test vet package") {
+		t.Errorf("Go file changed: executed [%s], want test, vet and package\n%s", got, r.stdout)
 	}
 }

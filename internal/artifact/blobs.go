@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -26,6 +27,9 @@ var (
 // use.
 type Blobs struct {
 	dir string
+	// bufs holds copy buffers, so that storing thousands of small files
+	// does not allocate a large buffer for each.
+	bufs sync.Pool
 }
 
 // copyBuffer is the buffer size for streaming content. Larger than io.Copy's
@@ -45,6 +49,7 @@ func OpenBlobs(dir string) (*Blobs, error) {
 		return nil, fmt.Errorf("blob store %s: %w", dir, err)
 	}
 	b := &Blobs{dir: abs}
+	b.bufs.New = func() any { return new([copyBuffer]byte) }
 	for _, d := range []string{b.blobDir(), b.tempDir()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("blob store %s: %w", dir, err)
@@ -82,8 +87,7 @@ func (b *Blobs) Put(r io.Reader) (Digest, int64, error) {
 		}
 	}()
 	h := sha256.New()
-	// The struct hides r's WriteTo so that the copy uses our buffer size.
-	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), struct{ io.Reader }{r}, make([]byte, copyBuffer))
+	n, err := b.copy(io.MultiWriter(tmp, h), r)
 	if err != nil {
 		return "", 0, fmt.Errorf("blob store: writing content: %w", err)
 	}
@@ -97,12 +101,8 @@ func (b *Blobs) Put(r io.Reader) (Digest, int64, error) {
 	}
 	d := sumDigest(h)
 	final, _ := blobPath(b.dir, d) // sumDigest is always valid
-	if fi, err := os.Lstat(final); err == nil && fi.Mode().IsRegular() && fi.Size() == n {
-		// Already stored. A touch that fails because the blob was evicted
-		// in the meantime falls through to storing it again.
-		if err := touch(final); err == nil || !errors.Is(err, fs.ErrNotExist) {
-			return d, n, nil
-		}
+	if b.reuse(final, n) {
+		return d, n, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return "", 0, fmt.Errorf("blob store: %w", err)
@@ -116,6 +116,27 @@ func (b *Blobs) Put(r io.Reader) (Digest, int64, error) {
 	return d, n, nil
 }
 
+// reuse reports whether the blob at p, n bytes long, is already stored,
+// and marks it used if so. A blob of the wrong size is what a crash can
+// leave behind and is not reused; one evicted between the check and the
+// touch is not either.
+func (b *Blobs) reuse(p string, n int64) bool {
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != n {
+		return false
+	}
+	err = touch(p)
+	return err == nil || !errors.Is(err, fs.ErrNotExist)
+}
+
+// copy is io.Copy with a pooled buffer of our size. The struct hides r's
+// WriteTo, which would bring its own 32 KiB buffer.
+func (b *Blobs) copy(w io.Writer, r io.Reader) (int64, error) {
+	buf := b.bufs.Get().(*[copyBuffer]byte)
+	defer b.bufs.Put(buf)
+	return io.CopyBuffer(w, struct{ io.Reader }{r}, buf[:])
+}
+
 // PutFile stores the content of the file at path.
 func (b *Blobs) PutFile(path string) (Digest, int64, error) {
 	f, err := os.Open(path)
@@ -123,6 +144,28 @@ func (b *Blobs) PutFile(path string) (Digest, int64, error) {
 		return "", 0, fmt.Errorf("blob store: %w", err)
 	}
 	defer f.Close()
+	return b.putFile(f)
+}
+
+// putFile stores the content of f. It hashes the file before copying it:
+// outputs are often identical from run to run, and content already stored
+// then costs one read instead of a write, a rename and a delete. New
+// content is read twice, the second time from the page cache.
+func (b *Blobs) putFile(f *os.File) (Digest, int64, error) {
+	h := sha256.New()
+	n, err := b.copy(h, f)
+	if err != nil {
+		return "", 0, fmt.Errorf("blob store: reading content: %w", err)
+	}
+	d := sumDigest(h)
+	if p, _ := blobPath(b.dir, d); b.reuse(p, n) {
+		return d, n, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", 0, fmt.Errorf("blob store: %w", err)
+	}
+	// The file may have changed since it was hashed; Put's digest is of
+	// what it actually stored.
 	return b.Put(f)
 }
 

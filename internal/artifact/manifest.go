@@ -37,18 +37,18 @@ func (f File) IsSymlink() bool { return f.Mode&fs.ModeSymlink != 0 }
 // returns their manifest, sorted by path. A pattern that matches nothing
 // is an error wrapping ErrNoMatch.
 func (b *Blobs) Collect(root string, patterns []string) ([]File, error) {
-	return scan(root, patterns, func() func(io.Reader) (Digest, int64, error) {
-		return b.Put
+	return scan(root, patterns, func() func(*os.File) (Digest, int64, error) {
+		return b.putFile
 	})
 }
 
 // HashFiles is Collect without storing: the manifest of the files under
 // root matching patterns, for cache keys over an action's inputs.
 func HashFiles(root string, patterns []string) ([]File, error) {
-	return scan(root, patterns, func() func(io.Reader) (Digest, int64, error) {
+	return scan(root, patterns, func() func(*os.File) (Digest, int64, error) {
 		h := sha256.New()
-		buf := make([]byte, 64<<10)
-		return func(r io.Reader) (Digest, int64, error) {
+		buf := make([]byte, copyBuffer)
+		return func(r *os.File) (Digest, int64, error) {
 			h.Reset()
 			n, err := io.CopyBuffer(h, struct{ io.Reader }{r}, buf)
 			return sumDigest(h), n, err
@@ -58,7 +58,7 @@ func HashFiles(root string, patterns []string) ([]File, error) {
 
 // scan matches patterns under root and describes each file, passing the
 // content of regular files to what newStore returns (once per worker).
-func scan(root string, patterns []string, newStore func() func(io.Reader) (Digest, int64, error)) ([]File, error) {
+func scan(root string, patterns []string, newStore func() func(*os.File) (Digest, int64, error)) ([]File, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, err
@@ -83,7 +83,7 @@ func scan(root string, patterns []string, newStore func() func(io.Reader) (Diges
 	return files, nil
 }
 
-func describe(r *os.Root, name string, store func(io.Reader) (Digest, int64, error)) (File, error) {
+func describe(r *os.Root, name string, store func(*os.File) (Digest, int64, error)) (File, error) {
 	fi, err := r.Lstat(name)
 	if err != nil {
 		return File{}, err

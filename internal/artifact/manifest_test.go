@@ -56,6 +56,15 @@ func TestCollect(t *testing.T) {
 		t.Errorf("dist/current: %+v", cur)
 	}
 
+	// Collecting unchanged outputs again keeps the stored blobs as they are.
+	before, _ := os.Stat(blobFile(b, app.Digest))
+	if again, err := b.Collect(root, []string{"dist"}); err != nil || !slices.Equal(again, files) {
+		t.Fatalf("second Collect: %v", err)
+	}
+	if after, _ := os.Stat(blobFile(b, app.Digest)); !os.SameFile(before, after) {
+		t.Error("stored content was written again")
+	}
+
 	_, err = b.Collect(root, []string{"dist/app", "dist/app.exe"})
 	if !errors.Is(err, artifact.ErrNoMatch) || err.Error() != `"dist/app.exe" matched no file` {
 		t.Errorf("an output not produced: %v", err)
