@@ -34,6 +34,32 @@ func Acquire(path string) (*Lock, error) {
 	return &Lock{f: f}, nil
 }
 
+// Wait blocks until it holds the lock at path (created if missing, with
+// mode perm). Unlike Acquire's locks, the file is meant to stay: Close
+// releases the lock and keeps it. flock belongs to the open file
+// description, so two goroutines of one process exclude each other just
+// as two processes do.
+func Wait(path string, perm os.FileMode) (*Lock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, perm)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return &Lock{f: f}, nil
+}
+
+// Close releases a lock taken with Wait, leaving the file in place.
+func (l *Lock) Close() error { return l.f.Close() }
+
 // Release unlocks and removes the file.
 func (l *Lock) Release() error {
 	name := l.f.Name()

@@ -7,7 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
+
+	"github.com/velocity-ci/velocity/internal/lockfile"
 )
 
 // Names of the files a store keeps in its directory.
@@ -107,24 +108,12 @@ func writeAtomic(dir, name string, data []byte) error {
 }
 
 // lock blocks until this process holds the store's write lock, and
-// returns the function that releases it. flock belongs to the open file
-// description, so two goroutines of one process exclude each other just
-// as two processes do; the kernel releases it if the process dies.
+// returns the function that releases it; the kernel releases it too if
+// the process dies.
 func lock(dir string) (func(), error) {
-	path := filepath.Join(dir, lockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	l, err := lockfile.Wait(filepath.Join(dir, lockName), 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock secrets: %w", err)
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock secrets: %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil
+	return func() { l.Close() }, nil
 }

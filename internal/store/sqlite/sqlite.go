@@ -9,14 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/velocity-ci/velocity/internal/lockfile"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -72,21 +71,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // lockSetup blocks until it holds the set-up lock at path.
 func lockSetup(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	l, err := lockfile.Wait(path, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("journal set-up lock: %w", err)
+		return nil, fmt.Errorf("journal set-up: %w", err)
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("journal set-up lock %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil
+	return func() { l.Close() }, nil
 }
 
 func (s *Store) prepare(ctx context.Context) error {
