@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -56,7 +57,7 @@ func (x *execution) cacheKey(n *plan.Node) (string, error) {
 	if n.Inputs == nil {
 		line("inputs: the snapshot %s", x.snapshot)
 	} else {
-		files, err := artifact.HashFiles(x.run.Dir, n.Inputs)
+		files, err := hashPresent(x.run.Dir, n.Inputs)
 		if err != nil {
 			return "", fmt.Errorf("inputs: %w", err)
 		}
@@ -267,7 +268,7 @@ func (x *execution) depCacheKey(n *plan.Node) (string, error) {
 	if len(n.CacheKey) == 0 {
 		return "", nil
 	}
-	files, err := artifact.HashFiles(x.run.Dir, n.CacheKey)
+	files, err := hashPresent(x.run.Dir, n.CacheKey)
 	if err != nil {
 		return "", fmt.Errorf("cache_key: %w", err)
 	}
@@ -310,6 +311,28 @@ func (x *execution) saveDepCache(ctx context.Context, n *plan.Node, key string) 
 	return x.Journal.SaveDepCache(ctx, store.DepCache{
 		Scope: x.depCacheScope(n), Key: key, Digest: string(d), Size: size, Created: time.Now(),
 	})
+}
+
+// hashPresent hashes the files matching patterns, where a pattern that
+// matches nothing is fine: the key holds the patterns and the files found,
+// so a matching file appearing later changes the key. (An output that
+// matches nothing, by contrast, is an error: see saveOutputs.)
+func hashPresent(root string, patterns []string) ([]artifact.File, error) {
+	files, err := artifact.HashFiles(root, patterns)
+	var nm *artifact.NoMatchError
+	if !errors.As(err, &nm) {
+		return files, err
+	}
+	var present []string
+	for _, p := range patterns {
+		if !slices.Contains(nm.Patterns, p) {
+			present = append(present, p)
+		}
+	}
+	if len(present) == 0 {
+		return nil, nil
+	}
+	return artifact.HashFiles(root, present)
 }
 
 // snapshotDigest hashes the workspace before any action runs: the default

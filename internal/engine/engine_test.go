@@ -334,3 +334,33 @@ func TestLogsPerAttempt(t *testing.T) {
 		}
 	}
 }
+
+func TestCancelDuringBackoffDoesNotWaitForIt(t *testing.T) {
+	h := newHarness(t, 2)
+	n := node("flaky", "exit 1")
+	n.Attempts, n.Backoff = 3, time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	out, acts := h.run(ctx, &plan.Plan{Stages: []*plan.Stage{stage("s", n)}})
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("cancel waited %v for a one-minute backoff", took)
+	}
+	if out.Status != store.Cancelled || acts["s/flaky"].Status != store.Cancelled {
+		t.Errorf("outcome %+v, action %+v", out, acts["s/flaky"])
+	}
+}
+
+func TestFailureEndsOtherBackoffs(t *testing.T) {
+	h := newHarness(t, 2)
+	flaky := node("flaky", "exit 1")
+	flaky.Attempts, flaky.Backoff = 3, time.Minute
+	start := time.Now()
+	out, acts := h.run(context.Background(), &plan.Plan{Stages: []*plan.Stage{stage("s", flaky, node("broken", "sleep 0.3; exit 2"))}})
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the stage waited %v for a backoff after another action failed", took)
+	}
+	if out.Status != store.Failed || acts["s/flaky"].Status != store.Failed || !strings.Contains(acts["s/flaky"].Reason, "not retried") {
+		t.Errorf("outcome %+v, flaky %+v", out, acts["s/flaky"])
+	}
+}

@@ -56,6 +56,9 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 
 	done := make(chan attemptDone, n)
 	retry := make(chan int, n)
+	// timers of nodes waiting to be retried, so that a failure elsewhere or
+	// a Ctrl-C ends the wait at once instead of after the backoff.
+	timers := make([]*time.Timer, n)
 	active, sleeping := 0, 0
 	halted := false    // a failure stopped new starts
 	cancelled := false // ctx ended
@@ -72,6 +75,26 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 		}(i, attempts[i])
 	}
 
+	giveUp := func(i int, st store.Status, reason string) {
+		state[i] = finished
+		status[i] = st
+		if st == store.Failed {
+			res.failed = append(res.failed, g.Nodes[i].ID())
+		}
+		if err := x.setOne(ctx, g.Nodes[i], st, reason); err != nil && journalErr == nil {
+			journalErr = err
+		}
+	}
+	// stopRetries ends every pending backoff whose timer has not fired.
+	stopRetries := func(st store.Status, reason string) {
+		for i, t := range timers {
+			if t != nil && state[i] == backoff && t.Stop() {
+				sleeping--
+				giveUp(i, st, reason)
+			}
+		}
+	}
+
 	for {
 		for !halted && !cancelled && active < x.limit && len(queue) > 0 {
 			i := queue[0]
@@ -85,15 +108,11 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 		case <-ctxDone:
 			cancelled = true
 			ctxDone = nil
+			stopRetries(store.Cancelled, "run cancelled before the retry")
 		case i := <-retry:
 			sleeping--
 			if halted || cancelled {
-				state[i] = finished
-				status[i] = store.Failed
-				res.failed = append(res.failed, g.Nodes[i].ID())
-				if err := x.setOne(ctx, g.Nodes[i], store.Failed, "not retried: the stage stopped"); err != nil && journalErr == nil {
-					journalErr = err
-				}
+				giveUp(i, store.Failed, "not retried: the stage stopped")
 				continue
 			}
 			state[i] = ready
@@ -115,7 +134,7 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 				state[i] = backoff
 				sleeping++
 				wait := node.Backoff << (d.attempt - 1)
-				time.AfterFunc(wait, func() { retry <- i })
+				timers[i] = time.AfterFunc(wait, func() { retry <- i })
 				continue
 			}
 			state[i] = finished
@@ -126,6 +145,7 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 					res.failed = append(res.failed, node.ID())
 				}
 				halted = true
+				stopRetries(store.Failed, "not retried: the stage stopped")
 				continue
 			}
 			for _, j := range dependents[i] {
