@@ -64,6 +64,13 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 	jctx := context.WithoutCancel(ctx)
 	out := &attemptOutput{file: logFile, node: n, obs: x.Observer}
 
+	if n.Deploy != "" {
+		// Deploys run through the runtime and proxy, which this engine is
+		// not yet wired to; failing says so instead of running nothing.
+		msg := fmt.Sprintf("deploying service %q to %q is not available in this version of velocity", n.Deploy, n.Environment)
+		fmt.Fprintf(out, "velocity: %s\n", msg)
+		return store.Failed, -1, msg, nil
+	}
 	key := ""
 	if x.cacheable(n) {
 		x.mu.Lock()

@@ -50,6 +50,10 @@ type Node struct {
 	Backoff      time.Duration
 	AllowFailure bool
 
+	// Deploy and Environment name a service and where to deploy it
+	// instead of running Script.
+	Deploy      string
+	Environment string
 	// Outputs, Inputs and the cache fields mirror spec.Action.
 	Outputs       []string
 	Inputs        []string
@@ -159,6 +163,8 @@ func graph(p *spec.Pipeline, stage, kind string, actions []spec.Action) *Graph {
 			Backoff:      a.Retry.Backoff,
 			AllowFailure: a.AllowFailure,
 
+			Deploy:        a.Deploy,
+			Environment:   a.Environment,
 			Outputs:       slices.Clone(a.Outputs),
 			Inputs:        a.Inputs,
 			NoResultCache: a.NoResultCache,

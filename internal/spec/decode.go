@@ -42,16 +42,31 @@ type actionSource struct {
 	path  string
 	name  Pos   // zero when the name is missing or not a string
 	needs []Pos // one per entry of Action.Needs
+	// deployKey is where deploy was written, deploy and environment where
+	// their values were; zero when absent or not a string.
+	deployKey, deploy, environment Pos
+	// outputs is set when the action has an outputs key, even one whose
+	// entries were all reported, so a service built from it does not
+	// repeat the error.
+	outputs bool
 }
 
-func (d *decoder) pipeline(root ast.Node) (*Pipeline, []stageSource) {
+// pipelineSource remembers where the parts of the file were written, for
+// validate.go.
+type pipelineSource struct {
+	stages       []stageSource
+	services     []serviceSource
+	environments bool // environments lists at least one environment
+}
+
+func (d *decoder) pipeline(root ast.Node) (*Pipeline, *pipelineSource) {
 	root = d.resolve(root)
 	p := &Pipeline{}
+	src := &pipelineSource{}
 	if _, ok := root.(*ast.MappingNode); !ok {
 		d.c.add(posOf(root), "", `the top level must be a mapping with "stages", got %s`, kindOf(root))
-		return p, nil
+		return p, src
 	}
-	var stages []stageSource
 	d.mapping(root, "", fields{
 		"name": func(v ast.Node) {
 			if !isNull(v) {
@@ -60,9 +75,14 @@ func (d *decoder) pipeline(root ast.Node) (*Pipeline, []stageSource) {
 		},
 		"env":             func(v ast.Node) { p.Env = d.env(v, "env") },
 		"env_passthrough": func(v ast.Node) { p.EnvPassthrough = d.passthrough(v, "env_passthrough") },
-		"stages":          func(v ast.Node) { p.Stages, stages = d.stages(v, "stages") },
+		"stages":          func(v ast.Node) { p.Stages, src.stages = d.stages(v, "stages") },
+		"services":        func(v ast.Node) { p.Services, src.services = d.services(v, "services") },
+		"environments": func(v ast.Node) {
+			p.Environments = d.environments(v, "environments")
+			src.environments = len(p.Environments) > 0
+		},
 	}, "stages")
-	return p, stages
+	return p, src
 }
 
 func (d *decoder) stages(v ast.Node, path string) ([]Stage, []stageSource) {
@@ -115,8 +135,27 @@ func (d *decoder) stage(v ast.Node, path string) (Stage, stageSource) {
 		"finally": func(v ast.Node) {
 			s.Finally, src.lists[listFinally] = d.actions(v, join(path, "finally"), false)
 		},
+		"approval": func(v ast.Node) { s.Approval = d.approval(v, join(path, "approval")) },
 	}, "name", "actions")
 	return s, src
+}
+
+// approval reads a stage's approval; null means none.
+func (d *decoder) approval(v ast.Node, path string) string {
+	if isNull(v) {
+		return ""
+	}
+	got := kindOf(v)
+	if s, ok := scalarText(v); ok {
+		if s == "manual" {
+			return s
+		}
+		got = fmt.Sprintf("%q", s)
+	} else if b, ok := v.(*ast.BoolNode); ok {
+		got = b.GetToken().Value
+	}
+	d.c.add(posOf(v), path, `must be "manual" (the only approval there is), got %s`, got)
+	return ""
 }
 
 // actions reads one of a stage's lists; only the main list must have
@@ -157,9 +196,19 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 		secrets  []Pos
 		sidecars []sidecarSource
 	)
-	d.mapping(v, path, fields{
-		"name":  func(v ast.Node) { a.Name, src.name = d.name(v, join(path, "name")) },
-		"run":   func(v ast.Node) { a.Run = d.run(v, join(path, "run")) },
+	keys, ok := d.mappingKeys(v, path, fields{
+		"name": func(v ast.Node) { a.Name, src.name = d.name(v, join(path, "name")) },
+		"run":  func(v ast.Node) { a.Run = d.run(v, join(path, "run")) },
+		"deploy": func(v ast.Node) {
+			if a.Deploy = d.run(v, join(path, "deploy")); strings.TrimSpace(a.Deploy) != "" {
+				src.deploy = posOf(v)
+			}
+		},
+		"environment": func(v ast.Node) {
+			if a.Environment = d.run(v, join(path, "environment")); strings.TrimSpace(a.Environment) != "" {
+				src.environment = posOf(v)
+			}
+		},
 		"needs": func(v ast.Node) { a.Needs, src.needs = d.needs(v, join(path, "needs")) },
 		"env":   func(v ast.Node) { a.Env = d.env(v, join(path, "env")) },
 		"timeout": func(v ast.Node) {
@@ -175,17 +224,25 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 		},
 		"retry":         func(v ast.Node) { a.Retry = d.retry(v, join(path, "retry")) },
 		"allow_failure": func(v ast.Node) { a.AllowFailure = d.boolean(v, join(path, "allow_failure")) },
-		"outputs":       func(v ast.Node) { a.Outputs = d.globs(v, join(path, "outputs")) },
-		"inputs":        func(v ast.Node) { a.Inputs = d.inputs(v, join(path, "inputs")) },
-		"cache":         func(v ast.Node) { d.cache(v, join(path, "cache"), &a, &cache) },
-		"cache_key":     func(v ast.Node) { d.cacheKey(v, join(path, "cache_key"), &a, &cache) },
-		"secrets":       func(v ast.Node) { a.Secrets, secrets = d.secrets(v, join(path, "secrets")) },
-		"sidecars":      func(v ast.Node) { a.Sidecars, sidecars = d.sidecars(v, join(path, "sidecars")) },
-	}, "name", "run")
+		"outputs": func(v ast.Node) {
+			a.Outputs = d.globs(v, join(path, "outputs"))
+			src.outputs = !isNull(v)
+		},
+		"inputs":    func(v ast.Node) { a.Inputs = d.inputs(v, join(path, "inputs")) },
+		"cache":     func(v ast.Node) { d.cache(v, join(path, "cache"), &a, &cache) },
+		"cache_key": func(v ast.Node) { d.cacheKey(v, join(path, "cache_key"), &a, &cache) },
+		"secrets":   func(v ast.Node) { a.Secrets, secrets = d.secrets(v, join(path, "secrets")) },
+		"sidecars":  func(v ast.Node) { a.Sidecars, sidecars = d.sidecars(v, join(path, "sidecars")) },
+	}, []string{"name", "run"}, "name")
+	if !ok {
+		return a, src
+	}
 	// Keys may come in any order, so the checks that relate them wait
 	// until the whole action is read.
 	d.checkCache(&a, cache, path)
 	d.checkEnvNames(&a, path, secrets, sidecars)
+	src.deployKey = keys["deploy"]
+	d.checkDeployKeys(v, path, keys)
 	return a, src
 }
 
@@ -441,4 +498,48 @@ func (d *decoder) boolean(v ast.Node, path string) bool {
 		return false
 	}
 	return b.Value
+}
+
+// notForDeploy lists the action keys that configure a script, which a
+// deploy action does not run.
+var notForDeploy = []string{"env", "outputs", "inputs", "cache", "cache_key", "secrets", "sidecars"}
+
+// checkDeployKeys relates an action's run and deploy, of which it has
+// exactly one, and the keys that apply to only one of them.
+func (d *decoder) checkDeployKeys(v ast.Node, path string, keys map[string]Pos) {
+	runAt, run := keys["run"]
+	deployAt, deploy := keys["deploy"]
+	switch {
+	case run && deploy:
+		d.c.add(later(runAt, deployAt), path, "run and deploy cannot both be set; an action either runs a script or deploys a service")
+	case !run && !deploy:
+		d.c.add(posOf(v), path, "missing required key %q", "run")
+	}
+	envAt, env := keys["environment"]
+	if !deploy {
+		if env {
+			d.c.add(envAt, path, "environment only applies to deploy actions (add deploy: SERVICE, or remove it)")
+		}
+		return
+	}
+	if !env {
+		d.c.add(posOf(v), path, "missing required key %q (the environment to deploy to)", "environment")
+	}
+	for _, k := range notForDeploy {
+		if at, set := keys[k]; set {
+			why := "a deploy action runs no script"
+			if k == "env" || k == "secrets" {
+				why = "set it on the service under services instead"
+			}
+			d.c.add(at, path, "%s does not apply to a deploy action; %s", k, why)
+		}
+	}
+}
+
+// later returns whichever of a and b comes later in the file.
+func later(a, b Pos) Pos {
+	if a.Line > b.Line || a.Line == b.Line && a.Col > b.Col {
+		return a
+	}
+	return b
 }

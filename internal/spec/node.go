@@ -217,14 +217,23 @@ type fields map[string]func(value ast.Node)
 // present and reports unknown, duplicate and missing required keys. It
 // returns false, having reported why, when n is not a mapping.
 func (d *decoder) mapping(n ast.Node, path string, schema fields, required ...string) bool {
+	_, ok := d.mappingKeys(n, path, schema, required, required...)
+	return ok
+}
+
+// mappingKeys is mapping for schemas whose keys depend on each other: it
+// also returns where each known key present was written, and names want
+// rather than required in the message for a value that is not a mapping
+// (an action wants "run" even though "deploy" may stand in for it).
+func (d *decoder) mappingKeys(n ast.Node, path string, schema fields, want []string, required ...string) (map[string]Pos, bool) {
 	m, ok := n.(*ast.MappingNode)
 	if !ok {
-		want := "a mapping"
-		if len(required) > 0 {
-			want += " with " + quoteAll(required)
+		what := "a mapping"
+		if len(want) > 0 {
+			what += " with " + quoteAll(want)
 		}
-		d.c.add(posOf(n), path, "must be %s, got %s", want, kindOf(n))
-		return false
+		d.c.add(posOf(n), path, "must be %s, got %s", what, kindOf(n))
+		return nil, false
 	}
 	known := make([]string, 0, len(schema))
 	for k := range schema {
@@ -232,22 +241,22 @@ func (d *decoder) mapping(n ast.Node, path string, schema fields, required ...st
 	}
 	// Sorted so that equally close suggestions always pick the same key.
 	slices.Sort(known)
-	seen := map[string]bool{}
+	seen := map[string]Pos{}
 	for _, e := range d.entries(m, path) {
 		decode, ok := schema[e.key]
 		if !ok {
 			d.c.add(posOf(e.keyNode), path, "unknown key %q%s", e.key, didYouMean(e.key, known))
 			continue
 		}
-		seen[e.key] = true
+		seen[e.key] = posOf(e.keyNode)
 		decode(e.value)
 	}
 	for _, k := range required {
-		if !seen[k] {
+		if _, ok := seen[k]; !ok {
 			d.c.add(posOf(m), path, "missing required key %q", k)
 		}
 	}
-	return true
+	return seen, true
 }
 
 // quoteAll renders keys for a message: "name" and "actions".

@@ -30,6 +30,9 @@ type Pipeline struct {
 	// Stages run in order; a stage starts only when the previous one
 	// succeeded.
 	Stages []Stage
+	// Services and Environments, in definition order.
+	Services     []Service
+	Environments []Environment
 }
 
 // Stage is an ordered group of actions.
@@ -42,12 +45,18 @@ type Stage struct {
 	OnFailure []Action
 	// Finally actions run after Actions (and OnFailure) whatever the outcome.
 	Finally []Action
+	// Approval "manual" holds the stage until `velocity approve RUN`.
+	Approval string
 }
 
 // Action is one unit of work.
 type Action struct {
 	Name string
 	Pos  Pos
+	// Deploy names a service to deploy to Environment instead of running
+	// a script; exactly one of Run and Deploy is set.
+	Deploy      string
+	Environment string
 	// Run is a shell script, run with `bash -eo pipefail` (or `sh -e`
 	// where bash is missing) in the run's workspace.
 	Run string

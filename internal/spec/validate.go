@@ -6,12 +6,13 @@ import (
 )
 
 // validate runs the checks that relate stages and actions to each other:
-// unique names and needs that resolve without cycles. decode.go has
+// unique names, needs that resolve without cycles, and services and
+// deploys that name what exists (deploys.go). decode.go has
 // already checked each value on its own.
-func validate(c *collector, p *Pipeline, src []stageSource) {
+func validate(c *collector, p *Pipeline, src *pipelineSource) {
 	first := map[string]Pos{}
 	for i := range p.Stages {
-		s, ss := &p.Stages[i], &src[i]
+		s, ss := &p.Stages[i], &src.stages[i]
 		if ss.name != (Pos{}) {
 			if at, dup := first[s.Name]; dup {
 				c.add(ss.name, join(ss.path, "name"), "duplicate stage name %q (first defined at line %d)", s.Name, at.Line)
@@ -24,6 +25,7 @@ func validate(c *collector, p *Pipeline, src []stageSource) {
 			checkNeeds(c, s, ss, list)
 		}
 	}
+	checkDeploys(c, p, src, checkServices(c, p, src))
 }
 
 // stageLists returns a stage's three lists, indexed by listActions,
