@@ -29,9 +29,9 @@ stages:
 `})
 }
 
-func startRun(t *testing.T, e *env, dir string) (*exec.Cmd, *strings.Builder) {
+func startRun(t *testing.T, e *env, dir string, args ...string) (*exec.Cmd, *strings.Builder) {
 	t.Helper()
-	cmd := e.command(dir, "run")
+	cmd := e.command(dir, append([]string{"run"}, args...)...)
 	out := &strings.Builder{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

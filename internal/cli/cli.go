@@ -115,6 +115,7 @@ stages of actions that build, test, check and package the code, locally with
 	root.AddCommand(
 		a.runCmd(),
 		a.rerunCmd(),
+		a.approveCmd(),
 		a.validateCmd(),
 		a.runsCmd(),
 		a.showCmd(),

@@ -38,6 +38,7 @@ type runOptions struct {
 	killGrace     time.Duration
 	noCache       bool
 	cacheSize     string
+	approve       bool
 }
 
 // runRequest is what `run` and `rerun` ask the shared code to do.
@@ -85,6 +86,7 @@ func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
 	f.BoolVar(&o.keepWorkspace, "keep-workspace", false, "keep the run's copy of the project afterwards (its path is printed)")
 	f.DurationVar(&o.killGrace, "kill-grace", 10*time.Second, "time a stopped action gets between SIGTERM and SIGKILL")
 	f.BoolVar(&o.noCache, "no-cache", false, "execute every action; take no result from the cache")
+	f.BoolVar(&o.approve, "approve", false, "approve every stage that needs manual approval (for demos and scripts)")
 	f.StringVar(&o.cacheSize, "cache-size", "", "bound the blob store (outputs, logs, caches) to `SIZE`, e.g. 500MB, 10GB (default $VELOCITY_CACHE_SIZE, else 10GB); least recently used blobs go first")
 }
 
@@ -292,6 +294,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		Blobs:       blobs,
 		Secrets:     secrets,
 		Version:     Version,
+		Approver:    &approver{store: h.store, auto: o.approve, say: con.Printf, prompt: a.terminalInput()},
 	}
 	con.Start()
 	outcome, execErr := eng.Execute(runCtx, engine.Run{

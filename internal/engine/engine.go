@@ -66,6 +66,13 @@ type Observer interface {
 	Skipped(n *plan.Node, status store.Status, reason string)
 }
 
+// Approver decides on stages that need manual approval. Approve blocks
+// until a decision or until ctx ends (then it returns ctx's error); it is
+// called from the engine's goroutine, one stage at a time.
+type Approver interface {
+	Approve(ctx context.Context, runID int64, stage string) (approved bool, err error)
+}
+
 // Engine runs plans. Its fields are read-only while a plan runs; one
 // Engine may run several plans at once.
 type Engine struct {
@@ -88,6 +95,8 @@ type Engine struct {
 	Secrets Secrets
 	// Version is part of every result-cache key.
 	Version string
+	// Approver may be nil when no stage needs approval.
+	Approver Approver
 }
 
 // Run is one execution of a plan.
@@ -177,7 +186,10 @@ type execution struct {
 func (x *execution) execute(ctx context.Context) (Outcome, error) {
 	var failed []string
 	for i, st := range x.run.Plan.Stages {
-		res, err := x.stage(ctx, st)
+		res, err := x.gate(ctx, st)
+		if err == nil && res.status == store.Succeeded {
+			res, err = x.stage(ctx, st)
+		}
 		if err != nil {
 			return Outcome{Status: store.Failed, Reason: err.Error()}, err
 		}
@@ -190,13 +202,22 @@ func (x *execution) execute(ctx context.Context) (Outcome, error) {
 		if res.status == store.Cancelled {
 			status, reason = store.Cancelled, "run cancelled"
 		}
-		if err := x.skipStages(ctx, x.run.Plan.Stages[i+1:], status, reason); err != nil {
+		rest := x.run.Plan.Stages[i+1:]
+		if res.gated {
+			// The gated stage itself never started either.
+			rest = x.run.Plan.Stages[i:]
+			reason = res.reason
+		}
+		if err := x.skipStages(ctx, rest, status, reason); err != nil {
 			return Outcome{Status: store.Failed, Reason: err.Error()}, err
 		}
 		out := Outcome{Status: res.status}
-		if res.status == store.Cancelled {
+		switch {
+		case res.status == store.Cancelled:
 			out.Reason = "cancelled"
-		} else {
+		case res.gated:
+			out.Reason = res.reason
+		default:
 			out.Reason = "failed: " + strings.Join(failed, ", ")
 		}
 		return out, nil
@@ -229,6 +250,30 @@ func (x *execution) skipStages(ctx context.Context, stages []*plan.Stage, status
 type stageResult struct {
 	status store.Status
 	failed []string
+	// gated is set when the stage did not start for want of approval.
+	gated  bool
+	reason string
+}
+
+// gate holds a stage that needs manual approval until it is decided.
+func (x *execution) gate(ctx context.Context, st *plan.Stage) (stageResult, error) {
+	if st.Approval != "manual" {
+		return stageResult{status: store.Succeeded}, nil
+	}
+	if x.Approver == nil {
+		return stageResult{status: store.Failed, gated: true,
+			reason: fmt.Sprintf("stage %q needs manual approval, which nobody can give here", st.Name)}, nil
+	}
+	ok, err := x.Approver.Approve(ctx, x.run.ID, st.Name)
+	switch {
+	case ctx.Err() != nil:
+		return stageResult{status: store.Cancelled, gated: true, reason: "run cancelled"}, nil
+	case err != nil:
+		return stageResult{status: store.Failed, gated: true, reason: fmt.Sprintf("approval of stage %q: %v", st.Name, err)}, nil
+	case !ok:
+		return stageResult{status: store.Failed, gated: true, reason: fmt.Sprintf("stage %q was not approved", st.Name)}, nil
+	}
+	return stageResult{status: store.Succeeded}, nil
 }
 
 // stage runs a stage's actions, then on_failure if they failed, then

@@ -21,8 +21,10 @@ type Plan struct {
 // Stage is a stage's three DAGs: its actions, then on_failure (only when the
 // actions failed), then finally (always).
 type Stage struct {
-	Index     int
-	Name      string
+	Index int
+	Name  string
+	// Approval "manual" holds the stage until someone approves it.
+	Approval  string
 	Actions   *Graph
 	OnFailure *Graph
 	Finally   *Graph
@@ -101,6 +103,7 @@ func Compile(p *spec.Pipeline) *Plan {
 		s := &Stage{
 			Index:     i,
 			Name:      st.Name,
+			Approval:  st.Approval,
 			Actions:   graph(p, st.Name, "action", st.Actions),
 			OnFailure: graph(p, st.Name, "on_failure", st.OnFailure),
 			Finally:   graph(p, st.Name, "finally", st.Finally),

@@ -144,6 +144,27 @@ type Result struct {
 	Used    time.Time
 }
 
+// Approval is the decision on a stage that needs manual approval.
+type Approval struct {
+	RunID int64
+	Stage string
+	// Status is Pending, Approved or Rejected.
+	Status ApprovalStatus
+	// By says who or what decided ("velocity approve", "terminal", ...).
+	By string
+	At time.Time
+}
+
+// ApprovalStatus is where an approval stands.
+type ApprovalStatus string
+
+// Approval statuses.
+const (
+	ApprovalPending  ApprovalStatus = "pending"
+	Approved         ApprovalStatus = "approved"
+	Rejected         ApprovalStatus = "rejected"
+)
+
 // DepCache is a saved dependency cache (an archive in the blob store).
 type DepCache struct {
 	Scope   string
@@ -212,5 +233,14 @@ type Store interface {
 	// DepCache returns the entry of scope with key, or when there is none
 	// the newest entry of scope (exact reports which).
 	DepCache(ctx context.Context, scope, key string) (c DepCache, exact bool, err error)
+
+	// RequestApproval records that a stage waits for approval; it keeps
+	// a decision already made.
+	RequestApproval(ctx context.Context, runID int64, stage string, at time.Time) error
+	// Decide approves or rejects a pending approval; deciding one that is
+	// not pending is an error wrapping ErrNotFound.
+	Decide(ctx context.Context, a Approval) error
+	// Approvals lists a run's approvals.
+	Approvals(ctx context.Context, runID int64) ([]Approval, error)
 	Close() error
 }

@@ -566,3 +566,46 @@ func (s *Store) DepCache(ctx context.Context, scope, key string) (store.DepCache
 	c.Created = fromNanos(created)
 	return c, c.Key == key, nil
 }
+
+// RequestApproval implements store.Store.
+func (s *Store) RequestApproval(ctx context.Context, runID int64, stage string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO approvals (run_id, stage, status, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		runID, stage, string(store.ApprovalPending), nanos(at))
+	if err != nil {
+		return fmt.Errorf("request approval of %s in run %d: %w", stage, runID, err)
+	}
+	return nil
+}
+
+// Decide implements store.Store.
+func (s *Store) Decide(ctx context.Context, a store.Approval) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE approvals SET status = ?, by = ?, at = ? WHERE run_id = ? AND stage = ? AND status = ?`,
+		string(a.Status), a.By, nanos(a.At), a.RunID, a.Stage, string(store.ApprovalPending))
+	if err != nil {
+		return fmt.Errorf("decide approval of %s in run %d: %w", a.Stage, a.RunID, err)
+	}
+	return checkOne(res, fmt.Sprintf("pending approval of stage %s in run %d", a.Stage, a.RunID))
+}
+
+// Approvals implements store.Store.
+func (s *Store) Approvals(ctx context.Context, runID int64) ([]store.Approval, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT stage, status, by, at FROM approvals WHERE run_id = ? ORDER BY at`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("approvals of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []store.Approval
+	for rows.Next() {
+		a := store.Approval{RunID: runID}
+		var status string
+		var at int64
+		if err := rows.Scan(&a.Stage, &status, &a.By, &at); err != nil {
+			return nil, fmt.Errorf("approvals of run %d: %w", runID, err)
+		}
+		a.Status, a.At = store.ApprovalStatus(status), fromNanos(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

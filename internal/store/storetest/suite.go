@@ -22,6 +22,30 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("OutputsAndCachedAttempts", func(t *testing.T) { testOutputs(t, open(t)) })
 	t.Run("ResultCache", func(t *testing.T) { testResults(t, open(t)) })
 	t.Run("DependencyCache", func(t *testing.T) { testDepCache(t, open(t)) })
+	t.Run("Approvals", func(t *testing.T) { testApprovals(t, open(t)) })
+}
+
+func testApprovals(t *testing.T, s store.Store) {
+	id := newRun(t, s, "p")
+	if err := s.RequestApproval(ctx, id, "deploy", time.Unix(5, 0)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Approvals(ctx, id)
+	if len(got) != 1 || got[0].Status != store.ApprovalPending {
+		t.Fatalf("after request: %+v", got)
+	}
+	if err := s.Decide(ctx, store.Approval{RunID: id, Stage: "deploy", Status: store.Approved, By: "alice", At: time.Unix(6, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	// A second request keeps the decision; deciding again is refused.
+	s.RequestApproval(ctx, id, "deploy", time.Unix(7, 0))
+	if err := s.Decide(ctx, store.Approval{RunID: id, Stage: "deploy", Status: store.Rejected, At: time.Now()}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deciding a decided approval: %v", err)
+	}
+	got, _ = s.Approvals(ctx, id)
+	if len(got) != 1 || got[0].Status != store.Approved || got[0].By != "alice" {
+		t.Errorf("approvals %+v", got)
+	}
 }
 
 func testOutputs(t *testing.T, s store.Store) {

@@ -108,3 +108,14 @@ CREATE TABLE dep_caches (
 	PRIMARY KEY (scope, key)
 );
 CREATE INDEX dep_caches_newest ON dep_caches(scope, created);
+
+-- Manual approvals of stages: requested when the stage is reached,
+-- decided by `velocity approve` (or the prompt of the run's terminal).
+CREATE TABLE approvals (
+	run_id   INTEGER NOT NULL REFERENCES runs(id),
+	stage    TEXT NOT NULL,
+	status   TEXT NOT NULL,
+	by       TEXT NOT NULL DEFAULT '',
+	at       INTEGER NOT NULL,
+	PRIMARY KEY (run_id, stage)
+);

@@ -1,0 +1,137 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// instance implements Instance. The supervisor goroutine (supervisor.go)
+// owns the processes; the methods here only read its published state or
+// ask it to stop.
+type instance struct {
+	l      *Local
+	spec   Spec
+	id     string
+	port   int
+	addr   string
+	env    []string
+	grace  time.Duration
+	policy RestartPolicy
+	log    *instanceLog
+	logger *slog.Logger
+	cgroup *cgroup // nil without limits
+
+	mu       sync.Mutex
+	state    State
+	restarts int
+	pid      int
+
+	stopOnce sync.Once
+	stopReq  chan struct{} // closed by Stop
+	killOnce sync.Once
+	killNow  chan struct{} // closed when Stop's context ends before the grace period
+	exited   chan struct{} // closed when nothing of the instance is left
+}
+
+var _ Instance = (*instance)(nil)
+
+func newInstance(l *Local, s Spec, id string, port int, log *instanceLog, logger *slog.Logger) *instance {
+	grace := s.StopGrace
+	if grace <= 0 {
+		grace = DefaultStopGrace
+	}
+	return &instance{
+		l:       l,
+		spec:    s,
+		id:      id,
+		port:    port,
+		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		env:     withPort(s.Env, port),
+		grace:   grace,
+		policy:  s.Restart.withDefaults(),
+		log:     log,
+		logger:  logger,
+		state:   StateStarting,
+		stopReq: make(chan struct{}),
+		killNow: make(chan struct{}),
+		exited:  make(chan struct{}),
+	}
+}
+
+func (i *instance) ID() string              { return i.id }
+func (i *instance) Addr() string            { return i.addr }
+func (i *instance) Exited() <-chan struct{} { return i.exited }
+
+func (i *instance) State() State {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.state
+}
+
+func (i *instance) Restarts() int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.restarts
+}
+
+func (i *instance) Pid() int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.pid
+}
+
+func (i *instance) LastLines(n int) []string { return i.log.lastLines(n) }
+
+func (i *instance) Stop(ctx context.Context) error {
+	i.stopOnce.Do(func() { close(i.stopReq) })
+	select {
+	case <-i.exited:
+		return nil
+	case <-ctx.Done():
+	}
+	// The caller cannot wait any longer: cut the grace period short, but
+	// still return only when nothing is left running.
+	i.killOnce.Do(func() { close(i.killNow) })
+	<-i.exited
+	return fmt.Errorf("stop %s: grace period cut short: %w", i.id, ctx.Err())
+}
+
+func (i *instance) setState(s State, pid int) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.state, i.pid = s, pid
+}
+
+// running publishes a freshly spawned process.
+func (i *instance) running(p *proc, restarted bool) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.state, i.pid = StateRunning, p.pid
+	if restarted {
+		i.restarts++
+	}
+}
+
+// finish releases what the instance holds and closes Exited. It runs once,
+// when the supervisor ends or when Start fails.
+func (i *instance) finish(final State) {
+	if i.cgroup != nil {
+		if err := i.cgroup.remove(); err != nil {
+			i.logger.Warn("cgroup left behind", "err", err)
+		}
+	}
+	if final == StateStopped {
+		i.log.note(fmt.Sprintf("instance %s stopped", i.id))
+	}
+	if err := i.log.close(); err != nil {
+		i.logger.Warn("instance log", "err", err)
+	}
+	i.setState(final, 0)
+	close(i.exited)
+	i.l.forget(i)
+}

@@ -1,0 +1,413 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Config configures a Local runtime.
+type Config struct {
+	// Logger receives Velocity's own account of starts, crashes and stops;
+	// the instances' output goes to their log files. nil discards it.
+	Logger *slog.Logger
+
+	// cgroupRoot replaces /sys/fs/cgroup and skips the cgroup2 probe, so
+	// that tests can check the files written for limits in a temporary
+	// directory.
+	cgroupRoot string
+}
+
+// Local runs instances as supervised host processes. Create it with
+// NewLocal and Close it when done.
+type Local struct {
+	shell      []string
+	log        *slog.Logger
+	reaper     *reaper
+	limits     *cgroups // nil: limits are not enforced
+	limitsNote string
+
+	mu        sync.Mutex
+	closed    bool
+	instances map[*instance]struct{}
+}
+
+var _ Runtime = (*Local)(nil)
+
+// NewLocal finds the shell, sets up cgroups when it can, and starts the
+// reaper that kills the instances if Velocity dies.
+func NewLocal(cfg Config) (*Local, error) {
+	shell, err := findShell()
+	if err != nil {
+		return nil, err
+	}
+	l := &Local{shell: shell, log: cfg.Logger, instances: map[*instance]struct{}{}}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	root := cfg.cgroupRoot
+	if root == "" {
+		var ok bool
+		ok, l.limitsNote = probeCgroup2(defaultCgroupRoot)
+		if ok {
+			root = defaultCgroupRoot
+		}
+	}
+	if root != "" {
+		cg := &cgroups{root: root}
+		if err := cg.prepare(); err != nil {
+			// Not fatal, like a missing cgroup2: services run, uncontained.
+			l.limitsNote = fmt.Sprintf("cgroup v2 at %s cannot be used (%v): memory and CPU limits are not enforced", root, err)
+			l.log.Warn(l.limitsNote)
+		} else {
+			l.limits = cg
+			l.limitsNote = fmt.Sprintf("memory and CPU limits are enforced with cgroup v2 (%s)", root)
+		}
+	}
+	if l.reaper, err = startReaper(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Limits says whether this runtime enforces Spec.Memory and Spec.CPU, with
+// a sentence for the user.
+func (l *Local) Limits() (bool, string) { return l.limits != nil, l.limitsNote }
+
+// findShell prefers bash so that `pipefail` catches failures in the middle
+// of a pipeline; sh -e is the portable fall-back. -e makes a failing setup
+// line (cd, source) a crash rather than a server started in the wrong
+// place.
+func findShell() ([]string, error) {
+	if p, err := exec.LookPath("bash"); err == nil {
+		return []string{p, "--noprofile", "--norc", "-eo", "pipefail", "-c"}, nil
+	}
+	if p, err := exec.LookPath("sh"); err == nil {
+		return []string{p, "-e", "-c"}, nil
+	}
+	return nil, errors.New("runtime: neither bash nor sh found in PATH")
+}
+
+// Start implements Runtime.
+func (l *Local) Start(ctx context.Context, s Spec) (Instance, error) {
+	name := s.name()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	if err := s.validate(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	port := s.Port
+	if port == 0 {
+		p, err := freePort()
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		port = p
+	}
+	id, err := newID(s)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	logger := l.log.With("instance", id, "service", s.Service, "environment", s.Environment, "release", s.Release)
+	ilog, err := openInstanceLog(s.LogDir, id, logger)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	i := newInstance(l, s, id, port, ilog, logger)
+	if s.Memory > 0 || s.CPU > 0 {
+		if l.limits == nil {
+			ilog.note(l.limitsNote)
+		} else if i.cgroup, err = l.limits.create(id, s.Memory, s.CPU); err != nil {
+			ilog.close()
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+	}
+	// Registered before the spawn so that a concurrent Close waits for
+	// this instance too.
+	if !l.register(i) {
+		i.finish(StateFailed)
+		return nil, fmt.Errorf("start %s: runtime is closed", name)
+	}
+	p, err := i.spawn()
+	if err != nil {
+		i.log.note(fmt.Sprintf("instance %s could not be started: %v", id, err))
+		i.finish(StateFailed)
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	i.running(p, false)
+	logger.Info("instance started", "addr", i.addr, "pid", p.pid)
+	go i.supervise(p)
+	return i, nil
+}
+
+// Close stops every instance still running (as Stop(ctx) would) and then
+// the reaper. Start fails afterwards.
+func (l *Local) Close(ctx context.Context) error {
+	l.mu.Lock()
+	l.closed = true
+	list := make([]*instance, 0, len(l.instances))
+	for i := range l.instances {
+		list = append(list, i)
+	}
+	l.mu.Unlock()
+	errs := make([]error, len(list)+1)
+	var wg sync.WaitGroup
+	for k, i := range list {
+		wg.Go(func() { errs[k] = i.Stop(ctx) })
+	}
+	wg.Wait()
+	errs[len(list)] = l.reaper.close()
+	return errors.Join(errs...)
+}
+
+func (l *Local) register(i *instance) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.instances[i] = struct{}{}
+	return true
+}
+
+func (l *Local) forget(i *instance) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.instances, i)
+}
+
+func (s Spec) name() string {
+	n := s.Service
+	if n == "" {
+		n = "instance"
+	}
+	if s.Environment != "" {
+		n += "/" + s.Environment
+	}
+	if s.Release != "" {
+		n += "@" + s.Release
+	}
+	return n
+}
+
+func (s Spec) validate() error {
+	switch {
+	case strings.TrimSpace(s.Command) == "":
+		return errors.New("no command")
+	case s.Dir == "":
+		return errors.New("no release directory")
+	case s.Port < 0 || s.Port > 65535:
+		return fmt.Errorf("port %d out of range", s.Port)
+	case s.Memory < 0:
+		return fmt.Errorf("negative memory limit %d", s.Memory)
+	case s.CPU < 0:
+		return fmt.Errorf("negative CPU limit %g", s.CPU)
+	}
+	return nil
+}
+
+// freePort asks the kernel for a free port and releases it at once. Another
+// process can take it before the instance binds it; the window is short
+// and the kernel hands out ephemeral ports in rotation, and an app that
+// meets EADDRINUSE crashes and is restarted like any other crash (retrying
+// the bind itself is the app's business).
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("pick a free port: %w", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := ln.Close(); err != nil {
+		return 0, fmt.Errorf("pick a free port: %w", err)
+	}
+	return port, nil
+}
+
+// withPort returns a copy of env with PORT set, whatever env had.
+func withPort(env []string, port int) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "PORT=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "PORT="+strconv.Itoa(port))
+}
+
+// newID makes service-environment-random: readable in `ps`, log and cgroup
+// names, unique across releases and restarts of Velocity.
+func newID(s Spec) (string, error) {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("instance id: %w", err)
+	}
+	var parts []string
+	for _, p := range []string{s.Service, s.Environment} {
+		if p = sanitize(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		parts = []string{"instance"}
+	}
+	return strings.Join(append(parts, hex.EncodeToString(b[:])), "-"), nil
+}
+
+// sanitize keeps names safe as file and cgroup names.
+func sanitize(s string) string {
+	return strings.Trim(strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_':
+			return r
+		}
+		return '-'
+	}, s), "-.")
+}
+
+// waitExit waits until pid has exited without reaping it, so that its pid
+// keeps naming its process group until we have killed what is left in it.
+func waitExit(pid int) error {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		return err
+	}
+}
+
+// groupAlive reports whether a process other than a zombie is in process
+// group pgid. kill(-pgid, 0) cannot tell: it succeeds for the zombie
+// leader we deliberately have not reaped yet. Without /proc it answers
+// false, and the group is killed without waiting out the grace period.
+func groupAlive(pgid int) bool {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		state, pgrp, ok := procStat(pid)
+		if ok && pgrp == pgid && state != 'Z' && state != 'X' {
+			return true
+		}
+	}
+	return false
+}
+
+// procStat reads a process's state and process group from /proc.
+func procStat(pid int) (state byte, pgrp int, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	// The command name may hold spaces and parentheses; the fields we
+	// want follow its closing parenthesis: state, ppid, pgrp.
+	j := bytes.LastIndexByte(b, ')')
+	if j < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b[j+1:]))
+	if len(f) < 3 || len(f[0]) != 1 {
+		return 0, 0, false
+	}
+	pgrp, err = strconv.Atoi(f[2])
+	if err != nil {
+		return 0, 0, false
+	}
+	return f[0][0], pgrp, true
+}
+
+// reaperScript reads "+ PGID" and "- PGID" lines and, when its input ends
+// (Velocity exited or was killed: the kernel closes our end of the pipe),
+// kills every group still registered. Pdeathsig only reaches the shell we
+// started; this reaches what the shell started. It is plain sh so that it
+// starts in a millisecond and needs no second binary, and it ignores the
+// signals a terminal sends so that Ctrl-C cannot take it down first.
+const reaperScript = `trap '' INT TERM HUP QUIT
+g=""
+while read -r op p; do
+  case $op in
+  +) g="$g $p" ;;
+  -) n=""; for x in $g; do [ "$x" = "$p" ] || n="$n $x"; done; g=$n ;;
+  esac
+done
+for x in $g; do kill -9 -$x 2>/dev/null; done
+`
+
+// reaper owns the sh process described above.
+type reaper struct {
+	mu  sync.Mutex
+	w   io.WriteCloser
+	cmd *exec.Cmd
+}
+
+func startReaper() (*reaper, error) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		return nil, fmt.Errorf("runtime: sh is needed to clean up after a crash: %w", err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("runtime: reaper pipe: %w", err)
+	}
+	cmd := exec.Command(sh, "-c", reaperScript)
+	cmd.Stdin = pr
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	// Its own group, so that a signal to Velocity's group spares it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return nil, fmt.Errorf("runtime: start reaper: %w", err)
+	}
+	pr.Close()
+	return &reaper{w: pw, cmd: cmd}, nil
+}
+
+func (r *reaper) send(op byte, pgid int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.w == nil {
+		return
+	}
+	// A lost line only weakens crash clean-up; the instance is unaffected.
+	_, _ = fmt.Fprintf(r.w, "%c %d\n", op, pgid)
+}
+
+func (r *reaper) add(pgid int)    { r.send('+', pgid) }
+func (r *reaper) remove(pgid int) { r.send('-', pgid) }
+
+func (r *reaper) close() error {
+	r.mu.Lock()
+	w := r.w
+	r.w = nil
+	r.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	w.Close()
+	if err := r.cmd.Wait(); err != nil {
+		return fmt.Errorf("runtime: reaper: %w", err)
+	}
+	return nil
+}
