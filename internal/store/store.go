@@ -160,9 +160,9 @@ type ApprovalStatus string
 
 // Approval statuses.
 const (
-	ApprovalPending  ApprovalStatus = "pending"
-	Approved         ApprovalStatus = "approved"
-	Rejected         ApprovalStatus = "rejected"
+	ApprovalPending ApprovalStatus = "pending"
+	Approved        ApprovalStatus = "approved"
+	Rejected        ApprovalStatus = "rejected"
 )
 
 // DepCache is a saved dependency cache (an archive in the blob store).
