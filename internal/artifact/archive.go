@@ -3,6 +3,7 @@ package artifact
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,9 +48,12 @@ func (b *Blobs) PackDirs(root string, paths []string) (Digest, int64, error) {
 	}()
 	d, n, err := b.Put(pr)
 	// Unblocks the writer if the store gave up first.
-	pr.CloseWithError(errors.New("pack: store failed"))
-	if perr := <-packed; perr != nil {
-		return "", 0, fmt.Errorf("pack: %w", perr)
+	pr.CloseWithError(errors.New("the blob store stopped reading"))
+	perr := <-packed
+	// A writer failure reaches Put through the pipe, so Put's error is
+	// the whole story whichever side failed.
+	if err == nil {
+		err = perr
 	}
 	if err != nil {
 		return "", 0, fmt.Errorf("pack: %w", err)
@@ -177,7 +183,7 @@ func (b *Blobs) UnpackDirs(root string, d Digest) error {
 	defer r.Close()
 
 	br := bufio.NewReaderSize(in, copyBuffer)
-	x := &extractor{dst: newDestination(r), buf: make([]byte, copyBuffer)}
+	x := newExtractor(newDestination(r))
 	err = x.extract(tar.NewReader(br))
 	// The tar reader stops at the end-of-archive marker; the digest is only
 	// checked once the blob is read to its end. After a failure the rest
@@ -194,12 +200,28 @@ func (b *Blobs) UnpackDirs(root string, d Digest) error {
 	return x.finishDirs()
 }
 
-// extractor writes the entries of one archive.
+// smallFile is the largest file the reading goroutine hands to a worker,
+// content in memory. Creating a file costs about as much as writing a few
+// hundred kilobytes, and dependency caches hold thousands of small files,
+// so creating them in parallel is what makes unpacking fast; larger files
+// are streamed by the reader itself, which keeps memory bounded (a few
+// megabytes in flight).
+const smallFile = 256 << 10
+
+// extractor writes the entries of one archive. One goroutine reads the
+// archive and makes directories and symlinks, in archive order; workers
+// write small files.
 type extractor struct {
-	dst     *destination
-	buf     []byte
-	created []string   // files and symlinks written, for rollback
-	dirs    []tarEntry // directory entries, whose modes are applied last
+	dst  *destination
+	buf  []byte
+	dirs []tarEntry // directory entries, whose modes are applied last
+
+	jobs    chan fileJob
+	wg      sync.WaitGroup
+	failed  atomic.Bool
+	mu      sync.Mutex
+	err     error    // the first worker failure
+	created []string // files and symlinks written, for rollback
 }
 
 type tarEntry struct {
@@ -208,8 +230,50 @@ type tarEntry struct {
 	modTime time.Time
 }
 
+type fileJob struct {
+	tarEntry
+	data []byte
+}
+
+func newExtractor(dst *destination) *extractor {
+	x := &extractor{dst: dst, buf: make([]byte, copyBuffer), jobs: make(chan fileJob, 2*workers())}
+	for range workers() {
+		x.wg.Go(func() {
+			for j := range x.jobs {
+				if x.failed.Load() {
+					continue // drain, so that the reader never blocks
+				}
+				if err := x.writeFile(j.tarEntry, bytes.NewReader(j.data), nil); err != nil {
+					x.fail(err)
+				}
+			}
+		})
+	}
+	return x
+}
+
+func (x *extractor) fail(err error) {
+	x.mu.Lock()
+	if x.err == nil {
+		x.err = err
+	}
+	x.mu.Unlock()
+	x.failed.Store(true)
+}
+
+// extract writes every entry and waits for the workers.
 func (x *extractor) extract(tr *tar.Reader) error {
-	for {
+	err := x.entries(tr)
+	close(x.jobs)
+	x.wg.Wait()
+	if err != nil {
+		return err
+	}
+	return x.err
+}
+
+func (x *extractor) entries(tr *tar.Reader) error {
+	for !x.failed.Load() {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			return nil
@@ -221,6 +285,7 @@ func (x *extractor) extract(tr *tar.Reader) error {
 			return err
 		}
 	}
+	return nil
 }
 
 func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header) error {
@@ -229,7 +294,6 @@ func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header) error {
 		return err
 	}
 	e := tarEntry{name: name, mode: fs.FileMode(hdr.Mode).Perm(), modTime: hdr.ModTime}
-	root := x.dst.root
 	if hdr.Typeflag == tar.TypeDir {
 		// Directories stay writable until the end: a read-only one (the
 		// Go module cache has them) could not receive its files.
@@ -244,38 +308,67 @@ func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header) error {
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg:
-		if err := x.dst.clear(name); err != nil {
-			return err
+		if hdr.Size > smallFile {
+			return x.writeFile(e, tr, x.buf)
 		}
-		// O_EXCL never follows a symlink at name, and clear removed any.
-		f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return err
-		}
-		x.created = append(x.created, name)
-		_, err = io.CopyBuffer(f, tr, x.buf)
-		if err == nil {
-			err = f.Chmod(e.mode)
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		data := make([]byte, hdr.Size)
+		if _, err := io.ReadFull(tr, data); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		x.jobs <- fileJob{tarEntry: e, data: data}
+		return nil
 	case tar.TypeSymlink:
+		// Made here rather than by a worker, so that the symlink exists
+		// when a later entry's parents are checked against it.
 		if err := x.dst.clear(name); err != nil {
 			return err
 		}
-		if err := root.Symlink(hdr.Linkname, name); err != nil {
+		if err := x.dst.root.Symlink(hdr.Linkname, name); err != nil {
 			return err
 		}
-		x.created = append(x.created, name)
+		x.record(name)
 		return nil // a symlink's times are not worth a syscall
 	default:
 		return fmt.Errorf("%s: entry of type %q: only directories, files and symlinks can be unpacked", name, hdr.Typeflag)
 	}
-	return root.Chtimes(name, e.modTime, e.modTime)
+}
+
+func (x *extractor) record(name string) {
+	x.mu.Lock()
+	x.created = append(x.created, name)
+	x.mu.Unlock()
+}
+
+// writeFile creates e with the content of r. Its parents exist.
+func (x *extractor) writeFile(e tarEntry, r io.Reader, buf []byte) error {
+	root := x.dst.root
+	if err := x.dst.clear(e.name); err != nil {
+		return err
+	}
+	// O_EXCL never follows a symlink at name, and clear removed any.
+	f, err := root.OpenFile(e.name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	x.record(e.name)
+	if buf != nil {
+		_, err = io.CopyBuffer(f, r, buf)
+	} else {
+		_, err = io.Copy(f, r)
+	}
+	if err == nil {
+		err = f.Chmod(e.mode)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = root.Chtimes(e.name, e.modTime, e.modTime)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.name, err)
+	}
+	return nil
 }
 
 // finishDirs gives directories their recorded modes and times, deepest

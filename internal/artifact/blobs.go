@@ -71,7 +71,7 @@ func (b *Blobs) tempDir() string { return filepath.Join(b.dir, "tmp") }
 // streamed: memory use does not depend on its size.
 //
 // Put does not fsync. A blob cut short by a power failure is caught by the
-// size check below on the next Put of that content, and by digest
+// size check in reuse on the next Put of that content, and by digest
 // verification on every read, so durability costs a cache miss at worst,
 // while syncing every small output would cost milliseconds each.
 func (b *Blobs) Put(r io.Reader) (Digest, int64, error) {

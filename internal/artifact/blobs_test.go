@@ -3,11 +3,16 @@ package artifact_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -252,4 +257,45 @@ func assertNoTemps(t *testing.T, b *artifact.Blobs) {
 	if len(entries) > 0 {
 		t.Errorf("%d temporary files left in the store", len(entries))
 	}
+}
+
+// TestConcurrentPutFromProcesses stores the same content from several
+// processes at once: this test binary, run again as a helper.
+func TestConcurrentPutFromProcesses(t *testing.T) {
+	if dir := os.Getenv("ARTIFACT_HELPER_STORE"); dir != "" {
+		b, err := artifact.OpenBlobs(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			put(t, b, strings.Repeat("shared ", 10_000))
+			put(t, b, fmt.Sprintf("own %d %d", os.Getpid(), i))
+		}
+		return
+	}
+	dir := filepath.Join(t.TempDir(), "blobs")
+	const procs = 4
+	cmds := make([]*exec.Cmd, procs)
+	for i := range cmds {
+		cmds[i] = exec.Command(os.Args[0], "-test.run=^TestConcurrentPutFromProcesses$", "-test.count=1")
+		cmds[i].Env = append(os.Environ(), "ARTIFACT_HELPER_STORE="+dir)
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("helper: %v", err)
+		}
+	}
+	b, _ := artifact.OpenBlobs(dir)
+	shared := strings.Repeat("shared ", 10_000)
+	sum := sha256.Sum256([]byte(shared))
+	if got, err := readBlob(b, artifact.Digest("sha256:"+hex.EncodeToString(sum[:]))); err != nil || got != shared {
+		t.Fatalf("shared content: %d bytes, %v", len(got), err)
+	}
+	if size, _ := b.Size(); size < int64(len(shared)) || size > int64(len(shared))+procs*50*32 {
+		t.Errorf("Size = %d: shared content stored more than once?", size)
+	}
+	assertNoTemps(t, b)
 }

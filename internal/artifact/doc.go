@@ -25,7 +25,7 @@
 //     such as a Go build cache) as one tar blob.
 //
 // Paths that come from manifests, archives or patterns are checked before
-// use, and every write goes through an os.Root and refuses to pass through
-// a symlink, so a hostile manifest or archive cannot write outside the
-// workspace.
+// use, and every write into a workspace goes through an os.Root and refuses
+// to pass through a symlink, so a hostile manifest or archive cannot write
+// outside the workspace.
 package artifact

@@ -47,7 +47,8 @@ func (b *Blobs) Collect(root string, patterns []string) ([]File, error) {
 func HashFiles(root string, patterns []string) ([]File, error) {
 	return scan(root, patterns, func() func(*os.File) (Digest, int64, error) {
 		h := sha256.New()
-		buf := make([]byte, copyBuffer)
+		// Inputs are mostly small source files: a modest buffer per worker.
+		buf := make([]byte, 64<<10)
 		return func(r *os.File) (Digest, int64, error) {
 			h.Reset()
 			n, err := io.CopyBuffer(h, struct{ io.Reader }{r}, buf)

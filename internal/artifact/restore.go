@@ -42,7 +42,7 @@ func (b *Blobs) Restore(root string, files []File) error {
 
 	dst := newDestination(r)
 	temps := make([]string, len(files))
-	placed := 0
+	placed := make([]bool, len(files))
 	ok := false
 	defer func() {
 		if ok {
@@ -50,7 +50,7 @@ func (b *Blobs) Restore(root string, files []File) error {
 		}
 		for i, t := range temps {
 			switch {
-			case i < placed:
+			case placed[i]:
 				r.Remove(files[i].Path)
 			case t != "":
 				r.Remove(t)
@@ -80,16 +80,21 @@ func (b *Blobs) Restore(root string, files []File) error {
 	if err != nil {
 		return err
 	}
-	for i, f := range files {
-		// Rename replaces a file or symlink already there without
-		// following it.
-		if err := r.Rename(temps[i], f.Path); err != nil {
-			return fmt.Errorf("restore %s: %w", f.Path, err)
+	// Renames are as slow as creating files on some disks, so they are
+	// spread over workers too; checkManifest made sure no two entries
+	// touch the same name. Rename replaces a file or symlink already there
+	// without following it.
+	err = forEach(len(files), func() func(int) error {
+		return func(i int) error {
+			if err := r.Rename(temps[i], files[i].Path); err != nil {
+				return fmt.Errorf("restore %s: %w", files[i].Path, err)
+			}
+			placed[i] = true
+			return nil
 		}
-		placed = i + 1
-	}
-	ok = true
-	return nil
+	})
+	ok = err == nil
+	return err
 }
 
 // checkManifest refuses manifests that could write outside the workspace
