@@ -17,11 +17,12 @@ func TestExampleHello(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := e.run(example, "run")
+	r := e.run(example, "run", "--approve", "--no-serve", "--proxy-addr", "127.0.0.1:0")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"build/test succeeded", "build/vet succeeded", "build/package succeeded", "smoke test passed"} {
+	for _, want := range []string{"build/test succeeded", "build/vet succeeded", "build/package succeeded", "smoke test passed",
+		"staging serves the new release", "production/deploy succeeded"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
@@ -94,7 +95,7 @@ func TestExampleCacheFollowsInputs(t *testing.T) {
 	}
 	step := func(what string, want string) {
 		t.Helper()
-		r := e.run(dir, "run")
+		r := e.run(dir, "run", "--approve", "--no-serve", "--proxy-addr", "127.0.0.1:0")
 		if r.code != 0 {
 			t.Fatalf("%s: exit %d\n%s%s", what, r.code, r.stdout, r.stderr)
 		}
@@ -109,7 +110,7 @@ func TestExampleCacheFollowsInputs(t *testing.T) {
 	main := filepath.Join(dir, "cmd/hello/main.go")
 	src, _ := os.ReadFile(main)
 	os.WriteFile(main, append(src, []byte("\n// a comment changes the source, not the program\n")...), 0o644)
-	r := e.run(dir, "run")
+	r := e.run(dir, "run", "--approve", "--no-serve", "--proxy-addr", "127.0.0.1:0")
 	got := strings.Join(executed(r), " ")
 	if r.code != 0 || !strings.HasPrefix(got, "test vet package") {
 		t.Errorf("Go file changed: executed [%s], want test, vet and package\n%s", got, r.stdout)

@@ -174,3 +174,20 @@ func atoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if out, err := exec.Command("cp", "-r", from+"/.", to).CombinedOutput(); err != nil {
+		t.Fatalf("copy %s: %v %s", from, err, out)
+	}
+	os.RemoveAll(filepath.Join(to, "dist"))
+}

@@ -39,6 +39,8 @@ type runOptions struct {
 	noCache       bool
 	cacheSize     string
 	approve       bool
+	proxyAddr     string
+	noServe       bool
 }
 
 // runRequest is what `run` and `rerun` ask the shared code to do.
@@ -86,6 +88,8 @@ func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
 	f.BoolVar(&o.keepWorkspace, "keep-workspace", false, "keep the run's copy of the project afterwards (its path is printed)")
 	f.DurationVar(&o.killGrace, "kill-grace", 10*time.Second, "time a stopped action gets between SIGTERM and SIGKILL")
 	f.BoolVar(&o.noCache, "no-cache", false, "execute every action; take no result from the cache")
+	f.StringVar(&o.proxyAddr, "proxy-addr", "", "where the proxy in front of deployed services listens (default $VELOCITY_PROXY_ADDR, else 127.0.0.1:8080)")
+	f.BoolVar(&o.noServe, "no-serve", false, "stop deployed services when the pipeline ends instead of serving until Ctrl-C")
 	f.BoolVar(&o.approve, "approve", false, "approve every stage that needs manual approval (for demos and scripts)")
 	f.StringVar(&o.cacheSize, "cache-size", "", "bound the blob store (outputs, logs, caches) to `SIZE`, e.g. 500MB, 10GB (default $VELOCITY_CACHE_SIZE, else 10GB); least recently used blobs go first")
 }
@@ -256,6 +260,23 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	}
 	defer ex.Close()
 
+	var services *host
+	if hasDeploys(p) {
+		addr := o.proxyAddr
+		if addr == "" {
+			addr = a.getenv("VELOCITY_PROXY_ADDR")
+		}
+		if addr == "" {
+			addr = "127.0.0.1:8080"
+		}
+		services, err = a.startHost(p, h, blobs, secrets, addr, a.log)
+		if err != nil {
+			h.store.FinishRun(context.WithoutCancel(ctx), run.ID, store.Failed, err.Error(), time.Now())
+			return err
+		}
+		defer services.close()
+	}
+
 	con := console.New(a.stdout, pl, console.Options{Live: live, Width: a.termWidth, Height: a.termHeight})
 	con.Printf("velocity: run %d of %s%s\n", run.ID, p.Name, describeSnapshot(snap))
 	if o.note != "" {
@@ -296,6 +317,9 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		Version:     Version,
 		Approver:    &approver{store: h.store, auto: o.approve, say: con.Printf, prompt: a.terminalInput()},
 	}
+	if services != nil {
+		eng.Deployer = services
+	}
 	con.Start()
 	outcome, execErr := eng.Execute(runCtx, engine.Run{
 		ID:     run.ID,
@@ -330,6 +354,9 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		console.Report(a.stdout, run, final, console.ReportOptions{Color: live})
 	}
 	a.evict(blobs, cacheSize)
+	if services != nil && outcome.Status == store.Succeeded && execErr == nil && !o.noServe {
+		services.serve(runCtx, func(format string, args ...any) { fmt.Fprintf(a.stdout, format, args...) })
+	}
 	if execErr != nil {
 		return fmt.Errorf("run %d stopped: %w", run.ID, execErr)
 	}

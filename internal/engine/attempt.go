@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/executor"
@@ -65,11 +66,7 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 	out := &attemptOutput{file: logFile, node: n, obs: x.Observer}
 
 	if n.Deploy != "" {
-		// Deploys run through the runtime and proxy, which this engine is
-		// not yet wired to; failing says so instead of running nothing.
-		msg := fmt.Sprintf("deploying service %q to %q is not available in this version of velocity", n.Deploy, n.Environment)
-		fmt.Fprintf(out, "velocity: %s\n", msg)
-		return store.Failed, -1, msg, nil
+		return x.deploy(ctx, n, out)
 	}
 	key := ""
 	if x.cacheable(n) {
@@ -224,6 +221,34 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 	return store.Succeeded, 0, ""
 }
 
+// deploy carries out a deploy action through the Deployer.
+func (x *execution) deploy(ctx context.Context, n *plan.Node, out io.Writer) (store.Status, int, string, error) {
+	if x.Deployer == nil {
+		st, code, msg := fail(out, fmt.Sprintf("cannot deploy service %q to %q here: no runtime", n.Deploy, n.Environment))
+		return st, code, msg, nil
+	}
+	outs, err := x.Journal.Outputs(context.WithoutCancel(ctx), x.run.ID)
+	if err != nil {
+		return store.Failed, -1, "", fmt.Errorf("%w: %w", errJournal, err)
+	}
+	url, err := x.Deployer.Deploy(ctx, Deploy{RunID: x.run.ID, Service: n.Deploy, Environment: n.Environment, Outputs: outs, Log: out})
+	if err != nil {
+		fmt.Fprintf(out, "velocity: deploy failed: %v\n", err)
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		if ctx.Err() != nil {
+			return store.Cancelled, -1, "cancelled", nil
+		}
+		return store.Failed, -1, first, nil
+	}
+	x.mu.Lock()
+	x.urls[n] = url
+	// Every deploy is a new release, so what tests it afterwards never
+	// comes from the cache.
+	x.outputs[n] = fmt.Sprintf("release of run %d at %s", x.run.ID, url)
+	x.mu.Unlock()
+	return store.Succeeded, 0, "", nil
+}
+
 // fail records a failure that happened before or around the script.
 func fail(log io.Writer, msg string) (store.Status, int, string) {
 	fmt.Fprintf(log, "velocity: %s\n", msg)
@@ -280,5 +305,14 @@ func (x *execution) env(n *plan.Node) []string {
 		env = append(env, k+"="+n.Env[k])
 	}
 	env = append(env, x.run.Vars...)
+	// The environment deployed last before this action starts is the one
+	// its acceptance tests talk to.
+	x.mu.Lock()
+	for _, b := range n.Before {
+		if u := x.urls[b]; u != "" {
+			env = append(env, "VELOCITY_URL="+u)
+		}
+	}
+	x.mu.Unlock()
 	return append(env, "VELOCITY_STAGE="+n.Stage, "VELOCITY_ACTION="+n.Name)
 }

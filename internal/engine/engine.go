@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -73,6 +74,24 @@ type Approver interface {
 	Approve(ctx context.Context, runID int64, stage string) (approved bool, err error)
 }
 
+// Deployer carries out deploy actions. Deploy blocks until the release
+// serves or has failed (then the old release still serves); the error text
+// is shown to the user, so it carries the instances' own log lines.
+type Deployer interface {
+	Deploy(ctx context.Context, d Deploy) (url string, err error)
+}
+
+// Deploy is one deploy action's request.
+type Deploy struct {
+	RunID       int64
+	Service     string
+	Environment string
+	// Outputs are every output recorded in the run so far; the deployer
+	// picks those of the service's from action.
+	Outputs []store.Output
+	Log     io.Writer
+}
+
 // Engine runs plans. Its fields are read-only while a plan runs; one
 // Engine may run several plans at once.
 type Engine struct {
@@ -97,6 +116,8 @@ type Engine struct {
 	Version string
 	// Approver may be nil when no stage needs approval.
 	Approver Approver
+	// Deployer may be nil when no action deploys.
+	Deployer Deployer
 }
 
 // Run is one execution of a plan.
@@ -143,7 +164,7 @@ var errJournal = errors.New("journal")
 // actions, and the outcome is cancelled. The error is non-nil only when
 // the journal could not be written.
 func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
-	x := &execution{Engine: e, run: r, log: e.Logger, outputs: map[*plan.Node]string{}, keys: map[*plan.Node]string{}}
+	x := &execution{Engine: e, run: r, log: e.Logger, outputs: map[*plan.Node]string{}, keys: map[*plan.Node]string{}, urls: map[*plan.Node]string{}}
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)
 	}
@@ -181,6 +202,8 @@ type execution struct {
 	outputs map[*plan.Node]string
 	// keys holds each node's result-cache key, computed once.
 	keys map[*plan.Node]string
+	// urls holds the URL each deploy node deployed to.
+	urls map[*plan.Node]string
 }
 
 func (x *execution) execute(ctx context.Context) (Outcome, error) {

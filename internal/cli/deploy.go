@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/velocity-ci/velocity/internal/artifact"
+	"github.com/velocity-ci/velocity/internal/deploy"
+	"github.com/velocity-ci/velocity/internal/engine"
+	"github.com/velocity-ci/velocity/internal/proxy"
+	"github.com/velocity-ci/velocity/internal/runtime"
+	"github.com/velocity-ci/velocity/internal/spec"
+)
+
+// host runs what deploys need inside `velocity run`: the runtime, the
+// proxy listening on --proxy-addr, and the deployer.
+type host struct {
+	pipeline *spec.Pipeline
+	deployer *deploy.Deployer
+	runtime  *runtime.Local
+	server   *http.Server
+	secrets  engine.Secrets
+	baseEnv  []string
+	addr     string
+}
+
+// startHost starts the runtime and the proxy for a pipeline that deploys.
+func (a *app) startHost(p *spec.Pipeline, h *home, blobs *artifact.Blobs, secrets engine.Secrets, addr string, log *slog.Logger) (*host, error) {
+	rt, err := runtime.NewLocal(runtime.Config{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if ok, note := rt.Limits(); !ok && hasLimits(p) {
+		fmt.Fprintf(a.stderr, "velocity: %s\n", note)
+	}
+	reg := prometheus.NewRegistry()
+	px := proxy.New(proxy.Options{Registry: reg, Logger: log})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		rt.Close(context.Background())
+		return nil, usageError("proxy address %s: %v (choose another with --proxy-addr)", addr, err)
+	}
+	srv := &http.Server{Handler: metricsOr(px, reg), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	port := ln.Addr().(*net.TCPAddr).Port
+	return &host{
+		pipeline: p,
+		runtime:  rt,
+		server:   srv,
+		secrets:  secrets,
+		addr:     ln.Addr().String(),
+		baseEnv:  engine.HostEnv(a.environ(), p.EnvPassthrough),
+		deployer: &deploy.Deployer{
+			Runtime:  rt,
+			Proxy:    px,
+			Blobs:    blobs,
+			Dir:      h.dir + "/releases",
+			ProxyURL: fmt.Sprintf("http://127.0.0.1:%d", port),
+			Logger:   log,
+		},
+	}, nil
+}
+
+// metricsOr serves Prometheus metrics at /metrics for requests to the
+// proxy's own address (no service host), and everything else through the
+// proxy.
+func metricsOr(px http.Handler, reg *prometheus.Registry) http.Handler {
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if r.URL.Path == "/metrics" && (host == "127.0.0.1" || host == "localhost" || host == "::1") {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		px.ServeHTTP(w, r)
+	})
+}
+
+func hasLimits(p *spec.Pipeline) bool {
+	for _, s := range p.Services {
+		if s.Memory > 0 || s.CPU > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func hasDeploys(p *spec.Pipeline) bool {
+	for _, st := range p.Stages {
+		for _, list := range [][]spec.Action{st.Actions, st.OnFailure, st.Finally} {
+			for _, a := range list {
+				if a.Deploy != "" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// Deploy implements engine.Deployer.
+func (h *host) Deploy(ctx context.Context, d engine.Deploy) (string, error) {
+	var svc *spec.Service
+	for i := range h.pipeline.Services {
+		if h.pipeline.Services[i].Name == d.Service {
+			svc = &h.pipeline.Services[i]
+		}
+	}
+	var env *spec.Environment
+	for i := range h.pipeline.Environments {
+		if h.pipeline.Environments[i].Name == d.Environment {
+			env = &h.pipeline.Environments[i]
+		}
+	}
+	if svc == nil || env == nil {
+		return "", fmt.Errorf("service %q or environment %q is not defined", d.Service, d.Environment)
+	}
+	stage, action, ok := strings.Cut(svc.From, "/")
+	if !ok {
+		stage, action = "", svc.From
+	}
+	var files []artifact.File
+	for _, o := range d.Outputs {
+		if o.Action == action && (stage == "" || o.Stage == stage) {
+			dg, err := artifact.Parse(o.Digest)
+			if err != nil {
+				return "", err
+			}
+			files = append(files, artifact.File{Path: o.Path, Mode: os.FileMode(o.Mode), Size: o.Size, Digest: dg, Link: o.Link})
+		}
+	}
+	if len(files) == 0 {
+		return "", fmt.Errorf("service %s: action %q produced no outputs in this run", svc.Name, svc.From)
+	}
+	env0 := append([]string(nil), h.baseEnv...)
+	for _, name := range svc.Secrets {
+		v, err := h.secrets.Get(name)
+		if err != nil {
+			return "", fmt.Errorf("secret %s: %w", name, err)
+		}
+		env0 = append(env0, name+"="+string(v))
+	}
+	res, err := h.deployer.Deploy(ctx, deploy.Request{
+		Service: *svc, Environment: *env, Release: fmt.Sprintf("r%d", d.RunID),
+		Files: files, Env: env0, Log: d.Log,
+	})
+	if err != nil {
+		return "", err
+	}
+	return res.URL, nil
+}
+
+// serve keeps the deployed services up until ctx ends (Ctrl-C).
+func (h *host) serve(ctx context.Context, say func(string, ...any)) {
+	urls := h.deployer.URLs()
+	if len(urls) == 0 {
+		return
+	}
+	say("velocity: serving through the proxy at %s; press Ctrl-C to stop\n", h.addr)
+	for _, u := range urls {
+		say("  %s\n", u)
+	}
+	<-ctx.Done()
+}
+
+// close stops every instance and the proxy.
+func (h *host) close() {
+	h.deployer.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.server.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		h.server.Close()
+	}
+	h.runtime.Close(ctx)
+}

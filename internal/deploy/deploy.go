@@ -1,0 +1,320 @@
+// Package deploy puts releases of services into environments: it builds
+// the release directory from an action's outputs, starts instances on the
+// runtime, gates them on health through the proxy and shifts traffic by the
+// service's strategy (rolling, blue-green, canary), stopping the new
+// instances and keeping the old release serving when anything goes wrong.
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/artifact"
+	"github.com/velocity-ci/velocity/internal/proxy"
+	"github.com/velocity-ci/velocity/internal/runtime"
+	"github.com/velocity-ci/velocity/internal/spec"
+)
+
+// Deployer deploys and keeps what it deployed. Its methods are safe for
+// concurrent use; deploys of the same service and environment are
+// serialised.
+type Deployer struct {
+	Runtime runtime.Runtime
+	Proxy   *proxy.Proxy
+	Blobs   *artifact.Blobs
+	// Dir holds release directories: ENV/SERVICE/RELEASE.
+	Dir string
+	// ProxyURL is the proxy's base address ("http://127.0.0.1:8080"), for
+	// the URLs handed to acceptance tests.
+	ProxyURL string
+	Logger   *slog.Logger
+
+	mu   sync.Mutex
+	live map[string]*deployment // by "env/service"
+}
+
+// deployment is what serves one service in one environment.
+type deployment struct {
+	mu      sync.Mutex // serialises deploys
+	route   *proxy.Route
+	hosts   []string
+	current *release
+}
+
+// release is one version's running instances.
+type release struct {
+	id        string
+	dir       string
+	instances []*instance
+}
+
+// instance is one supervised process and its proxy target.
+type instance struct {
+	proc      runtime.Instance
+	target    *proxy.Target
+	stopCheck func()
+}
+
+// Request is one deploy.
+type Request struct {
+	Service     spec.Service
+	Environment spec.Environment
+	// Release names the release (unique per deploy), e.g. "r12".
+	Release string
+	// Files are the outputs of the service's from action.
+	Files []artifact.File
+	// Env is the instances' environment (secrets resolved); PORT is added.
+	Env []string
+	// Log receives progress lines.
+	Log io.Writer
+}
+
+// Result is a successful deploy.
+type Result struct {
+	Release string
+	URL     string
+	Hosts   []string
+}
+
+// Deploy puts req's release into service. On failure the previous release,
+// if any, still serves and the error shows the new instances' own last log
+// lines and their last health check.
+func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
+	svc, env := req.Service, req.Environment
+	dep := d.deployment(env, svc)
+	dep.mu.Lock()
+	defer dep.mu.Unlock()
+	logf := func(format string, args ...any) { fmt.Fprintf(req.Log, "velocity: "+format+"\n", args...) }
+
+	dir := filepath.Join(d.Dir, env.Name, svc.Name, req.Release)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Result{}, fmt.Errorf("release directory: %w", err)
+	}
+	if err := d.Blobs.Restore(dir, req.Files); err != nil {
+		return Result{}, fmt.Errorf("release %s from outputs: %w", req.Release, err)
+	}
+	next := &release{id: req.Release, dir: dir}
+	deadline := svc.Deadline
+	if deadline <= 0 {
+		deadline = 2 * time.Minute
+	}
+	dctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+
+	var err error
+	switch svc.Strategy.Type {
+	case "blue-green":
+		err = d.blueGreen(dctx, dep, next, req, logf)
+	case "canary":
+		err = d.canary(dctx, dep, next, req, logf)
+	default:
+		err = d.rolling(dctx, dep, next, req, logf)
+	}
+	if err != nil {
+		d.abort(dep, next)
+		if errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("release %s not healthy within its deadline of %v: %w", req.Release, deadline, err)
+		}
+		return Result{}, fmt.Errorf("%w%s", err, next.report())
+	}
+	dep.current = next
+	url := env.URL
+	if url == "" && len(dep.hosts) > 0 {
+		url = strings.Replace(d.ProxyURL, "127.0.0.1", dep.hosts[0], 1)
+	}
+	logf("%s/%s: release %s serves at %s", env.Name, svc.Name, req.Release, url)
+	return Result{Release: req.Release, URL: url, Hosts: dep.hosts}, nil
+}
+
+// deployment returns (creating) the route of env/service.
+func (d *Deployer) deployment(env spec.Environment, svc spec.Service) *deployment {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.live == nil {
+		d.live = map[string]*deployment{}
+	}
+	key := env.Name + "/" + svc.Name
+	if dep := d.live[key]; dep != nil {
+		return dep
+	}
+	dep := &deployment{route: d.Proxy.NewRoute(env.Name, svc.Name)}
+	hosts := env.Hosts
+	if len(hosts) == 0 {
+		hosts = []string{"{service}." + env.Name + ".localhost"}
+	}
+	for _, h := range hosts {
+		host := strings.ReplaceAll(h, "{service}", svc.Name)
+		dep.hosts = append(dep.hosts, host)
+		d.Proxy.SetRoute(host, dep.route)
+	}
+	d.live[key] = dep
+	return dep
+}
+
+// start starts one instance of r and waits until the proxy's health check
+// passes.
+func (d *Deployer) start(ctx context.Context, r *release, req Request) (*instance, error) {
+	svc := req.Service
+	env := append(append([]string(nil), req.Env...), envList(svc.Env)...)
+	proc, err := d.Runtime.Start(ctx, runtime.Spec{
+		Service: svc.Name, Environment: req.Environment.Name, Release: r.id,
+		Dir: r.dir, Command: svc.Run, Env: env, LogDir: filepath.Join(r.dir, ".logs"),
+		Memory: svc.Memory, CPU: svc.CPU,
+	})
+	if err != nil {
+		return nil, err
+	}
+	in := &instance{proc: proc}
+	r.instances = append(r.instances, in)
+	in.target, err = d.Proxy.NewTarget("http://" + proc.Addr())
+	if err != nil {
+		return in, err
+	}
+	h := svc.Health
+	path := h.HTTP
+	if h.TCP {
+		path = ""
+	}
+	in.stopCheck = in.target.StartHealthCheck(context.WithoutCancel(ctx), proxy.HealthCheck{
+		Path: path, Interval: max(h.Interval/4, 50*time.Millisecond), Timeout: h.Timeout,
+		Healthy: max(h.Healthy, 1), Unhealthy: max(h.Unhealthy, 1),
+	})
+	if err := in.target.WaitHealthy(ctx); err != nil {
+		return in, fmt.Errorf("instance %s: %w", proc.ID(), err)
+	}
+	return in, nil
+}
+
+// groups puts the given releases on the route, weighted by weights (or by
+// instance count when weights is nil).
+func groups(rels []*release, weights []int) []proxy.Group {
+	var out []proxy.Group
+	total := 0
+	for _, r := range rels {
+		total += len(r.instances)
+	}
+	for i, r := range rels {
+		if r == nil || len(r.instances) == 0 {
+			continue
+		}
+		w := 0
+		if weights != nil {
+			w = weights[i]
+		} else {
+			w = max(100*len(r.instances)/max(total, 1), 1)
+		}
+		if w == 0 {
+			continue
+		}
+		var targets []*proxy.Target
+		for _, in := range r.instances {
+			targets = append(targets, in.target)
+		}
+		out = append(out, proxy.Group{Release: r.id, Weight: w, Targets: targets})
+	}
+	return out
+}
+
+// retire drains an instance and stops it.
+func (d *Deployer) retire(in *instance, drain time.Duration) {
+	if drain <= 0 {
+		drain = 10 * time.Second
+	}
+	if in.target != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), drain+time.Second)
+		in.target.Drain(ctx, drain)
+		cancel()
+	}
+	if in.stopCheck != nil {
+		in.stopCheck()
+	}
+	in.proc.Stop(context.Background())
+}
+
+// abort stops a failed release's instances and puts the old one back.
+func (d *Deployer) abort(dep *deployment, r *release) {
+	if dep.current != nil {
+		dep.route.SetGroups(groups([]*release{dep.current}, nil))
+	}
+	for _, in := range r.instances {
+		if in.stopCheck != nil {
+			in.stopCheck()
+		}
+		in.proc.Stop(context.Background())
+	}
+}
+
+// report is appended to a failed deploy's error: what the new instances
+// said and what their health check saw last.
+func (r *release) report() string {
+	var b strings.Builder
+	for _, in := range r.instances {
+		fmt.Fprintf(&b, "\ninstance %s (release %s):", in.proc.ID(), r.id)
+		if in.target != nil {
+			if c, ok := in.target.LastCheck(); ok {
+				fmt.Fprintf(&b, "\n  last health check: %s", c)
+			}
+		}
+		lines := in.proc.LastLines(15)
+		if len(lines) == 0 {
+			b.WriteString("\n  (no output)")
+		}
+		for _, l := range lines {
+			fmt.Fprintf(&b, "\n  | %s", l)
+		}
+	}
+	return b.String()
+}
+
+// Close stops every instance of every deployment.
+func (d *Deployer) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, dep := range d.live {
+		if dep.current == nil {
+			continue
+		}
+		for _, in := range dep.current.instances {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if in.stopCheck != nil {
+					in.stopCheck()
+				}
+				in.proc.Stop(context.Background())
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// URLs lists what serves: "ENV/SERVICE release URL".
+func (d *Deployer) URLs() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for key, dep := range d.live {
+		if dep.current != nil && len(dep.hosts) > 0 {
+			out = append(out, fmt.Sprintf("%s (release %s): %s", key, dep.current.id,
+				strings.Replace(d.ProxyURL, "127.0.0.1", dep.hosts[0], 1)))
+		}
+	}
+	return out
+}
+
+func envList(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
+}

@@ -1,0 +1,125 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// rolling replaces instances one at a time: a new one must be healthy and
+// in the route before an old one is drained, so capacity never drops
+// (max_unavailable 0) and at most one extra instance runs (max_surge 1).
+func (d *Deployer) rolling(ctx context.Context, dep *deployment, next *release, req Request, logf func(string, ...any)) error {
+	svc := req.Service
+	replicas := max(svc.Replicas, 1)
+	old := dep.current
+	var oldLeft []*instance
+	if old != nil {
+		oldLeft = append(oldLeft, old.instances...)
+	}
+	for i := 0; i < replicas; i++ {
+		if _, err := d.start(ctx, next, req); err != nil {
+			return err
+		}
+		logf("%s/%s: instance %d/%d of release %s healthy", req.Environment.Name, svc.Name, i+1, replicas, next.id)
+		var retiring *instance
+		if len(oldLeft) > 0 {
+			retiring, oldLeft = oldLeft[0], oldLeft[1:]
+		}
+		if err := dep.route.SetGroups(groups([]*release{{id: oldID(old), instances: oldLeft}, next}, nil)); err != nil {
+			return err
+		}
+		if retiring != nil {
+			d.retire(retiring, svc.Drain)
+		}
+	}
+	for _, in := range oldLeft {
+		d.retire(in, svc.Drain)
+	}
+	return dep.route.SetGroups(groups([]*release{next}, nil))
+}
+
+func oldID(r *release) string {
+	if r == nil {
+		return "none"
+	}
+	return r.id
+}
+
+// blueGreen starts the whole new release beside the old, switches all
+// traffic at once when every instance is healthy, and keeps the old one
+// running (not serving) for keep_warm before stopping it.
+func (d *Deployer) blueGreen(ctx context.Context, dep *deployment, next *release, req Request, logf func(string, ...any)) error {
+	svc := req.Service
+	for i := 0; i < max(svc.Replicas, 1); i++ {
+		if _, err := d.start(ctx, next, req); err != nil {
+			return err
+		}
+	}
+	if err := dep.route.SetGroups(groups([]*release{next}, nil)); err != nil {
+		return err
+	}
+	logf("%s/%s: traffic switched to release %s", req.Environment.Name, svc.Name, next.id)
+	if old := dep.current; old != nil {
+		keep := svc.Strategy.KeepWarm
+		go func() {
+			// Drained first, so in-flight requests of the old release finish.
+			for _, in := range old.instances {
+				in.target.Drain(context.Background(), svc.Drain)
+			}
+			time.Sleep(keep)
+			for _, in := range old.instances {
+				d.retire(in, time.Millisecond)
+			}
+		}()
+	}
+	return nil
+}
+
+// canary sends growing shares of traffic to the new release, comparing
+// its error rate and p95 latency with the stable release's after each
+// pause; a worse canary is rolled back automatically.
+func (d *Deployer) canary(ctx context.Context, dep *deployment, next *release, req Request, logf func(string, ...any)) error {
+	svc := req.Service
+	stable := dep.current
+	for i := 0; i < max(svc.Replicas, 1); i++ {
+		if _, err := d.start(ctx, next, req); err != nil {
+			return err
+		}
+	}
+	if stable == nil {
+		return dep.route.SetGroups(groups([]*release{next}, nil))
+	}
+	a := svc.Strategy.Analysis
+	for _, step := range svc.Strategy.Steps {
+		if err := dep.route.SetGroups(groups([]*release{stable, next}, []int{100 - step.Weight, step.Weight})); err != nil {
+			return err
+		}
+		logf("%s/%s: canary %s at %d%%", req.Environment.Name, svc.Name, next.id, step.Weight)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(step.Pause):
+		}
+		window := max(step.Pause, time.Second)
+		c, s := dep.route.Stats(next.id, window), dep.route.Stats(stable.id, window)
+		if c.Requests < max(a.MinRequests, 1) {
+			continue // too little traffic for a verdict yet
+		}
+		if inc := c.ErrorRate() - s.ErrorRate(); inc > a.MaxErrorRateIncrease {
+			return fmt.Errorf("canary analysis: error rate %.1f%% against %.1f%% for stable release %s (allowed increase %.1f points)",
+				100*c.ErrorRate(), 100*s.ErrorRate(), stable.id, 100*a.MaxErrorRateIncrease)
+		}
+		if s.P95 > 0 && a.MaxLatencyRatio > 0 && float64(c.P95) > a.MaxLatencyRatio*float64(s.P95) {
+			return fmt.Errorf("canary analysis: p95 latency %v against %v for stable release %s (allowed ratio %.2f)",
+				c.P95, s.P95, stable.id, a.MaxLatencyRatio)
+		}
+	}
+	if err := dep.route.SetGroups(groups([]*release{next}, nil)); err != nil {
+		return err
+	}
+	for _, in := range stable.instances {
+		d.retire(in, svc.Drain)
+	}
+	return nil
+}
