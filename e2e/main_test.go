@@ -24,7 +24,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "velocity")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/velocity")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("VELOCITY_E2E_RACE") != "" {
+		// The race detector watches the real binary through every scenario.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "../cmd/velocity")...)
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building velocity:", err)
