@@ -37,6 +37,9 @@ type Deployer struct {
 	ProxyURL string
 	Logger   *slog.Logger
 
+	// mu guards live and, in every deployment, current, warm and the
+	// instance lists of releases that are current: Close, URLs and
+	// Instances read them while a deploy runs.
 	mu   sync.Mutex
 	live map[string]*deployment // by "env/service"
 }
@@ -47,6 +50,9 @@ type deployment struct {
 	route   *proxy.Route
 	hosts   []string
 	current *release
+	// warm are old blue-green instances kept running (not serving) for
+	// keep_warm: Close must stop them too.
+	warm map[*instance]struct{}
 }
 
 // release is one version's running instances.
@@ -89,6 +95,9 @@ type Result struct {
 // lines and their last health check.
 func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 	svc, env := req.Service, req.Environment
+	if req.Log == nil {
+		req.Log = io.Discard
+	}
 	dep := d.deployment(env, svc)
 	dep.mu.Lock()
 	defer dep.mu.Unlock()
@@ -119,13 +128,15 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 		err = d.rolling(dctx, dep, next, req, logf)
 	}
 	if err != nil {
-		d.abort(dep, next)
+		d.abort(dep, next, drainTimeout(svc))
 		if errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("release %s not healthy within its deadline of %v: %w", req.Release, deadline, err)
 		}
 		return Result{}, fmt.Errorf("%w%s", err, next.report())
 	}
+	d.mu.Lock()
 	dep.current = next
+	d.mu.Unlock()
 	url := env.URL
 	if url == "" && len(dep.hosts) > 0 {
 		url = strings.Replace(d.ProxyURL, "127.0.0.1", dep.hosts[0], 1)
@@ -179,9 +190,14 @@ func (d *Deployer) start(ctx context.Context, r *release, req Request) (*instanc
 		return in, err
 	}
 	h := svc.Health
+	// spec.Health: an empty path without TCP means "/", while an empty
+	// proxy.HealthCheck path means a TCP check.
 	path := h.HTTP
-	if h.TCP {
+	switch {
+	case h.TCP:
 		path = ""
+	case path == "":
+		path = "/"
 	}
 	in.stopCheck = in.target.StartHealthCheck(context.WithoutCancel(ctx), proxy.HealthCheck{
 		Path: path, Interval: max(h.Interval/4, 50*time.Millisecond), Timeout: h.Timeout,
@@ -223,6 +239,14 @@ func groups(rels []*release, weights []int) []proxy.Group {
 	return out
 }
 
+// drainTimeout is the service's drain with its default applied.
+func drainTimeout(svc spec.Service) time.Duration {
+	if svc.Drain <= 0 {
+		return 10 * time.Second
+	}
+	return svc.Drain
+}
+
 // retire drains an instance and stops it.
 func (d *Deployer) retire(in *instance, drain time.Duration) {
 	if drain <= 0 {
@@ -239,17 +263,56 @@ func (d *Deployer) retire(in *instance, drain time.Duration) {
 	in.proc.Stop(context.Background())
 }
 
-// abort stops a failed release's instances and puts the old one back.
-func (d *Deployer) abort(dep *deployment, r *release) {
-	if dep.current != nil {
-		dep.route.SetGroups(groups([]*release{dep.current}, nil))
+// keepWarm stops old blue-green instances after keep, draining them first
+// so their in-flight requests finish; until then Close can stop them.
+func (d *Deployer) keepWarm(dep *deployment, old []*instance, drain, keep time.Duration) {
+	d.mu.Lock()
+	if dep.warm == nil {
+		dep.warm = map[*instance]struct{}{}
 	}
-	for _, in := range r.instances {
-		if in.stopCheck != nil {
-			in.stopCheck()
+	for _, in := range old {
+		dep.warm[in] = struct{}{}
+	}
+	d.mu.Unlock()
+	go func() {
+		var wg sync.WaitGroup
+		for _, in := range old {
+			wg.Go(func() { in.target.Drain(context.Background(), drain) })
 		}
-		in.proc.Stop(context.Background())
+		wg.Wait()
+		time.Sleep(keep)
+		for _, in := range old {
+			d.mu.Lock()
+			_, mine := dep.warm[in]
+			delete(dep.warm, in)
+			d.mu.Unlock()
+			if mine { // else Close has it
+				d.retire(in, time.Millisecond)
+			}
+		}
+	}()
+}
+
+// abort stops a failed release's instances and puts the old one back. The
+// new instances may have been serving (a rolling deploy's first ones, a
+// canary), so they are drained before they are stopped: requests in
+// flight to them finish. Without an old release the route is emptied, so
+// clients get a clear 503 rather than a dial error to a stopped instance.
+func (d *Deployer) abort(dep *deployment, r *release, drain time.Duration) {
+	var err error
+	if dep.current != nil {
+		err = dep.route.SetGroups(groups([]*release{dep.current}, nil))
+	} else {
+		err = dep.route.SetGroups(nil)
 	}
+	if err != nil && d.Logger != nil {
+		d.Logger.Error("restoring the route after a failed deploy", "release", r.id, "err", err)
+	}
+	var wg sync.WaitGroup
+	for _, in := range r.instances {
+		wg.Go(func() { d.retire(in, drain) })
+	}
+	wg.Wait()
 }
 
 // report is appended to a failed deploy's error: what the new instances
@@ -274,27 +337,47 @@ func (r *release) report() string {
 	return b.String()
 }
 
-// Close stops every instance of every deployment.
+// Close stops every instance of every deployment, including old
+// blue-green instances still kept warm.
 func (d *Deployer) Close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var wg sync.WaitGroup
+	var all []*instance
 	for _, dep := range d.live {
-		if dep.current == nil {
-			continue
+		for in := range dep.warm {
+			all = append(all, in)
 		}
-		for _, in := range dep.current.instances {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if in.stopCheck != nil {
-					in.stopCheck()
-				}
-				in.proc.Stop(context.Background())
-			}()
+		dep.warm = nil
+		if dep.current != nil {
+			all = append(all, dep.current.instances...)
 		}
 	}
+	var wg sync.WaitGroup
+	for _, in := range all {
+		wg.Go(func() {
+			if in.stopCheck != nil {
+				in.stopCheck()
+			}
+			in.proc.Stop(context.Background())
+		})
+	}
 	wg.Wait()
+}
+
+// Instances returns the runtime instances of the release serving service
+// in env, for status displays and tests; nil when nothing is deployed.
+func (d *Deployer) Instances(env, service string) []runtime.Instance {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dep := d.live[env+"/"+service]
+	if dep == nil || dep.current == nil {
+		return nil
+	}
+	out := make([]runtime.Instance, 0, len(dep.current.instances))
+	for _, in := range dep.current.instances {
+		out = append(out, in.proc)
+	}
+	return out
 }
 
 // URLs lists what serves: "ENV/SERVICE release URL".

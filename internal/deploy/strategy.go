@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -31,12 +32,25 @@ func (d *Deployer) rolling(ctx context.Context, dep *deployment, next *release, 
 		}
 		if retiring != nil {
 			d.retire(retiring, svc.Drain)
+			// The old release no longer has it: should a later instance
+			// fail, abort puts back only what still runs.
+			d.forget(old, retiring)
 		}
+	}
+	if err := dep.route.SetGroups(groups([]*release{next}, nil)); err != nil {
+		return err
 	}
 	for _, in := range oldLeft {
 		d.retire(in, svc.Drain)
 	}
-	return dep.route.SetGroups(groups([]*release{next}, nil))
+	return nil
+}
+
+// forget removes a stopped instance from a release that may be current.
+func (d *Deployer) forget(r *release, in *instance) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r.instances = slices.DeleteFunc(r.instances, func(x *instance) bool { return x == in })
 }
 
 func oldID(r *release) string {
@@ -61,17 +75,7 @@ func (d *Deployer) blueGreen(ctx context.Context, dep *deployment, next *release
 	}
 	logf("%s/%s: traffic switched to release %s", req.Environment.Name, svc.Name, next.id)
 	if old := dep.current; old != nil {
-		keep := svc.Strategy.KeepWarm
-		go func() {
-			// Drained first, so in-flight requests of the old release finish.
-			for _, in := range old.instances {
-				in.target.Drain(context.Background(), svc.Drain)
-			}
-			time.Sleep(keep)
-			for _, in := range old.instances {
-				d.retire(in, time.Millisecond)
-			}
-		}()
+		d.keepWarm(dep, old.instances, drainTimeout(svc), svc.Strategy.KeepWarm)
 	}
 	return nil
 }

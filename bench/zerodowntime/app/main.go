@@ -1,0 +1,103 @@
+// Command app is the service the deploy tests put into releases. It serves
+// on 127.0.0.1:$PORT:
+//
+//	GET /        "release <X>\n", X from version.txt beside the binary, else
+//	             $APP_VERSION; the X-Port header names the instance
+//	GET /healthz 200
+//
+// Its behaviour comes from $APP_MODE or, when that is unset, mode.txt
+// beside the binary, so a release's files alone can make it misbehave:
+//
+//	crash      print "fatal: bad config" and exit 3 at start
+//	unhealthy  answer 500 on / and /healthz
+//	errors=N   answer 500 on / for N% of requests (a bad canary)
+//
+// SIGTERM shuts it down gracefully: in-flight requests finish.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+)
+
+func main() {
+	dir := "."
+	if exe, err := os.Executable(); err == nil {
+		dir = filepath.Dir(exe)
+	}
+	version := readFile(filepath.Join(dir, "version.txt"), os.Getenv("APP_VERSION"))
+	mode := os.Getenv("APP_MODE")
+	if mode == "" {
+		mode = readFile(filepath.Join(dir, "mode.txt"), "")
+	}
+	if mode == "crash" {
+		fmt.Println("fatal: bad config")
+		os.Exit(3)
+	}
+	errPercent := 0
+	if v, ok := strings.CutPrefix(mode, "errors="); ok {
+		errPercent, _ = strconv.Atoi(v)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "listen:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("release %s listening on %s\n", version, ln.Addr())
+	body := "release " + version + "\n"
+	port := os.Getenv("PORT")
+	// A counter rather than randomness makes the error share exact, so the
+	// canary test never sees a lucky streak; multiplying by 37 (coprime
+	// with 100) spreads the errors instead of bunching them.
+	var n atomic.Uint64
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if mode == "unhealthy" {
+			http.Error(w, "unhealthy", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Port", port)
+		if mode == "unhealthy" || errPercent > 0 && int(n.Add(1)*37%100) < errPercent {
+			http.Error(w, "release "+version+" failed", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte(body))
+	})
+	srv := &http.Server{Handler: mux}
+	done := make(chan struct{})
+	go func() {
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+		<-sigs
+		_ = srv.Shutdown(context.Background())
+		close(done)
+	}()
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
+		fmt.Fprintln(os.Stderr, "serve:", err)
+		os.Exit(1)
+	}
+	<-done
+	fmt.Println("stopped")
+}
+
+func readFile(path, fallback string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fallback
+	}
+	return strings.TrimSpace(string(b))
+}
