@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -15,9 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/velocity-ci/velocity/internal/reaper"
 )
 
 // Config configures a Local runtime.
@@ -37,7 +37,7 @@ type Config struct {
 type Local struct {
 	shell      []string
 	log        *slog.Logger
-	reaper     *reaper
+	reaper     *reaper.Reaper
 	limits     *cgroups // nil: limits are not enforced
 	limitsNote string
 
@@ -78,7 +78,7 @@ func NewLocal(cfg Config) (*Local, error) {
 			l.limitsNote = fmt.Sprintf("memory and CPU limits are enforced with cgroup v2 (%s)", root)
 		}
 	}
-	if l.reaper, err = startReaper(); err != nil {
+	if l.reaper, err = reaper.Start(); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -171,7 +171,7 @@ func (l *Local) Close(ctx context.Context) error {
 		wg.Go(func() { errs[k] = i.Stop(ctx) })
 	}
 	wg.Wait()
-	errs[len(list)] = l.reaper.close()
+	errs[len(list)] = l.reaper.Close()
 	return errors.Join(errs...)
 }
 
@@ -335,79 +335,4 @@ func procStat(pid int) (state byte, pgrp int, ok bool) {
 		return 0, 0, false
 	}
 	return f[0][0], pgrp, true
-}
-
-// reaperScript reads "+ PGID" and "- PGID" lines and, when its input ends
-// (Velocity exited or was killed: the kernel closes our end of the pipe),
-// kills every group still registered. Pdeathsig only reaches the shell we
-// started; this reaches what the shell started. It is plain sh so that it
-// starts in a millisecond and needs no second binary, and it ignores the
-// signals a terminal sends so that Ctrl-C cannot take it down first.
-const reaperScript = `trap '' INT TERM HUP QUIT
-g=""
-while read -r op p; do
-  case $op in
-  +) g="$g $p" ;;
-  -) n=""; for x in $g; do [ "$x" = "$p" ] || n="$n $x"; done; g=$n ;;
-  esac
-done
-for x in $g; do kill -9 -$x 2>/dev/null; done
-`
-
-// reaper owns the sh process described above.
-type reaper struct {
-	mu  sync.Mutex
-	w   io.WriteCloser
-	cmd *exec.Cmd
-}
-
-func startReaper() (*reaper, error) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		return nil, fmt.Errorf("runtime: sh is needed to clean up after a crash: %w", err)
-	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("runtime: reaper pipe: %w", err)
-	}
-	cmd := exec.Command(sh, "-c", reaperScript)
-	cmd.Stdin = pr
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	// Its own group, so that a signal to Velocity's group spares it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		return nil, fmt.Errorf("runtime: start reaper: %w", err)
-	}
-	pr.Close()
-	return &reaper{w: pw, cmd: cmd}, nil
-}
-
-func (r *reaper) send(op byte, pgid int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.w == nil {
-		return
-	}
-	// A lost line only weakens crash clean-up; the instance is unaffected.
-	_, _ = fmt.Fprintf(r.w, "%c %d\n", op, pgid)
-}
-
-func (r *reaper) add(pgid int)    { r.send('+', pgid) }
-func (r *reaper) remove(pgid int) { r.send('-', pgid) }
-
-func (r *reaper) close() error {
-	r.mu.Lock()
-	w := r.w
-	r.w = nil
-	r.mu.Unlock()
-	if w == nil {
-		return nil
-	}
-	w.Close()
-	if err := r.cmd.Wait(); err != nil {
-		return fmt.Errorf("runtime: reaper: %w", err)
-	}
-	return nil
 }

@@ -73,7 +73,7 @@ func (i *instance) spawn() (*proc, error) {
 		leaderExited: make(chan struct{}),
 		drained:      make(chan struct{}),
 	}
-	i.l.reaper.add(p.pid)
+	i.l.reaper.Add(p.pid)
 	go func() {
 		defer close(p.drained)
 		copyOutput(i.log, pr)
@@ -104,7 +104,7 @@ func (i *instance) reap(p *proc) {
 	// whatever it left running is killed now, never a stranger. This is
 	// also what frees the port for the restart.
 	_ = unix.Kill(-p.pid, unix.SIGKILL)
-	i.l.reaper.remove(p.pid)
+	i.l.reaper.Remove(p.pid)
 	_ = p.cmd.Wait() // the exit status is in cmd.ProcessState
 	p.ended = time.Now()
 	select {

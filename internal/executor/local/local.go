@@ -2,7 +2,7 @@
 //
 // Each attempt runs in its own process group so that a timeout, a Ctrl-C or
 // the end of the step reaches every process the script started, including
-// background ones. A small reaper process (see reaper.go) kills those groups
+// background ones. A small reaper process (package reaper) kills those groups
 // if Velocity itself is killed with SIGKILL, when no code of ours can run.
 package local
 
@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/velocity-ci/velocity/internal/executor"
+	"github.com/velocity-ci/velocity/internal/reaper"
 )
 
 // DefaultKillGrace applies when a step sets no grace period.
@@ -31,7 +32,7 @@ const drainWait = 2 * time.Second
 // Executor runs steps on the host. Create it with New and Close it when done.
 type Executor struct {
 	shell  []string
-	reaper *reaper
+	reaper *reaper.Reaper
 }
 
 var _ executor.Executor = (*Executor)(nil)
@@ -42,7 +43,7 @@ func New() (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := startReaper()
+	r, err := reaper.Start()
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +66,7 @@ func findShell() ([]string, error) {
 func (e *Executor) Shell() []string { return append([]string(nil), e.shell...) }
 
 // Close stops the reaper. Steps still running are killed by it.
-func (e *Executor) Close() error { return e.reaper.close() }
+func (e *Executor) Close() error { return e.reaper.Close() }
 
 // Run implements executor.Executor.
 func (e *Executor) Run(ctx context.Context, step executor.Step) (executor.Result, error) {
@@ -101,8 +102,8 @@ func (e *Executor) Run(ctx context.Context, step executor.Step) (executor.Result
 		return executor.Result{}, fmt.Errorf("%s: start %s: %w", step.Name, args[0], err)
 	}
 	pgid := cmd.Process.Pid
-	e.reaper.add(pgid)
-	defer e.reaper.remove(pgid)
+	e.reaper.Add(pgid)
+	defer e.reaper.Remove(pgid)
 
 	drained := make(chan struct{})
 	go func() {

@@ -1,0 +1,95 @@
+// Package reaper kills the process groups Velocity started when Velocity
+// itself dies, including by SIGKILL, when no code of ours can run.
+//
+// A small sh process reads "+ PGID" and "- PGID" lines from a pipe; when
+// the pipe's write end closes (Velocity exited or was killed: the kernel
+// closes it), it kills every group still registered. Pdeathsig reaches only
+// the direct child; this reaches what the child started.
+package reaper
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+)
+
+// script is plain sh so that it starts in a millisecond and needs no second
+// binary; it ignores the signals a terminal sends so that Ctrl-C cannot take
+// it down before it has done its job.
+const script = `trap '' INT TERM HUP QUIT
+g=""
+while read -r op p; do
+  case $op in
+  +) g="$g $p" ;;
+  -) n=""; for x in $g; do [ "$x" = "$p" ] || n="$n $x"; done; g=$n ;;
+  esac
+done
+for x in $g; do kill -9 -$x 2>/dev/null; done
+`
+
+// Reaper owns the sh process. Its methods are safe for concurrent use.
+type Reaper struct {
+	mu  sync.Mutex
+	w   io.WriteCloser
+	cmd *exec.Cmd
+}
+
+// Start starts the reaper.
+func Start() (*Reaper, error) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		return nil, fmt.Errorf("reaper: sh is needed to clean up after a crash: %w", err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("reaper: pipe: %w", err)
+	}
+	cmd := exec.Command(sh, "-c", script)
+	cmd.Stdin = pr
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	// Its own group, so that a signal to Velocity's group spares it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return nil, fmt.Errorf("reaper: start: %w", err)
+	}
+	pr.Close()
+	return &Reaper{w: pw, cmd: cmd}, nil
+}
+
+func (r *Reaper) send(op byte, pgid int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.w == nil {
+		return
+	}
+	// A lost line only weakens crash clean-up; the process is unaffected.
+	_, _ = fmt.Fprintf(r.w, "%c %d\n", op, pgid)
+}
+
+// Add registers a process group to kill if Velocity dies.
+func (r *Reaper) Add(pgid int) { r.send('+', pgid) }
+
+// Remove unregisters a group once it is gone, so that a later group that
+// happens to get the same id is never killed.
+func (r *Reaper) Remove(pgid int) { r.send('-', pgid) }
+
+// Close stops the reaper; groups still registered are killed.
+func (r *Reaper) Close() error {
+	r.mu.Lock()
+	w := r.w
+	r.w = nil
+	r.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	w.Close()
+	if err := r.cmd.Wait(); err != nil {
+		return fmt.Errorf("reaper: %w", err)
+	}
+	return nil
+}
