@@ -1,5 +1,5 @@
 // Command zerodowntime measures whether deploys drop requests. In one
-// process it builds a small HTTP app (./app), starts Velocity's local
+// process it builds the small HTTP app of the deploy tests, starts Velocity's local
 // runtime, proxy and deployer on loopback, and for each strategy runs a
 // fixed-concurrency GET load through the proxy while deploys alternate two
 // releases of the app. A baseline load without deploys comes first, so the
@@ -40,7 +40,7 @@ import (
 )
 
 const (
-	appPackage = "github.com/velocity-ci/velocity/bench/zerodowntime/app"
+	appPackage = "github.com/velocity-ci/velocity/internal/deploy/testdata/app" // the deploy tests' app
 	envName    = "bench"
 	replicas   = 2
 )
