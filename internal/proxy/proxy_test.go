@@ -426,3 +426,44 @@ func BenchmarkProxy(b *testing.B) {
 	b.Run("direct", func(b *testing.B) { run(b, be.URL+"/", "") })
 	b.Run("proxy", func(b *testing.B) { run(b, f.front.URL+"/", "bench.test") })
 }
+
+// A stream without a Content-Length that is not SSE (a chunked long poll,
+// a log tail) must also pass through chunk by chunk.
+func TestChunkedStreamIsNotBuffered(t *testing.T) {
+	f := newFixture(t)
+	next := make(chan struct{})
+	b := newBackend(t, "tail", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "line one\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-next:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, "line two\n")
+	})
+	f.route(t, "app.test", b)
+
+	req, _ := http.NewRequest("GET", f.front.URL+"/tail", nil)
+	req.Host = "app.test"
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+		got <- line
+	}()
+	select {
+	case line := <-got:
+		if line != "line one\n" {
+			t.Fatalf("first line %q", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("first line did not arrive: the proxy buffers the stream")
+	}
+	close(next)
+}
