@@ -95,12 +95,13 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 			if err := x.restore(h, logFile); err != nil {
 				// Never a silent wrong result: warn, forget the entry, run.
 				x.log.Warn("cached result unusable; running the action", "action", n.ID(), "from_run", h.from, "err", err)
-				fmt.Fprintf(out, "velocity: cached result of run %d is unusable (%v); running the action\n", h.from, err)
 				if key != "" {
 					x.Journal.DeleteResult(jctx, key)
 				}
+				// Whatever of the old log was copied goes; the warning stays.
 				logFile.Truncate(0)
 				logFile.Seek(0, io.SeekStart)
+				fmt.Fprintf(out, "velocity: cached result of run %d is unusable (%v); running the action\n", h.from, err)
 			} else {
 				if err := x.noteOutputs(jctx, n, h); err != nil {
 					return store.Failed, -1, "", err
