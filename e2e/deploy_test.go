@@ -60,6 +60,15 @@ func TestExampleFromSourceToProduction(t *testing.T) {
 	if code != 200 || body != "hello from "+commit+"\n" {
 		t.Errorf("production answered %d %q, want the new release (commit %s)", code, body, commit)
 	}
+	if r := e.run(dir, "releases", "production", "web"); r.code != 0 || !strings.Contains(r.stdout, "r1 ") || !strings.Contains(r.stdout, commit[:12]) {
+		t.Errorf("velocity releases: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := e.run(dir, "service", "logs", "production", "web"); r.code != 0 || !strings.Contains(r.stdout, "msg=listening") {
+		t.Errorf("velocity service logs: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := e.run(dir, "releases", "production", "nope"); r.code != 2 {
+		t.Errorf("releases of an unknown service: exit %d", r.code)
+	}
 	cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()

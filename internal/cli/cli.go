@@ -121,6 +121,8 @@ stages of actions that build, test, check and package the code, locally with
 		a.showCmd(),
 		a.logsCmd(),
 		a.artifactsCmd(),
+		a.releasesCmd(),
+		a.serviceCmd(),
 		a.secretCmd(),
 		a.initCmd(),
 		a.versionCmd(),

@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+// releaseDirs lists ENV/SERVICE's release directories, newest first.
+func (h *home) releaseDirs(env, service string) ([]string, error) {
+	base := filepath.Join(h.dir, "releases", env, service)
+	entries, err := os.ReadDir(base)
+	if os.IsNotExist(err) {
+		return nil, usageError("no releases of %s in %s yet (deploy it with a deploy: action)", service, env)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "r") {
+			dirs = append(dirs, filepath.Join(base, e.Name()))
+		}
+	}
+	// Release rN comes from run N: newest run first.
+	sort.Slice(dirs, func(i, j int) bool { return releaseRun(dirs[i]) > releaseRun(dirs[j]) })
+	return dirs, nil
+}
+
+func releaseRun(dir string) int64 {
+	n, _ := strconv.ParseInt(strings.TrimPrefix(filepath.Base(dir), "r"), 10, 64)
+	return n
+}
+
+func (a *app) releasesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "releases ENV SERVICE",
+		Short: "List the releases of a service in an environment, newest first",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			h, err := a.openHome(ctx)
+			if err != nil {
+				return err
+			}
+			defer h.close()
+			dirs, err := h.releaseDirs(args[0], args[1])
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RELEASE\tRUN\tCOMMIT\tDEPLOYED\tRUN STATUS")
+			for _, d := range dirs {
+				id := releaseRun(d)
+				commit, status, when := "", "", ""
+				if r, err := h.store.Run(ctx, id); err == nil {
+					commit, status = r.Commit, string(r.Status)
+					if len(commit) > 12 {
+						commit = commit[:12]
+					}
+				}
+				if fi, err := os.Stat(d); err == nil {
+					when = fi.ModTime().Local().Format(time.DateTime)
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", filepath.Base(d), id, commit, when, status)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func (a *app) serviceCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "service",
+		Short: "Inspect deployed services",
+	}
+	var follow bool
+	var release string
+	logs := &cobra.Command{
+		Use:   "logs ENV SERVICE",
+		Short: "Print the instances' own output of a service's newest release (-f to follow)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			h, err := a.openHome(ctx)
+			if err != nil {
+				return err
+			}
+			defer h.close()
+			dirs, err := h.releaseDirs(args[0], args[1])
+			if err != nil {
+				return err
+			}
+			dir := dirs[0]
+			if release != "" {
+				dir = ""
+				for _, d := range dirs {
+					if filepath.Base(d) == release {
+						dir = d
+					}
+				}
+				if dir == "" {
+					return usageError("no release %s of %s in %s (see 'velocity releases %s %s')", release, args[1], args[0], args[0], args[1])
+				}
+			}
+			return a.followInstanceLogs(ctx, dir, follow)
+		},
+	}
+	logs.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output until Ctrl-C")
+	logs.Flags().StringVar(&release, "release", "", "a release other than the newest (see 'velocity releases')")
+	cmd.AddCommand(logs)
+	return cmd
+}
+
+// followInstanceLogs prints every instance log of a release, prefixed with
+// the instance, and with follow keeps printing what is appended.
+func (a *app) followInstanceLogs(ctx context.Context, dir string, follow bool) error {
+	tails := map[string]*logTail{}
+	buf := make([]byte, 32*1024)
+	terminal, _ := a.liveOutput("auto")
+	for {
+		files, _ := filepath.Glob(filepath.Join(dir, ".logs", "*.log"))
+		sort.Strings(files)
+		for _, f := range files {
+			t := tails[f]
+			if t == nil {
+				id := strings.TrimSuffix(filepath.Base(f), ".log")
+				t = &logTail{att: store.Attempt{Log: f, Stage: "", Action: id}, prefix: "[" + id + "] "}
+				tails[f] = t
+			}
+			if err := a.copyLog(t, buf, terminal); err != nil {
+				return err
+			}
+			if !follow {
+				t.lines.Flush(func(line []byte) { a.emitLine(t, line, terminal) })
+			}
+		}
+		if !follow {
+			if len(files) == 0 {
+				fmt.Fprintf(a.stderr, "velocity: no instance logs in %s\n", dir)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
