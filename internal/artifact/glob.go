@@ -12,9 +12,8 @@ import (
 
 // ErrNoMatch is wrapped by errors about patterns that matched no file. An
 // output that was declared but not produced is a mistake in the pipeline
-// (a typo in a path, a build that wrote elsewhere), and an input pattern
-// that matches nothing would make a cache key that ignores the files it was
-// meant to cover, so both are reported rather than passed over.
+// (a typo in a path, a build that wrote elsewhere), so Collect, Match and
+// HashFiles report it; HashPresent, for cache keys, does not.
 var ErrNoMatch = errors.New("matched no file")
 
 // NoMatchError lists the patterns that matched no file. It wraps
@@ -51,10 +50,12 @@ func Match(root string, patterns []string) ([]string, error) {
 		return nil, err
 	}
 	defer r.Close()
-	return match(r, patterns)
+	return match(r, patterns, false)
 }
 
-func match(root *os.Root, patterns []string) ([]string, error) {
+// match walks root once for all patterns. With allowMissing, a pattern
+// that matches nothing is not an error: its files are simply absent.
+func match(root *os.Root, patterns []string, allowMissing bool) ([]string, error) {
 	pats, err := compilePatterns(patterns)
 	if err != nil {
 		return nil, err
@@ -76,7 +77,7 @@ func match(root *os.Root, patterns []string) ([]string, error) {
 			missing = append(missing, pats[i].text)
 		}
 	}
-	if missing != nil {
+	if missing != nil && !allowMissing {
 		return nil, &NoMatchError{Patterns: missing}
 	}
 	slices.Sort(w.found)

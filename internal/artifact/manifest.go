@@ -37,35 +37,46 @@ func (f File) IsSymlink() bool { return f.Mode&fs.ModeSymlink != 0 }
 // returns their manifest, sorted by path. A pattern that matches nothing
 // is an error wrapping ErrNoMatch.
 func (b *Blobs) Collect(root string, patterns []string) ([]File, error) {
-	return scan(root, patterns, func() func(*os.File) (Digest, int64, error) {
+	return scan(root, patterns, false, func() func(*os.File) (Digest, int64, error) {
 		return b.putFile
 	})
 }
 
 // HashFiles is Collect without storing: the manifest of the files under
-// root matching patterns, for cache keys over an action's inputs.
+// root matching patterns. A pattern that matches nothing is an error
+// wrapping ErrNoMatch.
 func HashFiles(root string, patterns []string) ([]File, error) {
-	return scan(root, patterns, func() func(*os.File) (Digest, int64, error) {
-		h := sha256.New()
-		// Inputs are mostly small source files: a modest buffer per worker.
-		buf := make([]byte, 64<<10)
-		return func(r *os.File) (Digest, int64, error) {
-			h.Reset()
-			n, err := io.CopyBuffer(h, struct{ io.Reader }{r}, buf)
-			return sumDigest(h), n, err
-		}
-	})
+	return scan(root, patterns, false, hasher)
+}
+
+// HashPresent is HashFiles where a pattern that matches nothing is fine,
+// for cache keys: the key holds the patterns and the files found, so a
+// matching file appearing later changes the key anyway.
+func HashPresent(root string, patterns []string) ([]File, error) {
+	return scan(root, patterns, true, hasher)
+}
+
+// hasher makes a worker's hash function for HashFiles and HashPresent.
+func hasher() func(*os.File) (Digest, int64, error) {
+	h := sha256.New()
+	// Inputs are mostly small source files: a modest buffer per worker.
+	buf := make([]byte, 64<<10)
+	return func(r *os.File) (Digest, int64, error) {
+		h.Reset()
+		n, err := io.CopyBuffer(h, struct{ io.Reader }{r}, buf)
+		return sumDigest(h), n, err
+	}
 }
 
 // scan matches patterns under root and describes each file, passing the
 // content of regular files to what newStore returns (once per worker).
-func scan(root string, patterns []string, newStore func() func(*os.File) (Digest, int64, error)) ([]File, error) {
+func scan(root string, patterns []string, allowMissing bool, newStore func() func(*os.File) (Digest, int64, error)) ([]File, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	paths, err := match(r, patterns)
+	paths, err := match(r, patterns, allowMissing)
 	if err != nil {
 		return nil, err
 	}

@@ -87,7 +87,7 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 		rec.CacheKey = key
 	}
 	if number == 1 && (key != "" || x.run.Reuse != nil) && x.Blobs != nil {
-		h, err := x.lookup(jctx, n, key, out)
+		h, err := x.lookup(jctx, n, key)
 		if err != nil {
 			return store.Failed, -1, "", fmt.Errorf("%w: %w", errJournal, err)
 		}

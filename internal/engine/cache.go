@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -57,7 +56,7 @@ func (x *execution) cacheKey(n *plan.Node) (string, error) {
 	if n.Inputs == nil {
 		line("inputs: the snapshot %s", x.snapshot)
 	} else {
-		files, err := hashPresent(x.run.Dir, n.Inputs)
+		files, err := artifact.HashPresent(x.run.Dir, n.Inputs)
 		if err != nil {
 			return "", fmt.Errorf("inputs: %w", err)
 		}
@@ -108,31 +107,50 @@ type hit struct {
 	logPath string
 }
 
+// pastRun is what the engine reads of an earlier run whose results it
+// reuses: each action's outputs and last log. It is read once per run, not
+// once per reused action.
+type pastRun struct {
+	outputs map[store.Key][]store.Output
+	logs    map[store.Key]string
+}
+
+func (x *execution) pastRun(ctx context.Context, id int64) (*pastRun, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if p := x.past[id]; p != nil {
+		return p, nil
+	}
+	outs, err := x.Journal.Outputs(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	atts, err := x.Journal.Attempts(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p := &pastRun{outputs: map[store.Key][]store.Output{}, logs: map[store.Key]string{}}
+	for _, o := range outs {
+		k := store.Key{Stage: o.Stage, Name: o.Action}
+		p.outputs[k] = append(p.outputs[k], o)
+	}
+	for _, a := range atts {
+		p.logs[store.Key{Stage: a.Stage, Name: a.Action}] = a.Log
+	}
+	x.past[id] = p
+	return p, nil
+}
+
 // lookup finds a reusable result for n: the run a rerun names, or the
 // result cache. It returns nil when n must execute.
-func (x *execution) lookup(ctx context.Context, n *plan.Node, key string, log io.Writer) (*hit, error) {
+func (x *execution) lookup(ctx context.Context, n *plan.Node, key string) (*hit, error) {
 	k := store.Key{Stage: n.Stage, Name: n.Name}
 	if from, ok := x.run.Reuse[k]; ok {
-		h := &hit{from: from}
-		outs, err := x.Journal.Outputs(ctx, from)
+		p, err := x.pastRun(ctx, from)
 		if err != nil {
 			return nil, err
 		}
-		for _, o := range outs {
-			if o.Stage == n.Stage && o.Action == n.Name {
-				h.outputs = append(h.outputs, o)
-			}
-		}
-		atts, err := x.Journal.Attempts(ctx, from)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range atts {
-			if a.Stage == n.Stage && a.Action == n.Name {
-				h.logPath = a.Log
-			}
-		}
-		return h, nil
+		return &hit{from: from, outputs: p.outputs[k], logPath: p.logs[k]}, nil
 	}
 	if key == "" {
 		return nil, nil
@@ -144,30 +162,34 @@ func (x *execution) lookup(ctx context.Context, n *plan.Node, key string, log io
 	if err != nil {
 		return nil, err
 	}
-	outs, err := x.Journal.Outputs(ctx, r.RunID)
+	p, err := x.pastRun(ctx, r.RunID)
 	if err != nil {
 		return nil, err
 	}
-	h := &hit{from: r.RunID, logBlob: r.Log}
-	for _, o := range outs {
-		if o.Stage == r.Stage && o.Action == r.Action {
-			h.outputs = append(h.outputs, o)
+	return &hit{from: r.RunID, outputs: p.outputs[store.Key{Stage: r.Stage, Name: r.Action}], logBlob: r.Log}, nil
+}
+
+// OutputFiles turns outputs recorded in the journal into the manifest the
+// blob store restores.
+func OutputFiles(outs []store.Output) ([]artifact.File, error) {
+	files := make([]artifact.File, len(outs))
+	for i, o := range outs {
+		d, err := artifact.Parse(o.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("output %s of %s/%s: %w", o.Path, o.Stage, o.Action, err)
 		}
+		files[i] = artifact.File{Path: o.Path, Mode: os.FileMode(o.Mode), Size: o.Size, Digest: d, Link: o.Link}
 	}
-	return h, nil
+	return files, nil
 }
 
 // restore puts a hit's outputs into the workspace and its log into the
 // attempt's log. A missing or corrupt blob makes the hit unusable: the
 // caller executes the action instead, and the entry is dropped.
 func (x *execution) restore(h *hit, logFile *os.File) error {
-	files := make([]artifact.File, len(h.outputs))
-	for i, o := range h.outputs {
-		d, err := artifact.Parse(o.Digest)
-		if err != nil {
-			return err
-		}
-		files[i] = artifact.File{Path: o.Path, Mode: os.FileMode(o.Mode), Size: o.Size, Digest: d, Link: o.Link}
+	files, err := OutputFiles(h.outputs)
+	if err != nil {
+		return err
 	}
 	if err := x.Blobs.Restore(x.run.Dir, files); err != nil {
 		return err
@@ -225,15 +247,15 @@ func (x *execution) saveOutputs(ctx context.Context, n *plan.Node) error {
 	return nil
 }
 
-// noteOutputs records the digest of outputs restored from a hit.
+// noteOutputs records the outputs restored from a hit with this run, and
+// their digest for later keys; restore already checked them.
 func (x *execution) noteOutputs(ctx context.Context, n *plan.Node, h *hit) error {
-	files := make([]artifact.File, len(h.outputs))
-	for i, o := range h.outputs {
-		d, _ := artifact.Parse(o.Digest)
-		files[i] = artifact.File{Path: o.Path, Mode: os.FileMode(o.Mode), Size: o.Size, Digest: d, Link: o.Link}
-	}
 	digest := "none"
-	if len(files) > 0 {
+	if len(h.outputs) > 0 {
+		files, err := OutputFiles(h.outputs)
+		if err != nil {
+			return err
+		}
 		digest = string(artifact.TreeDigest(files))
 		if err := x.Journal.SetOutputs(ctx, x.run.ID, store.Key{Stage: n.Stage, Name: n.Name}, h.outputs); err != nil {
 			return fmt.Errorf("%w: %w", errJournal, err)
@@ -268,7 +290,7 @@ func (x *execution) depCacheKey(n *plan.Node) (string, error) {
 	if len(n.CacheKey) == 0 {
 		return "", nil
 	}
-	files, err := hashPresent(x.run.Dir, n.CacheKey)
+	files, err := artifact.HashPresent(x.run.Dir, n.CacheKey)
 	if err != nil {
 		return "", fmt.Errorf("cache_key: %w", err)
 	}
@@ -313,33 +335,11 @@ func (x *execution) saveDepCache(ctx context.Context, n *plan.Node, key string) 
 	})
 }
 
-// hashPresent hashes the files matching patterns, where a pattern that
-// matches nothing is fine: the key holds the patterns and the files found,
-// so a matching file appearing later changes the key. (An output that
-// matches nothing, by contrast, is an error: see saveOutputs.)
-func hashPresent(root string, patterns []string) ([]artifact.File, error) {
-	files, err := artifact.HashFiles(root, patterns)
-	var nm *artifact.NoMatchError
-	if !errors.As(err, &nm) {
-		return files, err
-	}
-	var present []string
-	for _, p := range patterns {
-		if !slices.Contains(nm.Patterns, p) {
-			present = append(present, p)
-		}
-	}
-	if len(present) == 0 {
-		return nil, nil
-	}
-	return artifact.HashFiles(root, present)
-}
-
 // snapshotDigest hashes the workspace before any action runs: the default
-// inputs of every action.
+// inputs of every action that declares none.
 func snapshotDigest(dir string) (string, error) {
-	files, err := artifact.HashFiles(dir, []string{"**"})
-	if err != nil && !errors.Is(err, artifact.ErrNoMatch) {
+	files, err := artifact.HashPresent(dir, []string{"**"})
+	if err != nil {
 		return "", fmt.Errorf("hash the workspace: %w", err)
 	}
 	return string(artifact.TreeDigest(files)), nil
@@ -348,4 +348,17 @@ func snapshotDigest(dir string) (string, error) {
 // sidecarDir is where n's sidecars get their directories.
 func (x *execution) sidecarDir(n *plan.Node, attempt int) string {
 	return filepath.Join(x.run.TempDir, fmt.Sprintf("%s.%s.%d", n.Stage, n.Name, attempt))
+}
+
+// needsSnapshot reports whether some action's key hashes the whole
+// snapshot; when every cached action declares its inputs, hashing every
+// file of the project before the first action would be wasted start-up.
+func needsSnapshot(p *plan.Plan) bool {
+	needed := false
+	p.Each(func(_ *plan.Stage, n *plan.Node) {
+		if n.Inputs == nil && !n.NoResultCache && n.Deploy == "" {
+			needed = true
+		}
+	})
+	return needed
 }

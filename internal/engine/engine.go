@@ -164,7 +164,7 @@ var errJournal = errors.New("journal")
 // actions, and the outcome is cancelled. The error is non-nil only when
 // the journal could not be written.
 func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
-	x := &execution{Engine: e, run: r, log: e.Logger, outputs: map[*plan.Node]string{}, keys: map[*plan.Node]string{}, urls: map[*plan.Node]string{}}
+	x := &execution{Engine: e, run: r, log: e.Logger, outputs: map[*plan.Node]string{}, keys: map[*plan.Node]string{}, urls: map[*plan.Node]string{}, past: map[int64]*pastRun{}}
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)
 	}
@@ -178,7 +178,7 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 			return Outcome{Status: store.Failed, Reason: err.Error()}, fmt.Errorf("log directory: %w", err)
 		}
 	}
-	if x.Blobs != nil && !r.NoCache {
+	if x.Blobs != nil && !r.NoCache && needsSnapshot(r.Plan) {
 		// Hashed before any action can change the workspace.
 		var err error
 		if x.snapshot, err = snapshotDigest(r.Dir); err != nil {
@@ -204,6 +204,8 @@ type execution struct {
 	keys map[*plan.Node]string
 	// urls holds the URL each deploy node deployed to.
 	urls map[*plan.Node]string
+	// past holds earlier runs whose results are reused, read once each.
+	past map[int64]*pastRun
 }
 
 func (x *execution) execute(ctx context.Context) (Outcome, error) {
@@ -248,16 +250,26 @@ func (x *execution) execute(ctx context.Context) (Outcome, error) {
 	return Outcome{Status: store.Succeeded}, nil
 }
 
+// skipStages records every node of stages as never run, in one write.
 func (x *execution) skipStages(ctx context.Context, stages []*plan.Stage, status store.Status, reason string) error {
-	var keys []store.Key
 	var nodes []*plan.Node
 	for _, st := range stages {
 		for _, g := range []*plan.Graph{st.Actions, st.OnFailure, st.Finally} {
-			for _, n := range g.Nodes {
-				keys = append(keys, store.Key{Stage: n.Stage, Name: n.Name})
-				nodes = append(nodes, n)
-			}
+			nodes = append(nodes, g.Nodes...)
 		}
+	}
+	return x.skip(ctx, nodes, status, reason)
+}
+
+// skip records a final status for nodes that get no (further) attempt,
+// then tells the observer.
+func (x *execution) skip(ctx context.Context, nodes []*plan.Node, status store.Status, reason string) error {
+	if len(nodes) == 0 {
+		return nil
+	}
+	keys := make([]store.Key, len(nodes))
+	for i, n := range nodes {
+		keys[i] = store.Key{Stage: n.Stage, Name: n.Name}
 	}
 	if err := x.Journal.SetActions(context.WithoutCancel(ctx), x.run.ID, keys, status, reason, time.Now()); err != nil {
 		return fmt.Errorf("%w: %w", errJournal, err)
@@ -317,7 +329,7 @@ func (x *execution) stage(ctx context.Context, st *plan.Stage) (stageResult, err
 			return res, err
 		}
 		res.failed = append(res.failed, r.failed...)
-	} else if err := x.skipGraph(ctx, st.OnFailure, fmt.Sprintf("stage %q did not fail", st.Name)); err != nil {
+	} else if err := x.skip(ctx, st.OnFailure.Nodes, store.Skipped, fmt.Sprintf("stage %q did not fail", st.Name)); err != nil {
 		return res, err
 	}
 	r, err := x.graph(cleanupCtx, st.Finally)
@@ -332,25 +344,6 @@ func (x *execution) stage(ctx context.Context, st *plan.Stage) (stageResult, err
 		cleanupCtx.(*forceCtx).stop()
 	}
 	return res, nil
-}
-
-func (x *execution) skipGraph(ctx context.Context, g *plan.Graph, reason string) error {
-	if len(g.Nodes) == 0 {
-		return nil
-	}
-	keys := make([]store.Key, len(g.Nodes))
-	for i, n := range g.Nodes {
-		keys[i] = store.Key{Stage: n.Stage, Name: n.Name}
-	}
-	if err := x.Journal.SetActions(context.WithoutCancel(ctx), x.run.ID, keys, store.Skipped, reason, time.Now()); err != nil {
-		return fmt.Errorf("%w: %w", errJournal, err)
-	}
-	if x.Observer != nil {
-		for _, n := range g.Nodes {
-			x.Observer.Skipped(n, store.Skipped, reason)
-		}
-	}
-	return nil
 }
 
 // forceCtx is a context that ignores its parent's cancellation (clean-up

@@ -81,7 +81,7 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 		if st == store.Failed {
 			res.failed = append(res.failed, g.Nodes[i].ID())
 		}
-		if err := x.setOne(ctx, g.Nodes[i], st, reason); err != nil && journalErr == nil {
+		if err := x.skip(ctx, g.Nodes[i:i+1], st, reason); err != nil && journalErr == nil {
 			journalErr = err
 		}
 	}
@@ -175,7 +175,7 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 		if !cancelled {
 			reason = x.blocker(g, status, state, i)
 		}
-		if err := x.setOne(ctx, node, skipStatus, reason); err != nil {
+		if err := x.skip(ctx, []*plan.Node{node}, skipStatus, reason); err != nil {
 			return stageResult{status: store.Failed}, err
 		}
 	}
@@ -209,16 +209,4 @@ func (x *execution) blocker(g *plan.Graph, status []store.Status, state []nodeSt
 		}
 	}
 	return "not started: the stage stopped"
-}
-
-// setOne records a final status for a node that gets no (further) attempt.
-func (x *execution) setOne(ctx context.Context, n *plan.Node, status store.Status, reason string) error {
-	key := []store.Key{{Stage: n.Stage, Name: n.Name}}
-	if err := x.Journal.SetActions(context.WithoutCancel(ctx), x.run.ID, key, status, reason, time.Now()); err != nil {
-		return fmt.Errorf("%w: %w", errJournal, err)
-	}
-	if x.Observer != nil {
-		x.Observer.Skipped(n, status, reason)
-	}
-	return nil
 }
