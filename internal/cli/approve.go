@@ -94,13 +94,7 @@ func (a *app) approveCmd() *cobra.Command {
 		Use:   "approve RUN",
 		Short: "Approve (or --reject) a stage of a run that waits for manual approval",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			h, err := a.openHome(ctx)
-			if err != nil {
-				return err
-			}
-			defer h.close()
+		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
 			run, err := a.runArg(ctx, h, args[0])
 			if err != nil {
 				return err
@@ -136,7 +130,7 @@ func (a *app) approveCmd() *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "stage %s of run %d %s\n", pending[0], run.ID, status)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&stage, "stage", "", "the stage to decide, when several wait")
 	cmd.Flags().BoolVar(&reject, "reject", false, "reject instead of approve: the run fails at that stage")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/artifact"
+	"github.com/velocity-ci/velocity/internal/engine"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -22,13 +24,7 @@ func (a *app) artifactsCmd() *cobra.Command {
 digests. With --to DIR, write them into DIR (each file verified against its
 digest). ACTION is a name, or stage/name.`,
 		Args: cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			h, err := a.openHome(ctx)
-			if err != nil {
-				return err
-			}
-			defer h.close()
+		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
 			run, err := a.runArg(ctx, h, args[0])
 			if err != nil {
 				return err
@@ -67,7 +63,7 @@ digest). ACTION is a name, or stage/name.`,
 				fmt.Fprintf(tw, "%s/%s\t%s\t%d\t%.19s\n", o.Stage, o.Action, o.Path, o.Size, o.Digest)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&to, "to", "", "extract the outputs into `DIR` (created if missing)")
 	return cmd
@@ -78,13 +74,9 @@ func (a *app) extract(h *home, outs []store.Output, to string) error {
 	if err != nil {
 		return err
 	}
-	files := make([]artifact.File, 0, len(outs))
-	for _, o := range outs {
-		d, err := artifact.Parse(o.Digest)
-		if err != nil {
-			return err
-		}
-		files = append(files, artifact.File{Path: o.Path, Mode: os.FileMode(o.Mode), Size: o.Size, Digest: d, Link: o.Link})
+	files, err := engine.OutputFiles(outs)
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(to, 0o755); err != nil {
 		return err

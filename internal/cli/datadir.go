@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/velocity-ci/velocity/internal/lockfile"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/store/sqlite"
@@ -93,6 +95,20 @@ func (h *home) recover(ctx context.Context) error {
 		os.Remove(r.Lock)
 	}
 	return nil
+}
+
+// withHome wraps a command that works on the data directory: it opens it
+// (settling runs whose owner died) and closes it afterwards.
+func (a *app) withHome(fn func(ctx context.Context, h *home, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		h, err := a.openHome(ctx)
+		if err != nil {
+			return err
+		}
+		defer h.close()
+		return fn(ctx, h, args)
+	}
 }
 
 // runArg resolves a RUN argument: a number, or "last" for the newest run.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/proxy"
 	"github.com/velocity-ci/velocity/internal/runtime"
 	"github.com/velocity-ci/velocity/internal/spec"
+	"github.com/velocity-ci/velocity/internal/store"
 )
 
 // host runs what deploys need inside `velocity run`: the runtime, the
@@ -132,15 +132,15 @@ func (h *host) Deploy(ctx context.Context, d engine.Deploy) (string, error) {
 	if !ok {
 		stage, action = "", svc.From
 	}
-	var files []artifact.File
+	var outs []store.Output
 	for _, o := range d.Outputs {
 		if o.Action == action && (stage == "" || o.Stage == stage) {
-			dg, err := artifact.Parse(o.Digest)
-			if err != nil {
-				return "", err
-			}
-			files = append(files, artifact.File{Path: o.Path, Mode: os.FileMode(o.Mode), Size: o.Size, Digest: dg, Link: o.Link})
+			outs = append(outs, o)
 		}
+	}
+	files, err := engine.OutputFiles(outs)
+	if err != nil {
+		return "", err
 	}
 	if len(files) == 0 {
 		return "", fmt.Errorf("service %s: action %q produced no outputs in this run", svc.Name, svc.From)

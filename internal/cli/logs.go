@@ -24,13 +24,7 @@ or stage/name when several stages have one), print only that action's
 attempts, unprefixed; otherwise every action's lines, prefixed [stage/action].
 With -f, keep printing new output until the run ends.`,
 		Args: cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			h, err := a.openHome(ctx)
-			if err != nil {
-				return err
-			}
-			defer h.close()
+		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
 			run, err := a.runArg(ctx, h, args[0])
 			if err != nil {
 				return err
@@ -44,7 +38,7 @@ With -f, keep printing new output until the run ends.`,
 				only = &k
 			}
 			return a.printLogs(ctx, h, run, only, follow)
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing output until the run ends")
 	return cmd

@@ -175,9 +175,11 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		return usageError("%s is not a directory", o.dir)
 	}
 	shown := relPath(filepath.Join(o.dir, spec.FileName))
+	var p *spec.Pipeline
 	if o.commit == "" {
-		// Check the definition before copying anything.
-		if _, err := a.loadPipeline(filepath.Join(o.dir, spec.FileName), shown, o.dir); err != nil {
+		// The working tree's definition is the run's: checked before
+		// anything is copied.
+		if p, err = a.loadPipeline(filepath.Join(o.dir, spec.FileName), shown, o.dir); err != nil {
 			return err
 		}
 	}
@@ -220,13 +222,12 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	// The definition is the copy's: with --commit, the one of that commit.
+	// With --commit, the definition is that commit's.
 	if o.commit != "" {
 		shown = fmt.Sprintf("%s (at %s)", shown, o.commit)
-	}
-	p, err := a.loadPipeline(filepath.Join(ws, spec.FileName), shown, o.dir)
-	if err != nil {
-		return err
+		if p, err = a.loadPipeline(filepath.Join(ws, spec.FileName), shown, o.dir); err != nil {
+			return err
+		}
 	}
 
 	blobs, err := artifact.OpenBlobs(h.blobDir())

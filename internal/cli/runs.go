@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,13 +24,7 @@ func (a *app) runsCmd() *cobra.Command {
 		Long: `List past runs, newest first. Inside a project (a directory with velocity.yml)
 only that project's runs are listed unless --all is given.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			h, err := a.openHome(ctx)
-			if err != nil {
-				return err
-			}
-			defer h.close()
+		RunE: a.withHome(func(ctx context.Context, h *home, _ []string) error {
 			f := store.RunFilter{Limit: limit}
 			if !all {
 				f.Project = a.currentProject()
@@ -60,7 +55,7 @@ only that project's runs are listed unless --all is given.`,
 					r.Created.Local().Format(time.DateTime), d)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "list the runs of every project")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 20, "show at most `N` runs")

@@ -47,13 +47,7 @@ func (a *app) releasesCmd() *cobra.Command {
 		Use:   "releases ENV SERVICE",
 		Short: "List the releases of a service in an environment, newest first",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			h, err := a.openHome(ctx)
-			if err != nil {
-				return err
-			}
-			defer h.close()
+		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
 			dirs, err := h.releaseDirs(args[0], args[1])
 			if err != nil {
 				return err
@@ -75,7 +69,7 @@ func (a *app) releasesCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", filepath.Base(d), id, commit, when, status)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }
 
@@ -90,13 +84,7 @@ func (a *app) serviceCmd() *cobra.Command {
 		Use:   "logs ENV SERVICE",
 		Short: "Print the instances' own output of a service's newest release (-f to follow)",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			h, err := a.openHome(ctx)
-			if err != nil {
-				return err
-			}
-			defer h.close()
+		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
 			dirs, err := h.releaseDirs(args[0], args[1])
 			if err != nil {
 				return err
@@ -114,7 +102,7 @@ func (a *app) serviceCmd() *cobra.Command {
 				}
 			}
 			return a.followInstanceLogs(ctx, dir, follow)
-		},
+		}),
 	}
 	logs.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output until Ctrl-C")
 	logs.Flags().StringVar(&release, "release", "", "a release other than the newest (see 'velocity releases')")

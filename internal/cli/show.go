@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/console"
@@ -12,13 +14,7 @@ func (a *app) showCmd() *cobra.Command {
 		Short: "Show a run's graph: each action's needs, status and duration",
 		Long:  "Show a run's graph: each action's needs, status and duration. RUN is a run number or 'last' (the default).",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			h, err := a.openHome(ctx)
-			if err != nil {
-				return err
-			}
-			defer h.close()
+		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
 			arg := ""
 			if len(args) == 1 {
 				arg = args[0]
@@ -34,6 +30,6 @@ func (a *app) showCmd() *cobra.Command {
 			live, _ := a.liveOutput("auto")
 			console.Report(a.stdout, run, actions, console.ReportOptions{Color: live, Needs: true})
 			return nil
-		},
+		}),
 	}
 }
