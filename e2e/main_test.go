@@ -3,11 +3,11 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -73,20 +73,12 @@ func (e *env) run(dir string, args ...string) result {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	var ee *exec.ExitError
-	if err != nil && !errorsAs(err, &ee) {
+	if err != nil && !errors.As(err, &ee) {
 		e.t.Fatalf("velocity %v: %v", args, err)
 	}
 	r := result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
 	r.rusage, _ = cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	return r
-}
-
-func errorsAs(err error, target **exec.ExitError) bool {
-	ee, ok := err.(*exec.ExitError)
-	if ok {
-		*target = ee
-	}
-	return ok
 }
 
 // project writes files into a new directory; "velocity.yml" is the usual one.
@@ -141,33 +133,6 @@ func waitFile(t *testing.T, path string) string {
 			t.Fatalf("%s was never written", path)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// alive reports whether pid runs (a zombie does not).
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return runtime.GOOS != "linux"
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return !(i > 0 && i+2 < len(s) && s[i+2] == 'Z')
-}
-
-func waitGone(t *testing.T, pids ...int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for _, pid := range pids {
-		for alive(pid) {
-			if time.Now().After(deadline) {
-				t.Fatalf("process %d is still running: an orphan was left behind", pid)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
 	}
 }
 

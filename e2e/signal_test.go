@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/velocity-ci/velocity/internal/executor/executortest"
 )
 
 // hangingProject has an action that starts a grandchild in the background
@@ -63,7 +65,7 @@ func TestCtrlCStopsEverythingAndExits130(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("stopping took %v", took)
 	}
-	waitGone(t, sh, bg)
+	executortest.WaitGone(t, 5*time.Second, sh, bg)
 
 	show := e.run(t.TempDir(), "show", "last")
 	if !strings.Contains(show.stdout, "cancelled") {
@@ -84,7 +86,7 @@ func TestSIGKILLLeavesNoOrphansAndRunShowsInterrupted(t *testing.T) {
 
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	waitGone(t, sh, bg)
+	executortest.WaitGone(t, 5*time.Second, sh, bg)
 
 	show := e.run(t.TempDir(), "show", "last")
 	if !strings.Contains(show.stdout, "interrupted") || strings.Contains(show.stdout, "running") {
@@ -121,5 +123,5 @@ stages:
 	if !strings.Contains(r.stdout, "timed out after 500ms") {
 		t.Errorf("output does not say it timed out:\n%s", r.stdout)
 	}
-	waitGone(t, atoi(t, waitFile(t, filepath.Join(pids, "bg.pid"))))
+	executortest.WaitGone(t, 5*time.Second, atoi(t, waitFile(t, filepath.Join(pids, "bg.pid"))))
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
 )
@@ -18,7 +19,7 @@ type LineSplitter struct {
 // Feed calls emit for each complete line in p (without the newline).
 func (s *LineSplitter) Feed(p []byte, emit func(line []byte)) {
 	for len(p) > 0 {
-		i := indexByte(p, '\n')
+		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			room := maxLine - len(s.partial)
 			if len(p) < room {
@@ -50,25 +51,16 @@ func (s *LineSplitter) Flush(emit func(line []byte)) {
 	}
 }
 
-func indexByte(p []byte, c byte) int {
-	for i, b := range p {
-		if b == c {
-			return i
-		}
-	}
-	return -1
-}
-
 // printable makes a log line safe for a terminal: invalid UTF-8 becomes
 // U+FFFD, a carriage return keeps only what a terminal would finally show
 // (progress bars), and control characters other than tab and the escape
 // that starts a colour are dropped so that a binary dump cannot reprogram
 // the user's terminal.
 func printable(line []byte) string {
-	if i := lastCR(line); i >= 0 {
+	if i := bytes.LastIndexByte(line, '\r'); i >= 0 {
 		if i == len(line)-1 {
 			line = line[:i] // CRLF endings
-			if j := lastCR(line); j >= 0 {
+			if j := bytes.LastIndexByte(line, '\r'); j >= 0 {
 				line = line[j+1:]
 			}
 		} else {
@@ -92,15 +84,6 @@ func printable(line []byte) string {
 		line = line[size:]
 	}
 	return b.String()
-}
-
-func lastCR(p []byte) int {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '\r' {
-			return i
-		}
-	}
-	return -1
 }
 
 // visibleTrim cuts s to at most width visible runes, skipping colour
