@@ -250,6 +250,12 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 // returned, so that the checks for duplicates and needs do not add
 // errors that only repeat this one.
 func (d *decoder) name(v ast.Node, path string) (string, Pos) {
+	return d.checkedName(v, path, validName, `%q is not a valid name (use letters, digits, "_", "." and "-")`)
+}
+
+// checkedName reads a name that valid must accept, reporting invalidMsg
+// (with the name for %q) otherwise.
+func (d *decoder) checkedName(v ast.Node, path string, valid func(string) bool, invalidMsg string) (string, Pos) {
 	if isNull(v) {
 		d.c.add(posOf(v), path, "must not be empty")
 		return "", Pos{}
@@ -262,8 +268,8 @@ func (d *decoder) name(v ast.Node, path string) (string, Pos) {
 		d.c.add(posOf(v), path, "must not be empty")
 		return "", Pos{}
 	}
-	if !validName(s) {
-		d.c.add(posOf(v), path, `%q is not a valid name (use letters, digits, "_", "." and "-")`, s)
+	if !valid(s) {
+		d.c.add(posOf(v), path, invalidMsg, s)
 	}
 	return s, posOf(v)
 }

@@ -98,22 +98,8 @@ func (d *decoder) sidecar(v ast.Node, path string) (Sidecar, sidecarSource) {
 // shell variables. As with action names, an ill-formed name is still
 // returned so that the duplicate check does not repeat the error.
 func (d *decoder) sidecarName(v ast.Node, path string) (string, Pos) {
-	if isNull(v) {
-		d.c.add(posOf(v), path, "must not be empty")
-		return "", Pos{}
-	}
-	s, ok := d.str(v, path)
-	if !ok {
-		return "", Pos{}
-	}
-	if s == "" {
-		d.c.add(posOf(v), path, "must not be empty")
-		return "", Pos{}
-	}
-	if !validSidecarName(s) {
-		d.c.add(posOf(v), path, `%q is not a valid sidecar name (use lowercase letters, digits, "_" and "-", starting with a letter)`, s)
-	}
-	return s, posOf(v)
+	return d.checkedName(v, path, validSidecarName,
+		`%q is not a valid sidecar name (use lowercase letters, digits, "_" and "-", starting with a letter)`)
 }
 
 func validSidecarName(s string) bool {

@@ -512,22 +512,21 @@ func (s *Store) SaveResult(ctx context.Context, r store.Result) error {
 	return nil
 }
 
-// Result implements store.Store.
+// Result implements store.Store. Marking the entry used and reading it is
+// one statement: a cache hit is on every cached action's path.
 func (s *Store) Result(ctx context.Context, key string) (store.Result, error) {
-	r := store.Result{Key: key}
-	var created, used int64
-	err := s.db.QueryRowContext(ctx, `SELECT run_id, stage, action, log, created, used FROM results WHERE key = ?`, key).
-		Scan(&r.RunID, &r.Stage, &r.Action, &r.Log, &created, &used)
+	r := store.Result{Key: key, Used: time.Now()}
+	var created int64
+	err := s.db.QueryRowContext(ctx,
+		`UPDATE results SET used = ? WHERE key = ? RETURNING run_id, stage, action, log, created`,
+		nanos(r.Used), key).Scan(&r.RunID, &r.Stage, &r.Action, &r.Log, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("cache entry %.16s: %w", key, store.ErrNotFound)
 	}
 	if err != nil {
 		return r, fmt.Errorf("cache entry %.16s: %w", key, err)
 	}
-	r.Created, r.Used = fromNanos(created), time.Now()
-	if _, err := s.db.ExecContext(ctx, `UPDATE results SET used = ? WHERE key = ?`, nanos(r.Used), key); err != nil {
-		return r, fmt.Errorf("cache entry %.16s: %w", key, err)
-	}
+	r.Created = fromNanos(created)
 	return r, nil
 }
 
