@@ -1,6 +1,6 @@
 package asl
 
-import "fmt"
+import "github.com/velocity-ci/velocity/internal/workflow/failure"
 
 // Standard error names of the States Language. States.ALL matches every
 // error except States.Runtime in a Retrier (the spec says a runtime error
@@ -34,21 +34,12 @@ var knownErrorNames = map[string]bool{
 }
 
 // Failure is an error with a States Language name: what a failed task,
-// state or execution reports and what Retry and Catch match on.
-type Failure struct {
-	Name  string
-	Cause string
-}
-
-// Error returns "Name: Cause" (just Name when there is no cause).
-func (f *Failure) Error() string {
-	if f.Cause == "" {
-		return f.Name
-	}
-	return f.Name + ": " + f.Cause
-}
+// state or execution reports and what Retry and Catch match on. It is
+// defined in package failure so that payload and intrinsic, which asl
+// validates with, can return it without an import cycle.
+type Failure = failure.Failure
 
 // Failf returns a Failure named name whose cause is formatted like fmt.Sprintf.
 func Failf(name, format string, args ...any) *Failure {
-	return &Failure{Name: name, Cause: fmt.Sprintf(format, args...)}
+	return failure.Failf(name, format, args...)
 }
