@@ -51,8 +51,9 @@ type deployment struct {
 	hosts   []string
 	current *release
 	// warm are old blue-green instances kept running (not serving) for
-	// keep_warm: Close must stop them too.
-	warm map[*instance]struct{}
+	// keep_warm, with the release they belong to: a rollback to that
+	// release switches back to them, and Close must stop them too.
+	warm map[*instance]*release
 }
 
 // release is one version's running instances.
@@ -88,6 +89,9 @@ type Result struct {
 	Release string
 	URL     string
 	Hosts   []string
+	// Warm is set when the release was still kept warm (blue-green) and
+	// traffic switched back to it without starting anything.
+	Warm bool
 }
 
 // Deploy puts req's release into service. On failure the previous release,
@@ -102,6 +106,9 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 	dep.mu.Lock()
 	defer dep.mu.Unlock()
 	logf := func(format string, args ...any) { fmt.Fprintf(req.Log, "velocity: "+format+"\n", args...) }
+	if res, ok := d.revive(ctx, dep, req, logf); ok {
+		return res, nil
+	}
 
 	dir := filepath.Join(d.Dir, env.Name, svc.Name, req.Release)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -137,12 +144,17 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 	d.mu.Lock()
 	dep.current = next
 	d.mu.Unlock()
-	url := env.URL
+	return d.serving(dep, req, logf), nil
+}
+
+// serving is the result of a deploy that put req's release into service.
+func (d *Deployer) serving(dep *deployment, req Request, logf func(string, ...any)) Result {
+	url := req.Environment.URL
 	if url == "" && len(dep.hosts) > 0 {
 		url = strings.Replace(d.ProxyURL, "127.0.0.1", dep.hosts[0], 1)
 	}
-	logf("%s/%s: release %s serves at %s", env.Name, svc.Name, req.Release, url)
-	return Result{Release: req.Release, URL: url, Hosts: dep.hosts}, nil
+	logf("%s/%s: release %s serves at %s", req.Environment.Name, req.Service.Name, req.Release, url)
+	return Result{Release: req.Release, URL: url, Hosts: dep.hosts}
 }
 
 // deployment returns (creating) the route of env/service.
@@ -189,20 +201,7 @@ func (d *Deployer) start(ctx context.Context, r *release, req Request) (*instanc
 	if err != nil {
 		return in, err
 	}
-	h := svc.Health
-	// spec.Health: an empty path without TCP means "/", while an empty
-	// proxy.HealthCheck path means a TCP check.
-	path := h.HTTP
-	switch {
-	case h.TCP:
-		path = ""
-	case path == "":
-		path = "/"
-	}
-	in.stopCheck = in.target.StartHealthCheck(context.WithoutCancel(ctx), proxy.HealthCheck{
-		Path: path, Interval: max(h.Interval/4, 50*time.Millisecond), Timeout: h.Timeout,
-		Healthy: max(h.Healthy, 1), Unhealthy: max(h.Unhealthy, 1),
-	})
+	in.stopCheck = in.target.StartHealthCheck(context.WithoutCancel(ctx), healthCheck(req))
 	if err := in.target.WaitHealthy(ctx); err != nil {
 		return in, fmt.Errorf("instance %s: %w", proc.ID(), err)
 	}
@@ -265,23 +264,23 @@ func (d *Deployer) retire(in *instance, drain time.Duration) {
 
 // keepWarm stops old blue-green instances after keep, draining them first
 // so their in-flight requests finish; until then Close can stop them.
-func (d *Deployer) keepWarm(dep *deployment, old []*instance, drain, keep time.Duration) {
+func (d *Deployer) keepWarm(dep *deployment, old *release, drain, keep time.Duration) {
 	d.mu.Lock()
 	if dep.warm == nil {
-		dep.warm = map[*instance]struct{}{}
+		dep.warm = map[*instance]*release{}
 	}
-	for _, in := range old {
-		dep.warm[in] = struct{}{}
+	for _, in := range old.instances {
+		dep.warm[in] = old
 	}
 	d.mu.Unlock()
 	go func() {
 		var wg sync.WaitGroup
-		for _, in := range old {
+		for _, in := range old.instances {
 			wg.Go(func() { in.target.Drain(context.Background(), drain) })
 		}
 		wg.Wait()
 		time.Sleep(keep)
-		for _, in := range old {
+		for _, in := range old.instances {
 			d.mu.Lock()
 			_, mine := dep.warm[in]
 			delete(dep.warm, in)

@@ -75,7 +75,7 @@ func (d *Deployer) blueGreen(ctx context.Context, dep *deployment, next *release
 	}
 	logf("%s/%s: traffic switched to release %s", req.Environment.Name, svc.Name, next.id)
 	if old := dep.current; old != nil {
-		d.keepWarm(dep, old.instances, drainTimeout(svc), svc.Strategy.KeepWarm)
+		d.keepWarm(dep, old, drainTimeout(svc), svc.Strategy.KeepWarm)
 	}
 	return nil
 }
