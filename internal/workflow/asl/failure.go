@@ -3,8 +3,8 @@ package asl
 import "github.com/velocity-ci/velocity/internal/workflow/failure"
 
 // Standard error names of the States Language. States.ALL matches every
-// error except States.Runtime in a Retrier (the spec says a runtime error
-// is not retriable) and is only allowed alone and last.
+// name except the terminal ones: AWS documents that neither Retry nor
+// Catch on States.ALL handles States.Runtime or States.DataLimitExceeded.
 const (
 	ErrAll                             = "States.ALL"
 	ErrTaskFailed                      = "States.TaskFailed"
@@ -21,6 +21,8 @@ const (
 	ErrItemReaderFailed                = "States.ItemReaderFailed"
 	ErrResultWriterFailed              = "States.ResultWriterFailed"
 	ErrQueryEvaluationError            = "States.QueryEvaluationError"
+	ErrDataLimitExceeded               = "States.DataLimitExceeded"
+	ErrHTTPSocket                      = "States.Http.Socket"
 )
 
 // knownErrorNames are the "States." names a Retrier or Catcher may match;
@@ -30,7 +32,8 @@ var knownErrorNames = map[string]bool{
 	ErrBranchFailed: true, ErrNoChoiceMatched: true, ErrExceedToleratedFailureThreshold: true,
 	ErrRuntime: true, ErrPermissions: true, ErrResultPathMatchFailure: true,
 	ErrParameterPathFailure: true, ErrIntrinsicFailure: true, ErrItemReaderFailed: true,
-	ErrResultWriterFailed: true, ErrQueryEvaluationError: true,
+	ErrResultWriterFailed: true, ErrQueryEvaluationError: true, ErrDataLimitExceeded: true,
+	ErrHTTPSocket: true,
 }
 
 // Failure is an error with a States Language name: what a failed task,
