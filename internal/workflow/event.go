@@ -1,0 +1,158 @@
+package workflow
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// EventType is a history event's type, named as in Step Functions'
+// GetExecutionHistory.
+type EventType string
+
+// Event types the interpreter records.
+const (
+	ExecutionStarted   EventType = "ExecutionStarted"
+	ExecutionSucceeded EventType = "ExecutionSucceeded"
+	ExecutionFailed    EventType = "ExecutionFailed"
+	ExecutionTimedOut  EventType = "ExecutionTimedOut"
+	ExecutionAborted   EventType = "ExecutionAborted"
+	ExecutionRedriven  EventType = "ExecutionRedriven"
+
+	TaskStateEntered EventType = "TaskStateEntered"
+	TaskStateExited  EventType = "TaskStateExited"
+	TaskStateAborted EventType = "TaskStateAborted"
+	TaskScheduled    EventType = "TaskScheduled"
+	TaskStarted      EventType = "TaskStarted"
+	TaskSucceeded    EventType = "TaskSucceeded"
+	TaskFailed       EventType = "TaskFailed"
+	TaskTimedOut     EventType = "TaskTimedOut"
+
+	PassStateEntered    EventType = "PassStateEntered"
+	PassStateExited     EventType = "PassStateExited"
+	ChoiceStateEntered  EventType = "ChoiceStateEntered"
+	ChoiceStateExited   EventType = "ChoiceStateExited"
+	WaitStateEntered    EventType = "WaitStateEntered"
+	WaitStateExited     EventType = "WaitStateExited"
+	WaitStateAborted    EventType = "WaitStateAborted"
+	SucceedStateEntered EventType = "SucceedStateEntered"
+	SucceedStateExited  EventType = "SucceedStateExited"
+	FailStateEntered    EventType = "FailStateEntered"
+
+	ParallelStateEntered   EventType = "ParallelStateEntered"
+	ParallelStateStarted   EventType = "ParallelStateStarted"
+	ParallelStateSucceeded EventType = "ParallelStateSucceeded"
+	ParallelStateFailed    EventType = "ParallelStateFailed"
+	ParallelStateAborted   EventType = "ParallelStateAborted"
+	ParallelStateExited    EventType = "ParallelStateExited"
+
+	MapStateEntered       EventType = "MapStateEntered"
+	MapStateStarted       EventType = "MapStateStarted"
+	MapIterationStarted   EventType = "MapIterationStarted"
+	MapIterationSucceeded EventType = "MapIterationSucceeded"
+	MapIterationFailed    EventType = "MapIterationFailed"
+	MapIterationAborted   EventType = "MapIterationAborted"
+	MapStateSucceeded     EventType = "MapStateSucceeded"
+	MapStateFailed        EventType = "MapStateFailed"
+	MapStateAborted       EventType = "MapStateAborted"
+	MapStateExited        EventType = "MapStateExited"
+)
+
+// Event is one entry of an execution's history. The exported JSON form
+// (encoding/json of the struct) is the storage form and keeps every field;
+// MarshalAWS gives the GetExecutionHistory form, which leaves out Scope
+// and Resume.
+type Event struct {
+	ID              int64     `json:"id"`
+	PreviousEventID int64     `json:"previousEventId"`
+	Timestamp       time.Time `json:"timestamp"`
+	Type            EventType `json:"type"`
+	// Details is the "…EventDetails" object of Type (for example
+	// stateEnteredEventDetails {"name","input","inputDetails"}), or nil
+	// for types without details (ParallelStateStarted, MapStateSucceeded).
+	Details json.RawMessage `json:"details,omitempty"`
+	// Scope names the Map iteration or Parallel branch the event belongs
+	// to: "" for the top level, otherwise a path of the enclosing
+	// states' names, visit numbers and iteration or branch indexes. It is
+	// what lets a resumed execution match iterations that finished out of
+	// order; its form is internal to this package.
+	Scope string `json:"scope,omitempty"`
+	// Resume holds what resuming needs beyond AWS's details (the next
+	// state after a Choice or Catch, a drawn retry delay, a Wait's end, a
+	// task token); opaque to the Journal, nil when there is nothing.
+	Resume json.RawMessage `json:"resume,omitempty"`
+}
+
+// DetailsKey is the name of the details field of t in GetExecutionHistory:
+// "stateEnteredEventDetails" for every …StateEntered type,
+// "stateExitedEventDetails" for …StateExited, else "<type>EventDetails"
+// with a lower-case first letter ("taskScheduledEventDetails").
+func DetailsKey(t EventType) string {
+	s := string(t)
+	switch {
+	case strings.HasSuffix(s, "StateEntered"):
+		return "stateEnteredEventDetails"
+	case strings.HasSuffix(s, "StateExited"):
+		return "stateExitedEventDetails"
+	case s == "":
+		return ""
+	}
+	return strings.ToLower(s[:1]) + s[1:] + "EventDetails"
+}
+
+// timeLayout is the contract's timestamp form: RFC 3339, milliseconds, UTC.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// formatTime writes t in the contract's timestamp form.
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// awsEvent is the GetExecutionHistory shape of an Event; the details are
+// added under their type's key by MarshalAWS.
+type awsEvent struct {
+	ID              int64  `json:"id"`
+	PreviousEventID int64  `json:"previousEventId"`
+	Timestamp       string `json:"timestamp"`
+	Type            string `json:"type"`
+}
+
+// MarshalAWS returns e as GetExecutionHistory shows it:
+// {"id":1,"previousEventId":0,"timestamp":"…","type":"ExecutionStarted",
+// "executionStartedEventDetails":{…}}.
+func (e Event) MarshalAWS() ([]byte, error) {
+	head, err := json.Marshal(awsEvent{ID: e.ID, PreviousEventID: e.PreviousEventID, Timestamp: formatTime(e.Timestamp), Type: string(e.Type)})
+	if err != nil {
+		return nil, err
+	}
+	if len(e.Details) == 0 {
+		return head, nil
+	}
+	key, err := json.Marshal(DetailsKey(e.Type))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(head)+len(key)+len(e.Details)+2)
+	out = append(out, head[:len(head)-1]...)
+	out = append(out, ',')
+	out = append(out, key...)
+	out = append(out, ':')
+	out = append(out, e.Details...)
+	out = append(out, '}')
+	return out, nil
+}
+
+// MarshalHistory returns events as GetExecutionHistory's response body:
+// {"events":[…]}.
+func MarshalHistory(events []Event) ([]byte, error) {
+	out := []byte(`{"events":[`)
+	for i, e := range events {
+		b, err := e.MarshalAWS()
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, b...)
+	}
+	return append(out, "]}"...), nil
+}
