@@ -83,7 +83,7 @@ func (s *Store) SetLive(ctx context.Context, id int64, replaced store.Deployment
 			string(replaced), nanos(at), env, svc, id); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE deployments SET status = 'live', reason = '', updated = ? WHERE id = ?`, nanos(at), id)
+		_, err = tx.ExecContext(ctx, `UPDATE deployments SET status = 'live', updated = ? WHERE id = ?`, nanos(at), id)
 		return err
 	})
 	if err != nil {

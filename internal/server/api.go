@@ -1,0 +1,99 @@
+package server
+
+import (
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/deploy"
+	"github.com/velocity-ci/velocity/internal/spec"
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+// Routes of the control API.
+const (
+	pathStatus   = "/v1/status"
+	pathDeploy   = "/v1/deploy"
+	pathRollback = "/v1/rollback"
+	pathReleases = "/v1/releases"
+	pathShutdown = "/v1/shutdown"
+)
+
+// Definition is what a release is deployed with; it is journaled with
+// every deployment so that the release can be deployed again exactly.
+type Definition struct {
+	Service     spec.Service     `json:"service"`
+	Environment spec.Environment `json:"environment"`
+	// EnvPassthrough is the pipeline's env_passthrough: the server's own
+	// variables of those names reach the instances.
+	EnvPassthrough []string `json:"env_passthrough,omitempty"`
+}
+
+// DeployRequest deploys a release made of a run's outputs.
+type DeployRequest struct {
+	Definition
+	// Release names the release ("r12"): unique per run.
+	Release string `json:"release"`
+	RunID   int64  `json:"run_id"`
+	Commit  string `json:"commit,omitempty"`
+	// Files are the outputs of the service's from action, in the blob
+	// store of the server's data directory.
+	Files []store.Output `json:"files"`
+}
+
+// RollbackRequest puts an earlier release of a service back.
+type RollbackRequest struct {
+	Environment string `json:"environment"`
+	Service     string `json:"service"`
+	// To names the release; empty means the one that served before the
+	// live one.
+	To string `json:"to,omitempty"`
+}
+
+// DeployResult is a deploy that went live.
+type DeployResult struct {
+	Deployment int64  `json:"deployment"`
+	Release    string `json:"release"`
+	URL        string `json:"url"`
+	// Warm: traffic switched back to a blue-green release still running.
+	Warm bool `json:"warm,omitempty"`
+}
+
+// Event is one line of a deploy's answer.
+type Event struct {
+	Log    string        `json:"log,omitempty"`
+	Result *DeployResult `json:"result,omitempty"`
+	Error  string        `json:"error,omitempty"`
+}
+
+// Release is one deployment of a service, as `velocity releases` shows it.
+type Release struct {
+	Deployment int64                  `json:"deployment"`
+	Release    string                 `json:"release"`
+	RunID      int64                  `json:"run_id"`
+	Commit     string                 `json:"commit,omitempty"`
+	Status     store.DeploymentStatus `json:"status"`
+	Reason     string                 `json:"reason,omitempty"`
+	Rollback   bool                   `json:"rollback,omitempty"`
+	Created    time.Time              `json:"created"`
+	Updated    time.Time              `json:"updated"`
+}
+
+// Status is what the server runs.
+type Status struct {
+	Version string `json:"version"`
+	// ProxyURL is where the proxy listens ("http://127.0.0.1:8080").
+	ProxyURL string          `json:"proxy_url"`
+	Pid      int             `json:"pid"`
+	Services []deploy.Status `json:"services"`
+}
+
+// errorBody is the answer of a request that failed.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func releaseOf(d store.Deployment) Release {
+	return Release{
+		Deployment: d.ID, Release: d.Release, RunID: d.RunID, Commit: d.Commit, Status: d.Status,
+		Reason: d.Reason, Rollback: d.Rollback, Created: d.Created, Updated: d.Updated,
+	}
+}

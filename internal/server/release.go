@@ -1,0 +1,194 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/deploy"
+	"github.com/velocity-ci/velocity/internal/engine"
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+// deploy journals and carries out a deploy of a new release.
+func (s *Server) deploy(ctx context.Context, req DeployRequest, log io.Writer) (DeployResult, error) {
+	if err := checkDefinition(req.Definition); err != nil {
+		return DeployResult{}, err
+	}
+	if req.Release == "" || len(req.Files) == 0 {
+		return DeployResult{}, invalid("a deploy needs a release name and its files")
+	}
+	defer s.lock(req.Environment.Name, req.Service.Name)()
+	return s.carryOut(ctx, store.Deployment{
+		Environment: req.Environment.Name, Service: req.Service.Name, Release: req.Release,
+		RunID: req.RunID, Commit: req.Commit, Files: req.Files,
+	}, req.Definition, log)
+}
+
+func checkDefinition(def Definition) error {
+	if def.Service.Name == "" || def.Environment.Name == "" {
+		return invalid("a deploy needs the service's and the environment's definitions")
+	}
+	if def.Service.Run == "" {
+		return invalid("service %s has no run: command", def.Service.Name)
+	}
+	return nil
+}
+
+// carryOut records d as deploying, deploys it and records the outcome:
+// live (replacing the live one as superseded, or rolled-back for a
+// rollback) or failed with the first line of the error. The caller holds
+// the service's lock.
+func (s *Server) carryOut(ctx context.Context, d store.Deployment, def Definition, log io.Writer) (DeployResult, error) {
+	req, err := s.request(def, d, log)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	if d.Definition, err = json.Marshal(def); err != nil {
+		return DeployResult{}, fmt.Errorf("definition: %w", err)
+	}
+	d.Status, d.Created = store.Deploying, time.Now()
+	if d.ID, err = s.Journal.CreateDeployment(context.WithoutCancel(ctx), d); err != nil {
+		return DeployResult{}, err
+	}
+	// The first line also starts the answer's stream: from here on the
+	// outcome, failed or not, is the deploy's, not the request's.
+	fmt.Fprintf(log, "velocity: %s/%s: deploying release %s (deployment %d)\n", d.Environment, d.Service, d.Release, d.ID)
+	res, err := s.Deployer.Deploy(ctx, req)
+	after := context.WithoutCancel(ctx)
+	if err != nil {
+		reason, _, _ := strings.Cut(err.Error(), "\n")
+		if ctx.Err() != nil {
+			reason = "cancelled: " + reason
+		}
+		if jerr := s.Journal.SetDeploymentStatus(after, d.ID, store.DeployFailed, reason, time.Now()); jerr != nil {
+			s.log().Error("journal a failed deploy", "deployment", d.ID, "err", jerr)
+		}
+		return DeployResult{}, err
+	}
+	replaced := store.Superseded
+	if d.Rollback {
+		replaced = store.RolledBack
+	}
+	if err := s.Journal.SetLive(after, d.ID, replaced, time.Now()); err != nil {
+		return DeployResult{}, err
+	}
+	return DeployResult{Deployment: d.ID, Release: res.Release, URL: res.URL, Warm: res.Warm}, nil
+}
+
+// request makes the deployer's request: the files from the journal's
+// digests, the environment from the server's host and its secrets.
+func (s *Server) request(def Definition, d store.Deployment, log io.Writer) (deploy.Request, error) {
+	files, err := engine.OutputFiles(d.Files)
+	if err != nil {
+		return deploy.Request{}, invalid("release %s: %v", d.Release, err)
+	}
+	var env []string
+	if s.Env != nil {
+		env = s.Env(def.EnvPassthrough)
+	}
+	for _, name := range def.Service.Secrets {
+		if s.Secrets == nil {
+			return deploy.Request{}, invalid("secret %s: this server has no secrets", name)
+		}
+		v, err := s.Secrets.Get(name)
+		if err != nil {
+			return deploy.Request{}, invalid("secret %s of service %s: %v", name, def.Service.Name, err)
+		}
+		env = append(env, name+"="+string(v))
+	}
+	return deploy.Request{
+		Service: def.Service, Environment: def.Environment, Release: d.Release,
+		Files: files, Env: env, Log: log,
+	}, nil
+}
+
+// rollback deploys an earlier release again, by the strategy it was
+// deployed with: the named one, or the one that served before the live
+// release first went live.
+func (s *Server) rollback(ctx context.Context, req RollbackRequest, log io.Writer) (DeployResult, error) {
+	if req.Environment == "" || req.Service == "" {
+		return DeployResult{}, invalid("a rollback needs an environment and a service")
+	}
+	defer s.lock(req.Environment, req.Service)()
+	ds, err := s.Journal.Deployments(ctx, req.Environment, req.Service)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	if len(ds) == 0 {
+		return DeployResult{}, notFound("no deployments of %s in %s on this server", req.Service, req.Environment)
+	}
+	target, live, err := rollbackTarget(ds, req)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	var def Definition
+	if err := json.Unmarshal(target.Definition, &def); err != nil {
+		return DeployResult{}, fmt.Errorf("deployment %d: definition: %w", target.ID, err)
+	}
+	d := store.Deployment{
+		Environment: target.Environment, Service: target.Service, Release: target.Release,
+		RunID: target.RunID, Commit: target.Commit, Files: target.Files, Rollback: true,
+	}
+	if live != nil {
+		d.Reason = "rollback from " + live.Release
+	}
+	fmt.Fprintf(log, "velocity: %s/%s: rolling back to release %s (run %d)\n", req.Environment, req.Service, target.Release, target.RunID)
+	return s.carryOut(ctx, d, def, log)
+}
+
+// rollbackTarget picks the deployment to put back from ds (newest first).
+func rollbackTarget(ds []store.Deployment, req RollbackRequest) (target, live *store.Deployment, err error) {
+	for i := range ds {
+		if ds[i].Status == store.Live {
+			live = &ds[i]
+			break
+		}
+	}
+	served := func(d store.Deployment) bool {
+		return d.Status == store.Superseded || d.Status == store.RolledBack
+	}
+	if req.To != "" {
+		if live != nil && live.Release == req.To {
+			return nil, nil, conflict("release %s of %s already serves in %s", req.To, req.Service, req.Environment)
+		}
+		known := false
+		for i := range ds {
+			if ds[i].Release != req.To {
+				continue
+			}
+			known = true
+			if served(ds[i]) {
+				return &ds[i], live, nil
+			}
+		}
+		if known {
+			return nil, nil, conflict("release %s of %s never served in %s; roll back to one that did (see 'velocity releases %s %s')",
+				req.To, req.Service, req.Environment, req.Environment, req.Service)
+		}
+		return nil, nil, notFound("no release %s of %s in %s (see 'velocity releases %s %s')",
+			req.To, req.Service, req.Environment, req.Environment, req.Service)
+	}
+	if live == nil {
+		return nil, nil, conflict("no release of %s serves in %s, so there is no previous one; name one with --to (see 'velocity releases %s %s')",
+			req.Service, req.Environment, req.Environment, req.Service)
+	}
+	// The release that served before the live one first went live: going
+	// back twice walks back through the history instead of toggling
+	// between the last two.
+	first := live.ID
+	for _, d := range ds {
+		if d.Release == live.Release && d.ID < first {
+			first = d.ID
+		}
+	}
+	for i := range ds {
+		if ds[i].ID < first && ds[i].Status == store.Superseded && ds[i].Release != live.Release {
+			return &ds[i], live, nil
+		}
+	}
+	return nil, nil, conflict("%s in %s has no release before %s to roll back to", req.Service, req.Environment, live.Release)
+}
