@@ -28,6 +28,8 @@ type Store struct {
 	// Statements of the per-attempt hot path, prepared once: parsing SQL
 	// again for every attempt cost a third of the journal's time.
 	insertAttempt, finishAttempt *sql.Stmt
+	// journal groups concurrent workflow event appends into one commit.
+	journal groupCommit
 }
 
 var _ store.Store = (*Store)(nil)

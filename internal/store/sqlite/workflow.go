@@ -1,0 +1,384 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	driver "modernc.org/sqlite"
+
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+var _ store.Workflows = (*Store)(nil)
+
+const executionColumns = `id, arn, name, state_machine, definition, input, status, output, error, cause,
+	concurrency_key, concurrency_limit, parent, lock, options, stop_requested, stop_error, stop_cause,
+	redrive_count, created, started, stopped, redriven`
+
+func scanExecution(row interface{ Scan(...any) error }) (store.Execution, error) {
+	var e store.Execution
+	var status string
+	var stop int
+	var created, started, stopped, redriven int64
+	err := row.Scan(&e.ID, &e.ARN, &e.Name, &e.StateMachine, &e.Definition, &e.Input, &status, &e.Output,
+		&e.Error, &e.Cause, &e.ConcurrencyKey, &e.ConcurrencyLimit, &e.Parent, &e.Lock, &e.Options, &stop,
+		&e.StopError, &e.StopCause, &e.RedriveCount, &created, &started, &stopped, &redriven)
+	e.Status = store.ExecutionStatus(status)
+	e.StopRequested = stop != 0
+	e.Created, e.Started, e.Stopped, e.Redriven = fromNanos(created), fromNanos(started), fromNanos(stopped), fromNanos(redriven)
+	return e, err
+}
+
+// isConstraint reports a UNIQUE or PRIMARY KEY violation.
+func isConstraint(err error) bool {
+	var se *driver.Error
+	// The primary result code SQLITE_CONSTRAINT is 19; extended codes keep it in the low byte.
+	return errors.As(err, &se) && se.Code()&0xff == 19
+}
+
+func orEmpty(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// CreateExecution implements store.Workflows.
+func (s *Store) CreateExecution(ctx context.Context, e store.Execution) (int64, error) {
+	limit := e.ConcurrencyLimit
+	if limit <= 0 {
+		limit = 1
+	}
+	res, err := s.db.ExecContext(ctx,
+		`INSERT INTO workflow_executions (arn, name, state_machine, definition, input, status, concurrency_key,
+		 concurrency_limit, queue, parent, lock, options, created)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(queue), 0) + 1 FROM workflow_executions), ?, ?, ?, ?)`,
+		e.ARN, e.Name, e.StateMachine, orEmpty(e.Definition), orEmpty(e.Input), string(store.ExecutionPending),
+		e.ConcurrencyKey, limit, e.Parent, e.Lock, orEmpty(e.Options), nanos(e.Created))
+	if isConstraint(err) {
+		return 0, fmt.Errorf("execution %s: %w", e.ARN, store.ErrExists)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("record execution %s: %w", e.ARN, err)
+	}
+	return res.LastInsertId()
+}
+
+// ClaimExecution implements store.Workflows. The check and the change are
+// one statement, and SQLite runs one writer at a time across processes,
+// so two claimants can never both take the last slot of a key.
+func (s *Store) ClaimExecution(ctx context.Context, id int64, at time.Time) (bool, error) {
+	_, err := s.db.ExecContext(ctx,
+		`UPDATE workflow_executions AS e SET status = 'RUNNING', started = CASE WHEN started = 0 THEN ? ELSE started END
+		 WHERE id = ? AND status = 'PENDING' AND (concurrency_key = '' OR (
+		   (SELECT COUNT(*) FROM workflow_executions r
+		    WHERE r.concurrency_key = e.concurrency_key AND r.status = 'RUNNING') < e.concurrency_limit
+		   AND NOT EXISTS (SELECT 1 FROM workflow_executions p
+		    WHERE p.concurrency_key = e.concurrency_key AND p.status = 'PENDING' AND p.queue < e.queue)))`,
+		nanos(at), id)
+	if err != nil {
+		return false, fmt.Errorf("claim execution %d: %w", id, err)
+	}
+	var status string
+	err = s.db.QueryRowContext(ctx, `SELECT status FROM workflow_executions WHERE id = ?`, id).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("execution %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim execution %d: %w", id, err)
+	}
+	return status == string(store.ExecutionRunning), nil
+}
+
+// FinishExecution implements store.Workflows.
+func (s *Store) FinishExecution(ctx context.Context, id int64, status store.ExecutionStatus, output []byte, errName, cause string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE workflow_executions SET status = ?, output = ?, error = ?, cause = ?, stopped = ?
+		 WHERE id = ? AND status IN ('PENDING', 'RUNNING')`,
+		string(status), output, errName, cause, nanos(at), id)
+	if err != nil {
+		return fmt.Errorf("finish execution %d: %w", id, err)
+	}
+	return checkOne(res, fmt.Sprintf("live execution %d", id))
+}
+
+// RequestStop implements store.Workflows.
+func (s *Store) RequestStop(ctx context.Context, id int64, errName, cause string) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE workflow_executions SET stop_requested = 1, stop_error = ?, stop_cause = ?
+		 WHERE id = ? AND status IN ('PENDING', 'RUNNING')`, errName, cause, id)
+	if err != nil {
+		return fmt.Errorf("stop execution %d: %w", id, err)
+	}
+	return checkOne(res, fmt.Sprintf("live execution %d", id))
+}
+
+// Redrive implements store.Workflows.
+func (s *Store) Redrive(ctx context.Context, id int64, lock string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE workflow_executions SET status = 'PENDING', output = NULL, error = '', cause = '', stopped = 0,
+		 stop_requested = 0, stop_error = '', stop_cause = '', lock = ?, redrive_count = redrive_count + 1,
+		 redriven = ?, queue = (SELECT MAX(queue) + 1 FROM workflow_executions)
+		 WHERE id = ? AND status IN ('FAILED', 'TIMED_OUT', 'ABORTED')`, lock, nanos(at), id)
+	if err != nil {
+		return fmt.Errorf("redrive execution %d: %w", id, err)
+	}
+	return checkOne(res, fmt.Sprintf("failed, timed out or aborted execution %d", id))
+}
+
+// Execution implements store.Workflows.
+func (s *Store) Execution(ctx context.Context, id int64) (store.Execution, error) {
+	e, err := scanExecution(s.db.QueryRowContext(ctx, `SELECT `+executionColumns+` FROM workflow_executions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fmt.Errorf("execution %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("execution %d: %w", id, err)
+	}
+	return e, nil
+}
+
+// ExecutionByARN implements store.Workflows.
+func (s *Store) ExecutionByARN(ctx context.Context, arn string) (store.Execution, error) {
+	e, err := scanExecution(s.db.QueryRowContext(ctx, `SELECT `+executionColumns+` FROM workflow_executions WHERE arn = ?`, arn))
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fmt.Errorf("execution %s: %w", arn, store.ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("execution %s: %w", arn, err)
+	}
+	return e, nil
+}
+
+func (s *Store) queryExecutions(ctx context.Context, query string, args ...any) ([]store.Execution, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list executions: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Execution
+	for rows.Next() {
+		e, err := scanExecution(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list executions: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Executions implements store.Workflows.
+func (s *Store) Executions(ctx context.Context, f store.ExecutionFilter) ([]store.Execution, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var where []string
+	var args []any
+	if f.StateMachine != "" {
+		where, args = append(where, "state_machine = ?"), append(args, f.StateMachine)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(f.Status))
+	}
+	if f.Parent != "" {
+		where, args = append(where, "parent = ?"), append(args, f.Parent)
+	}
+	q := `SELECT ` + executionColumns + ` FROM workflow_executions`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	return s.queryExecutions(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+}
+
+// LiveExecutions implements store.Workflows.
+func (s *Store) LiveExecutions(ctx context.Context) ([]store.Execution, error) {
+	return s.queryExecutions(ctx, `SELECT `+executionColumns+` FROM workflow_executions
+		WHERE status IN ('PENDING', 'RUNNING') ORDER BY id`)
+}
+
+// appendRequest is one AppendEvents call waiting for its group's commit.
+type appendRequest struct {
+	executionID int64
+	events      []store.Event
+	done        chan error
+}
+
+// groupCommit batches the appends of concurrent callers into one
+// transaction: a Map with a hundred iterations in flight would otherwise
+// pay a hundred commits where one does. There is no timer: whatever queued
+// while the previous commit ran forms the next group, so a lone caller
+// waits for nothing but its own commit. Its zero value is ready.
+type groupCommit struct {
+	mu       sync.Mutex
+	queue    []*appendRequest
+	draining bool
+	// insert is prepared by the draining goroutine on first use; only
+	// one goroutine drains at a time.
+	insert *sql.Stmt
+}
+
+// AppendEvents implements store.Workflows.
+func (s *Store) AppendEvents(ctx context.Context, executionID int64, events []store.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	req := &appendRequest{executionID: executionID, events: events, done: make(chan error, 1)}
+	g := &s.journal
+	g.mu.Lock()
+	g.queue = append(g.queue, req)
+	if !g.draining {
+		g.draining = true
+		go s.drain()
+	}
+	g.mu.Unlock()
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		// The events may still be committed; the caller treats them as not
+		// durable, which is the safe reading.
+		return ctx.Err()
+	}
+}
+
+// drain commits queued groups until the queue is empty.
+func (s *Store) drain() {
+	g := &s.journal
+	for {
+		g.mu.Lock()
+		batch := g.queue
+		g.queue = nil
+		if len(batch) == 0 {
+			g.draining = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		err := s.commitEvents(batch)
+		if err != nil && len(batch) > 1 {
+			// One bad request (a duplicate event) must not fail the
+			// others: commit each alone to find out whose it was.
+			for _, r := range batch {
+				r.done <- s.commitEvents([]*appendRequest{r})
+			}
+			continue
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+func (s *Store) commitEvents(batch []*appendRequest) error {
+	// The callers' contexts differ and any may be cancelled; the commit
+	// belongs to all of them, so it runs on its own.
+	ctx := context.Background()
+	g := &s.journal
+	if g.insert == nil {
+		stmt, err := s.db.PrepareContext(ctx, `INSERT INTO workflow_events (execution_id, id, type, at, body) VALUES (?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("append events: %w", err)
+		}
+		g.insert = stmt
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt := tx.StmtContext(ctx, g.insert)
+		for _, r := range batch {
+			for _, e := range r.events {
+				if _, err := stmt.ExecContext(ctx, r.executionID, e.ID, e.Type, nanos(e.At), orEmpty(e.Body)); err != nil {
+					if isConstraint(err) {
+						return fmt.Errorf("event %d of execution %d: %w", e.ID, r.executionID, store.ErrExists)
+					}
+					return fmt.Errorf("event %d of execution %d: %w", e.ID, r.executionID, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	return nil
+}
+
+// Events implements store.Workflows.
+func (s *Store) Events(ctx context.Context, executionID int64) ([]store.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, type, at, body FROM workflow_events WHERE execution_id = ? ORDER BY id`, executionID)
+	if err != nil {
+		return nil, fmt.Errorf("history of execution %d: %w", executionID, err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var e store.Event
+		var at int64
+		if err := rows.Scan(&e.ID, &e.Type, &at, &e.Body); err != nil {
+			return nil, fmt.Errorf("history of execution %d: %w", executionID, err)
+		}
+		e.At = fromNanos(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// CreateTaskToken implements store.Workflows.
+func (s *Store) CreateTaskToken(ctx context.Context, t store.TaskToken) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO workflow_task_tokens (token, execution_id, state, status, created, updated) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.Token, t.ExecutionID, t.State, string(store.TokenWaiting), nanos(t.Created), nanos(t.Created))
+	if isConstraint(err) {
+		return fmt.Errorf("task token: %w", store.ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("record task token of %s: %w", t.State, err)
+	}
+	return nil
+}
+
+// CompleteTaskToken implements store.Workflows.
+func (s *Store) CompleteTaskToken(ctx context.Context, token string, status store.TokenStatus, output []byte, errName, cause string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE workflow_task_tokens SET status = ?, output = ?, error = ?, cause = ?, updated = ?
+		 WHERE token = ? AND status = 'waiting'`, string(status), output, errName, cause, nanos(at), token)
+	if err != nil {
+		return fmt.Errorf("complete task token: %w", err)
+	}
+	return checkOne(res, "waiting task token")
+}
+
+// HeartbeatTaskToken implements store.Workflows.
+func (s *Store) HeartbeatTaskToken(ctx context.Context, token string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE workflow_task_tokens SET heartbeat = ?, updated = ? WHERE token = ? AND status = 'waiting'`,
+		nanos(at), nanos(at), token)
+	if err != nil {
+		return fmt.Errorf("task heartbeat: %w", err)
+	}
+	return checkOne(res, "waiting task token")
+}
+
+// TaskToken implements store.Workflows.
+func (s *Store) TaskToken(ctx context.Context, token string) (store.TaskToken, error) {
+	t := store.TaskToken{Token: token}
+	var status string
+	var heartbeat, created, updated int64
+	err := s.db.QueryRowContext(ctx,
+		`SELECT execution_id, state, status, output, error, cause, heartbeat, created, updated
+		 FROM workflow_task_tokens WHERE token = ?`, token).Scan(&t.ExecutionID, &t.State, &status, &t.Output,
+		&t.Error, &t.Cause, &heartbeat, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, fmt.Errorf("task token: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return t, fmt.Errorf("task token: %w", err)
+	}
+	t.Status = store.TokenStatus(status)
+	t.Heartbeat, t.Created, t.Updated = fromNanos(heartbeat), fromNanos(created), fromNanos(updated)
+	return t, nil
+}

@@ -1,0 +1,332 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+// RunWorkflows runs the workflow journal's suite; open returns an empty
+// store for each subtest.
+func RunWorkflows(t *testing.T, open func(t *testing.T) store.Workflows) {
+	t.Run("ExecutionLifecycle", func(t *testing.T) { testExecutionLifecycle(t, open(t)) })
+	t.Run("ConcurrencyKeyFIFO", func(t *testing.T) { testConcurrencyKey(t, open(t)) })
+	t.Run("GroupCommittedAppends", func(t *testing.T) { testGroupCommit(t, open(t)) })
+	t.Run("StopAndRedrive", func(t *testing.T) { testStopAndRedrive(t, open(t)) })
+	t.Run("TaskTokens", func(t *testing.T) { testTaskTokens(t, open(t)) })
+	t.Run("ExecutionListing", func(t *testing.T) { testExecutionListing(t, open(t)) })
+}
+
+func execution(name, key string, limit int) store.Execution {
+	return store.Execution{
+		ARN:  "arn:aws:states:us-east-1:123456789012:execution:sm:" + name,
+		Name: name, StateMachine: "sm", Definition: []byte(`{"StartAt":"A"}`), Input: []byte(`{"n":1}`),
+		ConcurrencyKey: key, ConcurrencyLimit: limit, Lock: "/locks/" + name, Options: []byte(`{}`),
+		Created: time.Unix(100, 0),
+	}
+}
+
+func createExecution(t *testing.T, s store.Workflows, e store.Execution) int64 {
+	t.Helper()
+	id, err := s.CreateExecution(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func claim(t *testing.T, s store.Workflows, id int64) bool {
+	t.Helper()
+	ok, err := s.ClaimExecution(ctx, id, time.Unix(200, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+func testExecutionLifecycle(t *testing.T, s store.Workflows) {
+	id := createExecution(t, s, execution("one", "", 0))
+	if _, err := s.CreateExecution(ctx, execution("one", "", 0)); !errors.Is(err, store.ErrExists) {
+		t.Errorf("second execution with the same ARN: %v", err)
+	}
+	e, err := s.Execution(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Status != store.ExecutionPending || e.Name != "one" || string(e.Input) != `{"n":1}` || e.ConcurrencyLimit != 1 ||
+		!e.Created.Equal(time.Unix(100, 0)) || e.Lock != "/locks/one" {
+		t.Errorf("created %+v", e)
+	}
+	if !claim(t, s, id) || !claim(t, s, id) {
+		t.Fatal("an execution without a concurrency key must run at once (and stay running)")
+	}
+	byARN, err := s.ExecutionByARN(ctx, e.ARN)
+	if err != nil || byARN.ID != id || byARN.Status != store.ExecutionRunning || !byARN.Started.Equal(time.Unix(200, 0)) {
+		t.Errorf("by ARN: %+v %v", byARN, err)
+	}
+	live, _ := s.LiveExecutions(ctx)
+	if len(live) != 1 || live[0].ID != id {
+		t.Errorf("live %+v", live)
+	}
+	if err := s.FinishExecution(ctx, id, store.ExecutionSucceeded, []byte(`{"ok":true}`), "", "", time.Unix(300, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishExecution(ctx, id, store.ExecutionFailed, nil, "E", "C", time.Unix(301, 0)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("finishing a finished execution: %v", err)
+	}
+	e, _ = s.Execution(ctx, id)
+	if e.Status != store.ExecutionSucceeded || string(e.Output) != `{"ok":true}` || !e.Stopped.Equal(time.Unix(300, 0)) || !e.Status.Final() {
+		t.Errorf("finished %+v", e)
+	}
+	if live, _ := s.LiveExecutions(ctx); len(live) != 0 {
+		t.Errorf("finished execution still live: %+v", live)
+	}
+	if _, err := s.Execution(ctx, id+100); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown execution: %v", err)
+	}
+	if _, err := s.ExecutionByARN(ctx, "arn:nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown ARN: %v", err)
+	}
+	if _, err := s.ClaimExecution(ctx, id+100, time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("claiming an unknown execution: %v", err)
+	}
+}
+
+func testConcurrencyKey(t *testing.T, s store.Workflows) {
+	a := createExecution(t, s, execution("a", "acct-1", 1))
+	b := createExecution(t, s, execution("b", "acct-1", 1))
+	other := createExecution(t, s, execution("other", "acct-2", 1))
+	c := createExecution(t, s, execution("c", "acct-1", 1))
+	if claim(t, s, b) {
+		t.Fatal("b ran before a, which was queued first")
+	}
+	if !claim(t, s, a) {
+		t.Fatal("a, first in its queue with a free slot, did not run")
+	}
+	if !claim(t, s, other) {
+		t.Fatal("another key's execution must not wait for acct-1")
+	}
+	if claim(t, s, b) || claim(t, s, c) {
+		t.Fatal("a second acct-1 execution ran while the limit is 1")
+	}
+	s.FinishExecution(ctx, a, store.ExecutionSucceeded, []byte(`{}`), "", "", time.Unix(300, 0))
+	if claim(t, s, c) {
+		t.Fatal("c jumped the queue ahead of b")
+	}
+	if !claim(t, s, b) {
+		t.Fatal("b did not run once a finished")
+	}
+	s.FinishExecution(ctx, b, store.ExecutionFailed, nil, "E", "C", time.Unix(300, 0))
+	if !claim(t, s, c) {
+		t.Fatal("c did not run once b finished")
+	}
+
+	// A limit of 2 lets two run.
+	x := createExecution(t, s, execution("x", "wide", 2))
+	y := createExecution(t, s, execution("y", "wide", 2))
+	z := createExecution(t, s, execution("z", "wide", 2))
+	if !claim(t, s, x) || !claim(t, s, y) || claim(t, s, z) {
+		t.Fatal("limit 2: want x and y running, z waiting")
+	}
+
+	// Claims racing for one slot: exactly one wins.
+	var ids []int64
+	for i := range 8 {
+		ids = append(ids, createExecution(t, s, execution(fmt.Sprint("race", i), "race", 1)))
+	}
+	var wins sync.WaitGroup
+	won := make(chan int64, len(ids))
+	for _, id := range ids {
+		wins.Add(1)
+		go func() {
+			defer wins.Done()
+			if ok, err := s.ClaimExecution(ctx, id, time.Now()); err == nil && ok {
+				won <- id
+			}
+		}()
+	}
+	wins.Wait()
+	close(won)
+	var winners []int64
+	for id := range won {
+		winners = append(winners, id)
+	}
+	if len(winners) != 1 || winners[0] != ids[0] {
+		t.Errorf("racing claims: winners %v, want only the first queued %d", winners, ids[0])
+	}
+}
+
+func event(id int64, typ string) store.Event {
+	return store.Event{ID: id, Type: typ, At: time.Unix(0, id*1e6), Body: []byte(fmt.Sprintf(`{"id":%d,"type":%q}`, id, typ))}
+}
+
+func testGroupCommit(t *testing.T, s store.Workflows) {
+	id := createExecution(t, s, execution("many", "", 0))
+	claim(t, s, id)
+	// 100 writers at once, as a Map with MaxConcurrency 100 would append.
+	const writers, each = 100, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				n := int64(w*each + i + 1)
+				if err := s.AppendEvents(ctx, id, []store.Event{event(n, "PassStateEntered")}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	got, err := s.Events(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != writers*each {
+		t.Fatalf("%d events, want %d", len(got), writers*each)
+	}
+	for i, e := range got {
+		if e.ID != int64(i+1) || e.Type != "PassStateEntered" || string(e.Body) != string(event(e.ID, e.Type).Body) ||
+			!e.At.Equal(time.Unix(0, e.ID*1e6)) {
+			t.Fatalf("event %d: %+v", i, e)
+		}
+	}
+
+	// A duplicate fails its own call only, not the others of its group.
+	var dup, fresh error
+	wg.Add(2)
+	go func() { defer wg.Done(); dup = s.AppendEvents(ctx, id, []store.Event{event(5, "Again")}) }()
+	go func() {
+		defer wg.Done()
+		fresh = s.AppendEvents(ctx, id, []store.Event{event(writers*each+1, "ExecutionSucceeded"), event(writers*each+2, "X")})
+	}()
+	wg.Wait()
+	if !errors.Is(dup, store.ErrExists) {
+		t.Errorf("duplicate event ID: %v", dup)
+	}
+	if fresh != nil {
+		t.Errorf("an append sharing a group with a duplicate failed: %v", fresh)
+	}
+	if got, _ := s.Events(ctx, id); len(got) != writers*each+2 || got[4].Type != "PassStateEntered" {
+		t.Errorf("after the duplicate: %d events, event 5 %+v", len(got), got[4])
+	}
+}
+
+func testStopAndRedrive(t *testing.T, s store.Workflows) {
+	id := createExecution(t, s, execution("r", "k", 1))
+	claim(t, s, id)
+	if err := s.RequestStop(ctx, id, "Stopped", "by hand"); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := s.Execution(ctx, id)
+	if !e.StopRequested || e.StopError != "Stopped" || e.StopCause != "by hand" || e.Status != store.ExecutionRunning {
+		t.Errorf("stop requested: %+v", e)
+	}
+	if err := s.Redrive(ctx, id, "/locks/r2", time.Unix(400, 0)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("redriving a running execution: %v", err)
+	}
+	s.FinishExecution(ctx, id, store.ExecutionAborted, nil, "Stopped", "by hand", time.Unix(300, 0))
+	if err := s.RequestStop(ctx, id, "", ""); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("stopping a stopped execution: %v", err)
+	}
+	waiting := createExecution(t, s, execution("w", "k", 1))
+	if err := s.Redrive(ctx, id, "/locks/r2", time.Unix(400, 0)); err != nil {
+		t.Fatal(err)
+	}
+	e, _ = s.Execution(ctx, id)
+	if e.Status != store.ExecutionPending || e.RedriveCount != 1 || e.Error != "" || e.StopRequested ||
+		e.Lock != "/locks/r2" || !e.Redriven.Equal(time.Unix(400, 0)) || !e.Stopped.IsZero() {
+		t.Errorf("redriven %+v", e)
+	}
+	// A redriven execution queues behind those already waiting.
+	if claim(t, s, id) {
+		t.Error("a redriven execution jumped the queue")
+	}
+	if !claim(t, s, waiting) {
+		t.Error("the waiting execution did not run")
+	}
+}
+
+func testTaskTokens(t *testing.T, s store.Workflows) {
+	id := createExecution(t, s, execution("tok", "", 0))
+	if _, err := s.TaskToken(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown token: %v", err)
+	}
+	for _, tok := range []string{"t1", "t2"} {
+		if err := s.CreateTaskToken(ctx, store.TaskToken{Token: tok, ExecutionID: id, State: "Approve", Created: time.Unix(10, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateTaskToken(ctx, store.TaskToken{Token: "t1", ExecutionID: id, State: "Approve"}); !errors.Is(err, store.ErrExists) {
+		t.Errorf("same token twice: %v", err)
+	}
+	if err := s.HeartbeatTaskToken(ctx, "t1", time.Unix(11, 0)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.TaskToken(ctx, "t1")
+	if got.Status != store.TokenWaiting || !got.Heartbeat.Equal(time.Unix(11, 0)) || got.State != "Approve" || got.ExecutionID != id {
+		t.Errorf("after heartbeat: %+v", got)
+	}
+	if err := s.CompleteTaskToken(ctx, "t1", store.TokenSucceeded, []byte(`{"approved":true}`), "", "", time.Unix(12, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompleteTaskToken(ctx, "t1", store.TokenFailed, nil, "E", "C", time.Unix(13, 0)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("completing a completed token: %v", err)
+	}
+	if err := s.HeartbeatTaskToken(ctx, "t1", time.Unix(13, 0)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("heartbeat of a completed token: %v", err)
+	}
+	s.CompleteTaskToken(ctx, "t2", store.TokenFailed, nil, "Rejected", "no", time.Unix(12, 0))
+	got, _ = s.TaskToken(ctx, "t1")
+	if got.Status != store.TokenSucceeded || string(got.Output) != `{"approved":true}` {
+		t.Errorf("succeeded token %+v", got)
+	}
+	got, _ = s.TaskToken(ctx, "t2")
+	if got.Status != store.TokenFailed || got.Error != "Rejected" || got.Cause != "no" {
+		t.Errorf("failed token %+v", got)
+	}
+}
+
+func testExecutionListing(t *testing.T, s store.Workflows) {
+	for i := range 5 {
+		e := execution(fmt.Sprint("e", i), "", 0)
+		if i%2 == 1 {
+			e.StateMachine = "other"
+			e.Parent = "arn:parent"
+		}
+		createExecution(t, s, e)
+	}
+	all, err := s.Executions(ctx, store.ExecutionFilter{})
+	if err != nil || len(all) != 5 || all[0].Name != "e4" || all[4].Name != "e0" {
+		t.Fatalf("all, newest first: %v %v", names(all), err)
+	}
+	if got, _ := s.Executions(ctx, store.ExecutionFilter{StateMachine: "other"}); len(got) != 2 || got[0].Name != "e3" {
+		t.Errorf("by state machine: %v", names(got))
+	}
+	if got, _ := s.Executions(ctx, store.ExecutionFilter{Parent: "arn:parent", Limit: 1}); len(got) != 1 || got[0].Name != "e3" {
+		t.Errorf("children, limit 1: %v", names(got))
+	}
+	claim(t, s, all[0].ID)
+	if got, _ := s.Executions(ctx, store.ExecutionFilter{Status: store.ExecutionRunning}); len(got) != 1 || got[0].Name != "e4" {
+		t.Errorf("running: %v", names(got))
+	}
+}
+
+func names(es []store.Execution) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name)
+	}
+	return out
+}

@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrExists is wrapped by every attempt to record something whose name is
+// already taken (an execution ARN, an event ID).
+var ErrExists = errors.New("already exists")
+
+// ExecutionStatus is where a workflow execution stands, named as Step
+// Functions names it, plus PENDING for an execution waiting for a slot of
+// its concurrency key.
+type ExecutionStatus string
+
+// Execution statuses. An execution is created PENDING, becomes RUNNING
+// when it has a slot (at once without a concurrency key) and ends in one
+// of the final statuses; a redrive makes a final one PENDING again.
+const (
+	ExecutionPending   ExecutionStatus = "PENDING"
+	ExecutionRunning   ExecutionStatus = "RUNNING"
+	ExecutionSucceeded ExecutionStatus = "SUCCEEDED"
+	ExecutionFailed    ExecutionStatus = "FAILED"
+	ExecutionTimedOut  ExecutionStatus = "TIMED_OUT"
+	ExecutionAborted   ExecutionStatus = "ABORTED"
+)
+
+// Final reports whether s can no longer change (except by a redrive).
+func (s ExecutionStatus) Final() bool {
+	return s != ExecutionPending && s != ExecutionRunning
+}
+
+// Execution is one execution of a state machine.
+type Execution struct {
+	// ID orders executions by creation; ARN is the Step Functions name
+	// of the execution (arn:aws:states:REGION:ACCOUNT:execution:SM:NAME).
+	ID           int64
+	ARN          string
+	Name         string
+	StateMachine string
+	// Definition is the state machine's source and Input the execution's
+	// input (JSON), as the execution was started with.
+	Definition []byte
+	Input      []byte
+	Status     ExecutionStatus
+	// Output (JSON) is set when it succeeded; Error and Cause when it
+	// failed, timed out or was aborted.
+	Output []byte
+	Error  string
+	Cause  string
+	// At most ConcurrencyLimit executions with the same non-empty
+	// ConcurrencyKey run at a time; the others wait PENDING, first
+	// queued first run.
+	ConcurrencyKey   string
+	ConcurrencyLimit int
+	// Parent is the ARN of the execution whose task started this one.
+	Parent string
+	// Lock is the file the owning process holds locked while it runs
+	// the execution; a lock that can be taken means the owner is gone.
+	Lock string
+	// Options is how to run the execution again after a restart
+	// (bindings, mocks, directory), opaque to the store (JSON).
+	Options []byte
+	// StopRequested is set by RequestStop for the owner to act on, with
+	// the error and cause to stop with.
+	StopRequested bool
+	StopError     string
+	StopCause     string
+	RedriveCount  int
+	Created       time.Time
+	Started       time.Time
+	Stopped       time.Time
+	Redriven      time.Time
+}
+
+// Event is one history event of an execution. Body is the whole event
+// (JSON) as the interpreter wrote it; Type and At are copies the store
+// can query without decoding it.
+type Event struct {
+	ID   int64
+	Type string
+	At   time.Time
+	Body []byte
+}
+
+// TokenStatus is where a task token stands.
+type TokenStatus string
+
+// Task token statuses: waiting until `velocity workflow task success` or
+// `failure` completes it.
+const (
+	TokenWaiting   TokenStatus = "waiting"
+	TokenSucceeded TokenStatus = "succeeded"
+	TokenFailed    TokenStatus = "failed"
+)
+
+// TaskToken is the token of a .waitForTaskToken task and its outcome.
+type TaskToken struct {
+	Token       string
+	ExecutionID int64
+	State       string
+	Status      TokenStatus
+	// Output (JSON) of a success; Error and Cause of a failure.
+	Output []byte
+	Error  string
+	Cause  string
+	// Heartbeat is the time of the last heartbeat, zero if none came.
+	Heartbeat time.Time
+	Created   time.Time
+	Updated   time.Time
+}
+
+// ExecutionFilter narrows Executions.
+type ExecutionFilter struct {
+	// StateMachine and Status, when set, keep only those executions.
+	StateMachine string
+	Status       ExecutionStatus
+	// Parent, when set, keeps only the children of that execution.
+	Parent string
+	// Limit caps the number of executions, newest first; 0 means 100.
+	Limit int
+}
+
+// Workflows is the workflow journal, kept beside the Store by the same
+// implementations and checked by the storetest suite. Methods are safe for
+// concurrent use, also from several processes, and durable when they
+// return nil; naming an execution or token that does not exist returns an
+// error wrapping ErrNotFound.
+type Workflows interface {
+	// CreateExecution records e (its ID ignored) PENDING at the end of
+	// its key's queue and returns its ID. An ARN already recorded is an
+	// error wrapping ErrExists.
+	CreateExecution(ctx context.Context, e Execution) (int64, error)
+	// ClaimExecution makes a PENDING execution RUNNING if it may run now:
+	// it has no concurrency key, or fewer than its limit of its key's
+	// executions are running and none queued before it still waits. It
+	// reports whether the execution is running (also when it already
+	// was), atomically with respect to every other process.
+	ClaimExecution(ctx context.Context, id int64, at time.Time) (bool, error)
+	// FinishExecution gives a live execution its final status with the
+	// output (succeeded) or error and cause; an execution that is not
+	// live is an error wrapping ErrNotFound.
+	FinishExecution(ctx context.Context, id int64, status ExecutionStatus, output []byte, errName, cause string, at time.Time) error
+	// RequestStop asks a live execution's owner to stop it with errName
+	// and cause; an execution that is not live wraps ErrNotFound.
+	RequestStop(ctx context.Context, id int64, errName, cause string) error
+	// Redrive makes a FAILED, TIMED_OUT or ABORTED execution PENDING
+	// again at the end of its key's queue, counts the redrive and clears
+	// its error; other statuses wrap ErrNotFound.
+	Redrive(ctx context.Context, id int64, lock string, at time.Time) error
+	// Execution returns one execution; ExecutionByARN finds it by ARN.
+	Execution(ctx context.Context, id int64) (Execution, error)
+	ExecutionByARN(ctx context.Context, arn string) (Execution, error)
+	// Executions lists executions, newest first.
+	Executions(ctx context.Context, f ExecutionFilter) ([]Execution, error)
+	// LiveExecutions lists PENDING and RUNNING executions, oldest first.
+	LiveExecutions(ctx context.Context) ([]Execution, error)
+
+	// AppendEvents adds events to an execution's history. Calls from
+	// many goroutines at once share one transaction (group commit); each
+	// returns only once its own events are durable. An event ID already
+	// recorded is an error wrapping ErrExists.
+	AppendEvents(ctx context.Context, executionID int64, events []Event) error
+	// Events returns an execution's history in ID order.
+	Events(ctx context.Context, executionID int64) ([]Event, error)
+
+	// CreateTaskToken records a waiting token.
+	CreateTaskToken(ctx context.Context, t TaskToken) error
+	// CompleteTaskToken records a waiting token's success (output) or
+	// failure (errName, cause); a token that is not waiting wraps
+	// ErrNotFound.
+	CompleteTaskToken(ctx context.Context, token string, status TokenStatus, output []byte, errName, cause string, at time.Time) error
+	// HeartbeatTaskToken records a heartbeat of a waiting token.
+	HeartbeatTaskToken(ctx context.Context, token string, at time.Time) error
+	// TaskToken returns a token with its outcome.
+	TaskToken(ctx context.Context, token string) (TaskToken, error)
+}
