@@ -16,10 +16,12 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -47,14 +49,25 @@ type Options struct {
 
 // Proxy is an http.Handler routing by Host header. Safe for concurrent use.
 type Proxy struct {
-	router     router
-	metrics    *metrics
-	log        *slog.Logger
-	transport  *http.Transport
-	errLog     *log.Logger // ReverseProxy's own complaints, bridged to slog
-	retryAfter string
-	buffers    bufferPool
-	recorders  sync.Pool
+	router      router
+	metrics     *metrics
+	log         *slog.Logger
+	transport   *http.Transport
+	errLog      *log.Logger // ReverseProxy's own complaints, bridged to slog
+	retryAfter  string
+	buffers     bufferPool
+	recorders   sync.Pool
+	dialTimeout time.Duration
+	maxIdle     int
+
+	// The HTTP/1.1 data path (Serve).
+	readers  readerPool
+	writers  writerPool
+	poolsMu  sync.Mutex
+	pools    []weak.Pointer[upstreamPool] // for Close; targets are not closed explicitly
+	serveMu  sync.Mutex
+	servers  map[*server]struct{}
+	shutdown bool
 }
 
 // New creates a proxy. It panics if the metrics are already registered in
@@ -81,10 +94,12 @@ func New(opt Options) *Proxy {
 		panic(err)
 	}
 	p := &Proxy{
-		metrics:    m,
-		log:        opt.Logger,
-		retryAfter: strconv.Itoa(int((opt.RetryAfter + time.Second - 1) / time.Second)),
-		buffers:    make(bufferPool, 256),
+		metrics:     m,
+		log:         opt.Logger,
+		retryAfter:  strconv.Itoa(int((opt.RetryAfter + time.Second - 1) / time.Second)),
+		buffers:     make(bufferPool, 256),
+		dialTimeout: opt.DialTimeout,
+		maxIdle:     opt.MaxIdleConnsPerHost,
 		transport: &http.Transport{
 			Proxy: nil, // upstreams are local; never detour through HTTP_PROXY
 			DialContext: (&net.Dialer{
@@ -116,7 +131,28 @@ func (p *Proxy) RemoveRoute(host string) { p.router.remove(host) }
 func (p *Proxy) Route(host string) *Route { return p.router.lookup(host) }
 
 // Close drops idle upstream connections. In-flight requests are not touched.
-func (p *Proxy) Close() { p.transport.CloseIdleConnections() }
+func (p *Proxy) Close() {
+	p.transport.CloseIdleConnections()
+	p.poolsMu.Lock()
+	pools := slices.Clone(p.pools)
+	p.poolsMu.Unlock()
+	for _, wp := range pools {
+		if up := wp.Value(); up != nil {
+			up.closeIdle()
+		}
+	}
+}
+
+// addPool remembers a target's connection pool for Close without keeping
+// the target alive: deploys create targets and simply drop them.
+func (p *Proxy) addPool(up *upstreamPool) {
+	p.poolsMu.Lock()
+	defer p.poolsMu.Unlock()
+	if len(p.pools) >= 64 && len(p.pools) == cap(p.pools) {
+		p.pools = slices.DeleteFunc(p.pools, func(wp weak.Pointer[upstreamPool]) bool { return wp.Value() == nil })
+	}
+	p.pools = append(p.pools, weak.Make(up))
+}
 
 // NewTarget creates a target forwarding to rawURL (scheme and host only)
 // through the proxy's shared transport. It starts healthy; a failed dial
@@ -132,6 +168,8 @@ func (p *Proxy) NewTarget(rawURL string) (*Target, error) {
 	}
 	u = &url.URL{Scheme: u.Scheme, Host: u.Host}
 	t := newTarget(u)
+	t.pool = newUpstreamPool(u, p.dialTimeout, p.maxIdle)
+	p.addPool(t.pool)
 	// One ReverseProxy per target, so Rewrite knows the upstream without a
 	// per-request context value; they share the transport and buffers.
 	t.rp = &httputil.ReverseProxy{
@@ -391,13 +429,17 @@ const hexDigits = "0123456789abcdef"
 // runtime's CSPRNG and needs no lock.
 func newRequestID() string {
 	var b [32]byte
-	for half := range 2 {
+	return string(appendRequestID(b[:0]))
+}
+
+func appendRequestID(dst []byte) []byte {
+	for range 2 {
 		v := rand.Uint64()
 		for i := range 16 {
-			b[half*16+i] = hexDigits[v>>(60-4*i)&0xf]
+			dst = append(dst, hexDigits[v>>(60-4*i)&0xf])
 		}
 	}
-	return string(b[:])
+	return dst
 }
 
 // bufferPool recycles ReverseProxy's 32 KiB copy buffers. A buffered

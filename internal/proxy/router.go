@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"maps"
 	"strings"
 	"sync"
@@ -21,6 +22,28 @@ func (rt *router) lookup(host string) *Route {
 		return nil
 	}
 	return (*m)[normalizeHost(host)]
+}
+
+// lookupBytes is lookup for a Host header still in the read buffer; the
+// common host (lower case, maybe a port) is looked up without allocating.
+func (rt *router) lookupBytes(host []byte) *Route {
+	m := rt.table.Load()
+	if m == nil {
+		return nil
+	}
+	h := host
+	if i := bytes.LastIndexByte(h, ':'); i >= 0 && bytes.IndexByte(h, ':') == i {
+		h = h[:i]
+	}
+	for _, c := range h {
+		if 'A' <= c && c <= 'Z' || c == '[' {
+			return (*m)[normalizeHost(string(host))]
+		}
+	}
+	if len(h) > 0 && h[len(h)-1] == '.' {
+		h = h[:len(h)-1]
+	}
+	return (*m)[string(h)]
 }
 
 func (rt *router) set(host string, r *Route) {

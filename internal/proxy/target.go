@@ -49,7 +49,8 @@ var ErrDrainTimeout = errors.New("drain timed out")
 // only guards the rare state transitions and their notification.
 type Target struct {
 	url      *url.URL
-	rp       *httputil.ReverseProxy
+	rp       *httputil.ReverseProxy // the net/http path (ServeHTTP)
+	pool     *upstreamPool          // the data path (Serve)
 	state    atomic.Int32
 	inFlight atomic.Int64
 

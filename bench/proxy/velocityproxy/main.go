@@ -7,7 +7,7 @@ import (
 	"context"
 	"flag"
 	"log"
-	"net/http"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -47,17 +47,20 @@ func main() {
 		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
 
-	srv := &http.Server{Addr: *addr, Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- p.Serve(ln, proxy.ServeOptions{}) }()
 	select {
 	case err := <-errc:
 		log.Print(err)
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = srv.Shutdown(sctx)
+		_ = p.Shutdown(sctx)
 		cancel()
 	}
 	p.Close()

@@ -1,0 +1,490 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// clientConn is one client connection on the HTTP/1.1 data path. One
+// goroutine reads a request head, writes it to a pooled upstream
+// connection, and streams the response back, all without handing the
+// exchange to other goroutines; the read and write buffers are flushed
+// only when there is nothing more to read, so a small exchange costs one
+// read and one write on each side.
+type clientConn struct {
+	s        *server
+	nc       net.Conn // nil once net/http owns the connection
+	raw      net.Conn // as accepted, for Shutdown to close from outside
+	rd       *bufio.Reader
+	wr       *bufio.Writer
+	proto    string // X-Forwarded-Proto
+	clientIP string
+	state    atomic.Int32
+
+	req      request
+	resp     response
+	consumed bool   // the request head was discarded from rd
+	id       []byte // the exchange's request id
+	idBuf    [64]byte
+}
+
+const (
+	connActive int32 = iota
+	connIdle
+)
+
+// serve runs requests until the client leaves, an error ends the
+// connection, the server shuts down, or a request goes to net/http.
+func (cc *clientConn) serve() {
+	defer cc.s.release(cc)
+	for {
+		cc.state.Store(connIdle)
+		if cc.s.closing.Load() {
+			return
+		}
+		if cc.rd.Buffered() == 0 {
+			if err := cc.wr.Flush(); err != nil {
+				return
+			}
+			_ = cc.nc.SetReadDeadline(time.Now().Add(cc.s.idleTimeout))
+		}
+		if _, err := cc.rd.Peek(1); err != nil {
+			return
+		}
+		cc.state.Store(connActive)
+		if !headBuffered(cc.rd) {
+			_ = cc.nc.SetReadDeadline(time.Now().Add(cc.s.headerTimeout))
+		}
+		head, err := peekHead(cc.rd)
+		if err != nil {
+			if errors.Is(err, errFallback) || errors.Is(err, errHeadTooLarge) {
+				cc.handoff()
+			}
+			return
+		}
+		var bad badRequest
+		switch err := cc.req.parse(head); {
+		case errors.Is(err, errFallback):
+			cc.handoff()
+			return
+		case errors.As(err, &bad):
+			cc.id = nil
+			cc.writeError(http.StatusBadRequest, "bad request: "+string(bad), false, true)
+			_ = cc.wr.Flush()
+			return
+		}
+		route := cc.s.p.router.lookupBytes(cc.req.host)
+		if route == nil || cc.s.opt.Metrics != nil && isMetricsRequest(cc.req.target, cc.req.host) {
+			// Unrouted hosts are rare (404s, the proxy's own /metrics):
+			// net/http serves them, so there is one place for each.
+			cc.handoff()
+			return
+		}
+		if cc.req.length > 0 || cc.req.chunked {
+			_ = cc.nc.SetReadDeadline(time.Time{}) // uploads may take their time
+		}
+		if !cc.exchange(route) {
+			return
+		}
+	}
+}
+
+// headBuffered reports whether a whole head is already in rd's buffer, so
+// parsing it cannot block.
+func headBuffered(rd *bufio.Reader) bool {
+	buf, _ := rd.Peek(rd.Buffered())
+	return bytes.Contains(buf, crlfcrlf)
+}
+
+// exchange proxies the parsed request to route and records it. It reports
+// whether the connection can carry another request.
+func (cc *clientConn) exchange(route *Route) bool {
+	req := &cc.req
+	start := time.Now()
+	cc.consumed = false
+	if req.id != nil {
+		cc.id = append(cc.idBuf[:0], req.id...)
+	} else {
+		cc.id = appendRequestID(cc.idBuf[:0])
+	}
+	snap := route.snap.Load()
+	g, t := snap.pick()
+	if g == nil {
+		return cc.writeError(http.StatusServiceUnavailable, "no release deployed for "+route.service, false, false)
+	}
+	g.rel.metrics.inFlight.Inc()
+
+	var f forwarded
+	status := 0
+	for attempt := 0; ; attempt++ {
+		if t == nil {
+			status = http.StatusServiceUnavailable
+			f.keep = cc.writeError(status, "no healthy instance of "+route.service+" ("+g.rel.name+")", true, false)
+			f.complete = true
+			break
+		}
+		f = cc.forward(t, start)
+		failed := t
+		t = nil
+		failed.release()
+		status = f.status
+		if f.err == nil || f.status != 0 {
+			break
+		}
+		if f.clientErr {
+			status = statusClientClosed // the client left; nobody to answer
+			break
+		}
+		if f.dial && failed.transition(StateHealthy, StateUnhealthy) {
+			cc.s.p.log.Warn("target unhealthy: dial failed", "target", failed.String(), "service", route.service, "release", g.rel.name, "err", f.err)
+		}
+		if attempt == 0 && idempotent(string(req.method)) && (!req.hasBody() || f.dial) {
+			if ng, nt := snap.retry(g, failed); nt != nil {
+				cc.s.p.log.Debug("retrying on another target", "from", failed.String(), "to", nt.String(), "err", f.err)
+				if ng != g {
+					g.rel.metrics.inFlight.Dec()
+					ng.rel.metrics.inFlight.Inc()
+					g = ng
+				}
+				t = nt
+				continue
+			}
+		}
+		status = http.StatusBadGateway
+		if isTimeout(f.err) {
+			status = http.StatusGatewayTimeout
+		}
+		f.keep = cc.writeError(status, http.StatusText(status)+": "+failed.String()+": "+errText(f.err), false, false)
+		f.complete = true
+		break
+	}
+	now := time.Now()
+	d := now.Sub(start)
+	rm := g.rel.metrics
+	rm.inFlight.Dec()
+	rm.observe(status, d)
+	// A response cut short is an error whatever status it began with.
+	g.rel.ring.add(now, d, status >= 500 || !f.complete)
+	return f.keep
+}
+
+// forwarded is the outcome of sending one request to one target.
+type forwarded struct {
+	status    int   // status sent to the client; 0 when nothing was sent
+	err       error // why the exchange failed
+	dial      bool  // err is a failed dial: nothing reached the target
+	bodySent  bool  // some of the request body was read from the client
+	clientErr bool  // the client side failed: nobody to answer
+	complete  bool  // the whole response was written
+	keep      bool  // the client connection can carry another request
+}
+
+func (r *request) hasBody() bool { return r.length > 0 || r.chunked }
+
+// forward sends the request to t and streams the response back. A reused
+// connection that fails before any response byte was probably closed by
+// the upstream while idle: a replayable request is sent once more on a
+// new connection, without blaming the target.
+func (cc *clientConn) forward(t *Target, now time.Time) forwarded {
+	req := &cc.req
+	replayable := !req.hasBody() && idempotent(string(req.method))
+	var uc *upstreamConn
+	var head []byte
+	for try := 0; ; try++ {
+		var err error
+		if try == 0 {
+			uc, err = t.pool.get(context.Background(), replayable, now)
+		} else {
+			uc, err = t.pool.dial(context.Background())
+		}
+		if err != nil {
+			return forwarded{err: err, dial: isDialError(err)}
+		}
+		cc.writeRequestHead(uc.wr)
+		if req.hasBody() {
+			cc.discardHead()
+			var err error
+			if req.chunked {
+				err = copyChunked(uc.wr, cc.rd)
+			} else {
+				err = copyN(uc.wr, cc.rd, req.length)
+			}
+			if err != nil {
+				uc.close()
+				var ce *copyError
+				if errors.As(err, &ce) && !ce.write {
+					return forwarded{err: err, bodySent: true, clientErr: true}
+				}
+				return forwarded{err: err, bodySent: true}
+			}
+		}
+		retry := uc.reused && replayable && try == 0
+		if err := uc.wr.Flush(); err != nil {
+			uc.close()
+			if retry {
+				continue
+			}
+			return forwarded{err: err, bodySent: req.hasBody()}
+		}
+		head, err = peekHead(uc.rd)
+		if errors.Is(err, errHeadTooLarge) {
+			head, err = readLargeHead(uc.rd)
+		} else if err == nil {
+			_, _ = uc.rd.Discard(len(head)) // valid until the next read of uc.rd
+		}
+		if err != nil {
+			uc.close()
+			if retry && uc.rd.Buffered() == 0 {
+				continue
+			}
+			return forwarded{err: err, bodySent: req.hasBody()}
+		}
+		break
+	}
+	return cc.relay(t, uc, head)
+}
+
+// relay streams the upstream's response, whose head is read, to the client.
+func (cc *clientConn) relay(t *Target, uc *upstreamConn, head []byte) forwarded {
+	req, resp := &cc.req, &cc.resp
+	for {
+		if err := resp.parse(head); err != nil {
+			uc.close()
+			return forwarded{err: err, bodySent: req.hasBody()}
+		}
+		if resp.status >= 200 {
+			break
+		}
+		if resp.status == http.StatusSwitchingProtocols {
+			uc.close() // the proxy never asks this connection to upgrade
+			return forwarded{err: errors.New("unexpected 101 Switching Protocols"), bodySent: req.hasBody()}
+		}
+		// Interim responses (103 Early Hints) go to the client at once.
+		cc.writeResponseHead(false, false)
+		if err := cc.wr.Flush(); err != nil {
+			uc.close()
+			return forwarded{err: err, clientErr: true, bodySent: req.hasBody()}
+		}
+		var err error
+		head, err = peekHead(uc.rd)
+		if errors.Is(err, errHeadTooLarge) {
+			head, err = readLargeHead(uc.rd)
+		} else if err == nil {
+			_, _ = uc.rd.Discard(len(head))
+		}
+		if err != nil {
+			uc.close()
+			return forwarded{err: err, bodySent: req.hasBody()}
+		}
+	}
+	cc.discardHead()
+	noBody := resp.bodyless(string(req.method) == http.MethodHead)
+	untilEOF := !noBody && !resp.chunked && resp.length < 0
+	keep := !req.close && !cc.s.closing.Load()
+	cc.writeResponseHead(untilEOF, !keep)
+	f := forwarded{status: resp.status, bodySent: req.hasBody()}
+	var err error
+	switch {
+	case noBody:
+	case resp.chunked:
+		err = copyChunked(cc.wr, uc.rd)
+	case resp.length >= 0:
+		err = copyN(cc.wr, uc.rd, resp.length)
+	default:
+		err = copyUntilEOF(cc.wr, uc.rd)
+		resp.close = true
+	}
+	if err != nil {
+		uc.close()
+		var ce *copyError
+		f.clientErr = errors.As(err, &ce) && ce.write
+		f.err = err
+		return f // the client connection closes: the response is cut short
+	}
+	if !keep || cc.rd.Buffered() == 0 {
+		// Flush unless another request is already waiting: pipelined
+		// responses then share a write.
+		if err := cc.wr.Flush(); err != nil {
+			keep = false
+		}
+	}
+	if resp.close {
+		uc.close()
+	} else {
+		t.pool.put(uc, time.Now())
+	}
+	f.complete, f.keep = true, keep
+	return f
+}
+
+// discardHead drops the request head from the read buffer once it can no
+// longer be sent again.
+func (cc *clientConn) discardHead() {
+	if !cc.consumed {
+		_, _ = cc.rd.Discard(len(cc.req.head))
+		cc.consumed = true
+	}
+}
+
+// writeRequestHead writes the request as it goes upstream: hop-by-hop and
+// client-claimed X-Forwarded-* headers dropped, the proxy's own added.
+func (cc *clientConn) writeRequestHead(w *bufio.Writer) {
+	req := &cc.req
+	_, _ = w.Write(req.method)
+	_ = w.WriteByte(' ')
+	_, _ = w.Write(req.target)
+	_, _ = w.WriteString(" HTTP/1.1\r\n")
+	for _, h := range req.headers {
+		if hopByHop(h.name) || forwardedHeader(h.name) || len(req.conn) > 0 && listedIn(h.name, req.conn) {
+			continue
+		}
+		writeHeader(w, h.name, h.value)
+	}
+	_, _ = w.WriteString("X-Forwarded-For: ")
+	_, _ = w.WriteString(cc.clientIP)
+	_, _ = w.WriteString("\r\nX-Forwarded-Host: ")
+	_, _ = w.Write(req.host)
+	_, _ = w.WriteString("\r\nX-Forwarded-Proto: ")
+	_, _ = w.WriteString(cc.proto)
+	_, _ = w.WriteString("\r\n")
+	if req.id == nil {
+		_, _ = w.WriteString("X-Request-Id: ")
+		_, _ = w.Write(cc.id)
+		_, _ = w.WriteString("\r\n")
+	}
+	if req.trailer {
+		_, _ = w.WriteString("Te: trailers\r\n")
+	}
+	if req.chunked {
+		_, _ = w.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	_, _ = w.WriteString("\r\n")
+}
+
+// writeResponseHead writes the upstream's response head to the client,
+// without its hop-by-hop headers, with the request id and this
+// connection's framing.
+func (cc *clientConn) writeResponseHead(untilEOF, closing bool) {
+	resp, w := &cc.resp, cc.wr
+	_, _ = w.WriteString("HTTP/1.1 ")
+	var code [3]byte
+	_, _ = w.Write(strconv.AppendInt(code[:0], int64(resp.status), 10))
+	_ = w.WriteByte(' ')
+	if len(resp.reason) > 0 {
+		_, _ = w.Write(resp.reason)
+	} else {
+		_, _ = w.WriteString(http.StatusText(resp.status))
+	}
+	_, _ = w.WriteString("\r\n")
+	for _, h := range resp.headers {
+		if hopByHop(h.name) && !(resp.chunked && fieldIs(h.name, "trailer")) ||
+			resp.chunked && fieldIs(h.name, "content-length") ||
+			len(resp.conn) > 0 && listedIn(h.name, resp.conn) {
+			continue
+		}
+		writeHeader(w, h.name, h.value)
+	}
+	if !resp.hasID && resp.status >= 200 {
+		_, _ = w.WriteString("X-Request-Id: ")
+		_, _ = w.Write(cc.id)
+		_, _ = w.WriteString("\r\n")
+	}
+	noBody := resp.bodyless(string(cc.req.method) == http.MethodHead)
+	if !noBody && (resp.chunked || untilEOF) {
+		_, _ = w.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if closing && resp.status >= 200 {
+		_, _ = w.WriteString("Connection: close\r\n")
+	}
+	_, _ = w.WriteString("\r\n")
+}
+
+func writeHeader(w *bufio.Writer, name, value []byte) {
+	_, _ = w.Write(name)
+	_, _ = w.WriteString(": ")
+	_, _ = w.Write(value)
+	_, _ = w.WriteString("\r\n")
+}
+
+// writeError answers with the proxy's own plain-text response and reports
+// whether the connection can carry another request. A request with a body
+// closes the connection: its body may be partly unread, and reading it to
+// the end would only serve a client that is refused anyway.
+func (cc *clientConn) writeError(code int, msg string, retryAfter, closing bool) bool {
+	keep := !closing && !cc.req.close && !cc.req.hasBody() && !cc.s.closing.Load()
+	cc.discardHead()
+	w := cc.wr
+	_, _ = w.WriteString("HTTP/1.1 ")
+	_, _ = w.WriteString(strconv.Itoa(code))
+	_ = w.WriteByte(' ')
+	_, _ = w.WriteString(http.StatusText(code))
+	_, _ = w.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n")
+	if cc.id != nil {
+		_, _ = w.WriteString("X-Request-Id: ")
+		_, _ = w.Write(cc.id)
+		_, _ = w.WriteString("\r\n")
+	}
+	if retryAfter {
+		_, _ = w.WriteString("Retry-After: ")
+		_, _ = w.WriteString(cc.s.p.retryAfter)
+		_, _ = w.WriteString("\r\n")
+	}
+	if !keep {
+		_, _ = w.WriteString("Connection: close\r\n")
+	}
+	_, _ = w.WriteString("Content-Length: ")
+	_, _ = w.WriteString(strconv.Itoa(len(msg) + 1))
+	_, _ = w.WriteString("\r\n\r\n")
+	_, _ = w.WriteString(msg)
+	_ = w.WriteByte('\n')
+	if !keep || cc.rd.Buffered() == 0 {
+		if err := w.Flush(); err != nil {
+			return false
+		}
+	}
+	return keep
+}
+
+// handoff passes the connection, with the request still unread, to the
+// net/http server, which keeps it from then on.
+func (cc *clientConn) handoff() {
+	_ = cc.nc.SetReadDeadline(time.Time{})
+	if err := cc.wr.Flush(); err != nil { // responses to earlier pipelined requests
+		return
+	}
+	hc := &handoffConn{Conn: cc.nc, rd: cc.rd}
+	cc.rd = nil // now owned by hc
+	if cc.s.handoff.push(hc) {
+		cc.nc = nil // now owned by net/http
+	}
+}
+
+// handoffConn replays what the data path read ahead before reading on.
+type handoffConn struct {
+	net.Conn
+	rd *bufio.Reader
+}
+
+func (c *handoffConn) Read(b []byte) (int, error) {
+	return c.rd.Read(b) //nolint:wrapcheck // a transparent wrapper
+}
+
+// isMetricsRequest is a request for /metrics addressed to the proxy
+// itself (a loopback host, any port) rather than to a service.
+func isMetricsRequest(target, host []byte) bool {
+	if string(target) != "/metrics" {
+		return false
+	}
+	return isLoopbackHost(normalizeHost(string(host)))
+}
+
+func isLoopbackHost(h string) bool {
+	return h == "127.0.0.1" || h == "localhost" || h == "::1"
+}

@@ -1,0 +1,93 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// errBadResponse is wrapped by errors about an upstream's response head.
+var errBadResponse = errors.New("malformed response from upstream")
+
+// response is an upstream response head parsed in place, like request.
+type response struct {
+	head    []byte
+	status  int
+	reason  []byte
+	headers []header
+	conn    [][]byte
+	length  int64 // Content-Length, or -1 when absent
+	chunked bool
+	close   bool // the upstream connection cannot be reused
+	hasID   bool // the upstream set its own X-Request-Id
+}
+
+func (r *response) parse(head []byte) error {
+	*r = response{head: head, headers: r.headers[:0], conn: r.conn[:0], length: -1}
+	line, rest, ok := cutLine(head)
+	if !ok || len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' ||
+		(len(line) > 12 && line[12] != ' ') {
+		return fmt.Errorf("%w: status line %s", errBadResponse, quoteBytes(line))
+	}
+	http10 := line[7] == '0'
+	r.close = http10 // HTTP/1.0 closes unless it says keep-alive
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return fmt.Errorf("%w: status line %s", errBadResponse, quoteBytes(line))
+		}
+		r.status = r.status*10 + int(c-'0')
+	}
+	if r.status < 100 {
+		return fmt.Errorf("%w: status %d", errBadResponse, r.status)
+	}
+	if len(line) > 13 {
+		r.reason = line[13:]
+	}
+	hasLength := false
+	for {
+		line, rest, ok = cutLine(rest)
+		if !ok {
+			return fmt.Errorf("%w: header line not ended by CRLF", errBadResponse)
+		}
+		if len(line) == 0 {
+			break
+		}
+		h, err := parseHeaderLine(line)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errBadResponse, err)
+		}
+		switch {
+		case fieldIs(h.name, "content-length"):
+			n, ok := parseLength(h.value)
+			if !ok || hasLength && n != r.length {
+				return fmt.Errorf("%w: Content-Length %s", errBadResponse, quoteBytes(h.value))
+			}
+			r.length, hasLength = n, true
+		case fieldIs(h.name, "transfer-encoding"):
+			if r.chunked || !bytes.EqualFold(h.value, []byte("chunked")) {
+				return fmt.Errorf("%w: unsupported Transfer-Encoding %s", errBadResponse, quoteBytes(h.value))
+			}
+			r.chunked = true
+		case fieldIs(h.name, "connection"):
+			r.conn = append(r.conn, h.value)
+			if hasToken(h.value, "close") {
+				r.close = true
+			} else if http10 && hasToken(h.value, "keep-alive") {
+				r.close = false
+			}
+		case fieldIs(h.name, "x-request-id"):
+			r.hasID = true
+		}
+		r.headers = append(r.headers, h)
+	}
+	if r.chunked {
+		r.length = -1 // chunked framing wins (RFC 9112 6.3)
+	}
+	return nil
+}
+
+// bodyless reports responses that never have a body, whatever their
+// headers say (RFC 9112 6.3).
+func (r *response) bodyless(head bool) bool {
+	return head || r.status < 200 || r.status == 204 || r.status == 304
+}

@@ -1,0 +1,126 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// upstreamConn is one persistent HTTP/1.1 connection to a target, used by
+// one exchange at a time and read and written only by that exchange's
+// goroutine: no background reader, no handoff between goroutines.
+type upstreamConn struct {
+	nc        net.Conn
+	rd        *bufio.Reader
+	wr        *bufio.Writer
+	idleSince time.Time
+	reused    bool // served an exchange before: it may have been closed while idle
+}
+
+func (uc *upstreamConn) close() { _ = uc.nc.Close() }
+
+// upstreamPool keeps a target's idle connections, most recently used on
+// top so the warm ones are reused and the cold ones age out.
+type upstreamPool struct {
+	addr        string
+	tls         *tls.Config // nil for http targets
+	dialer      *net.Dialer
+	maxIdle     int
+	idleTimeout time.Duration
+
+	mu   sync.Mutex
+	idle []*upstreamConn
+}
+
+// freshFor bounds how long a connection may have been idle to carry a
+// request that cannot be replayed: servers close idle connections after a
+// few seconds (Node.js after 5s), and a request sent into a connection the
+// server is closing may or may not have been processed.
+const freshFor = time.Second
+
+func newUpstreamPool(u *url.URL, dialTimeout time.Duration, maxIdle int) *upstreamPool {
+	up := &upstreamPool{
+		addr:        u.Host,
+		dialer:      &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
+		maxIdle:     maxIdle,
+		idleTimeout: 90 * time.Second,
+	}
+	if u.Scheme == "https" {
+		up.tls = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	}
+	return up
+}
+
+// get returns an idle connection or dials one. A request that cannot be
+// replayed only takes a connection used within freshFor.
+func (up *upstreamPool) get(ctx context.Context, replayable bool, now time.Time) (*upstreamConn, error) {
+	up.mu.Lock()
+	for n := len(up.idle); n > 0; n = len(up.idle) {
+		uc := up.idle[n-1]
+		idle := now.Sub(uc.idleSince)
+		if idle > up.idleTimeout {
+			// Everything below the top is older still.
+			stale := up.idle
+			up.idle = up.idle[:0]
+			up.mu.Unlock()
+			for _, c := range stale {
+				c.close()
+			}
+			return up.dial(ctx)
+		}
+		if !replayable && idle > freshFor {
+			break
+		}
+		up.idle[n-1] = nil
+		up.idle = up.idle[:n-1]
+		up.mu.Unlock()
+		return uc, nil
+	}
+	up.mu.Unlock()
+	return up.dial(ctx)
+}
+
+func (up *upstreamPool) dial(ctx context.Context) (*upstreamConn, error) {
+	nc, err := up.dialer.DialContext(ctx, "tcp", up.addr)
+	if err != nil {
+		return nil, err //nolint:wrapcheck // a *net.OpError marks a dial failure for passive health
+	}
+	if up.tls != nil {
+		tc := tls.Client(nc, up.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = nc.Close()
+			return nil, fmt.Errorf("tls handshake with %s: %w", up.addr, err)
+		}
+		nc = tc
+	}
+	return &upstreamConn{nc: nc, rd: bufio.NewReaderSize(nc, 8<<10), wr: bufio.NewWriterSize(nc, 8<<10)}, nil
+}
+
+// put returns a connection whose last exchange ended cleanly.
+func (up *upstreamPool) put(uc *upstreamConn, now time.Time) {
+	uc.idleSince, uc.reused = now, true
+	up.mu.Lock()
+	if len(up.idle) < up.maxIdle {
+		up.idle = append(up.idle, uc)
+		up.mu.Unlock()
+		return
+	}
+	up.mu.Unlock()
+	uc.close()
+}
+
+// closeIdle closes every idle connection.
+func (up *upstreamPool) closeIdle() {
+	up.mu.Lock()
+	idle := up.idle
+	up.idle = nil
+	up.mu.Unlock()
+	for _, uc := range idle {
+		uc.close()
+	}
+}
