@@ -123,6 +123,8 @@ stages of actions that build, test, check and package the code, locally with
 		a.artifactsCmd(),
 		a.releasesCmd(),
 		a.serviceCmd(),
+		a.serveCmd(),
+		a.rollbackCmd(),
 		a.secretCmd(),
 		a.initCmd(),
 		a.versionCmd(),

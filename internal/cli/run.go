@@ -261,21 +261,22 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	}
 	defer ex.Close()
 
+	// Deploys go through the data directory's server when one runs (the
+	// services outlive the run there), else this process hosts them.
 	var services *host
+	var remote *remoteDeployer
 	if hasDeploys(p) {
-		addr := o.proxyAddr
-		if addr == "" {
-			addr = a.getenv("VELOCITY_PROXY_ADDR")
+		if c, _ := a.dialServer(ctx, h); c != nil {
+			defer c.Close()
+			remote = &remoteDeployer{client: c, pipeline: p, commit: snap.Commit}
+		} else {
+			services, err = a.startHost(p, h, blobs, secrets, a.proxyAddr(o.proxyAddr), a.log)
+			if err != nil {
+				h.store.FinishRun(context.WithoutCancel(ctx), run.ID, store.Failed, err.Error(), time.Now())
+				return err
+			}
+			defer services.close()
 		}
-		if addr == "" {
-			addr = "127.0.0.1:8080"
-		}
-		services, err = a.startHost(p, h, blobs, secrets, addr, a.log)
-		if err != nil {
-			h.store.FinishRun(context.WithoutCancel(ctx), run.ID, store.Failed, err.Error(), time.Now())
-			return err
-		}
-		defer services.close()
 	}
 
 	con := console.New(a.stdout, pl, console.Options{Live: live, Width: a.termWidth, Height: a.termHeight})
@@ -318,8 +319,11 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		Version:     Version,
 		Approver:    &approver{store: h.store, auto: o.approve, say: con.Printf, prompt: a.terminalInput()},
 	}
-	if services != nil {
+	switch {
+	case services != nil:
 		eng.Deployer = services
+	case remote != nil:
+		eng.Deployer = remote
 	}
 	con.Start()
 	outcome, execErr := eng.Execute(runCtx, engine.Run{
@@ -357,6 +361,12 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	a.evict(blobs, cacheSize)
 	if services != nil && outcome.Status == store.Succeeded && execErr == nil && !o.noServe {
 		services.serve(runCtx, func(format string, args ...any) { fmt.Fprintf(a.stdout, format, args...) })
+	}
+	if remote != nil && len(remote.urls) > 0 {
+		fmt.Fprintf(a.stdout, "velocity: deployed through velocity serve (%s); the services keep running there:\n", h.socketPath())
+		for _, u := range remote.urls {
+			fmt.Fprintf(a.stdout, "  %s\n", u)
+		}
 	}
 	if execErr != nil {
 		return fmt.Errorf("run %d stopped: %w", run.ID, execErr)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/velocity-ci/velocity/internal/console"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -45,32 +46,80 @@ func releaseRun(dir string) int64 {
 func (a *app) releasesCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "releases ENV SERVICE",
-		Short: "List the releases of a service in an environment, newest first",
+		Short: "List the releases of a service in an environment, newest first; * marks the live one",
 		Args:  cobra.ExactArgs(2),
 		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
-			dirs, err := h.releaseDirs(args[0], args[1])
+			ds, err := h.store.Deployments(ctx, args[0], args[1])
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RELEASE\tRUN\tCOMMIT\tDEPLOYED\tRUN STATUS")
-			for _, d := range dirs {
-				id := releaseRun(d)
-				commit, status, when := "", "", ""
-				if r, err := h.store.Run(ctx, id); err == nil {
-					commit, status = r.Commit, string(r.Status)
-					if len(commit) > 12 {
-						commit = commit[:12]
-					}
-				}
-				if fi, err := os.Stat(d); err == nil {
-					when = fi.ModTime().Local().Format(time.DateTime)
-				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", filepath.Base(d), id, commit, when, status)
+			if len(ds) > 0 {
+				return a.printDeployments(ctx, h, ds)
 			}
-			return tw.Flush()
+			// Releases that velocity run hosted itself are not journaled:
+			// they lived only as long as the run.
+			return a.printReleaseDirs(ctx, h, args[0], args[1])
 		}),
 	}
+}
+
+// printDeployments shows the journal of a service's deploys.
+func (a *app) printDeployments(ctx context.Context, h *home, ds []store.Deployment) error {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\tRELEASE\tRUN\tCOMMIT\tSTATUS\tDEPLOYED\tNOTE")
+	live := false
+	for _, d := range ds {
+		mark := ""
+		if d.Status == store.Live {
+			mark, live = "*", true
+		}
+		commit := d.Commit
+		if len(commit) > 12 {
+			commit = commit[:12]
+		}
+		note := d.Reason
+		if d.Rollback && note == "" {
+			note = "rollback"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", mark, d.Release, d.RunID, commit, d.Status,
+			d.Created.Local().Format(time.DateTime), console.Printable(note))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if live {
+		if c, _ := a.dialServer(ctx, h); c != nil {
+			c.Close()
+		} else {
+			fmt.Fprintf(a.stderr, "velocity: no server is running; the live release comes back when 'velocity serve' starts\n")
+		}
+	}
+	return nil
+}
+
+// printReleaseDirs lists the release directories of a service.
+func (a *app) printReleaseDirs(ctx context.Context, h *home, env, service string) error {
+	dirs, err := h.releaseDirs(env, service)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RELEASE\tRUN\tCOMMIT\tDEPLOYED\tRUN STATUS")
+	for _, d := range dirs {
+		id := releaseRun(d)
+		commit, status, when := "", "", ""
+		if r, err := h.store.Run(ctx, id); err == nil {
+			commit, status = r.Commit, string(r.Status)
+			if len(commit) > 12 {
+				commit = commit[:12]
+			}
+		}
+		if fi, err := os.Stat(d); err == nil {
+			when = fi.ModTime().Local().Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", filepath.Base(d), id, commit, when, status)
+	}
+	return tw.Flush()
 }
 
 func (a *app) serviceCmd() *cobra.Command {
@@ -82,7 +131,7 @@ func (a *app) serviceCmd() *cobra.Command {
 	var release string
 	logs := &cobra.Command{
 		Use:   "logs ENV SERVICE",
-		Short: "Print the instances' own output of a service's newest release (-f to follow)",
+		Short: "Print the instances' own output of a service's live (else newest) release (-f to follow)",
 		Args:  cobra.ExactArgs(2),
 		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
 			dirs, err := h.releaseDirs(args[0], args[1])
@@ -90,6 +139,10 @@ func (a *app) serviceCmd() *cobra.Command {
 				return err
 			}
 			dir := dirs[0]
+			if release == "" {
+				// After a rollback the live release is not the newest.
+				release = liveRelease(ctx, h, args[0], args[1])
+			}
 			if release != "" {
 				dir = ""
 				for _, d := range dirs {
@@ -105,9 +158,72 @@ func (a *app) serviceCmd() *cobra.Command {
 		}),
 	}
 	logs.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output until Ctrl-C")
-	logs.Flags().StringVar(&release, "release", "", "a release other than the newest (see 'velocity releases')")
-	cmd.AddCommand(logs)
+	logs.Flags().StringVar(&release, "release", "", "a release other than the live one (see 'velocity releases')")
+	cmd.AddCommand(logs, a.serviceStatusCmd())
 	return cmd
+}
+
+// liveRelease is the journal's live release of service in env, if any.
+func liveRelease(ctx context.Context, h *home, env, service string) string {
+	ds, err := h.store.Deployments(ctx, env, service)
+	if err != nil {
+		return ""
+	}
+	for _, d := range ds {
+		if d.Status == store.Live {
+			return d.Release
+		}
+	}
+	return ""
+}
+
+func (a *app) serviceStatusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status [ENV [SERVICE]]",
+		Short: "Show what velocity serve runs: each service's release, URL and instances",
+		Args:  cobra.MaximumNArgs(2),
+		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
+			c, _ := a.dialServer(ctx, h)
+			if c == nil {
+				return fmt.Errorf("no server is running for %s: start one with 'velocity serve'", h.dir)
+			}
+			defer c.Close()
+			st, err := c.Status(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "velocity serve %s (pid %d), proxy at %s\n", st.Version, st.Pid, st.ProxyURL)
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ENV\tSERVICE\tRELEASE\tINSTANCE\tADDR\tSTATE\tHEALTH\tRESTARTS")
+			shown := 0
+			for _, s := range st.Services {
+				if len(args) > 0 && s.Environment != args[0] || len(args) > 1 && s.Service != args[1] {
+					continue
+				}
+				shown++
+				release := s.Release
+				if release == "" {
+					release = "-"
+				}
+				if len(s.Warm) > 0 {
+					release += " (warm: " + strings.Join(s.Warm, ", ") + ")"
+				}
+				if len(s.Instances) == 0 {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t-\t\t\t\t\n", s.Environment, s.Service, release)
+				}
+				for _, in := range s.Instances {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.Environment, s.Service, release, in.ID, in.Addr, in.State, in.Health, in.Restarts)
+				}
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if shown == 0 {
+				fmt.Fprintln(a.stdout, "(nothing deployed here yet)")
+			}
+			return nil
+		}),
+	}
 }
 
 // followInstanceLogs prints every instance log of a release, prefixed with
