@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,7 +18,6 @@ import (
 	"github.com/velocity-ci/velocity/internal/proxy"
 	"github.com/velocity-ci/velocity/internal/runtime"
 	"github.com/velocity-ci/velocity/internal/spec"
-	"github.com/velocity-ci/velocity/internal/store"
 )
 
 // host runs what deploys need inside `velocity run`: the runtime, the
@@ -113,37 +111,13 @@ func hasDeploys(p *spec.Pipeline) bool {
 
 // Deploy implements engine.Deployer.
 func (h *host) Deploy(ctx context.Context, d engine.Deploy) (string, error) {
-	var svc *spec.Service
-	for i := range h.pipeline.Services {
-		if h.pipeline.Services[i].Name == d.Service {
-			svc = &h.pipeline.Services[i]
-		}
-	}
-	var env *spec.Environment
-	for i := range h.pipeline.Environments {
-		if h.pipeline.Environments[i].Name == d.Environment {
-			env = &h.pipeline.Environments[i]
-		}
-	}
-	if svc == nil || env == nil {
-		return "", fmt.Errorf("service %q or environment %q is not defined", d.Service, d.Environment)
-	}
-	stage, action, ok := strings.Cut(svc.From, "/")
-	if !ok {
-		stage, action = "", svc.From
-	}
-	var outs []store.Output
-	for _, o := range d.Outputs {
-		if o.Action == action && (stage == "" || o.Stage == stage) {
-			outs = append(outs, o)
-		}
+	svc, env, outs, err := deployTarget(h.pipeline, d)
+	if err != nil {
+		return "", err
 	}
 	files, err := engine.OutputFiles(outs)
 	if err != nil {
 		return "", err
-	}
-	if len(files) == 0 {
-		return "", fmt.Errorf("service %s: action %q produced no outputs in this run", svc.Name, svc.From)
 	}
 	env0 := append([]string(nil), h.baseEnv...)
 	for _, name := range svc.Secrets {
@@ -154,7 +128,7 @@ func (h *host) Deploy(ctx context.Context, d engine.Deploy) (string, error) {
 		env0 = append(env0, name+"="+string(v))
 	}
 	res, err := h.deployer.Deploy(ctx, deploy.Request{
-		Service: *svc, Environment: *env, Release: fmt.Sprintf("r%d", d.RunID),
+		Service: svc, Environment: env, Release: fmt.Sprintf("r%d", d.RunID),
 		Files: files, Env: env0, Log: d.Log,
 	})
 	if err != nil {
