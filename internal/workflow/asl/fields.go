@@ -1,0 +1,115 @@
+package asl
+
+import "slices"
+
+// The fields each object of a definition may hold. Fields of other
+// state types get "not allowed in a Pass state" instead of "unknown".
+
+var (
+	commonFields = []string{"Type", "Comment", "QueryLanguage"}
+	ioFields     = []string{"InputPath", "OutputPath"}
+	flowFields   = []string{"Next", "End"}
+	errorFields  = []string{"Retry", "Catch"}
+)
+
+func fieldSet(groups ...[]string) []string {
+	var out []string
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// stateFields lists the fields each state type accepts (JSONPath).
+var stateFields = map[string][]string{
+	TypePass:     fieldSet(commonFields, ioFields, flowFields, []string{"Parameters", "Result", "ResultPath"}),
+	TypeTask:     fieldSet(commonFields, ioFields, flowFields, errorFields, []string{"Resource", "Parameters", "ResultPath", "ResultSelector", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Credentials"}),
+	TypeChoice:   fieldSet(commonFields, ioFields, []string{"Choices", "Default"}),
+	TypeWait:     fieldSet(commonFields, ioFields, flowFields, []string{"Seconds", "SecondsPath", "Timestamp", "TimestampPath"}),
+	TypeSucceed:  fieldSet(commonFields, ioFields),
+	TypeFail:     fieldSet(commonFields, []string{"Error", "ErrorPath", "Cause", "CausePath"}),
+	TypeParallel: fieldSet(commonFields, ioFields, flowFields, errorFields, []string{"Branches", "Parameters", "ResultPath", "ResultSelector"}),
+	TypeMap: fieldSet(commonFields, ioFields, flowFields, errorFields, []string{"ItemProcessor", "Iterator", "ItemsPath", "Items", "ItemSelector", "Parameters", "ItemReader", "ItemBatcher", "ResultWriter",
+		"MaxConcurrency", "MaxConcurrencyPath", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath",
+		"ToleratedFailureCount", "ToleratedFailureCountPath", "Label", "ResultPath", "ResultSelector"}),
+}
+
+// stateTypes in the order messages list them.
+var stateTypes = []string{TypeTask, TypePass, TypeChoice, TypeWait, TypeSucceed, TypeFail, TypeParallel, TypeMap}
+
+// jsonataFields exist only in states written in JSONata.
+var jsonataFields = []string{"Arguments", "Output", "Condition"}
+
+// Machines: the top level, a Parallel branch, a Map's ItemProcessor and
+// its older form Iterator.
+var (
+	topFields       = fieldSet([]string{"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"})
+	branchFields    = fieldSet([]string{"Comment", "StartAt", "States"})
+	processorFields = fieldSet([]string{"Comment", "StartAt", "States", "ProcessorConfig"})
+)
+
+var (
+	retrierFields         = fieldSet([]string{"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"})
+	catcherFields         = fieldSet([]string{"ErrorEquals", "Next", "ResultPath", "Comment"})
+	processorConfigFields = fieldSet([]string{"Mode", "ExecutionType"})
+	itemReaderFields      = fieldSet([]string{"Resource", "ReaderConfig", "Parameters"})
+	readerConfigFields    = fieldSet([]string{"InputType", "CSVHeaderLocation", "CSVHeaders", "CSVDelimiter", "MaxItems", "MaxItemsPath", "ItemsPointer", "ManifestType", "Transformation"})
+	itemBatcherFields     = fieldSet([]string{"MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath", "BatchInput"})
+	resultWriterFields    = fieldSet([]string{"Resource", "Parameters", "WriterConfig"})
+	writerConfigFields    = fieldSet([]string{"OutputType", "Transformation"})
+)
+
+// knownFields checks that every field of object n is in allowed,
+// reporting the others with a suggestion. It reports JSONata-only fields
+// and Assign (variables) as not supported yet rather than unknown.
+func (v *validator) knownFields(n *node, ptr string, allowed []string, notAllowed func(key string) string) {
+	for _, f := range n.fields {
+		if slices.Contains(allowed, f.key) {
+			continue
+		}
+		p := pointerJoin(ptr, f.key)
+		switch {
+		case f.key == "Assign":
+			v.r.add(f.keyPos, p, `"Assign" (workflow variables) is not supported yet; pass data through the state input and ResultPath instead`)
+		case slices.Contains(jsonataFields, f.key):
+			v.r.add(f.keyPos, p, "%q belongs to the JSONata query language, which is not supported yet; this definition uses JSONPath", f.key)
+		case notAllowed != nil && notAllowed(f.key) != "":
+			v.r.add(f.keyPos, p, "%s", notAllowed(f.key))
+		default:
+			v.r.add(f.keyPos, p, "unknown field %q%s", f.key, didYouMean(f.key, allowed))
+		}
+	}
+}
+
+// stateFieldOwner names, for a field a state of type typ may not hold,
+// the state types that do accept it ("" when none does).
+func stateFieldOwner(typ, key string) string {
+	var owners []string
+	for _, t := range stateTypes {
+		if t != typ && slices.Contains(stateFields[t], key) {
+			owners = append(owners, t)
+		}
+	}
+	if len(owners) == 0 {
+		return ""
+	}
+	return "field " + quote(key) + " is not allowed in a " + typ + " state (only in " + joinOr(owners) + ")"
+}
+
+func quote(s string) string { return `"` + s + `"` }
+
+// joinOr renders a list for a message: "Task, Parallel or Map".
+func joinOr(items []string) string {
+	switch len(items) {
+	case 0:
+		return ""
+	case 1:
+		return items[0]
+	}
+	out := items[0]
+	for _, it := range items[1 : len(items)-1] {
+		out += ", " + it
+	}
+	return out + " or " + items[len(items)-1]
+}
