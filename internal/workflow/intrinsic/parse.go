@@ -99,6 +99,8 @@ func (ps *parser) arg(depth int) (arg, error) {
 	}
 	rest := ps.src[ps.pos:]
 	switch c := rest[0]; {
+	case c == ',' || c == ')':
+		return arg{}, ps.fail("missing argument before %q", c)
 	case c == '\'':
 		start := ps.pos
 		s, err := ps.stringLiteral()
