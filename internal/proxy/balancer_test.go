@@ -101,7 +101,7 @@ func TestLeastInFlightAvoidsBusyTarget(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		req, _ := http.NewRequestWithContext(context.Background(), "GET", f.front.URL, nil)
+		req, _ := http.NewRequestWithContext(context.Background(), "GET", f.url, nil)
 		req.Host = "app.test"
 		if resp, err := f.client.Do(req); err == nil {
 			resp.Body.Close()

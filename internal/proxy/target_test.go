@@ -22,7 +22,7 @@ func TestDrainWaitsForInFlightAndSendsNoNewRequests(t *testing.T) {
 
 	slowDone := make(chan int, 1)
 	go func() { // round robin: the first request goes to slow
-		req, _ := http.NewRequest("GET", f.front.URL+"/slow", nil)
+		req, _ := http.NewRequest("GET", f.url+"/slow", nil)
 		req.Host = "app.test"
 		resp, err := f.client.Do(req)
 		if err != nil {
@@ -71,7 +71,7 @@ func TestDrainTimesOut(t *testing.T) {
 	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) { <-release })
 	_, ts := f.route(t, "app.test", slow)
 	go func() {
-		req, _ := http.NewRequest("GET", f.front.URL, nil)
+		req, _ := http.NewRequest("GET", f.url, nil)
 		req.Host = "app.test"
 		if resp, err := f.client.Do(req); err == nil {
 			resp.Body.Close()

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -23,6 +25,31 @@ type upstreamConn struct {
 }
 
 func (uc *upstreamConn) close() { _ = uc.nc.Close() }
+
+// open reports whether the upstream has not closed (or written to) the
+// idle connection, with one non-blocking peek at the socket. Only requests
+// that cannot be replayed pay for it: the others are simply retried on a
+// new connection if the upstream closed this one.
+func (uc *upstreamConn) open() bool {
+	sc, ok := uc.nc.(syscall.Conn)
+	if !ok {
+		return true // TLS: the next exchange finds out
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	alive := false
+	var b [1]byte
+	_ = raw.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// Nothing to read is the healthy idle state; EOF or stray bytes
+		// mean the connection is unusable.
+		alive = errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK)
+		return true
+	})
+	return alive
+}
 
 // upstreamPool keeps a target's idle connections, most recently used on
 // top so the warm ones are reused and the cold ones age out.
@@ -78,6 +105,12 @@ func (up *upstreamPool) get(ctx context.Context, replayable bool, now time.Time)
 		}
 		up.idle[n-1] = nil
 		up.idle = up.idle[:n-1]
+		if !replayable && !uc.open() {
+			up.mu.Unlock()
+			uc.close()
+			up.mu.Lock()
+			continue
+		}
 		up.mu.Unlock()
 		return uc, nil
 	}
