@@ -2,9 +2,302 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/payload"
 )
 
-func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
-	return Result{}, errors.New("workflow: interpreter not implemented yet")
+// execution is the state of one Run.
+type execution struct {
+	in    *Interpreter
+	ex    Execution
+	clock Clock
+	rand  Rand
+	log   *slog.Logger
+	w     *writer
+
+	root     *machine
+	recorded map[string][]Event
+
+	name, arn, smName, smARN string
+	input                    any
+	startTime                time.Time
+	redriveCount             int
+	// contextExecution and contextStateMachine are the fixed parts of
+	// $$, built once and shared (read-only) by every state's context.
+	contextExecution    map[string]any
+	contextStateMachine map[string]any
 }
+
+// stopError ends a walk without recording anything more: the journal
+// failed, the context was cancelled, or the history cannot be resumed.
+type stopError struct{ err error }
+
+func (e *stopError) Error() string { return e.err.Error() }
+func (e *stopError) Unwrap() error { return e.err }
+
+// errTimedOut and errSiblingFailed are the causes of contexts the
+// interpreter cancels itself.
+var (
+	errExecutionTimedOut = errors.New("execution timed out")
+	errSiblingFailed     = errors.New("another iteration or branch failed")
+)
+
+type executionStartedDetails struct {
+	Input        string       `json:"input"`
+	InputDetails truncDetails `json:"inputDetails"`
+	RoleArn      string       `json:"roleArn,omitempty"`
+}
+
+type truncDetails struct {
+	Truncated bool `json:"truncated"`
+}
+
+type errorDetails struct {
+	Error string `json:"error,omitempty"`
+	Cause string `json:"cause,omitempty"`
+}
+
+type outputDetails struct {
+	Output        string       `json:"output"`
+	OutputDetails truncDetails `json:"outputDetails"`
+}
+
+type redrivenDetails struct {
+	RedriveCount int `json:"redriveCount"`
+}
+
+func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
+	if ex.ID == "" {
+		return Result{}, errors.New("run workflow execution: no execution ID")
+	}
+	if in.Journal == nil {
+		return Result{}, fmt.Errorf("run workflow execution %s: no journal", ex.ID)
+	}
+	root, err := compileMachine(ex.Definition, "")
+	if err != nil {
+		return Result{}, fmt.Errorf("run workflow execution %s: %w", ex.ID, err)
+	}
+	x := &execution{in: in, ex: ex, clock: in.Clock, rand: in.Rand, log: in.Logger, root: root}
+	if x.clock == nil {
+		x.clock = RealClock{}
+	}
+	if x.rand == nil {
+		x.rand = globalRand{}
+	}
+	if x.log == nil {
+		x.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	x.names()
+	x.w = &writer{journal: in.Journal, id: ex.ID, nextID: 1}
+
+	var started *Event
+	var final *Event
+	x.recorded = make(map[string][]Event)
+	for i := range ex.History {
+		e := ex.History[i]
+		if e.ID >= x.w.nextID {
+			x.w.nextID = e.ID + 1
+		}
+		switch e.Type {
+		case ExecutionStarted:
+			started = &ex.History[i]
+			continue
+		case ExecutionRedriven:
+			x.redriveCount++
+			x.truncateForRedrive()
+			final = nil
+			continue
+		case ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut, ExecutionAborted:
+			final = &ex.History[i]
+			continue
+		}
+		x.recorded[e.Scope] = append(x.recorded[e.Scope], e)
+	}
+	if len(ex.History) > 0 && started == nil {
+		return Result{}, fmt.Errorf("resume workflow execution %s: %w: it has no ExecutionStarted event", ex.ID, ErrHistory)
+	}
+
+	if started != nil {
+		var d executionStartedDetails
+		if err := json.Unmarshal(started.Details, &d); err != nil {
+			return Result{}, fmt.Errorf("resume workflow execution %s: %w: ExecutionStarted details: %v", ex.ID, ErrHistory, err)
+		}
+		if x.input, err = payload.Decode([]byte(d.Input)); err != nil {
+			return Result{}, fmt.Errorf("resume workflow execution %s: %w: recorded input: %v", ex.ID, ErrHistory, err)
+		}
+		x.startTime = started.Timestamp
+	} else {
+		x.input = ex.Input
+		if x.input == nil {
+			x.input = map[string]any{}
+		}
+		x.startTime = x.clock.Now()
+	}
+	if final != nil && !ex.Redrive {
+		return x.resultOf(*final), nil
+	}
+	if ex.Redrive {
+		if final == nil || final.Type == ExecutionSucceeded {
+			return Result{}, fmt.Errorf("redrive workflow execution %s: only a failed, timed out or aborted execution can be redriven", ex.ID)
+		}
+		x.redriveCount++
+		x.truncateForRedrive()
+	}
+	x.contexts()
+
+	rootScope := x.newScope("", 0)
+	if started == nil {
+		rootScope.emitRaw(ExecutionStarted, executionStartedDetails{Input: jsonString(x.input), RoleArn: ex.RoleArn}, nil)
+		rootScope.pending[0].Timestamp = x.startTime
+	} else {
+		rootScope.lastID = started.ID
+	}
+	if ex.Redrive {
+		rootScope.lastID = x.w.nextID - 1
+		rootScope.emitRaw(ExecutionRedriven, redrivenDetails{RedriveCount: x.redriveCount}, nil)
+	}
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if t := ex.Definition.TimeoutSeconds; t != nil && *t > 0 {
+		deadline := x.startTime.Add(time.Duration(*t) * time.Second)
+		go func() {
+			if x.clock.Sleep(runCtx, deadline.Sub(x.clock.Now())) == nil {
+				cancel(errExecutionTimedOut)
+			}
+		}()
+	}
+
+	out, err := rootScope.runMachine(runCtx, root, x.input)
+	var f *asl.Failure
+	var res Result
+	switch {
+	case err == nil:
+		rootScope.emitRaw(ExecutionSucceeded, outputDetails{Output: jsonString(out)}, nil)
+		res = Result{Status: StatusSucceeded, Output: out}
+	case errors.As(err, &f) && !isStop(err):
+		rootScope.emitRaw(ExecutionFailed, errorDetails{Error: f.Name, Cause: f.Cause}, nil)
+		res = Result{Status: StatusFailed, Error: f.Name, Cause: f.Cause}
+	default:
+		// Stopped: say why, and record the end only when the execution
+		// itself (not the process) is what stopped.
+		var abort *Abort
+		cause := context.Cause(runCtx)
+		switch {
+		case errors.Is(cause, errExecutionTimedOut) && ctx.Err() == nil:
+			rootScope.pending = rootScope.pending[:0]
+			rootScope.emitRaw(ExecutionTimedOut, errorDetails{Error: asl.ErrTimeout, Cause: "The execution timed out."}, nil)
+			res = Result{Status: StatusTimedOut, Error: asl.ErrTimeout, Cause: "The execution timed out."}
+		case errors.As(context.Cause(ctx), &abort):
+			rootScope.pending = rootScope.pending[:0]
+			rootScope.emitRaw(ExecutionAborted, errorDetails{Error: abort.Name, Cause: abort.Cause}, nil)
+			res = Result{Status: StatusAborted, Error: abort.Name, Cause: abort.Cause}
+		default:
+			if ctx.Err() != nil {
+				return Result{}, fmt.Errorf("workflow execution %s stopped: %w", ex.ID, context.Cause(ctx))
+			}
+			return Result{}, fmt.Errorf("workflow execution %s: %w", ex.ID, err)
+		}
+	}
+	if err := rootScope.flush(context.WithoutCancel(ctx)); err != nil {
+		return Result{}, fmt.Errorf("workflow execution %s: record its end: %w", ex.ID, err)
+	}
+	res.StartTime = x.startTime
+	res.StopTime = x.clock.Now()
+	return res, nil
+}
+
+// isStop reports whether err stops the walk rather than failing a state.
+func isStop(err error) bool {
+	var s *stopError
+	return errors.As(err, &s)
+}
+
+// resultOf reads the Result of a history's final event.
+func (x *execution) resultOf(e Event) Result {
+	res := Result{StartTime: x.startTime, StopTime: e.Timestamp}
+	switch e.Type {
+	case ExecutionSucceeded:
+		var d outputDetails
+		_ = json.Unmarshal(e.Details, &d)
+		res.Status = StatusSucceeded
+		res.Output, _ = payload.Decode([]byte(d.Output))
+		return res
+	case ExecutionFailed:
+		res.Status = StatusFailed
+	case ExecutionTimedOut:
+		res.Status = StatusTimedOut
+	case ExecutionAborted:
+		res.Status = StatusAborted
+	}
+	var d errorDetails
+	_ = json.Unmarshal(e.Details, &d)
+	res.Error, res.Cause = d.Error, d.Cause
+	return res
+}
+
+// truncateForRedrive cuts every scope's recorded events back to its last
+// finished state, so that walking the history again re-runs what did not
+// finish: the failed state (fresh, retries counted from zero) and inside
+// a failed Map or Parallel the iterations and branches that did not
+// succeed. Scopes that succeeded keep everything.
+func (x *execution) truncateForRedrive() {
+	for name, evs := range x.recorded {
+		if n := len(evs); n > 0 && evs[n-1].Type == MapIterationSucceeded {
+			continue
+		}
+		keep := 0
+		for i, e := range evs {
+			if strings.HasSuffix(string(e.Type), "StateExited") || (i == 0 && e.Type == MapIterationStarted) {
+				keep = i + 1
+			}
+		}
+		x.recorded[name] = evs[:keep:keep]
+	}
+}
+
+// names fills the names and ARNs of the execution and its state machine.
+func (x *execution) names() {
+	region, account := x.in.Region, x.in.Account
+	if region == "" {
+		region = "us-east-1"
+	}
+	if account == "" {
+		account = "123456789012"
+	}
+	x.name = x.ex.Name
+	if x.name == "" {
+		x.name = x.ex.ID
+	}
+	x.smName = x.ex.StateMachineName
+	x.smARN = x.ex.StateMachineARN
+	if x.smARN == "" {
+		x.smARN = fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", region, account, x.smName)
+	}
+	x.arn = x.ex.ARN
+	if x.arn == "" {
+		x.arn = fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", region, account, x.smName, x.name)
+	}
+}
+
+func (x *execution) contexts() {
+	x.contextExecution = map[string]any{
+		"Id":           x.arn,
+		"Name":         x.name,
+		"StartTime":    formatTime(x.startTime),
+		"Input":        x.input,
+		"RoleArn":      x.ex.RoleArn,
+		"RedriveCount": jsonInt(int64(x.redriveCount)),
+	}
+	x.contextStateMachine = map[string]any{"Id": x.smARN, "Name": x.smName}
+}
+
+func jsonInt(n int64) json.Number { return json.Number(fmt.Sprint(n)) }

@@ -1,0 +1,236 @@
+package workflow
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/payload"
+)
+
+// readItems reads a Map's items from a local file named by the
+// ItemReader's Parameters: Bucket is a directory below the Interpreter's
+// BaseDir and Key a file below it (or Prefix, for listObjectsV2, the
+// start of the names to list).
+func (s *scope) readItems(v *visit, in, ctxObj any) ([]any, error) {
+	st := v.st
+	r := st.def.ItemReader
+	fail := func(format string, args ...any) error {
+		return asl.Failf(asl.ErrItemReaderFailed, "%s", fmt.Sprintf(format, args...))
+	}
+	params := map[string]any{}
+	if st.readerParameters != nil {
+		val, err := st.readerParameters.Eval(in, ctxObj)
+		if err != nil {
+			return nil, s.stateFailure(v, err)
+		}
+		m, ok := val.(map[string]any)
+		if !ok {
+			return nil, fail("ItemReader Parameters must be an object, not %s", jsonString(val))
+		}
+		params = m
+	}
+	str := func(k string) string { s, _ := params[k].(string); return s }
+	dir, err := s.run.localPath(str("Bucket"))
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	cfg := r.ReaderConfig
+	if cfg == nil {
+		cfg = &asl.ReaderConfig{}
+	}
+	maxItems := int64(0)
+	if cfg.MaxItems != nil {
+		maxItems = *cfg.MaxItems
+	} else if st.readerMaxItemsPath != nil {
+		val, err := s.getPath(v, st.readerMaxItemsPath, in, ctxObj)
+		if err != nil {
+			return nil, err
+		}
+		n, ok := positiveInt(val)
+		if !ok {
+			return nil, s.invalidValue(v, "MaxItemsPath", val)
+		}
+		maxItems = n
+	}
+
+	var items []any
+	if strings.HasSuffix(r.Resource, "listObjectsV2") {
+		items, err = listObjects(dir, str("Prefix"))
+	} else {
+		key := str("Key")
+		if key == "" {
+			key = str("Path")
+		}
+		file, perr := safeJoin(dir, key)
+		if perr != nil {
+			return nil, fail("%v", perr)
+		}
+		items, err = readItemFile(file, cfg)
+	}
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	if maxItems > 0 && int64(len(items)) > maxItems {
+		items = items[:maxItems]
+	}
+	return items, nil
+}
+
+// localPath resolves a Bucket below BaseDir.
+func (x *execution) localPath(bucket string) (string, error) {
+	base := x.in.BaseDir
+	if base == "" {
+		base = "."
+	}
+	return safeJoin(base, bucket)
+}
+
+// safeJoin joins name below dir, refusing names that climb out of it.
+func safeJoin(dir, name string) (string, error) {
+	if name == "" {
+		return dir, nil
+	}
+	clean := filepath.Clean(filepath.FromSlash(name))
+	if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("item file %q is outside %s", name, dir)
+	}
+	return filepath.Join(dir, clean), nil
+}
+
+func readItemFile(file string, cfg *asl.ReaderConfig) ([]any, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read items: %w", err)
+	}
+	kind := strings.ToUpper(cfg.InputType)
+	if kind == "" {
+		switch strings.ToLower(filepath.Ext(file)) {
+		case ".csv":
+			kind = "CSV"
+		case ".jsonl", ".ndjson":
+			kind = "JSONL"
+		default:
+			kind = "JSON"
+		}
+	}
+	switch kind {
+	case "JSON":
+		val, err := payload.Decode(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		items, ok := val.([]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: the file holds no JSON array", file)
+		}
+		return items, nil
+	case "JSONL":
+		var items []any
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(make([]byte, 64*1024), 256*1024*1024)
+		line := 0
+		for sc.Scan() {
+			line++
+			text := bytes.TrimSpace(sc.Bytes())
+			if len(text) == 0 {
+				continue
+			}
+			val, err := payload.Decode(text)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", file, line, err)
+			}
+			items = append(items, val)
+		}
+		return items, sc.Err()
+	case "CSV":
+		return readCSV(file, data, cfg)
+	}
+	return nil, fmt.Errorf("ReaderConfig InputType %q is not JSON, JSONL or CSV", cfg.InputType)
+}
+
+// readCSV makes each row an object keyed by the headers: the first row
+// (CSVHeaderLocation FIRST_ROW, the default) or CSVHeaders (GIVEN).
+// Values stay strings, as in AWS.
+func readCSV(file string, data []byte, cfg *asl.ReaderConfig) ([]any, error) {
+	rd := csv.NewReader(bytes.NewReader(data))
+	rd.FieldsPerRecord = -1
+	if cfg.CSVDelimiter != "" {
+		switch cfg.CSVDelimiter {
+		case "COMMA":
+			rd.Comma = ','
+		case "PIPE":
+			rd.Comma = '|'
+		case "SEMICOLON":
+			rd.Comma = ';'
+		case "SPACE":
+			rd.Comma = ' '
+		case "TAB":
+			rd.Comma = '\t'
+		default:
+			rd.Comma = []rune(cfg.CSVDelimiter)[0]
+		}
+	}
+	headers := cfg.CSVHeaders
+	given := strings.EqualFold(cfg.CSVHeaderLocation, "GIVEN")
+	var items []any
+	for {
+		row, err := rd.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if !given && headers == nil {
+			headers = row
+			continue
+		}
+		obj := make(map[string]any, len(headers))
+		for i, h := range headers {
+			val := ""
+			if i < len(row) {
+				val = row[i]
+			}
+			obj[h] = val
+		}
+		items = append(items, obj)
+	}
+	return items, nil
+}
+
+// listObjects lists the files below dir whose names start with prefix,
+// like S3's ListObjectsV2 contents.
+func listObjects(dir, prefix string) ([]any, error) {
+	var items []any
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		key := filepath.ToSlash(rel)
+		if !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		items = append(items, map[string]any{
+			"Key":          key,
+			"Size":         jsonInt(info.Size()),
+			"LastModified": formatTime(info.ModTime()),
+			"StorageClass": "STANDARD",
+		})
+		return nil
+	})
+	return items, err
+}

@@ -1,0 +1,412 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"sync"
+	"sync/atomic"
+
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
+)
+
+type mapStartedDetails struct {
+	Length int `json:"length"`
+}
+
+type mapIterationDetails struct {
+	Name  string `json:"name"`
+	Index int    `json:"index"`
+}
+
+// maxUnlimited bounds the goroutines of a Map without MaxConcurrency.
+const maxUnlimited = 1000
+
+// mapState runs a Map state: its ItemProcessor once per item (or batch),
+// at most MaxConcurrency at a time; the output is the array of results.
+func (s *scope) mapState(ctx context.Context, v *visit) (any, string, error) {
+	r := newRetries(v.st)
+	for attempt := 0; ; attempt++ {
+		out, f, err := s.mapAttempt(ctx, v, attempt)
+		if err != nil {
+			return nil, "", err
+		}
+		if f == nil {
+			return out, v.st.def.Next, nil
+		}
+		recorded, ok := s.replay(MapStateFailed)
+		var rec *Event
+		if ok {
+			rec = &recorded
+		}
+		until, retry, err := s.onFailure(ctx, v, r, f, rec, MapStateFailed, func() any { return nil })
+		if err != nil {
+			return nil, "", err
+		}
+		if !retry {
+			return s.catchOrFail(v, f)
+		}
+		if err := s.sleepUntil(ctx, until); err != nil {
+			return nil, "", err
+		}
+	}
+}
+
+// mapConfig is a Map attempt's evaluated settings.
+type mapConfig struct {
+	concurrency    int
+	toleratedCount int64 // -1: not set
+	toleratedPct   float64
+	hasTolerance   bool
+}
+
+func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (any, *asl.Failure, error) {
+	st := v.st
+	ctxObj := s.context(v, attempt, "", nil)
+	fail := func(err error) (any, *asl.Failure, error) { return nil, failureOf(err), stopOnly(err) }
+	in, err := s.effectiveInput(v, ctxObj)
+	if err != nil {
+		return fail(err)
+	}
+	items, err := s.mapItems(v, in, ctxObj)
+	if err != nil {
+		return fail(err)
+	}
+	cfg, err := s.mapSettings(v, in, ctxObj)
+	if err != nil {
+		return fail(err)
+	}
+	inputs, err := s.batches(v, in, ctxObj, items)
+	if err != nil {
+		return fail(err)
+	}
+	n := len(inputs)
+	s.step(MapStateStarted, func() any { return mapStartedDetails{Length: n} }, nil)
+	if err := s.flush(ctx); err != nil {
+		return nil, nil, err
+	}
+
+	// Iterations whose history says they ended are walked first: they
+	// take no time and settle a failure before anything runs again.
+	order := make([]int, 0, n)
+	var rest []int
+	names := make([]string, n)
+	for i := range n {
+		names[i] = childName(s.name, st.name, v.number, attempt, i)
+		if rec := s.run.recorded[names[i]]; len(rec) > 0 {
+			switch rec[len(rec)-1].Type {
+			case MapIterationSucceeded, MapIterationFailed, MapIterationAborted:
+				order = append(order, i)
+				continue
+			}
+		}
+		rest = append(rest, i)
+	}
+	order = append(order, rest...)
+
+	workers := cfg.concurrency
+	if workers <= 0 || workers > maxUnlimited {
+		workers = maxUnlimited
+	}
+	if workers > n {
+		workers = n
+	}
+	mctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	results := make([]any, n)
+	var (
+		next     atomic.Int64
+		mu       sync.Mutex
+		failed   int64
+		first    *asl.Failure
+		stop     error
+		exceeded bool
+		wg       sync.WaitGroup
+	)
+	prev := s.lastID
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= n || mctx.Err() != nil {
+					return
+				}
+				i := order[k]
+				out, f, err := s.iteration(ctx, mctx, v, names[i], i, inputs[i], prev)
+				mu.Lock()
+				switch {
+				case err != nil:
+					if stop == nil {
+						stop = err
+					}
+					cancel(err)
+				case f == errAborted:
+				case f != nil:
+					failed++
+					results[i] = map[string]any{"Error": f.Name, "Cause": f.Cause}
+					if first == nil {
+						first = f
+					}
+					if !cfg.hasTolerance || exceedsTolerance(cfg, failed, n) {
+						exceeded = cfg.hasTolerance
+						cancel(errSiblingFailed)
+					}
+				default:
+					results[i] = out
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if stop != nil {
+		return nil, nil, stop
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, &stopError{err: err}
+	}
+	if errors.Is(context.Cause(mctx), errSiblingFailed) {
+		if exceeded {
+			return nil, asl.Failf(asl.ErrExceedToleratedFailureThreshold, "The specified tolerated failure threshold was exceeded"), nil
+		}
+		return nil, first, nil
+	}
+	s.step(MapStateSucceeded, nil, nil)
+	out, err := s.outputOf(v, results, true, ctxObj)
+	if err != nil {
+		return fail(err)
+	}
+	return out, nil, nil
+}
+
+func exceedsTolerance(cfg mapConfig, failed int64, total int) bool {
+	if cfg.toleratedCount >= 0 && failed > cfg.toleratedCount {
+		return true
+	}
+	if cfg.toleratedPct >= 0 && total > 0 && float64(failed)*100/float64(total) > cfg.toleratedPct {
+		return true
+	}
+	return false
+}
+
+// errAborted marks an iteration stopped because a sibling failed.
+var errAborted = &asl.Failure{Name: "aborted"}
+
+// iteration runs item index of a Map in its own scope. ctx is the Map
+// state's context, mctx the one cancelled when the Map fails.
+func (s *scope) iteration(ctx, mctx context.Context, v *visit, name string, index int, input any, prev int64) (any, *asl.Failure, error) {
+	c := s.run.newScope(name, prev)
+	if n := len(c.rec); n > 0 && c.rec[n-1].Type == MapIterationAborted {
+		// The Map failed while this iteration ran; it stays aborted.
+		return nil, errAborted, nil
+	}
+	details := func() any { return mapIterationDetails{Name: v.st.name, Index: index} }
+	c.step(MapIterationStarted, details, nil)
+	out, err := c.runMachine(mctx, v.st.processor, input)
+	var f *asl.Failure
+	switch {
+	case err == nil:
+		c.step(MapIterationSucceeded, details, nil)
+	case isStop(err):
+		if ctx.Err() != nil || !errors.Is(context.Cause(mctx), errSiblingFailed) {
+			return nil, nil, err
+		}
+		c.pending = c.pending[:0]
+		c.emitRaw(MapIterationAborted, details(), nil)
+		if ferr := c.flush(ctx); ferr != nil {
+			return nil, nil, ferr
+		}
+		return nil, errAborted, nil
+	case errors.As(err, &f):
+		c.step(MapIterationFailed, details, nil)
+	default:
+		return nil, nil, &stopError{err: err}
+	}
+	if ferr := c.flush(ctx); ferr != nil {
+		return nil, nil, ferr
+	}
+	if f != nil {
+		return nil, f, nil
+	}
+	return out, nil, nil
+}
+
+// mapItems finds a Map's items: read by the ItemReader, or selected by
+// ItemsPath (default $) from the effective input.
+func (s *scope) mapItems(v *visit, in, ctxObj any) ([]any, error) {
+	st := v.st
+	var val any
+	switch {
+	case st.def.ItemReader != nil:
+		return s.readItems(v, in, ctxObj)
+	case st.items != nil:
+		var err error
+		if val, err = st.items.Eval(in, ctxObj); err != nil {
+			return nil, s.stateFailure(v, err)
+		}
+	case st.itemsPath != nil:
+		var err error
+		if val, err = st.itemsPath.Get(in, ctxObj); err != nil {
+			return nil, s.pathFailure(v, "ItemsPath", st.itemsPath, in, err)
+		}
+	default:
+		val = in
+	}
+	items, ok := val.([]any)
+	if !ok {
+		path := "$"
+		if st.itemsPath != nil {
+			path = st.itemsPath.String()
+		}
+		return nil, asl.Failf(asl.ErrRuntime,
+			"An error occurred while executing the state '%s' (entered at the event id #%d). Items at path '%s' is not a JSON array: %s",
+			st.name, s.enteredID(v), path, jsonString(val))
+	}
+	return items, nil
+}
+
+// mapSettings evaluates MaxConcurrency and the tolerated failures.
+func (s *scope) mapSettings(v *visit, in, ctxObj any) (mapConfig, error) {
+	st := v.st
+	cfg := mapConfig{toleratedCount: -1, toleratedPct: -1}
+	if st.def.MaxConcurrency != nil {
+		cfg.concurrency = int(*st.def.MaxConcurrency)
+	} else if st.maxConcurrencyPath != nil {
+		val, err := s.getPath(v, st.maxConcurrencyPath, in, ctxObj)
+		if err != nil {
+			return cfg, err
+		}
+		n, ok := positiveInt(val)
+		if !ok {
+			return cfg, s.invalidValue(v, "MaxConcurrencyPath", val)
+		}
+		cfg.concurrency = int(n)
+	}
+	if st.def.ToleratedFailureCount != nil {
+		cfg.toleratedCount = *st.def.ToleratedFailureCount
+	} else if st.toleratedCountPath != nil {
+		val, err := s.getPath(v, st.toleratedCountPath, in, ctxObj)
+		if err != nil {
+			return cfg, err
+		}
+		n, ok := positiveInt(val)
+		if !ok {
+			return cfg, s.invalidValue(v, "ToleratedFailureCountPath", val)
+		}
+		cfg.toleratedCount = n
+	}
+	if st.def.ToleratedFailurePercentage != nil {
+		cfg.toleratedPct = *st.def.ToleratedFailurePercentage
+	} else if st.toleratedPctPath != nil {
+		val, err := s.getPath(v, st.toleratedPctPath, in, ctxObj)
+		if err != nil {
+			return cfg, err
+		}
+		num, ok := val.(json.Number)
+		f, ferr := num.Float64()
+		if !ok || ferr != nil || f < 0 || f > 100 {
+			return cfg, s.invalidValue(v, "ToleratedFailurePercentagePath", val)
+		}
+		cfg.toleratedPct = f
+	}
+	cfg.hasTolerance = cfg.toleratedCount >= 0 || cfg.toleratedPct >= 0
+	return cfg, nil
+}
+
+func (s *scope) invalidValue(v *visit, field string, val any) error {
+	return asl.Failf(asl.ErrRuntime,
+		"An error occurred while executing the state '%s' (entered at the event id #%d). The %s field does not reference a valid value: %s",
+		v.st.name, s.enteredID(v), field, jsonString(val))
+}
+
+// batches applies ItemSelector to each item and, with an ItemBatcher,
+// groups the results into {"Items": [...], "BatchInput": ...} inputs.
+func (s *scope) batches(v *visit, in, ctxObj any, items []any) ([]any, error) {
+	st := v.st
+	selected := items
+	if st.itemSelector != nil {
+		selected = make([]any, len(items))
+		base := ctxObj.(map[string]any)
+		for i, item := range items {
+			c := make(map[string]any, len(base)+1)
+			for k, val := range base {
+				c[k] = val
+			}
+			c["Map"] = map[string]any{"Item": map[string]any{"Index": jsonInt(int64(i)), "Value": item}}
+			out, err := st.itemSelector.Eval(in, c)
+			if err != nil {
+				return nil, s.stateFailure(v, err)
+			}
+			selected[i] = out
+		}
+	}
+	b := st.def.ItemBatcher
+	if b == nil {
+		return selected, nil
+	}
+	maxItems, maxBytes := int64(0), int64(0)
+	if b.MaxItemsPerBatch != nil {
+		maxItems = *b.MaxItemsPerBatch
+	} else if st.batchMaxItemsPath != nil {
+		val, err := s.getPath(v, st.batchMaxItemsPath, in, ctxObj)
+		if err != nil {
+			return nil, err
+		}
+		n, ok := positiveInt(val)
+		if !ok {
+			return nil, s.invalidValue(v, "MaxItemsPerBatchPath", val)
+		}
+		maxItems = n
+	}
+	if b.MaxInputBytesPerBatch != nil {
+		maxBytes = *b.MaxInputBytesPerBatch
+	} else if st.batchMaxBytesPath != nil {
+		val, err := s.getPath(v, st.batchMaxBytesPath, in, ctxObj)
+		if err != nil {
+			return nil, err
+		}
+		n, ok := positiveInt(val)
+		if !ok {
+			return nil, s.invalidValue(v, "MaxInputBytesPerBatchPath", val)
+		}
+		maxBytes = n
+	}
+	var batchInput any
+	if st.batchInput != nil {
+		var err error
+		if batchInput, err = st.batchInput.Eval(in, ctxObj); err != nil {
+			return nil, s.stateFailure(v, err)
+		}
+	}
+	wrap := func(group []any) any {
+		m := map[string]any{"Items": group}
+		if st.batchInput != nil {
+			m["BatchInput"] = batchInput
+		}
+		return m
+	}
+	var out []any
+	var group []any
+	size := int64(0)
+	for _, item := range selected {
+		itemSize := int64(len(mustJSON(item))) + 1
+		if len(group) > 0 && ((maxItems > 0 && int64(len(group)) >= maxItems) || (maxBytes > 0 && size+itemSize > maxBytes)) {
+			out = append(out, wrap(group))
+			group, size = nil, 0
+		}
+		if maxBytes > 0 && itemSize > maxBytes {
+			return nil, asl.Failf(asl.ErrRuntime,
+				"An error occurred while executing the state '%s' (entered at the event id #%d). An item of %d bytes is larger than MaxInputBytesPerBatch (%d)",
+				st.name, s.enteredID(v), itemSize, maxBytes)
+		}
+		group = append(group, item)
+		size += itemSize
+	}
+	if len(group) > 0 {
+		out = append(out, wrap(group))
+	}
+	return out, nil
+}

@@ -1,0 +1,143 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
+)
+
+// retries counts the attempts each Retrier of a state has granted.
+type retries struct {
+	st     *state
+	counts []int
+}
+
+func newRetries(st *state) *retries {
+	return &retries{st: st, counts: make([]int, len(st.def.Retry))}
+}
+
+// errorMatches applies ErrorEquals to an error name. States.Runtime and
+// States.DataLimitExceeded are terminal: nothing matches them. States.ALL
+// matches every other name; States.TaskFailed, in a Retrier or Catcher,
+// matches every other name except States.Timeout.
+func errorMatches(list []string, name string) bool {
+	if name == asl.ErrRuntime || name == "States.DataLimitExceeded" {
+		return false
+	}
+	for _, e := range list {
+		switch {
+		case e == name, e == asl.ErrAll:
+			return true
+		case e == asl.ErrTaskFailed && name != asl.ErrTimeout:
+			return true
+		}
+	}
+	return false
+}
+
+// decide returns whether f is retried and after how long, counting the
+// attempt against the first Retrier whose ErrorEquals matches.
+func (r *retries) decide(f *asl.Failure, rnd Rand) (time.Duration, bool) {
+	for i, rt := range r.st.def.Retry {
+		if !errorMatches(rt.ErrorEquals, f.Name) {
+			continue
+		}
+		max := int64(3)
+		if rt.MaxAttempts != nil {
+			max = *rt.MaxAttempts
+		}
+		if int64(r.counts[i]) >= max {
+			return 0, false
+		}
+		interval := 1.0
+		if rt.IntervalSeconds != nil {
+			interval = float64(*rt.IntervalSeconds)
+		}
+		rate := 2.0
+		if rt.BackoffRate != nil {
+			rate = *rt.BackoffRate
+		}
+		delay := interval * math.Pow(rate, float64(r.counts[i]))
+		if rt.MaxDelaySeconds != nil && delay > float64(*rt.MaxDelaySeconds) {
+			delay = float64(*rt.MaxDelaySeconds)
+		}
+		if rt.JitterStrategy == "FULL" {
+			delay *= rnd.Float64()
+		}
+		r.counts[i]++
+		return time.Duration(delay * float64(time.Second)).Round(time.Millisecond), true
+	}
+	return 0, false
+}
+
+// count replays a recorded retry decision into the counts.
+func (r *retries) count(f *asl.Failure) {
+	for i, rt := range r.st.def.Retry {
+		if errorMatches(rt.ErrorEquals, f.Name) {
+			r.counts[i]++
+			return
+		}
+	}
+}
+
+// onFailure decides on the retry of a failed attempt and records the
+// failure event (of failType, with details) together with the decision.
+// A failure consumed from the history keeps its recorded decision.
+// It returns the time the next attempt starts at when retried.
+func (s *scope) onFailure(ctx context.Context, v *visit, r *retries, f *asl.Failure, recorded *Event, failType EventType, details func() any) (time.Time, bool, error) {
+	if recorded != nil {
+		var res failureResume
+		if len(recorded.Resume) > 0 {
+			_ = json.Unmarshal(recorded.Resume, &res)
+		}
+		if res.Retry {
+			r.count(f)
+		}
+		return recorded.Timestamp.Add(time.Duration(res.DelayMs) * time.Millisecond), res.Retry, nil
+	}
+	delay, retry := r.decide(f, s.run.rand)
+	var resume any
+	if retry {
+		resume = failureResume{Retry: true, DelayMs: delay.Milliseconds()}
+	}
+	now := s.run.clock.Now()
+	if failType != "" {
+		e := s.emit(failType, details(), resume)
+		now = e.Timestamp
+	}
+	return now.Add(delay), retry, nil
+}
+
+// sleepUntil flushes, then waits until t.
+func (s *scope) sleepUntil(ctx context.Context, t time.Time) error {
+	if err := s.flush(ctx); err != nil {
+		return err
+	}
+	if d := t.Sub(s.run.clock.Now()); d > 0 {
+		if err := s.run.clock.Sleep(ctx, d); err != nil {
+			return &stopError{err: err}
+		}
+	}
+	return nil
+}
+
+// catchOrFail applies the state's Catch to a failure that is not retried:
+// the first Catcher that matches gives the output ({"Error","Cause"} at
+// its ResultPath in the state's input) and the next state.
+func (s *scope) catchOrFail(v *visit, f *asl.Failure) (any, string, error) {
+	for _, c := range v.st.catch {
+		if !errorMatches(c.errorEquals, f.Name) {
+			continue
+		}
+		errOut := map[string]any{"Error": f.Name, "Cause": f.Cause}
+		out, err := s.applyResultPath(v, c.resultPath, c.resultNull, errOut)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, c.next, nil
+	}
+	return nil, "", f
+}

@@ -1,0 +1,331 @@
+package workflow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
+	"github.com/velocity-ci/velocity/internal/workflow/payload"
+)
+
+type taskScheduledDetails struct {
+	ResourceType       string `json:"resourceType"`
+	Resource           string `json:"resource"`
+	Region             string `json:"region"`
+	Parameters         string `json:"parameters"`
+	TimeoutInSeconds   int64  `json:"timeoutInSeconds,omitempty"`
+	HeartbeatInSeconds int64  `json:"heartbeatInSeconds,omitempty"`
+}
+
+type taskResourceDetails struct {
+	ResourceType string `json:"resourceType"`
+	Resource     string `json:"resource"`
+}
+
+type taskSucceededDetails struct {
+	ResourceType  string       `json:"resourceType"`
+	Resource      string       `json:"resource"`
+	Output        string       `json:"output"`
+	OutputDetails truncDetails `json:"outputDetails"`
+}
+
+type taskFailedDetails struct {
+	ResourceType string `json:"resourceType"`
+	Resource     string `json:"resource"`
+	Error        string `json:"error,omitempty"`
+	Cause        string `json:"cause,omitempty"`
+}
+
+// scheduledResume keeps a task's token so a resumed task hands out the
+// same one, and its effective timeouts.
+type scheduledResume struct {
+	Token     string `json:"token,omitempty"`
+	Timeout   int64  `json:"timeout,omitempty"`
+	Heartbeat int64  `json:"heartbeat,omitempty"`
+}
+
+// failureResume records the decision taken on a failure: a retry after
+// DelayMs milliseconds, or none.
+type failureResume struct {
+	Retry   bool  `json:"retry,omitempty"`
+	DelayMs int64 `json:"delayMs,omitempty"`
+}
+
+var (
+	errTaskTimedOut     = errors.New("task timed out")
+	errHeartbeatTimeout = errors.New("task heartbeat timed out")
+)
+
+// task runs a Task state: its attempts with Retry, then Catch.
+func (s *scope) task(ctx context.Context, v *visit) (any, string, error) {
+	st := v.st
+	r := newRetries(st)
+	for attempt := 0; ; attempt++ {
+		out, f, recorded, failType, err := s.taskAttempt(ctx, v, attempt)
+		if err != nil {
+			return nil, "", err
+		}
+		if f == nil {
+			return out, st.def.Next, nil
+		}
+		delay, retry, err := s.onFailure(ctx, v, r, f, recorded, failType, func() any {
+			return taskFailedDetails{ResourceType: st.resourceType, Resource: st.rname, Error: f.Name, Cause: f.Cause}
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		if !retry {
+			return s.catchOrFail(v, f)
+		}
+		if err := s.sleepUntil(ctx, delay); err != nil {
+			return nil, "", err
+		}
+	}
+}
+
+// taskAttempt runs one attempt. It returns the processed output, or the
+// attempt's failure with its event: recorded (consumed from the history)
+// or, when recorded is nil, the type of the event still to be emitted
+// ("" for failures before the task was scheduled, which have none).
+func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any, f *asl.Failure, recorded *Event, failType EventType, err error) {
+	st := v.st
+	failed := func(err error) (any, *asl.Failure, *Event, EventType, error) {
+		if isStop(err) {
+			return nil, nil, nil, "", err
+		}
+		var fl *asl.Failure
+		if !errors.As(err, &fl) {
+			fl = asl.Failf(asl.ErrRuntime, "%v", err)
+		}
+		return nil, fl, nil, "", nil
+	}
+
+	var input any
+	var token string
+	var timeout, heartbeat int64
+	sched, replayed := s.replay(TaskScheduled)
+	if replayed {
+		var d taskScheduledDetails
+		var r scheduledResume
+		if err := json.Unmarshal(sched.Details, &d); err != nil {
+			return nil, nil, nil, "", &stopError{err: err}
+		}
+		if len(sched.Resume) > 0 {
+			_ = json.Unmarshal(sched.Resume, &r)
+		}
+		if input, err = payload.Decode([]byte(d.Parameters)); err != nil {
+			return nil, nil, nil, "", &stopError{err: err}
+		}
+		token, timeout, heartbeat = r.Token, r.Timeout, r.Heartbeat
+	} else {
+		if st.waitForTaskToken {
+			token = newToken()
+		}
+		ctxObj := s.context(v, attempt, token, nil)
+		in, err := s.effectiveInput(v, ctxObj)
+		if err != nil {
+			return failed(err)
+		}
+		if input, err = s.parametersOf(v, st.parameters, in, ctxObj); err != nil {
+			return failed(err)
+		}
+		if timeout, err = s.secondsField(v, st.def.TimeoutSeconds, st.timeoutPath, in, ctxObj, "TimeoutSecondsPath"); err != nil {
+			return failed(err)
+		}
+		if heartbeat, err = s.secondsField(v, st.def.HeartbeatSeconds, st.heartbeatPath, in, ctxObj, "HeartbeatSecondsPath"); err != nil {
+			return failed(err)
+		}
+		sched = s.emit(TaskScheduled, taskScheduledDetails{
+			ResourceType: st.resourceType, Resource: st.rname, Region: s.run.region(),
+			Parameters: jsonString(input), TimeoutInSeconds: timeout, HeartbeatInSeconds: heartbeat,
+		}, scheduledResume{Token: token, Timeout: timeout, Heartbeat: heartbeat})
+	}
+	if _, ok := s.replay(TaskStarted); !ok {
+		s.emit(TaskStarted, taskResourceDetails{ResourceType: st.resourceType, Resource: st.rname}, nil)
+	}
+
+	var result any
+	if e, ok := s.replay(TaskSucceeded); ok {
+		var d taskSucceededDetails
+		if err := json.Unmarshal(e.Details, &d); err != nil {
+			return nil, nil, nil, "", &stopError{err: err}
+		}
+		if result, err = payload.Decode([]byte(d.Output)); err != nil {
+			return nil, nil, nil, "", &stopError{err: err}
+		}
+	} else if e, ok := s.recordedFailure(TaskFailed, TaskTimedOut); ok {
+		var d taskFailedDetails
+		_ = json.Unmarshal(e.Details, &d)
+		return nil, &asl.Failure{Name: d.Error, Cause: d.Cause}, &e, e.Type, nil
+	} else {
+		if err := s.flush(ctx); err != nil {
+			return nil, nil, nil, "", err
+		}
+		var fl *asl.Failure
+		var ft EventType
+		result, fl, ft, err = s.invoke(ctx, v, sched, input, token, attempt, timeout, heartbeat)
+		if err != nil {
+			return nil, nil, nil, "", err
+		}
+		if fl != nil {
+			return nil, fl, nil, ft, nil
+		}
+		s.emit(TaskSucceeded, taskSucceededDetails{ResourceType: st.resourceType, Resource: st.rname, Output: jsonString(result)}, nil)
+	}
+	ctxObj := s.context(v, attempt, token, nil)
+	if out, err = s.outputOf(v, result, true, ctxObj); err != nil {
+		return failed(err)
+	}
+	return out, nil, nil, "", nil
+}
+
+// recordedFailure consumes the next recorded event when it is one of types.
+func (s *scope) recordedFailure(types ...EventType) (Event, bool) {
+	for _, t := range types {
+		if e, ok := s.replay(t); ok {
+			return e, true
+		}
+	}
+	return Event{}, false
+}
+
+// invoke calls the Invoker, enforcing the timeout and heartbeat from the
+// time the task was scheduled.
+func (s *scope) invoke(ctx context.Context, v *visit, sched Event, input any, token string, attempt int, timeout, heartbeat int64) (any, *asl.Failure, EventType, error) {
+	x := s.run
+	if x.in.Invoker == nil {
+		return nil, asl.Failf(asl.ErrRuntime, "no task invoker is configured to run resource %s", v.st.def.Resource), TaskFailed, nil
+	}
+	ictx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var lastBeat atomic.Int64
+	lastBeat.Store(x.clock.Now().UnixNano())
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = sched.Timestamp.Add(time.Duration(timeout) * time.Second)
+		var c context.CancelFunc
+		ictx, c = context.WithDeadline(ictx, time.Now().Add(deadline.Sub(x.clock.Now())))
+		defer c()
+	}
+	if timeout > 0 || heartbeat > 0 {
+		hb := time.Duration(heartbeat) * time.Second
+		go func() {
+			for {
+				now := x.clock.Now()
+				var wake time.Time
+				if timeout > 0 {
+					wake = deadline
+				}
+				if hb > 0 {
+					beat := time.Unix(0, lastBeat.Load()).Add(hb)
+					if wake.IsZero() || beat.Before(wake) {
+						wake = beat
+					}
+				}
+				if d := wake.Sub(now); d > 0 {
+					if x.clock.Sleep(ictx, d) != nil {
+						return
+					}
+				}
+				now = x.clock.Now()
+				if timeout > 0 && !now.Before(deadline) {
+					cancel(errTaskTimedOut)
+					return
+				}
+				if hb > 0 && now.Sub(time.Unix(0, lastBeat.Load())) >= hb {
+					cancel(errHeartbeatTimeout)
+					return
+				}
+			}
+		}()
+	}
+	var credentials any
+	if v.st.credentials != nil {
+		credentials, _ = v.st.credentials.Eval(input, s.context(v, attempt, token, nil))
+	}
+	req := TaskRequest{
+		Resource: v.st.def.Resource, Input: input, StateName: v.st.name,
+		ExecutionID: x.ex.ID, ExecutionARN: x.arn, StateMachineARN: x.smARN,
+		Attempt: attempt, TaskToken: token, TimeoutSeconds: timeout, HeartbeatSeconds: heartbeat,
+		Credentials: credentials,
+		Heartbeat:   func() { lastBeat.Store(x.clock.Now().UnixNano()) },
+	}
+	result, err := x.in.Invoker.Invoke(ictx, req)
+	if ctx.Err() != nil {
+		return nil, nil, "", &stopError{err: context.Cause(ctx)}
+	}
+	switch cause := context.Cause(ictx); {
+	case errors.Is(cause, errTaskTimedOut) || (timeout > 0 && errors.Is(cause, context.DeadlineExceeded)):
+		return nil, &asl.Failure{Name: asl.ErrTimeout}, TaskTimedOut, nil
+	case errors.Is(cause, errHeartbeatTimeout):
+		return nil, &asl.Failure{Name: asl.ErrHeartbeatTimeout}, TaskTimedOut, nil
+	}
+	if err != nil {
+		var f *asl.Failure
+		if errors.As(err, &f) {
+			return nil, f, TaskFailed, nil
+		}
+		return nil, &asl.Failure{Name: asl.ErrTaskFailed, Cause: err.Error()}, TaskFailed, nil
+	}
+	return normalize(result), nil, "", nil
+}
+
+// secondsField reads TimeoutSeconds/HeartbeatSeconds or their path form.
+func (s *scope) secondsField(v *visit, fixed *int64, p *jsonpath.Path, in, ctxObj any, field string) (int64, error) {
+	if fixed != nil {
+		return *fixed, nil
+	}
+	if p == nil {
+		return 0, nil
+	}
+	val, err := p.Get(in, ctxObj)
+	if err != nil {
+		return 0, asl.Failf(asl.ErrRuntime,
+			"An error occurred while executing the state '%s' (entered at the event id #%d). Invalid path '%s' : No results for path: %s",
+			v.st.name, s.enteredID(v), p.String(), normalizedPath(p.String()))
+	}
+	n, ok := positiveInt(val)
+	if !ok || n == 0 {
+		return 0, asl.Failf(asl.ErrRuntime,
+			"An error occurred while executing the state '%s' (entered at the event id #%d). The %s parameter does not reference a valid positive integer value: %s",
+			v.st.name, s.enteredID(v), field, jsonString(val))
+	}
+	return n, nil
+}
+
+func newToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (x *execution) region() string {
+	if x.in.Region != "" {
+		return x.in.Region
+	}
+	return "us-east-1"
+}
+
+// normalize brings a task's result into the package's JSON form: an
+// Invoker may return any value encoding/json can encode.
+func normalize(v any) any {
+	switch v.(type) {
+	case nil, string, bool, json.Number, map[string]any, []any:
+		return v
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	out, err := payload.Decode(b)
+	if err != nil {
+		return v
+	}
+	return out
+}
