@@ -55,8 +55,11 @@ func parse(expr string, reference bool) (*Path, error) {
 	}
 	p.definite = true
 	for i := range p.segs {
-		p.segs[i].upstreamDefinite = p.definite
-		if !p.segs[i].definite() {
+		s := &p.segs[i]
+		s.upstreamDefinite = p.definite
+		// Jayway reads a union of names at the end as one merged object.
+		mergedNames := s.kind == segNames && !s.scan && i == len(p.segs)-1
+		if !s.definite() && !mergedNames {
 			p.definite = false
 		}
 	}
@@ -290,6 +293,15 @@ func matchingParen(s string, open int) int {
 			for i++; i < len(s) && s[i] != q; i++ {
 				if s[i] == '\\' {
 					i++
+				}
+			}
+		case '/':
+			// A regex literal after =~ may hold parentheses.
+			if strings.HasSuffix(strings.TrimRight(s[:i], " "), "=~") {
+				for i++; i < len(s) && s[i] != '/'; i++ {
+					if s[i] == '\\' {
+						i++
+					}
 				}
 			}
 		case '(':

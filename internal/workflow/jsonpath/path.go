@@ -166,6 +166,18 @@ func (p *Path) getDefinite(root any, strict bool) (any, error) {
 				return nil, p.missingProperty(i)
 			}
 			cur = v
+		case segNames:
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return nil, p.notObject(i, cur)
+			}
+			merged := make(map[string]any, len(s.names))
+			for _, n := range s.names {
+				if v, ok := m[n]; ok {
+					merged[n] = v
+				}
+			}
+			cur = merged
 		case segIndex:
 			a, ok := cur.([]any)
 			if !ok {
@@ -431,7 +443,11 @@ func (p *Path) missingProperty(i int) error {
 }
 
 func (p *Path) notObject(i int, v any) error {
-	return &MatchError{Path: p.src, Detail: "Expected to find an object with property ['" + p.segs[i].name +
+	prop := p.segs[i].name
+	if p.segs[i].kind == segNames {
+		prop = strings.Join(p.segs[i].names, "','")
+	}
+	return &MatchError{Path: p.src, Detail: "Expected to find an object with property ['" + prop +
 		"'] in path " + p.normalized(i) + " but found '" + typeName(v) + "'. This is not a json object."}
 }
 
