@@ -26,12 +26,12 @@ type state struct {
 
 	entered, exited EventType
 
-	inputPath, outputPath, resultPath      *jsonpath.Path
+	inputPath, outputPath, resultPath         *jsonpath.Path
 	inputPathNull, outputPathNull, resultNull bool
-	parameters, resultSelector              *payload.Template
-	result                                  any // Pass Result
-	hasResult                               bool
-	credentials                             *payload.Template
+	parameters, resultSelector                *payload.Template
+	result                                    any // Pass Result
+	hasResult                                 bool
+	credentials                               *payload.Template
 
 	timeoutPath, heartbeatPath *jsonpath.Path
 	waitSecondsPath            *jsonpath.Path
