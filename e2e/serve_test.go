@@ -1,7 +1,18 @@
 package e2e
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -201,5 +212,81 @@ func TestServeDeployRollbackAndRestart(t *testing.T) {
 	}
 	if r := e.run(dir, "releases", "prod", "api"); !strings.Contains(r.stderr, "comes back when 'velocity serve' starts") {
 		t.Errorf("releases without a server does not say the live release is not running:\n%s%s", r.stdout, r.stderr)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key.
+func selfSigned(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "velocity e2e"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"*.prod.localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return certFile, keyFile
+}
+
+// The proxy of velocity serve speaks TLS with the given certificate, and
+// one data directory has one server.
+func TestServeTLSAndOneServerPerDataDirectory(t *testing.T) {
+	requireTool(t, "python3")
+	requireTool(t, "curl")
+	e := newEnv(t)
+	if r := e.run(t.TempDir(), "serve", "--tls-cert", "x.pem"); r.code != 2 || !strings.Contains(r.stderr, "go together") {
+		t.Errorf("--tls-cert without --tls-key: exit %d\n%s", r.code, r.stderr)
+	}
+	cert, key := selfSigned(t)
+	cmd := e.command(t.TempDir(), "serve", "--proxy-addr", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key)
+	srv := &server{cmd: cmd, out: &output{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = srv.out, srv.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { cmd.Wait(); close(srv.done) }()
+	defer func() { cmd.Process.Kill(); <-srv.done }()
+	addr := srv.waitFor(t, regexp.MustCompile(`proxy at https://(127\.0\.0\.1:\d+)`), 20*time.Second)[1]
+
+	if r := e.run(t.TempDir(), "serve", "--proxy-addr", "127.0.0.1:0"); r.code != 1 || !strings.Contains(r.stderr, "already runs") {
+		t.Errorf("a second server on the same data directory: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	dir := serviceProject(t)
+	// The acceptance check reaches the release over TLS too; the
+	// certificate is its own, hence -k.
+	yml := strings.Replace(readFile(t, filepath.Join(dir, "velocity.yml")), "curl -fsS", "curl -kfsS", 1)
+	if err := os.WriteFile(filepath.Join(dir, "velocity.yml"), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.run(dir, "run"); r.code != 0 || !strings.Contains(r.stdout, "https://api.prod.localhost:") {
+		t.Fatalf("velocity run through a TLS server: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(readFile(t, cert)))
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "api.prod.localhost"}}}
+	req, _ := http.NewRequest("GET", "https://"+addr+"/", nil)
+	req.Host = "api.prod.localhost"
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("GET over TLS: %v", err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || string(b) != "release one\n" {
+		t.Errorf("over TLS: %d %q", resp.StatusCode, b)
 	}
 }

@@ -362,3 +362,29 @@ func TestRecoverRestoresLiveAndInterruptsDeploying(t *testing.T) {
 		t.Errorf("releases after the restart: %s", got)
 	}
 }
+
+func TestShutdownRequest(t *testing.T) {
+	d := newData(t)
+	in := start(t, d)
+	if err := in.client.Shutdown(context.Background()); !errors.Is(err, server.ErrConflict) {
+		t.Errorf("shutdown of a server without a Shutdown hook: %v", err)
+	}
+	called := make(chan struct{})
+	in.server.Shutdown = func() { close(called) }
+	if err := in.client.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-called:
+	case <-time.After(5 * time.Second):
+		t.Error("the Shutdown hook was not called")
+	}
+}
+
+func TestPingWithoutServer(t *testing.T) {
+	c := server.NewClient(filepath.Join(t.TempDir(), "velocity.sock"))
+	defer c.Close()
+	if _, err := c.Ping(context.Background(), time.Second); !errors.Is(err, server.ErrNoServer) {
+		t.Errorf("ping of a missing socket: %v", err)
+	}
+}
