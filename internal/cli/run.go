@@ -88,8 +88,8 @@ func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
 	f.BoolVar(&o.keepWorkspace, "keep-workspace", false, "keep the run's copy of the project afterwards (its path is printed)")
 	f.DurationVar(&o.killGrace, "kill-grace", 10*time.Second, "time a stopped action gets between SIGTERM and SIGKILL")
 	f.BoolVar(&o.noCache, "no-cache", false, "execute every action; take no result from the cache")
-	f.StringVar(&o.proxyAddr, "proxy-addr", "", "where the proxy in front of deployed services listens (default $VELOCITY_PROXY_ADDR, else 127.0.0.1:8080)")
-	f.BoolVar(&o.noServe, "no-serve", false, "stop deployed services when the pipeline ends instead of serving until Ctrl-C")
+	f.StringVar(&o.proxyAddr, "proxy-addr", "", "where the proxy in front of deployed services listens (default $VELOCITY_PROXY_ADDR, else 127.0.0.1:8080; unused when velocity serve runs)")
+	f.BoolVar(&o.noServe, "no-serve", false, "without velocity serve: stop deployed services when the pipeline ends instead of serving until Ctrl-C")
 	f.BoolVar(&o.approve, "approve", false, "approve every stage that needs manual approval (for demos and scripts)")
 	f.StringVar(&o.cacheSize, "cache-size", "", "bound the blob store (outputs, logs, caches) to `SIZE`, e.g. 500MB, 10GB (default $VELOCITY_CACHE_SIZE, else 10GB); least recently used blobs go first")
 }
