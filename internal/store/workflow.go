@@ -176,4 +176,6 @@ type Workflows interface {
 	HeartbeatTaskToken(ctx context.Context, token string, at time.Time) error
 	// TaskToken returns a token with its outcome.
 	TaskToken(ctx context.Context, token string) (TaskToken, error)
+	// TaskTokens lists an execution's tokens in the order they were created.
+	TaskTokens(ctx context.Context, executionID int64) ([]TaskToken, error)
 }

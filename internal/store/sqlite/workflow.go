@@ -365,20 +365,42 @@ func (s *Store) HeartbeatTaskToken(ctx context.Context, token string, at time.Ti
 
 // TaskToken implements store.Workflows.
 func (s *Store) TaskToken(ctx context.Context, token string) (store.TaskToken, error) {
-	t := store.TaskToken{Token: token}
-	var status string
-	var heartbeat, created, updated int64
-	err := s.db.QueryRowContext(ctx,
-		`SELECT execution_id, state, status, output, error, cause, heartbeat, created, updated
-		 FROM workflow_task_tokens WHERE token = ?`, token).Scan(&t.ExecutionID, &t.State, &status, &t.Output,
-		&t.Error, &t.Cause, &heartbeat, &created, &updated)
+	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM workflow_task_tokens WHERE token = ?`, token))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("task token: %w", store.ErrNotFound)
 	}
 	if err != nil {
 		return t, fmt.Errorf("task token: %w", err)
 	}
+	return t, nil
+}
+
+// TaskTokens implements store.Workflows.
+func (s *Store) TaskTokens(ctx context.Context, executionID int64) ([]store.TaskToken, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM workflow_task_tokens WHERE execution_id = ? ORDER BY created, token`, executionID)
+	if err != nil {
+		return nil, fmt.Errorf("task tokens of execution %d: %w", executionID, err)
+	}
+	defer rows.Close()
+	var out []store.TaskToken
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("task tokens of execution %d: %w", executionID, err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+const tokenColumns = `token, execution_id, state, status, output, error, cause, heartbeat, created, updated`
+
+func scanToken(row interface{ Scan(...any) error }) (store.TaskToken, error) {
+	var t store.TaskToken
+	var status string
+	var heartbeat, created, updated int64
+	err := row.Scan(&t.Token, &t.ExecutionID, &t.State, &status, &t.Output, &t.Error, &t.Cause, &heartbeat, &created, &updated)
 	t.Status = store.TokenStatus(status)
 	t.Heartbeat, t.Created, t.Updated = fromNanos(heartbeat), fromNanos(created), fromNanos(updated)
-	return t, nil
+	return t, err
 }

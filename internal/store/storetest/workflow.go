@@ -288,6 +288,9 @@ func testTaskTokens(t *testing.T, s store.Workflows) {
 		t.Errorf("heartbeat of a completed token: %v", err)
 	}
 	s.CompleteTaskToken(ctx, "t2", store.TokenFailed, nil, "Rejected", "no", time.Unix(12, 0))
+	if list, err := s.TaskTokens(ctx, id); err != nil || len(list) != 2 || list[0].Token != "t1" || list[1].Status != store.TokenFailed {
+		t.Errorf("tokens of the execution: %+v %v", list, err)
+	}
 	got, _ = s.TaskToken(ctx, "t1")
 	if got.Status != store.TokenSucceeded || string(got.Output) != `{"approved":true}` {
 		t.Errorf("succeeded token %+v", got)

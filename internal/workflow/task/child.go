@@ -1,0 +1,195 @@
+package task
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
+)
+
+// startExecution starts a child execution; with .sync or .sync:2 the task
+// waits for it and returns its description (Output as a JSON string, or
+// as JSON for .sync:2).
+const startExecution = "arn:aws:states:::states:startExecution"
+
+// Children starts and awaits child executions; the command line's
+// execution runner implements it. Both methods are called from task
+// goroutines, concurrently.
+type Children interface {
+	// StartChild starts a child execution, durably recorded before it
+	// returns. A child of the same parent with the same name that exists
+	// already is returned instead (so a task run again after a restart
+	// finds the child it started before); another execution with that
+	// name is an error.
+	StartChild(ctx context.Context, c ChildRequest) (ChildExecution, error)
+	// WaitChild blocks until the execution has ended.
+	WaitChild(ctx context.Context, arn string) (ChildExecution, error)
+}
+
+// ChildRequest is what a startExecution task asks for.
+type ChildRequest struct {
+	ParentARN        string
+	StateMachineARN  string
+	StateMachineName string
+	// DefinitionFile is the child's state machine.
+	DefinitionFile string
+	// Name is the execution's name; empty means one is generated.
+	Name string
+	// Input is the child's input (JSON).
+	Input []byte
+}
+
+// ChildExecution describes a child execution like DescribeExecution.
+type ChildExecution struct {
+	ARN             string
+	Name            string
+	StateMachineARN string
+	Status          string
+	Input           []byte
+	Output          []byte
+	Error, Cause    string
+	Start, Stop     time.Time
+}
+
+func (r *Resources) startExecution(ctx context.Context, req Request, pattern string) (any, error) {
+	if pattern != "" && pattern != syncSuffix && pattern != sync2Suffix {
+		return nil, asl.Failf(asl.ErrTaskFailed, "state %s: %s%s is not a startExecution pattern (use .sync or .sync:2)", req.StateName, startExecution, pattern)
+	}
+	if r.Children == nil {
+		return nil, asl.Failf(asl.ErrTaskFailed, "state %s: child executions need the workflow journal", req.StateName)
+	}
+	m, err := object(startExecution, req.Input)
+	if err != nil {
+		return nil, err
+	}
+	smARN, err := stringField(startExecution, m, "StateMachineArn", true)
+	if err != nil {
+		return nil, err
+	}
+	name, err := stringField(startExecution, m, "Name", false)
+	if err != nil {
+		return nil, err
+	}
+	smName := smARN
+	if i := strings.LastIndex(smARN, ":stateMachine:"); i >= 0 {
+		smName = smARN[i+len(":stateMachine:"):]
+		// A version or alias qualifier names the same definition locally.
+		if j := strings.IndexByte(smName, ':'); j >= 0 {
+			smName = smName[:j]
+		}
+	}
+	file, err := r.definitionFile(smARN, smName)
+	if err != nil {
+		return nil, err
+	}
+	var input []byte
+	switch in := m["Input"].(type) {
+	case nil:
+		input = []byte("{}")
+	case string:
+		// Step Functions accepts the input as a JSON text too.
+		if _, err := decode([]byte(in)); err != nil {
+			return nil, asl.Failf("StepFunctions.InvalidExecutionInputException", "state %s: Input is a string that is not JSON: %v", req.StateName, err)
+		}
+		input = []byte(in)
+	default:
+		if input, err = encode(in); err != nil {
+			return nil, asl.Failf(asl.ErrRuntime, "encode Input: %v", err)
+		}
+	}
+	child, err := r.Children.StartChild(ctx, ChildRequest{
+		ParentARN: req.ExecutionARN, StateMachineARN: smARN, StateMachineName: smName,
+		DefinitionFile: file, Name: name, Input: input,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if pattern == "" {
+		return map[string]any{"ExecutionArn": child.ARN, "StartDate": millis(child.Start)}, nil
+	}
+	done, err := r.Children.WaitChild(ctx, child.ARN)
+	if err != nil {
+		return nil, err
+	}
+	out, err := describe(done, pattern == sync2Suffix)
+	if err != nil {
+		return nil, err
+	}
+	if done.Status != "SUCCEEDED" {
+		cause, _ := encode(out)
+		return nil, &asl.Failure{Name: asl.ErrTaskFailed, Cause: string(cause)}
+	}
+	return out, nil
+}
+
+// definitionFile finds a child state machine: bound in the bindings
+// file, else NAME.asl.json, NAME.asl.yaml, NAME.json or NAME.yaml beside
+// the parent's definition.
+func (r *Resources) definitionFile(arn, name string) (string, error) {
+	if b, ok := r.Bindings.lookup(arn, name); ok && b.Definition != "" {
+		return b.Definition, nil
+	}
+	var tried []string
+	for _, ext := range []string{".asl.json", ".asl.yaml", ".asl.yml", ".json", ".yaml", ".yml"} {
+		p := filepath.Join(r.Dir, name+ext)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		tried = append(tried, filepath.Base(p))
+	}
+	return "", asl.Failf("StepFunctions.StateMachineDoesNotExistException",
+		"state machine %s: no definition found; bind it in the bindings file ({definition: FILE}) or put %s in %s",
+		arn, strings.Join(tried[:2], " or "), r.Dir)
+}
+
+// describe builds DescribeExecution's answer; v2 gives Input and Output
+// as JSON instead of JSON text.
+func describe(c ChildExecution, v2 bool) (map[string]any, error) {
+	out := map[string]any{
+		"ExecutionArn":    c.ARN,
+		"Name":            c.Name,
+		"StateMachineArn": c.StateMachineARN,
+		"Status":          c.Status,
+		"StartDate":       millis(c.Start),
+		"StopDate":        millis(c.Stop),
+		"InputDetails":    map[string]any{"Included": true},
+	}
+	if v2 {
+		in, err := decode(c.Input)
+		if err != nil {
+			return nil, fmt.Errorf("child %s input: %w", c.ARN, err)
+		}
+		out["Input"] = in
+	} else {
+		out["Input"] = string(c.Input)
+	}
+	if c.Status == "SUCCEEDED" {
+		out["OutputDetails"] = map[string]any{"Included": true}
+		if v2 {
+			o, err := decode(c.Output)
+			if err != nil {
+				return nil, fmt.Errorf("child %s output: %w", c.ARN, err)
+			}
+			out["Output"] = o
+		} else {
+			out["Output"] = string(c.Output)
+		}
+	} else {
+		out["Error"], out["Cause"] = c.Error, c.Cause
+	}
+	return out, nil
+}
+
+// millis is a date as the AWS SDKs' JSON gives it: milliseconds since
+// the epoch.
+func millis(t time.Time) json.Number {
+	if t.IsZero() {
+		return "0"
+	}
+	return json.Number(fmt.Sprint(t.UnixMilli()))
+}

@@ -1,0 +1,262 @@
+package task
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
+)
+
+// CommandResource is the Resource of a Task state that runs a command. Its
+// input names the command: {"Command": "sh script" | ["argv", ...],
+// "Input": JSON for stdin (default: the whole input), "Env": {"NAME":
+// "value"}, "Dir": "relative/to/the/definition"}.
+const CommandResource = "arn:velocity:command"
+
+// Reaper kills registered process groups if Velocity dies (reaper.Reaper).
+type Reaper interface {
+	Add(pgid int)
+	Remove(pgid int)
+}
+
+// Command is a program run for a task: JSON input on stdin, JSON output
+// on stdout. A non-zero exit fails the task: with the error named in a
+// JSON object the command printed on stdout ({"error": "...", "cause":
+// "..."}, or Lambda's {"errorType", "errorMessage"}), else with
+// States.TaskFailed and the end of its stderr as the cause.
+type Command struct {
+	// Argv runs a program directly; Script (used when Argv is empty) is
+	// run by sh -c. Neither ever holds task data: that comes on stdin and
+	// in the environment, so it cannot be read as shell syntax.
+	Argv   []string
+	Script string
+	// Dir is the working directory; Env is added to Velocity's own.
+	Dir string
+	Env map[string]string
+}
+
+// stderrTail is how much of a failed command's stderr becomes the cause.
+const stderrTail = 4096
+
+// killGrace is how long a cancelled command has between SIGTERM and SIGKILL.
+const killGrace = 2 * time.Second
+
+// Run runs the command with stdin and returns what it printed on stdout.
+func (c Command) Run(ctx context.Context, stdin []byte, env []string, reaper Reaper) ([]byte, error) {
+	name, args := "sh", []string{"-c", c.Script, "sh"}
+	if len(c.Argv) > 0 {
+		name, args = c.Argv[0], c.Argv[1:]
+		// A relative program path names a file in Dir, as in a shell there.
+		if strings.Contains(name, "/") && !filepath.IsAbs(name) && c.Dir != "" {
+			name = filepath.Join(c.Dir, name)
+		}
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Dir = c.Dir
+	cmd.Env = append(os.Environ(), env...)
+	keys := make([]string, 0, len(c.Env))
+	for k := range c.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		cmd.Env = append(cmd.Env, k+"="+c.Env[k])
+	}
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &tail{max: stderrTail, buf: &stderr}
+	// Its own process group, so that a timeout or a crash of Velocity
+	// takes down whatever the command started too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, asl.Failf(asl.ErrTaskFailed, "start %s: %v", c.describe(), err)
+	}
+	pgid := cmd.Process.Pid
+	if reaper != nil {
+		reaper.Add(pgid)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case err = <-done:
+		case <-time.After(killGrace):
+			syscall.Kill(-pgid, syscall.SIGKILL)
+			err = <-done
+		}
+	}
+	// Background processes the command left behind die with it.
+	syscall.Kill(-pgid, syscall.SIGKILL)
+	if reaper != nil {
+		reaper.Remove(pgid)
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, c.failure(err, stdout.Bytes(), stderr.String())
+	}
+	return stdout.Bytes(), nil
+}
+
+func (c Command) describe() string {
+	if len(c.Argv) > 0 {
+		return strings.Join(c.Argv, " ")
+	}
+	return fmt.Sprintf("sh -c %q", c.Script)
+}
+
+// failure names a failed command's error from the JSON object it printed
+// last on stdout, if any.
+func (c Command) failure(err error, stdout []byte, stderr string) error {
+	if f := errorObject(stdout); f != nil {
+		return f
+	}
+	cause := strings.TrimSpace(stderr)
+	if cause == "" {
+		cause = fmt.Sprintf("%s: %v", c.describe(), err)
+	}
+	return &asl.Failure{Name: asl.ErrTaskFailed, Cause: cause}
+}
+
+// errorObject reads {"error","cause"} or Lambda's {"errorType",
+// "errorMessage"} from the last line of out.
+func errorObject(out []byte) *asl.Failure {
+	out = bytes.TrimSpace(out)
+	if i := bytes.LastIndexByte(out, '\n'); i >= 0 {
+		out = out[i+1:]
+	}
+	var e struct {
+		Error        string `json:"error"`
+		Cause        string `json:"cause"`
+		ErrorType    string `json:"errorType"`
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if len(out) == 0 || out[0] != '{' || json.Unmarshal(out, &e) != nil {
+		return nil
+	}
+	switch {
+	case e.Error != "":
+		return &asl.Failure{Name: e.Error, Cause: e.Cause}
+	case e.ErrorType != "":
+		// Step Functions reports a Lambda function's error as its type,
+		// with the error object as the cause.
+		return &asl.Failure{Name: e.ErrorType, Cause: string(out)}
+	}
+	return nil
+}
+
+// tail keeps the last max bytes written.
+type tail struct {
+	max int
+	buf *bytes.Buffer
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	n := len(p)
+	t.buf.Write(p)
+	if over := t.buf.Len() - t.max; over > 0 {
+		rest := append([]byte(nil), t.buf.Bytes()[over:]...)
+		t.buf.Reset()
+		t.buf.Write(rest)
+	}
+	return n, nil
+}
+
+// commandFromInput reads an arn:velocity:command task's parameters.
+func commandFromInput(input any, baseDir string) (Command, any, error) {
+	m, err := object(CommandResource, input)
+	if err != nil {
+		return Command{}, nil, err
+	}
+	var c Command
+	switch v := m["Command"].(type) {
+	case string:
+		c.Script = v
+	case []any:
+		for _, a := range v {
+			s, ok := a.(string)
+			if !ok {
+				return c, nil, asl.Failf(asl.ErrRuntime, "Command of %s must be a string or an array of strings, it holds %s", CommandResource, kind(a))
+			}
+			c.Argv = append(c.Argv, s)
+		}
+	default:
+		return c, nil, asl.Failf(asl.ErrRuntime, "resource %s needs the parameter Command: a script or an array of arguments", CommandResource)
+	}
+	if len(c.Argv) == 0 && c.Script == "" {
+		return c, nil, asl.Failf(asl.ErrRuntime, "the Command of %s is empty", CommandResource)
+	}
+	dir, err := stringField(CommandResource, m, "Dir", false)
+	if err != nil {
+		return c, nil, err
+	}
+	c.Dir = resolveDir(baseDir, dir)
+	if env, ok := m["Env"].(map[string]any); ok {
+		c.Env = map[string]string{}
+		for k, v := range env {
+			s, ok := v.(string)
+			if !ok {
+				b, _ := encode(v)
+				s = string(b)
+			}
+			c.Env[k] = s
+		}
+	}
+	stdin, ok := m["Input"]
+	if !ok {
+		stdin = input
+	}
+	return c, stdin, nil
+}
+
+func resolveDir(base, dir string) string {
+	switch {
+	case dir == "":
+		return base
+	case filepath.IsAbs(dir) || base == "":
+		return dir
+	}
+	return filepath.Join(base, dir)
+}
+
+// runCommand runs c with input as JSON on stdin and decodes its output.
+func (r *Resources) runCommand(ctx context.Context, c Command, req Request, input any) (any, error) {
+	stdin, err := encode(input)
+	if err != nil {
+		return nil, asl.Failf(asl.ErrRuntime, "encode the input of %s: %v", req.StateName, err)
+	}
+	env := []string{
+		"VELOCITY_EXECUTION_ARN=" + req.ExecutionARN,
+		"VELOCITY_STATE_NAME=" + req.StateName,
+		fmt.Sprintf("VELOCITY_ATTEMPT=%d", req.Attempt),
+	}
+	if req.TaskToken != "" {
+		env = append(env, "VELOCITY_TASK_TOKEN="+req.TaskToken)
+	}
+	out, err := c.Run(ctx, stdin, env, r.Reaper)
+	if err != nil {
+		return nil, err
+	}
+	v, err := decode(out)
+	if err != nil {
+		return nil, asl.Failf(asl.ErrTaskFailed, "%s printed output that is not JSON (%v): %.200s", c.describe(), err, bytes.TrimSpace(out))
+	}
+	return v, nil
+}
+
+var errNoBinding = errors.New("no binding")

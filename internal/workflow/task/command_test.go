@@ -1,0 +1,137 @@
+package task
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
+)
+
+func invoke(t *testing.T, r *Resources, resource string, input any) (any, error) {
+	t.Helper()
+	return r.Invoke(context.Background(), Request{Resource: resource, Input: input, StateName: "S", Heartbeat: func() {}})
+}
+
+func mustJSON(t *testing.T, s string) any {
+	t.Helper()
+	v, err := decode([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func asJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := encode(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func failure(t *testing.T, err error) *asl.Failure {
+	t.Helper()
+	var f *asl.Failure
+	if !errors.As(err, &f) {
+		t.Fatalf("want an *asl.Failure, got %v", err)
+	}
+	return f
+}
+
+func TestCommandGetsInputOnStdinAndReturnsStdout(t *testing.T) {
+	r := &Resources{Dir: t.TempDir()}
+	// jq-free: the script wraps stdin in an object using sh only.
+	out, err := invoke(t, r, CommandResource, mustJSON(t, `{"Command": "printf '{\"got\":%s}' \"$(cat)\"", "Input": {"n": 1.50}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := asJSON(t, out); got != `{"got":{"n":1.50}}` {
+		t.Errorf("output %s", got)
+	}
+	// Without Input the whole task input is sent.
+	out, err = invoke(t, r, CommandResource, mustJSON(t, `{"Command": ["cat"], "x": [1, "two"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := asJSON(t, out); got != `{"Command":["cat"],"x":[1,"two"]}` {
+		t.Errorf("output %s", got)
+	}
+}
+
+func TestCommandArgvRunsRelativeToTheDefinition(t *testing.T) {
+	dir := t.TempDir()
+	script := "#!/bin/sh\necho \"{\\\"arg\\\": \\\"$1\\\", \\\"pwd\\\": \\\"$(pwd)\\\", \\\"state\\\": \\\"$VELOCITY_STATE_NAME\\\"}\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "tool.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := &Resources{Dir: dir}
+	// An argument with shell syntax stays one plain argument.
+	out, err := invoke(t, r, CommandResource, mustJSON(t, `{"Command": ["./tool.sh", "$(id) ;x"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := out.(map[string]any)
+	if m["arg"] != "$(id) ;x" || m["pwd"] != dir || m["state"] != "S" {
+		t.Errorf("output %v", m)
+	}
+}
+
+func TestCommandFailures(t *testing.T) {
+	r := &Resources{Dir: t.TempDir()}
+	for _, tc := range []struct {
+		name, script, wantError, wantCause string
+	}{
+		{"stderr is the cause", `echo partial; echo "disk full" >&2; exit 3`, asl.ErrTaskFailed, "disk full"},
+		{"named error", `echo '{"error": "Account.Locked", "cause": "account 7 is locked"}'; exit 1`, "Account.Locked", "account 7 is locked"},
+		{"lambda-style error", `echo '{"errorType": "ValueError", "errorMessage": "bad"}'; exit 1`, "ValueError", `{"errorType": "ValueError", "errorMessage": "bad"}`},
+		{"no output at all", `exit 4`, asl.ErrTaskFailed, "exit status 4"},
+		{"output not JSON", `echo hello`, asl.ErrTaskFailed, "not JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := invoke(t, r, CommandResource, map[string]any{"Command": tc.script})
+			f := failure(t, err)
+			if f.Name != tc.wantError || !strings.Contains(f.Cause, tc.wantCause) {
+				t.Errorf("got %q / %q, want %q / containing %q", f.Name, f.Cause, tc.wantError, tc.wantCause)
+			}
+		})
+	}
+	if _, err := invoke(t, r, CommandResource, map[string]any{"Input": 1}); failure(t, err).Name != asl.ErrRuntime {
+		t.Errorf("missing Command: %v", err)
+	}
+}
+
+func TestCommandTimeoutKillsItsProcessGroup(t *testing.T) {
+	dir := t.TempDir()
+	r := &Resources{Dir: dir}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := r.Invoke(ctx, Request{Resource: CommandResource, StateName: "S", Heartbeat: func() {},
+		Input: map[string]any{"Command": `trap "" TERM; sleep 60 & echo $! > bg.pid; wait`}})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v", err)
+	}
+	if d := time.Since(start); d > killGrace+5*time.Second {
+		t.Errorf("took %v to stop", d)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "bg.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("background process %d of the timed-out command is still alive", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

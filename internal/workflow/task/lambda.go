@@ -1,0 +1,55 @@
+package task
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
+)
+
+// lambdaInvoke is the optimised Lambda integration; its parameters are
+// FunctionName and Payload, its result the invoke response with the
+// function's result under Payload.
+const lambdaInvoke = "arn:aws:states:::lambda:invoke"
+
+func (r *Resources) lambdaInvoke(ctx context.Context, req Request) (any, error) {
+	m, err := object(lambdaInvoke, req.Input)
+	if err != nil {
+		return nil, err
+	}
+	fn, err := stringField(lambdaInvoke, m, "FunctionName", true)
+	if err != nil {
+		return nil, err
+	}
+	payload, ok := m["Payload"]
+	if !ok {
+		payload = map[string]any{}
+	}
+	out, err := r.lambda(ctx, req, fn, payload)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"ExecutedVersion":     "$LATEST",
+		"Payload":             out,
+		"SdkHttpMetadata":     map[string]any{"HttpStatusCode": json.Number("200")},
+		"SdkResponseMetadata": map[string]any{},
+		"StatusCode":          json.Number("200"),
+	}, nil
+}
+
+// lambdaFunction is a Lambda function ARN used directly as the Resource:
+// the input is the payload and the function's result the task's.
+func (r *Resources) lambdaFunction(ctx context.Context, req Request, arn string) (any, error) {
+	return r.lambda(ctx, req, arn, req.Input)
+}
+
+func (r *Resources) lambda(ctx context.Context, req Request, fn string, payload any) (any, error) {
+	b, ok := r.Bindings.lookup(functionNames(fn)...)
+	if !ok || b.Definition != "" {
+		return nil, asl.Failf("Lambda.ResourceNotFoundException",
+			"state %s: function %s is not bound to a local command or URL: add it to the bindings file (--bindings), e.g. %q: {run: ./handler.sh}",
+			req.StateName, fn, functionNames(fn)[len(functionNames(fn))-1])
+	}
+	return r.runBinding(ctx, b, req, payload)
+}
