@@ -125,6 +125,7 @@ stages of actions that build, test, check and package the code, locally with
 		a.serviceCmd(),
 		a.serveCmd(),
 		a.rollbackCmd(),
+		a.workflowCmd(),
 		a.secretCmd(),
 		a.initCmd(),
 		a.versionCmd(),
