@@ -1,6 +1,3 @@
-// Package intrinsic parses and evaluates the States Language's intrinsic
-// functions, States.Format('x {}', $.a) and the seventeen others, as Step
-// Functions does for JSONPath states.
 package intrinsic
 
 import (

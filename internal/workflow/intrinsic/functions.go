@@ -46,6 +46,7 @@ const (
 	maxHashChars     = 10000
 	mathAddMin       = math.MinInt32
 	mathAddMax       = math.MaxInt32
+	maxExactInt      = 1 << 53
 	deepMergeMessage = "States.JsonMerge only supports shallow merging: its third argument must be false"
 )
 
@@ -487,8 +488,9 @@ func intArg(v any, what string) (int64, error) {
 		return 0, fmt.Errorf("the %s must be a number, got %s", what, describe(v))
 	}
 	r := math.Floor(f + 0.5)
-	if math.IsNaN(r) || r < math.MinInt64 || r > math.MaxInt64 {
-		return 0, fmt.Errorf("the %s %v is out of range", what, v)
+	// Beyond 2^53 a JSON number no longer holds every integer exactly.
+	if math.IsNaN(r) || math.Abs(r) > maxExactInt {
+		return 0, fmt.Errorf("the %s %v is out of range", what, compact(v))
 	}
 	return int64(r), nil
 }
