@@ -1,0 +1,483 @@
+package workflow_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/workflow"
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/payload"
+)
+
+var testStart = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func load(t testing.TB, def string) *asl.StateMachine {
+	t.Helper()
+	sm, err := asl.Load("test.json", []byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sm
+}
+
+func decode(t testing.TB, s string) any {
+	t.Helper()
+	v, err := payload.Decode([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// itemInvoker is a task resource that records which items it was called
+// for. Input is {"i": N}; attempt 0 of items in failFirst fails with
+// Item.Flaky; items in broken always fail with Item.Broken.
+type itemInvoker struct {
+	clock     workflow.Clock
+	sleep     time.Duration
+	failFirst map[int]bool
+	broken    map[int]bool
+
+	mu       sync.Mutex
+	calls    map[int]int
+	inFlight int
+	maxIn    int
+}
+
+func (inv *itemInvoker) Invoke(ctx context.Context, req workflow.TaskRequest) (any, error) {
+	m, _ := req.Input.(map[string]any)
+	n, _ := m["i"].(json.Number).Int64()
+	i := int(n)
+	inv.mu.Lock()
+	if inv.calls == nil {
+		inv.calls = map[int]int{}
+	}
+	inv.calls[i]++
+	inv.inFlight++
+	inv.maxIn = max(inv.maxIn, inv.inFlight)
+	inv.mu.Unlock()
+	defer func() {
+		inv.mu.Lock()
+		inv.inFlight--
+		inv.mu.Unlock()
+	}()
+	if d := inv.sleep; d > 0 {
+		if inv.broken[i] {
+			// A broken item fails after the others finished.
+			d *= 3
+		}
+		if err := inv.clock.Sleep(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+	if inv.broken[i] {
+		return nil, &asl.Failure{Name: "Item.Broken", Cause: fmt.Sprintf("item %d is broken", i)}
+	}
+	if inv.failFirst[i] && req.Attempt == 0 {
+		return nil, &asl.Failure{Name: "Item.Flaky", Cause: "first attempt"}
+	}
+	return map[string]any{"done": json.Number(fmt.Sprint(i)), "attempt": m["attempt"]}, nil
+}
+
+func (inv *itemInvoker) count(i int) int {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	return inv.calls[i]
+}
+
+const mapDefinition = `{
+  "StartAt": "Prepare",
+  "States": {
+    "Prepare": {"Type": "Pass", "Result": [0,1,2,3,4,5,6,7,8,9], "ResultPath": "$.items", "Next": "Each"},
+    "Each": {
+      "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 3,
+      "ItemSelector": {"i.$": "$$.Map.Item.Value"},
+      "ItemProcessor": {
+        "StartAt": "Work",
+        "States": {
+          "Work": {
+            "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+            "Parameters": {"i.$": "$.i", "attempt.$": "$$.State.RetryCount"},
+            "Retry": [{"ErrorEquals": ["Item.Flaky"], "IntervalSeconds": 2}],
+            "Next": "Wait"
+          },
+          "Wait": {"Type": "Wait", "Seconds": 5, "Next": "Done"},
+          "Done": {"Type": "Pass", "End": true}
+        }
+      },
+      "Next": "End"
+    },
+    "End": {"Type": "Succeed"}
+  }
+}`
+
+// finishedItems reads from a history which items' tasks succeeded.
+func finishedItems(t *testing.T, h []workflow.Event) map[int]bool {
+	t.Helper()
+	itemOf := map[string]int{}
+	done := map[int]bool{}
+	for _, e := range h {
+		switch e.Type {
+		case workflow.TaskScheduled:
+			var d struct{ Parameters string }
+			if err := json.Unmarshal(e.Details, &d); err != nil {
+				t.Fatal(err)
+			}
+			var p struct{ I int }
+			if err := json.Unmarshal([]byte(d.Parameters), &p); err != nil {
+				t.Fatal(err)
+			}
+			itemOf[e.Scope] = p.I
+		case workflow.TaskSucceeded:
+			done[itemOf[e.Scope]] = true
+		}
+	}
+	return done
+}
+
+// seed returns a journal holding history, as a restarted process finds it.
+func seed(t *testing.T, id string, history []workflow.Event) *workflow.MemoryJournal {
+	t.Helper()
+	j := workflow.NewMemoryJournal()
+	if len(history) > 0 {
+		if err := j.Append(context.Background(), id, history); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return j
+}
+
+// TestResumeAtEveryCutPoint stops a Map execution after every event of
+// its history (as a crash would) and resumes it: the outcome is the
+// same, and no item whose task finished before the cut is invoked again.
+func TestResumeAtEveryCutPoint(t *testing.T) {
+	sm := load(t, mapDefinition)
+	flaky := map[int]bool{1: true, 4: true}
+	var full []workflow.Event
+	var want workflow.Result
+	synctest.Test(t, func(t *testing.T) {
+		clock := workflow.NewFakeClock(testStart)
+		j := workflow.NewMemoryJournal()
+		in := &workflow.Interpreter{Journal: j, Invoker: &itemInvoker{clock: clock, sleep: time.Second, failFirst: flaky}, Clock: clock}
+		res, err := in.Run(context.Background(), workflow.Execution{ID: "e", StateMachineName: "m", Definition: sm, Input: map[string]any{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != workflow.StatusSucceeded {
+			t.Fatalf("status %s: %s %s", res.Status, res.Error, res.Cause)
+		}
+		full, want = j.History("e"), res
+	})
+	if got := len(want.Output.([]any)); got != 10 {
+		t.Fatalf("output has %d items", got)
+	}
+
+	for cut := 1; cut < len(full); cut++ {
+		prefix := append([]workflow.Event(nil), full[:cut]...)
+		finished := finishedItems(t, prefix)
+		synctest.Test(t, func(t *testing.T) {
+			clock := workflow.NewFakeClock(testStart.Add(time.Minute))
+			inv := &itemInvoker{clock: clock, sleep: time.Second, failFirst: flaky}
+			j := seed(t, "e", prefix)
+			in := &workflow.Interpreter{Journal: j, Invoker: inv, Clock: clock}
+			res, err := in.Run(context.Background(), workflow.Execution{ID: "e", StateMachineName: "m", Definition: sm, History: prefix})
+			if err != nil {
+				t.Fatalf("cut %d: %v", cut, err)
+			}
+			if res.Status != want.Status || !reflect.DeepEqual(res.Output, want.Output) {
+				t.Fatalf("cut %d: got %s %v, want %s %v", cut, res.Status, res.Output, want.Status, want.Output)
+			}
+			for i := range 10 {
+				if finished[i] && inv.count(i) > 0 {
+					t.Errorf("cut %d: item %d finished before the cut but was invoked %d times again", cut, i, inv.count(i))
+				}
+				if inv.count(i) > 2 {
+					t.Errorf("cut %d: item %d invoked %d times", cut, i, inv.count(i))
+				}
+			}
+			h := j.History("e")
+			if h[len(h)-1].Type != workflow.ExecutionSucceeded {
+				t.Errorf("cut %d: history ends with %s", cut, h[len(h)-1].Type)
+			}
+			for i, e := range h {
+				if e.ID != int64(i+1) {
+					t.Fatalf("cut %d: event %d has ID %d", cut, i, e.ID)
+				}
+			}
+		})
+	}
+}
+
+// TestResumeKeepsRetryCountAndWaitEnd cuts a history while a retried
+// task waits for its next attempt, and while a Wait state waits: the
+// resumed attempt is numbered 1 (not 0), and each wait ends when it
+// would have without the interruption.
+func TestResumeKeepsRetryCountAndWaitEnd(t *testing.T) {
+	def := `{"StartAt": "Work", "States": {
+	  "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+	    "Parameters": {"i": 1, "attempt.$": "$$.State.RetryCount"},
+	    "Retry": [{"ErrorEquals": ["Item.Flaky"], "IntervalSeconds": 4}], "Next": "Wait"},
+	  "Wait": {"Type": "Wait", "Seconds": 10, "End": true}}}`
+	sm := load(t, def)
+	var full []workflow.Event
+	synctest.Test(t, func(t *testing.T) {
+		clock := workflow.NewFakeClock(testStart)
+		j := workflow.NewMemoryJournal()
+		in := &workflow.Interpreter{Journal: j, Invoker: &itemInvoker{clock: clock, failFirst: map[int]bool{1: true}}, Clock: clock}
+		res, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: sm})
+		if err != nil || res.Status != workflow.StatusSucceeded {
+			t.Fatalf("%v %+v", err, res)
+		}
+		if got := clock.Elapsed(); got != 14*time.Second {
+			t.Fatalf("execution took %v, want 14s (4s retry interval, 10s wait)", got)
+		}
+		full = j.History("e")
+	})
+	for _, c := range []struct {
+		after    workflow.EventType
+		resumeAt time.Duration
+		attempt  string
+	}{
+		{workflow.TaskFailed, time.Second, "1"},
+		{workflow.WaitStateEntered, 7 * time.Second, ""},
+	} {
+		cut := -1
+		for i, e := range full {
+			if e.Type == c.after {
+				cut = i + 1
+				break
+			}
+		}
+		prefix := append([]workflow.Event(nil), full[:cut]...)
+		synctest.Test(t, func(t *testing.T) {
+			clock := workflow.NewFakeClock(testStart.Add(c.resumeAt))
+			inv := &itemInvoker{clock: clock}
+			in := &workflow.Interpreter{Journal: seed(t, "e", prefix), Invoker: inv, Clock: clock}
+			res, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: sm, History: prefix})
+			if err != nil || res.Status != workflow.StatusSucceeded {
+				t.Fatalf("%v %+v", err, res)
+			}
+			if got := clock.Now(); !got.Equal(testStart.Add(14 * time.Second)) {
+				t.Errorf("resumed after %s: ended at %v, want %v", c.after, got, testStart.Add(14*time.Second))
+			}
+			if c.attempt != "" {
+				if got := fmt.Sprint(res.Output.(map[string]any)["attempt"]); got != c.attempt {
+					t.Errorf("resumed attempt has RetryCount %s, want %s", got, c.attempt)
+				}
+			} else if inv.count(1) != 0 {
+				t.Errorf("task invoked again after it succeeded")
+			}
+		})
+	}
+}
+
+// TestMapMaxConcurrency checks that no more iterations than
+// MaxConcurrency run at once, and that they keep that many busy.
+func TestMapMaxConcurrency(t *testing.T) {
+	def := strings.Replace(mapDefinition, `"MaxConcurrency": 3`, `"MaxConcurrency": 4`, 1)
+	def = strings.Replace(def, `"Seconds": 5`, `"Seconds": 0`, 1)
+	sm := load(t, def)
+	synctest.Test(t, func(t *testing.T) {
+		clock := workflow.NewFakeClock(testStart)
+		inv := &itemInvoker{clock: clock, sleep: 10 * time.Second}
+		in := &workflow.Interpreter{Journal: workflow.NewMemoryJournal(), Invoker: inv, Clock: clock}
+		res, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: sm})
+		if err != nil || res.Status != workflow.StatusSucceeded {
+			t.Fatalf("%v %+v", err, res)
+		}
+		if inv.maxIn != 4 {
+			t.Errorf("at most %d tasks ran at once, want 4", inv.maxIn)
+		}
+		// 10 items, 4 at a time, 10 s each: three rounds.
+		if got := clock.Elapsed(); got != 30*time.Second {
+			t.Errorf("took %v, want 30s", got)
+		}
+	})
+}
+
+// TestRedriveReRunsOnlyFailedIterations fails two items of a Map, then
+// redrives the execution: only those two run again.
+func TestRedriveReRunsOnlyFailedIterations(t *testing.T) {
+	def := strings.Replace(mapDefinition, `"MaxConcurrency": 3,`, `"ToleratedFailureCount": 0,`, 1)
+	def = strings.Replace(def, `"StartAt": "Work",`, `"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Work",`, 1)
+	def = strings.Replace(def, `"Seconds": 5`, `"Seconds": 0`, 1)
+	sm := load(t, def)
+	synctest.Test(t, func(t *testing.T) {
+		clock := workflow.NewFakeClock(testStart)
+		j := workflow.NewMemoryJournal()
+		broken := &itemInvoker{clock: clock, broken: map[int]bool{3: true}, sleep: time.Second}
+		in := &workflow.Interpreter{Journal: j, Invoker: broken, Clock: clock}
+		ex := workflow.Execution{ID: "e", Definition: sm}
+		res, err := in.Run(context.Background(), ex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != workflow.StatusFailed || res.Error != asl.ErrExceedToleratedFailureThreshold {
+			t.Fatalf("first run: %+v", res)
+		}
+		fixed := &itemInvoker{clock: clock}
+		in.Invoker = fixed
+		ex.History, ex.Redrive = j.History("e"), true
+		res, err = in.Run(context.Background(), ex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != workflow.StatusSucceeded {
+			t.Fatalf("redrive: %+v", res)
+		}
+		for i := range 10 {
+			want := 0
+			if i == 3 {
+				want = 1
+			}
+			if got := fixed.count(i); got != want {
+				t.Errorf("redrive invoked item %d %d times, want %d", i, got, want)
+			}
+		}
+		items := res.Output.([]any)
+		if len(items) != 10 || fmt.Sprint(items[3].(map[string]any)["done"]) != "3" {
+			t.Errorf("redriven output: %v", items)
+		}
+		h := j.History("e")
+		redriven := 0
+		for _, e := range h {
+			if e.Type == workflow.ExecutionRedriven {
+				redriven++
+			}
+		}
+		if redriven != 1 || h[len(h)-1].Type != workflow.ExecutionSucceeded {
+			t.Errorf("history has %d ExecutionRedriven events and ends with %s", redriven, h[len(h)-1].Type)
+		}
+		// A redriven execution resumes like any other: the finished
+		// history replays to the same result without invoking anything.
+		again := &itemInvoker{clock: clock}
+		in.Invoker, in.Journal = again, seed(t, "e", h[:len(h)-1])
+		res2, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: sm, History: h[:len(h)-1]})
+		if err != nil || !reflect.DeepEqual(res2.Output, res.Output) {
+			t.Fatalf("replay of the redriven history: %v %+v", err, res2)
+		}
+		if len(again.calls) != 0 {
+			t.Errorf("replaying a finished redrive invoked %v", again.calls)
+		}
+	})
+}
+
+// TestJournalFailureStopsAndResumes makes the journal fail midway: Run
+// reports the error and records nothing more; resuming from what was
+// stored finishes the execution.
+func TestJournalFailureStopsAndResumes(t *testing.T) {
+	sm := load(t, mapDefinition)
+	synctest.Test(t, func(t *testing.T) {
+		clock := workflow.NewFakeClock(testStart)
+		j := workflow.NewMemoryJournal()
+		appends := 0
+		broken := errors.New("disk full")
+		j.Fail = func(string, []workflow.Event) error {
+			appends++
+			if appends > 5 {
+				return broken
+			}
+			return nil
+		}
+		in := &workflow.Interpreter{Journal: j, Invoker: &itemInvoker{clock: clock}, Clock: clock}
+		_, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: sm})
+		if !errors.Is(err, broken) {
+			t.Fatalf("Run: %v, want the journal's error", err)
+		}
+		j.Fail = nil
+		h := j.History("e")
+		res, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: sm, History: h})
+		if err != nil || res.Status != workflow.StatusSucceeded {
+			t.Fatalf("resume: %v %+v", err, res)
+		}
+	})
+}
+
+// TestAbort stops an execution with an Abort cause: ExecutionAborted is
+// recorded; a plain cancellation records nothing.
+func TestAbort(t *testing.T) {
+	sm := load(t, `{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": true}}}`)
+	synctest.Test(t, func(t *testing.T) {
+		clock := workflow.NewFakeClock(testStart)
+		j := workflow.NewMemoryJournal()
+		in := &workflow.Interpreter{Journal: j, Clock: clock}
+
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { _ = clock.Sleep(context.Background(), 10*time.Second); cancel() }()
+		if _, err := in.Run(ctx, workflow.Execution{ID: "shutdown", Definition: sm}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run after cancel: %v", err)
+		}
+		h := j.History("shutdown")
+		if last := h[len(h)-1].Type; last != workflow.WaitStateEntered {
+			t.Errorf("a shutdown recorded %s", last)
+		}
+
+		actx, stop := context.WithCancelCause(context.Background())
+		go func() {
+			_ = clock.Sleep(context.Background(), 10*time.Second)
+			stop(&workflow.Abort{Name: "Operator", Cause: "stopped by hand"})
+		}()
+		res, err := in.Run(actx, workflow.Execution{ID: "abort", Definition: sm})
+		if err != nil || res.Status != workflow.StatusAborted || res.Cause != "stopped by hand" {
+			t.Fatalf("abort: %v %+v", err, res)
+		}
+		h = j.History("abort")
+		if last := h[len(h)-1]; last.Type != workflow.ExecutionAborted {
+			t.Errorf("abort recorded %s last", last.Type)
+		}
+	})
+}
+
+// TestHistoryJSON checks the GetExecutionHistory shape of events.
+func TestHistoryJSON(t *testing.T) {
+	sm := load(t, `{"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"x": 1}, "End": true}}}`)
+	synctest.Test(t, func(t *testing.T) {
+		clock := workflow.NewFakeClock(testStart)
+		j := workflow.NewMemoryJournal()
+		in := &workflow.Interpreter{Journal: j, Clock: clock}
+		if _, err := in.Run(context.Background(), workflow.Execution{ID: "e", Name: "run1", StateMachineName: "m", Definition: sm, Input: decode(t, `{"a":true}`)}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := workflow.MarshalHistory(j.History("e"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Events []map[string]any `json:"events"`
+		}
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%v\n%s", err, b)
+		}
+		var types []string
+		for _, e := range got.Events {
+			types = append(types, e["type"].(string))
+			if _, ok := e["scope"]; ok {
+				t.Errorf("internal field scope shown: %v", e)
+			}
+		}
+		want := []string{"ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"}
+		if !reflect.DeepEqual(types, want) {
+			t.Fatalf("types %v, want %v", types, want)
+		}
+		first := got.Events[0]
+		if first["id"] != 1.0 || first["previousEventId"] != 0.0 || first["timestamp"] != "2024-01-01T00:00:00.000Z" {
+			t.Errorf("first event: %v", first)
+		}
+		started := first["executionStartedEventDetails"].(map[string]any)
+		if started["input"] != `{"a":true}` {
+			t.Errorf("started details: %v", started)
+		}
+		exited := got.Events[2]["stateExitedEventDetails"].(map[string]any)
+		if exited["name"] != "P" || exited["output"] != `{"x":1}` || got.Events[2]["previousEventId"] != 2.0 {
+			t.Errorf("exited event: %v", got.Events[2])
+		}
+	})
+}
