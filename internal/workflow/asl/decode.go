@@ -20,6 +20,11 @@ func Decode(src []byte) (*StateMachine, error) {
 	if root == nil || len(r.errs) > 0 {
 		return nil, Errors(r.sorted())
 	}
+	return decodeTree(r, root)
+}
+
+// decodeTree builds the StateMachine of a parsed definition.
+func decodeTree(r *report, root *node) (*StateMachine, error) {
 	d := &decoder{r: r}
 	sm := d.machine(root, "")
 	if len(r.errs) > 0 {

@@ -1,17 +1,19 @@
 package asl
 
-// Load validates a definition and decodes it: the way to read a
-// definition a user wrote. When it breaks any rule the error is Errors,
-// listing every problem with its location, and the StateMachine is nil.
+// Load validates a definition in JSON or YAML and decodes it: the way to
+// read a definition a user wrote. When it breaks any rule the error is
+// Errors, listing every problem with its location, and the StateMachine
+// is nil.
 func Load(file string, src []byte) (*StateMachine, error) {
-	if errs := Validate(file, src); len(errs) > 0 {
-		return nil, Errors(errs)
+	r := &report{file: file}
+	root := parseSource(r, src)
+	if root != nil {
+		validateTree(r, root)
 	}
-	sm, err := Decode(src)
-	if err != nil {
-		// Validate accepts only definitions Decode can read; reaching
-		// this means the two disagree.
-		return nil, err
+	if root == nil || len(r.errs) > 0 {
+		return nil, Errors(r.sorted())
 	}
-	return sm, nil
+	// Validate accepts only definitions Decode can read, so this cannot
+	// fail unless the two disagree; the error then still names the spot.
+	return decodeTree(r, root)
 }

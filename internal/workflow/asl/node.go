@@ -232,14 +232,28 @@ type converter struct {
 	r       *report
 	anchors map[string]ast.Node
 	yaml    bool
+	// nodes counts the values built; aliases copy their anchor's value,
+	// so a few lines of YAML could otherwise expand without bound.
+	nodes   int
+	tooMany bool
 }
 
-// maxDepth bounds nesting (and alias expansion), so a hostile source
-// cannot exhaust the stack.
-const maxDepth = 200
+// maxDepth bounds nesting, so a hostile source cannot exhaust the stack,
+// and maxNodes the values a definition expands to.
+const (
+	maxDepth = 200
+	maxNodes = 1_000_000
+)
 
 func (c *converter) convert(n ast.Node, ptr string, depth int) *node {
 	p := posOf(n)
+	if c.nodes++; c.nodes > maxNodes {
+		if !c.tooMany {
+			c.tooMany = true
+			c.r.add(p, ptr, "the definition expands to more than %d values; check its YAML aliases", maxNodes)
+		}
+		return &node{kind: kindNull, pos: p}
+	}
 	if depth > maxDepth {
 		c.r.add(p, ptr, "values nest more than %d deep", maxDepth)
 		return &node{kind: kindNull, pos: p}

@@ -12,13 +12,17 @@ import (
 // source in the messages.
 func Validate(file string, src []byte) []Error {
 	r := &report{file: file}
-	root := parseSource(r, src)
-	if root != nil {
-		v := &validator{r: r, names: map[string]pos{}, labels: map[string]pos{}}
-		v.machine(root, "", machineTop)
-		v.transitions()
+	if root := parseSource(r, src); root != nil {
+		validateTree(r, root)
 	}
 	return r.sorted()
+}
+
+// validateTree adds the problems of a parsed definition to r.
+func validateTree(r *report, root *node) {
+	v := &validator{r: r, names: map[string]pos{}, labels: map[string]pos{}}
+	v.machine(root, "", machineTop)
+	v.transitions()
 }
 
 // validator carries what the checks of one definition share.
