@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/artifact"
@@ -79,11 +79,10 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 	}
 	var tlsConfig *tls.Config
 	if o.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
-		if err != nil {
-			return usageError("TLS certificate %s and key %s: %v", o.tlsCert, o.tlsKey, err)
+		var err error
+		if tlsConfig, err = proxy.LoadTLSConfig(o.tlsCert, o.tlsKey); err != nil {
+			return usageError("%v", err)
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	// One server per data directory: the lock is held for the process's
 	// life and released by the kernel however it ends, so a socket file
@@ -129,10 +128,15 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 	}
 	scheme := "http"
 	if tlsConfig != nil {
-		ln, scheme = tls.NewListener(ln, tlsConfig), "https"
+		scheme = "https"
 	}
-	front := &http.Server{Handler: metricsOr(px, reg), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}
-	go front.Serve(ln)
+	go func() {
+		err := px.Serve(ln, proxy.ServeOptions{TLS: tlsConfig, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})})
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("proxy stopped", "err", err)
+			cancel()
+		}
+	}()
 	proxyURL := fmt.Sprintf("%s://127.0.0.1:%d", scheme, ln.Addr().(*net.TCPAddr).Port)
 
 	dep := &deploy.Deployer{Runtime: rt, Proxy: px, Blobs: blobs, Dir: filepath.Join(h.dir, "releases"), ProxyURL: proxyURL, Logger: a.log}
@@ -140,8 +144,8 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 		// Requests in flight finish before the instances behind them stop.
 		c, done := context.WithTimeout(context.Background(), 10*time.Second)
 		defer done()
-		if err := front.Shutdown(c); err != nil {
-			front.Close()
+		if err := px.Shutdown(c); err != nil {
+			a.log.Warn("proxy shutdown", "err", err)
 		}
 		dep.Close()
 	}()
