@@ -16,8 +16,10 @@ type SyntaxError struct {
 	Msg    string
 }
 
+// Error leaves the expression itself out: callers name it along with
+// where it was written.
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("%s (at offset %d of %q)", e.Msg, e.Offset, e.Expr)
+	return fmt.Sprintf("%s (at offset %d)", e.Msg, e.Offset)
 }
 
 type parser struct {

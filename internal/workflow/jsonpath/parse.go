@@ -14,8 +14,10 @@ type SyntaxError struct {
 	Msg    string
 }
 
+// Error leaves the path itself out: callers name it along with where it
+// was written.
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("invalid path %q at offset %d: %s", e.Path, e.Offset, e.Msg)
+	return fmt.Sprintf("%s (at offset %d)", e.Msg, e.Offset)
 }
 
 type parser struct {
