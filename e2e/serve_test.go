@@ -170,6 +170,10 @@ func TestServeDeployRollbackAndRestart(t *testing.T) {
 	deployVersion("two", 2)
 	answers("two")
 
+	if code, body := get(t, srv.addr, "127.0.0.1", "/metrics"); code != 200 || !strings.Contains(body, `velocity_proxy_requests_total{code="200",environment="prod",release="r2",service="api"}`) {
+		t.Errorf("the server's proxy metrics: %d\n%s", code, body)
+	}
+
 	r := e.run(dir, "rollback", "prod", "api")
 	if r.code != 0 || !strings.Contains(r.stdout, "release r1 serves again") || !strings.Contains(r.stdout, "nothing was started") {
 		t.Fatalf("velocity rollback: exit %d\n%s%s", r.code, r.stdout, r.stderr)
