@@ -112,7 +112,7 @@ func (d *decoder) float64p(n *node, ptr string) *float64 {
 	return &v
 }
 
-func (d *decoder) strings(n *node, ptr string) []string {
+func (d *decoder) stringList(n *node, ptr string) []string {
 	if n == nil {
 		return nil
 	}
@@ -285,7 +285,7 @@ func (d *decoder) retry(n *node, ptr string) []Retrier {
 			continue
 		}
 		out = append(out, Retrier{
-			ErrorEquals:     d.strings(it.get("ErrorEquals"), pointerJoin(p, "ErrorEquals")),
+			ErrorEquals:     d.stringList(it.get("ErrorEquals"), pointerJoin(p, "ErrorEquals")),
 			IntervalSeconds: d.int64p(it.get("IntervalSeconds"), pointerJoin(p, "IntervalSeconds")),
 			MaxAttempts:     d.int64p(it.get("MaxAttempts"), pointerJoin(p, "MaxAttempts")),
 			BackoffRate:     d.float64p(it.get("BackoffRate"), pointerJoin(p, "BackoffRate")),
@@ -308,7 +308,7 @@ func (d *decoder) catch(n *node, ptr string) []Catcher {
 			continue
 		}
 		c := Catcher{
-			ErrorEquals: d.strings(it.get("ErrorEquals"), pointerJoin(p, "ErrorEquals")),
+			ErrorEquals: d.stringList(it.get("ErrorEquals"), pointerJoin(p, "ErrorEquals")),
 			Next:        d.str(it.get("Next"), pointerJoin(p, "Next")),
 			Comment:     d.str(it.get("Comment"), pointerJoin(p, "Comment")),
 		}
@@ -378,7 +378,7 @@ func (d *decoder) itemReader(n *node, ptr string) *ItemReader {
 	cfg := &ReaderConfig{}
 	cfg.InputType = d.str(at("InputType"))
 	cfg.CSVHeaderLocation = d.str(at("CSVHeaderLocation"))
-	cfg.CSVHeaders = d.strings(at("CSVHeaders"))
+	cfg.CSVHeaders = d.stringList(at("CSVHeaders"))
 	cfg.CSVDelimiter = d.str(at("CSVDelimiter"))
 	cfg.MaxItems = d.int64p(at("MaxItems"))
 	cfg.MaxItemsPath = d.str(at("MaxItemsPath"))

@@ -1,6 +1,7 @@
 package asl
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -154,6 +155,8 @@ var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9
 // several documents and duplicate keys are added to r; the tree is nil
 // when there is nothing to check.
 func parseSource(r *report, src []byte) *node {
+	// Editors on some systems start UTF-8 files with a byte order mark.
+	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
 	// Duplicate keys are let through so that they are reported with the
 	// definition's other problems instead of aborting.
 	f, err := parser.ParseBytes(src, 0, parser.AllowDuplicateMapKey())
