@@ -159,6 +159,10 @@ func evalStringToJSON(_ *Call, args []any) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("the argument must be a string, got %s", describe(args[0]))
 	}
+	// Step Functions reads blank text as null (recorded from AWS).
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	var v any
@@ -168,7 +172,27 @@ func evalStringToJSON(_ *Call, args []any) (any, error) {
 	if _, err := dec.Token(); err == nil {
 		return nil, errors.New("the argument is not valid JSON: it has data after the first value")
 	}
-	return v, nil
+	return normalizeIntegers(v), nil
+}
+
+// normalizeIntegers writes -0 as 0, as Step Functions' JSON parser (which
+// reads it as the integer zero) does.
+func normalizeIntegers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if x == "-0" {
+			return json.Number("0")
+		}
+	case []any:
+		for i := range x {
+			x[i] = normalizeIntegers(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = normalizeIntegers(x[k])
+		}
+	}
+	return v
 }
 
 func evalJSONToString(_ *Call, args []any) (any, error) {
