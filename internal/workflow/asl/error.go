@@ -11,11 +11,11 @@ import (
 // for it: the JSON pointer of the offending field (/States/Check/Next) and
 // the line and column where the source writes it.
 type Error struct {
-	File    string
-	Pointer string // "" for the document as a whole
-	Line    int
-	Col     int
-	Message string
+	File    string `json:"file"`
+	Pointer string `json:"pointer"` // "" for the document as a whole
+	Line    int    `json:"line"`
+	Col     int    `json:"col"`
+	Message string `json:"message"`
 }
 
 // String returns "FILE:LINE:COL: POINTER: MESSAGE", leaving out the
