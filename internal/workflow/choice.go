@@ -69,7 +69,7 @@ func compileChoice(r *asl.ChoiceRule, where string) (*choiceRule, error) {
 	}
 	c.variable = v
 	c.kind = r.Operator
-	if name, ok := strings.CutSuffix(r.Operator, "Path"); ok && name != "String" && !strings.HasPrefix(r.Operator, "Is") {
+	if name, ok := strings.CutSuffix(r.Operator, "Path"); ok && !strings.HasPrefix(r.Operator, "Is") {
 		var expr string
 		if err := json.Unmarshal(r.Value, &expr); err != nil {
 			return nil, definitionError(where+"/"+r.Operator, "want a path string: %v", err)
@@ -118,7 +118,15 @@ func (c *choiceRule) eval(input, ctxObj any) (bool, error) {
 		ok, err := c.not.eval(input, ctxObj)
 		return !ok, err
 	}
-	v, err := c.variable.Get(input, ctxObj)
+	var v any
+	var err error
+	if c.kind == "IsPresent" {
+		// Step Functions reads an index past the end of an array as
+		// null, except that IsPresent finds nothing there.
+		v, err = c.variable.GetExisting(input, ctxObj)
+	} else {
+		v, err = c.variable.Get(input, ctxObj)
+	}
 	missing := errors.Is(err, jsonpath.ErrNoMatch)
 	if err != nil && !missing {
 		return false, asFailure(err)

@@ -16,6 +16,7 @@ import (
 type machine struct {
 	startAt string
 	states  map[string]*state
+	config  *asl.ProcessorConfig
 }
 
 // state is one compiled state. Nil paths mean the field is absent ("$");
@@ -77,7 +78,7 @@ func compileMachine(sm *asl.StateMachine, where string) (*machine, error) {
 	if sm == nil {
 		return nil, definitionError(where, "no state machine")
 	}
-	m := &machine{startAt: sm.StartAt, states: make(map[string]*state, len(sm.States))}
+	m := &machine{startAt: sm.StartAt, states: make(map[string]*state, len(sm.States)), config: sm.ProcessorConfig}
 	if _, ok := sm.States[sm.StartAt]; !ok {
 		return nil, definitionError(where, "StartAt %q names no state", sm.StartAt)
 	}

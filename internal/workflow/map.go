@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 
 	"sync"
 	"sync/atomic"
@@ -311,6 +312,12 @@ func (s *scope) mapSettings(v *visit, in, ctxObj any) (mapConfig, error) {
 			return cfg, s.invalidValue(v, "ToleratedFailurePercentagePath", val)
 		}
 		cfg.toleratedPct = f
+	}
+	if pc := st.processor.config; pc != nil && strings.EqualFold(pc.Mode, "DISTRIBUTED") && cfg.toleratedCount < 0 && cfg.toleratedPct < 0 {
+		// A Distributed Map's tolerated failure percentage defaults to 0:
+		// one failed child fails the Map Run with
+		// States.ExceedToleratedFailureThreshold.
+		cfg.toleratedPct = 0
 	}
 	cfg.hasTolerance = cfg.toleratedCount >= 0 || cfg.toleratedPct >= 0
 	return cfg, nil
