@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
 )
 
 // function is one intrinsic: how many arguments it takes (maxArgs -1 is
@@ -159,7 +161,8 @@ func evalStringToJSON(_ *Call, args []any) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("the argument must be a string, got %s", describe(args[0]))
 	}
-	// Step Functions reads blank text as null (recorded from AWS).
+	// Step Functions reads blank text as null (recorded from AWS), and
+	// numbers as its JSON parser holds them (-0 is 0, 1.50 is 1.5).
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
@@ -172,28 +175,9 @@ func evalStringToJSON(_ *Call, args []any) (any, error) {
 	if _, err := dec.Token(); err == nil {
 		return nil, errors.New("the argument is not valid JSON: it has data after the first value")
 	}
-	return normalizeIntegers(v), nil
+	return jsonpath.CanonicalNumbers(v), nil
 }
 
-// normalizeIntegers writes -0 as 0, as Step Functions' JSON parser (which
-// reads it as the integer zero) does.
-func normalizeIntegers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if x == "-0" {
-			return json.Number("0")
-		}
-	case []any:
-		for i := range x {
-			x[i] = normalizeIntegers(x[i])
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = normalizeIntegers(x[k])
-		}
-	}
-	return v
-}
 
 func evalJSONToString(_ *Call, args []any) (any, error) {
 	s, err := encode(args[0])

@@ -136,7 +136,7 @@ func (ps *parser) arg(depth int) (arg, error) {
 			return arg{}, ps.fail("invalid number %q", rest[:j])
 		}
 		ps.pos += j
-		return arg{kind: argLiteral, value: n}, nil
+		return arg{kind: argLiteral, value: jsonpath.CanonicalNumber(n)}, nil
 	}
 	for word, v := range map[string]any{"true": true, "false": false, "null": nil} {
 		if strings.HasPrefix(rest, word) {

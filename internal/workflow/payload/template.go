@@ -202,8 +202,10 @@ func (n *node) eval(input, context any) (any, error) {
 	return out, nil
 }
 
-// Decode parses JSON with numbers kept as json.Number, rejecting anything
-// after the first value.
+// Decode parses JSON with numbers as json.Number, rejecting anything after
+// the first value. Numbers are written as Step Functions holds them (see
+// jsonpath.CanonicalNumber): 1.50 becomes 1.5, 1e2 100.0 and -0 0, so that
+// outputs read as AWS's do.
 func Decode(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -214,7 +216,7 @@ func Decode(data []byte) (any, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("unexpected data after the JSON value")
 	}
-	return v, nil
+	return jsonpath.CanonicalNumbers(v), nil
 }
 
 func compact(v any) string {

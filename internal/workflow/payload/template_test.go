@@ -7,14 +7,19 @@ import (
 	"testing"
 )
 
-func TestDecodeKeepsNumbersAndRejectsTrailingData(t *testing.T) {
-	v, err := Decode([]byte(`{"n": 12345678901234567890, "f": 1.50}`))
+// Numbers come out as Step Functions writes them: integers that fit in
+// 64 bits exactly, others as doubles in Java's notation.
+func TestDecodeWritesNumbersLikeStepFunctionsAndRejectsTrailingData(t *testing.T) {
+	v, err := Decode([]byte(`{"i": 9007199254740993, "n": 12345678901234567890, "f": 1.50, "z": -0}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := v.(map[string]any)
-	if m["n"] != json.Number("12345678901234567890") || m["f"] != json.Number("1.50") {
-		t.Errorf("numbers not kept as written: %#v", m)
+	want := map[string]json.Number{"i": "9007199254740993", "n": "1.2345678901234567E19", "f": "1.5", "z": "0"}
+	for k, w := range want {
+		if m[k] != w {
+			t.Errorf("%s = %#v, want %s", k, m[k], w)
+		}
 	}
 	for _, bad := range []string{`{} {}`, `1 2`, `{"a":1}x`, ``, `{`} {
 		if _, err := Decode([]byte(bad)); err == nil {
