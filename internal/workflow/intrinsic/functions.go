@@ -178,7 +178,6 @@ func evalStringToJSON(_ *Call, args []any) (any, error) {
 	return jsonpath.CanonicalNumbers(v), nil
 }
 
-
 func evalJSONToString(_ *Call, args []any) (any, error) {
 	s, err := encode(args[0])
 	if err != nil {
