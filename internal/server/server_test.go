@@ -388,3 +388,30 @@ func TestPingWithoutServer(t *testing.T) {
 		t.Errorf("ping of a missing socket: %v", err)
 	}
 }
+
+// Rolling back twice goes back two releases instead of toggling between
+// the last two.
+func TestRollbackTwiceWalksBack(t *testing.T) {
+	d := newData(t)
+	in := start(t, d)
+	for i, v := range []string{"one", "two", "three"} {
+		if _, _, err := in.deploy(t, fmt.Sprintf("r%d", i+1), int64(i+1), d.files(t, v, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	back := server.RollbackRequest{Environment: "prod", Service: "web"}
+	for _, want := range []string{"two", "one"} {
+		if _, err := in.client.Rollback(context.Background(), back, nil); err != nil {
+			t.Fatalf("rollback to %s: %v", want, err)
+		}
+		if got := in.answer(t); got != "200 release "+want {
+			t.Errorf("after a rollback: %s, want release %s", got, want)
+		}
+	}
+	if _, err := in.client.Rollback(context.Background(), back, nil); !errors.Is(err, server.ErrConflict) {
+		t.Errorf("a third rollback: %v, want nothing left to roll back to", err)
+	}
+	if got := statuses(t, in.client); got != "r1:live r2:rolled-back r3:rolled-back r2:superseded r1:superseded" {
+		t.Errorf("releases: %s", got)
+	}
+}
