@@ -67,14 +67,17 @@ type goldenExpect struct {
 
 // scriptedResult is what one invocation of a Task state does: run for
 // SleepSeconds of virtual time (sending a heartbeat every
-// HeartbeatEverySeconds, when set), then fail with Error and Cause or
-// return Return.
+// HeartbeatEverySeconds, when set), then fail with Error and Cause,
+// return Return, or, with Echo, return what the interpreter asked
+// ({"input", "token", "attempt", "resource"}) so a case can check the
+// request's task token and attempt number.
 type scriptedResult struct {
 	Return                json.RawMessage `json:"return"`
 	Error                 string          `json:"error"`
 	Cause                 string          `json:"cause"`
 	SleepSeconds          float64         `json:"sleepSeconds"`
 	HeartbeatEverySeconds float64         `json:"heartbeatEverySeconds"`
+	Echo                  bool            `json:"echo"`
 }
 
 // TestGolden runs every case of testdata/golden.
@@ -393,6 +396,14 @@ func (s *scriptedInvoker) Invoke(ctx context.Context, req workflow.TaskRequest) 
 	}
 	if step.Error != "" {
 		return nil, &asl.Failure{Name: step.Error, Cause: step.Cause}
+	}
+	if step.Echo {
+		return map[string]any{
+			"input":    req.Input,
+			"token":    req.TaskToken,
+			"attempt":  json.Number(fmt.Sprint(req.Attempt)),
+			"resource": req.Resource,
+		}, nil
 	}
 	if len(step.Return) == 0 {
 		return nil, nil
