@@ -99,14 +99,22 @@ func (o operand) eval(root, cur any) (any, bool) {
 	return out, true
 }
 
-// looseEqual compares two JSON values, numbers by value (1 == 1.0).
+// looseEqual compares two JSON values as Jayway's filters do: numbers by
+// value (1 == 1.0), and a number with a string by reading the right-hand
+// side as the left-hand side's type (1 == '1', '1' == 1).
 func looseEqual(a, b any) bool {
 	if an, ok := number(a); ok {
+		if s, isString := b.(string); isString {
+			b = json.Number(s)
+		}
 		bn, ok := number(b)
 		return ok && an.Cmp(bn) == 0
 	}
 	switch a := a.(type) {
 	case string:
+		if n, isNumber := b.(json.Number); isNumber {
+			return a == string(n)
+		}
 		b, ok := b.(string)
 		return ok && a == b
 	case bool:
