@@ -247,8 +247,7 @@ func (s *scope) applyResultPath(v *visit, ref *jsonpath.Path, null bool, result 
 		if errors.As(err, &f) {
 			return nil, f
 		}
-		return nil, asl.Failf(asl.ErrResultPathMatchFailure,
-			"Unable to apply step \"%s\" to input %s", strings.TrimPrefix(ref.String(), "$."), jsonString(v.input))
+		return nil, asl.Failf(asl.ErrResultPathMatchFailure, "%v", err)
 	}
 	return out, nil
 }
@@ -275,9 +274,14 @@ func (s *scope) pathFailure(v *visit, field string, p *jsonpath.Path, input any,
 	if errors.As(err, &f) {
 		return f
 	}
+	detail := "No results for path: " + normalizedPath(p.String())
+	var m *jsonpath.MatchError
+	if errors.As(err, &m) {
+		detail = m.Detail
+	}
 	return asl.Failf(asl.ErrRuntime,
-		"An error occurred while executing the state '%s' (entered at the event id #%d). Invalid path '%s' : No results for path: %s",
-		v.st.name, s.enteredID(v), p, normalizedPath(p.String()))
+		"An error occurred while executing the state '%s' (entered at the event id #%d). Invalid path '%s' : %s",
+		v.st.name, s.enteredID(v), p, detail)
 }
 
 // stateFailure turns an error of evaluating a template or intrinsic into

@@ -284,11 +284,9 @@ func (s *scope) secondsField(v *visit, fixed *int64, p *jsonpath.Path, in, ctxOb
 	if p == nil {
 		return 0, nil
 	}
-	val, err := p.Get(in, ctxObj)
+	val, err := s.getPath(v, p, in, ctxObj)
 	if err != nil {
-		return 0, asl.Failf(asl.ErrRuntime,
-			"An error occurred while executing the state '%s' (entered at the event id #%d). Invalid path '%s' : No results for path: %s",
-			v.st.name, s.enteredID(v), p.String(), normalizedPath(p.String()))
+		return 0, err
 	}
 	n, ok := positiveInt(val)
 	if !ok || n == 0 {
