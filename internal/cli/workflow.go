@@ -335,10 +335,18 @@ func (a *app) foreground(ctx context.Context, rt *workflowRuntime, e store.Execu
 
 // writeResult prints an execution's end as run --json's one object.
 func writeResult(w interface{ Write([]byte) (int, error) }, res workflow.Result) error {
+	// Structs keep the documented key order: status first.
 	if res.Status == workflow.StatusSucceeded {
-		return writeJSON(w, map[string]any{"status": res.Status, "output": res.Output})
+		return writeJSON(w, struct {
+			Status string `json:"status"`
+			Output any    `json:"output"`
+		}{res.Status, res.Output})
 	}
-	return writeJSON(w, map[string]any{"status": res.Status, "error": res.Error, "cause": res.Cause})
+	return writeJSON(w, struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Cause  string `json:"cause"`
+	}{res.Status, res.Error, res.Cause})
 }
 
 func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {

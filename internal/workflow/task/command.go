@@ -19,7 +19,7 @@ import (
 
 // CommandResource is the Resource of a Task state that runs a command. Its
 // input names the command: {"Command": "sh script" | ["argv", ...],
-// "Input": JSON for stdin (default: the whole input), "Env": {"NAME":
+// "Input": JSON for stdin (default: the other parameters), "Env": {"NAME":
 // "value"}, "Dir": "relative/to/the/definition"}.
 const CommandResource = "arn:velocity:command"
 
@@ -217,11 +217,19 @@ func commandFromInput(input any, baseDir string) (Command, any, error) {
 			c.Env[k] = s
 		}
 	}
-	stdin, ok := m["Input"]
-	if !ok {
-		stdin = input
+	if stdin, ok := m["Input"]; ok {
+		return c, stdin, nil
 	}
-	return c, stdin, nil
+	// Without Input, the other parameters are the command's input.
+	rest := map[string]any{}
+	for k, v := range m {
+		switch k {
+		case "Command", "Env", "Dir":
+		default:
+			rest[k] = v
+		}
+	}
+	return c, rest, nil
 }
 
 func resolveDir(base, dir string) string {

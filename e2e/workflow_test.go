@@ -1,0 +1,498 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/store/sqlite"
+)
+
+// describeJSON runs `workflow describe ID --json`.
+func describeJSON(t *testing.T, e *env, dir, id string) map[string]any {
+	t.Helper()
+	r := e.run(dir, "workflow", "describe", id, "--json")
+	if r.code != 0 {
+		t.Fatalf("describe %s: exit %d\n%s", id, r.code, r.stderr)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
+		t.Fatalf("describe %s: %v\n%s", id, err, r.stdout)
+	}
+	return m
+}
+
+// waitStatus polls an execution until its status is final.
+func waitStatus(t *testing.T, e *env, dir, id string, within time.Duration) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		m := describeJSON(t, e, dir, id)
+		if s := m["status"]; s != "RUNNING" && s != "PENDING" {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("execution %s still %v after %v", id, m["status"], within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestWorkflowRunJSON(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{
+		"greet.asl.json": `{"StartAt": "Greet", "States": {
+			"Greet": {"Type": "Pass", "Parameters": {"greeting.$": "States.Format('hello {}', $.who)"}, "Next": "Shout"},
+			"Shout": {"Type": "Task", "Resource": "arn:velocity:command", "Parameters": {"Command": "tr a-z A-Z", "greeting.$": "$.greeting"}, "End": true}}}`,
+		"fail.asl.yaml": `
+StartAt: Check
+States:
+  Check:
+    Type: Task
+    Resource: arn:velocity:command
+    Parameters: { Command: "echo 'quota exceeded for account 7' >&2; exit 3" }
+    End: true
+`,
+		"input.json": `{"who": "world"}`,
+	})
+	r := e.run(dir, "workflow", "run", "greet.asl.json", "--input", "@input.json", "--json")
+	if r.code != 0 || r.stdout != `{"status":"SUCCEEDED","output":{"GREETING":"HELLO WORLD"}}`+"\n" {
+		t.Fatalf("run --json: exit %d, stdout %q\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	r = e.run(dir, "workflow", "run", "fail.asl.yaml", "--json")
+	if r.code != 1 || r.stdout != `{"status":"FAILED","error":"States.TaskFailed","cause":"quota exceeded for account 7"}`+"\n" {
+		t.Fatalf("failing run --json: exit %d, stdout %q\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	// Without --json: the output alone on stdout, the verdict on stderr.
+	r = e.run(dir, "workflow", "run", "greet.asl.json", "--input", `{"who": "you"}`)
+	var out map[string]any
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil || out["GREETING"] != "HELLO YOU" || !strings.Contains(r.stderr, "SUCCEEDED") {
+		t.Errorf("run: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := e.run(dir, "workflow", "run", "greet.asl.json", "--input", `{nope`); r.code != 2 || !strings.Contains(r.stderr, "--input is not JSON") {
+		t.Errorf("bad input: exit %d, stderr %q", r.code, r.stderr)
+	}
+	list := e.run(dir, "workflow", "list")
+	if list.code != 0 || strings.Count(list.stdout, "SUCCEEDED") != 2 || strings.Count(list.stdout, "FAILED") != 1 {
+		t.Errorf("list:\n%s%s", list.stdout, list.stderr)
+	}
+}
+
+func TestWorkflowValidateReportsLocatedErrors(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{
+		"bad.asl.json": `{
+  "StartAt": "First",
+  "States": {
+    "First": {"Type": "Pass", "Next": "Nowhere"},
+    "Second": {"Type": "Task", "End": true}
+  }
+}`,
+		"good.asl.json": `{"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}`,
+	})
+	r := e.run(dir, "workflow", "validate", "bad.asl.json")
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", r.code, r.stderr)
+	}
+	line := regexp.MustCompile(`(?m)^bad\.asl\.json:(\d+):(\d+): (/States/\S+): (.+)$`)
+	matches := line.FindAllStringSubmatch(r.stderr, -1)
+	if len(matches) < 2 {
+		t.Fatalf("want at least 2 located errors (unknown Next, Task without Resource), got:\n%s", r.stderr)
+	}
+	var pointers []string
+	for _, m := range matches {
+		pointers = append(pointers, m[3])
+	}
+	if !slices.ContainsFunc(pointers, func(p string) bool { return strings.HasPrefix(p, "/States/First") }) ||
+		!slices.ContainsFunc(pointers, func(p string) bool { return strings.HasPrefix(p, "/States/Second") }) {
+		t.Errorf("pointers %v, want errors in First and Second\n%s", pointers, r.stderr)
+	}
+	if matches[0][1] != "4" {
+		t.Errorf("first error at line %s, want 4 (First's Next)\n%s", matches[0][1], r.stderr)
+	}
+	if r := e.run(dir, "workflow", "validate", "good.asl.json"); r.code != 0 || !strings.Contains(r.stdout, "valid") {
+		t.Errorf("good: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	// run refuses an invalid definition the same way.
+	if r := e.run(dir, "workflow", "run", "bad.asl.json", "--json"); r.code != 2 || r.stdout != "" || !line.MatchString(r.stderr) {
+		t.Errorf("run of an invalid definition: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestWorkflowHistoryJSONHasTheGetExecutionHistoryShape(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{
+		"m.asl.json": `{"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.xs",
+			"ItemProcessor": {"StartAt": "Double", "States": {"Double": {"Type": "Pass", "End": true}}}, "End": true}}}`,
+	})
+	if r := e.run(dir, "workflow", "run", "m.asl.json", "--input", `{"xs": [1, 2]}`, "--name", "hist", "--json"); r.code != 0 {
+		t.Fatalf("run: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r := e.run(dir, "workflow", "history", "hist", "--json")
+	if r.code != 0 {
+		t.Fatalf("history: %d %s", r.code, r.stderr)
+	}
+	var h struct {
+		Events []map[string]json.RawMessage `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &h); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	var types []string
+	for i, ev := range h.Events {
+		var typ, ts string
+		var id, prev int64
+		json.Unmarshal(ev["type"], &typ)
+		json.Unmarshal(ev["timestamp"], &ts)
+		json.Unmarshal(ev["id"], &id)
+		json.Unmarshal(ev["previousEventId"], &prev)
+		types = append(types, typ)
+		if id != int64(i+1) || prev >= id {
+			t.Errorf("event %d: id %d previousEventId %d", i, id, prev)
+		}
+		if _, err := time.Parse(time.RFC3339, ts); err != nil {
+			t.Errorf("event %d timestamp %q", i, ts)
+		}
+		// Besides the four common fields, at most one "…EventDetails".
+		for k := range ev {
+			switch k {
+			case "id", "previousEventId", "timestamp", "type":
+			default:
+				if !strings.HasSuffix(k, "EventDetails") {
+					t.Errorf("event %d has field %q", i, k)
+				}
+			}
+		}
+	}
+	if types[0] != "ExecutionStarted" || types[len(types)-1] != "ExecutionSucceeded" ||
+		!slices.Contains(types, "MapIterationSucceeded") || !slices.Contains(types, "PassStateEntered") {
+		t.Errorf("types %v", types)
+	}
+	var started struct {
+		Input string `json:"input"`
+	}
+	if err := json.Unmarshal(h.Events[0]["executionStartedEventDetails"], &started); err != nil || started.Input != `{"xs":[1,2]}` {
+		t.Errorf("executionStartedEventDetails %s (%v)", h.Events[0]["executionStartedEventDetails"], err)
+	}
+	var entered struct {
+		Name string `json:"name"`
+	}
+	json.Unmarshal(h.Events[1]["stateEnteredEventDetails"], &entered)
+	if types[1] != "MapStateEntered" || entered.Name != "Each" {
+		t.Errorf("second event %s %s", types[1], h.Events[1]["stateEnteredEventDetails"])
+	}
+}
+
+// The issue's crash test: kill -9 in the middle of a Map over 1,000 items;
+// on restart the execution finishes, no iteration recorded as finished
+// runs again, and only iterations in flight (at most MaxConcurrency) may.
+func TestWorkflowKilledMidMapResumesWithoutRedoingFinishedItems(t *testing.T) {
+	e := newEnv(t)
+	out := filepath.Join(t.TempDir(), "appended.txt")
+	dir := project(t, map[string]string{
+		"crash.asl.json": `{"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 10,
+			"ItemProcessor": {"StartAt": "Append", "States": {"Append": {"Type": "Task", "Resource": "arn:velocity:command",
+				"Parameters": {"Command": "read item; sleep 0.02; echo \"$item\" >> \"$OUT\"; echo \"$item\"", "Env": {"OUT": "` + out + `"}, "Input.$": "$"},
+				"End": true}}},
+			"ResultSelector": {"count.$": "States.ArrayLength($)"}, "End": true}}}`,
+	})
+	var items []string
+	for i := range 1000 {
+		items = append(items, fmt.Sprint(i))
+	}
+	input := `{"items": [` + strings.Join(items, ",") + `]}`
+	cmd := e.command(dir, "workflow", "run", "crash.asl.json", "--input", input, "--name", "crash", "--json")
+	var stdout strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it once a good part, but not all, is done.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(out)
+		if n := strings.Count(string(b), "\n"); n >= 300 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the Map never got to 300 items:\n%s", stdout.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+
+	// What the journal says was finished at the moment of the crash, read
+	// before any velocity command can resume the execution.
+	finished := finishedIterations(t, e)
+	if len(finished) < 250 || len(finished) >= 1000 {
+		t.Fatalf("%d iterations recorded as finished at the crash; want a crash in the middle", len(finished))
+	}
+	time.Sleep(200 * time.Millisecond) // let the watchdog reap the killed tasks
+
+	r := e.run(dir, "workflow", "resume")
+	if r.code != 0 {
+		t.Fatalf("resume: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	m := waitStatus(t, e, dir, "crash", 60*time.Second)
+	if m["status"] != "SUCCEEDED" || m["output"] != `{"count":1000}` {
+		t.Fatalf("after resume: %v", m)
+	}
+	counts := map[int]int{}
+	for _, l := range strings.Fields(readFile(t, out)) {
+		counts[atoi(t, l)]++
+	}
+	twice := 0
+	for i := range 1000 {
+		switch c := counts[i]; {
+		case c == 0:
+			t.Errorf("item %d was never appended", i)
+		case c > 1 && finished[i]:
+			t.Errorf("item %d had finished before the crash but was appended %d times", i, c)
+		case c > 2:
+			t.Errorf("item %d appended %d times", i, c)
+		case c == 2:
+			twice++
+		}
+	}
+	if twice > 10 {
+		t.Errorf("%d items appended twice; only the ones in flight (at most MaxConcurrency 10) may be", twice)
+	}
+	t.Logf("finished at the crash: %d, appended twice (in flight): %d", len(finished), twice)
+}
+
+// finishedIterations reads the Map iterations the journal records as
+// succeeded, straight from the data directory's database.
+func finishedIterations(t *testing.T, e *env) map[int]bool {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(e.home, "velocity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ex, err := st.Executions(ctx, store.ExecutionFilter{})
+	if err != nil || len(ex) != 1 {
+		t.Fatalf("executions %v %v", ex, err)
+	}
+	if ex[0].Status != store.ExecutionRunning {
+		t.Fatalf("the killed execution is %s, want RUNNING", ex[0].Status)
+	}
+	events, err := st.Events(ctx, ex[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := map[int]bool{}
+	for _, ev := range events {
+		if ev.Type != "MapIterationSucceeded" {
+			continue
+		}
+		var body struct {
+			Details struct {
+				Index int `json:"index"`
+			} `json:"details"`
+		}
+		if err := json.Unmarshal(ev.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		done[body.Details.Index] = true
+	}
+	return done
+}
+
+func TestWorkflowConcurrencyKeyRunsOneAtATimeInOrder(t *testing.T) {
+	e := newEnv(t)
+	log := filepath.Join(t.TempDir(), "log.txt")
+	dir := project(t, map[string]string{
+		"job.asl.json": `{"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": "arn:velocity:command",
+			"Parameters": {"Command": "echo \"start $NAME\" >> \"$LOG\"; sleep 0.4; echo \"end $NAME\" >> \"$LOG\"; echo '{}'",
+				"Env": {"LOG": "` + log + `", "NAME.$": "$$.Execution.Name"}}, "End": true}}}`,
+	})
+	names := []string{"first", "second", "third", "fourth"}
+	var ids []string
+	for _, n := range names {
+		r := e.run(dir, "workflow", "start", "job.asl.json", "--name", n, "--concurrency-key", "account-7", "--detach")
+		if r.code != 0 {
+			t.Fatalf("start %s: %d %s", n, r.code, r.stderr)
+		}
+		ids = append(ids, strings.TrimSpace(r.stdout))
+	}
+	// Another key is not held up by account-7's queue.
+	other := e.run(dir, "workflow", "run", "job.asl.json", "--name", "elsewhere", "--concurrency-key", "account-8", "--json")
+	if other.code != 0 {
+		t.Fatalf("other key: %d %s %s", other.code, other.stdout, other.stderr)
+	}
+	for _, id := range ids {
+		if m := waitStatus(t, e, dir, id, 60*time.Second); m["status"] != "SUCCEEDED" || m["concurrencyKey"] != "account-7" {
+			t.Fatalf("execution %s: %v", id, m)
+		}
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(readFile(t, log)), "\n") {
+		if !strings.HasSuffix(l, "elsewhere") {
+			lines = append(lines, l)
+		}
+	}
+	var want []string
+	for _, n := range names {
+		want = append(want, "start "+n, "end "+n)
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("account-7's executions ran\n%s\nwant one at a time, in start order:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestWorkflowTaskTokenCompletedFromAnotherProcess(t *testing.T) {
+	e := newEnv(t)
+	tokens := t.TempDir()
+	dir := project(t, map[string]string{
+		"approve.asl.json": `{"StartAt": "Ask", "States": {
+			"Ask": {"Type": "Task", "Resource": "arn:velocity:command.waitForTaskToken", "HeartbeatSeconds": 30,
+				"Parameters": {"Command": "echo \"$VELOCITY_TASK_TOKEN\" > \"$DIR/$NAME\"", "Env": {"DIR": "` + tokens + `", "NAME.$": "$$.Execution.Name"}},
+				"ResultPath": "$.decision", "Next": "Done"},
+			"Done": {"Type": "Succeed"}}}`,
+	})
+	start := func(name string) string {
+		r := e.run(dir, "workflow", "start", "approve.asl.json", "--name", name, "--input", `{"change": 42}`, "--detach")
+		if r.code != 0 {
+			t.Fatalf("start: %d %s", r.code, r.stderr)
+		}
+		return strings.TrimSpace(r.stdout)
+	}
+	yes, no := start("yes"), start("no")
+	tokYes := waitFile(t, filepath.Join(tokens, "yes"))
+	tokNo := waitFile(t, filepath.Join(tokens, "no"))
+	if m := describeJSON(t, e, dir, yes); m["status"] != "RUNNING" || !slices.Contains(anyStrings(m["waitingTaskTokens"]), tokYes) {
+		t.Fatalf("waiting execution: %v", m)
+	}
+	if r := e.run(dir, "workflow", "task", "heartbeat", tokYes); r.code != 0 {
+		t.Errorf("heartbeat: %d %s", r.code, r.stderr)
+	}
+	if r := e.run(dir, "workflow", "task", "success", tokYes, "--output", `{"approved": true, "by": "alice"}`); r.code != 0 {
+		t.Fatalf("success: %d %s", r.code, r.stderr)
+	}
+	if r := e.run(dir, "workflow", "task", "failure", tokNo, "--error", "Change.Rejected", "--cause", "not on a Friday"); r.code != 0 {
+		t.Fatalf("failure: %d %s", r.code, r.stderr)
+	}
+	m := waitStatus(t, e, dir, yes, 30*time.Second)
+	if m["status"] != "SUCCEEDED" || m["output"] != `{"change":42,"decision":{"approved":true,"by":"alice"}}` {
+		t.Errorf("approved execution: %v", m)
+	}
+	m = waitStatus(t, e, dir, no, 30*time.Second)
+	if m["status"] != "FAILED" || m["error"] != "Change.Rejected" || m["cause"] != "not on a Friday" {
+		t.Errorf("rejected execution: %v", m)
+	}
+	// A token can be answered once.
+	if r := e.run(dir, "workflow", "task", "success", tokYes); r.code != 1 || !strings.Contains(r.stderr, "already completed") {
+		t.Errorf("second answer: %d %s", r.code, r.stderr)
+	}
+	if r := e.run(dir, "workflow", "task", "success", "no-such-token"); r.code != 1 || !strings.Contains(r.stderr, "TaskDoesNotExist") {
+		t.Errorf("unknown token: %d %s", r.code, r.stderr)
+	}
+}
+
+func TestWorkflowStopAbortsAWaitingExecution(t *testing.T) {
+	e := newEnv(t)
+	tokens := t.TempDir()
+	dir := project(t, map[string]string{
+		"wait.asl.json": `{"StartAt": "Ask", "States": {"Ask": {"Type": "Task", "Resource": "arn:velocity:command.waitForTaskToken",
+			"Parameters": {"Command": "echo \"$VELOCITY_TASK_TOKEN\" > \"$F\"", "Env": {"F": "` + filepath.Join(tokens, "t") + `"}}, "End": true}}}`,
+	})
+	r := e.run(dir, "workflow", "start", "wait.asl.json", "--detach")
+	if r.code != 0 {
+		t.Fatalf("start: %d %s", r.code, r.stderr)
+	}
+	id := strings.TrimSpace(r.stdout)
+	waitFile(t, filepath.Join(tokens, "t"))
+	if r := e.run(dir, "workflow", "stop", id, "--error", "Operator.Stopped", "--cause", "wrong change"); r.code != 0 || !strings.Contains(r.stdout, "ABORTED") {
+		t.Fatalf("stop: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	m := describeJSON(t, e, dir, id)
+	if m["status"] != "ABORTED" || m["error"] != "Operator.Stopped" || m["cause"] != "wrong change" {
+		t.Errorf("stopped: %v", m)
+	}
+	h := e.run(dir, "workflow", "history", id)
+	if !strings.Contains(h.stdout, "ExecutionAborted") {
+		t.Errorf("history does not end with the abort:\n%s", h.stdout)
+	}
+}
+
+func TestWorkflowMocksRunARealDefinitionUnchanged(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{
+		// A definition as deployed to AWS: Lambda and SQS, no local binding.
+		"orders.asl.json": `{"StartAt": "Charge", "States": {
+			"Charge": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+				"Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:charge", "Payload.$": "$"},
+				"Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1, "MaxAttempts": 3}],
+				"ResultSelector": {"charged.$": "$.Payload.charged"}, "ResultPath": "$.charge", "Next": "Notify"},
+			"Notify": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+				"Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/orders", "MessageBody.$": "$"},
+				"ResultPath": null, "End": true}}}`,
+		"mocks.json": `{
+			"StateMachines": {"orders": {"TestCases": {
+				"Throttled": {"Charge": "ChargeThrottledOnce", "Notify": "SQSOK"},
+				"Declined": {"Charge": "ChargeDeclined", "Notify": "SQSOK"}}}},
+			"MockedResponses": {
+				"ChargeThrottledOnce": {
+					"0": {"Throw": {"Error": "Lambda.TooManyRequestsException", "Cause": "Rate exceeded"}},
+					"1": {"Return": {"StatusCode": 200, "Payload": {"charged": 12.5}}}},
+				"ChargeDeclined": {"0": {"Throw": {"Error": "Card.Declined", "Cause": "insufficient funds"}}},
+				"SQSOK": {"0": {"Return": {"MessageId": "m-1"}}}}}`,
+	})
+	r := e.run(dir, "workflow", "run", "orders.asl.json", "--input", `{"order": 1}`, "--mocks", "mocks.json", "--test-case", "Throttled", "--json")
+	if r.code != 0 || r.stdout != `{"status":"SUCCEEDED","output":{"charge":{"charged":12.5},"order":1}}`+"\n" {
+		t.Fatalf("Throttled: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	h := e.run(dir, "workflow", "history", "last", "--json")
+	if n := strings.Count(h.stdout, `"type":"TaskFailed"`); n != 1 {
+		t.Errorf("want one failed attempt before the retry succeeded, history has %d TaskFailed", n)
+	}
+	r = e.run(dir, "workflow", "run", "orders.asl.json", "--mocks", "mocks.json", "--test-case", "orders#Declined", "--json")
+	if r.code != 1 || r.stdout != `{"status":"FAILED","error":"Card.Declined","cause":"insufficient funds"}`+"\n" {
+		t.Errorf("Declined: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if r := e.run(dir, "workflow", "run", "orders.asl.json", "--mocks", "mocks.json", "--test-case", "Nope"); r.code != 2 || !strings.Contains(r.stderr, "Declined, Throttled") {
+		t.Errorf("unknown test case: %d %s", r.code, r.stderr)
+	}
+	// Without mocks, the unbound Lambda says how to bind it.
+	r = e.run(dir, "workflow", "run", "orders.asl.json", "--json")
+	if r.code != 1 || !strings.Contains(r.stdout, "Lambda.ResourceNotFoundException") || !strings.Contains(r.stdout, "--bindings") {
+		t.Errorf("unbound: %d %s", r.code, r.stdout)
+	}
+}
+
+func TestWorkflowBindingsRunLambdaAsACommand(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{
+		"score.asl.json": `{"StartAt": "Score", "States": {"Score": {"Type": "Task",
+			"Resource": "arn:aws:lambda:us-east-1:123456789012:function:score", "End": true}}}`,
+		"bindings.yml": "score: { run: \"sed 's/}/, \\\"score\\\": 9}/'\" }\n",
+	})
+	r := e.run(dir, "workflow", "run", "score.asl.json", "--input", `{"id":"a"}`, "--bindings", "bindings.yml", "--json")
+	if r.code != 0 || r.stdout != `{"status":"SUCCEEDED","output":{"id":"a","score":9}}`+"\n" {
+		t.Errorf("bound lambda: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func anyStrings(v any) []string {
+	var out []string
+	if list, ok := v.([]any); ok {
+		for _, x := range list {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
