@@ -118,26 +118,11 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 	if ok, note := rt.Limits(); !ok {
 		a.log.Info(note)
 	}
-	reg := prometheus.NewRegistry()
-	px := proxy.New(proxy.Options{Registry: reg, Logger: a.log})
-	defer px.Close()
-	addr := a.proxyAddr(o.proxyAddr)
-	ln, err := net.Listen("tcp", addr)
+	px, proxyURL, err := a.startProxy(a.proxyAddr(o.proxyAddr), tlsConfig, cancel)
 	if err != nil {
-		return usageError("proxy address %s: %v (choose another with --proxy-addr)", addr, err)
+		return err
 	}
-	scheme := "http"
-	if tlsConfig != nil {
-		scheme = "https"
-	}
-	go func() {
-		err := px.Serve(ln, proxy.ServeOptions{TLS: tlsConfig, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})})
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Error("proxy stopped", "err", err)
-			cancel()
-		}
-	}()
-	proxyURL := fmt.Sprintf("%s://127.0.0.1:%d", scheme, ln.Addr().(*net.TCPAddr).Port)
+	defer px.Close()
 
 	dep := &deploy.Deployer{Runtime: rt, Proxy: px, Blobs: blobs, Dir: filepath.Join(h.dir, "releases"), ProxyURL: proxyURL, Logger: a.log}
 	defer func() {
@@ -173,28 +158,55 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 	defer api.Close()
 
 	fmt.Fprintf(a.stdout, "velocity: serving; proxy at %s, control socket %s (Ctrl-C to stop)\n", proxyURL, sock)
-	for _, d := range rec.Interrupted {
-		fmt.Fprintf(a.stdout, "velocity: %s/%s: deploy of release %s was interrupted by the last stop\n", d.Environment, d.Service, d.Release)
-	}
-	if len(rec.Restoring) > 0 {
-		go func() {
-			failed := rec.Wait()
-			for _, d := range rec.Restoring {
-				if err := failed[d.ID]; err != nil {
-					first, _, _ := strings.Cut(err.Error(), "\n")
-					fmt.Fprintf(a.stdout, "velocity: %s/%s: release %s did not come back: %s\n", d.Environment, d.Service, d.Release, first)
-					continue
-				}
-				fmt.Fprintf(a.stdout, "velocity: %s/%s: release %s is back\n", d.Environment, d.Service, d.Release)
-			}
-		}()
-	}
+	go a.reportRecovery(rec)
 	<-ctx.Done()
 	fmt.Fprintf(a.stdout, "velocity: stopping: draining the proxy, then stopping the services\n")
 	c, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	api.Shutdown(c)
 	return nil
+}
+
+// reportRecovery says what the journal held when the server started,
+// once the live releases are back.
+func (a *app) reportRecovery(rec *server.Recovery) {
+	for _, d := range rec.Interrupted {
+		fmt.Fprintf(a.stdout, "velocity: %s/%s: deploy of release %s was interrupted by the last stop\n", d.Environment, d.Service, d.Release)
+	}
+	failed := rec.Wait()
+	for _, d := range rec.Restoring {
+		if err := failed[d.ID]; err != nil {
+			first, _, _ := strings.Cut(err.Error(), "\n")
+			fmt.Fprintf(a.stdout, "velocity: %s/%s: release %s did not come back: %s\n", d.Environment, d.Service, d.Release, first)
+			continue
+		}
+		fmt.Fprintf(a.stdout, "velocity: %s/%s: release %s is back\n", d.Environment, d.Service, d.Release)
+	}
+}
+
+// startProxy starts the proxy on addr, with TLS when tlsConfig is set,
+// answering /metrics on its own address. failed is called should it stop
+// serving by itself. It returns the proxy's base URL.
+func (a *app) startProxy(addr string, tlsConfig *tls.Config, failed func()) (*proxy.Proxy, string, error) {
+	reg := prometheus.NewRegistry()
+	px := proxy.New(proxy.Options{Registry: reg, Logger: a.log})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		px.Close()
+		return nil, "", usageError("proxy address %s: %v (choose another with --proxy-addr)", addr, err)
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	go func() {
+		err := px.Serve(ln, proxy.ServeOptions{TLS: tlsConfig, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})})
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("proxy stopped", "err", err)
+			failed()
+		}
+	}()
+	return px, fmt.Sprintf("%s://127.0.0.1:%d", scheme, ln.Addr().(*net.TCPAddr).Port), nil
 }
 
 // listenPrivate listens on a unix socket only its owner may connect to.
