@@ -229,10 +229,11 @@ func compileState(name string, def *asl.State, where string) (*state, error) {
 		st.itemsPath = path("ItemsPath", def.ItemsPath, true)
 		st.items = tmpl("Items", def.Items)
 		sel := def.ItemSelector
-		if len(sel) == 0 && def.Iterator != nil {
-			// Legacy definitions (Iterator) use Parameters as the item selector.
-			sel, st.parameters = def.Parameters, nil
+		if len(sel) == 0 {
+			// Parameters is the older name of a Map's ItemSelector.
+			sel = def.Parameters
 		}
+		st.parameters = nil
 		st.itemSelector = tmpl("ItemSelector", sel)
 		st.maxConcurrencyPath = optPath("MaxConcurrencyPath", def.MaxConcurrencyPath)
 		st.toleratedPctPath = optPath("ToleratedFailurePercentagePath", def.ToleratedFailurePercentagePath)

@@ -3,6 +3,8 @@ package workflow
 import (
 	"bufio"
 	"bytes"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
@@ -128,6 +131,11 @@ func readItemFile(file string, cfg *asl.ReaderConfig) ([]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
+		if cfg.ItemsPointer != "" {
+			if val, err = jsonPointer(val, cfg.ItemsPointer); err != nil {
+				return nil, fmt.Errorf("%s: ItemsPointer %s: %w", file, cfg.ItemsPointer, err)
+			}
+		}
 		items, ok := val.([]any)
 		if !ok {
 			return nil, fmt.Errorf("%s: the file holds no JSON array", file)
@@ -224,13 +232,49 @@ func listObjects(dir, prefix string) ([]any, error) {
 		if err != nil {
 			return err
 		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		sum := md5.Sum(data)
 		items = append(items, map[string]any{
 			"Key":          key,
 			"Size":         jsonInt(info.Size()),
-			"LastModified": formatTime(info.ModTime()),
+			"LastModified": jsonInt(info.ModTime().Unix()),
+			"Etag":         `"` + hex.EncodeToString(sum[:]) + `"`,
 			"StorageClass": "STANDARD",
 		})
 		return nil
 	})
 	return items, err
+}
+
+// jsonPointer follows an RFC 6901 pointer ("/a/0/b") into v.
+func jsonPointer(v any, ptr string) (any, error) {
+	if ptr == "" {
+		return v, nil
+	}
+	if !strings.HasPrefix(ptr, "/") {
+		return nil, errors.New("a JSON pointer starts with /")
+	}
+	for _, tok := range strings.Split(ptr[1:], "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		switch c := v.(type) {
+		case map[string]any:
+			next, ok := c[tok]
+			if !ok {
+				return nil, fmt.Errorf("no member %q", tok)
+			}
+			v = next
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, fmt.Errorf("no element %q", tok)
+			}
+			v = c[i]
+		default:
+			return nil, fmt.Errorf("%q is inside a value that is not an object or array", tok)
+		}
+	}
+	return v, nil
 }

@@ -30,6 +30,9 @@ type execution struct {
 	input                    any
 	startTime                time.Time
 	redriveCount             int
+	// timeoutBase is when the execution's TimeoutSeconds started to
+	// count: its start, or its last redrive.
+	timeoutBase time.Time
 	// contextExecution and contextStateMachine are the fixed parts of
 	// $$, built once and shared (read-only) by every state's context.
 	contextExecution    map[string]any
@@ -112,6 +115,7 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 			continue
 		case ExecutionRedriven:
 			x.redriveCount++
+			x.timeoutBase = e.Timestamp
 			x.truncateForRedrive()
 			final = nil
 			continue
@@ -160,15 +164,19 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 	} else {
 		rootScope.lastID = started.ID
 	}
+	if x.timeoutBase.IsZero() {
+		x.timeoutBase = x.startTime
+	}
 	if ex.Redrive {
 		rootScope.lastID = x.w.nextID - 1
-		rootScope.emitRaw(ExecutionRedriven, redrivenDetails{RedriveCount: x.redriveCount}, nil)
+		e := rootScope.emitRaw(ExecutionRedriven, redrivenDetails{RedriveCount: x.redriveCount}, nil)
+		x.timeoutBase = e.Timestamp
 	}
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if t := ex.Definition.TimeoutSeconds; t != nil && *t > 0 {
-		deadline := x.startTime.Add(time.Duration(*t) * time.Second)
+		deadline := x.timeoutBase.Add(time.Duration(*t) * time.Second)
 		go func() {
 			if x.clock.Sleep(runCtx, deadline.Sub(x.clock.Now())) == nil {
 				cancel(errExecutionTimedOut)
