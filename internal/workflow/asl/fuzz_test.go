@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// FuzzLoad checks that no input makes Load panic, that every problem has
+// FuzzLoad checks that no input makes Decode or Load panic, that every problem has
 // a position and a message, and that whatever Validate accepts Decode
 // reads into a machine whose StartAt is one of its states. Plain go test
 // runs only the golden inputs; go test -fuzz=FuzzLoad explores.
@@ -21,6 +21,8 @@ func FuzzLoad(f *testing.F) {
 		f.Add([]byte(input))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Decode alone reads unchecked input too; it must not panic.
+		_, _ = Decode(data)
 		sm, err := Load("f", data)
 		if err == nil {
 			if sm == nil || sm.States[sm.StartAt] == nil {
