@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +51,9 @@ type goldenCase struct {
 	// ElapsedSecondsMax bounds it where it is random (JitterStrategy FULL).
 	ElapsedSeconds    *float64 `json:"elapsedSeconds"`
 	ElapsedSecondsMax *float64 `json:"elapsedSecondsMax"`
+	// EventTypes is the journal's history, event types in ID order, as
+	// GetExecutionHistory lists them.
+	EventTypes []string `json:"eventTypes"`
 	// Skip names why a case is not run yet; Invalid marks a definition
 	// that asl.Validate must reject (it is then not run).
 	Skip    string `json:"skip"`
@@ -144,8 +148,9 @@ func runGolden(t *testing.T, file string) {
 	synctest.Test(t, func(t *testing.T) {
 		clock := workflow.NewFakeClock(goldenStart)
 		invoker := &scriptedInvoker{clock: clock, script: c.Tasks, inputs: map[string][]any{}}
+		journal := workflow.NewMemoryJournal()
 		in := &workflow.Interpreter{
-			Journal: workflow.NewMemoryJournal(),
+			Journal: journal,
 			Invoker: invoker,
 			Clock:   clock,
 			Rand:    workflow.NewSeededRand(1),
@@ -165,7 +170,15 @@ func runGolden(t *testing.T, file string) {
 		if err != nil {
 			t.Fatalf("%s\n%s\nRun: %v", file, c.Comment, err)
 		}
-		if mismatches := compareGolden(c, res, elapsed, invoker); len(mismatches) > 0 {
+		var types []string
+		for _, e := range journal.History("test") {
+			types = append(types, string(e.Type))
+		}
+		mismatches := compareGolden(c, res, elapsed, invoker)
+		if c.EventTypes != nil && !slices.Equal(types, c.EventTypes) {
+			mismatches = append(mismatches, fmt.Sprintf("history: got event types %v, want %v", types, c.EventTypes))
+		}
+		if len(mismatches) > 0 {
 			t.Errorf("%s\n%s\n%s\nexpected: %s\nactual:   %s", file, c.Comment,
 				strings.Join(mismatches, "\n"), expectedText(c), actualText(res, elapsed, invoker))
 		}
