@@ -1,6 +1,3 @@
-// Package asl holds state machine definitions in the Amazon States Language
-// (JSONPath query language): the types the interpreter runs, decoding from
-// JSON or YAML, and validation with located errors.
 package asl
 
 import "encoding/json"
