@@ -33,6 +33,10 @@ const goldenDir = "testdata/golden"
 // goldenStart is when every golden execution starts on the fake clock.
 var goldenStart = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// goldenRoleArn is the execution role every golden execution reports in
+// $$.Execution.RoleArn.
+const goldenRoleArn = "arn:aws:iam::123456789012:role/golden"
+
 // goldenCase is the format of a testdata/golden file.
 type goldenCase struct {
 	Comment    string                      `json:"comment"`
@@ -163,6 +167,7 @@ func runGolden(t *testing.T, file string) {
 			ID:               "test",
 			Name:             "test",
 			StateMachineName: "golden",
+			RoleArn:          goldenRoleArn,
 			Definition:       sm,
 			Input:            input,
 		})
