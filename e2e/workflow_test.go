@@ -496,3 +496,95 @@ func anyStrings(v any) []string {
 	}
 	return out
 }
+
+// examples/accounts-analysis as its README runs it, and its promise: two
+// overlapping analyses never analyse the same account at the same time.
+func TestWorkflowAccountsAnalysisExample(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	copyDir(t, "../examples/accounts-analysis", dir)
+	want := `{"status":"SUCCEEDED","output":{"accounts":4,"results":[` +
+		`{"account":"acct-1","failed":[],"items":4},{"account":"acct-2","failed":["broken-export"],"items":3},` +
+		`{"account":"acct-3","failed":[],"items":1},{"account":"acct-4","failed":[],"items":5}]}}` + "\n"
+	r := e.run(dir, "workflow", "run", "analysis.asl.json", "--bindings", "bindings.yml", "--json")
+	if r.code != 0 || r.stdout != want {
+		t.Fatalf("example: exit %d\n%s\nwant\n%s%s", r.code, r.stdout, want, r.stderr)
+	}
+	// The flaky item failed once and was retried; the broken one was caught.
+	children := e.run(dir, "workflow", "list", "--state-machine", "account-analysis", "--json")
+	var list struct {
+		Executions []map[string]any `json:"executions"`
+	}
+	if err := json.Unmarshal([]byte(children.stdout), &list); err != nil || len(list.Executions) != 4 {
+		t.Fatalf("child executions: %v %s", err, children.stdout)
+	}
+	for _, c := range list.Executions {
+		name := fmt.Sprint(c["name"])
+		acct := name[strings.Index(name, "acct-"):]
+		if c["status"] != "SUCCEEDED" || c["concurrencyKey"] != "account-analysis:"+acct || c["parentExecutionArn"] == nil {
+			t.Errorf("child %v", c)
+		}
+	}
+	var acct1 string
+	for _, c := range list.Executions {
+		if strings.HasSuffix(fmt.Sprint(c["name"]), "-acct-1") {
+			acct1 = fmt.Sprint(c["executionArn"])
+		}
+	}
+	h := e.run(dir, "workflow", "history", acct1, "--json")
+	if !strings.Contains(h.stdout, `Item.Busy`) {
+		t.Errorf("acct-1's history shows no retried Item.Busy:\n%.2000s", h.stdout)
+	}
+
+	// Two analyses at once: each account's child executions run one at a time.
+	log := filepath.Join(t.TempDir(), "analysis.log")
+	var runs []*strings.Builder
+	var waits []func() error
+	for _, name := range []string{"nightly", "on-demand"} {
+		cmd := e.command(dir, "workflow", "run", "analysis.asl.json", "--bindings", "bindings.yml", "--name", name, "--json")
+		cmd.Env = append(cmd.Env, "ANALYSIS_LOG="+log, "ANALYSIS_SECONDS=0.1")
+		out := &strings.Builder{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		runs, waits = append(runs, out), append(waits, cmd.Wait)
+	}
+	for i, wait := range waits {
+		if err := wait(); err != nil || runs[i].String() != want {
+			t.Errorf("concurrent analysis %d: %v\n%s", i, err, runs[i].String())
+		}
+	}
+	// Lines: "start|end ACCOUNT ITEM EXECUTION_ARN". Per account, the span
+	// of one child execution's lines must not interleave with another's.
+	type span struct{ first, last int }
+	spans := map[string]map[string]*span{}
+	for i, l := range strings.Split(strings.TrimSpace(readFile(t, log)), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 4 {
+			t.Fatalf("log line %q", l)
+		}
+		acct, arn := f[1], f[3]
+		if spans[acct] == nil {
+			spans[acct] = map[string]*span{}
+		}
+		if s := spans[acct][arn]; s == nil {
+			spans[acct][arn] = &span{i, i}
+		} else {
+			s.last = i
+		}
+	}
+	for acct, byARN := range spans {
+		if len(byARN) != 2 {
+			t.Errorf("%s analysed by %d executions, want 2", acct, len(byARN))
+			continue
+		}
+		var s []*span
+		for _, v := range byARN {
+			s = append(s, v)
+		}
+		if s[0].first < s[1].last && s[1].first < s[0].last {
+			t.Errorf("%s: two analyses ran at the same time (log lines %v and %v)", acct, *s[0], *s[1])
+		}
+	}
+}

@@ -435,7 +435,7 @@ func (c *children) StartChild(ctx context.Context, req task.ChildRequest) (task.
 	opts.Dir = filepath.Dir(req.DefinitionFile)
 	e, lock, err := rt.create(ctx, newExecution{
 		name: name, stateMachine: req.StateMachineName, definition: src, input: req.Input,
-		parent: req.ParentARN, opts: opts,
+		key: req.ConcurrencyKey, limit: req.ConcurrencyLimit, parent: req.ParentARN, opts: opts,
 	})
 	if err != nil {
 		return task.ChildExecution{}, err

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
 )
 
 // Binding says how a resource runs locally. Exactly one field is set.
@@ -29,6 +31,12 @@ type Binding struct {
 	HTTP string `json:"http,omitempty"`
 	// Definition is a state machine file, for startExecution.
 	Definition string `json:"definition,omitempty"`
+	// ConcurrencyKey, for a definition, is a JSONPath into the child's
+	// input whose value keys its executions: at most ConcurrencyLimit
+	// (default 1) with the same value run at once, the others wait in
+	// order, as with --concurrency-key. A local addition: AWS has none.
+	ConcurrencyKey   string `json:"concurrencyKey,omitempty"`
+	ConcurrencyLimit int    `json:"concurrencyLimit,omitempty"`
 	// Env is added to a command's environment.
 	Env map[string]string `json:"env,omitempty"`
 	// Dir is a command's working directory; relative paths (here and in
@@ -36,6 +44,7 @@ type Binding struct {
 	Dir string `json:"dir,omitempty"`
 
 	command Command
+	keyPath *jsonpath.Path
 }
 
 // Bindings maps names to bindings.
@@ -106,6 +115,17 @@ func ParseBindings(file string, src []byte, dir string) (Bindings, error) {
 		}
 		if bd.Definition != "" {
 			bd.Definition = resolveDir(dir, bd.Definition)
+		}
+		if bd.ConcurrencyKey != "" {
+			if bd.Definition == "" {
+				return nil, fmt.Errorf("%s: %s: concurrencyKey applies to a state machine's definition only", file, name)
+			}
+			if bd.keyPath, err = jsonpath.Parse(bd.ConcurrencyKey); err != nil {
+				return nil, fmt.Errorf("%s: %s: concurrencyKey: %w", file, name, err)
+			}
+		}
+		if bd.ConcurrencyLimit < 0 {
+			return nil, fmt.Errorf("%s: %s: concurrencyLimit must be at least 1", file, name)
 		}
 	}
 	return b, nil

@@ -42,6 +42,10 @@ type ChildRequest struct {
 	Name string
 	// Input is the child's input (JSON).
 	Input []byte
+	// ConcurrencyKey and ConcurrencyLimit come from the binding of the
+	// state machine; empty for none.
+	ConcurrencyKey   string
+	ConcurrencyLimit int
 }
 
 // ChildExecution describes a child execution like DescribeExecution.
@@ -83,7 +87,7 @@ func (r *Resources) startExecution(ctx context.Context, req Request, pattern str
 			smName = smName[:j]
 		}
 	}
-	file, err := r.definitionFile(smARN, smName)
+	file, binding, err := r.definitionFile(smARN, smName)
 	if err != nil {
 		return nil, err
 	}
@@ -102,10 +106,20 @@ func (r *Resources) startExecution(ctx context.Context, req Request, pattern str
 			return nil, asl.Failf(asl.ErrRuntime, "encode Input: %v", err)
 		}
 	}
-	child, err := r.Children.StartChild(ctx, ChildRequest{
+	cr := ChildRequest{
 		ParentARN: req.ExecutionARN, StateMachineARN: smARN, StateMachineName: smName,
 		DefinitionFile: file, Name: name, Input: input,
-	})
+	}
+	if binding != nil && binding.keyPath != nil {
+		in, _ := decode(input)
+		v, err := binding.keyPath.Get(in, nil)
+		if err != nil {
+			return nil, asl.Failf(asl.ErrRuntime, "state %s: the concurrencyKey %s of state machine %s: %v", req.StateName, binding.ConcurrencyKey, smName, err)
+		}
+		cr.ConcurrencyKey = smName + ":" + scalar(v)
+		cr.ConcurrencyLimit = max(binding.ConcurrencyLimit, 1)
+	}
+	child, err := r.Children.StartChild(ctx, cr)
 	if err != nil {
 		return nil, err
 	}
@@ -130,19 +144,19 @@ func (r *Resources) startExecution(ctx context.Context, req Request, pattern str
 // definitionFile finds a child state machine: bound in the bindings
 // file, else NAME.asl.json, NAME.asl.yaml, NAME.json or NAME.yaml beside
 // the parent's definition.
-func (r *Resources) definitionFile(arn, name string) (string, error) {
+func (r *Resources) definitionFile(arn, name string) (string, *Binding, error) {
 	if b, ok := r.Bindings.lookup(arn, name); ok && b.Definition != "" {
-		return b.Definition, nil
+		return b.Definition, b, nil
 	}
 	var tried []string
 	for _, ext := range []string{".asl.json", ".asl.yaml", ".asl.yml", ".json", ".yaml", ".yml"} {
 		p := filepath.Join(r.Dir, name+ext)
 		if _, err := os.Stat(p); err == nil {
-			return p, nil
+			return p, nil, nil
 		}
 		tried = append(tried, filepath.Base(p))
 	}
-	return "", asl.Failf("StepFunctions.StateMachineDoesNotExistException",
+	return "", nil, asl.Failf("StepFunctions.StateMachineDoesNotExistException",
 		"state machine %s: no definition found; bind it in the bindings file ({definition: FILE}) or put %s in %s",
 		arn, strings.Join(tried[:2], " or "), r.Dir)
 }
