@@ -58,6 +58,7 @@ type state struct {
 	batchMaxItemsPath   *jsonpath.Path
 	batchMaxBytesPath   *jsonpath.Path
 	waitForTaskToken    bool
+	lambda              bool // Resource is a Lambda function ARN
 	resourceType, rname string
 }
 
@@ -189,6 +190,7 @@ func compileState(name string, def *asl.State, where string) (*state, error) {
 		}
 		st.waitForTaskToken = strings.HasSuffix(def.Resource, ".waitForTaskToken")
 		st.resourceType, st.rname = splitResource(def.Resource)
+		st.lambda = strings.HasPrefix(def.Resource, "arn:aws:lambda:") && strings.Contains(def.Resource, ":function:")
 	case asl.TypePass:
 		st.entered, st.exited = PassStateEntered, PassStateExited
 	case asl.TypeChoice:

@@ -28,6 +28,14 @@ const (
 	TaskFailed       EventType = "TaskFailed"
 	TaskTimedOut     EventType = "TaskTimedOut"
 
+	// A Task whose Resource is a Lambda function ARN records these
+	// instead of TaskScheduled … TaskTimedOut.
+	LambdaFunctionScheduled EventType = "LambdaFunctionScheduled"
+	LambdaFunctionStarted   EventType = "LambdaFunctionStarted"
+	LambdaFunctionSucceeded EventType = "LambdaFunctionSucceeded"
+	LambdaFunctionFailed    EventType = "LambdaFunctionFailed"
+	LambdaFunctionTimedOut  EventType = "LambdaFunctionTimedOut"
+
 	PassStateEntered    EventType = "PassStateEntered"
 	PassStateExited     EventType = "PassStateExited"
 	ChoiceStateEntered  EventType = "ChoiceStateEntered"

@@ -126,17 +126,17 @@ func finishedItems(t *testing.T, h []workflow.Event) map[int]bool {
 	done := map[int]bool{}
 	for _, e := range h {
 		switch e.Type {
-		case workflow.TaskScheduled:
-			var d struct{ Parameters string }
+		case workflow.LambdaFunctionScheduled:
+			var d struct{ Input string }
 			if err := json.Unmarshal(e.Details, &d); err != nil {
 				t.Fatal(err)
 			}
 			var p struct{ I int }
-			if err := json.Unmarshal([]byte(d.Parameters), &p); err != nil {
+			if err := json.Unmarshal([]byte(d.Input), &p); err != nil {
 				t.Fatal(err)
 			}
 			itemOf[e.Scope] = p.I
-		case workflow.TaskSucceeded:
+		case workflow.LambdaFunctionSucceeded:
 			done[itemOf[e.Scope]] = true
 		}
 	}
@@ -246,7 +246,7 @@ func TestResumeKeepsRetryCountAndWaitEnd(t *testing.T) {
 		resumeAt time.Duration
 		attempt  string
 	}{
-		{workflow.TaskFailed, time.Second, "1"},
+		{workflow.LambdaFunctionFailed, time.Second, "1"},
 		{workflow.WaitStateEntered, 7 * time.Second, ""},
 	} {
 		cut := -1
@@ -255,6 +255,13 @@ func TestResumeKeepsRetryCountAndWaitEnd(t *testing.T) {
 				cut = i + 1
 				break
 			}
+		}
+		if cut < 0 {
+			var types []workflow.EventType
+			for _, e := range full {
+				types = append(types, e.Type)
+			}
+			t.Fatalf("no %s event in %v", c.after, types)
 		}
 		prefix := append([]workflow.Event(nil), full[:cut]...)
 		synctest.Test(t, func(t *testing.T) {

@@ -109,8 +109,17 @@ func (s *scope) emitRaw(t EventType, details any, resume any) Event {
 		e.Resume = mustJSON(resume)
 	}
 	s.pending = append(s.pending, e)
+	if len(s.pending) >= maxPending {
+		// A long run of states without effects (a Pass and Choice loop)
+		// still reaches the journal in bounded batches. An error stays
+		// with the writer and stops the scope at its next flush.
+		_ = s.flush(context.Background())
+	}
 	return e
 }
+
+// maxPending bounds the events a scope gathers before it flushes.
+const maxPending = 1024
 
 // flush makes the queued events durable. Every action with an effect
 // outside the history (invoking a task, waiting, starting iterations,

@@ -173,7 +173,11 @@ func (s *scope) context(v *visit, retryCount int, token string, item map[string]
 	st := map[string]any{
 		"Name":        v.st.name,
 		"EnteredTime": formatTime(v.entered.Timestamp),
-		"RetryCount":  jsonInt(int64(retryCount)),
+	}
+	switch v.st.def.Type {
+	case asl.TypeTask, asl.TypeParallel, asl.TypeMap:
+		// Only the states that can retry have a RetryCount.
+		st["RetryCount"] = jsonInt(int64(retryCount))
 	}
 	c := map[string]any{
 		"Execution":    x.contextExecution,

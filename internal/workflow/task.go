@@ -42,6 +42,52 @@ type taskFailedDetails struct {
 	Cause        string `json:"cause,omitempty"`
 }
 
+type lambdaScheduledDetails struct {
+	Resource         string       `json:"resource"`
+	Input            string       `json:"input"`
+	InputDetails     truncDetails `json:"inputDetails"`
+	TimeoutInSeconds int64        `json:"timeoutInSeconds,omitempty"`
+}
+
+// recordedTask reads any task event's details: Task* and LambdaFunction*
+// events name their fields differently.
+type recordedTask struct {
+	Parameters string `json:"parameters"`
+	Input      string `json:"input"`
+	Output     string `json:"output"`
+	Error      string `json:"error"`
+	Cause      string `json:"cause"`
+}
+
+// eventType gives the type a task event has for st: a Task whose
+// Resource is a Lambda function ARN records LambdaFunction* events, as
+// Step Functions does, every other resource Task* events.
+func (st *state) eventType(t EventType) EventType {
+	if !st.lambda {
+		return t
+	}
+	switch t {
+	case TaskScheduled:
+		return LambdaFunctionScheduled
+	case TaskStarted:
+		return LambdaFunctionStarted
+	case TaskSucceeded:
+		return LambdaFunctionSucceeded
+	case TaskFailed:
+		return LambdaFunctionFailed
+	case TaskTimedOut:
+		return LambdaFunctionTimedOut
+	}
+	return t
+}
+
+func (st *state) failedDetails(f *asl.Failure) any {
+	if st.lambda {
+		return errorDetails{Error: f.Name, Cause: f.Cause}
+	}
+	return taskFailedDetails{ResourceType: st.resourceType, Resource: st.rname, Error: f.Name, Cause: f.Cause}
+}
+
 // scheduledResume keeps a task's token so a resumed task hands out the
 // same one, and its effective timeouts.
 type scheduledResume struct {
@@ -74,16 +120,17 @@ func (s *scope) task(ctx context.Context, v *visit) (any, string, error) {
 		if f == nil {
 			return out, st.def.Next, nil
 		}
-		delay, retry, err := s.onFailure(ctx, v, r, f, recorded, failType, func() any {
-			return taskFailedDetails{ResourceType: st.resourceType, Resource: st.rname, Error: f.Name, Cause: f.Cause}
-		})
+		if failType != "" && recorded == nil {
+			failType = st.eventType(failType)
+		}
+		until, retry, err := s.onFailure(ctx, v, r, f, recorded, failType, func() any { return st.failedDetails(f) })
 		if err != nil {
 			return nil, "", err
 		}
 		if !retry {
 			return s.catchOrFail(v, f)
 		}
-		if err := s.sleepUntil(ctx, delay); err != nil {
+		if err := s.sleepUntil(ctx, until); err != nil {
 			return nil, "", err
 		}
 	}
@@ -109,15 +156,18 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 	var input any
 	var token string
 	var timeout, heartbeat int64
-	sched, replayed := s.replay(TaskScheduled)
+	sched, replayed := s.replay(st.eventType(TaskScheduled))
 	if replayed {
-		var d taskScheduledDetails
+		var d recordedTask
 		var r scheduledResume
 		if err := json.Unmarshal(sched.Details, &d); err != nil {
 			return nil, nil, nil, "", &stopError{err: err}
 		}
 		if len(sched.Resume) > 0 {
 			_ = json.Unmarshal(sched.Resume, &r)
+		}
+		if st.lambda {
+			d.Parameters = d.Input
 		}
 		if input, err = payload.Decode([]byte(d.Parameters)); err != nil {
 			return nil, nil, nil, "", &stopError{err: err}
@@ -141,26 +191,34 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 		if heartbeat, err = s.secondsField(v, st.def.HeartbeatSeconds, st.heartbeatPath, in, ctxObj, "HeartbeatSecondsPath"); err != nil {
 			return failed(err)
 		}
-		sched = s.emit(TaskScheduled, taskScheduledDetails{
+		var details any = taskScheduledDetails{
 			ResourceType: st.resourceType, Resource: st.rname, Region: s.run.region(),
 			Parameters: jsonString(input), TimeoutInSeconds: timeout, HeartbeatInSeconds: heartbeat,
-		}, scheduledResume{Token: token, Timeout: timeout, Heartbeat: heartbeat})
+		}
+		if st.lambda {
+			details = lambdaScheduledDetails{Resource: st.def.Resource, Input: jsonString(input), TimeoutInSeconds: timeout}
+		}
+		sched = s.emit(st.eventType(TaskScheduled), details, scheduledResume{Token: token, Timeout: timeout, Heartbeat: heartbeat})
 	}
-	if _, ok := s.replay(TaskStarted); !ok {
-		s.emit(TaskStarted, taskResourceDetails{ResourceType: st.resourceType, Resource: st.rname}, nil)
+	if _, ok := s.replay(st.eventType(TaskStarted)); !ok {
+		var details any = taskResourceDetails{ResourceType: st.resourceType, Resource: st.rname}
+		if st.lambda {
+			details = nil
+		}
+		s.emit(st.eventType(TaskStarted), details, nil)
 	}
 
 	var result any
-	if e, ok := s.replay(TaskSucceeded); ok {
-		var d taskSucceededDetails
+	if e, ok := s.replay(st.eventType(TaskSucceeded)); ok {
+		var d recordedTask
 		if err := json.Unmarshal(e.Details, &d); err != nil {
 			return nil, nil, nil, "", &stopError{err: err}
 		}
 		if result, err = payload.Decode([]byte(d.Output)); err != nil {
 			return nil, nil, nil, "", &stopError{err: err}
 		}
-	} else if e, ok := s.recordedFailure(TaskFailed, TaskTimedOut); ok {
-		var d taskFailedDetails
+	} else if e, ok := s.recordedFailure(st.eventType(TaskFailed), st.eventType(TaskTimedOut)); ok {
+		var d recordedTask
 		_ = json.Unmarshal(e.Details, &d)
 		return nil, &asl.Failure{Name: d.Error, Cause: d.Cause}, &e, e.Type, nil
 	} else {
@@ -176,7 +234,11 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 		if fl != nil {
 			return nil, fl, nil, ft, nil
 		}
-		s.emit(TaskSucceeded, taskSucceededDetails{ResourceType: st.resourceType, Resource: st.rname, Output: jsonString(result)}, nil)
+		var details any = taskSucceededDetails{ResourceType: st.resourceType, Resource: st.rname, Output: jsonString(result)}
+		if st.lambda {
+			details = outputDetails{Output: jsonString(result)}
+		}
+		s.emit(st.eventType(TaskSucceeded), details, nil)
 	}
 	ctxObj := s.context(v, attempt, token, nil)
 	if out, err = s.outputOf(v, result, true, ctxObj); err != nil {
