@@ -10,11 +10,9 @@ import (
 	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
 )
 
-// Error names the intrinsics fail with.
-const (
-	errIntrinsicFailure = "States.IntrinsicFailure"
-	errRuntime          = "States.Runtime"
-)
+// errRuntime is the error every intrinsic failure has on AWS (the spec's
+// States.IntrinsicFailure is not what Step Functions reports).
+const errRuntime = "States.Runtime"
 
 // maxDepth is how deeply calls may nest in one field (AWS allows 10).
 const maxDepth = 10
@@ -26,8 +24,10 @@ type Call struct {
 	fn   *function
 	args []arg
 	// format is the template of a States.Format whose first argument is a
-	// string literal, split at its {} placeholders.
-	format []string
+	// string literal, split at its {} placeholders; formatErr is set when
+	// that template has a stray brace.
+	format    []string
+	formatErr bool
 }
 
 type argKind uint8
@@ -50,8 +50,10 @@ type arg struct {
 func Is(s string) bool { return strings.HasPrefix(s, "States.") }
 
 // Parse compiles an intrinsic call such as "States.Format('x {}', $.a)".
-// Argument counts, and the placeholders of a literal Format template, are
-// checked here so that a definition is rejected before it runs.
+// It checks what Step Functions checks when a definition is created: the
+// call syntax, the function names, string escapes, nesting depth and a
+// literal deep-merge flag. Argument counts and types, like Format
+// placeholders, are checked when the call runs, where AWS checks them.
 func Parse(expr string) (*Call, error) {
 	ps := &parser{src: expr}
 	c, err := ps.call(1)
@@ -69,9 +71,12 @@ func Parse(expr string) (*Call, error) {
 func (c *Call) String() string { return c.src }
 
 // Eval runs the call against the state input and the context object.
-// A bad argument fails with a *failure.Failure named
-// States.IntrinsicFailure; a path argument that selects nothing fails
-// with States.Runtime, as on AWS. Both causes name the whole expression.
+// Every failure is a *failure.Failure named States.Runtime, as on AWS,
+// whose cause names the whole expression: "The function '...' had the
+// following error: The JsonPath argument for the field '$.x' could not be
+// found in the input '...'" for a path argument that selects nothing,
+// "... had the following error: Invalid arguments in States.X" for
+// arguments the function does not accept.
 func (c *Call) Eval(input, context any) (any, error) {
 	v, err := c.eval(input, context)
 	if err == nil {
@@ -83,9 +88,25 @@ func (c *Call) Eval(input, context any) (any, error) {
 			"The function '%s' had the following error: The JsonPath argument for the field '%s' could not be found in the input '%s'",
 			c.src, miss.field, compact(input))}
 	}
-	return nil, &failure.Failure{Name: errIntrinsicFailure, Cause: fmt.Sprintf(
-		"The function '%s' had the following error: %s", c.src, err)}
+	var bad *invalidArgs
+	if errors.As(err, &bad) {
+		return nil, &failure.Failure{Name: errRuntime, Cause: fmt.Sprintf(
+			"The function '%s' had the following error: Invalid arguments in %s", c.src, bad.fn)}
+	}
+	return nil, &failure.Failure{Name: errRuntime, Cause: fmt.Sprintf(
+		"The function '%s' had the following error: %v", c.src, err)}
 }
+
+// invalidArgs is a call whose arguments its function does not accept;
+// reason says which rule failed (AWS reports only the function name).
+type invalidArgs struct {
+	fn     string
+	reason error
+}
+
+func (e *invalidArgs) Error() string { return "invalid arguments in " + e.fn + ": " + e.reason.Error() }
+
+func (e *invalidArgs) Unwrap() error { return e.reason }
 
 // missingArg is a path argument that selected nothing.
 type missingArg struct{ field string }
@@ -93,6 +114,14 @@ type missingArg struct{ field string }
 func (m *missingArg) Error() string { return "no match for " + m.field }
 
 func (c *Call) eval(input, context any) (any, error) {
+	// What is wrong with the call itself is reported before any argument
+	// is looked up.
+	if n := len(c.args); n < c.fn.minArgs || (c.fn.maxArgs >= 0 && n > c.fn.maxArgs) {
+		return nil, &invalidArgs{fn: c.fn.name, reason: fmt.Errorf("%s takes %s, got %d", c.fn.name, c.fn.arity(), n)}
+	}
+	if c.formatErr || (c.format != nil && len(c.format) != len(c.args)) {
+		return nil, &invalidArgs{fn: c.fn.name, reason: errors.New("the template's {} placeholders do not match the values that follow it")}
+	}
 	vals := make([]any, len(c.args))
 	for i := range c.args {
 		a := &c.args[i]
@@ -121,7 +150,19 @@ func (c *Call) eval(input, context any) (any, error) {
 			vals[i] = v
 		}
 	}
-	return c.fn.eval(c, vals)
+	v, err := c.fn.eval(c, vals)
+	if err != nil {
+		var miss *missingArg
+		if errors.As(err, &miss) {
+			return nil, err
+		}
+		var bad *invalidArgs
+		if errors.As(err, &bad) {
+			return nil, err
+		}
+		return nil, &invalidArgs{fn: c.fn.name, reason: err}
+	}
+	return v, nil
 }
 
 func compact(v any) string {

@@ -2,10 +2,12 @@
 // functions, States.Format('x {}', $.a) and the seventeen others, as Step
 // Functions does for JSONPath states.
 //
-// Calls are compiled once by Parse (argument counts and literal Format
-// templates are checked then) and evaluated many times by Eval. Failures
-// are *failure.Failure values (asl.Failure): States.IntrinsicFailure for a
-// bad argument, States.Runtime for a path argument that selects nothing,
-// with a cause that names the whole expression, "The function '...' had
-// the following error: ...".
+// Calls are compiled once by Parse and evaluated many times by Eval.
+// Parse checks what Step Functions checks when a definition is created
+// (syntax, function names, escapes, nesting); argument counts and types
+// are checked when the call runs, where AWS checks them. Every failure is
+// a *failure.Failure (asl.Failure) named States.Runtime, which is what AWS
+// reports (not the spec's States.IntrinsicFailure), with a cause that
+// names the whole expression: "The function '...' had the following
+// error: ...".
 package intrinsic

@@ -23,7 +23,8 @@ import (
 )
 
 // function is one intrinsic: how many arguments it takes (maxArgs -1 is
-// any number), a parse-time check and the evaluation.
+// any number, checked when the call runs), an optional check of its
+// literal arguments when the definition is read, and the evaluation.
 type function struct {
 	name             string
 	minArgs, maxArgs int
@@ -54,7 +55,7 @@ const (
 
 // functions is the table of the eighteen intrinsics, by name.
 var functions = map[string]*function{
-	"States.Format":         {name: "States.Format", minArgs: 1, maxArgs: -1, check: checkFormat, eval: evalFormat},
+	"States.Format":         {name: "States.Format", minArgs: 1, maxArgs: -1, check: compileFormat, eval: evalFormat},
 	"States.StringToJson":   {name: "States.StringToJson", minArgs: 1, maxArgs: 1, eval: evalStringToJSON},
 	"States.JsonToString":   {name: "States.JsonToString", minArgs: 1, maxArgs: 1, eval: evalJSONToString},
 	"States.Array":          {name: "States.Array", minArgs: 0, maxArgs: -1, eval: evalArray},
@@ -85,32 +86,36 @@ func functionNames() string {
 
 // --- generic ---
 
-func checkFormat(c *Call) error {
-	first := c.args[0]
-	if first.kind != argLiteral {
+// compileFormat splits a literal template once, so that Eval does not.
+func compileFormat(c *Call) error {
+	if len(c.args) == 0 {
 		return nil
 	}
-	if _, ok := first.value.(string); !ok {
-		return errors.New("the first argument of States.Format must be a string")
+	first := c.args[0]
+	if _, ok := first.value.(string); first.kind != argLiteral || !ok {
+		return nil
 	}
-	c.format = formatPieces(first.raw)
-	if want := len(c.format) - 1; want != len(c.args)-1 {
-		return fmt.Errorf("the template of States.Format has %d {} placeholder(s) but %d value argument(s) follow it", want, len(c.args)-1)
-	}
+	pieces, ok := formatPieces(first.raw, true)
+	c.format, c.formatErr = pieces, !ok
 	return nil
 }
 
 func evalFormat(c *Call, args []any) (any, error) {
 	pieces := c.format
-	if pieces == nil {
+	switch {
+	case c.formatErr:
+		return nil, errors.New("the template has a brace that is neither {} nor escaped")
+	case pieces == nil:
 		tpl, ok := args[0].(string)
 		if !ok {
 			return nil, fmt.Errorf("the first argument must be a string, got %s", describe(args[0]))
 		}
-		pieces = strings.Split(tpl, "{}")
-		if len(pieces)-1 != len(args)-1 {
-			return nil, fmt.Errorf("the template has %d {} placeholder(s) but %d value argument(s) follow it", len(pieces)-1, len(args)-1)
+		if pieces, ok = formatPieces(tpl, false); !ok {
+			return nil, errors.New("the template has a brace that is not part of {}")
 		}
+	}
+	if len(pieces)-1 != len(args)-1 {
+		return nil, fmt.Errorf("the template has %d {} placeholder(s) but %d value argument(s) follow it", len(pieces)-1, len(args)-1)
 	}
 	var b strings.Builder
 	for i, p := range pieces {
@@ -186,30 +191,25 @@ func evalJSONToString(_ *Call, args []any) (any, error) {
 	return s, nil
 }
 
+// checkJSONMerge rejects a literal true deep flag when the definition is
+// read: Step Functions supports shallow merging only.
 func checkJSONMerge(c *Call) error {
-	if a := c.args[2]; a.kind == argLiteral {
-		b, ok := a.value.(bool)
-		if !ok {
-			return errors.New("the third argument of States.JsonMerge must be the boolean false")
-		}
-		if b {
-			return errors.New(deepMergeMessage)
-		}
+	if len(c.args) == 3 && c.args[2].kind == argLiteral && c.args[2].value == true {
+		return errors.New(deepMergeMessage)
 	}
 	return nil
 }
 
+// evalJSONMerge merges shallowly: the second object's members replace the
+// first's. A deep flag that is not the boolean true merges shallowly too,
+// as AWS does.
 func evalJSONMerge(_ *Call, args []any) (any, error) {
 	a, ok1 := args[0].(map[string]any)
 	b, ok2 := args[1].(map[string]any)
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("the first two arguments must be JSON objects, got %s and %s", describe(args[0]), describe(args[1]))
 	}
-	deep, ok := args[2].(bool)
-	if !ok {
-		return nil, fmt.Errorf("the third argument must be the boolean false, got %s", describe(args[2]))
-	}
-	if deep {
+	if args[2] == true {
 		return nil, errors.New(deepMergeMessage)
 	}
 	out := make(map[string]any, len(a)+len(b))
@@ -235,7 +235,7 @@ func evalArrayPartition(_ *Call, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	size, err := intArg(args[1], "chunk size")
+	size, err := truncArg(args[1], "chunk size")
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +268,7 @@ func evalArrayContains(_ *Call, args []any) (any, error) {
 func evalArrayRange(_ *Call, args []any) (any, error) {
 	var n [3]int64
 	for i, what := range []string{"start", "end", "step"} {
-		v, err := intArg(args[i], what)
+		v, err := truncArg(args[i], what)
 		if err != nil {
 			return nil, err
 		}
@@ -297,9 +297,13 @@ func evalArrayGetItem(_ *Call, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx, err := intArg(args[1], "index")
+	idx, err := truncArg(args[1], "index")
 	if err != nil {
 		return nil, err
+	}
+	if len(a) == 0 {
+		// AWS gives null for any index into an empty array.
+		return nil, nil
 	}
 	if idx < 0 || idx >= int64(len(a)) {
 		return nil, fmt.Errorf("the index %d is out of bounds for an array of %d item(s)", idx, len(a))
@@ -344,12 +348,33 @@ func evalBase64Encode(_ *Call, args []any) (any, error) {
 	return base64.StdEncoding.EncodeToString([]byte(s)), nil
 }
 
+// evalBase64Decode decodes leniently, as Step Functions does: characters
+// outside the Base64 alphabets are skipped, decoding stops at padding, and
+// missing padding is accepted (AWS decodes "abc" and "!!!invalid!!!").
 func evalBase64Decode(_ *Call, args []any) (any, error) {
 	s, err := limitedString(args[0], maxEncodeChars)
 	if err != nil {
 		return nil, err
 	}
-	b, err := base64.StdEncoding.DecodeString(s)
+	clean := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '=' {
+			break
+		}
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/':
+			clean = append(clean, c)
+		case c == '-':
+			clean = append(clean, '+')
+		case c == '_':
+			clean = append(clean, '/')
+		}
+	}
+	if len(clean)%4 == 1 {
+		clean = clean[:len(clean)-1] // a lone character holds no whole byte
+	}
+	b, err := base64.RawStdEncoding.DecodeString(string(clean))
 	if err != nil {
 		return nil, fmt.Errorf("the argument is not valid Base64: %v", err)
 	}
@@ -395,11 +420,11 @@ func evalHash(_ *Call, args []any) (any, error) {
 // --- math ---
 
 func evalMathRandom(_ *Call, args []any) (any, error) {
-	start, err := intArg(args[0], "start")
+	start, err := truncArg(args[0], "start")
 	if err != nil {
 		return nil, err
 	}
-	end, err := intArg(args[1], "end")
+	end, err := truncArg(args[1], "end")
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +437,7 @@ func evalMathRandom(_ *Call, args []any) (any, error) {
 	}
 	var n int64
 	if len(args) == 3 {
-		seed, err := intArg(args[2], "seed")
+		seed, err := truncArg(args[2], "seed")
 		if err != nil {
 			return nil, err
 		}
@@ -425,15 +450,15 @@ func evalMathRandom(_ *Call, args []any) (any, error) {
 }
 
 func evalMathAdd(_ *Call, args []any) (any, error) {
-	a, err := intArg(args[0], "first")
+	a, err := roundArg(args[0], "first")
 	if err != nil {
 		return nil, err
 	}
-	b, err := intArg(args[1], "second")
+	b, err := roundArg(args[1], "second")
 	if err != nil {
 		return nil, err
 	}
-	for _, v := range []int64{a, b} {
+	for _, v := range []int64{a, b, a + b} {
 		if v < mathAddMin || v > mathAddMax {
 			return nil, fmt.Errorf("the value %d is outside the range %d to %d", v, int64(mathAddMin), int64(mathAddMax))
 		}
@@ -486,20 +511,38 @@ func arrayArg(v any, which string) ([]any, error) {
 	return a, nil
 }
 
-// intArg reads an integer argument. Step Functions rounds a fractional
-// one to the nearest integer, halves up (Java's Math.round: 2.5 -> 3,
-// -2.5 -> -2).
-func intArg(v any, what string) (int64, error) {
+// roundArg reads an integer argument of States.MathAdd, which rounds a
+// fractional one half up like Java's Math.round (2.5 -> 3, -2.5 -> -2),
+// as recorded from AWS.
+func roundArg(v any, what string) (int64, error) {
+	f, err := numberArg(v, what)
+	if err != nil {
+		return 0, err
+	}
+	return int64(math.Floor(f + 0.5)), nil
+}
+
+// truncArg reads the integer argument of the other intrinsics, which
+// Step Functions truncates toward zero (ArrayRange(1.6, ...) starts at 1,
+// ArrayPartition(..., 2.6) makes chunks of 2), as observed on AWS.
+func truncArg(v any, what string) (int64, error) {
+	f, err := numberArg(v, what)
+	if err != nil {
+		return 0, err
+	}
+	return int64(math.Trunc(f)), nil
+}
+
+func numberArg(v any, what string) (float64, error) {
 	f, ok := toFloat(v)
 	if !ok {
 		return 0, fmt.Errorf("the %s must be a number, got %s", what, describe(v))
 	}
-	r := math.Floor(f + 0.5)
 	// Beyond 2^53 a JSON number no longer holds every integer exactly.
-	if math.IsNaN(r) || math.Abs(r) > maxExactInt {
-		return 0, fmt.Errorf("the %s %v is out of range", what, compact(v))
+	if math.IsNaN(f) || math.Abs(f) > maxExactInt {
+		return 0, fmt.Errorf("the %s %s is out of range", what, compact(v))
 	}
-	return int64(r), nil
+	return f, nil
 }
 
 func toFloat(v any) (float64, bool) {

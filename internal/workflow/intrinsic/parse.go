@@ -82,10 +82,6 @@ func (ps *parser) call(depth int) (*Call, error) {
 		}
 	}
 	c.src = ps.src[start:ps.pos]
-	n := len(c.args)
-	if n < fn.minArgs || (fn.maxArgs >= 0 && n > fn.maxArgs) {
-		return nil, &SyntaxError{Expr: ps.src, Offset: start, Msg: fmt.Sprintf("%s takes %s, got %d", name, fn.arity(), n)}
-	}
 	if fn.check != nil {
 		if err := fn.check(c); err != nil {
 			return nil, &SyntaxError{Expr: ps.src, Offset: start, Msg: err.Error()}
@@ -183,25 +179,28 @@ func (ps *parser) stringLiteral() (string, error) {
 	return "", ps.fail("unclosed string literal")
 }
 
-// formatPieces splits the raw text of a string literal (between its
-// quotes) at its unescaped {} placeholders, decoding escapes.
-func formatPieces(raw string) []string {
-	var pieces []string
+// formatPieces splits a States.Format template at its {} placeholders. In
+// a string literal (escaped true) a backslash escapes the next character;
+// ok is false when a brace is neither part of {} nor escaped, which Step
+// Functions rejects when the call runs.
+func formatPieces(tpl string, escaped bool) (pieces []string, ok bool) {
 	var b strings.Builder
-	for i := 0; i < len(raw); i++ {
-		switch {
-		case raw[i] == '\\' && i+1 < len(raw):
-			b.WriteByte(raw[i+1])
+	for i := 0; i < len(tpl); i++ {
+		switch c := tpl[i]; {
+		case escaped && c == '\\' && i+1 < len(tpl):
+			b.WriteByte(tpl[i+1])
 			i++
-		case raw[i] == '{' && i+1 < len(raw) && raw[i+1] == '}':
+		case c == '{' && i+1 < len(tpl) && tpl[i+1] == '}':
 			pieces = append(pieces, b.String())
 			b.Reset()
 			i++
+		case c == '{' || c == '}':
+			return nil, false
 		default:
-			b.WriteByte(raw[i])
+			b.WriteByte(c)
 		}
 	}
-	return append(pieces, b.String())
+	return append(pieces, b.String()), true
 }
 
 // pathEnd is the length of the path at the start of s: up to a ',' or ')'
