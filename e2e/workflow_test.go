@@ -588,3 +588,77 @@ func TestWorkflowAccountsAnalysisExample(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkflowRedriveRerunsOnlyFailedIterations(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{
+		"batch.asl.json": `{"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1,
+			"ItemProcessor": {"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": "arn:velocity:command",
+				"Parameters": {"Command": "read i; echo $i >> ran.txt; if [ $i = 3 ] && [ ! -e fixed ]; then echo 'item 3 is broken' >&2; exit 1; fi; echo $i", "Input.$": "$"},
+				"End": true}}}, "End": true}}}`,
+	})
+	r := e.run(dir, "workflow", "run", "batch.asl.json", "--input", `{"items": [1, 2, 3, 4, 5]}`, "--name", "b", "--json")
+	if r.code != 1 || r.stdout != `{"status":"FAILED","error":"States.TaskFailed","cause":"item 3 is broken"}`+"\n" {
+		t.Fatalf("first run: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := e.run(dir, "workflow", "redrive", "b", "--json"); r.code != 1 || !strings.Contains(r.stdout, `"FAILED"`) {
+		t.Fatalf("redrive while still broken: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "fixed"), nil, 0o644)
+	r = e.run(dir, "workflow", "redrive", "b", "--json")
+	if r.code != 0 || r.stdout != `{"status":"SUCCEEDED","output":[1,2,3,4,5]}`+"\n" {
+		t.Fatalf("redrive: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	// Items 1 and 2 succeeded in the first run and are never run again.
+	if got := strings.Fields(readFile(t, filepath.Join(dir, "ran.txt"))); !slices.Equal(got, []string{"1", "2", "3", "3", "3", "4", "5"}) {
+		t.Errorf("items ran in order %v", got)
+	}
+	m := describeJSON(t, e, dir, "b")
+	if m["status"] != "SUCCEEDED" || m["redriveCount"] != float64(2) {
+		t.Errorf("after redrives: %v", m)
+	}
+	if r := e.run(dir, "workflow", "redrive", "b"); r.code != 2 || !strings.Contains(r.stderr, "only FAILED, TIMED_OUT or ABORTED") {
+		t.Errorf("redriving a succeeded execution: %d %s", r.code, r.stderr)
+	}
+}
+
+// A parent killed while its children run: on restart both carry on, the
+// parent finds the children it started (by name) instead of starting new
+// ones, and the result is the same as without the crash.
+func TestWorkflowKilledParentFindsItsChildrenOnResume(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	copyDir(t, "../examples/accounts-analysis", dir)
+	log := filepath.Join(t.TempDir(), "analysis.log")
+	cmd := e.command(dir, "workflow", "run", "analysis.asl.json", "--bindings", "bindings.yml", "--name", "crashed", "--json")
+	cmd.Env = append(cmd.Env, "ANALYSIS_LOG="+log, "ANALYSIS_SECONDS=0.3")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(log)
+		if strings.Count(string(b), "end ") >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the analysis never got going")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	time.Sleep(200 * time.Millisecond)
+	if r := e.run(dir, "workflow", "resume"); r.code != 0 {
+		t.Fatalf("resume: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	m := waitStatus(t, e, dir, "crashed", 60*time.Second)
+	if m["status"] != "SUCCEEDED" || !strings.Contains(fmt.Sprint(m["output"]), `"failed":["broken-export"]`) {
+		t.Fatalf("after resume: %v", m)
+	}
+	children := e.run(dir, "workflow", "list", "--state-machine", "account-analysis")
+	if n := strings.Count(children.stdout, "SUCCEEDED"); n != 4 || strings.Count(children.stdout, "\n") != 5 {
+		t.Errorf("want exactly the 4 children, all succeeded:\n%s", children.stdout)
+	}
+}

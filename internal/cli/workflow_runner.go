@@ -280,7 +280,13 @@ func (rt *workflowRuntime) execute(ctx context.Context, e store.Execution, lock 
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go rt.watchStop(runCtx, e.ID, cancel)
+	if e.StopRequested {
+		// Stopped while nobody ran it: journal the abort at once rather
+		// than run its in-flight tasks again first.
+		cancel(&workflow.Abort{Name: e.StopError, Cause: e.StopCause})
+	} else {
+		go rt.watchStop(runCtx, e.ID, cancel)
+	}
 	res, err = in.Run(runCtx, workflow.Execution{
 		ID: strconv.FormatInt(e.ID, 10), Name: e.Name, StateMachineName: e.StateMachine,
 		ARN: e.ARN, StateMachineARN: stateMachineARN(e.StateMachine),
