@@ -99,3 +99,34 @@ func (c *countingJournal) Append(ctx context.Context, id string, events []workfl
 	}
 	return c.Journal.Append(ctx, id, events)
 }
+
+// BenchmarkResumeMap10k resumes the 10,000-item Map from a history cut
+// in the middle: the recorded half is walked, not run, and the walk must
+// not grow with the square of the history.
+func BenchmarkResumeMap10k(b *testing.B) {
+	sm := load(b, benchMap)
+	items := make([]any, 10000)
+	for i := range items {
+		items[i] = json.Number(fmt.Sprint(i))
+	}
+	j := workflow.NewMemoryJournal()
+	in := &workflow.Interpreter{Journal: j}
+	if _, err := in.Run(context.Background(), workflow.Execution{ID: "full", Definition: sm, Input: items}); err != nil {
+		b.Fatal(err)
+	}
+	full := j.History("full")
+	half := full[:len(full)/2]
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := fmt.Sprintf("resume-%d", i)
+		rj := workflow.NewMemoryJournal()
+		if err := rj.Append(context.Background(), id, half); err != nil {
+			b.Fatal(err)
+		}
+		in := &workflow.Interpreter{Journal: rj}
+		res, err := in.Run(context.Background(), workflow.Execution{ID: id, Definition: sm, History: half})
+		if err != nil || res.Status != workflow.StatusSucceeded {
+			b.Fatalf("%v %+v", err, res.Error)
+		}
+	}
+}
