@@ -124,6 +124,9 @@ func (s *scope) task(ctx context.Context, v *visit) (any, string, error) {
 			failType = st.eventType(failType)
 		}
 		until, retry, err := s.onFailure(ctx, v, r, f, recorded, failType, func() any { return st.failedDetails(f) })
+		if err == nil && recorded == nil {
+			err = s.flush(ctx)
+		}
 		if err != nil {
 			return nil, "", err
 		}
@@ -239,6 +242,11 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 			details = outputDetails{Output: jsonString(result)}
 		}
 		s.emit(st.eventType(TaskSucceeded), details, nil)
+		// A task's effect is done: record its result at once, so that a
+		// crash now does not run it again.
+		if err := s.flush(ctx); err != nil {
+			return nil, nil, nil, "", err
+		}
 	}
 	ctxObj := s.context(v, attempt, token, nil)
 	if out, err = s.outputOf(v, result, true, ctxObj); err != nil {
