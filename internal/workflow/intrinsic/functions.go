@@ -257,12 +257,21 @@ func evalArrayContains(_ *Call, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// AWS compares the values as States.Format renders them: true matches
+	// "true" and 5 matches "5" (observed), while 1 and 1.0 differ.
+	want := formatted(args[1])
 	for _, v := range a {
-		if jsonEqual(v, args[1]) {
+		if formatted(v) == want {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+func formatted(v any) string {
+	var b strings.Builder
+	writeFormatted(&b, v)
+	return b.String()
 }
 
 func evalArrayRange(_ *Call, args []any) (any, error) {
@@ -587,12 +596,10 @@ func describe(v any) string {
 	return "the number " + compact(v)
 }
 
-// jsonEqual compares values as Step Functions' JSON nodes do: a number
-// written as an integer (1) differs from one written with a fraction or
-// exponent (1.0), numbers of the same kind compare by value.
-func jsonEqual(a, b any) bool { return canonical(a) == canonical(b) }
-
-// canonical is a text that two values share exactly when jsonEqual.
+// canonical is a text that two values share exactly when Step Functions'
+// JSON nodes are equal (States.ArrayUnique): a number written as an
+// integer (1) differs from one written with a fraction or exponent (1.0);
+// numbers of the same kind compare by value.
 func canonical(v any) string {
 	var b strings.Builder
 	writeCanonical(&b, v)
