@@ -358,7 +358,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		}
 		console.Report(a.stdout, run, final, console.ReportOptions{Color: live})
 	}
-	a.evict(blobs, cacheSize)
+	a.evict(context.WithoutCancel(ctx), h.store, blobs, cacheSize)
 	if services != nil && outcome.Status == store.Succeeded && execErr == nil && !o.noServe {
 		services.serve(runCtx, func(format string, args ...any) { fmt.Fprintf(a.stdout, format, args...) })
 	}
