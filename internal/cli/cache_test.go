@@ -39,7 +39,7 @@ func TestEvictionSparesRollbackTargets(t *testing.T) {
 		d := put(content)
 		id, err := st.CreateDeployment(ctx, store.Deployment{
 			Environment: "production", Service: "web", Release: release, Status: store.Deploying,
-			Files: []store.Output{{Path: "dist/app", Digest: string(d), Size: int64(len(content))}},
+			Files:   []store.Output{{Path: "dist/app", Digest: string(d), Size: int64(len(content))}},
 			Created: time.Now(),
 		})
 		if err != nil {
