@@ -662,3 +662,42 @@ func TestWorkflowKilledParentFindsItsChildrenOnResume(t *testing.T) {
 		t.Errorf("want exactly the 4 children, all succeeded:\n%s", children.stdout)
 	}
 }
+
+// The README's worked example runs and prints what the README shows.
+func TestReadmeWorkflowExample(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## Workflows\n")
+	if !ok {
+		t.Fatal("README has no Workflows section")
+	}
+	block := func(fence string) string {
+		_, rest, ok := strings.Cut(section, fence+"\n")
+		if !ok {
+			t.Fatalf("no %s block in the Workflows section", fence)
+		}
+		body, _, _ := strings.Cut(rest, "```")
+		return body
+	}
+	console := block("```console")
+	var want string
+	for _, l := range strings.Split(console, "\n") {
+		if strings.HasPrefix(l, `{"status":`) {
+			want = l + "\n"
+			break
+		}
+	}
+	dir := project(t, map[string]string{"orders.asl.yaml": block("```yaml"), "price.sh": block("```sh")})
+	os.Chmod(filepath.Join(dir, "price.sh"), 0o755)
+	e := newEnv(t)
+	if r := e.run(dir, "workflow", "validate", "orders.asl.yaml"); r.code != 0 || !strings.Contains(console, r.stdout) {
+		t.Errorf("validate: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	r := e.run(dir, "workflow", "run", "orders.asl.yaml", "--json",
+		"--input", `{"order": 7, "lines": [{"sku": "A-1", "qty": 2}, {"sku": "B-9", "qty": 1}]}`)
+	if r.code != 0 || r.stdout != want {
+		t.Errorf("run: exit %d\n%s\nthe README shows\n%s%s", r.code, r.stdout, want, r.stderr)
+	}
+}
