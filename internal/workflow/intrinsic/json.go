@@ -1,0 +1,71 @@
+package intrinsic
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
+)
+
+func evalStringToJSON(_ *Call, args []any) (any, error) {
+	s, ok := args[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("the argument must be a string, got %s", describe(args[0]))
+	}
+	// Step Functions reads blank text as null (recorded from AWS), and
+	// numbers as its JSON parser holds them (-0 is 0, 1.50 is 1.5).
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("the argument is not valid JSON: %v", err)
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, errors.New("the argument is not valid JSON: it has data after the first value")
+	}
+	return jsonpath.CanonicalNumbers(v), nil
+}
+
+func evalJSONToString(_ *Call, args []any) (any, error) {
+	s, err := encode(args[0])
+	if err != nil {
+		return nil, fmt.Errorf("the argument cannot be written as JSON: %v", err)
+	}
+	return s, nil
+}
+
+// checkJSONMerge rejects a literal true deep flag when the definition is
+// read: Step Functions supports shallow merging only.
+func checkJSONMerge(c *Call) error {
+	if len(c.args) == 3 && c.args[2].kind == argLiteral && c.args[2].value == true {
+		return errors.New(deepMergeMessage)
+	}
+	return nil
+}
+
+// evalJSONMerge merges shallowly: the second object's members replace the
+// first's. A deep flag that is not the boolean true merges shallowly too,
+// as AWS does.
+func evalJSONMerge(_ *Call, args []any) (any, error) {
+	a, ok1 := args[0].(map[string]any)
+	b, ok2 := args[1].(map[string]any)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("the first two arguments must be JSON objects, got %s and %s", describe(args[0]), describe(args[1]))
+	}
+	if args[2] == true {
+		return nil, errors.New(deepMergeMessage)
+	}
+	out := make(map[string]any, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out, nil
+}
