@@ -701,3 +701,32 @@ func TestReadmeWorkflowExample(t *testing.T) {
 		t.Errorf("run: exit %d\n%s\nthe README shows\n%s%s", r.code, r.stdout, want, r.stderr)
 	}
 }
+
+func TestWorkflowCtrlCAbortsTheForegroundExecution(t *testing.T) {
+	e := newEnv(t)
+	pids := t.TempDir()
+	dir := project(t, map[string]string{
+		"slow.asl.json": `{"StartAt": "Slow", "States": {"Slow": {"Type": "Task", "Resource": "arn:velocity:command",
+			"Parameters": {"Command": "echo $$ > \"$PIDS/sh.pid\"; sleep 60", "Env": {"PIDS": "` + pids + `"}}, "End": true}}}`,
+	})
+	cmd := e.command(dir, "workflow", "run", "slow.asl.json", "--name", "slow", "--json")
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sh := atoi(t, waitFile(t, filepath.Join(pids, "sh.pid")))
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); cmd.ProcessState.ExitCode() != 130 {
+		t.Fatalf("exit %d (%v), want 130; stdout %s", cmd.ProcessState.ExitCode(), err, out.String())
+	}
+	if out.String() != `{"status":"ABORTED","error":"Velocity.Interrupted","cause":"stopped by Ctrl-C"}`+"\n" {
+		t.Errorf("stdout %q", out.String())
+	}
+	if err := syscall.Kill(sh, 0); err == nil {
+		t.Errorf("the task's process %d outlived the abort", sh)
+	}
+	if m := describeJSON(t, e, dir, "slow"); m["status"] != "ABORTED" {
+		t.Errorf("status %v", m["status"])
+	}
+}

@@ -290,19 +290,32 @@ func (a *app) runWorkflow(ctx context.Context, rt *workflowRuntime, file string,
 func (a *app) foreground(ctx context.Context, rt *workflowRuntime, e store.Execution, lock *lockfile.Lock, asJSON bool) error {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	sigs := make(chan os.Signal, 1)
+	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	var interrupted atomic.Bool
 	go func() {
-		if _, ok := <-sigs; ok {
+		n := 0
+		for range sigs {
+			n++
 			interrupted.Store(true)
-			// A stop request the execution acts on like any other, so
-			// that the abort is journaled.
-			rt.h.store.RequestStop(context.WithoutCancel(ctx), e.ID, "Velocity.Interrupted", "stopped by Ctrl-C")
+			if n == 1 {
+				// A stop request the execution acts on like any other,
+				// so that the abort is journaled.
+				fmt.Fprintf(a.stderr, "velocity: stopping execution %d (Ctrl-C again to leave it to be resumed)\n", e.ID)
+				rt.h.store.RequestStop(context.WithoutCancel(ctx), e.ID, "Velocity.Interrupted", "stopped by Ctrl-C")
+				continue
+			}
+			// Give up waiting: the execution stays as journaled, and the
+			// next workflow command resumes (and then aborts) it.
+			cancel(errors.New("interrupted twice"))
 		}
 	}()
 	res, err := rt.execute(runCtx, e, lock)
+	if err != nil && interrupted.Load() {
+		fmt.Fprintf(a.stderr, "velocity: left execution %d as journaled; the next 'velocity workflow' command resumes it\n", e.ID)
+		return &exitError{code: ExitInterrupted}
+	}
 	if err != nil {
 		return err
 	}
