@@ -147,7 +147,7 @@ func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (any, *as
 				case f == errAborted:
 				case f != nil:
 					failed++
-					results[i] = map[string]any{"Error": f.Name, "Cause": f.Cause}
+					results[i] = map[string]any{"Error": reportedName(f.Name), "Cause": f.Cause}
 					if first == nil {
 						first = f
 					}

@@ -19,10 +19,21 @@ func newRetries(st *state) *retries {
 	return &retries{st: st, counts: make([]int, len(st.def.Retry))}
 }
 
+// reportedName is the error name Step Functions reports for name: a
+// missed heartbeat is States.HeartbeatTimeout to Retry and Catch, but is
+// recorded and reported as States.Timeout.
+func reportedName(name string) string {
+	if name == asl.ErrHeartbeatTimeout {
+		return asl.ErrTimeout
+	}
+	return name
+}
+
 // errorMatches applies ErrorEquals to an error name. States.Runtime and
 // States.DataLimitExceeded are terminal: nothing matches them. States.ALL
 // matches every other name; States.TaskFailed, in a Retrier or Catcher,
-// matches every other name except States.Timeout.
+// matches every other name except the timeouts. A missed heartbeat
+// (States.HeartbeatTimeout) also matches States.Timeout.
 func errorMatches(list []string, name string) bool {
 	if name == asl.ErrRuntime || name == "States.DataLimitExceeded" {
 		return false
@@ -31,7 +42,10 @@ func errorMatches(list []string, name string) bool {
 		switch {
 		case e == name, e == asl.ErrAll:
 			return true
-		case e == asl.ErrTaskFailed && name != asl.ErrTimeout:
+		case e == asl.ErrTimeout && name == asl.ErrHeartbeatTimeout:
+			// A missed heartbeat is a timeout too.
+			return true
+		case e == asl.ErrTaskFailed && name != asl.ErrTimeout && name != asl.ErrHeartbeatTimeout:
 			return true
 		}
 	}
@@ -100,8 +114,8 @@ func (s *scope) onFailure(ctx context.Context, v *visit, r *retries, f *asl.Fail
 	}
 	delay, retry := r.decide(f, s.run.rand)
 	var resume any
-	if retry {
-		resume = failureResume{Retry: true, DelayMs: delay.Milliseconds()}
+	if retry || f.Name == asl.ErrHeartbeatTimeout {
+		resume = failureResume{Retry: retry, DelayMs: delay.Milliseconds(), Heartbeat: f.Name == asl.ErrHeartbeatTimeout}
 	}
 	now := s.run.clock.Now()
 	if failType != "" {
@@ -132,7 +146,7 @@ func (s *scope) catchOrFail(v *visit, f *asl.Failure) (any, string, error) {
 		if !errorMatches(c.errorEquals, f.Name) {
 			continue
 		}
-		errOut := map[string]any{"Error": f.Name, "Cause": f.Cause}
+		errOut := map[string]any{"Error": reportedName(f.Name), "Cause": f.Cause}
 		out, err := s.applyResultPath(v, c.resultPath, c.resultNull, errOut)
 		if err != nil {
 			return nil, "", err

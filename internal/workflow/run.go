@@ -101,30 +101,7 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 	x.names()
 	x.w = &writer{journal: in.Journal, id: ex.ID, nextID: 1}
 
-	var started *Event
-	var final *Event
-	x.recorded = make(map[string][]Event)
-	for i := range ex.History {
-		e := ex.History[i]
-		if e.ID >= x.w.nextID {
-			x.w.nextID = e.ID + 1
-		}
-		switch e.Type {
-		case ExecutionStarted:
-			started = &ex.History[i]
-			continue
-		case ExecutionRedriven:
-			x.redriveCount++
-			x.timeoutBase = e.Timestamp
-			x.truncateForRedrive()
-			final = nil
-			continue
-		case ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut, ExecutionAborted:
-			final = &ex.History[i]
-			continue
-		}
-		x.recorded[e.Scope] = append(x.recorded[e.Scope], e)
-	}
+	started, final := x.index(ex.History)
 	if len(ex.History) > 0 && started == nil {
 		return Result{}, fmt.Errorf("resume workflow execution %s: %w: it has no ExecutionStarted event", ex.ID, ErrHistory)
 	}
@@ -192,8 +169,9 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 		rootScope.emitRaw(ExecutionSucceeded, outputDetails{Output: jsonString(out)}, nil)
 		res = Result{Status: StatusSucceeded, Output: out}
 	case errors.As(err, &f) && !isStop(err):
-		rootScope.emitRaw(ExecutionFailed, errorDetails{Error: f.Name, Cause: f.Cause}, nil)
-		res = Result{Status: StatusFailed, Error: f.Name, Cause: f.Cause}
+		name := reportedName(f.Name)
+		rootScope.emitRaw(ExecutionFailed, errorDetails{Error: name, Cause: f.Cause}, nil)
+		res = Result{Status: StatusFailed, Error: name, Cause: f.Cause}
 	default:
 		// Stopped: say why, and record the end only when the execution
 		// itself (not the process) is what stopped.
@@ -201,11 +179,9 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 		cause := context.Cause(runCtx)
 		switch {
 		case errors.Is(cause, errExecutionTimedOut) && ctx.Err() == nil:
-			rootScope.pending = rootScope.pending[:0]
 			rootScope.emitRaw(ExecutionTimedOut, errorDetails{Error: asl.ErrTimeout, Cause: "The execution timed out."}, nil)
 			res = Result{Status: StatusTimedOut, Error: asl.ErrTimeout, Cause: "The execution timed out."}
 		case errors.As(context.Cause(ctx), &abort):
-			rootScope.pending = rootScope.pending[:0]
 			rootScope.emitRaw(ExecutionAborted, errorDetails{Error: abort.Name, Cause: abort.Cause}, nil)
 			res = Result{Status: StatusAborted, Error: abort.Name, Cause: abort.Cause}
 		default:
@@ -221,6 +197,33 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 	res.StartTime = x.startTime
 	res.StopTime = x.clock.Now()
 	return res, nil
+}
+
+// index sorts a recorded history into the scopes' event lists, applying
+// the cut of each redrive it records, and returns its ExecutionStarted
+// event and the event that ended it (nil while it runs).
+func (x *execution) index(history []Event) (started, final *Event) {
+	x.recorded = make(map[string][]Event)
+	for i := range history {
+		e := &history[i]
+		if e.ID >= x.w.nextID {
+			x.w.nextID = e.ID + 1
+		}
+		switch e.Type {
+		case ExecutionStarted:
+			started = e
+		case ExecutionRedriven:
+			x.redriveCount++
+			x.timeoutBase = e.Timestamp
+			x.truncateForRedrive()
+			final = nil
+		case ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut, ExecutionAborted:
+			final = e
+		default:
+			x.recorded[e.Scope] = append(x.recorded[e.Scope], *e)
+		}
+	}
+	return started, final
 }
 
 // isStop reports whether err stops the walk rather than failing a state.

@@ -83,9 +83,9 @@ func (st *state) eventType(t EventType) EventType {
 
 func (st *state) failedDetails(f *asl.Failure) any {
 	if st.lambda {
-		return errorDetails{Error: f.Name, Cause: f.Cause}
+		return errorDetails{Error: reportedName(f.Name), Cause: f.Cause}
 	}
-	return taskFailedDetails{ResourceType: st.resourceType, Resource: st.rname, Error: f.Name, Cause: f.Cause}
+	return taskFailedDetails{ResourceType: st.resourceType, Resource: st.rname, Error: reportedName(f.Name), Cause: f.Cause}
 }
 
 // scheduledResume keeps a task's token so a resumed task hands out the
@@ -101,6 +101,8 @@ type scheduledResume struct {
 type failureResume struct {
 	Retry   bool  `json:"retry,omitempty"`
 	DelayMs int64 `json:"delayMs,omitempty"`
+	// Heartbeat marks a States.Timeout that was a missed heartbeat.
+	Heartbeat bool `json:"heartbeat,omitempty"`
 }
 
 var (
@@ -222,7 +224,14 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 		}
 	} else if e, ok := s.recordedFailure(st.eventType(TaskFailed), st.eventType(TaskTimedOut)); ok {
 		var d recordedTask
+		var r failureResume
 		_ = json.Unmarshal(e.Details, &d)
+		if len(e.Resume) > 0 {
+			_ = json.Unmarshal(e.Resume, &r)
+		}
+		if r.Heartbeat {
+			d.Error = asl.ErrHeartbeatTimeout
+		}
 		return nil, &asl.Failure{Name: d.Error, Cause: d.Cause}, &e, e.Type, nil
 	} else {
 		if err := s.flush(ctx); err != nil {
