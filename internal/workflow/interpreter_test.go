@@ -119,24 +119,25 @@ const mapDefinition = `{
   }
 }`
 
-// finishedItems reads from a history which items' tasks succeeded.
+// finishedItems reads from a history which tasks (by their input's "i")
+// have a recorded result.
 func finishedItems(t *testing.T, h []workflow.Event) map[int]bool {
 	t.Helper()
 	itemOf := map[string]int{}
 	done := map[int]bool{}
 	for _, e := range h {
 		switch e.Type {
-		case workflow.LambdaFunctionScheduled:
-			var d struct{ Input string }
+		case workflow.LambdaFunctionScheduled, workflow.TaskScheduled:
+			var d struct{ Input, Parameters string }
 			if err := json.Unmarshal(e.Details, &d); err != nil {
 				t.Fatal(err)
 			}
 			var p struct{ I int }
-			if err := json.Unmarshal([]byte(d.Input), &p); err != nil {
+			if err := json.Unmarshal([]byte(d.Input+d.Parameters), &p); err != nil {
 				t.Fatal(err)
 			}
 			itemOf[e.Scope] = p.I
-		case workflow.LambdaFunctionSucceeded:
+		case workflow.LambdaFunctionSucceeded, workflow.TaskSucceeded:
 			done[itemOf[e.Scope]] = true
 		}
 	}
@@ -155,62 +156,107 @@ func seed(t *testing.T, id string, history []workflow.Event) *workflow.MemoryJou
 	return j
 }
 
-// TestResumeAtEveryCutPoint stops a Map execution after every event of
-// its history (as a crash would) and resumes it: the outcome is the
-// same, and no item whose task finished before the cut is invoked again.
-func TestResumeAtEveryCutPoint(t *testing.T) {
-	sm := load(t, mapDefinition)
-	flaky := map[int]bool{1: true, 4: true}
-	var full []workflow.Event
-	var want workflow.Result
-	synctest.Test(t, func(t *testing.T) {
-		clock := workflow.NewFakeClock(testStart)
-		j := workflow.NewMemoryJournal()
-		in := &workflow.Interpreter{Journal: j, Invoker: &itemInvoker{clock: clock, sleep: time.Second, failFirst: flaky}, Clock: clock}
-		res, err := in.Run(context.Background(), workflow.Execution{ID: "e", StateMachineName: "m", Definition: sm, Input: map[string]any{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Status != workflow.StatusSucceeded {
-			t.Fatalf("status %s: %s %s", res.Status, res.Error, res.Cause)
-		}
-		full, want = j.History("e"), res
-	})
-	if got := len(want.Output.([]any)); got != 10 {
-		t.Fatalf("output has %d items", got)
-	}
+// resumeCases are definitions whose executions are cut after every
+// event and resumed. Each task's input {"i": N} names it uniquely.
+var resumeCases = map[string]string{
+	"map": mapDefinition,
+	"nested map with catch": `{"StartAt": "Outer", "States": {
+	  "Outer": {"Type": "Map", "MaxConcurrency": 2, "ItemsPath": "$.groups",
+	    "ItemProcessor": {"StartAt": "Inner", "States": {
+	      "Inner": {"Type": "Map", "MaxConcurrency": 2,
+	        "ItemProcessor": {"StartAt": "Work", "States": {
+	          "Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+	            "Parameters": {"i.$": "$"},
+	            "Retry": [{"ErrorEquals": ["Item.Flaky"], "IntervalSeconds": 1, "JitterStrategy": "FULL"}],
+	            "Catch": [{"ErrorEquals": ["Item.Broken"], "ResultPath": null, "Next": "Broken"}],
+	            "End": true},
+	          "Broken": {"Type": "Pass", "Result": "broken", "End": true}}},
+	        "End": true}}},
+	    "End": true}}}`,
+	"parallel": `{"StartAt": "Both", "States": {
+	  "Both": {"Type": "Parallel", "Next": "Last", "Branches": [
+	    {"StartAt": "A", "States": {
+	      "A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"i": 100}, "Next": "WaitA"},
+	      "WaitA": {"Type": "Wait", "Seconds": 3, "End": true}}},
+	    {"StartAt": "Pick", "States": {
+	      "Pick": {"Type": "Choice", "Choices": [{"Variable": "$.go", "BooleanEquals": true, "Next": "B"}], "Default": "Skip"},
+	      "B": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"i": 200},
+	        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2}], "End": true},
+	      "Skip": {"Type": "Succeed"}}}]},
+	  "Last": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"i": 300, "both.$": "$"}, "End": true}}}`,
+}
 
-	for cut := 1; cut < len(full); cut++ {
-		prefix := append([]workflow.Event(nil), full[:cut]...)
-		finished := finishedItems(t, prefix)
-		synctest.Test(t, func(t *testing.T) {
-			clock := workflow.NewFakeClock(testStart.Add(time.Minute))
-			inv := &itemInvoker{clock: clock, sleep: time.Second, failFirst: flaky}
-			j := seed(t, "e", prefix)
-			in := &workflow.Interpreter{Journal: j, Invoker: inv, Clock: clock}
-			res, err := in.Run(context.Background(), workflow.Execution{ID: "e", StateMachineName: "m", Definition: sm, History: prefix})
-			if err != nil {
-				t.Fatalf("cut %d: %v", cut, err)
+var resumeInputs = map[string]string{
+	"map":                   `{}`,
+	"nested map with catch": `{"groups": [[20, 21, 22], [23, 24], [25, 26, 27]]}`,
+	"parallel":              `{"go": true}`,
+}
+
+// TestResumeAtEveryCutPoint stops executions after every event of their
+// history (as a crash would) and resumes them: the outcome is the same,
+// no task whose result was recorded before the cut is invoked again, and
+// no task runs more often than once per attempt the full run needed.
+func TestResumeAtEveryCutPoint(t *testing.T) {
+	for name, def := range resumeCases {
+		t.Run(name, func(t *testing.T) {
+			sm := load(t, def)
+			input := decode(t, resumeInputs[name])
+			newInvoker := func(clock workflow.Clock) *itemInvoker {
+				return &itemInvoker{clock: clock, sleep: time.Second,
+					failFirst: map[int]bool{1: true, 4: true, 21: true, 200: true}, broken: map[int]bool{26: true}}
 			}
-			if res.Status != want.Status || !reflect.DeepEqual(res.Output, want.Output) {
-				t.Fatalf("cut %d: got %s %v, want %s %v", cut, res.Status, res.Output, want.Status, want.Output)
-			}
-			for i := range 10 {
-				if finished[i] && inv.count(i) > 0 {
-					t.Errorf("cut %d: item %d finished before the cut but was invoked %d times again", cut, i, inv.count(i))
+			var full []workflow.Event
+			var want workflow.Result
+			var wantCalls map[int]int
+			synctest.Test(t, func(t *testing.T) {
+				clock := workflow.NewFakeClock(testStart)
+				j := workflow.NewMemoryJournal()
+				inv := newInvoker(clock)
+				in := &workflow.Interpreter{Journal: j, Invoker: inv, Clock: clock, Rand: workflow.NewSeededRand(7)}
+				res, err := in.Run(context.Background(), workflow.Execution{ID: "e", StateMachineName: "m", Definition: sm, Input: input})
+				if err != nil {
+					t.Fatal(err)
 				}
-				if inv.count(i) > 2 {
-					t.Errorf("cut %d: item %d invoked %d times", cut, i, inv.count(i))
+				if res.Status != workflow.StatusSucceeded {
+					t.Fatalf("status %s: %s %s", res.Status, res.Error, res.Cause)
 				}
-			}
-			h := j.History("e")
-			if h[len(h)-1].Type != workflow.ExecutionSucceeded {
-				t.Errorf("cut %d: history ends with %s", cut, h[len(h)-1].Type)
-			}
-			for i, e := range h {
-				if e.ID != int64(i+1) {
-					t.Fatalf("cut %d: event %d has ID %d", cut, i, e.ID)
-				}
+				full, want, wantCalls = j.History("e"), res, inv.calls
+			})
+			for cut := 1; cut < len(full); cut++ {
+				prefix := append([]workflow.Event(nil), full[:cut]...)
+				finished := finishedItems(t, prefix)
+				synctest.Test(t, func(t *testing.T) {
+					clock := workflow.NewFakeClock(testStart.Add(time.Minute))
+					inv := newInvoker(clock)
+					j := seed(t, "e", prefix)
+					// A different seed: delays drawn before the cut must
+					// come from the history, not from the source.
+					in := &workflow.Interpreter{Journal: j, Invoker: inv, Clock: clock, Rand: workflow.NewSeededRand(99)}
+					res, err := in.Run(context.Background(), workflow.Execution{ID: "e", StateMachineName: "m", Definition: sm, History: prefix})
+					if err != nil {
+						t.Fatalf("cut %d: %v", cut, err)
+					}
+					if res.Status != want.Status || !reflect.DeepEqual(res.Output, want.Output) {
+						t.Fatalf("cut %d: got %s %v, want %s %v", cut, res.Status, res.Output, want.Status, want.Output)
+					}
+					for i, n := range inv.calls {
+						if finished[i] {
+							t.Errorf("cut %d: task %d finished before the cut but was invoked %d times again", cut, i, n)
+						}
+						if n > wantCalls[i] {
+							t.Errorf("cut %d: task %d invoked %d times, the whole run needed %d", cut, i, n, wantCalls[i])
+						}
+					}
+					h := j.History("e")
+					if h[len(h)-1].Type != workflow.ExecutionSucceeded {
+						t.Errorf("cut %d: history ends with %s", cut, h[len(h)-1].Type)
+					}
+					for i, e := range h {
+						if e.ID != int64(i+1) {
+							t.Fatalf("cut %d: event %d has ID %d", cut, i, e.ID)
+						}
+					}
+				})
 			}
 		})
 	}
