@@ -39,10 +39,10 @@ const goldenRoleArn = "arn:aws:iam::123456789012:role/golden"
 
 // goldenCase is the format of a testdata/golden file.
 type goldenCase struct {
-	Comment    string                      `json:"comment"`
-	Definition json.RawMessage             `json:"definition"`
-	Input      json.RawMessage             `json:"input"`
-	Tasks      map[string][]scriptedResult `json:"tasks"`
+	Comment    string                  `json:"comment"`
+	Definition json.RawMessage         `json:"definition"`
+	Input      json.RawMessage         `json:"input"`
+	Tasks      map[string][]goldenStep `json:"tasks"`
 	// Files are written to a fresh directory that is the interpreter's
 	// BaseDir (where Map ItemReader finds its files); keys are paths
 	// relative to it.
@@ -73,13 +73,13 @@ type goldenExpect struct {
 	CauseContains string          `json:"causeContains"`
 }
 
-// scriptedResult is what one invocation of a Task state does: run for
+// goldenStep is what one invocation of a Task state does: run for
 // SleepSeconds of virtual time (sending a heartbeat every
 // HeartbeatEverySeconds, when set), then fail with Error and Cause,
 // return Return, or, with Echo, return what the interpreter asked
 // ({"input", "token", "attempt", "resource"}) so a case can check the
 // request's task token and attempt number.
-type scriptedResult struct {
+type goldenStep struct {
 	Return                json.RawMessage `json:"return"`
 	Error                 string          `json:"error"`
 	Cause                 string          `json:"cause"`
@@ -113,7 +113,7 @@ func TestGolden(t *testing.T) {
 }
 
 func runGolden(t *testing.T, file string) {
-	c, err := readGolden(file)
+	c, err := readGoldenCase(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func runGolden(t *testing.T, file string) {
 
 	synctest.Test(t, func(t *testing.T) {
 		clock := workflow.NewFakeClock(goldenStart)
-		invoker := &scriptedInvoker{clock: clock, script: c.Tasks, inputs: map[string][]any{}}
+		invoker := &goldenInvoker{clock: clock, script: c.Tasks, inputs: map[string][]any{}}
 		journal := workflow.NewMemoryJournal()
 		in := &workflow.Interpreter{
 			Journal: journal,
@@ -179,18 +179,18 @@ func runGolden(t *testing.T, file string) {
 		for _, e := range journal.History("test") {
 			types = append(types, string(e.Type))
 		}
-		mismatches := compareGolden(c, res, elapsed, invoker)
+		mismatches := goldenMismatches(c, res, elapsed, invoker)
 		if c.EventTypes != nil && !slices.Equal(types, c.EventTypes) {
 			mismatches = append(mismatches, fmt.Sprintf("history: got event types %v, want %v", types, c.EventTypes))
 		}
 		if len(mismatches) > 0 {
 			t.Errorf("%s\n%s\n%s\nexpected: %s\nactual:   %s", file, c.Comment,
-				strings.Join(mismatches, "\n"), expectedText(c), actualText(res, elapsed, invoker))
+				strings.Join(mismatches, "\n"), goldenExpected(c), goldenActual(res, elapsed, invoker))
 		}
 	})
 }
 
-func readGolden(file string) (*goldenCase, error) {
+func readGoldenCase(file string) (*goldenCase, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
@@ -213,15 +213,15 @@ func readGolden(file string) (*goldenCase, error) {
 	return &c, nil
 }
 
-// compareGolden lists every way the run differs from the case.
-func compareGolden(c *goldenCase, res workflow.Result, elapsed time.Duration, inv *scriptedInvoker) []string {
+// goldenMismatches lists every way the run differs from the case.
+func goldenMismatches(c *goldenCase, res workflow.Result, elapsed time.Duration, inv *goldenInvoker) []string {
 	var out []string
 	want := c.Expect
 	if res.Status != want.Status {
 		out = append(out, fmt.Sprintf("status: got %s, want %s", res.Status, want.Status))
 	}
 	if want.Output != nil {
-		if eq, err := jsonEqualRaw(want.Output, res.Output); err != nil {
+		if eq, err := goldenEqualRaw(want.Output, res.Output); err != nil {
 			out = append(out, "output: "+err.Error())
 		} else if !eq {
 			out = append(out, "output differs")
@@ -261,7 +261,7 @@ func compareGolden(c *goldenCase, res workflow.Result, elapsed time.Duration, in
 			continue
 		}
 		for i := range wantInputs {
-			if eq, err := jsonEqualRaw(wantInputs[i], gotInputs[i]); err != nil || !eq {
+			if eq, err := goldenEqualRaw(wantInputs[i], gotInputs[i]); err != nil || !eq {
 				out = append(out, fmt.Sprintf("task %s: input of invocation %d differs", s, i+1))
 			}
 		}
@@ -269,7 +269,7 @@ func compareGolden(c *goldenCase, res workflow.Result, elapsed time.Duration, in
 	return out
 }
 
-func expectedText(c *goldenCase) string {
+func goldenExpected(c *goldenCase) string {
 	m := map[string]any{"status": c.Expect.Status}
 	if c.Expect.Output != nil {
 		m["output"] = c.Expect.Output
@@ -292,10 +292,10 @@ func expectedText(c *goldenCase) string {
 	if c.TaskInputs != nil {
 		m["taskInputs"] = c.TaskInputs
 	}
-	return compactJSON(m)
+	return goldenJSON(m)
 }
 
-func actualText(res workflow.Result, elapsed time.Duration, inv *scriptedInvoker) string {
+func goldenActual(res workflow.Result, elapsed time.Duration, inv *goldenInvoker) string {
 	m := map[string]any{"status": res.Status, "elapsedSeconds": elapsed.Seconds()}
 	if res.Status == workflow.StatusSucceeded {
 		m["output"] = res.Output
@@ -306,10 +306,10 @@ func actualText(res workflow.Result, elapsed time.Duration, inv *scriptedInvoker
 	if rec := inv.recorded(); len(rec) > 0 {
 		m["taskInputs"] = rec
 	}
-	return compactJSON(m)
+	return goldenJSON(m)
 }
 
-func compactJSON(v any) string {
+func goldenJSON(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprintf("%v (%v)", v, err)
@@ -317,10 +317,10 @@ func compactJSON(v any) string {
 	return string(b)
 }
 
-// jsonEqualRaw reports whether want (JSON text) and got (any Go value
+// goldenEqualRaw reports whether want (JSON text) and got (any Go value
 // that marshals to JSON) are the same JSON value, numbers compared by
 // value so that 1, 1.0 and 1e0 are equal.
-func jsonEqualRaw(want json.RawMessage, got any) (bool, error) {
+func goldenEqualRaw(want json.RawMessage, got any) (bool, error) {
 	w, err := payload.Decode(want)
 	if err != nil {
 		return false, fmt.Errorf("expected value: %w", err)
@@ -333,10 +333,10 @@ func jsonEqualRaw(want json.RawMessage, got any) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("actual value: %w", err)
 	}
-	return jsonEqual(w, g), nil
+	return goldenEqual(w, g), nil
 }
 
-func jsonEqual(a, b any) bool {
+func goldenEqual(a, b any) bool {
 	switch a := a.(type) {
 	case nil:
 		return b == nil
@@ -348,14 +348,14 @@ func jsonEqual(a, b any) bool {
 		return ok && a == bs
 	case json.Number:
 		bn, ok := b.(json.Number)
-		return ok && numberEqual(a, bn)
+		return ok && goldenNumberEqual(a, bn)
 	case []any:
 		ba, ok := b.([]any)
 		if !ok || len(a) != len(ba) {
 			return false
 		}
 		for i := range a {
-			if !jsonEqual(a[i], ba[i]) {
+			if !goldenEqual(a[i], ba[i]) {
 				return false
 			}
 		}
@@ -367,7 +367,7 @@ func jsonEqual(a, b any) bool {
 		}
 		for k, v := range a {
 			bv, ok := bm[k]
-			if !ok || !jsonEqual(v, bv) {
+			if !ok || !goldenEqual(v, bv) {
 				return false
 			}
 		}
@@ -376,9 +376,9 @@ func jsonEqual(a, b any) bool {
 	return false
 }
 
-// numberEqual compares exactly (big.Rat), so large integers and decimals
+// goldenNumberEqual compares exactly (big.Rat), so large integers and decimals
 // are not rounded through float64.
-func numberEqual(a, b json.Number) bool {
+func goldenNumberEqual(a, b json.Number) bool {
 	ra, okA := new(big.Rat).SetString(a.String())
 	rb, okB := new(big.Rat).SetString(b.String())
 	if okA && okB {
@@ -389,17 +389,17 @@ func numberEqual(a, b json.Number) bool {
 	return errA == nil && errB == nil && (fa == fb || math.IsNaN(fa) && math.IsNaN(fb))
 }
 
-// scriptedInvoker plays a case's tasks: the nth invocation of state S
+// goldenInvoker plays a case's tasks: the nth invocation of state S
 // gets script[S][n], the last entry repeating.
-type scriptedInvoker struct {
+type goldenInvoker struct {
 	clock  workflow.Clock
-	script map[string][]scriptedResult
+	script map[string][]goldenStep
 
 	mu     sync.Mutex
 	inputs map[string][]any
 }
 
-func (s *scriptedInvoker) Invoke(ctx context.Context, req workflow.TaskRequest) (any, error) {
+func (s *goldenInvoker) Invoke(ctx context.Context, req workflow.TaskRequest) (any, error) {
 	s.mu.Lock()
 	n := len(s.inputs[req.StateName])
 	s.inputs[req.StateName] = append(s.inputs[req.StateName], req.Input)
@@ -430,7 +430,7 @@ func (s *scriptedInvoker) Invoke(ctx context.Context, req workflow.TaskRequest) 
 }
 
 // run spends the step's virtual time, heartbeating when asked to.
-func (s *scriptedInvoker) run(ctx context.Context, req workflow.TaskRequest, step scriptedResult) error {
+func (s *goldenInvoker) run(ctx context.Context, req workflow.TaskRequest, step goldenStep) error {
 	left := time.Duration(step.SleepSeconds * float64(time.Second))
 	every := time.Duration(step.HeartbeatEverySeconds * float64(time.Second))
 	for left > 0 {
@@ -449,7 +449,7 @@ func (s *scriptedInvoker) run(ctx context.Context, req workflow.TaskRequest, ste
 	return nil
 }
 
-func (s *scriptedInvoker) recorded() map[string][]any {
+func (s *goldenInvoker) recorded() map[string][]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string][]any, len(s.inputs))
