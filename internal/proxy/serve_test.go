@@ -4,14 +4,23 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -561,5 +570,117 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		t.Fatal("listener still accepting after Shutdown")
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and localhost and its key
+// as PEM files, returning their paths and a pool trusting the certificate.
+func selfSigned(t *testing.T) (certFile, keyFile string, roots *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "velocity proxy test"},
+		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots = x509.NewCertPool()
+	roots.AddCert(cert)
+	return certFile, keyFile, roots
+}
+
+func TestServeTLS(t *testing.T) {
+	certFile, keyFile, roots := selfSigned(t)
+	cfg, err := LoadTLSConfig(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Options{})
+	b := newBackend(t, "echo", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		_, _ = fmt.Fprintf(w, "%s %s %s", r.Host, r.Header.Get("X-Forwarded-Proto"), body)
+	})
+	tg, _ := p.NewTarget(b.URL)
+	route := p.NewRoute("prod", "web")
+	_ = route.SetGroups([]Group{{Release: "r1", Weight: 100, Targets: []*Target{tg}}})
+	p.SetRoute("app.test", route)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.Serve(ln, ServeOptions{TLS: cfg}) }()
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	url := "https://" + ln.Addr().String() + "/"
+
+	for _, tc := range []struct {
+		name   string
+		h2     bool
+		expect bool // Expect: 100-continue: handed to net/http after the handshake
+		proto  int
+	}{
+		{"http/1.1", false, false, 1},
+		{"http/1.1 handed off", false, true, 1},
+		{"h2", true, false, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ExpectContinueTimeout: time.Second, Protocols: new(http.Protocols)}
+			tr.Protocols.SetHTTP1(!tc.h2)
+			tr.Protocols.SetHTTP2(tc.h2)
+			defer tr.CloseIdleConnections()
+			req, _ := http.NewRequest("PUT", url, strings.NewReader("sent"))
+			req.Host = "app.test"
+			if tc.expect {
+				req.Header.Set("Expect", "100-continue")
+			}
+			resp, err := (&http.Client{Transport: tr}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.ProtoMajor != tc.proto || string(body) != "app.test https sent" {
+				t.Fatalf("got %d over HTTP/%d: %q", resp.StatusCode, resp.ProtoMajor, body)
+			}
+		})
+	}
+
+	// Plain HTTP to the HTTPS port gets no proxied answer.
+	if resp, err := http.Get("http://" + ln.Addr().String() + "/"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Fatalf("plain HTTP on the TLS listener: %d", resp.StatusCode)
+		}
+	}
+	if _, err := LoadTLSConfig(certFile, filepath.Join(t.TempDir(), "missing.pem")); err == nil || !strings.Contains(err.Error(), "missing.pem") {
+		t.Fatalf("missing key file: %v", err)
 	}
 }
