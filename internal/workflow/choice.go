@@ -90,7 +90,7 @@ func compileChoice(r *asl.ChoiceRule, where string) (*choiceRule, error) {
 	return c, nil
 }
 
-// errInvalidChoicePath is the cause AWS gives when a rule's Variable or
+// invalidChoicePath is the failure Step Functions reports when a rule's Variable or
 // …Path operand selects nothing.
 func invalidChoicePath(p *jsonpath.Path) *asl.Failure {
 	return asl.Failf(asl.ErrRuntime, "Invalid path '%s': The choice state's condition path references an invalid value.", p)

@@ -46,7 +46,7 @@ type stopError struct{ err error }
 func (e *stopError) Error() string { return e.err.Error() }
 func (e *stopError) Unwrap() error { return e.err }
 
-// errTimedOut and errSiblingFailed are the causes of contexts the
+// errExecutionTimedOut and errSiblingFailed are the causes of contexts the
 // interpreter cancels itself.
 var (
 	errExecutionTimedOut = errors.New("execution timed out")
@@ -116,7 +116,9 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 		}
 		x.startTime = started.Timestamp
 	} else {
-		x.input = ex.Input
+		if x.input, err = normalize(ex.Input); err != nil {
+			return Result{}, fmt.Errorf("start workflow execution %s: the input is not JSON: %w", ex.ID, err)
+		}
 		if x.input == nil {
 			x.input = map[string]any{}
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -352,7 +353,11 @@ func (s *scope) invoke(ctx context.Context, v *visit, sched Event, input any, to
 		}
 		return nil, &asl.Failure{Name: asl.ErrTaskFailed, Cause: err.Error()}, TaskFailed, nil
 	}
-	return normalize(result), nil, "", nil
+	out, err := normalize(result)
+	if err != nil {
+		return nil, &asl.Failure{Name: asl.ErrTaskFailed, Cause: fmt.Sprintf("the task's result is not JSON: %v", err)}, TaskFailed, nil
+	}
+	return out, nil, "", nil
 }
 
 // secondsField reads TimeoutSeconds/HeartbeatSeconds or their path form.
@@ -389,20 +394,17 @@ func (x *execution) region() string {
 	return "us-east-1"
 }
 
-// normalize brings a task's result into the package's JSON form: an
-// Invoker may return any value encoding/json can encode.
-func normalize(v any) any {
+// normalize brings a value from outside (a task's result, an
+// execution's input) into the package's JSON form: the caller may hand
+// any value encoding/json can encode (float64s, structs, []string).
+func normalize(v any) (any, error) {
 	switch v.(type) {
-	case nil, string, bool, json.Number, map[string]any, []any:
-		return v
+	case nil, string, bool, json.Number:
+		return v, nil
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return v
+		return nil, err
 	}
-	out, err := payload.Decode(b)
-	if err != nil {
-		return v
-	}
-	return out
+	return payload.Decode(b)
 }
