@@ -26,7 +26,6 @@ type host struct {
 	pipeline *spec.Pipeline
 	deployer *deploy.Deployer
 	runtime  *runtime.Local
-	server   *http.Server
 	secrets  engine.Secrets
 	baseEnv  []string
 	addr     string
@@ -48,13 +47,17 @@ func (a *app) startHost(p *spec.Pipeline, h *home, blobs *artifact.Blobs, secret
 		rt.Close(context.Background())
 		return nil, usageError("proxy address %s: %v (choose another with --proxy-addr)", addr, err)
 	}
-	srv := &http.Server{Handler: metricsOr(px, reg), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
+	// /metrics on the proxy's own address (no service host) is Prometheus's.
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	go func() {
+		if err := px.Serve(ln, proxy.ServeOptions{Metrics: metrics}); !errors.Is(err, http.ErrServerClosed) {
+			log.Error("proxy stopped serving", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
 	port := ln.Addr().(*net.TCPAddr).Port
 	return &host{
 		pipeline: p,
 		runtime:  rt,
-		server:   srv,
 		secrets:  secrets,
 		addr:     ln.Addr().String(),
 		baseEnv:  engine.HostEnv(a.environ(), p.EnvPassthrough),
@@ -67,24 +70,6 @@ func (a *app) startHost(p *spec.Pipeline, h *home, blobs *artifact.Blobs, secret
 			Logger:   log,
 		},
 	}, nil
-}
-
-// metricsOr serves Prometheus metrics at /metrics for requests to the
-// proxy's own address (no service host), and everything else through the
-// proxy.
-func metricsOr(px http.Handler, reg *prometheus.Registry) http.Handler {
-	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := r.Host
-		if h, _, err := net.SplitHostPort(host); err == nil {
-			host = h
-		}
-		if r.URL.Path == "/metrics" && (host == "127.0.0.1" || host == "localhost" || host == "::1") {
-			metrics.ServeHTTP(w, r)
-			return
-		}
-		px.ServeHTTP(w, r)
-	})
 }
 
 func hasLimits(p *spec.Pipeline) bool {
@@ -155,8 +140,6 @@ func (h *host) close() {
 	h.deployer.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := h.server.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		h.server.Close()
-	}
+	_ = h.deployer.Proxy.Shutdown(ctx) // closes what is left open at the deadline
 	h.runtime.Close(ctx)
 }
