@@ -19,7 +19,9 @@ type writer struct {
 	queue    []Event
 	waiters  []chan error
 	flushing bool
-	err      error // the first Append error; every later submit fails with it
+	// err is the first Append error: every later batch fails with it
+	// unwritten, so the stored history has no gaps.
+	err error
 }
 
 // submit numbers events (chaining PreviousEventID from prev within the
@@ -50,11 +52,14 @@ func (w *writer) submit(ctx context.Context, prev int64, events []Event) error {
 	for len(w.queue) > 0 {
 		batch, waiters := w.queue, w.waiters
 		w.queue, w.waiters = nil, nil
+		err := w.err
 		w.mu.Unlock()
 		// Appends are not cancelled with the caller's context: a batch
 		// gathered from several scopes must not be lost because one of
 		// them stopped waiting.
-		err := w.journal.Append(context.WithoutCancel(ctx), w.id, batch)
+		if err == nil {
+			err = w.journal.Append(context.WithoutCancel(ctx), w.id, batch)
+		}
 		w.mu.Lock()
 		if err != nil && w.err == nil {
 			w.err = err
