@@ -66,10 +66,19 @@ func (a *app) withWorkflows(fn func(ctx context.Context, rt *workflowRuntime, ar
 	})
 }
 
+// inDir resolves a file argument against -C, as if velocity had been
+// started there.
+func (a *app) inDir(path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(a.dir, path)
+}
+
 // loadDefinition reads and validates a definition file; problems are
 // printed one a line as FILE:LINE:COL: POINTER: MESSAGE and exit 2.
 func (a *app) loadDefinition(file string) (*asl.StateMachine, []byte, error) {
-	src, err := os.ReadFile(file)
+	src, err := os.ReadFile(a.inDir(file))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, usageError("%s: no such file", file)
 	}
@@ -191,7 +200,7 @@ func (a *app) readInput(s string) ([]byte, error) {
 		if name == "-" {
 			src, err = io.ReadAll(a.stdin)
 		} else {
-			src, err = os.ReadFile(name)
+			src, err = os.ReadFile(a.inDir(name))
 		}
 		if err != nil {
 			return nil, usageError("--input %s: %v", s, err)
@@ -213,7 +222,7 @@ func (a *app) runWorkflow(ctx context.Context, rt *workflowRuntime, file string,
 	if err != nil {
 		return err
 	}
-	abs, err := filepath.Abs(file)
+	abs, err := filepath.Abs(a.inDir(file))
 	if err != nil {
 		return err
 	}
@@ -223,13 +232,13 @@ func (a *app) runWorkflow(ctx context.Context, rt *workflowRuntime, file string,
 	}
 	opts := workflowOptions{Dir: filepath.Dir(abs), File: abs}
 	if o.bindings != "" {
-		if _, err := task.LoadBindings(o.bindings); err != nil {
+		if _, err := task.LoadBindings(a.inDir(o.bindings)); err != nil {
 			return usageError("--bindings: %v", err)
 		}
-		opts.Bindings, _ = filepath.Abs(o.bindings)
+		opts.Bindings, _ = filepath.Abs(a.inDir(o.bindings))
 	}
 	if o.mocks != "" {
-		m, err := task.LoadMocks(o.mocks)
+		m, err := task.LoadMocks(a.inDir(o.mocks))
 		if err != nil {
 			return usageError("--mocks: %v", err)
 		}
@@ -243,7 +252,7 @@ func (a *app) runWorkflow(ctx context.Context, rt *workflowRuntime, file string,
 		if !m.HasTestCase(smName, tc) {
 			return usageError("%s has no test case %q for state machine %s (it has: %s)", o.mocks, tc, smName, strings.Join(m.TestCases(smName), ", "))
 		}
-		opts.Mocks, _ = filepath.Abs(o.mocks)
+		opts.Mocks, _ = filepath.Abs(a.inDir(o.mocks))
 		opts.TestCase = tc
 	} else if o.testCase != "" {
 		return usageError("--test-case needs --mocks FILE")
@@ -255,7 +264,6 @@ func (a *app) runWorkflow(ctx context.Context, rt *workflowRuntime, file string,
 	if name == "" {
 		name = newToken()
 	}
-	a.started = true
 	e, lock, err := rt.create(ctx, newExecution{
 		name: name, stateMachine: smName, definition: src, input: input, key: o.key, limit: o.limit, opts: opts,
 	})
