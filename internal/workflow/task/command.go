@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -266,5 +265,3 @@ func (r *Resources) runCommand(ctx context.Context, c Command, req Request, inpu
 	}
 	return v, nil
 }
-
-var errNoBinding = errors.New("no binding")

@@ -45,11 +45,12 @@ func (r *Resources) lambdaFunction(ctx context.Context, req Request, arn string)
 }
 
 func (r *Resources) lambda(ctx context.Context, req Request, fn string, payload any) (any, error) {
-	b, ok := r.Bindings.lookup(functionNames(fn)...)
+	names := functionNames(fn)
+	b, ok := r.Bindings.lookup(names...)
 	if !ok || b.Definition != "" {
 		return nil, asl.Failf("Lambda.ResourceNotFoundException",
 			"state %s: function %s is not bound to a local command or URL: add it to the bindings file (--bindings), e.g. %q: {run: ./handler.sh}",
-			req.StateName, fn, functionNames(fn)[len(functionNames(fn))-1])
+			req.StateName, fn, names[len(names)-1])
 	}
 	return r.runBinding(ctx, b, req, payload)
 }

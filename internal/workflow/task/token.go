@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/store"
@@ -81,13 +82,9 @@ func (r *Resources) isAWSOnly(base string) bool {
 		return false
 	}
 	switch {
-	case base == CommandResource, base == HTTPResource:
-		return false
-	case len(base) >= len(lambdaInvoke) && base[:len(lambdaInvoke)] == lambdaInvoke:
-		return false
-	case len(base) >= len(startExecution) && base[:len(startExecution)] == startExecution:
-		return false
-	case len(base) > len("arn:aws:lambda:") && base[:len("arn:aws:lambda:")] == "arn:aws:lambda:":
+	case base == CommandResource, base == HTTPResource,
+		strings.HasPrefix(base, lambdaInvoke), strings.HasPrefix(base, startExecution),
+		strings.HasPrefix(base, "arn:aws:lambda:"):
 		return false
 	}
 	return true
