@@ -534,3 +534,56 @@ func TestHistoryJSON(t *testing.T) {
 		}
 	})
 }
+
+// TestItemReaderStaysInBaseDir refuses an item file outside BaseDir.
+func TestItemReaderStaysInBaseDir(t *testing.T) {
+	base := t.TempDir()
+	sm := load(t, `{"StartAt": "M", "States": {"M": {"Type": "Map",
+	  "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+	    "Parameters": {"Bucket.$": "$.bucket", "Key.$": "$.key"}},
+	  "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+	    "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+	  "End": true}}}`)
+	in := &workflow.Interpreter{Journal: workflow.NewMemoryJournal(), BaseDir: base}
+	for i, key := range []string{"../../etc/passwd", "/etc/passwd"} {
+		res, err := in.Run(context.Background(), workflow.Execution{ID: fmt.Sprint(i), Definition: sm,
+			Input: map[string]any{"bucket": "b", "key": key}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != workflow.StatusFailed || res.Error != asl.ErrItemReaderFailed {
+			t.Errorf("key %q: %+v", key, res)
+		}
+	}
+}
+
+// TestConcurrentAppendsAreGrouped checks the group commit: a Map with
+// 50 iterations in flight appends far fewer batches than it has events,
+// each batch numbered on from the one before.
+func TestConcurrentAppendsAreGrouped(t *testing.T) {
+	sm := load(t, strings.Replace(benchMap, `"MaxConcurrency": 100`, `"MaxConcurrency": 50`, 1))
+	items := make([]any, 500)
+	for i := range items {
+		items[i] = json.Number(fmt.Sprint(i))
+	}
+	j := workflow.NewMemoryJournal()
+	batches := 0
+	j.Fail = func(string, []workflow.Event) error {
+		batches++
+		// Appends take a while, as a disk's do; meanwhile others queue.
+		time.Sleep(time.Millisecond)
+		return nil
+	}
+	in := &workflow.Interpreter{Journal: j}
+	res, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: sm, Input: items})
+	if err != nil || res.Status != workflow.StatusSucceeded {
+		t.Fatalf("%v %+v", err, res)
+	}
+	events := len(j.History("e"))
+	if events < 4*500 {
+		t.Fatalf("%d events", events)
+	}
+	if batches > events/10 {
+		t.Errorf("%d appends for %d events: appends are not grouped", batches, events)
+	}
+}
