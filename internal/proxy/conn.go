@@ -69,15 +69,14 @@ func (cc *clientConn) serve() {
 			}
 			return
 		}
-		var bad badRequest
-		switch err := cc.req.parse(head); {
-		case errors.Is(err, errFallback):
-			cc.handoff()
-			return
-		case errors.As(err, &bad):
+		if err := cc.req.parse(head); err != nil {
+			var bad badRequest
+			if !errors.As(err, &bad) { // errFallback
+				cc.handoff()
+				return
+			}
 			cc.id = nil
 			cc.writeError(http.StatusBadRequest, "bad request: "+string(bad), false, true)
-			_ = cc.wr.Flush()
 			return
 		}
 		route := cc.s.p.router.lookupBytes(cc.req.host)
@@ -342,7 +341,8 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer) {
 	_, _ = w.Write(req.target)
 	_, _ = w.WriteString(" HTTP/1.1\r\n")
 	for _, h := range req.headers {
-		if hopByHop(h.name) || forwardedHeader(h.name) || len(req.conn) > 0 && listedIn(h.name, req.conn) {
+		if hopByHop(h.name) && !(req.chunked && fieldIs(h.name, "trailer")) ||
+			forwardedHeader(h.name) || len(req.conn) > 0 && listedIn(h.name, req.conn) {
 			continue
 		}
 		writeHeader(w, h.name, h.value)
