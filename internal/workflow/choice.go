@@ -336,3 +336,30 @@ func match(parts []matchPart, s string) bool {
 	}
 	return true
 }
+
+func (s *scope) choice(v *visit) (any, string, error) {
+	ctxObj := s.context(v, 0, "", nil)
+	in, err := s.effectiveInput(v, ctxObj)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	for _, r := range v.st.choices {
+		ok, err := r.eval(in, ctxObj)
+		if err != nil {
+			return nil, "", s.stateFailure(v, err)
+		}
+		if ok {
+			next = r.next
+			break
+		}
+	}
+	if next == "" {
+		next = v.st.def.Default
+	}
+	if next == "" {
+		return nil, "", asl.Failf(asl.ErrNoChoiceMatched, "No Matches!")
+	}
+	out, err := s.applyOutputPath(v, in, ctxObj)
+	return out, next, err
+}
