@@ -729,3 +729,29 @@ func TestWorkflowCtrlCAbortsTheForegroundExecution(t *testing.T) {
 		t.Errorf("status %v", m["status"])
 	}
 }
+
+// kill -9 of Velocity takes its task commands down too (the watchdog):
+// a resumed execution's in-flight task must not race its older self.
+func TestWorkflowKilledVelocityLeavesNoTaskBehind(t *testing.T) {
+	e := newEnv(t)
+	pids := t.TempDir()
+	dir := project(t, map[string]string{
+		"slow.asl.json": `{"StartAt": "Slow", "States": {"Slow": {"Type": "Task", "Resource": "arn:velocity:command",
+			"Parameters": {"Command": "sleep 60 & echo $! > \"$PIDS/bg.pid\"; wait", "Env": {"PIDS": "` + pids + `"}}, "End": true}}}`,
+	})
+	cmd := e.command(dir, "workflow", "run", "slow.asl.json", "--json")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	bg := atoi(t, waitFile(t, filepath.Join(pids, "bg.pid")))
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(bg, 0) == nil {
+		if time.Now().After(deadline) {
+			syscall.Kill(bg, syscall.SIGKILL)
+			t.Fatalf("the task's process %d outlived velocity's kill -9", bg)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

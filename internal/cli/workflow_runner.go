@@ -60,7 +60,7 @@ type workflowOptions struct {
 type workflowRuntime struct {
 	h      *home
 	log    *slog.Logger
-	reaper *reaper.Reaper
+	reaper *lazyReaper
 	// poll is how often waiting loops (a concurrency slot, a child, a
 	// stop request) look at the store.
 	poll time.Duration
@@ -76,12 +76,8 @@ type workflowRuntime struct {
 }
 
 func (a *app) newWorkflowRuntime(ctx context.Context, h *home) (*workflowRuntime, error) {
-	rp, err := reaper.Start()
-	if err != nil {
-		return nil, err
-	}
 	return &workflowRuntime{
-		h: h, log: a.log, reaper: rp, poll: 100 * time.Millisecond, ctx: ctx,
+		h: h, log: a.log, reaper: &lazyReaper{log: a.log}, poll: 100 * time.Millisecond, ctx: ctx,
 		active: map[int64]bool{},
 	}, nil
 }
@@ -90,7 +86,57 @@ func (a *app) newWorkflowRuntime(ctx context.Context, h *home) (*workflowRuntime
 // started without .sync), then stops the reaper.
 func (rt *workflowRuntime) close() {
 	rt.bg.Wait()
-	rt.reaper.Close()
+	rt.reaper.close()
+}
+
+// lazyReaper starts the crash watchdog with the first command a task
+// runs, so that commands that run none (list, describe) start no process.
+type lazyReaper struct {
+	log  *slog.Logger
+	once sync.Once
+	mu   sync.Mutex
+	r    *reaper.Reaper
+}
+
+func (l *lazyReaper) get() *reaper.Reaper {
+	l.once.Do(func() {
+		r, err := reaper.Start()
+		if err != nil {
+			// The command still runs; only clean-up after a crash of
+			// Velocity is lost.
+			l.log.Warn("no crash watchdog for task commands", "err", err)
+			return
+		}
+		l.mu.Lock()
+		l.r = r
+		l.mu.Unlock()
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r
+}
+
+// Add implements task.Reaper.
+func (l *lazyReaper) Add(pgid int) {
+	if r := l.get(); r != nil {
+		r.Add(pgid)
+	}
+}
+
+// Remove implements task.Reaper.
+func (l *lazyReaper) Remove(pgid int) {
+	if r := l.get(); r != nil {
+		r.Remove(pgid)
+	}
+}
+
+func (l *lazyReaper) close() {
+	l.mu.Lock()
+	r := l.r
+	l.mu.Unlock()
+	if r != nil {
+		r.Close()
+	}
 }
 
 // sqliteJournal is the interpreter's Journal on the store: each event is
