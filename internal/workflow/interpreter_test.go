@@ -587,3 +587,38 @@ func TestConcurrentAppendsAreGrouped(t *testing.T) {
 		t.Errorf("%d appends for %d events: appends are not grouped", batches, events)
 	}
 }
+
+// TestRedriveParallelReRunsOnlyTheFailedBranch redrives a Parallel state
+// whose second branch failed after its first state: the first branch and
+// the finished state of the second are not run again.
+func TestRedriveParallelReRunsOnlyTheFailedBranch(t *testing.T) {
+	sm := load(t, `{"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": true, "Branches": [
+	  {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"i": 1}, "End": true}}},
+	  {"StartAt": "B1", "States": {
+	    "B1": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"i": 2}, "ResultPath": null, "Next": "B2"},
+	    "B2": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"i": 3}, "End": true}}}]}}}`)
+	synctest.Test(t, func(t *testing.T) {
+		clock := workflow.NewFakeClock(testStart)
+		j := workflow.NewMemoryJournal()
+		in := &workflow.Interpreter{Journal: j, Invoker: &itemInvoker{clock: clock, broken: map[int]bool{3: true}}, Clock: clock}
+		ex := workflow.Execution{ID: "e", Definition: sm}
+		res, err := in.Run(context.Background(), ex)
+		if err != nil || res.Status != workflow.StatusFailed || res.Error != "Item.Broken" {
+			t.Fatalf("first run: %v %+v", err, res)
+		}
+		fixed := &itemInvoker{clock: clock}
+		in.Invoker = fixed
+		ex.History, ex.Redrive = j.History("e"), true
+		res, err = in.Run(context.Background(), ex)
+		if err != nil || res.Status != workflow.StatusSucceeded {
+			t.Fatalf("redrive: %v %+v", err, res)
+		}
+		if want := map[int]int{3: 1}; !reflect.DeepEqual(fixed.calls, want) {
+			t.Errorf("redrive invoked %v, want %v", fixed.calls, want)
+		}
+		out := res.Output.([]any)
+		if len(out) != 2 || fmt.Sprint(out[0].(map[string]any)["done"]) != "1" || fmt.Sprint(out[1].(map[string]any)["done"]) != "3" {
+			t.Errorf("output %v", out)
+		}
+	})
+}
