@@ -135,6 +135,9 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 		x.truncateForRedrive()
 	}
 	x.contexts()
+	if started != nil {
+		x.log.Info("resuming workflow execution", "execution", ex.ID, "recorded_events", len(ex.History), "redrive", ex.Redrive)
+	}
 
 	rootScope := x.newScope("", 0)
 	if started == nil {
