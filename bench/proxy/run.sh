@@ -20,8 +20,9 @@
 #             upstream with keepalive 64, proxy_http_version 1.1,
 #             Connection "" (upstream keep-alive), access_log off; run in
 #             the foreground (daemon off) as a background job
-#   velocity  bench/proxy/velocityproxy: one route, Host web.bench.localhost,
-#             one healthy target (the backend)
+#   velocity  bench/proxy/velocityproxy: proxy.Serve (the proxy's own
+#             HTTP/1.1 data path, as velocity run serves it) with one route,
+#             Host web.bench.localhost, one healthy target (the backend)
 # Each target gets a 3s warm-up, then `wrk -t2 -c32 -d$DURATION --latency`.
 #
 # Environment:

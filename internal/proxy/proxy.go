@@ -2,6 +2,12 @@
 // service's release groups, splits traffic by weight for canaries, keeps
 // unhealthy and draining instances out of rotation and retries idempotent
 // requests away from dead instances, so deploys cause no failed requests.
+//
+// Serve is how the proxy is meant to listen (HTTP or HTTPS): HTTP/1.1
+// requests take its own data path (serve.go, conn.go) over persistent
+// upstream connections (upstream.go), and everything unusual moves to
+// net/http and ServeHTTP. ServeHTTP alone is a complete http.Handler too,
+// for tests and embedding, with the same routing, retries and metrics.
 package proxy
 
 import (
@@ -40,14 +46,16 @@ type Options struct {
 	// local, so a slow connect means a dead instance, and a short timeout
 	// lets the retry reach a live one quickly.
 	DialTimeout time.Duration
-	// MaxIdleConnsPerHost is the keep-alive pool per target; default 512 so
-	// bursts reuse connections instead of exhausting ephemeral ports.
+	// MaxIdleConnsPerHost is the keep-alive pool per target (for Serve's
+	// data path and for ServeHTTP each); default 512 so bursts reuse
+	// connections instead of exhausting ephemeral ports.
 	MaxIdleConnsPerHost int
 	// RetryAfter is announced with 503s when no target is healthy; default 1s.
 	RetryAfter time.Duration
 }
 
-// Proxy is an http.Handler routing by Host header. Safe for concurrent use.
+// Proxy routes by Host header; serve it with Serve, or use it as an
+// http.Handler. Safe for concurrent use.
 type Proxy struct {
 	router      router
 	metrics     *metrics

@@ -526,3 +526,42 @@ func TestChunkedStreamIsNotBuffered(t *testing.T) {
 		close(next)
 	})
 }
+
+// Headers about one connection (hop-by-hop, and those the Connection
+// header names) stop at the proxy in both directions.
+func TestHopByHopHeadersStopAtTheProxy(t *testing.T) {
+	forEachFront(t, func(t *testing.T, f *fixture) {
+		b := newBackend(t, "hop", func(w http.ResponseWriter, r *http.Request) {
+			var seen []string
+			for _, h := range []string{"X-Secret", "Keep-Alive", "Proxy-Authorization", "X-Kept"} {
+				if r.Header.Get(h) != "" {
+					seen = append(seen, h)
+				}
+			}
+			w.Header().Set("Connection", "X-Internal")
+			w.Header().Set("X-Internal", "node-7")
+			w.Header().Set("X-Public", "yes")
+			_, _ = io.WriteString(w, strings.Join(seen, ","))
+		})
+		f.route(t, "app.test", b)
+		req, _ := http.NewRequest("GET", f.url+"/", nil)
+		req.Host = "app.test"
+		req.Header.Set("Connection", "X-Secret")
+		req.Header.Set("X-Secret", "1")
+		req.Header.Set("Keep-Alive", "timeout=5")
+		req.Header.Set("Proxy-Authorization", "Basic Zm9vOmJhcg==")
+		req.Header.Set("X-Kept", "1")
+		resp, err := f.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "X-Kept" {
+			t.Errorf("backend saw %q, want only X-Kept", body)
+		}
+		if resp.Header.Get("X-Internal") != "" || resp.Header.Get("X-Public") != "yes" {
+			t.Errorf("response headers %v", resp.Header)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 // Command velocityproxy runs Velocity's reverse proxy (internal/proxy) for
-// bench/proxy/run.sh: one route, Host web.bench.localhost, to one backend
-// target, until killed (SIGINT/SIGTERM, which also writes the CPU profile).
+// bench/proxy/run.sh, served by proxy.Serve as velocity run serves it: one
+// route, Host web.bench.localhost, to one backend target, until killed
+// (SIGINT/SIGTERM, which also writes the CPU profile).
 package main
 
 import (
