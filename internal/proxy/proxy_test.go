@@ -210,6 +210,17 @@ func TestForwardedHeadersAndRequestID(t *testing.T) {
 			t.Errorf("request id: backend %q, response %q", got["id"], resp.Header.Get("X-Request-Id"))
 		}
 
+		req.Header["X-Request-Id"] = []string{""} // empty: the proxy makes one
+		resp, err = f.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if len(got["id"]) != 32 || resp.Header.Get("X-Request-Id") != got["id"] {
+			t.Errorf("empty request id: backend %q, response %q", got["id"], resp.Header.Get("X-Request-Id"))
+		}
+
 		req.Header.Set("X-Request-Id", "given-id")
 		resp, err = f.client.Do(req)
 		if err != nil {

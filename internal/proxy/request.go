@@ -86,6 +86,9 @@ func (r *request) parse(head []byte) error {
 		case fieldIs(h.name, "upgrade"), fieldIs(h.name, "expect"):
 			return errFallback
 		case fieldIs(h.name, "x-request-id"):
+			if len(h.value) == 0 {
+				continue // as if absent: the proxy sends its own
+			}
 			if r.id == nil {
 				r.id = h.value
 			}
