@@ -42,7 +42,7 @@ func (r *request) parse(head []byte) error {
 	if err := r.parseRequestLine(line); err != nil {
 		return err
 	}
-	hasLength := false
+	var lengthValue []byte // as first given: repeats must match it exactly, as net/http wants
 	for {
 		line, rest, ok = cutLine(rest)
 		if !ok {
@@ -66,10 +66,10 @@ func (r *request) parse(head []byte) error {
 			if !ok {
 				return badRequest("invalid Content-Length " + quoteBytes(h.value))
 			}
-			if hasLength && n != r.length {
+			if lengthValue != nil && !bytes.Equal(h.value, lengthValue) {
 				return badRequest("conflicting Content-Length headers")
 			}
-			r.length, hasLength = n, true
+			r.length, lengthValue = n, h.value
 		case fieldIs(h.name, "transfer-encoding"):
 			if r.chunked || !bytes.EqualFold(h.value, []byte("chunked")) {
 				return errFallback // net/http answers codings other than chunked
@@ -100,7 +100,7 @@ func (r *request) parse(head []byte) error {
 	if r.host == nil {
 		return badRequest("missing Host header")
 	}
-	if r.chunked && hasLength {
+	if r.chunked && lengthValue != nil {
 		// Two framings let a front end and a back end disagree on where
 		// the request ends (request smuggling).
 		return badRequest("both Content-Length and Transfer-Encoding")

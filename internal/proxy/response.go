@@ -25,8 +25,8 @@ type response struct {
 func (r *response) parse(head []byte) error {
 	*r = response{head: head, headers: r.headers[:0], conn: r.conn[:0], length: -1}
 	line, rest, ok := cutLine(head)
-	if !ok || len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' ||
-		(len(line) > 12 && line[12] != ' ') {
+	if !ok || len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[7] != '0' && line[7] != '1' ||
+		line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
 		return fmt.Errorf("%w: status line %s", errBadResponse, quoteBytes(line))
 	}
 	http10 := line[7] == '0'
