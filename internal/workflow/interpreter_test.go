@@ -622,3 +622,57 @@ func TestRedriveParallelReRunsOnlyTheFailedBranch(t *testing.T) {
 		}
 	})
 }
+
+// TestResumeKeepsAbortedBranchesAborted resumes a Parallel that failed
+// once and is being retried: the branch the failure stopped in its first
+// attempt is not run again for that attempt, only for the retry.
+func TestResumeKeepsAbortedBranchesAborted(t *testing.T) {
+	sm := load(t, `{"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": true,
+	  "Parameters": {"attempt.$": "$$.State.RetryCount"},
+	  "Retry": [{"ErrorEquals": ["Branch.Failed"], "IntervalSeconds": 5}],
+	  "Branches": [
+	    {"StartAt": "Slow", "States": {"Slow": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"i": 1}, "End": true}}},
+	    {"StartAt": "First", "States": {
+	      "First": {"Type": "Choice", "Choices": [{"Variable": "$.attempt", "NumericEquals": 0, "Next": "Fail"}], "Default": "Fine"},
+	      "Fail": {"Type": "Fail", "Error": "Branch.Failed"},
+	      "Fine": {"Type": "Pass", "End": true}}}]}}}`)
+	var full []workflow.Event
+	synctest.Test(t, func(t *testing.T) {
+		clock := workflow.NewFakeClock(testStart)
+		j := workflow.NewMemoryJournal()
+		inv := &itemInvoker{clock: clock, sleep: 10 * time.Second}
+		in := &workflow.Interpreter{Journal: j, Invoker: inv, Clock: clock}
+		res, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: sm})
+		if err != nil || res.Status != workflow.StatusSucceeded {
+			t.Fatalf("%v %+v", err, res)
+		}
+		if inv.count(1) != 2 {
+			t.Fatalf("the slow task ran %d times, want 2 (stopped once, then retried)", inv.count(1))
+		}
+		full = j.History("e")
+	})
+	cut, aborted := -1, false
+	for i, e := range full {
+		aborted = aborted || e.Type == workflow.TaskStateAborted
+		if e.Type == workflow.ParallelStateFailed {
+			cut = i + 1
+			break
+		}
+	}
+	if cut < 0 || !aborted {
+		t.Fatalf("history has no aborted task before ParallelStateFailed")
+	}
+	prefix := append([]workflow.Event(nil), full[:cut]...)
+	synctest.Test(t, func(t *testing.T) {
+		clock := workflow.NewFakeClock(testStart.Add(time.Second))
+		inv := &itemInvoker{clock: clock, sleep: 10 * time.Second}
+		in := &workflow.Interpreter{Journal: seed(t, "e", prefix), Invoker: inv, Clock: clock}
+		res, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: sm, History: prefix})
+		if err != nil || res.Status != workflow.StatusSucceeded {
+			t.Fatalf("%v %+v", err, res)
+		}
+		if inv.count(1) != 1 {
+			t.Errorf("after resume the slow task ran %d times, want 1 (the retry only)", inv.count(1))
+		}
+	})
+}

@@ -212,11 +212,12 @@ func (s *scope) iteration(ctx, mctx context.Context, v *visit, name string, inde
 	case err == nil:
 		c.step(MapIterationSucceeded, details, nil)
 	case isStop(err):
-		if ctx.Err() != nil || !errors.Is(context.Cause(mctx), errSiblingFailed) {
+		if ctx.Err() != nil || !(errors.Is(context.Cause(mctx), errSiblingFailed) || errors.Is(err, errSiblingFailed)) {
 			return nil, nil, err
 		}
-		c.pending = c.pending[:0]
-		c.emitRaw(MapIterationAborted, details(), nil)
+		if _, ok := c.replay(MapIterationAborted); !ok {
+			c.emit(MapIterationAborted, details(), nil)
+		}
 		if ferr := c.flush(ctx); ferr != nil {
 			return nil, nil, ferr
 		}

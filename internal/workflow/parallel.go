@@ -75,7 +75,7 @@ func (s *scope) parallelAttempt(ctx context.Context, v *visit, attempt int) (any
 			defer wg.Done()
 			out, err := child.runMachine(bctx, m, input)
 			child.startedNow()
-			if err == nil || !isStop(err) {
+			if err == nil || !isStop(err) || aborting(bctx) {
 				if ferr := child.flush(ctx); ferr != nil {
 					err = ferr
 				}
@@ -87,7 +87,9 @@ func (s *scope) parallelAttempt(ctx context.Context, v *visit, attempt int) (any
 			case err == nil:
 				results[i] = out
 			case isStop(err):
-				if ctx.Err() != nil || !errors.Is(context.Cause(bctx), errSiblingFailed) {
+				// A branch stopped by a failing sibling (now, or as its
+				// history records) is no reason to stop the execution.
+				if ctx.Err() != nil || !(errors.Is(context.Cause(bctx), errSiblingFailed) || errors.Is(err, errSiblingFailed)) {
 					if stop == nil {
 						stop = err
 					}

@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -94,6 +95,11 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 		v.entered, _ = s.replay(st.entered)
 		v.resumed = true
 		v.enteredAt = -1
+		if s.recordedAbort() {
+			// The visit was stopped because a sibling failed: it stays
+			// stopped, nothing in it runs again.
+			return nil, "", errAbortedBefore
+		}
 	} else {
 		v.entered = s.emit(st.entered, stateEnteredDetails{Name: st.name, Input: jsonString(input)}, nil)
 		v.enteredAt = len(s.pending) - 1
@@ -125,6 +131,9 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 		out, next, err = s.mapState(ctx, v)
 	}
 	if err != nil {
+		if t := abortedType(st.def.Type); t != "" && isStop(err) && aborting(ctx) {
+			s.emit(t, nil, nil)
+		}
 		return nil, "", err
 	}
 	var resume any
@@ -133,6 +142,55 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 	}
 	s.emit(st.exited, stateExitedDetails{Name: st.name, Output: jsonString(out)}, resume)
 	return out, next, nil
+}
+
+// errAbortedBefore stops a walk at a visit the history records as
+// aborted. It counts as stopped by a failing sibling.
+var errAbortedBefore = &stopError{err: errSiblingFailed}
+
+// recordedAbort consumes the rest of an unfinished recorded visit when it
+// ends in a …StateAborted event.
+func (s *scope) recordedAbort() bool {
+	for i := s.pos; i < len(s.rec); i++ {
+		t := string(s.rec[i].Type)
+		if strings.HasSuffix(t, "StateEntered") {
+			return false
+		}
+		if strings.HasSuffix(t, "StateAborted") {
+			s.lastID = s.rec[i].ID
+			s.pos = i + 1
+			return true
+		}
+	}
+	return false
+}
+
+// abortedType is the event recording that a state of type typ was
+// stopped while it ran, "" for states that never wait.
+func abortedType(typ string) EventType {
+	switch typ {
+	case asl.TypeTask:
+		return TaskStateAborted
+	case asl.TypeWait:
+		return WaitStateAborted
+	case asl.TypeMap:
+		return MapStateAborted
+	case asl.TypeParallel:
+		return ParallelStateAborted
+	}
+	return ""
+}
+
+// aborting reports whether ctx was stopped for the execution's sake (a
+// failed sibling, StopExecution, the execution's timeout) rather than
+// for a shutdown of the process, which records nothing.
+func aborting(ctx context.Context) bool {
+	if ctx.Err() == nil {
+		return false
+	}
+	cause := context.Cause(ctx)
+	var abort *Abort
+	return errors.Is(cause, errSiblingFailed) || errors.Is(cause, errExecutionTimedOut) || errors.As(cause, &abort)
 }
 
 func recordedExit(e Event) (any, string, error) {
