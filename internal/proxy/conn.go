@@ -30,8 +30,11 @@ type clientConn struct {
 
 	req      request
 	resp     response
-	consumed bool   // the request head was discarded from rd
-	id       []byte // the exchange's request id
+	consumed bool // the request head was discarded from rd
+	watch    clientWatch
+	upstream atomic.Pointer[upstreamConn] // the exchange's, for the watcher to close
+	gone     atomic.Bool                  // the watcher saw the client leave
+	id       []byte                       // the exchange's request id
 	idBuf    [64]byte
 }
 
@@ -108,6 +111,7 @@ func (cc *clientConn) exchange(route *Route) bool {
 	req := &cc.req
 	start := time.Now()
 	cc.consumed = false
+	cc.gone.Store(false)
 	if req.id != nil {
 		cc.id = append(cc.idBuf[:0], req.id...)
 	} else {
@@ -130,6 +134,7 @@ func (cc *clientConn) exchange(route *Route) bool {
 			break
 		}
 		f = cc.forward(t, start)
+		cc.disarm() // forward disarms on every path; this keeps it so
 		failed := t
 		t = nil
 		failed.release()
@@ -232,6 +237,7 @@ func (cc *clientConn) forward(t *Target, now time.Time) forwarded {
 			}
 			return forwarded{err: err, bodySent: req.hasBody()}
 		}
+		cc.arm(uc)
 		head, err = peekHead(uc.rd)
 		if errors.Is(err, errHeadTooLarge) {
 			head, err = readLargeHead(uc.rd)
@@ -239,7 +245,11 @@ func (cc *clientConn) forward(t *Target, now time.Time) forwarded {
 			_, _ = uc.rd.Discard(len(head)) // valid until the next read of uc.rd
 		}
 		if err != nil {
+			cc.disarm()
 			uc.close()
+			if cc.gone.Load() {
+				return forwarded{err: err, bodySent: req.hasBody(), clientErr: true}
+			}
 			if retry && uc.rd.Buffered() == 0 {
 				continue
 			}
@@ -255,6 +265,7 @@ func (cc *clientConn) relay(t *Target, uc *upstreamConn, head []byte) forwarded 
 	req, resp := &cc.req, &cc.resp
 	for {
 		if err := resp.parse(head); err != nil {
+			cc.disarm()
 			uc.close()
 			return forwarded{err: err, bodySent: req.hasBody()}
 		}
@@ -262,12 +273,14 @@ func (cc *clientConn) relay(t *Target, uc *upstreamConn, head []byte) forwarded 
 			break
 		}
 		if resp.status == http.StatusSwitchingProtocols {
+			cc.disarm()
 			uc.close() // the proxy never asks this connection to upgrade
 			return forwarded{err: errors.New("unexpected 101 Switching Protocols"), bodySent: req.hasBody()}
 		}
 		// Interim responses (103 Early Hints) go to the client at once.
 		cc.writeResponseHead(false, false)
 		if err := cc.wr.Flush(); err != nil {
+			cc.disarm()
 			uc.close()
 			return forwarded{err: err, clientErr: true, bodySent: req.hasBody()}
 		}
@@ -279,8 +292,9 @@ func (cc *clientConn) relay(t *Target, uc *upstreamConn, head []byte) forwarded 
 			_, _ = uc.rd.Discard(len(head))
 		}
 		if err != nil {
+			cc.disarm()
 			uc.close()
-			return forwarded{err: err, bodySent: req.hasBody()}
+			return forwarded{err: err, bodySent: req.hasBody(), clientErr: cc.gone.Load()}
 		}
 	}
 	cc.discardHead()
@@ -300,10 +314,11 @@ func (cc *clientConn) relay(t *Target, uc *upstreamConn, head []byte) forwarded 
 		err = copyUntilEOF(cc.wr, uc.rd)
 		resp.close = true
 	}
+	cc.disarm()
 	if err != nil {
 		uc.close()
 		var ce *copyError
-		f.clientErr = errors.As(err, &ce) && ce.write
+		f.clientErr = errors.As(err, &ce) && ce.write || cc.gone.Load()
 		f.err = err
 		return f // the client connection closes: the response is cut short
 	}

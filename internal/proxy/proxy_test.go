@@ -576,3 +576,48 @@ func TestHopByHopHeadersStopAtTheProxy(t *testing.T) {
 		}
 	})
 }
+
+// A client that leaves cancels its request upstream, whether it was still
+// waiting for the answer (a long poll) or reading a quiet stream.
+func TestClientLeavingCancelsUpstreamRequest(t *testing.T) {
+	forEachFront(t, func(t *testing.T, f *fixture) {
+		canceled := make(chan string, 2)
+		b := newBackend(t, "wait", func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/stream" {
+				w.Header().Set("Content-Type", "text/event-stream")
+				_, _ = io.WriteString(w, "data: hello\n\n")
+				w.(http.Flusher).Flush()
+			}
+			select {
+			case <-r.Context().Done():
+				canceled <- r.URL.Path
+			case <-time.After(10 * time.Second):
+			}
+		})
+		r, _ := f.route(t, "app.test", b)
+		for _, path := range []string{"/poll", "/stream"} {
+			c, err := net.Dial("tcp", f.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: app.test\r\n\r\n", path)
+			if path == "/stream" {
+				rd := bufio.NewReader(c)
+				if resp, err := http.ReadResponse(rd, nil); err != nil || resp.StatusCode != 200 {
+					t.Fatalf("stream: %v %v", resp, err)
+				}
+			}
+			time.Sleep(700 * time.Millisecond) // past the data path's watchAfter
+			_ = c.Close()
+			select {
+			case got := <-canceled:
+				if got != path {
+					t.Fatalf("canceled %s, want %s", got, path)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s: upstream request still running after the client left", path)
+			}
+		}
+		waitFor(t, func() bool { return r.Stats("r1", time.Hour).Requests == 2 })
+	})
+}

@@ -234,6 +234,7 @@ func (s *server) start(cc *clientConn) {
 	}
 	cc.rd = s.p.readers.get(cc.nc)
 	cc.wr = s.p.writers.get(cc.nc)
+	cc.initWatch()
 	cc.serve()
 }
 
