@@ -174,8 +174,9 @@ func (cc *clientConn) exchange(route *Route) bool {
 	rm := g.rel.metrics
 	rm.inFlight.Dec()
 	rm.observe(status, d)
-	// A response cut short is an error whatever status it began with.
-	g.rel.ring.add(now, d, status >= 500 || !f.complete)
+	// A response cut short is an error whatever status it began with,
+	// unless the client cut it: that says nothing about the release.
+	g.rel.ring.add(now, d, status >= 500 || !f.complete && !f.clientErr)
 	return f.keep
 }
 
@@ -321,6 +322,11 @@ func (cc *clientConn) relay(t *Target, uc *upstreamConn, head []byte) forwarded 
 		f.clientErr = errors.As(err, &ce) && ce.write || cc.gone.Load()
 		f.err = err
 		return f // the client connection closes: the response is cut short
+	}
+	if cc.gone.Load() {
+		// The watcher saw the client leave as the response ended, and
+		// may have closed uc.
+		resp.close, keep = true, false
 	}
 	if !keep || cc.rd.Buffered() == 0 {
 		// Flush unless another request is already waiting: pipelined
