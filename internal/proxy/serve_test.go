@@ -83,9 +83,10 @@ func (c *rawConn) closed() bool {
 // server will not produce (closing a keep-alive connection unannounced, a
 // body delimited by closing).
 type rawBackend struct {
-	ln    net.Listener
-	conns atomic.Int64
-	hits  atomic.Int64
+	ln     net.Listener
+	conns  atomic.Int64
+	closed atomic.Int64
+	hits   atomic.Int64
 }
 
 // newRawBackend serves each connection with answer, which writes one
@@ -124,7 +125,7 @@ func newRawBackend(t *testing.T, answer func(w *bufio.Writer, req *http.Request)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer c.Close()
+				defer func() { _ = c.Close(); b.closed.Add(1) }()
 				rd, w := bufio.NewReader(c), bufio.NewWriter(c)
 				for {
 					req, err := http.ReadRequest(rd)
@@ -280,7 +281,8 @@ func TestServeUpstreamClosingKeepAliveIsRetried(t *testing.T) {
 		}
 	}
 	for i := range 5 {
-		time.Sleep(20 * time.Millisecond) // the upstream's FIN arrives while the connection is idle
+		// The upstream closed the connection while it sat idle in the pool.
+		waitFor(t, func() bool { return b.closed.Load() == b.conns.Load() })
 		if resp, body := f.do(t, "POST", "app.test", "/", strings.NewReader("x")); resp.StatusCode != 200 || body != "ok" {
 			t.Fatalf("POST %d: %d %q", i, resp.StatusCode, body)
 		}
