@@ -218,9 +218,9 @@ type groupCommit struct {
 	mu       sync.Mutex
 	queue    []*appendRequest
 	draining bool
-	// insert is prepared by the draining goroutine on first use; only
-	// one goroutine drains at a time.
-	insert *sql.Stmt
+	// insert holds the INSERTs of n rows, prepared by the draining
+	// goroutine on first use; only one goroutine drains at a time.
+	insert map[int]*sql.Stmt
 }
 
 // AppendEvents implements store.Workflows.
@@ -275,28 +275,74 @@ func (s *Store) drain() {
 	}
 }
 
+// eventsPerInsert is how many events one INSERT statement writes: one
+// statement per event spent most of an append in the driver's per-call
+// overhead, and 64 rows of 5 values stay far below SQLite's parameter limit.
+const eventsPerInsert = 64
+
+// insertEvents returns the prepared INSERT of n rows; only the draining
+// goroutine calls it.
+func (s *Store) insertEvents(ctx context.Context, n int) (*sql.Stmt, error) {
+	g := &s.journal
+	if stmt := g.insert[n]; stmt != nil {
+		return stmt, nil
+	}
+	q := `INSERT INTO workflow_events (execution_id, id, type, at, body) VALUES (?, ?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1)
+	stmt, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if g.insert == nil {
+		g.insert = map[int]*sql.Stmt{}
+	}
+	g.insert[n] = stmt
+	return stmt, nil
+}
+
 func (s *Store) commitEvents(batch []*appendRequest) error {
 	// The callers' contexts differ and any may be cancelled; the commit
 	// belongs to all of them, so it runs on its own.
 	ctx := context.Background()
-	g := &s.journal
-	if g.insert == nil {
-		stmt, err := s.db.PrepareContext(ctx, `INSERT INTO workflow_events (execution_id, id, type, at, body) VALUES (?, ?, ?, ?, ?)`)
+	type row struct {
+		execution int64
+		e         store.Event
+	}
+	var rows []row
+	for _, r := range batch {
+		for _, e := range r.events {
+			rows = append(rows, row{r.executionID, e})
+		}
+	}
+	// Every chunk but the last has size; the statements are prepared
+	// before the transaction, which holds the only connection.
+	size := min(len(rows), eventsPerInsert)
+	stmts := map[int]*sql.Stmt{}
+	for _, n := range []int{size, len(rows) % size} {
+		if n == 0 || stmts[n] != nil {
+			continue
+		}
+		stmt, err := s.insertEvents(ctx, n)
 		if err != nil {
 			return fmt.Errorf("append events: %w", err)
 		}
-		g.insert = stmt
+		stmts[n] = stmt
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt := tx.StmtContext(ctx, g.insert)
-		for _, r := range batch {
-			for _, e := range r.events {
-				if _, err := stmt.ExecContext(ctx, r.executionID, e.ID, e.Type, nanos(e.At), orEmpty(e.Body)); err != nil {
-					if isConstraint(err) {
-						return fmt.Errorf("event %d of execution %d: %w", e.ID, r.executionID, store.ErrExists)
-					}
-					return fmt.Errorf("event %d of execution %d: %w", e.ID, r.executionID, err)
+		args := make([]any, 0, 5*size)
+		for len(rows) > 0 {
+			chunk := rows[:min(len(rows), size)]
+			rows = rows[len(chunk):]
+			stmt := stmts[len(chunk)]
+			args = args[:0]
+			for _, r := range chunk {
+				args = append(args, r.execution, r.e.ID, r.e.Type, nanos(r.e.At), orEmpty(r.e.Body))
+			}
+			if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...); err != nil {
+				if isConstraint(err) {
+					return fmt.Errorf("events %d to %d of execution %d: %w", chunk[0].e.ID, chunk[len(chunk)-1].e.ID, chunk[0].execution, store.ErrExists)
 				}
+				return err
 			}
 		}
 		return nil

@@ -221,6 +221,27 @@ func testGroupCommit(t *testing.T, s store.Workflows) {
 	if got, _ := s.Events(ctx, id); len(got) != writers*each+2 || got[4].Type != "PassStateEntered" {
 		t.Errorf("after the duplicate: %d events, event 5 %+v", len(got), got[4])
 	}
+
+	// One large batch, all or nothing.
+	other := createExecution(t, s, execution("batch", "", 0))
+	var batch []store.Event
+	for i := range 150 {
+		batch = append(batch, event(int64(i+1), fmt.Sprint("T", i)))
+	}
+	if err := s.AppendEvents(ctx, other, batch); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Events(ctx, other)
+	if len(got) != 150 || got[149].Type != "T149" || string(got[77].Body) != string(batch[77].Body) {
+		t.Fatalf("large batch: %d events", len(got))
+	}
+	bad := []store.Event{event(151, "New"), event(152, "New"), event(3, "Duplicate")}
+	if err := s.AppendEvents(ctx, other, bad); !errors.Is(err, store.ErrExists) {
+		t.Errorf("batch with a duplicate: %v", err)
+	}
+	if got, _ := s.Events(ctx, other); len(got) != 150 {
+		t.Errorf("a failed batch left %d events, want the 150 from before", len(got))
+	}
 }
 
 func testStopAndRedrive(t *testing.T, s store.Workflows) {
