@@ -755,3 +755,44 @@ func TestWorkflowKilledVelocityLeavesNoTaskBehind(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestWorkflowHeartbeatsKeepAWaitingTaskAlive(t *testing.T) {
+	e := newEnv(t)
+	tokens := t.TempDir()
+	dir := project(t, map[string]string{
+		"hb.asl.json": `{"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": "arn:velocity:command.waitForTaskToken",
+			"HeartbeatSeconds": 2,
+			"Parameters": {"Command": "echo \"$VELOCITY_TASK_TOKEN\" > \"$DIR/$NAME\"", "Env": {"DIR": "` + tokens + `", "NAME.$": "$$.Execution.Name"}},
+			"End": true}}}`,
+	})
+	for _, name := range []string{"silent", "beating"} {
+		if r := e.run(dir, "workflow", "start", "hb.asl.json", "--name", name, "--detach"); r.code != 0 {
+			t.Fatalf("start %s: %d %s", name, r.code, r.stderr)
+		}
+	}
+	tok := waitFile(t, filepath.Join(tokens, "beating"))
+	// Beat for twice the heartbeat interval, then finish.
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(400 * time.Millisecond) {
+		if r := e.run(dir, "workflow", "task", "heartbeat", tok); r.code != 0 {
+			t.Fatalf("heartbeat: %d %s", r.code, r.stderr)
+		}
+	}
+	if r := e.run(dir, "workflow", "task", "success", tok, "--output", `"done"`); r.code != 0 {
+		t.Fatalf("success: %d %s", r.code, r.stderr)
+	}
+	if m := waitStatus(t, e, dir, "beating", 30*time.Second); m["status"] != "SUCCEEDED" || m["output"] != `"done"` {
+		t.Errorf("beating: %v", m)
+	}
+	// A missed heartbeat ends the execution as Step Functions reports it
+	// (States.Timeout; Retry and Catch may name States.HeartbeatTimeout).
+	if m := waitStatus(t, e, dir, "silent", 30*time.Second); m["status"] != "FAILED" ||
+		(m["error"] != "States.Timeout" && m["error"] != "States.HeartbeatTimeout") {
+		t.Errorf("silent: %v", m)
+	} else if m["waitingTaskTokens"] != nil {
+		t.Errorf("an ended execution still lists waiting tokens: %v", m["waitingTaskTokens"])
+	}
+	silent := waitFile(t, filepath.Join(tokens, "silent"))
+	if r := e.run(dir, "workflow", "task", "success", silent); r.code != 1 || !strings.Contains(r.stderr, "TaskTimedOut") {
+		t.Errorf("answering the timed-out task: %d %s", r.code, r.stderr)
+	}
+}

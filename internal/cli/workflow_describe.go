@@ -32,7 +32,8 @@ Functions' DescribeExecution.`,
 			}
 			var waiting []string
 			for _, t := range tokens {
-				if t.Status == store.TokenWaiting {
+				// Tokens of an execution that ended wait for nothing.
+				if t.Status == store.TokenWaiting && !e.Status.Final() {
 					waiting = append(waiting, t.Token)
 				}
 			}
@@ -67,7 +68,7 @@ Functions' DescribeExecution.`,
 			row("error:", e.Error)
 			row("cause:", e.Cause)
 			for _, t := range tokens {
-				if t.Status == store.TokenWaiting {
+				if t.Status == store.TokenWaiting && !e.Status.Final() {
 					row("waiting task:", fmt.Sprintf("%s token %s", t.State, t.Token))
 				}
 			}

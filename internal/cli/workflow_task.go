@@ -51,6 +51,9 @@ $VELOCITY_TASK_TOKEN for commands); 'workflow describe ID' lists waiting ones.`,
 		Short: "Report that the task is still being worked on (resets HeartbeatSeconds)",
 		Args:  cobra.ExactArgs(1),
 		RunE: a.withWorkflows(func(ctx context.Context, rt *workflowRuntime, args []string) error {
+			if err := tokenLive(ctx, rt, args[0]); err != nil {
+				return err
+			}
 			err := rt.h.store.HeartbeatTaskToken(ctx, args[0], time.Now())
 			if errors.Is(err, store.ErrNotFound) {
 				return taskTokenGone(ctx, rt, args[0])
@@ -68,6 +71,9 @@ func (a *app) completeToken(ctx context.Context, rt *workflowRuntime, token stri
 			return usageError("--output is not JSON: %v", err)
 		}
 		output = json.RawMessage(output)
+	}
+	if err := tokenLive(ctx, rt, token); err != nil {
+		return err
 	}
 	err := rt.h.store.CompleteTaskToken(ctx, token, status, output, errName, cause, time.Now())
 	if errors.Is(err, store.ErrNotFound) {
@@ -87,4 +93,21 @@ func taskTokenGone(ctx context.Context, rt *workflowRuntime, token string) error
 		return err
 	}
 	return fmt.Errorf("TaskTimedOut: the task %s of execution %d was already completed (%s)", t.State, t.ExecutionID, t.Status)
+}
+
+// tokenLive refuses a token whose execution has ended: its task timed
+// out or was stopped, and nobody waits for the answer any more.
+func tokenLive(ctx context.Context, rt *workflowRuntime, token string) error {
+	t, err := rt.h.store.TaskToken(ctx, token)
+	if err != nil {
+		return taskTokenGone(ctx, rt, token)
+	}
+	e, err := rt.h.store.Execution(ctx, t.ExecutionID)
+	if err != nil {
+		return err
+	}
+	if e.Status.Final() && t.Status == store.TokenWaiting {
+		return fmt.Errorf("TaskTimedOut: execution %d (%s) of the task %s has ended %s", e.ID, e.Name, t.State, e.Status)
+	}
+	return nil
 }
