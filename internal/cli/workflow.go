@@ -415,15 +415,9 @@ func executionArg(ctx context.Context, rt *workflowRuntime, arg string) (store.E
 		}
 		return e, err
 	}
-	es, err := st.Executions(ctx, store.ExecutionFilter{Limit: 1000})
+	found, err := st.Executions(ctx, store.ExecutionFilter{Name: arg, Limit: 2})
 	if err != nil {
 		return store.Execution{}, err
-	}
-	var found []store.Execution
-	for _, e := range es {
-		if e.Name == arg {
-			found = append(found, e)
-		}
 	}
 	switch len(found) {
 	case 0:
@@ -431,5 +425,5 @@ func executionArg(ctx context.Context, rt *workflowRuntime, arg string) (store.E
 	case 1:
 		return found[0], nil
 	}
-	return store.Execution{}, usageError("%d executions are named %q (of different state machines): give the number or the ARN", len(found), arg)
+	return store.Execution{}, usageError("several executions are named %q (of different state machines): give the number or the ARN", arg)
 }

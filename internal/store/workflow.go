@@ -119,6 +119,8 @@ type ExecutionFilter struct {
 	Status       ExecutionStatus
 	// Parent, when set, keeps only the children of that execution.
 	Parent string
+	// Name, when set, keeps only executions with that name.
+	Name string
 	// Limit caps the number of executions, newest first; 0 means 100.
 	Limit int
 }

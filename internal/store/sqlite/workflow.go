@@ -189,6 +189,9 @@ func (s *Store) Executions(ctx context.Context, f store.ExecutionFilter) ([]stor
 	if f.Parent != "" {
 		where, args = append(where, "parent = ?"), append(args, f.Parent)
 	}
+	if f.Name != "" {
+		where, args = append(where, "name = ?"), append(args, f.Name)
+	}
 	q := `SELECT ` + executionColumns + ` FROM workflow_executions`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")

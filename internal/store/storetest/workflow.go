@@ -341,6 +341,9 @@ func testExecutionListing(t *testing.T, s store.Workflows) {
 	if got, _ := s.Executions(ctx, store.ExecutionFilter{Parent: "arn:parent", Limit: 1}); len(got) != 1 || got[0].Name != "e3" {
 		t.Errorf("children, limit 1: %v", names(got))
 	}
+	if got, _ := s.Executions(ctx, store.ExecutionFilter{Name: "e2"}); len(got) != 1 || got[0].Name != "e2" {
+		t.Errorf("by name: %v", names(got))
+	}
 	claim(t, s, all[0].ID)
 	if got, _ := s.Executions(ctx, store.ExecutionFilter{Status: store.ExecutionRunning}); len(got) != 1 || got[0].Name != "e4" {
 		t.Errorf("running: %v", names(got))

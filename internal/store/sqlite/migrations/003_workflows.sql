@@ -32,6 +32,7 @@ CREATE TABLE workflow_executions (
 CREATE INDEX workflow_executions_live ON workflow_executions(status) WHERE status IN ('PENDING', 'RUNNING');
 CREATE INDEX workflow_executions_key ON workflow_executions(concurrency_key, status, queue) WHERE concurrency_key != '';
 CREATE INDEX workflow_executions_parent ON workflow_executions(parent) WHERE parent != '';
+CREATE INDEX workflow_executions_name ON workflow_executions(name);
 
 -- An execution's history, in order. body is the whole event as the
 -- interpreter wrote it (JSON); type and at are copies for queries.
