@@ -192,6 +192,21 @@ func stateMachineName(file string) string {
 	return base
 }
 
+// checkName applies Step Functions' rule for execution and state machine
+// names (they end up in ARNs): 1 to 80 characters, none of whitespace,
+// brackets, wildcards, punctuation that ARNs or URLs give a meaning.
+func checkName(name string) error {
+	if name == "" || len(name) > 80 {
+		return errors.New("a name has 1 to 80 characters")
+	}
+	for _, r := range name {
+		if r <= ' ' || r == 0x7f || strings.ContainsRune("<>{}[]?*\"#%\\^|~`$&,;:/", r) {
+			return fmt.Errorf("a name may not contain %q", r)
+		}
+	}
+	return nil
+}
+
 // readInput reads --input: JSON, @FILE or @- for stdin.
 func (a *app) readInput(s string) ([]byte, error) {
 	src := []byte(s)
@@ -263,6 +278,12 @@ func (a *app) runWorkflow(ctx context.Context, rt *workflowRuntime, file string,
 	name := o.name
 	if name == "" {
 		name = newToken()
+	}
+	if err := checkName(name); err != nil {
+		return usageError("--name %q: %v", name, err)
+	}
+	if err := checkName(smName); err != nil {
+		return usageError("state machine name %q: %v; give another with --state-machine", smName, err)
 	}
 	e, lock, err := rt.create(ctx, newExecution{
 		name: name, stateMachine: smName, definition: src, input: input, key: o.key, limit: o.limit, opts: opts,

@@ -463,6 +463,9 @@ func (c *children) StartChild(ctx context.Context, req task.ChildRequest) (task.
 	if name == "" {
 		name = newToken()
 	}
+	if err := checkName(name); err != nil {
+		return task.ChildExecution{}, asl.Failf("StepFunctions.InvalidNameException", "execution name %q: %v", name, err)
+	}
 	arn := executionARN(req.StateMachineName, name)
 	if e, err := rt.h.store.ExecutionByARN(ctx, arn); err == nil {
 		if e.Parent != req.ParentARN {
