@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/store/sqlite"
+	"github.com/velocity-ci/velocity/internal/workflow"
+)
+
+func TestStateMachineName(t *testing.T) {
+	for file, want := range map[string]string{
+		"dir/orders.asl.json": "orders",
+		"orders.asl.yaml":     "orders",
+		"orders.yml":          "orders",
+		"orders.json":         "orders",
+		"my.flow.json":        "my.flow",
+	} {
+		if got := stateMachineName(file); got != want {
+			t.Errorf("%s: %q, want %q", file, got, want)
+		}
+	}
+}
+
+func TestCheckName(t *testing.T) {
+	for _, ok := range []string{"nightly", "run-2024.01_a", "acct-1"} {
+		if err := checkName(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "a b", "a/b", "x:y", "tab\t", strings.Repeat("a", 81)} {
+		if checkName(bad) == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// The journal keeps every field of an event, so that a resumed execution
+// reads back exactly what the interpreter wrote.
+func TestSQLiteJournalRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "velocity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	id, err := st.CreateExecution(ctx, store.Execution{ARN: "arn:x", Name: "x", StateMachine: "sm", Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2024, 1, 1, 0, 0, 0, 123e6, time.UTC)
+	events := []workflow.Event{
+		{ID: 1, Timestamp: at, Type: workflow.ExecutionStarted, Details: json.RawMessage(`{"input":"{}"}`)},
+		{ID: 2, PreviousEventID: 1, Timestamp: at, Type: workflow.TaskScheduled, Scope: "Each#1/7",
+			Details: json.RawMessage(`{"resource":"arn:velocity:command"}`), Resume: json.RawMessage(`{"token":"t"}`)},
+	}
+	j := sqliteJournal{st}
+	if err := j.Append(ctx, "1", events[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(ctx, "1", events[1:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(ctx, "x1", events[1:]); err == nil {
+		t.Error("an execution ID that is not the store's was accepted")
+	}
+	got, err := history(ctx, st, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(events)
+	have, _ := json.Marshal(got)
+	if string(have) != string(want) {
+		t.Errorf("read back\n%s\nwant\n%s", have, want)
+	}
+}
