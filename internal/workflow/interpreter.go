@@ -72,8 +72,9 @@ type TaskRequest struct {
 	TaskToken string
 	// Heartbeat is called by the invoker for each heartbeat it receives
 	// (SendTaskHeartbeat); with HeartbeatSeconds set, a task without a
-	// heartbeat for that long fails with States.HeartbeatTimeout. Safe to
-	// call from any goroutine, never nil.
+	// heartbeat for that long fails (reported as States.Timeout, as Step
+	// Functions does; Retry and Catch may name it
+	// States.HeartbeatTimeout). Safe to call from any goroutine, never nil.
 	Heartbeat func()
 	// TimeoutSeconds and HeartbeatSeconds are the state's effective
 	// values, 0 when not set.
