@@ -159,12 +159,26 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 
 	fmt.Fprintf(a.stdout, "velocity: serving; proxy at %s, control socket %s (Ctrl-C to stop)\n", proxyURL, sock)
 	go a.reportRecovery(rec)
+	a.resumeWorkflows(ctx, h)
 	<-ctx.Done()
 	fmt.Fprintf(a.stdout, "velocity: stopping: draining the proxy, then stopping the services\n")
 	c, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	api.Shutdown(c)
 	return nil
+}
+
+// resumeWorkflows gets workflow executions whose process died going again
+// when the server starts, as every workflow command does. They run in a
+// process of their own, so stopping the server does not interrupt them.
+func (a *app) resumeWorkflows(ctx context.Context, h *home) {
+	rt, err := a.newWorkflowRuntime(ctx, h)
+	if err != nil {
+		a.log.Warn("workflow executions not resumed", "err", err)
+		return
+	}
+	defer rt.close()
+	rt.resumeInBackground(ctx)
 }
 
 // reportRecovery says what the journal held when the server started,
