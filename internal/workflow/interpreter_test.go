@@ -631,7 +631,9 @@ func TestRedriveParallelReRunsOnlyTheFailedBranch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clock := workflow.NewFakeClock(testStart)
 		j := workflow.NewMemoryJournal()
-		in := &workflow.Interpreter{Journal: j, Invoker: &itemInvoker{clock: clock, broken: map[int]bool{3: true}}, Clock: clock}
+		// Tasks take a second, the broken one three: A has finished
+		// when B2 fails.
+		in := &workflow.Interpreter{Journal: j, Invoker: &itemInvoker{clock: clock, sleep: time.Second, broken: map[int]bool{3: true}}, Clock: clock}
 		ex := workflow.Execution{ID: "e", Definition: sm}
 		res, err := in.Run(context.Background(), ex)
 		if err != nil || res.Status != workflow.StatusFailed || res.Error != "Item.Broken" {

@@ -138,7 +138,8 @@ func readItemFile(file string, cfg *asl.ReaderConfig) ([]any, error) {
 		}
 		items, ok := val.([]any)
 		if !ok {
-			return nil, fmt.Errorf("%s: the file holds no JSON array", file)
+			// Step Functions' words for a JSON source without an array.
+			return nil, errors.New("Attempting to map over non-iterable node.")
 		}
 		return items, nil
 	case "JSONL":

@@ -337,7 +337,9 @@ func (s *scope) invoke(ctx context.Context, v *visit, sched Event, input any, to
 		Heartbeat:   func() { lastBeat.Store(x.clock.Now().UnixNano()) },
 	}
 	result, err := x.in.Invoker.Invoke(ictx, req)
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && err != nil {
+		// Stopped from outside. A result that came back all the same is
+		// recorded below: the task's work is done and must not be redone.
 		return nil, nil, "", &stopError{err: context.Cause(ctx)}
 	}
 	switch cause := context.Cause(ictx); {
