@@ -79,6 +79,9 @@ func compileMachine(sm *asl.StateMachine, where string) (*machine, error) {
 	if sm == nil {
 		return nil, definitionError(where, "no state machine")
 	}
+	if sm.QueryLanguage != "" && sm.QueryLanguage != "JSONPath" {
+		return nil, definitionError(where+"/QueryLanguage", "%q is not supported: this interpreter runs the JSONPath query language", sm.QueryLanguage)
+	}
 	m := &machine{startAt: sm.StartAt, states: make(map[string]*state, len(sm.States)), config: sm.ProcessorConfig}
 	if _, ok := sm.States[sm.StartAt]; !ok {
 		return nil, definitionError(where, "StartAt %q names no state", sm.StartAt)
