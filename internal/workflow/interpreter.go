@@ -126,8 +126,9 @@ type Execution struct {
 	RoleArn string
 	// Definition is the state machine to run (decoded by asl.Load).
 	Definition *asl.StateMachine
-	// Input is the execution input in the package's JSON form; nil means {}.
-	// When History is not empty the recorded input is used instead.
+	// Input is the execution input, in the package's JSON form or any
+	// value encoding/json can encode; nil means {}. When History is not
+	// empty the recorded input is used instead.
 	Input any
 	// History is the execution's recorded events, in ID order, as the
 	// Journal stored them. Empty starts a new execution; otherwise Run
@@ -139,7 +140,10 @@ type Execution struct {
 	// History: an ExecutionRedriven event is recorded, then the states
 	// that did not finish (the failed state, and inside a failed Map or
 	// Parallel only its failed or unfinished iterations and branches)
-	// run again; $$.Execution.RedriveCount counts the redrives.
+	// run again. $$.Execution.RedriveCount counts the ExecutionRedriven
+	// events of the history (this redrive included); a history whose
+	// last redrive has not ended is resumed with Redrive false.
+	// Redriving a SUCCEEDED or unfinished execution is an error.
 	Redrive bool
 }
 
