@@ -63,7 +63,6 @@ type mapConfig struct {
 }
 
 func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (any, *asl.Failure, error) {
-	st := v.st
 	ctxObj := s.context(v, attempt, "", nil)
 	fail := func(err error) (any, *asl.Failure, error) { return nil, failureOf(err), stopOnly(err) }
 	in, err := s.effectiveInput(v, ctxObj)
@@ -88,13 +87,35 @@ func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (any, *as
 		return nil, nil, err
 	}
 
-	// Iterations whose history says they ended are walked first: they
-	// take no time and settle a failure before anything runs again.
-	order := make([]int, 0, n)
+	names, order := s.iterationOrder(v, attempt, n)
+	results, res := s.runIterations(ctx, v, cfg, names, order, inputs)
+	switch {
+	case res.stop != nil:
+		return nil, nil, res.stop
+	case ctx.Err() != nil:
+		return nil, nil, &stopError{err: ctx.Err()}
+	case res.exceeded:
+		return nil, asl.Failf(asl.ErrExceedToleratedFailureThreshold, "The specified tolerated failure threshold was exceeded"), nil
+	case res.failure != nil:
+		return nil, res.failure, nil
+	}
+	s.step(MapStateSucceeded, nil, nil)
+	out, err := s.outputOf(v, results, true, ctxObj)
+	if err != nil {
+		return fail(err)
+	}
+	return out, nil, nil
+}
+
+// iterationOrder names the scopes of a Map attempt's iterations and
+// orders them: those whose history says they ended are walked first, as
+// they take no time and settle a failure before anything runs again.
+func (s *scope) iterationOrder(v *visit, attempt, n int) (names []string, order []int) {
+	names = make([]string, n)
+	order = make([]int, 0, n)
 	var rest []int
-	names := make([]string, n)
 	for i := range n {
-		names[i] = childName(s.name, st.name, v.number, attempt, i)
+		names[i] = childName(s.name, v.st.name, v.number, attempt, i)
 		if rec := s.run.recorded[names[i]]; len(rec) > 0 {
 			switch rec[len(rec)-1].Type {
 			case MapIterationSucceeded, MapIterationFailed, MapIterationAborted:
@@ -104,26 +125,36 @@ func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (any, *as
 		}
 		rest = append(rest, i)
 	}
-	order = append(order, rest...)
+	return names, append(order, rest...)
+}
 
+// iterationsEnd is how a Map attempt's iterations ended, short of their
+// results: a failure that fails the Map (exceeded when it is the
+// tolerated-failure threshold), or a stop.
+type iterationsEnd struct {
+	failure  *asl.Failure
+	exceeded bool
+	stop     error
+}
+
+// runIterations runs the iterations in order on at most cfg.concurrency
+// goroutines, stopping the rest when one fails beyond what is tolerated.
+func (s *scope) runIterations(ctx context.Context, v *visit, cfg mapConfig, names []string, order []int, inputs []any) ([]any, iterationsEnd) {
+	n := len(inputs)
 	workers := cfg.concurrency
 	if workers <= 0 || workers > maxUnlimited {
 		workers = maxUnlimited
 	}
-	if workers > n {
-		workers = n
-	}
+	workers = min(workers, n)
 	mctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	results := make([]any, n)
 	var (
-		next     atomic.Int64
-		mu       sync.Mutex
-		failed   int64
-		first    *asl.Failure
-		stop     error
-		exceeded bool
-		wg       sync.WaitGroup
+		next   atomic.Int64
+		mu     sync.Mutex
+		failed int64
+		end    iterationsEnd
+		wg     sync.WaitGroup
 	)
 	prev := s.lastID
 	for range workers {
@@ -140,19 +171,18 @@ func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (any, *as
 				mu.Lock()
 				switch {
 				case err != nil:
-					if stop == nil {
-						stop = err
+					if end.stop == nil {
+						end.stop = err
 					}
 					cancel(err)
 				case f == errAborted:
 				case f != nil:
 					failed++
 					results[i] = map[string]any{"Error": reportedName(f.Name), "Cause": f.Cause}
-					if first == nil {
-						first = f
-					}
 					if !cfg.hasTolerance || exceedsTolerance(cfg, failed, n) {
-						exceeded = cfg.hasTolerance
+						if end.failure == nil {
+							end.failure, end.exceeded = f, cfg.hasTolerance
+						}
 						cancel(errSiblingFailed)
 					}
 				default:
@@ -163,24 +193,7 @@ func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (any, *as
 		}()
 	}
 	wg.Wait()
-	if stop != nil {
-		return nil, nil, stop
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, nil, &stopError{err: err}
-	}
-	if errors.Is(context.Cause(mctx), errSiblingFailed) {
-		if exceeded {
-			return nil, asl.Failf(asl.ErrExceedToleratedFailureThreshold, "The specified tolerated failure threshold was exceeded"), nil
-		}
-		return nil, first, nil
-	}
-	s.step(MapStateSucceeded, nil, nil)
-	out, err := s.outputOf(v, results, true, ctxObj)
-	if err != nil {
-		return fail(err)
-	}
-	return out, nil, nil
+	return results, end
 }
 
 func exceedsTolerance(cfg mapConfig, failed int64, total int) bool {
