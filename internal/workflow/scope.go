@@ -141,11 +141,11 @@ func (s *scope) flush(ctx context.Context) error {
 	return nil
 }
 
-// step returns the recorded event of type t, or emits a new one built by
-// details; replayed tells which.
-func (s *scope) step(t EventType, details func() any, resume func() any) (e Event, replayed bool) {
-	if e, ok := s.replay(t); ok {
-		return e, true
+// step consumes the recorded event of type t, or emits a new one with
+// the details and resume data the functions build (either may be nil).
+func (s *scope) step(t EventType, details func() any, resume func() any) {
+	if _, ok := s.replay(t); ok {
+		return
 	}
 	var d, r any
 	if details != nil {
@@ -154,7 +154,7 @@ func (s *scope) step(t EventType, details func() any, resume func() any) (e Even
 	if resume != nil {
 		r = resume()
 	}
-	return s.emit(t, d, r), false
+	s.emit(t, d, r)
 }
 
 func mustJSON(v any) json.RawMessage {
