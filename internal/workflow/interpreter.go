@@ -64,6 +64,12 @@ type TaskRequest struct {
 	StateMachineARN string
 	// Attempt counts from 0; it is the state's $$.State.RetryCount.
 	Attempt int
+	// ScheduledEventID is the ID of the attempt's TaskScheduled (or
+	// LambdaFunctionScheduled) event. It is the same when a resumed
+	// execution invokes an in-flight task again, so a resource can use
+	// ExecutionID and ScheduledEventID to make its effect happen once
+	// (name a child execution after them, say).
+	ScheduledEventID int64
 	// TaskToken is set when Resource ends with ".waitForTaskToken": the
 	// invoker hands the token on (it is also in $$.Task.Token for
 	// Parameters) and Invoke returns only when the token is completed

@@ -709,3 +709,53 @@ func TestResumeKeepsAbortedBranchesAborted(t *testing.T) {
 		}
 	})
 }
+
+// idInvoker records the ScheduledEventID of each invocation.
+type idInvoker struct {
+	mu  sync.Mutex
+	ids []int64
+}
+
+func (inv *idInvoker) Invoke(_ context.Context, req workflow.TaskRequest) (any, error) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.ids = append(inv.ids, req.ScheduledEventID)
+	return "done", nil
+}
+
+// TestInFlightTaskKeepsItsScheduledEventID resumes a task that was in
+// flight: invoked again, it carries the ID of the TaskScheduled event
+// recorded before, which resources use to make their effect happen once.
+func TestInFlightTaskKeepsItsScheduledEventID(t *testing.T) {
+	sm := load(t, `{"StartAt": "P", "States": {
+	  "P": {"Type": "Pass", "Next": "T"},
+	  "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}}`)
+	j := workflow.NewMemoryJournal()
+	first := &idInvoker{}
+	in := &workflow.Interpreter{Journal: j, Invoker: first}
+	if _, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: sm}); err != nil {
+		t.Fatal(err)
+	}
+	h := j.History("e")
+	var scheduled int64
+	cut := 0
+	for i, e := range h {
+		if e.Type == workflow.TaskScheduled {
+			scheduled = e.ID
+		}
+		if e.Type == workflow.TaskStarted {
+			cut = i + 1
+		}
+	}
+	if len(first.ids) != 1 || first.ids[0] != scheduled || scheduled == 0 {
+		t.Fatalf("invoked with IDs %v, TaskScheduled is event %d", first.ids, scheduled)
+	}
+	again := &idInvoker{}
+	in = &workflow.Interpreter{Journal: seed(t, "e", h[:cut]), Invoker: again}
+	if _, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: sm, History: h[:cut]}); err != nil {
+		t.Fatal(err)
+	}
+	if len(again.ids) != 1 || again.ids[0] != scheduled {
+		t.Errorf("resumed invocation has IDs %v, want [%d]", again.ids, scheduled)
+	}
+}

@@ -33,6 +33,27 @@ type scope struct {
 	// started, when set, is called at the first flush: the scope has
 	// reached its first action (see parallelAttempt).
 	started func()
+	// wanted are queued events whose IDs someone waits to learn.
+	wanted []wantedID
+}
+
+// wantedID asks for the ID of pending event at, once it is numbered.
+type wantedID struct {
+	at  int
+	dst *int64
+}
+
+// emitID queues a new event like emit and has its ID written to dst
+// when it is made durable.
+func (s *scope) emitID(t EventType, details, resume any, dst *int64) Event {
+	e := s.emit(t, details, resume)
+	if len(s.pending) == 0 {
+		// emit flushed a full queue, this event last.
+		*dst = s.lastID
+		return e
+	}
+	s.wanted = append(s.wanted, wantedID{at: len(s.pending) - 1, dst: dst})
+	return e
 }
 
 func (x *execution) newScope(name string, prevID int64) *scope {
@@ -136,6 +157,10 @@ func (s *scope) flush(ctx context.Context) error {
 		s.visiting.entered.ID = s.pending[s.visiting.enteredAt].ID
 		s.visiting.enteredAt = -1
 	}
+	for _, w := range s.wanted {
+		*w.dst = s.pending[w.at].ID
+	}
+	s.wanted = s.wanted[:0]
 	s.pending = s.pending[:0]
 	s.startedNow()
 	return nil

@@ -163,6 +163,7 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 	var token string
 	var timeout, heartbeat int64
 	sched, replayed := s.replay(st.eventType(TaskScheduled))
+	schedID := sched.ID
 	if replayed {
 		var d recordedTask
 		var r scheduledResume
@@ -204,7 +205,7 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 		if st.lambda {
 			details = lambdaScheduledDetails{Resource: st.def.Resource, Input: jsonString(input), TimeoutInSeconds: timeout}
 		}
-		sched = s.emit(st.eventType(TaskScheduled), details, scheduledResume{Token: token, Timeout: timeout, Heartbeat: heartbeat})
+		sched = s.emitID(st.eventType(TaskScheduled), details, scheduledResume{Token: token, Timeout: timeout, Heartbeat: heartbeat}, &schedID)
 	}
 	if _, ok := s.replay(st.eventType(TaskStarted)); !ok {
 		var details any = taskResourceDetails{ResourceType: st.resourceType, Resource: st.rname}
@@ -240,6 +241,7 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 		}
 		var fl *asl.Failure
 		var ft EventType
+		sched.ID = schedID
 		result, fl, ft, err = s.invoke(ctx, v, sched, input, token, attempt, timeout, heartbeat)
 		if err != nil {
 			return nil, nil, nil, "", err
@@ -332,7 +334,7 @@ func (s *scope) invoke(ctx context.Context, v *visit, sched Event, input any, to
 	req := TaskRequest{
 		Resource: v.st.def.Resource, Input: input, StateName: v.st.name,
 		ExecutionID: x.ex.ID, ExecutionARN: x.arn, StateMachineARN: x.smARN,
-		Attempt: attempt, TaskToken: token, TimeoutSeconds: timeout, HeartbeatSeconds: heartbeat,
+		Attempt: attempt, ScheduledEventID: sched.ID, TaskToken: token, TimeoutSeconds: timeout, HeartbeatSeconds: heartbeat,
 		Credentials: credentials,
 		Heartbeat:   func() { lastBeat.Store(x.clock.Now().UnixNano()) },
 	}
