@@ -139,9 +139,13 @@ func run(ctx context.Context, cfg config) (failed bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("proxy listener: %w", err)
 	}
-	srv := &http.Server{Handler: px, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
+	// The proxy's own data path, as velocity run and velocity serve use it.
+	go px.Serve(ln, proxy.ServeOptions{})
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = px.Shutdown(sctx)
+	}()
 	b.proxyURL = "http://" + ln.Addr().String()
 	b.d = &deploy.Deployer{
 		Runtime: rt, Proxy: px, Blobs: blobs, Dir: filepath.Join(work, "releases"),
