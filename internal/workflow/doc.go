@@ -41,8 +41,9 @@
 // process stopped (its effect possibly done, its result not yet
 // recorded) runs again on resume. Finished states and finished Map
 // iterations never run again. Resources whose effect must not repeat
-// should be idempotent, or key their effect on the task token or the
-// execution and state names they are given.
+// should be idempotent, or key their effect on what stays the same when a
+// task is invoked again: the execution ID with TaskRequest.ScheduledEventID,
+// or the task token.
 //
 // # Redrive
 //
