@@ -759,3 +759,32 @@ func TestInFlightTaskKeepsItsScheduledEventID(t *testing.T) {
 		t.Errorf("resumed invocation has IDs %v, want [%d]", again.ids, scheduled)
 	}
 }
+
+// TestExecutionTimeoutCountsFromTheStart resumes an execution with
+// TimeoutSeconds: it times out when it would have without the restart.
+func TestExecutionTimeoutCountsFromTheStart(t *testing.T) {
+	sm := load(t, `{"StartAt": "W", "TimeoutSeconds": 10, "States": {"W": {"Type": "Wait", "Seconds": 100, "End": true}}}`)
+	var prefix []workflow.Event
+	synctest.Test(t, func(t *testing.T) {
+		clock := workflow.NewFakeClock(testStart)
+		j := workflow.NewMemoryJournal()
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { _ = clock.Sleep(context.Background(), 3*time.Second); cancel() }()
+		in := &workflow.Interpreter{Journal: j, Clock: clock}
+		if _, err := in.Run(ctx, workflow.Execution{ID: "e", Definition: sm}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run: %v", err)
+		}
+		prefix = j.History("e")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		clock := workflow.NewFakeClock(testStart.Add(4 * time.Second))
+		in := &workflow.Interpreter{Journal: seed(t, "e", prefix), Clock: clock}
+		res, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: sm, History: prefix})
+		if err != nil || res.Status != workflow.StatusTimedOut {
+			t.Fatalf("%v %+v", err, res)
+		}
+		if got := clock.Now(); !got.Equal(testStart.Add(10 * time.Second)) {
+			t.Errorf("timed out at %v, want %v", got, testStart.Add(10*time.Second))
+		}
+	})
+}
