@@ -29,19 +29,25 @@ const maxUnlimited = 1000
 func (s *scope) mapState(ctx context.Context, v *visit) (any, string, error) {
 	r := newRetries(v.st)
 	for attempt := 0; ; attempt++ {
-		out, f, err := s.mapAttempt(ctx, v, attempt)
+		out, f, inside, err := s.mapAttempt(ctx, v, attempt)
 		if err != nil {
 			return nil, "", err
 		}
 		if f == nil {
 			return out, v.st.def.Next, nil
 		}
-		recorded, ok := s.replay(MapStateFailed)
+		// Only a failure of the iterations or branches is recorded as
+		// MapStateFailed; one of the state's own input or output
+		// processing is not.
+		var failType EventType
 		var rec *Event
-		if ok {
-			rec = &recorded
+		if inside {
+			failType = MapStateFailed
+			if recorded, ok := s.replay(MapStateFailed); ok {
+				rec = &recorded
+			}
 		}
-		until, retry, err := s.onFailure(ctx, v, r, f, rec, MapStateFailed, func() any { return nil })
+		until, retry, err := s.onFailure(ctx, v, r, f, rec, failType, func() any { return nil })
 		if err != nil {
 			return nil, "", err
 		}
@@ -62,9 +68,9 @@ type mapConfig struct {
 	hasTolerance   bool
 }
 
-func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (any, *asl.Failure, error) {
+func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (out any, f *asl.Failure, inside bool, err error) {
 	ctxObj := s.context(v, attempt, "", nil)
-	fail := func(err error) (any, *asl.Failure, error) { return nil, failureOf(err), stopOnly(err) }
+	fail := func(err error) (any, *asl.Failure, bool, error) { return nil, failureOf(err), false, stopOnly(err) }
 	in, err := s.effectiveInput(v, ctxObj)
 	if err != nil {
 		return fail(err)
@@ -84,27 +90,26 @@ func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (any, *as
 	n := len(inputs)
 	s.step(MapStateStarted, func() any { return mapStartedDetails{Length: n} }, nil)
 	if err := s.flush(ctx); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 
 	names, order := s.iterationOrder(v, attempt, n)
 	results, res := s.runIterations(ctx, v, cfg, names, order, inputs)
 	switch {
 	case res.stop != nil:
-		return nil, nil, res.stop
+		return nil, nil, false, res.stop
 	case ctx.Err() != nil:
-		return nil, nil, &stopError{err: ctx.Err()}
+		return nil, nil, false, &stopError{err: ctx.Err()}
 	case res.exceeded:
-		return nil, asl.Failf(asl.ErrExceedToleratedFailureThreshold, "The specified tolerated failure threshold was exceeded"), nil
+		return nil, asl.Failf(asl.ErrExceedToleratedFailureThreshold, "The specified tolerated failure threshold was exceeded"), true, nil
 	case res.failure != nil:
-		return nil, res.failure, nil
+		return nil, res.failure, true, nil
 	}
 	s.step(MapStateSucceeded, nil, nil)
-	out, err := s.outputOf(v, results, true, ctxObj)
-	if err != nil {
+	if out, err = s.outputOf(v, results, true, ctxObj); err != nil {
 		return fail(err)
 	}
-	return out, nil, nil
+	return out, nil, false, nil
 }
 
 // iterationOrder names the scopes of a Map attempt's iterations and

@@ -14,19 +14,25 @@ import (
 func (s *scope) parallel(ctx context.Context, v *visit) (any, string, error) {
 	r := newRetries(v.st)
 	for attempt := 0; ; attempt++ {
-		out, f, err := s.parallelAttempt(ctx, v, attempt)
+		out, f, inside, err := s.parallelAttempt(ctx, v, attempt)
 		if err != nil {
 			return nil, "", err
 		}
 		if f == nil {
 			return out, v.st.def.Next, nil
 		}
-		recorded, ok := s.replay(ParallelStateFailed)
+		// Only a failure of the iterations or branches is recorded as
+		// ParallelStateFailed; one of the state's own input or output
+		// processing is not.
+		var failType EventType
 		var rec *Event
-		if ok {
-			rec = &recorded
+		if inside {
+			failType = ParallelStateFailed
+			if recorded, ok := s.replay(ParallelStateFailed); ok {
+				rec = &recorded
+			}
 		}
-		until, retry, err := s.onFailure(ctx, v, r, f, rec, ParallelStateFailed, func() any { return nil })
+		until, retry, err := s.onFailure(ctx, v, r, f, rec, failType, func() any { return nil })
 		if err != nil {
 			return nil, "", err
 		}
@@ -39,20 +45,20 @@ func (s *scope) parallel(ctx context.Context, v *visit) (any, string, error) {
 	}
 }
 
-func (s *scope) parallelAttempt(ctx context.Context, v *visit, attempt int) (any, *asl.Failure, error) {
+func (s *scope) parallelAttempt(ctx context.Context, v *visit, attempt int) (out any, f *asl.Failure, inside bool, err error) {
 	st := v.st
 	ctxObj := s.context(v, attempt, "", nil)
 	in, err := s.effectiveInput(v, ctxObj)
 	if err != nil {
-		return nil, failureOf(err), stopOnly(err)
+		return nil, failureOf(err), false, stopOnly(err)
 	}
 	input, err := s.parametersOf(v, st.parameters, in, ctxObj)
 	if err != nil {
-		return nil, failureOf(err), stopOnly(err)
+		return nil, failureOf(err), false, stopOnly(err)
 	}
 	s.step(ParallelStateStarted, nil, nil)
 	if err := s.flush(ctx); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 
 	bctx, cancel := context.WithCancelCause(ctx)
@@ -107,20 +113,19 @@ func (s *scope) parallelAttempt(ctx context.Context, v *visit, attempt int) (any
 	}
 	wg.Wait()
 	if stop != nil {
-		return nil, nil, stop
+		return nil, nil, false, stop
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, nil, &stopError{err: err}
+		return nil, nil, false, &stopError{err: err}
 	}
 	if first != nil {
-		return nil, first, nil
+		return nil, first, true, nil
 	}
 	s.step(ParallelStateSucceeded, nil, nil)
-	out, err := s.outputOf(v, results, true, ctxObj)
-	if err != nil {
-		return nil, failureOf(err), stopOnly(err)
+	if out, err = s.outputOf(v, results, true, ctxObj); err != nil {
+		return nil, failureOf(err), false, stopOnly(err)
 	}
-	return out, nil, nil
+	return out, nil, false, nil
 }
 
 // failureOf returns err as a failure, or nil when it stops the walk.
