@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,26 +96,34 @@ func newHarness(t *testing.T) *harness {
 	}
 	rt := &recordingRuntime{Local: local}
 	px := proxy.New(proxy.Options{Logger: logger})
-	srv := httptest.NewServer(px)
+	// The proxy's own data path, as velocity run and velocity serve use it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go px.Serve(ln, proxy.ServeOptions{})
+	proxyURL := "http://" + ln.Addr().String()
 	blobs, err := artifact.OpenBlobs(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := &deploy.Deployer{
 		Runtime: rt, Proxy: px, Blobs: blobs, Dir: t.TempDir(),
-		ProxyURL: srv.URL, Logger: logger,
+		ProxyURL: proxyURL, Logger: logger,
 	}
 	t.Cleanup(func() {
 		d.Close()
-		srv.Close()
-		px.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
+		if err := px.Shutdown(ctx); err != nil {
+			t.Errorf("proxy shutdown: %v", err)
+		}
+		px.Close()
 		if err := local.Close(ctx); err != nil {
 			t.Errorf("runtime close: %v", err)
 		}
 	})
-	return &harness{t: t, rt: rt, blobs: blobs, d: d, proxyURL: srv.URL}
+	return &harness{t: t, rt: rt, blobs: blobs, d: d, proxyURL: proxyURL}
 }
 
 // release makes the files of a release: the app, its version.txt and,
