@@ -788,3 +788,23 @@ func TestExecutionTimeoutCountsFromTheStart(t *testing.T) {
 		}
 	})
 }
+
+// TestResumeWithChangedDefinition resumes a history under a definition
+// whose state was renamed: the recorded output of the old state is not
+// lent to the new one, which runs.
+func TestResumeWithChangedDefinition(t *testing.T) {
+	old := load(t, `{"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": "old", "Next": "W"}, "W": {"Type": "Wait", "Seconds": 0, "End": true}}}`)
+	renamed := load(t, `{"StartAt": "B", "States": {"B": {"Type": "Pass", "Result": "new", "Next": "W"}, "W": {"Type": "Wait", "Seconds": 0, "End": true}}}`)
+	j := workflow.NewMemoryJournal()
+	in := &workflow.Interpreter{Journal: j}
+	if _, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: old}); err != nil {
+		t.Fatal(err)
+	}
+	h := j.History("e")
+	prefix := h[:len(h)-3] // up to A's exit
+	in = &workflow.Interpreter{Journal: seed(t, "e", prefix)}
+	res, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: renamed, History: prefix})
+	if err != nil || res.Status != workflow.StatusSucceeded || res.Output != "new" {
+		t.Fatalf("%v %+v", err, res)
+	}
+}

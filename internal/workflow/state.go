@@ -71,7 +71,7 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 	v := &visit{st: st, number: s.visits[st.name], input: input}
 	s.visits[st.name]++
 
-	if e, ok := s.peek(); ok && e.Type == st.entered {
+	if e, ok := s.peek(); ok && e.Type == st.entered && enteredName(e, st.name) {
 		// A visit recorded to its end is not run again: its recorded
 		// output and next state are used.
 		if st.exited != "" {
@@ -142,6 +142,15 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 	}
 	s.emit(st.exited, stateExitedDetails{Name: st.name, Output: jsonString(out)}, resume)
 	return out, next, nil
+}
+
+// enteredName reports whether a recorded entry event is the entry into
+// the state called name (its details start with the name, as written by
+// stateEnteredDetails), so that a history does not lend one state's
+// output to another after a definition changed.
+func enteredName(e Event, name string) bool {
+	prefix := `{"name":` + jsonString(name)
+	return len(e.Details) > len(prefix) && string(e.Details[:len(prefix)]) == prefix
 }
 
 // errAbortedBefore stops a walk at a visit the history records as
