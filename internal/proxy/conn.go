@@ -30,7 +30,8 @@ type clientConn struct {
 
 	req      request
 	resp     response
-	consumed bool // the request head was discarded from rd
+	consumed bool      // the request head was discarded from rd
+	deadline time.Time // the read deadline set on nc
 	watch    clientWatch
 	upstream atomic.Pointer[upstreamConn] // the exchange's, for the watcher to close
 	gone     atomic.Bool                  // the watcher saw the client leave
@@ -56,14 +57,18 @@ func (cc *clientConn) serve() {
 			if err := cc.wr.Flush(); err != nil {
 				return
 			}
-			_ = cc.nc.SetReadDeadline(time.Now().Add(cc.s.idleTimeout))
+			// Moving the deadline is a timer update; doing it only once a
+			// quarter of the idle timeout has passed saves one per request.
+			if now := time.Now(); cc.deadline.Sub(now) < cc.s.idleTimeout*3/4 {
+				cc.setReadDeadline(now.Add(cc.s.idleTimeout))
+			}
 		}
 		if _, err := cc.rd.Peek(1); err != nil {
 			return
 		}
 		cc.state.Store(connActive)
 		if !headBuffered(cc.rd) {
-			_ = cc.nc.SetReadDeadline(time.Now().Add(cc.s.headerTimeout))
+			cc.setReadDeadline(time.Now().Add(cc.s.headerTimeout))
 		}
 		head, err := peekHead(cc.rd)
 		if err != nil {
@@ -90,12 +95,19 @@ func (cc *clientConn) serve() {
 			return
 		}
 		if cc.req.length > 0 || cc.req.chunked {
-			_ = cc.nc.SetReadDeadline(time.Time{}) // uploads may take their time
+			cc.setReadDeadline(time.Time{}) // uploads may take their time
 		}
 		if !cc.exchange(route) {
 			return
 		}
 	}
+}
+
+// setReadDeadline sets the client connection's read deadline and
+// remembers it.
+func (cc *clientConn) setReadDeadline(t time.Time) {
+	cc.deadline = t
+	_ = cc.nc.SetReadDeadline(t)
 }
 
 // headBuffered reports whether a whole head is already in rd's buffer, so

@@ -27,7 +27,8 @@ type ServeOptions struct {
 	// arrived; default 10s.
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes a client connection that sent no new request for
-	// this long; default 2m.
+	// this long (on the data path, between 3/4 of it and all of it);
+	// default 2m.
 	IdleTimeout time.Duration
 }
 

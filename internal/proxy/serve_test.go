@@ -686,3 +686,34 @@ func TestServeTLS(t *testing.T) {
 		t.Fatalf("missing key file: %v", err)
 	}
 }
+
+func TestServeClosesIdleAndSlowConnections(t *testing.T) {
+	p := New(Options{})
+	b := newBackend(t, "app", nil)
+	tg, _ := p.NewTarget(b.URL)
+	route := p.NewRoute("prod", "web")
+	_ = route.SetGroups([]Group{{Release: "r1", Weight: 100, Targets: []*Target{tg}}})
+	p.SetRoute("app.test", route)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = p.Serve(ln, ServeOptions{IdleTimeout: 200 * time.Millisecond, ReadHeaderTimeout: 200 * time.Millisecond})
+	}()
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+
+	idle := dialRaw(t, ln.Addr().String())
+	idle.send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	if _, body := idle.read(t, "GET"); body != "app" {
+		t.Fatalf("got %q", body)
+	}
+	slow := dialRaw(t, ln.Addr().String())
+	slow.send(t, "GET / HTTP/1.1\r\nHost: app.te") // and never the rest
+	if !idle.closed() {
+		t.Fatal("idle connection still open after IdleTimeout")
+	}
+	if !slow.closed() {
+		t.Fatal("connection with an unfinished head still open after ReadHeaderTimeout")
+	}
+}

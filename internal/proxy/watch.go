@@ -59,7 +59,7 @@ func (cc *clientConn) disarm() {
 		// It fired: wake it from waiting for the socket, and wait for it.
 		_ = cc.raw.SetReadDeadline(time.Unix(1, 0))
 		<-cc.watch.done
-		_ = cc.raw.SetReadDeadline(time.Time{})
+		cc.setReadDeadline(time.Time{}) // raw is nc: watched connections are not TLS
 	}
 	cc.upstream.Store(nil)
 }
