@@ -1,6 +1,8 @@
 // Package asl holds state machine definitions in the Amazon States Language
 // (JSONPath query language): the types the interpreter runs, decoding from
-// JSON or YAML, and validation with located errors.
+// JSON or YAML, and validation with located errors. A .json file, or any
+// source that opens with "{", is read as strict JSON (AWS refuses trailing
+// commas, comments and single quotes); other sources are YAML.
 //
 // Load is the way in for a definition a user wrote: it runs Validate, which
 // reports every problem at once, each with the JSON pointer of the

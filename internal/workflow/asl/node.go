@@ -16,9 +16,10 @@ import (
 )
 
 // This file turns a JSON or YAML source into a tree of JSON values that
-// remember where they were written. JSON is read by the YAML parser too
-// (JSON is YAML's flow style), so both formats get the same positions and
-// the same checks.
+// remember where they were written. YAML goes through the YAML parser;
+// JSON goes through the strict parser of jsonsource.go, because the YAML
+// parser also accepts what JSON forbids (trailing commas, single quotes).
+// Both build the same tree, so both formats get the same checks.
 
 type kind int
 
@@ -157,11 +158,14 @@ var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9
 func parseSource(r *report, src []byte) *node {
 	// Editors on some systems start UTF-8 files with a byte order mark.
 	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
+	if isJSONSource(r.file, src) {
+		return parseJSONSource(r, src)
+	}
 	// Duplicate keys are let through so that they are reported with the
 	// definition's other problems instead of aborting.
 	f, err := parser.ParseBytes(src, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
-		syntaxError(r, err)
+		syntaxError(r, src, err)
 		return nil
 	}
 	var docs []*ast.DocumentNode
@@ -184,8 +188,10 @@ func parseSource(r *report, src []byte) *node {
 	return c.convert(docs[0].Body, "", 0)
 }
 
-// syntaxError reports the parser's error at the token it blames.
-func syntaxError(r *report, err error) {
+// syntaxError reports the parser's error at the token it blames, in
+// words that say what to fix, under the pointer of the mapping the line
+// sits in when the indentation tells it.
+func syntaxError(r *report, src []byte, err error) {
 	p, msg := pos{1, 1}, err.Error()
 	var ye yaml.Error
 	if errors.As(err, &ye) {
@@ -194,12 +200,10 @@ func syntaxError(r *report, err error) {
 			p = pos{max(tk.Position.Line, 1), max(tk.Position.Column, 1)}
 		}
 	}
-	hint := ""
-	if strings.Contains(msg, "'\t'") {
-		hint = " (indent YAML with spaces, not tabs)"
-	}
+	lines := strings.Split(string(src), "\n")
+	msg = explainYAMLError(lines, p, msg)
 	msg = strings.NewReplacer("\t", `\t`, "\n", " ").Replace(msg)
-	r.add(p, "", "invalid JSON or YAML: %s%s", msg, hint)
+	r.add(p, yamlPointerAt(lines, p.line), "invalid YAML: %s", msg)
 }
 
 // posOf returns where a node starts as a user would point at it.
