@@ -250,7 +250,7 @@ func (cc *clientConn) forward(t *Target, now time.Time) forwarded {
 			}
 			return forwarded{err: err, bodySent: req.hasBody()}
 		}
-		cc.arm(uc)
+		cc.arm(uc, now)
 		head, err = peekHead(uc.rd)
 		if errors.Is(err, errHeadTooLarge) {
 			head, err = readLargeHead(uc.rd)

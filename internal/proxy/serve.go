@@ -59,6 +59,7 @@ func (p *Proxy) Serve(ln net.Listener, opt ServeOptions) error {
 		return http.ErrServerClosed
 	}
 	go func() { _ = s.slow.Serve(s.handoff) }()
+	go s.sweep()
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()

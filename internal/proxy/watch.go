@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -15,15 +16,23 @@ import (
 // which cancels the request as net/http's context would.
 
 // watchAfter is how long an exchange runs before its client is watched;
-// short exchanges never start a watcher.
+// short exchanges never start a watcher. Each Serve's sweeper looks for
+// such exchanges twice per watchAfter, so arming costs an exchange two
+// atomic stores rather than a timer.
 const watchAfter = 500 * time.Millisecond
 
-// clientWatch is a clientConn's watcher state, touched by the exchange's
-// goroutine except where noted.
+const (
+	watchOff     int32 = iota
+	watchArmed         // the request was sent; the sweeper may start a watcher
+	watchRunning       // watchClient runs
+)
+
+// clientWatch is a clientConn's watcher state.
 type clientWatch struct {
-	timer *time.Timer   // runs watchClient; nil when the connection cannot be watched (TLS)
+	able  bool          // the connection can be watched: not TLS
+	state atomic.Int32  // watchOff, watchArmed or watchRunning
+	since atomic.Int64  // the exchange's start, unix nanoseconds
 	done  chan struct{} // watchClient's end, one token per run
-	armed bool
 }
 
 // initWatch prepares the watcher. TLS connections are not watched: a
@@ -33,38 +42,59 @@ func (cc *clientConn) initWatch() {
 	if _, ok := cc.raw.(syscall.Conn); !ok || cc.s.tls != nil {
 		return
 	}
+	cc.watch.able = true
 	cc.watch.done = make(chan struct{}, 1)
-	cc.watch.timer = time.AfterFunc(time.Hour, cc.watchClient)
-	cc.watch.timer.Stop()
 }
 
-// arm starts the countdown for the exchange on uc, once the request has
-// been sent: from then on the data path does not read the client's socket.
-func (cc *clientConn) arm(uc *upstreamConn) {
-	if cc.watch.timer == nil {
+// arm lets the sweeper watch the client of the exchange on uc, started at
+// start, once the request has been sent: from then on the data path does
+// not read the client's socket.
+func (cc *clientConn) arm(uc *upstreamConn, start time.Time) {
+	if !cc.watch.able {
 		return
 	}
 	cc.upstream.Store(uc)
-	cc.watch.armed = true
-	cc.watch.timer.Reset(watchAfter)
+	cc.watch.since.Store(start.UnixNano())
+	cc.watch.state.Store(watchArmed)
 }
 
-// disarm stops the watcher and waits for it, so uc can be reused safely.
+// disarm stops any watcher and waits for it, so uc can be reused safely.
 func (cc *clientConn) disarm() {
-	if !cc.watch.armed {
+	if !cc.watch.able || cc.watch.state.Load() == watchOff {
 		return
 	}
-	cc.watch.armed = false
-	if !cc.watch.timer.Stop() {
-		// It fired: wake it from waiting for the socket, and wait for it.
+	if !cc.watch.state.CompareAndSwap(watchArmed, watchOff) {
+		// A watcher runs: wake it from waiting for the socket, and wait.
 		_ = cc.raw.SetReadDeadline(time.Unix(1, 0))
 		<-cc.watch.done
 		cc.setReadDeadline(time.Time{}) // raw is nc: watched connections are not TLS
+		cc.watch.state.Store(watchOff)
 	}
 	cc.upstream.Store(nil)
 }
 
-// watchClient runs in the timer's goroutine until the client's socket is
+// sweep starts a watcher for every exchange armed for longer than
+// watchAfter, until the server shuts down.
+func (s *server) sweep() {
+	tick := time.NewTicker(watchAfter / 2)
+	defer tick.Stop()
+	for range tick.C {
+		if s.closing.Load() {
+			return
+		}
+		cutoff := time.Now().Add(-watchAfter).UnixNano()
+		s.mu.Lock()
+		for cc := range s.conns {
+			w := &cc.watch
+			if w.state.Load() == watchArmed && w.since.Load() < cutoff && w.state.CompareAndSwap(watchArmed, watchRunning) {
+				go cc.watchClient()
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// watchClient runs in its own goroutine until the client's socket is
 // readable (data, EOF or an error) or disarm wakes it.
 func (cc *clientConn) watchClient() {
 	defer func() { cc.watch.done <- struct{}{} }()
