@@ -1,15 +1,18 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -207,8 +210,9 @@ func checkName(name string) error {
 	return nil
 }
 
-// readInput reads --input: JSON, @FILE or @- for stdin.
-func (a *app) readInput(s string) ([]byte, error) {
+// readInput reads a JSON flag's value (--input, --output): JSON, @FILE
+// or @- for stdin. Errors name the flag.
+func (a *app) readInput(flag, s string) ([]byte, error) {
 	src := []byte(s)
 	if name, ok := strings.CutPrefix(s, "@"); ok {
 		var err error
@@ -218,14 +222,14 @@ func (a *app) readInput(s string) ([]byte, error) {
 			src, err = os.ReadFile(a.inDir(name))
 		}
 		if err != nil {
-			return nil, usageError("--input %s: %v", s, err)
+			return nil, usageError("%s %s: %v", flag, s, err)
 		}
 	}
 	v, err := payload.Decode(src)
 	if err != nil {
-		return nil, usageError("--input is not JSON: %v", err)
+		return nil, usageError("%s is not JSON: %v", flag, err)
 	}
-	return json.Marshal(v)
+	return marshalJSON(v)
 }
 
 func (a *app) runWorkflow(ctx context.Context, rt *workflowRuntime, file string, o workflowRunOptions, start bool) error {
@@ -233,7 +237,7 @@ func (a *app) runWorkflow(ctx context.Context, rt *workflowRuntime, file string,
 	if err != nil {
 		return err
 	}
-	input, err := a.readInput(o.input)
+	input, err := a.readInput("--input", o.input)
 	if err != nil {
 		return err
 	}
@@ -260,6 +264,10 @@ func (a *app) runWorkflow(ctx context.Context, rt *workflowRuntime, file string,
 		tc := o.testCase
 		if sm, c, ok := strings.Cut(tc, "#"); ok {
 			smName, tc = sm, c
+		}
+		if _, ok := m.StateMachines[smName]; !ok {
+			return usageError("--mocks %s has no state machine %q under StateMachines (it has: %s); name the state machine with --state-machine or --test-case STATE_MACHINE#NAME",
+				o.mocks, smName, strings.Join(slices.Sorted(maps.Keys(m.StateMachines)), ", "))
 		}
 		if tc == "" {
 			return usageError("--mocks needs --test-case NAME (test cases of %s: %s)", smName, strings.Join(m.TestCases(smName), ", "))
@@ -356,11 +364,12 @@ func (a *app) foreground(ctx context.Context, rt *workflowRuntime, e store.Execu
 		d := res.StopTime.Sub(res.StartTime)
 		if res.Status == workflow.StatusSucceeded {
 			fmt.Fprintf(a.stderr, "velocity: execution %d (%s) SUCCEEDED in %s\n", e.ID, e.Name, d.Round(time.Millisecond))
-			b, err := json.MarshalIndent(res.Output, "", "  ")
-			if err != nil {
+			enc := json.NewEncoder(a.stdout)
+			enc.SetEscapeHTML(false)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(res.Output); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "%s\n", b)
 		} else {
 			fmt.Fprintf(a.stderr, "velocity: execution %d (%s) %s: %s: %s\n", e.ID, e.Name, res.Status, res.Error, res.Cause)
 			fmt.Fprintf(a.stderr, "velocity: see 'velocity workflow history %d'\n", e.ID)
@@ -384,20 +393,35 @@ func writeResult(w interface{ Write([]byte) (int, error) }, res workflow.Result)
 			Output any    `json:"output"`
 		}{res.Status, res.Output})
 	}
+	// DescribeExecution leaves out an error or cause the execution has
+	// none of (a Fail state with only Error, say).
 	return writeJSON(w, struct {
 		Status string `json:"status"`
-		Error  string `json:"error"`
-		Cause  string `json:"cause"`
+		Error  string `json:"error,omitempty"`
+		Cause  string `json:"cause,omitempty"`
 	}{res.Status, res.Error, res.Cause})
 }
 
 func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		return err
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
+}
+
+// marshalJSON is json.Marshal without escaping <, > and & as \u003c and
+// the like: Step Functions writes them as they are, and the output is read
+// by people and compared with AWS's, not put into HTML.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // awsTime is a timestamp in the journal's form: RFC 3339, milliseconds, UTC.

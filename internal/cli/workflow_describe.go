@@ -98,8 +98,12 @@ func executionJSON(e store.Execution) map[string]any {
 	if e.Output != nil {
 		m["output"] = json.RawMessage(quoteJSON(e.Output))
 	}
-	if e.Error != "" || e.Cause != "" {
-		m["error"], m["cause"] = e.Error, e.Cause
+	// DescribeExecution leaves out what the execution has none of.
+	if e.Error != "" {
+		m["error"] = e.Error
+	}
+	if e.Cause != "" {
+		m["cause"] = e.Cause
 	}
 	if e.ConcurrencyKey != "" {
 		m["concurrencyKey"], m["concurrencyLimit"] = e.ConcurrencyKey, e.ConcurrencyLimit
@@ -116,6 +120,7 @@ func executionJSON(e store.Execution) map[string]any {
 // quoteJSON gives a JSON document as a JSON string: DescribeExecution
 // returns input and output as text.
 func quoteJSON(b []byte) []byte {
-	q, _ := json.Marshal(string(b))
+	// Marshalling a string cannot fail.
+	q, _ := marshalJSON(string(b))
 	return q
 }

@@ -22,8 +22,18 @@ func (a *app) workflowListCmd() *cobra.Command {
 		Short: "List workflow executions, newest first",
 		Args:  cobra.NoArgs,
 		RunE: a.withWorkflows(func(ctx context.Context, rt *workflowRuntime, _ []string) error {
+			st := store.ExecutionStatus(strings.ToUpper(status))
+			switch st {
+			case "", store.ExecutionPending, store.ExecutionRunning, store.ExecutionSucceeded,
+				store.ExecutionFailed, store.ExecutionTimedOut, store.ExecutionAborted:
+			default:
+				return usageError("--status %q is not a status: give PENDING, RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED", status)
+			}
+			if limit < 1 {
+				return usageError("--limit must be at least 1, not %d", limit)
+			}
 			es, err := rt.h.store.Executions(ctx, store.ExecutionFilter{
-				StateMachine: sm, Status: store.ExecutionStatus(strings.ToUpper(status)), Limit: limit,
+				StateMachine: sm, Status: st, Limit: limit,
 			})
 			if err != nil {
 				return err

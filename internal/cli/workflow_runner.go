@@ -150,7 +150,7 @@ func (j sqliteJournal) Append(ctx context.Context, executionID string, events []
 	}
 	out := make([]store.Event, len(events))
 	for i, e := range events {
-		body, err := json.Marshal(e)
+		body, err := marshalJSON(e)
 		if err != nil {
 			return fmt.Errorf("journal: event %d: %w", e.ID, err)
 		}
@@ -352,7 +352,7 @@ func (rt *workflowRuntime) finish(ctx context.Context, e store.Execution, res wo
 	var out []byte
 	if res.Status == workflow.StatusSucceeded {
 		var err error
-		if out, err = json.Marshal(res.Output); err != nil {
+		if out, err = marshalJSON(res.Output); err != nil {
 			return res, err
 		}
 	}

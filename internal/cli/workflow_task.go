@@ -28,7 +28,7 @@ $VELOCITY_TASK_TOKEN for commands); 'workflow describe ID' lists waiting ones.`,
 		Short: "Complete the task with an output",
 		Args:  cobra.ExactArgs(1),
 		RunE: a.withWorkflows(func(ctx context.Context, rt *workflowRuntime, args []string) error {
-			raw, err := a.readInput(output)
+			raw, err := a.readInput("--output", output)
 			if err != nil {
 				return err
 			}
