@@ -95,6 +95,13 @@ func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (out any,
 
 	names, order := s.iterationOrder(v, attempt, n)
 	results, res := s.runIterations(ctx, v, cfg, names, order, inputs)
+	// The Map's next event links to the failed iteration's last state
+	// event, or after a success to the last event of its iterations.
+	if res.failure != nil {
+		s.lastID = res.failedSource
+	} else if res.last > s.lastID {
+		s.lastID = res.last
+	}
 	switch {
 	case res.stop != nil:
 		return nil, nil, false, res.stop
@@ -140,6 +147,11 @@ type iterationsEnd struct {
 	failure  *asl.Failure
 	exceeded bool
 	stop     error
+	// failedSource is the event the failed iteration's next event would
+	// have linked to (its last state event); last is the highest event ID
+	// of the iterations.
+	failedSource int64
+	last         int64
 }
 
 // runIterations runs the iterations in order on at most cfg.concurrency
@@ -161,19 +173,26 @@ func (s *scope) runIterations(ctx context.Context, v *visit, cfg mapConfig, name
 		end    iterationsEnd
 		wg     sync.WaitGroup
 	)
-	prev := s.lastID
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Each worker's iterations link one after the other, as a
+			// Map with MaxConcurrency 1 is recorded: an iteration's
+			// MapIterationStarted links to the last state event of the
+			// one before it.
+			prev := s.lastID
 			for {
 				k := int(next.Add(1) - 1)
 				if k >= n || mctx.Err() != nil {
 					return
 				}
 				i := order[k]
-				out, f, err := s.iteration(ctx, mctx, v, names[i], i, inputs[i], prev)
+				c := s.run.newScope(names[i], prev)
+				out, f, err := s.iteration(ctx, mctx, v, c, i, inputs[i])
+				prev = c.lastID
 				mu.Lock()
+				end.last = max(end.last, c.lastEvent)
 				switch {
 				case err != nil:
 					if end.stop == nil {
@@ -187,6 +206,7 @@ func (s *scope) runIterations(ctx context.Context, v *visit, cfg mapConfig, name
 					if !cfg.hasTolerance || exceedsTolerance(cfg, failed, n) {
 						if end.failure == nil {
 							end.failure, end.exceeded = f, cfg.hasTolerance
+							end.failedSource = c.lastID
 						}
 						cancel(errSiblingFailed)
 					}
@@ -214,10 +234,9 @@ func exceedsTolerance(cfg mapConfig, failed int64, total int) bool {
 // errAborted marks an iteration stopped because a sibling failed.
 var errAborted = &asl.Failure{Name: "aborted"}
 
-// iteration runs item index of a Map in its own scope. ctx is the Map
+// iteration runs item index of a Map in its own scope c. ctx is the Map
 // state's context, mctx the one cancelled when the Map fails.
-func (s *scope) iteration(ctx, mctx context.Context, v *visit, name string, index int, input any, prev int64) (any, *asl.Failure, error) {
-	c := s.run.newScope(name, prev)
+func (s *scope) iteration(ctx, mctx context.Context, v *visit, c *scope, index int, input any) (any, *asl.Failure, error) {
 	if n := len(c.rec); n > 0 && c.rec[n-1].Type == MapIterationAborted {
 		// The Map failed while this iteration ran; it stays aborted.
 		return nil, errAborted, nil

@@ -66,6 +66,7 @@ func (s *scope) parallelAttempt(ctx context.Context, v *visit, attempt int) (out
 	results := make([]any, len(st.branches))
 	var mu sync.Mutex
 	var first *asl.Failure
+	var firstSource, last int64
 	var stop error
 	var wg sync.WaitGroup
 	// A failing branch stops the others only once each has reached its
@@ -88,6 +89,7 @@ func (s *scope) parallelAttempt(ctx context.Context, v *visit, attempt int) (out
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			last = max(last, child.lastID)
 			var f *asl.Failure
 			switch {
 			case err == nil:
@@ -102,7 +104,7 @@ func (s *scope) parallelAttempt(ctx context.Context, v *visit, attempt int) (out
 				}
 			case errors.As(err, &f):
 				if first == nil {
-					first = f
+					first, firstSource = f, child.lastID
 					go func() {
 						started.Wait()
 						cancel(errSiblingFailed)
@@ -118,9 +120,13 @@ func (s *scope) parallelAttempt(ctx context.Context, v *visit, attempt int) (out
 	if err := ctx.Err(); err != nil {
 		return nil, nil, false, &stopError{err: err}
 	}
+	// The state's next event links to the failed branch's last event,
+	// or after a success to the last event of the branches.
 	if first != nil {
+		s.lastID = firstSource
 		return nil, first, true, nil
 	}
+	s.lastID = max(s.lastID, last)
 	s.step(ParallelStateSucceeded, nil, nil)
 	if out, err = s.outputOf(v, results, true, ctxObj); err != nil {
 		return nil, failureOf(err), false, stopOnly(err)

@@ -143,8 +143,6 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 	if started == nil {
 		rootScope.emitRaw(ExecutionStarted, executionStartedDetails{Input: jsonString(x.input), RoleArn: ex.RoleArn}, nil)
 		rootScope.pending[0].Timestamp = x.startTime
-	} else {
-		rootScope.lastID = started.ID
 	}
 	if x.timeoutBase.IsZero() {
 		x.timeoutBase = x.startTime

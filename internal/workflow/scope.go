@@ -22,7 +22,11 @@ type scope struct {
 	pos int
 
 	pending []Event
-	lastID  int64
+	// lastID is the source event the scope's next event links to
+	// (previousEventId); lastEvent is the highest ID of the events the
+	// scope recorded or replayed.
+	lastID    int64
+	lastEvent int64
 	// visits counts the entries into each state so far; with the attempt
 	// of a retried Map or Parallel it names the child scopes, which are
 	// therefore the same when the history is walked again.
@@ -49,7 +53,7 @@ func (s *scope) emitID(t EventType, details, resume any, dst *int64) Event {
 	e := s.emit(t, details, resume)
 	if len(s.pending) == 0 {
 		// emit flushed a full queue, this event last.
-		*dst = s.lastID
+		*dst = s.lastEvent
 		return e
 	}
 	s.wanted = append(s.wanted, wantedID{at: len(s.pending) - 1, dst: dst})
@@ -84,8 +88,19 @@ func (s *scope) replay(t EventType) (Event, bool) {
 	}
 	e := s.rec[s.pos]
 	s.pos++
-	s.lastID = e.ID
+	s.consumed(e)
 	return e, true
+}
+
+// consumed links the scope's next event to recorded event e as the
+// original walk did. Only a later event moves the link: after a redrive,
+// the events of the first run that a scope walks through again come
+// before those it recorded anew.
+func (s *scope) consumed(e Event) {
+	if linksFrom(e.Type) && e.ID > s.lastID {
+		s.lastID = e.ID
+	}
+	s.lastEvent = max(s.lastEvent, e.ID)
 }
 
 // peek returns the next recorded event without consuming it.
@@ -149,10 +164,12 @@ func (s *scope) flush(ctx context.Context) error {
 	if len(s.pending) == 0 {
 		return nil
 	}
-	if err := s.run.w.submit(ctx, s.lastID, s.pending); err != nil {
+	src, err := s.run.w.submit(ctx, s.lastID, s.pending)
+	if err != nil {
 		return &stopError{err: err}
 	}
-	s.lastID = s.pending[len(s.pending)-1].ID
+	s.lastID = src
+	s.lastEvent = s.pending[len(s.pending)-1].ID
 	if s.visiting != nil && s.visiting.enteredAt >= 0 && s.visiting.enteredAt < len(s.pending) {
 		s.visiting.entered.ID = s.pending[s.visiting.enteredAt].ID
 		s.visiting.enteredAt = -1

@@ -88,7 +88,7 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 					return nil, "", &stopError{err: fmt.Errorf("%w: event %d: %v", ErrHistory, r.ID, err)}
 				}
 				s.pos = i + 1
-				s.lastID = r.ID
+				s.consumed(r)
 				return out, next, nil
 			}
 		}
@@ -166,7 +166,7 @@ func (s *scope) recordedAbort() bool {
 			return false
 		}
 		if strings.HasSuffix(t, "StateAborted") {
-			s.lastID = s.rec[i].ID
+			s.consumed(s.rec[i])
 			s.pos = i + 1
 			return true
 		}

@@ -24,29 +24,30 @@ type writer struct {
 	err error
 }
 
-// submit numbers events (chaining PreviousEventID from prev within the
-// batch), makes them durable and returns them numbered.
-func (w *writer) submit(ctx context.Context, prev int64, events []Event) error {
+// submit numbers events, links them (see linksFrom) starting from the
+// source event prev, makes them durable and returns the source the
+// scope's next event links from.
+func (w *writer) submit(ctx context.Context, prev int64, events []Event) (int64, error) {
 	done := make(chan error, 1)
 	w.mu.Lock()
 	if w.err != nil {
 		w.mu.Unlock()
-		return w.err
+		return prev, w.err
 	}
+	src := prev
 	for i := range events {
 		events[i].ID = w.nextID
 		w.nextID++
-		if i == 0 {
-			events[i].PreviousEventID = prev
-		} else {
-			events[i].PreviousEventID = events[i-1].ID
+		events[i].PreviousEventID = src
+		if linksFrom(events[i].Type) {
+			src = events[i].ID
 		}
 	}
 	w.queue = append(w.queue, events...)
 	w.waiters = append(w.waiters, done)
 	if w.flushing {
 		w.mu.Unlock()
-		return <-done
+		return src, <-done
 	}
 	w.flushing = true
 	for len(w.queue) > 0 {
@@ -70,5 +71,22 @@ func (w *writer) submit(ctx context.Context, prev int64, events []Event) error {
 	}
 	w.flushing = false
 	w.mu.Unlock()
-	return <-done
+	return src, <-done
+}
+
+// linksFrom reports whether the events after one of type t in its scope
+// name it as their previousEventId, as Step Functions links them. The
+// events that close something (ExecutionStarted for the top level, an
+// iteration's end, a Map's or Parallel's success) are not: in the
+// recorded histories the next event points past them, at the last event
+// of the work they close (the first state's entry has previousEventId 0,
+// the next MapIterationStarted the previous iteration's last state event,
+// MapStateExited the last MapIterationSucceeded).
+func linksFrom(t EventType) bool {
+	switch t {
+	case ExecutionStarted, MapIterationSucceeded, MapIterationFailed, MapIterationAborted,
+		MapStateSucceeded, ParallelStateSucceeded:
+		return false
+	}
+	return true
 }

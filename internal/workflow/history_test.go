@@ -1,0 +1,213 @@
+package workflow_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/velocity-ci/velocity/internal/workflow"
+)
+
+// The expected histories below are transcribed from GetExecutionHistory
+// responses recorded against Step Functions (the parity snapshots of
+// LocalStack's scenario tests: test_map_state, test_map_state_catch,
+// test_map_state_retry, test_map_state_break_condition,
+// test_parallel_state), written as "id previousEventId type" lines. The
+// definitions are those scenarios' state machines.
+
+// chain writes a history as "id previousEventId type" lines.
+func chain(h []workflow.Event) string {
+	var b strings.Builder
+	for _, e := range h {
+		fmt.Fprintf(&b, "%d %d %s\n", e.ID, e.PreviousEventID, e.Type)
+	}
+	return b.String()
+}
+
+// lines joins expected "id prev type" lines as chain writes them.
+func lines(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
+
+// runHistory runs def on input with a fake clock (so retries take no real
+// time) and returns its history.
+func runHistory(t *testing.T, def, input string, inv workflow.Invoker) ([]workflow.Event, workflow.Result) {
+	t.Helper()
+	var h []workflow.Event
+	var res workflow.Result
+	synctest.Test(t, func(t *testing.T) {
+		clock := workflow.NewFakeClock(testStart)
+		j := workflow.NewMemoryJournal()
+		in := &workflow.Interpreter{Journal: j, Invoker: inv, Clock: clock}
+		var err error
+		res, err = in.Run(context.Background(), workflow.Execution{ID: "h", StateMachineName: "m", Definition: load(t, def), Input: decode(t, input)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h = j.History("h")
+	})
+	return h, res
+}
+
+func TestFirstStateLinksToZero(t *testing.T) {
+	h, _ := runHistory(t, `{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}`, `{}`, nil)
+	want := lines(
+		"1 0 ExecutionStarted",
+		"2 0 PassStateEntered",
+		"3 2 PassStateExited",
+		"4 3 ExecutionSucceeded")
+	if got := chain(h); got != want {
+		t.Errorf("history:\n%s\nwant (as Step Functions records it):\n%s", got, want)
+	}
+}
+
+const mapScenario = `{"StartAt": "StartState", "States": {
+  "StartState": {"Type": "Pass", "Result": [1, "Hello", {}, null, 3.3, 3, 4, 5], "ResultPath": "$.arr", "Next": "MapState"},
+  "MapState": {"Type": "Map", "ResultPath": null, "InputPath": "$.arr", "MaxConcurrency": 1,
+    "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "HandleItem",
+      "States": {"HandleItem": {"Type": "Pass", "End": true}}},
+    "Next": "Final"},
+  "Final": {"Type": "Pass", "End": true}}}`
+
+func TestMapHistoryLinksAsRecorded(t *testing.T) {
+	h, _ := runHistory(t, mapScenario, `{}`, nil)
+	ls := []string{
+		"1 0 ExecutionStarted",
+		"2 0 PassStateEntered",
+		"3 2 PassStateExited",
+		"4 3 MapStateEntered",
+		"5 4 MapStateStarted",
+		"6 5 MapIterationStarted",
+		"7 6 PassStateEntered",
+		"8 7 PassStateExited",
+		"9 8 MapIterationSucceeded",
+	}
+	for i := 1; i < 8; i++ {
+		id := 6 + 4*i
+		ls = append(ls,
+			fmt.Sprintf("%d %d MapIterationStarted", id, id-2),
+			fmt.Sprintf("%d %d PassStateEntered", id+1, id),
+			fmt.Sprintf("%d %d PassStateExited", id+2, id+1),
+			fmt.Sprintf("%d %d MapIterationSucceeded", id+3, id+2))
+	}
+	ls = append(ls,
+		"38 37 MapStateSucceeded",
+		"39 37 MapStateExited",
+		"40 39 PassStateEntered",
+		"41 40 PassStateExited",
+		"42 41 ExecutionSucceeded")
+	if got, want := chain(h), lines(ls...); got != want {
+		t.Errorf("history:\n%s\nwant (test_map_state):\n%s", got, want)
+	}
+}
+
+func TestMapBreakHistoryLinksAsRecorded(t *testing.T) {
+	def := `{"StartAt": "StartState", "States": {
+	  "StartState": {"Type": "Pass", "Result": [1, "Hello", {}, 3.3, 3, 4, 5], "ResultPath": "$.arr", "Next": "MapState"},
+	  "MapState": {"Type": "Map", "ResultPath": null, "InputPath": "$.arr", "MaxConcurrency": 1,
+	    "ItemProcessor": {"StartAt": "Equals3", "States": {
+	      "Equals3": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 3, "Next": "Break"}], "Default": "Pass"},
+	      "Pass": {"Type": "Pass", "End": true},
+	      "Break": {"Type": "Fail", "Error": "SomeFailure", "Cause": "This state machines raises a 'SomeFailure' failure."}}},
+	    "Next": "Final"},
+	  "Final": {"Type": "Pass", "End": true}}}`
+	h, res := runHistory(t, def, `{}`, nil)
+	ls := []string{
+		"1 0 ExecutionStarted",
+		"2 0 PassStateEntered",
+		"3 2 PassStateExited",
+		"4 3 MapStateEntered",
+		"5 4 MapStateStarted",
+	}
+	for i := 0; i < 4; i++ {
+		id := 6 + 6*i
+		prev := id - 2
+		if i == 0 {
+			prev = 5
+		}
+		ls = append(ls,
+			fmt.Sprintf("%d %d MapIterationStarted", id, prev),
+			fmt.Sprintf("%d %d ChoiceStateEntered", id+1, id),
+			fmt.Sprintf("%d %d ChoiceStateExited", id+2, id+1),
+			fmt.Sprintf("%d %d PassStateEntered", id+3, id+2),
+			fmt.Sprintf("%d %d PassStateExited", id+4, id+3),
+			fmt.Sprintf("%d %d MapIterationSucceeded", id+5, id+4))
+	}
+	ls = append(ls,
+		"30 28 MapIterationStarted",
+		"31 30 ChoiceStateEntered",
+		"32 31 ChoiceStateExited",
+		"33 32 FailStateEntered",
+		"34 33 MapIterationFailed",
+		"35 33 MapStateFailed",
+		"36 35 ExecutionFailed")
+	if got, want := chain(h), lines(ls...); got != want {
+		t.Errorf("history:\n%s\nwant (test_map_state_break_condition):\n%s", got, want)
+	}
+	if res.Error != "SomeFailure" {
+		t.Errorf("error %q, want SomeFailure", res.Error)
+	}
+}
+
+func TestMapCatchHistoryLinksAsRecorded(t *testing.T) {
+	def := `{"StartAt": "StartState", "States": {
+	  "StartState": {"Type": "Pass", "Result": [1], "ResultPath": "$.arr", "Next": "MapState"},
+	  "MapState": {"Type": "Map", "InputPath": "$.arr", "MaxConcurrency": 1,
+	    "ItemProcessor": {"StartAt": "HandleItemFail", "States": {
+	      "HandleItemFail": {"Type": "Fail", "Error": "HandleItemFailError", "Cause": "HandleItemFailCause"}}},
+	    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "FinalCaught"}],
+	    "Next": "Final"},
+	  "FinalCaught": {"Type": "Pass", "End": true},
+	  "Final": {"Type": "Pass", "End": true}}}`
+	h, _ := runHistory(t, def, `{}`, nil)
+	want := lines(
+		"1 0 ExecutionStarted",
+		"2 0 PassStateEntered",
+		"3 2 PassStateExited",
+		"4 3 MapStateEntered",
+		"5 4 MapStateStarted",
+		"6 5 MapIterationStarted",
+		"7 6 FailStateEntered",
+		"8 7 MapIterationFailed",
+		"9 7 MapStateFailed",
+		"10 9 MapStateExited",
+		"11 10 PassStateEntered",
+		"12 11 PassStateExited",
+		"13 12 ExecutionSucceeded")
+	if got := chain(h); got != want {
+		t.Errorf("history:\n%s\nwant (test_map_state_catch):\n%s", got, want)
+	}
+}
+
+func TestParallelHistoryLinksAsRecorded(t *testing.T) {
+	def := `{"StartAt": "LoadInput", "States": {
+	  "LoadInput": {"Type": "Pass", "Result": [1, 2, 3, 4], "Next": "ParallelState"},
+	  "ParallelState": {"Type": "Parallel", "End": true, "Branches": [
+	    {"StartAt": "Branch1", "States": {"Branch1": {"Type": "Pass", "End": true}}},
+	    {"StartAt": "Branch21", "States": {"Branch21": {"Type": "Pass", "Next": "Branch22"}, "Branch22": {"Type": "Pass", "End": true}}},
+	    {"StartAt": "Branch31", "States": {"Branch31": {"Type": "Pass", "Next": "Branch32"},
+	      "Branch32": {"Type": "Pass", "Next": "Branch33"}, "Branch33": {"Type": "Pass", "End": true}}}]}}}`
+	h, _ := runHistory(t, def, `{}`, nil)
+	// The recording masks the IDs of the branches' events, which run
+	// concurrently; what it fixes is everything around them.
+	var outer []workflow.Event
+	for _, e := range h {
+		if e.ID < 6 || e.ID > 17 {
+			outer = append(outer, e)
+		} else if e.PreviousEventID < 5 {
+			t.Errorf("branch event %d %s links to %d, before ParallelStateStarted", e.ID, e.Type, e.PreviousEventID)
+		}
+	}
+	want := lines(
+		"1 0 ExecutionStarted",
+		"2 0 PassStateEntered",
+		"3 2 PassStateExited",
+		"4 3 ParallelStateEntered",
+		"5 4 ParallelStateStarted",
+		"18 17 ParallelStateSucceeded",
+		"19 17 ParallelStateExited",
+		"20 19 ExecutionSucceeded")
+	if got := chain(outer); got != want {
+		t.Errorf("history:\n%s\nwant (test_parallel_state):\n%s", chain(h), want)
+	}
+}
