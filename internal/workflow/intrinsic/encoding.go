@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -20,35 +21,28 @@ func evalBase64Encode(_ *Call, args []any) (any, error) {
 	return base64.StdEncoding.EncodeToString([]byte(s)), nil
 }
 
-// evalBase64Decode decodes leniently, as Step Functions does: characters
-// outside the Base64 alphabets are skipped, decoding stops at padding, and
-// missing padding is accepted (AWS decodes "abc" and "!!!invalid!!!").
+// evalBase64Decode decodes strictly, as a standard Base64 decoder does:
+// only the standard alphabet, padding optional but exact when present and
+// only at the end, no spaces or line breaks. Text that is not Base64
+// fails the call instead of decoding to whatever its stray characters
+// leave.
 func evalBase64Decode(_ *Call, args []any) (any, error) {
 	s, err := limitedString(args[0], maxEncodeChars)
 	if err != nil {
 		return nil, err
 	}
-	clean := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '=' {
-			break
-		}
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/':
-			clean = append(clean, c)
-		case c == '-':
-			clean = append(clean, '+')
-		case c == '_':
-			clean = append(clean, '/')
-		}
+	// The decoders of encoding/base64 skip line breaks; Base64 text with
+	// them is not one Base64 string.
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		return nil, fmt.Errorf("the argument is not valid Base64: a line break at offset %d", i)
 	}
-	if len(clean)%4 == 1 {
-		clean = clean[:len(clean)-1] // a lone character holds no whole byte
+	enc := base64.RawStdEncoding
+	if strings.Contains(s, "=") {
+		enc = base64.StdEncoding
 	}
-	b, err := base64.RawStdEncoding.DecodeString(string(clean))
+	b, err := enc.DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("the argument is not valid Base64: %v", err)
+		return nil, fmt.Errorf("the argument is not valid Base64: %w", err)
 	}
 	return string(b), nil
 }
