@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow"
 )
@@ -209,5 +210,101 @@ func TestParallelHistoryLinksAsRecorded(t *testing.T) {
 		"20 19 ExecutionSucceeded")
 	if got := chain(outer); got != want {
 		t.Errorf("history:\n%s\nwant (test_parallel_state):\n%s", chain(h), want)
+	}
+}
+
+const mapRetryScenario = `{"StartAt": "StartState", "States": {
+  "StartState": {"Type": "Pass", "Result": [1], "ResultPath": "$.arr", "Next": "MapState"},
+  "MapState": {"Type": "Map", "ResultPath": null, "InputPath": "$.arr", "MaxConcurrency": 1,
+    "ItemProcessor": {"StartAt": "HandleItemFail", "States": {
+      "HandleItemFail": {"Type": "Fail", "Error": "HandleItemFailError", "Cause": "HandleItemFailCause"}}},
+    "Retry": [{"ErrorEquals": ["HandleItemFailError"], "MaxAttempts": 2}],
+    "Next": "Final"},
+  "Final": {"Type": "Pass", "End": true}}}`
+
+// mapRetryRecorded is test_map_state_retry's history: no MapStateFailed
+// between attempts, each retry's MapStateStarted linked to the failed
+// iteration's last state event.
+var mapRetryRecorded = lines(
+	"1 0 ExecutionStarted",
+	"2 0 PassStateEntered",
+	"3 2 PassStateExited",
+	"4 3 MapStateEntered",
+	"5 4 MapStateStarted",
+	"6 5 MapIterationStarted",
+	"7 6 FailStateEntered",
+	"8 7 MapIterationFailed",
+	"9 7 MapStateStarted",
+	"10 9 MapIterationStarted",
+	"11 10 FailStateEntered",
+	"12 11 MapIterationFailed",
+	"13 11 MapStateStarted",
+	"14 13 MapIterationStarted",
+	"15 14 FailStateEntered",
+	"16 15 MapIterationFailed",
+	"17 15 MapStateFailed",
+	"18 17 ExecutionFailed")
+
+func TestMapRetryHistoryAsRecorded(t *testing.T) {
+	h, res := runHistory(t, mapRetryScenario, `{}`, nil)
+	if got := chain(h); got != mapRetryRecorded {
+		t.Errorf("history:\n%s\nwant (test_map_state_retry):\n%s", got, mapRetryRecorded)
+	}
+	// The retries wait 1 s and 2 s (IntervalSeconds 1, BackoffRate 2).
+	if d := res.StopTime.Sub(res.StartTime); d != 3*time.Second {
+		t.Errorf("the execution took %s, want 3s", d)
+	}
+	if res.Status != workflow.StatusFailed || res.Error != "HandleItemFailError" {
+		t.Errorf("result %+v", res)
+	}
+}
+
+func TestParallelRetryRecordsOneFailure(t *testing.T) {
+	def := `{"StartAt":"P","States":{"P":{"Type":"Parallel","Branches":[{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"E","Cause":"C"}}}],
+	  "Retry":[{"ErrorEquals":["E"],"IntervalSeconds":1,"MaxAttempts":1}],"End":true}}}`
+	h, _ := runHistory(t, def, `{}`, nil)
+	want := lines(
+		"1 0 ExecutionStarted",
+		"2 0 ParallelStateEntered",
+		"3 2 ParallelStateStarted",
+		"4 3 FailStateEntered",
+		"5 4 ParallelStateStarted",
+		"6 5 FailStateEntered",
+		"7 6 ParallelStateFailed",
+		"8 7 ExecutionFailed")
+	if got := chain(h); got != want {
+		t.Errorf("history:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestResumedHistoryLinksAsAnUninterruptedOne cuts the recorded
+// scenarios after every event and resumes them: the resumed history is
+// the uninterrupted one, IDs, links and types, and a retry waits what it
+// would have.
+func TestResumedHistoryLinksAsAnUninterruptedOne(t *testing.T) {
+	for name, def := range map[string]string{"map": mapScenario, "map retry": mapRetryScenario} {
+		t.Run(name, func(t *testing.T) {
+			full, want := runHistory(t, def, `{}`, nil)
+			sm := load(t, def)
+			for cut := 1; cut < len(full); cut++ {
+				prefix := append([]workflow.Event(nil), full[:cut]...)
+				synctest.Test(t, func(t *testing.T) {
+					// The clock stands where the cut event was recorded.
+					clock := workflow.NewFakeClock(prefix[cut-1].Timestamp)
+					j := seed(t, "h", prefix)
+					in := &workflow.Interpreter{Journal: j, Clock: clock}
+					res, err := in.Run(context.Background(), workflow.Execution{ID: "h", StateMachineName: "m", Definition: sm, History: prefix})
+					if err != nil {
+						t.Fatalf("cut %d: %v", cut, err)
+					}
+					if got := chain(j.History("h")); got != chain(full) {
+						t.Errorf("cut %d: history:\n%s\nwant:\n%s", cut, got, chain(full))
+					}
+					if res.StopTime != want.StopTime {
+						t.Errorf("cut %d: ended at %s, want %s", cut, res.StopTime, want.StopTime)
+					}
+				})
+			}
+		})
 	}
 }

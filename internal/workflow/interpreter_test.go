@@ -684,16 +684,24 @@ func TestResumeKeepsAbortedBranchesAborted(t *testing.T) {
 		}
 		full = j.History("e")
 	})
-	cut, aborted := -1, false
+	// Cut while the retry waits: a retried attempt records no
+	// ParallelStateFailed, the next attempt's ParallelStateStarted
+	// follows it.
+	cut, aborted, started := -1, false, 0
 	for i, e := range full {
 		aborted = aborted || e.Type == workflow.TaskStateAborted
 		if e.Type == workflow.ParallelStateFailed {
-			cut = i + 1
-			break
+			t.Fatalf("a retried attempt recorded ParallelStateFailed (event %d)", e.ID)
+		}
+		if e.Type == workflow.ParallelStateStarted {
+			if started++; started == 2 {
+				cut = i
+				break
+			}
 		}
 	}
 	if cut < 0 || !aborted {
-		t.Fatalf("history has no aborted task before ParallelStateFailed")
+		t.Fatalf("history has no aborted task before the retry's ParallelStateStarted")
 	}
 	prefix := append([]workflow.Event(nil), full[:cut]...)
 	synctest.Test(t, func(t *testing.T) {

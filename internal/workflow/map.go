@@ -8,6 +8,7 @@ import (
 
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
 )
@@ -36,26 +37,12 @@ func (s *scope) mapState(ctx context.Context, v *visit) (any, string, error) {
 		if f == nil {
 			return out, v.st.def.Next, nil
 		}
-		// Only a failure of the iterations or branches is recorded as
-		// MapStateFailed; one of the state's own input or output
-		// processing is not.
-		var failType EventType
-		var rec *Event
-		if inside {
-			failType = MapStateFailed
-			if recorded, ok := s.replay(MapStateFailed); ok {
-				rec = &recorded
-			}
-		}
-		until, retry, err := s.onFailure(ctx, v, r, f, rec, failType, func() any { return nil })
+		retry, err := s.retryAfter(ctx, v, r, f, inside, MapStateFailed, MapStateStarted)
 		if err != nil {
 			return nil, "", err
 		}
 		if !retry {
 			return s.catchOrFail(v, f)
-		}
-		if err := s.sleepUntil(ctx, until); err != nil {
-			return nil, "", err
 		}
 	}
 }
@@ -98,7 +85,7 @@ func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (out any,
 	// The Map's next event links to the failed iteration's last state
 	// event, or after a success to the last event of its iterations.
 	if res.failure != nil {
-		s.lastID = res.failedSource
+		s.lastID, v.failedAt = res.failedSource, res.failedAt
 	} else if res.last > s.lastID {
 		s.lastID = res.last
 	}
@@ -152,6 +139,8 @@ type iterationsEnd struct {
 	// of the iterations.
 	failedSource int64
 	last         int64
+	// failedAt is the time of the failed iteration's last event.
+	failedAt time.Time
 }
 
 // runIterations runs the iterations in order on at most cfg.concurrency
@@ -206,7 +195,7 @@ func (s *scope) runIterations(ctx context.Context, v *visit, cfg mapConfig, name
 					if !cfg.hasTolerance || exceedsTolerance(cfg, failed, n) {
 						if end.failure == nil {
 							end.failure, end.exceeded = f, cfg.hasTolerance
-							end.failedSource = c.lastID
+							end.failedSource, end.failedAt = c.lastID, c.lastTime
 						}
 						cancel(errSiblingFailed)
 					}

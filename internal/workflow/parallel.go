@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
 )
@@ -21,26 +22,12 @@ func (s *scope) parallel(ctx context.Context, v *visit) (any, string, error) {
 		if f == nil {
 			return out, v.st.def.Next, nil
 		}
-		// Only a failure of the iterations or branches is recorded as
-		// ParallelStateFailed; one of the state's own input or output
-		// processing is not.
-		var failType EventType
-		var rec *Event
-		if inside {
-			failType = ParallelStateFailed
-			if recorded, ok := s.replay(ParallelStateFailed); ok {
-				rec = &recorded
-			}
-		}
-		until, retry, err := s.onFailure(ctx, v, r, f, rec, failType, func() any { return nil })
+		retry, err := s.retryAfter(ctx, v, r, f, inside, ParallelStateFailed, ParallelStateStarted)
 		if err != nil {
 			return nil, "", err
 		}
 		if !retry {
 			return s.catchOrFail(v, f)
-		}
-		if err := s.sleepUntil(ctx, until); err != nil {
-			return nil, "", err
 		}
 	}
 }
@@ -67,6 +54,7 @@ func (s *scope) parallelAttempt(ctx context.Context, v *visit, attempt int) (out
 	var mu sync.Mutex
 	var first *asl.Failure
 	var firstSource, last int64
+	var firstAt time.Time
 	var stop error
 	var wg sync.WaitGroup
 	// A failing branch stops the others only once each has reached its
@@ -104,7 +92,7 @@ func (s *scope) parallelAttempt(ctx context.Context, v *visit, attempt int) (out
 				}
 			case errors.As(err, &f):
 				if first == nil {
-					first, firstSource = f, child.lastID
+					first, firstSource, firstAt = f, child.lastID, child.lastTime
 					go func() {
 						started.Wait()
 						cancel(errSiblingFailed)
@@ -123,7 +111,7 @@ func (s *scope) parallelAttempt(ctx context.Context, v *visit, attempt int) (out
 	// The state's next event links to the failed branch's last event,
 	// or after a success to the last event of the branches.
 	if first != nil {
-		s.lastID = firstSource
+		s.lastID, v.failedAt = firstSource, firstAt
 		return nil, first, true, nil
 	}
 	s.lastID = max(s.lastID, last)

@@ -125,6 +125,45 @@ func (s *scope) onFailure(ctx context.Context, v *visit, r *retries, f *asl.Fail
 	return now.Add(delay), retry, nil
 }
 
+// retryAfter decides on the failure f of a Map's or Parallel's attempt
+// and, when it is retried, waits for the next attempt. A failure of the
+// state's own input or output processing records no event. A failure of
+// its iterations or branches (inside) records failType, but only once no
+// retry is left: Step Functions follows a retried attempt with the next
+// attempt's started event (MapStateStarted, ParallelStateStarted), with
+// no …StateFailed between. So a resumed walk knows a retry by the next
+// attempt having started; when the process stopped during the delay the
+// decision is taken again, the delay counted from the failure's recorded
+// time (a JitterStrategy FULL delay is drawn anew).
+func (s *scope) retryAfter(ctx context.Context, v *visit, r *retries, f *asl.Failure, inside bool, failType, started EventType) (bool, error) {
+	if !inside {
+		until, retry, err := s.onFailure(ctx, v, r, f, nil, "", nil)
+		if err != nil || !retry {
+			return false, err
+		}
+		return true, s.sleepUntil(ctx, until)
+	}
+	if rec, ok := s.replay(failType); ok {
+		// Histories written before retries were recorded this way carry
+		// the decision in the failure event.
+		until, retry, err := s.onFailure(ctx, v, r, f, &rec, failType, nil)
+		if err != nil || !retry {
+			return false, err
+		}
+		return true, s.sleepUntil(ctx, until)
+	}
+	if e, ok := s.peek(); ok && e.Type == started {
+		r.count(f)
+		return true, nil
+	}
+	delay, retry := r.decide(f, s.run.rand)
+	if !retry {
+		s.emit(failType, nil, nil)
+		return false, nil
+	}
+	return true, s.sleepUntil(ctx, v.failedAt.Add(delay))
+}
+
 // sleepUntil flushes, then waits until t.
 func (s *scope) sleepUntil(ctx context.Context, t time.Time) error {
 	if err := s.flush(ctx); err != nil {

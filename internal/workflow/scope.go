@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // scope runs one sequence of states: the top level, a Map iteration or a
@@ -27,6 +28,8 @@ type scope struct {
 	// scope recorded or replayed.
 	lastID    int64
 	lastEvent int64
+	// lastTime is the timestamp of event lastEvent.
+	lastTime time.Time
 	// visits counts the entries into each state so far; with the attempt
 	// of a retried Map or Parallel it names the child scopes, which are
 	// therefore the same when the history is walked again.
@@ -100,7 +103,9 @@ func (s *scope) consumed(e Event) {
 	if linksFrom(e.Type) && e.ID > s.lastID {
 		s.lastID = e.ID
 	}
-	s.lastEvent = max(s.lastEvent, e.ID)
+	if e.ID > s.lastEvent {
+		s.lastEvent, s.lastTime = e.ID, e.Timestamp
+	}
 }
 
 // peek returns the next recorded event without consuming it.
@@ -170,6 +175,7 @@ func (s *scope) flush(ctx context.Context) error {
 	}
 	s.lastID = src
 	s.lastEvent = s.pending[len(s.pending)-1].ID
+	s.lastTime = s.pending[len(s.pending)-1].Timestamp
 	if s.visiting != nil && s.visiting.enteredAt >= 0 && s.visiting.enteredAt < len(s.pending) {
 		s.visiting.entered.ID = s.pending[s.visiting.enteredAt].ID
 		s.visiting.enteredAt = -1

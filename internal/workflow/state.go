@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
 	"github.com/velocity-ci/velocity/internal/workflow/payload"
@@ -41,6 +42,10 @@ type visit struct {
 	// enteredAt is the entry's index in the scope's pending events
 	// while it is not yet durable (and numbered), -1 after.
 	enteredAt int
+	// failedAt is when the iteration or branch that failed a Map's or
+	// Parallel's last attempt recorded its last event: the time a retry's
+	// delay counts from.
+	failedAt time.Time
 }
 
 // runMachine walks m from its StartAt state until a state ends the scope,
