@@ -796,3 +796,115 @@ func TestWorkflowHeartbeatsKeepAWaitingTaskAlive(t *testing.T) {
 		t.Errorf("answering the timed-out task: %d %s", r.code, r.stderr)
 	}
 }
+
+func TestWorkflowJSONDefinitionsAreStrictJSON(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{
+		"trailing.json": `{"StartAt":"A", "States":{"A":{"Type":"Pass","End":true,}}}`,
+		"single.json":   `{'StartAt':'A','States':{'A':{'Type':'Pass','End':true}}}`,
+		"junk.json":     `{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}} x`,
+		"yaml.asl.json": "StartAt: A\nStates:\n  A:\n    Type: Succeed\n",
+		"ybad.asl.yaml": "StartAt: A\nStates:\n  A:\n    Type: Pass\n   End: true\n",
+		"good.asl.yaml": "StartAt: A\nStates:\n  A:\n    Type: Pass\n    End: true\n",
+	})
+	for file, want := range map[string]string{
+		"trailing.json": "trailing.json:1:57: invalid JSON: trailing comma before }",
+		"single.json":   "single.json:1:2: invalid JSON: object keys must be in double quotes",
+		"junk.json":     "junk.json:1:59: invalid JSON: unexpected character 'x' after the end of the top-level value",
+		"yaml.asl.json": `yaml.asl.json:1:1: invalid JSON: unknown value "StartAt"`,
+		"ybad.asl.yaml": "ybad.asl.yaml:5:4: /States/A: invalid YAML: bad indentation: line 5 is indented 3 spaces but line 4 above it 4",
+	} {
+		for _, cmd := range []string{"validate", "run"} {
+			r := e.run(dir, "workflow", cmd, file)
+			if r.code != 2 || !strings.HasPrefix(r.stderr, want) {
+				t.Errorf("%s %s: exit %d, stderr %q; want exit 2 and a line starting %q", cmd, file, r.code, r.stderr, want)
+			}
+		}
+	}
+	if r := e.run(dir, "workflow", "run", "good.asl.yaml", "--json"); r.code != 0 {
+		t.Errorf("good.asl.yaml: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestWorkflowJSONOutputKeepsHTMLCharacters(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{
+		"h.asl.json": `{"StartAt":"A","States":{"A":{"Type":"Pass","Result":{"s":"<a&b>"},"End":true}}}`,
+	})
+	r := e.run(dir, "workflow", "run", "h.asl.json", "--input", `{"html":"<x>"}`, "--name", "html", "--json")
+	if r.code != 0 || r.stdout != `{"status":"SUCCEEDED","output":{"s":"<a&b>"}}`+"\n" {
+		t.Fatalf("run --json: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := e.run(dir, "workflow", "run", "h.asl.json"); r.code != 0 || !strings.Contains(r.stdout, `"s": "<a&b>"`) {
+		t.Errorf("run: exit %d, stdout %q", r.code, r.stdout)
+	}
+	for _, args := range [][]string{{"describe", "html", "--json"}, {"list", "--json"}} {
+		r := e.run(dir, append([]string{"workflow"}, args...)...)
+		if r.code != 0 || strings.Contains(r.stdout, `\u00`) ||
+			!strings.Contains(r.stdout, `"input":"{\"html\":\"<x>\"}"`) || !strings.Contains(r.stdout, `"output":"{\"s\":\"<a&b>\"}"`) {
+			t.Errorf("%v: exit %d, stdout %s", args, r.code, r.stdout)
+		}
+	}
+	if r := e.run(dir, "workflow", "describe", "html"); r.code != 0 || !strings.Contains(r.stdout, `{"html":"<x>"}`) {
+		t.Errorf("describe: exit %d, stdout %s", r.code, r.stdout)
+	}
+}
+
+func TestWorkflowFailureWithoutCauseLeavesCauseOut(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{
+		"f.asl.json":  `{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"OnlyError"}}}`,
+		"fc.asl.json": `{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"E","Cause":"why"}}}`,
+	})
+	r := e.run(dir, "workflow", "run", "f.asl.json", "--name", "nocause", "--json")
+	if r.code != 1 || r.stdout != `{"status":"FAILED","error":"OnlyError"}`+"\n" {
+		t.Errorf("run --json: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	m := describeJSON(t, e, dir, "nocause")
+	if _, has := m["cause"]; has || m["error"] != "OnlyError" {
+		t.Errorf("describe --json: %v; want error and no cause", m)
+	}
+	r = e.run(dir, "workflow", "run", "fc.asl.json", "--json")
+	if r.code != 1 || r.stdout != `{"status":"FAILED","error":"E","cause":"why"}`+"\n" {
+		t.Errorf("run --json with a cause: exit %d, stdout %q", r.code, r.stdout)
+	}
+}
+
+func TestWorkflowFlagErrorsNameTheirFlag(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{
+		"p.asl.json": `{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}`,
+		"m.json":     `{"StateMachines":{"other":{"TestCases":{"T":{}}}},"MockedResponses":{}}`,
+	})
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"task", "success", "tok", "--output", "{bad"}, "velocity: --output is not JSON: "},
+		{[]string{"task", "success", "tok", "--output", "@missing.json"}, "velocity: --output @missing.json: "},
+		{[]string{"run", "p.asl.json", "--input", "{bad"}, "velocity: --input is not JSON: "},
+		{[]string{"run", "p.asl.json", "--input", "@missing.json"}, "velocity: --input @missing.json: "},
+		{[]string{"list", "--status", "bogus"}, `velocity: --status "bogus" is not a status`},
+		{[]string{"list", "--limit", "0"}, "velocity: --limit must be at least 1"},
+		{[]string{"run", "p.asl.json", "--mocks", "m.json", "--test-case", "T"}, `velocity: --mocks m.json has no state machine "p" under StateMachines (it has: other)`},
+		{[]string{"run", "p.asl.json", "--test-case", "T"}, "velocity: --test-case needs --mocks"},
+		{[]string{"run", "p.asl.json", "--concurrency-limit", "0"}, "velocity: --concurrency-limit must be at least 1"},
+	} {
+		r := e.run(dir, append([]string{"workflow"}, c.args...)...)
+		if r.code != 2 || !strings.HasPrefix(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+}
+
+func TestWorkflowBase64DecodeOfNonBase64Fails(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{
+		"b.asl.json": `{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"v.$":"States.Base64Decode('!!!')"},"End":true}}}`,
+	})
+	r := e.run(dir, "workflow", "run", "b.asl.json", "--json")
+	want := `{"status":"FAILED","error":"States.Runtime","cause":"An error occurred while executing the state 'A' (entered at the event id #2). The function 'States.Base64Decode('!!!')' had the following error: Invalid arguments in States.Base64Decode"}` + "\n"
+	if r.code != 1 || r.stdout != want {
+		t.Errorf("exit %d, stdout %q, want %q\nstderr %s", r.code, r.stdout, want, r.stderr)
+	}
+}
