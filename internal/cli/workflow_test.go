@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +78,59 @@ func TestSQLiteJournalRoundTrip(t *testing.T) {
 	have, _ := json.Marshal(got)
 	if string(have) != string(want) {
 		t.Errorf("read back\n%s\nwant\n%s", have, want)
+	}
+}
+
+// The journal stores event details byte for byte: < > & stay as the
+// interpreter wrote them, as Step Functions shows them, instead of being
+// re-escaped on the way into SQLite.
+func TestSQLiteJournalKeepsHTMLCharacters(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "velocity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	id, err := st.CreateExecution(ctx, store.Execution{ARN: "arn:x", Name: "x", StateMachine: "sm", Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	details := `{"name":"a<&>b","parameters":"{\"Command\":\"echo x >&2\"}"}`
+	ev := workflow.Event{ID: 1, Timestamp: time.Now(), Type: workflow.TaskScheduled, Details: json.RawMessage(details)}
+	if err := (sqliteJournal{st}).Append(ctx, strconv.FormatInt(id, 10), []workflow.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := history(ctx, st, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || string(got[0].Details) != details {
+		t.Fatalf("read back %s, want %s", got[0].Details, details)
+	}
+	b, err := workflow.MarshalHistory(got)
+	if err != nil || !strings.Contains(string(b), details) {
+		t.Errorf("history JSON %s (%v) does not hold %s", b, err, details)
+	}
+}
+
+// run --json prints what DescribeExecution would: no cause key when the
+// execution failed without one, and text as it is, not HTML-escaped.
+func TestWriteResult(t *testing.T) {
+	for _, c := range []struct {
+		res  workflow.Result
+		want string
+	}{
+		{workflow.Result{Status: workflow.StatusSucceeded, Output: map[string]any{"s": "<a&b>"}}, `{"status":"SUCCEEDED","output":{"s":"<a&b>"}}`},
+		{workflow.Result{Status: workflow.StatusFailed, Error: "E"}, `{"status":"FAILED","error":"E"}`},
+		{workflow.Result{Status: workflow.StatusFailed, Error: "E", Cause: "x > y"}, `{"status":"FAILED","error":"E","cause":"x > y"}`},
+		{workflow.Result{Status: workflow.StatusAborted}, `{"status":"ABORTED"}`},
+	} {
+		var b strings.Builder
+		if err := writeResult(&b, c.res); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != c.want+"\n" {
+			t.Errorf("writeResult(%+v) = %q, want %q", c.res, b.String(), c.want)
+		}
 	}
 }
