@@ -156,7 +156,8 @@ func (a *app) workflowRunCmd(start bool) *cobra.Command {
 		Short: "Run a state machine to its end in the foreground and print its output",
 		Long: `Run a state machine to its end in the foreground and print its output on
 stdout (with --json exactly one object: {"status":"SUCCEEDED","output":…} or
-{"status":"FAILED","error":"…","cause":"…"}). Exit status 0 when it
+{"status":"FAILED","error":"…","cause":"…"}, without the error or cause the
+execution has none of, as DescribeExecution). Exit status 0 when it
 succeeded, 1 when it failed, timed out or was aborted, 2 for an invalid
 definition or flag. Ctrl-C stops (aborts) the execution.`,
 		Args: cobra.ExactArgs(1),
