@@ -24,6 +24,7 @@ const (
 	TaskStateAborted EventType = "TaskStateAborted"
 	TaskScheduled    EventType = "TaskScheduled"
 	TaskStarted      EventType = "TaskStarted"
+	TaskSubmitted    EventType = "TaskSubmitted"
 	TaskSucceeded    EventType = "TaskSucceeded"
 	TaskFailed       EventType = "TaskFailed"
 	TaskTimedOut     EventType = "TaskTimedOut"

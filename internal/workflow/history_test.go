@@ -308,3 +308,59 @@ func TestResumedHistoryLinksAsAnUninterruptedOne(t *testing.T) {
 		})
 	}
 }
+
+// submittingInvoker is a .sync resource: it reports the job it submitted,
+// then returns the job's result.
+type submittingInvoker struct{ calls int }
+
+func (inv *submittingInvoker) Invoke(_ context.Context, req workflow.TaskRequest) (any, error) {
+	inv.calls++
+	req.Submitted(map[string]any{"JobRunId": "jr_1"})
+	req.Submitted(map[string]any{"JobRunId": "ignored"})
+	return map[string]any{"JobRunState": "SUCCEEDED"}, nil
+}
+
+// TestSyncTaskRecordsTaskSubmitted follows an AWS history of a
+// glue:startJobRun.sync task: TaskStarted, then TaskSubmitted with the
+// answer of the call that submitted the job, then TaskSucceeded.
+func TestSyncTaskRecordsTaskSubmitted(t *testing.T) {
+	def := `{"StartAt":"Etl","States":{"Etl":{"Type":"Task","Resource":"arn:aws:states:::glue:startJobRun.sync","Parameters":{"JobName":"etl"},"End":true}}}`
+	h, res := runHistory(t, def, `{}`, &submittingInvoker{})
+	want := lines(
+		"1 0 ExecutionStarted",
+		"2 0 TaskStateEntered",
+		"3 2 TaskScheduled",
+		"4 3 TaskStarted",
+		"5 4 TaskSubmitted",
+		"6 5 TaskSucceeded",
+		"7 6 TaskStateExited",
+		"8 7 ExecutionSucceeded")
+	if got := chain(h); got != want {
+		t.Fatalf("history:\n%s\nwant:\n%s", got, want)
+	}
+	b, err := h[4].MarshalAWS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"taskSubmittedEventDetails":{"resourceType":"glue","resource":"startJobRun.sync","output":"{\"JobRunId\":\"jr_1\"}","outputDetails":{"truncated":false}}`) {
+		t.Errorf("TaskSubmitted: %s", b)
+	}
+	if res.Status != workflow.StatusSucceeded {
+		t.Errorf("result %+v", res)
+	}
+
+	// Resumed after the submission, the in-flight task runs again and
+	// its submission is not recorded twice.
+	prefix := append([]workflow.Event(nil), h[:5]...)
+	synctest.Test(t, func(t *testing.T) {
+		j := seed(t, "h", prefix)
+		inv := &submittingInvoker{}
+		in := &workflow.Interpreter{Journal: j, Invoker: inv, Clock: workflow.NewFakeClock(testStart)}
+		if _, err := in.Run(context.Background(), workflow.Execution{ID: "h", StateMachineName: "m", Definition: load(t, def), History: prefix}); err != nil {
+			t.Fatal(err)
+		}
+		if got := chain(j.History("h")); got != want || inv.calls != 1 {
+			t.Errorf("resumed (%d invocations):\n%s\nwant:\n%s", inv.calls, got, want)
+		}
+	})
+}

@@ -82,6 +82,16 @@ type TaskRequest struct {
 	// Functions does; Retry and Catch may name it
 	// States.HeartbeatTimeout). Safe to call from any goroutine, never nil.
 	Heartbeat func()
+	// Submitted is called by a resource that runs a job to its end (the
+	// .sync patterns) once the job is submitted, with the answer of the
+	// call that submitted it (for a child execution {"ExecutionArn",
+	// "StartDate"}); it is recorded as TaskSubmitted, between TaskStarted
+	// and the task's result, as Step Functions records it, and is
+	// durable when Submitted returns. Only the first call of an attempt
+	// counts: later ones, and those of an in-flight task invoked again
+	// after a resume whose submission was recorded, are ignored. Safe to
+	// call from any goroutine while Invoke runs, never nil.
+	Submitted func(output any)
 	// TimeoutSeconds and HeartbeatSeconds are the state's effective
 	// values, 0 when not set.
 	TimeoutSeconds   int64

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,13 @@ type taskResourceDetails struct {
 }
 
 type taskSucceededDetails struct {
+	ResourceType  string       `json:"resourceType"`
+	Resource      string       `json:"resource"`
+	Output        string       `json:"output"`
+	OutputDetails truncDetails `json:"outputDetails"`
+}
+
+type taskSubmittedDetails struct {
 	ResourceType  string       `json:"resourceType"`
 	Resource      string       `json:"resource"`
 	Output        string       `json:"output"`
@@ -214,6 +222,7 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 		}
 		s.emit(st.eventType(TaskStarted), details, nil)
 	}
+	_, submitted := s.replay(TaskSubmitted)
 
 	var result any
 	if e, ok := s.replay(st.eventType(TaskSucceeded)); ok {
@@ -242,7 +251,7 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 		var fl *asl.Failure
 		var ft EventType
 		sched.ID = schedID
-		result, fl, ft, err = s.invoke(ctx, v, sched, input, token, attempt, timeout, heartbeat)
+		result, fl, ft, err = s.invoke(ctx, v, sched, input, token, attempt, timeout, heartbeat, submitted)
 		if err != nil {
 			return nil, nil, nil, "", err
 		}
@@ -279,7 +288,7 @@ func (s *scope) recordedFailure(types ...EventType) (Event, bool) {
 
 // invoke calls the Invoker, enforcing the timeout and heartbeat from the
 // time the task was scheduled.
-func (s *scope) invoke(ctx context.Context, v *visit, sched Event, input any, token string, attempt int, timeout, heartbeat int64) (any, *asl.Failure, EventType, error) {
+func (s *scope) invoke(ctx context.Context, v *visit, sched Event, input any, token string, attempt int, timeout, heartbeat int64, submitted bool) (any, *asl.Failure, EventType, error) {
 	x := s.run
 	if x.in.Invoker == nil {
 		return nil, asl.Failf(asl.ErrRuntime, "no task invoker is configured to run resource %s", v.st.def.Resource), TaskFailed, nil
@@ -338,7 +347,30 @@ func (s *scope) invoke(ctx context.Context, v *visit, sched Event, input any, to
 		Credentials: credentials,
 		Heartbeat:   func() { lastBeat.Store(x.clock.Now().UnixNano()) },
 	}
+	// The scope is free while its goroutine waits in Invoke; once Invoke
+	// returned, a late Submitted must not touch it.
+	var subMu sync.Mutex
+	invoking := true
+	req.Submitted = func(output any) {
+		subMu.Lock()
+		defer subMu.Unlock()
+		if submitted || !invoking || v.st.lambda {
+			return
+		}
+		submitted = true
+		out, err := normalize(output)
+		if err != nil {
+			out = err.Error()
+		}
+		s.emit(TaskSubmitted, taskSubmittedDetails{ResourceType: v.st.resourceType, Resource: v.st.rname, Output: jsonString(out)}, nil)
+		// A journal error stays with the writer and stops the scope at
+		// its next flush.
+		_ = s.flush(ctx)
+	}
 	result, err := x.in.Invoker.Invoke(ictx, req)
+	subMu.Lock()
+	invoking = false
+	subMu.Unlock()
 	if ctx.Err() != nil && err != nil {
 		// Stopped from outside. A result that came back all the same is
 		// recorded below: the task's work is done and must not be redone.

@@ -123,8 +123,13 @@ func (r *Resources) startExecution(ctx context.Context, req Request, pattern str
 	if err != nil {
 		return nil, err
 	}
+	started := map[string]any{"ExecutionArn": child.ARN, "StartDate": millis(child.Start)}
 	if pattern == "" {
-		return map[string]any{"ExecutionArn": child.ARN, "StartDate": millis(child.Start)}, nil
+		return started, nil
+	}
+	if req.Submitted != nil {
+		// Step Functions records the StartExecution answer as TaskSubmitted.
+		req.Submitted(started)
 	}
 	done, err := r.Children.WaitChild(ctx, child.ARN)
 	if err != nil {
