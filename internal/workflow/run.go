@@ -212,6 +212,9 @@ func (x *execution) index(history []Event) (started, final *Event) {
 		if e.ID >= x.w.nextID {
 			x.w.nextID = e.ID + 1
 		}
+		if e.Timestamp.After(x.w.lastTime) {
+			x.w.lastTime = e.Timestamp
+		}
 		switch e.Type {
 		case ExecutionStarted:
 			started = e

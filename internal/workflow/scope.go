@@ -177,7 +177,9 @@ func (s *scope) flush(ctx context.Context) error {
 	s.lastEvent = s.pending[len(s.pending)-1].ID
 	s.lastTime = s.pending[len(s.pending)-1].Timestamp
 	if s.visiting != nil && s.visiting.enteredAt >= 0 && s.visiting.enteredAt < len(s.pending) {
-		s.visiting.entered.ID = s.pending[s.visiting.enteredAt].ID
+		// The writer may have moved the time on, as it is recorded.
+		e := s.pending[s.visiting.enteredAt]
+		s.visiting.entered.ID, s.visiting.entered.Timestamp = e.ID, e.Timestamp
 		s.visiting.enteredAt = -1
 	}
 	for _, w := range s.wanted {

@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // writer is an execution's single path to the Journal. Scopes (the top
@@ -14,8 +15,13 @@ type writer struct {
 	journal Journal
 	id      string
 
-	mu       sync.Mutex
-	nextID   int64
+	mu     sync.Mutex
+	nextID int64
+	// lastTime is the latest timestamp given out: events are numbered
+	// here, and stamped no earlier than the event before them, so time
+	// never goes backwards as IDs go up (scopes take the time when they
+	// queue an event, concurrently).
+	lastTime time.Time
 	queue    []Event
 	waiters  []chan error
 	flushing bool
@@ -39,6 +45,10 @@ func (w *writer) submit(ctx context.Context, prev int64, events []Event) (int64,
 		events[i].ID = w.nextID
 		w.nextID++
 		events[i].PreviousEventID = src
+		if events[i].Timestamp.Before(w.lastTime) {
+			events[i].Timestamp = w.lastTime
+		}
+		w.lastTime = events[i].Timestamp
 		if linksFrom(events[i].Type) {
 			src = events[i].ID
 		}
