@@ -364,3 +364,21 @@ func TestSyncTaskRecordsTaskSubmitted(t *testing.T) {
 		}
 	})
 }
+
+// TestExecutionRoleArn: ExecutionStarted names a role, as every Step
+// Functions history does, and $$.Execution.RoleArn is that role.
+func TestExecutionRoleArn(t *testing.T) {
+	def := `{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"role.$":"$$.Execution.RoleArn"},"End":true}}}`
+	h, res := runHistory(t, def, `{}`, nil)
+	const role = "arn:aws:iam::123456789012:role/velocity"
+	b, err := h[0].MarshalAWS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"roleArn":"`+role+`"`) {
+		t.Errorf("ExecutionStarted: %s", b)
+	}
+	if out, _ := res.Output.(map[string]any); out["role"] != role {
+		t.Errorf("$$.Execution.RoleArn = %v, want %s", res.Output, role)
+	}
+}

@@ -138,7 +138,10 @@ type Execution struct {
 	// arn:aws:states:REGION:ACCOUNT:stateMachine:SM.
 	ARN             string
 	StateMachineARN string
-	// RoleArn is reported in $$.Execution.RoleArn and ExecutionStarted.
+	// RoleArn is reported in $$.Execution.RoleArn and ExecutionStarted,
+	// where Step Functions names the execution's IAM role; empty means
+	// arn:aws:iam::ACCOUNT:role/velocity. A resumed execution keeps the
+	// role recorded when it started.
 	RoleArn string
 	// Definition is the state machine to run (decoded by asl.Load).
 	Definition *asl.StateMachine

@@ -27,6 +27,7 @@ type execution struct {
 	recorded map[string][]Event
 
 	name, arn, smName, smARN string
+	roleArn                  string
 	input                    any
 	startTime                time.Time
 	redriveCount             int
@@ -115,6 +116,9 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 			return Result{}, fmt.Errorf("resume workflow execution %s: %w: recorded input: %v", ex.ID, ErrHistory, err)
 		}
 		x.startTime = started.Timestamp
+		if d.RoleArn != "" {
+			x.roleArn = d.RoleArn
+		}
 	} else {
 		if x.input, err = normalize(ex.Input); err != nil {
 			return Result{}, fmt.Errorf("start workflow execution %s: the input is not JSON: %w", ex.ID, err)
@@ -141,7 +145,7 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 
 	rootScope := x.newScope("", 0)
 	if started == nil {
-		rootScope.emitRaw(ExecutionStarted, executionStartedDetails{Input: jsonString(x.input), RoleArn: ex.RoleArn}, nil)
+		rootScope.emitRaw(ExecutionStarted, executionStartedDetails{Input: jsonString(x.input), RoleArn: x.roleArn}, nil)
 		rootScope.pending[0].Timestamp = x.startTime
 	}
 	if x.timeoutBase.IsZero() {
@@ -299,6 +303,10 @@ func (x *execution) names() {
 	if x.smARN == "" {
 		x.smARN = fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", region, account, x.smName)
 	}
+	x.roleArn = x.ex.RoleArn
+	if x.roleArn == "" {
+		x.roleArn = fmt.Sprintf("arn:aws:iam::%s:role/velocity", account)
+	}
 	x.arn = x.ex.ARN
 	if x.arn == "" {
 		x.arn = fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", region, account, x.smName, x.name)
@@ -311,7 +319,7 @@ func (x *execution) contexts() {
 		"Name":         x.name,
 		"StartTime":    formatTime(x.startTime),
 		"Input":        x.input,
-		"RoleArn":      x.ex.RoleArn,
+		"RoleArn":      x.roleArn,
 		"RedriveCount": jsonInt(int64(x.redriveCount)),
 	}
 	x.contextStateMachine = map[string]any{"Id": x.smARN, "Name": x.smName}
