@@ -382,9 +382,9 @@ func (rt *workflowRuntime) waitForSlot(ctx context.Context, e store.Execution) (
 			return workflow.Result{}, false, err
 		}
 		if now.StopRequested {
-			res := workflow.Result{Status: workflow.StatusAborted, Error: now.StopError, Cause: now.StopCause, StopTime: time.Now()}
-			res, err := rt.finish(ctx, e, res)
-			return res, true, err
+			// Run it stopped: the interpreter journals ExecutionStarted and
+			// ExecutionAborted without running a state.
+			return workflow.Result{}, false, nil
 		}
 		if !told && rt.notify != nil {
 			rt.notify("velocity: execution %s waits for concurrency key %q (at most %d at a time)\n", e.Name, e.ConcurrencyKey, e.ConcurrencyLimit)

@@ -382,3 +382,30 @@ func TestExecutionRoleArn(t *testing.T) {
 		t.Errorf("$$.Execution.RoleArn = %v, want %s", res.Output, role)
 	}
 }
+
+// TestAbortBeforeStart: an execution stopped before it ran (queued behind
+// a concurrency key) is run with its context already aborted. Like every
+// Step Functions history its history starts with ExecutionStarted, and
+// it ends ExecutionAborted with the stop's error and cause; no state runs.
+func TestAbortBeforeStart(t *testing.T) {
+	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","End":true}}}`
+	j := workflow.NewMemoryJournal()
+	inv := &submittingInvoker{}
+	in := &workflow.Interpreter{Journal: j, Invoker: inv, Clock: workflow.NewFakeClock(testStart)}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(&workflow.Abort{Name: "Manual", Cause: "not needed"})
+	res, err := in.Run(ctx, workflow.Execution{ID: "a", StateMachineName: "m", Definition: load(t, def)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := j.History("a")
+	if got, want := chain(h), lines("1 0 ExecutionStarted", "2 0 ExecutionAborted"); got != want {
+		t.Errorf("history:\n%s\nwant:\n%s", got, want)
+	}
+	if b, _ := h[len(h)-1].MarshalAWS(); !strings.Contains(string(b), `"executionAbortedEventDetails":{"error":"Manual","cause":"not needed"}`) {
+		t.Errorf("ExecutionAborted: %s", b)
+	}
+	if res.Status != workflow.StatusAborted || inv.calls != 0 {
+		t.Errorf("result %+v, %d task invocations", res, inv.calls)
+	}
+}
