@@ -2,6 +2,7 @@ package workflow_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow"
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
 )
 
 // The expected histories below are transcribed from GetExecutionHistory
@@ -408,4 +410,160 @@ func TestAbortBeforeStart(t *testing.T) {
 	if res.Status != workflow.StatusAborted || inv.calls != 0 {
 		t.Errorf("result %+v, %d task invocations", res, inv.calls)
 	}
+}
+
+// brokenItemInvoker fails for item Broken while Broken is set.
+type brokenItemInvoker struct{ broken int64 }
+
+func (inv *brokenItemInvoker) Invoke(_ context.Context, req workflow.TaskRequest) (any, error) {
+	if n, _ := req.Input.(json.Number).Int64(); n == inv.broken {
+		return nil, &asl.Failure{Name: "Item.Broken", Cause: "item " + req.Input.(json.Number).String()}
+	}
+	return req.Input, nil
+}
+
+// TestRedriveHistory: a redrive records ExecutionRedriven after the last
+// event, then the failed Map anew (MapStateEntered, MapStateStarted) with
+// a MapIterationStarted for each iteration it runs again; the iteration
+// that had succeeded is not in the new part.
+func TestRedriveHistory(t *testing.T) {
+	def := `{"StartAt": "P", "States": {
+	  "P": {"Type": "Pass", "Next": "M"},
+	  "M": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "End": true,
+	    "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}}}}}`
+	sm := load(t, def)
+	synctest.Test(t, func(t *testing.T) {
+		j := workflow.NewMemoryJournal()
+		inv := &brokenItemInvoker{broken: 2}
+		in := &workflow.Interpreter{Journal: j, Invoker: inv, Clock: workflow.NewFakeClock(testStart)}
+		ex := workflow.Execution{ID: "r", StateMachineName: "m", Definition: sm, Input: decode(t, `{"items": [1, 2, 3]}`)}
+		if res, err := in.Run(context.Background(), ex); err != nil || res.Status != workflow.StatusFailed {
+			t.Fatalf("first run: %v %+v", err, res)
+		}
+		inv.broken = 0
+		ex.History, ex.Redrive = j.History("r"), true
+		res, err := in.Run(context.Background(), ex)
+		if err != nil || res.Status != workflow.StatusSucceeded {
+			t.Fatalf("redrive: %v %+v", err, res)
+		}
+		want := lines(
+			"1 0 ExecutionStarted",
+			"2 0 PassStateEntered",
+			"3 2 PassStateExited",
+			"4 3 MapStateEntered",
+			"5 4 MapStateStarted",
+			"6 5 MapIterationStarted",
+			"7 6 TaskStateEntered",
+			"8 7 TaskScheduled",
+			"9 8 TaskStarted",
+			"10 9 TaskSucceeded",
+			"11 10 TaskStateExited",
+			"12 11 MapIterationSucceeded",
+			"13 11 MapIterationStarted",
+			"14 13 TaskStateEntered",
+			"15 14 TaskScheduled",
+			"16 15 TaskStarted",
+			"17 16 TaskFailed",
+			"18 17 MapIterationFailed",
+			"19 17 MapStateFailed",
+			"20 19 ExecutionFailed",
+			"21 20 ExecutionRedriven",
+			"22 21 MapStateEntered",
+			"23 22 MapStateStarted",
+			"24 23 MapIterationStarted",
+			"25 24 TaskStateEntered",
+			"26 25 TaskScheduled",
+			"27 26 TaskStarted",
+			"28 27 TaskSucceeded",
+			"29 28 TaskStateExited",
+			"30 29 MapIterationSucceeded",
+			"31 29 MapIterationStarted",
+			"32 31 TaskStateEntered",
+			"33 32 TaskScheduled",
+			"34 33 TaskStarted",
+			"35 34 TaskSucceeded",
+			"36 35 TaskStateExited",
+			"37 36 MapIterationSucceeded",
+			"38 37 MapStateSucceeded",
+			"39 37 MapStateExited",
+			"40 39 ExecutionSucceeded")
+		full := j.History("r")
+		if got := chain(full); got != want {
+			t.Fatalf("history:\n%s\nwant:\n%s", got, want)
+		}
+		if fmt.Sprint(res.Output) != "[1 2 3]" {
+			t.Errorf("output %v", res.Output)
+		}
+		// Cut anywhere in the redrive and resumed, the history is the same.
+		for cut := 21; cut < len(full); cut++ {
+			prefix := append([]workflow.Event(nil), full[:cut]...)
+			j2 := seed(t, "r", prefix)
+			in2 := &workflow.Interpreter{Journal: j2, Invoker: inv, Clock: workflow.NewFakeClock(testStart)}
+			res2, err := in2.Run(context.Background(), workflow.Execution{ID: "r", StateMachineName: "m", Definition: sm, History: prefix})
+			if err != nil || res2.Status != workflow.StatusSucceeded {
+				t.Fatalf("cut %d: %v %+v", cut, err, res2)
+			}
+			if got := chain(j2.History("r")); got != want {
+				t.Errorf("cut %d: history:\n%s\nwant:\n%s", cut, got, want)
+			}
+		}
+	})
+}
+
+// TestRedriveIterationWithFinishedStates: an iteration that failed after
+// finishing a state records a new MapIterationStarted when redriven, goes
+// through the finished state without recording it again, and resumes to
+// the same history from any cut.
+func TestRedriveIterationWithFinishedStates(t *testing.T) {
+	def := `{"StartAt": "M", "States": {
+	  "M": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "End": true,
+	    "ItemProcessor": {"StartAt": "A", "States": {
+	      "A": {"Type": "Pass", "Next": "T"},
+	      "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}}}}}`
+	sm := load(t, def)
+	synctest.Test(t, func(t *testing.T) {
+		j := workflow.NewMemoryJournal()
+		inv := &brokenItemInvoker{broken: 1}
+		in := &workflow.Interpreter{Journal: j, Invoker: inv, Clock: workflow.NewFakeClock(testStart)}
+		ex := workflow.Execution{ID: "r", StateMachineName: "m", Definition: sm, Input: decode(t, `{"items": [1]}`)}
+		if _, err := in.Run(context.Background(), ex); err != nil {
+			t.Fatal(err)
+		}
+		redriveAt := len(j.History("r")) + 1
+		inv.broken = 0
+		ex.History, ex.Redrive = j.History("r"), true
+		if res, err := in.Run(context.Background(), ex); err != nil || res.Status != workflow.StatusSucceeded {
+			t.Fatalf("redrive: %v %+v", err, res)
+		}
+		full := j.History("r")
+		got := chain(full[redriveAt-1:])
+		want := lines(
+			fmt.Sprintf("%d %d ExecutionRedriven", redriveAt, redriveAt-1),
+			fmt.Sprintf("%d %d MapStateEntered", redriveAt+1, redriveAt),
+			fmt.Sprintf("%d %d MapStateStarted", redriveAt+2, redriveAt+1),
+			fmt.Sprintf("%d %d MapIterationStarted", redriveAt+3, redriveAt+2),
+			fmt.Sprintf("%d %d TaskStateEntered", redriveAt+4, redriveAt+3),
+			fmt.Sprintf("%d %d TaskScheduled", redriveAt+5, redriveAt+4),
+			fmt.Sprintf("%d %d TaskStarted", redriveAt+6, redriveAt+5),
+			fmt.Sprintf("%d %d TaskSucceeded", redriveAt+7, redriveAt+6),
+			fmt.Sprintf("%d %d TaskStateExited", redriveAt+8, redriveAt+7),
+			fmt.Sprintf("%d %d MapIterationSucceeded", redriveAt+9, redriveAt+8),
+			fmt.Sprintf("%d %d MapStateSucceeded", redriveAt+10, redriveAt+9),
+			fmt.Sprintf("%d %d MapStateExited", redriveAt+11, redriveAt+9),
+			fmt.Sprintf("%d %d ExecutionSucceeded", redriveAt+12, redriveAt+11))
+		if got != want {
+			t.Fatalf("after the redrive:\n%s\nwant:\n%s", got, want)
+		}
+		for cut := redriveAt; cut < len(full); cut++ {
+			prefix := append([]workflow.Event(nil), full[:cut]...)
+			j2 := seed(t, "r", prefix)
+			in2 := &workflow.Interpreter{Journal: j2, Invoker: inv, Clock: workflow.NewFakeClock(testStart)}
+			if _, err := in2.Run(context.Background(), workflow.Execution{ID: "r", StateMachineName: "m", Definition: sm, History: prefix}); err != nil {
+				t.Fatalf("cut %d: %v", cut, err)
+			}
+			if got := chain(j2.History("r")); got != chain(full) {
+				t.Errorf("cut %d: history:\n%s\nwant:\n%s", cut, got, chain(full))
+			}
+		}
+	})
 }

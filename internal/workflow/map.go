@@ -231,7 +231,11 @@ func (s *scope) iteration(ctx, mctx context.Context, v *visit, c *scope, index i
 		return nil, errAborted, nil
 	}
 	details := func() any { return mapIterationDetails{Name: v.st.name, Index: index} }
-	c.step(MapIterationStarted, details, nil)
+	if _, ok := c.replay(MapIterationStarted); !ok {
+		// A new iteration, or one a redrive runs again, whose recorded
+		// events are the states it had finished before.
+		c.emitRaw(MapIterationStarted, details(), nil)
+	}
 	out, err := c.runMachine(mctx, v.st.processor, input)
 	var f *asl.Failure
 	switch {

@@ -31,6 +31,9 @@ type execution struct {
 	input                    any
 	startTime                time.Time
 	redriveCount             int
+	// redrivenID is the ID of the last ExecutionRedriven event, which
+	// the top level's next event links to.
+	redrivenID int64
 	// timeoutBase is when the execution's TimeoutSeconds started to
 	// count: its start, or its last redrive.
 	timeoutBase time.Time
@@ -143,7 +146,7 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 		x.log.Info("resuming workflow execution", "execution", ex.ID, "recorded_events", len(ex.History), "redrive", ex.Redrive)
 	}
 
-	rootScope := x.newScope("", 0)
+	rootScope := x.newScope("", x.redrivenID)
 	if started == nil {
 		rootScope.emitRaw(ExecutionStarted, executionStartedDetails{Input: jsonString(x.input), RoleArn: x.roleArn}, nil)
 		rootScope.pending[0].Timestamp = x.startTime
@@ -225,12 +228,20 @@ func (x *execution) index(history []Event) (started, final *Event) {
 		case ExecutionRedriven:
 			x.redriveCount++
 			x.timeoutBase = e.Timestamp
+			x.redrivenID = e.ID
 			x.truncateForRedrive()
 			final = nil
 		case ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut, ExecutionAborted:
 			final = e
 		default:
-			x.recorded[e.Scope] = append(x.recorded[e.Scope], *e)
+			rec := x.recorded[e.Scope]
+			if e.Type == MapIterationStarted && len(rec) > 0 && rec[0].Type != MapIterationStarted {
+				// A redriven iteration started again before the walk went
+				// through the states it had finished (see iteration).
+				x.recorded[e.Scope] = append([]Event{*e}, rec...)
+				continue
+			}
+			x.recorded[e.Scope] = append(rec, *e)
 		}
 	}
 	return started, final
@@ -269,7 +280,10 @@ func (x *execution) resultOf(e Event) Result {
 // finished state, so that walking the history again re-runs what did not
 // finish: the failed state (fresh, retries counted from zero) and inside
 // a failed Map or Parallel the iterations and branches that did not
-// succeed. Scopes that succeeded keep everything.
+// succeed. Scopes that succeeded keep everything. An iteration that runs
+// again loses its MapIterationStarted: it records a new one, as Step
+// Functions starts the iterations it re-runs, and then goes through the
+// states it had finished without running them again.
 func (x *execution) truncateForRedrive() {
 	for name, evs := range x.recorded {
 		if n := len(evs); n > 0 && evs[n-1].Type == MapIterationSucceeded {
@@ -277,11 +291,15 @@ func (x *execution) truncateForRedrive() {
 		}
 		keep := 0
 		for i, e := range evs {
-			if strings.HasSuffix(string(e.Type), "StateExited") || (i == 0 && e.Type == MapIterationStarted) {
+			if strings.HasSuffix(string(e.Type), "StateExited") {
 				keep = i + 1
 			}
 		}
-		x.recorded[name] = evs[:keep:keep]
+		kept := evs[:keep:keep]
+		if len(kept) > 0 && kept[0].Type == MapIterationStarted {
+			kept = kept[1:]
+		}
+		x.recorded[name] = kept
 	}
 }
 
