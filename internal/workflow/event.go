@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
@@ -124,18 +125,30 @@ type awsEvent struct {
 	Type            string `json:"type"`
 }
 
+// marshalJSON encodes v as Step Functions writes JSON: like json.Marshal
+// but with <, > and & as they are, not escaped for HTML.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
 // MarshalAWS returns e as GetExecutionHistory shows it:
 // {"id":1,"previousEventId":0,"timestamp":"…","type":"ExecutionStarted",
 // "executionStartedEventDetails":{…}}.
 func (e Event) MarshalAWS() ([]byte, error) {
-	head, err := json.Marshal(awsEvent{ID: e.ID, PreviousEventID: e.PreviousEventID, Timestamp: formatTime(e.Timestamp), Type: string(e.Type)})
+	head, err := marshalJSON(awsEvent{ID: e.ID, PreviousEventID: e.PreviousEventID, Timestamp: formatTime(e.Timestamp), Type: string(e.Type)})
 	if err != nil {
 		return nil, err
 	}
 	if len(e.Details) == 0 {
 		return head, nil
 	}
-	key, err := json.Marshal(DetailsKey(e.Type))
+	key, err := marshalJSON(DetailsKey(e.Type))
 	if err != nil {
 		return nil, err
 	}

@@ -567,3 +567,17 @@ func TestRedriveIterationWithFinishedStates(t *testing.T) {
 		}
 	})
 }
+
+// TestEventJSONKeepsHTMLCharacters: inputs, outputs and parameters in
+// events keep <, > and & as Step Functions writes them.
+func TestEventJSONKeepsHTMLCharacters(t *testing.T) {
+	def := `{"StartAt":"A","States":{"A":{"Type":"Pass","Result":{"s":"<a&b>"},"End":true}}}`
+	h, _ := runHistory(t, def, `{}`, nil)
+	b, err := workflow.MarshalHistory(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"executionSucceededEventDetails":{"output":"{\"s\":\"<a&b>\"}"`) || strings.Contains(string(b), `\u003c`) {
+		t.Errorf("history: %s", b)
+	}
+}

@@ -208,7 +208,7 @@ func (s *scope) step(t EventType, details func() any, resume func() any) {
 }
 
 func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		// Values come from encoding/json or are built here; a value that
 		// cannot be encoded is a bug, not an input error.
