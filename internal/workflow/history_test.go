@@ -581,3 +581,76 @@ func TestEventJSONKeepsHTMLCharacters(t *testing.T) {
 		t.Errorf("history: %s", b)
 	}
 }
+
+// bigInvoker returns a result of Size bytes of JSON (a string).
+type bigInvoker struct{ size int }
+
+func (inv bigInvoker) Invoke(context.Context, workflow.TaskRequest) (any, error) {
+	return strings.Repeat("x", inv.size-2), nil
+}
+
+// TestTaskResultOverDataLimit follows test_service_task_lambada_catch_state_all_data_limit_exceeded_on_large_utf8_response
+// and its Lambda ARN twin: a result over 256 KiB fails the task with
+// States.DataLimitExceeded, which a Catch on States.ALL takes.
+func TestTaskResultOverDataLimit(t *testing.T) {
+	for _, c := range []struct{ resource, failed, name string }{
+		{"arn:aws:states:::lambda:invoke", "TaskFailed", "lambda"},
+		{"arn:aws:lambda:us-east-1:123456789012:function:big", "LambdaFunctionFailed", "arn:aws:lambda:us-east-1:123456789012:function:big"},
+	} {
+		def := `{"StartAt": "InvokeLambda", "States": {
+		  "InvokeLambda": {"Type": "Task", "Resource": "` + c.resource + `", "Next": "ProcessResult",
+		    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "HandleGeneralError"}]},
+		  "ProcessResult": {"Type": "Pass", "End": true},
+		  "HandleGeneralError": {"Type": "Pass", "End": true}}}`
+		h, res := runHistory(t, def, `{}`, bigInvoker{size: 262145})
+		scheduled, started := "TaskScheduled", "TaskStarted"
+		if c.failed == "LambdaFunctionFailed" {
+			scheduled, started = "LambdaFunctionScheduled", "LambdaFunctionStarted"
+		}
+		want := lines(
+			"1 0 ExecutionStarted",
+			"2 0 TaskStateEntered",
+			"3 2 "+scheduled,
+			"4 3 "+started,
+			"5 4 "+c.failed,
+			"6 5 TaskStateExited",
+			"7 6 PassStateEntered",
+			"8 7 PassStateExited",
+			"9 8 ExecutionSucceeded")
+		if got := chain(h); got != want {
+			t.Errorf("%s: history:\n%s\nwant:\n%s", c.resource, got, want)
+		}
+		cause := "The state/task '" + c.name + "' returned a result with a size exceeding the maximum number of bytes service limit."
+		if out, _ := res.Output.(map[string]any); out["Error"] != "States.DataLimitExceeded" || out["Cause"] != cause {
+			t.Errorf("%s: output %v", c.resource, res.Output)
+		}
+	}
+	// 262,144 bytes is within the limit.
+	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","End":true}}}`
+	if _, res := runHistory(t, def, `{}`, bigInvoker{size: 262144}); res.Status != workflow.StatusSucceeded {
+		t.Errorf("a result of 262144 bytes: %+v", res.Status)
+	}
+}
+
+func TestStateOutputOverDataLimit(t *testing.T) {
+	def := `{"StartAt":"Twice","States":{"Twice":{"Type":"Pass","Parameters":{"a.$":"$.s","b.$":"$.s"},"End":true}}}`
+	input := `{"s":"` + strings.Repeat("y", 150000) + `"}`
+	_, res := runHistory(t, def, input, nil)
+	if res.Status != workflow.StatusFailed || res.Error != "States.DataLimitExceeded" ||
+		res.Cause != "The state/task 'Twice' returned a result with a size exceeding the maximum number of bytes service limit." {
+		t.Errorf("result %s %s %s", res.Status, res.Error, res.Cause)
+	}
+}
+
+func TestExecutionInputOverDataLimit(t *testing.T) {
+	j := workflow.NewMemoryJournal()
+	in := &workflow.Interpreter{Journal: j}
+	_, err := in.Run(context.Background(), workflow.Execution{ID: "big", Definition: load(t, `{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}`),
+		Input: strings.Repeat("z", 270000)})
+	if err == nil || !strings.Contains(err.Error(), "256 KiB") {
+		t.Errorf("error %v", err)
+	}
+	if h := j.History("big"); len(h) != 0 {
+		t.Errorf("%d events recorded for a refused execution", len(h))
+	}
+}

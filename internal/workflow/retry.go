@@ -29,13 +29,15 @@ func reportedName(name string) string {
 	return name
 }
 
-// errorMatches applies ErrorEquals to an error name. States.Runtime and
-// States.DataLimitExceeded are terminal: nothing matches them. States.ALL
+// errorMatches applies ErrorEquals to an error name. States.Runtime is
+// terminal: nothing matches it. (The documentation says the same of
+// States.DataLimitExceeded, but Step Functions' histories show a Catch on
+// States.ALL taking a task result that is too large.) States.ALL
 // matches every other name; States.TaskFailed, in a Retrier or Catcher,
 // matches every other name except the timeouts. A missed heartbeat
 // (States.HeartbeatTimeout) also matches States.Timeout.
 func errorMatches(list []string, name string) bool {
-	if name == asl.ErrRuntime || name == "States.DataLimitExceeded" {
+	if name == asl.ErrRuntime {
 		return false
 	}
 	for _, e := range list {

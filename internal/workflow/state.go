@@ -145,7 +145,11 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 	if next != "" {
 		resume = exitResume{Next: next}
 	}
-	s.emit(st.exited, stateExitedDetails{Name: st.name, Output: jsonString(out)}, resume)
+	output := jsonString(out)
+	if len(output) > maxPayloadBytes {
+		return nil, "", tooLarge(st.name)
+	}
+	s.emit(st.exited, stateExitedDetails{Name: st.name, Output: output}, resume)
 	return out, next, nil
 }
 

@@ -393,7 +393,26 @@ func (s *scope) invoke(ctx context.Context, v *visit, sched Event, input any, to
 	if err != nil {
 		return nil, &asl.Failure{Name: asl.ErrTaskFailed, Cause: fmt.Sprintf("the task's result is not JSON: %v", err)}, TaskFailed, nil
 	}
+	if len(jsonString(out)) > maxPayloadBytes {
+		// Step Functions names a service integration by its resource
+		// type ('lambda'), a Lambda function or activity by its ARN.
+		name := v.st.resourceType
+		if v.st.lambda || name == "" {
+			name = v.st.def.Resource
+		}
+		return nil, tooLarge(name), TaskFailed, nil
+	}
 	return out, nil, "", nil
+}
+
+// maxPayloadBytes is Step Functions' quota on the input or result of a
+// task, state or execution, as UTF-8 encoded JSON: 256 KiB.
+const maxPayloadBytes = 262144
+
+// tooLarge is the failure of a task or state whose result is over
+// maxPayloadBytes, worded as Step Functions words it.
+func tooLarge(name string) *asl.Failure {
+	return asl.Failf(asl.ErrDataLimitExceeded, "The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", name)
 }
 
 // secondsField reads TimeoutSeconds/HeartbeatSeconds or their path form.
