@@ -16,6 +16,18 @@
 // (group commit), so a Map of 10,000 Pass items costs a few hundred
 // Appends.
 //
+// # History shape
+//
+// Events have the types, details and previousEventId links of Step
+// Functions' GetExecutionHistory, as histories recorded on AWS show
+// them: the first state's entry links to 0 (not to ExecutionStarted);
+// a Map iteration starts from the last state event of the iteration
+// before it on the same worker; MapStateSucceeded, ParallelStateSucceeded
+// and the state's exit link to the last event of the iterations or
+// branches; MapStateFailed and ParallelStateFailed link to the failed
+// iteration's or branch's last state event and are recorded only once
+// no retry is left. Timestamps never go backwards as IDs go up.
+//
 // # Resuming
 //
 // Run with an execution's recorded History resumes it. The interpreter
@@ -32,7 +44,11 @@
 //     through its recorded events only, with no task invoked;
 //   - a task with a recorded result is not invoked; a retry keeps its
 //     recorded attempt number and delay (JitterStrategy FULL included)
-//     and starts when it would have;
+//     and starts when it would have; a Map or Parallel records no event
+//     between a failed attempt and its retry (as Step Functions), so one
+//     resumed during that delay decides again, from the failure's
+//     recorded time: the same delay, except that a FULL jitter is drawn
+//     anew;
 //   - a Wait ends at the time computed when it was entered;
 //   - a task scheduled but without a recorded result is invoked again,
 //     with the same task token.

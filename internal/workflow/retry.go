@@ -163,7 +163,11 @@ func (s *scope) retryAfter(ctx context.Context, v *visit, r *retries, f *asl.Fai
 		s.emit(failType, nil, nil)
 		return false, nil
 	}
-	return true, s.sleepUntil(ctx, v.failedAt.Add(delay))
+	at := v.failedAt
+	if at.IsZero() {
+		at = s.run.clock.Now()
+	}
+	return true, s.sleepUntil(ctx, at.Add(delay))
 }
 
 // sleepUntil flushes, then waits until t.
