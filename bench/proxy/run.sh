@@ -37,6 +37,12 @@
 #   KEEP=1                 keep the temp dir (binaries, nginx config and logs,
 #                          raw wrk output)
 #
+# Besides requests/s and latency, it reports the CPU time the proxy
+# process (nginx: master and workers) spent per request during the
+# measurement, from /proc: less sensitive than requests/s to other load on
+# the machine, since contention changes how long a request waits more than
+# how much work it takes.
+#
 # Caveat printed with the results: wrk, nginx, the proxy and the backend all
 # share this machine's cores, so every figure includes contention between
 # them; compare ratios from the same run, not absolute numbers across
@@ -135,6 +141,7 @@ http {
 }
 EOF
 "$nginx_bin" -p "$work/nginx" -e "$work/nginx.log" -c "$work/nginx/nginx.conf" -g 'daemon off;' >>"$work/nginx.log" 2>&1 &
+nginx_pid=$!
 pids+=($!)
 wait_port "$nginx_port" "$!" nginx
 
@@ -159,15 +166,38 @@ to_ms() {
 	}'
 }
 
-# measure NAME URL [wrk args...]: warm up, measure, set rps/p50/p99/errors.
-declare -A rps p50 p99 errs
+# cpu_ticks PID: user+system clock ticks used so far by PID and its child
+# processes (nginx's workers); empty if unknown.
+cpu_ticks() {
+	local pid total=0 t
+	for pid in "$1" $(pgrep -P "$1" 2>/dev/null); do
+		# Fields after the command name (which may hold spaces): utime is
+		# the 12th, stime the 13th.
+		t=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}') || return 0
+		total=$((total + ${t:-0}))
+	done
+	echo "$total"
+}
+clk_tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# measure NAME PID URL [wrk args...]: warm up, measure, set rps/p50/p99/
+# errors, and cpu (the CPU microseconds PID spent per request; PID 0 for
+# none).
+declare -A rps p50 p99 errs cpu
 measure() {
-	local name=$1 url=$2 out
-	shift 2
+	local name=$1 pid=$2 url=$3 out t0 t1 n
+	shift 3
 	echo "$name: warm-up $warmup, then ${duration}..." >&2
 	wrk -t2 -c32 -d"$warmup" "$@" "$url" >/dev/null
 	out=$work/wrk-$name.txt
+	t0= t1=
+	((pid)) && t0=$(cpu_ticks "$pid")
 	wrk -t2 -c32 -d"$duration" --latency "$@" "$url" >"$out"
+	((pid)) && t1=$(cpu_ticks "$pid")
+	n=$(awk '/requests in/ {print $1}' "$out")
+	if [[ -n $t0 && -n $t1 && ${n:-0} -gt 0 ]]; then
+		cpu[$name]=$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v n="$n" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')
+	fi
 	rps[$name]=$(awk '/^Requests\/sec:/ {print $2}' "$out")
 	p50[$name]=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
 	p99[$name]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
@@ -186,9 +216,9 @@ if command -v curl >/dev/null 2>&1; then
 		{ echo "nginx does not answer" >&2; exit 1; }
 fi
 
-measure direct "http://127.0.0.1:$backend_port/"
-measure nginx "http://127.0.0.1:$nginx_port/"
-measure velocity "http://127.0.0.1:$velocity_port/" -H "Host: $vhost"
+measure direct 0 "http://127.0.0.1:$backend_port/"
+measure nginx "$nginx_pid" "http://127.0.0.1:$nginx_port/"
+measure velocity "$velocity_pid" "http://127.0.0.1:$velocity_port/" -H "Host: $vhost"
 
 if [[ -n ${CPUPROFILE:-} ]]; then
 	kill -TERM "$velocity_pid" && wait "$velocity_pid" || true
@@ -201,9 +231,10 @@ echo "Proxy overhead, wrk -t2 -c32 -d$duration --latency, GET / with a ~100-byte
 echo "wrk, nginx, the Velocity proxy and the backend all share this machine's $cpus CPU core(s): figures include their contention."
 echo "1-minute load average before the run: $load (anything else running skews the figures; rerun on a quiet machine)."
 echo
-printf '%-10s %12s %10s %10s %8s\n' target 'requests/s' 'p50 ms' 'p99 ms' errors
+printf '%-10s %12s %10s %10s %8s %14s\n' target 'requests/s' 'p50 ms' 'p99 ms' errors 'proxy CPU/req'
 for name in direct nginx velocity; do
-	printf '%-10s %12.0f %10.3f %10.3f %8d\n' "$name" "${rps[$name]:-0}" "${p50[$name]:-nan}" "${p99[$name]:-nan}" "${errs[$name]:-0}"
+	printf '%-10s %12.0f %10.3f %10.3f %8d %14s\n' "$name" "${rps[$name]:-0}" "${p50[$name]:-nan}" "${p99[$name]:-nan}" "${errs[$name]:-0}" \
+		"${cpu[$name]:+${cpu[$name]} us}"
 done
 echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "nan" }'; }
@@ -213,6 +244,9 @@ printf '%-32s %6s\n' 'nginx/direct requests/s' "$(ratio "${rps[nginx]}" "${rps[d
 printf '%-32s %6s\n' 'velocity/direct requests/s' "$(ratio "${rps[velocity]}" "${rps[direct]}")"
 printf '%-32s %6s\n' 'velocity/nginx requests/s' "$rps_vn"
 printf '%-32s %6s\n' 'velocity/nginx p99' "$p99_vn"
+if [[ -n ${cpu[nginx]:-} && -n ${cpu[velocity]:-} ]]; then
+	printf '%-32s %6s\n' 'velocity/nginx CPU per request' "$(ratio "${cpu[velocity]}" "${cpu[nginx]}")"
+fi
 echo
 ok=1
 if awk -v r="$rps_vn" 'BEGIN { exit !(r >= 0.8) }'; then
