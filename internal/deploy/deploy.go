@@ -190,7 +190,7 @@ func (d *Deployer) start(ctx context.Context, r *release, req Request) (*instanc
 	proc, err := d.Runtime.Start(ctx, runtime.Spec{
 		Service: svc.Name, Environment: req.Environment.Name, Release: r.id,
 		Dir: r.dir, Command: svc.Run, Env: env, LogDir: filepath.Join(r.dir, ".logs"),
-		Memory: svc.Memory, CPU: svc.CPU,
+		Memory: svc.Memory, CPU: svc.CPU, Secrets: secretValues(req),
 	})
 	if err != nil {
 		return nil, err
@@ -206,6 +206,21 @@ func (d *Deployer) start(ctx context.Context, r *release, req Request) (*instanc
 		return in, fmt.Errorf("instance %s: %w", proc.ID(), err)
 	}
 	return in, nil
+}
+
+// secretValues picks the values of the service's secrets out of the
+// request's environment, where the caller resolved them, so that the
+// runtime masks them in the instances' output.
+func secretValues(req Request) [][]byte {
+	var out [][]byte
+	for _, name := range req.Service.Secrets {
+		for _, kv := range req.Env {
+			if v, ok := strings.CutPrefix(kv, name+"="); ok && v != "" {
+				out = append(out, []byte(v))
+			}
+		}
+	}
+	return out
 }
 
 // groups puts the given releases on the route, weighted by weights (or by
