@@ -51,7 +51,7 @@ func newInstance(l *Local, s Spec, id string, port int, log *instanceLog, logger
 		id:      id,
 		port:    port,
 		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		env:     withPort(s.Env, port),
+		env:     withMarker(withPort(s.Env, port), id),
 		grace:   grace,
 		policy:  s.Restart.withDefaults(),
 		log:     log,

@@ -27,8 +27,12 @@ type Spec struct {
 	// anything it left running in its process group is killed.
 	Command string
 	// Env is the complete environment; the runtime adds PORT (replacing
-	// any PORT already there) and nothing else.
+	// any PORT already there) and VELOCITY_INSTANCE (see Instance.Stop).
 	Env []string
+	// Secrets are the values in Env that must never be stored or shown:
+	// every occurrence in the instance's output is replaced by *** before
+	// it reaches the log file or LastLines, also when split across writes.
+	Secrets [][]byte
 	// Port is the port on 127.0.0.1 the command must listen on; 0 picks a
 	// free one. The port stays the same across restarts, so the proxy's
 	// route to Addr() never changes.

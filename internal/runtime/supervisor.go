@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/velocity-ci/velocity/internal/secret"
 )
 
 const (
@@ -76,7 +78,13 @@ func (i *instance) spawn() (*proc, error) {
 	i.l.reaper.Add(p.pid)
 	go func() {
 		defer close(p.drained)
-		copyOutput(i.log, pr)
+		// Masked here, before anything is stored: the log file, the ring
+		// behind LastLines and so deploy errors and `service logs` never
+		// see a secret. One masker per process, as its output is one
+		// stream; Flush passes on what it held back when the pipe closes.
+		m := secret.NewMasker(i.log, i.spec.Secrets)
+		copyOutput(m, pr)
+		_ = m.Flush()
 	}()
 	go func() {
 		p.waitErr = waitExit(p.pid)
@@ -104,6 +112,7 @@ func (i *instance) reap(p *proc) {
 	// whatever it left running is killed now, never a stranger. This is
 	// also what frees the port for the restart.
 	_ = unix.Kill(-p.pid, unix.SIGKILL)
+	i.killStrays(p.pid)
 	i.l.reaper.Remove(p.pid)
 	_ = p.cmd.Wait() // the exit status is in cmd.ProcessState
 	p.ended = time.Now()
@@ -115,6 +124,30 @@ func (i *instance) reap(p *proc) {
 	}
 	p.out.Close()
 	i.log.endOfStream()
+}
+
+// killStrays kills the processes of the instance that left its process
+// group, and waits until they are gone: they could hold the port the
+// restart needs. A stray may fork as it is killed, so this looks again
+// until nothing is found, within a bound.
+func (i *instance) killStrays(pgid int) {
+	killed := map[int]bool{}
+	deadline := time.Now().Add(drainWait)
+	for {
+		pids := marked(i.id, pgid)
+		if len(pids) == 0 || time.Now().After(deadline) {
+			break
+		}
+		for _, pid := range pids {
+			if unix.Kill(pid, unix.SIGKILL) == nil {
+				killed[pid] = true
+			}
+		}
+		time.Sleep(groupPoll / 5)
+	}
+	if len(killed) > 0 {
+		i.log.note(fmt.Sprintf("killed %d process(es) instance %s had started outside its process group", len(killed), i.id))
+	}
 }
 
 // supervise runs for the life of the instance: it waits for the process
@@ -176,6 +209,9 @@ func (i *instance) supervise(p *proc) {
 func (i *instance) terminate(p *proc) {
 	i.log.note(fmt.Sprintf("stopping instance %s (SIGTERM; SIGKILL after %s)", i.id, i.grace))
 	_ = unix.Kill(-p.pid, unix.SIGTERM)
+	for _, pid := range marked(i.id, p.pid) {
+		_ = unix.Kill(pid, unix.SIGTERM)
+	}
 	grace := time.NewTimer(i.grace)
 	defer grace.Stop()
 	if !i.waitGroupGone(p, grace.C) {
@@ -201,7 +237,7 @@ func (i *instance) waitGroupGone(p *proc, giveUp <-chan time.Time) bool {
 	// grace period too, rather than the SIGKILL reap would send.
 	tick := time.NewTicker(groupPoll)
 	defer tick.Stop()
-	for groupAlive(p.pid) {
+	for groupAlive(p.pid) || len(marked(i.id, p.pid)) > 0 {
 		select {
 		case <-tick.C:
 		case <-giveUp:
