@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -131,36 +132,46 @@ func (a *app) serviceCmd() *cobra.Command {
 	var release string
 	logs := &cobra.Command{
 		Use:   "logs ENV SERVICE",
-		Short: "Print the instances' own output of a service's live (else newest) release (-f to follow)",
-		Args:  cobra.ExactArgs(2),
+		Short: "Print the output of the instances of a service's live release (-f to follow it across deploys)",
+		Long: `Print the output of the instances of a service's live release, one instance
+after the other under a header, oldest first. With -f, keep printing what they
+write, each line prefixed with its instance, and when a new release goes live
+(a deploy, a rollback) go on with its instances' output after a line
+"-- now release rN --". --release shows (and follows) another release instead,
+with every instance it ever had.`,
+		Args: cobra.ExactArgs(2),
 		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
-			dirs, err := h.releaseDirs(args[0], args[1])
-			if err != nil {
+			env, service := args[0], args[1]
+			if _, err := h.releaseDirs(env, service); err != nil {
 				return err
 			}
-			dir := dirs[0]
-			if release == "" {
-				// After a rollback the live release is not the newest.
-				release = liveRelease(ctx, h, args[0], args[1])
-			}
 			if release != "" {
-				dir = ""
-				for _, d := range dirs {
-					if filepath.Base(d) == release {
-						dir = d
-					}
-				}
-				if dir == "" {
-					return usageError("no release %s of %s in %s (see 'velocity releases %s %s')", release, args[1], args[0], args[0], args[1])
+				if _, err := h.releaseDir(env, service, release); err != nil {
+					return err
 				}
 			}
-			return a.followInstanceLogs(ctx, dir, follow)
+			lf := &logFollower{a: a, h: h, env: env, service: service, fixed: release, tails: map[string]*logTail{}}
+			return lf.run(ctx, follow)
 		}),
 	}
-	logs.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output until Ctrl-C")
+	logs.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output, across deploys, until Ctrl-C")
 	logs.Flags().StringVar(&release, "release", "", "a release other than the live one (see 'velocity releases')")
 	cmd.AddCommand(logs, a.serviceStatusCmd())
 	return cmd
+}
+
+// releaseDir finds release of env/service.
+func (h *home) releaseDir(env, service, release string) (string, error) {
+	dirs, err := h.releaseDirs(env, service)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range dirs {
+		if filepath.Base(d) == release {
+			return d, nil
+		}
+	}
+	return "", usageError("no release %s of %s in %s (see 'velocity releases %s %s')", release, service, env, env, service)
 }
 
 // liveRelease is the journal's live release of service in env, if any.
@@ -226,39 +237,182 @@ func (a *app) serviceStatusCmd() *cobra.Command {
 	}
 }
 
-// followInstanceLogs prints every instance log of a release, prefixed with
-// the instance, and with follow keeps printing what is appended.
-func (a *app) followInstanceLogs(ctx context.Context, dir string, follow bool) error {
-	tails := map[string]*logTail{}
-	buf := make([]byte, 32*1024)
-	terminal, _ := a.liveOutput("auto")
-	for {
-		files, _ := filepath.Glob(filepath.Join(dir, ".logs", "*.log"))
-		sort.Strings(files)
-		for _, f := range files {
-			t := tails[f]
-			if t == nil {
-				id := strings.TrimSuffix(filepath.Base(f), ".log")
-				t = &logTail{att: store.Attempt{Log: f, Stage: "", Action: id}, prefix: "[" + id + "] "}
-				tails[f] = t
-			}
-			if err := a.copyLog(t, buf, terminal); err != nil {
-				return err
-			}
-			if !follow {
-				t.lines.Flush(func(line []byte) { a.emitLine(t, line, terminal) })
+// logFollower prints the instance logs of one service.
+type logFollower struct {
+	a            *app
+	h            *home
+	env, service string
+	fixed        string // --release: this release only, every instance
+
+	release string              // the release being shown
+	tails   map[string]*logTail // by log file
+	order   []*logTail
+}
+
+// live says which release of the service serves and, when a server runs,
+// which instances of it do: ids is nil when that is not known. Without a
+// server the journal's live release is the one that comes back at the
+// next start; releases velocity run hosted are not journaled, and there
+// the newest release is the last one that served.
+func (f *logFollower) live(ctx context.Context) (release string, ids []string, err error) {
+	if c, st := f.a.dialServer(ctx, f.h); c != nil {
+		c.Close()
+		for _, s := range st.Services {
+			if s.Environment == f.env && s.Service == f.service && s.Release != "" {
+				ids = []string{}
+				for _, in := range s.Instances {
+					ids = append(ids, in.ID)
+				}
+				return s.Release, ids, nil
 			}
 		}
-		if !follow {
-			if len(files) == 0 {
-				fmt.Fprintf(a.stderr, "velocity: no instance logs in %s\n", dir)
+	}
+	if r := liveRelease(ctx, f.h, f.env, f.service); r != "" {
+		return r, nil, nil
+	}
+	dirs, err := f.h.releaseDirs(f.env, f.service)
+	if err != nil {
+		return "", nil, err
+	}
+	return filepath.Base(dirs[0]), nil, nil
+}
+
+// logFile is one instance's log.
+type logFile struct {
+	id, path string
+	mod      time.Time
+}
+
+// files lists the instance logs of release, oldest first, keeping only
+// the instances in ids unless ids is nil; hidden counts those left out.
+func (f *logFollower) files(release string, ids []string) (shown []logFile, hidden int, err error) {
+	dir, err := f.h.releaseDir(f.env, f.service, release)
+	if err != nil {
+		return nil, 0, err
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, ".logs", "*.log"))
+	for _, p := range paths {
+		id := strings.TrimSuffix(filepath.Base(p), ".log")
+		if ids != nil && !slices.Contains(ids, id) {
+			hidden++
+			continue
+		}
+		lf := logFile{id: id, path: p}
+		if fi, err := os.Stat(p); err == nil {
+			lf.mod = fi.ModTime()
+		}
+		shown = append(shown, lf)
+	}
+	sort.SliceStable(shown, func(i, j int) bool { return shown[i].mod.Before(shown[j].mod) })
+	return shown, hidden, nil
+}
+
+func (f *logFollower) run(ctx context.Context, follow bool) error {
+	terminal, _ := f.a.liveOutput("auto")
+	buf := make([]byte, 32*1024)
+	if !follow {
+		return f.print(ctx, buf, terminal)
+	}
+	for {
+		release, ids, err := f.live(ctx)
+		if err != nil {
+			return err
+		}
+		if f.fixed != "" {
+			release, ids = f.fixed, nil
+		}
+		if f.release != "" && release != f.release {
+			// The old instances' last words (their "stopped" lines) first.
+			if err := f.copyAll(buf, terminal, true); err != nil {
+				return err
 			}
-			return nil
+			fmt.Fprintf(f.a.stdout, "-- now release %s --\n", release)
+			f.tails, f.order = map[string]*logTail{}, nil
+		}
+		f.release = release
+		files, _, err := f.files(release, ids)
+		if err != nil {
+			return err
+		}
+		for _, lf := range files {
+			if f.tails[lf.path] == nil {
+				t := &logTail{att: store.Attempt{Log: lf.path, Action: lf.id}, prefix: "[" + lf.id + "] "}
+				f.tails[lf.path] = t
+				f.order = append(f.order, t)
+			}
+		}
+		if err := f.copyAll(buf, terminal, false); err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(300 * time.Millisecond):
 		}
 	}
+}
+
+// copyAll prints what the tailed logs gained; flush ends their last lines.
+func (f *logFollower) copyAll(buf []byte, terminal, flush bool) error {
+	for _, t := range f.order {
+		if err := f.a.copyLog(t, buf, terminal); err != nil {
+			return err
+		}
+		if flush {
+			t.lines.Flush(func(line []byte) { f.a.emitLine(t, line, terminal) })
+		}
+	}
+	return nil
+}
+
+// print shows each instance's log once, under a header.
+func (f *logFollower) print(ctx context.Context, buf []byte, terminal bool) error {
+	release, ids, err := f.live(ctx)
+	if err != nil {
+		return err
+	}
+	if f.fixed != "" {
+		release, ids = f.fixed, nil
+	}
+	files, hidden, err := f.files(release, ids)
+	if err != nil {
+		return err
+	}
+	for _, lf := range files {
+		fmt.Fprintf(f.a.stdout, "== %s (release %s) ==\n", lf.id, release)
+		t := &logTail{att: store.Attempt{Log: lf.path, Action: lf.id}}
+		if err := f.a.copyLog(t, buf, terminal); err != nil {
+			return err
+		}
+		t.lines.Flush(func(line []byte) { f.a.emitLine(t, line, terminal) })
+		if !terminal && !endsLine(lf.path, t.off) {
+			fmt.Fprintln(f.a.stdout) // the next header on a line of its own
+		}
+	}
+	switch {
+	case len(files) == 0 && hidden == 0:
+		fmt.Fprintf(f.a.stderr, "velocity: no instance logs of release %s yet\n", release)
+	case hidden > 0:
+		fmt.Fprintf(f.a.stderr, "velocity: not shown: %d log(s) of instances of %s that no longer run (--release %s shows them)\n",
+			hidden, release, release)
+	}
+	return nil
+}
+
+// endsLine reports whether the first off bytes of the file at path end
+// with a newline (or are none).
+func endsLine(path string, off int64) bool {
+	if off == 0 {
+		return true
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off-1); err != nil {
+		return true
+	}
+	return b[0] == '\n'
 }
