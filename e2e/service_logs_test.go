@@ -213,3 +213,19 @@ func TestServiceLogsMaskSecretsFollowDeploysAndStraysDie(t *testing.T) {
 		}
 	}
 }
+
+// TestServeSaysWhetherLimitsAreEnforced: services deployed through velocity
+// serve get their memory and CPU limits from its runtime, so its output
+// says at start whether it can enforce them.
+func TestServeSaysWhetherLimitsAreEnforced(t *testing.T) {
+	e := newEnv(t)
+	srv := startServer(t, e)
+	m := srv.waitFor(t, regexp.MustCompile(`velocity: .*memory and CPU limits are (not )?enforced`), 5*time.Second)
+	var st syscall.Statfs_t
+	const cgroup2Magic = 0x63677270
+	if err := syscall.Statfs("/sys/fs/cgroup", &st); err != nil || st.Type != cgroup2Magic {
+		if m[1] == "" {
+			t.Errorf("no cgroup v2 here, but serve says limits are enforced:\n%s", srv.out)
+		}
+	}
+}

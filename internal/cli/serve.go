@@ -115,9 +115,10 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 		defer done()
 		rt.Close(c)
 	}()
-	if ok, note := rt.Limits(); !ok {
-		a.log.Info(note)
-	}
+	// Said at every start, enforced or not: the services this server will
+	// host are not known yet, and whoever deploys through it never sees
+	// the runtime's probe otherwise.
+	_, limitsNote := rt.Limits()
 	px, proxyURL, err := a.startProxy(a.proxyAddr(o.proxyAddr), tlsConfig, cancel)
 	if err != nil {
 		return err
@@ -158,6 +159,7 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 	defer api.Close()
 
 	fmt.Fprintf(a.stdout, "velocity: serving; proxy at %s, control socket %s (Ctrl-C to stop)\n", proxyURL, sock)
+	fmt.Fprintf(a.stdout, "velocity: %s\n", limitsNote)
 	go a.reportRecovery(rec)
 	a.resumeWorkflows(ctx, h)
 	<-ctx.Done()
