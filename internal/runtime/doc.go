@@ -10,12 +10,20 @@
 //     When the group leader exits, the group is killed before the leader is
 //     reaped: its pid, still held by the zombie, names our group and cannot
 //     have been reused by a stranger.
+//   - A process that left the group (setsid, a daemonizing double fork)
+//     escapes kill(-pgid). Every process of an instance inherits
+//     VELOCITY_INSTANCE=<id>, and whenever the group is signalled or killed
+//     the processes carrying it in /proc/PID/environ are too, so nothing
+//     outlives a stop, a crash or a shutdown. Only when Velocity itself is
+//     killed with SIGKILL do such processes escape: the reaper knows groups.
 //   - A supervisor goroutine per instance restarts a crashed process with
 //     exponential backoff on the same port, and notes each crash in the
 //     instance log.
 //   - Output (stdout and stderr, one pipe) is streamed to
 //     LogDir/<id>.log, rotated at 10 MiB, and the last 200 lines are kept
-//     in memory for error messages. Nothing else is buffered.
+//     in memory for error messages. Nothing else is buffered. Spec.Secrets
+//     are replaced by *** (package secret's Masker) before either sees the
+//     output, so no secret an instance prints is ever stored.
 //   - Memory and CPU limits use cgroup v2 when /sys/fs/cgroup is a
 //     writable cgroup2 mount; elsewhere they are not enforced, and
 //     LimitsSupported says so in a sentence callers print once.
