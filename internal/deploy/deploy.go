@@ -61,6 +61,9 @@ type release struct {
 	id        string
 	dir       string
 	instances []*instance
+	// keepWarm is how long the release stays warm once replaced: its
+	// service's blue-green keep_warm when it was deployed, else 0.
+	keepWarm time.Duration
 }
 
 // instance is one supervised process and its proxy target.
@@ -68,6 +71,8 @@ type instance struct {
 	proc      runtime.Instance
 	target    *proxy.Target
 	stopCheck func()
+	// answers are the last health check answers while it started.
+	answers *answers
 }
 
 // Request is one deploy.
@@ -118,10 +123,14 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 		return Result{}, fmt.Errorf("release %s from outputs: %w", req.Release, err)
 	}
 	next := &release{id: req.Release, dir: dir}
+	if svc.Strategy.Type == "blue-green" {
+		next.keepWarm = svc.Strategy.KeepWarm
+	}
 	deadline := svc.Deadline
 	if deadline <= 0 {
 		deadline = 2 * time.Minute
 	}
+	began := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 
@@ -137,14 +146,62 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		d.abort(dep, next, drainTimeout(svc))
 		if errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			err = fmt.Errorf("release %s not healthy within its deadline of %v: %w", req.Release, deadline, err)
+			err = deadlineError(req, time.Since(began), deadline, err)
 		}
 		return Result{}, fmt.Errorf("%w%s", err, next.report())
 	}
 	d.mu.Lock()
 	dep.current = next
 	d.mu.Unlock()
+	d.stopWarm(dep, next.id)
 	return d.serving(dep, req, logf), nil
+}
+
+// deadlineError is the headline of a deploy its deadline ended: how long
+// it waited for what, against which settings, and what to change.
+func deadlineError(req Request, waited, deadline time.Duration, err error) error {
+	svc := req.Service
+	h := svc.Health
+	var period string
+	switch {
+	case h.StartPeriod <= 0:
+		period = "no health start_period"
+	case waited < h.StartPeriod:
+		period = fmt.Sprintf("health start_period %v, which it was still in", h.StartPeriod)
+	default:
+		period = fmt.Sprintf("health start_period %v", h.StartPeriod)
+	}
+	fix := "fix the health check " + healthTarget(h.HTTP, h.TCP) + " so it passes sooner"
+	return fmt.Errorf("release %s not healthy after waiting %v (deploy deadline %v, %s): %w; raise the deploy deadline (services.%s.deadline, now %v) or %s",
+		req.Release, waited.Round(100*time.Millisecond), deadline, period, err, svc.Name, deadline, fix)
+}
+
+// healthTarget names what a service's health check asks for.
+func healthTarget(path string, tcp bool) string {
+	switch {
+	case tcp:
+		return "(tcp connect to $PORT)"
+	case path == "":
+		return "GET /"
+	}
+	return "GET " + path
+}
+
+// stopWarm stops warm instances of release id: a fresh deploy of the
+// same release replaced them, so they would only idle unlisted.
+func (d *Deployer) stopWarm(dep *deployment, id string) {
+	d.mu.Lock()
+	var stale []*instance
+	for in, r := range dep.warm {
+		if r.id == id {
+			stale = append(stale, in)
+			delete(dep.warm, in)
+		}
+	}
+	d.mu.Unlock()
+	for _, in := range stale {
+		d.retire(in, time.Millisecond)
+	}
 }
 
 // serving is the result of a deploy that put req's release into service.
@@ -202,10 +259,7 @@ func (d *Deployer) start(ctx context.Context, r *release, req Request) (*instanc
 		return in, err
 	}
 	in.stopCheck = in.target.StartHealthCheck(context.WithoutCancel(ctx), healthCheck(req))
-	if err := in.target.WaitHealthy(ctx); err != nil {
-		return in, fmt.Errorf("instance %s: %w", proc.ID(), err)
-	}
-	return in, nil
+	return in, d.waitHealthy(ctx, in, len(r.instances), r, req)
 }
 
 // secretValues picks the values of the service's secrets out of the
@@ -335,10 +389,18 @@ func (r *release) report() string {
 	var b strings.Builder
 	for _, in := range r.instances {
 		fmt.Fprintf(&b, "\ninstance %s (release %s):", in.proc.ID(), r.id)
-		if in.target != nil {
+		if as := in.answers.list(); len(as) > 0 {
+			fmt.Fprintf(&b, "\n  last health checks:")
+			for _, a := range as {
+				fmt.Fprintf(&b, "\n    %s", a)
+			}
+		} else if in.target != nil {
 			if c, ok := in.target.LastCheck(); ok {
 				fmt.Fprintf(&b, "\n  last health check: %s", c)
 			}
+		}
+		if n, last := exits(in.proc); n > 0 {
+			fmt.Fprintf(&b, "\n  process exits: %d, the last %s", n, last)
 		}
 		lines := in.proc.LastLines(15)
 		if len(lines) == 0 {

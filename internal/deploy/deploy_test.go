@@ -383,17 +383,18 @@ func TestBlueGreenDeployUnderLoad(t *testing.T) {
 // brokenRelease deploys A, then a release in the given mode while A
 // serves under load, and checks the deploy's error and that A never
 // stopped serving.
-func brokenRelease(t *testing.T, mode string, wantInErr ...string) {
+func brokenRelease(t *testing.T, mode string, deadline time.Duration, wantInErr ...string) (took time.Duration, err error) {
 	h := newHarness(t)
 	svc := service("rolling", 1)
 	h.mustDeploy(svc, h.release("A", ""))
 
 	l := startLoad(t, h.proxyURL, 4)
 	l.waitForRequests(t, 100)
-	svc.Deadline = 3 * time.Second
+	svc.Deadline = deadline
 	start := time.Now()
-	id, err := h.deploy(svc, h.release("B", mode))
-	took := time.Since(start)
+	id, err2 := h.deploy(svc, h.release("B", mode))
+	took = time.Since(start)
+	err = err2
 	l.waitForRequests(t, 100)
 	l.halt()
 
@@ -410,6 +411,9 @@ func brokenRelease(t *testing.T, mode string, wantInErr ...string) {
 			t.Errorf("error does not mention %q", want)
 		}
 	}
+	if strings.Contains(err.Error(), "context deadline exceeded") {
+		t.Errorf("error speaks of Go's context")
+	}
 	l.checkNoFailures(t)
 	if len(l.bodies) != 1 || l.bodies["release A"] == 0 {
 		t.Errorf("answers during the failed deploy: %v, want only release A", l.bodies)
@@ -420,14 +424,58 @@ func brokenRelease(t *testing.T, mode string, wantInErr ...string) {
 			t.Errorf("instance %s of the failed release is %s, want stopped", in.ID(), in.State())
 		}
 	}
+	return took, err
 }
 
+// A release that exits at start fails as soon as it has exited a few
+// times, long before its deadline, saying how it exited first.
 func TestCrashingReleaseKeepsOldServing(t *testing.T) {
-	brokenRelease(t, "crash", "fatal: bad config")
+	took, err := brokenRelease(t, "crash", 15*time.Second,
+		"instance 1 of release r2 exited with code 3 before becoming healthy", "fatal: bad config")
+	if took > 8*time.Second {
+		t.Errorf("a release that cannot start took %v to fail (deadline 15s)", took)
+	}
+	if first, _, _ := strings.Cut(err.Error(), "\n"); strings.Contains(first, "health check:") {
+		t.Errorf("the headline blames the health check: %s", first)
+	}
 }
 
+// A release that runs but never passes fails at its deadline with its
+// last answers, the settings and what to do.
 func TestNeverHealthyReleaseKeepsOldServing(t *testing.T) {
-	brokenRelease(t, "unhealthy", "GET /healthz: 500")
+	_, err := brokenRelease(t, "unhealthy", 3*time.Second,
+		"GET /healthz: 500 Internal Server Error \"unhealthy\"", "not healthy after waiting",
+		"deploy deadline 3s", "raise the deploy deadline", "fix the health check GET /healthz")
+	if n := strings.Count(err.Error(), "GET /healthz: 500"); n != 3 {
+		t.Errorf("%d health check answers shown, want the last 3", n)
+	}
+}
+
+// A boot slower than the deadline shows what the health check answered
+// (the body says why), the start period and the way out.
+func TestSlowBootShowsHealthAnswers(t *testing.T) {
+	h := newHarness(t)
+	svc := service("rolling", 1)
+	svc.Deadline = 2 * time.Second
+	svc.Health.StartPeriod = 5 * time.Second // not valid in velocity.yml, but say so when it happens
+	id, err := h.deploy(svc, h.release("A", "slow=60"))
+	if err == nil {
+		t.Fatal("a release that warms up for 60s was healthy within 2s")
+	}
+	t.Logf("deploy error:\n%v", err)
+	for _, want := range []string{
+		"release " + id + " not healthy after waiting 2",
+		"health start_period 5s, which it was still in",
+		"GET /healthz: 503 Service Unavailable \"warming up, ",
+		"services.web.deadline, now 2s",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q", want)
+		}
+	}
+	if strings.Contains(err.Error(), "\x00") || strings.Contains(err.Error(), "context deadline exceeded") {
+		t.Errorf("error holds a control character or Go's context")
+	}
 }
 
 func TestKilledInstanceIsRestartedWithoutFailedRequests(t *testing.T) {
@@ -519,6 +567,41 @@ func TestBadCanaryIsRolledBack(t *testing.T) {
 	if got := h.d.Instances(envName, svcName); len(got) != 1 || got[0] != h.rt.instances()[0] {
 		t.Errorf("serving instances after rollback: %v", got)
 	}
+}
+
+// A canary that gets no traffic has no verdict: by default it is rolled
+// back, saying so; on_inconclusive: promote lets it through, saying that.
+func TestCanaryWithoutTrafficIsInconclusive(t *testing.T) {
+	h := newHarness(t)
+	svc := canaryService()
+	svc.Strategy.Steps = []spec.CanaryStep{{Weight: 50, Pause: 500 * time.Millisecond}}
+	h.mustDeploy(svc, h.release("A", ""))
+	id, err := h.deploy(svc, h.release("B", "errors=100"))
+	if err == nil {
+		t.Fatal("a canary nothing was sent to was promoted")
+	}
+	t.Logf("deploy error:\n%v", err)
+	for _, want := range []string{"canary analysis inconclusive: 0 requests to " + id, "min_requests 10", "send traffic during the canary"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q", want)
+		}
+	}
+	h.serves("A", 5)
+
+	svc.Strategy.Analysis.OnInconclusive = "promote"
+	var log bytes.Buffer
+	h.releases++
+	id = fmt.Sprintf("r%d", h.releases)
+	if _, err := h.d.Deploy(context.Background(), deploy.Request{
+		Service: svc, Environment: spec.Environment{Name: envName},
+		Release: id, Files: h.release("C", ""), Log: &log,
+	}); err != nil {
+		t.Fatalf("deploy with on_inconclusive: promote: %v", err)
+	}
+	if !strings.Contains(log.String(), "canary analysis skipped at 50%: 0 requests to "+id) {
+		t.Errorf("the promotion without data was not reported:\n%s", log.String())
+	}
+	h.serves("C", 5)
 }
 
 func TestGoodCanaryIsPromoted(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/velocity-ci/velocity/internal/proxy"
 )
 
 // rolling replaces instances one at a time: a new one must be healthy and
@@ -80,6 +82,40 @@ func (d *Deployer) blueGreen(ctx context.Context, dep *deployment, next *release
 	return nil
 }
 
+// pause waits out a canary step's pause.
+func pause(ctx context.Context, d time.Duration, id string, weight int) error {
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("canary %s at %d%% was in its pause when the deploy's deadline came", id, weight)
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// canaryStats measures canary and stable over the step that just ended.
+// With fewer than min requests to the canary it waits for more, up to
+// the step's pause again (at least 1s, at most 1m), so a verdict is
+// never made on too little data nor skipped because traffic came late.
+func (d *Deployer) canaryStats(ctx context.Context, dep *deployment, canary, stable string, stepPause time.Duration, min int) (c, s proxy.Stats, waited time.Duration) {
+	window := max(stepPause, time.Second)
+	extra := max(window, time.Second)
+	if extra > time.Minute {
+		extra = time.Minute
+	}
+	end := time.Now().Add(extra)
+	for {
+		c, s = dep.route.Stats(canary, window), dep.route.Stats(stable, window)
+		if c.Requests >= min || !time.Now().Before(end) || ctx.Err() != nil {
+			return c, s, window
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+			window += 100 * time.Millisecond
+		}
+	}
+}
+
 // canary sends growing shares of traffic to the new release, comparing
 // its error rate and p95 latency with the stable release's after each
 // pause; a worse canary is rolled back automatically.
@@ -100,15 +136,21 @@ func (d *Deployer) canary(ctx context.Context, dep *deployment, next *release, r
 			return err
 		}
 		logf("%s/%s: canary %s at %d%%", req.Environment.Name, svc.Name, next.id, step.Weight)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(step.Pause):
+		if err := pause(ctx, step.Pause, next.id, step.Weight); err != nil {
+			return err
 		}
-		window := max(step.Pause, time.Second)
-		c, s := dep.route.Stats(next.id, window), dep.route.Stats(stable.id, window)
+		c, s, waited := d.canaryStats(ctx, dep, next.id, stable.id, step.Pause, max(a.MinRequests, 1))
 		if c.Requests < max(a.MinRequests, 1) {
-			continue // too little traffic for a verdict yet
+			if ctx.Err() != nil {
+				return fmt.Errorf("canary %s at %d%% was waiting for traffic to analyse when the deploy's deadline came", next.id, step.Weight)
+			}
+			if a.OnInconclusive == "promote" {
+				logf("%s/%s: canary analysis skipped at %d%%: %d requests to %s in %v, min_requests %d; going on as analysis.on_inconclusive is promote",
+					req.Environment.Name, svc.Name, step.Weight, c.Requests, next.id, waited.Round(100*time.Millisecond), a.MinRequests)
+				continue
+			}
+			return fmt.Errorf("canary analysis inconclusive: %d requests to %s in %v, min_requests %d; send traffic during the canary or lower min_requests (or set analysis.on_inconclusive: promote to go on without data)",
+				c.Requests, next.id, waited.Round(100*time.Millisecond), a.MinRequests)
 		}
 		if inc := c.ErrorRate() - s.ErrorRate(); inc > a.MaxErrorRateIncrease {
 			return fmt.Errorf("canary analysis: error rate %.1f%% against %.1f%% for stable release %s (allowed increase %.1f points)",

@@ -14,11 +14,11 @@ import (
 // running processes get new targets, which pass their first health check
 // at once. It reports false, changing nothing that serves, when the
 // release is not warm or any of its instances is not up; the caller then
-// deploys the release from scratch.
+// deploys the release from scratch. Whether the release is warm is what
+// the deployment holds, not the strategy in req: a rollback to a release
+// first deployed rolling, which a blue-green deploy then replaced and
+// kept warm, switches back just as fast.
 func (d *Deployer) revive(ctx context.Context, dep *deployment, req Request, logf func(string, ...any)) (Result, bool) {
-	if req.Service.Strategy.Type != "blue-green" {
-		return Result{}, false
-	}
 	d.mu.Lock()
 	var old *release
 	var warm []*instance
@@ -43,7 +43,10 @@ func (d *Deployer) revive(ctx context.Context, dep *deployment, req Request, log
 	wait := max(h.Interval, 100*time.Millisecond) + max(h.Timeout, time.Second)
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	next := &release{id: old.id, dir: old.dir}
+	next := &release{id: old.id, dir: old.dir, keepWarm: old.keepWarm}
+	if req.Service.Strategy.Type == "blue-green" {
+		next.keepWarm = req.Service.Strategy.KeepWarm
+	}
 	for _, in := range warm {
 		n := &instance{proc: in.proc}
 		next.instances = append(next.instances, n)
@@ -84,7 +87,13 @@ func (d *Deployer) revive(ctx context.Context, dep *deployment, req Request, log
 	}
 	logf("%s/%s: traffic switched back to release %s, kept warm (nothing started)", req.Environment.Name, req.Service.Name, old.id)
 	if cur := dep.current; cur != nil {
-		d.keepWarm(dep, cur, drainTimeout(req.Service), req.Service.Strategy.KeepWarm)
+		// The release switched away from stays warm as its own
+		// deploy asked, so a roll forward is instant too.
+		keep := cur.keepWarm
+		if req.Service.Strategy.Type == "blue-green" {
+			keep = max(keep, req.Service.Strategy.KeepWarm)
+		}
+		d.keepWarm(dep, cur, drainTimeout(req.Service), keep)
 	}
 	d.mu.Lock()
 	dep.current = next

@@ -71,6 +71,44 @@ func TestBlueGreenRollbackToWarmReleaseStartsNothing(t *testing.T) {
 	h.serves("B", 5)
 }
 
+// A release first deployed rolling and kept warm by the blue-green deploy
+// that replaced it comes back instantly, whatever strategy the rollback
+// request carries; status lists the warm release, Close stops it.
+func TestRollbackToWarmRollingReleaseStartsNothing(t *testing.T) {
+	h := newHarness(t)
+	rolling := service("rolling", 2)
+	a := h.release("A", "")
+	r1 := h.mustDeploy(rolling, a)
+	bg := service("blue-green", 2)
+	bg.Strategy.KeepWarm = time.Minute
+	r2 := h.mustDeploy(bg, h.release("B", ""))
+	if st := h.d.Statuses(); len(st) != 1 || st[0].Release != r2 || len(st[0].Warm) != 1 || st[0].Warm[0] != r1 {
+		t.Fatalf("status after the blue-green deploy: %+v", st)
+	}
+	started := len(h.rt.instances())
+	// A rollback deploys r1 with the definition it was deployed with.
+	res := h.redeploy(rolling, r1, a)
+	if !res.Warm {
+		t.Errorf("the rollback to %s did not reuse its warm instances", r1)
+	}
+	if n := len(h.rt.instances()); n != started {
+		t.Errorf("%d instances were started for the rollback, want none", n-started)
+	}
+	h.serves("A", 10)
+	st := h.d.Statuses()
+	if len(st) != 1 || st[0].Release != r1 || len(st[0].Instances) != 2 || len(st[0].Warm) != 1 || st[0].Warm[0] != r2 {
+		t.Fatalf("status after the rollback: %+v (want %s serving, %s warm)", st, r1, r2)
+	}
+	h.d.Close()
+	for _, in := range h.rt.instances() {
+		select {
+		case <-in.Exited():
+		case <-time.After(10 * time.Second):
+			t.Errorf("instance %s still %s after Close", in.ID(), in.State())
+		}
+	}
+}
+
 // Without a warm copy (rolling, or the keep_warm period over) the
 // release is deployed again from its files.
 func TestRollbackWithoutWarmReleaseDeploysItAgain(t *testing.T) {

@@ -83,6 +83,10 @@ type Analysis struct {
 	MaxLatencyRatio float64
 	// MinRequests the canary must have served before a verdict (default 20).
 	MinRequests int
+	// OnInconclusive is what a step that ends with fewer than MinRequests
+	// requests to the canary (after waiting for more) does: "fail"
+	// (default) rolls the canary back, "promote" goes on without data.
+	OnInconclusive string
 }
 
 // Environment is a named place services run.

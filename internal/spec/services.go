@@ -43,6 +43,12 @@ const (
 	strategyCanary    = "canary"
 )
 
+// What a canary step without enough requests for a verdict does.
+const (
+	inconclusiveFail    = "fail"
+	inconclusivePromote = "promote"
+)
+
 var strategies = []string{strategyRolling, strategyBlueGreen, strategyCanary}
 
 // strategyKeys names the strategy keys that apply to one type only.
@@ -240,6 +246,7 @@ func defaultStrategy(typ string) Strategy {
 			MaxErrorRateIncrease: defaultMaxErrorRise,
 			MaxLatencyRatio:      defaultMaxLatency,
 			MinRequests:          defaultMinRequests,
+			OnInconclusive:       inconclusiveFail,
 		}
 	}
 	return s
@@ -407,6 +414,19 @@ func (d *decoder) analysis(v ast.Node, path string) Analysis {
 			if n, ok := d.intIn(v, join(path, "min_requests"), 1, math.MaxInt32); ok {
 				a.MinRequests = n
 			}
+		},
+		"on_inconclusive": func(v ast.Node) {
+			p := join(path, "on_inconclusive")
+			s, ok := d.str(v, p)
+			if !ok {
+				return
+			}
+			if s != inconclusiveFail && s != inconclusivePromote {
+				d.c.add(posOf(v), p, "%q is not a choice; use fail (roll the canary back when it got fewer than min_requests requests) or promote (go on without data)%s",
+					s, didYouMean(s, []string{inconclusiveFail, inconclusivePromote}))
+				return
+			}
+			a.OnInconclusive = s
 		},
 	})
 	return a

@@ -11,6 +11,7 @@
 //	crash      print "fatal: bad config" and exit 3 at start
 //	unhealthy  answer 500 on / and /healthz
 //	errors=N   answer 500 on / for N% of requests (a bad canary)
+//	slow=N     answer 503 "warming up" on /healthz for N seconds (a slow boot)
 //
 // SIGTERM shuts it down gracefully: in-flight requests finish.
 package main
@@ -27,6 +28,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -42,6 +44,11 @@ func main() {
 	if mode == "crash" {
 		fmt.Println("fatal: bad config")
 		os.Exit(3)
+	}
+	var warmUntil time.Time
+	if v, ok := strings.CutPrefix(mode, "slow="); ok {
+		secs, _ := strconv.Atoi(v)
+		warmUntil = time.Now().Add(time.Duration(secs) * time.Second)
 	}
 	errPercent := 0
 	if v, ok := strings.CutPrefix(mode, "errors="); ok {
@@ -64,6 +71,10 @@ func main() {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if mode == "unhealthy" {
 			http.Error(w, "unhealthy", http.StatusInternalServerError)
+			return
+		}
+		if left := time.Until(warmUntil); left > 0 {
+			http.Error(w, fmt.Sprintf("warming up, %.0fs left\n\x00", left.Seconds()), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
