@@ -122,6 +122,7 @@ func checkDeploys(c *collector, p *Pipeline, src *pipelineSource, releases map[s
 		envs[i] = e.Name
 	}
 	reportedEnvs := false
+	hosts := hostClaims{}
 	for si := range p.Stages {
 		for list, actions := range stageLists(&p.Stages[si]) {
 			for i, a := range actions {
@@ -147,8 +148,47 @@ func checkDeploys(c *collector, p *Pipeline, src *pipelineSource, releases map[s
 				}
 				if as.environment != (Pos{}) && !slices.Contains(envs, a.Environment) {
 					c.add(as.environment, join(as.path, "environment"), "%q is not an environment%s", a.Environment, known(a.Environment, envs, "environments"))
+				} else if slices.Contains(services, a.Deploy) {
+					hosts.claim(c, p, a, as.deploy, at)
 				}
 			}
+		}
+	}
+}
+
+// hostClaims are the hosts deploys route, with the first service and
+// environment that claimed each: the proxy routes a host to one service.
+type hostClaims map[string]hostClaim
+
+type hostClaim struct {
+	service, env string
+	line         int
+}
+
+// claim records the hosts deploy action a routes and reports one that
+// another service already claimed, such as a host without {service} in
+// an environment two services deploy to.
+func (h hostClaims) claim(c *collector, p *Pipeline, a Action, at Pos, path string) {
+	i := slices.IndexFunc(p.Environments, func(e Environment) bool { return e.Name == a.Environment })
+	if i < 0 {
+		return
+	}
+	env := p.Environments[i]
+	for _, pattern := range env.Hosts {
+		host := strings.ReplaceAll(pattern, serviceVar, a.Deploy)
+		first, taken := h[host]
+		switch {
+		case !taken:
+			h[host] = hostClaim{a.Deploy, env.Name, at.Line}
+		case first.service == a.Deploy:
+			// The same service again (a rollback action, another
+			// stage): it owns the host already.
+		case first.env == env.Name:
+			c.add(at, path, "deploys %s to environment %s, whose host %q already routes to service %s (deployed at line %d); a host routes to one service: write the hosts with {service}, such as %q, or deploy %s to an environment of its own",
+				a.Deploy, env.Name, host, first.service, first.line, "{service}."+strings.TrimPrefix(pattern, "{service}."), a.Deploy)
+		default:
+			c.add(at, path, "deploys %s to environment %s, whose host %q is also where environment %s routes service %s (deployed at line %d); a host routes to one service: give the environments different hosts",
+				a.Deploy, env.Name, host, first.env, first.service, first.line)
 		}
 	}
 }

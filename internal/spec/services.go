@@ -114,6 +114,7 @@ func (d *decoder) service(v ast.Node, path string) (Service, serviceSource) {
 	}
 	src := serviceSource{path: path}
 	var secrets []Pos
+	var startPeriodAt, deadlineAt Pos
 	d.mapping(v, path, fields{
 		"from": func(v ast.Node) {
 			if s.From = d.run(v, join(path, "from")); strings.TrimSpace(s.From) != "" {
@@ -131,13 +132,26 @@ func (d *decoder) service(v ast.Node, path string) (Service, serviceSource) {
 				s.Replicas = n
 			}
 		},
-		"health":   func(v ast.Node) { s.Health = d.health(v, join(path, "health")) },
+		"health":   func(v ast.Node) { s.Health, startPeriodAt = d.health(v, join(path, "health")) },
 		"strategy": func(v ast.Node) { s.Strategy = d.strategy(v, join(path, "strategy")) },
 		"drain":    func(v ast.Node) { d.positiveDuration(v, join(path, "drain"), &s.Drain) },
-		"deadline": func(v ast.Node) { d.positiveDuration(v, join(path, "deadline"), &s.Deadline) },
+		"deadline": func(v ast.Node) {
+			d.positiveDuration(v, join(path, "deadline"), &s.Deadline)
+			deadlineAt = posOf(v)
+		},
 		"memory":   func(v ast.Node) { s.Memory = d.memory(v, join(path, "memory")) },
 		"cpu":      func(v ast.Node) { s.CPU = d.cpu(v, join(path, "cpu")) },
 	}, "from", "run")
+	if startPeriodAt != (Pos{}) && s.Health.StartPeriod >= s.Deadline {
+		// Failures do not count in the start period, so a deploy whose
+		// deadline comes first fails before its health check could.
+		deadline := fmt.Sprintf("default deadline %v", s.Deadline)
+		if deadlineAt != (Pos{}) {
+			deadline = fmt.Sprintf("deadline %v (line %d)", s.Deadline, deadlineAt.Line)
+		}
+		d.c.add(startPeriodAt, join(join(path, "health"), "start_period"), "start_period %v is not shorter than the service's %s: every deploy would end while failures do not count yet; raise deadline or shorten start_period",
+			s.Health.StartPeriod, deadline)
+	}
 	for i, name := range s.Secrets {
 		if _, set := s.Env[name]; set {
 			d.c.add(secrets[i], join(path, "secrets"), "%q conflicts with env.%s; a variable is either a secret or set in env", name, name)
@@ -170,19 +184,20 @@ func defaultHealth() Health {
 }
 
 // health reads a service's health check: an HTTP path, or a mapping that
-// may also choose a TCP check and set the timing.
-func (d *decoder) health(v ast.Node, path string) Health {
-	h := defaultHealth()
+// may also choose a TCP check and set the timing. startPeriodAt is where
+// a start_period was given, zero when none was.
+func (d *decoder) health(v ast.Node, path string) (h Health, startPeriodAt Pos) {
+	h = defaultHealth()
 	if isNull(v) {
-		return h
+		return h, Pos{}
 	}
 	if _, ok := scalarText(v); ok {
 		h.HTTP = d.httpPath(v, path)
-		return h
+		return h, Pos{}
 	}
 	if _, ok := v.(*ast.MappingNode); !ok {
 		d.c.add(posOf(v), path, "must be an HTTP path such as /healthz or a mapping such as {http: /healthz, interval: 5s}, got %s", kindOf(v))
-		return h
+		return h, Pos{}
 	}
 	h.HTTP = ""
 	var tcpAt Pos
@@ -199,7 +214,10 @@ func (d *decoder) health(v ast.Node, path string) Health {
 		},
 		"interval":     func(v ast.Node) { d.positiveDuration(v, join(path, "interval"), &h.Interval) },
 		"timeout":      func(v ast.Node) { d.positiveDuration(v, join(path, "timeout"), &h.Timeout) },
-		"start_period": func(v ast.Node) { d.nonNegativeDuration(v, join(path, "start_period"), &h.StartPeriod) },
+		"start_period": func(v ast.Node) {
+			d.nonNegativeDuration(v, join(path, "start_period"), &h.StartPeriod)
+			startPeriodAt = posOf(v)
+		},
 		"healthy": func(v ast.Node) {
 			if n, ok := d.intIn(v, join(path, "healthy"), 1, math.MaxInt32); ok {
 				h.Healthy = n
@@ -217,7 +235,7 @@ func (d *decoder) health(v ast.Node, path string) Health {
 	if !h.TCP && h.HTTP == "" {
 		h.HTTP = defaultHealthPath
 	}
-	return h
+	return h, startPeriodAt
 }
 
 // httpPath reads the path an HTTP health check requests.
