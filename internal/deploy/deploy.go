@@ -42,6 +42,9 @@ type Deployer struct {
 	// Instances read them while a deploy runs.
 	mu   sync.Mutex
 	live map[string]*deployment // by "env/service"
+	// owners are the hosts routed, each to the "env/service" that owns
+	// it: the proxy routes a host to one service only.
+	owners map[string]string
 }
 
 // deployment is what serves one service in one environment.
@@ -107,7 +110,10 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 	if req.Log == nil {
 		req.Log = io.Discard
 	}
-	dep := d.deployment(env, svc)
+	dep, err := d.deployment(env, svc)
+	if err != nil {
+		return Result{}, err
+	}
 	dep.mu.Lock()
 	defer dep.mu.Unlock()
 	logf := func(format string, args ...any) { fmt.Fprintf(req.Log, "velocity: "+format+"\n", args...) }
@@ -134,7 +140,6 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 	dctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 
-	var err error
 	switch svc.Strategy.Type {
 	case "blue-green":
 		err = d.blueGreen(dctx, dep, next, req, logf)
@@ -214,29 +219,39 @@ func (d *Deployer) serving(dep *deployment, req Request, logf func(string, ...an
 	return Result{Release: req.Release, URL: url, Hosts: dep.hosts}
 }
 
-// deployment returns (creating) the route of env/service.
-func (d *Deployer) deployment(env spec.Environment, svc spec.Service) *deployment {
+// deployment returns (creating) the route of env/service. It refuses a
+// host another service already owns: routing it anew would silently
+// take that service's traffic, or leave one of the two unreachable.
+func (d *Deployer) deployment(env spec.Environment, svc spec.Service) (*deployment, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.live == nil {
-		d.live = map[string]*deployment{}
+		d.live, d.owners = map[string]*deployment{}, map[string]string{}
 	}
 	key := env.Name + "/" + svc.Name
 	if dep := d.live[key]; dep != nil {
-		return dep
+		return dep, nil
 	}
-	dep := &deployment{route: d.Proxy.NewRoute(env.Name, svc.Name)}
-	hosts := env.Hosts
-	if len(hosts) == 0 {
-		hosts = []string{"{service}." + env.Name + ".localhost"}
+	patterns := env.Hosts
+	if len(patterns) == 0 {
+		patterns = []string{"{service}." + env.Name + ".localhost"}
 	}
-	for _, h := range hosts {
-		host := strings.ReplaceAll(h, "{service}", svc.Name)
-		dep.hosts = append(dep.hosts, host)
+	var hosts []string
+	for _, h := range patterns {
+		host := strings.ToLower(strings.ReplaceAll(h, "{service}", svc.Name))
+		if owner, taken := d.owners[host]; taken && owner != key {
+			return nil, fmt.Errorf("%s: host %s already routes to %s; a host routes to one service: give environment %s hosts with {service} in them (such as {service}.example.com) or deploy %s to another environment",
+				key, host, owner, env.Name, svc.Name)
+		}
+		hosts = append(hosts, host)
+	}
+	dep := &deployment{route: d.Proxy.NewRoute(env.Name, svc.Name), hosts: hosts}
+	for _, host := range hosts {
+		d.owners[host] = key
 		d.Proxy.SetRoute(host, dep.route)
 	}
 	d.live[key] = dep
-	return dep
+	return dep, nil
 }
 
 // start starts one instance of r and waits until the proxy's health check

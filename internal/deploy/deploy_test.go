@@ -622,3 +622,41 @@ func TestGoodCanaryIsPromoted(t *testing.T) {
 		t.Errorf("stable instance %s is %s after promotion, want stopped", in.ID(), in.State())
 	}
 }
+
+// A host another service owns is refused, naming both, and the owner
+// keeps serving it.
+func TestHostOfAnotherServiceIsRefused(t *testing.T) {
+	h := newHarness(t)
+	shared := spec.Environment{Name: envName, Hosts: []string{host}}
+	deployTo := func(name, version string) error {
+		svc := service("rolling", 1)
+		svc.Name = name
+		h.releases++
+		var log bytes.Buffer
+		_, err := h.d.Deploy(context.Background(), deploy.Request{
+			Service: svc, Environment: shared, Release: fmt.Sprintf("r%d", h.releases),
+			Files: h.release(version, ""), Log: &log,
+		})
+		return err
+	}
+	if err := deployTo(svcName, "A"); err != nil {
+		t.Fatal(err)
+	}
+	err := deployTo("api", "B")
+	if err == nil {
+		t.Fatal("a second service was given a host the first one serves")
+	}
+	t.Logf("deploy error: %v", err)
+	for _, want := range []string{"test/api", "host " + host + " already routes to test/web"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q", want)
+		}
+	}
+	h.serves("A", 5)
+	if n := len(h.rt.instances()); n != 1 {
+		t.Errorf("%d instances started, want only web's", n)
+	}
+	if st := h.d.Statuses(); len(st) != 1 {
+		t.Errorf("statuses list the refused service: %+v", st)
+	}
+}
