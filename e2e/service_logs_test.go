@@ -216,16 +216,54 @@ func TestServiceLogsMaskSecretsFollowDeploysAndStraysDie(t *testing.T) {
 
 // TestServeSaysWhetherLimitsAreEnforced: services deployed through velocity
 // serve get their memory and CPU limits from its runtime, so its output
-// says at start whether it can enforce them.
+// says at start whether it can enforce them, and a deploy of a service
+// with limits it cannot enforce says so in the run's output.
 func TestServeSaysWhetherLimitsAreEnforced(t *testing.T) {
+	requireTool(t, "python3")
 	e := newEnv(t)
 	srv := startServer(t, e)
 	m := srv.waitFor(t, regexp.MustCompile(`velocity: .*memory and CPU limits are (not )?enforced`), 5*time.Second)
 	var st syscall.Statfs_t
 	const cgroup2Magic = 0x63677270
-	if err := syscall.Statfs("/sys/fs/cgroup", &st); err != nil || st.Type != cgroup2Magic {
-		if m[1] == "" {
-			t.Errorf("no cgroup v2 here, but serve says limits are enforced:\n%s", srv.out)
-		}
+	cgroup2 := syscall.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == cgroup2Magic
+	if !cgroup2 && m[1] == "" {
+		t.Errorf("no cgroup v2 here, but serve says limits are enforced:\n%s", srv.out)
+	}
+	dir := project(t, map[string]string{
+		"app.py": `import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+`,
+		"velocity.yml": `
+stages:
+  - name: build
+    actions:
+      - { name: package, run: "mkdir -p out && cp app.py out/", outputs: [out] }
+  - name: prod
+    actions:
+      - { name: deploy, deploy: small, environment: prod }
+services:
+  small:
+    from: package
+    run: exec python3 out/app.py
+    memory: 128M
+    cpu: 0.5
+    health: { http: /, interval: 200ms }
+    deadline: 10s
+environments:
+  prod: {}
+`,
+	})
+	r := e.run(dir, "run")
+	if r.code != 0 {
+		t.Fatalf("velocity run: exit %d\n%s%s\nserver:\n%s", r.code, r.stdout, r.stderr, srv.out)
+	}
+	said := strings.Contains(r.stdout+r.stderr, "memory and CPU limits are not enforced")
+	if said != (m[1] != "") {
+		t.Errorf("serve says %q, but the run through it says the limits are not enforced: %v\n%s%s", m[0], said, r.stdout, r.stderr)
 	}
 }
