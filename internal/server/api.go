@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/deploy"
@@ -25,6 +26,10 @@ type Definition struct {
 	// EnvPassthrough is the pipeline's env_passthrough: the server's own
 	// variables of those names reach the instances.
 	EnvPassthrough []string `json:"env_passthrough,omitempty"`
+	// Project is the name of the pipeline that deployed it: a service name
+	// is unique within a project only, so a deploy from another project
+	// must not replace it unnoticed.
+	Project string `json:"project,omitempty"`
 }
 
 // DeployRequest deploys a release made of a run's outputs.
@@ -37,6 +42,9 @@ type DeployRequest struct {
 	// Files are the outputs of the service's from action, in the blob
 	// store of the server's data directory.
 	Files []store.Output `json:"files"`
+	// Replace lets the deploy take over a service that is live from
+	// another project.
+	Replace bool `json:"replace,omitempty"`
 }
 
 // RollbackRequest puts an earlier release of a service back.
@@ -73,7 +81,10 @@ type Release struct {
 	Status     store.DeploymentStatus `json:"status"`
 	Reason     string                 `json:"reason,omitempty"`
 	Rollback   bool                   `json:"rollback,omitempty"`
-	Created    time.Time              `json:"created"`
+	// Project deployed it, from its definition; empty for deployments
+	// journaled before projects were.
+	Project string    `json:"project,omitempty"`
+	Created time.Time `json:"created"`
 	Updated    time.Time              `json:"updated"`
 }
 
@@ -94,6 +105,18 @@ type errorBody struct {
 func releaseOf(d store.Deployment) Release {
 	return Release{
 		Deployment: d.ID, Release: d.Release, RunID: d.RunID, Commit: d.Commit, Status: d.Status,
-		Reason: d.Reason, Rollback: d.Rollback, Created: d.Created, Updated: d.Updated,
+		Reason: d.Reason, Rollback: d.Rollback, Project: projectOf(d), Created: d.Created, Updated: d.Updated,
 	}
+}
+
+// projectOf is the project d's journaled definition names; "" when it
+// names none or cannot be read.
+func projectOf(d store.Deployment) string {
+	var def struct {
+		Project string `json:"project"`
+	}
+	if json.Unmarshal(d.Definition, &def) != nil {
+		return ""
+	}
+	return def.Project
 }

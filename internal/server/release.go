@@ -22,10 +22,40 @@ func (s *Server) deploy(ctx context.Context, req DeployRequest, log io.Writer) (
 		return DeployResult{}, invalid("a deploy needs a release name and its files")
 	}
 	defer s.lock(req.Environment.Name, req.Service.Name)()
+	if !req.Replace {
+		if err := s.checkOwner(ctx, req.Definition); err != nil {
+			return DeployResult{}, err
+		}
+	}
 	return s.carryOut(ctx, store.Deployment{
 		Environment: req.Environment.Name, Service: req.Service.Name, Release: req.Release,
 		RunID: req.RunID, Commit: req.Commit, Files: req.Files,
 	}, req.Definition, log)
+}
+
+// checkOwner refuses a deploy of a service that is live in the
+// environment from another project: the same service name in two
+// projects is two services, and replacing one with the other would go
+// unnoticed until its users complain. Deployments journaled without a
+// project belong to none and are replaced as before.
+func (s *Server) checkOwner(ctx context.Context, def Definition) error {
+	if def.Project == "" {
+		return nil
+	}
+	ds, err := s.Journal.Deployments(ctx, def.Environment.Name, def.Service.Name)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if d.Status != store.Live {
+			continue
+		}
+		if p := projectOf(d); p != "" && p != def.Project {
+			return conflict("%s/%s is live from project %s (release %s); deploy with --replace to take it over, or rename the service",
+				def.Environment.Name, def.Service.Name, p, d.Release)
+		}
+	}
+	return nil
 }
 
 func checkDefinition(def Definition) error {

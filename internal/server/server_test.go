@@ -415,3 +415,55 @@ func TestRollbackTwiceWalksBack(t *testing.T) {
 		t.Errorf("releases: %s", got)
 	}
 }
+
+// A service live from one project is not replaced by a deploy of the
+// same service name from another, unless that deploy says --replace;
+// releases name the project of each deployment.
+func TestDeployFromAnotherProjectIsRefused(t *testing.T) {
+	d := newData(t)
+	in := start(t, d)
+	deployAs := func(project, release string, run int64, version string, replace bool) error {
+		def := definition()
+		def.Project = project
+		var log bytes.Buffer
+		_, err := in.client.Deploy(context.Background(), server.DeployRequest{
+			Definition: def, Release: release, RunID: run, Files: d.files(t, version, ""), Replace: replace,
+		}, &log)
+		return err
+	}
+	if err := deployAs("dapp", "r1", 1, "one", false); err != nil {
+		t.Fatal(err)
+	}
+	err := deployAs("other", "r2", 2, "two", false)
+	if err == nil {
+		t.Fatal("another project's deploy replaced the live service")
+	}
+	want := "prod/web is live from project dapp (release r1); deploy with --replace to take it over, or rename the service"
+	if !strings.Contains(err.Error(), want) || !errors.Is(err, server.ErrConflict) {
+		t.Errorf("error %v, want a conflict saying %q", err, want)
+	}
+	if got := in.answer(t); got != "200 release one" {
+		t.Errorf("after the refused deploy: %s", got)
+	}
+	// The same project deploys as before.
+	if err := deployAs("dapp", "r3", 3, "three", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := deployAs("other", "r4", 4, "four", true); err != nil {
+		t.Fatalf("deploy with replace: %v", err)
+	}
+	if got := in.answer(t); got != "200 release four" {
+		t.Errorf("after the replacing deploy: %s", got)
+	}
+	rs, err := in.client.Releases(context.Background(), "prod", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rs {
+		got = append(got, r.Release+":"+r.Project)
+	}
+	if s := strings.Join(got, " "); s != "r4:other r3:dapp r1:dapp" {
+		t.Errorf("releases with projects: %s, want r4:other r3:dapp r1:dapp", s)
+	}
+}
