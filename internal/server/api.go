@@ -85,7 +85,7 @@ type Release struct {
 	// journaled before projects were.
 	Project string    `json:"project,omitempty"`
 	Created time.Time `json:"created"`
-	Updated    time.Time              `json:"updated"`
+	Updated time.Time `json:"updated"`
 }
 
 // Status is what the server runs.

@@ -139,8 +139,8 @@ func (d *decoder) service(v ast.Node, path string) (Service, serviceSource) {
 			d.positiveDuration(v, join(path, "deadline"), &s.Deadline)
 			deadlineAt = posOf(v)
 		},
-		"memory":   func(v ast.Node) { s.Memory = d.memory(v, join(path, "memory")) },
-		"cpu":      func(v ast.Node) { s.CPU = d.cpu(v, join(path, "cpu")) },
+		"memory": func(v ast.Node) { s.Memory = d.memory(v, join(path, "memory")) },
+		"cpu":    func(v ast.Node) { s.CPU = d.cpu(v, join(path, "cpu")) },
 	}, "from", "run")
 	if startPeriodAt != (Pos{}) && s.Health.StartPeriod >= s.Deadline {
 		// Failures do not count in the start period, so a deploy whose
@@ -212,8 +212,8 @@ func (d *decoder) health(v ast.Node, path string) (h Health, startPeriodAt Pos) 
 				tcpAt = posOf(v)
 			}
 		},
-		"interval":     func(v ast.Node) { d.positiveDuration(v, join(path, "interval"), &h.Interval) },
-		"timeout":      func(v ast.Node) { d.positiveDuration(v, join(path, "timeout"), &h.Timeout) },
+		"interval": func(v ast.Node) { d.positiveDuration(v, join(path, "interval"), &h.Interval) },
+		"timeout":  func(v ast.Node) { d.positiveDuration(v, join(path, "timeout"), &h.Timeout) },
 		"start_period": func(v ast.Node) {
 			d.nonNegativeDuration(v, join(path, "start_period"), &h.StartPeriod)
 			startPeriodAt = posOf(v)
