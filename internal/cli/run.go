@@ -41,6 +41,7 @@ type runOptions struct {
 	approve       bool
 	proxyAddr     string
 	noServe       bool
+	replace       bool
 }
 
 // runRequest is what `run` and `rerun` ask the shared code to do.
@@ -91,6 +92,7 @@ func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.proxyAddr, "proxy-addr", "", "where the proxy in front of deployed services listens (default $VELOCITY_PROXY_ADDR, else 127.0.0.1:8080; unused when velocity serve runs)")
 	f.BoolVar(&o.noServe, "no-serve", false, "without velocity serve: stop deployed services when the pipeline ends instead of serving until Ctrl-C")
 	f.BoolVar(&o.approve, "approve", false, "approve every stage that needs manual approval (for demos and scripts)")
+	f.BoolVar(&o.replace, "replace", false, "let deploys take over services that are live from another project on the server")
 	f.StringVar(&o.cacheSize, "cache-size", "", "bound the blob store (outputs, logs, caches) to `SIZE`, e.g. 500MB, 10GB (default $VELOCITY_CACHE_SIZE, else 10GB); least recently used blobs go first")
 }
 
@@ -268,7 +270,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	if hasDeploys(p) {
 		if c, _ := a.dialServer(ctx, h); c != nil {
 			defer c.Close()
-			remote = &remoteDeployer{client: c, pipeline: p, commit: snap.Commit}
+			remote = &remoteDeployer{client: c, pipeline: p, commit: snap.Commit, replace: o.replace}
 		} else {
 			services, err = a.startHost(p, h, blobs, secrets, a.proxyAddr(o.proxyAddr), a.log)
 			if err != nil {

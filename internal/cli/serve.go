@@ -300,6 +300,8 @@ type remoteDeployer struct {
 	client   *server.Client
 	pipeline *spec.Pipeline
 	commit   string
+	// replace lets a deploy take over a service live from another project.
+	replace bool
 
 	mu   sync.Mutex // deploy actions may run at once
 	urls []string   // "ENV/SERVICE (release R): URL", in deploy order
@@ -312,8 +314,8 @@ func (r *remoteDeployer) Deploy(ctx context.Context, d engine.Deploy) (string, e
 		return "", err
 	}
 	res, err := r.client.Deploy(ctx, server.DeployRequest{
-		Definition: server.Definition{Service: svc, Environment: env, EnvPassthrough: r.pipeline.EnvPassthrough},
-		Release:    fmt.Sprintf("r%d", d.RunID), RunID: d.RunID, Commit: r.commit, Files: outs,
+		Definition: server.Definition{Service: svc, Environment: env, EnvPassthrough: r.pipeline.EnvPassthrough, Project: r.pipeline.Name},
+		Release:    fmt.Sprintf("r%d", d.RunID), RunID: d.RunID, Commit: r.commit, Files: outs, Replace: r.replace,
 	}, d.Log)
 	if err != nil {
 		return "", err

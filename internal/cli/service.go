@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/console"
+	"github.com/velocity-ci/velocity/internal/server"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -67,6 +69,17 @@ func (a *app) releasesCmd() *cobra.Command {
 // printDeployments shows the journal of a service's deploys.
 func (a *app) printDeployments(ctx context.Context, h *home, ds []store.Deployment) error {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	// The project column appears once two projects deployed the same
+	// service name here, so a rollback target is never mistaken.
+	projects := map[string]bool{}
+	for _, d := range ds {
+		projects[server.ProjectOf(d)] = true
+	}
+	project := func(d store.Deployment) string { return "" }
+	if len(projects) > 1 {
+		fmt.Fprint(tw, "\tPROJECT")
+		project = func(d store.Deployment) string { return "\t" + console.Printable(cmp.Or(server.ProjectOf(d), "-")) }
+	}
 	fmt.Fprintln(tw, "\tRELEASE\tRUN\tCOMMIT\tSTATUS\tDEPLOYED\tNOTE")
 	live := false
 	for _, d := range ds {
@@ -82,7 +95,7 @@ func (a *app) printDeployments(ctx context.Context, h *home, ds []store.Deployme
 		if d.Rollback && note == "" {
 			note = "rollback"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", mark, d.Release, d.RunID, commit, d.Status,
+		fmt.Fprintf(tw, "%s%s\t%s\t%d\t%s\t%s\t%s\t%s\n", mark, project(d), d.Release, d.RunID, commit, d.Status,
 			d.Created.Local().Format(time.DateTime), console.Printable(note))
 	}
 	if err := tw.Flush(); err != nil {

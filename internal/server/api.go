@@ -105,13 +105,13 @@ type errorBody struct {
 func releaseOf(d store.Deployment) Release {
 	return Release{
 		Deployment: d.ID, Release: d.Release, RunID: d.RunID, Commit: d.Commit, Status: d.Status,
-		Reason: d.Reason, Rollback: d.Rollback, Project: projectOf(d), Created: d.Created, Updated: d.Updated,
+		Reason: d.Reason, Rollback: d.Rollback, Project: ProjectOf(d), Created: d.Created, Updated: d.Updated,
 	}
 }
 
-// projectOf is the project d's journaled definition names; "" when it
+// ProjectOf is the project d's journaled definition names; "" when it
 // names none or cannot be read.
-func projectOf(d store.Deployment) string {
+func ProjectOf(d store.Deployment) string {
 	var def struct {
 		Project string `json:"project"`
 	}

@@ -50,7 +50,7 @@ func (s *Server) checkOwner(ctx context.Context, def Definition) error {
 		if d.Status != store.Live {
 			continue
 		}
-		if p := projectOf(d); p != "" && p != def.Project {
+		if p := ProjectOf(d); p != "" && p != def.Project {
 			return conflict("%s/%s is live from project %s (release %s); deploy with --replace to take it over, or rename the service",
 				def.Environment.Name, def.Service.Name, p, d.Release)
 		}
