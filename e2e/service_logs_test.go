@@ -267,3 +267,46 @@ environments:
 		t.Errorf("serve says %q, but the run through it says the limits are not enforced: %v\n%s%s", m[0], said, r.stdout, r.stderr)
 	}
 }
+
+// TestNoServeRunMasksSecretsAndLeavesNoStrays: velocity run hosting the
+// service itself (--no-serve: it stops the services when the pipeline
+// ends) masks the secret the same way, and what the instances started
+// with setsid does not outlive the run.
+func TestNoServeRunMasksSecretsAndLeavesNoStrays(t *testing.T) {
+	requireTool(t, "python3")
+	requireTool(t, "setsid")
+	e := newEnv(t)
+	const value = "an0therTOKENvalue"
+	set := e.command(t.TempDir(), "secret", "set", "API_TOKEN")
+	set.Stdin = strings.NewReader(value)
+	if out, err := set.CombinedOutput(); err != nil {
+		t.Fatalf("secret set: %v\n%s", err, out)
+	}
+	dir := loggingProject(t)
+	r := e.run(dir, "run", "--no-serve", "--proxy-addr", "127.0.0.1:0")
+	if r.code != 0 {
+		t.Fatalf("velocity run --no-serve: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	pids := strays(t, e, "r1")
+	if len(pids) != 2 {
+		t.Fatalf("want the 2 strays of r1's instances, got %v", pids)
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("pid %d, started with setsid by an instance, outlived velocity run", pid)
+		}
+	}
+	logs := e.run(dir, "service", "logs", "prod", "api")
+	if !strings.Contains(logs.stdout, "starting version=one secret=***") {
+		t.Errorf("service logs: exit %d, no masked start line:\n%s%s", logs.code, logs.stdout, logs.stderr)
+	}
+	_ = filepath.WalkDir(e.home, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(readFile(t, p), value) {
+			t.Errorf("%s holds the secret in clear", p)
+		}
+		return nil
+	})
+	if strings.Contains(r.stdout+r.stderr+logs.stdout, value) {
+		t.Errorf("the secret shown in clear:\n%s%s%s", r.stdout, r.stderr, logs.stdout)
+	}
+}
