@@ -290,6 +290,15 @@ func (f *logFollower) live(ctx context.Context) (release string, ids []string, e
 	return filepath.Base(dirs[0]), nil, nil
 }
 
+// shown is the release to show and its instances to show (nil: all):
+// --release's with every instance it had, else the live one's.
+func (f *logFollower) shown(ctx context.Context) (string, []string, error) {
+	if f.fixed != "" {
+		return f.fixed, nil, nil
+	}
+	return f.live(ctx)
+}
+
 // logFile is one instance's log.
 type logFile struct {
 	id, path string
@@ -327,12 +336,9 @@ func (f *logFollower) run(ctx context.Context, follow bool) error {
 		return f.print(ctx, buf, terminal)
 	}
 	for {
-		release, ids, err := f.live(ctx)
+		release, ids, err := f.shown(ctx)
 		if err != nil {
 			return err
-		}
-		if f.fixed != "" {
-			release, ids = f.fixed, nil
 		}
 		if f.release != "" && release != f.release {
 			// The old instances' last words (their "stopped" lines) first.
@@ -343,10 +349,9 @@ func (f *logFollower) run(ctx context.Context, follow bool) error {
 			f.tails, f.order = map[string]*logTail{}, nil
 		}
 		f.release = release
-		files, _, err := f.files(release, ids)
-		if err != nil {
-			return err
-		}
+		// A release directory not there (yet) has nothing to show: keep
+		// following rather than end the command.
+		files, _, _ := f.files(release, ids)
 		for _, lf := range files {
 			if f.tails[lf.path] == nil {
 				t := &logTail{att: store.Attempt{Log: lf.path, Action: lf.id}, prefix: "[" + lf.id + "] "}
@@ -380,12 +385,9 @@ func (f *logFollower) copyAll(buf []byte, terminal, flush bool) error {
 
 // print shows each instance's log once, under a header.
 func (f *logFollower) print(ctx context.Context, buf []byte, terminal bool) error {
-	release, ids, err := f.live(ctx)
+	release, ids, err := f.shown(ctx)
 	if err != nil {
 		return err
-	}
-	if f.fixed != "" {
-		release, ids = f.fixed, nil
 	}
 	files, hidden, err := f.files(release, ids)
 	if err != nil {
