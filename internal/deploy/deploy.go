@@ -166,6 +166,10 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 // it waited for what, against which settings, and what to change.
 func deadlineError(req Request, waited, deadline time.Duration, err error) error {
 	svc := req.Service
+	if cut, ok := errors.AsType[*canaryCut](err); ok {
+		return fmt.Errorf("release %s: %w after %v; the canary's steps and pauses must fit in the deploy deadline: raise it (services.%s.deadline, now %v) or shorten the steps",
+			req.Release, cut, waited.Round(100*time.Millisecond), svc.Name, deadline)
+	}
 	h := svc.Health
 	var period string
 	switch {

@@ -660,3 +660,27 @@ func TestHostOfAnotherServiceIsRefused(t *testing.T) {
 		t.Errorf("statuses list the refused service: %+v", st)
 	}
 }
+
+// A canary whose steps outlast the deadline says so, not that its
+// healthy instances were unhealthy.
+func TestCanaryLongerThanDeadline(t *testing.T) {
+	h := newHarness(t)
+	svc := canaryService()
+	h.mustDeploy(svc, h.release("A", ""))
+	svc.Strategy.Steps = []spec.CanaryStep{{Weight: 50, Pause: time.Minute}}
+	svc.Deadline = 2 * time.Second
+	id, err := h.deploy(svc, h.release("B", ""))
+	if err == nil {
+		t.Fatal("a canary with a 1m pause finished within a 2s deadline")
+	}
+	t.Logf("deploy error:\n%v", err)
+	for _, want := range []string{"canary " + id + " at 50% was in its pause when the deploy's deadline came", "services.web.deadline, now 2s"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q", want)
+		}
+	}
+	if strings.Contains(err.Error(), "not healthy") || strings.Contains(err.Error(), "context deadline exceeded") {
+		t.Errorf("error blames health or Go's context")
+	}
+	h.serves("A", 5)
+}

@@ -82,11 +82,23 @@ func (d *Deployer) blueGreen(ctx context.Context, dep *deployment, next *release
 	return nil
 }
 
+// canaryCut is a canary the deploy's deadline ended: its instances were
+// healthy, the deadline was too short for its steps.
+type canaryCut struct {
+	id     string
+	weight int
+	doing  string
+}
+
+func (e *canaryCut) Error() string {
+	return fmt.Sprintf("canary %s at %d%% %s when the deploy's deadline came", e.id, e.weight, e.doing)
+}
+
 // pause waits out a canary step's pause.
 func pause(ctx context.Context, d time.Duration, id string, weight int) error {
 	select {
 	case <-ctx.Done():
-		return fmt.Errorf("canary %s at %d%% was in its pause when the deploy's deadline came", id, weight)
+		return &canaryCut{id: id, weight: weight, doing: "was in its pause"}
 	case <-time.After(d):
 		return nil
 	}
@@ -142,7 +154,7 @@ func (d *Deployer) canary(ctx context.Context, dep *deployment, next *release, r
 		c, s, waited := d.canaryStats(ctx, dep, next.id, stable.id, step.Pause, max(a.MinRequests, 1))
 		if c.Requests < max(a.MinRequests, 1) {
 			if ctx.Err() != nil {
-				return fmt.Errorf("canary %s at %d%% was waiting for traffic to analyse when the deploy's deadline came", next.id, step.Weight)
+				return &canaryCut{id: next.id, weight: step.Weight, doing: "was waiting for traffic to analyse"}
 			}
 			if a.OnInconclusive == "promote" {
 				logf("%s/%s: canary analysis skipped at %d%%: %d requests to %s in %v, min_requests %d; going on as analysis.on_inconclusive is promote",
