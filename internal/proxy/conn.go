@@ -161,7 +161,10 @@ func (cc *clientConn) exchange(route *Route) bool {
 		if f.dial && failed.transition(StateHealthy, StateUnhealthy) {
 			cc.s.p.log.Warn("target unhealthy: dial failed", "target", failed.String(), "service", route.service, "release", g.rel.name, "err", f.err)
 		}
-		if attempt == 0 && idempotent(string(req.method)) && (!req.hasBody() || f.dial) {
+		// A timeout after the request was sent is never retried: the
+		// target may be acting on it, and a second wait doubles the hang.
+		timeout := !f.dial && isTimeout(f.err)
+		if attempt == 0 && !timeout && idempotent(string(req.method)) && (!req.hasBody() || f.dial) {
 			if ng, nt := snap.retry(g, failed); nt != nil {
 				cc.s.p.log.Debug("retrying on another target", "from", failed.String(), "to", nt.String(), "err", f.err)
 				if ng != g {
@@ -174,10 +177,16 @@ func (cc *clientConn) exchange(route *Route) bool {
 			}
 		}
 		status = http.StatusBadGateway
-		if isTimeout(f.err) {
-			status = http.StatusGatewayTimeout
+		msg := ""
+		if timeout {
+			status, msg = http.StatusGatewayTimeout, cc.s.p.timeoutText(failed)
+		} else {
+			if isTimeout(f.err) {
+				status = http.StatusGatewayTimeout
+			}
+			msg = http.StatusText(status) + ": " + failed.String() + ": " + errText(f.err)
 		}
-		f.keep = cc.writeError(status, http.StatusText(status)+": "+failed.String()+": "+errText(f.err), false, false)
+		f.keep = cc.writeError(status, msg, false, false)
 		f.complete = true
 		break
 	}
@@ -250,6 +259,9 @@ func (cc *clientConn) forward(t *Target, now time.Time) forwarded {
 			}
 			return forwarded{err: err, bodySent: req.hasBody()}
 		}
+		// The deadline bounds the wait for the response head only; relay
+		// clears it before the body.
+		_ = uc.nc.SetReadDeadline(time.Now().Add(cc.s.p.respTimeout))
 		cc.arm(uc, now)
 		head, err = peekHead(uc.rd)
 		if errors.Is(err, errHeadTooLarge) {
@@ -263,7 +275,7 @@ func (cc *clientConn) forward(t *Target, now time.Time) forwarded {
 			if cc.gone.Load() {
 				return forwarded{err: err, bodySent: req.hasBody(), clientErr: true}
 			}
-			if retry && uc.rd.Buffered() == 0 {
+			if retry && uc.rd.Buffered() == 0 && !isTimeout(err) {
 				continue
 			}
 			return forwarded{err: err, bodySent: req.hasBody()}
@@ -283,6 +295,7 @@ func (cc *clientConn) relay(t *Target, uc *upstreamConn, head []byte) forwarded 
 			return forwarded{err: err, bodySent: req.hasBody()}
 		}
 		if resp.status >= 200 {
+			_ = uc.nc.SetReadDeadline(time.Time{})
 			break
 		}
 		if resp.status == http.StatusSwitchingProtocols {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,9 +17,16 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight *prometheus.GaugeVec
+
+	// retention is how long a retired release's series stay; retiring
+	// holds their pending deletions by label values, so a release back
+	// in the route (a rollback) keeps its series.
+	retention time.Duration
+	mu        sync.Mutex
+	retiring  map[[3]string]*time.Timer
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, retention time.Duration) (*metrics, error) {
 	labels := []string{"environment", "service", "release"}
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -34,6 +42,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "velocity_proxy_in_flight",
 			Help: "Requests currently being proxied.",
 		}, labels),
+		retention: retention,
+		retiring:  map[[3]string]*time.Timer{},
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight} {
 		if err := reg.Register(c); err != nil {
@@ -56,6 +66,13 @@ type releaseMetrics struct {
 type counterRef struct{ c prometheus.Counter }
 
 func (m *metrics) forRelease(env, service, release string) *releaseMetrics {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := [3]string{env, service, release}
+	if t := m.retiring[key]; t != nil {
+		t.Stop()
+		delete(m.retiring, key)
+	}
 	return &releaseMetrics{
 		m: m, env: env, service: service, release: release,
 		duration: m.duration.WithLabelValues(env, service, release),
@@ -82,8 +99,34 @@ func (rm *releaseMetrics) counter(code int) prometheus.Counter {
 	return ref.c
 }
 
-// forget drops the release's series so label cardinality does not grow by
-// one release per deploy forever.
+// retire deletes the series of a release that left its route after the
+// retention period, not at once: Prometheus scrapes every 15-60s, and the
+// 500s of a canary that was just aborted are the ones worth seeing. The
+// deletion still comes, so cardinality does not grow by one release per
+// deploy forever.
+func (rm *releaseMetrics) retire() {
+	m := rm.m
+	key := [3]string{rm.env, rm.service, rm.release}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t := m.retiring[key]; t != nil {
+		t.Stop()
+	}
+	var t *time.Timer
+	t = time.AfterFunc(m.retention, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.retiring[key] != t {
+			return // the release came back, or was retired again since
+		}
+		delete(m.retiring, key)
+		rm.forget()
+	})
+	m.retiring[key] = t
+}
+
+// forget drops the release's series; metrics.mu is held, so a release
+// coming back does not resolve series that are being deleted.
 func (rm *releaseMetrics) forget() {
 	l := prometheus.Labels{"environment": rm.env, "service": rm.service, "release": rm.release}
 	rm.m.requests.DeletePartialMatch(l)

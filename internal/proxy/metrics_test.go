@@ -49,12 +49,72 @@ velocity_proxy_in_flight{environment="prod",release="r1",service="web"} 0
 		}
 	}
 
-	// A release leaving the route takes its series with it.
-	if err := r.SetGroups([]Group{{Release: "r2", Weight: 100, Targets: r.Groups()[0].Targets}}); err != nil {
+}
+
+func TestRetiredReleaseSeriesOutliveRemovalThenGo(t *testing.T) {
+	const retention = 300 * time.Millisecond
+	f := newFixtureWith(t, viaServe, Options{MetricsRetention: retention})
+	b := newBackend(t, "app", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(500)
+		}
+	})
+	r, ts := f.route(t, "app.test", b)
+	for range 3 {
+		f.do(t, "GET", "app.test", "/fail", nil) // a failing canary
+	}
+	waitFor(t, func() bool { return r.Stats("r1", time.Hour).Requests == 3 })
+	failed := func() float64 {
+		return testutil.ToFloat64(f.p.metrics.requests.WithLabelValues("prod", "web", "r1", "500"))
+	}
+	r1Series := func() int {
+		n := 0
+		mfs, err := f.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "release" && l.GetValue() == "r1" {
+						n++
+					}
+				}
+			}
+		}
+		return n
+	}
+
+	// r1 is aborted: a scrape right after still sees its 500s.
+	removed := time.Now()
+	if err := r.SetGroups([]Group{{Release: "r2", Weight: 100, Targets: ts}}); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(f.p.metrics.requests); n != 0 {
-		t.Fatalf("%d request series left after r1 was removed", n)
+	if n := r1Series(); n != 3 { // requests{code=500}, duration, in_flight
+		t.Fatalf("%d r1 series right after removal, want 3", n)
+	}
+	if v := failed(); v != 3 {
+		t.Fatalf("r1 500s after removal: %v", v)
+	}
+	waitFor(t, func() bool { return r1Series() == 0 })
+	if kept := time.Since(removed); kept < retention {
+		t.Fatalf("r1 series deleted after %v, before the %v retention", kept, retention)
+	}
+
+	// A release back in the route before its series expire keeps them.
+	if err := r.SetGroups([]Group{{Release: "r1", Weight: 100, Targets: ts}}); err != nil {
+		t.Fatal(err)
+	}
+	f.do(t, "GET", "app.test", "/fail", nil)
+	if err := r.SetGroups([]Group{{Release: "r2", Weight: 100, Targets: ts}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetGroups([]Group{{Release: "r1", Weight: 100, Targets: ts}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * retention)
+	if v := failed(); v != 1 {
+		t.Fatalf("r1 500s after a rollback to it: %v, want the 1 kept", v)
 	}
 }
 

@@ -52,6 +52,22 @@ type Options struct {
 	MaxIdleConnsPerHost int
 	// RetryAfter is announced with 503s when no target is healthy; default 1s.
 	RetryAfter time.Duration
+	// ResponseHeaderTimeout bounds the wait for a target's response head
+	// once the request was sent; default 30s, as kamal-proxy's target
+	// timeout. A target that accepts and never answers then gets the client
+	// a 504 instead of a hang. The request is not retried (the target may
+	// be acting on it) and the target stays in rotation: a slow answer is
+	// the application's, and a hung instance fails its active health check.
+	// It is one value for every service: velocity.yml has no per-service
+	// setting. The response body has no idle timeout, since event streams
+	// and long polls are quiet for minutes by design; a client that leaves
+	// frees the upstream connection.
+	ResponseHeaderTimeout time.Duration
+	// MetricsRetention is how long the Prometheus series of a release that
+	// left its route are kept, so a scrape after a failed canary still sees
+	// its errors; default 5m. They are deleted afterwards so cardinality
+	// stays bounded.
+	MetricsRetention time.Duration
 }
 
 // Proxy routes by Host header; serve it with Serve, or use it as an
@@ -67,6 +83,7 @@ type Proxy struct {
 	recorders   sync.Pool
 	dialTimeout time.Duration
 	maxIdle     int
+	respTimeout time.Duration
 
 	// The HTTP/1.1 data path (Serve).
 	readers  readerPool
@@ -93,11 +110,17 @@ func New(opt Options) *Proxy {
 	if opt.RetryAfter <= 0 {
 		opt.RetryAfter = time.Second
 	}
+	if opt.ResponseHeaderTimeout <= 0 {
+		opt.ResponseHeaderTimeout = 30 * time.Second
+	}
+	if opt.MetricsRetention <= 0 {
+		opt.MetricsRetention = 5 * time.Minute
+	}
 	var reg prometheus.Registerer = opt.Registry
 	if opt.Registry == nil {
 		reg = prometheus.NewRegistry()
 	}
-	m, err := newMetrics(reg)
+	m, err := newMetrics(reg, opt.MetricsRetention)
 	if err != nil {
 		panic(err)
 	}
@@ -108,6 +131,7 @@ func New(opt Options) *Proxy {
 		buffers:     make(bufferPool, 256),
 		dialTimeout: opt.DialTimeout,
 		maxIdle:     opt.MaxIdleConnsPerHost,
+		respTimeout: opt.ResponseHeaderTimeout,
 		transport: &http.Transport{
 			Proxy: nil, // upstreams are local; never detour through HTTP_PROXY
 			DialContext: (&net.Dialer{
@@ -121,6 +145,7 @@ func New(opt Options) *Proxy {
 			DisableCompression:    true,
 			ExpectContinueTimeout: time.Second,
 			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: opt.ResponseHeaderTimeout,
 		},
 	}
 	p.errLog = slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)
@@ -266,7 +291,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rec.status = statusClientClosed // the client left; nobody to answer
 			break
 		}
-		if attempt == 0 && idempotent(r.Method) && (body == nil || dial && !body.read.Load()) {
+		// A timeout after the request was sent is never retried: the
+		// target may be acting on it, and a second wait doubles the hang.
+		timeout := !dial && isTimeout(err)
+		if attempt == 0 && !timeout && idempotent(r.Method) && (body == nil || dial && !body.read.Load()) {
 			if ng, nt := snap.retry(st.g, failed); nt != nil {
 				p.log.Debug("retrying on another target", "from", failed.String(), "to", nt.String(), "err", err)
 				if ng != st.g {
@@ -278,11 +306,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 		}
+		rec.Header()[hdrRequestID] = r.Header[hdrRequestID]
+		if timeout {
+			writePlain(rec, http.StatusGatewayTimeout, p.timeoutText(failed))
+			break
+		}
 		code := http.StatusBadGateway
 		if isTimeout(err) {
 			code = http.StatusGatewayTimeout
 		}
-		rec.Header()[hdrRequestID] = r.Header[hdrRequestID]
 		writePlain(rec, code, http.StatusText(code)+": "+failed.String()+": "+errText(err))
 		break
 	}
@@ -413,6 +445,12 @@ func isDialError(err error) bool {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// timeoutText is the 504 answer when t took the request and sent no
+// response head within the timeout.
+func (p *Proxy) timeoutText(t *Target) string {
+	return "Gateway Timeout: " + t.String() + " sent no response within " + p.respTimeout.String()
 }
 
 func errText(err error) string {

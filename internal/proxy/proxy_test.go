@@ -62,10 +62,14 @@ const (
 
 func newFixture(t testing.TB) *fixture { return newFixtureVia(t, viaServe) }
 
-func newFixtureVia(t testing.TB, via front) *fixture {
+func newFixtureVia(t testing.TB, via front) *fixture { return newFixtureWith(t, via, Options{}) }
+
+// newFixtureWith serves a proxy made with opt (its Registry is the fixture's).
+func newFixtureWith(t testing.TB, via front, opt Options) *fixture {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	p := New(Options{Registry: reg})
+	opt.Registry = reg
+	p := New(opt)
 	f := &fixture{p: p, reg: reg}
 	switch via {
 	case viaServe:

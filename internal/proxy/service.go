@@ -72,7 +72,8 @@ func (r *Route) Environment() string { return r.env }
 func (r *Route) Service() string { return r.service }
 
 // SetGroups replaces the route's release groups atomically. Releases that
-// leave the route lose their stats and metric series.
+// leave the route lose their stats at once and their metric series after
+// Options.MetricsRetention.
 func (r *Route) SetGroups(groups []Group) error {
 	total := 0
 	seen := make(map[string]bool, len(groups))
@@ -109,7 +110,7 @@ func (r *Route) SetGroups(groups []Group) error {
 	for name, rel := range r.releases {
 		if !seen[name] {
 			delete(r.releases, name)
-			rel.metrics.forget()
+			rel.metrics.retire()
 		}
 	}
 	return nil
