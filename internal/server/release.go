@@ -216,10 +216,21 @@ func rollbackTarget(ds []store.Deployment, req RollbackRequest) (target, live *s
 			first = d.ID
 		}
 	}
+	// Another project's releases of the same service name are skipped:
+	// going back must not swap in a different program.
+	project := ProjectOf(*live)
 	for i := range ds {
+		other := ProjectOf(ds[i])
+		if project != "" && other != "" && other != project {
+			continue
+		}
 		if ds[i].ID < first && ds[i].Status == store.Superseded && ds[i].Release != live.Release {
 			return &ds[i], live, nil
 		}
+	}
+	if project != "" {
+		return nil, nil, conflict("%s in %s has no release of project %s before %s to roll back to (--to names any release, see 'velocity releases %s %s')",
+			req.Service, req.Environment, project, live.Release, req.Environment, req.Service)
 	}
 	return nil, nil, conflict("%s in %s has no release before %s to roll back to", req.Service, req.Environment, live.Release)
 }

@@ -466,4 +466,13 @@ func TestDeployFromAnotherProjectIsRefused(t *testing.T) {
 	if s := strings.Join(got, " "); s != "r4:other r3:dapp r1:dapp" {
 		t.Errorf("releases with projects: %s, want r4:other r3:dapp r1:dapp", s)
 	}
+	// Going back from other's first release finds none of its own: dapp's
+	// releases are not another program's previous version.
+	var log bytes.Buffer
+	if _, err := in.client.Rollback(context.Background(), server.RollbackRequest{Environment: "prod", Service: "web"}, &log); err == nil {
+		t.Errorf("a rollback of project other went back to project dapp's release:\n%s", log.String())
+	}
+	if got := in.answer(t); got != "200 release four" {
+		t.Errorf("after the refused rollback: %s", got)
+	}
 }
