@@ -14,8 +14,8 @@
 //     escapes kill(-pgid). Every process of an instance inherits
 //     VELOCITY_INSTANCE=<id>, and whenever the group is signalled or killed
 //     the processes carrying it in /proc/PID/environ are too, so nothing
-//     outlives a stop, a crash or a shutdown. Only when Velocity itself is
-//     killed with SIGKILL do such processes escape: the reaper knows groups.
+//     outlives a stop, a crash or a shutdown; when Velocity itself dies, a
+//     second small sh process (strays.go) finds and kills them the same way.
 //   - A supervisor goroutine per instance restarts a crashed process with
 //     exponential backoff on the same port, and notes each crash in the
 //     instance log.

@@ -38,6 +38,7 @@ type Local struct {
 	shell      []string
 	log        *slog.Logger
 	reaper     *reaper.Reaper
+	strays     *strayKiller
 	limits     *cgroups // nil: limits are not enforced
 	limitsNote string
 
@@ -79,6 +80,10 @@ func NewLocal(cfg Config) (*Local, error) {
 		}
 	}
 	if l.reaper, err = reaper.Start(); err != nil {
+		return nil, err
+	}
+	if l.strays, err = startStrayKiller(); err != nil {
+		l.reaper.Close()
 		return nil, err
 	}
 	return l, nil
@@ -165,13 +170,14 @@ func (l *Local) Close(ctx context.Context) error {
 		list = append(list, i)
 	}
 	l.mu.Unlock()
-	errs := make([]error, len(list)+1)
+	errs := make([]error, len(list)+2)
 	var wg sync.WaitGroup
 	for k, i := range list {
 		wg.Go(func() { errs[k] = i.Stop(ctx) })
 	}
 	wg.Wait()
 	errs[len(list)] = l.reaper.Close()
+	errs[len(list)+1] = l.strays.close()
 	return errors.Join(errs...)
 }
 
@@ -182,6 +188,7 @@ func (l *Local) register(i *instance) bool {
 		return false
 	}
 	l.instances[i] = struct{}{}
+	l.strays.add(i.id)
 	return true
 }
 
@@ -189,6 +196,7 @@ func (l *Local) forget(i *instance) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.instances, i)
+	l.strays.remove(i.id)
 }
 
 func (s Spec) name() string {

@@ -22,6 +22,9 @@ import (
 var serverBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(hostModeVar) != "" {
+		os.Exit(hostMain())
+	}
 	dir, err := os.MkdirTemp("", "velocity-runtime-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -2,10 +2,68 @@ package runtime
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// hostModeVar makes the test binary a Velocity stand-in (hostMain) that a
+// test can kill with SIGKILL, when no code of ours runs.
+const hostModeVar = "RUNTIME_TEST_HOST_DIR"
+
+// hostMain starts one instance whose command leaves a setsid process
+// behind (its pid in stray.pid of the release directory), and waits to be
+// killed.
+func hostMain() int {
+	l, err := NewLocal(Config{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	_, err = l.Start(context.Background(), Spec{
+		Service: "host", Dir: os.Getenv(hostModeVar), Env: []string{"PATH=" + os.Getenv("PATH")},
+		Command: `setsid sleep 1000 & echo $! > stray.pid.tmp; mv stray.pid.tmp stray.pid; exec sleep 1000`,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	time.Sleep(time.Hour)
+	return 0
+}
+
+// When Velocity is killed with SIGKILL, the processes its instances
+// started outside their process groups die too.
+func TestStraysDieWithVelocity(t *testing.T) {
+	dir := t.TempDir()
+	host := exec.Command(os.Args[0], "-test.run=^$")
+	host.Env = append(os.Environ(), hostModeVar+"="+dir)
+	host.Stdout, host.Stderr = t.Output(), t.Output()
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer host.Process.Kill()
+	var stray int
+	waitFor(t, 10*time.Second, "the stray's pid", func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "stray.pid"))
+		stray, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && stray > 0
+	})
+	if gone(stray) {
+		t.Fatalf("stray %d is not running", stray)
+	}
+	if err := host.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	host.Wait()
+	waitFor(t, 10*time.Second, fmt.Sprintf("stray %d to die with its Velocity", stray), func() bool { return gone(stray) })
+}
 
 // A process started with setsid leaves the instance's process group, so
 // kill(-pgid) misses it; the supervisor must still kill it when the
