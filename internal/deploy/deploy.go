@@ -57,6 +57,10 @@ type deployment struct {
 	// keep_warm, with the release they belong to: a rollback to that
 	// release switches back to them, and Close must stop them too.
 	warm map[*instance]*release
+	// deploys counts the deploys running or waiting for mu; with no
+	// current release and none of these, the deployment serves nothing
+	// and another service may have its hosts.
+	deploys int
 }
 
 // release is one version's running instances.
@@ -114,6 +118,11 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	defer func() {
+		d.mu.Lock()
+		dep.deploys--
+		d.mu.Unlock()
+	}()
 	dep.mu.Lock()
 	defer dep.mu.Unlock()
 	logf := func(format string, args ...any) { fmt.Fprintf(req.Log, "velocity: "+format+"\n", args...) }
@@ -234,6 +243,7 @@ func (d *Deployer) deployment(env spec.Environment, svc spec.Service) (*deployme
 	}
 	key := env.Name + "/" + svc.Name
 	if dep := d.live[key]; dep != nil {
+		dep.deploys++
 		return dep, nil
 	}
 	patterns := env.Hosts
@@ -243,19 +253,45 @@ func (d *Deployer) deployment(env spec.Environment, svc spec.Service) (*deployme
 	var hosts []string
 	for _, h := range patterns {
 		host := strings.ToLower(strings.ReplaceAll(h, "{service}", svc.Name))
-		if owner, taken := d.owners[host]; taken && owner != key {
+		if owner, taken := d.owners[host]; taken && owner != key && d.serves(owner) {
 			return nil, fmt.Errorf("%s: host %s already routes to %s; a host routes to one service: give environment %s hosts with {service} in them (such as {service}.example.com) or deploy %s to another environment",
 				key, host, owner, env.Name, svc.Name)
 		}
 		hosts = append(hosts, host)
 	}
-	dep := &deployment{route: d.Proxy.NewRoute(env.Name, svc.Name), hosts: hosts}
+	for _, host := range hosts {
+		if owner, taken := d.owners[host]; taken && owner != key {
+			d.evict(owner)
+		}
+	}
+	dep := &deployment{route: d.Proxy.NewRoute(env.Name, svc.Name), hosts: hosts, deploys: 1}
 	for _, host := range hosts {
 		d.owners[host] = key
 		d.Proxy.SetRoute(host, dep.route)
 	}
 	d.live[key] = dep
 	return dep, nil
+}
+
+// serves reports whether the deployment key serves or is being
+// deployed; one whose only deploys failed does neither. d.mu is held.
+func (d *Deployer) serves(key string) bool {
+	dep := d.live[key]
+	return dep != nil && (dep.current != nil || dep.deploys > 0 || len(dep.warm) > 0)
+}
+
+// evict forgets a deployment that serves nothing, freeing its hosts for
+// another service. d.mu is held.
+func (d *Deployer) evict(key string) {
+	dep := d.live[key]
+	if dep == nil {
+		return
+	}
+	for _, h := range dep.hosts {
+		delete(d.owners, h)
+		d.Proxy.RemoveRoute(h)
+	}
+	delete(d.live, key)
 }
 
 // start starts one instance of r and waits until the proxy's health check

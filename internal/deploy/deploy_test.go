@@ -684,3 +684,30 @@ func TestCanaryLongerThanDeadline(t *testing.T) {
 	}
 	h.serves("A", 5)
 }
+
+// A service whose only deploy failed serves nothing, so it does not keep
+// its host from another service.
+func TestHostOfAFailedServiceIsFree(t *testing.T) {
+	h := newHarness(t)
+	shared := spec.Environment{Name: envName, Hosts: []string{host}}
+	deployTo := func(name, version, mode string) error {
+		svc := service("rolling", 1)
+		svc.Name = name
+		h.releases++
+		_, err := h.d.Deploy(context.Background(), deploy.Request{
+			Service: svc, Environment: shared, Release: fmt.Sprintf("r%d", h.releases),
+			Files: h.release(version, mode), Log: io.Discard,
+		})
+		return err
+	}
+	if err := deployTo("api", "A", "crash"); err == nil {
+		t.Fatal("a crashing release was deployed")
+	}
+	if err := deployTo(svcName, "B", ""); err != nil {
+		t.Fatalf("the host of a service that serves nothing was refused: %v", err)
+	}
+	h.serves("B", 5)
+	if err := deployTo("api", "C", ""); err == nil || !strings.Contains(err.Error(), "already routes to test/web") {
+		t.Errorf("api took web's host back: %v", err)
+	}
+}
