@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -221,6 +222,7 @@ func (s *server) start(cc *clientConn) {
 		cc.nc = tc
 		_ = tc.SetDeadline(time.Now().Add(s.headerTimeout))
 		if err := tc.Handshake(); err != nil {
+			answerPlainHTTP(err)
 			s.release(cc)
 			return
 		}
@@ -238,6 +240,20 @@ func (s *server) start(cc *clientConn) {
 	cc.wr = s.p.writers.get(cc.nc)
 	cc.initWatch()
 	cc.serve()
+}
+
+// answerPlainHTTP tells a client that spoke plain HTTP to the HTTPS
+// listener what went wrong, as net/http does, instead of an empty reply.
+// The handshake's deadline still bounds the write.
+func answerPlainHTTP(handshakeErr error) {
+	var re tls.RecordHeaderError
+	if !errors.As(handshakeErr, &re) || re.Conn == nil {
+		return
+	}
+	switch string(re.RecordHeader[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "PATCH":
+		_, _ = io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+	}
 }
 
 // release forgets a connection that ended or moved to net/http, closing

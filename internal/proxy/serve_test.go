@@ -675,11 +675,19 @@ func TestServeTLS(t *testing.T) {
 		})
 	}
 
-	// Plain HTTP to the HTTPS port gets no proxied answer.
-	if resp, err := http.Get("http://" + ln.Addr().String() + "/"); err == nil {
+	// Plain HTTP to the HTTPS port is told so, as net/http tells it, and
+	// is not proxied.
+	for _, method := range []string{"GET", "POST"} {
+		req, _ := http.NewRequest(method, "http://"+ln.Addr().String()+"/", nil)
+		req.Host = "app.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("plain HTTP %s on the TLS listener: %v", method, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode < 400 {
-			t.Fatalf("plain HTTP on the TLS listener: %d", resp.StatusCode)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "HTTP request to an HTTPS server") {
+			t.Fatalf("plain HTTP %s on the TLS listener: %d %q", method, resp.StatusCode, body)
 		}
 	}
 	if _, err := LoadTLSConfig(certFile, filepath.Join(t.TempDir(), "missing.pem")); err == nil || !strings.Contains(err.Error(), "missing.pem") {
