@@ -72,7 +72,8 @@ func TestStopKillsProcessesOutsideTheGroup(t *testing.T) {
 	l := newLocal(t, Config{})
 	inst := start(t, l, serverSpec(t, `setsid sleep 1000 & echo "stray pid $!"; exec "$SERVER"`))
 	waitServing(t, inst)
-	pids := pidsIn(inst.LastLines(10), "stray")
+	var pids []int
+	waitFor(t, 5*time.Second, "the stray's pid", func() bool { pids = pidsIn(inst.LastLines(10), "stray"); return len(pids) > 0 })
 	if len(pids) != 1 || gone(pids[0]) {
 		t.Fatalf("no running stray in %q", inst.LastLines(10))
 	}
@@ -93,7 +94,8 @@ func TestCrashKillsProcessesOutsideTheGroup(t *testing.T) {
 	s.Restart = RestartPolicy{Backoff: 10 * time.Millisecond}
 	inst := start(t, l, s)
 	waitServing(t, inst)
-	first := pidsIn(inst.LastLines(10), "stray")
+	var first []int
+	waitFor(t, 5*time.Second, "the stray's pid", func() bool { first = pidsIn(inst.LastLines(10), "stray"); return len(first) > 0 })
 	if len(first) != 1 {
 		t.Fatalf("no stray in %q", inst.LastLines(10))
 	}
@@ -108,7 +110,8 @@ func TestCrashKillsProcessesOutsideTheGroup(t *testing.T) {
 	if !hasLine(inst.LastLines(30), "killed 1 process(es) instance") {
 		t.Errorf("no note about the killed stray in %q", inst.LastLines(30))
 	}
-	all := pidsIn(inst.LastLines(30), "stray")
+	var all []int
+	waitFor(t, 5*time.Second, "the new stray's pid", func() bool { all = pidsIn(inst.LastLines(30), "stray"); return len(all) > 1 })
 	if len(all) != 2 || gone(all[1]) {
 		t.Fatalf("the restarted process's stray is not running: %q", inst.LastLines(30))
 	}
