@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -61,6 +62,10 @@ func (a answer) String() string {
 
 // answers records the last health check answers of one instance.
 type answers struct {
+	// secrets are the service's secret values: a health endpoint that
+	// echoes one must not put it into a deploy's failure message.
+	secrets [][]byte
+
 	mu   sync.Mutex
 	last []answer
 }
@@ -98,7 +103,7 @@ func (as *answers) probe(ctx context.Context, addr string, hc proxy.HealthCheck,
 	}
 	interval = max(interval, 100*time.Millisecond)
 	for {
-		a := check(ctx, client, addr, hc.Path, timeout)
+		a := check(ctx, client, addr, hc.Path, timeout, as.secrets)
 		if ctx.Err() != nil {
 			return
 		}
@@ -111,7 +116,7 @@ func (as *answers) probe(ctx context.Context, addr string, hc proxy.HealthCheck,
 	}
 }
 
-func check(ctx context.Context, client *http.Client, addr, path string, timeout time.Duration) answer {
+func check(ctx context.Context, client *http.Client, addr, path string, timeout time.Duration, secrets [][]byte) answer {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	a := answer{at: time.Now(), path: path, tcp: path == ""}
@@ -136,7 +141,19 @@ func check(ctx context.Context, client *http.Client, addr, path string, timeout 
 		return a
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, bodySnippet))
+	// Read past the snippet by the longest secret, so that a secret
+	// starting inside the snippet is whole when it is masked.
+	longest := 0
+	for _, v := range secrets {
+		longest = max(longest, len(v))
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, int64(bodySnippet+longest)))
+	for _, v := range secrets {
+		b = bytes.ReplaceAll(b, v, []byte("***"))
+	}
+	if len(b) > bodySnippet {
+		b = b[:bodySnippet]
+	}
 	a.status, a.body = resp.StatusCode, sanitise(b)
 	return a
 }
@@ -218,7 +235,7 @@ func (d *Deployer) waitHealthy(ctx context.Context, in *instance, n int, r *rele
 	wctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
-	in.answers = &answers{}
+	in.answers = &answers{secrets: secretValues(req)}
 	hc := healthCheck(req)
 	interval := req.Service.Health.Interval
 	if interval <= 0 {
