@@ -3,11 +3,11 @@
 // select several nodes, and Reference Paths, which name exactly one node and
 // can be written to by Set.
 //
-// Values are JSON as encoding/json decodes it with UseNumber: map[string]any,
-// []any, json.Number, string, bool and nil. Nothing here mutates a value it
+// Values are JSON as package jsonvalue holds it: *jsonvalue.Object, []any,
+// json.Number, string, bool and nil. Nothing here mutates a value it
 // is given; Set copies only the objects and arrays on the way to the node it
 // writes.
 //
-// Go maps keep no key order, so a wildcard or ".." visits an object's
-// members in sorted key order (Step Functions visits them as written).
+// A wildcard or ".." visits an object's members in their order, as Step
+// Functions does.
 package jsonpath

@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // expr is a compiled filter expression, the part inside [?( ... )].
@@ -133,13 +135,13 @@ func looseEqual(a, b any) bool {
 			}
 		}
 		return true
-	case map[string]any:
-		b, ok := b.(map[string]any)
-		if !ok || len(a) != len(b) {
+	case *jsonvalue.Object:
+		b, ok := b.(*jsonvalue.Object)
+		if !ok || a.Len() != b.Len() {
 			return false
 		}
-		for k, av := range a {
-			bv, ok := b[k]
+		for k, av := range a.All() {
+			bv, ok := b.Get(k)
 			if !ok || !looseEqual(av, bv) {
 				return false
 			}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // goldenFile is one testdata/*.json file of cases.
@@ -134,10 +136,8 @@ func decodeRaw(t *testing.T, raw json.RawMessage) any {
 	if raw == nil {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := jsonvalue.Decode(raw)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return v
@@ -145,11 +145,9 @@ func decodeRaw(t *testing.T, raw json.RawMessage) any {
 
 func mustMarshal(t *testing.T, v any) string {
 	t.Helper()
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := jsonvalue.Marshal(v)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	return string(b)
 }

@@ -3,9 +3,10 @@ package jsonpath
 import (
 	"encoding/json"
 	"errors"
-	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // ErrNoMatch is wrapped by every error of a path that selects nothing, and
@@ -130,8 +131,8 @@ func lengthOf(p *Path, v any) (any, error) {
 	switch v := v.(type) {
 	case []any:
 		return json.Number(strconv.Itoa(len(v))), nil
-	case map[string]any:
-		return json.Number(strconv.Itoa(len(v))), nil
+	case *jsonvalue.Object:
+		return json.Number(strconv.Itoa(v.Len())), nil
 	case string:
 		return json.Number(strconv.Itoa(len([]rune(v)))), nil
 	}
@@ -145,11 +146,11 @@ func (p *Path) getDefinite(root any, strict bool) (any, error) {
 		s := &p.segs[i]
 		switch s.kind {
 		case segName:
-			m, ok := cur.(map[string]any)
+			m, ok := cur.(*jsonvalue.Object)
 			if !ok {
 				return nil, p.notObject(i, cur)
 			}
-			v, ok := m[s.name]
+			v, ok := m.Get(s.name)
 			if !ok {
 				if i == last {
 					return nil, p.noResults()
@@ -158,17 +159,11 @@ func (p *Path) getDefinite(root any, strict bool) (any, error) {
 			}
 			cur = v
 		case segNames:
-			m, ok := cur.(map[string]any)
+			m, ok := cur.(*jsonvalue.Object)
 			if !ok {
 				return nil, p.notObject(i, cur)
 			}
-			merged := make(map[string]any, len(s.names))
-			for _, n := range s.names {
-				if v, ok := m[n]; ok {
-					merged[n] = v
-				}
-			}
-			cur = merged
+			cur = pick(m, s.names)
 		case segIndex:
 			a, ok := cur.([]any)
 			if !ok {
@@ -210,14 +205,14 @@ func (p *Path) step(root, cur any, i int, out *[]any, strict, scanning bool) err
 	leaf := i == len(p.segs)-1
 	switch s.kind {
 	case segName:
-		m, ok := cur.(map[string]any)
+		m, ok := cur.(*jsonvalue.Object)
 		if !ok {
 			if s.upstreamDefinite && !scanning {
 				return p.notObject(i, cur)
 			}
 			return nil
 		}
-		v, ok := m[s.name]
+		v, ok := m.Get(s.name)
 		if !ok {
 			if !leaf && s.upstreamDefinite && !s.scan {
 				return p.missingProperty(i)
@@ -226,23 +221,17 @@ func (p *Path) step(root, cur any, i int, out *[]any, strict, scanning bool) err
 		}
 		return p.walk(root, v, i+1, out, strict)
 	case segNames:
-		m, ok := cur.(map[string]any)
+		m, ok := cur.(*jsonvalue.Object)
 		if !ok {
 			return nil
 		}
 		if leaf {
 			// Jayway merges several properties read at the end into one object.
-			merged := make(map[string]any, len(s.names))
-			for _, n := range s.names {
-				if v, ok := m[n]; ok {
-					merged[n] = v
-				}
-			}
-			*out = append(*out, merged)
+			*out = append(*out, pick(m, s.names))
 			return nil
 		}
 		for _, n := range s.names {
-			if v, ok := m[n]; ok {
+			if v, ok := m.Get(n); ok {
 				if err := p.walk(root, v, i+1, out, strict); err != nil {
 					return err
 				}
@@ -250,9 +239,9 @@ func (p *Path) step(root, cur any, i int, out *[]any, strict, scanning bool) err
 		}
 	case segWildcard:
 		switch c := cur.(type) {
-		case map[string]any:
-			for _, k := range sortedKeys(c) {
-				if err := p.walk(root, c[k], i+1, out, strict); err != nil {
+		case *jsonvalue.Object:
+			for _, m := range c.Members() {
+				if err := p.walk(root, m.Value, i+1, out, strict); err != nil {
 					return err
 				}
 			}
@@ -310,7 +299,7 @@ func (p *Path) step(root, cur any, i int, out *[]any, strict, scanning bool) err
 					}
 				}
 			}
-		case map[string]any:
+		case *jsonvalue.Object:
 			if !scanning && s.filter.truth(root, c) {
 				return p.walk(root, c, i+1, out, strict)
 			}
@@ -320,16 +309,16 @@ func (p *Path) step(root, cur any, i int, out *[]any, strict, scanning bool) err
 }
 
 // scan applies segment i at cur and at every object and array below it,
-// parents before children, keys in sorted order.
+// parents before children, members in order.
 func (p *Path) scan(root, cur any, i int, out *[]any, strict bool) error {
 	if err := p.step(root, cur, i, out, strict, true); err != nil {
 		return err
 	}
 	switch c := cur.(type) {
-	case map[string]any:
-		for _, k := range sortedKeys(c) {
-			if isContainer(c[k]) {
-				if err := p.scan(root, c[k], i, out, strict); err != nil {
+	case *jsonvalue.Object:
+		for _, m := range c.Members() {
+			if isContainer(m.Value) {
+				if err := p.scan(root, m.Value, i, out, strict); err != nil {
 					return err
 				}
 			}
@@ -348,7 +337,7 @@ func (p *Path) scan(root, cur any, i int, out *[]any, strict bool) error {
 
 func isContainer(v any) bool {
 	switch v.(type) {
-	case map[string]any, []any:
+	case *jsonvalue.Object, []any:
 		return true
 	}
 	return false
@@ -376,13 +365,16 @@ func sliceBounds(s *segment, n int) (int, int) {
 	return from, to
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// pick is the object of m's members named in names, in names' order (as
+// Jayway builds it); names m does not have are left out.
+func pick(m *jsonvalue.Object, names []string) *jsonvalue.Object {
+	out := jsonvalue.NewObject(len(names))
+	for _, n := range names {
+		if v, ok := m.Get(n); ok {
+			out.Set(n, v)
+		}
 	}
-	sort.Strings(keys)
-	return keys
+	return out
 }
 
 // normalized writes segments [0, n) in Jayway's normalized form, $['a'][0].
@@ -465,7 +457,7 @@ func typeName(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
-	case map[string]any:
+	case *jsonvalue.Object:
 		return "object"
 	case []any:
 		return "array"
@@ -481,11 +473,9 @@ func typeName(v any) string {
 
 // compact renders v as compact JSON for messages.
 func compact(v any) string {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := jsonvalue.Marshal(v)
+	if err != nil {
 		return "?"
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	return string(b)
 }

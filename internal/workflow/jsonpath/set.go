@@ -1,5 +1,7 @@
 package jsonpath
 
+import "github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
+
 // Set returns doc with value placed at ref, the way ResultPath combines a
 // state's input with its result: "$" gives value itself; otherwise doc is
 // copied along the path (only the objects and arrays on the way; doc itself
@@ -22,7 +24,9 @@ func Set(doc any, ref *Path, value any) (any, error) {
 }
 
 // set writes value at segs below node; present is false when node is a
-// missing object member, which becomes a new object.
+// missing object member, which becomes a new object. A new member goes at
+// the end of its object and a replaced one keeps its place, as Step
+// Functions writes them.
 func set(node any, present bool, segs []segment, value any) (any, bool) {
 	if len(segs) == 0 {
 		return value, true
@@ -30,23 +34,25 @@ func set(node any, present bool, segs []segment, value any) (any, bool) {
 	s := &segs[0]
 	switch s.kind {
 	case segName:
-		var m map[string]any
+		var m *jsonvalue.Object
 		if present {
 			var ok bool
-			if m, ok = node.(map[string]any); !ok {
+			if m, ok = node.(*jsonvalue.Object); !ok {
 				return nil, false
 			}
 		}
-		child, has := m[s.name]
+		child, has := m.Get(s.name)
 		v, ok := set(child, has, segs[1:], value)
 		if !ok {
 			return nil, false
 		}
-		cp := make(map[string]any, len(m)+1)
-		for k, x := range m {
-			cp[k] = x
+		var cp *jsonvalue.Object
+		if m == nil {
+			cp = jsonvalue.NewObject(1)
+		} else {
+			cp = m.Clone()
 		}
-		cp[s.name] = v
+		cp.Set(s.name, v)
 		return cp, true
 	case segIndex:
 		a, ok := node.([]any)

@@ -1,4 +1,4 @@
-package jsonpath
+package jsonvalue
 
 import (
 	"encoding/json"
@@ -34,9 +34,12 @@ func TestCanonicalNumber(t *testing.T) {
 }
 
 func TestCanonicalNumbersWalksValues(t *testing.T) {
-	v := map[string]any{"a": []any{json.Number("1.50"), map[string]any{"b": json.Number("-0")}}, "s": "1.50"}
+	inner, v := &Object{}, &Object{}
+	inner.Set("b", json.Number("-0"))
+	v.Set("a", []any{json.Number("1.50"), inner})
+	v.Set("s", "1.50")
 	CanonicalNumbers(v)
-	b, _ := json.Marshal(v)
+	b, _ := Marshal(v)
 	if string(b) != `{"a":[1.5,{"b":0}],"s":"1.50"}` {
 		t.Errorf("got %s", b)
 	}
