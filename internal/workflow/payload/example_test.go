@@ -24,5 +24,5 @@ func ExampleTemplate_Eval() {
 	}
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
-	// Output: {"execution":"test","greeting":"Hello, Arnav!","static":"kept as is"}
+	// Output: {"greeting":"Hello, Arnav!","execution":"test","static":"kept as is"}
 }

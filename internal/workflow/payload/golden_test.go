@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/velocity-ci/velocity/internal/workflow/failure"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // goldenFile is one testdata/*.json file of cases.
@@ -115,7 +116,7 @@ func runGolden(t *testing.T, c goldenCase) {
 func mustDecode(t *testing.T, raw json.RawMessage) any {
 	t.Helper()
 	if raw == nil {
-		return map[string]any{}
+		return &jsonvalue.Object{}
 	}
 	v, err := Decode(raw)
 	if err != nil {
@@ -126,11 +127,9 @@ func mustDecode(t *testing.T, raw json.RawMessage) any {
 
 func marshal(t *testing.T, v any) string {
 	t.Helper()
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := jsonvalue.Marshal(v)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	return string(b)
 }

@@ -1,18 +1,16 @@
 package payload
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/velocity-ci/velocity/internal/workflow/failure"
 	"github.com/velocity-ci/velocity/internal/workflow/intrinsic"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // Template is a compiled payload template; it is safe for concurrent use.
@@ -73,11 +71,10 @@ func Compile(raw json.RawMessage) (*Template, error) {
 
 func compile(v any, ptr string) (node, error) {
 	switch v := v.(type) {
-	case map[string]any:
+	case *jsonvalue.Object:
 		n := node{}
-		seen := make(map[string]string, len(v))
-		for _, name := range sortedKeys(v) {
-			child := v[name]
+		seen := make(map[string]string, v.Len())
+		for name, child := range v.All() {
 			at := ptr + "/" + escapePointer(name)
 			f := field{key: name, name: name}
 			if strings.HasSuffix(name, ".$") {
@@ -166,7 +163,8 @@ func (n *node) eval(input, context any) (any, error) {
 		}
 		return out, nil
 	}
-	out := make(map[string]any, len(n.fields))
+	// Fields come out in the template's order, as Step Functions writes them.
+	out := jsonvalue.NewObject(len(n.fields))
 	for i := range n.fields {
 		f := &n.fields[i]
 		var v any
@@ -197,47 +195,25 @@ func (n *node) eval(input, context any) (any, error) {
 				return nil, err
 			}
 		}
-		out[f.key] = v
+		out.Set(f.key, v)
 	}
 	return out, nil
 }
 
-// Decode parses JSON with numbers as json.Number, rejecting anything after
-// the first value. Numbers are written as Step Functions holds them (see
-// jsonpath.CanonicalNumber): 1.50 becomes 1.5, 1e2 100.0 and -0 0, so that
-// outputs read as AWS's do.
-func Decode(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("unexpected data after the JSON value")
-	}
-	return jsonpath.CanonicalNumbers(v), nil
-}
+// Decode parses JSON as jsonvalue.Decode does: objects keep their member
+// order, numbers are json.Number written as Step Functions holds them
+// (1.50 becomes 1.5, 1e2 100.0 and -0 0), so that outputs read as AWS's
+// do; anything after the first value is an error.
+func Decode(data []byte) (any, error) { return jsonvalue.Decode(data) }
 
 func compact(v any) string {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := jsonvalue.Marshal(v)
+	if err != nil {
 		return "?"
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	return string(b)
 }
 
 func escapePointer(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

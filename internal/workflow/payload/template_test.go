@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"testing"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // Numbers come out as Step Functions writes them: integers that fit in
@@ -14,12 +16,9 @@ func TestDecodeWritesNumbersLikeStepFunctionsAndRejectsTrailingData(t *testing.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := v.(map[string]any)
-	want := map[string]json.Number{"i": "9007199254740993", "n": "1.2345678901234567E19", "f": "1.5", "z": "0"}
-	for k, w := range want {
-		if m[k] != w {
-			t.Errorf("%s = %#v, want %s", k, m[k], w)
-		}
+	b, _ := jsonvalue.Marshal(v)
+	if want := `{"i":9007199254740993,"n":1.2345678901234567E19,"f":1.5,"z":0}`; string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
 	}
 	for _, bad := range []string{`{} {}`, `1 2`, `{"a":1}x`, ``, `{`} {
 		if _, err := Decode([]byte(bad)); err == nil {
@@ -52,8 +51,8 @@ func TestEvalConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx := map[string]any{"Map": map[string]any{"Item": map[string]any{"Index": json.Number(string(rune('0' + i%10))), "Value": "x"}}}
-			v, err := tmpl.Eval(map[string]any{}, ctx)
+			ctx, _ := Decode([]byte(`{"Map":{"Item":{"Index":` + string(rune('0'+i%10)) + `,"Value":"x"}}}`))
+			v, err := tmpl.Eval(&jsonvalue.Object{}, ctx)
 			if err != nil {
 				t.Error(err)
 				return
@@ -63,12 +62,9 @@ func TestEvalConcurrently(t *testing.T) {
 	}
 	wg.Wait()
 	for i, r := range results {
-		m, ok := r.(map[string]any)
-		if !ok {
-			t.Fatalf("result %d = %#v", i, r)
-		}
-		if m["i"] != json.Number(string(rune('0'+i%10))) || m["v"] != "item x" {
-			t.Errorf("result %d = %v", i, m)
+		b, _ := jsonvalue.Marshal(r)
+		if want := `{"i":` + string(rune('0'+i%10)) + `,"v":"item x","static":{"k":[1]}}`; string(b) != want {
+			t.Errorf("result %d = %s, want %s", i, b, want)
 		}
 	}
 }
