@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 func evalArray(_ *Call, args []any) (any, error) {
@@ -42,7 +44,8 @@ func evalArrayContains(_ *Call, args []any) (any, error) {
 		return nil, err
 	}
 	// AWS compares the values as States.Format renders them: true matches
-	// "true" and 5 matches "5" (observed), while 1 and 1.0 differ.
+	// "true" and 5 matches "5" (observed), while 1 and 1.0 differ. Objects
+	// are compared whatever their member order, as Java's maps are.
 	want := formatted(args[1])
 	for _, v := range a {
 		if formatted(v) == want {
@@ -54,7 +57,7 @@ func evalArrayContains(_ *Call, args []any) (any, error) {
 
 func formatted(v any) string {
 	var b strings.Builder
-	writeFormatted(&b, v)
+	writeFormatted(&b, v, true)
 	return b.String()
 }
 
@@ -139,7 +142,8 @@ func canonical(v any) string {
 
 func writeCanonical(b *strings.Builder, v any) {
 	switch v := v.(type) {
-	case map[string]any:
+	case *jsonvalue.Object:
+		// Jackson's object nodes are equal whatever their member order.
 		b.WriteByte('{')
 		for i, k := range sortedKeys(v) {
 			if i > 0 {
@@ -147,7 +151,8 @@ func writeCanonical(b *strings.Builder, v any) {
 			}
 			b.WriteString(strconv.Quote(k))
 			b.WriteByte(':')
-			writeCanonical(b, v[k])
+			x, _ := v.Get(k)
+			writeCanonical(b, x)
 		}
 		b.WriteByte('}')
 	case []any:

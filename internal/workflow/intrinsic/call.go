@@ -1,13 +1,13 @@
 package intrinsic
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/velocity-ci/velocity/internal/workflow/failure"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // errRuntime is the error every intrinsic failure has on AWS (the spec's
@@ -175,11 +175,6 @@ func compact(v any) string {
 
 // encode writes v as compact JSON, leaving <, > and & as they are.
 func encode(v any) (string, error) {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(b.String(), "\n"), nil
+	b, err := jsonvalue.Marshal(v)
+	return string(b), err
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // compileFormat splits a literal template once, so that Eval does not.
@@ -41,7 +43,7 @@ func evalFormat(c *Call, args []any) (any, error) {
 	for i, p := range pieces {
 		b.WriteString(p)
 		if i+1 < len(pieces) {
-			writeFormatted(&b, args[i+1])
+			writeFormatted(&b, args[i+1], false)
 		}
 	}
 	return b.String(), nil
@@ -49,8 +51,9 @@ func evalFormat(c *Call, args []any) (any, error) {
 
 // writeFormatted renders a value the way States.Format does: strings as
 // they are, numbers as written, null as null, arrays as [a, b] and objects
-// as {k=v, k2=v2} (Java's rendering of lists and maps).
-func writeFormatted(b *strings.Builder, v any) {
+// as {k=v, k2=v2} (Java's rendering of lists and maps), members in order;
+// sorted sorts them instead, for comparisons that ignore member order.
+func writeFormatted(b *strings.Builder, v any, sorted bool) {
 	switch v := v.(type) {
 	case string:
 		b.WriteString(v)
@@ -60,18 +63,23 @@ func writeFormatted(b *strings.Builder, v any) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			writeFormatted(b, x)
+			writeFormatted(b, x, sorted)
 		}
 		b.WriteByte(']')
-	case map[string]any:
+	case *jsonvalue.Object:
+		keys := v.Keys()
+		if sorted {
+			keys = sortedKeys(v)
+		}
 		b.WriteByte('{')
-		for i, k := range sortedKeys(v) {
+		for i, k := range keys {
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			b.WriteString(k)
 			b.WriteByte('=')
-			writeFormatted(b, v[k])
+			x, _ := v.Get(k)
+			writeFormatted(b, x, sorted)
 		}
 		b.WriteByte('}')
 	default:

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // function is one intrinsic: how many arguments it takes (maxArgs -1 is
@@ -150,7 +152,7 @@ func describe(v any) string {
 		return "the string " + compact(v)
 	case []any:
 		return "an array"
-	case map[string]any:
+	case *jsonvalue.Object:
 		return "an object"
 	case bool:
 		return "the boolean " + compact(v)
@@ -163,11 +165,8 @@ func describe(v any) string {
 // integer (1) differs from one written with a fraction or exponent (1.0);
 // numbers of the same kind compare by value.
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
+func sortedKeys(m *jsonvalue.Object) []string {
+	keys := m.Keys()
 	sort.Strings(keys)
 	return keys
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/velocity-ci/velocity/internal/workflow/failure"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // goldenFile is one testdata/*.json file: cases that share a subject.
@@ -114,12 +115,10 @@ func runGolden(t *testing.T, c goldenCase) {
 func decode(t *testing.T, raw json.RawMessage) any {
 	t.Helper()
 	if raw == nil {
-		return map[string]any{}
+		return &jsonvalue.Object{}
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := jsonvalue.Decode(raw)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return v

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"regexp"
 	"testing"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 func mustParse(t *testing.T, expr string) *Call {
@@ -38,7 +40,7 @@ func TestUUIDIsVersion4AndFresh(t *testing.T) {
 // The end of States.MathRandom is exclusive and its start inclusive.
 func TestMathRandomStaysInItsHalfOpenRange(t *testing.T) {
 	c := mustParse(t, "States.MathRandom($.start, $.end)")
-	input := map[string]any{"start": json.Number("-1"), "end": json.Number("2")}
+	input := mustJSON(t, `{"start": -1, "end": 2}`)
 	counts := map[string]int{}
 	for range 600 {
 		v, err := c.Eval(input, nil)
@@ -63,12 +65,12 @@ func TestMathRandomStaysInItsHalfOpenRange(t *testing.T) {
 
 func TestMathRandomWithSeedRepeats(t *testing.T) {
 	c := mustParse(t, "States.MathRandom(0, 999, $.seed)")
-	first, err := c.Eval(map[string]any{"seed": json.Number("3")}, nil)
+	first, err := c.Eval(mustJSON(t, `{"seed": 3}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 5 {
-		again, err := c.Eval(map[string]any{"seed": json.Number("3")}, nil)
+		again, err := c.Eval(mustJSON(t, `{"seed": 3}`), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +80,7 @@ func TestMathRandomWithSeedRepeats(t *testing.T) {
 	}
 	differ := false
 	for seed := range 20 {
-		v, err := c.Eval(map[string]any{"seed": json.Number(string(rune('0' + seed%10)))}, nil)
+		v, err := c.Eval(mustJSON(t, `{"seed": `+string(rune('0'+seed%10))+`}`), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,14 +109,23 @@ func TestJavaRandomMatchesTheJVM(t *testing.T) {
 
 // Eval must not modify its input: results may share structure with it.
 func TestEvalLeavesInputAlone(t *testing.T) {
-	input := map[string]any{"a": map[string]any{"x": json.Number("1")}, "b": map[string]any{"y": json.Number("2")}}
+	input := mustJSON(t, `{"a": {"x": 1}, "b": {"y": 2}}`)
 	c := mustParse(t, "States.JsonMerge($.a, $.b, false)")
 	if _, err := c.Eval(input, nil); err != nil {
 		t.Fatal(err)
 	}
-	if a := input["a"].(map[string]any); len(a) != 1 {
-		t.Errorf("JsonMerge modified its first argument: %v", a)
+	if b, _ := jsonvalue.Marshal(input); string(b) != `{"a":{"x":1},"b":{"y":2}}` {
+		t.Errorf("JsonMerge modified its input: %s", b)
 	}
+}
+
+func mustJSON(t *testing.T, src string) any {
+	t.Helper()
+	v, err := jsonvalue.Decode([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func TestIs(t *testing.T) {

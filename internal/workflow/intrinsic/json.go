@@ -1,12 +1,11 @@
 package intrinsic
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 func evalStringToJSON(_ *Call, args []any) (any, error) {
@@ -19,16 +18,14 @@ func evalStringToJSON(_ *Call, args []any) (any, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("the argument is not valid JSON: %v", err)
-	}
-	if _, err := dec.Token(); err == nil {
+	v, err := jsonvalue.Decode([]byte(s))
+	if errors.Is(err, jsonvalue.ErrTrailingData) {
 		return nil, errors.New("the argument is not valid JSON: it has data after the first value")
 	}
-	return jsonpath.CanonicalNumbers(v), nil
+	if err != nil {
+		return nil, fmt.Errorf("the argument is not valid JSON: %v", err)
+	}
+	return v, nil
 }
 
 func evalJSONToString(_ *Call, args []any) (any, error) {
@@ -49,23 +46,21 @@ func checkJSONMerge(c *Call) error {
 }
 
 // evalJSONMerge merges shallowly: the second object's members replace the
-// first's. A deep flag that is not the boolean true merges shallowly too,
-// as AWS does.
+// first's in their places, its other members follow in order (Java's
+// LinkedHashMap.putAll). A deep flag that is not the boolean true merges
+// shallowly too, as AWS does.
 func evalJSONMerge(_ *Call, args []any) (any, error) {
-	a, ok1 := args[0].(map[string]any)
-	b, ok2 := args[1].(map[string]any)
+	a, ok1 := args[0].(*jsonvalue.Object)
+	b, ok2 := args[1].(*jsonvalue.Object)
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("the first two arguments must be JSON objects, got %s and %s", describe(args[0]), describe(args[1]))
 	}
 	if args[2] == true {
 		return nil, errors.New(deepMergeMessage)
 	}
-	out := make(map[string]any, len(a)+len(b))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
+	out := a.Clone()
+	for k, v := range b.All() {
+		out.Set(k, v)
 	}
 	return out, nil
 }
