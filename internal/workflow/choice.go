@@ -338,7 +338,7 @@ func match(parts []matchPart, s string) bool {
 }
 
 func (s *scope) choice(v *visit) (any, string, error) {
-	ctxObj := s.context(v, 0, "", nil)
+	ctxObj := s.context(v, 0, "")
 	in, err := s.effectiveInput(v, ctxObj)
 	if err != nil {
 		return nil, "", err

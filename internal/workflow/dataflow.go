@@ -7,6 +7,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 	"github.com/velocity-ci/velocity/internal/workflow/payload"
 )
 
@@ -14,7 +15,7 @@ import (
 func (s *scope) effectiveInput(v *visit, ctxObj any) (any, error) {
 	st := v.st
 	if st.inputPathNull {
-		return map[string]any{}, nil
+		return &jsonvalue.Object{}, nil
 	}
 	if st.inputPath == nil {
 		return v.input, nil
@@ -76,7 +77,7 @@ func (s *scope) applyResultPath(v *visit, ref *jsonpath.Path, null bool, result 
 func (s *scope) applyOutputPath(v *visit, out any, ctxObj any) (any, error) {
 	st := v.st
 	if st.outputPathNull {
-		return map[string]any{}, nil
+		return &jsonvalue.Object{}, nil
 	}
 	if st.outputPath == nil {
 		return out, nil

@@ -7,14 +7,15 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // greeter is a task resource: it greets the name it is given.
 type greeter struct{}
 
 func (greeter) Invoke(_ context.Context, req workflow.TaskRequest) (any, error) {
-	in := req.Input.(map[string]any)
-	return map[string]any{"greeting": fmt.Sprintf("hello, %s", in["name"])}, nil
+	name, _ := req.Input.(*jsonvalue.Object).Get("name")
+	return map[string]any{"greeting": fmt.Sprintf("hello, %s", name)}, nil
 }
 
 // Run an execution, then resume it from the first half of its history,

@@ -20,6 +20,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 	"github.com/velocity-ci/velocity/internal/workflow/payload"
 )
 
@@ -310,7 +311,7 @@ func goldenActual(res workflow.Result, elapsed time.Duration, inv *goldenInvoker
 }
 
 func goldenJSON(v any) string {
-	b, err := json.Marshal(v)
+	b, err := jsonvalue.Marshal(v)
 	if err != nil {
 		return fmt.Sprintf("%v (%v)", v, err)
 	}
@@ -325,7 +326,7 @@ func goldenEqualRaw(want json.RawMessage, got any) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("expected value: %w", err)
 	}
-	b, err := json.Marshal(got)
+	b, err := jsonvalue.Marshal(got)
 	if err != nil {
 		return false, fmt.Errorf("actual value does not marshal: %w", err)
 	}
@@ -360,14 +361,16 @@ func goldenEqual(a, b any) bool {
 			}
 		}
 		return true
-	case map[string]any:
-		bm, ok := b.(map[string]any)
-		if !ok || len(a) != len(bm) {
+	case *jsonvalue.Object:
+		// Members must also come in the same order: Step Functions keeps
+		// the order of the input and of the templates.
+		bo, ok := b.(*jsonvalue.Object)
+		if !ok || a.Len() != bo.Len() {
 			return false
 		}
-		for k, v := range a {
-			bv, ok := bm[k]
-			if !ok || !goldenEqual(v, bv) {
+		am, bm := a.Members(), bo.Members()
+		for i := range am {
+			if am[i].Key != bm[i].Key || !goldenEqual(am[i].Value, bm[i].Value) {
 				return false
 			}
 		}
@@ -416,12 +419,12 @@ func (s *goldenInvoker) Invoke(ctx context.Context, req workflow.TaskRequest) (a
 		return nil, &asl.Failure{Name: step.Error, Cause: step.Cause}
 	}
 	if step.Echo {
-		return map[string]any{
-			"input":    req.Input,
-			"token":    req.TaskToken,
-			"attempt":  json.Number(fmt.Sprint(req.Attempt)),
-			"resource": req.Resource,
-		}, nil
+		echo := jsonvalue.NewObject(4)
+		echo.Set("input", req.Input)
+		echo.Set("token", req.TaskToken)
+		echo.Set("attempt", json.Number(fmt.Sprint(req.Attempt)))
+		echo.Set("resource", req.Resource)
+		return echo, nil
 	}
 	if len(step.Return) == 0 {
 		return nil, nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 	"github.com/velocity-ci/velocity/internal/workflow/payload"
 )
 
@@ -55,10 +56,9 @@ type itemInvoker struct {
 }
 
 func (inv *itemInvoker) Invoke(ctx context.Context, req workflow.TaskRequest) (any, error) {
-	m, _ := req.Input.(map[string]any)
-	n, _ := m["i"].(json.Number).Int64()
+	n, _ := member(req.Input, "i").(json.Number).Int64()
 	i := int(n)
-	if a, ok := m["m"].(json.Number); ok {
+	if a, ok := member(req.Input, "m").(json.Number); ok {
 		// The attempt of an enclosing Map tells its runs of a task apart.
 		k, _ := a.Int64()
 		i += 1000 * int(k)
@@ -97,7 +97,15 @@ func (inv *itemInvoker) Invoke(ctx context.Context, req workflow.TaskRequest) (a
 	if inv.failFirst[i] && req.Attempt == 0 {
 		return nil, &asl.Failure{Name: "Item.Flaky", Cause: "first attempt"}
 	}
-	return map[string]any{"done": json.Number(fmt.Sprint(i)), "attempt": m["attempt"]}, nil
+	return map[string]any{"done": json.Number(fmt.Sprint(i)), "attempt": member(req.Input, "attempt")}, nil
+}
+
+// member is the value of key in a JSON object, nil when v is not an
+// object or has no such key.
+func member(v any, key string) any {
+	o, _ := v.(*jsonvalue.Object)
+	x, _ := o.Get(key)
+	return x
 }
 
 func (inv *itemInvoker) count(i int) int {
@@ -353,7 +361,7 @@ func TestResumeKeepsRetryCountAndWaitEnd(t *testing.T) {
 				t.Errorf("resumed after %s: ended at %v, want %v", c.after, got, testStart.Add(14*time.Second))
 			}
 			if c.attempt != "" {
-				if got := fmt.Sprint(res.Output.(map[string]any)["attempt"]); got != c.attempt {
+				if got := fmt.Sprint(member(res.Output, "attempt")); got != c.attempt {
 					t.Errorf("resumed attempt has RetryCount %s, want %s", got, c.attempt)
 				}
 			} else if inv.count(1) != 0 {
@@ -427,7 +435,7 @@ func TestRedriveReRunsOnlyFailedIterations(t *testing.T) {
 			}
 		}
 		items := res.Output.([]any)
-		if len(items) != 10 || fmt.Sprint(items[3].(map[string]any)["done"]) != "3" {
+		if len(items) != 10 || fmt.Sprint(member(items[3], "done")) != "3" {
 			t.Errorf("redriven output: %v", items)
 		}
 		h := j.History("e")
@@ -650,7 +658,7 @@ func TestRedriveParallelReRunsOnlyTheFailedBranch(t *testing.T) {
 			t.Errorf("redrive invoked %v, want %v", fixed.calls, want)
 		}
 		out := res.Output.([]any)
-		if len(out) != 2 || fmt.Sprint(out[0].(map[string]any)["done"]) != "1" || fmt.Sprint(out[1].(map[string]any)["done"]) != "3" {
+		if len(out) != 2 || fmt.Sprint(member(out[0], "done")) != "1" || fmt.Sprint(member(out[1], "done")) != "3" {
 			t.Errorf("output %v", out)
 		}
 	})

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 	"github.com/velocity-ci/velocity/internal/workflow/payload"
 )
 
@@ -29,19 +30,19 @@ func (s *scope) readItems(v *visit, in, ctxObj any) ([]any, error) {
 	fail := func(format string, args ...any) error {
 		return asl.Failf(asl.ErrItemReaderFailed, "%s", fmt.Sprintf(format, args...))
 	}
-	params := map[string]any{}
+	params := &jsonvalue.Object{}
 	if st.readerParameters != nil {
 		val, err := st.readerParameters.Eval(in, ctxObj)
 		if err != nil {
 			return nil, s.stateFailure(v, err)
 		}
-		m, ok := val.(map[string]any)
+		m, ok := val.(*jsonvalue.Object)
 		if !ok {
 			return nil, fail("ItemReader Parameters must be an object, not %s", jsonString(val))
 		}
 		params = m
 	}
-	str := func(k string) string { s, _ := params[k].(string); return s }
+	str := func(k string) string { v, _ := params.Get(k); s, _ := v.(string); return s }
 	dir, err := s.run.localPath(str("Bucket"))
 	if err != nil {
 		return nil, fail("%v", err)
@@ -203,13 +204,14 @@ func readCSV(file string, data []byte, cfg *asl.ReaderConfig) ([]any, error) {
 			headers = row
 			continue
 		}
-		obj := make(map[string]any, len(headers))
+		// Columns in the header's order, as Step Functions gives them.
+		obj := jsonvalue.NewObject(len(headers))
 		for i, h := range headers {
 			val := ""
 			if i < len(row) {
 				val = row[i]
 			}
-			obj[h] = val
+			obj.Set(h, val)
 		}
 		items = append(items, obj)
 	}
@@ -238,13 +240,13 @@ func listObjects(dir, prefix string) ([]any, error) {
 			return err
 		}
 		sum := md5.Sum(data)
-		items = append(items, map[string]any{
-			"Key":          key,
-			"Size":         jsonInt(info.Size()),
-			"LastModified": jsonInt(info.ModTime().Unix()),
-			"Etag":         `"` + hex.EncodeToString(sum[:]) + `"`,
-			"StorageClass": "STANDARD",
-		})
+		items = append(items, object(
+			"Etag", `"`+hex.EncodeToString(sum[:])+`"`,
+			"Key", key,
+			"LastModified", jsonInt(info.ModTime().Unix()),
+			"Size", jsonInt(info.Size()),
+			"StorageClass", "STANDARD",
+		))
 		return nil
 	})
 	return items, err
@@ -261,8 +263,8 @@ func jsonPointer(v any, ptr string) (any, error) {
 	for _, tok := range strings.Split(ptr[1:], "/") {
 		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
 		switch c := v.(type) {
-		case map[string]any:
-			next, ok := c[tok]
+		case *jsonvalue.Object:
+			next, ok := c.Get(tok)
 			if !ok {
 				return nil, fmt.Errorf("no member %q", tok)
 			}

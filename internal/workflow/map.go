@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 type mapStartedDetails struct {
@@ -56,7 +57,7 @@ type mapConfig struct {
 }
 
 func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (out any, f *asl.Failure, inside bool, err error) {
-	ctxObj := s.context(v, attempt, "", nil)
+	ctxObj := s.context(v, attempt, "")
 	fail := func(err error) (any, *asl.Failure, bool, error) { return nil, failureOf(err), false, stopOnly(err) }
 	in, err := s.effectiveInput(v, ctxObj)
 	if err != nil {
@@ -191,7 +192,7 @@ func (s *scope) runIterations(ctx context.Context, v *visit, cfg mapConfig, name
 				case f == errAborted:
 				case f != nil:
 					failed++
-					results[i] = map[string]any{"Error": reportedName(f.Name), "Cause": f.Cause}
+					results[i] = errorOutput(f)
 					if !cfg.hasTolerance || exceedsTolerance(cfg, failed, n) {
 						if end.failure == nil {
 							end.failure, end.exceeded = f, cfg.hasTolerance
@@ -367,13 +368,10 @@ func (s *scope) batches(v *visit, in, ctxObj any, items []any) ([]any, error) {
 	selected := items
 	if st.itemSelector != nil {
 		selected = make([]any, len(items))
-		base := ctxObj.(map[string]any)
+		base := ctxObj.(*jsonvalue.Object)
 		for i, item := range items {
-			c := make(map[string]any, len(base)+1)
-			for k, val := range base {
-				c[k] = val
-			}
-			c["Map"] = map[string]any{"Item": map[string]any{"Index": jsonInt(int64(i)), "Value": item}}
+			c := base.Clone()
+			c.Set("Map", object("Item", object("Index", jsonInt(int64(i)), "Value", item)))
 			out, err := st.itemSelector.Eval(in, c)
 			if err != nil {
 				return nil, s.stateFailure(v, err)
@@ -419,18 +417,20 @@ func (s *scope) batches(v *visit, in, ctxObj any, items []any) ([]any, error) {
 			return nil, s.stateFailure(v, err)
 		}
 	}
+	// BatchInput comes first, as in the batches Step Functions hands out.
 	wrap := func(group []any) any {
-		m := map[string]any{"Items": group}
+		m := jsonvalue.NewObject(2)
 		if st.batchInput != nil {
-			m["BatchInput"] = batchInput
+			m.Set("BatchInput", batchInput)
 		}
+		m.Set("Items", group)
 		return m
 	}
 	var out []any
 	var group []any
 	size := int64(0)
 	for _, item := range selected {
-		itemSize := int64(len(mustJSON(item))) + 1
+		itemSize := int64(len(jsonString(item))) + 1
 		if len(group) > 0 && ((maxItems > 0 && int64(len(group)) >= maxItems) || (maxBytes > 0 && size+itemSize > maxBytes)) {
 			out = append(out, wrap(group))
 			group, size = nil, 0

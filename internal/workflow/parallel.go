@@ -34,7 +34,7 @@ func (s *scope) parallel(ctx context.Context, v *visit) (any, string, error) {
 
 func (s *scope) parallelAttempt(ctx context.Context, v *visit, attempt int) (out any, f *asl.Failure, inside bool, err error) {
 	st := v.st
-	ctxObj := s.context(v, attempt, "", nil)
+	ctxObj := s.context(v, attempt, "")
 	in, err := s.effectiveInput(v, ctxObj)
 	if err != nil {
 		return nil, failureOf(err), false, stopOnly(err)

@@ -191,8 +191,7 @@ func (s *scope) catchOrFail(v *visit, f *asl.Failure) (any, string, error) {
 		if !errorMatches(c.errorEquals, f.Name) {
 			continue
 		}
-		errOut := map[string]any{"Error": reportedName(f.Name), "Cause": f.Cause}
-		out, err := s.applyResultPath(v, c.resultPath, c.resultNull, errOut)
+		out, err := s.applyResultPath(v, c.resultPath, c.resultNull, errorOutput(f))
 		if err != nil {
 			return nil, "", err
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 	"github.com/velocity-ci/velocity/internal/workflow/payload"
 )
 
@@ -39,8 +40,8 @@ type execution struct {
 	timeoutBase time.Time
 	// contextExecution and contextStateMachine are the fixed parts of
 	// $$, built once and shared (read-only) by every state's context.
-	contextExecution    map[string]any
-	contextStateMachine map[string]any
+	contextExecution    *jsonvalue.Object
+	contextStateMachine *jsonvalue.Object
 }
 
 // stopError ends a walk without recording anything more: the journal
@@ -127,7 +128,7 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 			return Result{}, fmt.Errorf("start workflow execution %s: the input is not JSON: %w", ex.ID, err)
 		}
 		if x.input == nil {
-			x.input = map[string]any{}
+			x.input = &jsonvalue.Object{}
 		}
 		if n := len(jsonString(x.input)); n > maxPayloadBytes {
 			// StartExecution refuses such an input; nothing is recorded.
@@ -335,16 +336,18 @@ func (x *execution) names() {
 	}
 }
 
+// contexts builds the fixed parts of $$ in the order Step Functions
+// gives their members (recorded).
 func (x *execution) contexts() {
-	x.contextExecution = map[string]any{
-		"Id":           x.arn,
-		"Name":         x.name,
-		"StartTime":    formatTime(x.startTime),
-		"Input":        x.input,
-		"RoleArn":      x.roleArn,
-		"RedriveCount": jsonInt(int64(x.redriveCount)),
-	}
-	x.contextStateMachine = map[string]any{"Id": x.smARN, "Name": x.smName}
+	x.contextExecution = object(
+		"Id", x.arn,
+		"Input", x.input,
+		"StartTime", formatTime(x.startTime),
+		"Name", x.name,
+		"RoleArn", x.roleArn,
+		"RedriveCount", jsonInt(int64(x.redriveCount)),
+	)
+	x.contextStateMachine = object("Id", x.smARN, "Name", x.smName)
 }
 
 func jsonInt(n int64) json.Number { return json.Number(fmt.Sprint(n)) }

@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"encoding/json"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 	"strconv"
 	"strings"
 	"time"
@@ -218,8 +219,14 @@ func mustJSON(v any) json.RawMessage {
 }
 
 // jsonString is a value encoded as JSON text, the form events hold
-// inputs and outputs in.
-func jsonString(v any) string { return string(mustJSON(v)) }
+// inputs and outputs in: object members in order, <, > and & as they are.
+func jsonString(v any) string {
+	b, err := jsonvalue.Marshal(v)
+	if err != nil {
+		panic("workflow: cannot encode a value: " + err.Error())
+	}
+	return string(b)
+}
 
 // startedNow reports the scope's first action, once.
 func (s *scope) startedNow() {

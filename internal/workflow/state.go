@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 	"github.com/velocity-ci/velocity/internal/workflow/payload"
 )
 
@@ -158,7 +159,7 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 // stateEnteredDetails), so that a history does not lend one state's
 // output to another after a definition changed.
 func enteredName(e Event, name string) bool {
-	prefix := `{"name":` + jsonString(name)
+	prefix := `{"name":` + string(mustJSON(name))
 	return len(e.Details) > len(prefix) && string(e.Details[:len(prefix)]) == prefix
 }
 
@@ -240,34 +241,45 @@ func (s *scope) enteredID(v *visit) int64 {
 	return v.entered.ID
 }
 
-// context builds $$ for a state.
-func (s *scope) context(v *visit, retryCount int, token string, item map[string]any) map[string]any {
+// context builds $$ for a state, members in the order Step Functions
+// gives them (recorded): Execution, StateMachine, State, then Task.
+func (s *scope) context(v *visit, retryCount int, token string) *jsonvalue.Object {
 	x := s.run
-	st := map[string]any{
-		"Name":        v.st.name,
-		"EnteredTime": formatTime(v.entered.Timestamp),
-	}
+	st := jsonvalue.NewObject(3)
+	st.Set("Name", v.st.name)
+	st.Set("EnteredTime", formatTime(v.entered.Timestamp))
 	switch v.st.def.Type {
 	case asl.TypeTask, asl.TypeParallel, asl.TypeMap:
 		// Only the states that can retry have a RetryCount.
-		st["RetryCount"] = jsonInt(int64(retryCount))
+		st.Set("RetryCount", jsonInt(int64(retryCount)))
 	}
-	c := map[string]any{
-		"Execution":    x.contextExecution,
-		"StateMachine": x.contextStateMachine,
-		"State":        st,
-	}
+	c := jsonvalue.NewObject(5)
+	c.Set("Execution", x.contextExecution)
+	c.Set("StateMachine", x.contextStateMachine)
+	c.Set("State", st)
 	if token != "" {
-		c["Task"] = map[string]any{"Token": token}
-	}
-	if item != nil {
-		c["Map"] = map[string]any{"Item": item}
+		c.Set("Task", object("Token", token))
 	}
 	return c
 }
 
+// object builds an object from keys and values in turn, in that order.
+func object(kv ...any) *jsonvalue.Object {
+	o := jsonvalue.NewObject(len(kv) / 2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		o.Set(kv[i].(string), kv[i+1])
+	}
+	return o
+}
+
+// errorOutput is what a caught error or a failed Map iteration gives:
+// {"Error", "Cause"}, in that order as Step Functions writes it.
+func errorOutput(f *asl.Failure) *jsonvalue.Object {
+	return object("Error", reportedName(f.Name), "Cause", f.Cause)
+}
+
 func (s *scope) pass(v *visit) (any, error) {
-	ctxObj := s.context(v, 0, "", nil)
+	ctxObj := s.context(v, 0, "")
 	in, err := s.effectiveInput(v, ctxObj)
 	if err != nil {
 		return nil, err
@@ -283,7 +295,7 @@ func (s *scope) pass(v *visit) (any, error) {
 }
 
 func (s *scope) succeed(v *visit) (any, error) {
-	ctxObj := s.context(v, 0, "", nil)
+	ctxObj := s.context(v, 0, "")
 	in, err := s.effectiveInput(v, ctxObj)
 	if err != nil {
 		return nil, err
@@ -294,7 +306,7 @@ func (s *scope) succeed(v *visit) (any, error) {
 func (s *scope) fail(v *visit) error {
 	st := v.st
 	f := &asl.Failure{Name: st.def.Error, Cause: st.def.Cause}
-	ctxObj := s.context(v, 0, "", nil)
+	ctxObj := s.context(v, 0, "")
 	for _, p := range []struct {
 		expr  *valueExpr
 		field string

@@ -13,6 +13,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 	"github.com/velocity-ci/velocity/internal/workflow/payload"
 )
 
@@ -192,7 +193,7 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 		if st.waitForTaskToken {
 			token = newToken()
 		}
-		ctxObj := s.context(v, attempt, token, nil)
+		ctxObj := s.context(v, attempt, token)
 		in, err := s.effectiveInput(v, ctxObj)
 		if err != nil {
 			return failed(err)
@@ -269,7 +270,7 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 			return nil, nil, nil, "", err
 		}
 	}
-	ctxObj := s.context(v, attempt, token, nil)
+	ctxObj := s.context(v, attempt, token)
 	if out, err = s.outputOf(v, result, true, ctxObj); err != nil {
 		return failed(err)
 	}
@@ -338,7 +339,7 @@ func (s *scope) invoke(ctx context.Context, v *visit, sched Event, input any, to
 	}
 	var credentials any
 	if v.st.credentials != nil {
-		credentials, _ = v.st.credentials.Eval(input, s.context(v, attempt, token, nil))
+		credentials, _ = v.st.credentials.Eval(input, s.context(v, attempt, token))
 	}
 	req := TaskRequest{
 		Resource: v.st.def.Resource, Input: input, StateName: v.st.name,
@@ -457,7 +458,7 @@ func normalize(v any) (any, error) {
 	case nil, string, bool, json.Number:
 		return v, nil
 	}
-	b, err := json.Marshal(v)
+	b, err := jsonvalue.Marshal(v)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 // resumed Wait keeps that end, recorded with the entry's timestamp.
 func (s *scope) wait(ctx context.Context, v *visit) (any, error) {
 	st := v.st
-	ctxObj := s.context(v, 0, "", nil)
+	ctxObj := s.context(v, 0, "")
 	in, err := s.effectiveInput(v, ctxObj)
 	if err != nil {
 		return nil, err

@@ -46,9 +46,10 @@ func checkJSONMerge(c *Call) error {
 }
 
 // evalJSONMerge merges shallowly: the second object's members replace the
-// first's in their places, its other members follow in order (Java's
-// LinkedHashMap.putAll). A deep flag that is not the boolean true merges
-// shallowly too, as AWS does.
+// first's. The merged members come out sorted by key, as recorded from AWS
+// ({a,b,d} merged with {a,c,d} gives a, b, c, d, not a, b, d, c); the
+// values keep their own order. A deep flag that is not the boolean true
+// merges shallowly too, as AWS does.
 func evalJSONMerge(_ *Call, args []any) (any, error) {
 	a, ok1 := args[0].(*jsonvalue.Object)
 	b, ok2 := args[1].(*jsonvalue.Object)
@@ -58,8 +59,13 @@ func evalJSONMerge(_ *Call, args []any) (any, error) {
 	if args[2] == true {
 		return nil, errors.New(deepMergeMessage)
 	}
-	out := a.Clone()
+	merged := a.Clone()
 	for k, v := range b.All() {
+		merged.Set(k, v)
+	}
+	out := jsonvalue.NewObject(merged.Len())
+	for _, k := range sortedKeys(merged) {
+		v, _ := merged.Get(k)
 		out.Set(k, v)
 	}
 	return out, nil
