@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 func TestParseBindings(t *testing.T) {
@@ -82,8 +84,8 @@ arn:aws:lambda:us-east-1:123456789012:function:remote: { http: "`+srv.URL+`" }
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := out.(map[string]any)
-	if asJSON(t, m["Payload"]) != `{"in":{"a":1},"score":7}` || asJSON(t, m["StatusCode"]) != "200" {
+	m := out.(*jsonvalue.Object)
+	if asJSON(t, member(m, "Payload")) != `{"score":7,"in":{"a":1}}` || asJSON(t, member(m, "StatusCode")) != "200" {
 		t.Errorf("lambda:invoke result %s", asJSON(t, out))
 	}
 	out, err = invoke(t, r, "arn:aws:lambda:us-east-1:123456789012:function:remote", mustJSON(t, `{"x": true}`))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // startExecution starts a child execution; with .sync or .sync:2 the task
@@ -92,7 +93,7 @@ func (r *Resources) startExecution(ctx context.Context, req Request, pattern str
 		return nil, err
 	}
 	var input []byte
-	switch in := m["Input"].(type) {
+	switch in := member(m, "Input").(type) {
 	case nil:
 		input = []byte("{}")
 	case string:
@@ -123,7 +124,7 @@ func (r *Resources) startExecution(ctx context.Context, req Request, pattern str
 	if err != nil {
 		return nil, err
 	}
-	started := map[string]any{"ExecutionArn": child.ARN, "StartDate": millis(child.Start)}
+	started := objectOf("ExecutionArn", child.ARN, "StartDate", millis(child.Start))
 	if pattern == "" {
 		return started, nil
 	}
@@ -168,39 +169,37 @@ func (r *Resources) definitionFile(arn, name string) (string, *Binding, error) {
 
 // describe builds DescribeExecution's answer; v2 gives Input and Output
 // as JSON instead of JSON text.
-func describe(c ChildExecution, v2 bool) (map[string]any, error) {
-	out := map[string]any{
-		"ExecutionArn":    c.ARN,
-		"Name":            c.Name,
-		"StateMachineArn": c.StateMachineARN,
-		"Status":          c.Status,
-		"StartDate":       millis(c.Start),
-		"StopDate":        millis(c.Stop),
-		"InputDetails":    map[string]any{"Included": true},
-	}
+// Its members are in the order DescribeExecution's JSON lists them.
+func describe(c ChildExecution, v2 bool) (*jsonvalue.Object, error) {
+	var input, output any = string(c.Input), string(c.Output)
 	if v2 {
-		in, err := decode(c.Input)
-		if err != nil {
+		var err error
+		if input, err = decode(c.Input); err != nil {
 			return nil, fmt.Errorf("child %s input: %w", c.ARN, err)
 		}
-		out["Input"] = in
-	} else {
-		out["Input"] = string(c.Input)
-	}
-	if c.Status == "SUCCEEDED" {
-		out["OutputDetails"] = map[string]any{"Included": true}
-		if v2 {
-			o, err := decode(c.Output)
-			if err != nil {
+		if c.Status == "SUCCEEDED" {
+			if output, err = decode(c.Output); err != nil {
 				return nil, fmt.Errorf("child %s output: %w", c.ARN, err)
 			}
-			out["Output"] = o
-		} else {
-			out["Output"] = string(c.Output)
 		}
-	} else {
-		out["Error"], out["Cause"] = c.Error, c.Cause
 	}
+	out := jsonvalue.NewObject(12)
+	if c.Status != "SUCCEEDED" {
+		out.Set("Cause", c.Cause)
+		out.Set("Error", c.Error)
+	}
+	out.Set("ExecutionArn", c.ARN)
+	out.Set("Input", input)
+	out.Set("InputDetails", objectOf("Included", true))
+	out.Set("Name", c.Name)
+	if c.Status == "SUCCEEDED" {
+		out.Set("Output", output)
+		out.Set("OutputDetails", objectOf("Included", true))
+	}
+	out.Set("StartDate", millis(c.Start))
+	out.Set("StateMachineArn", c.StateMachineARN)
+	out.Set("Status", c.Status)
+	out.Set("StopDate", millis(c.Stop))
 	return out, nil
 }
 

@@ -21,12 +21,12 @@ func TestDescribeChildSyncAndSync2(t *testing.T) {
 		t.Errorf(".sync: %s", got)
 	}
 	v2, _ := describe(c, true)
-	if got := asJSON(t, v2["Output"]); got != `{"b":[1,2]}` {
+	if got := asJSON(t, member(v2, "Output")); got != `{"b":[1,2]}` {
 		t.Errorf(".sync:2 Output %s", got)
 	}
 	c.Status, c.Output, c.Error, c.Cause = "FAILED", nil, "Item.Corrupt", "bad"
 	failed, _ := describe(c, true)
-	if failed["Error"] != "Item.Corrupt" || failed["Cause"] != "bad" || failed["Output"] != nil {
+	if member(failed, "Error") != "Item.Corrupt" || member(failed, "Cause") != "bad" || failed.Has("Output") {
 		t.Errorf("failed child %v", failed)
 	}
 }

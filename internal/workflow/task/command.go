@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // CommandResource is the Resource of a Task state that runs a command. Its
@@ -183,7 +184,7 @@ func commandFromInput(input any, baseDir string) (Command, any, error) {
 		return Command{}, nil, err
 	}
 	var c Command
-	switch v := m["Command"].(type) {
+	switch v := member(m, "Command").(type) {
 	case string:
 		c.Script = v
 	case []any:
@@ -205,9 +206,9 @@ func commandFromInput(input any, baseDir string) (Command, any, error) {
 		return c, nil, err
 	}
 	c.Dir = resolveDir(baseDir, dir)
-	if env, ok := m["Env"].(map[string]any); ok {
+	if env, ok := member(m, "Env").(*jsonvalue.Object); ok {
 		c.Env = map[string]string{}
-		for k, v := range env {
+		for k, v := range env.All() {
 			s, ok := v.(string)
 			if !ok {
 				b, _ := encode(v)
@@ -216,16 +217,16 @@ func commandFromInput(input any, baseDir string) (Command, any, error) {
 			c.Env[k] = s
 		}
 	}
-	if stdin, ok := m["Input"]; ok {
+	if stdin, ok := m.Get("Input"); ok {
 		return c, stdin, nil
 	}
 	// Without Input, the other parameters are the command's input.
-	rest := map[string]any{}
-	for k, v := range m {
+	rest := jsonvalue.NewObject(m.Len())
+	for k, v := range m.All() {
 		switch k {
 		case "Command", "Env", "Dir":
 		default:
-			rest[k] = v
+			rest.Set(k, v)
 		}
 	}
 	return c, rest, nil

@@ -12,11 +12,14 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
+// invoke calls a resource with input in the form the interpreter hands
+// over (objects as *jsonvalue.Object), whatever Go value the test wrote.
 func invoke(t *testing.T, r *Resources, resource string, input any) (any, error) {
 	t.Helper()
-	return r.Invoke(context.Background(), Request{Resource: resource, Input: input, StateName: "S", Heartbeat: func() {}})
+	return r.Invoke(context.Background(), Request{Resource: resource, Input: mustJSON(t, asJSON(t, input)), StateName: "S", Heartbeat: func() {}})
 }
 
 func mustJSON(t *testing.T, s string) any {
@@ -53,7 +56,7 @@ func TestCommandGetsInputOnStdinAndReturnsStdout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := asJSON(t, out); got != `{"got":{"n":1.50}}` {
+	if got := asJSON(t, out); got != `{"got":{"n":1.5}}` {
 		t.Errorf("output %s", got)
 	}
 	// Without Input the other parameters are sent.
@@ -78,8 +81,8 @@ func TestCommandArgvRunsRelativeToTheDefinition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := out.(map[string]any)
-	if m["arg"] != "$(id) ;x" || m["pwd"] != dir || m["state"] != "S" {
+	m := out.(*jsonvalue.Object)
+	if member(m, "arg") != "$(id) ;x" || member(m, "pwd") != dir || member(m, "state") != "S" {
 		t.Errorf("output %v", m)
 	}
 }
@@ -115,7 +118,7 @@ func TestCommandTimeoutKillsItsProcessGroup(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := r.Invoke(ctx, Request{Resource: CommandResource, StateName: "S", Heartbeat: func() {},
-		Input: map[string]any{"Command": `trap "" TERM; sleep 60 & echo $! > bg.pid; wait`}})
+		Input: mustJSON(t, `{"Command": "trap \"\" TERM; sleep 60 & echo $! > bg.pid; wait"}`)})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v", err)
 	}

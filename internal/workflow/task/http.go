@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // HTTPResource is the Step Functions HTTP task. Its parameters are
@@ -41,28 +42,28 @@ func (r *Resources) httpInvoke(ctx context.Context, input any) (any, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, asl.Failf(asl.ErrRuntime, "ApiEndpoint %q is not an http or https URL", endpoint)
 	}
-	if qp, ok := m["QueryParameters"].(map[string]any); ok {
+	if qp, ok := member(m, "QueryParameters").(*jsonvalue.Object); ok {
 		q := u.Query()
-		for k, v := range qp {
+		for k, v := range qp.All() {
 			q.Set(k, scalar(v))
 		}
 		u.RawQuery = q.Encode()
 	}
 	var body []byte
 	contentType := ""
-	if rb, ok := m["RequestBody"]; ok && rb != nil {
+	if rb := member(m, "RequestBody"); rb != nil {
 		encoding := ""
-		if tr, ok := m["Transform"].(map[string]any); ok {
-			encoding, _ = tr["RequestBodyEncoding"].(string)
+		if tr, ok := member(m, "Transform").(*jsonvalue.Object); ok {
+			encoding, _ = member(tr, "RequestBodyEncoding").(string)
 		}
 		switch {
 		case encoding == "URL_ENCODED":
-			obj, ok := rb.(map[string]any)
+			obj, ok := rb.(*jsonvalue.Object)
 			if !ok {
 				return nil, asl.Failf(asl.ErrRuntime, "a URL_ENCODED RequestBody must be an object, got %s", kind(rb))
 			}
 			form := url.Values{}
-			for k, v := range obj {
+			for k, v := range obj.All() {
 				form.Set(k, scalar(v))
 			}
 			body, contentType = []byte(form.Encode()), "application/x-www-form-urlencoded"
@@ -83,8 +84,8 @@ func (r *Resources) httpInvoke(ctx context.Context, input any) (any, error) {
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	if hs, ok := m["Headers"].(map[string]any); ok {
-		for k, v := range hs {
+	if hs, ok := member(m, "Headers").(*jsonvalue.Object); ok {
+		for k, v := range hs.All() {
 			req.Header.Set(k, scalar(v))
 		}
 	}
@@ -100,7 +101,7 @@ func (r *Resources) httpInvoke(ctx context.Context, input any) (any, error) {
 	if err != nil {
 		return nil, asl.Failf(asl.ErrTaskFailed, "%s %s: read the response: %v", req.Method, endpoint, err)
 	}
-	headers := map[string]any{}
+	headers := jsonvalue.NewObject(len(resp.Header))
 	names := make([]string, 0, len(resp.Header))
 	for k := range resp.Header {
 		names = append(names, k)
@@ -111,18 +112,18 @@ func (r *Resources) httpInvoke(ctx context.Context, input any) (any, error) {
 		for _, v := range resp.Header[k] {
 			vals = append(vals, v)
 		}
-		headers[k] = vals
+		headers.Set(k, vals)
 	}
 	var respBody any = string(raw)
 	if v, err := decode(raw); err == nil && len(bytes.TrimSpace(raw)) > 0 {
 		respBody = v
 	}
-	out := map[string]any{
-		"Headers":      headers,
-		"ResponseBody": respBody,
-		"StatusCode":   jsonInt(resp.StatusCode),
-		"StatusText":   http.StatusText(resp.StatusCode),
-	}
+	out := objectOf(
+		"Headers", headers,
+		"ResponseBody", respBody,
+		"StatusCode", jsonInt(resp.StatusCode),
+		"StatusText", http.StatusText(resp.StatusCode),
+	)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		cause, _ := encode(out)
 		return nil, &asl.Failure{Name: fmt.Sprintf("States.Http.StatusCode.%d", resp.StatusCode), Cause: string(cause)}

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 func TestHTTPInvoke(t *testing.T) {
@@ -26,14 +28,14 @@ func TestHTTPInvoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := out.(map[string]any)
-	if asJSON(t, m["StatusCode"]) != "200" || m["StatusText"] != "OK" {
-		t.Errorf("status %v %v", m["StatusCode"], m["StatusText"])
+	m := out.(*jsonvalue.Object)
+	if asJSON(t, member(m, "StatusCode")) != "200" || member(m, "StatusText") != "OK" {
+		t.Errorf("status %v %v", member(m, "StatusCode"), member(m, "StatusText"))
 	}
-	if got := asJSON(t, m["ResponseBody"]); got != `{"body":"{\"name\":\"a\"}","method":"POST","q":"2","type":"application/json"}` {
+	if got := asJSON(t, member(m, "ResponseBody")); got != `{"method":"POST","q":"2","type":"application/json","body":"{\"name\":\"a\"}"}` {
 		t.Errorf("response body %s", got)
 	}
-	if h := m["Headers"].(map[string]any); asJSON(t, h["X-Seen"]) != `["k1"]` {
+	if h := member(m, "Headers").(*jsonvalue.Object); asJSON(t, member(h, "X-Seen")) != `["k1"]` {
 		t.Errorf("headers %v", h)
 	}
 	// Form encoding.
@@ -42,7 +44,7 @@ func TestHTTPInvoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body := out.(map[string]any)["ResponseBody"].(map[string]any); body["body"] != "a=1+2&b=3" || body["type"] != "application/x-www-form-urlencoded" {
+	if body := member(out.(*jsonvalue.Object), "ResponseBody").(*jsonvalue.Object); member(body, "body") != "a=1+2&b=3" || member(body, "type") != "application/x-www-form-urlencoded" {
 		t.Errorf("form body %v", body)
 	}
 	_, err = invoke(t, r, HTTPResource, mustJSON(t, `{"ApiEndpoint": "`+srv.URL+`/missing", "Method": "GET"}`))

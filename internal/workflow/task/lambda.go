@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // lambdaInvoke is the optimised Lambda integration; its parameters are
@@ -21,21 +22,22 @@ func (r *Resources) lambdaInvoke(ctx context.Context, req Request) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	payload, ok := m["Payload"]
+	payload, ok := m.Get("Payload")
 	if !ok {
-		payload = map[string]any{}
+		payload = &jsonvalue.Object{}
 	}
 	out, err := r.lambda(ctx, req, fn, payload)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{
-		"ExecutedVersion":     "$LATEST",
-		"Payload":             out,
-		"SdkHttpMetadata":     map[string]any{"HttpStatusCode": json.Number("200")},
-		"SdkResponseMetadata": map[string]any{},
-		"StatusCode":          json.Number("200"),
-	}, nil
+	// Members in the order Step Functions gives them (recorded).
+	return objectOf(
+		"ExecutedVersion", "$LATEST",
+		"Payload", out,
+		"SdkHttpMetadata", objectOf("HttpStatusCode", json.Number("200")),
+		"SdkResponseMetadata", &jsonvalue.Object{},
+		"StatusCode", json.Number("200"),
+	), nil
 }
 
 // lambdaFunction is a Lambda function ARN used directly as the Resource:

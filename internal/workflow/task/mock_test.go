@@ -3,6 +3,8 @@ package task
 import (
 	"strings"
 	"testing"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 const mockFile = `{
@@ -31,7 +33,7 @@ func TestMockedResponsesByInvocation(t *testing.T) {
 	// The resource is never contacted: a real Lambda ARN runs unchanged.
 	const lambda = "arn:aws:states:::lambda:invoke"
 	charge := func() (any, error) {
-		return r.Invoke(t.Context(), Request{Resource: lambda, StateName: "Charge", Input: map[string]any{}, Heartbeat: func() {}})
+		return r.Invoke(t.Context(), Request{Resource: lambda, StateName: "Charge", Input: &jsonvalue.Object{}, Heartbeat: func() {}})
 	}
 	_, err = charge()
 	if f := failure(t, err); f.Name != "Lambda.ServiceException" || f.Cause != "try again" {
@@ -44,7 +46,7 @@ func TestMockedResponsesByInvocation(t *testing.T) {
 		}
 	}
 	// A state the case does not mock goes to the real resource.
-	_, err = r.Invoke(t.Context(), Request{Resource: lambda, StateName: "Other", Input: map[string]any{"FunctionName": "f"}, Heartbeat: func() {}})
+	_, err = r.Invoke(t.Context(), Request{Resource: lambda, StateName: "Other", Input: mustJSON(t, `{"FunctionName": "f"}`), Heartbeat: func() {}})
 	if f := failure(t, err); f.Name != "Lambda.ResourceNotFoundException" {
 		t.Errorf("unmocked state: %+v", f)
 	}

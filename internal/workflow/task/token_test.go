@@ -37,7 +37,7 @@ func TestWaitForTaskTokenCompletedFromTheStore(t *testing.T) {
 	run := func(token string) (any, error) {
 		return r.Invoke(ctx, Request{
 			Resource: CommandResource + ".waitForTaskToken", StateName: "Approve", ExecutionID: "1", TaskToken: token,
-			Input:     map[string]any{"Command": `echo "$VELOCITY_TASK_TOKEN" > token.txt`},
+			Input:     mustJSON(t, `{"Command": "echo \"$VELOCITY_TASK_TOKEN\" > token.txt"}`),
 			Heartbeat: func() { beats.Add(1) },
 		})
 	}

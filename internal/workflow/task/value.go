@@ -6,42 +6,26 @@ import (
 	"fmt"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
-// decode parses JSON into the workflow packages' value form (numbers as
-// json.Number); empty input is null.
+// decode parses JSON into the workflow packages' value form (objects in
+// their order, numbers as json.Number); empty input is null.
 func decode(data []byte) (any, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return nil, nil
 	}
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	if d.More() {
-		return nil, fmt.Errorf("unexpected data after the JSON value")
-	}
-	return v, nil
+	return jsonvalue.Decode(data)
 }
 
-// encode writes a value as JSON.
-func encode(v any) ([]byte, error) {
-	var b bytes.Buffer
-	e := json.NewEncoder(&b)
-	e.SetEscapeHTML(false)
-	if err := e.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
+// encode writes a value as JSON, object members in order.
+func encode(v any) ([]byte, error) { return jsonvalue.Marshal(v) }
 
 // object is a task input that must be a JSON object, for resources whose
 // parameters are named fields.
-func object(resource string, input any) (map[string]any, error) {
-	m, ok := input.(map[string]any)
+func object(resource string, input any) (*jsonvalue.Object, error) {
+	m, ok := input.(*jsonvalue.Object)
 	if !ok {
 		return nil, asl.Failf(asl.ErrRuntime, "the input of resource %s must be a JSON object of its parameters, got %s", resource, kind(input))
 	}
@@ -52,7 +36,7 @@ func kind(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
-	case map[string]any:
+	case *jsonvalue.Object:
 		return "an object"
 	case []any:
 		return "an array"
@@ -66,8 +50,8 @@ func kind(v any) string {
 
 // stringField returns m[key] when it is a string; a missing key is "" and
 // any other type an error.
-func stringField(resource string, m map[string]any, key string, required bool) (string, error) {
-	v, ok := m[key]
+func stringField(resource string, m *jsonvalue.Object, key string, required bool) (string, error) {
+	v, ok := m.Get(key)
 	if !ok || v == nil {
 		if required {
 			return "", asl.Failf(asl.ErrRuntime, "resource %s needs the parameter %s", resource, key)
@@ -82,3 +66,18 @@ func stringField(resource string, m map[string]any, key string, required bool) (
 }
 
 func jsonInt(n int) json.Number { return json.Number(fmt.Sprint(n)) }
+
+// member is m's value of key, nil when m has none.
+func member(m *jsonvalue.Object, key string) any {
+	v, _ := m.Get(key)
+	return v
+}
+
+// objectOf builds an object from keys and values in turn, in that order.
+func objectOf(kv ...any) *jsonvalue.Object {
+	o := jsonvalue.NewObject(len(kv) / 2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		o.Set(kv[i].(string), kv[i+1])
+	}
+	return o
+}
