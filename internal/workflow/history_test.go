@@ -380,7 +380,7 @@ func TestExecutionRoleArn(t *testing.T) {
 	if !strings.Contains(string(b), `"roleArn":"`+role+`"`) {
 		t.Errorf("ExecutionStarted: %s", b)
 	}
-	if out, _ := res.Output.(map[string]any); out["role"] != role {
+	if member(res.Output, "role") != role {
 		t.Errorf("$$.Execution.RoleArn = %v, want %s", res.Output, role)
 	}
 }
