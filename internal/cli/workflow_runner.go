@@ -22,6 +22,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 	"github.com/velocity-ci/velocity/internal/workflow/payload"
 	"github.com/velocity-ci/velocity/internal/workflow/task"
 )
@@ -605,7 +606,7 @@ func (rt *workflowRuntime) resumeInBackground(ctx context.Context) {
 
 func decodeJSON(b []byte) (any, error) {
 	if len(b) == 0 {
-		return map[string]any{}, nil
+		return &jsonvalue.Object{}, nil
 	}
 	return payload.Decode(b)
 }

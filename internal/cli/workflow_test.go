@@ -12,6 +12,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/store/sqlite"
 	"github.com/velocity-ci/velocity/internal/workflow"
+	"github.com/velocity-ci/velocity/internal/workflow/payload"
 )
 
 func TestStateMachineName(t *testing.T) {
@@ -114,13 +115,15 @@ func TestSQLiteJournalKeepsHTMLCharacters(t *testing.T) {
 }
 
 // run --json prints what DescribeExecution would: no cause key when the
-// execution failed without one, and text as it is, not HTML-escaped.
+// execution failed without one, text as it is, not HTML-escaped, and
+// object members in their order, as Step Functions keeps them.
 func TestWriteResult(t *testing.T) {
 	for _, c := range []struct {
 		res  workflow.Result
 		want string
 	}{
 		{workflow.Result{Status: workflow.StatusSucceeded, Output: map[string]any{"s": "<a&b>"}}, `{"status":"SUCCEEDED","output":{"s":"<a&b>"}}`},
+		{workflow.Result{Status: workflow.StatusSucceeded, Output: ordered(t, `{"z":1,"a":{"y":[{"q":1,"p":2}],"x":null}}`)}, `{"status":"SUCCEEDED","output":{"z":1,"a":{"y":[{"q":1,"p":2}],"x":null}}}`},
 		{workflow.Result{Status: workflow.StatusFailed, Error: "E"}, `{"status":"FAILED","error":"E"}`},
 		{workflow.Result{Status: workflow.StatusFailed, Error: "E", Cause: "x > y"}, `{"status":"FAILED","error":"E","cause":"x > y"}`},
 		{workflow.Result{Status: workflow.StatusAborted}, `{"status":"ABORTED"}`},
@@ -133,4 +136,13 @@ func TestWriteResult(t *testing.T) {
 			t.Errorf("writeResult(%+v) = %q, want %q", c.res, b.String(), c.want)
 		}
 	}
+}
+
+func ordered(t *testing.T, src string) any {
+	t.Helper()
+	v, err := payload.Decode([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
