@@ -40,7 +40,9 @@ type Journal interface {
 // deadline ctx carries), misses a heartbeat (HeartbeatSeconds) or the
 // execution stops; Invoke should then return promptly, its result is
 // ignored. The result is the task's output in the package's JSON form
-// (encoding/json with UseNumber). An error that is, or wraps, an
+// (package jsonvalue: *jsonvalue.Object for objects, which keep their
+// member order, json.Number for numbers) or any value encoding/json can
+// encode (a Go map's keys then come out sorted). An error that is, or wraps, an
 // *asl.Failure fails the task with that error name and cause; any other
 // error fails it with States.TaskFailed and the error's text as cause.
 //
@@ -54,7 +56,8 @@ type Invoker interface {
 type TaskRequest struct {
 	// Resource is the state's Resource ARN as written in the definition.
 	Resource string
-	// Input is the effective input: after InputPath and Parameters.
+	// Input is the effective input: after InputPath and Parameters, in
+	// the package's JSON form (objects are *jsonvalue.Object).
 	Input any
 	// StateName is the Task state's name; ExecutionID, ExecutionARN and
 	// StateMachineARN say which execution asks.
