@@ -504,8 +504,8 @@ func TestWorkflowAccountsAnalysisExample(t *testing.T) {
 	dir := t.TempDir()
 	copyDir(t, "../examples/accounts-analysis", dir)
 	want := `{"status":"SUCCEEDED","output":{"accounts":4,"results":[` +
-		`{"account":"acct-1","items":4,"failed":[]},{"account":"acct-2","items":3,"failed":["broken-export"]},` +
-		`{"account":"acct-3","items":1,"failed":[]},{"account":"acct-4","items":5,"failed":[]}]}}` + "\n"
+		`{"failed":[],"items":4,"account":"acct-1"},{"failed":["broken-export"],"items":3,"account":"acct-2"},` +
+		`{"failed":[],"items":1,"account":"acct-3"},{"failed":[],"items":5,"account":"acct-4"}]}}` + "\n"
 	r := e.run(dir, "workflow", "run", "analysis.asl.json", "--bindings", "bindings.yml", "--json")
 	if r.code != 0 || r.stdout != want {
 		t.Fatalf("example: exit %d\n%s\nwant\n%s%s", r.code, r.stdout, want, r.stderr)

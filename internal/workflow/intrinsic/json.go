@@ -46,10 +46,10 @@ func checkJSONMerge(c *Call) error {
 }
 
 // evalJSONMerge merges shallowly: the second object's members replace the
-// first's. The merged members come out sorted by key, as recorded from AWS
-// ({a,b,d} merged with {a,c,d} gives a, b, c, d, not a, b, d, c); the
-// values keep their own order. A deep flag that is not the boolean true
-// merges shallowly too, as AWS does.
+// first's. The merged members come out in java.util.HashMap order, as
+// recorded from AWS ({a,b,d} merged with {a,c,d} gives a, b, c, d, not the
+// a, b, d, c of an order-keeping map); the values keep their own order. A
+// deep flag that is not the boolean true merges shallowly too, as AWS does.
 func evalJSONMerge(_ *Call, args []any) (any, error) {
 	a, ok1 := args[0].(*jsonvalue.Object)
 	b, ok2 := args[1].(*jsonvalue.Object)
@@ -64,7 +64,7 @@ func evalJSONMerge(_ *Call, args []any) (any, error) {
 		merged.Set(k, v)
 	}
 	out := jsonvalue.NewObject(merged.Len())
-	for _, k := range sortedKeys(merged) {
+	for _, k := range jsonvalue.JavaHashOrder(merged.Keys()) {
 		v, _ := merged.Get(k)
 		out.Set(k, v)
 	}

@@ -2,6 +2,7 @@ package jsonvalue
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -114,5 +115,31 @@ func TestEqualIgnoresMemberOrderOnly(t *testing.T) {
 	}
 	if Equal(a, c) {
 		t.Error("arrays in a different order are Equal")
+	}
+}
+
+// The orders java.util.HashMap gives, as Step Functions' outputs show them.
+func TestJavaHashOrder(t *testing.T) {
+	for _, c := range []struct{ in, want []string }{
+		{[]string{"original_input", "iteration_input_value", "iteration_index", "from_input_constant"},
+			[]string{"iteration_input_value", "from_input_constant", "iteration_index", "original_input"}},
+		{[]string{"LambdaOutput", "ContextObjectValue"}, []string{"ContextObjectValue", "LambdaOutput"}},
+		{[]string{"a", "b", "d", "c"}, []string{"a", "b", "c", "d"}},
+		{[]string{"nested", "keep"}, []string{"keep", "nested"}},
+		// "Aa" and "BB" share a hash: insertion order decides.
+		{[]string{"BB", "Aa"}, []string{"BB", "Aa"}},
+	} {
+		if got := JavaHashOrder(c.in); !slices.Equal(got, c.want) {
+			t.Errorf("JavaHashOrder(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	// Past 12 keys the table grows to 32 buckets: "q" (113) is in bucket 1
+	// of 16, before "b" (98, bucket 2), but in bucket 17 of 32, after "m".
+	if got := JavaHashOrder([]string{"q", "b"}); !slices.Equal(got, []string{"q", "b"}) {
+		t.Errorf("2 keys: %q", got)
+	}
+	keys := []string{"q", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m"}
+	if got := JavaHashOrder(keys); got[0] != "b" || got[12] != "q" {
+		t.Errorf("13 keys: %q", got)
 	}
 }

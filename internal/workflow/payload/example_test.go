@@ -22,7 +22,9 @@ func ExampleTemplate_Eval() {
 	if err != nil {
 		panic(err)
 	}
+	// Plain fields come first, then the ".$" fields, in the order Step
+	// Functions gives them.
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
-	// Output: {"greeting":"Hello, Arnav!","execution":"test","static":"kept as is"}
+	// Output: {"static":"kept as is","execution":"test","greeting":"Hello, Arnav!"}
 }

@@ -119,6 +119,7 @@ func compile(v any, ptr string) (node, error) {
 		if !n.dynamic {
 			return node{constant: v}, nil
 		}
+		n.fields = stepFunctionsOrder(n.fields)
 		return n, nil
 	case []any:
 		n := node{isArray: true}
@@ -138,6 +139,32 @@ func compile(v any, ptr string) (node, error) {
 		return n, nil
 	}
 	return node{constant: v}, nil
+}
+
+// stepFunctionsOrder puts fields in the order Step Functions writes a
+// template's result in: the plain fields as written, then the ".$" fields
+// in the order of a java.util.HashMap of their names (recorded from AWS:
+// {"original_input.$", "iteration_input_value.$", "iteration_index.$",
+// "from_input_constant.$", "constant_value"} gives constant_value,
+// iteration_input_value, from_input_constant, iteration_index,
+// original_input; {"FunctionName.$", "Payload": {...}} gives Payload,
+// FunctionName).
+func stepFunctionsOrder(fields []field) []field {
+	out := make([]field, 0, len(fields))
+	byKey := make(map[string]field)
+	var dynamic []string
+	for _, f := range fields {
+		if f.sub != nil {
+			out = append(out, f)
+			continue
+		}
+		byKey[f.key] = f
+		dynamic = append(dynamic, f.key)
+	}
+	for _, k := range jsonvalue.JavaHashOrder(dynamic) {
+		out = append(out, byKey[k])
+	}
+	return out
 }
 
 // Eval builds the payload from the state input and the context object. A

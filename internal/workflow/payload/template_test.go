@@ -63,7 +63,7 @@ func TestEvalConcurrently(t *testing.T) {
 	wg.Wait()
 	for i, r := range results {
 		b, _ := jsonvalue.Marshal(r)
-		if want := `{"i":` + string(rune('0'+i%10)) + `,"v":"item x","static":{"k":[1]}}`; string(b) != want {
+		if want := `{"static":{"k":[1]},"v":"item x","i":` + string(rune('0'+i%10)) + `}`; string(b) != want {
 			t.Errorf("result %d = %s, want %s", i, b, want)
 		}
 	}
