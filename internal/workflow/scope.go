@@ -3,10 +3,11 @@ package workflow
 import (
 	"context"
 	"encoding/json"
-	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
 // scope runs one sequence of states: the top level, a Map iteration or a
