@@ -5,8 +5,10 @@
 //
 // Step Functions' JSON reader (Java's Jackson) keeps object members in
 // insertion order, so outputs, JSON text made by States.JsonToString and
-// history payloads list keys as the input and the templates wrote them;
-// Go maps cannot do that.
+// history payloads list keys as the input wrote them; Go maps cannot do
+// that. Where Step Functions builds an object in a java.util.HashMap (a
+// payload template's ".$" fields, States.JsonMerge) its members come out
+// in that map's order, which JavaHashOrder reproduces.
 //
 // Values are shared freely once built (by payload templates, by Map
 // iterations reading one input), so nothing modifies an *Object that
