@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/velocity-ci/velocity/internal/typo"
 )
 
 // This file holds the checks that relate services, environments and the
@@ -77,14 +79,14 @@ func checkServices(c *collector, p *Pipeline, src *pipelineSource) map[string]ac
 		if strings.Contains(svc.From, "/") {
 			r, ok := x.byQualified[svc.From]
 			if !ok {
-				fail("from %q is not an action of the pipeline%s", svc.From, didYouMean(svc.From, x.qualified))
+				fail("from %q is not an action of the pipeline%s", svc.From, typo.DidYouMean(svc.From, x.qualified))
 				continue
 			}
 			ref = r
 		} else {
 			refs := x.byName[svc.From]
 			if len(refs) == 0 {
-				fail("from %q is not an action of the pipeline%s", svc.From, didYouMean(svc.From, x.names))
+				fail("from %q is not an action of the pipeline%s", svc.From, typo.DidYouMean(svc.From, x.names))
 				continue
 			}
 			if len(refs) > 1 {
@@ -196,7 +198,7 @@ func (h hostClaims) claim(c *collector, p *Pipeline, a Action, at Pos, path stri
 // known suggests the candidate closest to word or, when none is close,
 // lists them all: there are seldom many services or environments.
 func known(word string, candidates []string, what string) string {
-	if s := didYouMean(word, candidates); s != "" {
+	if s := typo.DidYouMean(word, candidates); s != "" {
 		return s
 	}
 	if len(candidates) == 0 {

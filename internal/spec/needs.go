@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/velocity-ci/velocity/internal/typo"
 )
 
 // checkNeeds resolves the needs of one list of a stage and reports each
@@ -75,7 +77,7 @@ func unknownNeed(need, self string, s *Stage, list int) string {
 			names = append(names, a.Name)
 		}
 	}
-	return msg + didYouMean(need, names)
+	return msg + typo.DidYouMean(need, names)
 }
 
 // cycle is a loop of needs: path[0] needs path[1], and so on, and the

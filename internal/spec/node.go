@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/velocity-ci/velocity/internal/typo"
 )
 
 // This file holds the generic reading of YAML nodes: positions, kinds,
@@ -245,7 +247,7 @@ func (d *decoder) mappingKeys(n ast.Node, path string, schema fields, want []str
 	for _, e := range d.entries(m, path) {
 		decode, ok := schema[e.key]
 		if !ok {
-			d.c.add(posOf(e.keyNode), path, "unknown key %q%s", e.key, didYouMean(e.key, known))
+			d.c.add(posOf(e.keyNode), path, "unknown key %q%s", e.key, typo.DidYouMean(e.key, known))
 			continue
 		}
 		seen[e.key] = posOf(e.keyNode)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/velocity-ci/velocity/internal/typo"
 )
 
 // This file reads the top-level services key: what a service runs, how
@@ -281,7 +283,7 @@ func (d *decoder) strategyType(v ast.Node, path string) string {
 			return s
 		}
 	}
-	d.c.add(posOf(v), path, "%q is not a strategy; use rolling, blue-green or canary%s", s, didYouMean(s, strategies))
+	d.c.add(posOf(v), path, "%q is not a strategy; use rolling, blue-green or canary%s", s, typo.DidYouMean(s, strategies))
 	return ""
 }
 
@@ -441,7 +443,7 @@ func (d *decoder) analysis(v ast.Node, path string) Analysis {
 			}
 			if s != inconclusiveFail && s != inconclusivePromote {
 				d.c.add(posOf(v), p, "%q is not a choice; use fail (roll the canary back when it got fewer than min_requests requests) or promote (go on without data)%s",
-					s, didYouMean(s, []string{inconclusiveFail, inconclusivePromote}))
+					s, typo.DidYouMean(s, []string{inconclusiveFail, inconclusivePromote}))
 				return
 			}
 			a.OnInconclusive = s

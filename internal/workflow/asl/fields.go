@@ -1,6 +1,10 @@
 package asl
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/velocity-ci/velocity/internal/typo"
+)
 
 // The fields each object of a definition may hold. Fields of other
 // state types get "not allowed in a Pass state" instead of "unknown".
@@ -77,7 +81,7 @@ func (v *validator) knownFields(n *node, ptr string, allowed []string, notAllowe
 		case notAllowed != nil && notAllowed(f.key) != "":
 			v.r.add(f.keyPos, p, "%s", notAllowed(f.key))
 		default:
-			v.r.add(f.keyPos, p, "unknown field %q%s", f.key, didYouMean(f.key, allowed))
+			v.r.add(f.keyPos, p, "unknown field %q%s", f.key, typo.DidYouMean(f.key, allowed))
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/velocity-ci/velocity/internal/typo"
 )
 
 // retry checks a state's Retry: retriers with ErrorEquals and delays.
@@ -104,7 +106,7 @@ func (v *validator) errorEquals(n *node, ptr string, last bool, what string) {
 		case name == ErrAll && !last:
 			v.r.add(it.pos, ip, "a %s with States.ALL must be the last one", what)
 		case strings.HasPrefix(name, "States.") && !knownErrorNames[name]:
-			v.r.add(it.pos, ip, "unknown error name %q%s; names starting with \"States.\" are reserved for the predefined errors", name, didYouMean(name, known))
+			v.r.add(it.pos, ip, "unknown error name %q%s; names starting with \"States.\" are reserved for the predefined errors", name, typo.DidYouMean(name, known))
 		}
 	}
 }

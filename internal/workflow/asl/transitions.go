@@ -1,5 +1,7 @@
 package asl
 
+import "github.com/velocity-ci/velocity/internal/typo"
+
 // Transitions: every StartAt, Next, Default and Catch Next names a state
 // of its own scope, every state is reachable, and every scope can end.
 
@@ -55,7 +57,7 @@ func (v *validator) transitions() {
 				v.r.add(n.pos, ptr, "%s %q is a state of another scope; a Parallel branch or Map processor only moves between its own states", what, name)
 				return false
 			}
-			v.r.add(n.pos, ptr, "%s %q names no state%s", what, name, didYouMean(name, names))
+			v.r.add(n.pos, ptr, "%s %q names no state%s", what, name, typo.DidYouMean(name, names))
 			return false
 		}
 		start := ""

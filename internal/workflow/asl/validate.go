@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/velocity-ci/velocity/internal/typo"
 )
 
 // Validate checks a definition in JSON or YAML against every rule of the
@@ -128,7 +130,7 @@ func (v *validator) queryLanguage(n *node, ptr string) {
 	case s == "JSONata":
 		v.r.add(n.pos, ptr, `QueryLanguage "JSONata" is not supported yet; write the definition with JSONPath (the default)`)
 	default:
-		v.r.add(n.pos, ptr, `must be "JSONPath" or "JSONata", got %q%s`, s, didYouMean(s, []string{"JSONPath", "JSONata"}))
+		v.r.add(n.pos, ptr, `must be "JSONPath" or "JSONata", got %q%s`, s, typo.DidYouMean(s, []string{"JSONPath", "JSONata"}))
 	}
 }
 
@@ -225,7 +227,7 @@ func (v *validator) stateType(n *node, ptr string) string {
 		return ""
 	}
 	if !slices.Contains(stateTypes, s) {
-		v.r.add(t.pos, p, "unknown state type %q%s; the types are %s", s, didYouMean(s, stateTypes), strings.Join(stateTypes, ", "))
+		v.r.add(t.pos, p, "unknown state type %q%s; the types are %s", s, typo.DidYouMean(s, stateTypes), strings.Join(stateTypes, ", "))
 		return ""
 	}
 	return s

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/velocity-ci/velocity/internal/typo"
 	"github.com/velocity-ci/velocity/internal/workflow/intrinsic"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
 	"github.com/velocity-ci/velocity/internal/workflow/payload"
@@ -129,7 +130,7 @@ func (v *validator) enum(n *node, ptr string, allowed ...string) (string, bool) 
 			return s, true
 		}
 	}
-	v.r.add(n.pos, ptr, "must be one of %s, got %q%s", strings.Join(allowed, ", "), s, didYouMean(s, allowed))
+	v.r.add(n.pos, ptr, "must be one of %s, got %q%s", strings.Join(allowed, ", "), s, typo.DidYouMean(s, allowed))
 	return "", false
 }
 

@@ -1,4 +1,4 @@
-package spec
+package typo
 
 import "testing"
 
@@ -46,8 +46,8 @@ func TestDidYouMean(t *testing.T) {
 		{"anything", nil, ""},
 	}
 	for _, tt := range tests {
-		if got := didYouMean(tt.word, tt.candidates); got != tt.want {
-			t.Errorf("didYouMean(%q, %q) = %q, want %q", tt.word, tt.candidates, got, tt.want)
+		if got := DidYouMean(tt.word, tt.candidates); got != tt.want {
+			t.Errorf("DidYouMean(%q, %q) = %q, want %q", tt.word, tt.candidates, got, tt.want)
 		}
 	}
 }

@@ -1,14 +1,17 @@
-package spec
+// Package typo suggests what a user probably meant when a name they wrote
+// is not one of the names allowed there: the "did you mean" of every error
+// about an unknown key, state, action or strategy.
+package typo
 
 import (
 	"fmt"
 	"strings"
 )
 
-// suggest returns the candidate closest to word, or "" when none is close
+// Closest returns the candidate closest to word, or "" when none is close
 // enough to be a plausible typo. Ties go to the earlier candidate so the
 // answer does not depend on map order.
-func suggest(word string, candidates []string) string {
+func Closest(word string, candidates []string) string {
 	// Allow about one edit per three characters: "nedds" finds "needs",
 	// but "foo" does not find "run".
 	limit := len(word)/3 + 1
@@ -25,9 +28,9 @@ func suggest(word string, candidates []string) string {
 	return best
 }
 
-// didYouMean formats suggest's answer as a message suffix, "" if none.
-func didYouMean(word string, candidates []string) string {
-	if s := suggest(word, candidates); s != "" {
+// DidYouMean formats Closest's answer as a message suffix, "" if none.
+func DidYouMean(word string, candidates []string) string {
+	if s := Closest(word, candidates); s != "" {
 		return fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return ""
