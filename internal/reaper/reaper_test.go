@@ -43,3 +43,42 @@ func TestCloseKillsRegisteredGroupsOnly(t *testing.T) {
 		t.Errorf("an unregistered group was killed: %v", err)
 	}
 }
+
+// A process that left every group Velocity knows (setsid) is still killed
+// through the marker in its environment; one with another marker is not.
+func TestCloseKillsMarkedProcessesWhereverTheyMoved(t *testing.T) {
+	r, err := reaper.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked := func(entry string) *exec.Cmd {
+		cmd := exec.Command("sleep", "100")
+		cmd.Env = []string{entry}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	killed, kept := marked("VELOCITY_INSTANCE=web-1"), marked("VELOCITY_INSTANCE=web-10")
+	defer kept.Process.Kill()
+	if err := r.AddMarker("VELOCITY_INSTANCE=web-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AddMarker("VELOCITY_INSTANCE=two words"); err == nil {
+		t.Error("a marker with a space was accepted")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- killed.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the marked process was not killed")
+	}
+	if err := syscall.Kill(kept.Process.Pid, 0); err != nil {
+		t.Errorf("a process with another marker was killed: %v", err)
+	}
+}

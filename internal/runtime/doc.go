@@ -15,7 +15,7 @@
 //     VELOCITY_INSTANCE=<id>, and whenever the group is signalled or killed
 //     the processes carrying it in /proc/PID/environ are too, so nothing
 //     outlives a stop, a crash or a shutdown; when Velocity itself dies, a
-//     second small sh process (strays.go) finds and kills them the same way.
+//     reaper (internal/reaper) finds and kills them the same way, by that marker.
 //   - A supervisor goroutine per instance restarts a crashed process with
 //     exponential backoff on the same port, and notes each crash in the
 //     instance log.

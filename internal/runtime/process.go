@@ -38,7 +38,6 @@ type Local struct {
 	shell      []string
 	log        *slog.Logger
 	reaper     *reaper.Reaper
-	strays     *strayKiller
 	limits     *cgroups // nil: limits are not enforced
 	limitsNote string
 
@@ -80,10 +79,6 @@ func NewLocal(cfg Config) (*Local, error) {
 		}
 	}
 	if l.reaper, err = reaper.Start(); err != nil {
-		return nil, err
-	}
-	if l.strays, err = startStrayKiller(); err != nil {
-		l.reaper.Close()
 		return nil, err
 	}
 	return l, nil
@@ -170,14 +165,13 @@ func (l *Local) Close(ctx context.Context) error {
 		list = append(list, i)
 	}
 	l.mu.Unlock()
-	errs := make([]error, len(list)+2)
+	errs := make([]error, len(list)+1)
 	var wg sync.WaitGroup
 	for k, i := range list {
 		wg.Go(func() { errs[k] = i.Stop(ctx) })
 	}
 	wg.Wait()
 	errs[len(list)] = l.reaper.Close()
-	errs[len(list)+1] = l.strays.close()
 	return errors.Join(errs...)
 }
 
@@ -188,7 +182,11 @@ func (l *Local) register(i *instance) bool {
 		return false
 	}
 	l.instances[i] = struct{}{}
-	l.strays.add(i.id)
+	// Processes that leave the instance's group (setsid) still carry its
+	// marker; the reaper kills them too if Velocity dies.
+	if err := l.reaper.AddMarker(markerVar + "=" + i.id); err != nil {
+		l.log.Warn("processes the instance starts outside its group survive a crash of velocity", "instance", i.id, "err", err)
+	}
 	return true
 }
 
@@ -196,7 +194,7 @@ func (l *Local) forget(i *instance) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.instances, i)
-	l.strays.remove(i.id)
+	l.reaper.RemoveMarker(markerVar + "=" + i.id)
 }
 
 func (s Spec) name() string {
