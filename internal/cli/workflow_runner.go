@@ -426,6 +426,11 @@ func (rt *workflowRuntime) watchStop(ctx context.Context, id int64, cancel conte
 
 // resources is the task invoker of one execution.
 func (rt *workflowRuntime) resources(e store.Execution, opts workflowOptions) (*task.Resources, error) {
+	// The watchdog runs before any task command starts: started by the
+	// first command, its own start-up would widen the moment between a
+	// command's start and its registration, in which a kill -9 of
+	// velocity leaves the command behind.
+	rt.reaper.get()
 	r := &task.Resources{
 		Dir: opts.Dir, Tokens: rt.h.store, ExecutionID: e.ID, Reaper: rt.reaper, PollInterval: rt.poll,
 		Children: &children{rt: rt, parent: e, opts: opts},
