@@ -1,22 +1,13 @@
 package jsonpath
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
+	"github.com/velocity-ci/velocity/internal/workflow/goldentest"
 )
-
-// goldenFile is one testdata/*.json file of cases.
-type goldenFile struct {
-	Comment string       `json:"comment"`
-	Cases   []goldenCase `json:"cases"`
-}
 
 // goldenCase is a path, what it runs against and what it must give.
 // Op is "get" (the default), "getExisting" or "set"; Reference parses with
@@ -37,27 +28,7 @@ type goldenCase struct {
 }
 
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var g goldenFile
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&g); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		for _, c := range g.Cases {
-			t.Run(strings.TrimSuffix(filepath.Base(file), ".json")+"/"+c.Name, func(t *testing.T) {
-				runGolden(t, c)
-			})
-		}
-	}
+	goldentest.Run(t, func(c goldenCase) string { return c.Name }, runGolden)
 }
 
 func runGolden(t *testing.T, c goldenCase) {
@@ -88,25 +59,25 @@ func runGolden(t *testing.T, c goldenCase) {
 	if c.Definite != nil && p.Definite() != *c.Definite {
 		t.Errorf("Definite() = %v, want %v", p.Definite(), *c.Definite)
 	}
-	input := decodeRaw(t, c.Input)
-	inputBefore := mustMarshal(t, input)
+	input := goldentest.Decode(t, c.Input, nil)
+	inputBefore := goldentest.Marshal(t, input)
 	var got any
 	switch c.Op {
 	case "", "get":
-		got, err = p.Get(input, decodeRaw(t, c.Context))
+		got, err = p.Get(input, goldentest.Decode(t, c.Context, nil))
 	case "getExisting":
-		got, err = p.GetExisting(input, decodeRaw(t, c.Context))
+		got, err = p.GetExisting(input, goldentest.Decode(t, c.Context, nil))
 	case "set":
-		got, err = Set(input, p, decodeRaw(t, c.Value))
+		got, err = Set(input, p, goldentest.Decode(t, c.Value, nil))
 	default:
 		t.Fatalf("unknown op %q", c.Op)
 	}
-	if after := mustMarshal(t, input); after != inputBefore {
+	if after := goldentest.Marshal(t, input); after != inputBefore {
 		t.Errorf("the input was modified: %s became %s", inputBefore, after)
 	}
 	if c.Error != "" {
 		if err == nil {
-			t.Fatalf("got %s, want an error containing %q", mustMarshal(t, got), c.Error)
+			t.Fatalf("got %s, want an error containing %q", goldentest.Marshal(t, got), c.Error)
 		}
 		if !errors.Is(err, ErrNoMatch) {
 			t.Errorf("error %v does not wrap ErrNoMatch", err)
@@ -119,35 +90,5 @@ func runGolden(t *testing.T, c goldenCase) {
 	if err != nil {
 		t.Fatalf("unexpected error: %v", err)
 	}
-	if c.Output == nil {
-		t.Fatal("case has no output, error or parseError")
-	}
-	var want bytes.Buffer
-	if err := json.Compact(&want, c.Output); err != nil {
-		t.Fatal(err)
-	}
-	if g := mustMarshal(t, got); g != want.String() {
-		t.Errorf("output\n got %s\nwant %s", g, want.String())
-	}
-}
-
-func decodeRaw(t *testing.T, raw json.RawMessage) any {
-	t.Helper()
-	if raw == nil {
-		return nil
-	}
-	v, err := jsonvalue.Decode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func mustMarshal(t *testing.T, v any) string {
-	t.Helper()
-	b, err := jsonvalue.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	goldentest.Output(t, got, c.Output)
 }
