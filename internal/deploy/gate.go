@@ -3,13 +3,9 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -31,144 +27,55 @@ import (
 // out the deadline would only delay the same verdict.
 const maxExitsBeforeHealthy = 3
 
-// keptAnswers is how many health check answers a failed deploy shows.
-const keptAnswers = 3
-
-// bodySnippet is how much of a health check's response body is kept.
+// bodySnippet is how much of a health check's response body is shown.
 const bodySnippet = 200
 
-// answer is one health check the deploy made of a starting instance.
-type answer struct {
-	at     time.Time
-	status int    // 0 for a TCP check or a transport error
-	body   string // sanitised start of the body
-	err    string // connection error, empty when an answer came
-	tcp    bool
-	path   string
-}
-
-func (a answer) String() string {
-	at := a.at.Format("15:04:05.000")
-	switch {
-	case a.err != "":
-		return fmt.Sprintf("%s %s", at, a.err)
-	case a.tcp:
-		return fmt.Sprintf("%s tcp connect: ok", at)
-	case a.body == "":
-		return fmt.Sprintf("%s GET %s: %d %s (empty body)", at, a.path, a.status, http.StatusText(a.status))
-	}
-	return fmt.Sprintf("%s GET %s: %d %s %q", at, a.path, a.status, http.StatusText(a.status), a.body)
-}
-
-// answers records the last health check answers of one instance.
+// answers formats the proxy's last health checks of one starting
+// instance (status and the start of the body, or why none came) for a
+// failed deploy. The proxy's check is the only one: it decides health
+// and keeps what it saw.
 type answers struct {
+	target *proxy.Target
 	// secrets are the service's secret values: a health endpoint that
 	// echoes one must not put it into a deploy's failure message.
 	secrets [][]byte
-
-	mu   sync.Mutex
-	last []answer
 }
 
-func (as *answers) add(a answer) {
-	as.mu.Lock()
-	defer as.mu.Unlock()
-	as.last = append(as.last, a)
-	if len(as.last) > keptAnswers {
-		as.last = as.last[len(as.last)-keptAnswers:]
-	}
-}
-
-func (as *answers) list() []answer {
-	if as == nil {
+func (as *answers) list() []string {
+	if as == nil || as.target == nil {
 		return nil
 	}
-	as.mu.Lock()
-	defer as.mu.Unlock()
-	return append([]answer(nil), as.last...)
+	var out []string
+	for _, c := range as.target.Checks() {
+		out = append(out, answerText(c, as.secrets))
+	}
+	return out
 }
 
-// probe checks addr as hc says every interval until ctx ends, recording
-// the answers. The proxy's own check decides health; this one only
-// keeps what a failed deploy must show, which the proxy does not keep.
-func (as *answers) probe(ctx context.Context, addr string, hc proxy.HealthCheck, interval time.Duration) {
-	tr := &http.Transport{DisableKeepAlives: true, Proxy: nil}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}
-	timeout := hc.Timeout
-	if timeout <= 0 {
-		timeout = 2 * time.Second
+// answerText reads like `12:00:01.250 GET /healthz: 503 Service
+// Unavailable "db not ready"`, with secrets masked.
+func answerText(c proxy.CheckResult, secrets [][]byte) string {
+	at := c.At.Format("15:04:05.000")
+	switch {
+	case c.Err != "":
+		return fmt.Sprintf("%s %s", at, c.Err)
+	case c.Path == "":
+		return fmt.Sprintf("%s tcp connect: ok", at)
 	}
-	interval = max(interval, 100*time.Millisecond)
-	for {
-		a := check(ctx, client, addr, hc.Path, timeout, as.secrets)
-		if ctx.Err() != nil {
-			return
-		}
-		as.add(a)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
-		}
-	}
-}
-
-func check(ctx context.Context, client *http.Client, addr, path string, timeout time.Duration, secrets [][]byte) answer {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	a := answer{at: time.Now(), path: path, tcp: path == ""}
-	if a.tcp {
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			a.err = connError(err, timeout)
-			return a
-		}
-		_ = conn.Close()
-		return a
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
-	if err != nil {
-		a.err = err.Error()
-		return a
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		a.err = connError(err, timeout)
-		return a
-	}
-	defer resp.Body.Close()
-	// Read past the snippet by the longest secret, so that a secret
-	// starting inside the snippet is whole when it is masked.
-	longest := 0
-	for _, v := range secrets {
-		longest = max(longest, len(v))
-	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, int64(bodySnippet+longest)))
+	// The proxy keeps more than is shown, so that a secret starting
+	// inside the snippet is whole when it is masked.
+	b := c.Body
 	for _, v := range secrets {
 		b = bytes.ReplaceAll(b, v, []byte("***"))
 	}
 	if len(b) > bodySnippet {
 		b = b[:bodySnippet]
 	}
-	a.status, a.body = resp.StatusCode, sanitise(b)
-	return a
-}
-
-// connError says why a check got no answer, without Go's wrapping of it
-// ("Get \"http://...\": context deadline exceeded").
-func connError(err error, timeout time.Duration) string {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Sprintf("no answer within the health check timeout of %v", timeout)
+	body := sanitise(b)
+	if body == "" {
+		return fmt.Sprintf("%s GET %s: %d %s (empty body)", at, c.Path, c.Status, http.StatusText(c.Status))
 	}
-	var op *net.OpError
-	if errors.As(err, &op) {
-		return op.Error()
-	}
-	return err.Error()
+	return fmt.Sprintf("%s GET %s: %d %s %q", at, c.Path, c.Status, http.StatusText(c.Status), body)
 }
 
 // sanitise makes a body snippet safe to print on one line: valid UTF-8,
@@ -228,20 +135,13 @@ func (e *notHealthy) Error() string {
 	return fmt.Sprintf("instance %d (%s) of release %s did not pass its health check", e.n, e.id, e.release)
 }
 
-// waitHealthy waits until in passes the proxy's health check, recording
-// the answers of its own checks in in.answers. It fails fast when the
+// waitHealthy waits until in passes the proxy's health check, whose
+// answers in.answers shows if it does not. It fails fast when the
 // process keeps exiting; when ctx ends first the error is a *notHealthy.
 func (d *Deployer) waitHealthy(ctx context.Context, in *instance, n int, r *release, req Request) error {
 	wctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
-	in.answers = &answers{secrets: secretValues(req)}
-	hc := healthCheck(req)
-	interval := req.Service.Health.Interval
-	if interval <= 0 {
-		interval = time.Second
-	}
-	wg.Go(func() { in.answers.probe(wctx, in.proc.Addr(), hc, interval) })
+	defer cancel()
+	in.answers = &answers{target: in.target, secrets: secretValues(req)}
 	done := make(chan error, 1)
 	go func() { done <- in.target.WaitHealthy(wctx) }()
 	started := time.Now()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -48,7 +49,22 @@ type CheckResult struct {
 	Path     string // empty for a TCP check
 	Status   int    // HTTP status; 0 for TCP checks and transport errors
 	Err      string // transport error text, empty when a response or connection was had
+	// Body is the start of the response body (at most CheckBodyBytes):
+	// it usually says why a check failed ("db not ready").
+	Body []byte
 }
+
+// checkError says why a check got no answer, naming the timeout rather
+// than Go's "context deadline exceeded".
+func checkError(err error, timeout time.Duration) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("no answer within the health check timeout of %v", timeout)
+	}
+	return err.Error()
+}
+
+// CheckBodyBytes is how much of a health check's response body is kept.
+const CheckBodyBytes = 512
 
 // OK reports whether the check passed.
 func (r CheckResult) OK() bool {
@@ -108,7 +124,10 @@ func (t *Target) runHealthCheck(ctx context.Context, hc HealthCheck) {
 			return
 		}
 		t.mu.Lock()
-		t.last, t.checked = res, true
+		t.recent = append(t.recent, res)
+		if len(t.recent) > RecentChecks {
+			t.recent = t.recent[len(t.recent)-RecentChecks:]
+		}
 		t.mu.Unlock()
 		if res.OK() {
 			passes, fails = passes+1, 0
@@ -137,7 +156,7 @@ func (t *Target) check(ctx context.Context, client *http.Client, hc HealthCheck)
 		var d net.Dialer
 		conn, err := d.DialContext(ctx, "tcp", t.url.Host)
 		if err != nil {
-			res.Err = err.Error()
+			res.Err = checkError(err, hc.Timeout)
 			return res
 		}
 		_ = conn.Close()
@@ -158,9 +177,10 @@ func (t *Target) check(ctx context.Context, client *http.Client, hc HealthCheck)
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		res.Err = err.Error()
+		res.Err = checkError(err, hc.Timeout)
 		return res
 	}
+	res.Body, _ = io.ReadAll(io.LimitReader(resp.Body, CheckBodyBytes))
 	_ = resp.Body.Close()
 	res.Status = resp.StatusCode
 	return res

@@ -56,8 +56,7 @@ type Target struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every state change or drain progress
-	last    CheckResult
-	checked bool
+	recent  []CheckResult // the last RecentChecks results, oldest first
 }
 
 func newTarget(u *url.URL) *Target {
@@ -80,7 +79,21 @@ func (t *Target) InFlight() int64 { return t.inFlight.Load() }
 func (t *Target) LastCheck() (res CheckResult, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.last, t.checked
+	if len(t.recent) == 0 {
+		return CheckResult{}, false
+	}
+	return t.recent[len(t.recent)-1], true
+}
+
+// RecentChecks is how many active health check results a target keeps.
+const RecentChecks = 3
+
+// Checks returns the last RecentChecks active health check results,
+// oldest first, for a failed deploy to show.
+func (t *Target) Checks() []CheckResult {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]CheckResult(nil), t.recent...)
 }
 
 // MarkHealthy puts an unhealthy target back into rotation. A draining
