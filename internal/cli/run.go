@@ -358,7 +358,8 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		if live {
 			a.printFailures(context.WithoutCancel(ctx), h, run.ID)
 		}
-		console.Report(a.stdout, run, final, console.ReportOptions{Color: live})
+		approvals, _ := h.store.Approvals(context.WithoutCancel(ctx), run.ID)
+		console.Report(a.stdout, run, final, console.ReportOptions{Color: live, Approvals: approvals})
 	}
 	a.evict(context.WithoutCancel(ctx), h.store, blobs, cacheSize)
 	if services != nil && outcome.Status == store.Succeeded && execErr == nil && !o.noServe {

@@ -53,25 +53,31 @@ func TestVisibleTrimIgnoresColours(t *testing.T) {
 	}
 }
 
-func TestCriticalPathFollowsWhatEachActionWaitedFor(t *testing.T) {
+func TestReportShowsTheCriticalPathWithWaitsForACPUApart(t *testing.T) {
 	t0 := time.Unix(0, 0)
-	at := func(stage, name string, start, end int) store.Action {
-		return store.Action{Stage: stage, Name: name, Started: t0.Add(time.Duration(start) * time.Second),
-			Finished: t0.Add(time.Duration(end) * time.Second)}
+	at := func(si int, stage, name string, start, end float64) store.Action {
+		return store.Action{StageIndex: si, Stage: stage, Name: name, Kind: store.KindAction, Status: store.Succeeded,
+			Started:  t0.Add(time.Duration(start * float64(time.Second))),
+			Finished: t0.Add(time.Duration(end * float64(time.Second)))}
 	}
-	path := CriticalPath([]store.Action{
-		at("build", "a", 0, 10),
-		at("build", "b", 0, 2),
-		at("build", "c", 2, 4),
-		at("ship", "d", 10, 11),
-		{Stage: "ship", Name: "skipped"},
-	})
-	var names []string
-	for _, a := range path {
-		names = append(names, a.Name)
+	run := store.Run{ID: 4, Project: "hello", Status: store.Succeeded, Created: t0, Finished: t0.Add(2 * time.Second)}
+	// -j 1: package does not need vet but waited for vet's slot.
+	actions := []store.Action{
+		at(0, "build", "vet", 0, 0.5),
+		at(0, "build", "package", 0.5, 1.5),
+		at(1, "ship", "publish", 1.5, 1.6),
 	}
-	if strings.Join(names, " ") != "a d" {
-		t.Errorf("critical path %v, want a d", names)
+	var out strings.Builder
+	Report(&out, run, actions, ReportOptions{})
+	want := "✓ run 4 of hello succeeded in 2.0s\n" +
+		"  build\n" +
+		"    ✓ vet       500ms\n" +
+		"    ✓ package    1.0s\n" +
+		"  ship\n" +
+		"    ✓ publish   100ms\n" +
+		"  critical path (1.1s + 500ms waiting for a CPU): build/package 1.0s (waited 500ms for a CPU) → ship/publish 100ms\n"
+	if out.String() != want {
+		t.Errorf("report:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
 
