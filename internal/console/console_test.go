@@ -2,6 +2,9 @@ package console
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +106,75 @@ func TestPlainOutputPrefixesLinesAndSaysHowActionsEnded(t *testing.T) {
 		"==> build/test cached: result of run 3\n"
 	if out.String() != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+func TestFailuresShowTheEndOfEachFailedActionsLastLog(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var long strings.Builder
+	for i := 1; i <= 400; i++ {
+		fmt.Fprintf(&long, "test line %d\n", i)
+	}
+	actions := []store.Action{
+		{Stage: "check", Name: "lint", Status: store.Succeeded},
+		{Stage: "check", Name: "test", Status: store.Failed, Reason: "exit code 1"},
+		{Stage: "check", Name: "flaky", Status: store.Failed, Reason: "exit code 2", Attempts: 2},
+		{Stage: "check", Name: "optional", Status: store.Failed, AllowFailure: true, Reason: "exit code 1"},
+	}
+	attempts := []store.Attempt{
+		{Stage: "check", Action: "lint", N: 1, Log: write("lint.1.log", "fine\n")},
+		{Stage: "check", Action: "test", N: 1, Log: write("test.1.log", long.String())},
+		{Stage: "check", Action: "flaky", N: 2, Log: write("flaky.2.log", "second try\nbroke \x1b[31mred\x1b[0m\x07\n")},
+		{Stage: "check", Action: "flaky", N: 1, Log: write("flaky.1.log", "first try\n")},
+		{Stage: "check", Action: "optional", N: 1, Log: write("optional.1.log", "allowed to fail\n")},
+	}
+	var out strings.Builder
+	Failures(&out, 7, actions, attempts, FailureOptions{Lines: DefaultTailLines, Velocity: "velocity --data-dir /d"})
+	want := "\n✗ check/test failed: exit code 1; the last 20 lines of its log:\n"
+	for i := 381; i <= 400; i++ {
+		want += fmt.Sprintf("  test line %d\n", i)
+	}
+	want += "  full log: " + dir + "/test.1.log (or velocity --data-dir /d logs 7 check/test)\n" +
+		"\n✗ check/flaky failed: exit code 2 (attempt 2); its log:\n" +
+		"  second try\n" +
+		"  broke \x1b[31mred\x1b[0m\n" +
+		"  full log: " + dir + "/flaky.2.log (or velocity --data-dir /d logs 7 check/flaky)\n"
+	if out.String() != want {
+		t.Errorf("failures:\n%s\nwant:\n%s", out.String(), want)
+	}
+
+	out.Reset()
+	Failures(&out, 7, actions[:2], attempts, FailureOptions{Lines: 0})
+	if want := "\n✗ check/test failed: exit code 1\n  full log: " + dir + "/test.1.log (or velocity logs 7 check/test)\n"; out.String() != want {
+		t.Errorf("with no lines:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+func TestTailOfALogOfHugeLinesIsBounded(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.log")
+	huge := strings.Repeat("x", 3*maxTailBytes)
+	if err := os.WriteFile(p, []byte("first\n"+huge+"\nshort\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lines, whole, err := tail(p, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole || len(lines) != 2 || lines[1] != "short" || !strings.HasPrefix(lines[0], "…x") || len(lines[0]) > maxTailBytes+len("…") {
+		t.Errorf("tail: whole=%v, %d lines, first %d bytes", whole, len(lines), len(lines[0]))
+	}
+	// No newline at the end, fewer lines than asked.
+	if err := os.WriteFile(p, []byte("one\ntwo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if lines, whole, _ := tail(p, 20); !whole || strings.Join(lines, "|") != "one|two" {
+		t.Errorf("tail = %q whole=%v", lines, whole)
 	}
 }
