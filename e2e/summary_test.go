@@ -121,6 +121,43 @@ stages:
 	})
 }
 
+func TestRunWarningsAreConsoleLinesNotLogRecords(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{"velocity.yml": `
+stages:
+  - name: s
+    actions:
+      - name: a
+        outputs: [out.txt]
+        run: echo original > out.txt
+`})
+	if r := e.run(dir, "run"); r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for i, mode := range []string{"plain", "live"} {
+		// Every blob tampered with: the cached result is unusable, which
+		// the engine warns about.
+		blobs, _ := filepath.Glob(filepath.Join(e.home, "blobs", "sha256", "*", "*"))
+		if len(blobs) == 0 {
+			t.Fatalf("no blobs under %s", e.home)
+		}
+		for _, b := range blobs {
+			os.Chmod(b, 0o644)
+			os.WriteFile(b, []byte("tampered"), 0o644)
+		}
+		r := e.run(dir, "run", "--progress", mode)
+		if r.code != 0 {
+			t.Fatalf("%s run %d: exit %d\n%s%s", mode, i+2, r.code, r.stdout, r.stderr)
+		}
+		if rawLogLine.MatchString(r.stdout + r.stderr) {
+			t.Errorf("%s: raw log lines on the console:\n%s%s", mode, r.stdout, r.stderr)
+		}
+		if !regexp.MustCompile(`(?m)^\[s/a\] warning: cached result unusable`).MatchString(stripANSI(r.stdout)) {
+			t.Errorf("%s: the warning is not a console line of s/a:\n%s", mode, r.stdout)
+		}
+	}
+}
+
 func TestCriticalPathIsTheLongestChainOfNeeds(t *testing.T) {
 	e := newEnv(t)
 	// package does not need vet; with -j 1 it waits for vet's slot.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -267,6 +268,11 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	}
 	defer ex.Close()
 
+	con := console.New(a.stdout, pl, console.Options{Live: live, Width: a.termWidth, Height: a.termHeight})
+	// What the run's parts log are console lines, not text-handler lines
+	// on stderr cutting through the view.
+	log := slog.New(con.LogHandler(a.log.Handler()))
+
 	// Deploys go through the data directory's server when one runs (the
 	// services outlive the run there), else this process hosts them.
 	var services *host
@@ -276,7 +282,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 			defer c.Close()
 			remote = &remoteDeployer{client: c, pipeline: p, commit: snap.Commit, replace: o.replace}
 		} else {
-			services, err = a.startHost(p, h, blobs, secrets, a.proxyAddr(o.proxyAddr), a.log)
+			services, err = a.startHost(p, h, blobs, secrets, a.proxyAddr(o.proxyAddr), log)
 			if err != nil {
 				h.store.FinishRun(context.WithoutCancel(ctx), run.ID, store.Failed, err.Error(), time.Now())
 				return err
@@ -285,7 +291,6 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		}
 	}
 
-	con := console.New(a.stdout, pl, console.Options{Live: live, Width: a.termWidth, Height: a.termHeight})
 	con.Printf("velocity: run %d of %s%s\n", run.ID, p.Name, describeSnapshot(snap))
 	if o.note != "" {
 		con.Printf("velocity: %s\n", o.note)
@@ -319,7 +324,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		Observer:    con,
 		Parallelism: o.jobs,
 		KillGrace:   o.killGrace,
-		Logger:      a.log,
+		Logger:      log,
 		Blobs:       blobs,
 		Secrets:     secrets,
 		Version:     Version,
@@ -352,7 +357,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	})
 	con.Stop()
 	finished := time.Now()
-	a.log.Debug("pipeline finished", "at", time.Since(began))
+	log.Debug("pipeline finished", "at", time.Since(began))
 	if err := h.store.FinishRun(context.WithoutCancel(ctx), run.ID, outcome.Status, outcome.Reason, finished); err != nil && execErr == nil {
 		execErr = err
 	}

@@ -2,7 +2,10 @@ package console
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,5 +179,47 @@ func TestTailOfALogOfHugeLinesIsBounded(t *testing.T) {
 	}
 	if lines, whole, _ := tail(p, 20); !whole || strings.Join(lines, "|") != "one|two" {
 		t.Errorf("tail = %q whole=%v", lines, whole)
+	}
+}
+
+func TestLogRecordsAreConsoleLines(t *testing.T) {
+	n := &plan.Node{Stage: "build", Name: "make", Attempts: 1}
+	p := &plan.Plan{Stages: []*plan.Stage{{Name: "build", Actions: &plan.Graph{Nodes: []*plan.Node{n}}, OnFailure: &plan.Graph{}, Finally: &plan.Graph{}}}}
+	filter := slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})
+
+	var out bytes.Buffer
+	c := New(&out, p, Options{})
+	log := slog.New(c.LogHandler(filter))
+	c.AttemptStarted(n, 1, time.Now())
+	log.Warn("cached result unusable; running the action", "action", n.ID(), "from_run", 3, "err", errors.New("restore app/alias: digest \"\"\nsecond line\x07"))
+	log.Info("not shown: below the level the user chose")
+	log.With("service", "web").WithGroup("health").Error("check failed", "status", 503, "body", "not ready")
+	c.Stop()
+	log.Warn("after the run")
+	want := "==> build/make started\n" +
+		"[build/make] warning: cached result unusable; running the action (from_run=3): restore app/alias: digest \"\"\n" +
+		"  second line\n" +
+		"velocity: error: check failed (service=web, health.status=503, health.body=\"not ready\")\n" +
+		"velocity: warning: after the run\n"
+	if out.String() != want {
+		t.Errorf("output:\n%q\nwant:\n%q", out.String(), want)
+	}
+
+	// Live: the line goes above the view, which is drawn again below it;
+	// after Stop, below the final view, which stays.
+	out.Reset()
+	c = New(&out, p, Options{Live: true})
+	log = slog.New(c.LogHandler(filter))
+	c.Printf("velocity: run 1\n")
+	log.Warn("slow disk", "action", n.ID())
+	c.Stop()
+	log.Warn("late")
+	view := "\x1b[2m·\x1b[0m build/make        \x1b[0m\x1b[K\n"
+	want = "velocity: run 1\n" + view +
+		"\x1b[1A\x1b[J[build/make] warning: slow disk\n" + view +
+		"\x1b[1A\x1b[J" + view +
+		"velocity: warning: late\n"
+	if out.String() != want {
+		t.Errorf("live output:\n%q\nwant:\n%q", out.String(), want)
 	}
 }
