@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/store"
@@ -43,6 +45,15 @@ func TestPrintable(t *testing.T) {
 		"\x1b[32mgreen\x1b[0m":        "\x1b[32mgreen\x1b[0m",
 		"bell\x07 and nul\x00":        "bell and nul",
 		"tab\tkept":                   "tab\tkept",
+		"\x1b[1;31mbold red\x1b[m":    "\x1b[1;31mbold red\x1b[m",
+		// Anything but a colour could move the cursor, clear the screen
+		// or retitle the window: dropped, sequence and all.
+		"a\x1b[2Jb\x1b[10;1Hc":       "abc",
+		"\x1b]0;owned\x07title":      "title",
+		"\x1b]8;;http://x\x1b\\link": "link",
+		"esc\x1bcreset":              "escreset",
+		"cut \x1b[31":                "cut ",
+		"\x1b[?1049h alt screen":     " alt screen",
 	} {
 		if got := printable([]byte(in)); got != want {
 			t.Errorf("printable(%q) = %q, want %q", in, got, want)
@@ -222,4 +233,29 @@ func TestLogRecordsAreConsoleLines(t *testing.T) {
 	if out.String() != want {
 		t.Errorf("live output:\n%q\nwant:\n%q", out.String(), want)
 	}
+}
+
+// FuzzPrintable checks what reaches the terminal: valid UTF-8, no control
+// character but tab, and no escape sequence but a colour.
+func FuzzPrintable(f *testing.F) {
+	for _, s := range []string{"plain", "\x1b[31mred\x1b[0m", "a\x1b[2Jb", "\x1b]0;t\x07x", "\xff\r\n", "\x1b[", "\x1b"} {
+		f.Add([]byte(s))
+	}
+	sgr := regexp.MustCompile("^\x1b\\[[0-9;:]*m")
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out := printable(in)
+		if !utf8.ValidString(out) {
+			t.Fatalf("printable(%q) = %q: invalid UTF-8", in, out)
+		}
+		for i, r := range out {
+			switch {
+			case r == 0x1b:
+				if !sgr.MatchString(out[i:]) {
+					t.Fatalf("printable(%q) = %q: an escape that is not a colour at %d", in, out, i)
+				}
+			case r != '\t' && (r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0):
+				t.Fatalf("printable(%q) = %q: control character %U", in, out, r)
+			}
+		}
+	})
 }
