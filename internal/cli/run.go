@@ -6,8 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -42,6 +42,7 @@ type runOptions struct {
 	proxyAddr     string
 	noServe       bool
 	replace       bool
+	tailLines     int
 }
 
 // runRequest is what `run` and `rerun` ask the shared code to do.
@@ -93,6 +94,7 @@ func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
 	f.BoolVar(&o.noServe, "no-serve", false, "without velocity serve: stop deployed services when the pipeline ends instead of serving until Ctrl-C")
 	f.BoolVar(&o.approve, "approve", false, "approve every stage that needs manual approval (for demos and scripts)")
 	f.BoolVar(&o.replace, "replace", false, "let deploys take over services that are live from another project on the server")
+	f.IntVar(&o.tailLines, "tail-lines", console.DefaultTailLines, "show the last `N` lines of each failed action's log at the end (0: only where the log is)")
 	f.StringVar(&o.cacheSize, "cache-size", "", "bound the blob store (outputs, logs, caches) to `SIZE`, e.g. 500MB, 10GB (default $VELOCITY_CACHE_SIZE, else 10GB); least recently used blobs go first")
 }
 
@@ -164,6 +166,9 @@ func randomToken() string {
 func (a *app) run(ctx context.Context, o runRequest) error {
 	if o.jobs < 1 {
 		return usageError("--jobs must be at least 1, got %d", o.jobs)
+	}
+	if o.tailLines < 0 {
+		return usageError("--tail-lines must be 0 or more, got %d", o.tailLines)
 	}
 	live, err := a.liveOutput(o.progress)
 	if err != nil {
@@ -263,6 +268,11 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	}
 	defer ex.Close()
 
+	con := console.New(a.stdout, pl, console.Options{Live: live, Width: a.termWidth, Height: a.termHeight})
+	// What the run's parts log are console lines, not text-handler lines
+	// on stderr cutting through the view.
+	log := slog.New(con.LogHandler(a.log.Handler()))
+
 	// Deploys go through the data directory's server when one runs (the
 	// services outlive the run there), else this process hosts them.
 	var services *host
@@ -272,7 +282,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 			defer c.Close()
 			remote = &remoteDeployer{client: c, pipeline: p, commit: snap.Commit, replace: o.replace}
 		} else {
-			services, err = a.startHost(p, h, blobs, secrets, a.proxyAddr(o.proxyAddr), a.log)
+			services, err = a.startHost(p, h, blobs, secrets, a.proxyAddr(o.proxyAddr), log)
 			if err != nil {
 				h.store.FinishRun(context.WithoutCancel(ctx), run.ID, store.Failed, err.Error(), time.Now())
 				return err
@@ -281,7 +291,6 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		}
 	}
 
-	con := console.New(a.stdout, pl, console.Options{Live: live, Width: a.termWidth, Height: a.termHeight})
 	con.Printf("velocity: run %d of %s%s\n", run.ID, p.Name, describeSnapshot(snap))
 	if o.note != "" {
 		con.Printf("velocity: %s\n", o.note)
@@ -315,7 +324,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		Observer:    con,
 		Parallelism: o.jobs,
 		KillGrace:   o.killGrace,
-		Logger:      a.log,
+		Logger:      log,
 		Blobs:       blobs,
 		Secrets:     secrets,
 		Version:     Version,
@@ -348,17 +357,18 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	})
 	con.Stop()
 	finished := time.Now()
-	a.log.Debug("pipeline finished", "at", time.Since(began))
+	log.Debug("pipeline finished", "at", time.Since(began))
 	if err := h.store.FinishRun(context.WithoutCancel(ctx), run.ID, outcome.Status, outcome.Reason, finished); err != nil && execErr == nil {
 		execErr = err
 	}
 	run.Status, run.Reason, run.Finished = outcome.Status, outcome.Reason, finished
 	if final, err := h.store.Actions(context.WithoutCancel(ctx), run.ID); err == nil {
 		fmt.Fprintln(a.stdout)
-		if live {
-			a.printFailures(context.WithoutCancel(ctx), h, run.ID)
+		approvals, _ := h.store.Approvals(context.WithoutCancel(ctx), run.ID)
+		console.Report(a.stdout, run, final, console.ReportOptions{Color: live, Approvals: approvals})
+		if atts, err := h.store.Attempts(context.WithoutCancel(ctx), run.ID); err == nil {
+			console.Failures(a.stdout, run.ID, final, atts, console.FailureOptions{Lines: o.tailLines, Color: live, Velocity: a.velocityCommand()})
 		}
-		console.Report(a.stdout, run, final, console.ReportOptions{Color: live})
 	}
 	a.evict(context.WithoutCancel(ctx), h.store, blobs, cacheSize)
 	if services != nil && outcome.Status == store.Succeeded && execErr == nil && !o.noServe {
@@ -383,26 +393,23 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	return &exitError{code: ExitFailed}
 }
 
-// printFailures shows the end of each failed attempt's log, which the live
-// view only hinted at.
-func (a *app) printFailures(ctx context.Context, h *home, id int64) {
-	atts, err := h.store.Attempts(ctx, id)
-	if err != nil {
-		return
+// velocityCommand is how the user reaches this data directory again, for
+// commands the output suggests.
+func (a *app) velocityCommand() string {
+	if a.dataDir == "" {
+		return "velocity"
 	}
-	for _, at := range atts {
-		if at.Status != store.Failed {
-			continue
-		}
-		lines, err := tailLines(at.Log, 20)
-		if err != nil {
-			continue
-		}
-		fmt.Fprintf(a.stdout, "── %s/%s (attempt %d): %s ──\n", at.Stage, at.Action, at.N, at.Reason)
-		for _, l := range lines {
-			fmt.Fprintf(a.stdout, "  %s\n", l)
-		}
+	return "velocity --data-dir " + shellQuote(a.dataDir)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+=:,@%", r))
+	}) < 0 {
+		return s
 	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func describeSnapshot(s source.Snapshot) string {
@@ -447,33 +454,3 @@ func (a *app) termSize() (int, int) {
 
 func (a *app) termWidth() int  { w, _ := a.termSize(); return w }
 func (a *app) termHeight() int { _, h := a.termSize(); return h }
-
-// tailLines returns the last n lines of a file, reading only its end.
-func tailLines(path string, n int) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	const window = 64 * 1024
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	off := max(fi.Size()-window, 0)
-	buf := make([]byte, fi.Size()-off)
-	if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
-		return nil, err
-	}
-	lines := strings.Split(strings.TrimRight(string(buf), "\n"), "\n")
-	if off > 0 && len(lines) > 1 {
-		lines = lines[1:] // the first one is cut
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	for i, l := range lines {
-		lines[i] = console.Printable(l)
-	}
-	return lines, nil
-}

@@ -27,8 +27,12 @@ func (a *app) showCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			approvals, err := h.store.Approvals(ctx, run.ID)
+			if err != nil {
+				return err
+			}
 			live, _ := a.liveOutput("auto")
-			console.Report(a.stdout, run, actions, console.ReportOptions{Color: live, Needs: true})
+			console.Report(a.stdout, run, actions, console.ReportOptions{Color: live, Needs: true, Approvals: approvals})
 			return nil
 		}),
 	}

@@ -28,8 +28,11 @@ type Console struct {
 	rows   []*row
 	byNode map[*plan.Node]*row
 	drawn  int // lines of the live view currently on screen
-	stop   chan struct{}
-	done   chan struct{}
+	// stopped is set by Stop: later messages go below the final view
+	// without redrawing it.
+	stopped bool
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 var _ engine.Observer = (*Console)(nil)
@@ -111,19 +114,28 @@ func (c *Console) Stop() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.live {
+	if c.live && !c.stopped {
 		c.redraw()
 	}
+	c.stopped = true
 	c.out.Flush()
 }
 
 // Printf writes a message line above the live view.
 func (c *Console) Printf(format string, args ...any) {
+	c.message(fmt.Sprintf(format, args...))
+}
+
+// message writes text above the live view, or below its final state
+// once stopped.
+func (c *Console) message(text string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.clear()
-	fmt.Fprintf(c.out, format, args...)
-	if c.live {
+	if !c.stopped {
+		c.clear()
+	}
+	c.out.WriteString(text)
+	if c.live && !c.stopped {
 		c.redraw()
 	}
 	c.out.Flush()

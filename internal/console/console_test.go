@@ -2,9 +2,17 @@ package console
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/store"
@@ -37,6 +45,15 @@ func TestPrintable(t *testing.T) {
 		"\x1b[32mgreen\x1b[0m":        "\x1b[32mgreen\x1b[0m",
 		"bell\x07 and nul\x00":        "bell and nul",
 		"tab\tkept":                   "tab\tkept",
+		"\x1b[1;31mbold red\x1b[m":    "\x1b[1;31mbold red\x1b[m",
+		// Anything but a colour could move the cursor, clear the screen
+		// or retitle the window: dropped, sequence and all.
+		"a\x1b[2Jb\x1b[10;1Hc":       "abc",
+		"\x1b]0;owned\x07title":      "title",
+		"\x1b]8;;http://x\x1b\\link": "link",
+		"esc\x1bcreset":              "escreset",
+		"cut \x1b[31":                "cut ",
+		"\x1b[?1049h alt screen":     " alt screen",
 	} {
 		if got := printable([]byte(in)); got != want {
 			t.Errorf("printable(%q) = %q, want %q", in, got, want)
@@ -53,25 +70,31 @@ func TestVisibleTrimIgnoresColours(t *testing.T) {
 	}
 }
 
-func TestCriticalPathFollowsWhatEachActionWaitedFor(t *testing.T) {
+func TestReportShowsTheCriticalPathWithWaitsForACPUApart(t *testing.T) {
 	t0 := time.Unix(0, 0)
-	at := func(stage, name string, start, end int) store.Action {
-		return store.Action{Stage: stage, Name: name, Started: t0.Add(time.Duration(start) * time.Second),
-			Finished: t0.Add(time.Duration(end) * time.Second)}
+	at := func(si int, stage, name string, start, end float64) store.Action {
+		return store.Action{StageIndex: si, Stage: stage, Name: name, Kind: store.KindAction, Status: store.Succeeded,
+			Started:  t0.Add(time.Duration(start * float64(time.Second))),
+			Finished: t0.Add(time.Duration(end * float64(time.Second)))}
 	}
-	path := CriticalPath([]store.Action{
-		at("build", "a", 0, 10),
-		at("build", "b", 0, 2),
-		at("build", "c", 2, 4),
-		at("ship", "d", 10, 11),
-		{Stage: "ship", Name: "skipped"},
-	})
-	var names []string
-	for _, a := range path {
-		names = append(names, a.Name)
+	run := store.Run{ID: 4, Project: "hello", Status: store.Succeeded, Created: t0, Finished: t0.Add(2 * time.Second)}
+	// -j 1: package does not need vet but waited for vet's slot.
+	actions := []store.Action{
+		at(0, "build", "vet", 0, 0.5),
+		at(0, "build", "package", 0.5, 1.5),
+		at(1, "ship", "publish", 1.5, 1.6),
 	}
-	if strings.Join(names, " ") != "a d" {
-		t.Errorf("critical path %v, want a d", names)
+	var out strings.Builder
+	Report(&out, run, actions, ReportOptions{})
+	want := "✓ run 4 of hello succeeded in 2.0s\n" +
+		"  build\n" +
+		"    ✓ vet       500ms\n" +
+		"    ✓ package    1.0s\n" +
+		"  ship\n" +
+		"    ✓ publish   100ms\n" +
+		"  critical path (1.1s + 500ms waiting for a CPU): build/package 1.0s (waited 500ms for a CPU) → ship/publish 100ms\n"
+	if out.String() != want {
+		t.Errorf("report:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
 
@@ -98,4 +121,141 @@ func TestPlainOutputPrefixesLinesAndSaysHowActionsEnded(t *testing.T) {
 	if out.String() != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out.String(), want)
 	}
+}
+
+func TestFailuresShowTheEndOfEachFailedActionsLastLog(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var long strings.Builder
+	for i := 1; i <= 400; i++ {
+		fmt.Fprintf(&long, "test line %d\n", i)
+	}
+	actions := []store.Action{
+		{Stage: "check", Name: "lint", Status: store.Succeeded},
+		{Stage: "check", Name: "test", Status: store.Failed, Reason: "exit code 1"},
+		{Stage: "check", Name: "flaky", Status: store.Failed, Reason: "exit code 2", Attempts: 2},
+		{Stage: "check", Name: "optional", Status: store.Failed, AllowFailure: true, Reason: "exit code 1"},
+	}
+	attempts := []store.Attempt{
+		{Stage: "check", Action: "lint", N: 1, Log: write("lint.1.log", "fine\n")},
+		{Stage: "check", Action: "test", N: 1, Log: write("test.1.log", long.String())},
+		{Stage: "check", Action: "flaky", N: 2, Log: write("flaky.2.log", "second try\nbroke \x1b[31mred\x1b[0m\x07\n")},
+		{Stage: "check", Action: "flaky", N: 1, Log: write("flaky.1.log", "first try\n")},
+		{Stage: "check", Action: "optional", N: 1, Log: write("optional.1.log", "allowed to fail\n")},
+	}
+	var out strings.Builder
+	Failures(&out, 7, actions, attempts, FailureOptions{Lines: DefaultTailLines, Velocity: "velocity --data-dir /d"})
+	want := "\n✗ check/test failed: exit code 1; the last 20 lines of its log:\n"
+	for i := 381; i <= 400; i++ {
+		want += fmt.Sprintf("  test line %d\n", i)
+	}
+	want += "  full log: " + dir + "/test.1.log (or velocity --data-dir /d logs 7 check/test)\n" +
+		"\n✗ check/flaky failed: exit code 2 (attempt 2); its log:\n" +
+		"  second try\n" +
+		"  broke \x1b[31mred\x1b[0m\n" +
+		"  full log: " + dir + "/flaky.2.log (or velocity --data-dir /d logs 7 check/flaky)\n"
+	if out.String() != want {
+		t.Errorf("failures:\n%s\nwant:\n%s", out.String(), want)
+	}
+
+	out.Reset()
+	Failures(&out, 7, actions[:2], attempts, FailureOptions{Lines: 0})
+	if want := "\n✗ check/test failed: exit code 1\n  full log: " + dir + "/test.1.log (or velocity logs 7 check/test)\n"; out.String() != want {
+		t.Errorf("with no lines:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+func TestTailOfALogOfHugeLinesIsBounded(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.log")
+	huge := strings.Repeat("x", 3*maxTailBytes)
+	if err := os.WriteFile(p, []byte("first\n"+huge+"\nshort\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lines, whole, err := tail(p, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole || len(lines) != 2 || lines[1] != "short" || !strings.HasPrefix(lines[0], "…x") || len(lines[0]) > maxTailBytes+len("…") {
+		t.Errorf("tail: whole=%v, %d lines, first %d bytes", whole, len(lines), len(lines[0]))
+	}
+	// No newline at the end, fewer lines than asked.
+	if err := os.WriteFile(p, []byte("one\ntwo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if lines, whole, _ := tail(p, 20); !whole || strings.Join(lines, "|") != "one|two" {
+		t.Errorf("tail = %q whole=%v", lines, whole)
+	}
+}
+
+func TestLogRecordsAreConsoleLines(t *testing.T) {
+	n := &plan.Node{Stage: "build", Name: "make", Attempts: 1}
+	p := &plan.Plan{Stages: []*plan.Stage{{Name: "build", Actions: &plan.Graph{Nodes: []*plan.Node{n}}, OnFailure: &plan.Graph{}, Finally: &plan.Graph{}}}}
+	filter := slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})
+
+	var out bytes.Buffer
+	c := New(&out, p, Options{})
+	log := slog.New(c.LogHandler(filter))
+	c.AttemptStarted(n, 1, time.Now())
+	log.Warn("cached result unusable; running the action", "action", n.ID(), "from_run", 3, "err", errors.New("restore app/alias: digest \"\"\nsecond line\x07"))
+	log.Info("not shown: below the level the user chose")
+	log.With("service", "web").WithGroup("health").Error("check failed", "status", 503, "body", "not ready")
+	c.Stop()
+	log.Warn("after the run")
+	want := "==> build/make started\n" +
+		"[build/make] warning: cached result unusable; running the action (from_run=3): restore app/alias: digest \"\"\n" +
+		"  second line\n" +
+		"velocity: error: check failed (service=web, health.status=503, health.body=\"not ready\")\n" +
+		"velocity: warning: after the run\n"
+	if out.String() != want {
+		t.Errorf("output:\n%q\nwant:\n%q", out.String(), want)
+	}
+
+	// Live: the line goes above the view, which is drawn again below it;
+	// after Stop, below the final view, which stays.
+	out.Reset()
+	c = New(&out, p, Options{Live: true})
+	log = slog.New(c.LogHandler(filter))
+	c.Printf("velocity: run 1\n")
+	log.Warn("slow disk", "action", n.ID())
+	c.Stop()
+	log.Warn("late")
+	view := "\x1b[2m·\x1b[0m build/make        \x1b[0m\x1b[K\n"
+	want = "velocity: run 1\n" + view +
+		"\x1b[1A\x1b[J[build/make] warning: slow disk\n" + view +
+		"\x1b[1A\x1b[J" + view +
+		"velocity: warning: late\n"
+	if out.String() != want {
+		t.Errorf("live output:\n%q\nwant:\n%q", out.String(), want)
+	}
+}
+
+// FuzzPrintable checks what reaches the terminal: valid UTF-8, no control
+// character but tab, and no escape sequence but a colour.
+func FuzzPrintable(f *testing.F) {
+	for _, s := range []string{"plain", "\x1b[31mred\x1b[0m", "a\x1b[2Jb", "\x1b]0;t\x07x", "\xff\r\n", "\x1b[", "\x1b"} {
+		f.Add([]byte(s))
+	}
+	sgr := regexp.MustCompile("^\x1b\\[[0-9;:]*m")
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out := printable(in)
+		if !utf8.ValidString(out) {
+			t.Fatalf("printable(%q) = %q: invalid UTF-8", in, out)
+		}
+		for i, r := range out {
+			switch {
+			case r == 0x1b:
+				if !sgr.MatchString(out[i:]) {
+					t.Fatalf("printable(%q) = %q: an escape that is not a colour at %d", in, out, i)
+				}
+			case r != '\t' && (r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0):
+				t.Fatalf("printable(%q) = %q: control character %U", in, out, r)
+			}
+		}
+	})
 }

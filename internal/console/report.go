@@ -16,13 +16,15 @@ type ReportOptions struct {
 	Color bool
 	// Needs shows each action's needs (the graph), as `velocity show` does.
 	Needs bool
+	// Approvals are the run's approval decisions, so that a stage's wait
+	// for one does not count as its actions waiting for a CPU.
+	Approvals []store.Approval
 }
 
 var ansi = regexp.MustCompile("\x1b\\[[0-9;]*[A-Za-z]")
 
 // Report writes a run's summary: its actions by stage with status and
-// duration, and the critical path, the chain of actions that set the run's
-// length.
+// duration, and the critical path (see store.CriticalPath).
 func Report(w io.Writer, run store.Run, actions []store.Action, opt ReportOptions) {
 	p := func(format string, args ...any) {
 		s := fmt.Sprintf(format, args...)
@@ -82,14 +84,42 @@ func Report(w io.Writer, run store.Run, actions []store.Action, opt ReportOption
 		}
 		p("%s\n", strings.TrimRight(line, " "))
 	}
-	if path := CriticalPath(actions); len(path) > 1 {
-		var parts []string
-		for _, a := range path {
-			parts = append(parts, fmt.Sprintf("%s/%s %s", a.Stage, a.Name, duration(a.Finished.Sub(a.Started))))
-		}
-		total := path[len(path)-1].Finished.Sub(path[0].Started)
-		p("  critical path (%s): %s\n", duration(total), strings.Join(parts, " → "))
+	if line := criticalPath(actions, opt.Approvals); line != "" {
+		p("  %s\n", line)
 	}
+}
+
+// shownWait is the shortest wait for a slot worth a word: below it, the
+// gap between a need's end and its dependent's start is the journal's
+// own bookkeeping.
+const shownWait = 100 * time.Millisecond
+
+// criticalPath describes the run's critical path, or nothing when fewer
+// than two actions ran (one action is trivially its own).
+func criticalPath(actions []store.Action, approvals []store.Approval) string {
+	ran := 0
+	for _, a := range actions {
+		if !a.Started.IsZero() && !a.Finished.IsZero() {
+			ran++
+		}
+	}
+	if ran < 2 {
+		return ""
+	}
+	path := store.FindCriticalPath(actions, approvals)
+	var parts []string
+	for _, s := range path {
+		part := fmt.Sprintf("%s/%s %s", s.Action.Stage, s.Action.Name, duration(s.Ran))
+		if s.Queued >= shownWait {
+			part += fmt.Sprintf(" (waited %s for a CPU)", duration(s.Queued))
+		}
+		parts = append(parts, part)
+	}
+	total := duration(path.Ran())
+	if q := path.Queued(); q >= shownWait {
+		total += fmt.Sprintf(" + %s waiting for a CPU", duration(q))
+	}
+	return fmt.Sprintf("critical path (%s): %s", total, strings.Join(parts, " → "))
 }
 
 func kindPrefix(k store.Kind) string {
@@ -118,50 +148,4 @@ func describeSource(run store.Run) string {
 		parts = append(parts, "with uncommitted changes")
 	}
 	return strings.Join(parts, " ")
-}
-
-// CriticalPath returns the chain of executed actions that determined the
-// run's length: starting from the action that finished last, each step
-// goes back to what it waited for — the need, or any action, that
-// finished last before it started (a stage gate or a parallelism slot).
-func CriticalPath(actions []store.Action) []store.Action {
-	ran := make([]store.Action, 0, len(actions))
-	for _, a := range actions {
-		if !a.Started.IsZero() && !a.Finished.IsZero() {
-			ran = append(ran, a)
-		}
-	}
-	if len(ran) == 0 {
-		return nil
-	}
-	last := ran[0]
-	for _, a := range ran[1:] {
-		if a.Finished.After(last.Finished) {
-			last = a
-		}
-	}
-	path := []store.Action{last}
-	seen := map[store.Key]bool{last.Key(): true}
-	for {
-		cur := path[len(path)-1]
-		var best *store.Action
-		for i := range ran {
-			a := &ran[i]
-			if seen[a.Key()] || a.Finished.After(cur.Started) {
-				continue
-			}
-			if best == nil || a.Finished.After(best.Finished) {
-				best = a
-			}
-		}
-		if best == nil {
-			break
-		}
-		seen[best.Key()] = true
-		path = append(path, *best)
-	}
-	for i, j := 0, len(path)-1; i < j; i, j = i+1, j-1 {
-		path[i], path[j] = path[j], path[i]
-	}
-	return path
 }
