@@ -33,6 +33,29 @@ type File struct {
 // IsSymlink reports whether f is a symlink.
 func (f File) IsSymlink() bool { return f.Mode&fs.ModeSymlink != 0 }
 
+// Validate reports whether f is an entry Restore can write: a regular file
+// with a well-formed digest, or a symlink with a target. Only a regular
+// file has a blob; a symlink must not name one.
+func (f File) Validate() error {
+	switch {
+	case f.IsSymlink():
+		if f.Link == "" {
+			return fmt.Errorf("%s: symlink without a target", f.Path)
+		}
+	case f.Mode.IsRegular():
+		if err := f.Digest.Validate(); err != nil {
+			return fmt.Errorf("%s: %w", f.Path, err)
+		}
+		return nil
+	default:
+		return fmt.Errorf("%s: mode %v is neither a file nor a symlink", f.Path, f.Mode)
+	}
+	if f.Digest != "" || f.Size != 0 {
+		return fmt.Errorf("%s: a symlink has no content, yet the entry names %q (%d bytes)", f.Path, f.Digest, f.Size)
+	}
+	return nil
+}
+
 // Collect stores every file under root matching patterns (see Match) and
 // returns their manifest, sorted by path. A pattern that matches nothing
 // is an error wrapping ErrNoMatch.

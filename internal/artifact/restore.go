@@ -100,7 +100,7 @@ func (b *Blobs) Restore(root string, files []File) error {
 // checkManifest refuses manifests that could write outside the workspace
 // or contradict themselves: unsafe paths, duplicates, an entry beneath
 // another (a file inside a symlink would be written through it), and
-// entries that are neither files nor symlinks. files is sorted by path.
+// entries that File.Validate refuses. files is sorted by path.
 func checkManifest(files []File) error {
 	paths := make(map[string]bool, len(files))
 	for _, f := range files {
@@ -114,17 +114,8 @@ func checkManifest(files []File) error {
 				return fmt.Errorf("restore: %q: %w: contains a .git element", f.Path, ErrUnsafePath)
 			}
 		}
-		switch {
-		case f.IsSymlink():
-			if f.Link == "" {
-				return fmt.Errorf("restore %s: symlink without a target", f.Path)
-			}
-		case f.Mode.IsRegular():
-			if err := f.Digest.Validate(); err != nil {
-				return fmt.Errorf("restore %s: %w", f.Path, err)
-			}
-		default:
-			return fmt.Errorf("restore %s: mode %v is neither a file nor a symlink", f.Path, f.Mode)
+		if err := f.Validate(); err != nil {
+			return fmt.Errorf("restore %w", err)
 		}
 		if paths[f.Path] {
 			return fmt.Errorf("restore: %s is listed twice", f.Path)

@@ -145,6 +145,7 @@ func TestRestoreRefusesUnsafeManifests(t *testing.T) {
 		"duplicate":       {file("a"), file("a")},
 		"invalid digest":  {{Path: "a", Mode: 0o644, Digest: "sha256:../../x"}},
 		"link w/o target": {link("a", "")},
+		"link w/ blob":    {{Path: "a", Mode: fs.ModeSymlink | 0o777, Link: "b", Size: 7, Digest: d}},
 		"directory entry": {{Path: "a", Mode: fs.ModeDir | 0o755}},
 		"device":          {{Path: "a", Mode: fs.ModeDevice | 0o644, Digest: d}},
 	}
