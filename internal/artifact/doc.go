@@ -17,10 +17,12 @@
 //   - Match expands output and input patterns (path.Match per segment, plus
 //     "**" for any number of directories) over a workspace without following
 //     symlinks or descending into .git.
-//   - Collect stores the matched files and returns their manifest ([]File);
-//     Restore writes a manifest back into a workspace; HashFiles computes the
-//     same manifest without storing anything, and TreeDigest reduces a
-//     manifest to one digest for cache keys.
+//   - Collect stores the matched files and returns their manifest ([]File),
+//     which also lists symlinks (by target, never followed) and matched
+//     directories (so empty ones and directory modes survive); Restore
+//     writes a manifest back into a workspace; HashFiles computes the same
+//     manifest without storing anything, and TreeDigest reduces a manifest
+//     to one digest for cache keys.
 //   - PackDirs and UnpackDirs move whole directory trees (dependency caches
 //     such as a Go build cache) as one tar blob.
 //

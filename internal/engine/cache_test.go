@@ -11,12 +11,12 @@ import (
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
-// TestCachedOutputsKeepLinks: an action whose outputs hold a symlink is a
-// cache hit on the next unchanged run, in a fresh workspace, with the link
-// restored as it was;
+// TestCachedOutputsKeepLinksAndEmptyDirectories: an action whose outputs
+// hold a symlink and an empty directory is a cache hit on the next
+// unchanged run, in a fresh workspace, with both restored as they were;
 // an action after it keys on the link's target, so a new target re-runs
 // it.
-func TestCachedOutputsKeepLinks(t *testing.T) {
+func TestCachedOutputsKeepLinksAndEmptyDirectories(t *testing.T) {
 	h := newHarness(t, 2)
 	blobs, err := artifact.OpenBlobs(filepath.Join(t.TempDir(), "blobs"))
 	if err != nil {
@@ -27,9 +27,9 @@ func TestCachedOutputsKeepLinks(t *testing.T) {
 		t.Helper()
 		h.dir = t.TempDir()
 		writeFile(t, filepath.Join(h.dir, "target.txt"), target)
-		mk := node("make", `mkdir -p app && echo hi > app/real && echo ho > app/other && ln -s "$(cat target.txt)" app/alias`)
+		mk := node("make", `mkdir -p app/empty && echo hi > app/real && echo ho > app/other && ln -s "$(cat target.txt)" app/alias`)
 		mk.Outputs = []string{"app"}
-		use := node("use", `cat app/alias`, "make")
+		use := node("use", `cat app/alias && test -d app/empty`, "make")
 		use.Inputs = []string{}
 		// What plan.Build derives from needs: use keys on make's outputs.
 		use.Before = []*plan.Node{mk}
@@ -49,6 +49,9 @@ func TestCachedOutputsKeepLinks(t *testing.T) {
 	}
 	if target, err := os.Readlink(filepath.Join(h.dir, "app/alias")); err != nil || target != "real" {
 		t.Errorf("restored app/alias: %q, %v; want a link to real", target, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(h.dir, "app/empty")); err != nil || !fi.IsDir() {
+		t.Errorf("restored app/empty: %v, %v", fi, err)
 	}
 
 	acts = runIn("other")
