@@ -26,6 +26,12 @@
 //   - PackDirs and UnpackDirs move whole directory trees (dependency caches
 //     such as a Go build cache) as one tar blob.
 //
+// A symlink in outputs is stored as its target string, never followed. One
+// that would mean something else where the output is restored (a relative
+// target climbing out of the workspace, an absolute one into it) is
+// refused; an absolute link to a system path, such as a virtualenv's
+// interpreter, is kept as it is (see linkChecker).
+//
 // Paths that come from manifests, archives or patterns are checked before
 // use, and every write into a workspace goes through an os.Root and refuses
 // to pass through a symlink, so a hostile manifest or archive cannot write

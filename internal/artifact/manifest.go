@@ -78,7 +78,9 @@ func kind(f File) string {
 // empty directory counts as a match. A pattern that matches nothing is an
 // error wrapping ErrNoMatch.
 //
-// Symlinks are stored as links (see File.Link), never followed.
+// Symlinks are stored as links (see File.Link), never followed. One that
+// leads outside root is refused with an error wrapping ErrUnsafePath (see
+// linkChecker): restored anywhere else, it would point at something else.
 func (b *Blobs) Collect(root string, patterns []string) ([]File, error) {
 	return scan(root, patterns, outputScan(), func() func(*os.File) (Digest, int64, error) {
 		return b.putFile
@@ -104,12 +106,15 @@ func HashPresent(root string, patterns []string) ([]File, error) {
 // scanOptions say what a manifest is for.
 type scanOptions struct {
 	match matchOptions
+	// checkLinks refuses symlinks that lead outside the root (outputs,
+	// which are restored elsewhere).
+	checkLinks bool
 }
 
-// outputScan describes outputs: every match is required, and directories
-// are entries.
+// outputScan describes outputs: every match is required, directories are
+// entries, and links must stay restorable.
 func outputScan() scanOptions {
-	return scanOptions{match: matchOptions{dirs: true}}
+	return scanOptions{match: matchOptions{dirs: true}, checkLinks: true}
 }
 
 // hasher makes a worker's hash function for HashFiles and HashPresent.
@@ -136,11 +141,18 @@ func scan(root string, patterns []string, opt scanOptions, newStore func() func(
 	if err != nil {
 		return nil, err
 	}
+	var links *linkChecker
+	if opt.checkLinks {
+		links = newLinkChecker(r, root)
+	}
 	files := make([]File, len(paths))
 	err = forEach(len(paths), func() func(int) error {
 		store := newStore()
 		return func(i int) error {
 			f, err := describe(r, paths[i], store)
+			if err == nil && links != nil && f.IsSymlink() {
+				err = links.check(f.Path, f.Link)
+			}
 			files[i] = f
 			return err
 		}

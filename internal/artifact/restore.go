@@ -25,9 +25,10 @@ import (
 // therefore leaves root as it was, apart from directories it could not
 // remove because something else was put in them.
 //
-// Paths must be relative, clean and free of ".." and ".git"; nothing is
-// written beneath a symlink, whether the manifest lists it or it is
-// already in root (ErrUnsafePath).
+// Paths must be relative, clean and free of ".." and ".git", and a
+// relative link target must not climb out of root; nothing is written
+// beneath a symlink, whether the manifest lists it or it is already in
+// root (ErrUnsafePath).
 func (b *Blobs) Restore(root string, files []File) error {
 	files = slices.SortedFunc(slices.Values(files), func(x, y File) int { return strings.Compare(x.Path, y.Path) })
 	if err := checkManifest(files); err != nil {
@@ -137,7 +138,8 @@ func (b *Blobs) Restore(root string, files []File) error {
 // checkManifest refuses manifests that could write outside the workspace
 // or contradict themselves: unsafe paths, duplicates, an entry beneath
 // something other than a directory entry (a file inside a symlink would be
-// written through it), and entries that File.Validate refuses. files is sorted by path.
+// written through it), relative links that climb out of the workspace,
+// and entries that File.Validate refuses. files is sorted by path.
 func checkManifest(files []File) error {
 	listed := make(map[string]File, len(files))
 	for _, f := range files {
@@ -153,6 +155,11 @@ func checkManifest(files []File) error {
 		}
 		if err := f.Validate(); err != nil {
 			return fmt.Errorf("restore %w", err)
+		}
+		if f.IsSymlink() && !path.IsAbs(f.Link) {
+			if to := path.Join(path.Dir(f.Path), f.Link); to == ".." || strings.HasPrefix(to, "../") {
+				return fmt.Errorf("restore: symlink %s -> %s: %w: leads outside the directory it is restored into", f.Path, f.Link, ErrUnsafePath)
+			}
 		}
 		if _, dup := listed[f.Path]; dup {
 			return fmt.Errorf("restore: %s is listed twice", f.Path)

@@ -121,6 +121,7 @@ func TestRestoreRefusesUnsafeManifests(t *testing.T) {
 		"file under link":     {link("out", elsewhere), file("out/escaped")},
 		"file under file":     {file("a"), file("a/b")},
 		"dir under link":      {link("out", elsewhere), dir("out/sub")},
+		"link climbing out":   {link("a/up", "../../elsewhere")},
 		"dir existing link":   {dir("escape"), dir("escape/sub")}, // escape -> elsewhere, made below
 		"dir in inner link":   {dir("inner/sub")},                 // inner -> real, made below
 		"existing link":       {file("escape/escaped")},           // escape -> elsewhere, made below
