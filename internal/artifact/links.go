@@ -24,7 +24,7 @@ const maxLinkHops = 40
 //     other links) is refused: elsewhere it would point at whatever lies
 //     next to the restored tree;
 //   - an absolute target inside the workspace is refused: it names this
-//     run's workspace, which is deleted after the run;
+//     workspace, not the place the output is restored to;
 //   - an absolute target outside the workspace is kept verbatim. It names
 //     a file of the system, such as the interpreter a Python virtualenv
 //     links to (.venv/bin/python3 -> /usr/bin/python3), which is where it
@@ -61,16 +61,16 @@ func (c *linkChecker) check(name, target string) error {
 		clean := filepath.Clean(target)
 		for _, ws := range c.workspace {
 			if rel, ok := within(ws, clean); ok {
-				return fmt.Errorf("output %s is a symlink to %s, an absolute path inside this run's workspace, which is deleted after the run: %w; "+
-					"make the link relative (ln -sr, or ln -s %s)", name, target, ErrUnsafePath, relTarget(name, rel))
+				return fmt.Errorf("output %s is a symlink to %s, an absolute path into the workspace (%w): restored "+
+					"elsewhere it would still point here. Make it relative: ln -sr, or ln -s %s", name, target, ErrUnsafePath, relTarget(name, rel))
 			}
 		}
 		return nil
 	}
 	if c.escapes(name, target) {
-		return fmt.Errorf("output %s is a symlink to %s, which leads outside the workspace: %w; links in outputs are stored as links, "+
-			"and restored elsewhere this one would point at something else. Point it inside the workspace, "+
-			"at an absolute system path (such as /usr/bin/python3), or copy the file into the output", name, target, ErrUnsafePath)
+		return fmt.Errorf("output %s is a symlink to %s, which leads outside the workspace (%w): restored elsewhere it "+
+			"would point at something else. Point it inside the workspace, at an absolute system path "+
+			"(such as /usr/bin/python3), or copy the file into the output", name, target, ErrUnsafePath)
 	}
 	return nil
 }

@@ -109,7 +109,7 @@ func TestCollectRefusesLinksThatLeaveTheWorkspace(t *testing.T) {
 			}
 			// The message names the output and its target, and says what to do.
 			if msg := err.Error(); !strings.Contains(msg, "output "+name+" is a symlink to "+target) ||
-				!(strings.Contains(msg, "make the link relative") || strings.Contains(msg, "Point it inside the workspace")) {
+				!(strings.Contains(msg, "Make it relative") || strings.Contains(msg, "Point it inside the workspace")) {
 				t.Errorf("message: %s", msg)
 			}
 		})
