@@ -17,12 +17,20 @@
 //   - Match expands output and input patterns (path.Match per segment, plus
 //     "**" for any number of directories) over a workspace without following
 //     symlinks or descending into .git.
-//   - Collect stores the matched files and returns their manifest ([]File);
-//     Restore writes a manifest back into a workspace; HashFiles computes the
-//     same manifest without storing anything, and TreeDigest reduces a
-//     manifest to one digest for cache keys.
+//   - Collect stores the matched files and returns their manifest ([]File),
+//     which also lists symlinks (by target, never followed) and matched
+//     directories (so empty ones and directory modes survive); Restore
+//     writes a manifest back into a workspace; HashFiles computes the same
+//     manifest without storing anything, and TreeDigest reduces a manifest
+//     to one digest for cache keys.
 //   - PackDirs and UnpackDirs move whole directory trees (dependency caches
 //     such as a Go build cache) as one tar blob.
+//
+// A symlink in outputs is stored as its target string, never followed. One
+// that would mean something else where the output is restored (a relative
+// target climbing out of the workspace, an absolute one into it) is
+// refused; an absolute link to a system path, such as a virtualenv's
+// interpreter, is kept as it is (see linkChecker).
 //
 // Paths that come from manifests, archives or patterns are checked before
 // use, and every write into a workspace goes through an os.Root and refuses

@@ -50,12 +50,23 @@ func Match(root string, patterns []string) ([]string, error) {
 		return nil, err
 	}
 	defer r.Close()
-	return match(r, patterns, false)
+	return match(r, patterns, matchOptions{})
 }
 
-// match walks root once for all patterns. With allowMissing, a pattern
-// that matches nothing is not an error: its files are simply absent.
-func match(root *os.Root, patterns []string, allowMissing bool) ([]string, error) {
+// matchOptions tune match for its callers.
+type matchOptions struct {
+	// allowMissing: a pattern that matches nothing is not an error, its
+	// files are simply absent (cache keys).
+	allowMissing bool
+	// dirs lists the directories that patterns match too (a matched
+	// directory, and every directory beneath it), so that a manifest of
+	// outputs keeps empty directories and directory modes. A directory
+	// then counts as a match on its own, so an empty one is not missing.
+	dirs bool
+}
+
+// match walks root once for all patterns.
+func match(root *os.Root, patterns []string, opt matchOptions) ([]string, error) {
 	pats, err := compilePatterns(patterns)
 	if err != nil {
 		return nil, err
@@ -63,7 +74,7 @@ func match(root *os.Root, patterns []string, allowMissing bool) ([]string, error
 	if len(pats) == 0 {
 		return nil, nil
 	}
-	w := &globWalker{root: root, pats: pats, hit: make([]bool, len(pats))}
+	w := &globWalker{root: root, pats: pats, dirs: opt.dirs, hit: make([]bool, len(pats))}
 	inherited := make([]bool, len(pats))
 	for i, p := range pats {
 		inherited[i], _ = p.match(nil)
@@ -77,7 +88,7 @@ func match(root *os.Root, patterns []string, allowMissing bool) ([]string, error
 			missing = append(missing, pats[i].text)
 		}
 	}
-	if missing != nil && !allowMissing {
+	if missing != nil && !opt.allowMissing {
 		return nil, &NoMatchError{Patterns: missing}
 	}
 	slices.Sort(w.found)
@@ -163,6 +174,7 @@ func matchSegs(pat, segs []string) (exact, deeper bool) {
 type globWalker struct {
 	root  *os.Root
 	pats  []pattern
+	dirs  bool   // list matched directories too (matchOptions.dirs)
 	hit   []bool // hit[i]: pats[i] matched at least one file
 	found []string
 }
@@ -193,7 +205,7 @@ func (w *globWalker) walk(dir string, segs []string, inherited []bool) error {
 		switch t := e.Type(); {
 		case t.IsDir():
 			sub := make([]bool, len(w.pats))
-			descend := false
+			descend, matched := false, false
 			for i, p := range w.pats {
 				exact, deeper := inherited[i], false
 				if !exact {
@@ -201,6 +213,12 @@ func (w *globWalker) walk(dir string, segs []string, inherited []bool) error {
 				}
 				sub[i] = exact
 				descend = descend || exact || deeper
+				if exact && w.dirs {
+					w.hit[i], matched = true, true
+				}
+			}
+			if matched {
+				w.found = append(w.found, rel)
 			}
 			if descend {
 				if err := w.walk(rel, child, sub); err != nil {

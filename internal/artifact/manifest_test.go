@@ -39,10 +39,13 @@ func TestCollect(t *testing.T) {
 	for _, f := range files {
 		paths = append(paths, f.Path)
 	}
-	if want := []string{"dist/app", "dist/current", "dist/lib/data.txt", "dist/secret", "dist/share"}; !slices.Equal(paths, want) {
+	if want := []string{"dist", "dist/app", "dist/current", "dist/lib", "dist/lib/data.txt", "dist/secret", "dist/share"}; !slices.Equal(paths, want) {
 		t.Fatalf("paths %q, want %q", paths, want)
 	}
-	app, cur, sec := files[0], files[1], files[3]
+	dist, app, cur, sec := files[0], files[1], files[2], files[5]
+	if !dist.IsDir() || dist.Mode != fs.ModeDir|0o755 || dist.Digest != "" || dist.Size != 0 {
+		t.Errorf("dist: %+v", dist)
+	}
 	if app.Mode != 0o755 || app.Size != 19 || app.IsSymlink() {
 		t.Errorf("dist/app: %+v", app)
 	}
@@ -89,8 +92,10 @@ func TestHashFilesAgreesWithCollect(t *testing.T) {
 	if !slices.Equal(hashed, collected) {
 		t.Fatal("HashFiles and Collect disagree")
 	}
-	if len(hashed) != 206 {
-		t.Errorf("%d files", len(hashed))
+	// 206 files and links, and 30 directories: dist, dist/lib, src,
+	// src/pkg and its 26 subdirectories.
+	if len(hashed) != 236 {
+		t.Errorf("%d entries", len(hashed))
 	}
 	if _, err := artifact.HashFiles(root, []string{"nothing"}); !errors.Is(err, artifact.ErrNoMatch) {
 		t.Errorf("no match: %v", err)

@@ -12,10 +12,11 @@ import (
 	"strings"
 )
 
-// Restore writes the files of a manifest into root (created if missing):
-// directories as needed, modes as recorded, symlinks recreated with their
-// targets unchanged. Existing files of the same names are replaced; a
-// directory where a file should go is an error.
+// Restore writes the entries of a manifest into root (created if
+// missing): directories with their modes (empty ones included), files with
+// their content and modes, and symlinks recreated with their targets
+// unchanged and never followed. Existing files and symlinks of the same
+// names are replaced; a directory where a file should go is an error.
 //
 // Restore is all or nothing as far as it can be: every file is first
 // written to a temporary name beside its destination, with its content
@@ -24,8 +25,10 @@ import (
 // therefore leaves root as it was, apart from directories it could not
 // remove because something else was put in them.
 //
-// Paths must be relative, clean and free of ".." and ".git"; nothing is
-// written through a symlink already in root (ErrUnsafePath).
+// Paths must be relative, clean and free of ".." and ".git", and a
+// relative link target must not climb out of root; nothing is written
+// beneath a symlink, whether the manifest lists it or it is already in
+// root (ErrUnsafePath).
 func (b *Blobs) Restore(root string, files []File) error {
 	files = slices.SortedFunc(slices.Values(files), func(x, y File) int { return strings.Compare(x.Path, y.Path) })
 	if err := checkManifest(files); err != nil {
@@ -60,15 +63,34 @@ func (b *Blobs) Restore(root string, files []File) error {
 	}()
 
 	// Directories are made by this goroutine alone, before any content, so
-	// that the workers below need no shared state.
+	// that the workers below need no shared state. They stay writable
+	// until every file is in place: a read-only one could not receive
+	// its files.
 	for _, f := range files {
-		if err := dst.mkdirAll(path.Dir(f.Path)); err != nil {
+		if !f.IsDir() {
+			if err := dst.mkdirAll(path.Dir(f.Path)); err != nil {
+				return fmt.Errorf("restore %s: %w", f.Path, err)
+			}
+			continue
+		}
+		if err := dst.mkdirAll(f.Path); err != nil {
 			return fmt.Errorf("restore %s: %w", f.Path, err)
+		}
+		// A read-only directory left by an earlier restore of the same
+		// output (artifacts --to the same place twice) must take the new
+		// files; it gets its recorded mode back below.
+		if fi, err := r.Lstat(f.Path); err == nil && fi.Mode().Perm()&0o700 != 0o700 {
+			if err := r.Chmod(f.Path, fi.Mode().Perm()|0o700); err != nil {
+				return fmt.Errorf("restore %s: %w", f.Path, err)
+			}
 		}
 	}
 	err = forEach(len(files), func() func(int) error {
 		buf := make([]byte, copyBuffer)
 		return func(i int) error {
+			if files[i].IsDir() {
+				return nil
+			}
 			t, err := b.writeTemp(r, files[i], buf)
 			temps[i] = t
 			if err != nil {
@@ -86,6 +108,9 @@ func (b *Blobs) Restore(root string, files []File) error {
 	// without following it.
 	err = forEach(len(files), func() func(int) error {
 		return func(i int) error {
+			if files[i].IsDir() {
+				return nil
+			}
 			if err := r.Rename(temps[i], files[i].Path); err != nil {
 				return fmt.Errorf("restore %s: %w", files[i].Path, err)
 			}
@@ -93,16 +118,30 @@ func (b *Blobs) Restore(root string, files []File) error {
 			return nil
 		}
 	})
-	ok = err == nil
-	return err
+	if err != nil {
+		return err
+	}
+	// Children before parents (files is sorted by path), so that a parent
+	// made read-only last does not stop its children's chmod. mkdirAll
+	// checked that each is a real directory, not a symlink.
+	for _, f := range slices.Backward(files) {
+		if f.IsDir() {
+			if err := r.Chmod(f.Path, f.Mode.Perm()); err != nil {
+				return fmt.Errorf("restore %s: %w", f.Path, err)
+			}
+		}
+	}
+	ok = true
+	return nil
 }
 
 // checkManifest refuses manifests that could write outside the workspace
 // or contradict themselves: unsafe paths, duplicates, an entry beneath
-// another (a file inside a symlink would be written through it), and
-// entries that are neither files nor symlinks. files is sorted by path.
+// something other than a directory entry (a file inside a symlink would be
+// written through it), relative links that climb out of the workspace,
+// and entries that File.Validate refuses. files is sorted by path.
 func checkManifest(files []File) error {
-	paths := make(map[string]bool, len(files))
+	listed := make(map[string]File, len(files))
 	for _, f := range files {
 		if err := localPath(f.Path); err != nil {
 			return fmt.Errorf("restore: %w", err)
@@ -114,25 +153,21 @@ func checkManifest(files []File) error {
 				return fmt.Errorf("restore: %q: %w: contains a .git element", f.Path, ErrUnsafePath)
 			}
 		}
-		switch {
-		case f.IsSymlink():
-			if f.Link == "" {
-				return fmt.Errorf("restore %s: symlink without a target", f.Path)
-			}
-		case f.Mode.IsRegular():
-			if err := f.Digest.Validate(); err != nil {
-				return fmt.Errorf("restore %s: %w", f.Path, err)
-			}
-		default:
-			return fmt.Errorf("restore %s: mode %v is neither a file nor a symlink", f.Path, f.Mode)
+		if err := f.Validate(); err != nil {
+			return fmt.Errorf("restore %w", err)
 		}
-		if paths[f.Path] {
+		if f.IsSymlink() && !path.IsAbs(f.Link) {
+			if to := path.Join(path.Dir(f.Path), f.Link); to == ".." || strings.HasPrefix(to, "../") {
+				return fmt.Errorf("restore: symlink %s -> %s: %w: leads outside the directory it is restored into", f.Path, f.Link, ErrUnsafePath)
+			}
+		}
+		if _, dup := listed[f.Path]; dup {
 			return fmt.Errorf("restore: %s is listed twice", f.Path)
 		}
-		paths[f.Path] = true
+		listed[f.Path] = f
 		for dir := path.Dir(f.Path); dir != "."; dir = path.Dir(dir) {
-			if paths[dir] {
-				return fmt.Errorf("restore: %s is inside %s, which is listed as a file: %w", f.Path, dir, ErrUnsafePath)
+			if p, ok := listed[dir]; ok && !p.IsDir() {
+				return fmt.Errorf("restore: %s is inside %s, which is listed as a %s: %w", f.Path, dir, kind(p), ErrUnsafePath)
 			}
 		}
 	}

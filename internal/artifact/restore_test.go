@@ -104,6 +104,7 @@ func TestRestoreRefusesUnsafeManifests(t *testing.T) {
 	link := func(p, target string) artifact.File {
 		return artifact.File{Path: p, Mode: fs.ModeSymlink | 0o777, Link: target}
 	}
+	dir := func(p string) artifact.File { return artifact.File{Path: p, Mode: fs.ModeDir | 0o700} }
 	parent := t.TempDir()
 	elsewhere := filepath.Join(parent, "elsewhere")
 	os.Mkdir(elsewhere, 0o755)
@@ -119,8 +120,12 @@ func TestRestoreRefusesUnsafeManifests(t *testing.T) {
 		"nested .GIT":         {file("sub/.GIT/config")},
 		"file under link":     {link("out", elsewhere), file("out/escaped")},
 		"file under file":     {file("a"), file("a/b")},
-		"existing link":       {file("escape/escaped")}, // escape -> elsewhere, made below
-		"existing inner link": {file("inner/escaped")},  // inner -> real, made below
+		"dir under link":      {link("out", elsewhere), dir("out/sub")},
+		"link climbing out":   {link("a/up", "../../elsewhere")},
+		"dir existing link":   {dir("escape"), dir("escape/sub")}, // escape -> elsewhere, made below
+		"dir in inner link":   {dir("inner/sub")},                 // inner -> real, made below
+		"existing link":       {file("escape/escaped")},           // escape -> elsewhere, made below
+		"existing inner link": {file("inner/escaped")},            // inner -> real, made below
 	}
 	for name, files := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -142,11 +147,12 @@ func TestRestoreRefusesUnsafeManifests(t *testing.T) {
 	}
 
 	bad := map[string][]artifact.File{
-		"duplicate":       {file("a"), file("a")},
-		"invalid digest":  {{Path: "a", Mode: 0o644, Digest: "sha256:../../x"}},
-		"link w/o target": {link("a", "")},
-		"directory entry": {{Path: "a", Mode: fs.ModeDir | 0o755}},
-		"device":          {{Path: "a", Mode: fs.ModeDevice | 0o644, Digest: d}},
+		"duplicate":         {file("a"), file("a")},
+		"invalid digest":    {{Path: "a", Mode: 0o644, Digest: "sha256:../../x"}},
+		"link w/o target":   {link("a", "")},
+		"directory w/ blob": {{Path: "a", Mode: fs.ModeDir | 0o755, Size: 7, Digest: d}},
+		"link w/ blob":      {{Path: "a", Mode: fs.ModeSymlink | 0o777, Link: "b", Size: 7, Digest: d}},
+		"device":            {{Path: "a", Mode: fs.ModeDevice | 0o644, Digest: d}},
 	}
 	for name, files := range bad {
 		if err := b.Restore(t.TempDir(), files); err == nil {
@@ -168,5 +174,63 @@ func TestRestoreRefusesDirectoryInTheWay(t *testing.T) {
 	}
 	if got := listTree(t, dst); !slices.Equal(got, []string{"dist/", "dist/app/", "dist/app/inside"}) {
 		t.Errorf("left %q", got)
+	}
+}
+
+// TestRestoreKeepsEmptyDirectoriesAndModes: an output directory comes back
+// as it was, empty directories and directory modes included (a read-only
+// one too, which must still receive its files, even when restored twice
+// into the same place), and a pattern naming an empty directory is a match.
+func TestRestoreKeepsEmptyDirectoriesAndModes(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, "app/real", "hi\n", "app/ro/inside", "x", "app/bin/run", "#!/bin/sh\n")
+	for name, mode := range map[string]fs.FileMode{"app/empty": 0o700, "app/empty/nested": 0o750} {
+		if err := os.Mkdir(filepath.Join(src, name), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(filepath.Join(src, "app/bin/run"), 0o750)
+	os.Chmod(filepath.Join(src, "app/ro"), 0o555)
+	t.Cleanup(func() { os.Chmod(filepath.Join(src, "app/ro"), 0o755) })
+	symlink(t, "real", filepath.Join(src, "app/alias"))
+
+	b := openBlobs(t)
+	files, err := b.Collect(src, []string{"app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "out")
+	for range 2 {
+		if err := b.Restore(dst, files); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { os.Chmod(filepath.Join(dst, "app/ro"), 0o755) })
+	if got, want := listTree(t, dst), listTree(t, src); !slices.Equal(got, want) {
+		t.Fatalf("restored\n%q\nwant\n%q", got, want)
+	}
+	for name, mode := range map[string]fs.FileMode{
+		"app":              fs.ModeDir | 0o755,
+		"app/empty":        fs.ModeDir | 0o700,
+		"app/empty/nested": fs.ModeDir | 0o750,
+		"app/ro":           fs.ModeDir | 0o555,
+		"app/bin/run":      0o750,
+		"app/alias":        fs.ModeSymlink | 0o777,
+	} {
+		if fi, err := os.Lstat(filepath.Join(dst, name)); err != nil || fi.Mode() != mode {
+			t.Errorf("%s: %v, %v; want %v", name, fi.Mode(), err, mode)
+		}
+	}
+	if target, _ := os.Readlink(filepath.Join(dst, "app/alias")); target != "real" {
+		t.Errorf("app/alias -> %q", target)
+	}
+	again, err := artifact.HashFiles(dst, []string{"app"})
+	if err != nil || artifact.TreeDigest(again) != artifact.TreeDigest(files) {
+		t.Errorf("the restored tree has another digest: %v", err)
+	}
+
+	empty, err := b.Collect(src, []string{"app/empty/nested"})
+	if err != nil || len(empty) != 1 || !empty[0].IsDir() {
+		t.Errorf("an output naming an empty directory: %+v, %v", empty, err)
 	}
 }

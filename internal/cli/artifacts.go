@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -60,7 +62,16 @@ digest). ACTION is a name, or stage/name.`,
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ACTION\tPATH\tSIZE\tDIGEST")
 			for _, o := range outs {
-				fmt.Fprintf(tw, "%s/%s\t%s\t%d\t%.19s\n", o.Stage, o.Action, o.Path, o.Size, o.Digest)
+				// Directories and links have no content: they show what
+				// they are instead of a size of 0 and no digest.
+				switch mode := fs.FileMode(o.Mode); {
+				case mode.IsDir():
+					fmt.Fprintf(tw, "%s/%s\t%s/\t-\t\n", o.Stage, o.Action, o.Path)
+				case mode&fs.ModeSymlink != 0:
+					fmt.Fprintf(tw, "%s/%s\t%s -> %s\t-\t\n", o.Stage, o.Action, o.Path, o.Link)
+				default:
+					fmt.Fprintf(tw, "%s/%s\t%s\t%d\t%.19s\n", o.Stage, o.Action, o.Path, o.Size, o.Digest)
+				}
 			}
 			return tw.Flush()
 		}),
@@ -88,6 +99,33 @@ func (a *app) extract(h *home, outs []store.Output, to string) error {
 		return err
 	}
 	abs, _ := filepath.Abs(to)
-	fmt.Fprintf(a.stdout, "extracted %d %s into %s\n", len(files), plural(len(files), "file"), abs)
+	fmt.Fprintf(a.stdout, "extracted %s into %s\n", countEntries(files), abs)
 	return nil
+}
+
+// countEntries says how many files, symlinks and directories files holds:
+// "3 files", "2 files, 1 symlink and 1 directory".
+func countEntries(files []artifact.File) string {
+	var regular, links, dirs int
+	for _, f := range files {
+		switch {
+		case f.IsDir():
+			dirs++
+		case f.IsSymlink():
+			links++
+		default:
+			regular++
+		}
+	}
+	parts := []string{fmt.Sprintf("%d %s", regular, plural(regular, "file"))}
+	if links > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s", links, plural(links, "symlink")))
+	}
+	if dirs > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s", dirs, map[bool]string{true: "directory", false: "directories"}[dirs == 1]))
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }

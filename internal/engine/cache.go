@@ -170,15 +170,16 @@ func (x *execution) lookup(ctx context.Context, n *plan.Node, key string) (*hit,
 }
 
 // OutputFiles turns outputs recorded in the journal into the manifest the
-// blob store restores.
+// blob store restores. Only regular files have a digest: symlinks and
+// directories are entries without a blob.
 func OutputFiles(outs []store.Output) ([]artifact.File, error) {
 	files := make([]artifact.File, len(outs))
 	for i, o := range outs {
-		d, err := artifact.Parse(o.Digest)
-		if err != nil {
-			return nil, fmt.Errorf("output %s of %s/%s: %w", o.Path, o.Stage, o.Action, err)
+		f := artifact.File{Path: o.Path, Mode: os.FileMode(o.Mode), Size: o.Size, Digest: artifact.Digest(o.Digest), Link: o.Link}
+		if err := f.Validate(); err != nil {
+			return nil, fmt.Errorf("output of %s/%s: %w", o.Stage, o.Action, err)
 		}
-		files[i] = artifact.File{Path: o.Path, Mode: os.FileMode(o.Mode), Size: o.Size, Digest: d, Link: o.Link}
+		files[i] = f
 	}
 	return files, nil
 }
