@@ -116,6 +116,24 @@ type Attempt struct {
 	// FinishAttempt; see Action.
 	CacheKey   string
 	CachedFrom int64
+	// KeyParts is what went into CacheKey, as the engine encodes it (a
+	// JSON document with a format version), recorded by FinishAttempt so
+	// that a later miss can be explained; nil when no key was computed.
+	KeyParts []byte
+}
+
+// KeyParts is the key record of one action of one run.
+type KeyParts struct {
+	RunID  int64
+	Stage  string
+	Action string
+	Status Status
+	// CacheKey and CachedFrom are the action's; see Action.
+	CacheKey   string
+	CachedFrom int64
+	// Body is the last attempt's Attempt.KeyParts; nil when none was
+	// recorded (older Velocity, an interrupted attempt).
+	Body []byte
 }
 
 // Output is a file an action produced, stored in the blob store.
@@ -227,6 +245,11 @@ type Store interface {
 	Result(ctx context.Context, key string) (Result, error)
 	// DeleteResult drops an entry whose blobs turned out missing or corrupt.
 	DeleteResult(ctx context.Context, key string) error
+	// KeyParts returns the key record of action k of a run.
+	KeyParts(ctx context.Context, runID int64, k Key) (KeyParts, error)
+	// LastSuccess returns the key record of the newest run of project
+	// before run before in which action k succeeded or was cached.
+	LastSuccess(ctx context.Context, project string, k Key, before int64) (KeyParts, error)
 
 	// SaveDepCache adds or replaces a dependency cache entry.
 	SaveDepCache(ctx context.Context, c DepCache) error

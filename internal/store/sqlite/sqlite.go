@@ -87,7 +87,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	}{
 		{&s.insertAttempt, `INSERT INTO attempts (run_id, stage, action, n, status, log, started) VALUES (?, ?, ?, ?, ?, ?, ?)`},
 		{&s.finishAttempt, `UPDATE attempts SET status = ?, exit_code = ?, reason = ?, finished = ?, final = ?, allow_failure = ?,
-			 cache_key = ?, cached_from = ?
+			 cache_key = ?, cached_from = ?, key_parts = ?
 			 WHERE run_id = ? AND stage = ? AND action = ? AND n = ?`},
 	} {
 		stmt, err := s.db.PrepareContext(ctx, p.sql)
@@ -266,7 +266,7 @@ func (s *Store) StartAttempt(ctx context.Context, a store.Attempt) error {
 func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt, final, allowFailure bool) error {
 	res, err := s.finishAttempt.ExecContext(ctx,
 		string(a.Status), a.ExitCode, a.Reason, nanos(a.Finished), boolInt(final), boolInt(allowFailure),
-		a.CacheKey, a.CachedFrom, a.RunID, a.Stage, a.Action, a.N)
+		a.CacheKey, a.CachedFrom, a.KeyParts, a.RunID, a.Stage, a.Action, a.N)
 	if err == nil {
 		err = checkOne(res, fmt.Sprintf("attempt %d of %s/%s", a.N, a.Stage, a.Action))
 	}
@@ -538,6 +538,47 @@ func (s *Store) DeleteResult(ctx context.Context, key string) error {
 		return fmt.Errorf("delete cache entry %.16s: %w", key, err)
 	}
 	return nil
+}
+
+// keyPartsColumns reads an action with its last attempt's key parts.
+const keyPartsColumns = `a.run_id, a.stage, a.name, a.status, a.cache_key, a.cached_from,
+	(SELECT t.key_parts FROM attempts t WHERE t.run_id = a.run_id AND t.stage = a.stage AND t.action = a.name
+	 AND t.key_parts IS NOT NULL ORDER BY t.n DESC LIMIT 1)`
+
+func scanKeyParts(row *sql.Row) (store.KeyParts, error) {
+	var p store.KeyParts
+	var status string
+	err := row.Scan(&p.RunID, &p.Stage, &p.Action, &status, &p.CacheKey, &p.CachedFrom, &p.Body)
+	p.Status = store.Status(status)
+	return p, err
+}
+
+// KeyParts implements store.Store.
+func (s *Store) KeyParts(ctx context.Context, runID int64, k store.Key) (store.KeyParts, error) {
+	p, err := scanKeyParts(s.db.QueryRowContext(ctx,
+		`SELECT `+keyPartsColumns+` FROM actions a WHERE a.run_id = ? AND a.stage = ? AND a.name = ?`, runID, k.Stage, k.Name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, fmt.Errorf("action %s/%s of run %d: %w", k.Stage, k.Name, runID, store.ErrNotFound)
+	}
+	if err != nil {
+		return p, fmt.Errorf("key of %s/%s in run %d: %w", k.Stage, k.Name, runID, err)
+	}
+	return p, nil
+}
+
+// LastSuccess implements store.Store.
+func (s *Store) LastSuccess(ctx context.Context, project string, k store.Key, before int64) (store.KeyParts, error) {
+	p, err := scanKeyParts(s.db.QueryRowContext(ctx,
+		`SELECT `+keyPartsColumns+` FROM actions a JOIN runs r ON r.id = a.run_id
+		 WHERE a.stage = ? AND a.name = ? AND a.run_id < ? AND a.status IN ('succeeded', 'cached') AND r.project = ?
+		 ORDER BY a.run_id DESC LIMIT 1`, k.Stage, k.Name, before, project))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, fmt.Errorf("earlier success of %s/%s: %w", k.Stage, k.Name, store.ErrNotFound)
+	}
+	if err != nil {
+		return p, fmt.Errorf("earlier success of %s/%s: %w", k.Stage, k.Name, err)
+	}
+	return p, nil
 }
 
 // SaveDepCache implements store.Store.

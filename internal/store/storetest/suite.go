@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ResultCache", func(t *testing.T) { testResults(t, open(t)) })
 	t.Run("DependencyCache", func(t *testing.T) { testDepCache(t, open(t)) })
 	t.Run("Approvals", func(t *testing.T) { testApprovals(t, open(t)) })
+	t.Run("KeyParts", func(t *testing.T) { testKeyParts(t, open(t)) })
 }
 
 func testApprovals(t *testing.T, s store.Store) {
@@ -334,5 +335,50 @@ func testConcurrent(t *testing.T, s store.Store) {
 		if a.Status != store.Succeeded {
 			t.Errorf("%s: %s", a.Name, a.Status)
 		}
+	}
+}
+
+// testKeyParts checks that an attempt's key parts are kept and that the
+// last success of an action is found within its project only.
+func testKeyParts(t *testing.T, s store.Store) {
+	k := store.Key{Stage: "build", Name: "test"}
+	finish := func(id int64, status store.Status, parts string) {
+		t.Helper()
+		a := store.Attempt{RunID: id, Stage: k.Stage, Action: k.Name, N: 1, Status: store.Running, Log: "l", Started: time.Now()}
+		if err := s.StartAttempt(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		a.Status, a.Finished, a.CacheKey = status, time.Now(), "key-"+parts
+		if parts != "" {
+			a.KeyParts = []byte(parts)
+		}
+		if err := s.FinishAttempt(ctx, a, true, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r1 := newRun(t, s, "p")
+	finish(r1, store.Succeeded, `{"n":1}`)
+	other := newRun(t, s, "q")
+	finish(other, store.Succeeded, `{"n":"other project"}`)
+	r2 := newRun(t, s, "p")
+	finish(r2, store.Failed, `{"n":2}`)
+	r3 := newRun(t, s, "p")
+
+	got, err := s.KeyParts(ctx, r2, k)
+	if err != nil || string(got.Body) != `{"n":2}` || got.Status != store.Failed || got.CacheKey != `key-{"n":2}` {
+		t.Errorf("KeyParts of run %d: %+v, %v", r2, got, err)
+	}
+	if got, err := s.KeyParts(ctx, r3, k); err != nil || got.Body != nil || got.Status != store.Pending {
+		t.Errorf("KeyParts of a pending action: %+v, %v", got, err)
+	}
+	if _, err := s.KeyParts(ctx, r3, store.Key{Stage: "build", Name: "nope"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("KeyParts of an unknown action: %v", err)
+	}
+	// The failed run 2 and the other project's run are passed over.
+	if got, err := s.LastSuccess(ctx, "p", k, r3); err != nil || got.RunID != r1 || string(got.Body) != `{"n":1}` {
+		t.Errorf("LastSuccess before run %d: %+v, %v", r3, got, err)
+	}
+	if _, err := s.LastSuccess(ctx, "p", k, r1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("LastSuccess before the first run: %v", err)
 	}
 }

@@ -1,0 +1,8 @@
+-- What went into an attempt's result-cache key (a JSON document the engine
+-- writes, with its own format version), so that `velocity explain` and the
+-- console can say why a later run missed the cache. NULL for attempts
+-- recorded before this column existed or that computed no key.
+ALTER TABLE attempts ADD COLUMN key_parts BLOB;
+
+-- Finding the last successful execution of an action of a project.
+CREATE INDEX actions_by_name ON actions(stage, name, run_id) WHERE status IN ('succeeded', 'cached');
