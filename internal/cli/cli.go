@@ -120,6 +120,7 @@ stages of actions that build, test, check and package the code, locally with
 		a.runsCmd(),
 		a.showCmd(),
 		a.logsCmd(),
+		a.explainCmd(),
 		a.artifactsCmd(),
 		a.releasesCmd(),
 		a.serviceCmd(),

@@ -241,6 +241,10 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	if err != nil {
 		return err
 	}
+	explainKey, err := h.explainKey()
+	if err != nil {
+		return err
+	}
 	secrets, err := a.openSecrets(h)
 	if err != nil {
 		return err
@@ -328,6 +332,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		Blobs:       blobs,
 		Secrets:     secrets,
 		Version:     Version,
+		ExplainKey:  explainKey,
 		Approver:    &approver{store: h.store, auto: o.approve, say: con.Printf, prompt: a.terminalInput()},
 	}
 	switch {

@@ -69,22 +69,27 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 		return x.deploy(ctx, n, out)
 	}
 	key := ""
+	var nk *nodeKey
 	if x.cacheable(n) {
 		x.mu.Lock()
-		key = x.keys[n]
+		nk = x.keys[n]
 		x.mu.Unlock()
-		if key == "" {
+		if nk == nil {
 			k, err := x.cacheKey(n)
 			if err != nil {
 				fmt.Fprintf(out, "velocity: %v\n", err)
 				return store.Failed, -1, err.Error(), nil
 			}
-			key = k
+			nk = k
 			x.mu.Lock()
-			x.keys[n] = key
+			x.keys[n] = nk
 			x.mu.Unlock()
 		}
+		key = nk.key
 		rec.CacheKey = key
+		rec.KeyParts = nk.parts.Encode()
+	} else {
+		rec.KeyParts = x.uncachedParts(n)
 	}
 	if number == 1 && (key != "" || x.run.Reuse != nil) && x.Blobs != nil {
 		h, err := x.lookup(jctx, n, key)
@@ -110,6 +115,14 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 				return store.Cached, 0, fmt.Sprintf("result of run %d", h.from), nil
 			}
 		}
+	}
+	if number == 1 && nk != nil {
+		// A miss: keep what a later run needs to explain its own miss,
+		// and say why this one executes.
+		x.storeList(nk)
+		rec.KeyParts = nk.parts.Encode()
+		x.explainMiss(jctx, n, nk, logFile)
+		nk.files = nil
 	}
 
 	status, code, reason := x.runScript(ctx, n, number, out)

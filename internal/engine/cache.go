@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/artifact"
+	"github.com/velocity-ci/velocity/internal/explain"
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/store"
 )
@@ -31,62 +32,89 @@ func (x *execution) cacheable(n *plan.Node) bool {
 // environment it gets (but secrets only as keyed fingerprints), the files
 // it reads, the outputs of every node finished before it may start, and
 // the Velocity version. Variables that change every run (the run id, the
-// commit) are left out unless the script names them.
-func (x *execution) cacheKey(n *plan.Node) (string, error) {
+// commit) are left out unless the script names them. Alongside, it keeps
+// the key's parts, to explain a later miss: they are the values hashed
+// anyway, so keeping them costs no extra hashing of files.
+func (x *execution) cacheKey(n *plan.Node) (*nodeKey, error) {
 	h := sha256.New()
 	line := func(format string, args ...any) { fmt.Fprintf(h, format+"\n", args...) }
+	k := &nodeKey{parts: explain.Parts{Format: explain.Format, Velocity: x.Version, Outputs: n.Outputs}}
+	p := &k.parts
 	line("%s", keyVersion)
 	line("velocity %s", x.Version)
-	line("project %q stage %q action %q kind %s", x.run.Plan.Project, n.Stage, n.Name, n.Kind)
+	def := fmt.Sprintf("project %q stage %q action %q kind %s", x.run.Plan.Project, n.Stage, n.Name, n.Kind)
+	line("%s", def)
+	p.Definition = explain.PlainHash(def)
 	line("script %q", n.Script)
-	for _, kv := range x.keyEnv(n) {
-		line("env %q", kv)
+	p.SetScript(n.Script)
+	for _, e := range x.keyEnv(n) {
+		line("env %q", e.kv)
+		p.Env = append(p.Env, x.envVar(e))
 	}
 	for _, name := range n.Secrets {
 		fp, err := x.Secrets.Fingerprint(name)
 		if err != nil {
-			return "", fmt.Errorf("secret %s: %w", name, err)
+			return nil, fmt.Errorf("secret %s: %w", name, err)
 		}
 		line("secret %q %s", name, fp)
+		p.Secrets = append(p.Secrets, explain.NamedHash{Name: name, Hash: x.hasher.Hash("secret", name, fp)})
 	}
 	for _, sc := range n.Sidecars {
-		line("sidecar %q run %q ready %q env %q", sc.Name, sc.Run, sc.Ready.Run, sortedEnv(sc.Env))
+		def := fmt.Sprintf("sidecar %q run %q ready %q env %q", sc.Name, sc.Run, sc.Ready.Run, sortedEnv(sc.Env))
+		line("%s", def)
+		p.Sidecars = append(p.Sidecars, explain.NamedHash{Name: sc.Name, Hash: x.hasher.Hash("sidecar", sc.Name, def)})
 	}
 	line("outputs %q", n.Outputs)
 	if n.Inputs == nil {
 		line("inputs: the snapshot %s", x.snapshot)
+		p.Inputs = explain.Inputs{Snapshot: true, Digest: x.snapshot, Count: len(x.snapshotFiles)}
+		k.files = x.snapshotFiles
 	} else {
 		files, err := artifact.HashPresent(x.run.Dir, n.Inputs)
 		if err != nil {
-			return "", fmt.Errorf("inputs: %w", err)
+			return nil, fmt.Errorf("inputs: %w", err)
 		}
-		line("inputs %q %s", n.Inputs, artifact.TreeDigest(files))
+		d := string(artifact.TreeDigest(files))
+		line("inputs %q %s", n.Inputs, d)
+		p.Inputs = explain.Inputs{Patterns: n.Inputs, Digest: d, Count: len(files)}
+		k.files = files
 	}
 	x.mu.Lock()
 	for _, b := range n.Before {
 		line("before %s %s", b.ID(), x.outputs[b])
+		p.Upstream = append(p.Upstream, explain.Upstream{Action: b.ID(), Digest: x.outputs[b]})
 	}
 	x.mu.Unlock()
-	return hex.EncodeToString(h.Sum(nil)), nil
+	k.key = hex.EncodeToString(h.Sum(nil))
+	return k, nil
 }
 
 // keyEnv is the environment that goes into n's key: the run's base and
 // n's own env, plus run-specific variables only when the script uses them.
-func (x *execution) keyEnv(n *plan.Node) []string {
-	var env []string
+func (x *execution) keyEnv(n *plan.Node) []keyVar {
+	var env []keyVar
 	for _, kv := range x.run.Env {
 		if !strings.HasPrefix(kv, "TERM=") {
-			env = append(env, kv)
+			env = append(env, keyVar{kv, explain.OriginHost})
 		}
 	}
-	env = append(env, sortedEnv(n.Env)...)
+	for _, kv := range sortedEnv(n.Env) {
+		env = append(env, keyVar{kv, explain.OriginDefinition})
+	}
 	for _, kv := range x.run.Vars {
 		name, _, _ := strings.Cut(kv, "=")
 		if strings.Contains(n.Script, name) && name != "VELOCITY_RUN_ID" && name != "VELOCITY_WORKSPACE" {
-			env = append(env, kv)
+			env = append(env, keyVar{kv, explain.OriginRun})
 		}
 	}
 	return env
+}
+
+// keyVar is one variable of a key and where it came from, which decides
+// whether its value may be shown.
+type keyVar struct {
+	kv     string
+	origin string
 }
 
 func sortedEnv(m map[string]string) []string {
@@ -337,13 +365,14 @@ func (x *execution) saveDepCache(ctx context.Context, n *plan.Node, key string) 
 }
 
 // snapshotDigest hashes the workspace before any action runs: the default
-// inputs of every action that declares none.
-func snapshotDigest(dir string) (string, error) {
+// inputs of every action that declares none. The files are kept to explain
+// a miss.
+func snapshotDigest(dir string) (string, []artifact.File, error) {
 	files, err := artifact.HashPresent(dir, []string{"**"})
 	if err != nil {
-		return "", fmt.Errorf("hash the workspace: %w", err)
+		return "", nil, fmt.Errorf("hash the workspace: %w", err)
 	}
-	return string(artifact.TreeDigest(files)), nil
+	return string(artifact.TreeDigest(files)), files, nil
 }
 
 // sidecarDir is where n's sidecars get their directories.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/executor"
+	"github.com/velocity-ci/velocity/internal/explain"
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/store"
 )
@@ -39,6 +40,10 @@ type Journal interface {
 	DeleteResult(ctx context.Context, key string) error
 	SaveDepCache(ctx context.Context, c store.DepCache) error
 	DepCache(ctx context.Context, scope, key string) (store.DepCache, bool, error)
+
+	// KeyParts and LastSuccess are read only to explain a cache miss.
+	KeyParts(ctx context.Context, runID int64, k store.Key) (store.KeyParts, error)
+	LastSuccess(ctx context.Context, project string, k store.Key, before int64) (store.KeyParts, error)
 }
 
 // Secrets gives actions the secrets they name. Methods may be called
@@ -114,6 +119,11 @@ type Engine struct {
 	Secrets Secrets
 	// Version is part of every result-cache key.
 	Version string
+	// ExplainKey keys the hashes of host variables, secret fingerprints
+	// and sidecar definitions recorded to explain cache misses, so that the
+	// journal alone does not let anyone test guesses of a value. nil uses
+	// a fixed key.
+	ExplainKey []byte
 	// Approver may be nil when no stage needs approval.
 	Approver Approver
 	// Deployer may be nil when no action deploys.
@@ -164,7 +174,7 @@ var errJournal = errors.New("journal")
 // actions, and the outcome is cancelled. The error is non-nil only when
 // the journal could not be written.
 func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
-	x := &execution{Engine: e, run: r, log: e.Logger, outputs: map[*plan.Node]string{}, keys: map[*plan.Node]string{}, urls: map[*plan.Node]string{}, past: map[int64]*pastRun{}}
+	x := &execution{Engine: e, run: r, log: e.Logger, hasher: explain.NewHasher(e.ExplainKey), outputs: map[*plan.Node]string{}, keys: map[*plan.Node]*nodeKey{}, lists: map[string]string{}, urls: map[*plan.Node]string{}, past: map[int64]*pastRun{}}
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)
 	}
@@ -181,7 +191,7 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 	if x.Blobs != nil && !r.NoCache && needsSnapshot(r.Plan) {
 		// Hashed before any action can change the workspace.
 		var err error
-		if x.snapshot, err = snapshotDigest(r.Dir); err != nil {
+		if x.snapshot, x.snapshotFiles, err = snapshotDigest(r.Dir); err != nil {
 			return Outcome{Status: store.Failed, Reason: err.Error()}, err
 		}
 	}
@@ -191,17 +201,23 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 // execution is the state of one Execute call.
 type execution struct {
 	*Engine
-	run   Run
-	log   *slog.Logger
-	limit int
-	// snapshot is the digest of the workspace before any action ran.
-	snapshot string
+	run    Run
+	log    *slog.Logger
+	limit  int
+	hasher explain.Hasher
+	// snapshot is the digest of the workspace before any action ran;
+	// snapshotFiles are its files.
+	snapshot      string
+	snapshotFiles []artifact.File
 
 	mu sync.Mutex
 	// outputs holds the digest of each finished node's outputs.
 	outputs map[*plan.Node]string
 	// keys holds each node's result-cache key, computed once.
-	keys map[*plan.Node]string
+	keys map[*plan.Node]*nodeKey
+	// lists maps an input tree digest to the blob of its file list, so
+	// that the snapshot's list is stored once per run.
+	lists map[string]string
 	// urls holds the URL each deploy node deployed to.
 	urls map[*plan.Node]string
 	// past holds earlier runs whose results are reused, read once each.

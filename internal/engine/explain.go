@@ -1,0 +1,128 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/velocity-ci/velocity/internal/artifact"
+	"github.com/velocity-ci/velocity/internal/explain"
+	"github.com/velocity-ci/velocity/internal/plan"
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+// MissObserver is an Observer that also hears why an action executes
+// although an earlier run of it succeeded. It is optional: the engine
+// checks for it, so an Observer without it keeps working. CacheMiss is
+// called before the action's process starts, from the engine's goroutine
+// for n, and must return quickly.
+type MissObserver interface {
+	// CacheMiss gets the reason as one line: "cache miss: script changed".
+	CacheMiss(n *plan.Node, reason string)
+}
+
+// nodeKey is a node's result-cache key with what went into it.
+type nodeKey struct {
+	key   string
+	parts explain.Parts
+	// files are the inputs hashed, kept until the node's miss is
+	// explained and its input list stored.
+	files []artifact.File
+}
+
+// maxMissPhrases is how many reasons the console's miss line names before
+// pointing to velocity explain.
+const maxMissPhrases = 3
+
+// envVar records one variable of a key: a host variable only as a keyed
+// hash, since it may hold a token; definition and run variables in full,
+// since velocity.yml and the run's own variables are no secret.
+func (x *execution) envVar(v keyVar) explain.EnvVar {
+	name, value, _ := strings.Cut(v.kv, "=")
+	e := explain.EnvVar{Name: name, Origin: v.origin}
+	if v.origin == explain.OriginHost {
+		e.Hash = x.hasher.Hash("env", name, value)
+	} else {
+		e.Value = value
+	}
+	return e
+}
+
+// uncachedParts is the record of an action that computed no key, so that
+// velocity explain can say why; nil when the run has no caches at all.
+func (x *execution) uncachedParts(n *plan.Node) []byte {
+	p := explain.Parts{Format: explain.Format}
+	switch {
+	case x.Blobs == nil || n.Deploy != "":
+		return nil
+	case x.run.NoCache:
+		p.Uncached = explain.NoCacheFlag
+	case n.NoResultCache:
+		p.Uncached = explain.CacheFalse
+	default:
+		return nil
+	}
+	return p.Encode()
+}
+
+// storeList keeps k's input list in the blob store, once per distinct
+// list and run, for a later run's explanation. Only an executing action
+// needs it: a hit has the same inputs as the run it came from. A failure
+// only costs a later explanation its file names.
+func (x *execution) storeList(k *nodeKey) {
+	d := k.parts.Inputs.Digest
+	x.mu.Lock()
+	blob, ok := x.lists[d]
+	x.mu.Unlock()
+	if !ok {
+		b, _, err := x.Blobs.Put(bytes.NewReader(explain.EncodeList(k.files)))
+		if err != nil {
+			x.log.Debug("input list not stored", "err", err)
+			return
+		}
+		blob = string(b)
+		x.mu.Lock()
+		x.lists[d] = blob
+		x.mu.Unlock()
+	}
+	k.parts.Inputs.List = blob
+}
+
+// explainMiss tells the log and the observer why n executes although an
+// earlier run of it succeeded. Nothing is said when there is no earlier
+// success: every action of a first run would say so.
+func (x *execution) explainMiss(ctx context.Context, n *plan.Node, k *nodeKey, log io.Writer) {
+	e, err := explain.ExplainMiss(ctx, x.Journal, x.Blobs, x.run.Plan.Project, x.run.ID,
+		store.Key{Stage: n.Stage, Name: n.Name}, k.parts, k.key, k.files)
+	if err != nil {
+		x.log.Debug("cache miss not explained", "action", n.ID(), "err", err)
+		return
+	}
+	line := MissLine(e, fmt.Sprintf("velocity explain %d %s", x.run.ID, n.ID()))
+	if line == "" {
+		return
+	}
+	fmt.Fprintf(log, "velocity: %s\n", line)
+	if o, ok := x.Observer.(MissObserver); ok {
+		o.CacheMiss(n, line)
+	}
+}
+
+// MissLine is the one-line reason of an executed action's miss, ending
+// with more (the explain command) when reasons are left out; "" when
+// there was no earlier result to compare with.
+func MissLine(e explain.Explanation, more string) string {
+	switch {
+	case e.Previous == 0:
+		return ""
+	case e.SameKey:
+		return fmt.Sprintf("cache miss: the result of run %d is no longer in the cache", e.Previous)
+	case e.PreviousNoRecord:
+		return fmt.Sprintf("cache miss: run %d recorded no key details to compare with", e.Previous)
+	case len(e.Changes) == 0:
+		return fmt.Sprintf("cache miss: the key differs from run %d's", e.Previous)
+	}
+	return "cache miss: " + explain.Summary(e.Changes, maxMissPhrases, more)
+}

@@ -1,0 +1,229 @@
+// Package explain says why an action missed the result cache: the engine
+// records the parts of each action's key (Parts), and a later miss is
+// compared with the last run in which the action succeeded (Explain).
+//
+// The record never holds a secret's value or fingerprint, nor the value of
+// a host variable: those are kept only as hashes under a key of the data
+// directory, enough to say which name changed.
+package explain
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"sort"
+
+	"github.com/velocity-ci/velocity/internal/artifact"
+)
+
+// Format is the version of the Parts document; a change of meaning of a
+// field bumps it, and Explain treats a record of another format as absent.
+const Format = 1
+
+// MaxScriptText bounds the script text kept for a diff; a longer script is
+// kept as its hash only ("script changed").
+const MaxScriptText = 16 << 10
+
+// Origins of a variable, which decide whether its value may be shown.
+const (
+	// OriginDefinition is env of velocity.yml: shown old → new.
+	OriginDefinition = "definition"
+	// OriginRun is a VELOCITY_* variable the script names: shown.
+	OriginRun = "run"
+	// OriginHost is a host variable: its name only.
+	OriginHost = "host"
+)
+
+// Uncached reasons: why an action computed no key at all.
+const (
+	NoCacheFlag = "--no-cache"
+	CacheFalse  = "cache: false"
+)
+
+// Parts is what went into an action's result-cache key, as recorded in the
+// journal (JSON, explicit field names).
+type Parts struct {
+	Format int `json:"format"`
+	// Uncached says why no key was computed (NoCacheFlag, CacheFalse); the
+	// other fields are empty then.
+	Uncached string `json:"uncached,omitempty"`
+	Velocity string `json:"velocity,omitempty"`
+	// Definition hashes the project, stage, action and kind.
+	Definition string   `json:"definition,omitempty"`
+	Outputs    []string `json:"outputs,omitempty"`
+	ScriptHash string   `json:"script_sha256,omitempty"`
+	// Script is the text when at most MaxScriptText bytes.
+	Script   string      `json:"script,omitempty"`
+	Env      []EnvVar    `json:"env,omitempty"`
+	Secrets  []NamedHash `json:"secrets,omitempty"`
+	Sidecars []NamedHash `json:"sidecars,omitempty"`
+	Inputs   Inputs      `json:"inputs"`
+	Upstream []Upstream  `json:"upstream,omitempty"`
+}
+
+// EnvVar is one variable of the key.
+type EnvVar struct {
+	Name   string `json:"name"`
+	Origin string `json:"origin"`
+	// Value is kept for definition and run variables only.
+	Value string `json:"value,omitempty"`
+	// Hash is the keyed hash of a host variable's value.
+	Hash string `json:"hash,omitempty"`
+}
+
+// NamedHash is a secret or a sidecar: its name and a keyed hash of what
+// the key holds of it (a secret's fingerprint, a sidecar's definition).
+type NamedHash struct {
+	Name string `json:"name"`
+	Hash string `json:"hash"`
+}
+
+// Inputs are the files the key hashed.
+type Inputs struct {
+	// Patterns are the action's inputs; Snapshot marks the default, every
+	// file of the run's snapshot.
+	Patterns []string `json:"patterns,omitempty"`
+	Snapshot bool     `json:"snapshot,omitempty"`
+	// Digest is the tree digest of the files; Count their number.
+	Digest string `json:"digest"`
+	Count  int    `json:"count"`
+	// List is the blob holding the file list (see WriteList); "" when the
+	// action did not execute (a hit has the same list as its source).
+	List string `json:"list,omitempty"`
+}
+
+// Upstream is an action finished before this one, whose outputs the key
+// hashed.
+type Upstream struct {
+	Action string `json:"action"`
+	Digest string `json:"digest"`
+}
+
+// SetScript records a script: its hash, and its text when short.
+func (p *Parts) SetScript(script string) {
+	p.ScriptHash = PlainHash(script)
+	if len(script) <= MaxScriptText {
+		p.Script = script
+	}
+}
+
+// Encode is the journal's form of p.
+func (p *Parts) Encode() []byte {
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic(err) // only strings and ints: cannot fail
+	}
+	return b
+}
+
+// Decode reads a journal record; ok is false for an absent record or one
+// of another format.
+func Decode(b []byte) (p Parts, ok bool) {
+	if len(b) == 0 || json.Unmarshal(b, &p) != nil || p.Format != Format {
+		return Parts{}, false
+	}
+	return p, true
+}
+
+// PlainHash is an unkeyed short hash, for text the journal could hold in
+// the clear (definitions, scripts).
+func PlainHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
+}
+
+// defaultKey stands in when the caller has no key of its own (tests).
+var defaultKey = []byte("velocity explain: no data directory key")
+
+// Hasher makes the keyed hashes of values that must not be guessable from
+// the journal.
+type Hasher struct{ key []byte }
+
+// NewHasher returns a Hasher under key; nil key uses a fixed one.
+func NewHasher(key []byte) Hasher {
+	if len(key) == 0 {
+		key = defaultKey
+	}
+	return Hasher{key: key}
+}
+
+// Hash is a keyed hash of value in the context of kind and name, so that
+// equal values under different names are not visibly equal.
+func (h Hasher) Hash(kind, name, value string) string {
+	m := hmac.New(sha256.New, h.key)
+	fmt.Fprintf(m, "%s\x00%s\x00", kind, name)
+	io.WriteString(m, value)
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// list is the stored form of an input file list: parallel arrays, far
+// smaller than an object per file for 10,000 files.
+type list struct {
+	Format int      `json:"format"`
+	Paths  []string `json:"paths"`
+	// Entries say what each path was: the first 16 hex digits of its
+	// content digest (plus "+x" when executable), "link:TARGET" or "dir".
+	Entries []string `json:"entries"`
+}
+
+// entry is what a file of a list records of it.
+func entry(f artifact.File) string {
+	switch {
+	case f.Mode&fs.ModeSymlink != 0:
+		return "link:" + f.Link
+	case f.Mode.IsDir():
+		return "dir"
+	}
+	e := f.Digest.Hex()
+	if len(e) > 16 {
+		e = e[:16]
+	}
+	if f.Mode&0o111 != 0 {
+		e += "+x"
+	}
+	return e
+}
+
+// EncodeList is the gzip-compressed JSON of files' list, for the blob
+// store; content-addressed, the same list is stored once.
+func EncodeList(files []artifact.File) []byte {
+	l := list{Format: Format, Paths: make([]string, len(files)), Entries: make([]string, len(files))}
+	sorted := append([]artifact.File(nil), files...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	for i, f := range sorted {
+		l.Paths[i], l.Entries[i] = f.Path, entry(f)
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	json.NewEncoder(zw).Encode(l)
+	zw.Close()
+	return buf.Bytes()
+}
+
+// ReadList reads a list EncodeList made: path → entry.
+func ReadList(r io.Reader) (map[string]string, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("input list: %w", err)
+	}
+	var l list
+	if err := json.NewDecoder(zr).Decode(&l); err != nil {
+		return nil, fmt.Errorf("input list: %w", err)
+	}
+	// Reading to the end lets a verifying reader check the digest.
+	io.Copy(io.Discard, zr)
+	if l.Format != Format || len(l.Paths) != len(l.Entries) {
+		return nil, fmt.Errorf("input list: format %d with %d paths and %d entries", l.Format, len(l.Paths), len(l.Entries))
+	}
+	m := make(map[string]string, len(l.Paths))
+	for i, p := range l.Paths {
+		m[p] = l.Entries[i]
+	}
+	return m, nil
+}
