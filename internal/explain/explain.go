@@ -234,7 +234,7 @@ const maxScriptLines = 6
 // scriptDiff lists the lines only one of two scripts has, "-" for the old
 // and "+" for the new; "" when a text was too long to keep.
 func scriptDiff(old, cur string) string {
-	if old == "" && cur == "" {
+	if old == "" || cur == "" {
 		return ""
 	}
 	ol, cl := strings.Split(strings.TrimRight(old, "\n"), "\n"), strings.Split(strings.TrimRight(cur, "\n"), "\n")

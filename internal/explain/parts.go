@@ -108,6 +108,7 @@ type Upstream struct {
 // SetScript records a script: its hash, and its text when short.
 func (p *Parts) SetScript(script string) {
 	p.ScriptHash = PlainHash(script)
+	p.Script = ""
 	if len(script) <= MaxScriptText {
 		p.Script = script
 	}
