@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,7 @@ stages:
       - name: test
         needs: [compile]
         inputs: ["test/**"]
+        secrets: [EXPLAIN_SECRET]
         run: |
           SCRIPT_LINE
           grep -q hello dist/app.txt && cat test/*.txt
@@ -50,6 +52,15 @@ func TestExplainNamesWhatChanged(t *testing.T) {
 		"test/t2.txt":  "two\n",
 	})
 	const token = "tok-3f9c1b7e5a"
+	setSecret := func(value string) {
+		t.Helper()
+		set := e.command(dir, "secret", "set", "EXPLAIN_SECRET")
+		set.Stdin = strings.NewReader(value + "\n")
+		if out, err := set.CombinedOutput(); err != nil {
+			t.Fatalf("secret set: %v\n%s", err, out)
+		}
+	}
+	setSecret("first-secret-value")
 	run := func(token string) result {
 		t.Helper()
 		cmd := e.command(dir, "run")
@@ -125,6 +136,24 @@ func TestExplainNamesWhatChanged(t *testing.T) {
 		"[build/compile] cache miss: 1 input file changed (src/b.txt)",
 		"[build/test] cache miss: output of build/compile changed (dist/app.txt changed)")
 	expect("upstream", explain("build/test"), "output of upstream action build/compile changed: dist/app.txt changed")
+
+	// A secret: its name only.
+	setSecret("second-secret-value")
+	r = run("tok-other-value-77")
+	expect("secret: console", r.stdout, "[build/test] cache miss: secret EXPLAIN_SECRET changed")
+	out = explain("build/test")
+	expect("secret", out, "secret EXPLAIN_SECRET changed")
+	// Neither the values nor anything else of them reaches the journal.
+	db, err := os.ReadFile(filepath.Join(e.home, "velocity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := os.ReadFile(filepath.Join(e.home, "velocity.db-wal"))
+	for _, v := range []string{"first-secret-value", "second-secret-value", token, "tok-other-value-77"} {
+		if strings.Contains(out, v) || strings.Contains(r.stdout, v) || bytes.Contains(db, []byte(v)) || bytes.Contains(wal, []byte(v)) {
+			t.Errorf("the value %q is shown or journaled", v)
+		}
+	}
 
 	// --no-cache says so.
 	e.run(dir, "run", "--no-cache")
