@@ -174,7 +174,8 @@ var errJournal = errors.New("journal")
 // actions, and the outcome is cancelled. The error is non-nil only when
 // the journal could not be written.
 func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
-	x := &execution{Engine: e, run: r, log: e.Logger, hasher: explain.NewHasher(e.ExplainKey), outputs: map[*plan.Node]string{}, keys: map[*plan.Node]*nodeKey{}, lists: map[string]string{}, urls: map[*plan.Node]string{}, past: map[int64]*pastRun{}}
+	x := &execution{Engine: e, run: r, log: e.Logger, hasher: explain.NewHasher(e.ExplainKey), outputs: map[*plan.Node]string{}, keys: map[*plan.Node]*nodeKey{}, lists: map[string]string{},
+		readLists: map[string]map[string]string{}, curLists: map[string]map[string]string{}, urls: map[*plan.Node]string{}, past: map[int64]*pastRun{}}
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)
 	}
@@ -216,8 +217,12 @@ type execution struct {
 	// keys holds each node's result-cache key, computed once.
 	keys map[*plan.Node]*nodeKey
 	// lists maps an input tree digest to the blob of its file list, so
-	// that the snapshot's list is stored once per run.
-	lists map[string]string
+	// that the snapshot's list is stored once per run; readLists and
+	// curLists hold the lists compared to explain misses, by blob and by
+	// tree digest, so that the snapshot's are read once per run.
+	lists     map[string]string
+	readLists map[string]map[string]string
+	curLists  map[string]map[string]string
 	// urls holds the URL each deploy node deployed to.
 	urls map[*plan.Node]string
 	// past holds earlier runs whose results are reused, read once each.

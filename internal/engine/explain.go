@@ -94,8 +94,8 @@ func (x *execution) storeList(k *nodeKey) {
 // earlier run of it succeeded. Nothing is said when there is no earlier
 // success: every action of a first run would say so.
 func (x *execution) explainMiss(ctx context.Context, n *plan.Node, k *nodeKey, log io.Writer) {
-	e, err := explain.ExplainMiss(ctx, x.Journal, x.Blobs, x.run.Plan.Project, x.run.ID,
-		store.Key{Stage: n.Stage, Name: n.Name}, k.parts, k.key, k.files)
+	e, err := explain.ExplainMiss(ctx, x.Journal, x.readList, x.run.Plan.Project, x.run.ID,
+		store.Key{Stage: n.Stage, Name: n.Name}, k.parts, k.key, x.entries(k))
 	if err != nil {
 		x.log.Debug("cache miss not explained", "action", n.ID(), "err", err)
 		return
@@ -125,4 +125,35 @@ func MissLine(e explain.Explanation, more string) string {
 		return fmt.Sprintf("cache miss: the key differs from run %d's", e.Previous)
 	}
 	return "cache miss: " + explain.Summary(e.Changes, maxMissPhrases, more)
+}
+
+// readList reads an earlier input list once per run: the actions that key
+// on the whole snapshot all compare with the same earlier list.
+func (x *execution) readList(d string) map[string]string {
+	x.mu.Lock()
+	m, ok := x.readLists[d]
+	x.mu.Unlock()
+	if !ok {
+		m = explain.ReadBlobList(x.Blobs, d)
+		x.mu.Lock()
+		x.readLists[d] = m
+		x.mu.Unlock()
+	}
+	return m
+}
+
+// entries is k's input list as the explanation compares it, made once per
+// run for each distinct list.
+func (x *execution) entries(k *nodeKey) map[string]string {
+	d := k.parts.Inputs.Digest
+	x.mu.Lock()
+	m, ok := x.curLists[d]
+	x.mu.Unlock()
+	if !ok {
+		m = explain.Entries(k.files)
+		x.mu.Lock()
+		x.curLists[d] = m
+		x.mu.Unlock()
+	}
+	return m
 }

@@ -376,23 +376,30 @@ func Explain(ctx context.Context, src Source, blobs *artifact.Blobs, run store.R
 		e.Uncached = parts.Uncached
 		return e, nil
 	}
-	return compare(ctx, src, blobs, run.Project, e, parts, cur.CacheKey, nil)
+	read := func(d string) map[string]string { return ReadBlobList(blobs, d) }
+	return compare(ctx, src, read, run.Project, e, parts, cur.CacheKey, nil)
 }
 
 // ExplainMiss is Explain for an action executing now, whose key parts
-// and input list are at hand; the result has no Previous when there is
-// nothing to compare with.
-func ExplainMiss(ctx context.Context, src Source, blobs *artifact.Blobs, project string, runID int64, k store.Key,
-	parts Parts, key string, files []artifact.File) (Explanation, error) {
+// and input list (path → entry, see Entries) are at hand; read gets an
+// earlier run's list from its blob digest, nil when it is gone. The
+// result has no Previous when there is nothing to compare with.
+func ExplainMiss(ctx context.Context, src Source, read func(digest string) map[string]string, project string, runID int64, k store.Key,
+	parts Parts, key string, files map[string]string) (Explanation, error) {
 	e := Explanation{Run: runID, Action: k, Status: store.Running}
+	return compare(ctx, src, read, project, e, parts, key, files)
+}
+
+// Entries is the input list of files as Side.Files holds it.
+func Entries(files []artifact.File) map[string]string {
 	m := make(map[string]string, len(files))
 	for _, f := range files {
 		m[f.Path] = entry(f)
 	}
-	return compare(ctx, src, blobs, project, e, parts, key, m)
+	return m
 }
 
-func compare(ctx context.Context, src Source, blobs *artifact.Blobs, project string, e Explanation,
+func compare(ctx context.Context, src Source, read func(string) map[string]string, project string, e Explanation,
 	parts Parts, key string, files map[string]string) (Explanation, error) {
 	prev, err := src.LastSuccess(ctx, project, e.Action, e.Run)
 	if errors.Is(err, store.ErrNotFound) {
@@ -413,10 +420,12 @@ func compare(ctx context.Context, src Source, blobs *artifact.Blobs, project str
 	}
 	oldSide, curSide := Side{Parts: old}, Side{Parts: parts, Files: files}
 	if old.Inputs.Digest != parts.Inputs.Digest {
-		if curSide.Files == nil {
-			curSide.Files = readList(blobs, parts.Inputs.List)
+		if curSide.Files == nil && parts.Inputs.List != "" {
+			curSide.Files = read(parts.Inputs.List)
 		}
-		oldSide.Files = readList(blobs, listOf(ctx, src, prev, old))
+		if l := listOf(ctx, src, prev, old); l != "" {
+			oldSide.Files = read(l)
+		}
 	}
 	if upstreamDiffers(old, parts) {
 		if oldSide.Outputs, err = outputs(ctx, src, prev.RunID); err == nil {
@@ -447,8 +456,9 @@ func listOf(ctx context.Context, src Source, prev store.KeyParts, old Parts) str
 	return p.Inputs.List
 }
 
-// readList reads an input list from the blob store; nil when it is gone.
-func readList(blobs *artifact.Blobs, d string) map[string]string {
+// ReadBlobList reads an input list from the blob store; nil when it is
+// gone or unreadable.
+func ReadBlobList(blobs *artifact.Blobs, d string) map[string]string {
 	if blobs == nil || d == "" {
 		return nil
 	}

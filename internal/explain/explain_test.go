@@ -180,14 +180,36 @@ func TestListRoundTrip(t *testing.T) {
 // TestListSize measures the stored input list of a 10,000-file project,
 // which one executed action's record points to.
 func TestListSize(t *testing.T) {
-	files := make([]artifact.File, 10000)
-	for i := range files {
-		sum := fmt.Sprintf("%x", sha256.Sum256([]byte(fmt.Sprint(i))))
-		files[i] = artifact.File{Path: fmt.Sprintf("pkg/module%03d/sub/file%05d.go", i/100, i), Mode: 0o644, Digest: artifact.Digest("sha256:" + sum)}
-	}
+	files := files10k()
 	n := len(explain.EncodeList(files))
 	t.Logf("input list of %d files: %d bytes", len(files), n)
 	if n > 1<<20 {
 		t.Errorf("input list of %d files is %d bytes, want < 1 MiB", len(files), n)
 	}
+}
+
+func files10k() []artifact.File {
+	files := make([]artifact.File, 10000)
+	for i := range files {
+		sum := fmt.Sprintf("%x", sha256.Sum256([]byte(fmt.Sprint(i))))
+		files[i] = artifact.File{Path: fmt.Sprintf("pkg/module%03d/sub/file%05d.go", i/100, i), Mode: 0o644, Digest: artifact.Digest("sha256:" + sum)}
+	}
+	return files
+}
+
+// BenchmarkList10k is what an executed action of a 10,000-file project
+// adds: storing its input list, and reading the earlier one to explain.
+func BenchmarkList10k(b *testing.B) {
+	files := files10k()
+	b.Run("encode", func(b *testing.B) {
+		for b.Loop() {
+			explain.EncodeList(files)
+		}
+	})
+	enc := explain.EncodeList(files)
+	b.Run("read", func(b *testing.B) {
+		for b.Loop() {
+			explain.ReadList(bytes.NewReader(enc))
+		}
+	})
 }

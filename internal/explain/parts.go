@@ -18,6 +18,7 @@ import (
 	"io"
 	"io/fs"
 	"sort"
+	"strings"
 
 	"github.com/velocity-ci/velocity/internal/artifact"
 )
@@ -163,14 +164,15 @@ func (h Hasher) Hash(kind, name, value string) string {
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-// list is the stored form of an input file list: parallel arrays, far
-// smaller than an object per file for 10,000 files.
+// list is the stored form of an input file list: two strings of
+// NUL-separated fields (no path holds a NUL), which decode several times
+// faster than 10,000 JSON strings each.
 type list struct {
-	Format int      `json:"format"`
-	Paths  []string `json:"paths"`
+	Format int    `json:"format"`
+	Paths  string `json:"paths"`
 	// Entries say what each path was: the first 16 hex digits of its
 	// content digest (plus "+x" when executable), "link:TARGET" or "dir".
-	Entries []string `json:"entries"`
+	Entries string `json:"entries"`
 }
 
 // entry is what a file of a list records of it.
@@ -194,15 +196,20 @@ func entry(f artifact.File) string {
 // EncodeList is the gzip-compressed JSON of files' list, for the blob
 // store; content-addressed, the same list is stored once.
 func EncodeList(files []artifact.File) []byte {
-	l := list{Format: Format, Paths: make([]string, len(files)), Entries: make([]string, len(files))}
 	sorted := append([]artifact.File(nil), files...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	var paths, entries strings.Builder
 	for i, f := range sorted {
-		l.Paths[i], l.Entries[i] = f.Path, entry(f)
+		if i > 0 {
+			paths.WriteByte(0)
+			entries.WriteByte(0)
+		}
+		paths.WriteString(f.Path)
+		entries.WriteString(entry(f))
 	}
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	json.NewEncoder(zw).Encode(l)
+	json.NewEncoder(zw).Encode(list{Format: Format, Paths: paths.String(), Entries: entries.String()})
 	zw.Close()
 	return buf.Bytes()
 }
@@ -219,12 +226,19 @@ func ReadList(r io.Reader) (map[string]string, error) {
 	}
 	// Reading to the end lets a verifying reader check the digest.
 	io.Copy(io.Discard, zr)
-	if l.Format != Format || len(l.Paths) != len(l.Entries) {
-		return nil, fmt.Errorf("input list: format %d with %d paths and %d entries", l.Format, len(l.Paths), len(l.Entries))
+	if l.Format != Format {
+		return nil, fmt.Errorf("input list: format %d, want %d", l.Format, Format)
 	}
-	m := make(map[string]string, len(l.Paths))
-	for i, p := range l.Paths {
-		m[p] = l.Entries[i]
+	if l.Paths == "" {
+		return map[string]string{}, nil
+	}
+	paths, entries := strings.Split(l.Paths, "\x00"), strings.Split(l.Entries, "\x00")
+	if len(paths) != len(entries) {
+		return nil, fmt.Errorf("input list: %d paths and %d entries", len(paths), len(entries))
+	}
+	m := make(map[string]string, len(paths))
+	for i, p := range paths {
+		m[p] = entries[i]
 	}
 	return m, nil
 }
