@@ -248,7 +248,8 @@ type Store interface {
 	// KeyParts returns the key record of action k of a run.
 	KeyParts(ctx context.Context, runID int64, k Key) (KeyParts, error)
 	// LastSuccess returns the key record of the newest run of project
-	// before run before in which action k succeeded or was cached.
+	// before run before in which action k succeeded or was cached under a
+	// cache key (so not with --no-cache or cache: false).
 	LastSuccess(ctx context.Context, project string, k Key, before int64) (KeyParts, error)
 
 	// SaveDepCache adds or replaces a dependency cache entry.

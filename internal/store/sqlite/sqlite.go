@@ -93,7 +93,8 @@ func (s *Store) prepare(ctx context.Context) error {
 			 cache_key = ?, cached_from = ?, key_parts = ?
 			 WHERE run_id = ? AND stage = ? AND action = ? AND n = ?`},
 		{&s.lastSuccess, `SELECT ` + keyPartsColumns + ` FROM actions a JOIN runs r ON r.id = a.run_id
-			 WHERE a.stage = ? AND a.name = ? AND a.run_id < ? AND a.status IN ('succeeded', 'cached') AND r.project = ?
+			 WHERE a.stage = ? AND a.name = ? AND a.run_id < ? AND a.status IN ('succeeded', 'cached') AND a.cache_key != ''
+			 AND r.project = ?
 			 ORDER BY a.run_id DESC LIMIT 1`},
 	} {
 		stmt, err := s.db.PrepareContext(ctx, p.sql)

@@ -348,9 +348,9 @@ func testKeyParts(t *testing.T, s store.Store) {
 		if err := s.StartAttempt(ctx, a); err != nil {
 			t.Fatal(err)
 		}
-		a.Status, a.Finished, a.CacheKey = status, time.Now(), "key-"+parts
+		a.Status, a.Finished = status, time.Now()
 		if parts != "" {
-			a.KeyParts = []byte(parts)
+			a.CacheKey, a.KeyParts = "key-"+parts, []byte(parts)
 		}
 		if err := s.FinishAttempt(ctx, a, true, false); err != nil {
 			t.Fatal(err)
@@ -360,6 +360,8 @@ func testKeyParts(t *testing.T, s store.Store) {
 	finish(r1, store.Succeeded, `{"n":1}`)
 	other := newRun(t, s, "q")
 	finish(other, store.Succeeded, `{"n":"other project"}`)
+	uncached := newRun(t, s, "p")
+	finish(uncached, store.Succeeded, "")
 	r2 := newRun(t, s, "p")
 	finish(r2, store.Failed, `{"n":2}`)
 	r3 := newRun(t, s, "p")
@@ -374,7 +376,8 @@ func testKeyParts(t *testing.T, s store.Store) {
 	if _, err := s.KeyParts(ctx, r3, store.Key{Stage: "build", Name: "nope"}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("KeyParts of an unknown action: %v", err)
 	}
-	// The failed run 2 and the other project's run are passed over.
+	// The failed run, the run without a cache key (--no-cache) and the
+	// other project's run are passed over.
 	if got, err := s.LastSuccess(ctx, "p", k, r3); err != nil || got.RunID != r1 || string(got.Body) != `{"n":1}` {
 		t.Errorf("LastSuccess before run %d: %+v, %v", r3, got, err)
 	}
