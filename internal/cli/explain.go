@@ -117,6 +117,8 @@ func changeLine(ch explain.Change) string {
 		return "script changed:"
 	case "upstream":
 		switch {
+		case ch.Name == "":
+			return ch.Detail
 		case ch.How != "changed":
 			return fmt.Sprintf("upstream action %s %s", ch.Name, ch.How)
 		case ch.Detail != "":

@@ -87,7 +87,8 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 		}
 		key = nk.key
 		rec.CacheKey = key
-		rec.KeyParts = nk.parts.Encode()
+		// The parts are recorded on a miss only: a hit's are those of
+		// the run it came from.
 	} else {
 		rec.KeyParts = x.uncachedParts(n)
 	}

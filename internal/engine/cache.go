@@ -49,7 +49,7 @@ func (x *execution) cacheKey(n *plan.Node) (*nodeKey, error) {
 	p.SetScript(n.Script)
 	for _, e := range x.keyEnv(n) {
 		line("env %q", e.kv)
-		p.Env = append(p.Env, x.envVar(e))
+		x.recordVar(p, e)
 	}
 	for _, name := range n.Secrets {
 		fp, err := x.Secrets.Fingerprint(name)
@@ -57,12 +57,12 @@ func (x *execution) cacheKey(n *plan.Node) (*nodeKey, error) {
 			return nil, fmt.Errorf("secret %s: %w", name, err)
 		}
 		line("secret %q %s", name, fp)
-		p.Secrets = append(p.Secrets, explain.NamedHash{Name: name, Hash: x.hasher.Hash("secret", name, fp)})
+		record(&p.Secrets, name, x.hasher.Hash("secret", name, fp))
 	}
 	for _, sc := range n.Sidecars {
 		def := fmt.Sprintf("sidecar %q run %q ready %q env %q", sc.Name, sc.Run, sc.Ready.Run, sortedEnv(sc.Env))
 		line("%s", def)
-		p.Sidecars = append(p.Sidecars, explain.NamedHash{Name: sc.Name, Hash: x.hasher.Hash("sidecar", sc.Name, def)})
+		record(&p.Sidecars, sc.Name, x.hasher.Hash("sidecar", sc.Name, def))
 	}
 	line("outputs %q", n.Outputs)
 	if n.Inputs == nil {
@@ -80,11 +80,18 @@ func (x *execution) cacheKey(n *plan.Node) (*nodeKey, error) {
 		k.files = files
 	}
 	x.mu.Lock()
+	set := sha256.New()
 	for _, b := range n.Before {
 		line("before %s %s", b.ID(), x.outputs[b])
-		p.Upstream = append(p.Upstream, explain.Upstream{Action: b.ID(), Digest: x.outputs[b]})
+		fmt.Fprintln(set, b.ID())
+		if d := x.outputs[b]; d != "none" {
+			record(&p.Upstream, b.ID(), upstreamDigest(d))
+		}
 	}
 	x.mu.Unlock()
+	if len(n.Before) > 0 {
+		p.UpstreamSet = hex.EncodeToString(set.Sum(nil)[:8])
+	}
 	k.key = hex.EncodeToString(h.Sum(nil))
 	return k, nil
 }
@@ -95,16 +102,16 @@ func (x *execution) keyEnv(n *plan.Node) []keyVar {
 	var env []keyVar
 	for _, kv := range x.run.Env {
 		if !strings.HasPrefix(kv, "TERM=") {
-			env = append(env, keyVar{kv, explain.OriginHost})
+			env = append(env, keyVar{kv, originHost})
 		}
 	}
 	for _, kv := range sortedEnv(n.Env) {
-		env = append(env, keyVar{kv, explain.OriginDefinition})
+		env = append(env, keyVar{kv, originDefinition})
 	}
 	for _, kv := range x.run.Vars {
 		name, _, _ := strings.Cut(kv, "=")
 		if strings.Contains(n.Script, name) && name != "VELOCITY_RUN_ID" && name != "VELOCITY_WORKSPACE" {
-			env = append(env, keyVar{kv, explain.OriginRun})
+			env = append(env, keyVar{kv, originRun})
 		}
 	}
 	return env
@@ -114,8 +121,15 @@ func (x *execution) keyEnv(n *plan.Node) []keyVar {
 // whether its value may be shown.
 type keyVar struct {
 	kv     string
-	origin string
+	origin int
 }
+
+// Origins of a key's variables.
+const (
+	originHost = iota
+	originDefinition
+	originRun
+)
 
 func sortedEnv(m map[string]string) []string {
 	out := make([]string, 0, len(m))

@@ -36,18 +36,35 @@ type nodeKey struct {
 // pointing to velocity explain.
 const maxMissPhrases = 3
 
-// envVar records one variable of a key: a host variable only as a keyed
-// hash, since it may hold a token; definition and run variables in full,
-// since velocity.yml and the run's own variables are no secret.
-func (x *execution) envVar(v keyVar) explain.EnvVar {
+// recordVar records one variable of a key: a host variable only as a
+// keyed hash, since it may hold a token; definition and run variables in
+// full, since velocity.yml and the run's own variables are no secret.
+func (x *execution) recordVar(p *explain.Parts, v keyVar) {
 	name, value, _ := strings.Cut(v.kv, "=")
-	e := explain.EnvVar{Name: name, Origin: v.origin}
-	if v.origin == explain.OriginHost {
-		e.Hash = x.hasher.Hash("env", name, value)
-	} else {
-		e.Value = value
+	switch v.origin {
+	case originHost:
+		record(&p.Host, name, x.hasher.Hash("env", name, value))
+	case originDefinition:
+		record(&p.Env, name, value)
+	default:
+		record(&p.RunVars, name, value)
 	}
-	return e
+}
+
+func record(m *map[string]string, k, v string) {
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	(*m)[k] = v
+}
+
+// upstreamDigest is what a record keeps of an upstream action's outputs:
+// a deploy's "release of run N at URL" changes every run and says so.
+func upstreamDigest(d string) string {
+	if strings.HasPrefix(d, "release") {
+		return "release " + explain.PlainHash(d)[:8]
+	}
+	return explain.ShortDigest(d)
 }
 
 // uncachedParts is the record of an action that computed no key, so that

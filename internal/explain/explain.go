@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -58,7 +59,9 @@ func Diff(old, cur Side) []Change {
 			out = append(out, fileChanges("input", old.Files, cur.Files)...)
 		}
 	}
-	out = append(out, envChanges(o.Env, c.Env)...)
+	out = append(out, valueChanges(o.Env, c.Env)...)
+	out = append(out, valueChanges(o.RunVars, c.RunVars)...)
+	out = append(out, hashChanges("env", o.Host, c.Host)...)
 	if o.ScriptHash != c.ScriptHash {
 		out = append(out, Change{What: "script", How: "changed", Detail: scriptDiff(o.Script, c.Script)})
 	}
@@ -102,10 +105,10 @@ func fileChanges(what string, old, cur map[string]string) []Change {
 	return out
 }
 
-func sortedKeys[V any](maps ...map[string]V) []string {
+func sortedKeys[V any](ms ...map[string]V) []string {
 	seen := map[string]bool{}
 	var keys []string
-	for _, m := range maps {
+	for _, m := range ms {
 		for k := range m {
 			if !seen[k] {
 				seen[k] = true
@@ -117,58 +120,32 @@ func sortedKeys[V any](maps ...map[string]V) []string {
 	return keys
 }
 
-// envChanges names changed variables; only definition and run variables
-// show their values.
-func envChanges(old, cur []EnvVar) []Change {
-	o, c := map[string]EnvVar{}, map[string]EnvVar{}
-	for _, v := range old {
-		o[v.Name] = v
-	}
-	for _, v := range cur {
-		c[v.Name] = v
-	}
+// valueChanges names changed variables of velocity.yml or the run, with
+// their values.
+func valueChanges(old, cur map[string]string) []Change {
 	var out []Change
-	for _, name := range sortedKeys(o, c) {
-		before, had := o[name]
-		now, has := c[name]
+	for _, name := range sortedKeys(old, cur) {
+		before, had := old[name]
+		now, has := cur[name]
 		switch {
 		case !had:
-			out = append(out, Change{What: "env", Name: name, How: "added", Detail: shown(now)})
+			out = append(out, Change{What: "env", Name: name, How: "added", Detail: fmt.Sprintf("%q", now)})
 		case !has:
-			out = append(out, Change{What: "env", Name: name, How: "removed", Detail: shown(before)})
-		case before.Value != now.Value || before.Hash != now.Hash || before.Origin != now.Origin:
-			detail := ""
-			if visible(before) && visible(now) {
-				detail = fmt.Sprintf("%q → %q", before.Value, now.Value)
-			}
-			out = append(out, Change{What: "env", Name: name, How: "changed", Detail: detail})
+			out = append(out, Change{What: "env", Name: name, How: "removed", Detail: fmt.Sprintf("%q", before)})
+		case before != now:
+			out = append(out, Change{What: "env", Name: name, How: "changed", Detail: fmt.Sprintf("%q → %q", before, now)})
 		}
 	}
 	return out
 }
 
-func visible(v EnvVar) bool { return v.Origin == OriginDefinition || v.Origin == OriginRun }
-
-func shown(v EnvVar) string {
-	if visible(v) {
-		return fmt.Sprintf("%q", v.Value)
-	}
-	return ""
-}
-
-// hashChanges compares secrets or sidecars by name; only names are shown.
-func hashChanges(what string, old, cur []NamedHash) []Change {
-	o, c := map[string]string{}, map[string]string{}
-	for _, v := range old {
-		o[v.Name] = v.Hash
-	}
-	for _, v := range cur {
-		c[v.Name] = v.Hash
-	}
+// hashChanges compares host variables, secrets or sidecars by name; only
+// names are shown.
+func hashChanges(what string, old, cur map[string]string) []Change {
 	var out []Change
-	for _, name := range sortedKeys(o, c) {
-		before, had := o[name]
-		now, has := c[name]
+	for _, name := range sortedKeys(old, cur) {
+		before, had := old[name]
+		now, has := cur[name]
 		switch {
 		case !had:
 			out = append(out, Change{What: what, Name: name, How: "added"})
@@ -182,35 +159,26 @@ func hashChanges(what string, old, cur []NamedHash) []Change {
 }
 
 // upstreamChanges names upstream actions whose outputs differ and, when
-// both runs' outputs are known, the files that differ.
+// both runs' outputs are known, the files that differ. An action without
+// outputs is absent from Upstream: a change from or to none is a change.
 func upstreamChanges(old, cur Side) []Change {
-	o := map[string]string{}
-	for _, u := range old.Parts.Upstream {
-		o[u.Action] = u.Digest
-	}
-	c := map[string]string{}
-	for _, u := range cur.Parts.Upstream {
-		c[u.Action] = u.Digest
-	}
+	o, c := old.Parts.Upstream, cur.Parts.Upstream
 	var out []Change
 	for _, a := range sortedKeys(o, c) {
-		before, had := o[a]
-		now, has := c[a]
-		switch {
-		case !had:
-			out = append(out, Change{What: "upstream", Name: a, How: "added"})
-		case !has:
-			out = append(out, Change{What: "upstream", Name: a, How: "removed"})
-		case before != now:
-			ch := Change{What: "upstream", Name: a, How: "changed"}
-			switch {
-			case strings.HasPrefix(now, "release of"):
-				ch.Detail = "a new release was deployed"
-			case old.Outputs != nil && cur.Outputs != nil:
-				ch.Detail = names(fileChanges("output", old.Outputs[a], cur.Outputs[a]), maxDetail)
-			}
-			out = append(out, ch)
+		if o[a] == c[a] {
+			continue
 		}
+		ch := Change{What: "upstream", Name: a, How: "changed"}
+		switch {
+		case strings.HasPrefix(c[a], "release"):
+			ch.Detail = "a new release was deployed"
+		case old.Outputs != nil && cur.Outputs != nil:
+			ch.Detail = names(fileChanges("output", old.Outputs[a], cur.Outputs[a]), maxDetail)
+		}
+		out = append(out, ch)
+	}
+	if len(out) == 0 && old.Parts.UpstreamSet != cur.Parts.UpstreamSet {
+		out = append(out, Change{What: "upstream", How: "changed", Detail: "the actions that finish before it changed"})
 	}
 	return out
 }
@@ -296,6 +264,9 @@ func phrase(ch Change) string {
 	case "script":
 		return "script changed"
 	case "upstream":
+		if ch.Name == "" {
+			return ch.Detail
+		}
 		if ch.How == "changed" && ch.Detail != "" && !strings.HasPrefix(ch.Detail, "a new release") {
 			return fmt.Sprintf("output of %s changed (%s)", ch.Name, ch.Detail)
 		}
@@ -413,7 +384,10 @@ func compare(ctx context.Context, src Source, read func(string) map[string]strin
 		e.SameKey = true
 		return e, nil
 	}
-	old, ok := Decode(prev.Body)
+	old, ok, err := recorded(ctx, src, prev)
+	if err != nil {
+		return e, err
+	}
 	if !ok {
 		e.PreviousNoRecord = true
 		return e, nil
@@ -423,8 +397,8 @@ func compare(ctx context.Context, src Source, read func(string) map[string]strin
 		if curSide.Files == nil && parts.Inputs.List != "" {
 			curSide.Files = read(parts.Inputs.List)
 		}
-		if l := listOf(ctx, src, prev, old); l != "" {
-			oldSide.Files = read(l)
+		if old.Inputs.List != "" {
+			oldSide.Files = read(old.Inputs.List)
 		}
 	}
 	if upstreamDiffers(old, parts) {
@@ -439,21 +413,30 @@ func compare(ctx context.Context, src Source, read func(string) map[string]strin
 	return e, nil
 }
 
-// listOf finds the input list of an earlier success: a hit recorded none,
-// but its source, with the same inputs, did.
-func listOf(ctx context.Context, src Source, prev store.KeyParts, old Parts) string {
-	if old.Inputs.List != "" || prev.CachedFrom == 0 {
-		return old.Inputs.List
+// maxHops bounds following cached results to the run that executed.
+const maxHops = 10
+
+// recorded returns the parts of an earlier success. A hit records none:
+// its parts are those of the run its result came from, which a rerun may
+// have taken from yet another run.
+func recorded(ctx context.Context, src Source, p store.KeyParts) (Parts, bool, error) {
+	for range maxHops {
+		if parts, ok := Decode(p.Body); ok {
+			return parts, true, nil
+		}
+		if p.Status != store.Cached || p.CachedFrom == 0 {
+			break
+		}
+		var err error
+		p, err = src.KeyParts(ctx, p.CachedFrom, store.Key{Stage: p.Stage, Name: p.Action})
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return Parts{}, false, err
+		}
 	}
-	from, err := src.KeyParts(ctx, prev.CachedFrom, store.Key{Stage: prev.Stage, Name: prev.Action})
-	if err != nil {
-		return ""
-	}
-	p, ok := Decode(from.Body)
-	if !ok || p.Inputs.Digest != old.Inputs.Digest {
-		return ""
-	}
-	return p.Inputs.List
+	return Parts{}, false, nil
 }
 
 // ReadBlobList reads an input list from the blob store; nil when it is
@@ -475,7 +458,7 @@ func ReadBlobList(blobs *artifact.Blobs, d string) map[string]string {
 }
 
 func upstreamDiffers(old, cur Parts) bool {
-	return !slices.Equal(old.Upstream, cur.Upstream)
+	return !maps.Equal(old.Upstream, cur.Upstream)
 }
 
 // outputs reads a run's outputs by action ID.

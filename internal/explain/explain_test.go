@@ -17,14 +17,13 @@ import (
 func base() explain.Side {
 	p := explain.Parts{
 		Format: explain.Format, Velocity: "v1", Definition: "def", Outputs: []string{"dist/app"},
-		Env: []explain.EnvVar{
-			{Name: "GOFLAGS", Origin: explain.OriginHost, Hash: "h1"},
-			{Name: "MODE", Origin: explain.OriginDefinition, Value: "fast"},
-		},
-		Secrets:  []explain.NamedHash{{Name: "TOKEN", Hash: "s1"}},
-		Sidecars: []explain.NamedHash{{Name: "db", Hash: "d1"}},
-		Inputs:   explain.Inputs{Patterns: []string{"**/*.go"}, Digest: "t1", Count: 2},
-		Upstream: []explain.Upstream{{Action: "build/compile", Digest: "o1"}},
+		Host:        map[string]string{"GOFLAGS": "h1"},
+		Env:         map[string]string{"MODE": "fast"},
+		Secrets:     map[string]string{"TOKEN": "s1"},
+		Sidecars:    map[string]string{"db": "d1"},
+		Inputs:      explain.Inputs{Patterns: []string{"**/*.go"}, Digest: "t1", Count: 2},
+		Upstream:    map[string]string{"build/compile": "o1"},
+		UpstreamSet: "u1",
 	}
 	p.SetScript("go test ./...\ngo vet ./...\n")
 	return explain.Side{
@@ -55,18 +54,18 @@ func TestDiff(t *testing.T) {
 		{"input patterns", func(s *explain.Side) { s.Parts.Inputs.Patterns = nil; s.Parts.Inputs.Snapshot = true }, []explain.Change{
 			{What: "inputs", How: "changed", Detail: `["**/*.go"] → every file`},
 		}},
-		{"host variable: name only", func(s *explain.Side) { s.Parts.Env[0].Hash = "h2" }, []explain.Change{
+		{"host variable: name only", func(s *explain.Side) { s.Parts.Host["GOFLAGS"] = "h2" }, []explain.Change{
 			{What: "env", Name: "GOFLAGS", How: "changed"},
 		}},
-		{"definition variable: old → new", func(s *explain.Side) { s.Parts.Env[1].Value = "slow" }, []explain.Change{
+		{"definition variable: old → new", func(s *explain.Side) { s.Parts.Env["MODE"] = "slow" }, []explain.Change{
 			{What: "env", Name: "MODE", How: "changed", Detail: `"fast" → "slow"`},
 		}},
-		{"variable added and removed", func(s *explain.Side) {
-			s.Parts.Env = []explain.EnvVar{{Name: "MODE", Origin: explain.OriginDefinition, Value: "fast"},
-				{Name: "VELOCITY_COMMIT", Origin: explain.OriginRun, Value: "abc"}}
+		{"variables added and removed", func(s *explain.Side) {
+			s.Parts.Host = nil
+			s.Parts.RunVars = map[string]string{"VELOCITY_COMMIT": "abc"}
 		}, []explain.Change{
-			{What: "env", Name: "GOFLAGS", How: "removed"},
 			{What: "env", Name: "VELOCITY_COMMIT", How: "added", Detail: `"abc"`},
+			{What: "env", Name: "GOFLAGS", How: "removed"},
 		}},
 		{"script", func(s *explain.Side) { s.Parts.SetScript("go test -race ./...\ngo vet ./...\n") }, []explain.Change{
 			{What: "script", How: "changed", Detail: "- go test ./...\n+ go test -race ./..."},
@@ -75,20 +74,24 @@ func TestDiff(t *testing.T) {
 			{What: "script", How: "changed"},
 		}},
 		{"upstream output", func(s *explain.Side) {
-			s.Parts.Upstream[0].Digest = "o2"
+			s.Parts.Upstream["build/compile"] = "o2"
 			s.Outputs = map[string]map[string]string{"build/compile": {"dist/app": "x2", "dist/lib": "y"}}
 		}, []explain.Change{
 			{What: "upstream", Name: "build/compile", How: "changed", Detail: "dist/app changed"},
 		}},
-		{"upstream deploy", func(s *explain.Side) { s.Parts.Upstream[0].Digest = "release of run 3 at http://x" }, []explain.Change{
+		{"upstream outputs gone", func(s *explain.Side) {
+			s.Parts.Upstream = nil
+			s.Outputs = map[string]map[string]string{}
+		}, []explain.Change{
+			{What: "upstream", Name: "build/compile", How: "changed", Detail: "dist/app removed, dist/lib removed"},
+		}},
+		{"upstream deploy", func(s *explain.Side) { s.Parts.Upstream["build/compile"] = "release 1234abcd" }, []explain.Change{
 			{What: "upstream", Name: "build/compile", How: "changed", Detail: "a new release was deployed"},
 		}},
-		{"upstream added", func(s *explain.Side) {
-			s.Parts.Upstream = append(s.Parts.Upstream, explain.Upstream{Action: "build/lint", Digest: "none"})
-		}, []explain.Change{
-			{What: "upstream", Name: "build/lint", How: "added"},
+		{"upstream without outputs added", func(s *explain.Side) { s.Parts.UpstreamSet = "u2" }, []explain.Change{
+			{What: "upstream", How: "changed", Detail: "the actions that finish before it changed"},
 		}},
-		{"secret: name only", func(s *explain.Side) { s.Parts.Secrets[0].Hash = "s2" }, []explain.Change{
+		{"secret: name only", func(s *explain.Side) { s.Parts.Secrets["TOKEN"] = "s2" }, []explain.Change{
 			{What: "secret", Name: "TOKEN", How: "changed"},
 		}},
 		{"sidecar", func(s *explain.Side) { s.Parts.Sidecars = nil }, []explain.Change{

@@ -31,16 +31,6 @@ const Format = 1
 // kept as its hash only ("script changed").
 const MaxScriptText = 16 << 10
 
-// Origins of a variable, which decide whether its value may be shown.
-const (
-	// OriginDefinition is env of velocity.yml: shown old → new.
-	OriginDefinition = "definition"
-	// OriginRun is a VELOCITY_* variable the script names: shown.
-	OriginRun = "run"
-	// OriginHost is a host variable: its name only.
-	OriginHost = "host"
-)
-
 // Uncached reasons: why an action computed no key at all.
 const (
 	NoCacheFlag = "--no-cache"
@@ -48,7 +38,8 @@ const (
 )
 
 // Parts is what went into an action's result-cache key, as recorded in the
-// journal (JSON, explicit field names).
+// journal (JSON, explicit field names). Maps keep it small: a pipeline of
+// 200 chained actions names up to 199 upstream actions in each record.
 type Parts struct {
 	Format int `json:"format"`
 	// Uncached says why no key was computed (NoCacheFlag, CacheFalse); the
@@ -60,29 +51,24 @@ type Parts struct {
 	Outputs    []string `json:"outputs,omitempty"`
 	ScriptHash string   `json:"script_sha256,omitempty"`
 	// Script is the text when at most MaxScriptText bytes.
-	Script   string      `json:"script,omitempty"`
-	Env      []EnvVar    `json:"env,omitempty"`
-	Secrets  []NamedHash `json:"secrets,omitempty"`
-	Sidecars []NamedHash `json:"sidecars,omitempty"`
-	Inputs   Inputs      `json:"inputs"`
-	Upstream []Upstream  `json:"upstream,omitempty"`
-}
-
-// EnvVar is one variable of the key.
-type EnvVar struct {
-	Name   string `json:"name"`
-	Origin string `json:"origin"`
-	// Value is kept for definition and run variables only.
-	Value string `json:"value,omitempty"`
-	// Hash is the keyed hash of a host variable's value.
-	Hash string `json:"hash,omitempty"`
-}
-
-// NamedHash is a secret or a sidecar: its name and a keyed hash of what
-// the key holds of it (a secret's fingerprint, a sidecar's definition).
-type NamedHash struct {
-	Name string `json:"name"`
-	Hash string `json:"hash"`
+	Script string `json:"script,omitempty"`
+	// Env is the env of velocity.yml, name → value: shown old → new.
+	Env map[string]string `json:"env,omitempty"`
+	// RunVars are the run's VELOCITY_* variables the script names, name →
+	// value: shown too.
+	RunVars map[string]string `json:"run_vars,omitempty"`
+	// Host are host variables, name → keyed hash: only names are shown.
+	Host map[string]string `json:"host,omitempty"`
+	// Secrets are name → keyed hash of the secret's fingerprint.
+	Secrets map[string]string `json:"secrets,omitempty"`
+	// Sidecars are name → keyed hash of the sidecar's definition.
+	Sidecars map[string]string `json:"sidecars,omitempty"`
+	Inputs   Inputs            `json:"inputs"`
+	// Upstream are the actions finished before this one that have outputs,
+	// ID → ShortDigest of their outputs; UpstreamSet hashes the IDs of all
+	// of them, with outputs or without.
+	Upstream    map[string]string `json:"upstream,omitempty"`
+	UpstreamSet string            `json:"upstream_set,omitempty"`
 }
 
 // Inputs are the files the key hashed.
@@ -94,16 +80,19 @@ type Inputs struct {
 	// Digest is the tree digest of the files; Count their number.
 	Digest string `json:"digest"`
 	Count  int    `json:"count"`
-	// List is the blob holding the file list (see WriteList); "" when the
-	// action did not execute (a hit has the same list as its source).
+	// List is the blob holding the file list (see EncodeList); "" when
+	// it could not be stored.
 	List string `json:"list,omitempty"`
 }
 
-// Upstream is an action finished before this one, whose outputs the key
-// hashed.
-type Upstream struct {
-	Action string `json:"action"`
-	Digest string `json:"digest"`
+// ShortDigest is the part of a digest a record keeps: enough to tell a
+// change, not meant to look anything up.
+func ShortDigest(d string) string {
+	d = strings.TrimPrefix(d, "sha256:")
+	if len(d) > 16 {
+		d = d[:16]
+	}
+	return d
 }
 
 // SetScript records a script: its hash, and its text when short.
@@ -161,7 +150,7 @@ func (h Hasher) Hash(kind, name, value string) string {
 	m := hmac.New(sha256.New, h.key)
 	fmt.Fprintf(m, "%s\x00%s\x00", kind, name)
 	io.WriteString(m, value)
-	return hex.EncodeToString(m.Sum(nil)[:16])
+	return hex.EncodeToString(m.Sum(nil)[:8])
 }
 
 // list is the stored form of an input file list: two strings of
