@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -29,8 +30,11 @@ type Store struct {
 	// again for every attempt cost a third of the journal's time.
 	insertAttempt, finishAttempt *sql.Stmt
 	// lastSuccess is read for every action that misses the cache after an
-	// earlier success; preparing it once takes most of its cost away.
-	lastSuccess *sql.Stmt
+	// earlier success; preparing it once takes most of its cost away. It
+	// is prepared on first use: at Open it would slow every command.
+	lastSuccessOnce sync.Once
+	lastSuccess     *sql.Stmt
+	lastSuccessErr  error
 	// journal groups concurrent workflow event appends into one commit.
 	journal groupCommit
 }
@@ -92,10 +96,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.finishAttempt, `UPDATE attempts SET status = ?, exit_code = ?, reason = ?, finished = ?, final = ?, allow_failure = ?,
 			 cache_key = ?, cached_from = ?, key_parts = ?
 			 WHERE run_id = ? AND stage = ? AND action = ? AND n = ?`},
-		{&s.lastSuccess, `SELECT ` + keyPartsColumns + ` FROM actions a JOIN runs r ON r.id = a.run_id
-			 WHERE a.stage = ? AND a.name = ? AND a.run_id < ? AND a.status IN ('succeeded', 'cached') AND a.cache_key != ''
-			 AND r.project = ?
-			 ORDER BY a.run_id DESC LIMIT 1`},
 	} {
 		stmt, err := s.db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -575,6 +575,16 @@ func (s *Store) KeyParts(ctx context.Context, runID int64, k store.Key) (store.K
 
 // LastSuccess implements store.Store.
 func (s *Store) LastSuccess(ctx context.Context, project string, k store.Key, before int64) (store.KeyParts, error) {
+	s.lastSuccessOnce.Do(func() {
+		s.lastSuccess, s.lastSuccessErr = s.db.PrepareContext(context.WithoutCancel(ctx), `SELECT `+keyPartsColumns+`
+			 FROM actions a JOIN runs r ON r.id = a.run_id
+			 WHERE a.stage = ? AND a.name = ? AND a.run_id < ? AND a.status IN ('succeeded', 'cached') AND a.cache_key != ''
+			 AND r.project = ?
+			 ORDER BY a.run_id DESC LIMIT 1`)
+	})
+	if s.lastSuccessErr != nil {
+		return store.KeyParts{}, fmt.Errorf("earlier success of %s/%s: %w", k.Stage, k.Name, s.lastSuccessErr)
+	}
 	p, err := scanKeyParts(s.lastSuccess.QueryRowContext(ctx, k.Stage, k.Name, before, project))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, fmt.Errorf("earlier success of %s/%s: %w", k.Stage, k.Name, store.ErrNotFound)
