@@ -87,21 +87,25 @@ func patterns(in Inputs) string {
 	return fmt.Sprintf("%q", in.Patterns)
 }
 
-// fileChanges compares two path → entry maps, in path order.
+// fileChanges compares two path → entry maps, in path order. Only the
+// changes are sorted: a 10,000-file list with one change sorts one path.
 func fileChanges(what string, old, cur map[string]string) []Change {
 	var out []Change
-	for _, p := range sortedKeys(old, cur) {
+	for p, now := range cur {
 		before, had := old[p]
-		now, has := cur[p]
 		switch {
 		case !had:
 			out = append(out, Change{What: what, Name: p, How: "added"})
-		case !has:
-			out = append(out, Change{What: what, Name: p, How: "removed"})
 		case before != now:
 			out = append(out, Change{What: what, Name: p, How: "changed"})
 		}
 	}
+	for p := range old {
+		if _, has := cur[p]; !has {
+			out = append(out, Change{What: what, Name: p, How: "removed"})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 

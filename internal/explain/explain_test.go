@@ -215,4 +215,13 @@ func BenchmarkList10k(b *testing.B) {
 			explain.ReadList(bytes.NewReader(enc))
 		}
 	})
+	old, _ := explain.ReadList(bytes.NewReader(enc))
+	cur := explain.Entries(files)
+	cur["pkg/module001/sub/file00100.go"] = "changed"
+	b.Run("diff", func(b *testing.B) {
+		for b.Loop() {
+			explain.Diff(explain.Side{Files: old, Parts: explain.Parts{Inputs: explain.Inputs{Digest: "a"}}},
+				explain.Side{Files: cur, Parts: explain.Parts{Inputs: explain.Inputs{Digest: "b"}}})
+		}
+	})
 }
