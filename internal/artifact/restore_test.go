@@ -170,3 +170,38 @@ func TestRestoreRefusesDirectoryInTheWay(t *testing.T) {
 		t.Errorf("left %q", got)
 	}
 }
+
+// The directories Restore creates take the root's mode: private inside a
+// private directory (a release in the data directory), the usual mode in
+// the user's own (`velocity artifacts --to`).
+func TestRestoreDirectoriesTakeTheRootsMode(t *testing.T) {
+	src := outputTree(t)
+	b := openBlobs(t)
+	files, err := b.Collect(src, []string{"dist"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, perm := range []fs.FileMode{0o700, 0o755} {
+		dst := filepath.Join(t.TempDir(), "release")
+		if err := os.Mkdir(dst, perm); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := fi.Mode().Perm() // perm cut by the umask
+		if err := b.Restore(dst, files); err != nil {
+			t.Fatal(err)
+		}
+		for _, dir := range []string{"dist", "dist/lib"} {
+			fi, err := os.Stat(filepath.Join(dst, dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode().Perm(); got != root {
+				t.Errorf("%s restored into a %v directory is %v", dir, root, got)
+			}
+		}
+	}
+}
