@@ -69,16 +69,16 @@ func (m *Marker) Started(pid int) {
 
 // Signal sends sig to every live process that carries the marker and is
 // not in process group skipPgid (0: none; the caller signals that group
-// itself), and returns how many it signalled. It is not safe for
-// concurrent use.
-func (m *Marker) Signal(sig unix.Signal, skipPgid int) int {
-	n := 0
+// itself), and returns the pids it signalled. Signal 0 only checks that
+// they exist. It is not safe for concurrent use.
+func (m *Marker) Signal(sig unix.Signal, skipPgid int) []int {
+	var pids []int
 	m.candidates(func(pid int) {
 		if m.carried(pid) && m.signal(pid, sig, skipPgid) {
-			n++
+			pids = append(pids, pid)
 		}
 	})
-	return n
+	return pids
 }
 
 // signal sends sig through a pidfd, after checking again that the process

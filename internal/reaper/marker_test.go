@@ -54,21 +54,21 @@ func TestMarkerSignalsOnlyMarkedProcesses(t *testing.T) {
 			first := startMarked(t, "A=1", m.Entry(), "Z=2")
 			second := startMarked(t, m.Entry())
 			other := startMarked(t, m.Entry()+"0")
-			if n := m.Signal(syscall.SIGKILL, second.Process.Pid); n != 1 {
+			if n := len(m.Signal(syscall.SIGKILL, second.Process.Pid)); n != 1 {
 				t.Errorf("signalled %d processes, want 1 (the one outside the skipped group)", n)
 			}
 			waitDead(t, first)
 			if err := syscall.Kill(second.Process.Pid, 0); err != nil {
 				t.Errorf("the process in the skipped group was signalled: %v", err)
 			}
-			if n := m.Signal(syscall.SIGKILL, 0); n != 1 {
+			if n := len(m.Signal(syscall.SIGKILL, 0)); n != 1 {
 				t.Errorf("signalled %d processes, want 1", n)
 			}
 			waitDead(t, second)
 			if err := syscall.Kill(other.Process.Pid, 0); err != nil {
 				t.Errorf("a process with another marker was signalled: %v", err)
 			}
-			if n := m.Signal(syscall.SIGKILL, 0); n != 0 {
+			if n := len(m.Signal(syscall.SIGKILL, 0)); n != 0 {
 				t.Errorf("signalled %d processes after all were dead", n)
 			}
 		})
@@ -90,7 +90,7 @@ func TestMarkerWindowStartsAtFirstProcess(t *testing.T) {
 	if _, _, _, ok := m.window(); !ok {
 		t.Skip("no pid window on this system: every scan reads all of /proc")
 	}
-	if n := m.Signal(syscall.SIGKILL, 0); n != 1 {
+	if n := len(m.Signal(syscall.SIGKILL, 0)); n != 1 {
 		t.Errorf("signalled %d processes, want only the first marked one", n)
 	}
 	waitDead(t, first)

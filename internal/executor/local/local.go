@@ -191,7 +191,7 @@ wait:
 // (SIGTERM when ctx ended).
 func killLeftovers(m *reaper.Marker, pgid int) {
 	deadline := time.Now().Add(drainWait)
-	for m.Signal(syscall.SIGKILL, pgid) > 0 && time.Now().Before(deadline) {
+	for len(m.Signal(syscall.SIGKILL, pgid)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(leftoverPoll)
 	}
 }
