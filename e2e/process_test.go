@@ -133,3 +133,54 @@ stages:
 	}
 	executortest.WaitGone(t, 5*time.Second, escapedPids(t, pids)...)
 }
+
+// A deployed instance's process that left its group dies with `velocity
+// serve`, even when the server is killed with SIGKILL.
+func TestSetsidChildOfAServiceDiesWithTheServer(t *testing.T) {
+	requireTool(t, "python3")
+	requireTool(t, "curl")
+	e := newEnv(t)
+	srv := startServer(t, e)
+	pids := t.TempDir()
+	dir := project(t, map[string]string{
+		"app.py": `import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok\n")
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+`,
+		"velocity.yml": `
+stages:
+  - name: build
+    actions:
+      - { name: package, run: "mkdir -p out && cp app.py out/", outputs: [out] }
+  - name: prod
+    actions:
+      - { name: deploy, deploy: api, environment: prod }
+services:
+  api:
+    from: package
+    env: { PIDS: "` + pids + `" }
+    run: |
+` + indent(escapeScript+"exec python3 out/app.py\n", "      ") + `    health: { http: /, interval: 200ms }
+    deadline: 20s
+environments:
+  prod: {}
+`,
+	})
+	if r := e.run(dir, "run"); r.code != 0 {
+		t.Fatalf("exit %d:\n%s%s\nserver:\n%s", r.code, r.stdout, r.stderr, srv.out)
+	}
+	escaped := escapedPids(t, pids)
+	for _, pid := range escaped {
+		if executortest.Gone(pid) {
+			t.Fatalf("process %d is not running while the service is", pid)
+		}
+	}
+	srv.cmd.Process.Signal(syscall.SIGKILL)
+	<-srv.done
+	executortest.WaitGone(t, 10*time.Second, escaped...)
+}
