@@ -174,42 +174,42 @@ const directWindow = 16
 // allocated since the first process, or all of them when that window is
 // unknown or the pid space may have wrapped around past it.
 func (m *Marker) candidates(visit func(pid int)) {
-	lo, hi, pidMax, ok := m.window()
-	if !ok {
+	lo, width, pidMax, ok := m.window()
+	switch {
+	case !ok:
 		m.scanAll(func(int) bool { return true }, visit)
 		return
-	}
-	if lo == hi {
+	case width == 0:
 		return
 	}
-	inWindow := func(p int) bool {
+	next := func(p int) int {
+		if p++; p >= pidMax {
+			p = reservedPids
+		}
+		return p
+	}
+	if width <= directWindow {
+		for p, k := lo, 0; k < width; k++ {
+			p = next(p)
+			visit(p)
+		}
+		return
+	}
+	hi := lo + width
+	if hi >= pidMax {
+		hi -= pidMax - reservedPids
+	}
+	m.scanAll(func(p int) bool {
 		if lo < hi {
 			return p > lo && p <= hi
 		}
 		return p > lo || p <= hi
-	}
-	width := hi - lo
-	if width < 0 {
-		width += pidMax - reservedPids
-	}
-	if width > directWindow {
-		m.scanAll(inWindow, visit)
-		return
-	}
-	p := lo
-	for range width {
-		if p++; p >= pidMax {
-			p = reservedPids
-		}
-		if inWindow(p) {
-			visit(p)
-		}
-	}
+	}, visit)
 }
 
-// window returns the pids allocated since the first process, (lo, hi],
-// which wraps around when hi < lo.
-func (m *Marker) window() (lo, hi, pidMax int, ok bool) {
+// window returns the pids allocated since the first process: the width
+// pids after lo, wrapping from pidMax - 1 to reservedPids.
+func (m *Marker) window() (lo, width, pidMax int, ok bool) {
 	if m.first <= 0 {
 		return 0, 0, 0, false
 	}
@@ -220,21 +220,33 @@ func (m *Marker) window() (lo, hi, pidMax int, ok bool) {
 	if last == m.first {
 		// The first process has not been reaped, so its pid cannot have
 		// been handed out again: nothing was created since.
-		return last, last, 0, true
+		return last, 0, 0, true
 	}
 	forks, ok := m.forkCount()
 	if !ok || forks < m.before {
 		return 0, 0, 0, false
 	}
+	delta := forks - m.before
 	pidMax, ok = m.readInt("/proc/sys/kernel/pid_max")
 	// The fork counter counts every namespace's forks, so it overstates
 	// ours. To come around to the first pid again, the allocator must
 	// have handed out every free pid; halving the space assumes no more
 	// than half of it is in use at once.
-	if !ok || pidMax <= 2*reservedPids || forks-m.before >= uint64(pidMax-reservedPids)/2 {
+	if !ok || pidMax <= 2*reservedPids || delta >= uint64(pidMax-reservedPids)/2 {
 		return 0, 0, 0, false
 	}
-	return m.first, last, pidMax, true
+	width = last - m.first
+	if width < 0 {
+		width += pidMax - reservedPids
+	}
+	// Every pid allocated since, the first one's included, was a fork the
+	// counter saw. More pids than forks means /proc/loadavg speaks of
+	// another pid namespace than /proc lists (a container's /proc mounted
+	// differently): trust neither.
+	if uint64(width) >= delta {
+		return 0, 0, 0, false
+	}
+	return m.first, width, pidMax, true
 }
 
 // scanAll visits the processes /proc lists for which keep is true.
