@@ -178,33 +178,34 @@ func (m *Marker) candidates(visit func(pid int)) {
 	switch {
 	case !ok:
 		m.scanAll(func(int) bool { return true }, visit)
-		return
 	case width == 0:
-		return
-	}
-	next := func(p int) int {
-		if p++; p >= pidMax {
-			p = reservedPids
-		}
-		return p
-	}
-	if width <= directWindow {
+	case width <= directWindow:
 		for p, k := lo, 0; k < width; k++ {
-			p = next(p)
+			p = nextPid(p, pidMax)
 			visit(p)
 		}
-		return
+	default:
+		m.scanAll(func(p int) bool { return inWindow(p, lo, width, pidMax) }, visit)
 	}
-	hi := lo + width
-	if hi >= pidMax {
-		hi -= pidMax - reservedPids
+}
+
+// nextPid is the pid the kernel tries after p.
+func nextPid(p, pidMax int) int {
+	if p++; p >= pidMax {
+		return reservedPids
 	}
-	m.scanAll(func(p int) bool {
-		if lo < hi {
-			return p > lo && p <= hi
+	return p
+}
+
+// inWindow reports whether p is one of the width pids after lo.
+func inWindow(p, lo, width, pidMax int) bool {
+	if p <= lo {
+		if p < reservedPids {
+			return false // never handed out again after a wrap
 		}
-		return p > lo || p <= hi
-	}, visit)
+		p += pidMax - reservedPids
+	}
+	return p > lo && p <= lo+width
 }
 
 // window returns the pids allocated since the first process: the width
@@ -226,16 +227,26 @@ func (m *Marker) window() (lo, width, pidMax int, ok bool) {
 	if !ok || forks < m.before {
 		return 0, 0, 0, false
 	}
-	delta := forks - m.before
 	pidMax, ok = m.readInt("/proc/sys/kernel/pid_max")
+	if !ok {
+		return 0, 0, 0, false
+	}
+	width, ok = pidWindow(m.first, last, forks-m.before, pidMax)
+	return m.first, width, pidMax, ok
+}
+
+// pidWindow is the number of pids allocated after first up to last, given
+// that forks processes and threads were created meanwhile, the first
+// included; ok is false when that cannot be told.
+func pidWindow(first, last int, forks uint64, pidMax int) (width int, ok bool) {
 	// The fork counter counts every namespace's forks, so it overstates
 	// ours. To come around to the first pid again, the allocator must
 	// have handed out every free pid; halving the space assumes no more
 	// than half of it is in use at once.
-	if !ok || pidMax <= 2*reservedPids || delta >= uint64(pidMax-reservedPids)/2 {
-		return 0, 0, 0, false
+	if pidMax <= 2*reservedPids || forks >= uint64(pidMax-reservedPids)/2 {
+		return 0, false
 	}
-	width = last - m.first
+	width = last - first
 	if width < 0 {
 		width += pidMax - reservedPids
 	}
@@ -243,10 +254,10 @@ func (m *Marker) window() (lo, width, pidMax int, ok bool) {
 	// counter saw. More pids than forks means /proc/loadavg speaks of
 	// another pid namespace than /proc lists (a container's /proc mounted
 	// differently): trust neither.
-	if uint64(width) >= delta {
-		return 0, 0, 0, false
+	if uint64(width) >= forks {
+		return 0, false
 	}
-	return m.first, width, pidMax, true
+	return width, true
 }
 
 // scanAll visits the processes /proc lists for which keep is true.

@@ -2,6 +2,7 @@ package reaper
 
 import (
 	"os/exec"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -137,5 +138,45 @@ func BenchmarkSignalWholeProc(b *testing.B) {
 	m := MarkerFor("VELOCITY_BENCH_MARK=x")
 	for b.Loop() {
 		m.Signal(syscall.SIGKILL, 0)
+	}
+}
+
+// The window arithmetic, wrap-around included: pid_max 32768 hands out
+// 32767 and then 300.
+func TestPidWindow(t *testing.T) {
+	const pidMax = 32768
+	for _, tc := range []struct {
+		name        string
+		first, last int
+		forks       uint64
+		width       int
+		ok          bool
+	}{
+		{"three since", 1000, 1003, 4, 3, true},
+		{"more forks elsewhere", 1000, 1003, 50, 3, true},
+		{"wrapped", 32760, 302, 20, 10, true},
+		{"more pids than forks: another namespace", 1000, 1500, 10, 0, false},
+		{"may have come around", 1000, 1003, 20000, 0, false},
+	} {
+		width, ok := pidWindow(tc.first, tc.last, tc.forks, pidMax)
+		if width != tc.width || ok != tc.ok {
+			t.Errorf("%s: pidWindow = %d, %v; want %d, %v", tc.name, width, ok, tc.width, tc.ok)
+		}
+	}
+	var got []int
+	for p, k := 32765, 0; k < 4; k++ {
+		p = nextPid(p, pidMax)
+		got = append(got, p)
+	}
+	if want := []int{32766, 32767, 300, 301}; !slices.Equal(got, want) {
+		t.Errorf("pids after 32765: %v, want %v", got, want)
+	}
+	for p, want := range map[int]bool{32765: false, 32766: true, 32767: true, 299: false, 300: true, 301: true, 302: false, 1: false} {
+		if got := inWindow(p, 32765, 4, pidMax); got != want {
+			t.Errorf("inWindow(%d) = %v, want %v", p, got, want)
+		}
+	}
+	if !inWindow(1003, 1000, 3, pidMax) || inWindow(1004, 1000, 3, pidMax) || inWindow(1000, 1000, 3, pidMax) {
+		t.Error("inWindow is wrong without a wrap")
 	}
 }
