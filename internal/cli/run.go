@@ -224,7 +224,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	}
 	a.log.Debug("workspace copied", "files", snap.Files, "at", time.Since(began))
 	tmp := h.scratch(token)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)

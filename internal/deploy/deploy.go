@@ -131,10 +131,10 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 	}
 
 	dir := filepath.Join(d.Dir, env.Name, svc.Name, req.Release)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Result{}, fmt.Errorf("release directory: %w", err)
 	}
-	if err := d.Blobs.Restore(dir, req.Files); err != nil {
+	if err := d.Blobs.Restore(dir, private(req.Files)); err != nil {
 		return Result{}, fmt.Errorf("release %s from outputs: %w", req.Release, err)
 	}
 	next := &release{id: req.Release, dir: dir}
@@ -529,6 +529,20 @@ func envList(m map[string]string) []string {
 	var out []string
 	for k, v := range m {
 		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// private returns files with only their owner's permission bits: a
+// release lives in the data directory, which is the owner's alone; the
+// executable bit the instance needs is kept.
+func private(files []artifact.File) []artifact.File {
+	out := make([]artifact.File, len(files))
+	for i, f := range files {
+		if !f.IsSymlink() {
+			f.Mode &^= 0o077
+		}
+		out[i] = f
 	}
 	return out
 }

@@ -171,7 +171,7 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 
 	if len(n.Sidecars) > 0 {
 		dir := x.sidecarDir(n, number)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fail(log, fmt.Sprintf("sidecars: %v", err))
 		}
 		defer os.RemoveAll(dir)

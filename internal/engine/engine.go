@@ -174,7 +174,7 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 	}
 	// One directory per stage, made once rather than checked per attempt.
 	for _, st := range r.Plan.Stages {
-		if err := os.MkdirAll(filepath.Join(r.LogDir, st.Name), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(r.LogDir, st.Name), 0o700); err != nil {
 			return Outcome{Status: store.Failed, Reason: err.Error()}, fmt.Errorf("log directory: %w", err)
 		}
 	}
@@ -373,5 +373,5 @@ func (x *execution) logPath(n *plan.Node, attempt int) string {
 
 // createLog makes the attempt's log file; Execute made its directory.
 func createLog(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 }

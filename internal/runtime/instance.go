@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/velocity-ci/velocity/internal/reaper"
 )
 
 // instance implements Instance. The supervisor goroutine (supervisor.go)
@@ -25,6 +27,9 @@ type instance struct {
 	log    *instanceLog
 	logger *slog.Logger
 	cgroup *cgroup // nil without limits
+	// marker finds the instance's processes that left its group; used by
+	// the supervisor goroutine only.
+	marker *reaper.Marker
 
 	mu       sync.Mutex
 	state    State
@@ -52,6 +57,7 @@ func newInstance(l *Local, s Spec, id string, port int, log *instanceLog, logger
 		port:    port,
 		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		env:     withMarker(withPort(s.Env, port), id),
+		marker:  reaper.MarkerFor(markerVar + "=" + id),
 		grace:   grace,
 		policy:  s.Restart.withDefaults(),
 		log:     log,

@@ -258,7 +258,8 @@ func withPort(env []string, port int) []string {
 // markerVar is set to the instance's ID in the environment of its command.
 // Every process the instance starts inherits it, also one that left the
 // process group (setsid, a double fork) and so escapes kill(-pgid): the
-// supervisor finds those by it in /proc/PID/environ.
+// supervisor finds those by it in /proc/PID/environ (reaper.Marker, which
+// says what it cannot find).
 const markerVar = "VELOCITY_INSTANCE"
 
 // withMarker returns env with markerVar set to id, whatever env had.
@@ -270,37 +271,6 @@ func withMarker(env []string, id string) []string {
 		}
 	}
 	return append(out, markerVar+"="+id)
-}
-
-// marked lists the live processes (not zombies) whose environment carries
-// markerVar=id, leaving out those in process group pgid, which kill(-pgid)
-// reaches anyway. A process can change its own environ in memory, but
-// nothing started by a shell script does so by accident.
-func marked(id string, pgid int) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	want := []byte(markerVar + "=" + id + "\x00")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		state, pgrp, ok := procStat(pid)
-		if !ok || pgrp == pgid || state == 'Z' || state == 'X' {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil {
-			continue
-		}
-		if bytes.HasPrefix(env, want) || bytes.Contains(env, append([]byte{0}, want...)) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // newID makes service-environment-random: readable in `ps`, log and cgroup

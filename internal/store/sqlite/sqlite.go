@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -44,6 +45,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	defer unlock()
+	// SQLite creates a database with mode 0644, and its -wal and -shm
+	// files with the database's mode: made here first, all three are
+	// private.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	f.Close()
 
 	// synchronous=NORMAL in WAL mode keeps every commit across a crash of
 	// the process (the journal's promise); only a power cut may lose the
@@ -73,7 +82,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // lockSetup blocks until it holds the set-up lock at path.
 func lockSetup(path string) (func(), error) {
-	l, err := lockfile.Wait(path, 0o644)
+	l, err := lockfile.Wait(path, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("journal set-up: %w", err)
 	}
