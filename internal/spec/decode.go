@@ -250,7 +250,7 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 // returned, so that the checks for duplicates and needs do not add
 // errors that only repeat this one.
 func (d *decoder) name(v ast.Node, path string) (string, Pos) {
-	return d.checkedName(v, path, validName, `%q is not a valid name (use letters, digits, "_", "." and "-")`)
+	return d.checkedName(v, path, validName, `%q is not a valid name (use letters, digits, "_", "." and "-"; "." and ".." alone name folders)`)
 }
 
 // checkedName reads a name that valid must accept, reporting invalidMsg
@@ -275,8 +275,12 @@ func (d *decoder) checkedName(v ast.Node, path string, valid func(string) bool, 
 }
 
 // validName keeps names usable unquoted in paths, URLs and the command
-// line: velocity run build.test.
+// line: velocity run build.test. "." and ".." would make a stage's log
+// folder the run's own folder or the folder of every run.
 func validName(s string) bool {
+	if s == "." || s == ".." {
+		return false
+	}
 	for _, r := range s {
 		if !isAlnum(r) && r != '_' && r != '.' && r != '-' {
 			return false
