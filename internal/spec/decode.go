@@ -39,7 +39,10 @@ type stageSource struct {
 }
 
 type actionSource struct {
-	path  string
+	path string
+	// at is where the entry is written: for an alias, the alias, where
+	// Action.Pos is its anchor's value.
+	at    Pos
 	name  Pos   // zero when the name is missing or not a string
 	needs []Pos // one per entry of Action.Needs
 	// deployKey is where deploy was written, deploy and environment where
@@ -182,8 +185,10 @@ func (d *decoder) actions(v ast.Node, path string, required bool) ([]Action, []a
 	}
 	actions := make([]Action, len(items))
 	srcs := make([]actionSource, len(items))
+	written := v.(*ast.SequenceNode).Values
 	for i, item := range items {
 		actions[i], srcs[i] = d.action(item, index(path, i))
+		srcs[i].at = posOf(written[i])
 	}
 	return actions, srcs
 }

@@ -104,3 +104,38 @@ func TestAliasBombIsSmall(t *testing.T) {
 		t.Fatalf("the alias bomb is %d bytes, want at most 4 KB", n)
 	}
 }
+
+func TestParseRefusesTooManyActions(t *testing.T) {
+	// Four stages of 12,500 actions each reach the limit; one more action
+	// in a fifth stage passes it. Aliases keep the file small, and the
+	// repeated names are not reported past the limit.
+	var b strings.Builder
+	b.WriteString("stages:\n")
+	for s := range 5 {
+		n := MaxActions / 4
+		if s == 4 {
+			n = 1
+		}
+		fmt.Fprintf(&b, "  - name: s%d\n    actions: [", s)
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if s == 0 && i == 0 {
+				b.WriteString("&a {name: a, run: x}")
+			} else {
+				b.WriteString("*a")
+			}
+		}
+		b.WriteString("]\n")
+	}
+	_, err := Parse(FileName, []byte(b.String()))
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 1 {
+		t.Fatalf("err = %.500v, want one Error", err)
+	}
+	want := `velocity.yml:11:15: stages[4].actions[0]: the pipeline has more than 50000 actions (limit "max actions" is 50000)`
+	if !strings.HasPrefix(errs[0].Error(), want) {
+		t.Errorf("error %q, want it to start %q", errs[0].Error(), want)
+	}
+}
