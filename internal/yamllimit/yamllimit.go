@@ -151,11 +151,9 @@ func tokenize(src []byte, maxDepth int) (token.Tokens, error) {
 				return nil, &LimitError{Limit: NameMaxDepth, Value: maxDepth, Line: tk.Position.Line, Col: tk.Position.Column}
 			}
 		}
+		// Like lexer.Tokenize, scanning goes on after an error: an
+		// invalid token is among the tokens, and parser.Parse reports it.
 		tokens.Add(sub...)
-		if err != nil {
-			// The invalid token is in sub; parser.Parse reports it.
-			return tokens, nil
-		}
 	}
 }
 

@@ -1,11 +1,16 @@
 package yamllimit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goccy/go-yaml/parser"
 )
 
 func nested(open, close string, n int) string {
@@ -99,5 +104,44 @@ func TestParseAcceptsUpToLimits(t *testing.T) {
 	}
 	if _, err := Parse([]byte(aliasBomb(2)), Limits{MaxValues: 100}); err == nil {
 		t.Error("MaxValues 100 let an expansion of 111+ values through")
+	}
+}
+
+// Within the limits Parse is parser.ParseBytes: the same tree, the same
+// syntax errors, for every golden definition of velocity.yml and ASL.
+func TestParseMatchesTheParserWithinLimits(t *testing.T) {
+	var files []string
+	for _, glob := range []string{"../spec/testdata/*valid/*.txt", "../workflow/asl/testdata/*valid/*"} {
+		m, err := filepath.Glob(glob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) < 50 {
+		t.Fatalf("found only %d golden files", len(files))
+	}
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The golden inputs end at a "-- want --" line.
+		if i := bytes.Index(src, []byte("\n-- want --")); i >= 0 {
+			src = src[:i+1]
+		}
+		want, wantErr := parser.ParseBytes(src, 0, parser.AllowDuplicateMapKey())
+		got, gotErr := Parse(src, Limits{}, parser.AllowDuplicateMapKey())
+		var le *LimitError
+		if errors.As(gotErr, &le) && strings.Contains(file, "alias_expansion") {
+			continue // the one golden file over a limit
+		}
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Errorf("%s: error %v, the parser's %v", file, gotErr, wantErr)
+			continue
+		}
+		if wantErr == nil && got.String() != want.String() {
+			t.Errorf("%s: the tree differs from the parser's:\n%s\nwant:\n%s", file, got, want)
+		}
 	}
 }
