@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// NestedFlow is "stages: [[[...]]]" n levels deep: 100,000 levels (200 KB)
+// nestedFlow is "stages: [[[...]]]" n levels deep: 100,000 levels (200 KB)
 // took more than 12 GB in the YAML parser before nesting was bounded.
 func nestedFlow(n int) string {
 	return "stages: " + strings.Repeat("[", n) + strings.Repeat("]", n) + "\n"
