@@ -81,7 +81,7 @@ func (a *app) inDir(path string) string {
 // loadDefinition reads and validates a definition file; problems are
 // printed one a line as FILE:LINE:COL: POINTER: MESSAGE and exit 2.
 func (a *app) loadDefinition(file string) (*asl.StateMachine, []byte, error) {
-	src, err := os.ReadFile(a.inDir(file))
+	src, err := asl.ReadFile(a.inDir(file))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, usageError("%s: no such file", file)
 	}

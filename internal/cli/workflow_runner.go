@@ -484,11 +484,15 @@ func (c *children) StartChild(ctx context.Context, req task.ChildRequest) (task.
 		}
 		return describeChild(e), nil
 	}
-	src, err := os.ReadFile(req.DefinitionFile)
-	if err != nil {
+	src, err := asl.ReadFile(req.DefinitionFile)
+	var tooLarge asl.Errors
+	if err != nil && !errors.As(err, &tooLarge) {
 		return task.ChildExecution{}, asl.Failf("StepFunctions.StateMachineDoesNotExistException", "state machine %s: %v", req.StateMachineARN, err)
 	}
-	if _, err := asl.Load(req.DefinitionFile, src); err != nil {
+	if err == nil {
+		_, err = asl.Load(req.DefinitionFile, src)
+	}
+	if err != nil {
 		return task.ChildExecution{}, asl.Failf("StepFunctions.InvalidDefinitionException", "state machine %s: %v", req.StateMachineARN, err)
 	}
 	opts := c.opts

@@ -309,7 +309,7 @@ func (x *execution) env(n *plan.Node) []string {
 	// The environment deployed last before this action starts is the one
 	// its acceptance tests talk to.
 	x.mu.Lock()
-	for _, b := range n.Before {
+	for _, b := range n.Before() {
 		if u := x.urls[b]; u != "" {
 			env = append(env, "VELOCITY_URL="+u)
 		}

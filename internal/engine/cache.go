@@ -63,7 +63,7 @@ func (x *execution) cacheKey(n *plan.Node) (string, error) {
 		line("inputs %q %s", n.Inputs, artifact.TreeDigest(files))
 	}
 	x.mu.Lock()
-	for _, b := range n.Before {
+	for _, b := range n.Before() {
 		line("before %s %s", b.ID(), x.outputs[b])
 	}
 	x.mu.Unlock()

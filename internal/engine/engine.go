@@ -172,6 +172,9 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 	if x.limit <= 0 {
 		x.limit = runtime.NumCPU()
 	}
+	if err := checkPathNames(r.Plan); err != nil {
+		return Outcome{Status: store.Failed, Reason: err.Error()}, err
+	}
 	// One directory per stage, made once rather than checked per attempt.
 	for _, st := range r.Plan.Stages {
 		if err := os.MkdirAll(filepath.Join(r.LogDir, st.Name), 0o700); err != nil {
@@ -364,6 +367,42 @@ func forceContext(parent context.Context, force <-chan struct{}) context.Context
 		}
 	}()
 	return &forceCtx{Context: ctx, stop: func() { close(done); cancel() }}
+}
+
+// checkPathNames refuses a plan whose stage or action names would not
+// stay one folder or file name below the run's log folder: with a stage
+// named "..", logs left the run's folder and runs overwrote each other's.
+// spec refuses such names; this holds for plans built any other way.
+func checkPathNames(p *plan.Plan) error {
+	for _, s := range p.Stages {
+		if !isPathName(s.Name) {
+			return fmt.Errorf("stage %q cannot name a log folder: %w", s.Name, ErrUnsafeName)
+		}
+	}
+	var err error
+	p.Each(func(s *plan.Stage, n *plan.Node) {
+		if err == nil && !isPathName(n.Name) {
+			err = fmt.Errorf("action %q of stage %q cannot name a log file: %w", n.Name, s.Name, ErrUnsafeName)
+		}
+	})
+	return err
+}
+
+// ErrUnsafeName is the error of a plan refused by checkPathNames.
+var ErrUnsafeName = errors.New(`a name must be one path element, not ".", ".." or holding a separator or control character`)
+
+// isPathName reports whether name is a single element of a path inside
+// the folder it is joined to.
+func isPathName(name string) bool {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+		return false
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return filepath.IsLocal(name)
 }
 
 // logPath is where an attempt's output goes.

@@ -39,7 +39,10 @@ type stageSource struct {
 }
 
 type actionSource struct {
-	path  string
+	path string
+	// at is where the entry is written: for an alias, the alias, where
+	// Action.Pos is its anchor's value.
+	at    Pos
 	name  Pos   // zero when the name is missing or not a string
 	needs []Pos // one per entry of Action.Needs
 	// deployKey is where deploy was written, deploy and environment where
@@ -182,8 +185,10 @@ func (d *decoder) actions(v ast.Node, path string, required bool) ([]Action, []a
 	}
 	actions := make([]Action, len(items))
 	srcs := make([]actionSource, len(items))
+	written := v.(*ast.SequenceNode).Values
 	for i, item := range items {
 		actions[i], srcs[i] = d.action(item, index(path, i))
+		srcs[i].at = posOf(written[i])
 	}
 	return actions, srcs
 }
@@ -250,7 +255,7 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 // returned, so that the checks for duplicates and needs do not add
 // errors that only repeat this one.
 func (d *decoder) name(v ast.Node, path string) (string, Pos) {
-	return d.checkedName(v, path, validName, `%q is not a valid name (use letters, digits, "_", "." and "-")`)
+	return d.checkedName(v, path, validName, `%q is not a valid name (use letters, digits, "_", "." and "-"; "." and ".." alone name folders)`)
 }
 
 // checkedName reads a name that valid must accept, reporting invalidMsg
@@ -275,8 +280,12 @@ func (d *decoder) checkedName(v ast.Node, path string, valid func(string) bool, 
 }
 
 // validName keeps names usable unquoted in paths, URLs and the command
-// line: velocity run build.test.
+// line: velocity run build.test. "." and ".." would make a stage's log
+// folder the run's own folder or the folder of every run.
 func validName(s string) bool {
+	if s == "." || s == ".." {
+		return false
+	}
 	for _, r := range s {
 		if !isAlnum(r) && r != '_' && r != '.' && r != '-' {
 			return false
