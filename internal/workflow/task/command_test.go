@@ -138,3 +138,35 @@ func TestCommandTimeoutKillsItsProcessGroup(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A command that exits while something it started still holds its stdout
+// (a background job of its group, or one that left the group with setsid)
+// ends the task at once or after pipeWait, as a run action does, instead
+// of waiting for the leftover to close the pipe.
+func TestCommandLeftoverHoldingStdoutDoesNotHangTheTask(t *testing.T) {
+	for name, script := range map[string]string{
+		"same group": `sleep 30 & echo $! > left.pid; echo '{"done":true}'`,
+		"setsid":     `setsid sh -c 'echo $$ > left.pid; exec sleep 30' & while [ ! -s left.pid ]; do sleep 0.01; done; echo '{"done":true}'`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := &Resources{Dir: dir}
+			start := time.Now()
+			out, err := invoke(t, r, CommandResource, map[string]any{"Command": script})
+			took := time.Since(start)
+			b, _ := os.ReadFile(filepath.Join(dir, "left.pid"))
+			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
+				t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := asJSON(t, out); got != `{"done":true}` {
+				t.Errorf("output %s", got)
+			}
+			if took > pipeWait+3*time.Second {
+				t.Errorf("the task took %v: it waited for the leftover process to close stdout", took)
+			}
+		})
+	}
+}
