@@ -428,11 +428,11 @@ func (s *scope) secondsField(v *visit, fixed *int64, p *jsonpath.Path, in, ctxOb
 	if err != nil {
 		return 0, err
 	}
-	n, ok := positiveInt(val)
-	if !ok || n == 0 {
+	n, ok := seconds(val, 1)
+	if !ok {
 		return 0, asl.Failf(asl.ErrRuntime,
-			"An error occurred while executing the state '%s' (entered at the event id #%d). The %s parameter does not reference a valid positive integer value: %s",
-			v.st.name, s.enteredID(v), field, jsonString(val))
+			"An error occurred while executing the state '%s' (entered at the event id #%d). The %s parameter does not reference a valid positive integer value: %s (Step Functions accepts 1 to %d)",
+			v.st.name, s.enteredID(v), field, jsonString(val), maxSeconds)
 	}
 	return n, nil
 }
