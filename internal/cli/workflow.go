@@ -212,25 +212,56 @@ func checkName(name string) error {
 }
 
 // readInput reads a JSON flag's value (--input, --output): JSON, @FILE
-// or @- for stdin. Errors name the flag.
+// or @- for stdin. Errors name the flag. At most
+// workflow.MaxPayloadTextBytes are read and parsed, and the JSON may be at
+// most workflow.MaxPayloadBytes compact, Step Functions' quota for an
+// execution's input and a task's output: refused here, nothing is
+// recorded.
 func (a *app) readInput(flag, s string) ([]byte, error) {
 	src := []byte(s)
 	if name, ok := strings.CutPrefix(s, "@"); ok {
-		var err error
-		if name == "-" {
-			src, err = io.ReadAll(a.stdin)
-		} else {
-			src, err = os.ReadFile(a.inDir(name))
+		var r io.Reader = a.stdin
+		if name != "-" {
+			f, err := os.Open(a.inDir(name))
+			if err != nil {
+				return nil, usageError("%s %s: %v", flag, s, err)
+			}
+			defer f.Close()
+			r = f
+		} else if r == nil {
+			r = strings.NewReader("")
 		}
+		var err error
+		src, err = io.ReadAll(io.LimitReader(r, workflow.MaxPayloadTextBytes+1))
 		if err != nil {
 			return nil, usageError("%s %s: %v", flag, s, err)
 		}
+	}
+	if len(src) > workflow.MaxPayloadTextBytes {
+		return nil, usageError("%s %s: more than %d bytes of text (the input limit, workflow.MaxPayloadTextBytes); Step Functions takes at most %d bytes (256 KiB) of JSON: pass a reference to the data (a file name or object key) instead",
+			flag, abbreviate(s), workflow.MaxPayloadTextBytes, workflow.MaxPayloadBytes)
 	}
 	v, err := payload.Decode(src)
 	if err != nil {
 		return nil, usageError("%s is not JSON: %v", flag, err)
 	}
-	return marshalJSON(v)
+	out, err := marshalJSON(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > workflow.MaxPayloadBytes {
+		return nil, usageError("%s %s: %d bytes of JSON, more than the %d bytes (256 KiB, workflow.MaxPayloadBytes) Step Functions accepts; pass a reference to the data (a file name or object key) instead",
+			flag, abbreviate(s), len(out), workflow.MaxPayloadBytes)
+	}
+	return out, nil
+}
+
+// abbreviate shortens a flag's value for an error message.
+func abbreviate(s string) string {
+	if len(s) > 40 {
+		return s[:37] + "..."
+	}
+	return s
 }
 
 func (a *app) runWorkflow(ctx context.Context, rt *workflowRuntime, file string, o workflowRunOptions, start bool) error {
