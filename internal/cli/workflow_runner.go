@@ -66,8 +66,12 @@ type workflowRuntime struct {
 	// stop request) look at the store.
 	poll time.Duration
 	// ctx bounds executions this process runs on its own (children,
-	// adopted executions); cancelling it shuts them down resumable.
-	ctx context.Context
+	// adopted executions); abandon cancels it, which shuts them down
+	// resumable.
+	ctx     context.Context
+	abandon context.CancelFunc
+	// limits bound the trees of executions that tasks start.
+	limits store.TreeLimits
 	// notify prints progress for a person; nil in --json mode.
 	notify func(format string, args ...any)
 
@@ -77,8 +81,9 @@ type workflowRuntime struct {
 }
 
 func (a *app) newWorkflowRuntime(ctx context.Context, h *home) (*workflowRuntime, error) {
+	ctx, abandon := context.WithCancel(ctx)
 	return &workflowRuntime{
-		h: h, log: a.log, reaper: &lazyReaper{log: a.log}, poll: 100 * time.Millisecond, ctx: ctx,
+		h: h, log: a.log, reaper: &lazyReaper{log: a.log}, poll: 100 * time.Millisecond, ctx: ctx, abandon: abandon,
 		active: map[int64]bool{},
 	}, nil
 }
@@ -87,6 +92,7 @@ func (a *app) newWorkflowRuntime(ctx context.Context, h *home) (*workflowRuntime
 // started without .sync), then stops the reaper.
 func (rt *workflowRuntime) close() {
 	rt.bg.Wait()
+	rt.abandon()
 	rt.reaper.close()
 }
 
@@ -195,7 +201,9 @@ type newExecution struct {
 	key                string
 	limit              int
 	parent             string
-	opts               workflowOptions
+	// startedBy names the task that starts a child, for errors.
+	startedBy string
+	opts      workflowOptions
 }
 
 // create records a new execution PENDING, owned by this process.
@@ -214,9 +222,21 @@ func (rt *workflowRuntime) create(ctx context.Context, n newExecution) (store.Ex
 		Definition: n.definition, Input: n.input, ConcurrencyKey: n.key, ConcurrencyLimit: n.limit,
 		Parent: n.parent, Lock: path, Options: opts, Created: time.Now(),
 	}
-	id, err := rt.h.store.CreateExecution(ctx, e)
+	var id int64
+	if n.parent == "" {
+		id, err = rt.h.store.CreateExecution(ctx, e)
+	} else {
+		id, err = rt.h.store.CreateChild(ctx, e, rt.limits)
+	}
 	if err != nil {
 		lock.Release()
+		var le *store.TreeLimitError
+		if errors.As(err, &le) {
+			// The error Step Functions gives a StartExecution over a
+			// quota: a Retry or Catch of the task can handle it.
+			return e, nil, &asl.Failure{Name: "StepFunctions.ExecutionLimitExceeded",
+				Cause: fmt.Sprintf("%s cannot start an execution of state machine %s: %v", n.startedBy, n.stateMachine, le)}
+		}
 		if errors.Is(err, store.ErrExists) {
 			return e, nil, &asl.Failure{Name: "StepFunctions.ExecutionAlreadyExistsException",
 				Cause: fmt.Sprintf("an execution named %s of state machine %s exists already; choose another --name", n.name, n.stateMachine)}
@@ -325,6 +345,11 @@ func (rt *workflowRuntime) execute(ctx context.Context, e store.Execution, lock 
 		Journal: sqliteJournal{rt.h.store}, Invoker: resources, Logger: rt.log, BaseDir: opts.Dir,
 		Region: arnRegion, Account: arnAccount,
 	}
+	if !e.StopRequested {
+		if e, err = rt.stopIfParentStopped(ctx, e); err != nil {
+			return workflow.Result{}, err
+		}
+	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if e.StopRequested {
@@ -346,6 +371,30 @@ func (rt *workflowRuntime) execute(ctx context.Context, e store.Execution, lock 
 		return res, fmt.Errorf("execution %s: %w", e.Name, err)
 	}
 	return rt.finish(ctx, e, res)
+}
+
+// stopIfParentStopped records the stop of an execution whose parent was
+// stopped or aborted before it runs a state: one resumed after its
+// parent's process died must not carry on alone (children started after
+// the stop inherit it when they are created; this catches the older
+// ones). It returns the execution as it is recorded now.
+func (rt *workflowRuntime) stopIfParentStopped(ctx context.Context, e store.Execution) (store.Execution, error) {
+	if e.Parent == "" {
+		return e, nil
+	}
+	p, err := rt.h.store.ExecutionByARN(ctx, e.Parent)
+	if err != nil || !(p.StopRequested || p.Status == store.ExecutionAborted) {
+		// A parent that is gone from the journal stops nothing.
+		return e, nil
+	}
+	name, cause := p.StopError, p.StopCause
+	if !p.StopRequested {
+		name, cause = p.Error, "it was aborted"
+	}
+	if _, err := rt.h.store.RequestStop(ctx, e.ID, name, fmt.Sprintf("stopped with execution %s: %s", p.ARN, cause)); err != nil {
+		return e, err
+	}
+	return rt.h.store.Execution(ctx, e.ID)
 }
 
 // finish records how an execution ended.
@@ -497,6 +546,7 @@ func (c *children) StartChild(ctx context.Context, req task.ChildRequest) (task.
 	e, lock, err := rt.create(ctx, newExecution{
 		name: name, stateMachine: req.StateMachineName, definition: src, input: req.Input,
 		key: req.ConcurrencyKey, limit: req.ConcurrencyLimit, parent: req.ParentARN, opts: opts,
+		startedBy: fmt.Sprintf("state %s of %s", req.StateName, c.opts.File),
 	})
 	if err != nil {
 		return task.ChildExecution{}, err
