@@ -201,3 +201,30 @@ func TestWorkflowSelfStartingFailsAtTheNestingLimit(t *testing.T) {
 		})
 	}
 }
+
+// Lock files no execution uses any more (left by a velocity killed after
+// an execution ended) are removed by the next workflow command; a new
+// one, which may be about to be locked, is not.
+func TestWorkflowStaleLockFilesAreRemoved(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{"pass.asl.json": `{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}`})
+	if r := e.run(dir, "workflow", "run", "pass.asl.json"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
+	}
+	locks := filepath.Join(e.home, "locks")
+	stale, fresh := filepath.Join(locks, "wf-stale.lock"), filepath.Join(locks, "wf-fresh.lock")
+	for _, p := range []string{stale, fresh} {
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Minute)
+	os.Chtimes(stale, old, old)
+	e.run(dir, "workflow", "list")
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("a stale lock file was left")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a new lock file was removed: %v", err)
+	}
+}

@@ -626,10 +626,49 @@ func (rt *workflowRuntime) resumeAll(ctx context.Context, out io.Writer) (int, e
 	return n, nil
 }
 
+// staleLockAge is how long an execution lock file must have existed
+// before sweepLocks may remove it: lockfile.Acquire creates the file
+// before it locks it, and a file that new is never a leftover.
+const staleLockAge = time.Minute
+
+// sweepLocks removes execution lock files that nobody holds and that no
+// live execution names: those of executions whose process was killed
+// after they ended, or before they were recorded. A live execution's
+// lock is left for whoever resumes it.
+func (rt *workflowRuntime) sweepLocks(ctx context.Context) {
+	paths, err := filepath.Glob(rt.h.lockPath("wf-*"))
+	if err != nil || len(paths) == 0 {
+		return
+	}
+	live, err := rt.h.store.LiveExecutions(ctx)
+	if err != nil {
+		return
+	}
+	named := make(map[string]bool, len(live))
+	for _, e := range live {
+		named[e.Lock] = true
+	}
+	for _, p := range paths {
+		if named[p] {
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil || time.Since(fi.ModTime()) < staleLockAge {
+			continue
+		}
+		if held, err := lockfile.Held(p); err == nil && !held {
+			if err := os.Remove(p); err == nil {
+				rt.log.Debug("removed a stale workflow lock file", "path", p)
+			}
+		}
+	}
+}
+
 // resumeInBackground starts a detached `velocity workflow resume` when
 // some execution's owner is gone, so that every workflow command (even
 // `list`) gets interrupted executions going again without blocking.
 func (rt *workflowRuntime) resumeInBackground(ctx context.Context) {
+	rt.sweepLocks(ctx)
 	orphans, err := rt.orphans(ctx)
 	if err != nil || len(orphans) == 0 {
 		return
