@@ -228,3 +228,63 @@ func TestWorkflowStaleLockFilesAreRemoved(t *testing.T) {
 		t.Errorf("a new lock file was removed: %v", err)
 	}
 }
+
+// A tree whose process was killed is stopped whole by 'workflow stop' of
+// its root: the executions resumed in the background abort instead of
+// carrying on (and starting more).
+func TestWorkflowStopOfAKilledTreeAbortsEveryExecution(t *testing.T) {
+	e := newEnv(t)
+	t.Cleanup(func() { stopVelocityProcesses(t, e) })
+	pids := t.TempDir()
+	dir := project(t, map[string]string{"tree.asl.json": fmt.Sprintf(selfStartingTree, pids)})
+	cmd := e.command(dir, "workflow", "run", "tree.asl.json", "--name", "root")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		entries, _ := os.ReadDir(pids)
+		if len(entries) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the tree never grew to 3 executions")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+
+	if r := e.run(dir, "workflow", "stop", "root", "--error", "Halt", "--cause", "by hand"); r.code != 0 || !strings.Contains(r.stdout, "ABORTED") {
+		t.Fatalf("stop: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var executions []map[string]any
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		executions = listedExecutions(t, e, dir)
+		live := 0
+		for _, x := range executions {
+			if x["status"] == "RUNNING" || x["status"] == "PENDING" {
+				live++
+			}
+		}
+		if live == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d executions still live 15 s after the stop", live, len(executions))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, x := range executions {
+		if x["status"] != "ABORTED" || x["error"] != "Halt" {
+			t.Errorf("execution %v ended %v %v: %v", x["id"], x["status"], x["error"], x["cause"])
+		}
+	}
+	// Nothing started after the stop: at most the generation being
+	// started at the kill is there besides the three seen.
+	if len(executions) > 5 {
+		t.Errorf("%d executions: the tree kept growing after the stop", len(executions))
+	}
+}
