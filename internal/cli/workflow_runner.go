@@ -367,6 +367,10 @@ func (rt *workflowRuntime) execute(ctx context.Context, e store.Execution, lock 
 		// (the process died in between) is still to be done.
 		Redrive: e.RedriveCount > redriven,
 	})
+	if errors.Is(err, workflow.ErrInputTooLarge) {
+		// Left live, it would be resumed, and refused, for ever.
+		return rt.finish(ctx, e, workflow.Result{Status: workflow.StatusFailed, Error: asl.ErrDataLimitExceeded, Cause: err.Error(), StopTime: time.Now()})
+	}
 	if err != nil {
 		return res, fmt.Errorf("execution %s: %w", e.Name, err)
 	}
@@ -532,6 +536,11 @@ func (c *children) StartChild(ctx context.Context, req task.ChildRequest) (task.
 			rt.runInBackground(e, lock)
 		}
 		return describeChild(e), nil
+	}
+	if len(req.Input) > workflow.MaxPayloadBytes {
+		return task.ChildExecution{}, asl.Failf(asl.ErrDataLimitExceeded,
+			"state %s: the input of the execution of %s is %d bytes of JSON, more than the %d bytes (256 KiB, MaxPayloadBytes) Step Functions accepts",
+			req.StateName, req.StateMachineName, len(req.Input), workflow.MaxPayloadBytes)
 	}
 	src, err := os.ReadFile(req.DefinitionFile)
 	if err != nil {
