@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
@@ -82,8 +83,9 @@ func (c Command) Run(ctx context.Context, stdin []byte, env []string, reaper Rea
 		cmd.Env = append(cmd.Env, k+"="+c.Env[k])
 	}
 	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &tail{max: stderrTail, buf: &stderr}
+	var stderr bytes.Buffer
+	stdout := &capped{max: workflow.MaxPayloadTextBytes}
+	cmd.Stdout, cmd.Stderr = stdout, &tail{max: stderrTail, buf: &stderr}
 	// Its own process group, so that a timeout or a crash of Velocity
 	// takes down whatever the command started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -127,10 +129,15 @@ func (c Command) Run(ctx context.Context, stdin []byte, env []string, reaper Rea
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	if err != nil {
-		return nil, c.failure(err, stdout.Bytes(), stderr.String())
+	if stdout.over {
+		return nil, asl.Failf(asl.ErrDataLimitExceeded,
+			"%s printed more than %d bytes on stdout (the limit on a task command's output, workflow.MaxPayloadTextBytes); a task's result may be at most %d bytes (256 KiB) of JSON",
+			c.describe(), workflow.MaxPayloadTextBytes, workflow.MaxPayloadBytes)
 	}
-	return stdout.Bytes(), nil
+	if err != nil {
+		return nil, c.failure(err, stdout.buf.Bytes(), stderr.String())
+	}
+	return stdout.buf.Bytes(), nil
 }
 
 func (c Command) describe() string {
@@ -178,6 +185,26 @@ func errorObject(out []byte) *asl.Failure {
 		return &asl.Failure{Name: e.ErrorType, Cause: string(out)}
 	}
 	return nil
+}
+
+// capped keeps the first max bytes written and notes that more came:
+// what a command prints is parsed as the task's result, which may not be
+// large, and a command printing without end must not fill memory. It
+// keeps accepting writes so that the command never blocks on the pipe.
+type capped struct {
+	max  int
+	buf  bytes.Buffer
+	over bool
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	n := len(p)
+	if room := c.max - c.buf.Len(); n > room {
+		c.over = true
+		p = p[:max(room, 0)]
+	}
+	c.buf.Write(p)
+	return n, nil
 }
 
 // tail keeps the last max bytes written.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
@@ -168,5 +169,21 @@ func TestCommandLeftoverHoldingStdoutDoesNotHangTheTask(t *testing.T) {
 				t.Errorf("the task took %v: it waited for the leftover process to close stdout", took)
 			}
 		})
+	}
+}
+
+// A command that prints more than a result can be is cut off at
+// workflow.MaxPayloadTextBytes, read to its end without being kept, and
+// fails its task with States.DataLimitExceeded naming the limit.
+func TestCommandOutputIsBounded(t *testing.T) {
+	r := &Resources{Dir: t.TempDir()}
+	start := time.Now()
+	_, err := invoke(t, r, CommandResource, map[string]any{"Command": `printf '"'; head -c 50000000 /dev/zero | tr '\0' x; printf '"'`})
+	f := failure(t, err)
+	if f.Name != asl.ErrDataLimitExceeded || !strings.Contains(f.Cause, strconv.Itoa(workflow.MaxPayloadTextBytes)) {
+		t.Errorf("%s: %s", f.Name, f.Cause)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v", d)
 	}
 }
