@@ -96,7 +96,10 @@ func (s *Store) CreateChild(ctx context.Context, e store.Execution, limits store
 			return err
 		}
 		// The parent's ancestors, walked no further than the limit: the
-		// last one found is the root, or far enough to refuse.
+		// last one found is the root, or far enough to refuse. (Below,
+		// "x.parent != ''" lets SQLite use the partial index on parent:
+		// without it each step of a walk down scanned the whole table, and
+		// a Map starting 500 children took 30 s instead of 1.3.)
 		var root string
 		var depth int
 		err = tx.QueryRowContext(ctx, `WITH RECURSIVE up(arn, parent, d) AS (
@@ -114,7 +117,7 @@ func (s *Store) CreateChild(ctx context.Context, e store.Execution, limits store
 		err = tx.QueryRowContext(ctx, `WITH RECURSIVE down(arn) AS (
 			SELECT ?
 			UNION ALL
-			SELECT x.arn FROM workflow_executions x JOIN down ON x.parent = down.arn)
+			SELECT x.arn FROM workflow_executions x JOIN down ON x.parent = down.arn WHERE x.parent != '')
 			SELECT COUNT(*) FROM (SELECT 1 FROM down LIMIT ?)`, root, limits.Executions()).Scan(&n)
 		if err != nil {
 			return err
@@ -204,9 +207,9 @@ func (s *Store) RequestStop(ctx context.Context, id int64, errName, cause string
 		// without .sync may outlive its parent and have live children.
 		res, err = tx.ExecContext(ctx,
 			`WITH RECURSIVE down(arn) AS (
-				SELECT x.arn FROM workflow_executions x WHERE x.parent = ?
+				SELECT x.arn FROM workflow_executions x WHERE x.parent = ? AND x.parent != ''
 				UNION ALL
-				SELECT x.arn FROM workflow_executions x JOIN down ON x.parent = down.arn)
+				SELECT x.arn FROM workflow_executions x JOIN down ON x.parent = down.arn WHERE x.parent != '')
 			 UPDATE workflow_executions SET stop_requested = 1, stop_error = ?, stop_cause = ?
 			 WHERE stop_requested = 0 AND status IN ('PENDING', 'RUNNING') AND arn IN (SELECT arn FROM down)`,
 			arn, errName, stoppedWith(arn, cause))
