@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -192,7 +193,7 @@ func TestWorkflowSelfStartingFailsAtTheNestingLimit(t *testing.T) {
 			if c.name == "uncaught" {
 				cause, _ := deepest["cause"].(string)
 				if deepest["error"] != "StepFunctions.ExecutionLimitExceeded" || !strings.Contains(cause, "MaxDepth = 10") ||
-					!strings.Contains(cause, "state Again of ") {
+					!regexp.MustCompile(`self\.asl\.json:1:\d+: state Again `).MatchString(cause) {
 					t.Errorf("the deepest execution ended %v: %v: %v", deepest["status"], deepest["error"], cause)
 				}
 			} else if deepest["status"] != "SUCCEEDED" {

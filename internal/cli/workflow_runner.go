@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"sync"
 	"syscall"
@@ -555,13 +557,35 @@ func (c *children) StartChild(ctx context.Context, req task.ChildRequest) (task.
 	e, lock, err := rt.create(ctx, newExecution{
 		name: name, stateMachine: req.StateMachineName, definition: src, input: req.Input,
 		key: req.ConcurrencyKey, limit: req.ConcurrencyLimit, parent: req.ParentARN, opts: opts,
-		startedBy: fmt.Sprintf("state %s of %s", req.StateName, c.opts.File),
+		startedBy: fmt.Sprintf("%s: state %s", statePosition(c.opts.File, c.parent.Definition, req.StateName), req.StateName),
 	})
 	if err != nil {
 		return task.ChildExecution{}, err
 	}
 	rt.runInBackground(e, lock)
 	return describeChild(e), nil
+}
+
+// statePosition is FILE:LINE:COL of a state's name in its definition,
+// for errors about what the state does at run time; the loaded state
+// machine keeps no positions, and state names are unique in a whole
+// definition (States Language), so the first key with the name is it.
+// Without a match it is the file alone.
+func statePosition(file string, src []byte, name string) string {
+	quoted, _ := json.Marshal(name)
+	re := regexp.MustCompile(`(?m)(` + regexp.QuoteMeta(string(quoted)) + `\s*:|^\s*` + regexp.QuoteMeta(name) + `\s*:)`)
+	loc := re.FindIndex(src)
+	if loc == nil {
+		return file
+	}
+	start := loc[0]
+	if src[start] != '"' {
+		// The YAML form matched from the line's start: skip the indent.
+		start += len(src[start:]) - len(bytes.TrimLeft(src[start:], " \t"))
+	}
+	line := 1 + bytes.Count(src[:start], []byte("\n"))
+	col := 1 + start - (bytes.LastIndexByte(src[:start], '\n') + 1)
+	return fmt.Sprintf("%s:%d:%d", file, line, col)
 }
 
 // runInBackground runs an execution this process holds the lock of in
