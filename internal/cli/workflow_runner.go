@@ -520,6 +520,11 @@ var _ task.Children = (*children)(nil)
 // StartChild implements task.Children.
 func (c *children) StartChild(ctx context.Context, req task.ChildRequest) (task.ChildExecution, error) {
 	rt := c.rt
+	if len(req.Input) > workflow.MaxPayloadBytes {
+		return task.ChildExecution{}, asl.Failf(asl.ErrDataLimitExceeded,
+			"state %s: the input of the execution of %s is %d bytes of JSON, more than the %d bytes (256 KiB, MaxPayloadBytes) Step Functions accepts",
+			req.StateName, req.StateMachineName, len(req.Input), workflow.MaxPayloadBytes)
+	}
 	name := req.Name
 	if name == "" {
 		name = newToken()
@@ -538,11 +543,6 @@ func (c *children) StartChild(ctx context.Context, req task.ChildRequest) (task.
 			rt.runInBackground(e, lock)
 		}
 		return describeChild(e), nil
-	}
-	if len(req.Input) > workflow.MaxPayloadBytes {
-		return task.ChildExecution{}, asl.Failf(asl.ErrDataLimitExceeded,
-			"state %s: the input of the execution of %s is %d bytes of JSON, more than the %d bytes (256 KiB, MaxPayloadBytes) Step Functions accepts",
-			req.StateName, req.StateMachineName, len(req.Input), workflow.MaxPayloadBytes)
 	}
 	src, err := os.ReadFile(req.DefinitionFile)
 	if err != nil {
