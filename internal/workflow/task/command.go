@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
@@ -51,6 +55,12 @@ const stderrTail = 4096
 // killGrace is how long a cancelled command has between SIGTERM and SIGKILL.
 const killGrace = 2 * time.Second
 
+// pipeWait bounds how long stdout and stderr are read after the command
+// has exited and its process group was killed: only a process that left
+// the group (setsid) can still hold them open, and waiting for it would
+// hang the task for as long as it lives. Run actions wait as long.
+const pipeWait = 2 * time.Second
+
 // Run runs the command with stdin and returns what it printed on stdout.
 func (c Command) Run(ctx context.Context, stdin []byte, env []string, reaper Reaper) ([]byte, error) {
 	name, args := "sh", []string{"-c", c.Script, "sh"}
@@ -73,11 +83,15 @@ func (c Command) Run(ctx context.Context, stdin []byte, env []string, reaper Rea
 		cmd.Env = append(cmd.Env, k+"="+c.Env[k])
 	}
 	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &tail{max: stderrTail, buf: &stderr}
+	var stderr bytes.Buffer
+	stdout := &capped{max: workflow.MaxPayloadTextBytes}
+	cmd.Stdout, cmd.Stderr = stdout, &tail{max: stderrTail, buf: &stderr}
 	// Its own process group, so that a timeout or a crash of Velocity
 	// takes down whatever the command started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Once the command has exited, a process that left its group may
+	// still hold stdout open: Wait then closes the pipes after pipeWait.
+	cmd.WaitDelay = pipeWait
 	if err := cmd.Start(); err != nil {
 		return nil, asl.Failf(asl.ErrTaskFailed, "start %s: %v", c.describe(), err)
 	}
@@ -85,32 +99,45 @@ func (c Command) Run(ctx context.Context, stdin []byte, env []string, reaper Rea
 	if reaper != nil {
 		reaper.Add(pgid)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var err error
+	// Wait (which also waits for the pipes) comes only after the group
+	// is killed: waitid without reaping tells when the command exited,
+	// while its pid still names the group, so the kill cannot hit a
+	// stranger that reused the pid.
+	exited := make(chan error, 1)
+	go func() { exited <- waitExit(pgid) }()
 	select {
-	case err = <-done:
+	case <-exited:
 	case <-ctx.Done():
 		syscall.Kill(-pgid, syscall.SIGTERM)
 		select {
-		case err = <-done:
+		case <-exited:
 		case <-time.After(killGrace):
 			syscall.Kill(-pgid, syscall.SIGKILL)
-			err = <-done
+			<-exited
 		}
 	}
 	// Background processes the command left behind die with it.
 	syscall.Kill(-pgid, syscall.SIGKILL)
+	err := cmd.Wait()
 	if reaper != nil {
 		reaper.Remove(pgid)
+	}
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// The command itself succeeded; only a leftover held the pipes.
+		err = nil
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	if err != nil {
-		return nil, c.failure(err, stdout.Bytes(), stderr.String())
+	if stdout.over {
+		return nil, asl.Failf(asl.ErrDataLimitExceeded,
+			"%s printed more than %d bytes on stdout (the limit on a task command's output, workflow.MaxPayloadTextBytes); a task's result may be at most %d bytes (256 KiB) of JSON",
+			c.describe(), workflow.MaxPayloadTextBytes, workflow.MaxPayloadBytes)
 	}
-	return stdout.Bytes(), nil
+	if err != nil {
+		return nil, c.failure(err, stdout.buf.Bytes(), stderr.String())
+	}
+	return stdout.buf.Bytes(), nil
 }
 
 func (c Command) describe() string {
@@ -158,6 +185,26 @@ func errorObject(out []byte) *asl.Failure {
 		return &asl.Failure{Name: e.ErrorType, Cause: string(out)}
 	}
 	return nil
+}
+
+// capped keeps the first max bytes written and notes that more came:
+// what a command prints is parsed as the task's result, which may not be
+// large, and a command printing without end must not fill memory. It
+// keeps accepting writes so that the command never blocks on the pipe.
+type capped struct {
+	max  int
+	buf  bytes.Buffer
+	over bool
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	n := len(p)
+	if room := c.max - c.buf.Len(); n > room {
+		c.over = true
+		p = p[:max(room, 0)]
+	}
+	c.buf.Write(p)
+	return n, nil
 }
 
 // tail keeps the last max bytes written.
@@ -265,4 +312,15 @@ func (r *Resources) runCommand(ctx context.Context, c Command, req Request, inpu
 		return nil, asl.Failf(asl.ErrTaskFailed, "%s printed output that is not JSON (%v): %.200s", c.describe(), err, bytes.TrimSpace(out))
 	}
 	return v, nil
+}
+
+// waitExit waits until pid has exited without reaping it.
+func waitExit(pid int) error {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			return err
+		}
+	}
 }
