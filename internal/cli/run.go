@@ -42,6 +42,7 @@ type runOptions struct {
 	proxyAddr     string
 	noServe       bool
 	replace       bool
+	strict        bool
 }
 
 // runRequest is what `run` and `rerun` ask the shared code to do.
@@ -93,6 +94,7 @@ func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
 	f.BoolVar(&o.noServe, "no-serve", false, "without velocity serve: stop deployed services when the pipeline ends instead of serving until Ctrl-C")
 	f.BoolVar(&o.approve, "approve", false, "approve every stage that needs manual approval (for demos and scripts)")
 	f.BoolVar(&o.replace, "replace", false, "let deploys take over services that are live from another project on the server")
+	f.BoolVar(&o.strict, "strict", false, "fail an action that may read files an earlier action created without declaring them in outputs or cache (default: warn)")
 	f.StringVar(&o.cacheSize, "cache-size", "", "bound the blob store (outputs, logs, caches) to `SIZE`, e.g. 500MB, 10GB (default $VELOCITY_CACHE_SIZE, else 10GB); least recently used blobs go first")
 }
 
@@ -345,6 +347,9 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		TempDir: tmp,
 		NoCache: o.noCache,
 		Reuse:   o.reuse,
+		Warn:    func(msg string) { con.Printf("velocity: warning: %s\n", msg) },
+		// --strict turns the warnings above into failures.
+		StrictSharing: o.strict,
 	})
 	con.Stop()
 	finished := time.Now()
