@@ -279,6 +279,72 @@ func TestInitRustCrate(t *testing.T) {
 	})
 }
 
+// debianMavenRepo is where Debian's Maven plugin packages install their
+// artifacts, laid out as a Maven repository.
+const debianMavenRepo = "/usr/share/maven-repo"
+
+// debianMavenPackages are the Debian packages that put the plugins of
+// Maven's default jar lifecycle and JUnit 4 into debianMavenRepo.
+const debianMavenPackages = "maven libmaven-compiler-plugin-java libmaven-resources-plugin-java libmaven-jar-plugin-java libsurefire-java junit4"
+
+// TestInitMavenProject: Maven Central is out of reach here, so the
+// project is made in the test and resolves its plugins and JUnit from
+// Debian's Maven repository, configured as a mirror in the project's
+// .mvn/maven.config the way a company points Maven at its own
+// repository manager.
+func TestInitMavenProject(t *testing.T) {
+	requireTool(t, "mvn")
+	for _, p := range []string{"org/apache/maven/plugins/maven-compiler-plugin", "org/apache/maven/plugins/maven-surefire-plugin",
+		"org/apache/maven/plugins/maven-resources-plugin", "org/apache/maven/plugins/maven-jar-plugin", "junit/junit/4.13.2"} {
+		if _, err := os.Stat(filepath.Join(debianMavenRepo, p)); err != nil {
+			requireTool(t, "Maven plugins offline (apt-get install "+debianMavenPackages+"): "+err.Error())
+		}
+	}
+	local := t.TempDir()
+	dir := project(t, map[string]string{
+		// A JVM that stops at the first JIT tier and tests run inside
+		// Maven's own JVM start faster, which is most of a small build.
+		".mvn/maven.config": "--settings=.mvn/settings.xml\n-DforkCount=0\n",
+		".mvn/jvm.config":   "-XX:TieredStopAtLevel=1 -Xshare:auto\n",
+		".mvn/settings.xml": "<settings>\n  <localRepository>" + local + "</localRepository>\n" +
+			"  <mirrors>\n    <mirror>\n      <id>debian</id>\n      <mirrorOf>*</mirrorOf>\n" +
+			"      <url>file://" + debianMavenRepo + "</url>\n    </mirror>\n  </mirrors>\n</settings>\n",
+		"pom.xml": `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>example</groupId>
+  <artifactId>calc</artifactId>
+  <version>1.0</version>
+  <properties>
+    <maven.compiler.release>17</maven.compiler.release>
+    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
+  </properties>
+  <dependencies>
+    <dependency>
+      <groupId>junit</groupId>
+      <artifactId>junit</artifactId>
+      <version>4.13.2</version>
+      <scope>test</scope>
+    </dependency>
+  </dependencies>
+</project>
+`,
+		"src/main/java/calc/Calc.java": "package calc;\n\npublic final class Calc {\n" +
+			"    public static int add(int a, int b) { return a + b; }\n}\n",
+		"src/test/java/calc/CalcTest.java": "package calc;\n\nimport static org.junit.Assert.assertEquals;\n" +
+			"import org.junit.Test;\n\npublic class CalcTest {\n    @Test\n" +
+			"    public void adds() { assertEquals(5, Calc.add(2, 3)); }\n}\n",
+	})
+	gitProject(t, dir)
+	test := filepath.Join(dir, "src/test/java/calc/CalcTest.java")
+	checkInitLifecycle(t, newEnv(t), initCase{
+		dir:       dir,
+		kind:      "java",
+		breakTest: func(t *testing.T) { editFile(t, test, "assertEquals(5,", "assertEquals(6,") },
+		fixTest:   func(t *testing.T) { editFile(t, test, "assertEquals(6,", "assertEquals(5,") },
+		failure:   "expected:<6> but was:<5>",
+	})
+}
+
 // TestInitMakefileProject: build and test targets, test depending on
 // what build makes.
 func TestInitMakefileProject(t *testing.T) {
