@@ -29,9 +29,13 @@ type nodeManager struct {
 // Every install keeps a node_modules restored from the dependency cache
 // and only reconciles it with the lockfile; that is why npm gets "npm
 // install" rather than "npm ci", which deletes node_modules and installs
-// everything again (66-98 s against 2-4 s for a project with 270
-// packages, measured here). npm install still installs exactly what
+// everything again. npm install still installs exactly what
 // package-lock.json pins as long as package.json agrees with it.
+// Measured on a project with 422 packages (12,162 files, 138 MB), with
+// npm's own cache in ~/.npm warm: npm ci 40 s; npm install without
+// node_modules 18.7 s; restoring node_modules 11-14 s (cp -a of it takes
+// 14 s on that file system) plus npm install over it 1-4 s. Where ~/.npm
+// is cold or not shared (containers), the install's downloads are saved.
 func nodeManagers() []nodeManager {
 	return []nodeManager{
 		{tool: "npm", lockfile: "package-lock.json", install: "npm install --prefer-offline --no-audit --no-fund", run: "npm run"},
