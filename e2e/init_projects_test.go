@@ -426,3 +426,16 @@ stages:
 		t.Errorf("--strict: exit %d, want test failed by strict mode before it ran\n%s", r.code, r.stdout)
 	}
 }
+
+// TestExampleHelloDeclaresWhatItShares: the README's example passes in
+// strict mode, so its first run shows no sharing warning.
+func TestExampleHelloDeclaresWhatItShares(t *testing.T) {
+	requireTool(t, "go")
+	dir := t.TempDir()
+	copyDir(t, "../examples/hello", dir)
+	gitProject(t, dir)
+	r := newEnv(t).run(dir, "run", "--strict", "--approve", "--no-serve", "--proxy-addr", "127.0.0.1:0")
+	if r.code != 0 || strings.Contains(r.stdout, "warning") {
+		t.Errorf("run --strict: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
