@@ -252,13 +252,14 @@ func (w *sharingWatch) check(reader *plan.Node) (msgs []string, fail bool) {
 	}
 	slices.Sort(paths)
 	for _, p := range paths {
-		var writers []*plan.Node
-		for _, wr := range w.writers[p] {
-			if wr != reader && slices.Contains(reader.Before, wr) {
-				writers = append(writers, wr)
-			}
-		}
-		if len(writers) == 0 || !reads(reader, p) {
+		// One writer that finished before the reader started suffices;
+		// the message names every candidate, since the picture cannot
+		// tell which of the actions running together made the path.
+		writers := w.writers[p]
+		before := slices.ContainsFunc(writers, func(wr *plan.Node) bool {
+			return wr != reader && slices.Contains(reader.Before, wr)
+		})
+		if !before || !reads(reader, p) {
 			continue
 		}
 		key := reader.ID() + " " + p
@@ -284,6 +285,7 @@ func reads(reader *plan.Node, p string) bool {
 
 // sharingMessage words the warning so that the fix is in it.
 func sharingMessage(reader *plan.Node, writers []*plan.Node, p string) string {
+	writers = slices.SortedFunc(slices.Values(writers), func(a, b *plan.Node) int { return strings.Compare(a.ID(), b.ID()) })
 	names := make([]string, len(writers))
 	for i, wr := range writers {
 		names[i] = wr.ID()

@@ -194,3 +194,41 @@ stages:
 		t.Errorf("warnings = %q, want one naming ship/package, build/app and compile/make", warnings)
 	}
 }
+
+// TestSharingConcurrentWritersAreNotBlamedForDeclaredPaths: b declares
+// the file it makes while a runs, so c, which runs after a, hears only
+// about a's undeclared one.
+func TestSharingConcurrentWritersAreNotBlamedForDeclaredPaths(t *testing.T) {
+	h := newHarness(t, 2)
+	_, _, warnings := sharingRun(t, h, `
+name: t
+stages:
+  - name: build
+    actions:
+      - {name: a, run: "sleep 0.3; mkdir -p scratch"}
+      - {name: b, run: "sleep 0.1; mkdir -p dist && touch dist/app", outputs: [dist/app]}
+      - {name: c, needs: [a, b], run: "true"}
+`, false)
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "build/c may read scratch, which build/a created") {
+		t.Errorf("warnings = %q, want one about scratch from build/a", warnings)
+	}
+}
+
+// TestSharingNamesEveryActionThatMayHaveWritten: a and b run together and
+// one of them made scratch; the warning cannot tell which, so it names
+// both.
+func TestSharingNamesEveryActionThatMayHaveWritten(t *testing.T) {
+	h := newHarness(t, 2)
+	_, _, warnings := sharingRun(t, h, `
+name: t
+stages:
+  - name: build
+    actions:
+      - {name: a, run: "sleep 0.3"}
+      - {name: b, run: "sleep 0.1; mkdir -p scratch"}
+      - {name: c, needs: [a], run: "true"}
+`, false)
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "scratch, which build/a or build/b (they ran at the same time) created") {
+		t.Errorf("warnings = %q, want one naming both build/a and build/b", warnings)
+	}
+}
