@@ -24,7 +24,11 @@ func javaPlan(dir string) (plan, error) {
 	if err != nil {
 		return plan{}, err
 	}
-	p := plan{kind: Java, found: marker, envExample: "MAVEN_OPTS: -Xmx1g"}
+	p := plan{kind: Java, found: marker, envExample: "MAVEN_OPTS: -Xmx1g", notes: []string{
+		"Maven and Gradle keep downloaded dependencies in the home directory",
+		"(~/.m2, ~/.gradle), which actions share with the host: nothing in the",
+		"workspace needs a cache: entry.",
+	}}
 	if marker == "pom.xml" {
 		mvn := "mvn"
 		if wrapper(dir, "mvnw") {
