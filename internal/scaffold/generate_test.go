@@ -191,6 +191,12 @@ func TestGenerateSamples(t *testing.T) {
 				t.Fatalf("kind = %v, want %v", kind, tc.kind)
 			}
 			doc := parseDoc(t, text)
+			for i, l := range strings.Split(string(text), "\n") {
+				comment := strings.HasPrefix(strings.TrimSpace(l), "#")
+				if strings.TrimRight(l, " ") != l || comment && len(l) > 80 {
+					t.Errorf("line %d has trailing blanks or is a comment longer than 80 columns: %q", i+1, l)
+				}
+			}
 			if doc.Name != "sample-project" {
 				t.Errorf("name = %q, want the directory name", doc.Name)
 			}

@@ -24,7 +24,7 @@ func kindDescription(k Kind) string {
 	case Make:
 		return "a Makefile project"
 	case Script:
-		return "a project with a test script"
+		return "a test script"
 	default:
 		return "no known kind of project"
 	}
@@ -74,10 +74,10 @@ func render(name string, p plan) []byte {
 	line("#         run: ./scripts/publish.sh")
 	line("stages:")
 	line("  - name: build")
-	for _, n := range wrap(strings.Join(p.notes, "\n"), commentWidth+2) {
-		line("    # %s", n)
-	}
 	if len(p.notes) > 0 {
+		for _, n := range wrap(strings.Join(p.notes, "\n"), commentWidth+2) {
+			line("    # %s", n)
+		}
 		line("    #")
 	}
 	line("    # Each action's run is a bash script (bash -eo pipefail) executed in a")
