@@ -43,6 +43,7 @@ type runOptions struct {
 	noServe       bool
 	replace       bool
 	tailLines     int
+	strict        bool
 }
 
 // runRequest is what `run` and `rerun` ask the shared code to do.
@@ -95,6 +96,7 @@ func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
 	f.BoolVar(&o.approve, "approve", false, "approve every stage that needs manual approval (for demos and scripts)")
 	f.BoolVar(&o.replace, "replace", false, "let deploys take over services that are live from another project on the server")
 	f.IntVar(&o.tailLines, "tail-lines", console.DefaultTailLines, "show the last `N` lines of each failed action's log at the end (0: only where the log is)")
+	f.BoolVar(&o.strict, "strict", false, "fail an action that may read files an earlier action created without declaring them in outputs or cache (default: warn)")
 	f.StringVar(&o.cacheSize, "cache-size", "", "bound the blob store (outputs, logs, caches) to `SIZE`, e.g. 500MB, 10GB (default $VELOCITY_CACHE_SIZE, else 10GB); least recently used blobs go first")
 }
 
@@ -354,6 +356,9 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		TempDir: tmp,
 		NoCache: o.noCache,
 		Reuse:   o.reuse,
+		Warn:    func(msg string) { con.Printf("velocity: warning: %s\n", msg) },
+		// --strict turns the warnings above into failures.
+		StrictSharing: o.strict,
 	})
 	con.Stop()
 	finished := time.Now()

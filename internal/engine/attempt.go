@@ -68,6 +68,19 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 	if n.Deploy != "" {
 		return x.deploy(ctx, n, out)
 	}
+	if msgs, strict := x.sharing.check(n); len(msgs) > 0 {
+		// The log keeps the warning next to the output it may explain.
+		for _, m := range msgs {
+			fmt.Fprintf(logFile, "velocity: warning: %s\n", m)
+			if x.run.Warn != nil {
+				x.run.Warn(m)
+			}
+		}
+		if strict {
+			st, code, msg := fail(out, "strict mode: this action may read files an earlier action did not declare (see the warning above)")
+			return st, code, msg, nil
+		}
+	}
 	key := ""
 	if x.cacheable(n) {
 		x.mu.Lock()
@@ -191,6 +204,7 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 		actx, cancel = context.WithTimeout(ctx, n.Timeout)
 		defer cancel()
 	}
+	pic := x.sharing.before()
 	res, err := x.Executor.Run(actx, executor.Step{
 		Name:      n.ID(),
 		Script:    n.Script,
@@ -199,6 +213,7 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 		Output:    log,
 		KillGrace: x.KillGrace,
 	})
+	x.sharing.after(n, pic)
 	switch {
 	case err != nil:
 		return fail(log, err.Error())

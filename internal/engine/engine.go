@@ -146,6 +146,13 @@ type Run struct {
 	// Reuse names actions whose result is taken from an earlier run
 	// instead of executing them (velocity rerun --failed).
 	Reuse map[store.Key]int64
+	// Warn receives warnings about how actions hand files to each other
+	// (see sharing.go), one line each, from the attempts' goroutines; nil
+	// leaves them in the readers' logs only.
+	Warn func(msg string)
+	// StrictSharing fails an action that may read a path an earlier
+	// action created without declaring it, instead of warning.
+	StrictSharing bool
 }
 
 // Outcome is how a run ended.
@@ -168,6 +175,7 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)
 	}
+	x.sharing = newSharingWatch(r.Plan, r.Dir, r.Warn, r.StrictSharing)
 	x.limit = e.Parallelism
 	if x.limit <= 0 {
 		x.limit = runtime.NumCPU()
@@ -199,6 +207,8 @@ type execution struct {
 	limit int
 	// snapshot is the digest of the workspace before any action ran.
 	snapshot string
+	// sharing notices paths actions hand over without declaring them.
+	sharing *sharingWatch
 
 	mu sync.Mutex
 	// outputs holds the digest of each finished node's outputs.
