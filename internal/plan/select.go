@@ -183,6 +183,9 @@ func Select(p *Plan, only, skip []string) (*Selection, error) {
 	// (a 20,000-stage pipeline must not take quadratic time).
 	scanned := 0
 	for _, r := range roots {
+		if r.graph == nil {
+			continue // a node not made by Compile has no links to follow
+		}
 		earlier := r.graph.earlier
 		for _, b := range earlier[min(scanned, len(earlier)):] {
 			if len(b.Outputs) > 0 {
