@@ -147,7 +147,7 @@ func Select(p *Plan, only, skip []string) (*Selection, error) {
 		}
 	})
 	if len(roots) == 0 {
-		return nil, fmt.Errorf("%s: every action it names is also skipped: %w", Describe(only, skip), ErrNothingSelected)
+		return nil, wrong(ErrNothingSelected, "%s: every action it names is also skipped", Describe(only, skip))
 	}
 
 	s := &Selection{Only: slices.Clone(only), Skip: slices.Clone(skip), in: map[*Node]bool{}}
@@ -170,8 +170,8 @@ func Select(p *Plan, only, skip []string) (*Selection, error) {
 				stack = append(stack, b)
 				return nil
 			}
-			return fmt.Errorf("cannot skip %s: %s reads its outputs (%s); skip %s too, or leave %s in: %w",
-				b.ID(), by.ID(), strings.Join(b.Outputs, ", "), by.ID(), b.ID(), ErrSkipNeeded)
+			return wrong(ErrSkipNeeded, "cannot skip %s: %s reads its outputs (%s); skip %s too, or leave %s in",
+				b.ID(), by.ID(), strings.Join(b.Outputs, ", "), by.ID(), b.ID())
 		}
 		pulledBy[b] = by
 		stack = append(stack, b)
@@ -232,7 +232,7 @@ func Select(p *Plan, only, skip []string) (*Selection, error) {
 // match returns the nodes a pattern names, in definition order.
 func (p *Plan) match(pat string) ([]*Node, error) {
 	if pat == "" {
-		return nil, fmt.Errorf("an empty name: %w", ErrNoMatch)
+		return nil, wrong(ErrNoMatch, "an empty name selects nothing")
 	}
 	stagePat, actionPat, qualified := strings.Cut(pat, "/")
 	if !qualified && isGlob(pat) {
@@ -246,7 +246,7 @@ func (p *Plan) match(pat string) ([]*Node, error) {
 	var out []*Node
 	if qualified {
 		if strings.Contains(actionPat, "/") {
-			return nil, fmt.Errorf("%q: a name is STAGE or ACTION or STAGE/ACTION: %w", pat, ErrNoMatch)
+			return nil, wrong(ErrNoMatch, "%q: a name is STAGE or ACTION or STAGE/ACTION", pat)
 		}
 		p.Each(func(s *Stage, n *Node) {
 			okStage, _ := path.Match(stagePat, s.Name)
@@ -262,7 +262,7 @@ func (p *Plan) match(pat string) ([]*Node, error) {
 			if !isGlob(pat) {
 				hint = typo.DidYouMean(pat, ids)
 			}
-			return nil, fmt.Errorf("%q matches no action%s; the actions are %s: %w", pat, hint, strings.Join(ids, ", "), ErrNoMatch)
+			return nil, wrong(ErrNoMatch, "%q matches no action%s; the actions are %s", pat, hint, strings.Join(ids, ", "))
 		}
 		return out, nil
 	}
@@ -281,8 +281,8 @@ func (p *Plan) match(pat string) ([]*Node, error) {
 	})
 	switch {
 	case stage != nil && len(actions) > 0:
-		return nil, fmt.Errorf("%q is both stage %s and action %s: write %s/* for the stage or %s for the action: %w",
-			pat, pat, actions[0].ID(), pat, actions[0].ID(), ErrAmbiguous)
+		return nil, wrong(ErrAmbiguous, "%q is both stage %s and action %s: write %s/* for the stage or %s for the action",
+			pat, pat, actions[0].ID(), pat, actions[0].ID())
 	case stage != nil:
 		p.Each(func(s *Stage, n *Node) {
 			if s == stage {
@@ -290,7 +290,7 @@ func (p *Plan) match(pat string) ([]*Node, error) {
 			}
 		})
 		if len(out) == 0 {
-			return nil, fmt.Errorf("stage %q has no actions: %w", pat, ErrNoMatch)
+			return nil, wrong(ErrNoMatch, "stage %q has no actions", pat)
 		}
 		return out, nil
 	case len(actions) > 1:
@@ -298,7 +298,7 @@ func (p *Plan) match(pat string) ([]*Node, error) {
 		for i, n := range actions {
 			ids[i] = n.ID()
 		}
-		return nil, fmt.Errorf("%q is an action of several stages: write %s: %w", pat, strings.Join(ids, " or "), ErrAmbiguous)
+		return nil, wrong(ErrAmbiguous, "%q is an action of several stages: write %s", pat, strings.Join(ids, " or "))
 	case len(actions) == 1:
 		return actions, nil
 	}
@@ -314,8 +314,8 @@ func (p *Plan) match(pat string) ([]*Node, error) {
 		add(s.Name)
 	}
 	p.Each(func(_ *Stage, n *Node) { add(n.Name) })
-	return nil, fmt.Errorf("%q is neither a stage nor an action%s; the stages are %s: %w",
-		pat, typo.DidYouMean(pat, names), stageNames(p), ErrNoMatch)
+	return nil, wrong(ErrNoMatch, "%q is neither a stage nor an action%s; the stages are %s",
+		pat, typo.DidYouMean(pat, names), stageNames(p))
 }
 
 func stageNames(p *Plan) string {
@@ -327,3 +327,17 @@ func stageNames(p *Plan) string {
 }
 
 func isGlob(s string) bool { return strings.ContainsAny(s, `*?[\`) }
+
+// selectError is a user's mistake in a selection: its text is the whole
+// message, and it wraps one of the Err values for errors.Is.
+type selectError struct {
+	kind error
+	msg  string
+}
+
+func (e *selectError) Error() string { return e.msg }
+func (e *selectError) Unwrap() error { return e.kind }
+
+func wrong(kind error, format string, args ...any) error {
+	return &selectError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
