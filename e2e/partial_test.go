@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // partialProject is a pipeline whose actions count their executions in
@@ -210,4 +212,61 @@ func TestDownstreamActionPullsItsUpstreamFromTheCache(t *testing.T) {
 		t.Errorf("rerun 4: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	wantExecutions(t, counts, "rerun", map[string]int{"lint": 1, "test": 3, "package": 3, "deploy": 3, "acceptance": 3, "release": 1})
+}
+
+// TestSelectedStageStillWaitsForApproval: a partial run that reaches a
+// stage with approval: manual waits for it like a full run.
+func TestSelectedStageStillWaitsForApproval(t *testing.T) {
+	e := newEnv(t)
+	counts := t.TempDir()
+	dir := partialProject(t, counts)
+	cmd, out := startRun(t, e, dir, "release")
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "stage production waits for approval") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("never waited for approval:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := e.run(dir, "approve", "last", "--reject"); r.code != 0 {
+		t.Fatalf("velocity approve --reject: exit %d %s", r.code, r.stderr)
+	}
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(out.String(), "pulled in: build/test, build/package (needed by production/release)") {
+		t.Errorf("rejected: exit %d, want 1\n%s", code, out)
+	}
+	wantExecutions(t, counts, "rejected", map[string]int{"test": 1, "package": 1})
+}
+
+// TestPartialRunWithoutDeploysNeedsNoProxy: 'velocity run test' in a
+// project that deploys does not start the proxy, so a taken proxy port
+// is no reason to fail.
+func TestPartialRunWithoutDeploysNeedsNoProxy(t *testing.T) {
+	e := newEnv(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := project(t, map[string]string{"velocity.yml": `
+stages:
+  - name: build
+    actions:
+      - { name: test, run: "true" }
+      - { name: package, run: "mkdir -p dist && cp /bin/sleep dist/app", outputs: [dist/app] }
+  - name: staging
+    actions:
+      - { name: deploy, deploy: web, environment: staging }
+services:
+  web:
+    from: package
+    run: ./dist/app 60
+environments:
+  staging: {}
+`})
+	r := e.run(dir, "run", "test", "--proxy-addr", busy.Addr().String())
+	if r.code != 0 {
+		t.Errorf("velocity run test with the proxy's port taken: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }

@@ -310,7 +310,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	// services outlive the run there), else this process hosts them.
 	var services *host
 	var remote *remoteDeployer
-	if hasDeploys(p) {
+	if selectsDeploys(pl, sel) {
 		if c, _ := a.dialServer(ctx, h); c != nil {
 			defer c.Close()
 			remote = &remoteDeployer{client: c, pipeline: p, commit: snap.Commit, replace: o.replace}
@@ -451,6 +451,17 @@ func (a *app) selectActions(p *spec.Pipeline, o runRequest) (*plan.Plan, *plan.S
 		return nil, nil, usageError("%v%s", err, hint)
 	}
 	return pl, sel, nil
+}
+
+// selectsDeploys reports whether the run deploys anything: 'velocity run
+// test' has no use for the proxy, and must not fail because its port is
+// taken.
+func selectsDeploys(pl *plan.Plan, sel *plan.Selection) bool {
+	found := false
+	pl.Each(func(_ *plan.Stage, n *plan.Node) {
+		found = found || n.Deploy != "" && sel.Has(n)
+	})
+	return found
 }
 
 // pulledIn says which actions a partial run adds and why, one line per
