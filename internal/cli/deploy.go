@@ -81,19 +81,6 @@ func hasLimits(p *spec.Pipeline) bool {
 	return false
 }
 
-func hasDeploys(p *spec.Pipeline) bool {
-	for _, st := range p.Stages {
-		for _, list := range [][]spec.Action{st.Actions, st.OnFailure, st.Finally} {
-			for _, a := range list {
-				if a.Deploy != "" {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
-
 // Deploy implements engine.Deployer.
 func (h *host) Deploy(ctx context.Context, d engine.Deploy) (string, error) {
 	svc, env, outs, err := deployTarget(h.pipeline, d)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -153,6 +154,11 @@ type Run struct {
 	// StrictSharing fails an action that may read a path an earlier
 	// action created without declaring it, instead of warning.
 	StrictSharing bool
+	// Selection is the part of the plan a partial run executes; nil is
+	// all of it. Nodes outside it are not part of the run: they are not
+	// journaled, shown or gated on, and a stage with none of its nodes in
+	// it is passed over, approval included.
+	Selection *plan.Selection
 }
 
 // Outcome is how a run ended.
@@ -189,6 +195,17 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 			return Outcome{Status: store.Failed, Reason: err.Error()}, fmt.Errorf("log directory: %w", err)
 		}
 	}
+	if r.Selection != nil {
+		// A node left out of a partial run that declares no outputs goes
+		// into later keys as it does when it ran: "none". Partial runs
+		// then hit the results of full runs (velocity run deploy after
+		// velocity run) and the other way round.
+		r.Plan.Each(func(_ *plan.Stage, n *plan.Node) {
+			if !r.Selection.Has(n) && len(n.Outputs) == 0 {
+				x.outputs[n] = "none"
+			}
+		})
+	}
 	if x.Blobs != nil && !r.NoCache && needsSnapshot(r.Plan) {
 		// Hashed before any action can change the workspace.
 		var err error
@@ -224,6 +241,9 @@ type execution struct {
 func (x *execution) execute(ctx context.Context) (Outcome, error) {
 	var failed []string
 	for i, st := range x.run.Plan.Stages {
+		if !x.run.Selection.HasStage(st) {
+			continue
+		}
 		res, err := x.gate(ctx, st)
 		if err == nil && res.status == store.Succeeded {
 			res, err = x.stage(ctx, st)
@@ -275,8 +295,12 @@ func (x *execution) skipStages(ctx context.Context, stages []*plan.Stage, status
 }
 
 // skip records a final status for nodes that get no (further) attempt,
-// then tells the observer.
+// then tells the observer. Nodes outside the run's selection have no
+// record to update and are left out.
 func (x *execution) skip(ctx context.Context, nodes []*plan.Node, status store.Status, reason string) error {
+	if x.run.Selection != nil {
+		nodes = slices.DeleteFunc(slices.Clone(nodes), func(n *plan.Node) bool { return !x.run.Selection.Has(n) })
+	}
 	if len(nodes) == 0 {
 		return nil
 	}

@@ -48,7 +48,10 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 		for _, j := range node.Needs {
 			dependents[j] = append(dependents[j], i)
 		}
-		if missing[i] == 0 {
+	}
+	x.passOver(g, state, status, missing, dependents)
+	for i := range g.Nodes {
+		if missing[i] == 0 && state[i] == waiting {
 			state[i] = ready
 			queue = append(queue, i)
 		}
@@ -209,4 +212,23 @@ func (x *execution) blocker(g *plan.Graph, status []store.Status, state []nodeSt
 		}
 	}
 	return "not started: the stage stopped"
+}
+
+// passOver marks the nodes outside a partial run's selection as done
+// without running or recording them. plan.Select only leaves out a need
+// that a selected node is merely ordered after (--skip lint), so its
+// dependents are released as if it had succeeded.
+func (x *execution) passOver(g *plan.Graph, state []nodeState, status []store.Status, missing []int, dependents [][]int) {
+	if x.run.Selection == nil {
+		return
+	}
+	for i, n := range g.Nodes {
+		if x.run.Selection.Has(n) {
+			continue
+		}
+		state[i], status[i] = finished, store.Succeeded
+		for _, j := range dependents[i] {
+			missing[j]--
+		}
+	}
 }
