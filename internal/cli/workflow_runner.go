@@ -139,6 +139,21 @@ func (l *lazyReaper) Remove(pgid int) {
 	}
 }
 
+// AddMarker implements task.Reaper.
+func (l *lazyReaper) AddMarker(entry string) error {
+	if r := l.get(); r != nil {
+		return r.AddMarker(entry)
+	}
+	return nil
+}
+
+// RemoveMarker implements task.Reaper.
+func (l *lazyReaper) RemoveMarker(entry string) {
+	if r := l.get(); r != nil {
+		r.RemoveMarker(entry)
+	}
+}
+
 func (l *lazyReaper) close() {
 	l.mu.Lock()
 	r := l.r

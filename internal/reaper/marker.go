@@ -38,6 +38,10 @@ type Marker struct {
 	buf    []byte
 }
 
+// MarkerVar is the variable that carries a marker in the environment of
+// the processes Velocity starts for actions, sidecars and workflow tasks.
+const MarkerVar = "VELOCITY_PROC_MARK"
+
 // NewMarker makes a marker "name=<16 random hex digits>". Call it right
 // before starting the first process that carries it, then Started.
 func NewMarker(name string) (*Marker, error) {

@@ -36,7 +36,7 @@ const drainWait = 2 * time.Second
 
 // MarkerVar is set, to a value unique to each attempt, in the environment
 // of every process a step starts; it replaces any value Step.Env has.
-const MarkerVar = "VELOCITY_PROC_MARK"
+const MarkerVar = reaper.MarkerVar
 
 // leftoverPoll is how long to wait before looking again for marked
 // processes after killing some: one may have forked as it was killed.

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/velocity-ci/velocity/internal/reaper"
 	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
@@ -27,10 +28,13 @@ import (
 // "value"}, "Dir": "relative/to/the/definition"}.
 const CommandResource = "arn:velocity:command"
 
-// Reaper kills registered process groups if Velocity dies (reaper.Reaper).
+// Reaper kills registered process groups, and the processes that carry
+// a registered marker, if Velocity dies (reaper.Reaper).
 type Reaper interface {
 	Add(pgid int)
 	Remove(pgid int)
+	AddMarker(entry string) error
+	RemoveMarker(entry string)
 }
 
 // Command is a program run for a task: JSON input on stdin, JSON output
@@ -62,7 +66,7 @@ const killGrace = 2 * time.Second
 const pipeWait = 2 * time.Second
 
 // Run runs the command with stdin and returns what it printed on stdout.
-func (c Command) Run(ctx context.Context, stdin []byte, env []string, reaper Reaper) ([]byte, error) {
+func (c Command) Run(ctx context.Context, stdin []byte, env []string, rp Reaper) ([]byte, error) {
 	name, args := "sh", []string{"-c", c.Script, "sh"}
 	if len(c.Argv) > 0 {
 		name, args = c.Argv[0], c.Argv[1:]
@@ -82,6 +86,13 @@ func (c Command) Run(ctx context.Context, stdin []byte, env []string, reaper Rea
 	for _, k := range keys {
 		cmd.Env = append(cmd.Env, k+"="+c.Env[k])
 	}
+	// Every process of the command carries a marker, so that those that
+	// leave its process group (setsid, a double fork) die with it too.
+	marker, err := reaper.NewMarker(reaper.MarkerVar)
+	if err != nil {
+		return nil, asl.Failf(asl.ErrTaskFailed, "start %s: %v", c.describe(), err)
+	}
+	cmd.Env = append(cmd.Env, marker.Entry())
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer
 	stdout := &capped{max: workflow.MaxPayloadTextBytes}
@@ -92,12 +103,19 @@ func (c Command) Run(ctx context.Context, stdin []byte, env []string, reaper Rea
 	// Once the command has exited, a process that left its group may
 	// still hold stdout open: Wait then closes the pipes after pipeWait.
 	cmd.WaitDelay = pipeWait
+	// Registered before the start: a crash right after it must find the
+	// processes that already left the group.
+	if rp != nil {
+		_ = rp.AddMarker(marker.Entry())
+		defer rp.RemoveMarker(marker.Entry())
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, asl.Failf(asl.ErrTaskFailed, "start %s: %v", c.describe(), err)
 	}
 	pgid := cmd.Process.Pid
-	if reaper != nil {
-		reaper.Add(pgid)
+	marker.Started(pgid)
+	if rp != nil {
+		rp.Add(pgid)
 	}
 	// Wait (which also waits for the pipes) comes only after the group
 	// is killed: waitid without reaping tells when the command exited,
@@ -109,18 +127,25 @@ func (c Command) Run(ctx context.Context, stdin []byte, env []string, reaper Rea
 	case <-exited:
 	case <-ctx.Done():
 		syscall.Kill(-pgid, syscall.SIGTERM)
+		marker.Signal(syscall.SIGTERM, pgid)
 		select {
 		case <-exited:
 		case <-time.After(killGrace):
 			syscall.Kill(-pgid, syscall.SIGKILL)
+			marker.Signal(syscall.SIGKILL, pgid)
 			<-exited
 		}
 	}
-	// Background processes the command left behind die with it.
+	// Background processes the command left behind die with it, those
+	// that left the group included (until none is found, or pipeWait:
+	// one may fork as it is killed).
 	syscall.Kill(-pgid, syscall.SIGKILL)
-	err := cmd.Wait()
-	if reaper != nil {
-		reaper.Remove(pgid)
+	for deadline := time.Now().Add(pipeWait); len(marker.Signal(syscall.SIGKILL, pgid)) > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	err = cmd.Wait()
+	if rp != nil {
+		rp.Remove(pgid)
 	}
 	if errors.Is(err, exec.ErrWaitDelay) {
 		// The command itself succeeded; only a leftover held the pipes.

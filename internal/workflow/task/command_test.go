@@ -3,6 +3,7 @@ package task
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -186,4 +187,47 @@ func TestCommandOutputIsBounded(t *testing.T) {
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("took %v", d)
 	}
+}
+
+// Processes a command moved out of its process group (setsid, a double
+// fork) die when the task ends, as an action's do: they carry the
+// command's marker.
+func TestCommandSetsidLeftoverIsKilled(t *testing.T) {
+	for name, script := range map[string]string{
+		"setsid":      `setsid sh -c 'echo $$ > left.pid; exec sleep 300' </dev/null >/dev/null 2>&1 & while [ ! -s left.pid ]; do sleep 0.01; done; echo '{}'`,
+		"double fork": `( setsid sh -c 'echo $$ > left.pid; exec sleep 300' </dev/null >/dev/null 2>&1 & ) ; while [ ! -s left.pid ]; do sleep 0.01; done; echo '{}'`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := &Resources{Dir: dir}
+			if _, err := invoke(t, r, CommandResource, map[string]any{"Command": script}); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(filepath.Join(dir, "left.pid"))
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				t.Fatalf("left.pid: %q", b)
+			}
+			t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+			// Killed, it may stay a zombie of init for a moment.
+			deadline := time.Now().Add(5 * time.Second)
+			for alive(pid) && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if alive(pid) {
+				t.Errorf("process %d that left the command's group outlived the task", pid)
+			}
+		})
+	}
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
