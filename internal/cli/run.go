@@ -130,10 +130,12 @@ func (a *app) loadPipeline(path, shown, dir string) (*spec.Pipeline, error) {
 	if err != nil {
 		var errs spec.Errors
 		if errors.As(err, &errs) {
-			for _, e := range errs {
+			lines := make([]string, len(errs))
+			for i, e := range errs {
 				e.File = shown
-				fmt.Fprintln(a.stderr, e.Error())
+				lines[i] = e.Error()
 			}
+			printErrors(a.stderr, lines)
 			fmt.Fprintf(a.stderr, "velocity: %s has %d %s\n", shown, len(errs), plural(len(errs), "error"))
 			return nil, &exitError{code: ExitUsage}
 		}

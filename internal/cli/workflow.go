@@ -92,9 +92,11 @@ func (a *app) loadDefinition(file string) (*asl.StateMachine, []byte, error) {
 	if err != nil {
 		var errs asl.Errors
 		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(a.stderr, e.String())
+			lines := make([]string, len(errs))
+			for i, e := range errs {
+				lines[i] = e.String()
 			}
+			printErrors(a.stderr, lines)
 			fmt.Fprintf(a.stderr, "velocity: %s has %d %s\n", file, len(errs), plural(len(errs), "error"))
 			return nil, nil, &exitError{code: ExitUsage}
 		}
