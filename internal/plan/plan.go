@@ -15,7 +15,10 @@ import (
 // Plan is a compiled pipeline.
 type Plan struct {
 	Project string
-	Stages  []*Stage
+	// Env is the pipeline's env, which every node's Env includes; a
+	// stage's if: sees it.
+	Env    map[string]string
+	Stages []*Stage
 }
 
 // Stage is a stage's three DAGs: its actions, then on_failure (only when the
@@ -165,7 +168,7 @@ func (p *Plan) Each(fn func(s *Stage, n *Node)) {
 // validation: every need names an action of the same list, and needs
 // form no cycle.
 func Compile(p *spec.Pipeline) *Plan {
-	out := &Plan{Project: p.Name}
+	out := &Plan{Project: p.Name, Env: maps.Clone(p.Env)}
 	// finished lists the nodes in the order stages finish them; what has
 	// finished before a graph starts is always a prefix of it.
 	var finished []*Node
