@@ -336,6 +336,10 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	case remote != nil:
 		eng.Deployer = remote
 	}
+	facts, factsNote := conditionFacts(ctx, h.store, p, o.dir, o.commit, snap)
+	if factsNote != "" {
+		con.Printf("velocity: %s\n", factsNote)
+	}
 	con.Start()
 	outcome, execErr := eng.Execute(runCtx, engine.Run{
 		ID:     run.ID,
@@ -354,6 +358,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		TempDir: tmp,
 		NoCache: o.noCache,
 		Reuse:   o.reuse,
+		Facts:   facts,
 	})
 	con.Stop()
 	finished := time.Now()
