@@ -206,7 +206,7 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 		reason := "cancelled"
 		if cause := context.Cause(ctx); errors.Is(cause, errFailFast) {
 			reason = cause.Error()
-			fmt.Fprintf(log, "velocity: %s\n", reason)
+			fmt.Fprintf(log, "velocity: cancelled: %s\n", reason)
 		}
 		return store.Cancelled, res.ExitCode, reason
 	case res.Stopped && errors.Is(actx.Err(), context.DeadlineExceeded):

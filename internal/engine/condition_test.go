@@ -190,8 +190,8 @@ stages:
 	want(t, acts, map[string]store.Status{
 		"s/t@n=1": store.Failed, "s/t@n=2": store.Cancelled, "s/t@n=3": store.Cancelled,
 	}, map[string]string{
-		"s/t@n=2": "cancelled: t@n=1 failed (fail_fast)",
-		"s/t@n=3": "cancelled: t@n=1 failed (fail_fast)",
+		"s/t@n=2": "t@n=1 failed (fail_fast)",
+		"s/t@n=3": "t@n=1 failed (fail_fast)",
 	})
 }
 

@@ -195,7 +195,7 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 			haltedBy[m] = true
 		}
 		if m != nil && m.FailFast && cellCancel[m] != nil {
-			cellCancel[m](fmt.Errorf("%w: %s failed (fail_fast)", errFailFast, node.Name))
+			cellCancel[m](fmt.Errorf("%s failed (%w)", node.Name, errFailFast))
 		}
 		stopRetries(store.Failed, "not retried: the stage stopped")
 	}
@@ -319,7 +319,7 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 }
 
 // errFailFast is the cause of a cell stopped because a sibling failed.
-var errFailFast = errors.New("cancelled")
+var errFailFast = errors.New("fail_fast")
 
 // stoppedCell reports whether node is a cell whose matrix fail_fast
 // stopped, and why.
