@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -68,8 +70,19 @@ func TestMatrixRunsEachCellWithItsValuesAndCachesItAlone(t *testing.T) {
 			t.Errorf("rerun: %s was not taken from the cache:\n%s", name, r.stdout)
 		}
 	}
-	if strings.Contains(r.stdout, "] cell go=1.2") && !strings.Contains(r.stdout, "cached") {
+	if strings.Contains(r.stdout, "] cell go=") {
 		t.Errorf("rerun executed a cell:\n%s", r.stdout)
+	}
+
+	// A change to the inputs misses every cell's entry, and each cell
+	// stores a new one: the next run takes all four from run 3.
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module m\n\ngo 1.26\n"), 0o644)
+	if r = e.run(dir, "run"); strings.Count(r.stdout, "] cell go=") != 4 {
+		t.Errorf("after go.mod changed, %d cells ran, want 4:\n%s", strings.Count(r.stdout, "] cell go="), r.stdout)
+	}
+	r = e.run(dir, "run")
+	if n := len(regexp.MustCompile(`↺ test@\S+ .*cached: result of run 3`).FindAllString(r.stdout, -1)); n != 4 {
+		t.Errorf("%d cells from run 3, want all 4:\n%s", n, r.stdout)
 	}
 }
 
