@@ -214,3 +214,25 @@ stages:
 		"s/t@n=1": store.Failed, "s/t@n=2": store.Succeeded, "s/t@n=3": store.Succeeded, "s/other": store.Skipped,
 	}, map[string]string{"s/other": `needs "t@n=1", which failed`})
 }
+
+func TestCancelledConditionInFinally(t *testing.T) {
+	h := newHarness(t, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	out, acts := h.run(ctx, compile(t, `
+stages:
+  - name: s
+    actions:
+      - { name: long, run: sleep 100 }
+    finally:
+      - { name: on-cancel, run: "true", if: cancelled() }
+      - { name: on-success, run: "true", if: success() }
+      - { name: plain, run: "true", if: "branch == ''" }
+`))
+	if out.Status != store.Cancelled {
+		t.Fatalf("outcome %+v", out)
+	}
+	want(t, acts, map[string]store.Status{
+		"s/long": store.Cancelled, "s/on-cancel": store.Succeeded, "s/on-success": store.Skipped, "s/plain": store.Succeeded,
+	}, map[string]string{"s/on-success": "if: success() was false"})
+}
