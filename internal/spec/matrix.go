@@ -211,6 +211,13 @@ func (d *decoder) matrixEntries(v ast.Node, path string) ([][]MatrixValue, []Pos
 		d.c.add(posOf(v), path, "must be a list of mappings such as {go: \"1.26\", os: linux}, got %s", kindOf(v))
 		return nil, nil
 	}
+	if len(seq.Values) > MaxMatrixCells {
+		// Each entry is compared with every cell: unbounded lists made a
+		// 1 MiB file take seconds to validate.
+		d.c.add(posOf(seq.Values[MaxMatrixCells]), path, "lists more than %d entries (limit %q is %d)",
+			MaxMatrixCells, "max matrix cells", MaxMatrixCells)
+		return nil, nil
+	}
 	var out [][]MatrixValue
 	var at []Pos
 	for i, item := range seq.Values {
