@@ -268,7 +268,9 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 				timers[i] = time.AfterFunc(wait, func() { retry <- i })
 				continue
 			}
-			if d.status == store.Cancelled && !cancelled && node.Matrix != nil {
+			if _, ff := stoppedCell(node, cellCtx); ff && d.status == store.Cancelled && ctx.Err() == nil {
+				// Stopped by fail_fast, not by a Ctrl-C that the select
+				// has not seen yet: the stage failed, the run goes on.
 				stopped[i] = true
 			}
 			ok := d.status.OK() || (d.status == store.Failed && node.AllowFailure)
