@@ -21,7 +21,7 @@ const MaxDepth = 32
 // Events lists the values `event` can take. "local" is a run started on
 // a developer's machine by velocity run or velocity rerun; the others are
 // reserved for triggers and never equal event today.
-var Events = []string{"local", "manual", "push", "schedule", "webhook"}
+func Events() []string { return []string{"local", "manual", "push", "schedule", "webhook"} }
 
 // Options says what a condition may refer to, which depends on where it
 // is written.
@@ -315,8 +315,8 @@ func checkEvent(a, b node) error {
 	for _, pair := range [][2]node{{a, b}, {b, a}} {
 		r, isRef := pair[0].(*ref)
 		s, isLit := pair[1].(*str)
-		if isRef && isLit && r.name == "event" && !slices.Contains(Events, s.value) {
-			return &Error{Offset: s.at, Msg: fmt.Sprintf("%q is not an event; events are %s%s", s.value, strings.Join(Events, ", "), typo.DidYouMean(s.value, Events))}
+		if events := Events(); isRef && isLit && r.name == "event" && !slices.Contains(events, s.value) {
+			return &Error{Offset: s.at, Msg: fmt.Sprintf("%q is not an event; events are %s%s", s.value, strings.Join(events, ", "), typo.DidYouMean(s.value, events))}
 		}
 	}
 	return nil
