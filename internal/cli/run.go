@@ -379,6 +379,10 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	case remote != nil:
 		eng.Deployer = remote
 	}
+	facts, factsNote := conditionFacts(ctx, h.store, p, o.dir, o.commit, snap)
+	if factsNote != "" {
+		con.Printf("velocity: %s\n", factsNote)
+	}
 	con.Start()
 	outcome, execErr := eng.Execute(runCtx, engine.Run{
 		ID:     run.ID,
@@ -401,6 +405,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		// --strict turns the warnings above into failures.
 		StrictSharing: o.strict,
 		Selection:     sel,
+		Facts:         facts,
 	})
 	con.Stop()
 	finished := time.Now()

@@ -218,7 +218,12 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 	case err != nil:
 		return fail(log, err.Error())
 	case res.Stopped && ctx.Err() != nil:
-		return store.Cancelled, res.ExitCode, "cancelled"
+		reason := "cancelled"
+		if cause := context.Cause(ctx); errors.Is(cause, errFailFast) {
+			reason = cause.Error()
+			fmt.Fprintf(log, "velocity: cancelled: %s\n", reason)
+		}
+		return store.Cancelled, res.ExitCode, reason
 	case res.Stopped && errors.Is(actx.Err(), context.DeadlineExceeded):
 		msg := fmt.Sprintf("timed out after %v", n.Timeout)
 		fmt.Fprintf(log, "velocity: %s\n", msg)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/executor"
+	"github.com/velocity-ci/velocity/internal/expr"
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/store"
 )
@@ -159,6 +160,10 @@ type Run struct {
 	// journaled, shown or gated on, and a stage with none of its nodes in
 	// it is passed over, approval included.
 	Selection *plan.Selection
+	// Facts are what if: conditions see: the branch, the event and the
+	// changed files. The engine fills in each action's env, matrix values
+	// and earlier results.
+	Facts expr.Facts
 }
 
 // Outcome is how a run ended.
@@ -177,7 +182,8 @@ var errJournal = errors.New("journal")
 // actions, and the outcome is cancelled. The error is non-nil only when
 // the journal could not be written.
 func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
-	x := &execution{Engine: e, run: r, log: e.Logger, outputs: map[*plan.Node]string{}, keys: map[*plan.Node]string{}, urls: map[*plan.Node]string{}, past: map[int64]*pastRun{}}
+	x := &execution{Engine: e, run: r, log: e.Logger, outputs: map[*plan.Node]string{}, keys: map[*plan.Node]string{}, urls: map[*plan.Node]string{}, past: map[int64]*pastRun{},
+		final: map[*plan.Node]store.Status{}}
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)
 	}
@@ -236,12 +242,25 @@ type execution struct {
 	urls map[*plan.Node]string
 	// past holds earlier runs whose results are reused, read once each.
 	past map[int64]*pastRun
+	// final holds the final status of each node decided so far, for the
+	// status functions of if: conditions.
+	final map[*plan.Node]store.Status
+	// cancelled is set once the run was cancelled, for cancelled() in the
+	// finally actions that still run.
+	cancelled bool
 }
 
 func (x *execution) execute(ctx context.Context) (Outcome, error) {
 	var failed []string
 	for i, st := range x.run.Plan.Stages {
 		if !x.run.Selection.HasStage(st) {
+			continue
+		}
+		if st.If != nil && !st.If.Expr.Eval(x.stageFacts()) {
+			// A stage that does not apply is no failure: the next one runs.
+			if err := x.skipStages(ctx, x.run.Plan.Stages[i:i+1], store.Skipped, fmt.Sprintf("if: %s was false", st.If.Text)); err != nil {
+				return Outcome{Status: store.Failed, Reason: err.Error()}, err
+			}
 			continue
 		}
 		res, err := x.gate(ctx, st)
@@ -311,6 +330,11 @@ func (x *execution) skip(ctx context.Context, nodes []*plan.Node, status store.S
 	if err := x.Journal.SetActions(context.WithoutCancel(ctx), x.run.ID, keys, status, reason, time.Now()); err != nil {
 		return fmt.Errorf("%w: %w", errJournal, err)
 	}
+	x.mu.Lock()
+	for _, n := range nodes {
+		x.final[n] = status
+	}
+	x.mu.Unlock()
 	if x.Observer != nil {
 		for _, n := range nodes {
 			x.Observer.Skipped(n, status, reason)
@@ -359,6 +383,9 @@ func (x *execution) stage(ctx context.Context, st *plan.Stage) (stageResult, err
 	cleanupCtx := ctx
 	if res.status == store.Cancelled {
 		cleanupCtx = forceContext(ctx, x.run.Force)
+		x.mu.Lock()
+		x.cancelled = true
+		x.mu.Unlock()
 	}
 	if res.status == store.Failed {
 		r, err := x.graph(cleanupCtx, st.OnFailure)

@@ -13,6 +13,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/engine"
 	"github.com/velocity-ci/velocity/internal/executor/executortest"
 	"github.com/velocity-ci/velocity/internal/executor/local"
+	"github.com/velocity-ci/velocity/internal/expr"
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/store/sqlite"
@@ -72,6 +73,12 @@ func newHarness(t *testing.T, parallelism int) *harness {
 // run records the plan as a run and executes it.
 func (h *harness) run(ctx context.Context, p *plan.Plan) (engine.Outcome, map[string]store.Action) {
 	h.t.Helper()
+	return h.runFacts(ctx, p, expr.Facts{})
+}
+
+// runFacts is run with the facts if: conditions see.
+func (h *harness) runFacts(ctx context.Context, p *plan.Plan, facts expr.Facts) (engine.Outcome, map[string]store.Action) {
+	h.t.Helper()
 	for i, s := range p.Stages {
 		s.Index = i
 	}
@@ -90,6 +97,7 @@ func (h *harness) run(ctx context.Context, p *plan.Plan) (engine.Outcome, map[st
 		LogDir: filepath.Join(h.dir, ".logs"),
 		Env:    []string{"PATH=" + os.Getenv("PATH")},
 		Vars:   []string{"VELOCITY_RUN_ID=7"},
+		Facts:  facts,
 	})
 	if err != nil {
 		h.t.Fatalf("Execute: %v", err)

@@ -15,7 +15,10 @@ import (
 // Plan is a compiled pipeline.
 type Plan struct {
 	Project string
-	Stages  []*Stage
+	// Env is the pipeline's env, which every node's Env includes; a
+	// stage's if: sees it.
+	Env    map[string]string
+	Stages []*Stage
 }
 
 // Stage is a stage's three DAGs: its actions, then on_failure (only when the
@@ -24,7 +27,9 @@ type Stage struct {
 	Index int
 	Name  string
 	// Approval "manual" holds the stage until someone approves it.
-	Approval  string
+	Approval string
+	// If, when set, decides whether the stage runs at all.
+	If        *spec.Condition
 	Actions   *Graph
 	OnFailure *Graph
 	Finally   *Graph
@@ -69,8 +74,26 @@ type Node struct {
 	Secrets       []string
 	Sidecars      []spec.Sidecar
 
+	// If, when set, decides whether the node runs once its needs are
+	// done (see spec.Action.If).
+	If *spec.Condition
+	// Matrix is set on every cell of a matrix action, the same value for
+	// all cells of one matrix; Cell holds the cell's values by variable.
+	Matrix *Matrix
+	Cell   map[string]string
+
 	graph *Graph
 	index int // in graph.Nodes
+}
+
+// Matrix is what the cells of one matrix action share.
+type Matrix struct {
+	// Action is the matrix action's name as written.
+	Action string
+	// MaxParallel bounds the cells running at once; 0 means no bound.
+	MaxParallel int
+	// FailFast stops the other cells when one fails.
+	FailFast bool
 }
 
 // Before lists every node that has finished whenever this one starts: the
@@ -145,7 +168,7 @@ func (p *Plan) Each(fn func(s *Stage, n *Node)) {
 // validation: every need names an action of the same list, and needs
 // form no cycle.
 func Compile(p *spec.Pipeline) *Plan {
-	out := &Plan{Project: p.Name}
+	out := &Plan{Project: p.Name, Env: maps.Clone(p.Env)}
 	// finished lists the nodes in the order stages finish them; what has
 	// finished before a graph starts is always a prefix of it.
 	var finished []*Node
@@ -154,6 +177,7 @@ func Compile(p *spec.Pipeline) *Plan {
 			Index:     i,
 			Name:      st.Name,
 			Approval:  st.Approval,
+			If:        st.If,
 			Actions:   graph(p, st.Name, "action", st.Actions),
 			OnFailure: graph(p, st.Name, "on_failure", st.OnFailure),
 			Finally:   graph(p, st.Name, "finally", st.Finally),
@@ -168,48 +192,80 @@ func Compile(p *spec.Pipeline) *Plan {
 	return out
 }
 
+// graph compiles one list of a stage. A matrix action becomes one node
+// per cell, in the matrix's order, and a need naming it names every cell.
 func graph(p *spec.Pipeline, stage, kind string, actions []spec.Action) *Graph {
 	g := &Graph{}
-	index := make(map[string]int, len(actions))
-	for i, a := range actions {
-		index[a.Name] = i
+	index := make(map[string][]int, len(actions))
+	n := 0
+	for _, a := range actions {
+		cells := 1
+		if a.Matrix != nil {
+			cells = len(a.Matrix.Cells)
+		}
+		for range cells {
+			index[a.Name] = append(index[a.Name], n)
+			n++
+		}
 	}
 	for _, a := range actions {
-		env := maps.Clone(p.Env)
-		if env == nil {
-			env = map[string]string{}
-		}
-		maps.Copy(env, a.Env)
-		attempts := max(a.Retry.Attempts, 1)
-		n := &Node{
-			Stage:        stage,
-			Name:         a.Name,
-			Kind:         kind,
-			Script:       a.Run,
-			Env:          env,
-			NeedNames:    slices.Clone(a.Needs),
-			Timeout:      a.Timeout,
-			Attempts:     attempts,
-			Backoff:      a.Retry.Backoff,
-			AllowFailure: a.AllowFailure,
-
-			Deploy:        a.Deploy,
-			Environment:   a.Environment,
-			Outputs:       slices.Clone(a.Outputs),
-			Inputs:        a.Inputs,
-			NoResultCache: a.NoResultCache,
-			CachePaths:    slices.Clone(a.CachePaths),
-			CacheKey:      slices.Clone(a.CacheKey),
-			Secrets:       slices.Clone(a.Secrets),
-			Sidecars:      slices.Clone(a.Sidecars),
-		}
+		var needs []int
 		for _, need := range a.Needs {
-			if j, ok := index[need]; ok {
-				n.Needs = append(n.Needs, j)
-			}
+			needs = append(needs, index[need]...)
 		}
-		n.graph, n.index = g, len(g.Nodes)
-		g.Nodes = append(g.Nodes, n)
+		if a.Matrix == nil {
+			addNode(g, p, stage, kind, a, needs, a.Name, nil, nil)
+			continue
+		}
+		m := &Matrix{Action: a.Name, MaxParallel: a.Matrix.MaxParallel, FailFast: a.Matrix.FailFast}
+		for _, c := range a.Matrix.Cells {
+			addNode(g, p, stage, kind, a, needs, c.Name, m, &c)
+		}
+	}
+	for _, n := range g.Nodes {
+		for _, j := range n.Needs {
+			n.NeedNames = append(n.NeedNames, g.Nodes[j].Name)
+		}
 	}
 	return g
+}
+
+func addNode(g *Graph, p *spec.Pipeline, stage, kind string, a spec.Action, needs []int, name string, m *Matrix, c *spec.Cell) {
+	env := maps.Clone(p.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	maps.Copy(env, a.Env)
+	n := &Node{
+		Stage:        stage,
+		Name:         name,
+		Kind:         kind,
+		Script:       a.Run,
+		Env:          env,
+		Needs:        slices.Clone(needs),
+		Timeout:      a.Timeout,
+		Attempts:     max(a.Retry.Attempts, 1),
+		Backoff:      a.Retry.Backoff,
+		AllowFailure: a.AllowFailure,
+
+		Deploy:        a.Deploy,
+		Environment:   a.Environment,
+		Outputs:       slices.Clone(a.Outputs),
+		Inputs:        a.Inputs,
+		NoResultCache: a.NoResultCache,
+		CachePaths:    slices.Clone(a.CachePaths),
+		CacheKey:      slices.Clone(a.CacheKey),
+		Secrets:       slices.Clone(a.Secrets),
+		Sidecars:      slices.Clone(a.Sidecars),
+		If:            a.If,
+		Matrix:        m,
+	}
+	if c != nil {
+		// The cell's values are part of its env, and so of its result
+		// cache key: each cell is cached on its own.
+		maps.Copy(n.Env, c.Env())
+		n.Cell = c.Vars()
+	}
+	n.graph, n.index = g, len(g.Nodes)
+	g.Nodes = append(g.Nodes, n)
 }

@@ -108,3 +108,47 @@ func TestCompileIsLinearInALongChain(t *testing.T) {
 		t.Errorf("the last action has %d actions before it, want 4999", n)
 	}
 }
+
+func TestCompileExpandsAMatrixIntoCells(t *testing.T) {
+	p, err := spec.Parse("velocity.yml", []byte(`
+env: {A: pipeline}
+stages:
+  - name: s
+    actions:
+      - name: test
+        run: "true"
+        matrix:
+          go: ["1.25", "1.26"]
+          os: [linux]
+          max_parallel: 1
+      - { name: package, run: "true", needs: [test] }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := plan.Compile(p).Stages[0].Actions
+	var names []string
+	for _, n := range g.Nodes {
+		names = append(names, n.Name)
+	}
+	if got, want := strings.Join(names, " "), "test@go=1.25,os=linux test@go=1.26,os=linux package"; got != want {
+		t.Fatalf("nodes %q, want %q", got, want)
+	}
+	cell := g.Nodes[1]
+	if cell.Env["MATRIX_GO"] != "1.26" || cell.Env["MATRIX_OS"] != "linux" || cell.Env["A"] != "pipeline" {
+		t.Errorf("cell env = %v", cell.Env)
+	}
+	if cell.Cell["go"] != "1.26" || cell.Matrix == nil || cell.Matrix != g.Nodes[0].Matrix || cell.Matrix.MaxParallel != 1 || !cell.Matrix.FailFast {
+		t.Errorf("cell = %+v, matrix %+v", cell.Cell, cell.Matrix)
+	}
+	if g.Nodes[0].Env["MATRIX_GO"] != "1.25" {
+		t.Errorf("cells share an env map: %v", g.Nodes[0].Env)
+	}
+	pkg := g.Nodes[2]
+	if got := strings.Join(pkg.NeedNames, " "); got != "test@go=1.25,os=linux test@go=1.26,os=linux" {
+		t.Errorf("package needs %q, want every cell", got)
+	}
+	if pkg.Matrix != nil || pkg.Env["MATRIX_GO"] != "" {
+		t.Errorf("package has matrix values: %+v %v", pkg.Matrix, pkg.Env)
+	}
+}

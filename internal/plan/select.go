@@ -251,6 +251,9 @@ func (p *Plan) match(pat string) ([]*Node, error) {
 		p.Each(func(s *Stage, n *Node) {
 			okStage, _ := path.Match(stagePat, s.Name)
 			okAction, _ := path.Match(actionPat, n.Name)
+			if m := n.Matrix; m != nil && !okAction {
+				okAction, _ = path.Match(actionPat, m.Action)
+			}
 			if okStage && okAction {
 				out = append(out, n)
 			}
@@ -275,10 +278,18 @@ func (p *Plan) match(pat string) ([]*Node, error) {
 	}
 	var actions []*Node
 	p.Each(func(_ *Stage, n *Node) {
-		if n.Name == pat {
+		// A matrix action's name as written selects all of its cells.
+		if n.Name == pat || n.Matrix != nil && n.Matrix.Action == pat {
 			actions = append(actions, n)
 		}
 	})
+	if len(actions) > 1 && oneMatrix(actions) {
+		if stage != nil {
+			return nil, wrong(ErrAmbiguous, "%q is both stage %s and matrix action %s/%s: write %s/* for the stage or %s/%s for the action",
+				pat, pat, actions[0].Stage, pat, pat, actions[0].Stage, pat)
+		}
+		return actions, nil
+	}
 	switch {
 	case stage != nil && len(actions) > 0:
 		return nil, wrong(ErrAmbiguous, "%q is both stage %s and action %s: write %s/* for the stage or %s for the action",
@@ -340,4 +351,14 @@ func (e *selectError) Unwrap() error { return e.kind }
 
 func wrong(kind error, format string, args ...any) error {
 	return &selectError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// oneMatrix reports whether nodes are all cells of one matrix action.
+func oneMatrix(nodes []*Node) bool {
+	for _, n := range nodes {
+		if n.Matrix == nil || n.Matrix != nodes[0].Matrix {
+			return false
+		}
+	}
+	return true
 }

@@ -180,3 +180,32 @@ func TestSelectIsLinearInALongPipeline(t *testing.T) {
 		t.Errorf("%d run, %d pulled in; want 5000 and 4999", s.Len(), len(s.Pulled))
 	}
 }
+
+// A matrix action's name as written selects every cell, alone or with
+// its stage; a cell's own name selects that cell.
+func TestSelectMatrixCells(t *testing.T) {
+	p := compile(t, `
+stages:
+  - name: build
+    actions:
+      - name: test
+        matrix: { go: ["1", "2"] }
+        run: "true"
+      - { name: lint, run: "true" }
+`)
+	for _, tc := range []struct{ only, runs string }{
+		{"test", "build/test@go=1 build/test@go=2"},
+		{"build/test", "build/test@go=1 build/test@go=2"},
+		{"build/test@go=2", "build/test@go=2"},
+		{"t*", "build/test@go=1 build/test@go=2"},
+	} {
+		s, err := plan.Select(p, []string{tc.only}, nil)
+		if err != nil {
+			t.Errorf("%s: %v", tc.only, err)
+			continue
+		}
+		if got := runs(p, s); got != tc.runs {
+			t.Errorf("%s runs %q, want %q", tc.only, got, tc.runs)
+		}
+	}
+}

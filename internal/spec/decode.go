@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/velocity-ci/velocity/internal/expr"
 )
 
 // decoder applies the velocity.yml schema to a YAML document. Every
@@ -139,6 +141,7 @@ func (d *decoder) stage(v ast.Node, path string) (Stage, stageSource) {
 			s.Finally, src.lists[listFinally] = d.actions(v, join(path, "finally"), false)
 		},
 		"approval": func(v ast.Node) { s.Approval = d.approval(v, join(path, "approval")) },
+		"if":       func(v ast.Node) { s.If = d.condition(v, join(path, "if"), expr.Options{NoStatus: true}) },
 	}, "name", "actions")
 	return s, src
 }
@@ -200,10 +203,12 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 		cache    cacheSource
 		secrets  []Pos
 		sidecars []sidecarSource
+		mxSrc    matrixSource
+		ifNode   ast.Node
 	)
 	keys, ok := d.mappingKeys(v, path, fields{
 		"name": func(v ast.Node) { a.Name, src.name = d.name(v, join(path, "name")) },
-		"run":  func(v ast.Node) { a.Run = d.run(v, join(path, "run")) },
+		"run":  func(v ast.Node) { a.Run = d.script(v, join(path, "run")) },
 		"deploy": func(v ast.Node) {
 			if a.Deploy = d.run(v, join(path, "deploy")); strings.TrimSpace(a.Deploy) != "" {
 				src.deploy = posOf(v)
@@ -238,9 +243,18 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 		"cache_key": func(v ast.Node) { d.cacheKey(v, join(path, "cache_key"), &a, &cache) },
 		"secrets":   func(v ast.Node) { a.Secrets, secrets = d.secrets(v, join(path, "secrets")) },
 		"sidecars":  func(v ast.Node) { a.Sidecars, sidecars = d.sidecars(v, join(path, "sidecars")) },
+		"matrix":    func(v ast.Node) { a.Matrix, mxSrc = d.matrix(v, join(path, "matrix")) },
+		"if":        func(v ast.Node) { ifNode = v },
 	}, []string{"name", "run"}, "name")
 	if !ok {
 		return a, src
+	}
+	if a.Matrix != nil && a.Name != "" {
+		d.cells(a.Matrix, mxSrc, a.Name, join(path, "matrix"))
+		d.checkMatrixEnv(&a, join(path, "matrix"))
+	}
+	if _, set := keys["if"]; set {
+		a.If = d.condition(ifNode, join(path, "if"), conditionOptions(a.Matrix))
 	}
 	// Keys may come in any order, so the checks that relate them wait
 	// until the whole action is read.
@@ -296,6 +310,23 @@ func validName(s string) bool {
 
 func isAlnum(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}
+
+// script reads an action's run. A GitHub Actions expression in it is
+// refused rather than run: Velocity substitutes nothing into scripts, so
+// that untrusted text (a branch name, a matrix value) never becomes shell
+// code; values reach the script as environment variables.
+func (d *decoder) script(v ast.Node, path string) string {
+	s := d.run(v, path)
+	if i := strings.Index(s, "${{"); i >= 0 {
+		tmpl := s[i:]
+		if j := strings.Index(tmpl, "}}"); j >= 0 {
+			tmpl = tmpl[:j+2]
+		}
+		d.c.add(posOf(v), path, "%q is not substituted: velocity.yml puts no values into scripts, so that untrusted text never becomes shell code; "+
+			"read them from the environment instead ($MATRIX_NAME for matrix.NAME, $VELOCITY_BRANCH, ...)", tmpl)
+	}
+	return s
 }
 
 func (d *decoder) run(v ast.Node, path string) string {
@@ -517,7 +548,7 @@ func (d *decoder) boolean(v ast.Node, path string) bool {
 
 // notForDeploy lists the action keys that configure a script, which a
 // deploy action does not run.
-var notForDeploy = []string{"env", "outputs", "inputs", "cache", "cache_key", "secrets", "sidecars"}
+var notForDeploy = []string{"env", "outputs", "inputs", "cache", "cache_key", "secrets", "sidecars", "matrix"}
 
 // checkDeployKeys relates an action's run and deploy, of which it has
 // exactly one, and the keys that apply to only one of them.

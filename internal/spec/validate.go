@@ -34,7 +34,8 @@ func validate(c *collector, p *Pipeline, src *pipelineSource) {
 }
 
 // MaxActions is the most actions a pipeline may hold, counting every
-// stage's actions, on_failure and finally (limit "max actions"). Each
+// stage's actions, on_failure and finally, and every cell of a matrix
+// (limit "max actions"). Each
 // becomes a process, a journal row and a log file per run; validation and
 // planning take linear time, a 20,000-action chain well under 2 s. A 1 MiB
 // file holds at most about 45,000 of the shortest actions, so the limit
@@ -47,15 +48,15 @@ func checkActionCount(c *collector, p *Pipeline, src *pipelineSource) bool {
 	n := 0
 	for i := range p.Stages {
 		for list, actions := range stageLists(&p.Stages[i]) {
-			if n+len(actions) > MaxActions {
-				k := MaxActions - n
-				over := src.stages[i].lists[list][k]
-				c.add(over.at, over.path,
-					"the pipeline has more than %d actions (limit %q is %d); split it into several pipelines",
-					MaxActions, "max actions", MaxActions)
-				return false
+			for k := range actions {
+				if n += actions[k].size(); n > MaxActions {
+					over := src.stages[i].lists[list][k]
+					c.add(over.at, over.path,
+						"the pipeline has more than %d actions (limit %q is %d); split it into several pipelines (each matrix cell counts as an action)",
+						MaxActions, "max actions", MaxActions)
+					return false
+				}
 			}
-			n += len(actions)
 		}
 	}
 	return true
