@@ -71,6 +71,9 @@ type release struct {
 	// keepWarm is how long the release stays warm once replaced: its
 	// service's blue-green keep_warm when it was deployed, else 0.
 	keepWarm time.Duration
+	// fingerprint hashes what the release was deployed from (see
+	// fingerprint): an equal one deploys nothing new.
+	fingerprint string
 }
 
 // instance is one supervised process and its proxy target.
@@ -94,6 +97,10 @@ type Request struct {
 	Env []string
 	// Log receives progress lines.
 	Log io.Writer
+	// Redeploy deploys even when the release serving was deployed from
+	// the same files and settings (see Unchanged). A rollback sets it: it
+	// must put its own release into service, whatever serves.
+	Redeploy bool
 }
 
 // Result is a successful deploy.
@@ -104,6 +111,10 @@ type Result struct {
 	// Warm is set when the release was still kept warm (blue-green) and
 	// traffic switched back to it without starting anything.
 	Warm bool
+	// Unchanged is set when the release serving was deployed from the
+	// same files and settings: nothing was started, and Release names
+	// that release, not the request's.
+	Unchanged bool
 }
 
 // Deploy puts req's release into service. On failure the previous release,
@@ -125,7 +136,10 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 	}()
 	dep.mu.Lock()
 	defer dep.mu.Unlock()
-	logf := func(format string, args ...any) { fmt.Fprintf(req.Log, "velocity: "+format+"\n", args...) }
+	if res, ok := d.Unchanged(req); ok {
+		return res, nil
+	}
+	logf := func(format string, args ...any) { progress(req.Log, format, args...) }
 	if res, ok := d.revive(ctx, dep, req, logf); ok {
 		return res, nil
 	}
@@ -137,7 +151,7 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 	if err := d.Blobs.Restore(dir, private(req.Files)); err != nil {
 		return Result{}, fmt.Errorf("release %s from outputs: %w", req.Release, err)
 	}
-	next := &release{id: req.Release, dir: dir}
+	next := &release{id: req.Release, dir: dir, fingerprint: fingerprint(req)}
 	if svc.Strategy.Type == "blue-green" {
 		next.keepWarm = svc.Strategy.KeepWarm
 	}
@@ -224,12 +238,23 @@ func (d *Deployer) stopWarm(dep *deployment, id string) {
 
 // serving is the result of a deploy that put req's release into service.
 func (d *Deployer) serving(dep *deployment, req Request, logf func(string, ...any)) Result {
-	url := req.Environment.URL
+	res := d.result(dep, req.Environment, req.Release)
+	logf("%s/%s: release %s serves at %s", req.Environment.Name, req.Service.Name, req.Release, res.URL)
+	return res
+}
+
+// result is what a deploy that leaves release id serving returns.
+func (d *Deployer) result(dep *deployment, env spec.Environment, id string) Result {
+	url := env.URL
 	if url == "" && len(dep.hosts) > 0 {
 		url = strings.Replace(d.ProxyURL, "127.0.0.1", dep.hosts[0], 1)
 	}
-	logf("%s/%s: release %s serves at %s", req.Environment.Name, req.Service.Name, req.Release, url)
-	return Result{Release: req.Release, URL: url, Hosts: dep.hosts}
+	return Result{Release: id, URL: url, Hosts: dep.hosts}
+}
+
+// progress writes one progress line of a deploy.
+func progress(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "velocity: "+format+"\n", args...)
 }
 
 // deployment returns (creating) the route of env/service. It refuses a

@@ -63,6 +63,9 @@ type DeployResult struct {
 	URL        string `json:"url"`
 	// Warm: traffic switched back to a blue-green release still running.
 	Warm bool `json:"warm,omitempty"`
+	// Unchanged: the live release was deployed from the same files and
+	// settings, so nothing was deployed; Deployment and Release name it.
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // Event is one line of a deploy's answer.
