@@ -172,9 +172,10 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 		err = d.rolling(dctx, dep, next, req, logf)
 	}
 	if err != nil {
+		waited := time.Since(began) // not counting the clean-up
 		d.abort(dep, next, drainTimeout(svc))
 		if errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			err = deadlineError(req, time.Since(began), deadline, err)
+			err = deadlineError(req, next, waited, deadline, err)
 		}
 		return Result{}, fmt.Errorf("%w%s", err, next.report())
 	}
@@ -186,8 +187,9 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 }
 
 // deadlineError is the headline of a deploy its deadline ended: how long
-// it waited for what, against which settings, and what to change.
-func deadlineError(req Request, waited, deadline time.Duration, err error) error {
+// it waited for what, against which settings, and what to change, by
+// what the instance that was not healthy answered last.
+func deadlineError(req Request, r *release, waited, deadline time.Duration, err error) error {
 	svc := req.Service
 	if cut, ok := errors.AsType[*canaryCut](err); ok {
 		return fmt.Errorf("release %s: %w after %v; the canary's steps and pauses must fit in the deploy deadline: raise it (services.%s.deadline, now %v) or shorten the steps",
@@ -203,9 +205,50 @@ func deadlineError(req Request, waited, deadline time.Duration, err error) error
 	default:
 		period = fmt.Sprintf("health start_period %v", h.StartPeriod)
 	}
-	fix := "fix the health check " + healthTarget(h.HTTP, h.TCP) + " so it passes sooner"
-	return fmt.Errorf("release %s not healthy after waiting %v (deploy deadline %v, %s): %w; raise the deploy deadline (services.%s.deadline, now %v) or %s",
-		req.Release, waited.Round(100*time.Millisecond), deadline, period, err, svc.Name, deadline, fix)
+	var checks []proxy.CheckResult
+	if nh, ok := errors.AsType[*notHealthy](err); ok && nh.n >= 1 && nh.n <= len(r.instances) {
+		if t := r.instances[nh.n-1].target; t != nil {
+			checks = t.Checks()
+		}
+	}
+	if waited < h.StartPeriod {
+		checks = nil // still starting, whatever it answered
+	}
+	return fmt.Errorf("release %s not healthy after waiting %v (deploy deadline %v, %s): %w; %s",
+		req.Release, waited.Round(100*time.Millisecond), deadline, period, err, advice(svc, deadline, checks))
+}
+
+// advice says what to change when a new instance was not healthy by the
+// deadline, from its last health checks: more time helps only an
+// instance that was still starting.
+func advice(svc spec.Service, deadline time.Duration, checks []proxy.CheckResult) string {
+	h := svc.Health
+	raise := fmt.Sprintf("raise the deploy deadline (services.%s.deadline, now %v)", svc.Name, deadline)
+	if len(checks) == 0 {
+		return raise + " or give it a longer health start_period: it was still starting"
+	}
+	all := func(f func(proxy.CheckResult) bool) bool {
+		for _, c := range checks {
+			if !f(c) {
+				return false
+			}
+		}
+		return true
+	}
+	last := checks[len(checks)-1]
+	switch {
+	case all(func(c proxy.CheckResult) bool {
+		return c.Err == "" && c.Path != "" && !c.OK() && c.Status == last.Status
+	}):
+		return fmt.Sprintf("the instance answers %d on %s: the health endpoint itself reports unhealthy; check the instance's log below (more time helps only if it was still warming up: then give it services.%s.health.start_period)",
+			last.Status, last.Path, svc.Name)
+	case all(func(c proxy.CheckResult) bool { return strings.Contains(c.Err, "connection refused") }):
+		return "nothing listens on $PORT (connection refused): does the program listen on $PORT, on 127.0.0.1 or all addresses? Its log is below; if it only binds late, " + raise
+	case strings.Contains(last.Err, "health check timeout"):
+		return fmt.Sprintf("%s answers slower than the health check timeout: raise services.%s.health.timeout (now %v) or the deploy deadline (services.%s.deadline, now %v), or make the health endpoint answer without waiting on slow work",
+			healthTarget(h.HTTP, h.TCP), svc.Name, h.Timeout, svc.Name, deadline)
+	}
+	return raise + " or give it a health start_period if it was still starting, else fix the health check " + healthTarget(h.HTTP, h.TCP) + " so it passes sooner"
 }
 
 // healthTarget names what a service's health check asks for.

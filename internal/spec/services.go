@@ -18,21 +18,22 @@ import (
 // Defaults of a service; see the doc comments of Service, Health,
 // Strategy and Analysis.
 const (
-	defaultReplicas       = 1
-	maxReplicas           = 100
-	defaultDrain          = 10 * time.Second
-	defaultDeadline       = 2 * time.Minute
-	defaultHealthPath     = "/"
-	defaultHealthInterval = time.Second
-	defaultHealthTimeout  = 2 * time.Second
-	defaultHealthy        = 1
-	defaultUnhealthy      = 3
-	defaultMaxSurge       = 1
-	defaultKeepWarm       = 5 * time.Minute
-	defaultCanaryPause    = 30 * time.Second
-	defaultMaxErrorRise   = 0.01
-	defaultMaxLatency     = 1.5
-	defaultMinRequests    = 20
+	defaultReplicas        = 1
+	maxReplicas            = 100
+	defaultDrain           = 10 * time.Second
+	defaultDeadline        = 2 * time.Minute
+	defaultHealthPath      = "/"
+	defaultHealthInterval  = time.Second
+	defaultHealthTimeout   = 2 * time.Second
+	defaultHealthFailAfter = 10 * time.Second
+	defaultHealthy         = 1
+	defaultUnhealthy       = 3
+	defaultMaxSurge        = 1
+	defaultKeepWarm        = 5 * time.Minute
+	defaultCanaryPause     = 30 * time.Second
+	defaultMaxErrorRise    = 0.01
+	defaultMaxLatency      = 1.5
+	defaultMinRequests     = 20
 	// minMemory catches "memory: 256", which is 256 bytes, not megabytes.
 	minMemory = 1 << 20
 	maxMemory = 1 << 50
@@ -182,6 +183,7 @@ func defaultHealth() Health {
 		Timeout:   defaultHealthTimeout,
 		Healthy:   defaultHealthy,
 		Unhealthy: defaultUnhealthy,
+		FailAfter: defaultHealthFailAfter,
 	}
 }
 
@@ -220,6 +222,7 @@ func (d *decoder) health(v ast.Node, path string) (h Health, startPeriodAt Pos) 
 			d.nonNegativeDuration(v, join(path, "start_period"), &h.StartPeriod)
 			startPeriodAt = posOf(v)
 		},
+		"fail_after": func(v ast.Node) { d.positiveDuration(v, join(path, "fail_after"), &h.FailAfter) },
 		"healthy": func(v ast.Node) {
 			if n, ok := d.intIn(v, join(path, "healthy"), 1, math.MaxInt32); ok {
 				h.Healthy = n
