@@ -13,7 +13,8 @@ import (
 )
 
 // This file reads the top-level services key: what a service runs, how
-// its health is checked and how a new release replaces the old.
+// its health is checked and how a new release replaces the old; and the
+// top-level port_range that bounds the ports services and sidecars take.
 
 // Defaults of a service; see the doc comments of Service, Health,
 // Strategy and Analysis.
@@ -37,6 +38,9 @@ const (
 	// minMemory catches "memory: 256", which is 256 bytes, not megabytes.
 	minMemory = 1 << 20
 	maxMemory = 1 << 50
+	// Ports below 1024 need privileges Velocity's programs do not have.
+	minRangePort = 1024
+	maxRangePort = 65535
 )
 
 // The strategies, in the order messages list them.
@@ -618,4 +622,46 @@ func (d *decoder) cpu(v ast.Node, path string) float64 {
 		return 0
 	}
 	return f
+}
+
+// PortRange is an inclusive range of TCP ports on 127.0.0.1, written
+// "41000-41099" (or one port, "41000"). Sidecars and the instances of
+// deployed services take their ports from it; a deploy needs room for the
+// instances of the old and the new release side by side.
+type PortRange struct {
+	Low, High int
+	// Pos is where the range was written, for messages about it.
+	Pos Pos
+}
+
+// IsZero reports whether no range was set.
+func (r PortRange) IsZero() bool { return r.Low == 0 && r.High == 0 }
+
+// portRange reads the top-level port_range.
+func (d *decoder) portRange(v ast.Node, path string) PortRange {
+	if isNull(v) {
+		return PortRange{}
+	}
+	text, ok := scalarText(v)
+	if !ok {
+		d.c.add(posOf(v), path, `must be a port range such as "41000-41099", got %s`, kindOf(v))
+		return PortRange{}
+	}
+	lo, hi, found := strings.Cut(strings.TrimSpace(text), "-")
+	if !found {
+		hi = lo
+	}
+	l, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	h, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	switch {
+	case err1 != nil || err2 != nil:
+		d.c.add(posOf(v), path, `%q is not a port range; write LOW-HIGH, such as 41000-41099`, text)
+	case l < minRangePort || h > maxRangePort:
+		d.c.add(posOf(v), path, "%d-%d: ports must be between %d and %d", l, h, minRangePort, maxRangePort)
+	case l > h:
+		d.c.add(posOf(v), path, "%d-%d: the low port is above the high one", l, h)
+	default:
+		return PortRange{Low: l, High: h, Pos: posOf(v)}
+	}
+	return PortRange{}
 }
