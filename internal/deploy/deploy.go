@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/artifact"
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/proxy"
 	"github.com/velocity-ci/velocity/internal/runtime"
 	"github.com/velocity-ci/velocity/internal/spec"
@@ -97,6 +98,8 @@ type Request struct {
 	Env []string
 	// Log receives progress lines.
 	Log io.Writer
+	// Ports bounds the instances' ports; zero means the runtime's range.
+	Ports netport.Range
 	// Redeploy deploys even when the release serving was deployed from
 	// the same files and settings (see Unchanged). A rollback sets it: it
 	// must put its own release into service, whatever serves.
@@ -362,15 +365,35 @@ func (d *Deployer) evict(key string) {
 	delete(d.live, key)
 }
 
+// maxPortTries is how many times an instance is started on a new port
+// when another program took its port before it could listen: the port
+// was free when picked, so a second taker in a row is rare and a third
+// means something grabs every port it is offered.
+const maxPortTries = 3
+
 // start starts one instance of r and waits until the proxy's health check
-// passes.
+// passes. An instance whose port another program took before it could
+// bind it is started again on another port.
 func (d *Deployer) start(ctx context.Context, r *release, req Request) (*instance, error) {
+	for try := 1; ; try++ {
+		in, err := d.startOnce(ctx, r, req)
+		taken, ok := errors.AsType[*portTaken](err)
+		if !ok || try == maxPortTries {
+			return in, err
+		}
+		progress(req.Log, "%s/%s: %v; starting it again on another port", req.Environment.Name, req.Service.Name, taken)
+		d.forget(r, in)
+		d.retire(in, time.Millisecond)
+	}
+}
+
+func (d *Deployer) startOnce(ctx context.Context, r *release, req Request) (*instance, error) {
 	svc := req.Service
 	env := append(append([]string(nil), req.Env...), envList(svc.Env)...)
 	proc, err := d.Runtime.Start(ctx, runtime.Spec{
 		Service: svc.Name, Environment: req.Environment.Name, Release: r.id,
 		Dir: r.dir, Command: svc.Run, Env: env, LogDir: filepath.Join(r.dir, ".logs"),
-		Memory: svc.Memory, CPU: svc.CPU, Secrets: secretValues(req),
+		Memory: svc.Memory, CPU: svc.CPU, Secrets: secretValues(req), PortRange: req.Ports,
 	})
 	if err != nil {
 		return nil, err

@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/proxy"
 	"github.com/velocity-ci/velocity/internal/runtime"
 	"github.com/velocity-ci/velocity/internal/spec"
@@ -143,6 +145,28 @@ func exits(proc runtime.Instance) (n int, last string) {
 	return n, last
 }
 
+// portTaken is a starting instance whose port another program took
+// between the moment it was picked (free) and the moment the instance
+// could listen on it.
+type portTaken struct {
+	n       int
+	release string
+	addr    string
+}
+
+func (e *portTaken) Error() string {
+	return fmt.Sprintf("instance %d of release %s exited and another program listens on its address %s", e.n, e.release, e.addr)
+}
+
+// takenByAnother reports whether something listens on addr: called
+// while the instance's own process is down (restarting), that is not
+// the instance.
+func takenByAnother(addr string) bool {
+	_, p, _ := strings.Cut(addr, ":")
+	port, err := strconv.Atoi(p)
+	return err == nil && netport.Taken(port)
+}
+
 // notHealthy is a starting instance the deploy stopped waiting for
 // because its deadline came.
 type notHealthy struct {
@@ -247,7 +271,11 @@ func (d *Deployer) waitHealthy(ctx context.Context, in *instance, n int, r *rele
 			}
 			return fmt.Errorf("instance %d (%s) of release %s: %w", n, in.proc.ID(), r.id, err)
 		case <-tick.C:
-			if count, last := exits(in.proc); count >= maxExitsBeforeHealthy {
+			count, last := exits(in.proc)
+			if count >= 1 && in.proc.State() == runtime.StateRestarting && takenByAnother(in.proc.Addr()) {
+				return &portTaken{n: n, release: r.id, addr: in.proc.Addr()}
+			}
+			if count >= maxExitsBeforeHealthy {
 				return &crashLoop{n: n, release: r.id, exits: count, last: last, took: time.Since(started)}
 			}
 			same.add(in.target.Checks())

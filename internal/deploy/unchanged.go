@@ -23,7 +23,7 @@ const fingerprintVersion = 1
 
 // fingerprint names everything a release's instances are made of: the
 // files (paths, modes, digests, link targets), the service's settings,
-// the environment's hosts and URL, and the instances' environment,
+// the environment's hosts and URL, the port range, and the instances' environment,
 // secrets' values included. Only the hash is kept, in memory, so that a
 // secret's value is compared without being stored. Positions in
 // velocity.yml are left out: moving a service in the file changes
@@ -50,7 +50,8 @@ func fingerprint(req Request) string {
 		Environment spec.Environment `json:"environment"`
 		Env         []string         `json:"env"`
 		Files       []artifact.File  `json:"files"`
-	}{fingerprintVersion, svc, env, vars, files})
+		Ports       [2]int           `json:"ports"`
+	}{fingerprintVersion, svc, env, vars, files, [2]int{req.Ports.Low, req.Ports.High}})
 	if err != nil {
 		// Only plain data is marshalled; should that ever fail, an
 		// empty fingerprint matches nothing and the deploy goes ahead.
