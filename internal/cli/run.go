@@ -24,6 +24,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/engine"
 	"github.com/velocity-ci/velocity/internal/executor/local"
 	"github.com/velocity-ci/velocity/internal/lockfile"
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/source"
 	"github.com/velocity-ci/velocity/internal/spec"
@@ -43,6 +44,7 @@ type runOptions struct {
 	noServe       bool
 	replace       bool
 	tailLines     int
+	portRange     string
 }
 
 // runRequest is what `run` and `rerun` ask the shared code to do.
@@ -95,6 +97,7 @@ func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
 	f.BoolVar(&o.approve, "approve", false, "approve every stage that needs manual approval (for demos and scripts)")
 	f.BoolVar(&o.replace, "replace", false, "let deploys take over services that are live from another project on the server")
 	f.IntVar(&o.tailLines, "tail-lines", console.DefaultTailLines, "show the last `N` lines of each failed action's log at the end (0: only where the log is)")
+	f.StringVar(&o.portRange, "port-range", "", "take the ports of sidecars and deployed instances from `LOW-HIGH` only, e.g. 41000-41099 (default port_range in velocity.yml, else any free port)")
 	f.StringVar(&o.cacheSize, "cache-size", "", "bound the blob store (outputs, logs, caches) to `SIZE`, e.g. 500MB, 10GB (default $VELOCITY_CACHE_SIZE, else 10GB); least recently used blobs go first")
 }
 
@@ -237,6 +240,11 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		}
 	}
 
+	ports, err := portRange(o.portRange, p, shown)
+	if err != nil {
+		return err
+	}
+
 	blobs, err := artifact.OpenBlobs(h.blobDir())
 	if err != nil {
 		return err
@@ -277,12 +285,15 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	// services outlive the run there), else this process hosts them.
 	var services *host
 	var remote *remoteDeployer
+	// One picker for sidecars and instances: the two never get the same
+	// port, even while neither listens yet.
+	picker := &netport.Picker{}
 	if hasDeploys(p) {
 		if c, _ := a.dialServer(ctx, h); c != nil {
 			defer c.Close()
-			remote = &remoteDeployer{client: c, pipeline: p, commit: snap.Commit, replace: o.replace}
+			remote = &remoteDeployer{client: c, pipeline: p, commit: snap.Commit, replace: o.replace, ports: ports}
 		} else {
-			services, err = a.startHost(p, h, blobs, secrets, a.proxyAddr(o.proxyAddr), log)
+			services, err = a.startHost(p, h, blobs, secrets, a.proxyAddr(o.proxyAddr), picker, ports, log)
 			if err != nil {
 				h.store.FinishRun(context.WithoutCancel(ctx), run.ID, store.Failed, err.Error(), time.Now())
 				return err
@@ -329,6 +340,8 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		Secrets:     secrets,
 		Version:     Version,
 		Approver:    &approver{store: h.store, auto: o.approve, say: con.Printf, prompt: a.terminalInput()},
+		Ports:       picker,
+		PortRange:   ports,
 	}
 	switch {
 	case services != nil:
@@ -391,6 +404,23 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	}
 	fmt.Fprintf(a.stderr, "velocity: run %d failed; see 'velocity logs %d' for the full output\n", run.ID, run.ID)
 	return &exitError{code: ExitFailed}
+}
+
+// portRange is the range of --port-range, else velocity.yml's
+// port_range (shown names the file), else zero.
+func portRange(flag string, p *spec.Pipeline, shown string) (netport.Range, error) {
+	if flag != "" {
+		r, err := netport.Parse(flag, "--port-range")
+		if err != nil {
+			return netport.Range{}, usageError("--port-range: %v", err)
+		}
+		return r, nil
+	}
+	if r := p.PortRange; !r.IsZero() {
+		return netport.Range{Low: r.Low, High: r.High,
+			Source: fmt.Sprintf("port_range at %s:%d:%d", shown, r.Pos.Line, r.Pos.Col)}, nil
+	}
+	return netport.Range{}, nil
 }
 
 // velocityCommand is how the user reaches this data directory again, for

@@ -174,7 +174,7 @@ func (s *Server) request(def Definition, d store.Deployment, log io.Writer) (dep
 	}
 	return deploy.Request{
 		Service: def.Service, Environment: def.Environment, Release: d.Release,
-		Files: files, Env: env, Log: log,
+		Files: files, Env: env, Log: log, Ports: def.PortRange.netRange(),
 	}, nil
 }
 
