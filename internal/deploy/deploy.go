@@ -395,6 +395,10 @@ func (d *Deployer) startOnce(ctx context.Context, r *release, req Request) (*ins
 		Dir: r.dir, Command: svc.Run, Env: env, LogDir: filepath.Join(r.dir, ".logs"),
 		Memory: svc.Memory, CPU: svc.CPU, Secrets: secretValues(req), PortRange: req.Ports,
 	})
+	if full, ok := errors.AsType[*netport.FullError](err); ok {
+		return nil, fmt.Errorf("instance %d of release %s: %w (a %s deploy of %d replicas takes up to %d ports, the old release's and the new one's side by side)",
+			len(r.instances)+1, r.id, full, strategyName(svc), max(svc.Replicas, 1), portsNeeded(svc))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -406,6 +410,25 @@ func (d *Deployer) startOnce(ctx context.Context, r *release, req Request) (*ins
 	}
 	in.stopCheck = in.target.StartHealthCheck(context.WithoutCancel(ctx), healthCheck(req))
 	return in, d.waitHealthy(ctx, in, len(r.instances), r, req)
+}
+
+// strategyName is the service's strategy, rolling when unset.
+func strategyName(svc spec.Service) string {
+	if svc.Strategy.Type == "" {
+		return "rolling"
+	}
+	return svc.Strategy.Type
+}
+
+// portsNeeded is how many ports a deploy of svc holds at its peak: a
+// rolling deploy starts one instance beyond the old release's, the
+// others run the whole new release beside the old.
+func portsNeeded(svc spec.Service) int {
+	n := max(svc.Replicas, 1)
+	if strategyName(svc) == "rolling" {
+		return n + 1
+	}
+	return 2 * n
 }
 
 // secretValues picks the values of the service's secrets out of the

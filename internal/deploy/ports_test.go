@@ -77,8 +77,11 @@ func TestDeployStaysInThePortRange(t *testing.T) {
 		t.Fatal("2 replicas deployed in a range of 1 port")
 	}
 	t.Logf("error: %v", err)
-	if want := "no free port in port range " + one.String() + " (--port-range)"; !strings.Contains(err.Error(), want) {
-		t.Errorf("error does not say %q", want)
+	for _, want := range []string{"instance 2 of release r1: no free port in port range " + one.String() + " (--port-range)",
+		"a rolling deploy of 2 replicas takes up to 3 ports"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q", want)
+		}
 	}
 }
 
