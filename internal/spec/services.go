@@ -208,7 +208,7 @@ func (d *decoder) health(v ast.Node, path string) (h Health, startPeriodAt Pos) 
 		return h, Pos{}
 	}
 	h.HTTP = ""
-	var tcpAt Pos
+	var tcpAt, failAfterAt Pos
 	keys, _ := d.mappingKeys(v, path, fields{
 		"http": func(v ast.Node) {
 			if !isNull(v) {
@@ -226,7 +226,10 @@ func (d *decoder) health(v ast.Node, path string) (h Health, startPeriodAt Pos) 
 			d.nonNegativeDuration(v, join(path, "start_period"), &h.StartPeriod)
 			startPeriodAt = posOf(v)
 		},
-		"fail_after": func(v ast.Node) { d.positiveDuration(v, join(path, "fail_after"), &h.FailAfter) },
+		"fail_after": func(v ast.Node) {
+			d.positiveDuration(v, join(path, "fail_after"), &h.FailAfter)
+			failAfterAt = posOf(v)
+		},
 		"healthy": func(v ast.Node) {
 			if n, ok := d.intIn(v, join(path, "healthy"), 1, math.MaxInt32); ok {
 				h.Healthy = n
@@ -240,6 +243,9 @@ func (d *decoder) health(v ast.Node, path string) (h Health, startPeriodAt Pos) 
 	}, nil)
 	if _, http := keys["http"]; http && h.TCP {
 		d.c.add(tcpAt, path, "http and tcp cannot both be set; tcp: true checks only that the port accepts connections")
+	}
+	if h.TCP && failAfterAt != (Pos{}) {
+		d.c.add(failAfterAt, join(path, "fail_after"), "applies to HTTP checks only: a tcp check gets no status that could keep failing")
 	}
 	if !h.TCP && h.HTTP == "" {
 		h.HTTP = defaultHealthPath
