@@ -182,16 +182,15 @@ func (e *notHealthy) Error() string {
 // sameAnswer is a starting instance whose health endpoint kept giving
 // the same failing answer after its start period.
 type sameAnswer struct {
-	n         int
-	release   string
-	service   string
-	path      string
-	status    int
-	body      string // the start of the last answer's body, sanitised
-	count     int
-	took      time.Duration
-	failAfter time.Duration
-	setting   string // "health.fail_after 10s" or "default fail_after 10s"
+	n       int
+	release string
+	service string
+	path    string
+	status  int
+	body    string // the start of the last answer's body, sanitised
+	count   int
+	took    time.Duration
+	setting string // "health.fail_after 10s" or "default health.fail_after 10s"
 }
 
 func (e *sameAnswer) Error() string {
@@ -282,7 +281,7 @@ func (d *Deployer) waitHealthy(ctx context.Context, in *instance, n int, r *rele
 			if same.count >= minSameAnswers && same.last.At.Sub(same.since) >= limit {
 				return &sameAnswer{n: n, release: r.id, service: req.Service.Name, path: same.last.Path,
 					status: same.status, body: snippet(same.last.Body, in.answers.secrets), count: same.count,
-					took: same.last.At.Sub(same.since), failAfter: limit, setting: setting}
+					took: same.last.At.Sub(same.since), setting: setting}
 			}
 		}
 	}
