@@ -25,6 +25,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/engine"
 	"github.com/velocity-ci/velocity/internal/executor/local"
 	"github.com/velocity-ci/velocity/internal/lockfile"
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/source"
 	"github.com/velocity-ci/velocity/internal/spec"
@@ -47,8 +48,9 @@ type runOptions struct {
 	strict        bool
 	// only and skip select part of the pipeline (plan.Select): the
 	// positional names and --only, and --skip.
-	only []string
-	skip []string
+	only      []string
+	skip      []string
+	portRange string
 }
 
 // runRequest is what `run` and `rerun` ask the shared code to do.
@@ -119,6 +121,7 @@ func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
 	f.BoolVar(&o.replace, "replace", false, "let deploys take over services that are live from another project on the server")
 	f.IntVar(&o.tailLines, "tail-lines", console.DefaultTailLines, "show the last `N` lines of each failed action's log at the end (0: only where the log is)")
 	f.BoolVar(&o.strict, "strict", false, "fail an action that may read files an earlier action created without declaring them in outputs or cache (default: warn)")
+	f.StringVar(&o.portRange, "port-range", "", "take the ports of sidecars and deployed instances from `LOW-HIGH` only, e.g. 41000-41099 (default port_range in velocity.yml, else any free port)")
 	f.StringVar(&o.cacheSize, "cache-size", "", "bound the blob store (outputs, logs, caches) to `SIZE`, e.g. 500MB, 10GB (default $VELOCITY_CACHE_SIZE, else 10GB); least recently used blobs go first")
 }
 
@@ -267,6 +270,11 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		}
 	}
 
+	ports, err := portRange(o.portRange, p, shown)
+	if err != nil {
+		return err
+	}
+
 	blobs, err := artifact.OpenBlobs(h.blobDir())
 	if err != nil {
 		return err
@@ -314,12 +322,15 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	// services outlive the run there), else this process hosts them.
 	var services *host
 	var remote *remoteDeployer
+	// One picker for sidecars and instances: the two never get the same
+	// port, even while neither listens yet.
+	picker := &netport.Picker{}
 	if selectsDeploys(pl, sel) {
 		if c, _ := a.dialServer(ctx, h); c != nil {
 			defer c.Close()
-			remote = &remoteDeployer{client: c, pipeline: p, commit: snap.Commit, replace: o.replace}
+			remote = &remoteDeployer{client: c, pipeline: p, commit: snap.Commit, replace: o.replace, ports: ports}
 		} else {
-			services, err = a.startHost(p, h, blobs, secrets, a.proxyAddr(o.proxyAddr), log)
+			services, err = a.startHost(p, h, blobs, secrets, a.proxyAddr(o.proxyAddr), picker, ports, log)
 			if err != nil {
 				h.store.FinishRun(context.WithoutCancel(ctx), run.ID, store.Failed, err.Error(), time.Now())
 				return err
@@ -372,6 +383,8 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		Secrets:     secrets,
 		Version:     Version,
 		Approver:    &approver{store: h.store, auto: o.approve, say: con.Printf, prompt: a.terminalInput()},
+		Ports:       picker,
+		PortRange:   ports,
 	}
 	switch {
 	case services != nil:
@@ -493,6 +506,23 @@ func pulledIn(sel *plan.Selection) []string {
 		lines = append(lines, fmt.Sprintf("%s (needed by %s)", strings.Join(names[b], ", "), b.ID()))
 	}
 	return lines
+}
+
+// portRange is the range of --port-range, else velocity.yml's
+// port_range (shown names the file), else zero.
+func portRange(flag string, p *spec.Pipeline, shown string) (netport.Range, error) {
+	if flag != "" {
+		r, err := netport.Parse(flag, "--port-range")
+		if err != nil {
+			return netport.Range{}, usageError("--port-range: %v", err)
+		}
+		return r, nil
+	}
+	if r := p.PortRange; !r.IsZero() {
+		return netport.Range{Low: r.Low, High: r.High,
+			Source: fmt.Sprintf("port_range at %s:%d:%d", shown, r.Pos.Line, r.Pos.Col)}, nil
+	}
+	return netport.Range{}, nil
 }
 
 // velocityCommand is how the user reaches this data directory again, for

@@ -21,6 +21,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/executor"
 	"github.com/velocity-ci/velocity/internal/expr"
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/store"
 )
@@ -120,6 +121,13 @@ type Engine struct {
 	Approver Approver
 	// Deployer may be nil when no action deploys.
 	Deployer Deployer
+	// Ports hands out the sidecars' ports, shared with the runtime of
+	// deployed instances so that the two never pick the same one; nil
+	// gives each action's sidecars a picker of their own.
+	Ports *netport.Picker
+	// PortRange bounds the sidecars' ports (--port-range, port_range in
+	// velocity.yml); zero means any free port.
+	PortRange netport.Range
 }
 
 // Run is one execution of a plan.

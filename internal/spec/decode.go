@@ -82,6 +82,7 @@ func (d *decoder) pipeline(root ast.Node) (*Pipeline, *pipelineSource) {
 		"env_passthrough": func(v ast.Node) { p.EnvPassthrough = d.passthrough(v, "env_passthrough") },
 		"stages":          func(v ast.Node) { p.Stages, src.stages = d.stages(v, "stages") },
 		"services":        func(v ast.Node) { p.Services, src.services = d.services(v, "services") },
+		"port_range":      func(v ast.Node) { p.PortRange = d.portRange(v, "port_range") },
 		"environments": func(v ast.Node) {
 			p.Environments = d.environments(v, "environments")
 			src.environments = len(p.Environments) > 0

@@ -33,6 +33,9 @@ type Pipeline struct {
 	// Services and Environments, in definition order.
 	Services     []Service
 	Environments []Environment
+	// PortRange bounds the ports of the project's sidecars and deployed
+	// instances; zero when not set (any free port).
+	PortRange PortRange `json:"PortRange,omitzero"`
 }
 
 // Stage is an ordered group of actions.
