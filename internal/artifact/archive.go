@@ -173,7 +173,7 @@ func (b *Blobs) UnpackDirs(root string, d Digest) error {
 		return fmt.Errorf("unpack: %w", err)
 	}
 	defer in.Close()
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := os.MkdirAll(root, 0o700); err != nil {
 		return fmt.Errorf("unpack: %w", err)
 	}
 	r, err := os.OpenRoot(root)

@@ -51,7 +51,7 @@ func OpenBlobs(dir string) (*Blobs, error) {
 	b := &Blobs{dir: abs}
 	b.bufs.New = func() any { return new([copyBuffer]byte) }
 	for _, d := range []string{b.blobDir(), b.tempDir()} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("blob store %s: %w", dir, err)
 		}
 	}
@@ -93,7 +93,7 @@ func (b *Blobs) Put(r io.Reader) (Digest, int64, error) {
 	}
 	// Read-only, so that nothing that gets hold of a blob's path by
 	// accident edits shared content in place.
-	if err := tmp.Chmod(0o444); err != nil {
+	if err := tmp.Chmod(0o400); err != nil {
 		return "", 0, fmt.Errorf("blob store: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
@@ -104,7 +104,7 @@ func (b *Blobs) Put(r io.Reader) (Digest, int64, error) {
 	if b.reuse(final, n) {
 		return d, n, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
 		return "", 0, fmt.Errorf("blob store: %w", err)
 	}
 	// Rename replaces atomically: a concurrent writer of the same content

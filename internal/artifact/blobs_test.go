@@ -299,3 +299,22 @@ func TestConcurrentPutFromProcesses(t *testing.T) {
 	}
 	assertNoTemps(t, b)
 }
+
+// The blob store is in the data directory: nothing in it is readable by
+// anyone but its owner.
+func TestBlobStoreIsPrivate(t *testing.T) {
+	b := openBlobs(t)
+	d := put(t, b, "hello")
+	for p := blobFile(b, d); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s is %v", p, perm)
+		}
+		if filepath.Base(p) == "blobs" {
+			break
+		}
+	}
+}

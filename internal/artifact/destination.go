@@ -46,10 +46,19 @@ type destination struct {
 	// made are the directories this destination created, parents first,
 	// so that a failed restore can take them away again.
 	made []string
+	// dirPerm is the mode of the directories it creates: the root's, so
+	// that what is restored into a private directory (a release in the
+	// data directory) stays private and what is restored into the user's
+	// own directory gets its usual mode.
+	dirPerm fs.FileMode
 }
 
 func newDestination(root *os.Root) *destination {
-	return &destination{root: root, dirs: map[string]bool{".": true}}
+	perm := fs.FileMode(0o755)
+	if fi, err := root.Stat("."); err == nil {
+		perm = fi.Mode().Perm() | 0o700
+	}
+	return &destination{root: root, dirs: map[string]bool{".": true}, dirPerm: perm}
 }
 
 // mkdirAll makes sure dir (a checked slash path) and its parents are real
@@ -63,7 +72,7 @@ func (d *destination) mkdirAll(dir string) error {
 	}
 	fi, err := d.root.Lstat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		err = d.root.Mkdir(dir, 0o755)
+		err = d.root.Mkdir(dir, d.dirPerm)
 		if err == nil {
 			d.made = append(d.made, dir)
 			d.dirs[dir] = true

@@ -184,8 +184,11 @@ func TestRestoreRefusesDirectoryInTheWay(t *testing.T) {
 func TestRestoreKeepsEmptyDirectoriesAndModes(t *testing.T) {
 	src := t.TempDir()
 	writeFiles(t, src, "app/real", "hi\n", "app/ro/inside", "x", "app/bin/run", "#!/bin/sh\n")
-	for name, mode := range map[string]fs.FileMode{"app/empty": 0o700, "app/empty/nested": 0o750} {
-		if err := os.Mkdir(filepath.Join(src, name), mode); err != nil {
+	for _, d := range []struct {
+		name string
+		mode fs.FileMode
+	}{{"app/empty", 0o700}, {"app/empty/nested", 0o750}} { // parents first
+		if err := os.Mkdir(filepath.Join(src, d.name), d.mode); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -232,5 +235,42 @@ func TestRestoreKeepsEmptyDirectoriesAndModes(t *testing.T) {
 	empty, err := b.Collect(src, []string{"app/empty/nested"})
 	if err != nil || len(empty) != 1 || !empty[0].IsDir() {
 		t.Errorf("an output naming an empty directory: %+v, %v", empty, err)
+	}
+}
+
+// The directories Restore creates on its own (parents that the manifest
+// does not list; listed ones keep their recorded mode) take the root's
+// mode: private inside a private directory (a release in the data
+// directory), the usual mode in the user's own (`velocity artifacts --to`).
+func TestRestoreDirectoriesTakeTheRootsMode(t *testing.T) {
+	src := outputTree(t)
+	b := openBlobs(t)
+	files, err := b.Collect(src, []string{"dist"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = slices.DeleteFunc(files, artifact.File.IsDir)
+	for _, perm := range []fs.FileMode{0o700, 0o755} {
+		dst := filepath.Join(t.TempDir(), "release")
+		if err := os.Mkdir(dst, perm); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := fi.Mode().Perm() // perm cut by the umask
+		if err := b.Restore(dst, files); err != nil {
+			t.Fatal(err)
+		}
+		for _, dir := range []string{"dist", "dist/lib"} {
+			fi, err := os.Stat(filepath.Join(dst, dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode().Perm(); got != root {
+				t.Errorf("%s restored into a %v directory is %v", dir, root, got)
+			}
+		}
 	}
 }

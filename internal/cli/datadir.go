@@ -60,8 +60,8 @@ func (a *app) openHome(ctx context.Context) (*home, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("data directory %s: %w", dir, err)
+	if err := a.makePrivate(dir); err != nil {
+		return nil, err
 	}
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "velocity.db"))
 	if err != nil {
@@ -73,6 +73,29 @@ func (a *app) openHome(ctx context.Context) (*home, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// makePrivate creates the data directory with mode 0700, or takes group
+// and other permissions away from an existing one (made 0755 by an older
+// velocity, or by hand): the journal, logs, workspaces and releases in it
+// are the owner's alone. Everything inside is created 0700 or 0600 too;
+// this is what keeps older files and files with the project's own modes
+// (workspace copies) private.
+func (a *app) makePrivate(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		if err := os.Chmod(dir, perm&^0o077); err != nil {
+			return fmt.Errorf("data directory %s is accessible to other users (%v) and cannot be made private: %w", dir, perm, err)
+		}
+		a.log.Info("data directory made private", "dir", dir, "was", perm, "now", perm&^0o077)
+	}
+	return nil
 }
 
 func (h *home) recover(ctx context.Context) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/deploy"
 	"github.com/velocity-ci/velocity/internal/engine"
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/proxy"
 	"github.com/velocity-ci/velocity/internal/runtime"
 	"github.com/velocity-ci/velocity/internal/spec"
@@ -32,8 +33,8 @@ type host struct {
 }
 
 // startHost starts the runtime and the proxy for a pipeline that deploys.
-func (a *app) startHost(p *spec.Pipeline, h *home, blobs *artifact.Blobs, secrets engine.Secrets, addr string, log *slog.Logger) (*host, error) {
-	rt, err := runtime.NewLocal(runtime.Config{Logger: log})
+func (a *app) startHost(p *spec.Pipeline, h *home, blobs *artifact.Blobs, secrets engine.Secrets, addr string, ports *netport.Picker, portRange netport.Range, log *slog.Logger) (*host, error) {
+	rt, err := runtime.NewLocal(runtime.Config{Logger: log, Ports: ports, PortRange: portRange})
 	if err != nil {
 		return nil, err
 	}
@@ -76,19 +77,6 @@ func hasLimits(p *spec.Pipeline) bool {
 	for _, s := range p.Services {
 		if s.Memory > 0 || s.CPU > 0 {
 			return true
-		}
-	}
-	return false
-}
-
-func hasDeploys(p *spec.Pipeline) bool {
-	for _, st := range p.Stages {
-		for _, list := range [][]spec.Action{st.Actions, st.OnFailure, st.Finally} {
-			for _, a := range list {
-				if a.Deploy != "" {
-					return true
-				}
-			}
 		}
 	}
 	return false

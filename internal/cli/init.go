@@ -14,7 +14,7 @@ func (a *app) initCmd() *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "Write a commented velocity.yml for the project (Go, Node, Python or Make)",
+		Short: "Write a commented velocity.yml for the project (Go, Node, Python, Rust, Java, Make or a test script)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := filepath.Abs(a.dir)

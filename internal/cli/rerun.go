@@ -19,7 +19,8 @@ func (a *app) rerunCmd() *cobra.Command {
 With --failed, every action that succeeded in RUN keeps its result (its
 outputs are restored, it shows as cached from RUN) and only the failed,
 cancelled, interrupted and skipped actions execute. Without it, every
-action executes again, bypassing the result cache.`,
+action executes again, bypassing the result cache. A partial run (velocity
+run NAME…, --only, --skip) is re-run with the same selection.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -38,6 +39,8 @@ action executes again, bypassing the result cache.`,
 			}
 			req := runRequest{runOptions: o, dir: old.Dir}
 			req.commit = old.Commit
+			// A partial run is re-run as the same part of the pipeline.
+			req.only, req.skip = old.Selection.Only, old.Selection.Skip
 			switch {
 			case old.Commit == "":
 				req.note = fmt.Sprintf("run %d was not of a git commit: re-running the directory as it is now", old.ID)

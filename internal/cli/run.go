@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/engine"
 	"github.com/velocity-ci/velocity/internal/executor/local"
 	"github.com/velocity-ci/velocity/internal/lockfile"
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/source"
 	"github.com/velocity-ci/velocity/internal/spec"
@@ -43,6 +45,12 @@ type runOptions struct {
 	noServe       bool
 	replace       bool
 	tailLines     int
+	strict        bool
+	// only and skip select part of the pipeline (plan.Select): the
+	// positional names and --only, and --skip.
+	only      []string
+	skip      []string
+	portRange string
 }
 
 // runRequest is what `run` and `rerun` ask the shared code to do.
@@ -60,26 +68,43 @@ type runRequest struct {
 func (a *app) runCmd() *cobra.Command {
 	var o runOptions
 	cmd := &cobra.Command{
-		Use:   "run",
-		Short: "Run the project's assembly line locally",
+		Use:   "run [ACTION|STAGE…]",
+		Short: "Run the project's assembly line locally, or part of it",
 		Long: `Run every stage of velocity.yml on a copy of the project: the tree at HEAD plus
 uncommitted, non-ignored changes (or exactly --commit REV). The working copy
 is never modified. Actions whose inputs did not change since a successful
 run are not executed again: their result comes from the cache.
 
+With names (or --only), run part of the pipeline. A name is a stage (all
+its actions), an action (when one stage has it) or STAGE/ACTION; globs
+select several: 'build/*', '*/deploy'. A selected action runs with what it
+needs, "pulled in": its needs, and every action of an earlier stage that
+declares outputs. Pulled-in actions come from the cache when nothing
+changed. --skip leaves actions out; skipping an action whose outputs a
+selected one reads is an error. The project directory is -C DIR, never a
+name.
+
 Exit status: 0 succeeded, 1 the pipeline failed, 2 bad definition or usage,
 130 interrupted (Ctrl-C).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Example: `  velocity run                      # the whole pipeline
+  velocity run test                 # one action (and what it needs)
+  velocity run build                # one stage
+  velocity run staging/acceptance   # pulls in build/package and staging/deploy
+  velocity run --only 'build/*' --skip lint`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := filepath.Abs(a.dir)
 			if err != nil {
 				return usageError("directory %q: %v", a.dir, err)
 			}
+			o.only = append(slices.Clone(args), o.only...)
 			return a.run(cmd.Context(), runRequest{runOptions: o, dir: dir})
 		},
 	}
 	a.runFlags(cmd, &o)
 	cmd.Flags().StringVar(&o.commit, "commit", "", "run exactly commit `REV` instead of the working tree")
+	cmd.Flags().StringSliceVar(&o.only, "only", nil, "run only the actions `PATTERN` names, and what they need (as the positional names; repeat or separate with commas)")
+	cmd.Flags().StringSliceVar(&o.skip, "skip", nil, "leave out the actions `PATTERN` names (repeat or separate with commas)")
 	return cmd
 }
 
@@ -95,6 +120,8 @@ func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
 	f.BoolVar(&o.approve, "approve", false, "approve every stage that needs manual approval (for demos and scripts)")
 	f.BoolVar(&o.replace, "replace", false, "let deploys take over services that are live from another project on the server")
 	f.IntVar(&o.tailLines, "tail-lines", console.DefaultTailLines, "show the last `N` lines of each failed action's log at the end (0: only where the log is)")
+	f.BoolVar(&o.strict, "strict", false, "fail an action that may read files an earlier action created without declaring them in outputs or cache (default: warn)")
+	f.StringVar(&o.portRange, "port-range", "", "take the ports of sidecars and deployed instances from `LOW-HIGH` only, e.g. 41000-41099 (default port_range in velocity.yml, else any free port)")
 	f.StringVar(&o.cacheSize, "cache-size", "", "bound the blob store (outputs, logs, caches) to `SIZE`, e.g. 500MB, 10GB (default $VELOCITY_CACHE_SIZE, else 10GB); least recently used blobs go first")
 }
 
@@ -106,10 +133,12 @@ func (a *app) loadPipeline(path, shown, dir string) (*spec.Pipeline, error) {
 	if err != nil {
 		var errs spec.Errors
 		if errors.As(err, &errs) {
-			for _, e := range errs {
+			lines := make([]string, len(errs))
+			for i, e := range errs {
 				e.File = shown
-				fmt.Fprintln(a.stderr, e.Error())
+				lines[i] = e.Error()
 			}
+			printErrors(a.stderr, lines)
 			fmt.Fprintf(a.stderr, "velocity: %s has %d %s\n", shown, len(errs), plural(len(errs), "error"))
 			return nil, &exitError{code: ExitUsage}
 		}
@@ -189,6 +218,10 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		if p, err = a.loadPipeline(filepath.Join(o.dir, spec.FileName), shown, o.dir); err != nil {
 			return err
 		}
+		// A mistyped name fails before the project is copied.
+		if _, _, err := a.selectActions(p, o); err != nil {
+			return err
+		}
 	}
 	began := time.Now()
 	h, err := a.openHome(ctx)
@@ -224,7 +257,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	}
 	a.log.Debug("workspace copied", "files", snap.Files, "at", time.Since(began))
 	tmp := h.scratch(token)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
@@ -235,6 +268,11 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		if p, err = a.loadPipeline(filepath.Join(ws, spec.FileName), shown, o.dir); err != nil {
 			return err
 		}
+	}
+
+	ports, err := portRange(o.portRange, p, shown)
+	if err != nil {
+		return err
 	}
 
 	blobs, err := artifact.OpenBlobs(h.blobDir())
@@ -250,9 +288,15 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		return err
 	}
 
-	pl := plan.Compile(p)
+	pl, sel, err := a.selectActions(p, o)
+	if err != nil {
+		return err
+	}
 	var actions []store.Action
 	pl.Each(func(s *plan.Stage, n *plan.Node) {
+		if !sel.Has(n) {
+			return
+		}
 		actions = append(actions, store.Action{
 			StageIndex: s.Index, Stage: s.Name, Name: n.Name, Kind: store.Kind(n.Kind), Needs: n.NeedNames,
 		})
@@ -260,6 +304,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	run := store.Run{
 		Project: p.Name, Dir: o.dir, Commit: snap.Commit, Branch: snap.Branch, Dirty: snap.Dirty,
 		Status: store.Running, Lock: h.lockPath(token), Created: time.Now(),
+		Selection: store.Selection{Only: o.only, Skip: o.skip},
 	}
 	run.ID, err = h.store.CreateRun(ctx, run, actions)
 	if err != nil {
@@ -272,7 +317,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	}
 	defer ex.Close()
 
-	con := console.New(a.stdout, pl, console.Options{Live: live, Width: a.termWidth, Height: a.termHeight})
+	con := console.New(a.stdout, pl, console.Options{Live: live, Width: a.termWidth, Height: a.termHeight, Selection: sel})
 	// What the run's parts log are console lines, not text-handler lines
 	// on stderr cutting through the view.
 	log := slog.New(con.LogHandler(a.log.Handler()))
@@ -281,12 +326,15 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	// services outlive the run there), else this process hosts them.
 	var services *host
 	var remote *remoteDeployer
-	if hasDeploys(p) {
+	// One picker for sidecars and instances: the two never get the same
+	// port, even while neither listens yet.
+	picker := &netport.Picker{}
+	if selectsDeploys(pl, sel) {
 		if c, _ := a.dialServer(ctx, h); c != nil {
 			defer c.Close()
-			remote = &remoteDeployer{client: c, pipeline: p, commit: snap.Commit, replace: o.replace}
+			remote = &remoteDeployer{client: c, pipeline: p, commit: snap.Commit, replace: o.replace, ports: ports}
 		} else {
-			services, err = a.startHost(p, h, blobs, secrets, a.proxyAddr(o.proxyAddr), log)
+			services, err = a.startHost(p, h, blobs, secrets, a.proxyAddr(o.proxyAddr), picker, ports, log)
 			if err != nil {
 				h.store.FinishRun(context.WithoutCancel(ctx), run.ID, store.Failed, err.Error(), time.Now())
 				return err
@@ -298,6 +346,12 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	con.Printf("velocity: run %d of %s%s\n", run.ID, p.Name, describeSnapshot(snap))
 	if o.note != "" {
 		con.Printf("velocity: %s\n", o.note)
+	}
+	if sel != nil {
+		con.Printf("velocity: partial run: %s (%d of %d actions)\n", sel, sel.Len(), pl.Len())
+		for _, line := range pulledIn(sel) {
+			con.Printf("velocity: pulled in: %s\n", line)
+		}
 	}
 	if o.keepWorkspace {
 		con.Printf("velocity: workspace %s\n", ws)
@@ -334,12 +388,18 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		Version:     Version,
 		ExplainKey:  explainKey,
 		Approver:    &approver{store: h.store, auto: o.approve, say: con.Printf, prompt: a.terminalInput()},
+		Ports:       picker,
+		PortRange:   ports,
 	}
 	switch {
 	case services != nil:
 		eng.Deployer = services
 	case remote != nil:
 		eng.Deployer = remote
+	}
+	facts, factsNote := conditionFacts(ctx, h.store, p, o.dir, o.commit, snap)
+	if factsNote != "" {
+		con.Printf("velocity: %s\n", factsNote)
 	}
 	con.Start()
 	outcome, execErr := eng.Execute(runCtx, engine.Run{
@@ -359,6 +419,11 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		TempDir: tmp,
 		NoCache: o.noCache,
 		Reuse:   o.reuse,
+		Warn:    func(msg string) { con.Printf("velocity: warning: %s\n", msg) },
+		// --strict turns the warnings above into failures.
+		StrictSharing: o.strict,
+		Selection:     sel,
+		Facts:         facts,
 	})
 	con.Stop()
 	finished := time.Now()
@@ -396,6 +461,73 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	}
 	fmt.Fprintf(a.stderr, "velocity: run %d failed; see 'velocity logs %d' for the full output\n", run.ID, run.ID)
 	return &exitError{code: ExitFailed}
+}
+
+// selectActions compiles p and picks the part of it the run executes
+// (nil: all of it); a name that selects nothing is a usage error.
+func (a *app) selectActions(p *spec.Pipeline, o runRequest) (*plan.Plan, *plan.Selection, error) {
+	pl := plan.Compile(p)
+	sel, err := plan.Select(pl, o.only, o.skip)
+	if err != nil {
+		hint := ""
+		for _, name := range o.only {
+			// "velocity run ../other" meant the project there, not an
+			// action: say how to ask for that.
+			if fi, statErr := os.Stat(name); statErr == nil && fi.IsDir() && errors.Is(err, plan.ErrNoMatch) {
+				hint = fmt.Sprintf("\nvelocity: to run the project in %s, use: velocity run -C %s", name, shellQuote(name))
+				break
+			}
+		}
+		return nil, nil, usageError("%v%s", err, hint)
+	}
+	return pl, sel, nil
+}
+
+// selectsDeploys reports whether the run deploys anything: 'velocity run
+// test' has no use for the proxy, and must not fail because its port is
+// taken.
+func selectsDeploys(pl *plan.Plan, sel *plan.Selection) bool {
+	found := false
+	pl.Each(func(_ *plan.Stage, n *plan.Node) {
+		found = found || n.Deploy != "" && sel.Has(n)
+	})
+	return found
+}
+
+// pulledIn says which actions a partial run adds and why, one line per
+// selected action that needs some: "build/test, build/package (needed by
+// staging/acceptance)".
+func pulledIn(sel *plan.Selection) []string {
+	var lines []string
+	var by []*plan.Node
+	names := map[*plan.Node][]string{}
+	for _, p := range sel.Pulled {
+		if names[p.By] == nil {
+			by = append(by, p.By)
+		}
+		names[p.By] = append(names[p.By], p.Node.ID())
+	}
+	for _, b := range by {
+		lines = append(lines, fmt.Sprintf("%s (needed by %s)", strings.Join(names[b], ", "), b.ID()))
+	}
+	return lines
+}
+
+// portRange is the range of --port-range, else velocity.yml's
+// port_range (shown names the file), else zero.
+func portRange(flag string, p *spec.Pipeline, shown string) (netport.Range, error) {
+	if flag != "" {
+		r, err := netport.Parse(flag, "--port-range")
+		if err != nil {
+			return netport.Range{}, usageError("--port-range: %v", err)
+		}
+		return r, nil
+	}
+	if r := p.PortRange; !r.IsZero() {
+		return netport.Range{Low: r.Low, High: r.High,
+			Source: fmt.Sprintf("port_range at %s:%d:%d", shown, r.Pos.Line, r.Pos.Col)}, nil
+	}
+	return netport.Range{}, nil
 }
 
 // velocityCommand is how the user reaches this data directory again, for

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/console"
+	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/spec"
 	"github.com/velocity-ci/velocity/internal/store"
 )
@@ -38,7 +39,7 @@ only that project's runs are listed unless --all is given.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tSTATUS\tPROJECT\tCOMMIT\tBRANCH\tSTARTED\tDURATION")
+			fmt.Fprintln(tw, "RUN\tSTATUS\tPROJECT\tCOMMIT\tBRANCH\tSTARTED\tDURATION\tSELECTION")
 			for _, r := range runs {
 				commit := r.Commit
 				if len(commit) > 8 {
@@ -51,8 +52,12 @@ only that project's runs are listed unless --all is given.`,
 				if !r.Finished.IsZero() {
 					d = console.Duration(r.Finished.Sub(r.Created))
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Status, r.Project, commit, r.Branch,
-					r.Created.Local().Format(time.DateTime), d)
+				selection := "all"
+				if r.Selection.Partial() {
+					selection = plan.Describe(r.Selection.Only, r.Selection.Skip)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Status, r.Project, commit, r.Branch,
+					r.Created.Local().Format(time.DateTime), d, selection)
 			}
 			return tw.Flush()
 		}),

@@ -23,6 +23,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/deploy"
 	"github.com/velocity-ci/velocity/internal/engine"
 	"github.com/velocity-ci/velocity/internal/lockfile"
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/proxy"
 	"github.com/velocity-ci/velocity/internal/runtime"
 	"github.com/velocity-ci/velocity/internal/server"
@@ -37,6 +38,7 @@ type serveOptions struct {
 	proxyAddr string
 	tlsCert   string
 	tlsKey    string
+	portRange string
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -60,6 +62,7 @@ flight finish, then the instances stop.`,
 	f.StringVar(&o.proxyAddr, "proxy-addr", "", "where the proxy listens (default $VELOCITY_PROXY_ADDR, else 127.0.0.1:8080)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve the proxy with TLS: certificate chain `FILE` (PEM; needs --tls-key)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "private key `FILE` of --tls-cert (PEM)")
+	f.StringVar(&o.portRange, "port-range", "", "take the ports of deployed instances from `LOW-HIGH` only, e.g. 41000-41099, unless the deploying project sets its own (port_range, run --port-range)")
 	return cmd
 }
 
@@ -106,7 +109,13 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	rt, err := runtime.NewLocal(runtime.Config{Logger: a.log})
+	var ports netport.Range
+	if o.portRange != "" {
+		if ports, err = netport.Parse(o.portRange, "velocity serve --port-range"); err != nil {
+			return usageError("--port-range: %v", err)
+		}
+	}
+	rt, err := runtime.NewLocal(runtime.Config{Logger: a.log, PortRange: ports})
 	if err != nil {
 		return err
 	}
@@ -302,6 +311,9 @@ type remoteDeployer struct {
 	commit   string
 	// replace lets a deploy take over a service live from another project.
 	replace bool
+	// ports bounds the instances' ports (--port-range, port_range);
+	// zero leaves them to the server's range.
+	ports netport.Range
 
 	mu   sync.Mutex // deploy actions may run at once
 	urls []string   // "ENV/SERVICE (release R): URL", in deploy order
@@ -314,8 +326,9 @@ func (r *remoteDeployer) Deploy(ctx context.Context, d engine.Deploy) (string, e
 		return "", err
 	}
 	res, err := r.client.Deploy(ctx, server.DeployRequest{
-		Definition: server.Definition{Service: svc, Environment: env, EnvPassthrough: r.pipeline.EnvPassthrough, Project: r.pipeline.Name},
-		Release:    fmt.Sprintf("r%d", d.RunID), RunID: d.RunID, Commit: r.commit, Files: outs, Replace: r.replace,
+		Definition: server.Definition{Service: svc, Environment: env, EnvPassthrough: r.pipeline.EnvPassthrough, Project: r.pipeline.Name,
+			PortRange: server.PortRangeOf(r.ports)},
+		Release: fmt.Sprintf("r%d", d.RunID), RunID: d.RunID, Commit: r.commit, Files: outs, Replace: r.replace,
 	}, d.Log)
 	if err != nil {
 		return "", err

@@ -81,7 +81,7 @@ func (a *app) inDir(path string) string {
 // loadDefinition reads and validates a definition file; problems are
 // printed one a line as FILE:LINE:COL: POINTER: MESSAGE and exit 2.
 func (a *app) loadDefinition(file string) (*asl.StateMachine, []byte, error) {
-	src, err := os.ReadFile(a.inDir(file))
+	src, err := asl.ReadFile(a.inDir(file))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, usageError("%s: no such file", file)
 	}
@@ -92,9 +92,11 @@ func (a *app) loadDefinition(file string) (*asl.StateMachine, []byte, error) {
 	if err != nil {
 		var errs asl.Errors
 		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(a.stderr, e.String())
+			lines := make([]string, len(errs))
+			for i, e := range errs {
+				lines[i] = e.String()
 			}
+			printErrors(a.stderr, lines)
 			fmt.Fprintf(a.stderr, "velocity: %s has %d %s\n", file, len(errs), plural(len(errs), "error"))
 			return nil, nil, &exitError{code: ExitUsage}
 		}
@@ -159,7 +161,9 @@ stdout (with --json exactly one object: {"status":"SUCCEEDED","output":…} or
 {"status":"FAILED","error":"…","cause":"…"}, without the error or cause the
 execution has none of, as DescribeExecution). Exit status 0 when it
 succeeded, 1 when it failed, timed out or was aborted, 2 for an invalid
-definition or flag. Ctrl-C stops (aborts) the execution.`,
+definition or flag. Ctrl-C (or SIGTERM) stops (aborts) the execution and every
+execution its tasks started; a second one exits at once, leaving them to be
+aborted by the next workflow command.`,
 		Args: cobra.ExactArgs(1),
 	}
 	if start {
@@ -212,25 +216,56 @@ func checkName(name string) error {
 }
 
 // readInput reads a JSON flag's value (--input, --output): JSON, @FILE
-// or @- for stdin. Errors name the flag.
+// or @- for stdin. Errors name the flag. At most
+// workflow.MaxPayloadTextBytes are read and parsed, and the JSON may be at
+// most workflow.MaxPayloadBytes compact, Step Functions' quota for an
+// execution's input and a task's output: refused here, nothing is
+// recorded.
 func (a *app) readInput(flag, s string) ([]byte, error) {
 	src := []byte(s)
 	if name, ok := strings.CutPrefix(s, "@"); ok {
-		var err error
-		if name == "-" {
-			src, err = io.ReadAll(a.stdin)
-		} else {
-			src, err = os.ReadFile(a.inDir(name))
+		var r io.Reader = a.stdin
+		if name != "-" {
+			f, err := os.Open(a.inDir(name))
+			if err != nil {
+				return nil, usageError("%s %s: %v", flag, s, err)
+			}
+			defer f.Close()
+			r = f
+		} else if r == nil {
+			r = strings.NewReader("")
 		}
+		var err error
+		src, err = io.ReadAll(io.LimitReader(r, workflow.MaxPayloadTextBytes+1))
 		if err != nil {
 			return nil, usageError("%s %s: %v", flag, s, err)
 		}
+	}
+	if len(src) > workflow.MaxPayloadTextBytes {
+		return nil, usageError("%s %s: more than %d bytes of text (the input limit, workflow.MaxPayloadTextBytes); Step Functions takes at most %d bytes (256 KiB) of JSON: pass a reference to the data (a file name or object key) instead",
+			flag, abbreviate(s), workflow.MaxPayloadTextBytes, workflow.MaxPayloadBytes)
 	}
 	v, err := payload.Decode(src)
 	if err != nil {
 		return nil, usageError("%s is not JSON: %v", flag, err)
 	}
-	return marshalJSON(v)
+	out, err := marshalJSON(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > workflow.MaxPayloadBytes {
+		return nil, usageError("%s %s: %d bytes of JSON, more than the %d bytes (256 KiB, workflow.MaxPayloadBytes) Step Functions accepts; pass a reference to the data (a file name or object key) instead",
+			flag, abbreviate(s), len(out), workflow.MaxPayloadBytes)
+	}
+	return out, nil
+}
+
+// abbreviate shortens a flag's value for an error message.
+func abbreviate(s string) string {
+	if len(s) > 40 {
+		return s[:37] + "..."
+	}
+	return s
 }
 
 func (a *app) runWorkflow(ctx context.Context, rt *workflowRuntime, file string, o workflowRunOptions, start bool) error {
@@ -324,7 +359,8 @@ func (a *app) runWorkflow(ctx context.Context, rt *workflowRuntime, file string,
 	return a.foreground(ctx, rt, e, lock, o.json)
 }
 
-// foreground runs an execution to its end here; Ctrl-C aborts it.
+// foreground runs an execution to its end here; Ctrl-C or SIGTERM aborts
+// it and the executions below it.
 func (a *app) foreground(ctx context.Context, rt *workflowRuntime, e store.Execution, lock *lockfile.Lock, asJSON bool) error {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -334,24 +370,31 @@ func (a *app) foreground(ctx context.Context, rt *workflowRuntime, e store.Execu
 	var interrupted atomic.Bool
 	go func() {
 		n := 0
-		for range sigs {
+		for sig := range sigs {
 			n++
 			interrupted.Store(true)
 			if n == 1 {
-				// A stop request the execution acts on like any other,
-				// so that the abort is journaled.
-				fmt.Fprintf(a.stderr, "velocity: stopping execution %d (Ctrl-C again to leave it to be resumed)\n", e.ID)
-				rt.h.store.RequestStop(context.WithoutCancel(ctx), e.ID, "Velocity.Interrupted", "stopped by Ctrl-C")
+				// A stop request of the whole tree, journaled before any
+				// execution acts on it, so that whoever resumes one of
+				// them later aborts it instead of carrying on; each
+				// execution running here sees it and aborts.
+				below, err := rt.h.store.RequestStop(context.WithoutCancel(ctx), e.ID, "Velocity.Interrupted", "stopped by "+signalName(sig))
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					fmt.Fprintf(a.stderr, "velocity: could not record the stop of execution %d: %v\n", e.ID, err)
+				}
+				fmt.Fprintf(a.stderr, "velocity: stopping execution %d and %d %s it started (%s again to exit at once; the next workflow command aborts what is left)\n",
+					e.ID, below, plural(below, "execution"), signalName(sig))
 				continue
 			}
-			// Give up waiting: the execution stays as journaled, and the
-			// next workflow command resumes (and then aborts) it.
+			// Give up waiting: every execution stays as journaled, with
+			// its stop recorded, and the next workflow command aborts it.
 			cancel(errors.New("interrupted twice"))
+			rt.abandon()
 		}
 	}()
 	res, err := rt.execute(runCtx, e, lock)
 	if err != nil && interrupted.Load() {
-		fmt.Fprintf(a.stderr, "velocity: left execution %d as journaled; the next 'velocity workflow' command resumes it\n", e.ID)
+		fmt.Fprintf(a.stderr, "velocity: left execution %d as journaled, stopped; the next 'velocity workflow' command aborts it\n", e.ID)
 		return &exitError{code: ExitInterrupted}
 	}
 	if err != nil {
@@ -383,6 +426,14 @@ func (a *app) foreground(ctx context.Context, rt *workflowRuntime, e store.Execu
 		return &exitError{code: ExitInterrupted}
 	}
 	return &exitError{code: ExitFailed}
+}
+
+// signalName names a stop signal as users type it.
+func signalName(sig os.Signal) string {
+	if sig == syscall.SIGTERM {
+		return "SIGTERM"
+	}
+	return "Ctrl-C"
 }
 
 // writeResult prints an execution's end as run --json's one object.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"sync"
 	"syscall"
@@ -66,8 +68,12 @@ type workflowRuntime struct {
 	// stop request) look at the store.
 	poll time.Duration
 	// ctx bounds executions this process runs on its own (children,
-	// adopted executions); cancelling it shuts them down resumable.
-	ctx context.Context
+	// adopted executions); abandon cancels it, which shuts them down
+	// resumable.
+	ctx     context.Context
+	abandon context.CancelFunc
+	// limits bound the trees of executions that tasks start.
+	limits store.TreeLimits
 	// notify prints progress for a person; nil in --json mode.
 	notify func(format string, args ...any)
 
@@ -77,8 +83,9 @@ type workflowRuntime struct {
 }
 
 func (a *app) newWorkflowRuntime(ctx context.Context, h *home) (*workflowRuntime, error) {
+	ctx, abandon := context.WithCancel(ctx)
 	return &workflowRuntime{
-		h: h, log: a.log, reaper: &lazyReaper{log: a.log}, poll: 100 * time.Millisecond, ctx: ctx,
+		h: h, log: a.log, reaper: &lazyReaper{log: a.log}, poll: 100 * time.Millisecond, ctx: ctx, abandon: abandon,
 		active: map[int64]bool{},
 	}, nil
 }
@@ -87,6 +94,7 @@ func (a *app) newWorkflowRuntime(ctx context.Context, h *home) (*workflowRuntime
 // started without .sync), then stops the reaper.
 func (rt *workflowRuntime) close() {
 	rt.bg.Wait()
+	rt.abandon()
 	rt.reaper.close()
 }
 
@@ -128,6 +136,21 @@ func (l *lazyReaper) Add(pgid int) {
 func (l *lazyReaper) Remove(pgid int) {
 	if r := l.get(); r != nil {
 		r.Remove(pgid)
+	}
+}
+
+// AddMarker implements task.Reaper.
+func (l *lazyReaper) AddMarker(entry string) error {
+	if r := l.get(); r != nil {
+		return r.AddMarker(entry)
+	}
+	return nil
+}
+
+// RemoveMarker implements task.Reaper.
+func (l *lazyReaper) RemoveMarker(entry string) {
+	if r := l.get(); r != nil {
+		r.RemoveMarker(entry)
 	}
 }
 
@@ -195,7 +218,9 @@ type newExecution struct {
 	key                string
 	limit              int
 	parent             string
-	opts               workflowOptions
+	// startedBy names the task that starts a child, for errors.
+	startedBy string
+	opts      workflowOptions
 }
 
 // create records a new execution PENDING, owned by this process.
@@ -214,9 +239,21 @@ func (rt *workflowRuntime) create(ctx context.Context, n newExecution) (store.Ex
 		Definition: n.definition, Input: n.input, ConcurrencyKey: n.key, ConcurrencyLimit: n.limit,
 		Parent: n.parent, Lock: path, Options: opts, Created: time.Now(),
 	}
-	id, err := rt.h.store.CreateExecution(ctx, e)
+	var id int64
+	if n.parent == "" {
+		id, err = rt.h.store.CreateExecution(ctx, e)
+	} else {
+		id, err = rt.h.store.CreateChild(ctx, e, rt.limits)
+	}
 	if err != nil {
 		lock.Release()
+		var le *store.TreeLimitError
+		if errors.As(err, &le) {
+			// The error Step Functions gives a StartExecution over a
+			// quota: a Retry or Catch of the task can handle it.
+			return e, nil, &asl.Failure{Name: "StepFunctions.ExecutionLimitExceeded",
+				Cause: fmt.Sprintf("%s cannot start an execution of state machine %s: %v", n.startedBy, n.stateMachine, le)}
+		}
 		if errors.Is(err, store.ErrExists) {
 			return e, nil, &asl.Failure{Name: "StepFunctions.ExecutionAlreadyExistsException",
 				Cause: fmt.Sprintf("an execution named %s of state machine %s exists already; choose another --name", n.name, n.stateMachine)}
@@ -325,6 +362,11 @@ func (rt *workflowRuntime) execute(ctx context.Context, e store.Execution, lock 
 		Journal: sqliteJournal{rt.h.store}, Invoker: resources, Logger: rt.log, BaseDir: opts.Dir,
 		Region: arnRegion, Account: arnAccount,
 	}
+	if !e.StopRequested {
+		if e, err = rt.stopIfParentStopped(ctx, e); err != nil {
+			return workflow.Result{}, err
+		}
+	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if e.StopRequested {
@@ -342,10 +384,38 @@ func (rt *workflowRuntime) execute(ctx context.Context, e store.Execution, lock 
 		// (the process died in between) is still to be done.
 		Redrive: e.RedriveCount > redriven,
 	})
+	if errors.Is(err, workflow.ErrInputTooLarge) {
+		// Left live, it would be resumed, and refused, for ever.
+		return rt.finish(ctx, e, workflow.Result{Status: workflow.StatusFailed, Error: asl.ErrDataLimitExceeded, Cause: err.Error(), StopTime: time.Now()})
+	}
 	if err != nil {
 		return res, fmt.Errorf("execution %s: %w", e.Name, err)
 	}
 	return rt.finish(ctx, e, res)
+}
+
+// stopIfParentStopped records the stop of an execution whose parent was
+// stopped or aborted before it runs a state: one resumed after its
+// parent's process died must not carry on alone (children started after
+// the stop inherit it when they are created; this catches the older
+// ones). It returns the execution as it is recorded now.
+func (rt *workflowRuntime) stopIfParentStopped(ctx context.Context, e store.Execution) (store.Execution, error) {
+	if e.Parent == "" {
+		return e, nil
+	}
+	p, err := rt.h.store.ExecutionByARN(ctx, e.Parent)
+	if err != nil || !(p.StopRequested || p.Status == store.ExecutionAborted) {
+		// A parent that is gone from the journal stops nothing.
+		return e, nil
+	}
+	name, cause := p.StopError, p.StopCause
+	if !p.StopRequested {
+		name, cause = p.Error, "it was aborted"
+	}
+	if _, err := rt.h.store.RequestStop(ctx, e.ID, name, fmt.Sprintf("stopped with execution %s: %s", p.ARN, cause)); err != nil {
+		return e, err
+	}
+	return rt.h.store.Execution(ctx, e.ID)
 }
 
 // finish records how an execution ended.
@@ -465,6 +535,11 @@ var _ task.Children = (*children)(nil)
 // StartChild implements task.Children.
 func (c *children) StartChild(ctx context.Context, req task.ChildRequest) (task.ChildExecution, error) {
 	rt := c.rt
+	if len(req.Input) > workflow.MaxPayloadBytes {
+		return task.ChildExecution{}, asl.Failf(asl.ErrDataLimitExceeded,
+			"state %s: the input of the execution of %s is %d bytes of JSON, more than the %d bytes (256 KiB, MaxPayloadBytes) Step Functions accepts",
+			req.StateName, req.StateMachineName, len(req.Input), workflow.MaxPayloadBytes)
+	}
 	name := req.Name
 	if name == "" {
 		name = newToken()
@@ -484,11 +559,15 @@ func (c *children) StartChild(ctx context.Context, req task.ChildRequest) (task.
 		}
 		return describeChild(e), nil
 	}
-	src, err := os.ReadFile(req.DefinitionFile)
-	if err != nil {
+	src, err := asl.ReadFile(req.DefinitionFile)
+	var tooLarge asl.Errors
+	if err != nil && !errors.As(err, &tooLarge) {
 		return task.ChildExecution{}, asl.Failf("StepFunctions.StateMachineDoesNotExistException", "state machine %s: %v", req.StateMachineARN, err)
 	}
-	if _, err := asl.Load(req.DefinitionFile, src); err != nil {
+	if err == nil {
+		_, err = asl.Load(req.DefinitionFile, src)
+	}
+	if err != nil {
 		return task.ChildExecution{}, asl.Failf("StepFunctions.InvalidDefinitionException", "state machine %s: %v", req.StateMachineARN, err)
 	}
 	opts := c.opts
@@ -497,12 +576,35 @@ func (c *children) StartChild(ctx context.Context, req task.ChildRequest) (task.
 	e, lock, err := rt.create(ctx, newExecution{
 		name: name, stateMachine: req.StateMachineName, definition: src, input: req.Input,
 		key: req.ConcurrencyKey, limit: req.ConcurrencyLimit, parent: req.ParentARN, opts: opts,
+		startedBy: fmt.Sprintf("%s: state %s", statePosition(c.opts.File, c.parent.Definition, req.StateName), req.StateName),
 	})
 	if err != nil {
 		return task.ChildExecution{}, err
 	}
 	rt.runInBackground(e, lock)
 	return describeChild(e), nil
+}
+
+// statePosition is FILE:LINE:COL of a state's name in its definition,
+// for errors about what the state does at run time; the loaded state
+// machine keeps no positions, and state names are unique in a whole
+// definition (States Language), so the first key with the name is it.
+// Without a match it is the file alone.
+func statePosition(file string, src []byte, name string) string {
+	quoted, _ := json.Marshal(name)
+	re := regexp.MustCompile(`(?m)(` + regexp.QuoteMeta(string(quoted)) + `\s*:|^\s*` + regexp.QuoteMeta(name) + `\s*:)`)
+	loc := re.FindIndex(src)
+	if loc == nil {
+		return file
+	}
+	start := loc[0]
+	if src[start] != '"' {
+		// The YAML form matched from the line's start: skip the indent.
+		start += len(src[start:]) - len(bytes.TrimLeft(src[start:], " \t"))
+	}
+	line := 1 + bytes.Count(src[:start], []byte("\n"))
+	col := 1 + start - (bytes.LastIndexByte(src[:start], '\n') + 1)
+	return fmt.Sprintf("%s:%d:%d", file, line, col)
 }
 
 // runInBackground runs an execution this process holds the lock of in
@@ -576,10 +678,49 @@ func (rt *workflowRuntime) resumeAll(ctx context.Context, out io.Writer) (int, e
 	return n, nil
 }
 
+// staleLockAge is how long an execution lock file must have existed
+// before sweepLocks may remove it: lockfile.Acquire creates the file
+// before it locks it, and a file that new is never a leftover.
+const staleLockAge = time.Minute
+
+// sweepLocks removes execution lock files that nobody holds and that no
+// live execution names: those of executions whose process was killed
+// after they ended, or before they were recorded. A live execution's
+// lock is left for whoever resumes it.
+func (rt *workflowRuntime) sweepLocks(ctx context.Context) {
+	paths, err := filepath.Glob(rt.h.lockPath("wf-*"))
+	if err != nil || len(paths) == 0 {
+		return
+	}
+	live, err := rt.h.store.LiveExecutions(ctx)
+	if err != nil {
+		return
+	}
+	named := make(map[string]bool, len(live))
+	for _, e := range live {
+		named[e.Lock] = true
+	}
+	for _, p := range paths {
+		if named[p] {
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil || time.Since(fi.ModTime()) < staleLockAge {
+			continue
+		}
+		if held, err := lockfile.Held(p); err == nil && !held {
+			if err := os.Remove(p); err == nil {
+				rt.log.Debug("removed a stale workflow lock file", "path", p)
+			}
+		}
+	}
+}
+
 // resumeInBackground starts a detached `velocity workflow resume` when
 // some execution's owner is gone, so that every workflow command (even
 // `list`) gets interrupted executions going again without blocking.
 func (rt *workflowRuntime) resumeInBackground(ctx context.Context) {
+	rt.sweepLocks(ctx)
 	orphans, err := rt.orphans(ctx)
 	if err != nil || len(orphans) == 0 {
 		return
@@ -589,10 +730,10 @@ func (rt *workflowRuntime) resumeInBackground(ctx context.Context) {
 		return
 	}
 	logPath := filepath.Join(rt.h.dir, "logs", "workflow-resume.log")
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
 		return
 	}
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return
 	}

@@ -26,7 +26,9 @@ command records the abort itself.`,
 			if err != nil {
 				return err
 			}
-			if err := rt.h.store.RequestStop(ctx, e.ID, errName, cause); errors.Is(err, store.ErrNotFound) {
+			// Children are stopped with it, as Step Functions stops the
+			// child of a .sync task whose execution stops.
+			if _, err := rt.h.store.RequestStop(ctx, e.ID, errName, cause); errors.Is(err, store.ErrNotFound) {
 				return usageError("execution %d is %s already", e.ID, e.Status)
 			} else if err != nil {
 				return err

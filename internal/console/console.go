@@ -55,6 +55,9 @@ type Options struct {
 	Live bool
 	// Width and Height report the terminal size; nil means 80x24.
 	Width, Height func() int
+	// Selection is the part of the plan a partial run executes; only its
+	// actions get a line. Nil is the whole plan.
+	Selection *plan.Selection
 }
 
 // New makes a console for p writing to w.
@@ -74,6 +77,9 @@ func New(w io.Writer, p *plan.Plan, opt Options) *Console {
 		c.height = func() int { return 24 }
 	}
 	p.Each(func(_ *plan.Stage, n *plan.Node) {
+		if !opt.Selection.Has(n) {
+			return
+		}
 		r := &row{node: n, status: store.Pending}
 		c.rows = append(c.rows, r)
 		c.byNode[n] = r

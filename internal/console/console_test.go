@@ -259,3 +259,23 @@ func FuzzPrintable(f *testing.F) {
 		}
 	})
 }
+
+// TestLiveViewShowsOnlyTheSelection: a partial run's view has a line per
+// action it runs, not a pending line for every action of the pipeline.
+func TestLiveViewShowsOnlyTheSelection(t *testing.T) {
+	p := &plan.Plan{Stages: []*plan.Stage{{Name: "build",
+		Actions: &plan.Graph{Nodes: []*plan.Node{
+			{Stage: "build", Name: "lint", Attempts: 1},
+			{Stage: "build", Name: "test", Attempts: 1},
+		}},
+		OnFailure: &plan.Graph{}, Finally: &plan.Graph{}}}}
+	sel, err := plan.Select(p, []string{"test"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(io.Discard, p, Options{Live: true, Selection: sel})
+	got := strings.Join(c.view(time.Now(), 80, 20), "\n")
+	if !strings.Contains(got, "build/test") || strings.Contains(got, "build/lint") {
+		t.Errorf("view:\n%s\nwant build/test only", got)
+	}
+}

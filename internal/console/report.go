@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -40,6 +41,11 @@ func Report(w io.Writer, run store.Run, actions []store.Action, opt ReportOption
 	p("%s run %d of %s %s%s\n", icon(run.Status), run.ID, run.Project, run.Status, took)
 	if where := describeSource(run); where != "" {
 		p("  %s\n", where)
+	}
+	if run.Selection.Partial() {
+		// The actions below are all the run took; the rest of the
+		// pipeline was not part of it.
+		p("  partial run: %s\n", plan.Describe(run.Selection.Only, run.Selection.Skip))
 	}
 	if run.Reason != "" && run.Status != store.Succeeded {
 		p("  %s\n", run.Reason)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/artifact"
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/proxy"
 	"github.com/velocity-ci/velocity/internal/runtime"
 	"github.com/velocity-ci/velocity/internal/spec"
@@ -71,6 +72,9 @@ type release struct {
 	// keepWarm is how long the release stays warm once replaced: its
 	// service's blue-green keep_warm when it was deployed, else 0.
 	keepWarm time.Duration
+	// fingerprint hashes what the release was deployed from (see
+	// fingerprint): an equal one deploys nothing new.
+	fingerprint string
 }
 
 // instance is one supervised process and its proxy target.
@@ -94,6 +98,12 @@ type Request struct {
 	Env []string
 	// Log receives progress lines.
 	Log io.Writer
+	// Ports bounds the instances' ports; zero means the runtime's range.
+	Ports netport.Range
+	// Redeploy deploys even when the release serving was deployed from
+	// the same files and settings (see Unchanged). A rollback sets it: it
+	// must put its own release into service, whatever serves.
+	Redeploy bool
 }
 
 // Result is a successful deploy.
@@ -104,6 +114,10 @@ type Result struct {
 	// Warm is set when the release was still kept warm (blue-green) and
 	// traffic switched back to it without starting anything.
 	Warm bool
+	// Unchanged is set when the release serving was deployed from the
+	// same files and settings: nothing was started, and Release names
+	// that release, not the request's.
+	Unchanged bool
 }
 
 // Deploy puts req's release into service. On failure the previous release,
@@ -125,19 +139,22 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 	}()
 	dep.mu.Lock()
 	defer dep.mu.Unlock()
-	logf := func(format string, args ...any) { fmt.Fprintf(req.Log, "velocity: "+format+"\n", args...) }
+	if res, ok := d.Unchanged(req); ok {
+		return res, nil
+	}
+	logf := func(format string, args ...any) { progress(req.Log, format, args...) }
 	if res, ok := d.revive(ctx, dep, req, logf); ok {
 		return res, nil
 	}
 
 	dir := filepath.Join(d.Dir, env.Name, svc.Name, req.Release)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Result{}, fmt.Errorf("release directory: %w", err)
 	}
-	if err := d.Blobs.Restore(dir, req.Files); err != nil {
+	if err := d.Blobs.Restore(dir, private(req.Files)); err != nil {
 		return Result{}, fmt.Errorf("release %s from outputs: %w", req.Release, err)
 	}
-	next := &release{id: req.Release, dir: dir}
+	next := &release{id: req.Release, dir: dir, fingerprint: fingerprint(req)}
 	if svc.Strategy.Type == "blue-green" {
 		next.keepWarm = svc.Strategy.KeepWarm
 	}
@@ -158,9 +175,10 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 		err = d.rolling(dctx, dep, next, req, logf)
 	}
 	if err != nil {
+		waited := time.Since(began) // not counting the clean-up
 		d.abort(dep, next, drainTimeout(svc))
 		if errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			err = deadlineError(req, time.Since(began), deadline, err)
+			err = deadlineError(req, next, waited, deadline, err)
 		}
 		return Result{}, fmt.Errorf("%w%s", err, next.report())
 	}
@@ -172,8 +190,9 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 }
 
 // deadlineError is the headline of a deploy its deadline ended: how long
-// it waited for what, against which settings, and what to change.
-func deadlineError(req Request, waited, deadline time.Duration, err error) error {
+// it waited for what, against which settings, and what to change, by
+// what the instance that was not healthy answered last.
+func deadlineError(req Request, r *release, waited, deadline time.Duration, err error) error {
 	svc := req.Service
 	if cut, ok := errors.AsType[*canaryCut](err); ok {
 		return fmt.Errorf("release %s: %w after %v; the canary's steps and pauses must fit in the deploy deadline: raise it (services.%s.deadline, now %v) or shorten the steps",
@@ -189,9 +208,50 @@ func deadlineError(req Request, waited, deadline time.Duration, err error) error
 	default:
 		period = fmt.Sprintf("health start_period %v", h.StartPeriod)
 	}
-	fix := "fix the health check " + healthTarget(h.HTTP, h.TCP) + " so it passes sooner"
-	return fmt.Errorf("release %s not healthy after waiting %v (deploy deadline %v, %s): %w; raise the deploy deadline (services.%s.deadline, now %v) or %s",
-		req.Release, waited.Round(100*time.Millisecond), deadline, period, err, svc.Name, deadline, fix)
+	var checks []proxy.CheckResult
+	if nh, ok := errors.AsType[*notHealthy](err); ok && nh.n >= 1 && nh.n <= len(r.instances) {
+		if t := r.instances[nh.n-1].target; t != nil {
+			checks = t.Checks()
+		}
+	}
+	if waited < h.StartPeriod {
+		checks = nil // still starting, whatever it answered
+	}
+	return fmt.Errorf("release %s not healthy after waiting %v (deploy deadline %v, %s): %w; %s",
+		req.Release, waited.Round(100*time.Millisecond), deadline, period, err, advice(svc, deadline, checks))
+}
+
+// advice says what to change when a new instance was not healthy by the
+// deadline, from its last health checks: more time helps only an
+// instance that was still starting.
+func advice(svc spec.Service, deadline time.Duration, checks []proxy.CheckResult) string {
+	h := svc.Health
+	raise := fmt.Sprintf("raise the deploy deadline (services.%s.deadline, now %v)", svc.Name, deadline)
+	if len(checks) == 0 {
+		return raise + " or give it a longer health start_period: it was still starting"
+	}
+	all := func(f func(proxy.CheckResult) bool) bool {
+		for _, c := range checks {
+			if !f(c) {
+				return false
+			}
+		}
+		return true
+	}
+	last := checks[len(checks)-1]
+	switch {
+	case all(func(c proxy.CheckResult) bool {
+		return c.Err == "" && c.Path != "" && !c.OK() && c.Status == last.Status
+	}):
+		return fmt.Sprintf("the instance answers %d on %s: the health endpoint itself reports unhealthy; check the instance's log below (more time helps only if it was still warming up: then give it services.%s.health.start_period)",
+			last.Status, last.Path, svc.Name)
+	case all(func(c proxy.CheckResult) bool { return strings.Contains(c.Err, "connection refused") }):
+		return "nothing listens on $PORT (connection refused): does the program listen on $PORT, on 127.0.0.1 or all addresses? Its log is below; if it only binds late, " + raise
+	case strings.Contains(last.Err, "health check timeout"):
+		return fmt.Sprintf("%s answers slower than the health check timeout: raise services.%s.health.timeout (now %v) or the deploy deadline (services.%s.deadline, now %v), or make the health endpoint answer without waiting on slow work",
+			healthTarget(h.HTTP, h.TCP), svc.Name, h.Timeout, svc.Name, deadline)
+	}
+	return raise + " or give it a health start_period if it was still starting, else fix the health check " + healthTarget(h.HTTP, h.TCP) + " so it passes sooner"
 }
 
 // healthTarget names what a service's health check asks for.
@@ -224,12 +284,23 @@ func (d *Deployer) stopWarm(dep *deployment, id string) {
 
 // serving is the result of a deploy that put req's release into service.
 func (d *Deployer) serving(dep *deployment, req Request, logf func(string, ...any)) Result {
-	url := req.Environment.URL
+	res := d.result(dep, req.Environment, req.Release)
+	logf("%s/%s: release %s serves at %s", req.Environment.Name, req.Service.Name, req.Release, res.URL)
+	return res
+}
+
+// result is what a deploy that leaves release id serving returns.
+func (d *Deployer) result(dep *deployment, env spec.Environment, id string) Result {
+	url := env.URL
 	if url == "" && len(dep.hosts) > 0 {
 		url = strings.Replace(d.ProxyURL, "127.0.0.1", dep.hosts[0], 1)
 	}
-	logf("%s/%s: release %s serves at %s", req.Environment.Name, req.Service.Name, req.Release, url)
-	return Result{Release: req.Release, URL: url, Hosts: dep.hosts}
+	return Result{Release: id, URL: url, Hosts: dep.hosts}
+}
+
+// progress writes one progress line of a deploy.
+func progress(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "velocity: "+format+"\n", args...)
 }
 
 // deployment returns (creating) the route of env/service. It refuses a
@@ -294,16 +365,40 @@ func (d *Deployer) evict(key string) {
 	delete(d.live, key)
 }
 
+// maxPortTries is how many times an instance is started on a new port
+// when another program took its port before it could listen: the port
+// was free when picked, so a second taker in a row is rare and a third
+// means something grabs every port it is offered.
+const maxPortTries = 3
+
 // start starts one instance of r and waits until the proxy's health check
-// passes.
+// passes. An instance whose port another program took before it could
+// bind it is started again on another port.
 func (d *Deployer) start(ctx context.Context, r *release, req Request) (*instance, error) {
+	for try := 1; ; try++ {
+		in, err := d.startOnce(ctx, r, req)
+		taken, ok := errors.AsType[*portTaken](err)
+		if !ok || try == maxPortTries {
+			return in, err
+		}
+		progress(req.Log, "%s/%s: %v; starting it again on another port", req.Environment.Name, req.Service.Name, taken)
+		d.forget(r, in)
+		d.retire(in, time.Millisecond)
+	}
+}
+
+func (d *Deployer) startOnce(ctx context.Context, r *release, req Request) (*instance, error) {
 	svc := req.Service
 	env := append(append([]string(nil), req.Env...), envList(svc.Env)...)
 	proc, err := d.Runtime.Start(ctx, runtime.Spec{
 		Service: svc.Name, Environment: req.Environment.Name, Release: r.id,
 		Dir: r.dir, Command: svc.Run, Env: env, LogDir: filepath.Join(r.dir, ".logs"),
-		Memory: svc.Memory, CPU: svc.CPU, Secrets: secretValues(req),
+		Memory: svc.Memory, CPU: svc.CPU, Secrets: secretValues(req), PortRange: req.Ports,
 	})
+	if full, ok := errors.AsType[*netport.FullError](err); ok {
+		return nil, fmt.Errorf("instance %d of release %s: %w (a %s deploy of %d replicas takes up to %d ports, the old release's and the new one's side by side)",
+			len(r.instances)+1, r.id, full, strategyName(svc), max(svc.Replicas, 1), portsNeeded(svc))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -315,6 +410,25 @@ func (d *Deployer) start(ctx context.Context, r *release, req Request) (*instanc
 	}
 	in.stopCheck = in.target.StartHealthCheck(context.WithoutCancel(ctx), healthCheck(req))
 	return in, d.waitHealthy(ctx, in, len(r.instances), r, req)
+}
+
+// strategyName is the service's strategy, rolling when unset.
+func strategyName(svc spec.Service) string {
+	if svc.Strategy.Type == "" {
+		return "rolling"
+	}
+	return svc.Strategy.Type
+}
+
+// portsNeeded is how many ports a deploy of svc holds at its peak: a
+// rolling deploy starts one instance beyond the old release's, the
+// others run the whole new release beside the old.
+func portsNeeded(svc spec.Service) int {
+	n := max(svc.Replicas, 1)
+	if strategyName(svc) == "rolling" {
+		return n + 1
+	}
+	return 2 * n
 }
 
 // secretValues picks the values of the service's secrets out of the
@@ -529,6 +643,20 @@ func envList(m map[string]string) []string {
 	var out []string
 	for k, v := range m {
 		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// private returns files with only their owner's permission bits: a
+// release lives in the data directory, which is the owner's alone; the
+// executable bit the instance needs is kept.
+func private(files []artifact.File) []artifact.File {
+	out := make([]artifact.File, len(files))
+	for i, f := range files {
+		if !f.IsSymlink() {
+			f.Mode &^= 0o077
+		}
+		out[i] = f
 	}
 	return out
 }

@@ -5,12 +5,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/proxy"
 	"github.com/velocity-ci/velocity/internal/runtime"
+	"github.com/velocity-ci/velocity/internal/spec"
 )
 
 // This file is the gate a new instance passes before it gets traffic:
@@ -26,6 +29,20 @@ import (
 // is a release that cannot start, whatever its exit code, and waiting
 // out the deadline would only delay the same verdict.
 const maxExitsBeforeHealthy = 3
+
+// DefaultFailAfter is how long a new instance's health check may get
+// the same failing HTTP status, after the start period, before the
+// deploy gives up on it when the service sets no health.fail_after.
+// Ten seconds lets a program that answers 503 while it opens its
+// connections finish warming up, and still ends a deploy whose health
+// endpoint reports a broken dependency long before a deadline of
+// minutes.
+const DefaultFailAfter = 10 * time.Second
+
+// minSameAnswers is the fewest identical failing answers that fail a
+// deploy early, however long they took: with a long health interval one
+// or two answers are too little to judge by.
+const minSameAnswers = 3
 
 // bodySnippet is how much of a health check's response body is shown.
 const bodySnippet = 200
@@ -62,20 +79,25 @@ func answerText(c proxy.CheckResult, secrets [][]byte) string {
 	case c.Path == "":
 		return fmt.Sprintf("%s tcp connect: ok", at)
 	}
+	body := snippet(c.Body, secrets)
+	if body == "" {
+		return fmt.Sprintf("%s GET %s: %d %s (empty body)", at, c.Path, c.Status, http.StatusText(c.Status))
+	}
+	return fmt.Sprintf("%s GET %s: %d %s %q", at, c.Path, c.Status, http.StatusText(c.Status), body)
+}
+
+// snippet is the start of a health check's body, secrets masked, on one
+// line.
+func snippet(b []byte, secrets [][]byte) string {
 	// The proxy keeps more than is shown, so that a secret starting
 	// inside the snippet is whole when it is masked.
-	b := c.Body
 	for _, v := range secrets {
 		b = bytes.ReplaceAll(b, v, []byte("***"))
 	}
 	if len(b) > bodySnippet {
 		b = b[:bodySnippet]
 	}
-	body := sanitise(b)
-	if body == "" {
-		return fmt.Sprintf("%s GET %s: %d %s (empty body)", at, c.Path, c.Status, http.StatusText(c.Status))
-	}
-	return fmt.Sprintf("%s GET %s: %d %s %q", at, c.Path, c.Status, http.StatusText(c.Status), body)
+	return sanitise(b)
 }
 
 // sanitise makes a body snippet safe to print on one line: valid UTF-8,
@@ -123,6 +145,28 @@ func exits(proc runtime.Instance) (n int, last string) {
 	return n, last
 }
 
+// portTaken is a starting instance whose port another program took
+// between the moment it was picked (free) and the moment the instance
+// could listen on it.
+type portTaken struct {
+	n       int
+	release string
+	addr    string
+}
+
+func (e *portTaken) Error() string {
+	return fmt.Sprintf("instance %d of release %s exited and another program listens on its address %s", e.n, e.release, e.addr)
+}
+
+// takenByAnother reports whether something listens on addr: called
+// while the instance's own process is down (restarting), that is not
+// the instance.
+func takenByAnother(addr string) bool {
+	_, p, _ := strings.Cut(addr, ":")
+	port, err := strconv.Atoi(p)
+	return err == nil && netport.Taken(port)
+}
+
 // notHealthy is a starting instance the deploy stopped waiting for
 // because its deadline came.
 type notHealthy struct {
@@ -135,9 +179,74 @@ func (e *notHealthy) Error() string {
 	return fmt.Sprintf("instance %d (%s) of release %s did not pass its health check", e.n, e.id, e.release)
 }
 
+// sameAnswer is a starting instance whose health endpoint kept giving
+// the same failing answer after its start period.
+type sameAnswer struct {
+	n       int
+	release string
+	service string
+	path    string
+	status  int
+	body    string // the start of the last answer's body, sanitised
+	count   int
+	took    time.Duration
+	setting string // "health.fail_after 10s" or "default health.fail_after 10s"
+}
+
+func (e *sameAnswer) Error() string {
+	body := "an empty body"
+	if e.body != "" {
+		body = fmt.Sprintf("%q", e.body)
+	}
+	return fmt.Sprintf("instance %d of release %s answers %d %s on %s (%s) %d times in a row for %v (%s): the health endpoint itself reports unhealthy, so the deploy stops here instead of waiting for its deadline; check the instance's log below (if it was only warming up, give it services.%s.health.start_period or a longer fail_after)",
+		e.n, e.release, e.status, http.StatusText(e.status), e.path, body, e.count, e.took.Round(100*time.Millisecond), e.setting, e.service)
+}
+
+// streak follows the run of identical failing HTTP answers a starting
+// instance gets after its start period.
+type streak struct {
+	countFrom time.Time // the end of the start period
+	seen      time.Time // the newest answer looked at
+	status    int
+	since     time.Time
+	count     int
+	last      proxy.CheckResult
+}
+
+// add looks at the checks not seen yet, oldest first.
+func (s *streak) add(checks []proxy.CheckResult) {
+	for _, c := range checks {
+		if !c.At.After(s.seen) {
+			continue
+		}
+		s.seen = c.At
+		failing := c.Err == "" && c.Path != "" && !c.OK()
+		switch {
+		case c.At.Before(s.countFrom) || !failing:
+			s.status, s.count = 0, 0
+		case c.Status == s.status:
+			s.count++
+			s.last = c
+		default:
+			s.status, s.since, s.count, s.last = c.Status, c.At, 1, c
+		}
+	}
+}
+
+// failAfter is the service's health.fail_after with its default, and
+// how to name it in a message.
+func failAfter(h spec.Health) (time.Duration, string) {
+	if h.FailAfter > 0 {
+		return h.FailAfter, fmt.Sprintf("health.fail_after %v", h.FailAfter)
+	}
+	return DefaultFailAfter, fmt.Sprintf("default health.fail_after %v", DefaultFailAfter)
+}
+
 // waitHealthy waits until in passes the proxy's health check, whose
 // answers in.answers shows if it does not. It fails fast when the
-// process keeps exiting; when ctx ends first the error is a *notHealthy.
+// process keeps exiting or the health endpoint keeps giving the same
+// failing answer (a *sameAnswer); when ctx ends first the error is a
+// *notHealthy.
 func (d *Deployer) waitHealthy(ctx context.Context, in *instance, n int, r *release, req Request) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -145,6 +254,9 @@ func (d *Deployer) waitHealthy(ctx context.Context, in *instance, n int, r *rele
 	done := make(chan error, 1)
 	go func() { done <- in.target.WaitHealthy(wctx) }()
 	started := time.Now()
+	h := req.Service.Health
+	limit, setting := failAfter(h)
+	same := &streak{countFrom: started.Add(h.StartPeriod)}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -158,8 +270,18 @@ func (d *Deployer) waitHealthy(ctx context.Context, in *instance, n int, r *rele
 			}
 			return fmt.Errorf("instance %d (%s) of release %s: %w", n, in.proc.ID(), r.id, err)
 		case <-tick.C:
-			if count, last := exits(in.proc); count >= maxExitsBeforeHealthy {
+			count, last := exits(in.proc)
+			if count >= 1 && in.proc.State() == runtime.StateRestarting && takenByAnother(in.proc.Addr()) {
+				return &portTaken{n: n, release: r.id, addr: in.proc.Addr()}
+			}
+			if count >= maxExitsBeforeHealthy {
 				return &crashLoop{n: n, release: r.id, exits: count, last: last, took: time.Since(started)}
+			}
+			same.add(in.target.Checks())
+			if same.count >= minSameAnswers && same.last.At.Sub(same.since) >= limit {
+				return &sameAnswer{n: n, release: r.id, service: req.Service.Name, path: same.last.Path,
+					status: same.status, body: snippet(same.last.Body, in.answers.secrets), count: same.count,
+					took: same.last.At.Sub(same.since), setting: setting}
 			}
 		}
 	}

@@ -59,3 +59,35 @@ func healthAnswer(t *testing.T, url string, secrets [][]byte) string {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// The streak counts identical failing statuses after the start period
+// only; a different status starts it again, a passing check or a
+// connection error ends it.
+func TestStreakOfSameFailingAnswers(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	answer := func(ms, status int) proxy.CheckResult {
+		return proxy.CheckResult{At: at(ms), Path: "/healthz", Status: status}
+	}
+	s := &streak{countFrom: at(1000)}
+	s.add([]proxy.CheckResult{answer(500, 503), answer(900, 503)}) // in the start period
+	if s.count != 0 {
+		t.Fatalf("answers in the start period counted: %d", s.count)
+	}
+	s.add([]proxy.CheckResult{answer(900, 503), answer(1100, 503), answer(1300, 503)}) // 900 seen already
+	if s.count != 2 || s.since != at(1100) || s.status != 503 {
+		t.Fatalf("after two: %+v", s)
+	}
+	s.add([]proxy.CheckResult{answer(1500, 500)})
+	if s.count != 1 || s.since != at(1500) || s.status != 500 {
+		t.Fatalf("a different status: %+v", s)
+	}
+	s.add([]proxy.CheckResult{{At: at(1700), Path: "/healthz", Err: "dial tcp: connection refused"}})
+	if s.count != 0 {
+		t.Fatalf("a connection error kept the streak: %+v", s)
+	}
+	s.add([]proxy.CheckResult{answer(1900, 503), answer(2100, 200)})
+	if s.count != 0 {
+		t.Fatalf("a passing check kept the streak: %+v", s)
+	}
+}

@@ -43,7 +43,7 @@ func (d *Deployer) revive(ctx context.Context, dep *deployment, req Request, log
 	wait := max(h.Interval, 100*time.Millisecond) + max(h.Timeout, time.Second)
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	next := &release{id: old.id, dir: old.dir, keepWarm: old.keepWarm}
+	next := &release{id: old.id, dir: old.dir, keepWarm: old.keepWarm, fingerprint: old.fingerprint}
 	if req.Service.Strategy.Type == "blue-green" {
 		next.keepWarm = req.Service.Strategy.KeepWarm
 	}

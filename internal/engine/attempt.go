@@ -68,6 +68,19 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 	if n.Deploy != "" {
 		return x.deploy(ctx, n, out)
 	}
+	if msgs, strict := x.sharing.check(n); len(msgs) > 0 {
+		// The log keeps the warning next to the output it may explain.
+		for _, m := range msgs {
+			fmt.Fprintf(logFile, "velocity: warning: %s\n", m)
+			if x.run.Warn != nil {
+				x.run.Warn(m)
+			}
+		}
+		if strict {
+			st, code, msg := fail(out, "strict mode: this action may read files an earlier action did not declare (see the warning above)")
+			return st, code, msg, nil
+		}
+	}
 	key := ""
 	var nk *nodeKey
 	if x.cacheable(n) {
@@ -185,12 +198,13 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 
 	if len(n.Sidecars) > 0 {
 		dir := x.sidecarDir(n, number)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fail(log, fmt.Sprintf("sidecars: %v", err))
 		}
 		defer os.RemoveAll(dir)
 		group, err := sidecar.Start(ctx, n.Sidecars, sidecar.Options{
 			Executor: x.Executor, Env: env, Dir: dir, Log: log, KillGrace: x.KillGrace,
+			Ports: x.Ports, PortRange: x.PortRange,
 		})
 		if err != nil {
 			return fail(log, err.Error())
@@ -205,6 +219,7 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 		actx, cancel = context.WithTimeout(ctx, n.Timeout)
 		defer cancel()
 	}
+	pic := x.sharing.before()
 	res, err := x.Executor.Run(actx, executor.Step{
 		Name:      n.ID(),
 		Script:    n.Script,
@@ -213,11 +228,17 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 		Output:    log,
 		KillGrace: x.KillGrace,
 	})
+	x.sharing.after(n, pic)
 	switch {
 	case err != nil:
 		return fail(log, err.Error())
 	case res.Stopped && ctx.Err() != nil:
-		return store.Cancelled, res.ExitCode, "cancelled"
+		reason := "cancelled"
+		if cause := context.Cause(ctx); errors.Is(cause, errFailFast) {
+			reason = cause.Error()
+			fmt.Fprintf(log, "velocity: cancelled: %s\n", reason)
+		}
+		return store.Cancelled, res.ExitCode, reason
 	case res.Stopped && errors.Is(actx.Err(), context.DeadlineExceeded):
 		msg := fmt.Sprintf("timed out after %v", n.Timeout)
 		fmt.Fprintf(log, "velocity: %s\n", msg)
@@ -323,7 +344,7 @@ func (x *execution) env(n *plan.Node) []string {
 	// The environment deployed last before this action starts is the one
 	// its acceptance tests talk to.
 	x.mu.Lock()
-	for _, b := range n.Before {
+	for _, b := range n.Before() {
 		if u := x.urls[b]; u != "" {
 			env = append(env, "VELOCITY_URL="+u)
 		}

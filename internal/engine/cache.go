@@ -81,7 +81,8 @@ func (x *execution) cacheKey(n *plan.Node) (*nodeKey, error) {
 	}
 	x.mu.Lock()
 	set := sha256.New()
-	for _, b := range n.Before {
+	before := n.Before()
+	for _, b := range before {
 		line("before %s %s", b.ID(), x.outputs[b])
 		fmt.Fprintln(set, b.ID())
 		if d := x.outputs[b]; d != "none" {
@@ -89,7 +90,7 @@ func (x *execution) cacheKey(n *plan.Node) (*nodeKey, error) {
 		}
 	}
 	x.mu.Unlock()
-	if len(n.Before) > 0 {
+	if len(before) > 0 {
 		p.UpstreamSet = hex.EncodeToString(set.Sum(nil)[:8])
 	}
 	k.key = hex.EncodeToString(h.Sum(nil))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/plan"
+	"github.com/velocity-ci/velocity/internal/spec"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -27,13 +28,24 @@ func TestCachedOutputsKeepLinksAndEmptyDirectories(t *testing.T) {
 		t.Helper()
 		h.dir = t.TempDir()
 		writeFile(t, filepath.Join(h.dir, "target.txt"), target)
-		mk := node("make", `mkdir -p app/empty && echo hi > app/real && echo ho > app/other && ln -s "$(cat target.txt)" app/alias`)
-		mk.Outputs = []string{"app"}
-		use := node("use", `cat app/alias && test -d app/empty`, "make")
-		use.Inputs = []string{}
-		// What plan.Build derives from needs: use keys on make's outputs.
-		use.Before = []*plan.Node{mk}
-		out, acts := h.run(context.Background(), &plan.Plan{Project: "p", Stages: []*plan.Stage{stage("s", mk, use)}})
+		// Compiled from a definition, so that use keys on make's outputs
+		// as in a real run.
+		p, err := spec.Parse("velocity.yml", []byte(`name: p
+stages:
+  - name: s
+    actions:
+      - name: make
+        run: mkdir -p app/empty && echo hi > app/real && echo ho > app/other && ln -s "$(cat target.txt)" app/alias
+        outputs: [app]
+      - name: use
+        needs: [make]
+        run: cat app/alias && test -d app/empty
+        inputs: []
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, acts := h.run(context.Background(), plan.Compile(p))
 		if out.Status != store.Succeeded {
 			t.Fatalf("outcome %+v %+v", out, acts)
 		}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,8 @@ import (
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/executor"
 	"github.com/velocity-ci/velocity/internal/explain"
+	"github.com/velocity-ci/velocity/internal/expr"
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/store"
 )
@@ -128,6 +131,13 @@ type Engine struct {
 	Approver Approver
 	// Deployer may be nil when no action deploys.
 	Deployer Deployer
+	// Ports hands out the sidecars' ports, shared with the runtime of
+	// deployed instances so that the two never pick the same one; nil
+	// gives each action's sidecars a picker of their own.
+	Ports *netport.Picker
+	// PortRange bounds the sidecars' ports (--port-range, port_range in
+	// velocity.yml); zero means any free port.
+	PortRange netport.Range
 }
 
 // Run is one execution of a plan.
@@ -156,6 +166,22 @@ type Run struct {
 	// Reuse names actions whose result is taken from an earlier run
 	// instead of executing them (velocity rerun --failed).
 	Reuse map[store.Key]int64
+	// Warn receives warnings about how actions hand files to each other
+	// (see sharing.go), one line each, from the attempts' goroutines; nil
+	// leaves them in the readers' logs only.
+	Warn func(msg string)
+	// StrictSharing fails an action that may read a path an earlier
+	// action created without declaring it, instead of warning.
+	StrictSharing bool
+	// Selection is the part of the plan a partial run executes; nil is
+	// all of it. Nodes outside it are not part of the run: they are not
+	// journaled, shown or gated on, and a stage with none of its nodes in
+	// it is passed over, approval included.
+	Selection *plan.Selection
+	// Facts are what if: conditions see: the branch, the event and the
+	// changed files. The engine fills in each action's env, matrix values
+	// and earlier results.
+	Facts expr.Facts
 }
 
 // Outcome is how a run ended.
@@ -175,19 +201,35 @@ var errJournal = errors.New("journal")
 // the journal could not be written.
 func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 	x := &execution{Engine: e, run: r, log: e.Logger, hasher: explain.NewHasher(e.ExplainKey), outputs: map[*plan.Node]string{}, keys: map[*plan.Node]*nodeKey{}, lists: map[string]string{},
-		readLists: map[string]map[string]string{}, curLists: map[string]map[string]string{}, urls: map[*plan.Node]string{}, past: map[int64]*pastRun{}}
+		readLists: map[string]map[string]string{}, curLists: map[string]map[string]string{}, urls: map[*plan.Node]string{}, past: map[int64]*pastRun{},
+		final: map[*plan.Node]store.Status{}}
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)
 	}
+	x.sharing = newSharingWatch(r.Plan, r.Dir, r.Warn, r.StrictSharing)
 	x.limit = e.Parallelism
 	if x.limit <= 0 {
 		x.limit = runtime.NumCPU()
 	}
+	if err := checkPathNames(r.Plan); err != nil {
+		return Outcome{Status: store.Failed, Reason: err.Error()}, err
+	}
 	// One directory per stage, made once rather than checked per attempt.
 	for _, st := range r.Plan.Stages {
-		if err := os.MkdirAll(filepath.Join(r.LogDir, st.Name), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(r.LogDir, st.Name), 0o700); err != nil {
 			return Outcome{Status: store.Failed, Reason: err.Error()}, fmt.Errorf("log directory: %w", err)
 		}
+	}
+	if r.Selection != nil {
+		// A node left out of a partial run that declares no outputs goes
+		// into later keys as it does when it ran: "none". Partial runs
+		// then hit the results of full runs (velocity run deploy after
+		// velocity run) and the other way round.
+		r.Plan.Each(func(_ *plan.Stage, n *plan.Node) {
+			if !r.Selection.Has(n) && len(n.Outputs) == 0 {
+				x.outputs[n] = "none"
+			}
+		})
 	}
 	if x.Blobs != nil && !r.NoCache && needsSnapshot(r.Plan) {
 		// Hashed before any action can change the workspace.
@@ -210,6 +252,8 @@ type execution struct {
 	// snapshotFiles are its files.
 	snapshot      string
 	snapshotFiles []artifact.File
+	// sharing notices paths actions hand over without declaring them.
+	sharing *sharingWatch
 
 	mu sync.Mutex
 	// outputs holds the digest of each finished node's outputs.
@@ -227,11 +271,27 @@ type execution struct {
 	urls map[*plan.Node]string
 	// past holds earlier runs whose results are reused, read once each.
 	past map[int64]*pastRun
+	// final holds the final status of each node decided so far, for the
+	// status functions of if: conditions.
+	final map[*plan.Node]store.Status
+	// cancelled is set once the run was cancelled, for cancelled() in the
+	// finally actions that still run.
+	cancelled bool
 }
 
 func (x *execution) execute(ctx context.Context) (Outcome, error) {
 	var failed []string
 	for i, st := range x.run.Plan.Stages {
+		if !x.run.Selection.HasStage(st) {
+			continue
+		}
+		if st.If != nil && !st.If.Expr.Eval(x.stageFacts()) {
+			// A stage that does not apply is no failure: the next one runs.
+			if err := x.skipStages(ctx, x.run.Plan.Stages[i:i+1], store.Skipped, fmt.Sprintf("if: %s was false", st.If.Text)); err != nil {
+				return Outcome{Status: store.Failed, Reason: err.Error()}, err
+			}
+			continue
+		}
 		res, err := x.gate(ctx, st)
 		if err == nil && res.status == store.Succeeded {
 			res, err = x.stage(ctx, st)
@@ -283,8 +343,12 @@ func (x *execution) skipStages(ctx context.Context, stages []*plan.Stage, status
 }
 
 // skip records a final status for nodes that get no (further) attempt,
-// then tells the observer.
+// then tells the observer. Nodes outside the run's selection have no
+// record to update and are left out.
 func (x *execution) skip(ctx context.Context, nodes []*plan.Node, status store.Status, reason string) error {
+	if x.run.Selection != nil {
+		nodes = slices.DeleteFunc(slices.Clone(nodes), func(n *plan.Node) bool { return !x.run.Selection.Has(n) })
+	}
 	if len(nodes) == 0 {
 		return nil
 	}
@@ -295,6 +359,11 @@ func (x *execution) skip(ctx context.Context, nodes []*plan.Node, status store.S
 	if err := x.Journal.SetActions(context.WithoutCancel(ctx), x.run.ID, keys, status, reason, time.Now()); err != nil {
 		return fmt.Errorf("%w: %w", errJournal, err)
 	}
+	x.mu.Lock()
+	for _, n := range nodes {
+		x.final[n] = status
+	}
+	x.mu.Unlock()
 	if x.Observer != nil {
 		for _, n := range nodes {
 			x.Observer.Skipped(n, status, reason)
@@ -343,6 +412,9 @@ func (x *execution) stage(ctx context.Context, st *plan.Stage) (stageResult, err
 	cleanupCtx := ctx
 	if res.status == store.Cancelled {
 		cleanupCtx = forceContext(ctx, x.run.Force)
+		x.mu.Lock()
+		x.cancelled = true
+		x.mu.Unlock()
 	}
 	if res.status == store.Failed {
 		r, err := x.graph(cleanupCtx, st.OnFailure)
@@ -387,6 +459,42 @@ func forceContext(parent context.Context, force <-chan struct{}) context.Context
 	return &forceCtx{Context: ctx, stop: func() { close(done); cancel() }}
 }
 
+// checkPathNames refuses a plan whose stage or action names would not
+// stay one folder or file name below the run's log folder: with a stage
+// named "..", logs left the run's folder and runs overwrote each other's.
+// spec refuses such names; this holds for plans built any other way.
+func checkPathNames(p *plan.Plan) error {
+	for _, s := range p.Stages {
+		if !isPathName(s.Name) {
+			return fmt.Errorf("stage %q cannot name a log folder: %w", s.Name, ErrUnsafeName)
+		}
+	}
+	var err error
+	p.Each(func(s *plan.Stage, n *plan.Node) {
+		if err == nil && !isPathName(n.Name) {
+			err = fmt.Errorf("action %q of stage %q cannot name a log file: %w", n.Name, s.Name, ErrUnsafeName)
+		}
+	})
+	return err
+}
+
+// ErrUnsafeName is the error of a plan refused by checkPathNames.
+var ErrUnsafeName = errors.New(`a name must be one path element, not ".", ".." or holding a separator or control character`)
+
+// isPathName reports whether name is a single element of a path inside
+// the folder it is joined to.
+func isPathName(name string) bool {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+		return false
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return filepath.IsLocal(name)
+}
+
 // logPath is where an attempt's output goes.
 func (x *execution) logPath(n *plan.Node, attempt int) string {
 	return filepath.Join(x.run.LogDir, n.Stage, fmt.Sprintf("%s.%d.log", n.Name, attempt))
@@ -394,5 +502,5 @@ func (x *execution) logPath(n *plan.Node, attempt int) string {
 
 // createLog makes the attempt's log file; Execute made its directory.
 func createLog(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 }

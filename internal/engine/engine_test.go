@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/engine"
 	"github.com/velocity-ci/velocity/internal/executor/executortest"
 	"github.com/velocity-ci/velocity/internal/executor/local"
+	"github.com/velocity-ci/velocity/internal/expr"
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/store/sqlite"
@@ -71,6 +73,12 @@ func newHarness(t *testing.T, parallelism int) *harness {
 // run records the plan as a run and executes it.
 func (h *harness) run(ctx context.Context, p *plan.Plan) (engine.Outcome, map[string]store.Action) {
 	h.t.Helper()
+	return h.runFacts(ctx, p, expr.Facts{})
+}
+
+// runFacts is run with the facts if: conditions see.
+func (h *harness) runFacts(ctx context.Context, p *plan.Plan, facts expr.Facts) (engine.Outcome, map[string]store.Action) {
+	h.t.Helper()
 	for i, s := range p.Stages {
 		s.Index = i
 	}
@@ -89,6 +97,7 @@ func (h *harness) run(ctx context.Context, p *plan.Plan) (engine.Outcome, map[st
 		LogDir: filepath.Join(h.dir, ".logs"),
 		Env:    []string{"PATH=" + os.Getenv("PATH")},
 		Vars:   []string{"VELOCITY_RUN_ID=7"},
+		Facts:  facts,
 	})
 	if err != nil {
 		h.t.Fatalf("Execute: %v", err)
@@ -362,5 +371,29 @@ func TestFailureEndsOtherBackoffs(t *testing.T) {
 	}
 	if out.Status != store.Failed || acts["s/flaky"].Status != store.Failed || !strings.Contains(acts["s/flaky"].Reason, "not retried") {
 		t.Errorf("outcome %+v, flaky %+v", out, acts["s/flaky"])
+	}
+}
+
+func TestNamesThatLeaveTheLogFolderAreRefused(t *testing.T) {
+	for _, tc := range []struct{ stage, action string }{
+		{"..", "a"}, {".", "a"}, {"s", ".."}, {"s", "../../x"}, {"s", "a\x00b"},
+	} {
+		h := newHarness(t, 1)
+		logs := filepath.Join(h.dir, "run", "logs")
+		p := &plan.Plan{Stages: []*plan.Stage{stage(tc.stage, node(tc.action, "echo escaped"))}}
+		id, err := h.store.CreateRun(context.Background(), store.Run{Project: "t", Status: store.Running, Created: time.Now()},
+			[]store.Action{{Stage: tc.stage, Name: tc.action, Kind: store.Kind("action")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := h.eng.Execute(context.Background(), engine.Run{ID: id, Plan: p, Dir: h.dir, LogDir: logs,
+			Env: []string{"PATH=" + os.Getenv("PATH")}})
+		if !errors.Is(err, engine.ErrUnsafeName) || out.Status != store.Failed {
+			t.Errorf("stage %q action %q: outcome %+v, err %v; want refused", tc.stage, tc.action, out, err)
+		}
+		// Nothing was written, inside the log folder or beside it.
+		if entries, _ := os.ReadDir(filepath.Join(h.dir, "run")); len(entries) > 0 {
+			t.Errorf("stage %q action %q: the run's folder holds %v", tc.stage, tc.action, entries)
+		}
 	}
 }

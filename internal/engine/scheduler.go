@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,6 +32,12 @@ type attemptDone struct {
 // graph runs one DAG. A single goroutine (this one) owns all scheduling
 // state; attempts run in their own goroutines and report back on a
 // channel, so a node starts the instant its last need finishes.
+//
+// A node is decided the moment its needs are all finished: it is skipped
+// when a need did not succeed (unless its if: uses a status function),
+// when a failure stopped the stage, or when its if: is false; otherwise it
+// waits for a free slot. Deciding at once, rather than when the graph
+// ends, lets a later `if: failure()` action see its needs finished.
 func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, error) {
 	res := stageResult{status: store.Succeeded}
 	if len(g.Nodes) == 0 {
@@ -42,17 +49,16 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 	status := make([]store.Status, n)
 	missing := make([]int, n)
 	dependents := make([][]int, n)
-	var queue []int
+	// stopped marks cells cancelled by a sibling's failure (fail_fast):
+	// the run was not cancelled, the matrix failed.
+	stopped := make([]bool, n)
 	for i, node := range g.Nodes {
 		missing[i] = len(node.Needs)
 		for _, j := range node.Needs {
 			dependents[j] = append(dependents[j], i)
 		}
-		if missing[i] == 0 {
-			state[i] = ready
-			queue = append(queue, i)
-		}
 	}
+	x.passOver(g, state, status, missing, dependents)
 
 	done := make(chan attemptDone, n)
 	retry := make(chan int, n)
@@ -60,48 +66,171 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 	// a Ctrl-C ends the wait at once instead of after the backoff.
 	timers := make([]*time.Timer, n)
 	active, sleeping := 0, 0
-	halted := false    // a failure stopped new starts
+	// A failure stops new starts in the stage: every start when haltAll,
+	// else (cells of fail_fast: false matrices failed) every start but
+	// those of that one matrix.
+	haltAll := false
+	haltedBy := map[*plan.Matrix]bool{}
 	cancelled := false // ctx ended
 	var journalErr error
 	ctxDone := ctx.Done()
+	var queue []int
+	// Cells of one matrix share a context, so that fail_fast can stop
+	// them without stopping the rest of the stage.
+	cellCtx := map[*plan.Matrix]context.Context{}
+	cellCancel := map[*plan.Matrix]context.CancelCauseFunc{}
+	defer func() {
+		for _, cancel := range cellCancel {
+			cancel(nil)
+		}
+	}()
+	busy := map[*plan.Matrix]int{} // running cells per matrix
+
+	halted := func() bool { return haltAll || len(haltedBy) > 0 }
+	// mayStart reports whether node i may still start in a halted stage.
+	mayStart := func(i int) bool {
+		node := g.Nodes[i]
+		if !halted() || tolerant(node) {
+			return true
+		}
+		return !haltAll && len(haltedBy) == 1 && haltedBy[node.Matrix]
+	}
 
 	start := func(i int) {
+		node := g.Nodes[i]
 		attempts[i]++
 		state[i] = running
 		active++
+		actx := ctx
+		if m := node.Matrix; m != nil {
+			busy[m]++
+			if cellCtx[m] == nil {
+				cellCtx[m], cellCancel[m] = context.WithCancelCause(ctx)
+			}
+			actx = cellCtx[m]
+		}
 		go func(i, attempt int) {
-			st, err := x.attempt(ctx, g.Nodes[i], attempt)
+			st, err := x.attempt(actx, g.Nodes[i], attempt)
 			done <- attemptDone{node: i, attempt: attempt, status: st, err: err}
 		}(i, attempts[i])
 	}
 
-	giveUp := func(i int, st store.Status, reason string) {
+	// finish records node i's final status; the caller has journaled it.
+	var finish func(i int, st store.Status)
+	// decide runs when node i's needs have all finished.
+	decide := func(i int) {
+		node := g.Nodes[i]
+		if cancelled {
+			return // recorded as cancelled when the graph ends
+		}
+		if why, ok := stoppedCell(node, cellCtx); ok {
+			stopped[i] = true
+			if err := x.skip(ctx, g.Nodes[i:i+1], store.Cancelled, why); err != nil && journalErr == nil {
+				journalErr = err
+			}
+			finish(i, store.Cancelled)
+			return
+		}
+		reason := ""
+		switch {
+		case !tolerant(node) && !needsOK(g, status, i):
+			reason = x.blocker(g, status, state, i)
+		case !mayStart(i):
+			reason = x.blocker(g, status, state, i)
+		case node.If != nil:
+			if ok := x.condition(node); !ok {
+				reason = fmt.Sprintf("if: %s was false", node.If.Text)
+			}
+		}
+		if reason == "" {
+			state[i] = ready
+			queue = append(queue, i)
+			return
+		}
+		if err := x.skip(ctx, g.Nodes[i:i+1], store.Skipped, reason); err != nil && journalErr == nil {
+			journalErr = err
+		}
+		finish(i, store.Skipped)
+	}
+	finish = func(i int, st store.Status) {
 		state[i] = finished
 		status[i] = st
+		x.mu.Lock()
+		x.final[g.Nodes[i]] = st
+		x.mu.Unlock()
+		for _, j := range dependents[i] {
+			missing[j]--
+			if missing[j] == 0 && state[j] == waiting {
+				decide(j)
+			}
+		}
+	}
+
+	giveUp := func(i int, st store.Status, reason string) {
 		if st == store.Failed {
 			res.failed = append(res.failed, g.Nodes[i].ID())
 		}
 		if err := x.skip(ctx, g.Nodes[i:i+1], st, reason); err != nil && journalErr == nil {
 			journalErr = err
 		}
+		finish(i, st)
 	}
-	// stopRetries ends every pending backoff whose timer has not fired.
+	// stopRetries ends every pending backoff whose timer has not fired
+	// and whose node may no longer start.
 	stopRetries := func(st store.Status, reason string) {
 		for i, t := range timers {
-			if t != nil && state[i] == backoff && t.Stop() {
+			if t != nil && state[i] == backoff && (cancelled || !mayStart(i)) && t.Stop() {
 				sleeping--
 				giveUp(i, st, reason)
 			}
 		}
 	}
+	// failed stops the stage after node i failed; with fail_fast, the
+	// running cells of its matrix are stopped too.
+	failed := func(i int) {
+		node := g.Nodes[i]
+		m := node.Matrix
+		if m == nil || m.FailFast {
+			haltAll = true
+		} else {
+			haltedBy[m] = true
+		}
+		if m != nil && m.FailFast && cellCancel[m] != nil {
+			cellCancel[m](fmt.Errorf("%s failed (%w)", node.Name, errFailFast))
+		}
+		stopRetries(store.Failed, "not retried: the stage stopped")
+	}
 
+	for i := range g.Nodes {
+		if missing[i] == 0 && state[i] == waiting {
+			decide(i)
+		}
+	}
 	for {
-		for !halted && !cancelled && active < x.limit && len(queue) > 0 {
+		// Start what may start; skip, at once, what never will, so that
+		// its dependents are decided.
+		var later []int
+		for len(queue) > 0 {
 			i := queue[0]
 			queue = queue[1:]
-			start(i)
+			node := g.Nodes[i]
+			why, stop := stoppedCell(node, cellCtx)
+			switch {
+			case cancelled:
+				later = append(later, i)
+			case stop:
+				stopped[i] = true
+				giveUp(i, store.Cancelled, why)
+			case !mayStart(i):
+				giveUp(i, store.Skipped, x.blocker(g, status, state, i))
+			case active >= x.limit || node.Matrix != nil && node.Matrix.MaxParallel > 0 && busy[node.Matrix] >= node.Matrix.MaxParallel:
+				later = append(later, i)
+			default:
+				start(i)
+			}
 		}
-		if active == 0 && sleeping == 0 && (halted || cancelled || len(queue) == 0) {
+		queue = later
+		if active == 0 && sleeping == 0 && (cancelled || len(queue) == 0) {
 			break
 		}
 		select {
@@ -111,7 +240,7 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 			stopRetries(store.Cancelled, "run cancelled before the retry")
 		case i := <-retry:
 			sleeping--
-			if halted || cancelled {
+			if cancelled || !mayStart(i) {
 				giveUp(i, store.Failed, "not retried: the stage stopped")
 				continue
 			}
@@ -120,49 +249,47 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 		case d := <-done:
 			active--
 			i := d.node
+			node := g.Nodes[i]
+			if node.Matrix != nil {
+				busy[node.Matrix]--
+			}
 			if d.err != nil {
 				if journalErr == nil {
 					journalErr = d.err
 				}
-				halted = true
+				haltAll = true
 				state[i] = finished
 				status[i] = store.Failed
 				continue
 			}
-			node := g.Nodes[i]
-			if d.status == store.Failed && d.attempt < node.Attempts && !halted && !cancelled {
+			if d.status == store.Failed && d.attempt < node.Attempts && !cancelled && mayStart(i) {
 				state[i] = backoff
 				sleeping++
 				wait := node.Backoff << (d.attempt - 1)
 				timers[i] = time.AfterFunc(wait, func() { retry <- i })
 				continue
 			}
-			state[i] = finished
-			status[i] = d.status
+			if _, ff := stoppedCell(node, cellCtx); ff && d.status == store.Cancelled && ctx.Err() == nil {
+				// Stopped by fail_fast, not by a Ctrl-C that the select
+				// has not seen yet: the stage failed, the run goes on.
+				stopped[i] = true
+			}
 			ok := d.status.OK() || (d.status == store.Failed && node.AllowFailure)
-			if !ok {
-				if d.status == store.Failed {
-					res.failed = append(res.failed, node.ID())
-				}
-				halted = true
-				stopRetries(store.Failed, "not retried: the stage stopped")
-				continue
+			if !ok && d.status == store.Failed {
+				res.failed = append(res.failed, node.ID())
 			}
-			for _, j := range dependents[i] {
-				missing[j]--
-				if missing[j] == 0 && state[j] == waiting {
-					state[j] = ready
-					queue = append(queue, j)
-				}
+			if !ok && !stopped[i] {
+				failed(i)
 			}
+			finish(i, d.status)
 		}
 	}
 	if journalErr != nil {
 		return stageResult{status: store.Failed}, journalErr
 	}
 
-	// Whatever never started is skipped (or cancelled), with the reason a
-	// user needs to see which failure kept it from running.
+	// Whatever never started is cancelled (or skipped, after a journal
+	// failure), with the reason a user needs.
 	skipStatus := store.Skipped
 	if cancelled {
 		skipStatus = store.Cancelled
@@ -178,12 +305,13 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 		if err := x.skip(ctx, []*plan.Node{node}, skipStatus, reason); err != nil {
 			return stageResult{status: store.Failed}, err
 		}
+		status[i] = skipStatus
 	}
 	for i, node := range g.Nodes {
 		if status[i] == store.Failed && !node.AllowFailure {
 			res.status = store.Failed
 		}
-		if status[i] == store.Cancelled {
+		if status[i] == store.Cancelled && !stopped[i] {
 			cancelled = true
 		}
 	}
@@ -193,11 +321,46 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 	return res, nil
 }
 
+// errFailFast is the cause of a cell stopped because a sibling failed.
+var errFailFast = errors.New("fail_fast")
+
+// stoppedCell reports whether node is a cell whose matrix fail_fast
+// stopped, and why.
+func stoppedCell(node *plan.Node, cellCtx map[*plan.Matrix]context.Context) (string, bool) {
+	if node.Matrix == nil || cellCtx[node.Matrix] == nil {
+		return "", false
+	}
+	if cause := context.Cause(cellCtx[node.Matrix]); errors.Is(cause, errFailFast) {
+		return cause.Error(), true
+	}
+	return "", false
+}
+
+// tolerant reports whether node runs whatever its needs' outcome: its
+// if: calls a status function such as failure() or always().
+func tolerant(n *plan.Node) bool {
+	return n.If != nil && n.If.Expr.UsesStatus()
+}
+
+// needsOK reports whether every need of node i succeeded (or failed with
+// allow_failure).
+func needsOK(g *plan.Graph, status []store.Status, i int) bool {
+	for _, j := range g.Nodes[i].Needs {
+		if !status[j].OK() && !(status[j] == store.Failed && g.Nodes[j].AllowFailure) {
+			return false
+		}
+	}
+	return true
+}
+
 // blocker explains why node i never ran.
 func (x *execution) blocker(g *plan.Graph, status []store.Status, state []nodeState, i int) string {
 	for _, j := range g.Nodes[i].Needs {
 		if state[j] == finished && !status[j].OK() && !(status[j] == store.Failed && g.Nodes[j].AllowFailure) {
-			return fmt.Sprintf("needs %q, which %s", g.Nodes[j].Name, status[j])
+			if status[j] == store.Failed {
+				return fmt.Sprintf("needs %q, which failed", g.Nodes[j].Name)
+			}
+			return fmt.Sprintf("needs %q, which was %s", g.Nodes[j].Name, status[j])
 		}
 		if state[j] != finished {
 			return fmt.Sprintf("needs %q, which did not run", g.Nodes[j].Name)
@@ -209,4 +372,23 @@ func (x *execution) blocker(g *plan.Graph, status []store.Status, state []nodeSt
 		}
 	}
 	return "not started: the stage stopped"
+}
+
+// passOver marks the nodes outside a partial run's selection as done
+// without running or recording them. plan.Select only leaves out a need
+// that a selected node is merely ordered after (--skip lint), so its
+// dependents are released as if it had succeeded.
+func (x *execution) passOver(g *plan.Graph, state []nodeState, status []store.Status, missing []int, dependents [][]int) {
+	if x.run.Selection == nil {
+		return
+	}
+	for i, n := range g.Nodes {
+		if x.run.Selection.Has(n) {
+			continue
+		}
+		state[i], status[i] = finished, store.Succeeded
+		for _, j := range dependents[i] {
+			missing[j]--
+		}
+	}
 }

@@ -56,3 +56,21 @@ func TestHeldWhileOwnerLivesAndFreeWhenItDies(t *testing.T) {
 		t.Fatal("lock still held after its owner was killed")
 	}
 }
+
+// Lock files live in the data directory, which is the owner's alone.
+func TestAcquireCreatesPrivateFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "locks", "run.lock")
+	l, err := lockfile.Acquire(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	for p, want := range map[string]os.FileMode{filepath.Dir(path): 0o700, path: 0o600} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Error(err)
+		} else if perm := fi.Mode().Perm(); perm != want {
+			t.Errorf("%s is %v, want %v", p, perm, want)
+		}
+	}
+}

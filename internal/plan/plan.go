@@ -15,7 +15,10 @@ import (
 // Plan is a compiled pipeline.
 type Plan struct {
 	Project string
-	Stages  []*Stage
+	// Env is the pipeline's env, which every node's Env includes; a
+	// stage's if: sees it.
+	Env    map[string]string
+	Stages []*Stage
 }
 
 // Stage is a stage's three DAGs: its actions, then on_failure (only when the
@@ -24,7 +27,9 @@ type Stage struct {
 	Index int
 	Name  string
 	// Approval "manual" holds the stage until someone approves it.
-	Approval  string
+	Approval string
+	// If, when set, decides whether the stage runs at all.
+	If        *spec.Condition
 	Actions   *Graph
 	OnFailure *Graph
 	Finally   *Graph
@@ -33,6 +38,10 @@ type Stage struct {
 // Graph is a set of nodes whose Needs point inside the same graph.
 type Graph struct {
 	Nodes []*Node
+	// earlier is every node of the plan that has finished before any
+	// node of this graph starts. Graphs share one backing array, each
+	// seeing a prefix of it, so a plan costs memory linear in its nodes.
+	earlier []*Node
 }
 
 // Node is one action.
@@ -64,11 +73,72 @@ type Node struct {
 	CacheKey      []string
 	Secrets       []string
 	Sidecars      []spec.Sidecar
-	// Before lists every node that has finished whenever this one starts:
-	// its needs, transitively, and every node of earlier stages (and, for
-	// on_failure and finally, the stage's actions). Their outputs are
-	// part of this node's cache key.
-	Before []*Node
+
+	// If, when set, decides whether the node runs once its needs are
+	// done (see spec.Action.If).
+	If *spec.Condition
+	// Matrix is set on every cell of a matrix action, the same value for
+	// all cells of one matrix; Cell holds the cell's values by variable.
+	Matrix *Matrix
+	Cell   map[string]string
+
+	graph *Graph
+	index int // in graph.Nodes
+}
+
+// Matrix is what the cells of one matrix action share.
+type Matrix struct {
+	// Action is the matrix action's name as written.
+	Action string
+	// MaxParallel bounds the cells running at once; 0 means no bound.
+	MaxParallel int
+	// FailFast stops the other cells when one fails.
+	FailFast bool
+}
+
+// Before lists every node that has finished whenever this one starts: the
+// nodes of earlier stages (and, for on_failure and finally, the stage's
+// actions), in definition order, then its needs, transitively, each after
+// its own needs. Their outputs are part of this node's cache key.
+//
+// It is computed on each call, in time linear in what it returns: storing
+// it for every node took memory quadratic in the length of a chain of
+// needs (4 GB to validate a chain of 20,000 actions).
+func (n *Node) Before() []*Node {
+	g := n.graph
+	if g == nil {
+		return nil
+	}
+	// A depth-first walk of the needs that lists a node once all of its
+	// own needs are listed; iterative, since a chain of needs may be as
+	// long as the pipeline.
+	type frame struct {
+		node *Node
+		next int
+	}
+	out := slices.Clip(g.earlier)
+	// A slice rather than a map: the engine asks for every attempt, and
+	// with a map asking for every node of a 20,000-action chain took 5
+	// times as long (156 s against 32 s).
+	seen := make([]bool, len(g.Nodes))
+	stack := []frame{{node: n}}
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		if top.next == len(top.node.Needs) {
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 {
+				out = append(out, top.node)
+			}
+			continue
+		}
+		need := g.Nodes[top.node.Needs[top.next]]
+		top.next++
+		if !seen[need.index] {
+			seen[need.index] = true
+			stack = append(stack, frame{node: need})
+		}
+	}
+	return out
 }
 
 // ID is "stage/action", the name used in log prefixes.
@@ -95,93 +165,107 @@ func (p *Plan) Each(fn func(s *Stage, n *Node)) {
 }
 
 // Compile turns a validated pipeline into a plan. It trusts spec's
-// validation: every need names an action of the same list.
+// validation: every need names an action of the same list, and needs
+// form no cycle.
 func Compile(p *spec.Pipeline) *Plan {
-	out := &Plan{Project: p.Name}
-	var earlier []*Node
+	out := &Plan{Project: p.Name, Env: maps.Clone(p.Env)}
+	// finished lists the nodes in the order stages finish them; what has
+	// finished before a graph starts is always a prefix of it.
+	var finished []*Node
 	for i, st := range p.Stages {
 		s := &Stage{
 			Index:     i,
 			Name:      st.Name,
 			Approval:  st.Approval,
+			If:        st.If,
 			Actions:   graph(p, st.Name, "action", st.Actions),
 			OnFailure: graph(p, st.Name, "on_failure", st.OnFailure),
 			Finally:   graph(p, st.Name, "finally", st.Finally),
 		}
 		out.Stages = append(out.Stages, s)
-		s.Actions.before(earlier)
-		withActions := append(slices.Clip(earlier), s.Actions.Nodes...)
-		s.OnFailure.before(withActions)
-		s.Finally.before(append(slices.Clip(withActions), s.OnFailure.Nodes...))
-		earlier = append(withActions, s.OnFailure.Nodes...)
-		earlier = append(earlier, s.Finally.Nodes...)
+		for _, g := range []*Graph{s.Actions, s.OnFailure, s.Finally} {
+			// Later appends only write past the prefix g sees.
+			g.earlier = finished[:len(finished):len(finished)]
+			finished = append(finished, g.Nodes...)
+		}
 	}
 	return out
 }
 
-// before fills each node's Before: the given earlier nodes plus its needs,
-// transitively, in a stable order.
-func (g *Graph) before(earlier []*Node) {
-	for _, n := range g.Nodes {
-		seen := map[*Node]bool{}
-		var walk func(m *Node)
-		var needs []*Node
-		walk = func(m *Node) {
-			for _, j := range m.Needs {
-				d := g.Nodes[j]
-				if !seen[d] {
-					seen[d] = true
-					walk(d)
-					needs = append(needs, d)
-				}
-			}
-		}
-		walk(n)
-		n.Before = append(slices.Clip(earlier), needs...)
-	}
-}
-
+// graph compiles one list of a stage. A matrix action becomes one node
+// per cell, in the matrix's order, and a need naming it names every cell.
 func graph(p *spec.Pipeline, stage, kind string, actions []spec.Action) *Graph {
 	g := &Graph{}
-	index := make(map[string]int, len(actions))
-	for i, a := range actions {
-		index[a.Name] = i
+	index := make(map[string][]int, len(actions))
+	n := 0
+	for _, a := range actions {
+		cells := 1
+		if a.Matrix != nil {
+			cells = len(a.Matrix.Cells)
+		}
+		for range cells {
+			index[a.Name] = append(index[a.Name], n)
+			n++
+		}
 	}
 	for _, a := range actions {
-		env := maps.Clone(p.Env)
-		if env == nil {
-			env = map[string]string{}
-		}
-		maps.Copy(env, a.Env)
-		attempts := max(a.Retry.Attempts, 1)
-		n := &Node{
-			Stage:        stage,
-			Name:         a.Name,
-			Kind:         kind,
-			Script:       a.Run,
-			Env:          env,
-			NeedNames:    slices.Clone(a.Needs),
-			Timeout:      a.Timeout,
-			Attempts:     attempts,
-			Backoff:      a.Retry.Backoff,
-			AllowFailure: a.AllowFailure,
-
-			Deploy:        a.Deploy,
-			Environment:   a.Environment,
-			Outputs:       slices.Clone(a.Outputs),
-			Inputs:        a.Inputs,
-			NoResultCache: a.NoResultCache,
-			CachePaths:    slices.Clone(a.CachePaths),
-			CacheKey:      slices.Clone(a.CacheKey),
-			Secrets:       slices.Clone(a.Secrets),
-			Sidecars:      slices.Clone(a.Sidecars),
-		}
+		var needs []int
 		for _, need := range a.Needs {
-			if j, ok := index[need]; ok {
-				n.Needs = append(n.Needs, j)
-			}
+			needs = append(needs, index[need]...)
 		}
-		g.Nodes = append(g.Nodes, n)
+		if a.Matrix == nil {
+			addNode(g, p, stage, kind, a, needs, a.Name, nil, nil)
+			continue
+		}
+		m := &Matrix{Action: a.Name, MaxParallel: a.Matrix.MaxParallel, FailFast: a.Matrix.FailFast}
+		for _, c := range a.Matrix.Cells {
+			addNode(g, p, stage, kind, a, needs, c.Name, m, &c)
+		}
+	}
+	for _, n := range g.Nodes {
+		for _, j := range n.Needs {
+			n.NeedNames = append(n.NeedNames, g.Nodes[j].Name)
+		}
 	}
 	return g
+}
+
+func addNode(g *Graph, p *spec.Pipeline, stage, kind string, a spec.Action, needs []int, name string, m *Matrix, c *spec.Cell) {
+	env := maps.Clone(p.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	maps.Copy(env, a.Env)
+	n := &Node{
+		Stage:        stage,
+		Name:         name,
+		Kind:         kind,
+		Script:       a.Run,
+		Env:          env,
+		Needs:        slices.Clone(needs),
+		Timeout:      a.Timeout,
+		Attempts:     max(a.Retry.Attempts, 1),
+		Backoff:      a.Retry.Backoff,
+		AllowFailure: a.AllowFailure,
+
+		Deploy:        a.Deploy,
+		Environment:   a.Environment,
+		Outputs:       slices.Clone(a.Outputs),
+		Inputs:        a.Inputs,
+		NoResultCache: a.NoResultCache,
+		CachePaths:    slices.Clone(a.CachePaths),
+		CacheKey:      slices.Clone(a.CacheKey),
+		Secrets:       slices.Clone(a.Secrets),
+		Sidecars:      slices.Clone(a.Sidecars),
+		If:            a.If,
+		Matrix:        m,
+	}
+	if c != nil {
+		// The cell's values are part of its env, and so of its result
+		// cache key: each cell is cached on its own.
+		maps.Copy(n.Env, c.Env())
+		n.Cell = c.Vars()
+	}
+	n.graph, n.index = g, len(g.Nodes)
+	g.Nodes = append(g.Nodes, n)
 }

@@ -8,23 +8,31 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/velocity-ci/velocity/internal/reaper"
 )
 
 // instance implements Instance. The supervisor goroutine (supervisor.go)
 // owns the processes; the methods here only read its published state or
 // ask it to stop.
 type instance struct {
-	l      *Local
-	spec   Spec
-	id     string
-	port   int
-	addr   string
-	env    []string
-	grace  time.Duration
-	policy RestartPolicy
-	log    *instanceLog
-	logger *slog.Logger
-	cgroup *cgroup // nil without limits
+	l    *Local
+	spec Spec
+	id   string
+	port int
+	// pickedPort: the runtime picked port and hands it back when the
+	// instance is gone.
+	pickedPort bool
+	addr       string
+	env        []string
+	grace      time.Duration
+	policy     RestartPolicy
+	log        *instanceLog
+	logger     *slog.Logger
+	cgroup     *cgroup // nil without limits
+	// marker finds the instance's processes that left its group; used by
+	// the supervisor goroutine only.
+	marker *reaper.Marker
 
 	mu       sync.Mutex
 	state    State
@@ -52,6 +60,7 @@ func newInstance(l *Local, s Spec, id string, port int, log *instanceLog, logger
 		port:    port,
 		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		env:     withMarker(withPort(s.Env, port), id),
+		marker:  reaper.MarkerFor(markerVar + "=" + id),
 		grace:   grace,
 		policy:  s.Restart.withDefaults(),
 		log:     log,
@@ -132,6 +141,9 @@ func (i *instance) finish(final State) {
 		i.logger.Warn("instance log", "err", err)
 	}
 	i.setState(final, 0)
+	if i.pickedPort {
+		i.l.ports.Release(i.port)
+	}
 	close(i.exited)
 	i.l.forget(i)
 }

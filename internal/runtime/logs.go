@@ -54,7 +54,7 @@ func openInstanceLog(dir, id string, logger *slog.Logger) (*instanceLog, error) 
 	if dir == "" {
 		return l, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("log directory: %w", err)
 	}
 	l.path = filepath.Join(dir, id+".log")
@@ -65,7 +65,7 @@ func openInstanceLog(dir, id string, logger *slog.Logger) (*instanceLog, error) 
 }
 
 func (l *instanceLog) open() error {
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
 	}

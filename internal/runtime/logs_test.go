@@ -127,3 +127,30 @@ func TestWithPortAndIDs(t *testing.T) {
 		t.Error("ids repeat")
 	}
 }
+
+// Instance logs live in the data directory: the owner's alone, rotated
+// files included.
+func TestInstanceLogIsPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "logs")
+	l, err := openInstanceLog(dir, "web-1", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.maxSize = 50
+	for k := range 3 {
+		fmt.Fprintf(l, "line %d %s\n", k, strings.Repeat("x", 30))
+	}
+	if err := l.close(); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{
+		dir: 0o700, filepath.Join(dir, "web-1.log"): 0o600, filepath.Join(dir, "web-1.log.1"): 0o600,
+	} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Error(err)
+		} else if perm := fi.Mode().Perm(); perm != want {
+			t.Errorf("%s is %v, want %v", p, perm, want)
+		}
+	}
+}

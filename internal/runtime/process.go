@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/reaper"
 )
 
@@ -25,6 +25,15 @@ type Config struct {
 	// Logger receives Velocity's own account of starts, crashes and stops;
 	// the instances' output goes to their log files. nil discards it.
 	Logger *slog.Logger
+
+	// Ports hands out the instances' ports; it may be shared with what
+	// else picks ports in the process (sidecars), so that the two never
+	// pick the same one. nil gives the runtime a Picker of its own.
+	Ports *netport.Picker
+	// PortRange bounds the ports of instances whose Spec sets neither
+	// Port nor PortRange (velocity serve --port-range); zero means any
+	// free port.
+	PortRange netport.Range
 
 	// cgroupRoot replaces /sys/fs/cgroup and skips the cgroup2 probe, so
 	// that tests can check the files written for limits in a temporary
@@ -41,6 +50,9 @@ type Local struct {
 	limits     *cgroups // nil: limits are not enforced
 	limitsNote string
 
+	ports     *netport.Picker
+	portRange netport.Range
+
 	mu        sync.Mutex
 	closed    bool
 	instances map[*instance]struct{}
@@ -55,7 +67,11 @@ func NewLocal(cfg Config) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Local{shell: shell, log: cfg.Logger, instances: map[*instance]struct{}{}}
+	l := &Local{shell: shell, log: cfg.Logger, instances: map[*instance]struct{}{},
+		ports: cfg.Ports, portRange: cfg.PortRange}
+	if l.ports == nil {
+		l.ports = &netport.Picker{}
+	}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
@@ -111,29 +127,43 @@ func (l *Local) Start(ctx context.Context, s Spec) (Instance, error) {
 	if err := s.validate(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	port := s.Port
+	port, picked := s.Port, false
 	if port == 0 {
-		p, err := freePort()
+		r := s.PortRange
+		if r.IsZero() {
+			r = l.portRange
+		}
+		ports, err := l.ports.Pick(r, 1)
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", name, err)
 		}
-		port = p
+		port, picked = ports[0], true
 	}
 	id, err := newID(s)
 	if err != nil {
+		if picked {
+			l.ports.Release(port)
+		}
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	logger := l.log.With("instance", id, "service", s.Service, "environment", s.Environment, "release", s.Release)
 	ilog, err := openInstanceLog(s.LogDir, id, logger)
 	if err != nil {
+		if picked {
+			l.ports.Release(port)
+		}
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	i := newInstance(l, s, id, port, ilog, logger)
+	i.pickedPort = picked
 	if s.Memory > 0 || s.CPU > 0 {
 		if l.limits == nil {
 			ilog.note(l.limitsNote)
 		} else if i.cgroup, err = l.limits.create(id, s.Memory, s.CPU); err != nil {
 			ilog.close()
+			if picked {
+				l.ports.Release(port)
+			}
 			return nil, fmt.Errorf("start %s: %w", name, err)
 		}
 	}
@@ -227,23 +257,6 @@ func (s Spec) validate() error {
 	return nil
 }
 
-// freePort asks the kernel for a free port and releases it at once. Another
-// process can take it before the instance binds it; the window is short
-// and the kernel hands out ephemeral ports in rotation, and an app that
-// meets EADDRINUSE crashes and is restarted like any other crash (retrying
-// the bind itself is the app's business).
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pick a free port: %w", err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		return 0, fmt.Errorf("pick a free port: %w", err)
-	}
-	return port, nil
-}
-
 // withPort returns a copy of env with PORT set, whatever env had.
 func withPort(env []string, port int) []string {
 	out := make([]string, 0, len(env)+1)
@@ -258,7 +271,8 @@ func withPort(env []string, port int) []string {
 // markerVar is set to the instance's ID in the environment of its command.
 // Every process the instance starts inherits it, also one that left the
 // process group (setsid, a double fork) and so escapes kill(-pgid): the
-// supervisor finds those by it in /proc/PID/environ.
+// supervisor finds those by it in /proc/PID/environ (reaper.Marker, which
+// says what it cannot find).
 const markerVar = "VELOCITY_INSTANCE"
 
 // withMarker returns env with markerVar set to id, whatever env had.
@@ -270,37 +284,6 @@ func withMarker(env []string, id string) []string {
 		}
 	}
 	return append(out, markerVar+"="+id)
-}
-
-// marked lists the live processes (not zombies) whose environment carries
-// markerVar=id, leaving out those in process group pgid, which kill(-pgid)
-// reaches anyway. A process can change its own environ in memory, but
-// nothing started by a shell script does so by accident.
-func marked(id string, pgid int) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	want := []byte(markerVar + "=" + id + "\x00")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		state, pgrp, ok := procStat(pid)
-		if !ok || pgrp == pgid || state == 'Z' || state == 'X' {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil {
-			continue
-		}
-		if bytes.HasPrefix(env, want) || bytes.Contains(env, append([]byte{0}, want...)) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // newID makes service-environment-random: readable in `ps`, log and cgroup

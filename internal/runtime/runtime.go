@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"time"
+
+	"github.com/velocity-ci/velocity/internal/netport"
 )
 
 // Defaults for the zero values in Spec and RestartPolicy.
@@ -37,6 +39,9 @@ type Spec struct {
 	// free one. The port stays the same across restarts, so the proxy's
 	// route to Addr() never changes.
 	Port int
+	// PortRange bounds the port picked when Port is 0; zero means the
+	// runtime's own range (see Config.PortRange), else any free port.
+	PortRange netport.Range
 	// LogDir receives the instance's output in <instance-id>.log, appended
 	// to and rotated at 10 MiB keeping one old file (.log.1). Empty keeps
 	// only the last lines in memory.

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/velocity-ci/velocity/internal/netport"
 )
 
 // serverBin is the test service (testdata/server), built once.
@@ -372,10 +374,11 @@ func TestStartErrors(t *testing.T) {
 
 func TestFixedPortAndEnv(t *testing.T) {
 	l := newLocal(t, Config{})
-	port, err := freePort()
+	ports, err := (&netport.Picker{}).Pick(netport.Range{}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	port := ports[0]
 	s := serverSpec(t, `echo "port=$PORT pwd=$PWD"; exec "$SERVER"`, "PORT=1")
 	s.Port = port
 	inst := start(t, l, s)

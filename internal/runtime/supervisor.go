@@ -134,14 +134,12 @@ func (i *instance) killStrays(pgid int) {
 	killed := map[int]bool{}
 	deadline := time.Now().Add(drainWait)
 	for {
-		pids := marked(i.id, pgid)
+		pids := i.marker.Signal(unix.SIGKILL, pgid)
+		for _, pid := range pids {
+			killed[pid] = true
+		}
 		if len(pids) == 0 || time.Now().After(deadline) {
 			break
-		}
-		for _, pid := range pids {
-			if unix.Kill(pid, unix.SIGKILL) == nil {
-				killed[pid] = true
-			}
 		}
 		time.Sleep(groupPoll / 5)
 	}
@@ -209,9 +207,7 @@ func (i *instance) supervise(p *proc) {
 func (i *instance) terminate(p *proc) {
 	i.log.note(fmt.Sprintf("stopping instance %s (SIGTERM; SIGKILL after %s)", i.id, i.grace))
 	_ = unix.Kill(-p.pid, unix.SIGTERM)
-	for _, pid := range marked(i.id, p.pid) {
-		_ = unix.Kill(pid, unix.SIGTERM)
-	}
+	i.marker.Signal(unix.SIGTERM, p.pid)
 	grace := time.NewTimer(i.grace)
 	defer grace.Stop()
 	if !i.waitGroupGone(p, grace.C) {
@@ -237,7 +233,7 @@ func (i *instance) waitGroupGone(p *proc, giveUp <-chan time.Time) bool {
 	// grace period too, rather than the SIGKILL reap would send.
 	tick := time.NewTicker(groupPoll)
 	defer tick.Stop()
-	for groupAlive(p.pid) || len(marked(i.id, p.pid)) > 0 {
+	for groupAlive(p.pid) || len(i.marker.Signal(0, p.pid)) > 0 {
 		select {
 		case <-tick.C:
 		case <-giveUp:

@@ -28,12 +28,21 @@ func Detect(dir string) (Kind, error) {
 	if ok, err := anyExists(dir, pythonMarkers()...); err != nil || ok {
 		return Python, err
 	}
+	if ok, err := anyExists(dir, "Cargo.toml"); err != nil || ok {
+		return Rust, err
+	}
+	if ok, err := anyExists(dir, javaMarkers()...); err != nil || ok {
+		return Java, err
+	}
 	mk, err := readMakefile(dir)
 	if err != nil {
 		return "", err
 	}
 	if len(mk.known()) > 0 {
 		return Make, nil
+	}
+	if ok, err := anyExists(dir, testScripts()...); err != nil || ok {
+		return Script, err
 	}
 	return Generic, nil
 }

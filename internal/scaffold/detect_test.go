@@ -18,9 +18,17 @@ func TestDetect(t *testing.T) {
 		{"pyproject", []string{"pyproject.toml"}, Python},
 		{"setup.py", []string{"setup.py"}, Python},
 		{"requirements", []string{"requirements.txt"}, Python},
+		{"rust", []string{"Cargo.toml"}, Rust},
+		{"maven", []string{"pom.xml"}, Java},
+		{"gradle", []string{"build.gradle.kts"}, Java},
+		{"script/test", []string{"script/test"}, Script},
+		{"test.sh", []string{"test.sh"}, Script},
+		{"rust beats java and make", []string{"Cargo.toml", "pom.xml", "Makefile"}, Rust},
+		{"java beats make", []string{"build.gradle", "Makefile"}, Java},
+		{"make beats script", []string{"Makefile", "test.sh"}, Make},
 		{"make", []string{"Makefile"}, Make},
 		{"GNUmakefile", []string{"GNUmakefile"}, Make},
-		// Precedence: Go, Node, Python, Make.
+		// Precedence: Go, Node, Python, Rust, Java, Make, Script.
 		{"go beats all", []string{"go.mod", "package.json", "pyproject.toml", "Makefile"}, Go},
 		{"node beats python and make", []string{"package.json", "requirements.txt", "Makefile"}, Node},
 		{"python beats make", []string{"setup.py", "Makefile"}, Python},

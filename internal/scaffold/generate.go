@@ -26,8 +26,14 @@ func Generate(dir string) (Kind, []byte, error) {
 		p, err = nodePlan(abs)
 	case Python:
 		p, err = pythonPlan(abs)
+	case Rust:
+		p, err = rustPlan(abs)
+	case Java:
+		p, err = javaPlan(abs)
 	case Make:
 		p, err = makePlan(abs)
+	case Script:
+		p, err = scriptPlan(abs)
 	default:
 		p = genericPlan()
 	}

@@ -1,6 +1,8 @@
 package scaffold
 
 import (
+	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,6 +21,8 @@ func sampleProjects() []struct {
 	runs map[string]string
 	// needs maps action names to their expected needs.
 	needs map[string][]string
+	// caches maps action names to their cache path and cache_key file.
+	caches map[string][]string
 } {
 	return []struct {
 		name    string
@@ -28,6 +32,7 @@ func sampleProjects() []struct {
 		actions []string
 		runs    map[string]string
 		needs   map[string][]string
+		caches  map[string][]string
 	}{
 		{
 			name: "go",
@@ -60,14 +65,11 @@ func sampleProjects() []struct {
 			},
 			kind:    Node,
 			tools:   []string{"node", "npm"},
-			actions: []string{"install", "test", "lint", "build"},
+			actions: []string{"test"},
 			runs: map[string]string{
-				"install": "npm install --no-audit --no-fund",
-				"test":    "npm run test",
-				"lint":    "npm run lint",
-				"build":   "npm run build",
+				"test": "npm install --no-audit --no-fund\nnpm run build\nnpm run test\nnpm run lint",
 			},
-			needs: map[string][]string{"test": {"install"}, "lint": {"install"}, "build": {"install"}},
+			caches: map[string][]string{"test": {"node_modules", "package.json"}},
 		},
 		{
 			// What `npm init -y && npm install` leaves: a lockfile and the
@@ -99,7 +101,8 @@ func sampleProjects() []struct {
 			kind:    Node,
 			tools:   []string{"node", "npm"},
 			actions: []string{"install"},
-			runs:    map[string]string{"install": "npm ci --no-audit --no-fund"},
+			runs:    map[string]string{"install": "npm install --prefer-offline --no-audit --no-fund"},
+			caches:  map[string][]string{"install": {"node_modules", "package-lock.json"}},
 		},
 		{
 			name: "python with unittest tests",
@@ -140,8 +143,30 @@ func sampleProjects() []struct {
 			},
 			kind:    Make,
 			tools:   []string{"make"},
-			actions: []string{"test", "build"},
-			runs:    map[string]string{"test": "make test", "build": "make build"},
+			actions: []string{"test"},
+			runs:    map[string]string{"test": "make build test"},
+		},
+		{
+			name: "rust",
+			files: map[string]string{
+				"Cargo.toml": "[package]\nname = \"sample\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+				"src/lib.rs": "pub fn add(a: i32, b: i32) -> i32 { a + b }\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn adds() { assert_eq!(super::add(1, 2), 3); }\n}\n",
+			},
+			kind:    Rust,
+			tools:   []string{"cargo"},
+			actions: []string{"test"},
+			runs:    map[string]string{"test": "cargo test"},
+			caches:  map[string][]string{"test": {"target", "Cargo.toml"}},
+		},
+		{
+			name: "script with bootstrap",
+			files: map[string]string{
+				"script/bootstrap": "mkdir -p vendor && echo 'add() { echo $(($1 + $2)); }' > vendor/lib.sh\n",
+				"script/test":      "#!/bin/sh\n. vendor/lib.sh\n[ \"$(add 1 2)\" = 3 ]\n",
+			},
+			kind:    Script,
+			actions: []string{"test"},
+			runs:    map[string]string{"test": "sh script/bootstrap\nsh script/test"},
 		},
 		{
 			name:    "generic",
@@ -166,6 +191,12 @@ func TestGenerateSamples(t *testing.T) {
 				t.Fatalf("kind = %v, want %v", kind, tc.kind)
 			}
 			doc := parseDoc(t, text)
+			for i, l := range strings.Split(string(text), "\n") {
+				comment := strings.HasPrefix(strings.TrimSpace(l), "#")
+				if strings.TrimRight(l, " ") != l || comment && len(l) > 80 {
+					t.Errorf("line %d has trailing blanks or is a comment longer than 80 columns: %q", i+1, l)
+				}
+			}
 			if doc.Name != "sample-project" {
 				t.Errorf("name = %q, want the directory name", doc.Name)
 			}
@@ -179,6 +210,9 @@ func TestGenerateSamples(t *testing.T) {
 				}
 				if !slices.Equal(a.Needs, tc.needs[a.Name]) {
 					t.Errorf("action %q needs %q, want %q", a.Name, a.Needs, tc.needs[a.Name])
+				}
+				if got := append(slices.Clip(a.Cache), a.CacheKey...); !slices.Equal(got, tc.caches[a.Name]) {
+					t.Errorf("action %q caches %q keyed by %q, want %q", a.Name, a.Cache, a.CacheKey, tc.caches[a.Name])
 				}
 			}
 			if t.Failed() {
@@ -207,25 +241,33 @@ func TestGenerateGoWithoutPackagesSaysSo(t *testing.T) {
 func TestGenerateNodeManagers(t *testing.T) {
 	pkg := `{"scripts": {"test": "jest", "build": "tsc"}}`
 	for _, tc := range []struct {
-		lockfile, install, test string
+		lockfile, extra, run string
 	}{
-		{"yarn.lock", "yarn install --frozen-lockfile", "yarn run test"},
-		{"pnpm-lock.yaml", "pnpm install --frozen-lockfile", "pnpm run test"},
+		{"yarn.lock", "", "yarn install --frozen-lockfile --prefer-offline\nyarn run build\nyarn run test\n"},
+		{"yarn.lock", ".yarnrc.yml", "yarn install --immutable\nyarn run build\nyarn run test\n"},
+		{"pnpm-lock.yaml", "", "pnpm install --frozen-lockfile --prefer-offline\npnpm run build\npnpm run test\n"},
 	} {
-		t.Run(tc.lockfile, func(t *testing.T) {
+		t.Run(tc.lockfile+tc.extra, func(t *testing.T) {
 			dir := t.TempDir()
-			writeFiles(t, dir, map[string]string{"package.json": pkg, tc.lockfile: ""})
+			files := map[string]string{"package.json": pkg, tc.lockfile: ""}
+			if tc.extra != "" {
+				files[tc.extra] = ""
+			}
+			writeFiles(t, dir, files)
 			_, text, err := Generate(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
 			doc := parseDoc(t, text)
 			acts := doc.Stages[0].Actions
-			if got := actionNames(doc.Stages[0]); !slices.Equal(got, []string{"install", "test", "build"}) {
+			if got := actionNames(doc.Stages[0]); !slices.Equal(got, []string{"test"}) {
 				t.Fatalf("actions = %q", got)
 			}
-			if acts[0].Run != tc.install || acts[1].Run != tc.test {
-				t.Errorf("install %q, test %q; want %q, %q", acts[0].Run, acts[1].Run, tc.install, tc.test)
+			if acts[0].Run != tc.run {
+				t.Errorf("test runs %q, want %q", acts[0].Run, tc.run)
+			}
+			if !slices.Equal(acts[0].Cache, []string{"node_modules"}) || !slices.Equal(acts[0].CacheKey, []string{tc.lockfile}) {
+				t.Errorf("cache %q keyed by %q, want node_modules keyed by %s", acts[0].Cache, acts[0].CacheKey, tc.lockfile)
 			}
 			if !strings.Contains(string(text), `no "lint" script`) {
 				t.Errorf("no note about the missing lint script:\n%s", text)
@@ -244,12 +286,14 @@ func TestGenerateNodeRejectsBadPackageJSON(t *testing.T) {
 
 // Dependencies need the network to install, so these plans are checked as
 // text only.
+// Dependencies need the network to install, so these plans are checked as
+// text only.
 func TestGeneratePythonDependencies(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		files map[string]string
-		deps  []string // expected lines of the deps script
-		test  string
+		test  []string // expected lines of the test script
+		keys  []string
 	}{
 		{
 			name: "requirements with pytest",
@@ -258,11 +302,12 @@ func TestGeneratePythonDependencies(t *testing.T) {
 				"tests/test_x.py":   "def test_x():\n    assert True\n",
 				"tests/conftest.py": "",
 			},
-			deps: []string{
-				"python3 -m venv .venv",
+			test: []string{
+				"[ -x .venv/bin/python ] || python3 -m venv .venv",
 				".venv/bin/python -m pip install --disable-pip-version-check -r requirements.txt",
+				".venv/bin/python -m pytest",
 			},
-			test: ".venv/bin/python -m pytest",
+			keys: []string{"requirements.txt"},
 		},
 		{
 			name: "pyproject extra with pytest",
@@ -270,11 +315,12 @@ func TestGeneratePythonDependencies(t *testing.T) {
 				"pyproject.toml": "[project]\nname = \"x\"\ndependencies = [\n  \"httpx[http2]>=0.27\",  # client\n]\n\n" +
 					"[project.optional-dependencies]\ndocs = [\"sphinx\"]\ntest = [\n  \"pytest>=8\",\n  \"pytest-cov\",\n]\n",
 			},
-			deps: []string{
-				"python3 -m venv .venv",
+			test: []string{
+				"[ -x .venv/bin/python ] || python3 -m venv .venv",
 				".venv/bin/python -m pip install --disable-pip-version-check '.[test]'",
+				".venv/bin/python -m pytest || [ $? -eq 5 ]",
 			},
-			test: ".venv/bin/python -m pytest || [ $? -eq 5 ]",
+			keys: []string{"pyproject.toml"},
 		},
 		{
 			name: "pytest-style tests without declaring pytest",
@@ -282,11 +328,12 @@ func TestGeneratePythonDependencies(t *testing.T) {
 				"setup.py":            "from setuptools import setup\nsetup(name='x')\n",
 				"tests/test_plain.py": "def test_plain():\n    assert 1 + 1 == 2\n",
 			},
-			deps: []string{
-				"python3 -m venv .venv",
+			test: []string{
+				"[ -x .venv/bin/python ] || python3 -m venv .venv",
 				".venv/bin/python -m pip install --disable-pip-version-check pytest",
+				".venv/bin/python -m pytest",
 			},
-			test: ".venv/bin/python -m pytest",
+			keys: []string{"setup.py"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -300,23 +347,99 @@ func TestGeneratePythonDependencies(t *testing.T) {
 				t.Fatalf("kind = %v", kind)
 			}
 			doc := parseDoc(t, text)
-			if got := actionNames(doc.Stages[0]); !slices.Equal(got, []string{"deps", "compile", "test"}) {
+			if got := actionNames(doc.Stages[0]); !slices.Equal(got, []string{"compile", "test"}) {
 				t.Fatalf("actions = %q\n%s", got, text)
 			}
 			acts := doc.Stages[0].Actions
-			if got := strings.Split(strings.TrimSpace(acts[0].Run), "\n"); !slices.Equal(got, tc.deps) {
-				t.Errorf("deps script = %q, want %q", got, tc.deps)
+			if got := strings.Split(strings.TrimSpace(acts[1].Run), "\n"); !slices.Equal(got, tc.test) {
+				t.Errorf("test script = %q, want %q", got, tc.test)
 			}
-			if acts[2].Run != tc.test || !slices.Equal(acts[2].Needs, []string{"deps"}) {
-				t.Errorf("test = %q needs %q, want %q needs [deps]", acts[2].Run, acts[2].Needs, tc.test)
+			if !slices.Equal(acts[1].Cache, []string{".venv"}) || !slices.Equal(acts[1].CacheKey, tc.keys) {
+				t.Errorf("test caches %q keyed by %q, want .venv keyed by %q", acts[1].Cache, acts[1].CacheKey, tc.keys)
 			}
-			if !slices.Equal(acts[1].Needs, []string{"deps"}) {
-				t.Errorf("compile needs %q, want [deps]", acts[1].Needs)
+			if len(acts[0].Needs) > 0 || len(acts[1].Needs) > 0 {
+				t.Errorf("needs %q and %q, want none: no action uses another's files", acts[0].Needs, acts[1].Needs)
 			}
-			if !strings.Contains(acts[1].Run, `-x '/\.venv/'`) {
-				t.Errorf("compile %q doesn't skip the virtual environment", acts[1].Run)
+			if !strings.Contains(acts[0].Run, `-x '/\.venv/'`) {
+				t.Errorf("compile %q doesn't skip the virtual environment", acts[0].Run)
 			}
 		})
+	}
+}
+
+// TestGeneratePythonLockedTools: a project locked with uv or Poetry gets
+// that tool when it is installed, pip in .venv (and a note) otherwise.
+func TestGeneratePythonLockedTools(t *testing.T) {
+	for _, tc := range []struct {
+		tool, lockfile, setup string
+		env                   map[string]string
+	}{
+		{"uv", "uv.lock", "uv sync --frozen", nil},
+		{"poetry", "poetry.lock", "poetry install --no-interaction", map[string]string{"POETRY_VIRTUALENVS_IN_PROJECT": "true"}},
+	} {
+		t.Run(tc.tool, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, map[string]string{
+				"pyproject.toml":  "[project]\nname = \"x\"\ndependencies = [\"attrs\"]\n\n[dependency-groups]\ndev = [\"pytest\"]\n",
+				tc.lockfile:       "",
+				"tests/test_x.py": "def test_x():\n    assert True\n",
+			})
+			bin := t.TempDir()
+			t.Setenv("PATH", bin)
+			_, text, err := Generate(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(text), tc.tool+" is not installed here") {
+				t.Errorf("no note that %s is missing:\n%s", tc.tool, text)
+			}
+			if strings.Contains(string(text), tc.setup) {
+				t.Errorf("%s used although it is not installed:\n%s", tc.tool, text)
+			}
+
+			// The tool on PATH: any executable of that name will do.
+			writeFiles(t, bin, map[string]string{tc.tool: "#!/bin/sh\n"})
+			os.Chmod(filepath.Join(bin, tc.tool), 0o755)
+			_, text, err = Generate(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			test := parseDoc(t, text).Stages[0].Actions[1]
+			want := tc.setup + "\n.venv/bin/python -m pytest\n"
+			if test.Run != want || !slices.Equal(test.CacheKey, []string{tc.lockfile}) || !maps.Equal(test.Env, tc.env) {
+				t.Errorf("test runs %q keyed by %q with env %v; want %q keyed by %s with env %v",
+					test.Run, test.CacheKey, test.Env, want, tc.lockfile, tc.env)
+			}
+		})
+	}
+}
+
+// TestGenerateJava: Maven and Gradle projects, with and without the
+// wrapper script, get one action with the right command.
+func TestGenerateJava(t *testing.T) {
+	for _, tc := range []struct {
+		files map[string]string
+		name  string
+		run   string
+	}{
+		{map[string]string{"pom.xml": "<project/>"}, "verify", "mvn -B -ntp verify"},
+		{map[string]string{"pom.xml": "<project/>", "mvnw": "#!/bin/sh\n"}, "verify", "./mvnw -B -ntp verify"},
+		{map[string]string{"build.gradle.kts": ""}, "build", "gradle --no-daemon build"},
+		{map[string]string{"settings.gradle": "", "gradlew": "#!/bin/sh\n"}, "build", "./gradlew --no-daemon build"},
+	} {
+		dir := t.TempDir()
+		writeFiles(t, dir, tc.files)
+		for _, w := range []string{"mvnw", "gradlew"} {
+			os.Chmod(filepath.Join(dir, w), 0o755)
+		}
+		kind, text, err := Generate(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acts := parseDoc(t, text).Stages[0].Actions
+		if kind != Java || len(acts) != 1 || acts[0].Name != tc.name || acts[0].Run != tc.run {
+			t.Errorf("%v: kind %v, actions %+v; want one %q running %q", tc.files, kind, acts, tc.name, tc.run)
+		}
 	}
 }
 

@@ -15,6 +15,11 @@ func goPlan(dir string) (plan, error) {
 		kind:       Go,
 		found:      "go.mod",
 		envExample: "GOFLAGS: -mod=readonly",
+		notes: []string{
+			"Go keeps its build and module caches in the home directory (go env",
+			"GOCACHE GOMODCACHE), which actions share with the host: nothing in the",
+			"workspace needs a cache: entry, and the actions share no files.",
+		},
 		actions: []action{
 			{name: "test", comment: "Run the tests of every package.", run: "go test ./...", timeout: testTimeout},
 			{name: "vet", comment: "Report suspicious constructs.", run: "go vet ./..."},

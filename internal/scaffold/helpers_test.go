@@ -37,6 +37,8 @@ type actionDoc struct {
 	Timeout      string            `yaml:"timeout"`
 	Retry        *retryDoc         `yaml:"retry"`
 	AllowFailure bool              `yaml:"allow_failure"`
+	Cache        []string          `yaml:"cache"`
+	CacheKey     []string          `yaml:"cache_key"`
 }
 
 type retryDoc struct {

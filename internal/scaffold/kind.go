@@ -9,7 +9,10 @@ const (
 	Go      Kind = "go"
 	Node    Kind = "node"
 	Python  Kind = "python"
+	Rust    Kind = "rust"
+	Java    Kind = "java"
 	Make    Kind = "make"
+	Script  Kind = "script"
 	Generic Kind = "generic"
 )
 

@@ -130,8 +130,20 @@ func stripMakeComment(line string) string {
 	return line
 }
 
-// makePlan builds the plan for a Makefile project: one action per
-// conventional target it defines.
+// makeOrder is the order the targets run in: build first, because tests
+// usually exercise what it builds; the checks last, so that a style
+// complaint doesn't hide a test result.
+func makeOrder() []string { return []string{"build", "test", "lint", "check"} }
+
+// makePlan builds the plan for a Makefile project: one action that runs
+// the conventional targets the Makefile defines, in one make invocation.
+//
+// One action, not one per target: targets share prerequisites (test
+// usually depends on build), and separate make processes in the one
+// workspace would build them at the same time, racing on the same files.
+// Chained one after the other instead, they would save nothing: make
+// rebuilds whatever an earlier target's cached result did not bring back,
+// since only declared outputs are restored.
 func makePlan(dir string) (plan, error) {
 	mk, err := readMakefile(dir)
 	if err != nil {
@@ -142,23 +154,28 @@ func makePlan(dir string) (plan, error) {
 		found:      mk.name,
 		envExample: "MAKEFLAGS: -j2",
 	}
-	for _, t := range mk.known() {
-		a := action{
-			name:    t,
-			comment: fmt.Sprintf("Run the %q target of the %s.", t, mk.name),
-			run:     "make " + t,
+	known := mk.known()
+	var targets []string
+	for _, t := range makeOrder() {
+		if slices.Contains(known, t) {
+			targets = append(targets, t)
 		}
-		if t == "test" || t == "check" {
-			a.timeout = testTimeout
-		}
-		p.actions = append(p.actions, a)
 	}
-	if len(p.actions) > 1 {
-		// Actions share one workspace: two make processes building the
-		// same prerequisite at once can trip over each other.
-		p.notes = append(p.notes,
-			"These make targets run in parallel in one workspace. If they build",
-			"the same files, chain them with needs, e.g. `needs: [build]`.")
+	name := targets[0]
+	if slices.Contains(targets, "test") {
+		name = "test"
 	}
+	comment := fmt.Sprintf("Run the %s %s of the %s, in this order, in one make: ",
+		strings.Join(quoteAll(targets), ", "), plural(len(targets), "target"), mk.name) +
+		"separate make processes in one workspace would build shared prerequisites at the same time."
+	if len(targets) == 1 {
+		comment = fmt.Sprintf("Run the %q target of the %s.", targets[0], mk.name)
+	}
+	p.actions = append(p.actions, action{
+		name:    name,
+		comment: comment,
+		run:     "make " + strings.Join(targets, " "),
+		timeout: testTimeout,
+	})
 	return p, nil
 }

@@ -23,6 +23,15 @@ type action struct {
 	comment string
 	run     string
 	needs   []string
+	// env is the action's own environment.
+	env map[string]string
+	// cache lists dependency folders kept between runs, restored before
+	// the action and saved after it succeeds; cacheKey lists the files
+	// (lockfiles) whose contents pick the cache entry. cacheComment says
+	// why these paths, rendered above cache.
+	cache        []string
+	cacheKey     []string
+	cacheComment string
 	// timeout and retry are written verbatim when set, e.g. "30m" and
 	// "{attempts: 2, backoff: 10s}".
 	timeout string

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -20,9 +21,9 @@ func requirementFiles() []string {
 	return []string{"requirements.txt", "requirements-dev.txt", "requirements-test.txt", "dev-requirements.txt", "test-requirements.txt"}
 }
 
-// venvPython is the interpreter of the virtual environment the deps action
-// creates. Each action is its own shell, so activating the environment in
-// one wouldn't carry over; calling its python by path does.
+// venvPython is the interpreter of the virtual environment the test action
+// creates. Calling it by path works in any shell and in a .venv restored
+// at another path, where the activate script's absolute paths would not.
 const venvPython = ".venv/bin/python"
 
 // pythonProject is what the plan needs to know about a Python project.
@@ -54,9 +55,51 @@ func mentionsPytest(text string) bool {
 	return regexp.MustCompile(`(?m)(^|["'\s\[.:])pytest($|[\s"'<>=!~;,.\[\]])`).MatchString(text)
 }
 
-// pythonPlan builds the plan for a Python project: a byte-compile check
-// and the tests, in parallel, after installing dependencies into a virtual
-// environment when the project declares any.
+// pythonTool is how a Python project's dependencies get into .venv.
+type pythonTool struct {
+	name string
+	// setup lines create or update .venv.
+	setup []string
+	// lockfile keys the dependency cache; "" keys it by the project files.
+	lockfile string
+	env      map[string]string
+}
+
+// pythonTools returns uv or Poetry when the project locks its
+// dependencies with one and the tool is installed here; otherwise pip in
+// a virtual environment (the caller decides whether one is needed).
+func pythonTools(dir string) ([]pythonTool, error) {
+	var out []pythonTool
+	if ok, err := anyExists(dir, "uv.lock"); err != nil {
+		return nil, err
+	} else if ok {
+		out = append(out, pythonTool{name: "uv", lockfile: "uv.lock",
+			// --frozen installs exactly uv.lock, and fails rather than
+			// rewrite it when pyproject.toml disagrees.
+			setup: []string{"uv sync --frozen"}})
+	}
+	if ok, err := anyExists(dir, "poetry.lock"); err != nil {
+		return nil, err
+	} else if ok {
+		out = append(out, pythonTool{name: "poetry", lockfile: "poetry.lock",
+			setup: []string{"poetry install --no-interaction"},
+			// The environment must live in the workspace to be cached.
+			env: map[string]string{"POETRY_VIRTUALENVS_IN_PROJECT": "true"}})
+	}
+	return out, nil
+}
+
+// pythonPlan builds the plan for a Python project: a byte-compile check,
+// and the tests, in parallel. When the project declares dependencies, the
+// test action installs them into .venv first, kept as a dependency cache.
+//
+// Install and tests are one action for the same reason as in nodePlan: a
+// separate install action taken from the result cache (or kept by rerun
+// --failed) would leave no .venv, and the tests would fail with
+// ".venv/bin/python: No such file or directory" instead of their real
+// failure. As a cache path, .venv is restored whenever the action
+// executes, so pip only installs what changed; an unchanged action
+// doesn't execute at all.
 func pythonPlan(dir string) (plan, error) {
 	py, err := inspectPython(dir)
 	if err != nil {
@@ -69,43 +112,62 @@ func pythonPlan(dir string) (plan, error) {
 	}
 
 	python := "python3"
-	var needs []string
-	var install []string
-	for _, r := range py.requirements {
-		install = append(install, "-r "+r)
+	var setup, keys []string
+	var env map[string]string
+	tools, err := pythonTools(dir)
+	if err != nil {
+		return plan{}, err
 	}
-	if py.installSelf != "" {
-		install = append(install, shellQuote(py.installSelf))
-	}
-	if py.pytest && !py.pytestInstalled {
-		install = append(install, "pytest")
-	}
-	if len(install) > 0 {
-		python, needs = venvPython, []string{"deps"}
-		var script strings.Builder
-		script.WriteString("python3 -m venv .venv\n")
-		for _, arg := range install {
-			fmt.Fprintf(&script, "%s -m pip install --disable-pip-version-check %s\n", venvPython, arg)
+	for _, t := range tools {
+		if _, err := exec.LookPath(t.name); err != nil {
+			p.notes = append(p.notes, fmt.Sprintf("%s is not installed here, so the dependencies go into .venv with pip", t.name),
+				fmt.Sprintf("instead of following %s; with %s installed, `velocity init --force` uses it.", t.lockfile, t.name))
+			continue
 		}
-		p.actions = append(p.actions, action{
-			name:    "deps",
-			comment: "Install dependencies into a virtual environment the other actions use.",
-			run:     script.String(),
-			retry:   installRetry,
-		})
+		setup, keys, env = t.setup, []string{t.lockfile}, t.env
+		break
+	}
+	if setup == nil {
+		var install []string
+		for _, r := range py.requirements {
+			install = append(install, "-r "+r)
+		}
+		if py.installSelf != "" {
+			install = append(install, shellQuote(py.installSelf))
+		}
+		if py.pytest && !py.pytestInstalled {
+			install = append(install, "pytest")
+		}
+		if len(install) > 0 {
+			// A .venv restored from the cache is reused; one whose
+			// interpreter is gone (Python upgraded) is made again.
+			setup = append(setup, "[ -x .venv/bin/python ] || python3 -m venv .venv")
+			for _, arg := range install {
+				setup = append(setup, fmt.Sprintf("%s -m pip install --disable-pip-version-check %s", venvPython, arg))
+			}
+			keys = py.requirements
+			for _, f := range []string{"pyproject.toml", "setup.py", "setup.cfg"} {
+				if ok, err := anyExists(dir, f); err != nil {
+					return plan{}, err
+				} else if ok {
+					keys = append(keys, f)
+				}
+			}
+		}
+	}
+	if setup != nil {
+		python = venvPython
 	}
 
 	compile := "python3 -m compileall -q ."
 	if python == venvPython {
-		// Installed packages aren't the project's code to check. The
-		// action also waits for deps, not to walk .venv while pip fills it.
+		// Installed packages aren't the project's code to check.
 		compile = `python3 -m compileall -q -x '/\.venv/' .`
 	}
 	p.actions = append(p.actions, action{
 		name:    "compile",
 		comment: "Byte-compile every module: catches syntax errors, even in untested files.",
 		run:     compile,
-		needs:   needs,
 	})
 
 	var test string
@@ -130,13 +192,29 @@ func pythonPlan(dir string) (plan, error) {
 		testComment = "Run the tests. No test was found yet: exit status 5 (no tests) is\n" +
 			"accepted until there are some; then drop the `|| [ $? -eq 5 ]`."
 	}
-	p.actions = append(p.actions, action{
+	a := action{
 		name:    "test",
 		comment: testComment,
 		run:     test,
-		needs:   needs,
 		timeout: testTimeout,
-	})
+	}
+	if setup != nil {
+		a.comment = "Install the dependencies into .venv, then run the tests. One action, " +
+			"because the tests need .venv: a separate install action taken from the " +
+			"result cache would not bring .venv back."
+		if !py.hasTests {
+			a.comment += " No test was found yet: exit status 5 (no tests) is accepted " +
+				"until there are some; then drop the `|| [ $? -eq 5 ]`."
+		}
+		a.run = strings.Join(append(slices.Clip(setup), test), "\n") + "\n"
+		a.env = env
+		a.cache = []string{".venv"}
+		a.cacheKey = keys
+		a.cacheComment = ".venv is kept between runs: restored before the action executes " +
+			"(the entry saved for these files' contents, else the newest) and saved " +
+			"after it succeeds, so only what changed is installed."
+	}
+	p.actions = append(p.actions, a)
 	return p, nil
 }
 

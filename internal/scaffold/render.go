@@ -17,8 +17,14 @@ func kindDescription(k Kind) string {
 		return "a Node project"
 	case Python:
 		return "a Python project"
+	case Rust:
+		return "a Rust crate"
+	case Java:
+		return "a Java project"
 	case Make:
 		return "a Makefile project"
+	case Script:
+		return "a test script"
 	default:
 		return "no known kind of project"
 	}
@@ -41,8 +47,9 @@ func render(name string, p plan) []byte {
 		line("# Written by `velocity init`, which found %s.", kindDescription(p.kind))
 	}
 	line("# When several kinds match, init picks the first of: go.mod, package.json,")
-	line("# pyproject.toml/setup.py/requirements.txt, Makefile. Edit freely: init")
-	line("# never overwrites this file without --force.")
+	line("# pyproject.toml/setup.py/requirements.txt, Cargo.toml, pom.xml/build.gradle,")
+	line("# Makefile, a test script. Edit freely: init never overwrites this file")
+	line("# without --force.")
 	line("")
 	line("# name identifies the project in run history and is VELOCITY_PROJECT in")
 	line("# actions.")
@@ -67,10 +74,10 @@ func render(name string, p plan) []byte {
 	line("#         run: ./scripts/publish.sh")
 	line("stages:")
 	line("  - name: build")
-	for _, n := range p.notes {
-		line("    # %s", n)
-	}
 	if len(p.notes) > 0 {
+		for _, n := range wrap(strings.Join(p.notes, "\n"), commentWidth+2) {
+			line("    # %s", n)
+		}
 		line("    #")
 	}
 	line("    # Each action's run is a bash script (bash -eo pipefail) executed in a")
@@ -82,7 +89,7 @@ func render(name string, p plan) []byte {
 		if i > 0 {
 			line("")
 		}
-		for c := range strings.SplitSeq(a.comment, "\n") {
+		for _, c := range wrap(a.comment, commentWidth) {
 			line("      # %s", c)
 		}
 		line("      - name: %s", scalar(a.name))
@@ -99,11 +106,22 @@ func render(name string, p plan) []byte {
 			line("        run: %s", scalar(strings.TrimRight(a.run, "\n")))
 		}
 		if len(a.needs) > 0 {
-			names := make([]string, len(a.needs))
-			for i, n := range a.needs {
-				names[i] = scalar(n)
+			line("        needs: %s", flow(a.needs))
+		}
+		if len(a.env) > 0 {
+			line("        env:")
+			for _, k := range sortedKeys(a.env) {
+				line("          %s: %s", scalar(k), scalar(a.env[k]))
 			}
-			line("        needs: [%s]", strings.Join(names, ", "))
+		}
+		if len(a.cache) > 0 {
+			for _, c := range wrap(a.cacheComment, commentWidth-2) {
+				line("        # %s", c)
+			}
+			line("        cache: %s", flow(a.cache))
+			if len(a.cacheKey) > 0 {
+				line("        cache_key: %s", flow(a.cacheKey))
+			}
 		}
 		if a.timeout != "" {
 			line("        # timeout fails an attempt that runs longer.")
@@ -124,6 +142,42 @@ func render(name string, p plan) []byte {
 	line("    #   - name: report")
 	line("    #     run: echo \"stage $VELOCITY_STAGE of run $VELOCITY_RUN_ID is over\"")
 	return []byte(b.String())
+}
+
+// commentWidth is the longest comment text next to an action, so that the
+// file reads in an 80-column editor.
+const commentWidth = 70
+
+// wrap breaks each line of text that is longer than width at spaces;
+// lines already short enough are kept as written.
+func wrap(text string, width int) []string {
+	var out []string
+	for l := range strings.SplitSeq(text, "\n") {
+		for len(l) > width {
+			cut := strings.LastIndexByte(l[:width+1], ' ')
+			if cut <= 0 {
+				break
+			}
+			out = append(out, l[:cut])
+			l = l[cut+1:]
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// flow writes a list of names or paths in YAML's flow style, [a, b].
+func flow(items []string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = scalar(s)
+		// Flow style gives these characters a meaning plain block
+		// scalars don't.
+		if q[i] == s && strings.ContainsAny(s, ",[]{}") {
+			q[i] = "'" + s + "'"
+		}
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 // scalar returns s as a YAML scalar: plain when that reads back as the same

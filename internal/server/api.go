@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/deploy"
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/spec"
 	"github.com/velocity-ci/velocity/internal/store"
 )
@@ -30,6 +31,33 @@ type Definition struct {
 	// is unique within a project only, so a deploy from another project
 	// must not replace it unnoticed.
 	Project string `json:"project,omitempty"`
+	// PortRange bounds the instances' ports as the deploying run asked
+	// (--port-range, port_range); nil leaves them to the server's range.
+	PortRange *PortRange `json:"port_range,omitempty"`
+}
+
+// PortRange is an inclusive range of ports.
+type PortRange struct {
+	Low  int `json:"low"`
+	High int `json:"high"`
+	// Source says where the range was set, for messages.
+	Source string `json:"source,omitempty"`
+}
+
+// PortRangeOf is r for a Definition; nil for the zero Range.
+func PortRangeOf(r netport.Range) *PortRange {
+	if r.IsZero() {
+		return nil
+	}
+	return &PortRange{Low: r.Low, High: r.High, Source: r.Source}
+}
+
+// netRange is the range for the runtime; zero for nil.
+func (p *PortRange) netRange() netport.Range {
+	if p == nil {
+		return netport.Range{}
+	}
+	return netport.Range{Low: p.Low, High: p.High, Source: p.Source}
 }
 
 // DeployRequest deploys a release made of a run's outputs.
@@ -63,6 +91,9 @@ type DeployResult struct {
 	URL        string `json:"url"`
 	// Warm: traffic switched back to a blue-green release still running.
 	Warm bool `json:"warm,omitempty"`
+	// Unchanged: the live release was deployed from the same files and
+	// settings, so nothing was deployed; Deployment and Release name it.
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // Event is one line of a deploy's answer.

@@ -27,10 +27,48 @@ func (s *Server) deploy(ctx context.Context, req DeployRequest, log io.Writer) (
 			return DeployResult{}, err
 		}
 	}
-	return s.carryOut(ctx, store.Deployment{
+	d := store.Deployment{
 		Environment: req.Environment.Name, Service: req.Service.Name, Release: req.Release,
 		RunID: req.RunID, Commit: req.Commit, Files: req.Files,
-	}, req.Definition, log)
+	}
+	if res, ok, err := s.unchanged(ctx, d, req.Definition, log); err != nil || ok {
+		return res, err
+	}
+	return s.carryOut(ctx, d, req.Definition, log)
+}
+
+// unchanged answers a deploy of what already serves: the live release
+// was deployed from the same files, settings and secrets and all its
+// instances are healthy (deploy.Deployer.Unchanged). Nothing is
+// journaled: no release was made, and the history keeps saying which
+// run's release serves. The caller holds the service's lock.
+func (s *Server) unchanged(ctx context.Context, d store.Deployment, def Definition, log io.Writer) (DeployResult, bool, error) {
+	req, err := s.request(def, d, io.Discard)
+	if err != nil {
+		return DeployResult{}, false, err
+	}
+	ds, err := s.Journal.Deployments(ctx, d.Environment, d.Service)
+	if err != nil {
+		return DeployResult{}, false, err
+	}
+	var live *store.Deployment
+	for i := range ds {
+		if ds[i].Status == store.Live {
+			live = &ds[i]
+			break
+		}
+	}
+	if live == nil {
+		return DeployResult{}, false, nil
+	}
+	req.Log = log
+	res, ok := s.Deployer.Unchanged(req)
+	// The journal and the deployer agree on what serves unless a deploy
+	// is being restored; then the deploy goes ahead as usual.
+	if !ok || res.Release != live.Release {
+		return DeployResult{}, false, nil
+	}
+	return DeployResult{Deployment: live.ID, Release: res.Release, URL: res.URL, Unchanged: true}, true, nil
 }
 
 // checkOwner refuses a deploy of a service that is live in the
@@ -77,6 +115,9 @@ func (s *Server) carryOut(ctx context.Context, d store.Deployment, def Definitio
 	if err != nil {
 		return DeployResult{}, err
 	}
+	// A rollback puts its own release live, even one built the same as
+	// the release serving: the journal must say which one serves.
+	req.Redeploy = d.Rollback
 	s.noteLimits(def.Service, log)
 	if d.Definition, err = json.Marshal(def); err != nil {
 		return DeployResult{}, fmt.Errorf("definition: %w", err)
@@ -133,7 +174,7 @@ func (s *Server) request(def Definition, d store.Deployment, log io.Writer) (dep
 	}
 	return deploy.Request{
 		Service: def.Service, Environment: def.Environment, Release: d.Release,
-		Files: files, Env: env, Log: log,
+		Files: files, Env: env, Log: log, Ports: def.PortRange.netRange(),
 	}, nil
 }
 

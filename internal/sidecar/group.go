@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/executor"
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/spec"
 )
 
@@ -33,6 +34,13 @@ type Options struct {
 	// KillGrace is how long a sidecar has to exit after SIGTERM before it is
 	// killed; zero means the executor's default.
 	KillGrace time.Duration
+	// Ports hands out the sidecars' ports, shared with whatever else in
+	// the process picks ports (deployed instances) so that the two never
+	// pick the same one; nil picks with a Picker of the group's own.
+	Ports *netport.Picker
+	// PortRange bounds the sidecars' ports (--port-range, port_range in
+	// velocity.yml); zero means any free port.
+	PortRange netport.Range
 }
 
 // errSiblingFailed cancels the readiness waits of the other sidecars when
@@ -42,6 +50,8 @@ var errSiblingFailed = errors.New("another sidecar failed")
 // Group is a set of running sidecars. Stop it when the action is done.
 type Group struct {
 	procs []*process
+	// release hands the sidecars' ports back once they are stopped.
+	release func()
 
 	stopOnce sync.Once
 	stopErr  error
@@ -63,10 +73,15 @@ func Start(ctx context.Context, sidecars []spec.Sidecar, opt Options) (*Group, e
 	if len(sidecars) == 0 {
 		return g, nil
 	}
-	ports, err := freePorts(len(sidecars))
+	picker := opt.Ports
+	if picker == nil {
+		picker = &netport.Picker{}
+	}
+	ports, err := picker.Pick(opt.PortRange, len(sidecars))
 	if err != nil {
 		return nil, fmt.Errorf("sidecars: %w", err)
 	}
+	g.release = func() { picker.Release(ports...) }
 
 	log := &lockedWriter{w: opt.Log}
 	runCtx := context.WithoutCancel(ctx)
@@ -145,6 +160,9 @@ func (g *Group) Stop() error {
 		}
 		wg.Wait()
 		g.stopErr = errors.Join(errs...)
+		if g.release != nil {
+			g.release()
+		}
 	})
 	return g.stopErr
 }

@@ -151,7 +151,7 @@ func prepareDest(dest string) (created bool, err error) {
 	entries, err := os.ReadDir(dest)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(dest, 0o755); err != nil {
+		if err := os.MkdirAll(dest, 0o700); err != nil {
 			return false, fmt.Errorf("creating workspace: %w", err)
 		}
 		return true, nil

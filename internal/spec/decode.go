@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/velocity-ci/velocity/internal/expr"
 )
 
 // decoder applies the velocity.yml schema to a YAML document. Every
@@ -39,7 +41,10 @@ type stageSource struct {
 }
 
 type actionSource struct {
-	path  string
+	path string
+	// at is where the entry is written: for an alias, the alias, where
+	// Action.Pos is its anchor's value.
+	at    Pos
 	name  Pos   // zero when the name is missing or not a string
 	needs []Pos // one per entry of Action.Needs
 	// deployKey is where deploy was written, deploy and environment where
@@ -77,6 +82,7 @@ func (d *decoder) pipeline(root ast.Node) (*Pipeline, *pipelineSource) {
 		"env_passthrough": func(v ast.Node) { p.EnvPassthrough = d.passthrough(v, "env_passthrough") },
 		"stages":          func(v ast.Node) { p.Stages, src.stages = d.stages(v, "stages") },
 		"services":        func(v ast.Node) { p.Services, src.services = d.services(v, "services") },
+		"port_range":      func(v ast.Node) { p.PortRange = d.portRange(v, "port_range") },
 		"environments": func(v ast.Node) {
 			p.Environments = d.environments(v, "environments")
 			src.environments = len(p.Environments) > 0
@@ -136,6 +142,7 @@ func (d *decoder) stage(v ast.Node, path string) (Stage, stageSource) {
 			s.Finally, src.lists[listFinally] = d.actions(v, join(path, "finally"), false)
 		},
 		"approval": func(v ast.Node) { s.Approval = d.approval(v, join(path, "approval")) },
+		"if":       func(v ast.Node) { s.If = d.condition(v, join(path, "if"), expr.Options{NoStatus: true}) },
 	}, "name", "actions")
 	return s, src
 }
@@ -182,8 +189,10 @@ func (d *decoder) actions(v ast.Node, path string, required bool) ([]Action, []a
 	}
 	actions := make([]Action, len(items))
 	srcs := make([]actionSource, len(items))
+	written := v.(*ast.SequenceNode).Values
 	for i, item := range items {
 		actions[i], srcs[i] = d.action(item, index(path, i))
+		srcs[i].at = posOf(written[i])
 	}
 	return actions, srcs
 }
@@ -195,10 +204,12 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 		cache    cacheSource
 		secrets  []Pos
 		sidecars []sidecarSource
+		mxSrc    matrixSource
+		ifNode   ast.Node
 	)
 	keys, ok := d.mappingKeys(v, path, fields{
 		"name": func(v ast.Node) { a.Name, src.name = d.name(v, join(path, "name")) },
-		"run":  func(v ast.Node) { a.Run = d.run(v, join(path, "run")) },
+		"run":  func(v ast.Node) { a.Run = d.script(v, join(path, "run")) },
 		"deploy": func(v ast.Node) {
 			if a.Deploy = d.run(v, join(path, "deploy")); strings.TrimSpace(a.Deploy) != "" {
 				src.deploy = posOf(v)
@@ -233,9 +244,18 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 		"cache_key": func(v ast.Node) { d.cacheKey(v, join(path, "cache_key"), &a, &cache) },
 		"secrets":   func(v ast.Node) { a.Secrets, secrets = d.secrets(v, join(path, "secrets")) },
 		"sidecars":  func(v ast.Node) { a.Sidecars, sidecars = d.sidecars(v, join(path, "sidecars")) },
+		"matrix":    func(v ast.Node) { a.Matrix, mxSrc = d.matrix(v, join(path, "matrix")) },
+		"if":        func(v ast.Node) { ifNode = v },
 	}, []string{"name", "run"}, "name")
 	if !ok {
 		return a, src
+	}
+	if a.Matrix != nil && a.Name != "" {
+		d.cells(a.Matrix, mxSrc, a.Name, join(path, "matrix"))
+		d.checkMatrixEnv(&a, join(path, "matrix"))
+	}
+	if _, set := keys["if"]; set {
+		a.If = d.condition(ifNode, join(path, "if"), conditionOptions(a.Matrix))
 	}
 	// Keys may come in any order, so the checks that relate them wait
 	// until the whole action is read.
@@ -250,7 +270,7 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 // returned, so that the checks for duplicates and needs do not add
 // errors that only repeat this one.
 func (d *decoder) name(v ast.Node, path string) (string, Pos) {
-	return d.checkedName(v, path, validName, `%q is not a valid name (use letters, digits, "_", "." and "-")`)
+	return d.checkedName(v, path, validName, `%q is not a valid name (use letters, digits, "_", "." and "-"; "." and ".." alone name folders)`)
 }
 
 // checkedName reads a name that valid must accept, reporting invalidMsg
@@ -275,8 +295,12 @@ func (d *decoder) checkedName(v ast.Node, path string, valid func(string) bool, 
 }
 
 // validName keeps names usable unquoted in paths, URLs and the command
-// line: velocity run build.test.
+// line: velocity run build.test. "." and ".." would make a stage's log
+// folder the run's own folder or the folder of every run.
 func validName(s string) bool {
+	if s == "." || s == ".." {
+		return false
+	}
 	for _, r := range s {
 		if !isAlnum(r) && r != '_' && r != '.' && r != '-' {
 			return false
@@ -287,6 +311,23 @@ func validName(s string) bool {
 
 func isAlnum(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}
+
+// script reads an action's run. A GitHub Actions expression in it is
+// refused rather than run: Velocity substitutes nothing into scripts, so
+// that untrusted text (a branch name, a matrix value) never becomes shell
+// code; values reach the script as environment variables.
+func (d *decoder) script(v ast.Node, path string) string {
+	s := d.run(v, path)
+	if i := strings.Index(s, "${{"); i >= 0 {
+		tmpl := s[i:]
+		if j := strings.Index(tmpl, "}}"); j >= 0 {
+			tmpl = tmpl[:j+2]
+		}
+		d.c.add(posOf(v), path, "%q is not substituted: velocity.yml puts no values into scripts, so that untrusted text never becomes shell code; "+
+			"read them from the environment instead ($MATRIX_NAME for matrix.NAME, $VELOCITY_BRANCH, ...)", tmpl)
+	}
+	return s
 }
 
 func (d *decoder) run(v ast.Node, path string) string {
@@ -508,7 +549,7 @@ func (d *decoder) boolean(v ast.Node, path string) bool {
 
 // notForDeploy lists the action keys that configure a script, which a
 // deploy action does not run.
-var notForDeploy = []string{"env", "outputs", "inputs", "cache", "cache_key", "secrets", "sidecars"}
+var notForDeploy = []string{"env", "outputs", "inputs", "cache", "cache_key", "secrets", "sidecars", "matrix"}
 
 // checkDeployKeys relates an action's run and deploy, of which it has
 // exactly one, and the keys that apply to only one of them.

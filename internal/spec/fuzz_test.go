@@ -5,10 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
-// FuzzParse checks that no input makes Parse panic or return an error
-// without a position. Plain go test runs only the golden inputs.
+// FuzzParse checks that no input makes Parse panic, return an error
+// without a position, or take long: hostile nesting and aliases are
+// refused quickly. Plain go test runs the golden inputs and the corpus in
+// testdata/fuzz/FuzzParse (nesting 100,000 deep, alias bombs).
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*/*.txt")
 	for _, file := range files {
@@ -20,7 +23,12 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(input))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		start := time.Now()
 		p, err := Parse(FileName, data)
+		// Refusals take milliseconds; the margin is for a loaded machine.
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("Parse took %v", d)
+		}
 		if err == nil {
 			if p == nil || len(p.Stages) == 0 {
 				t.Fatalf("no error and no stages: %+v", p)

@@ -4,21 +4,31 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/velocity-ci/velocity/internal/yamllimit"
 )
+
+// MaxFileSize is the largest velocity.yml read, in bytes (limit "max
+// definition size"). The largest real pipelines are tens of kilobytes;
+// without a bound a 100 MB file took 3.2 GB to parse.
+const MaxFileSize = 1 << 20
 
 // Load reads and parses the definition file at path. A missing file is
 // reported with a hint and matches fs.ErrNotExist; problems in the file
 // come back as Errors.
 func Load(path string) (*Pipeline, error) {
-	data, err := os.ReadFile(path)
+	data, err := yamllimit.ReadFile(path, MaxFileSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf(`%s: %w; run "velocity init" to create one`, path, fs.ErrNotExist)
+	}
+	var se *yamllimit.SizeError
+	if errors.As(err, &se) {
+		return nil, Errors{{File: path, Line: se.Line, Col: se.Col, Msg: se.Error()}}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load pipeline: %w", err)
@@ -31,9 +41,19 @@ func Load(path string) (*Pipeline, error) {
 // all of them in file order, and the Pipeline is nil.
 func Parse(file string, data []byte) (*Pipeline, error) {
 	c := &collector{file: file}
+	var se *yamllimit.SizeError
+	if errors.As(yamllimit.CheckSize(data, MaxFileSize), &se) {
+		return nil, Errors{{File: file, Line: se.Line, Col: se.Col, Msg: se.Error()}}
+	}
 	// Duplicate keys are allowed here only to be reported by entries,
 	// together with the file's other errors, instead of aborting the parse.
-	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	// Nesting and aliases are bounded before the decoder, which follows
+	// every alias, sees the tree.
+	f, err := yamllimit.Parse(data, yamllimit.Limits{}, parser.AllowDuplicateMapKey())
+	var le *yamllimit.LimitError
+	if errors.As(err, &le) {
+		return nil, Errors{{File: file, Line: le.Line, Col: le.Col, Msg: le.Error()}}
+	}
 	if err != nil {
 		c.errs = append(c.errs, syntaxError(file, err))
 		return nil, c.err()

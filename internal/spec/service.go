@@ -47,6 +47,14 @@ type Health struct {
 	// StartPeriod is a grace time after start in which failures do not
 	// count (default 0).
 	StartPeriod time.Duration
+	// FailAfter fails a deploy early when a new instance's HTTP health
+	// check has answered the same failing status (such as 503) for this
+	// long after StartPeriod, at least three times in a row: an endpoint
+	// that keeps saying it is unhealthy will not change its mind by the
+	// deadline. Default 10s; a service that answers a failing status
+	// while it warms up for longer needs a StartPeriod (or a longer
+	// FailAfter). A check that gets no answer never fails early.
+	FailAfter time.Duration
 }
 
 // Strategy is how a new release replaces the old.

@@ -13,29 +13,34 @@ import (
 )
 
 // This file reads the top-level services key: what a service runs, how
-// its health is checked and how a new release replaces the old.
+// its health is checked and how a new release replaces the old; and the
+// top-level port_range that bounds the ports services and sidecars take.
 
 // Defaults of a service; see the doc comments of Service, Health,
 // Strategy and Analysis.
 const (
-	defaultReplicas       = 1
-	maxReplicas           = 100
-	defaultDrain          = 10 * time.Second
-	defaultDeadline       = 2 * time.Minute
-	defaultHealthPath     = "/"
-	defaultHealthInterval = time.Second
-	defaultHealthTimeout  = 2 * time.Second
-	defaultHealthy        = 1
-	defaultUnhealthy      = 3
-	defaultMaxSurge       = 1
-	defaultKeepWarm       = 5 * time.Minute
-	defaultCanaryPause    = 30 * time.Second
-	defaultMaxErrorRise   = 0.01
-	defaultMaxLatency     = 1.5
-	defaultMinRequests    = 20
+	defaultReplicas        = 1
+	maxReplicas            = 100
+	defaultDrain           = 10 * time.Second
+	defaultDeadline        = 2 * time.Minute
+	defaultHealthPath      = "/"
+	defaultHealthInterval  = time.Second
+	defaultHealthTimeout   = 2 * time.Second
+	defaultHealthFailAfter = 10 * time.Second
+	defaultHealthy         = 1
+	defaultUnhealthy       = 3
+	defaultMaxSurge        = 1
+	defaultKeepWarm        = 5 * time.Minute
+	defaultCanaryPause     = 30 * time.Second
+	defaultMaxErrorRise    = 0.01
+	defaultMaxLatency      = 1.5
+	defaultMinRequests     = 20
 	// minMemory catches "memory: 256", which is 256 bytes, not megabytes.
 	minMemory = 1 << 20
 	maxMemory = 1 << 50
+	// Ports below 1024 need privileges Velocity's programs do not have.
+	minRangePort = 1024
+	maxRangePort = 65535
 )
 
 // The strategies, in the order messages list them.
@@ -182,6 +187,7 @@ func defaultHealth() Health {
 		Timeout:   defaultHealthTimeout,
 		Healthy:   defaultHealthy,
 		Unhealthy: defaultUnhealthy,
+		FailAfter: defaultHealthFailAfter,
 	}
 }
 
@@ -202,7 +208,7 @@ func (d *decoder) health(v ast.Node, path string) (h Health, startPeriodAt Pos) 
 		return h, Pos{}
 	}
 	h.HTTP = ""
-	var tcpAt Pos
+	var tcpAt, failAfterAt Pos
 	keys, _ := d.mappingKeys(v, path, fields{
 		"http": func(v ast.Node) {
 			if !isNull(v) {
@@ -220,6 +226,10 @@ func (d *decoder) health(v ast.Node, path string) (h Health, startPeriodAt Pos) 
 			d.nonNegativeDuration(v, join(path, "start_period"), &h.StartPeriod)
 			startPeriodAt = posOf(v)
 		},
+		"fail_after": func(v ast.Node) {
+			d.positiveDuration(v, join(path, "fail_after"), &h.FailAfter)
+			failAfterAt = posOf(v)
+		},
 		"healthy": func(v ast.Node) {
 			if n, ok := d.intIn(v, join(path, "healthy"), 1, math.MaxInt32); ok {
 				h.Healthy = n
@@ -233,6 +243,9 @@ func (d *decoder) health(v ast.Node, path string) (h Health, startPeriodAt Pos) 
 	}, nil)
 	if _, http := keys["http"]; http && h.TCP {
 		d.c.add(tcpAt, path, "http and tcp cannot both be set; tcp: true checks only that the port accepts connections")
+	}
+	if h.TCP && failAfterAt != (Pos{}) {
+		d.c.add(failAfterAt, join(path, "fail_after"), "applies to HTTP checks only: a tcp check gets no status that could keep failing")
 	}
 	if !h.TCP && h.HTTP == "" {
 		h.HTTP = defaultHealthPath
@@ -615,4 +628,46 @@ func (d *decoder) cpu(v ast.Node, path string) float64 {
 		return 0
 	}
 	return f
+}
+
+// PortRange is an inclusive range of TCP ports on 127.0.0.1, written
+// "41000-41099" (or one port, "41000"). Sidecars and the instances of
+// deployed services take their ports from it; a deploy needs room for the
+// instances of the old and the new release side by side.
+type PortRange struct {
+	Low, High int
+	// Pos is where the range was written, for messages about it.
+	Pos Pos
+}
+
+// IsZero reports whether no range was set.
+func (r PortRange) IsZero() bool { return r.Low == 0 && r.High == 0 }
+
+// portRange reads the top-level port_range.
+func (d *decoder) portRange(v ast.Node, path string) PortRange {
+	if isNull(v) {
+		return PortRange{}
+	}
+	text, ok := scalarText(v)
+	if !ok {
+		d.c.add(posOf(v), path, `must be a port range such as "41000-41099", got %s`, kindOf(v))
+		return PortRange{}
+	}
+	lo, hi, found := strings.Cut(strings.TrimSpace(text), "-")
+	if !found {
+		hi = lo
+	}
+	l, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	h, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	switch {
+	case err1 != nil || err2 != nil:
+		d.c.add(posOf(v), path, `%q is not a port range; write LOW-HIGH, such as 41000-41099`, text)
+	case l < minRangePort || h > maxRangePort:
+		d.c.add(posOf(v), path, "%d-%d: ports must be between %d and %d", l, h, minRangePort, maxRangePort)
+	case l > h:
+		d.c.add(posOf(v), path, "%d-%d: the low port is above the high one", l, h)
+	default:
+		return PortRange{Low: l, High: h, Pos: posOf(v)}
+	}
+	return PortRange{}
 }

@@ -48,3 +48,26 @@ func TestValidHost(t *testing.T) {
 		}
 	}
 }
+
+func TestPortRange(t *testing.T) {
+	for in, want := range map[string]string{
+		"port_range: 41000-41009":    "",
+		"port_range: 41000":          "",
+		"port_range: 80-90":          "velocity.yml:1:13: port_range: 80-90: ports must be between 1024 and 65535",
+		"port_range: 41000-70000":    "velocity.yml:1:13: port_range: 41000-70000: ports must be between 1024 and 65535",
+		"port_range: low-high":       `velocity.yml:1:13: port_range: "low-high" is not a port range; write LOW-HIGH, such as 41000-41099`,
+		"port_range: [41000, 41009]": `velocity.yml:1:13: port_range: must be a port range such as "41000-41099", got a list`,
+	} {
+		p, err := Parse("velocity.yml", []byte(in+"\nstages: [{name: b, actions: [{name: a, run: x}]}]\n"))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != want {
+			t.Errorf("%s: error %q, want %q", in, got, want)
+		}
+		if want == "" && (p.PortRange.Low < 41000 || p.PortRange.Pos != (Pos{Line: 1, Col: 13})) {
+			t.Errorf("%s: %+v", in, p.PortRange)
+		}
+	}
+}

@@ -33,6 +33,9 @@ type Pipeline struct {
 	// Services and Environments, in definition order.
 	Services     []Service
 	Environments []Environment
+	// PortRange bounds the ports of the project's sidecars and deployed
+	// instances; zero when not set (any free port).
+	PortRange PortRange `json:"PortRange,omitzero"`
 }
 
 // Stage is an ordered group of actions.
@@ -47,6 +50,10 @@ type Stage struct {
 	Finally []Action
 	// Approval "manual" holds the stage until `velocity approve RUN`.
 	Approval string
+	// If, when set, is evaluated when the stage is about to start; when
+	// it is false the stage's actions are skipped and the next stage
+	// starts as after a success. It cannot use the status functions.
+	If *Condition `json:",omitempty"`
 }
 
 // Action is one unit of work.
@@ -99,6 +106,14 @@ type Action struct {
 	// Sidecars are helper programs (a database, a cache) started before
 	// the action and stopped after it, whatever the outcome.
 	Sidecars []Sidecar
+	// Matrix, when set, makes the action one action per cell; needs
+	// naming the action wait for every cell.
+	Matrix *Matrix `json:",omitempty"`
+	// If, when set, is evaluated when the action is ready; a false
+	// condition skips it. Without one of the status functions (success(),
+	// failure(), always(), cancelled()) an action runs only when every
+	// action before it succeeded.
+	If *Condition `json:",omitempty"`
 }
 
 // Sidecar is a helper program an action's commands talk to.

@@ -56,7 +56,20 @@ type Run struct {
 	Lock     string
 	Created  time.Time
 	Finished time.Time
+	// Selection is what a partial run was asked to run; zero for a run of
+	// the whole pipeline. Only the actions it took are the run's actions.
+	Selection Selection
 }
+
+// Selection is the patterns of a partial run (velocity run NAME…,
+// --only, --skip), as the user gave them.
+type Selection struct {
+	Only []string `json:"only,omitempty"`
+	Skip []string `json:"skip,omitempty"`
+}
+
+// Partial reports whether the run was of part of the pipeline.
+func (s Selection) Partial() bool { return len(s.Only) > 0 || len(s.Skip) > 0 }
 
 // Kind tells which list of its stage an action belongs to.
 type Kind string

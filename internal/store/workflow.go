@@ -3,12 +3,75 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
 // ErrExists is wrapped by every attempt to record something whose name is
 // already taken (an execution ARN, an event ID).
 var ErrExists = errors.New("already exists")
+
+// ErrLimit is wrapped by every refusal to record something that would
+// break a limit (see TreeLimits).
+var ErrLimit = errors.New("limit exceeded")
+
+// TreeLimits bound the tree of executions that a root execution starts
+// through its tasks (startExecution), and their children in turn: a
+// state machine that starts itself would otherwise nest without end.
+// Zero fields take the defaults.
+type TreeLimits struct {
+	// MaxDepth is how deep executions nest below their root: the root's
+	// children are at depth 1. Default DefaultMaxTreeDepth.
+	MaxDepth int
+	// MaxExecutions is how many executions one tree holds, its root
+	// included, whether they have ended or not. Default
+	// DefaultMaxTreeExecutions.
+	MaxExecutions int
+}
+
+// Defaults of TreeLimits. Step Functions documents no nesting limit, only
+// per-account quotas on open executions; locally every nested execution
+// runs in the process (and on the machine) of its root. Ten levels is
+// far more than a design of parent, child and grandchild workflows uses,
+// and cuts off runaway recursion after 11 executions; a thousand per tree
+// leaves room for a Map that starts a child per item.
+const (
+	DefaultMaxTreeDepth      = 10
+	DefaultMaxTreeExecutions = 1000
+)
+
+// Depth is MaxDepth or its default.
+func (l TreeLimits) Depth() int {
+	if l.MaxDepth > 0 {
+		return l.MaxDepth
+	}
+	return DefaultMaxTreeDepth
+}
+
+// Executions is MaxExecutions or its default.
+func (l TreeLimits) Executions() int {
+	if l.MaxExecutions > 0 {
+		return l.MaxExecutions
+	}
+	return DefaultMaxTreeExecutions
+}
+
+// TreeLimitError is CreateChild's refusal: the child would break Limit
+// (MaxDepth or MaxExecutions) of the tree of Root.
+type TreeLimitError struct {
+	Limit string
+	Value int
+	Root  string
+}
+
+func (e *TreeLimitError) Error() string {
+	if e.Limit == "MaxDepth" {
+		return fmt.Sprintf("the execution would nest more than %d deep below its root %s (workflow tree limit MaxDepth = %d)", e.Value, e.Root, e.Value)
+	}
+	return fmt.Sprintf("the tree of root execution %s holds %d executions already (workflow tree limit MaxExecutions = %d)", e.Root, e.Value, e.Value)
+}
+
+func (e *TreeLimitError) Unwrap() error { return ErrLimit }
 
 // ExecutionStatus is where a workflow execution stands, named as Step
 // Functions names it, plus PENDING for an execution waiting for a slot of
@@ -135,6 +198,14 @@ type Workflows interface {
 	// its key's queue and returns its ID. An ARN already recorded is an
 	// error wrapping ErrExists.
 	CreateExecution(ctx context.Context, e Execution) (int64, error)
+	// CreateChild records e, a child of the execution e.Parent (an ARN),
+	// like CreateExecution, atomically with respect to every other
+	// process: unless it would break limits (a *TreeLimitError, wrapping
+	// ErrLimit), and stopped from the start (StopRequested) when its
+	// parent's stop was requested or its parent was ABORTED, so that a
+	// child started while its tree stops cannot escape the stop. A
+	// parent that does not exist wraps ErrNotFound.
+	CreateChild(ctx context.Context, e Execution, limits TreeLimits) (int64, error)
 	// ClaimExecution makes a PENDING execution RUNNING if it may run now:
 	// it has no concurrency key, or fewer than its limit of its key's
 	// executions are running and none queued before it still waits. It
@@ -146,8 +217,11 @@ type Workflows interface {
 	// live is an error wrapping ErrNotFound.
 	FinishExecution(ctx context.Context, id int64, status ExecutionStatus, output []byte, errName, cause string, at time.Time) error
 	// RequestStop asks a live execution's owner to stop it with errName
-	// and cause; an execution that is not live wraps ErrNotFound.
-	RequestStop(ctx context.Context, id int64, errName, cause string) error
+	// and cause, and with it every live execution below it (its
+	// children, theirs…), whose cause names it; an execution that is not
+	// live wraps ErrNotFound. It returns how many executions below it
+	// were asked.
+	RequestStop(ctx context.Context, id int64, errName, cause string) (int, error)
 	// Redrive makes a FAILED, TIMED_OUT or ABORTED execution PENDING
 	// again at the end of its key's queue, counts the redrive and clears
 	// its error; other statuses wrap ErrNotFound.

@@ -175,6 +175,22 @@ func (s *scope) getPath(v *visit, p *jsonpath.Path, input, ctxObj any) (any, err
 	return out, nil
 }
 
+// maxSeconds is Step Functions' bound on every duration field (Wait's
+// Seconds, TimeoutSeconds, HeartbeatSeconds): asl.Validate holds literal
+// values to it, and the interpreter the values their …Path forms
+// reference, which must never reach time.Duration unchecked (above
+// 9,223,372,036 s it overflows, and a Wait or a timeout ends at once).
+const maxSeconds = 99999999
+
+// seconds reads a …SecondsPath value: an integer from min to maxSeconds.
+func seconds(v any, min int64) (int64, bool) {
+	n, ok := positiveInt(v)
+	if !ok || n < min || n > maxSeconds {
+		return 0, false
+	}
+	return n, true
+}
+
 // positiveInt reads a …SecondsPath, MaxConcurrencyPath or similar value.
 func positiveInt(v any) (int64, bool) {
 	n, ok := v.(json.Number)

@@ -208,6 +208,10 @@ func (a *Abort) Error() string { return fmt.Sprintf("execution aborted: %s: %s",
 // the definition given.
 var ErrHistory = errors.New("execution history cannot be resumed")
 
+// ErrInputTooLarge is wrapped by Run's error when an execution's input
+// is over MaxPayloadBytes: it can never start, however often it is run.
+var ErrInputTooLarge = errors.New("execution input too large")
+
 // Run runs ex until it ends and returns how it ended. The error is not
 // about the execution's own failure (that is Result.Status FAILED) but
 // about running it at all: an invalid Execution, a Journal failure, a

@@ -80,6 +80,12 @@ func (r *retries) decide(f *asl.Failure, rnd Rand) (time.Duration, bool) {
 		if rt.MaxDelaySeconds != nil && delay > float64(*rt.MaxDelaySeconds) {
 			delay = float64(*rt.MaxDelaySeconds)
 		}
+		// BackoffRate has no upper bound: without MaxDelaySeconds the delay
+		// can pass what a time.Duration holds, and an overflowed delay
+		// retries at once. maxSeconds (over three years) outlasts any
+		// Standard execution on AWS (one year), so it means "never" as
+		// the uncapped delay does.
+		delay = min(delay, maxSeconds)
 		if rt.JitterStrategy == "FULL" {
 			delay *= rnd.Float64()
 		}

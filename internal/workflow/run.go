@@ -130,9 +130,9 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 		if x.input == nil {
 			x.input = &jsonvalue.Object{}
 		}
-		if n := len(jsonString(x.input)); n > maxPayloadBytes {
+		if n := len(jsonString(x.input)); n > MaxPayloadBytes {
 			// StartExecution refuses such an input; nothing is recorded.
-			return Result{}, fmt.Errorf("start workflow execution %s: the input is %d bytes of JSON, more than the %d bytes (256 KiB) Step Functions accepts; pass a reference to the data (a file or object key) instead", ex.ID, n, maxPayloadBytes)
+			return Result{}, fmt.Errorf("start workflow execution %s: %w: %d bytes of JSON, more than the %d bytes (256 KiB, MaxPayloadBytes) Step Functions accepts; pass a reference to the data (a file or object key) instead", ex.ID, ErrInputTooLarge, n, MaxPayloadBytes)
 		}
 		x.startTime = x.clock.Now()
 	}

@@ -147,7 +147,7 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 		resume = exitResume{Next: next}
 	}
 	output := jsonString(out)
-	if len(output) > maxPayloadBytes {
+	if len(output) > MaxPayloadBytes {
 		return nil, "", tooLarge(st.name)
 	}
 	s.emit(st.exited, stateExitedDetails{Name: st.name, Output: output}, resume)

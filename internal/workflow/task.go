@@ -394,7 +394,7 @@ func (s *scope) invoke(ctx context.Context, v *visit, sched Event, input any, to
 	if err != nil {
 		return nil, &asl.Failure{Name: asl.ErrTaskFailed, Cause: fmt.Sprintf("the task's result is not JSON: %v", err)}, TaskFailed, nil
 	}
-	if len(jsonString(out)) > maxPayloadBytes {
+	if len(jsonString(out)) > MaxPayloadBytes {
 		// Step Functions names a service integration by its resource
 		// type ('lambda'), a Lambda function or activity by its ARN.
 		name := v.st.resourceType
@@ -406,12 +406,20 @@ func (s *scope) invoke(ctx context.Context, v *visit, sched Event, input any, to
 	return out, nil, "", nil
 }
 
-// maxPayloadBytes is Step Functions' quota on the input or result of a
+// MaxPayloadBytes is Step Functions' quota on the input or result of a
 // task, state or execution, as UTF-8 encoded JSON: 256 KiB.
-const maxPayloadBytes = 262144
+const MaxPayloadBytes = 262144
+
+// MaxPayloadTextBytes bounds the JSON text read for a payload before it
+// is parsed (an execution's --input, a task command's stdout): parsing
+// takes many times the text's size in memory (a 37 MB input took 823 MB
+// only to be refused), so the text is cut off first. It is four times
+// MaxPayloadBytes so that pretty-printed JSON whose compact form fits
+// the quota is still accepted.
+const MaxPayloadTextBytes = 4 * MaxPayloadBytes
 
 // tooLarge is the failure of a task or state whose result is over
-// maxPayloadBytes, worded as Step Functions words it.
+// MaxPayloadBytes, worded as Step Functions words it.
 func tooLarge(name string) *asl.Failure {
 	return asl.Failf(asl.ErrDataLimitExceeded, "The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", name)
 }
@@ -428,11 +436,11 @@ func (s *scope) secondsField(v *visit, fixed *int64, p *jsonpath.Path, in, ctxOb
 	if err != nil {
 		return 0, err
 	}
-	n, ok := positiveInt(val)
-	if !ok || n == 0 {
+	n, ok := seconds(val, 1)
+	if !ok {
 		return 0, asl.Failf(asl.ErrRuntime,
-			"An error occurred while executing the state '%s' (entered at the event id #%d). The %s parameter does not reference a valid positive integer value: %s",
-			v.st.name, s.enteredID(v), field, jsonString(val))
+			"An error occurred while executing the state '%s' (entered at the event id #%d). The %s parameter does not reference a valid positive integer value: %s (Step Functions accepts 1 to %d)",
+			v.st.name, s.enteredID(v), field, jsonString(val), maxSeconds)
 	}
 	return n, nil
 }

@@ -31,11 +31,11 @@ func (s *scope) wait(ctx context.Context, v *visit) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		n, ok := positiveInt(val)
+		n, ok := seconds(val, 0)
 		if !ok {
 			return nil, asl.Failf(asl.ErrRuntime,
-				"An error occurred while executing the state '%s' (entered at the event id #%d). The SecondsPath parameter does not reference a valid integer value: %s",
-				st.name, s.enteredID(v), jsonString(val))
+				"An error occurred while executing the state '%s' (entered at the event id #%d). The SecondsPath parameter does not reference a valid integer value: %s (Step Functions accepts 0 to %d)",
+				st.name, s.enteredID(v), jsonString(val), maxSeconds)
 		}
 		until = v.entered.Timestamp.Add(time.Duration(n) * time.Second)
 	case st.waitTimestampPath != nil:

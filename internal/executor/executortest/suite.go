@@ -53,6 +53,10 @@ func Run(t *testing.T, newExecutor func(t *testing.T) executor.Executor) {
 	t.Run("CancelKillsWholeTree", func(t *testing.T) { testCancel(t, newExecutor(t)) })
 	t.Run("CancelForcesAfterGrace", func(t *testing.T) { testForce(t, newExecutor(t)) })
 	t.Run("LeftoverBackgroundProcessIsKilled", func(t *testing.T) { testLeftover(t, newExecutor(t)) })
+	t.Run("SetsidLeftoverIsKilled", func(t *testing.T) { testEscaped(t, newExecutor(t), setsidScript) })
+	t.Run("DoubleForkLeftoverIsKilled", func(t *testing.T) { testEscaped(t, newExecutor(t), doubleForkScript) })
+	t.Run("SetsidLeftoverHoldingOutputIsKilled", func(t *testing.T) { testEscaped(t, newExecutor(t), setsidHoldingOutputScript) })
+	t.Run("CancelKillsSetsidProcesses", func(t *testing.T) { testCancelEscaped(t, newExecutor(t)) })
 	t.Run("LargeOutput", func(t *testing.T) { testLargeOutput(t, newExecutor(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newExecutor(t)) })
 }
@@ -283,6 +287,82 @@ func testLeftover(t *testing.T, e executor.Executor) {
 		t.Fatalf("exit %d, output %q", res.ExitCode, out)
 	}
 	WaitGone(t, 2*time.Second, readPid(t, filepath.Join(dir, "bg.pid")))
+}
+
+// Scripts that leave a process outside the step's process group and
+// session, write its pid to stray.pid and wait until it is written.
+const (
+	setsidScript = `setsid sh -c 'echo $$ > stray.pid.tmp; mv stray.pid.tmp stray.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &
+while [ ! -s stray.pid ]; do sleep 0.01; done
+`
+	doubleForkScript = `( setsid sh -c 'echo $$ > stray.pid.tmp; mv stray.pid.tmp stray.pid; exec sleep 300' </dev/null >/dev/null 2>&1 & ) &
+while [ ! -s stray.pid ]; do sleep 0.01; done
+`
+	// The stray keeps the step's output open: Run must not wait for it.
+	setsidHoldingOutputScript = `setsid sh -c 'echo $$ > stray.pid.tmp; mv stray.pid.tmp stray.pid; exec sleep 300' &
+while [ ! -s stray.pid ]; do sleep 0.01; done
+`
+)
+
+// leftGroup fails the test if pid is still in the step's process group or
+// session: then the test would not show what it claims to.
+func leftGroup(t *testing.T, pid, sh int) {
+	t.Helper()
+	pgrp, err := syscall.Getpgid(pid)
+	if err != nil {
+		t.Fatalf("stray %d: %v", pid, err)
+	}
+	if pgrp == sh || pgrp != pid {
+		t.Fatalf("stray %d is in process group %d (the step's shell is %d): it did not leave with setsid", pid, pgrp, sh)
+	}
+}
+
+// A process the step moved out of its group and session (setsid, a double
+// fork) is killed when the step ends, as one left in the group is.
+func testEscaped(t *testing.T, e executor.Executor, script string) {
+	dir := t.TempDir()
+	start := time.Now()
+	res, out := run(t, e, context.Background(), executor.Step{Script: script + "echo $$ > sh.pid\necho done\n", Dir: dir})
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("Run took %v", took)
+	}
+	if res.ExitCode != 0 || out != "done\n" {
+		t.Fatalf("exit %d, output %q", res.ExitCode, out)
+	}
+	stray := readPid(t, filepath.Join(dir, "stray.pid"))
+	if Gone(stray) {
+		return
+	}
+	leftGroup(t, stray, readPid(t, filepath.Join(dir, "sh.pid")))
+	WaitGone(t, 2*time.Second, stray)
+}
+
+func testCancelEscaped(t *testing.T, e executor.Executor) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan executor.Result, 1)
+	go func() {
+		res, _ := run(t, e, ctx, executor.Step{
+			Script:    setsidScript + "echo $$ > sh.pid\nsleep 100\n",
+			Dir:       dir,
+			KillGrace: 5 * time.Second,
+		})
+		done <- res
+	}()
+	stray := readPid(t, filepath.Join(dir, "stray.pid"))
+	sh := readPid(t, filepath.Join(dir, "sh.pid"))
+	leftGroup(t, stray, sh)
+	cancel()
+	select {
+	case res := <-done:
+		if !res.Stopped {
+			t.Errorf("result %+v, want Stopped", res)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	WaitGone(t, 2*time.Second, sh, stray)
 }
 
 func testLargeOutput(t *testing.T, e executor.Executor) {

@@ -2,8 +2,12 @@
 //
 // Each attempt runs in its own process group so that a timeout, a Ctrl-C or
 // the end of the step reaches every process the script started, including
-// background ones. A small reaper process (package reaper) kills those groups
-// if Velocity itself is killed with SIGKILL, when no code of ours can run.
+// background ones. A process that leaves the group (setsid, a daemon's
+// double fork) is found by the marker every process of the attempt
+// inherits, MarkerVar=<random> in its environment (reaper.Marker), and
+// treated as if it had stayed. A small reaper process (package reaper)
+// kills the groups and the marked processes if Velocity itself is killed
+// with SIGKILL, when no code of ours can run.
 package local
 
 import (
@@ -12,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,6 +33,14 @@ const DefaultKillGrace = 10 * time.Second
 // killed: only a process that escaped the group (setsid) can hold the pipe
 // open that long, and its output is not worth a hung run.
 const drainWait = 2 * time.Second
+
+// MarkerVar is set, to a value unique to each attempt, in the environment
+// of every process a step starts; it replaces any value Step.Env has.
+const MarkerVar = reaper.MarkerVar
+
+// leftoverPoll is how long to wait before looking again for marked
+// processes after killing some: one may have forked as it was killed.
+const leftoverPoll = 5 * time.Millisecond
 
 // Executor runs steps on the host. Create it with New and Close it when done.
 type Executor struct {
@@ -78,11 +91,15 @@ func (e *Executor) Run(ctx context.Context, step executor.Step) (executor.Result
 		return executor.Result{}, fmt.Errorf("%s: output pipe: %w", step.Name, err)
 	}
 	defer pr.Close()
+	marker, err := reaper.NewMarker(MarkerVar)
+	if err != nil {
+		return executor.Result{}, fmt.Errorf("%s: %w", step.Name, err)
+	}
 	args := append(e.Shell(), step.Script)
 	cmd := &exec.Cmd{
 		Path:   args[0],
 		Args:   args,
-		Env:    step.Env,
+		Env:    withMarker(step.Env, marker.Entry()),
 		Dir:    step.Dir,
 		Stdout: pw,
 		Stderr: pw,
@@ -92,9 +109,10 @@ func (e *Executor) Run(ctx context.Context, step executor.Step) (executor.Result
 			Pdeathsig: syscall.SIGKILL,
 		},
 	}
-	if cmd.Env == nil {
-		cmd.Env = []string{}
-	}
+	// Registered before the start: a crash right after it must find the
+	// processes that already left the group. The entry is one word.
+	_ = e.reaper.AddMarker(marker.Entry())
+	defer e.reaper.RemoveMarker(marker.Entry())
 	res := executor.Result{Started: time.Now()}
 	err = cmd.Start()
 	pw.Close()
@@ -102,6 +120,7 @@ func (e *Executor) Run(ctx context.Context, step executor.Step) (executor.Result
 		return executor.Result{}, fmt.Errorf("%s: start %s: %w", step.Name, args[0], err)
 	}
 	pgid := cmd.Process.Pid
+	marker.Started(pgid)
 	e.reaper.Add(pgid)
 	defer e.reaper.Remove(pgid)
 
@@ -127,11 +146,13 @@ wait:
 			res.Stopped = true
 			done = nil
 			_ = syscall.Kill(-pgid, syscall.SIGTERM)
+			marker.Signal(syscall.SIGTERM, pgid)
 			t := time.NewTimer(grace)
 			defer t.Stop()
 			forceKill = t.C
 		case <-forceKill:
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			marker.Signal(syscall.SIGKILL, pgid)
 		case err := <-exited:
 			if err != nil {
 				return executor.Result{}, fmt.Errorf("%s: wait: %w", step.Name, err)
@@ -142,6 +163,7 @@ wait:
 	// The shell has exited but is not reaped yet, so its pid still names
 	// our group: whatever it left running is killed now, never a stranger.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	killLeftovers(marker, pgid)
 	werr := cmd.Wait()
 	res.Finished = time.Now()
 	select {
@@ -159,6 +181,30 @@ wait:
 		return res, fmt.Errorf("%s: %w", step.Name, werr)
 	}
 	return res, nil
+}
+
+// killLeftovers kills the marked processes that left the group, until
+// none is found or drainWait has passed: one may fork as it is killed.
+// Leftovers get SIGKILL at once, as the group's leftovers do: the step is
+// over, nothing waits for them, and a grace period here would delay every
+// step that left a process behind; a stopped step's processes had theirs
+// (SIGTERM when ctx ended).
+func killLeftovers(m *reaper.Marker, pgid int) {
+	deadline := time.Now().Add(drainWait)
+	for len(m.Signal(syscall.SIGKILL, pgid)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(leftoverPoll)
+	}
+}
+
+// withMarker returns env with the marker entry, replacing any MarkerVar.
+func withMarker(env []string, entry string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, MarkerVar+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, entry)
 }
 
 // waitExit waits until pid has exited without reaping it.

@@ -1,6 +1,7 @@
 package local_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/velocity-ci/velocity/internal/executor"
@@ -17,4 +18,21 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { e.Close() })
 		return e
 	})
+}
+
+// BenchmarkRun is the executor's cost of one step that starts nothing
+// else: compare with and without the leftover scan (git stash).
+func BenchmarkRun(b *testing.B) {
+	e, err := local.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	dir := b.TempDir()
+	for b.Loop() {
+		res, err := e.Run(context.Background(), executor.Step{Name: "bench", Script: "true", Dir: dir})
+		if err != nil || res.ExitCode != 0 {
+			b.Fatal(err, res)
+		}
+	}
 }

@@ -6,9 +6,11 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -51,6 +53,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	defer unlock()
+	// SQLite creates a database with mode 0644, and its -wal and -shm
+	// files with the database's mode: made here first, all three are
+	// private.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	f.Close()
 
 	// synchronous=NORMAL in WAL mode keeps every commit across a crash of
 	// the process (the journal's promise); only a power cut may lose the
@@ -80,7 +90,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // lockSetup blocks until it holds the set-up lock at path.
 func lockSetup(path string) (func(), error) {
-	l, err := lockfile.Wait(path, 0o644)
+	l, err := lockfile.Wait(path, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("journal set-up: %w", err)
 	}
@@ -198,10 +208,10 @@ func (s *Store) CreateRun(ctx context.Context, r store.Run, actions []store.Acti
 	var id int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`INSERT INTO runs (project, dir, commit_sha, branch, dirty, status, reason, lock, created, finished)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO runs (project, dir, commit_sha, branch, dirty, status, reason, lock, created, finished, selection)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Project, r.Dir, r.Commit, r.Branch, boolInt(r.Dirty), string(r.Status), r.Reason, r.Lock,
-			nanos(r.Created), nanos(r.Finished))
+			nanos(r.Created), nanos(r.Finished), encodeSelection(r.Selection))
 		if err != nil {
 			return err
 		}
@@ -312,14 +322,49 @@ func (s *Store) SetActions(ctx context.Context, runID int64, keys []store.Key, s
 	return nil
 }
 
-const runColumns = `id, project, dir, commit_sha, branch, dirty, status, reason, lock, created, finished`
+const runColumns = `id, project, dir, commit_sha, branch, dirty, status, reason, lock, created, finished, selection`
+
+// selectionVersion is the format of the runs.selection column.
+const selectionVersion = 1
+
+// storedSelection is the runs.selection column: JSON with a format
+// version, "" for a run of the whole pipeline.
+type storedSelection struct {
+	Version int `json:"version"`
+	store.Selection
+}
+
+func encodeSelection(s store.Selection) string {
+	if !s.Partial() {
+		return ""
+	}
+	b, _ := json.Marshal(storedSelection{Version: selectionVersion, Selection: s})
+	return string(b)
+}
+
+func decodeSelection(text string) (store.Selection, error) {
+	if text == "" {
+		return store.Selection{}, nil
+	}
+	var s storedSelection
+	if err := json.Unmarshal([]byte(text), &s); err != nil {
+		return store.Selection{}, fmt.Errorf("selection: %w", err)
+	}
+	if s.Version != selectionVersion {
+		return store.Selection{}, fmt.Errorf("selection format %d is not %d: upgrade velocity", s.Version, selectionVersion)
+	}
+	return s.Selection, nil
+}
 
 func scanRun(row interface{ Scan(...any) error }) (store.Run, error) {
 	var r store.Run
 	var dirty int
-	var status string
+	var status, selection string
 	var created, finished int64
-	err := row.Scan(&r.ID, &r.Project, &r.Dir, &r.Commit, &r.Branch, &dirty, &status, &r.Reason, &r.Lock, &created, &finished)
+	err := row.Scan(&r.ID, &r.Project, &r.Dir, &r.Commit, &r.Branch, &dirty, &status, &r.Reason, &r.Lock, &created, &finished, &selection)
+	if err == nil {
+		r.Selection, err = decodeSelection(selection)
+	}
 	r.Dirty = dirty != 0
 	r.Status = store.Status(status)
 	r.Created = fromNanos(created)

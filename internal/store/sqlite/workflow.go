@@ -50,16 +50,24 @@ func orEmpty(b []byte) []byte {
 
 // CreateExecution implements store.Workflows.
 func (s *Store) CreateExecution(ctx context.Context, e store.Execution) (int64, error) {
+	return insertExecution(ctx, s.db, e)
+}
+
+// insertExecution records e PENDING at the end of the queue.
+func insertExecution(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, e store.Execution) (int64, error) {
 	limit := e.ConcurrencyLimit
 	if limit <= 0 {
 		limit = 1
 	}
-	res, err := s.db.ExecContext(ctx,
+	res, err := db.ExecContext(ctx,
 		`INSERT INTO workflow_executions (arn, name, state_machine, definition, input, status, concurrency_key,
-		 concurrency_limit, queue, parent, lock, options, created)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(queue), 0) + 1 FROM workflow_executions), ?, ?, ?, ?)`,
+		 concurrency_limit, queue, parent, lock, options, stop_requested, stop_error, stop_cause, created)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(queue), 0) + 1 FROM workflow_executions), ?, ?, ?, ?, ?, ?, ?)`,
 		e.ARN, e.Name, e.StateMachine, orEmpty(e.Definition), orEmpty(e.Input), string(store.ExecutionPending),
-		e.ConcurrencyKey, limit, e.Parent, e.Lock, orEmpty(e.Options), nanos(e.Created))
+		e.ConcurrencyKey, limit, e.Parent, e.Lock, orEmpty(e.Options), boolInt(e.StopRequested), e.StopError, e.StopCause,
+		nanos(e.Created))
 	if isConstraint(err) {
 		return 0, fmt.Errorf("execution %s: %w", e.ARN, store.ErrExists)
 	}
@@ -67,6 +75,77 @@ func (s *Store) CreateExecution(ctx context.Context, e store.Execution) (int64, 
 		return 0, fmt.Errorf("record execution %s: %w", e.ARN, err)
 	}
 	return res.LastInsertId()
+}
+
+// CreateChild implements store.Workflows. The transaction is immediate
+// (write-locked), so the count, the check of the parent's stop and the
+// insert see no other writer in between: two children started at once
+// cannot both take the tree's last place, and a stop of the tree either
+// comes before (inherited here) or after (RequestStop finds the child).
+func (s *Store) CreateChild(ctx context.Context, e store.Execution, limits store.TreeLimits) (int64, error) {
+	var id int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var status, stopError, stopCause, parentError string
+		var stop int
+		err := tx.QueryRowContext(ctx, `SELECT status, stop_requested, stop_error, stop_cause, error
+			FROM workflow_executions WHERE arn = ?`, e.Parent).Scan(&status, &stop, &stopError, &stopCause, &parentError)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("parent execution %s: %w", e.Parent, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		// The parent's ancestors, walked no further than the limit: the
+		// last one found is the root, or far enough to refuse. (Below,
+		// "x.parent != ''" lets SQLite use the partial index on parent:
+		// without it each step of a walk down scanned the whole table, and
+		// a Map starting 500 children took 30 s instead of 1.3.)
+		var root string
+		var depth int
+		err = tx.QueryRowContext(ctx, `WITH RECURSIVE up(arn, parent, d) AS (
+			SELECT arn, parent, 0 FROM workflow_executions WHERE arn = ?
+			UNION ALL
+			SELECT x.arn, x.parent, up.d + 1 FROM workflow_executions x JOIN up ON x.arn = up.parent WHERE up.d < ?)
+			SELECT arn, d FROM up ORDER BY d DESC LIMIT 1`, e.Parent, limits.Depth()).Scan(&root, &depth)
+		if err != nil {
+			return err
+		}
+		if depth+1 > limits.Depth() {
+			return &store.TreeLimitError{Limit: "MaxDepth", Value: limits.Depth(), Root: root}
+		}
+		var n int
+		err = tx.QueryRowContext(ctx, `WITH RECURSIVE down(arn) AS (
+			SELECT ?
+			UNION ALL
+			SELECT x.arn FROM workflow_executions x JOIN down ON x.parent = down.arn WHERE x.parent != '')
+			SELECT COUNT(*) FROM (SELECT 1 FROM down LIMIT ?)`, root, limits.Executions()).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if n >= limits.Executions() {
+			return &store.TreeLimitError{Limit: "MaxExecutions", Value: limits.Executions(), Root: root}
+		}
+		switch {
+		case stop != 0:
+			e.StopRequested, e.StopError = true, stopError
+			e.StopCause = stoppedWith(e.Parent, stopCause)
+		case status == string(store.ExecutionAborted):
+			e.StopRequested, e.StopError = true, parentError
+			e.StopCause = stoppedWith(e.Parent, "it was aborted")
+		}
+		id, err = insertExecution(ctx, tx, e)
+		return err
+	})
+	return id, err
+}
+
+// stoppedWith is the stop cause of an execution stopped because an
+// execution above it was.
+func stoppedWith(arn, cause string) string {
+	if cause == "" {
+		return "stopped with execution " + arn
+	}
+	return fmt.Sprintf("stopped with execution %s: %s", arn, cause)
 }
 
 // ClaimExecution implements store.Workflows. The check and the change are
@@ -108,14 +187,42 @@ func (s *Store) FinishExecution(ctx context.Context, id int64, status store.Exec
 }
 
 // RequestStop implements store.Workflows.
-func (s *Store) RequestStop(ctx context.Context, id int64, errName, cause string) error {
-	res, err := s.db.ExecContext(ctx,
-		`UPDATE workflow_executions SET stop_requested = 1, stop_error = ?, stop_cause = ?
-		 WHERE id = ? AND status IN ('PENDING', 'RUNNING')`, errName, cause, id)
+func (s *Store) RequestStop(ctx context.Context, id int64, errName, cause string) (int, error) {
+	var below int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE workflow_executions SET stop_requested = 1, stop_error = ?, stop_cause = ?
+			 WHERE id = ? AND status IN ('PENDING', 'RUNNING')`, errName, cause, id)
+		if err != nil {
+			return err
+		}
+		if err := checkOne(res, fmt.Sprintf("live execution %d", id)); err != nil {
+			return err
+		}
+		var arn string
+		if err := tx.QueryRowContext(ctx, `SELECT arn FROM workflow_executions WHERE id = ?`, id).Scan(&arn); err != nil {
+			return err
+		}
+		// Ended executions are walked through too: a child started
+		// without .sync may outlive its parent and have live children.
+		res, err = tx.ExecContext(ctx,
+			`WITH RECURSIVE down(arn) AS (
+				SELECT x.arn FROM workflow_executions x WHERE x.parent = ? AND x.parent != ''
+				UNION ALL
+				SELECT x.arn FROM workflow_executions x JOIN down ON x.parent = down.arn WHERE x.parent != '')
+			 UPDATE workflow_executions SET stop_requested = 1, stop_error = ?, stop_cause = ?
+			 WHERE stop_requested = 0 AND status IN ('PENDING', 'RUNNING') AND arn IN (SELECT arn FROM down)`,
+			arn, errName, stoppedWith(arn, cause))
+		if err != nil {
+			return err
+		}
+		below, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("stop execution %d: %w", id, err)
+		return 0, fmt.Errorf("stop execution %d: %w", id, err)
 	}
-	return checkOne(res, fmt.Sprintf("live execution %d", id))
+	return int(below), nil
 }
 
 // Redrive implements store.Workflows.

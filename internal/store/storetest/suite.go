@@ -24,6 +24,34 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("DependencyCache", func(t *testing.T) { testDepCache(t, open(t)) })
 	t.Run("Approvals", func(t *testing.T) { testApprovals(t, open(t)) })
 	t.Run("KeyParts", func(t *testing.T) { testKeyParts(t, open(t)) })
+	t.Run("PartialRunSelection", func(t *testing.T) { testSelection(t, open(t)) })
+}
+
+// testSelection: a partial run keeps what it was asked to run, so that
+// show and runs can say so and rerun can repeat it; a whole run has none.
+func testSelection(t *testing.T, s store.Store) {
+	whole := newRun(t, s, "p")
+	sel := store.Selection{Only: []string{"test", "build/*"}, Skip: []string{"lint"}}
+	partial, err := s.CreateRun(ctx, store.Run{Project: "p", Status: store.Running, Created: time.Unix(100, 0), Selection: sel}, actions()[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Run(ctx, partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.Selection.Only, sel.Only) || !slices.Equal(r.Selection.Skip, sel.Skip) {
+		t.Errorf("selection %+v, want %+v", r.Selection, sel)
+	}
+	runs, err := s.Runs(ctx, store.RunFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		if r.ID == whole && r.Selection.Partial() || r.ID == partial && !r.Selection.Partial() {
+			t.Errorf("run %d listed with selection %+v", r.ID, r.Selection)
+		}
+	}
 }
 
 func testApprovals(t *testing.T, s store.Store) {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ func RunWorkflows(t *testing.T, open func(t *testing.T) store.Workflows) {
 	t.Run("ConcurrencyKeyFIFO", func(t *testing.T) { testConcurrencyKey(t, open(t)) })
 	t.Run("GroupCommittedAppends", func(t *testing.T) { testGroupCommit(t, open(t)) })
 	t.Run("StopAndRedrive", func(t *testing.T) { testStopAndRedrive(t, open(t)) })
+	t.Run("TreeLimits", func(t *testing.T) { testTreeLimits(t, open(t)) })
+	t.Run("StopTree", func(t *testing.T) { testStopTree(t, open(t)) })
 	t.Run("TaskTokens", func(t *testing.T) { testTaskTokens(t, open(t)) })
 	t.Run("ExecutionListing", func(t *testing.T) { testExecutionListing(t, open(t)) })
 }
@@ -247,7 +250,7 @@ func testGroupCommit(t *testing.T, s store.Workflows) {
 func testStopAndRedrive(t *testing.T, s store.Workflows) {
 	id := createExecution(t, s, execution("r", "k", 1))
 	claim(t, s, id)
-	if err := s.RequestStop(ctx, id, "Stopped", "by hand"); err != nil {
+	if _, err := s.RequestStop(ctx, id, "Stopped", "by hand"); err != nil {
 		t.Fatal(err)
 	}
 	e, _ := s.Execution(ctx, id)
@@ -258,7 +261,7 @@ func testStopAndRedrive(t *testing.T, s store.Workflows) {
 		t.Errorf("redriving a running execution: %v", err)
 	}
 	s.FinishExecution(ctx, id, store.ExecutionAborted, nil, "Stopped", "by hand", time.Unix(300, 0))
-	if err := s.RequestStop(ctx, id, "", ""); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RequestStop(ctx, id, "", ""); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("stopping a stopped execution: %v", err)
 	}
 	waiting := createExecution(t, s, execution("w", "k", 1))
@@ -356,4 +359,105 @@ func names(es []store.Execution) []string {
 		out = append(out, e.Name)
 	}
 	return out
+}
+
+func child(name, parent string) store.Execution {
+	e := execution(name, "", 0)
+	e.Parent = execution(parent, "", 0).ARN
+	return e
+}
+
+// A chain of children stops at MaxDepth, a tree at MaxExecutions, each
+// with an error naming the limit, and nothing is recorded for the child
+// refused.
+func testTreeLimits(t *testing.T, s store.Workflows) {
+	limits := store.TreeLimits{MaxDepth: 3, MaxExecutions: 6}
+	createExecution(t, s, execution("d0", "", 0))
+	for i := 1; i <= 3; i++ {
+		if _, err := s.CreateChild(ctx, child(fmt.Sprintf("d%d", i), fmt.Sprintf("d%d", i-1)), limits); err != nil {
+			t.Fatalf("child at depth %d: %v", i, err)
+		}
+	}
+	_, err := s.CreateChild(ctx, child("d4", "d3"), limits)
+	var le *store.TreeLimitError
+	if !errors.Is(err, store.ErrLimit) || !errors.As(err, &le) || le.Limit != "MaxDepth" || le.Value != 3 ||
+		le.Root != execution("d0", "", 0).ARN {
+		t.Errorf("child at depth 4: %v", err)
+	}
+	// Two more fit the tree of six (d0..d3 and two), the next does not,
+	// whichever execution of the tree starts it.
+	for _, n := range []string{"w1", "w2"} {
+		if _, err := s.CreateChild(ctx, child(n, "d1"), limits); err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+	}
+	_, err = s.CreateChild(ctx, child("w3", "d0"), limits)
+	if !errors.As(err, &le) || le.Limit != "MaxExecutions" || le.Value != 6 {
+		t.Errorf("seventh execution of the tree: %v", err)
+	}
+	if _, err := s.ExecutionByARN(ctx, child("w3", "d0").ARN); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a refused child was recorded: %v", err)
+	}
+	if _, err := s.CreateChild(ctx, child("x", "nobody"), limits); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("child of a missing parent: %v", err)
+	}
+	// Another tree has its own count.
+	createExecution(t, s, execution("other", "", 0))
+	if _, err := s.CreateChild(ctx, child("o1", "other"), limits); err != nil {
+		t.Errorf("first child of another tree: %v", err)
+	}
+}
+
+// A stop reaches every live execution below, also below an ended one,
+// and a child started later in a stopped tree is stopped from the start.
+func testStopTree(t *testing.T, s store.Workflows) {
+	root := createExecution(t, s, execution("root", "", 0))
+	claim(t, s, root)
+	var ids []int64
+	for _, c := range [][2]string{{"a", "root"}, {"b", "a"}, {"c", "b"}, {"d", "root"}} {
+		id, err := s.CreateChild(ctx, child(c[0], c[1]), store.TreeLimits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		claim(t, s, id)
+		ids = append(ids, id)
+	}
+	// a ended (it started b without .sync); d ended too.
+	s.FinishExecution(ctx, ids[0], store.ExecutionSucceeded, []byte(`{}`), "", "", time.Unix(300, 0))
+	s.FinishExecution(ctx, ids[3], store.ExecutionSucceeded, []byte(`{}`), "", "", time.Unix(300, 0))
+	unrelated := createExecution(t, s, execution("unrelated", "", 0))
+	n, err := s.RequestStop(ctx, root, "Velocity.Interrupted", "SIGTERM")
+	if err != nil || n != 2 {
+		t.Fatalf("stop: %d below, %v; want 2 (b and c)", n, err)
+	}
+	for _, id := range []int64{ids[1], ids[2]} {
+		e, _ := s.Execution(ctx, id)
+		if !e.StopRequested || e.StopError != "Velocity.Interrupted" || !strings.Contains(e.StopCause, "SIGTERM") ||
+			!strings.Contains(e.StopCause, execution("root", "", 0).ARN) {
+			t.Errorf("%s: %+v", e.Name, e)
+		}
+	}
+	for _, id := range []int64{ids[0], ids[3], unrelated} {
+		if e, _ := s.Execution(ctx, id); e.StopRequested {
+			t.Errorf("%s was asked to stop", e.Name)
+		}
+	}
+	late, err := s.CreateChild(ctx, child("late", "c"), store.TreeLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := s.Execution(ctx, late); !e.StopRequested || e.StopError != "Velocity.Interrupted" {
+		t.Errorf("a child started in a stopped tree: %+v", e)
+	}
+	// So is one whose parent ended ABORTED.
+	s.FinishExecution(ctx, ids[2], store.ExecutionAborted, nil, "Velocity.Interrupted", "SIGTERM", time.Unix(300, 0))
+	orphan := child("after", "c")
+	orphan.ARN += "-2"
+	id, err := s.CreateChild(ctx, orphan, store.TreeLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := s.Execution(ctx, id); !e.StopRequested {
+		t.Errorf("a child of an aborted parent: %+v", e)
+	}
 }

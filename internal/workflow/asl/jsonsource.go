@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/velocity-ci/velocity/internal/yamllimit"
 )
 
 // This file reads a JSON definition strictly, as AWS does: no trailing
@@ -145,7 +147,7 @@ func (p *jsonParser) word() string {
 
 func (p *jsonParser) value(ptr string, depth int) (*node, *jsonSyntaxError) {
 	if depth > maxDepth {
-		return nil, p.fail("values nest more than %d deep", maxDepth)
+		return nil, p.fail("values nest more than %d deep (limit %q is %d)", maxDepth, yamllimit.NameMaxDepth, maxDepth)
 	}
 	if err := p.space(); err != nil {
 		return nil, err

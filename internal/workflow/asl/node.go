@@ -13,6 +13,8 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/velocity-ci/velocity/internal/yamllimit"
 )
 
 // This file turns a JSON or YAML source into a tree of JSON values that
@@ -162,8 +164,16 @@ func parseSource(r *report, src []byte) *node {
 		return parseJSONSource(r, src)
 	}
 	// Duplicate keys are let through so that they are reported with the
-	// definition's other problems instead of aborting.
-	f, err := parser.ParseBytes(src, 0, parser.AllowDuplicateMapKey())
+	// definition's other problems instead of aborting. Nesting and aliases
+	// are bounded before any tree is built, so a hostile source costs
+	// neither the parser's memory nor the converter's.
+	f, err := yamllimit.Parse(src, yamllimit.Limits{}, parser.AllowDuplicateMapKey())
+	var le *yamllimit.LimitError
+	if errors.As(err, &le) {
+		p := pos{le.Line, le.Col}
+		r.add(p, yamlPointerAt(strings.Split(string(src), "\n"), p.line), "%s", le.Error())
+		return nil
+	}
 	if err != nil {
 		syntaxError(r, src, err)
 		return nil
@@ -239,6 +249,9 @@ type converter struct {
 	r       *report
 	anchors map[string]ast.Node
 	yaml    bool
+	// expanding is set while an alias's copy is built: anchors inside it
+	// were defined where they are written and are not defined again.
+	expanding int
 	// nodes counts the values built; aliases copy their anchor's value,
 	// so a few lines of YAML could otherwise expand without bound.
 	nodes   int
@@ -246,47 +259,41 @@ type converter struct {
 }
 
 // maxDepth bounds nesting, so a hostile source cannot exhaust the stack,
-// and maxNodes the values a definition expands to.
+// and maxNodes the values a definition expands to. The YAML reader checks
+// both before a tree is built (yamllimit.Parse) and the JSON reader
+// checks the depth as it reads; converter checks again so that the tree
+// it builds is bounded whatever reaches it.
 const (
-	maxDepth = 200
-	maxNodes = 1_000_000
+	maxDepth = yamllimit.DefaultMaxDepth
+	maxNodes = yamllimit.DefaultMaxValues
 )
 
 func (c *converter) convert(n ast.Node, ptr string, depth int) *node {
 	p := posOf(n)
+	n, alias, ok := c.unwrap(n, ptr)
+	if !ok {
+		return &node{kind: kindNull, pos: p}
+	}
+	if alias {
+		c.expanding++
+		defer func() { c.expanding-- }()
+	}
+	// Anchors, tags and aliases are not values of their own: they count
+	// as the value they stand for, as yamllimit counts them.
 	if c.nodes++; c.nodes > maxNodes {
 		if !c.tooMany {
 			c.tooMany = true
-			c.r.add(p, ptr, "the definition expands to more than %d values; check its YAML aliases", maxNodes)
+			c.r.add(p, ptr, "the definition expands to more than %d values (limit %q is %d); check its YAML aliases",
+				maxNodes, yamllimit.NameMaxValues, maxNodes)
 		}
 		return &node{kind: kindNull, pos: p}
 	}
 	if depth > maxDepth {
-		c.r.add(p, ptr, "values nest more than %d deep", maxDepth)
+		c.r.add(p, ptr, "values nest more than %d deep (limit %q is %d)", maxDepth, yamllimit.NameMaxDepth, maxDepth)
 		return &node{kind: kindNull, pos: p}
 	}
 	switch v := n.(type) {
 	case nil, *ast.NullNode:
-		return &node{kind: kindNull, pos: p}
-	case *ast.AnchorNode:
-		c.anchors[v.Name.GetToken().Value] = v.Value
-		return c.convert(v.Value, ptr, depth+1)
-	case *ast.AliasNode:
-		name := v.Value.GetToken().Value
-		target, ok := c.anchors[name]
-		if !ok {
-			c.r.add(p, ptr, "alias *%s names no anchor defined before it", name)
-			return &node{kind: kindNull, pos: p}
-		}
-		out := c.convert(target, ptr, depth+1)
-		return out
-	case *ast.TagNode:
-		tag := v.Start.Value
-		switch tag {
-		case "!!str", "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq":
-			return c.convert(v.Value, ptr, depth+1)
-		}
-		c.r.add(p, ptr, "YAML tag %s has no JSON equivalent", tag)
 		return &node{kind: kindNull, pos: p}
 	case *ast.BoolNode:
 		return &node{kind: kindBool, pos: p, boolean: v.Value, plain: c.yaml}
@@ -332,6 +339,44 @@ func (c *converter) convert(n ast.Node, ptr string, depth int) *node {
 	}
 	c.r.add(p, ptr, "%s has no JSON equivalent", strings.ToLower(n.Type().String()))
 	return &node{kind: kindNull, pos: p}
+}
+
+// unwrap looks through anchors, tags and aliases to the value n stands
+// for, defining anchors on the way, and tells whether an alias was among
+// them. It reports and returns false for what has no JSON value: an alias
+// without an anchor, an unknown tag, an alias that names itself.
+func (c *converter) unwrap(n ast.Node, ptr string) (ast.Node, bool, bool) {
+	alias := false
+	// "&a *a" would otherwise loop; real chains of aliases are short.
+	for range 32 {
+		switch v := n.(type) {
+		case *ast.AnchorNode:
+			if c.expanding == 0 && !alias {
+				c.anchors[v.Name.GetToken().Value] = v.Value
+			}
+			n = v.Value
+		case *ast.AliasNode:
+			name := v.Value.GetToken().Value
+			target, ok := c.anchors[name]
+			if !ok {
+				c.r.add(posOf(v), ptr, "alias *%s names no anchor defined before it", name)
+				return nil, false, false
+			}
+			n, alias = target, true
+		case *ast.TagNode:
+			switch tag := v.Start.Value; tag {
+			case "!!str", "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq":
+				n = v.Value
+			default:
+				c.r.add(posOf(v), ptr, "YAML tag %s has no JSON equivalent", tag)
+				return nil, false, false
+			}
+		default:
+			return n, alias, true
+		}
+	}
+	c.r.add(posOf(n), ptr, "the alias names itself or a chain of more than 32 aliases")
+	return nil, false, false
 }
 
 // members adds a mapping's keys to out in source order, reporting

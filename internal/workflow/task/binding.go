@@ -3,14 +3,15 @@ package task
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
+	"github.com/velocity-ci/velocity/internal/yamllimit"
 )
 
 // Binding says how a resource runs locally. Exactly one field is set.
@@ -52,7 +53,7 @@ type Bindings map[string]*Binding
 
 // LoadBindings reads a bindings file.
 func LoadBindings(path string) (Bindings, error) {
-	src, err := os.ReadFile(path)
+	src, err := yamllimit.ReadFile(path, asl.MaxDefinitionSize)
 	if err != nil {
 		return nil, fmt.Errorf("bindings: %w", err)
 	}
@@ -66,6 +67,14 @@ func LoadBindings(path string) (Bindings, error) {
 // ParseBindings parses a bindings file's contents; dir resolves relative
 // paths.
 func ParseBindings(file string, src []byte, dir string) (Bindings, error) {
+	// Bounded like a definition before it is converted: the conversion
+	// expands aliases and recurses as deep as the text nests.
+	if err := yamllimit.CheckSize(src, asl.MaxDefinitionSize); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if _, err := yamllimit.Parse(src, yamllimit.Limits{}); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
 	js, err := yaml.YAMLToJSON(src)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
@@ -106,5 +107,31 @@ arn:aws:lambda:us-east-1:123456789012:function:remote: { http: "`+srv.URL+`" }
 	_, err = invoke(t, r, "arn:aws:states:::sns:publish", map[string]any{})
 	if f := failure(t, err); !strings.Contains(f.Cause, "no local resource for arn:aws:states:::sns:publish") {
 		t.Errorf("unknown resource %+v", f)
+	}
+}
+
+// A bindings file is bounded like a definition: an alias bomb or a deep
+// nest is refused before it is expanded, naming the limit.
+func TestBindingsAreBounded(t *testing.T) {
+	bomb := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	for i, prev := 0, "a"; i < 8; i++ {
+		name := string(rune('b' + i))
+		bomb += name + ": &" + name + " [" + strings.Repeat("*"+prev+", ", 9) + "*" + prev + "]\n"
+		prev = name
+	}
+	for name, src := range map[string]string{
+		"alias bomb": bomb,
+		"deep nest":  "x: " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			_, err := ParseBindings("bindings.yaml", []byte(src), t.TempDir())
+			if err == nil || !strings.Contains(err.Error(), "limit") {
+				t.Fatalf("err = %v, want a limit named", err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
 	}
 }

@@ -34,7 +34,9 @@ type Children interface {
 
 // ChildRequest is what a startExecution task asks for.
 type ChildRequest struct {
+	// ParentARN is the execution whose task StateName starts the child.
 	ParentARN        string
+	StateName        string
 	StateMachineARN  string
 	StateMachineName string
 	// DefinitionFile is the child's state machine.
@@ -108,7 +110,7 @@ func (r *Resources) startExecution(ctx context.Context, req Request, pattern str
 		}
 	}
 	cr := ChildRequest{
-		ParentARN: req.ExecutionARN, StateMachineARN: smARN, StateMachineName: smName,
+		ParentARN: req.ExecutionARN, StateName: req.StateName, StateMachineARN: smARN, StateMachineName: smName,
 		DefinitionFile: file, Name: name, Input: input,
 	}
 	if binding != nil && binding.keyPath != nil {

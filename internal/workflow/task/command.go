@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,10 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/velocity-ci/velocity/internal/reaper"
+	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
@@ -23,10 +28,13 @@ import (
 // "value"}, "Dir": "relative/to/the/definition"}.
 const CommandResource = "arn:velocity:command"
 
-// Reaper kills registered process groups if Velocity dies (reaper.Reaper).
+// Reaper kills registered process groups, and the processes that carry
+// a registered marker, if Velocity dies (reaper.Reaper).
 type Reaper interface {
 	Add(pgid int)
 	Remove(pgid int)
+	AddMarker(entry string) error
+	RemoveMarker(entry string)
 }
 
 // Command is a program run for a task: JSON input on stdin, JSON output
@@ -51,8 +59,14 @@ const stderrTail = 4096
 // killGrace is how long a cancelled command has between SIGTERM and SIGKILL.
 const killGrace = 2 * time.Second
 
+// pipeWait bounds how long stdout and stderr are read after the command
+// has exited and its process group was killed: only a process that left
+// the group (setsid) can still hold them open, and waiting for it would
+// hang the task for as long as it lives. Run actions wait as long.
+const pipeWait = 2 * time.Second
+
 // Run runs the command with stdin and returns what it printed on stdout.
-func (c Command) Run(ctx context.Context, stdin []byte, env []string, reaper Reaper) ([]byte, error) {
+func (c Command) Run(ctx context.Context, stdin []byte, env []string, rp Reaper) ([]byte, error) {
 	name, args := "sh", []string{"-c", c.Script, "sh"}
 	if len(c.Argv) > 0 {
 		name, args = c.Argv[0], c.Argv[1:]
@@ -72,45 +86,83 @@ func (c Command) Run(ctx context.Context, stdin []byte, env []string, reaper Rea
 	for _, k := range keys {
 		cmd.Env = append(cmd.Env, k+"="+c.Env[k])
 	}
+	// Every process of the command carries a marker, so that those that
+	// leave its process group (setsid, a double fork) die with it too.
+	marker, err := reaper.NewMarker(reaper.MarkerVar)
+	if err != nil {
+		return nil, asl.Failf(asl.ErrTaskFailed, "start %s: %v", c.describe(), err)
+	}
+	cmd.Env = append(cmd.Env, marker.Entry())
 	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &tail{max: stderrTail, buf: &stderr}
+	var stderr bytes.Buffer
+	stdout := &capped{max: workflow.MaxPayloadTextBytes}
+	cmd.Stdout, cmd.Stderr = stdout, &tail{max: stderrTail, buf: &stderr}
 	// Its own process group, so that a timeout or a crash of Velocity
 	// takes down whatever the command started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Once the command has exited, a process that left its group may
+	// still hold stdout open: Wait then closes the pipes after pipeWait.
+	cmd.WaitDelay = pipeWait
+	// Registered before the start: a crash right after it must find the
+	// processes that already left the group.
+	if rp != nil {
+		_ = rp.AddMarker(marker.Entry())
+		defer rp.RemoveMarker(marker.Entry())
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, asl.Failf(asl.ErrTaskFailed, "start %s: %v", c.describe(), err)
 	}
 	pgid := cmd.Process.Pid
-	if reaper != nil {
-		reaper.Add(pgid)
+	marker.Started(pgid)
+	if rp != nil {
+		rp.Add(pgid)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var err error
+	// Wait (which also waits for the pipes) comes only after the group
+	// is killed: waitid without reaping tells when the command exited,
+	// while its pid still names the group, so the kill cannot hit a
+	// stranger that reused the pid.
+	exited := make(chan error, 1)
+	go func() { exited <- waitExit(pgid) }()
 	select {
-	case err = <-done:
+	case <-exited:
 	case <-ctx.Done():
 		syscall.Kill(-pgid, syscall.SIGTERM)
+		marker.Signal(syscall.SIGTERM, pgid)
 		select {
-		case err = <-done:
+		case <-exited:
 		case <-time.After(killGrace):
 			syscall.Kill(-pgid, syscall.SIGKILL)
-			err = <-done
+			marker.Signal(syscall.SIGKILL, pgid)
+			<-exited
 		}
 	}
-	// Background processes the command left behind die with it.
+	// Background processes the command left behind die with it, those
+	// that left the group included (until none is found, or pipeWait:
+	// one may fork as it is killed).
 	syscall.Kill(-pgid, syscall.SIGKILL)
-	if reaper != nil {
-		reaper.Remove(pgid)
+	for deadline := time.Now().Add(pipeWait); len(marker.Signal(syscall.SIGKILL, pgid)) > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	err = cmd.Wait()
+	if rp != nil {
+		rp.Remove(pgid)
+	}
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// The command itself succeeded; only a leftover held the pipes.
+		err = nil
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	if err != nil {
-		return nil, c.failure(err, stdout.Bytes(), stderr.String())
+	if stdout.over {
+		return nil, asl.Failf(asl.ErrDataLimitExceeded,
+			"%s printed more than %d bytes on stdout (the limit on a task command's output, workflow.MaxPayloadTextBytes); a task's result may be at most %d bytes (256 KiB) of JSON",
+			c.describe(), workflow.MaxPayloadTextBytes, workflow.MaxPayloadBytes)
 	}
-	return stdout.Bytes(), nil
+	if err != nil {
+		return nil, c.failure(err, stdout.buf.Bytes(), stderr.String())
+	}
+	return stdout.buf.Bytes(), nil
 }
 
 func (c Command) describe() string {
@@ -158,6 +210,26 @@ func errorObject(out []byte) *asl.Failure {
 		return &asl.Failure{Name: e.ErrorType, Cause: string(out)}
 	}
 	return nil
+}
+
+// capped keeps the first max bytes written and notes that more came:
+// what a command prints is parsed as the task's result, which may not be
+// large, and a command printing without end must not fill memory. It
+// keeps accepting writes so that the command never blocks on the pipe.
+type capped struct {
+	max  int
+	buf  bytes.Buffer
+	over bool
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	n := len(p)
+	if room := c.max - c.buf.Len(); n > room {
+		c.over = true
+		p = p[:max(room, 0)]
+	}
+	c.buf.Write(p)
+	return n, nil
 }
 
 // tail keeps the last max bytes written.
@@ -265,4 +337,15 @@ func (r *Resources) runCommand(ctx context.Context, c Command, req Request, inpu
 		return nil, asl.Failf(asl.ErrTaskFailed, "%s printed output that is not JSON (%v): %.200s", c.describe(), err, bytes.TrimSpace(out))
 	}
 	return v, nil
+}
+
+// waitExit waits until pid has exited without reaping it.
+func waitExit(pid int) error {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			return err
+		}
+	}
 }

@@ -3,6 +3,7 @@ package task
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
@@ -137,4 +139,95 @@ func TestCommandTimeoutKillsItsProcessGroup(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// A command that exits while something it started still holds its stdout
+// (a background job of its group, or one that left the group with setsid)
+// ends the task at once or after pipeWait, as a run action does, instead
+// of waiting for the leftover to close the pipe.
+func TestCommandLeftoverHoldingStdoutDoesNotHangTheTask(t *testing.T) {
+	for name, script := range map[string]string{
+		"same group": `sleep 30 & echo $! > left.pid; echo '{"done":true}'`,
+		"setsid":     `setsid sh -c 'echo $$ > left.pid; exec sleep 30' & while [ ! -s left.pid ]; do sleep 0.01; done; echo '{"done":true}'`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := &Resources{Dir: dir}
+			start := time.Now()
+			out, err := invoke(t, r, CommandResource, map[string]any{"Command": script})
+			took := time.Since(start)
+			b, _ := os.ReadFile(filepath.Join(dir, "left.pid"))
+			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
+				t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := asJSON(t, out); got != `{"done":true}` {
+				t.Errorf("output %s", got)
+			}
+			if took > pipeWait+3*time.Second {
+				t.Errorf("the task took %v: it waited for the leftover process to close stdout", took)
+			}
+		})
+	}
+}
+
+// A command that prints more than a result can be is cut off at
+// workflow.MaxPayloadTextBytes, read to its end without being kept, and
+// fails its task with States.DataLimitExceeded naming the limit.
+func TestCommandOutputIsBounded(t *testing.T) {
+	r := &Resources{Dir: t.TempDir()}
+	start := time.Now()
+	_, err := invoke(t, r, CommandResource, map[string]any{"Command": `printf '"'; head -c 50000000 /dev/zero | tr '\0' x; printf '"'`})
+	f := failure(t, err)
+	if f.Name != asl.ErrDataLimitExceeded || !strings.Contains(f.Cause, strconv.Itoa(workflow.MaxPayloadTextBytes)) {
+		t.Errorf("%s: %s", f.Name, f.Cause)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+// Processes a command moved out of its process group (setsid, a double
+// fork) die when the task ends, as an action's do: they carry the
+// command's marker.
+func TestCommandSetsidLeftoverIsKilled(t *testing.T) {
+	for name, script := range map[string]string{
+		"setsid":      `setsid sh -c 'echo $$ > left.pid; exec sleep 300' </dev/null >/dev/null 2>&1 & while [ ! -s left.pid ]; do sleep 0.01; done; echo '{}'`,
+		"double fork": `( setsid sh -c 'echo $$ > left.pid; exec sleep 300' </dev/null >/dev/null 2>&1 & ) ; while [ ! -s left.pid ]; do sleep 0.01; done; echo '{}'`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := &Resources{Dir: dir}
+			if _, err := invoke(t, r, CommandResource, map[string]any{"Command": script}); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(filepath.Join(dir, "left.pid"))
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				t.Fatalf("left.pid: %q", b)
+			}
+			t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+			// Killed, it may stay a zombie of init for a moment.
+			deadline := time.Now().Add(5 * time.Second)
+			for alive(pid) && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if alive(pid) {
+				t.Errorf("process %d that left the command's group outlived the task", pid)
+			}
+		})
+	}
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/yamllimit"
 )
 
 // Mocks is a Step Functions Local MockConfigFile: for each state machine,
@@ -34,7 +34,7 @@ type mockedResponse struct {
 
 // LoadMocks reads a MockConfigFile.
 func LoadMocks(path string) (*Mocks, error) {
-	src, err := os.ReadFile(path)
+	src, err := yamllimit.ReadFile(path, asl.MaxDefinitionSize)
 	if err != nil {
 		return nil, fmt.Errorf("mocks: %w", err)
 	}

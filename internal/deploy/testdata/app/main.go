@@ -12,6 +12,8 @@
 //	unhealthy  answer 500 on / and /healthz
 //	errors=N   answer 500 on / for N% of requests (a bad canary)
 //	slow=N     answer 503 "warming up" on /healthz for N seconds (a slow boot)
+//	hang       never answer /healthz (a health endpoint stuck on a lock)
+//	deaf       never listen at all (a program that ignores $PORT)
 //
 // SIGTERM shuts it down gracefully: in-flight requests finish.
 package main
@@ -55,6 +57,11 @@ func main() {
 		errPercent, _ = strconv.Atoi(v)
 	}
 
+	if mode == "deaf" {
+		fmt.Println("listening on :3000")
+		time.Sleep(time.Hour)
+		return
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "listen:", err)
@@ -68,9 +75,13 @@ func main() {
 	// with 100) spreads the errors instead of bunching them.
 	var n atomic.Uint64
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if mode == "unhealthy" {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		switch mode {
+		case "unhealthy":
 			http.Error(w, "unhealthy", http.StatusInternalServerError)
+			return
+		case "hang":
+			<-r.Context().Done()
 			return
 		}
 		if left := time.Until(warmUntil); left > 0 {
