@@ -134,7 +134,7 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 		// A miss: keep what a later run needs to explain its own miss,
 		// and say why this one executes.
 		x.storeList(nk)
-		rec.KeyParts = nk.parts.Encode()
+		rec.KeyParts = x.keyParts(nk).Encode()
 		x.explainMiss(jctx, n, nk, logFile)
 		nk.files = nil
 	}

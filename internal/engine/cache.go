@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/artifact"
-	"github.com/velocity-ci/velocity/internal/explain"
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/store"
 )
@@ -33,23 +32,20 @@ func (x *execution) cacheable(n *plan.Node) bool {
 // it reads, the outputs of every node finished before it may start, and
 // the Velocity version. Variables that change every run (the run id, the
 // commit) are left out unless the script names them. Alongside, it keeps
-// the key's parts, to explain a later miss: they are the values hashed
-// anyway, so keeping them costs no extra hashing of files.
+// what it hashed, from which a miss builds the key's parts (keyParts): a
+// hit, the common case, pays for nothing more.
 func (x *execution) cacheKey(n *plan.Node) (*nodeKey, error) {
 	h := sha256.New()
 	line := func(format string, args ...any) { fmt.Fprintf(h, format+"\n", args...) }
-	k := &nodeKey{parts: explain.Parts{Format: explain.Format, Velocity: x.Version, Outputs: n.Outputs}}
-	p := &k.parts
+	k := &nodeKey{node: n}
 	line("%s", keyVersion)
 	line("velocity %s", x.Version)
-	def := fmt.Sprintf("project %q stage %q action %q kind %s", x.run.Plan.Project, n.Stage, n.Name, n.Kind)
-	line("%s", def)
-	p.Definition = explain.PlainHash(def)
+	k.definition = fmt.Sprintf("project %q stage %q action %q kind %s", x.run.Plan.Project, n.Stage, n.Name, n.Kind)
+	line("%s", k.definition)
 	line("script %q", n.Script)
-	p.SetScript(n.Script)
-	for _, e := range x.keyEnv(n) {
+	k.env = x.keyEnv(n)
+	for _, e := range k.env {
 		line("env %q", e.kv)
-		x.recordVar(p, e)
 	}
 	for _, name := range n.Secrets {
 		fp, err := x.Secrets.Fingerprint(name)
@@ -57,42 +53,31 @@ func (x *execution) cacheKey(n *plan.Node) (*nodeKey, error) {
 			return nil, fmt.Errorf("secret %s: %w", name, err)
 		}
 		line("secret %q %s", name, fp)
-		record(&p.Secrets, name, x.hasher.Hash("secret", name, fp))
+		k.secrets = append(k.secrets, [2]string{name, fp})
 	}
 	for _, sc := range n.Sidecars {
 		def := fmt.Sprintf("sidecar %q run %q ready %q env %q", sc.Name, sc.Run, sc.Ready.Run, sortedEnv(sc.Env))
 		line("%s", def)
-		record(&p.Sidecars, sc.Name, x.hasher.Hash("sidecar", sc.Name, def))
+		k.sidecars = append(k.sidecars, [2]string{sc.Name, def})
 	}
 	line("outputs %q", n.Outputs)
 	if n.Inputs == nil {
 		line("inputs: the snapshot %s", x.snapshot)
-		p.Inputs = explain.Inputs{Snapshot: true, Digest: x.snapshot, Count: len(x.snapshotFiles)}
-		k.files = x.snapshotFiles
+		k.inputs, k.files = x.snapshot, x.snapshotFiles
 	} else {
 		files, err := artifact.HashPresent(x.run.Dir, n.Inputs)
 		if err != nil {
 			return nil, fmt.Errorf("inputs: %w", err)
 		}
-		d := string(artifact.TreeDigest(files))
-		line("inputs %q %s", n.Inputs, d)
-		p.Inputs = explain.Inputs{Patterns: n.Inputs, Digest: d, Count: len(files)}
-		k.files = files
+		k.inputs, k.files = string(artifact.TreeDigest(files)), files
+		line("inputs %q %s", n.Inputs, k.inputs)
 	}
 	x.mu.Lock()
-	set := sha256.New()
-	before := n.Before()
-	for _, b := range before {
+	for _, b := range n.Before() {
 		line("before %s %s", b.ID(), x.outputs[b])
-		fmt.Fprintln(set, b.ID())
-		if d := x.outputs[b]; d != "none" {
-			record(&p.Upstream, b.ID(), upstreamDigest(d))
-		}
+		k.upstream = append(k.upstream, [2]string{b.ID(), x.outputs[b]})
 	}
 	x.mu.Unlock()
-	if len(before) > 0 {
-		p.UpstreamSet = hex.EncodeToString(set.Sum(nil)[:8])
-	}
 	k.key = hex.EncodeToString(h.Sum(nil))
 	return k, nil
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strings"
@@ -25,31 +27,70 @@ type MissObserver interface {
 
 // nodeKey is a node's result-cache key with what went into it.
 type nodeKey struct {
-	key   string
-	parts explain.Parts
-	// files are the inputs hashed, kept until the node's miss is
-	// explained and its input list stored.
-	files []artifact.File
+	key  string
+	node *plan.Node
+	// What was hashed, kept for keyParts: the definition line, the
+	// variables, secrets (name, fingerprint), sidecars (name, definition),
+	// the inputs' tree digest and files, and the upstream actions (ID,
+	// digest of outputs). files is dropped once a miss stored its list.
+	definition string
+	env        []keyVar
+	secrets    [][2]string
+	sidecars   [][2]string
+	inputs     string
+	files      []artifact.File
+	upstream   [][2]string
+	// parts is built from the above on the first miss.
+	parts *explain.Parts
+}
+
+// keyParts builds k's record for the journal. Host variables, secrets and
+// sidecars are kept only as keyed hashes: a host variable may hold a
+// token; definition and run variables in full, since velocity.yml and the
+// run's own variables are no secret.
+func (x *execution) keyParts(k *nodeKey) *explain.Parts {
+	if k.parts != nil {
+		return k.parts
+	}
+	n := k.node
+	p := &explain.Parts{Format: explain.Format, Velocity: x.Version, Outputs: n.Outputs,
+		Definition: explain.PlainHash(k.definition)}
+	p.SetScript(n.Script)
+	for _, v := range k.env {
+		name, value, _ := strings.Cut(v.kv, "=")
+		switch v.origin {
+		case originHost:
+			record(&p.Host, name, x.hasher.Hash("env", name, value))
+		case originDefinition:
+			record(&p.Env, name, value)
+		default:
+			record(&p.RunVars, name, value)
+		}
+	}
+	for _, s := range k.secrets {
+		record(&p.Secrets, s[0], x.hasher.Hash("secret", s[0], s[1]))
+	}
+	for _, s := range k.sidecars {
+		record(&p.Sidecars, s[0], x.hasher.Hash("sidecar", s[0], s[1]))
+	}
+	p.Inputs = explain.Inputs{Patterns: n.Inputs, Snapshot: n.Inputs == nil, Digest: k.inputs, Count: len(k.files)}
+	if len(k.upstream) > 0 {
+		set := sha256.New()
+		for _, u := range k.upstream {
+			fmt.Fprintln(set, u[0])
+			if u[1] != "none" {
+				record(&p.Upstream, u[0], upstreamDigest(u[1]))
+			}
+		}
+		p.UpstreamSet = hex.EncodeToString(set.Sum(nil)[:8])
+	}
+	k.parts = p
+	return p
 }
 
 // maxMissPhrases is how many reasons the console's miss line names before
 // pointing to velocity explain.
 const maxMissPhrases = 3
-
-// recordVar records one variable of a key: a host variable only as a
-// keyed hash, since it may hold a token; definition and run variables in
-// full, since velocity.yml and the run's own variables are no secret.
-func (x *execution) recordVar(p *explain.Parts, v keyVar) {
-	name, value, _ := strings.Cut(v.kv, "=")
-	switch v.origin {
-	case originHost:
-		record(&p.Host, name, x.hasher.Hash("env", name, value))
-	case originDefinition:
-		record(&p.Env, name, value)
-	default:
-		record(&p.RunVars, name, value)
-	}
-}
 
 func record(m *map[string]string, k, v string) {
 	if *m == nil {
@@ -89,7 +130,8 @@ func (x *execution) uncachedParts(n *plan.Node) []byte {
 // needs it: a hit has the same inputs as the run it came from. A failure
 // only costs a later explanation its file names.
 func (x *execution) storeList(k *nodeKey) {
-	d := k.parts.Inputs.Digest
+	p := x.keyParts(k)
+	d := p.Inputs.Digest
 	x.mu.Lock()
 	blob, ok := x.lists[d]
 	x.mu.Unlock()
@@ -104,7 +146,7 @@ func (x *execution) storeList(k *nodeKey) {
 		x.lists[d] = blob
 		x.mu.Unlock()
 	}
-	k.parts.Inputs.List = blob
+	p.Inputs.List = blob
 }
 
 // explainMiss tells the log and the observer why n executes although an
@@ -112,7 +154,7 @@ func (x *execution) storeList(k *nodeKey) {
 // success: every action of a first run would say so.
 func (x *execution) explainMiss(ctx context.Context, n *plan.Node, k *nodeKey, log io.Writer) {
 	e, err := explain.ExplainMiss(ctx, x.Journal, x.readList, x.run.Plan.Project, x.run.ID,
-		store.Key{Stage: n.Stage, Name: n.Name}, k.parts, k.key, x.entries(k))
+		store.Key{Stage: n.Stage, Name: n.Name}, *x.keyParts(k), k.key, x.entries(k))
 	if err != nil {
 		x.log.Debug("cache miss not explained", "action", n.ID(), "err", err)
 		return
@@ -162,7 +204,7 @@ func (x *execution) readList(d string) map[string]string {
 // entries is k's input list as the explanation compares it, made once per
 // run for each distinct list.
 func (x *execution) entries(k *nodeKey) map[string]string {
-	d := k.parts.Inputs.Digest
+	d := k.inputs
 	x.mu.Lock()
 	m, ok := x.curLists[d]
 	x.mu.Unlock()
