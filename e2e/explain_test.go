@@ -27,6 +27,9 @@ stages:
         run: |
           SCRIPT_LINE
           grep -q hello dist/app.txt && cat test/*.txt
+      - name: lint
+        cache: false
+        run: echo lint
 `
 
 // TestExplainNamesWhatChanged: after each kind of change, the console of
@@ -91,8 +94,11 @@ func TestExplainNamesWhatChanged(t *testing.T) {
 		}
 	}
 
-	run(token)
+	if r := run(token); strings.Contains(r.stdout, "cache miss") {
+		t.Errorf("first run: a miss without an earlier result is noise on the console:\n%s", r.stdout)
+	}
 	expect("first run", explain("build/test"), "run 1 build/test: cache miss: no earlier result")
+	expect("cache: false", explain("lint"), "run 1 build/lint: executed without the result cache (the action says cache: false)")
 
 	// Unchanged: a hit.
 	run(token)
