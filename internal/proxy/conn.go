@@ -380,6 +380,14 @@ func (cc *clientConn) discardHead() {
 
 // writeRequestHead writes the request as it goes upstream: hop-by-hop and
 // client-claimed X-Forwarded-* headers dropped, the proxy's own added.
+//
+// The framing headers are the proxy's: it sends the body it parsed, so it
+// writes the Content-Length or Transfer-Encoding that describes that body,
+// whatever the client's Connection header lists (RFC 9112 6, RFC 9110
+// 7.6.1: a sender must not list them, and honouring "Connection:
+// Content-Length" would forward a body without its length, which the
+// target then reads as the next request: request smuggling). Host is never
+// dropped either: the target routes by it.
 func (cc *clientConn) writeRequestHead(w *bufio.Writer) {
 	req := &cc.req
 	_, _ = w.Write(req.method)
@@ -387,6 +395,12 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer) {
 	_, _ = w.Write(req.target)
 	_, _ = w.WriteString(" HTTP/1.1\r\n")
 	for _, h := range req.headers {
+		if keepAlways(h.name) {
+			if fieldIs(h.name, "host") {
+				writeHeader(w, h.name, h.value)
+			}
+			continue // the framing, written below
+		}
 		if hopByHop(h.name) && !(req.chunked && fieldIs(h.name, "trailer")) ||
 			forwardedHeader(h.name) || len(req.conn) > 0 && listedIn(h.name, req.conn) {
 			continue
@@ -408,10 +422,31 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer) {
 	if req.trailer {
 		_, _ = w.WriteString("Te: trailers\r\n")
 	}
-	if req.chunked {
+	switch {
+	case req.chunked:
 		_, _ = w.WriteString("Transfer-Encoding: chunked\r\n")
+	case req.hasLength:
+		_, _ = w.WriteString("Content-Length: ")
+		var n [20]byte
+		_, _ = w.Write(strconv.AppendInt(n[:0], req.length, 10))
+		_, _ = w.WriteString("\r\n")
 	}
 	_, _ = w.WriteString("\r\n")
+}
+
+// keepAlways reports the headers a Connection header never removes: the
+// framing (Content-Length, Transfer-Encoding), which the proxy writes
+// itself from what it parsed, and Host.
+func keepAlways(name []byte) bool {
+	switch len(name) {
+	case 4:
+		return fieldIs(name, "host")
+	case 14:
+		return fieldIs(name, "content-length")
+	case 17:
+		return fieldIs(name, "transfer-encoding")
+	}
+	return false
 }
 
 // writeResponseHead writes the upstream's response head to the client,
@@ -430,12 +465,24 @@ func (cc *clientConn) writeResponseHead(untilEOF, closing bool) {
 	}
 	_, _ = w.WriteString("\r\n")
 	for _, h := range resp.headers {
-		if hopByHop(h.name) && !(resp.chunked && fieldIs(h.name, "trailer")) ||
-			resp.chunked && fieldIs(h.name, "content-length") ||
+		if fieldIs(h.name, "content-length") ||
+			hopByHop(h.name) && !(resp.chunked && fieldIs(h.name, "trailer")) ||
 			len(resp.conn) > 0 && listedIn(h.name, resp.conn) {
-			continue
+			continue // the framing is written below, as the proxy sends the body
 		}
 		writeHeader(w, h.name, h.value)
+	}
+	// A Content-Length is the one the upstream sent (for HEAD and 304, the
+	// length of the body they describe), never one the upstream's
+	// Connection header named: dropping it would leave the client reading
+	// this body into the next response. 1xx and 204 never carry one (RFC
+	// 9110 8.6), so a lenient client cannot read the next response as
+	// their body.
+	if resp.length >= 0 && !resp.chunked && resp.status >= 200 && resp.status != http.StatusNoContent {
+		_, _ = w.WriteString("Content-Length: ")
+		var n [20]byte
+		_, _ = w.Write(strconv.AppendInt(n[:0], resp.length, 10))
+		_, _ = w.WriteString("\r\n")
 	}
 	if !resp.hasID && resp.status >= 200 {
 		_, _ = w.WriteString("X-Request-Id: ")

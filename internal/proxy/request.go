@@ -20,9 +20,12 @@ type request struct {
 	id      []byte   // the client's X-Request-Id, if any
 	conn    [][]byte // Connection header values: hop-by-hop header names
 	length  int64    // Content-Length; 0 without a body
-	chunked bool
-	close   bool // the client asked to close after this response
-	trailer bool // "TE: trailers": the client accepts trailers
+	// hasLength: the client sent a Content-Length (possibly 0), which the
+	// proxy sends on as it parsed it.
+	hasLength bool
+	chunked   bool
+	close     bool // the client asked to close after this response
+	trailer   bool // "TE: trailers": the client accepts trailers
 }
 
 // badRequest is a request the proxy answers with 400 and a reason.
@@ -69,7 +72,7 @@ func (r *request) parse(head []byte) error {
 			if lengthValue != nil && !bytes.Equal(h.value, lengthValue) {
 				return badRequest("conflicting Content-Length headers")
 			}
-			r.length, lengthValue = n, h.value
+			r.length, lengthValue, r.hasLength = n, h.value, true
 		case fieldIs(h.name, "transfer-encoding"):
 			if r.chunked || !bytes.EqualFold(h.value, []byte("chunked")) {
 				return errFallback // net/http answers codings other than chunked
@@ -104,6 +107,9 @@ func (r *request) parse(head []byte) error {
 		// Two framings let a front end and a back end disagree on where
 		// the request ends (request smuggling).
 		return badRequest("both Content-Length and Transfer-Encoding")
+	}
+	if r.id != nil && len(r.conn) > 0 && listedIn([]byte(hdrRequestID), r.conn) {
+		r.id = nil // not forwarded (hop-by-hop), so not the request's id either
 	}
 	return nil
 }
@@ -225,7 +231,8 @@ func hasToken(v []byte, token string) bool {
 }
 
 // listedIn reports whether name is one of the comma-separated names in any
-// of the Connection values.
+// of the Connection values. Callers never apply it to the framing headers
+// (Content-Length, Transfer-Encoding) or Host: see writeRequestHead.
 func listedIn(name []byte, conn [][]byte) bool {
 	for _, v := range conn {
 		for len(v) > 0 {

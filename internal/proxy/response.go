@@ -83,6 +83,9 @@ func (r *response) parse(head []byte) error {
 	if r.chunked {
 		r.length = -1 // chunked framing wins (RFC 9112 6.3)
 	}
+	if r.hasID && len(r.conn) > 0 && listedIn([]byte(hdrRequestID), r.conn) {
+		r.hasID = false // dropped as hop-by-hop: the proxy sends its own
+	}
 	return nil
 }
 
