@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // pathEcho is a backend answering each request with its method, path and
@@ -108,5 +109,43 @@ func TestConnectionHeaderKeepsHostAndRequestID(t *testing.T) {
 	// its own, the same upstream and back.
 	if len(id) != 32 || resp.Header.Get("X-Request-Id") != id {
 		t.Fatalf("request id: backend %q, response %q", id, resp.Header.Get("X-Request-Id"))
+	}
+}
+
+// A target that writes more than its response's framing says (a body on
+// a HEAD response, a common application bug, or bytes past its
+// Content-Length) leaves them on its connection: it is not reused, or the
+// next client would read them as its own response.
+func TestUpstreamBytesPastTheResponseAreNeverAnotherClientsAnswer(t *testing.T) {
+	for _, tc := range []struct{ name, method, answer string }{
+		{"body on HEAD", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: %[1]d\r\n\r\n%[2]s"},
+		{"body past Content-Length", "GET", "HTTP/1.1 200 OK\r\nContent-Length: %[1]d\r\n\r\n%[2]sHTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n/SMUGGLED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			b := newRawBackend(t, func(w *bufio.Writer, r *http.Request) bool {
+				if r.URL.Path == "/first" {
+					_, _ = fmt.Fprintf(w, tc.answer, len(r.URL.Path), r.URL.Path)
+				} else {
+					_, _ = fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(r.URL.Path), r.URL.Path)
+				}
+				return true
+			})
+			f.rawRoute(t, "app.test", b)
+			c := dialRaw(t, f.addr)
+			c.send(t, tc.method+" /first HTTP/1.1\r\nHost: app.test\r\n\r\n")
+			if resp, _ := c.read(t, tc.method); resp.StatusCode != 200 {
+				t.Fatalf("first: %d", resp.StatusCode)
+			}
+			time.Sleep(20 * time.Millisecond) // the stray bytes arrive
+			for i := range 3 {
+				path := fmt.Sprintf("/client-%d", i)
+				c := dialRaw(t, f.addr)
+				c.send(t, "GET "+path+" HTTP/1.1\r\nHost: app.test\r\n\r\n")
+				if resp, body := c.read(t, "GET"); resp.StatusCode != 200 || body != path {
+					t.Fatalf("client %d got %d %q, want %q", i, resp.StatusCode, body, path)
+				}
+			}
+		})
 	}
 }
