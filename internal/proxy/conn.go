@@ -547,7 +547,19 @@ func (cc *clientConn) writeError(code int, msg string, retryAfter, closing bool)
 
 // handoff passes the connection, with the request still unread, to the
 // net/http server, which keeps it from then on.
+//
+// An HTTP/1.0 request with a Transfer-Encoding is refused instead:
+// net/http would read its body as empty and the chunks as the next
+// request (see errHTTP10Chunked). The data path's parser refuses those it
+// parses; this catches the heads it leaves to net/http unparsed (bare-LF
+// line ends, larger than its buffer).
 func (cc *clientConn) handoff() {
+	if buf, _ := cc.rd.Peek(cc.rd.Buffered()); http10Chunked(buf) {
+		cc.id = nil
+		cc.req = request{}
+		cc.writeError(http.StatusBadRequest, "bad request: "+string(errHTTP10Chunked), false, true)
+		return
+	}
 	_ = cc.nc.SetReadDeadline(time.Time{})
 	if err := cc.wr.Flush(); err != nil { // responses to earlier pipelined requests
 		return

@@ -26,6 +26,7 @@ type request struct {
 	chunked   bool
 	close     bool // the client asked to close after this response
 	trailer   bool // "TE: trailers": the client accepts trailers
+	http10    bool // an HTTP/1.0 request, which net/http serves
 }
 
 // badRequest is a request the proxy answers with 400 and a reason.
@@ -44,6 +45,12 @@ func (r *request) parse(head []byte) error {
 	}
 	if err := r.parseRequestLine(line); err != nil {
 		return err
+	}
+	if r.http10 {
+		if http10Chunked(head) {
+			return errHTTP10Chunked
+		}
+		return errFallback // HTTP/1.0 keep-alive rules
 	}
 	var lengthValue []byte // as first given: repeats must match it exactly, as net/http wants
 	for {
@@ -136,8 +143,11 @@ func (r *request) parseRequestLine(line []byte) error {
 	}
 	switch {
 	case string(rest) == "HTTP/1.1":
+	case string(rest) == "HTTP/1.0":
+		r.http10 = true
+		return nil
 	case bytes.HasPrefix(rest, []byte("HTTP/")):
-		return errFallback // HTTP/1.0 keep-alive rules, or net/http's 505
+		return errFallback // net/http's 505, or its rules for HTTP/1.2+
 	default:
 		return badRequest("malformed HTTP version")
 	}
@@ -145,6 +155,43 @@ func (r *request) parseRequestLine(line []byte) error {
 		return errFallback // absolute-form, authority-form, "*"
 	}
 	return nil
+}
+
+// errHTTP10Chunked refuses an HTTP/1.0 request with a Transfer-Encoding
+// header. HTTP/1.0 has no chunked coding: RFC 9112 6.1 says to treat its
+// framing as faulty and close the connection, and net/http, which serves
+// HTTP/1.0 for the proxy, ignores the header and reads the body as empty,
+// so forwarding would lose the body and read it as the next request.
+// Refusing (as nginx does) tells the client instead.
+const errHTTP10Chunked = badRequest("Transfer-Encoding in an HTTP/1.0 request")
+
+// http10Chunked reports whether an HTTP/1.0 request head (lines ended by
+// CRLF or, as net/http accepts, a bare LF) has a Transfer-Encoding header.
+func http10Chunked(head []byte) bool {
+	first := true
+	for len(head) > 0 {
+		line := head
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			line, head = head[:i], head[i+1:]
+		} else {
+			head = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		switch {
+		case first:
+			if !bytes.HasSuffix(line, []byte(" HTTP/1.0")) {
+				return false
+			}
+			first = false
+		case len(line) == 0:
+			return false // the end of the head
+		default:
+			if name, _, ok := bytes.Cut(line, []byte(":")); ok && fieldIs(name, "transfer-encoding") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // parseHeaderLine splits "Name: value", trimming the value's optional
