@@ -70,21 +70,15 @@ func (cc *clientConn) serve() {
 		if !headBuffered(cc.rd) {
 			cc.setReadDeadline(time.Now().Add(cc.s.headerTimeout))
 		}
-		head, err := peekHead(cc.rd)
-		if err != nil {
-			if errors.Is(err, errFallback) || errors.Is(err, errHeadTooLarge) {
-				cc.handoff()
-			}
-			return
-		}
-		if err := cc.req.parse(head); err != nil {
+		if err := readRequestHead(cc.rd, &cc.req); err != nil {
 			var bad badRequest
-			if !errors.As(err, &bad) { // errFallback
+			switch {
+			case errors.As(err, &bad):
+				cc.id = nil
+				cc.writeError(http.StatusBadRequest, "bad request: "+string(bad), false, true)
+			case errors.Is(err, errFallback), errors.Is(err, errHeadTooLarge):
 				cc.handoff()
-				return
 			}
-			cc.id = nil
-			cc.writeError(http.StatusBadRequest, "bad request: "+string(bad), false, true)
 			return
 		}
 		route := cc.s.p.router.lookupBytes(cc.req.host)
@@ -101,6 +95,31 @@ func (cc *clientConn) serve() {
 			return
 		}
 	}
+}
+
+// readRequestHead parses the next request head in rd into req, leaving it
+// unread. It returns nil for a request the data path serves, errFallback
+// or errHeadTooLarge for one it leaves to net/http, a badRequest for one
+// to refuse, or the error reading it.
+//
+// An HTTP/1.0 request with a Transfer-Encoding is refused even when the
+// data path would leave it to net/http unparsed (bare-LF line ends, a
+// head larger than its buffer, for the lines within the buffer): net/http
+// would read its body as empty and the chunks as the next request (see
+// errHTTP10Chunked).
+func readRequestHead(rd *bufio.Reader, req *request) error {
+	head, err := peekHead(rd)
+	if err == nil {
+		err = req.parse(head)
+	} else {
+		*req = request{headers: req.headers[:0], conn: req.conn[:0]}
+	}
+	if errors.Is(err, errFallback) || errors.Is(err, errHeadTooLarge) {
+		if buf, _ := rd.Peek(rd.Buffered()); http10Chunked(buf) {
+			return errHTTP10Chunked
+		}
+	}
+	return err
 }
 
 // setReadDeadline sets the client connection's read deadline and
@@ -547,19 +566,7 @@ func (cc *clientConn) writeError(code int, msg string, retryAfter, closing bool)
 
 // handoff passes the connection, with the request still unread, to the
 // net/http server, which keeps it from then on.
-//
-// An HTTP/1.0 request with a Transfer-Encoding is refused instead:
-// net/http would read its body as empty and the chunks as the next
-// request (see errHTTP10Chunked). The data path's parser refuses those it
-// parses; this catches the heads it leaves to net/http unparsed (bare-LF
-// line ends, larger than its buffer).
 func (cc *clientConn) handoff() {
-	if buf, _ := cc.rd.Peek(cc.rd.Buffered()); http10Chunked(buf) {
-		cc.id = nil
-		cc.req = request{}
-		cc.writeError(http.StatusBadRequest, "bad request: "+string(errHTTP10Chunked), false, true)
-		return
-	}
 	_ = cc.nc.SetReadDeadline(time.Time{})
 	if err := cc.wr.Flush(); err != nil { // responses to earlier pipelined requests
 		return
