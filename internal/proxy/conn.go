@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -48,6 +50,7 @@ const (
 // connection, the server shuts down, or a request goes to net/http.
 func (cc *clientConn) serve() {
 	defer cc.s.release(cc)
+	defer cc.recoverPanic()
 	for {
 		cc.state.Store(connIdle)
 		if cc.s.closing.Load() {
@@ -120,6 +123,23 @@ func readRequestHead(rd *bufio.Reader, req *request) error {
 		}
 	}
 	return err
+}
+
+// recoverPanic ends a connection whose goroutine panicked, as net/http
+// does for a handler: a bug met by one request must not take down the
+// proxy and every other connection with it. The exchange's upstream
+// connection is closed; its target's in-flight count is not given back.
+func (cc *clientConn) recoverPanic() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if uc := cc.upstream.Load(); uc != nil {
+		uc.close()
+	}
+	stack := debug.Stack()
+	defer func() { _ = recover() }() // the logger itself may be what panicked
+	cc.s.p.log.Error("proxy connection panicked; closing it", "panic", fmt.Sprint(v), "client", cc.clientIP, "stack", string(stack))
 }
 
 // setReadDeadline sets the client connection's read deadline and
