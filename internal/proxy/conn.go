@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -117,6 +118,19 @@ func readRequestHead(rd *bufio.Reader, req *request) error {
 	} else {
 		*req = request{headers: req.headers[:0], conn: req.conn[:0]}
 	}
+	if errors.Is(err, errHeadTooLarge) && maybeHTTP10(rd) {
+		// The header may lie past the buffer: read the whole head, which
+		// net/http then gets first (see handoff).
+		spilled, err := readSpill(rd)
+		if err != nil {
+			return err
+		}
+		req.spilled = spilled
+		if http10Chunked(spilled) {
+			return errHTTP10Chunked
+		}
+		return errHeadTooLarge
+	}
 	if errors.Is(err, errFallback) || errors.Is(err, errHeadTooLarge) {
 		if buf, _ := rd.Peek(rd.Buffered()); http10Chunked(buf) {
 			return errHTTP10Chunked
@@ -140,6 +154,42 @@ func (cc *clientConn) recoverPanic() {
 	stack := debug.Stack()
 	defer func() { _ = recover() }() // the logger itself may be what panicked
 	cc.s.p.log.Error("proxy connection panicked; closing it", "panic", fmt.Sprint(v), "client", cc.clientIP, "stack", string(stack))
+}
+
+// maxSpill bounds a request head read into the heap by readSpill: net/http's
+// own limit (http.DefaultMaxHeaderBytes and its 4 KiB of slack), past which
+// it answers 431 to what it is given.
+const maxSpill = http.DefaultMaxHeaderBytes + 4096
+
+// maybeHTTP10 reports whether the head filling rd's buffer is, or may be
+// (its request line does not fit either), an HTTP/1.0 request.
+func maybeHTTP10(rd *bufio.Reader) bool {
+	buf, _ := rd.Peek(rd.Buffered())
+	i := bytes.IndexByte(buf, '\n')
+	return i < 0 || bytes.HasSuffix(bytes.TrimSuffix(buf[:i], []byte("\r")), []byte(" HTTP/1.0"))
+}
+
+// readSpill reads a request head larger than rd's buffer into the heap,
+// through its blank line (CRLF or bare LF, as net/http reads it) or
+// maxSpill bytes.
+func readSpill(rd *bufio.Reader) ([]byte, error) {
+	var head []byte
+	lineStart := 0
+	for len(head) < maxSpill {
+		chunk, err := rd.ReadSlice('\n')
+		head = append(head, chunk...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read request head: %w", err)
+		}
+		if line := head[lineStart:]; len(line) <= 2 && (len(line) == 1 || line[0] == '\r') && lineStart > 0 {
+			break
+		}
+		lineStart = len(head)
+	}
+	return head, nil
 }
 
 // setReadDeadline sets the client connection's read deadline and
@@ -591,7 +641,11 @@ func (cc *clientConn) handoff() {
 	if err := cc.wr.Flush(); err != nil { // responses to earlier pipelined requests
 		return
 	}
-	hc := &handoffConn{Conn: cc.nc, rd: cc.rd}
+	var rd io.Reader = cc.rd
+	if cc.req.spilled != nil {
+		rd = io.MultiReader(bytes.NewReader(cc.req.spilled), cc.rd)
+	}
+	hc := &handoffConn{Conn: cc.nc, rd: rd}
 	cc.rd = nil // now owned by hc
 	if cc.s.handoff.push(hc) {
 		cc.nc = nil // now owned by net/http
@@ -601,7 +655,7 @@ func (cc *clientConn) handoff() {
 // handoffConn replays what the data path read ahead before reading on.
 type handoffConn struct {
 	net.Conn
-	rd *bufio.Reader
+	rd io.Reader
 }
 
 func (c *handoffConn) Read(b []byte) (int, error) {

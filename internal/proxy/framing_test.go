@@ -26,6 +26,9 @@ func TestHTTP10RequestWithTransferEncodingIsRefused(t *testing.T) {
 		{"other coding", "POST / HTTP/1.0\r\nHost: app.test\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc"},
 		{"bare LF", "POST / HTTP/1.0\nHost: app.test\nTransfer-Encoding: chunked\n\n" + chunks},
 		{"large head", "POST / HTTP/1.0\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\nCookie: " + strings.Repeat("c", 9<<10) + "\r\n\r\n" + chunks},
+		{"past the buffer", "POST / HTTP/1.0\r\nHost: app.test\r\nCookie: " + strings.Repeat("c", 9<<10) + "\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks},
+		{"past the buffer, bare LF", "POST / HTTP/1.0\nHost: app.test\nCookie: " + strings.Repeat("c", 20<<10) + "\nX: 1\nTransfer-Encoding: chunked\n\n" + chunks},
+		{"long request line", "POST /" + strings.Repeat("p", 9<<10) + " HTTP/1.0\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dialRaw(t, f.addr)
@@ -44,11 +47,16 @@ func TestHTTP10RequestWithTransferEncodingIsRefused(t *testing.T) {
 	if n := b.hits.Load(); n != 0 {
 		t.Fatalf("backend got %d requests", n)
 	}
-	// Plain HTTP/1.0 requests still go through.
-	c := dialRaw(t, f.addr)
-	c.send(t, "POST / HTTP/1.0\r\nHost: app.test\r\nContent-Length: 3\r\nX-Transfer-Encoding: chunked\r\n\r\nabc")
-	if resp, body := c.read(t, "POST"); resp.StatusCode != 200 || body != "echo" {
-		t.Fatalf("HTTP/1.0 request: %d %q", resp.StatusCode, body)
+	// Plain HTTP/1.0 requests still go through, large heads included.
+	for _, pad := range []int{0, 9 << 10, 100 << 10} {
+		c := dialRaw(t, f.addr)
+		c.send(t, "POST / HTTP/1.0\r\nHost: app.test\r\nCookie: "+strings.Repeat("c", pad)+"\r\nContent-Length: 3\r\nX-Transfer-Encoding: chunked\r\n\r\nabc")
+		if resp, body := c.read(t, "POST"); resp.StatusCode != 200 || body != "echo" {
+			t.Fatalf("HTTP/1.0 request with a %d-byte cookie: %d %q", pad, resp.StatusCode, body)
+		}
+	}
+	if n := b.hits.Load(); n != 3 {
+		t.Fatalf("backend got %d requests, want 3", n)
 	}
 }
 

@@ -27,6 +27,9 @@ type request struct {
 	close     bool // the client asked to close after this response
 	trailer   bool // "TE: trailers": the client accepts trailers
 	http10    bool // an HTTP/1.0 request, which net/http serves
+	// spilled is a head too large for the read buffer that was read from
+	// it to be checked (readRequestHead); net/http reads it first.
+	spilled []byte
 }
 
 // badRequest is a request the proxy answers with 400 and a reason.
