@@ -26,7 +26,8 @@ import (
 //     deliberate cases: Content-Length together with Transfer-Encoding
 //     (net/http lets chunked win), a Transfer-Encoding in an HTTP/1.0
 //     request (net/http ignores it and drops the body), obsolete line
-//     folding, chunk sizes over 15 hex digits, a CR inside a chunk-size
+//     folding, a Trailer header naming a framing field even without a
+//     chunked body, chunk sizes over 15 hex digits, a CR inside a chunk-size
 //     line or a trailer line, a bare LF ending a chunk-size or trailer
 //     line (net/http allows both), chunk extensions without a size.
 //   - A request the proxy leaves to net/http (HTTP/1.0, Upgrade, Expect,
@@ -104,6 +105,8 @@ func FuzzRequestFraming(f *testing.F) {
 		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n",
 		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n",
 		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Trailer: 1\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTrailer: Content-Length\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 5\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nHost: b\r\nTransfer-Encoding: chunked\r\n\r\n",
 		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nnot a trailer\r\n\r\n",
 		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\rb\r\n\r\n",
 		// request lines
@@ -241,6 +244,7 @@ func FuzzResponseFraming(f *testing.F) {
 		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nok",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTrailer: Content-Length\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 5\r\n\r\n",
 		// HTTP/1.0
 		"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
 		"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nHTTP/1.0 200 OK\r\n\r\n",

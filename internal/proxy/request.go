@@ -107,6 +107,10 @@ func (r *request) parse(head []byte) error {
 			}
 		case fieldIs(h.name, "te"):
 			r.trailer = hasToken(h.value, "trailers")
+		case fieldIs(h.name, "trailer"):
+			if namesFraming(h.value) {
+				return badRequest("Trailer names a framing field " + quoteBytes(h.value))
+			}
 		}
 		r.headers = append(r.headers, h)
 	}
@@ -278,6 +282,13 @@ func hasToken(v []byte, token string) bool {
 		}
 	}
 	return false
+}
+
+// namesFraming reports a Trailer header that announces a framing field as
+// a trailer, which net/http refuses (RFC 9110 6.5.1: framing cannot come
+// after the content it frames).
+func namesFraming(v []byte) bool {
+	return hasToken(v, "content-length") || hasToken(v, "transfer-encoding") || hasToken(v, "trailer")
 }
 
 // listedIn reports whether name is one of the comma-separated names in any

@@ -138,6 +138,10 @@ func TestParseRequestHead(t *testing.T) {
 		{"no host", "GET / HTTP/1.1\r\n\r\n", "missing Host"},
 		{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", "more than one Host"},
 		{"upgrade", "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", "fallback"},
+		{"trailer named Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nTrailer: X-Sum, content-length\r\nTransfer-Encoding: chunked\r\n\r\n", "Trailer names a framing field"},
+		{"trailer named Transfer-Encoding", "POST / HTTP/1.1\r\nHost: a\r\nTrailer: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n", "Trailer names a framing field"},
+		{"trailer named Trailer", "POST / HTTP/1.1\r\nHost: a\r\nTrailer: Trailer\r\nTransfer-Encoding: chunked\r\n\r\n", "Trailer names a framing field"},
+		{"trailer", "POST / HTTP/1.1\r\nHost: a\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n", ""},
 		{"expect", "PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", "fallback"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -88,6 +88,10 @@ func (r *response) parse(head []byte) error {
 			}
 		case fieldIs(h.name, "x-request-id"):
 			r.hasID = true
+		case fieldIs(h.name, "trailer"):
+			if namesFraming(h.value) {
+				return fmt.Errorf("%w: Trailer names a framing field %s", errBadResponse, quoteBytes(h.value))
+			}
 		}
 		r.headers = append(r.headers, h)
 	}

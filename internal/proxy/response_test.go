@@ -45,6 +45,8 @@ func TestParseResponseHead(t *testing.T) {
 		{"status below 100", "HTTP/1.1 099 OK\r\n\r\n", nil},
 		{"bare LF", "HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n", nil},
 		{"bare LF in a header", "HTTP/1.1 200 OK\r\nX: 1\nContent-Length: 0\r\n\r\n", nil},
+		{"trailer named Content-Length", "HTTP/1.1 200 OK\r\nTrailer: Content-Length\r\nTransfer-Encoding: chunked\r\n\r\n", nil},
+		{"trailer", "HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n", &want{200, -1, true, false}},
 		{"obs-fold", "HTTP/1.1 200 OK\r\nX: 1\r\n 2\r\n\r\n", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
