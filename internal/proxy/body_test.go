@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 // copyChunkedString runs copyChunked over in and returns what it wrote
@@ -78,5 +80,48 @@ func TestChunkedFraming(t *testing.T) {
 				t.Fatalf("error %v is not the sender's", err)
 			}
 		})
+	}
+}
+
+// peekHead finds a head however it arrives, and tells a clean close
+// between messages from one in the middle of a head.
+func TestPeekHead(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, head string
+		err            error
+	}{
+		{"whole", "GET / HTTP/1.1\r\nHost: a\r\n\r\nbody", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", nil},
+		{"empty head", "\r\n\r\nGET", "\r\n\r\n", nil},
+		{"clean close", "", "", io.EOF},
+		{"cut short", "GET / HTTP/1.1\r\nHost: a\r\n", "", io.ErrUnexpectedEOF},
+		{"bare LF", "GET / HTTP/1.1\nHost: a\n\n", "", errFallback},
+		{"larger than the buffer", "GET / HTTP/1.1\r\nX: " + strings.Repeat("x", 64), "", errHeadTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rd := bufio.NewReaderSize(strings.NewReader(tc.in), 32)
+			if len(tc.in) > 32 && tc.err == nil {
+				rd = bufio.NewReaderSize(strings.NewReader(tc.in), readBuffer)
+			}
+			head, err := peekHead(rd)
+			if string(head) != tc.head || !errors.Is(err, tc.err) || err == nil && tc.err != nil {
+				t.Fatalf("got %q, %v; want %q, %v", head, err, tc.head, tc.err)
+			}
+		})
+	}
+}
+
+// A head that arrives in pieces is still the data path's: it is not
+// handed to net/http for being incomplete at first (net/http would take
+// this request, which has both framings, where the data path refuses it).
+func TestHeadInPiecesStaysOnTheDataPath(t *testing.T) {
+	f := newFixture(t)
+	f.route(t, "app.test", newBackend(t, "echo", nil))
+	c := dialRaw(t, f.addr)
+	c.send(t, "POST / HTTP/1.1\r\nHost: app.test\r\n")
+	time.Sleep(50 * time.Millisecond)
+	c.send(t, "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+	resp, body := c.read(t, "POST")
+	if resp.StatusCode != 400 || !strings.Contains(body, "both Content-Length and Transfer-Encoding") {
+		t.Fatalf("got %d %q, want the data path's 400", resp.StatusCode, body)
 	}
 }
