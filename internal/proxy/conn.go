@@ -108,9 +108,9 @@ func (cc *clientConn) serve() {
 //
 // An HTTP/1.0 request with a Transfer-Encoding is refused even when the
 // data path would leave it to net/http unparsed (bare-LF line ends, a
-// head larger than its buffer, for the lines within the buffer): net/http
-// would read its body as empty and the chunks as the next request (see
-// errHTTP10Chunked).
+// head larger than its buffer, which is then read whole into
+// req.spilled): net/http would read its body as empty and the chunks as
+// the next request (see errHTTP10Chunked).
 func readRequestHead(rd *bufio.Reader, req *request) error {
 	head, err := peekHead(rd)
 	if err == nil {
