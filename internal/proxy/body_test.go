@@ -64,7 +64,9 @@ func TestChunkedFraming(t *testing.T) {
 		{"long size line", "1;" + strings.Repeat("e", maxChunkLine) + "\r\nx\r\n0\r\n\r\n", "maxChunkLine"},
 		{"framing around little data", strings.Repeat("1;"+strings.Repeat("e", 100)+"\r\nx\r\n", 200) + "0\r\n\r\n", "maxChunkOverhead"},
 		{"long trailers", "0\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("p", 100)+"\r\n", 50) + "\r\n", "maxTrailer"},
-		{"cut short", "3\r\nab", ""},
+		{"cut short", "3\r\nab", "unexpected EOF"},
+		{"cut before a size line", "3\r\nabc\r\n", "unexpected EOF"},
+		{"cut in the trailers", "3\r\nabc\r\n0\r\nX: 1\r\n", "unexpected EOF"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
