@@ -120,7 +120,8 @@ func copyN(dst *bufio.Writer, src *bufio.Reader, n int64) error {
 // target reads, and a sender cannot make the proxy copy unbounded framing
 // around little data.
 const (
-	// maxChunkLine bounds a chunk-size line with its extensions.
+	// maxChunkLine bounds a chunk-size line with its extensions: it has
+	// fewer bytes before its CRLF.
 	maxChunkLine = 4096
 	// maxChunkOverhead bounds the framing bytes (size lines, extensions,
 	// CRLFs) beyond 16 per chunk plus twice the chunk's data.
@@ -220,7 +221,7 @@ func chunkSize(line []byte) (int64, error) {
 	if len(line) < 3 || line[len(line)-2] != '\r' {
 		return 0, errBadChunk
 	}
-	if len(line) > maxChunkLine {
+	if len(line)-2 >= maxChunkLine { // as net/http: 4095 bytes before the CRLF
 		return 0, fmt.Errorf("%w: chunk-size line over %d bytes (maxChunkLine)", errBadChunk, maxChunkLine)
 	}
 	line = line[:len(line)-2]

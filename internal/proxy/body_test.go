@@ -53,6 +53,7 @@ func TestChunkedFraming(t *testing.T) {
 		{"sixteen digits", "0000000000000003\r\nabc\r\n0\r\n\r\n", ""}, // stricter than net/http's 16
 		{"overflowing size", "10000000000000003\r\nabc\r\n0\r\n\r\n", ""},
 		{"bare LF after size", "3\nabc\r\n0\r\n\r\n", ""},
+		{"bare LF after a two-digit size", "10\nx\r\n0\r\n\r\n", ""}, // not size 1 either
 		{"CR inside size line", "3;a\rb\r\nabc\r\n0\r\n\r\n", ""},
 		{"data longer than size", "3\r\nabcd\r\n0\r\n\r\n", ""},
 		{"LF only after data", "3\r\nabc\n0\r\n\r\n", ""},
@@ -125,5 +126,34 @@ func TestHeadInPiecesStaysOnTheDataPath(t *testing.T) {
 	resp, body := c.read(t, "POST")
 	if resp.StatusCode != 400 || !strings.Contains(body, "both Content-Length and Transfer-Encoding") {
 		t.Fatalf("got %d %q, want the data path's 400", resp.StatusCode, body)
+	}
+}
+
+// The chunked limits hold to the byte, as net/http's do: a body at a limit
+// passes, one byte more is refused naming the limit.
+func TestChunkedLimitsAtTheirBoundary(t *testing.T) {
+	// Each chunk line of n bytes (CRLF included) before one byte of data
+	// adds n-18 to the framing overhead (16 per chunk and twice the data
+	// are free).
+	chunkLine := func(n int) string { return "1;" + strings.Repeat("e", n-4) + "\r\nx\r\n" }
+	overhead := strings.Repeat(chunkLine(82), maxChunkOverhead/64)                     // exactly maxChunkOverhead
+	trailer := func(n int) string { return "X: " + strings.Repeat("t", n-5) + "\r\n" } // n bytes
+	for _, tc := range []struct {
+		name, body, limit string
+	}{
+		{"size line", "1;" + strings.Repeat("e", maxChunkLine-3) + "\r\nx\r\n0\r\n\r\n", ""},
+		{"size line", "1;" + strings.Repeat("e", maxChunkLine-2) + "\r\nx\r\n0\r\n\r\n", "maxChunkLine"},
+		{"overhead", overhead + chunkLine(18) + "0\r\n\r\n", ""},
+		{"overhead", overhead + chunkLine(19) + "0\r\n\r\n", "maxChunkOverhead"},
+		{"trailers", "0\r\n" + trailer(maxTrailer-2) + "\r\n", ""},
+		{"trailers", "0\r\n" + trailer(maxTrailer-1) + "\r\n", "maxTrailer"},
+	} {
+		out, _, err := copyChunkedString(tc.body)
+		switch {
+		case tc.limit == "" && (err != nil || out != tc.body):
+			t.Errorf("%s at its limit: %v", tc.name, err)
+		case tc.limit != "" && (err == nil || !strings.Contains(err.Error(), tc.limit)):
+			t.Errorf("%s one byte over its limit: %v, want an error naming %s", tc.name, err, tc.limit)
+		}
 	}
 }
