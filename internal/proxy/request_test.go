@@ -162,4 +162,8 @@ func TestParseRequestHead(t *testing.T) {
 	if err := r.parse([]byte("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 000000000000000003\r\n\r\n")); err != nil || r.length != 3 || !r.hasLength {
 		t.Fatalf("18-digit length: %d %v", r.length, err)
 	}
+	// Optional whitespace around a value is not part of it.
+	if err := r.parse([]byte("POST / HTTP/1.1\r\nHost:\t a \t\r\nContent-Length:  3 \r\n\r\n")); err != nil || r.length != 3 || string(r.host) != "a" {
+		t.Fatalf("whitespace around values: host %q, length %d, %v", r.host, r.length, err)
+	}
 }
