@@ -1,0 +1,106 @@
+package source
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWorkspaceSlots(t *testing.T) {
+	ws := Workspaces{Dir: filepath.Join(t.TempDir(), "workspaces"), MaxSlots: 3}
+	proj := "/home/me/src/hello"
+	first, err := ws.Claim(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(ws.Dir, SlotName(proj))
+	if first.Dir != base || !strings.HasPrefix(filepath.Base(first.Dir), "hello-") {
+		t.Errorf("first workspace %s, want %s (named after the project)", first.Dir, base)
+	}
+	// A run going on at the same time gets the next slot, and the one
+	// after that the third; the limit is then reached.
+	second, err := ws.Claim(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, err := ws.Claim(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Dir != base+"-2" || third.Dir != base+"-3" {
+		t.Errorf("concurrent workspaces %s, %s, want %s-2, -3", second.Dir, third.Dir, base)
+	}
+	_, err = ws.Claim(proj)
+	if !errors.Is(err, ErrNoFreeSlot) || !strings.Contains(err.Error(), "MaxSlots = 3") {
+		t.Errorf("fourth Claim error = %v, want ErrNoFreeSlot naming the limit", err)
+	}
+	// Another project is not affected.
+	other, err := ws.Claim("/home/me/src/other/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Dir == base || !strings.HasPrefix(filepath.Base(other.Dir), "hello-") {
+		t.Errorf("a project of the same name got %s", other.Dir)
+	}
+	// A released slot is the next run's, the lowest first.
+	second.Release()
+	again, err := ws.Claim(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Dir != base+"-2" {
+		t.Errorf("after release got %s, want %s-2", again.Dir, base)
+	}
+	first.Release()
+	if again, err = ws.Claim(proj); err != nil || again.Dir != base {
+		t.Errorf("after release got %v, %v, want %s", again, err, base)
+	}
+}
+
+// A run killed with SIGKILL holds its workspace no more: the kernel drops
+// its lock.
+func TestWorkspaceOfKilledRunIsFree(t *testing.T) {
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Skip("flock(1) not installed")
+	}
+	ws := Workspaces{Dir: filepath.Join(t.TempDir(), "workspaces")}
+	proj := "/srv/project"
+	if err := os.MkdirAll(ws.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(ws.Dir, SlotName(proj)+".lock")
+	holder := exec.Command("flock", "--exclusive", "--close", lock, "sleep", "60")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Process.Kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w, err := ws.Claim(proj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(w.Dir, "-2") {
+			w.Release()
+			break
+		}
+		w.Release()
+		if time.Now().After(deadline) {
+			t.Fatal("flock(1) never took the lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	holder.Process.Signal(os.Kill)
+	holder.Wait()
+	w, err := ws.Claim(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Dir != filepath.Join(ws.Dir, SlotName(proj)) {
+		t.Errorf("after the holder was killed got %s, want the first slot", w.Dir)
+	}
+}
