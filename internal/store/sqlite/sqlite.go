@@ -191,9 +191,9 @@ func (s *Store) CreateRun(ctx context.Context, r store.Run, actions []store.Acti
 	var id int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`INSERT INTO runs (project, dir, commit_sha, branch, dirty, status, reason, lock, created, finished)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Project, r.Dir, r.Commit, r.Branch, boolInt(r.Dirty), string(r.Status), r.Reason, r.Lock,
+			`INSERT INTO runs (project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Project, r.Dir, r.Commit, r.Branch, boolInt(r.Dirty), string(r.Status), r.Reason, r.Lock, r.Workspace,
 			nanos(r.Created), nanos(r.Finished))
 		if err != nil {
 			return err
@@ -305,14 +305,14 @@ func (s *Store) SetActions(ctx context.Context, runID int64, keys []store.Key, s
 	return nil
 }
 
-const runColumns = `id, project, dir, commit_sha, branch, dirty, status, reason, lock, created, finished`
+const runColumns = `id, project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished`
 
 func scanRun(row interface{ Scan(...any) error }) (store.Run, error) {
 	var r store.Run
 	var dirty int
 	var status string
 	var created, finished int64
-	err := row.Scan(&r.ID, &r.Project, &r.Dir, &r.Commit, &r.Branch, &dirty, &status, &r.Reason, &r.Lock, &created, &finished)
+	err := row.Scan(&r.ID, &r.Project, &r.Dir, &r.Commit, &r.Branch, &dirty, &status, &r.Reason, &r.Lock, &r.Workspace, &created, &finished)
 	r.Dirty = dirty != 0
 	r.Status = store.Status(status)
 	r.Created = fromNanos(created)
