@@ -154,10 +154,33 @@ func (c *copier) reserve(rel string) error {
 // clear removes whatever the workspace has at rel, never following it: a
 // symlink is removed, not its target; a directory with all it holds.
 func (c *copier) clear(rel string) error {
-	if err := c.dst.RemoveAll(rel); err != nil {
+	err := c.dst.RemoveAll(rel)
+	if errors.Is(err, fs.ErrPermission) {
+		// A tree an action made read-only (Go's module cache is, when
+		// GOPATH points into the workspace): its entries cannot be
+		// unlinked until their directories are writable again.
+		c.makeWritable(rel)
+		err = c.dst.RemoveAll(rel)
+	}
+	if err != nil {
 		return fmt.Errorf("removing %s from the workspace: %w", rel, err)
 	}
 	return nil
+}
+
+// makeWritable gives the owner full access to every directory under rel,
+// so that their entries can be removed. Errors are left to the removal
+// that follows to report.
+func (c *copier) makeWritable(rel string) {
+	fs.WalkDir(c.dst.FS(), filepath.ToSlash(rel), func(p string, d fs.DirEntry, err error) error {
+		if d == nil || !d.IsDir() {
+			return nil
+		}
+		// WalkDir calls this before it reads the directory, so an
+		// unreadable one is readable in time.
+		c.dst.Chmod(filepath.FromSlash(p), 0o700)
+		return nil
+	})
 }
 
 // symlink places a symlink with its target unchanged. The target is not

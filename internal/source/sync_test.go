@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -211,4 +212,30 @@ func TestInterruptedSyncIsCompleted(t *testing.T) {
 	if got, want := listing(t, dest, false), listing(t, fresh, false); !maps.Equal(got, want) {
 		t.Errorf("resynchronised workspace differs from a fresh copy")
 	}
+}
+
+// An earlier run may leave a read-only tree behind (Go's module cache is
+// one, when GOPATH points into the workspace); the next Take removes it all
+// the same. Root ignores permissions, so this only tests something for
+// other users.
+func TestReadOnlyLeftoversAreRemoved(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root ignores permissions")
+	}
+	proj := filepath.Join(t.TempDir(), "plain")
+	write(t, proj, "main.go", "package main\n", 0o644)
+	write(t, proj, "src/kept.go", "package src\n", 0o644)
+	dest := filepath.Join(t.TempDir(), "ws")
+	takeInto(t, proj, dest, Options{})
+
+	write(t, dest, ".gopath/pkg/mod/example.com/m@v1/m.go", "package m\n", 0o444)
+	write(t, dest, "src/new.go", "package src\n", 0o444)
+	for _, d := range []string{".gopath/pkg/mod/example.com/m@v1", ".gopath/pkg/mod/example.com", ".gopath/pkg/mod", "src"} {
+		if err := os.Chmod(filepath.Join(dest, d), 0o555); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { exec.Command("chmod", "-R", "u+w", dest).Run() })
+	takeInto(t, proj, dest, Options{})
+	wantFiles(t, dest, map[string]string{"main.go": "package main\n", "src/kept.go": "package src\n"})
 }
