@@ -125,6 +125,19 @@ stages:
 	if got := workspaceOf(t, e, "3"); got != ws {
 		t.Errorf("rerun worked in %s, want %s", got, ws)
 	}
+
+	// Workspaces cost disk space; cleaning them costs the next run a
+	// full copy, nothing more.
+	r = e.run(dir, "workspaces", "clean")
+	if r.code != 0 || !strings.Contains(r.stdout, "removed "+ws+"\n") {
+		t.Errorf("workspaces clean: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(ws); err == nil {
+		t.Errorf("%s still exists after workspaces clean", ws)
+	}
+	if r := e.run(dir, "run"); r.code != 0 {
+		t.Errorf("run after workspaces clean: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 // Two runs of one project at once get two workspaces; a run killed with

@@ -102,3 +102,53 @@ func SlotName(projectDir string) string {
 	}
 	return name + "-" + hex.EncodeToString(sum[:4])
 }
+
+// Clean removes the workspaces no run is using; those in use are left and
+// named in busy. Runs only lose speed: the next one copies the project
+// afresh. A run that starts meanwhile takes another slot, so Clean is safe
+// at any time.
+func (ws Workspaces) Clean() (removed, busy []string, err error) {
+	entries, err := os.ReadDir(ws.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("workspaces: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasSuffix(name, ".lock") {
+			continue
+		}
+		dir := filepath.Join(ws.Dir, name)
+		// Directories without a lock file are from before workspaces were
+		// kept (a run's token, kept by --keep-workspace): no run uses them.
+		lock, err := lockfile.TryHold(dir+".lock", 0o644)
+		if errors.Is(err, lockfile.ErrHeld) {
+			busy = append(busy, dir)
+			continue
+		}
+		if err != nil {
+			return removed, busy, fmt.Errorf("workspace %s: %w", name, err)
+		}
+		err = removeTree(ws.Dir, name)
+		lock.Close()
+		if err != nil {
+			return removed, busy, err
+		}
+		removed = append(removed, dir)
+	}
+	return removed, busy, nil
+}
+
+// removeTree removes name from dir, even a tree a tool made read-only,
+// without following symlinks out of dir.
+func removeTree(dir, name string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("workspaces: %w", err)
+	}
+	defer root.Close()
+	c := &copier{dst: root}
+	return c.clear(name)
+}

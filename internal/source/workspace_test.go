@@ -104,3 +104,36 @@ func TestWorkspaceOfKilledRunIsFree(t *testing.T) {
 		t.Errorf("after the holder was killed got %s, want the first slot", w.Dir)
 	}
 }
+
+// Clean removes idle workspaces, and old per-run ones without a lock file,
+// but never one a run holds.
+func TestCleanSkipsWorkspacesInUse(t *testing.T) {
+	ws := Workspaces{Dir: filepath.Join(t.TempDir(), "workspaces")}
+	proj := "/src/app"
+	held, err := ws.Claim(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	idle, err := ws.Claim(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle.Release()
+	old := filepath.Join(ws.Dir, "0123456789abcdef")
+	for _, f := range []string{filepath.Join(held.Dir, "f"), filepath.Join(idle.Dir, "sub", "f"), filepath.Join(old, "f")} {
+		write(t, filepath.Dir(f), filepath.Base(f), "x", 0o644)
+	}
+	removed, busy, err := ws.Clean()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 2 || len(busy) != 1 || busy[0] != held.Dir {
+		t.Errorf("Clean removed %v, kept %v; want %s and %s removed, %s kept", removed, busy, idle.Dir, old, held.Dir)
+	}
+	for dir, want := range map[string]bool{held.Dir: true, idle.Dir: false, old: false} {
+		if _, err := os.Stat(dir); (err == nil) != want {
+			t.Errorf("%s exists = %v, want %v", dir, err == nil, want)
+		}
+	}
+}
