@@ -1,13 +1,17 @@
 package source
 
 import (
+	"bufio"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/velocity-ci/velocity/internal/lockfile"
 )
 
 func TestWorkspaceSlots(t *testing.T) {
@@ -62,47 +66,57 @@ func TestWorkspaceSlots(t *testing.T) {
 }
 
 // A run killed with SIGKILL holds its workspace no more: the kernel drops
-// its lock.
+// its lock. The holder is this test binary, run again as a helper with no
+// children of its own that could keep the lock.
 func TestWorkspaceOfKilledRunIsFree(t *testing.T) {
-	if _, err := exec.LookPath("flock"); err != nil {
-		t.Skip("flock(1) not installed")
-	}
 	ws := Workspaces{Dir: filepath.Join(t.TempDir(), "workspaces")}
 	proj := "/srv/project"
 	if err := os.MkdirAll(ws.Dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	lock := filepath.Join(ws.Dir, SlotName(proj)+".lock")
-	holder := exec.Command("flock", "--exclusive", "--close", lock, "sleep", "60")
+	holder := exec.Command(os.Args[0], "-test.run=^TestHelperHoldLock$")
+	holder.Env = append(os.Environ(), "SOURCE_TEST_HOLD_LOCK="+filepath.Join(ws.Dir, SlotName(proj)+".lock"))
+	out, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer holder.Process.Kill()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		w, err := ws.Claim(proj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasSuffix(w.Dir, "-2") {
-			w.Release()
-			break
-		}
-		w.Release()
-		if time.Now().After(deadline) {
-			t.Fatal("flock(1) never took the lock")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "held\n" {
+		t.Fatalf("helper said %q, %v", line, err)
 	}
+	w, err := ws.Claim(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(w.Dir, "-2") {
+		t.Errorf("while the first slot is held got %s, want the second", w.Dir)
+	}
+	w.Release()
 	holder.Process.Signal(os.Kill)
 	holder.Wait()
-	w, err := ws.Claim(proj)
+	w, err = ws.Claim(proj)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if w.Dir != filepath.Join(ws.Dir, SlotName(proj)) {
 		t.Errorf("after the holder was killed got %s, want the first slot", w.Dir)
 	}
+}
+
+// TestHelperHoldLock is the process TestWorkspaceOfKilledRunIsFree kills.
+func TestHelperHoldLock(t *testing.T) {
+	path := os.Getenv("SOURCE_TEST_HOLD_LOCK")
+	if path == "" {
+		t.Skip("helper process only")
+	}
+	if _, err := lockfile.TryHold(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("held")
+	time.Sleep(time.Minute)
 }
 
 // Clean removes idle workspaces, and old per-run ones without a lock file,
