@@ -34,6 +34,10 @@ const workers = 4
 type copier struct {
 	src *os.Root // nil when content comes from git objects
 	dst *os.Root
+	// fresh says dst was empty: there is nothing to compare, replace or
+	// prune, and skipping the checks saves a syscall or two per file on a
+	// project's first run.
+	fresh bool
 
 	// dirs, links and regular record the snapshot's entries as they are
 	// placed, so that nothing is written beneath a symlink, no entry is
@@ -68,6 +72,11 @@ func newCopier(ctx context.Context, src, dst *os.Root) *copier {
 		regular: map[string]bool{},
 		ctx:     ctx, cancel: cancel,
 		jobs: make(chan fileJob, 4*workers),
+	}
+	if d, err := dst.Open("."); err == nil {
+		names, _ := d.Readdirnames(1)
+		c.fresh = len(names) == 0
+		d.Close()
 	}
 	if src != nil {
 		for range workers {
@@ -115,7 +124,11 @@ func (c *copier) mkdirAll(rel string) error {
 	if err := c.mkdirAll(filepath.Dir(rel)); err != nil {
 		return err
 	}
-	fi, err := c.dst.Lstat(rel)
+	var fi fs.FileInfo
+	err := fs.ErrNotExist
+	if !c.fresh {
+		fi, err = c.dst.Lstat(rel)
+	}
 	switch {
 	case err == nil && fi.IsDir():
 		// Kept from an earlier run. An action may have taken its
@@ -192,6 +205,9 @@ func (c *copier) symlink(target, rel string) error {
 	}
 	c.links[rel] = true
 	c.files.Add(1)
+	if c.fresh {
+		return c.writeLink(target, rel)
+	}
 	if old, err := c.dst.Readlink(rel); err == nil && old == target {
 		return nil // the same link (Readlink fails on anything but a link)
 	}
@@ -213,6 +229,9 @@ func (c *copier) writeLink(target, rel string) error {
 
 // clearIfPresent clears rel when the workspace has anything there.
 func (c *copier) clearIfPresent(rel string) error {
+	if c.fresh {
+		return nil
+	}
 	_, err := c.dst.Lstat(rel)
 	switch {
 	case err == nil:
@@ -247,6 +266,10 @@ func (c *copier) syncFile(j fileJob, bufs *compareBuffers) error {
 		return fmt.Errorf("reading %s: %w", j.rel, err)
 	}
 	defer in.Close()
+	if c.fresh {
+		_, err = c.writeFile(j.rel, in, j.perm)
+		return err
+	}
 	same, err := c.sameFile(j.rel, in, bufs)
 	if err != nil {
 		return err
@@ -368,6 +391,9 @@ func (c *copier) writeFile(rel string, r io.Reader, perm fs.FileMode) (int64, er
 // runs after the snapshot is placed (finish has returned), when the maps
 // are complete.
 func (c *copier) prune(ctx context.Context) error {
+	if c.fresh {
+		return nil
+	}
 	return fs.WalkDir(c.dst.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("reading the workspace: %w", err)

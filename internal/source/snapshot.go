@@ -581,6 +581,9 @@ func (b treeEntry) perm() fs.FileMode {
 // in order. Unchanged files get their permission bits fixed if an earlier
 // run changed them.
 func (c *copier) changedBlobs(blobs []treeEntry) ([]treeEntry, error) {
+	if c.fresh {
+		return blobs, nil
+	}
 	same := make([]bool, len(blobs))
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	defer cancel(nil)
