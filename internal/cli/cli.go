@@ -128,6 +128,7 @@ stages of actions that build, test, check and package the code, locally with
 		a.rollbackCmd(),
 		a.workflowCmd(),
 		a.secretCmd(),
+		a.workspacesCmd(),
 		a.initCmd(),
 		a.versionCmd(),
 	)

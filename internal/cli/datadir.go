@@ -44,7 +44,8 @@ func (h *home) close() { h.store.Close() }
 
 func (h *home) lockPath(token string) string { return filepath.Join(h.dir, "locks", token+".lock") }
 
-func (h *home) workspace(token string) string { return filepath.Join(h.dir, "workspaces", token) }
+// workspacesDir holds the projects' workspaces (see source.Workspaces).
+func (h *home) workspacesDir() string { return filepath.Join(h.dir, "workspaces") }
 
 func (h *home) logDir(id int64) string { return filepath.Join(h.dir, "logs", fmt.Sprint(id)) }
 
@@ -111,9 +112,10 @@ func (h *home) recover(ctx context.Context) error {
 		if err := h.store.Interrupt(ctx, r.ID, "velocity stopped while the run was in progress (killed or crashed)", time.Now()); err != nil {
 			return err
 		}
-		// The reaper already killed the processes; the copy is garbage now.
+		// The reaper already killed the processes. The workspace stays:
+		// its slot's lock died with the run, and the project's next run
+		// there brings it back to its snapshot.
 		token := strings.TrimSuffix(filepath.Base(r.Lock), ".lock")
-		os.RemoveAll(h.workspace(token))
 		os.RemoveAll(h.scratch(token))
 		os.Remove(r.Lock)
 	}

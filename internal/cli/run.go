@@ -112,7 +112,7 @@ func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
 	f := cmd.Flags()
 	f.IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "run at most `N` actions at once")
 	f.StringVar(&o.progress, "progress", "auto", "output style: auto, live (redrawn view) or plain (prefixed lines)")
-	f.BoolVar(&o.keepWorkspace, "keep-workspace", false, "keep the run's copy of the project afterwards (its path is printed)")
+	f.BoolVar(&o.keepWorkspace, "keep-workspace", false, "print the path of the run's copy of the project (kept until the project's next run)")
 	f.DurationVar(&o.killGrace, "kill-grace", 10*time.Second, "time a stopped action gets between SIGTERM and SIGKILL")
 	f.BoolVar(&o.noCache, "no-cache", false, "execute every action; take no result from the cache")
 	f.StringVar(&o.proxyAddr, "proxy-addr", "", "where the proxy in front of deployed services listens (default $VELOCITY_PROXY_ADDR, else 127.0.0.1:8080; unused when velocity serve runs)")
@@ -244,7 +244,16 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	}
 	defer lock.Release()
 
-	ws := h.workspace(token)
+	// The project's own stable workspace (the same path every run, so
+	// tools' caches keyed by path hit), brought back to the snapshot. It
+	// stays after the run: paths in the output lead to files until the
+	// project's next run.
+	slot, err := source.Workspaces{Dir: h.workspacesDir()}.Claim(o.dir)
+	if err != nil {
+		return err
+	}
+	defer slot.Release()
+	ws := slot.Dir
 	snap, err := source.Take(ctx, o.dir, ws, source.Options{Rev: o.commit})
 	if err != nil {
 		if errors.Is(err, source.ErrUnknownRev) {
@@ -252,10 +261,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		}
 		return fmt.Errorf("copy the project: %w", err)
 	}
-	if !o.keepWorkspace {
-		defer os.RemoveAll(ws)
-	}
-	a.log.Debug("workspace copied", "files", snap.Files, "at", time.Since(began))
+	a.log.Debug("workspace synchronised", "dir", ws, "files", snap.Files, "written", snap.Written, "removed", snap.Removed, "at", time.Since(began))
 	tmp := h.scratch(token)
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return err
@@ -303,7 +309,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	})
 	run := store.Run{
 		Project: p.Name, Dir: o.dir, Commit: snap.Commit, Branch: snap.Branch, Dirty: snap.Dirty,
-		Status: store.Running, Lock: h.lockPath(token), Created: time.Now(),
+		Status: store.Running, Lock: h.lockPath(token), Workspace: ws, Created: time.Now(),
 		Selection: store.Selection{Only: o.only, Skip: o.skip},
 	}
 	run.ID, err = h.store.CreateRun(ctx, run, actions)
@@ -460,6 +466,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		return &exitError{code: ExitInterrupted}
 	}
 	fmt.Fprintf(a.stderr, "velocity: run %d failed; see 'velocity logs %d' for the full output\n", run.ID, run.ID)
+	fmt.Fprintf(a.stderr, "velocity: its files stay in %s until the project's next run\n", ws)
 	return &exitError{code: ExitFailed}
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -33,6 +34,11 @@ func (a *app) showCmd() *cobra.Command {
 			}
 			live, _ := a.liveOutput("auto")
 			console.Report(a.stdout, run, actions, console.ReportOptions{Color: live, Needs: true, Approvals: approvals})
+			if run.Workspace != "" {
+				// Workspaces are reused: the files there are this run's
+				// until the project's next run in the same slot.
+				fmt.Fprintf(a.stdout, "workspace: %s\n", run.Workspace)
+			}
 			return nil
 		}),
 	}

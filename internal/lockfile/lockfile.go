@@ -57,7 +57,32 @@ func Wait(path string, perm os.FileMode) (*Lock, error) {
 	return &Lock{f: f}, nil
 }
 
-// Close releases a lock taken with Wait, leaving the file in place.
+// ErrHeld is wrapped by the error of TryHold when another open file
+// description holds the lock.
+var ErrHeld = errors.New("held by another process")
+
+// TryHold is Wait without the waiting: it takes the lock at path (created
+// if missing, with mode perm) at once or fails with ErrHeld. The file is
+// meant to stay; Close releases the lock and keeps it, so no other process
+// can lock a file that is being removed.
+func TryHold(path string, perm os.FileMode) (*Lock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, perm)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("lock %s: %w", path, ErrHeld)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return &Lock{f: f}, nil
+}
+
+// Close releases a lock taken with Wait or TryHold, leaving the file in
+// place.
 func (l *Lock) Close() error { return l.f.Close() }
 
 // Release unlocks and removes the file.

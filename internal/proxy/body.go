@@ -115,10 +115,26 @@ func copyN(dst *bufio.Writer, src *bufio.Reader, n int64) error {
 	return nil
 }
 
+// Limits on chunked framing, the same as net/http's (net/http/internal
+// chunked.go, transfer.go), so a body the proxy forwards is one a net/http
+// target reads, and a sender cannot make the proxy copy unbounded framing
+// around little data.
+const (
+	// maxChunkLine bounds a chunk-size line with its extensions: it has
+	// fewer bytes before its CRLF.
+	maxChunkLine = 4096
+	// maxChunkOverhead bounds the framing bytes (size lines, extensions,
+	// CRLFs) beyond 16 per chunk plus twice the chunk's data.
+	maxChunkOverhead = 16 << 10
+	// maxTrailer bounds the trailer section after the last chunk.
+	maxTrailer = 4096
+)
+
 // copyChunked copies a chunked body verbatim (sizes, extensions, trailers)
 // after checking its framing, so the receiver sees exactly the chunks and
 // trailers the sender wrote.
 func copyChunked(dst *bufio.Writer, src *bufio.Reader) error {
+	var excess int64
 	for {
 		if src.Buffered() == 0 {
 			if err := dst.Flush(); err != nil {
@@ -135,6 +151,10 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader) error {
 		size, err := chunkSize(line)
 		if err != nil {
 			return &copyError{err: err}
+		}
+		excess = max(excess+int64(len(line))-16-2*size, 0) // as net/http counts
+		if excess > maxChunkOverhead {
+			return &copyError{err: fmt.Errorf("%w: more than %d bytes of framing around the data (maxChunkOverhead)", errBadChunk, maxChunkOverhead)}
 		}
 		if _, err := dst.Write(line); err != nil {
 			return &copyError{err: err, write: true}
@@ -164,6 +184,7 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader) error {
 // copyTrailers copies the trailer section after the last chunk, through
 // its closing blank line.
 func copyTrailers(dst *bufio.Writer, src *bufio.Reader) error {
+	total := 0
 	for {
 		line, err := src.ReadSlice('\n')
 		if err != nil {
@@ -175,6 +196,15 @@ func copyTrailers(dst *bufio.Writer, src *bufio.Reader) error {
 		if len(line) < 2 || line[len(line)-2] != '\r' || bytes.IndexByte(line[:len(line)-2], '\r') >= 0 {
 			return &copyError{err: errBadChunk}
 		}
+		if total += len(line); total > maxTrailer {
+			return &copyError{err: fmt.Errorf("%w: trailer section over %d bytes (maxTrailer)", errBadChunk, maxTrailer)}
+		}
+		if len(line) > 2 {
+			// A trailer is a header line: the receiver parses it as one.
+			if _, err := parseHeaderLine(line[:len(line)-2]); err != nil {
+				return &copyError{err: fmt.Errorf("%w: trailer: %w", errBadChunk, err)}
+			}
+		}
 		if _, err := dst.Write(line); err != nil {
 			return &copyError{err: err, write: true}
 		}
@@ -184,15 +214,23 @@ func copyTrailers(dst *bufio.Writer, src *bufio.Reader) error {
 	}
 }
 
-// chunkSize parses a chunk-size line ("1a;ext=v\r\n").
+// chunkSize parses a chunk-size line ("1a;ext=v\r\n"), as net/http does:
+// hex digits, then either extensions from a ';' on (passed on, not
+// interpreted) or trailing whitespace, and no CR but the final one.
 func chunkSize(line []byte) (int64, error) {
 	if len(line) < 3 || line[len(line)-2] != '\r' {
 		return 0, errBadChunk
 	}
+	if len(line)-2 >= maxChunkLine { // as net/http: 4095 bytes before the CRLF
+		return 0, fmt.Errorf("%w: chunk-size line over %d bytes (maxChunkLine)", errBadChunk, maxChunkLine)
+	}
 	line = line[:len(line)-2]
+	if bytes.IndexByte(line, '\r') >= 0 {
+		return 0, errBadChunk
+	}
 	var n int64
 	digits := 0
-	for _, c := range line {
+	for i, c := range line {
 		var d byte
 		switch {
 		case '0' <= c && c <= '9':
@@ -201,11 +239,13 @@ func chunkSize(line []byte) (int64, error) {
 			d = c - 'a' + 10
 		case 'A' <= c && c <= 'F':
 			d = c - 'A' + 10
-		case c == ';' || c == ' ' || c == '\t':
-			if digits == 0 || bytes.IndexByte(line, '\r') >= 0 {
-				return 0, errBadChunk
+		case c == ';' && digits > 0:
+			return n, nil
+		case (c == ' ' || c == '\t') && digits > 0:
+			if len(bytes.Trim(line[i:], " \t")) > 0 {
+				return 0, errBadChunk // "3 ;ext", "3 4"
 			}
-			return n, nil // chunk extensions are passed on, not interpreted
+			return n, nil
 		default:
 			return 0, errBadChunk
 		}

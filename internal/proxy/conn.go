@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -48,6 +51,7 @@ const (
 // connection, the server shuts down, or a request goes to net/http.
 func (cc *clientConn) serve() {
 	defer cc.s.release(cc)
+	defer cc.recoverPanic()
 	for {
 		cc.state.Store(connIdle)
 		if cc.s.closing.Load() {
@@ -70,21 +74,15 @@ func (cc *clientConn) serve() {
 		if !headBuffered(cc.rd) {
 			cc.setReadDeadline(time.Now().Add(cc.s.headerTimeout))
 		}
-		head, err := peekHead(cc.rd)
-		if err != nil {
-			if errors.Is(err, errFallback) || errors.Is(err, errHeadTooLarge) {
-				cc.handoff()
-			}
-			return
-		}
-		if err := cc.req.parse(head); err != nil {
+		if err := readRequestHead(cc.rd, &cc.req); err != nil {
 			var bad badRequest
-			if !errors.As(err, &bad) { // errFallback
+			switch {
+			case errors.As(err, &bad):
+				cc.id = nil
+				cc.writeError(http.StatusBadRequest, "bad request: "+string(bad), false, true)
+			case errors.Is(err, errFallback), errors.Is(err, errHeadTooLarge):
 				cc.handoff()
-				return
 			}
-			cc.id = nil
-			cc.writeError(http.StatusBadRequest, "bad request: "+string(bad), false, true)
 			return
 		}
 		route := cc.s.p.router.lookupBytes(cc.req.host)
@@ -101,6 +99,97 @@ func (cc *clientConn) serve() {
 			return
 		}
 	}
+}
+
+// readRequestHead parses the next request head in rd into req, leaving it
+// unread. It returns nil for a request the data path serves, errFallback
+// or errHeadTooLarge for one it leaves to net/http, a badRequest for one
+// to refuse, or the error reading it.
+//
+// An HTTP/1.0 request with a Transfer-Encoding is refused even when the
+// data path would leave it to net/http unparsed (bare-LF line ends, a
+// head larger than its buffer, which is then read whole into
+// req.spilled): net/http would read its body as empty and the chunks as
+// the next request (see errHTTP10Chunked).
+func readRequestHead(rd *bufio.Reader, req *request) error {
+	head, err := peekHead(rd)
+	if err == nil {
+		err = req.parse(head)
+	} else {
+		*req = request{headers: req.headers[:0], conn: req.conn[:0]}
+	}
+	if errors.Is(err, errHeadTooLarge) && maybeHTTP10(rd) {
+		// The header may lie past the buffer: read the whole head, which
+		// net/http then gets first (see handoff).
+		spilled, err := readSpill(rd)
+		if err != nil {
+			return err
+		}
+		req.spilled = spilled
+		if http10Chunked(spilled) {
+			return errHTTP10Chunked
+		}
+		return errHeadTooLarge
+	}
+	if errors.Is(err, errFallback) || errors.Is(err, errHeadTooLarge) {
+		if buf, _ := rd.Peek(rd.Buffered()); http10Chunked(buf) {
+			return errHTTP10Chunked
+		}
+	}
+	return err
+}
+
+// recoverPanic ends a connection whose goroutine panicked, as net/http
+// does for a handler: a bug met by one request must not take down the
+// proxy and every other connection with it. The exchange's upstream
+// connection is closed; its target's in-flight count is not given back.
+func (cc *clientConn) recoverPanic() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if uc := cc.upstream.Load(); uc != nil {
+		uc.close()
+	}
+	stack := debug.Stack()
+	defer func() { _ = recover() }() // the logger itself may be what panicked
+	cc.s.p.log.Error("proxy connection panicked; closing it", "panic", fmt.Sprint(v), "client", cc.clientIP, "stack", string(stack))
+}
+
+// maxSpill bounds a request head read into the heap by readSpill: net/http's
+// own limit (http.DefaultMaxHeaderBytes and its 4 KiB of slack), past which
+// it answers 431 to what it is given.
+const maxSpill = http.DefaultMaxHeaderBytes + 4096
+
+// maybeHTTP10 reports whether the head filling rd's buffer is, or may be
+// (its request line does not fit either), an HTTP/1.0 request.
+func maybeHTTP10(rd *bufio.Reader) bool {
+	buf, _ := rd.Peek(rd.Buffered())
+	i := bytes.IndexByte(buf, '\n')
+	return i < 0 || bytes.HasSuffix(bytes.TrimSuffix(buf[:i], []byte("\r")), []byte(" HTTP/1.0"))
+}
+
+// readSpill reads a request head larger than rd's buffer into the heap,
+// through its blank line (CRLF or bare LF, as net/http reads it) or
+// maxSpill bytes.
+func readSpill(rd *bufio.Reader) ([]byte, error) {
+	var head []byte
+	lineStart := 0
+	for len(head) < maxSpill {
+		chunk, err := rd.ReadSlice('\n')
+		head = append(head, chunk...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read request head: %w", err)
+		}
+		if line := head[lineStart:]; len(line) <= 2 && (len(line) == 1 || line[0] == '\r') && lineStart > 0 {
+			break
+		}
+		lineStart = len(head)
+	}
+	return head, nil
 }
 
 // setReadDeadline sets the client connection's read deadline and
@@ -380,6 +469,14 @@ func (cc *clientConn) discardHead() {
 
 // writeRequestHead writes the request as it goes upstream: hop-by-hop and
 // client-claimed X-Forwarded-* headers dropped, the proxy's own added.
+//
+// The framing headers are the proxy's: it sends the body it parsed, so it
+// writes the Content-Length or Transfer-Encoding that describes that body,
+// whatever the client's Connection header lists (RFC 9112 6, RFC 9110
+// 7.6.1: a sender must not list them, and honouring "Connection:
+// Content-Length" would forward a body without its length, which the
+// target then reads as the next request: request smuggling). Host is never
+// dropped either: the target routes by it.
 func (cc *clientConn) writeRequestHead(w *bufio.Writer) {
 	req := &cc.req
 	_, _ = w.Write(req.method)
@@ -387,6 +484,12 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer) {
 	_, _ = w.Write(req.target)
 	_, _ = w.WriteString(" HTTP/1.1\r\n")
 	for _, h := range req.headers {
+		if keepAlways(h.name) {
+			if fieldIs(h.name, "host") {
+				writeHeader(w, h.name, h.value)
+			}
+			continue // the framing, written below
+		}
 		if hopByHop(h.name) && !(req.chunked && fieldIs(h.name, "trailer")) ||
 			forwardedHeader(h.name) || len(req.conn) > 0 && listedIn(h.name, req.conn) {
 			continue
@@ -408,10 +511,31 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer) {
 	if req.trailer {
 		_, _ = w.WriteString("Te: trailers\r\n")
 	}
-	if req.chunked {
+	switch {
+	case req.chunked:
 		_, _ = w.WriteString("Transfer-Encoding: chunked\r\n")
+	case req.hasLength:
+		_, _ = w.WriteString("Content-Length: ")
+		var n [20]byte
+		_, _ = w.Write(strconv.AppendInt(n[:0], req.length, 10))
+		_, _ = w.WriteString("\r\n")
 	}
 	_, _ = w.WriteString("\r\n")
+}
+
+// keepAlways reports the headers a Connection header never removes: the
+// framing (Content-Length, Transfer-Encoding), which the proxy writes
+// itself from what it parsed, and Host.
+func keepAlways(name []byte) bool {
+	switch len(name) {
+	case 4:
+		return fieldIs(name, "host")
+	case 14:
+		return fieldIs(name, "content-length")
+	case 17:
+		return fieldIs(name, "transfer-encoding")
+	}
+	return false
 }
 
 // writeResponseHead writes the upstream's response head to the client,
@@ -430,12 +554,24 @@ func (cc *clientConn) writeResponseHead(untilEOF, closing bool) {
 	}
 	_, _ = w.WriteString("\r\n")
 	for _, h := range resp.headers {
-		if hopByHop(h.name) && !(resp.chunked && fieldIs(h.name, "trailer")) ||
-			resp.chunked && fieldIs(h.name, "content-length") ||
+		if fieldIs(h.name, "content-length") ||
+			hopByHop(h.name) && !(resp.chunked && fieldIs(h.name, "trailer")) ||
 			len(resp.conn) > 0 && listedIn(h.name, resp.conn) {
-			continue
+			continue // the framing is written below, as the proxy sends the body
 		}
 		writeHeader(w, h.name, h.value)
+	}
+	// A Content-Length is the one the upstream sent (for HEAD and 304, the
+	// length of the body they describe), never one the upstream's
+	// Connection header named: dropping it would leave the client reading
+	// this body into the next response. 1xx and 204 never carry one (RFC
+	// 9110 8.6), so a lenient client cannot read the next response as
+	// their body.
+	if resp.length >= 0 && !resp.chunked && resp.status >= 200 && resp.status != http.StatusNoContent {
+		_, _ = w.WriteString("Content-Length: ")
+		var n [20]byte
+		_, _ = w.Write(strconv.AppendInt(n[:0], resp.length, 10))
+		_, _ = w.WriteString("\r\n")
 	}
 	if !resp.hasID && resp.status >= 200 {
 		_, _ = w.WriteString("X-Request-Id: ")
@@ -505,7 +641,11 @@ func (cc *clientConn) handoff() {
 	if err := cc.wr.Flush(); err != nil { // responses to earlier pipelined requests
 		return
 	}
-	hc := &handoffConn{Conn: cc.nc, rd: cc.rd}
+	var rd io.Reader = cc.rd
+	if cc.req.spilled != nil {
+		rd = io.MultiReader(bytes.NewReader(cc.req.spilled), cc.rd)
+	}
+	hc := &handoffConn{Conn: cc.nc, rd: rd}
 	cc.rd = nil // now owned by hc
 	if cc.s.handoff.push(hc) {
 		cc.nc = nil // now owned by net/http
@@ -515,7 +655,7 @@ func (cc *clientConn) handoff() {
 // handoffConn replays what the data path read ahead before reading on.
 type handoffConn struct {
 	net.Conn
-	rd *bufio.Reader
+	rd io.Reader
 }
 
 func (c *handoffConn) Read(b []byte) (int, error) {

@@ -20,9 +20,16 @@ type request struct {
 	id      []byte   // the client's X-Request-Id, if any
 	conn    [][]byte // Connection header values: hop-by-hop header names
 	length  int64    // Content-Length; 0 without a body
-	chunked bool
-	close   bool // the client asked to close after this response
-	trailer bool // "TE: trailers": the client accepts trailers
+	// hasLength: the client sent a Content-Length (possibly 0), which the
+	// proxy sends on as it parsed it.
+	hasLength bool
+	chunked   bool
+	close     bool // the client asked to close after this response
+	trailer   bool // "TE: trailers": the client accepts trailers
+	http10    bool // an HTTP/1.0 request, which net/http serves
+	// spilled is a head too large for the read buffer that was read from
+	// it to be checked (readRequestHead); net/http reads it first.
+	spilled []byte
 }
 
 // badRequest is a request the proxy answers with 400 and a reason.
@@ -41,6 +48,12 @@ func (r *request) parse(head []byte) error {
 	}
 	if err := r.parseRequestLine(line); err != nil {
 		return err
+	}
+	if r.http10 {
+		if http10Chunked(head) {
+			return errHTTP10Chunked
+		}
+		return errFallback // HTTP/1.0 keep-alive rules
 	}
 	var lengthValue []byte // as first given: repeats must match it exactly, as net/http wants
 	for {
@@ -69,7 +82,7 @@ func (r *request) parse(head []byte) error {
 			if lengthValue != nil && !bytes.Equal(h.value, lengthValue) {
 				return badRequest("conflicting Content-Length headers")
 			}
-			r.length, lengthValue = n, h.value
+			r.length, lengthValue, r.hasLength = n, h.value, true
 		case fieldIs(h.name, "transfer-encoding"):
 			if r.chunked || !bytes.EqualFold(h.value, []byte("chunked")) {
 				return errFallback // net/http answers codings other than chunked
@@ -94,6 +107,10 @@ func (r *request) parse(head []byte) error {
 			}
 		case fieldIs(h.name, "te"):
 			r.trailer = hasToken(h.value, "trailers")
+		case fieldIs(h.name, "trailer"):
+			if namesFraming(h.value) {
+				return badRequest("Trailer names a framing field " + quoteBytes(h.value))
+			}
 		}
 		r.headers = append(r.headers, h)
 	}
@@ -104,6 +121,9 @@ func (r *request) parse(head []byte) error {
 		// Two framings let a front end and a back end disagree on where
 		// the request ends (request smuggling).
 		return badRequest("both Content-Length and Transfer-Encoding")
+	}
+	if r.id != nil && len(r.conn) > 0 && listedIn([]byte(hdrRequestID), r.conn) {
+		r.id = nil // not forwarded (hop-by-hop), so not the request's id either
 	}
 	return nil
 }
@@ -130,8 +150,11 @@ func (r *request) parseRequestLine(line []byte) error {
 	}
 	switch {
 	case string(rest) == "HTTP/1.1":
+	case string(rest) == "HTTP/1.0":
+		r.http10 = true
+		return nil
 	case bytes.HasPrefix(rest, []byte("HTTP/")):
-		return errFallback // HTTP/1.0 keep-alive rules, or net/http's 505
+		return errFallback // net/http's 505, or its rules for HTTP/1.2+
 	default:
 		return badRequest("malformed HTTP version")
 	}
@@ -139,6 +162,43 @@ func (r *request) parseRequestLine(line []byte) error {
 		return errFallback // absolute-form, authority-form, "*"
 	}
 	return nil
+}
+
+// errHTTP10Chunked refuses an HTTP/1.0 request with a Transfer-Encoding
+// header. HTTP/1.0 has no chunked coding: RFC 9112 6.1 says to treat its
+// framing as faulty and close the connection, and net/http, which serves
+// HTTP/1.0 for the proxy, ignores the header and reads the body as empty,
+// so forwarding would lose the body and read it as the next request.
+// Refusing (as nginx does) tells the client instead.
+const errHTTP10Chunked = badRequest("Transfer-Encoding in an HTTP/1.0 request")
+
+// http10Chunked reports whether an HTTP/1.0 request head (lines ended by
+// CRLF or, as net/http accepts, a bare LF) has a Transfer-Encoding header.
+func http10Chunked(head []byte) bool {
+	first := true
+	for len(head) > 0 {
+		line := head
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			line, head = head[:i], head[i+1:]
+		} else {
+			head = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		switch {
+		case first:
+			if !bytes.HasSuffix(line, []byte(" HTTP/1.0")) {
+				return false
+			}
+			first = false
+		case len(line) == 0:
+			return false // the end of the head
+		default:
+			if name, _, ok := bytes.Cut(line, []byte(":")); ok && fieldIs(name, "transfer-encoding") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // parseHeaderLine splits "Name: value", trimming the value's optional
@@ -224,8 +284,16 @@ func hasToken(v []byte, token string) bool {
 	return false
 }
 
+// namesFraming reports a Trailer header that announces a framing field as
+// a trailer, which net/http refuses (RFC 9110 6.5.1: framing cannot come
+// after the content it frames).
+func namesFraming(v []byte) bool {
+	return hasToken(v, "content-length") || hasToken(v, "transfer-encoding") || hasToken(v, "trailer")
+}
+
 // listedIn reports whether name is one of the comma-separated names in any
-// of the Connection values.
+// of the Connection values. Callers never apply it to the framing headers
+// (Content-Length, Transfer-Encoding) or Host: see writeRequestHead.
 func listedIn(name []byte, conn [][]byte) bool {
 	for _, v := range conn {
 		for len(v) > 0 {

@@ -43,7 +43,8 @@ func (r *response) parse(head []byte) error {
 	if len(line) > 13 {
 		r.reason = line[13:]
 	}
-	hasLength := false
+	var lengthValue []byte // as first given
+	teIn10 := false
 	for {
 		line, rest, ok = cutLine(rest)
 		if !ok {
@@ -58,12 +59,22 @@ func (r *response) parse(head []byte) error {
 		}
 		switch {
 		case fieldIs(h.name, "content-length"):
+			// Repeats must match the first exactly, as net/http's client
+			// wants: "5" and "05" are two lengths to it.
 			n, ok := parseLength(h.value)
-			if !ok || hasLength && n != r.length {
+			if !ok || lengthValue != nil && !bytes.Equal(h.value, lengthValue) {
 				return fmt.Errorf("%w: Content-Length %s", errBadResponse, quoteBytes(h.value))
 			}
-			r.length, hasLength = n, true
+			r.length, lengthValue = n, h.value
 		case fieldIs(h.name, "transfer-encoding"):
+			if http10 {
+				// HTTP/1.0 has no transfer codings: net/http ignores the
+				// header (the body ends with its Content-Length or the
+				// connection), and RFC 9112 6.1 has the connection
+				// closed after such a message.
+				teIn10 = true
+				break
+			}
 			if r.chunked || !bytes.EqualFold(h.value, []byte("chunked")) {
 				return fmt.Errorf("%w: unsupported Transfer-Encoding %s", errBadResponse, quoteBytes(h.value))
 			}
@@ -77,11 +88,21 @@ func (r *response) parse(head []byte) error {
 			}
 		case fieldIs(h.name, "x-request-id"):
 			r.hasID = true
+		case fieldIs(h.name, "trailer"):
+			if namesFraming(h.value) {
+				return fmt.Errorf("%w: Trailer names a framing field %s", errBadResponse, quoteBytes(h.value))
+			}
 		}
 		r.headers = append(r.headers, h)
 	}
 	if r.chunked {
 		r.length = -1 // chunked framing wins (RFC 9112 6.3)
+	}
+	if teIn10 {
+		r.close = true
+	}
+	if r.hasID && len(r.conn) > 0 && listedIn([]byte(hdrRequestID), r.conn) {
+		r.hasID = false // dropped as hop-by-hop: the proxy sends its own
 	}
 	return nil
 }

@@ -22,33 +22,41 @@ type upstreamConn struct {
 	wr        *bufio.Writer
 	idleSince time.Time
 	reused    bool // served an exchange before: it may have been closed while idle
+
+	// For open, made once per connection so a check allocates nothing.
+	raw   syscall.RawConn // nil for TLS
+	peek  func(fd uintptr) bool
+	alive bool
+	b     [1]byte
 }
 
 func (uc *upstreamConn) close() { _ = uc.nc.Close() }
 
 // open reports whether the upstream has not closed (or written to) the
-// idle connection, with one non-blocking peek at the socket. Only requests
-// that cannot be replayed pay for it: the others are simply retried on a
-// new connection if the upstream closed this one.
+// idle connection, with one non-blocking peek at the socket. Every request
+// pays for it (one syscall): bytes the upstream wrote after its last
+// response ended (a body on a HEAD response, bytes past its
+// Content-Length) would otherwise be read as the next client's response.
 func (uc *upstreamConn) open() bool {
-	sc, ok := uc.nc.(syscall.Conn)
-	if !ok {
-		return true // TLS: the next exchange finds out
+	if uc.raw == nil {
+		// TLS: stray bytes in the same read as the response were caught
+		// by put; a closed connection is found by the next exchange.
+		return true
 	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+	uc.alive = false
+	if err := uc.raw.Read(uc.peek); err != nil {
 		return false
 	}
-	alive := false
-	var b [1]byte
-	_ = raw.Read(func(fd uintptr) bool {
-		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		// Nothing to read is the healthy idle state; EOF or stray bytes
-		// mean the connection is unusable.
-		alive = errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK)
-		return true
-	})
-	return alive
+	return uc.alive
+}
+
+// peekSocket is open's non-blocking peek at the socket.
+func (uc *upstreamConn) peekSocket(fd uintptr) bool {
+	_, _, err := syscall.Recvfrom(int(fd), uc.b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	// Nothing to read is the healthy idle state; EOF or stray bytes
+	// mean the connection is unusable.
+	uc.alive = errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK)
+	return true
 }
 
 // upstreamPool keeps a target's idle connections, most recently used on
@@ -105,7 +113,7 @@ func (up *upstreamPool) get(ctx context.Context, replayable bool, now time.Time)
 		}
 		up.idle[n-1] = nil
 		up.idle = up.idle[:n-1]
-		if !replayable && !uc.open() {
+		if !uc.open() {
 			up.mu.Unlock()
 			uc.close()
 			up.mu.Lock()
@@ -131,11 +139,23 @@ func (up *upstreamPool) dial(ctx context.Context) (*upstreamConn, error) {
 		}
 		nc = tc
 	}
-	return &upstreamConn{nc: nc, rd: bufio.NewReaderSize(nc, 8<<10), wr: bufio.NewWriterSize(nc, 8<<10)}, nil
+	uc := &upstreamConn{nc: nc, rd: bufio.NewReaderSize(nc, 8<<10), wr: bufio.NewWriterSize(nc, 8<<10)}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			uc.raw, uc.peek = raw, uc.peekSocket
+		}
+	}
+	return uc, nil
 }
 
-// put returns a connection whose last exchange ended cleanly.
+// put returns a connection whose last exchange ended cleanly. One with
+// bytes read past the response is closed instead: they belong to no
+// request (see open).
 func (up *upstreamPool) put(uc *upstreamConn, now time.Time) {
+	if uc.rd.Buffered() > 0 {
+		uc.close()
+		return
+	}
 	uc.idleSince, uc.reused = now, true
 	up.mu.Lock()
 	if len(up.idle) < up.maxIdle {

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,26 +15,42 @@ import (
 	"sync/atomic"
 )
 
-// workers is how many files are copied at once. Copying is I/O bound; a few
-// parallel copies hide per-file latency (open, create, chmod) without
-// thrashing a spinning disk.
+// workers is how many files are compared or copied at once. The work is
+// I/O bound; a few at a time hide per-file latency (open, create, chmod)
+// without thrashing a spinning disk.
 const workers = 4
 
-// copier writes the workspace. One goroutine (the one walking the listing)
-// creates directories and symlinks and hands regular files to a small pool
-// of workers.
+// copier makes the workspace equal to the snapshot. The workspace may hold
+// the snapshot of an earlier run: an entry that is already right is left
+// alone (so its mtime stays, and tools that compare mtimes see no change),
+// a wrong one is replaced, and prune removes what the snapshot does not
+// have. One goroutine (the one walking the listing) makes directories and
+// symlinks and hands regular files to a small pool of workers.
+//
+// Nothing is ever written through a symlink found in the workspace: every
+// directory is checked (Lstat) before anything is placed in it, a wrong
+// entry is removed before its replacement is created with O_EXCL, and all
+// of it goes through an os.Root, so even a race cannot leave the workspace.
 type copier struct {
 	src *os.Root // nil when content comes from git objects
 	dst *os.Root
+	// fresh says dst was empty: there is nothing to compare, replace or
+	// prune, and skipping the checks saves a syscall or two per file on a
+	// project's first run.
+	fresh bool
 
-	// dirs and links record what has been created in dest, so that nothing is
-	// ever written beneath a symlink we made and no entry is created twice.
-	// Only the walking goroutine uses them, so they need no lock.
-	dirs  map[string]bool
-	links map[string]bool
+	// dirs, links and regular record the snapshot's entries as they are
+	// placed, so that nothing is written beneath a symlink, no entry is
+	// placed twice, and prune knows what to keep. Only the walking
+	// goroutine uses them, so they need no lock.
+	dirs    map[string]bool
+	links   map[string]bool
+	regular map[string]bool
 
-	files   atomic.Int64
-	special int // sockets, FIFOs and devices skipped
+	files   atomic.Int64 // snapshot files and symlinks
+	written atomic.Int64 // of which had to be (re)written
+	removed atomic.Int64 // workspace entries that were not the snapshot's
+	special int          // sockets, FIFOs and devices skipped
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -50,10 +67,16 @@ func newCopier(ctx context.Context, src, dst *os.Root) *copier {
 	ctx, cancel := context.WithCancelCause(ctx)
 	c := &copier{
 		src: src, dst: dst,
-		dirs:  map[string]bool{".": true},
-		links: map[string]bool{},
-		ctx:   ctx, cancel: cancel,
+		dirs:    map[string]bool{".": true},
+		links:   map[string]bool{},
+		regular: map[string]bool{},
+		ctx:     ctx, cancel: cancel,
 		jobs: make(chan fileJob, 4*workers),
+	}
+	if d, err := dst.Open("."); err == nil {
+		names, _ := d.Readdirnames(1)
+		c.fresh = len(names) == 0
+		d.Close()
 	}
 	if src != nil {
 		for range workers {
@@ -64,11 +87,13 @@ func newCopier(ctx context.Context, src, dst *os.Root) *copier {
 }
 
 func (c *copier) work() {
+	// Per worker, so comparing files allocates nothing.
+	bufs := &compareBuffers{a: make([]byte, 64<<10), b: make([]byte, 64<<10)}
 	for j := range c.jobs {
 		if c.ctx.Err() != nil {
 			continue // drain so the sender never blocks
 		}
-		if err := c.copyFile(j); err != nil {
+		if err := c.syncFile(j, bufs); err != nil {
 			c.cancel(err)
 		}
 	}
@@ -87,17 +112,41 @@ func (c *copier) finish(err error) error {
 	return err
 }
 
-// mkdirAll creates directory rel (a clean, native relative path) and its
-// parents in dest.
+// mkdirAll makes sure directory rel (a clean, native relative path) and its
+// parents are real directories in dest.
 func (c *copier) mkdirAll(rel string) error {
 	if c.dirs[rel] {
 		return nil
 	}
-	if c.links[rel] {
-		return fmt.Errorf("%s is both a symlink and a directory: refusing to write beneath a symlink", rel)
+	if c.links[rel] || c.regular[rel] {
+		return fmt.Errorf("%s is both a file or symlink and a directory: refusing to write beneath it", rel)
 	}
 	if err := c.mkdirAll(filepath.Dir(rel)); err != nil {
 		return err
+	}
+	var fi fs.FileInfo
+	err := fs.ErrNotExist
+	if !c.fresh {
+		fi, err = c.dst.Lstat(rel)
+	}
+	switch {
+	case err == nil && fi.IsDir():
+		// Kept from an earlier run. An action may have taken its
+		// permissions away; the next run must be able to work in it.
+		if fi.Mode().Perm()&0o700 != 0o700 {
+			if err := c.dst.Chmod(rel, 0o755); err != nil {
+				return fmt.Errorf("making directory %s of the workspace writable: %w", rel, err)
+			}
+		}
+		c.dirs[rel] = true
+		return nil
+	case err == nil:
+		// A file or a symlink where the snapshot has a directory.
+		if err := c.clear(rel); err != nil {
+			return err
+		}
+	case !isNotExist(err):
+		return fmt.Errorf("reading %s in the workspace: %w", rel, err)
 	}
 	if err := c.dst.Mkdir(rel, 0o755); err != nil {
 		return fmt.Errorf("creating directory %s in the workspace: %w", rel, err)
@@ -106,35 +155,100 @@ func (c *copier) mkdirAll(rel string) error {
 	return nil
 }
 
-// reserve makes sure rel can be created: its parents exist as real
-// directories and nothing of that name was made before.
+// reserve makes sure rel can be placed: its parents exist as real
+// directories and nothing of that name was placed before.
 func (c *copier) reserve(rel string) error {
-	if c.dirs[rel] || c.links[rel] {
+	if c.dirs[rel] || c.links[rel] || c.regular[rel] {
 		return fmt.Errorf("%s appears twice in the source", rel)
 	}
 	return c.mkdirAll(filepath.Dir(rel))
 }
 
-// symlink recreates a symlink with its target unchanged. The target is not
+// clear removes whatever the workspace has at rel, never following it: a
+// symlink is removed, not its target; a directory with all it holds.
+func (c *copier) clear(rel string) error {
+	err := c.dst.RemoveAll(rel)
+	if errors.Is(err, fs.ErrPermission) {
+		// A tree an action made read-only (Go's module cache is, when
+		// GOPATH points into the workspace): its entries cannot be
+		// unlinked until their directories are writable again.
+		c.makeWritable(rel)
+		err = c.dst.RemoveAll(rel)
+	}
+	if err != nil {
+		return fmt.Errorf("removing %s from the workspace: %w", rel, err)
+	}
+	return nil
+}
+
+// makeWritable gives the owner full access to every directory under rel,
+// so that their entries can be removed. Errors are left to the removal
+// that follows to report.
+func (c *copier) makeWritable(rel string) {
+	fs.WalkDir(c.dst.FS(), filepath.ToSlash(rel), func(p string, d fs.DirEntry, err error) error {
+		if d == nil || !d.IsDir() {
+			return nil
+		}
+		// WalkDir calls this before it reads the directory, so an
+		// unreadable one is readable in time.
+		c.dst.Chmod(filepath.FromSlash(p), 0o700)
+		return nil
+	})
+}
+
+// symlink places a symlink with its target unchanged. The target is not
 // followed or checked: like git checkout, a link may point anywhere, and
 // everything the copier writes later refuses to go through it.
 func (c *copier) symlink(target, rel string) error {
 	if err := c.reserve(rel); err != nil {
 		return err
 	}
+	c.links[rel] = true
+	c.files.Add(1)
+	if c.fresh {
+		return c.writeLink(target, rel)
+	}
+	if old, err := c.dst.Readlink(rel); err == nil && old == target {
+		return nil // the same link (Readlink fails on anything but a link)
+	}
+	return c.writeLink(target, rel)
+}
+
+// writeLink replaces whatever is at rel with a symlink to target. The
+// caller has reserved rel.
+func (c *copier) writeLink(target, rel string) error {
+	if err := c.clearIfPresent(rel); err != nil {
+		return err
+	}
 	if err := c.dst.Symlink(target, rel); err != nil {
 		return fmt.Errorf("creating symlink %s in the workspace: %w", rel, err)
 	}
-	c.links[rel] = true
-	c.files.Add(1)
+	c.written.Add(1)
 	return nil
 }
 
-// enqueue schedules copying regular file rel from src.
+// clearIfPresent clears rel when the workspace has anything there.
+func (c *copier) clearIfPresent(rel string) error {
+	if c.fresh {
+		return nil
+	}
+	_, err := c.dst.Lstat(rel)
+	switch {
+	case err == nil:
+		return c.clear(rel)
+	case isNotExist(err):
+		return nil
+	default:
+		return fmt.Errorf("reading %s in the workspace: %w", rel, err)
+	}
+}
+
+// enqueue schedules placing regular file rel from src.
 func (c *copier) enqueue(rel string, perm fs.FileMode) error {
 	if err := c.reserve(rel); err != nil {
 		return err
 	}
+	c.regular[rel] = true
 	select {
 	case c.jobs <- fileJob{rel: rel, perm: perm}:
 		return nil
@@ -143,21 +257,115 @@ func (c *copier) enqueue(rel string, perm fs.FileMode) error {
 	}
 }
 
-func (c *copier) copyFile(j fileJob) error {
+// syncFile makes the workspace's rel a copy of the source's, unless it
+// already is one.
+func (c *copier) syncFile(j fileJob, bufs *compareBuffers) error {
+	c.files.Add(1)
 	in, err := c.src.Open(j.rel)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", j.rel, err)
 	}
 	defer in.Close()
+	if c.fresh {
+		_, err = c.writeFile(j.rel, in, j.perm)
+		return err
+	}
+	same, err := c.sameFile(j.rel, in, bufs)
+	if err != nil {
+		return err
+	}
+	if same {
+		return c.fixPerm(j.rel, j.perm)
+	}
+	if _, err := in.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("reading %s: %w", j.rel, err)
+	}
 	// Both ends are *os.File, so io.Copy lets the kernel copy
 	// (copy_file_range, which reflinks where the filesystem can).
 	_, err = c.writeFile(j.rel, in, j.perm)
 	return err
 }
 
-// writeFile creates rel in dest with content r and returns the bytes
-// written. The caller has reserved rel.
+// sameFile reports whether the workspace already has at rel a regular file
+// with the content of in (which it reads).
+func (c *copier) sameFile(rel string, in *os.File, bufs *compareBuffers) (bool, error) {
+	fi, err := c.dst.Lstat(rel)
+	if isNotExist(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading %s in the workspace: %w", rel, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return false, nil
+	}
+	si, err := in.Stat()
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", rel, err)
+	}
+	if si.Size() != fi.Size() {
+		return false, nil
+	}
+	if fi.Mode().Perm()&0o400 == 0 {
+		return false, nil // unreadable: rewriting is simpler than asking why
+	}
+	// Lstat said regular file, and dst's parents are checked directories:
+	// this open does not go through a link.
+	out, err := c.dst.Open(rel)
+	if err != nil {
+		return false, fmt.Errorf("reading %s in the workspace: %w", rel, err)
+	}
+	defer out.Close()
+	return bufs.equal(in, out)
+}
+
+// fixPerm sets rel's permission bits to perm when an earlier run left
+// others; chmod does not touch the mtime.
+func (c *copier) fixPerm(rel string, perm fs.FileMode) error {
+	fi, err := c.dst.Lstat(rel)
+	if err != nil {
+		return fmt.Errorf("reading %s in the workspace: %w", rel, err)
+	}
+	if fi.Mode().Perm() == perm {
+		return nil
+	}
+	if err := c.dst.Chmod(rel, perm); err != nil {
+		return fmt.Errorf("setting the mode of %s in the workspace: %w", rel, err)
+	}
+	return nil
+}
+
+// compareBuffers compares two streams block by block.
+type compareBuffers struct{ a, b []byte }
+
+func (bufs *compareBuffers) equal(x, y io.Reader) (bool, error) {
+	for {
+		n, errx := io.ReadFull(x, bufs.a)
+		m, erry := io.ReadFull(y, bufs.b[:len(bufs.a)])
+		if n != m || !bytes.Equal(bufs.a[:n], bufs.b[:m]) {
+			return false, nil
+		}
+		xEnd := errx == io.EOF || errors.Is(errx, io.ErrUnexpectedEOF)
+		yEnd := erry == io.EOF || errors.Is(erry, io.ErrUnexpectedEOF)
+		switch {
+		case errx != nil && !xEnd:
+			return false, errx
+		case erry != nil && !yEnd:
+			return false, erry
+		case xEnd || yEnd:
+			return xEnd == yEnd, nil
+		}
+	}
+}
+
+// writeFile replaces whatever is at rel with a file of content r and
+// returns the bytes written. The caller has reserved rel.
 func (c *copier) writeFile(rel string, r io.Reader, perm fs.FileMode) (int64, error) {
+	if err := c.clearIfPresent(rel); err != nil {
+		return 0, err
+	}
+	// O_EXCL: never opens an existing name, so never writes through a
+	// symlink that appeared since.
 	out, err := c.dst.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return 0, fmt.Errorf("creating %s in the workspace: %w", rel, err)
@@ -174,8 +382,44 @@ func (c *copier) writeFile(rel string, r io.Reader, perm fs.FileMode) (int64, er
 	if err != nil {
 		return n, fmt.Errorf("copying %s into the workspace: %w", rel, err)
 	}
-	c.files.Add(1)
+	c.written.Add(1)
 	return n, nil
+}
+
+// prune removes from the workspace every entry the snapshot does not have:
+// files an earlier run created, files since deleted from the project. It
+// runs after the snapshot is placed (finish has returned), when the maps
+// are complete.
+func (c *copier) prune(ctx context.Context) error {
+	if c.fresh {
+		return nil
+	}
+	return fs.WalkDir(c.dst.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("reading the workspace: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		if p == "." {
+			return nil
+		}
+		rel := filepath.FromSlash(p)
+		switch t := d.Type(); {
+		case t.IsDir() && c.dirs[rel]:
+			return nil
+		case t.IsRegular() && c.regular[rel], t&fs.ModeSymlink != 0 && c.links[rel]:
+			return nil
+		}
+		if err := c.clear(rel); err != nil {
+			return err
+		}
+		c.removed.Add(1)
+		if d.IsDir() {
+			return fs.SkipDir
+		}
+		return nil
+	})
 }
 
 // errUnsafePath is wrapped by errors about paths that would escape the

@@ -3,6 +3,12 @@
 // touching the user's checkout, and so that edits made while a run is going
 // do not leak into it.
 //
+// A project keeps its workspace from run to run (Workspaces hands out a
+// stable directory per project, one per concurrent run), and Take
+// synchronises it: unchanged files keep their mtime, so tools' own caches
+// keyed by path and mtime hit, while everything the project does not have
+// is removed, so no run sees what an earlier one left.
+//
 // Take copies either the work tree as it is (tracked files plus untracked,
 // non-ignored ones — what `git status` would call the project) or, with
 // Options.Rev, exactly one commit's tree. Outside git the directory is copied

@@ -4,8 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -14,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -25,7 +30,13 @@ type Snapshot struct {
 	Branch string // current branch name ("" when detached, or when Rev isn't a local branch name)
 	Dirty  bool   // the copy includes uncommitted (modified, deleted or untracked, non-ignored) changes
 	Note   string // a human note, e.g. "includes uncommitted changes (3 paths)"; "" when there is nothing to say
-	Files  int    // number of files copied (symlinks included)
+	Files  int    // number of files in the copy (symlinks included)
+	// Written counts the files and symlinks that had to be (re)written:
+	// all of them in a new workspace, the changed ones in a reused one.
+	Written int
+	// Removed counts the entries of a reused workspace that the copy does
+	// not have (left by an earlier run, or deleted from the project).
+	Removed int
 }
 
 // Options selects what Take copies.
@@ -40,8 +51,15 @@ type Options struct {
 // no commit.
 var ErrUnknownRev = errors.New("unknown revision")
 
-// Take copies the project at projectDir into dest, which must not exist or
-// be empty; on failure dest is left as it was found.
+// Take makes dest an exact copy of the project at projectDir. dest may be
+// new, or hold the copy of an earlier Take (a workspace reused from run to
+// run): files whose content is already right are left untouched, with
+// their mtimes, so tools that keep caches keyed by path and mtime (go test,
+// make, incremental compilers) see only what changed; wrong entries are
+// replaced and entries the project does not have are removed, whatever
+// put them there, so nothing of an earlier run leaks into this one. On
+// failure a dest Take created is removed; an existing one is left partly
+// synchronised, and the next Take finishes the job.
 //
 // Without Options.Rev it copies the work tree as it is: every tracked file
 // plus untracked, non-ignored ones, as listed by git run in projectDir (so a
@@ -72,8 +90,8 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 		return snap, err
 	}
 	defer func() {
-		if err != nil {
-			clearDest(dest, created)
+		if err != nil && created {
+			os.RemoveAll(dest)
 		}
 	}()
 	dst, err := os.OpenRoot(dest)
@@ -124,11 +142,15 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 			}
 		}
 	}
+	if err == nil {
+		err = c.prune(ctx)
+	}
 	if err != nil {
 		return snap, err
 	}
-
 	snap.Files = int(c.files.Load())
+	snap.Written = int(c.written.Load())
+	snap.Removed = int(c.removed.Load())
 	if snap.Files == 0 && opts.Rev == "" && snap.Git {
 		notes = append(notes, "no tracked or untracked non-ignored files here: is the directory ignored by .gitignore?")
 	}
@@ -146,9 +168,9 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-// prepareDest checks dest is empty or creates it; created says it did.
+// prepareDest creates dest unless it exists; created says it did.
 func prepareDest(dest string) (created bool, err error) {
-	entries, err := os.ReadDir(dest)
+	fi, err := os.Lstat(dest)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if err := os.MkdirAll(dest, 0o700); err != nil {
@@ -156,25 +178,11 @@ func prepareDest(dest string) (created bool, err error) {
 		}
 		return true, nil
 	case err != nil:
-		return false, fmt.Errorf("workspace must be an empty directory: %w", err)
-	case len(entries) > 0:
-		return false, fmt.Errorf("workspace %s is not empty: use a new directory or empty this one", dest)
+		return false, fmt.Errorf("workspace: %w", err)
+	case !fi.IsDir():
+		return false, fmt.Errorf("workspace %s is not a directory", dest)
 	}
 	return false, nil
-}
-
-// clearDest undoes a failed Take so the caller can retry into the same
-// place. Everything in dest was made by Take (it was empty), so removing it
-// loses nothing; errors are ignored because the Take error matters more.
-func clearDest(dest string, created bool) {
-	if created {
-		os.RemoveAll(dest)
-		return
-	}
-	entries, _ := os.ReadDir(dest)
-	for _, e := range entries {
-		os.RemoveAll(filepath.Join(dest, e.Name()))
-	}
 }
 
 // findRepo finds the git work tree around dir. When there is none, notGit
@@ -469,28 +477,32 @@ func copyRev(c *copier, g git, prefix, rev string) (commit, branch string, err e
 
 type treeEntry struct {
 	mode, obj, rel string
+	size           int64
 }
 
 // maxLinkTarget bounds the blob read into memory for a symlink; real
 // targets are far shorter (PATH_MAX is 4096).
 const maxLinkTarget = 64 << 10
 
-// copyTree writes every entry of tree into the workspace. Contents are
+// copyTree makes the workspace hold every entry of tree. Entries the
+// workspace already has are recognised by their git object id, hashed from
+// the workspace's file, so only changed ones are read from git; those are
 // streamed from one `git cat-file --batch`, never held whole in memory.
 func copyTree(c *copier, g git, tree string) error {
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
-	out, err := g.output(ctx, "ls-tree", "-r", "-z", "--full-tree", tree)
+	// -l adds each blob's size, so most unchanged files are recognised
+	// without reading them.
+	out, err := g.output(ctx, "ls-tree", "-r", "-z", "-l", "--full-tree", tree)
 	if err != nil {
 		return err
 	}
 	var blobs []treeEntry
-	var want bytes.Buffer
 	for _, rec := range splitNUL(out) {
-		// "<mode> SP <type> SP <object> TAB <path>"
+		// "<mode> SP <type> SP <object> SP+ <size> TAB <path>"
 		meta, name, ok := strings.Cut(rec, "\t")
 		f := strings.Fields(meta)
-		if !ok || len(f) != 3 {
+		if !ok || len(f) != 4 {
 			return fmt.Errorf("unexpected git ls-tree output %q", rec)
 		}
 		rel, err := localPath(name)
@@ -499,8 +511,19 @@ func copyTree(c *copier, g git, tree string) error {
 		}
 		switch f[0] {
 		case "100644", "100755", "120000":
-			blobs = append(blobs, treeEntry{mode: f[0], obj: f[2], rel: rel})
-			want.WriteString(f[2] + "\n")
+			size, err := strconv.ParseInt(f[3], 10, 64)
+			if err != nil || size < 0 {
+				return fmt.Errorf("unexpected git ls-tree output %q", rec)
+			}
+			if err := c.reserve(rel); err != nil {
+				return err
+			}
+			if f[0] == "120000" {
+				c.links[rel] = true
+			} else {
+				c.regular[rel] = true
+			}
+			blobs = append(blobs, treeEntry{mode: f[0], obj: f[2], rel: rel, size: size})
 		case "160000":
 			// A submodule: its files are in another repository; leave
 			// the empty directory a clone would have.
@@ -511,10 +534,16 @@ func copyTree(c *copier, g git, tree string) error {
 			return fmt.Errorf("%s: unsupported git file mode %s", rel, f[0])
 		}
 	}
-	if len(blobs) == 0 {
-		return nil
+	c.files.Add(int64(len(blobs)))
+	blobs, err = c.changedBlobs(blobs)
+	if err != nil || len(blobs) == 0 {
+		return err
 	}
 
+	var want bytes.Buffer
+	for _, b := range blobs {
+		want.WriteString(b.obj + "\n")
+	}
 	args := []string{"cat-file", "--batch"}
 	cmd := g.command(ctx, args...)
 	cmd.Stdin = &want
@@ -541,7 +570,98 @@ func copyTree(c *copier, g git, tree string) error {
 	return nil
 }
 
-// writeBlobs reads `git cat-file --batch` replies, one per entry in order.
+func (b treeEntry) perm() fs.FileMode {
+	if b.mode == "100755" {
+		return 0o755
+	}
+	return 0o644
+}
+
+// changedBlobs returns the entries the workspace does not already hold,
+// in order. Unchanged files get their permission bits fixed if an earlier
+// run changed them.
+func (c *copier) changedBlobs(blobs []treeEntry) ([]treeEntry, error) {
+	if c.fresh {
+		return blobs, nil
+	}
+	same := make([]bool, len(blobs))
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			buf := make([]byte, 64<<10)
+			for i := w; i < len(blobs); i += workers {
+				if ctx.Err() != nil {
+					return
+				}
+				ok, err := c.holds(blobs[i], buf)
+				if err == nil && ok && blobs[i].mode != "120000" {
+					err = c.fixPerm(blobs[i].rel, blobs[i].perm())
+				}
+				if err != nil {
+					cancel(err)
+					return
+				}
+				same[i] = ok
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	var changed []treeEntry
+	for i, b := range blobs {
+		if !same[i] {
+			changed = append(changed, b)
+		}
+	}
+	return changed, nil
+}
+
+// holds reports whether the workspace has b already: a file or symlink of
+// the right kind whose content hashes to b's object id, computed the way
+// git does ("blob <size>\0<content>", SHA-1 or SHA-256 by the repository's
+// object format).
+func (c *copier) holds(b treeEntry, buf []byte) (bool, error) {
+	var h hash.Hash
+	switch len(b.obj) {
+	case 2 * sha1.Size:
+		h = sha1.New()
+	case 2 * sha256.Size:
+		h = sha256.New()
+	default:
+		return false, nil
+	}
+	fmt.Fprintf(h, "blob %d\x00", b.size)
+	if b.mode == "120000" {
+		target, err := c.dst.Readlink(b.rel)
+		if err != nil || int64(len(target)) != b.size {
+			return false, nil // not a link, or another one: rewritten
+		}
+		io.WriteString(h, target)
+	} else {
+		fi, err := c.dst.Lstat(b.rel)
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() != b.size || fi.Mode().Perm()&0o400 == 0 {
+			return false, nil
+		}
+		f, err := c.dst.Open(b.rel)
+		if err != nil {
+			return false, fmt.Errorf("reading %s in the workspace: %w", b.rel, err)
+		}
+		_, err = io.CopyBuffer(h, struct{ io.Reader }{f}, buf)
+		f.Close()
+		if err != nil {
+			return false, fmt.Errorf("reading %s in the workspace: %w", b.rel, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)) == b.obj, nil
+}
+
+// writeBlobs reads `git cat-file --batch` replies, one per entry in order,
+// and writes them over whatever the workspace has there. The entries are
+// reserved.
 func writeBlobs(c *copier, r *bufio.Reader, blobs []treeEntry) error {
 	for _, b := range blobs {
 		if c.ctx.Err() != nil {
@@ -570,16 +690,10 @@ func writeBlobs(c *copier, r *bufio.Reader, blobs []treeEntry) error {
 			target, err = io.ReadAll(body)
 			n = int64(len(target))
 			if err == nil && n == size {
-				err = c.symlink(string(target), b.rel)
+				err = c.writeLink(string(target), b.rel)
 			}
 		} else {
-			perm := fs.FileMode(0o644)
-			if b.mode == "100755" {
-				perm = 0o755
-			}
-			if err = c.reserve(b.rel); err == nil {
-				n, err = c.writeFile(b.rel, body, perm)
-			}
+			n, err = c.writeFile(b.rel, body, b.perm())
 		}
 		if err != nil {
 			return err

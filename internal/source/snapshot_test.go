@@ -193,7 +193,7 @@ func TestCleanRepo(t *testing.T) {
 	head := commitAll(t, repo, "first")
 
 	snap, dest := take(t, repo, Options{})
-	want := Snapshot{Dir: dest, Git: true, Commit: head, Branch: "main", Files: 3}
+	want := Snapshot{Dir: dest, Git: true, Commit: head, Branch: "main", Files: 3, Written: 3}
 	if snap != want {
 		t.Errorf("snapshot = %+v, want %+v", snap, want)
 	}
@@ -708,26 +708,6 @@ func TestLocalPath(t *testing.T) {
 			t.Errorf("localPath(%q) = %v, want errUnsafePath", p, err)
 		}
 	}
-}
-
-func TestDestMustBeEmpty(t *testing.T) {
-	gitTest(t)
-	dir := t.TempDir()
-	write(t, dir, "a", "a", 0o644)
-	dest := t.TempDir()
-	write(t, dest, "keep", "k", 0o644)
-	if _, err := Take(context.Background(), dir, dest, Options{}); err == nil || !strings.Contains(err.Error(), "not empty") {
-		t.Errorf("error = %v, want not empty", err)
-	}
-	if got := files(t, dest); !maps.Equal(got, map[string]string{"keep": "k"}) {
-		t.Errorf("dest changed: %v", got)
-	}
-	// An existing empty directory is fine.
-	empty := t.TempDir()
-	if _, err := Take(context.Background(), dir, empty, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	wantFiles(t, empty, map[string]string{"a": "a"})
 }
 
 func TestCancelled(t *testing.T) {

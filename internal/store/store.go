@@ -53,9 +53,13 @@ type Run struct {
 	Reason string
 	// Lock is the file the owning process holds locked while the run is
 	// live; a lock that can be taken means the owner is gone.
-	Lock     string
-	Created  time.Time
-	Finished time.Time
+	Lock string
+	// Workspace is the directory the run worked in. It is kept after the
+	// run, and the project's next run in the same slot brings it back to
+	// its snapshot.
+	Workspace string
+	Created   time.Time
+	Finished  time.Time
 	// Selection is what a partial run was asked to run; zero for a run of
 	// the whole pipeline. Only the actions it took are the run's actions.
 	Selection Selection

@@ -208,9 +208,9 @@ func (s *Store) CreateRun(ctx context.Context, r store.Run, actions []store.Acti
 	var id int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`INSERT INTO runs (project, dir, commit_sha, branch, dirty, status, reason, lock, created, finished, selection)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Project, r.Dir, r.Commit, r.Branch, boolInt(r.Dirty), string(r.Status), r.Reason, r.Lock,
+			`INSERT INTO runs (project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished, selection)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Project, r.Dir, r.Commit, r.Branch, boolInt(r.Dirty), string(r.Status), r.Reason, r.Lock, r.Workspace,
 			nanos(r.Created), nanos(r.Finished), encodeSelection(r.Selection))
 		if err != nil {
 			return err
@@ -322,7 +322,7 @@ func (s *Store) SetActions(ctx context.Context, runID int64, keys []store.Key, s
 	return nil
 }
 
-const runColumns = `id, project, dir, commit_sha, branch, dirty, status, reason, lock, created, finished, selection`
+const runColumns = `id, project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished, selection`
 
 // selectionVersion is the format of the runs.selection column.
 const selectionVersion = 1
@@ -361,7 +361,7 @@ func scanRun(row interface{ Scan(...any) error }) (store.Run, error) {
 	var dirty int
 	var status, selection string
 	var created, finished int64
-	err := row.Scan(&r.ID, &r.Project, &r.Dir, &r.Commit, &r.Branch, &dirty, &status, &r.Reason, &r.Lock, &created, &finished, &selection)
+	err := row.Scan(&r.ID, &r.Project, &r.Dir, &r.Commit, &r.Branch, &dirty, &status, &r.Reason, &r.Lock, &r.Workspace, &created, &finished, &selection)
 	if err == nil {
 		r.Selection, err = decodeSelection(selection)
 	}

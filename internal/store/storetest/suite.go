@@ -179,7 +179,7 @@ func newRun(t *testing.T, s store.Store, project string) int64 {
 	t.Helper()
 	id, err := s.CreateRun(ctx, store.Run{
 		Project: project, Dir: "/src/" + project, Commit: "abc", Branch: "main", Dirty: true,
-		Status: store.Running, Lock: "/locks/x", Created: time.Unix(100, 0),
+		Status: store.Running, Lock: "/locks/x", Workspace: "/data/workspaces/" + project, Created: time.Unix(100, 0),
 	}, actions())
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +193,8 @@ func testLifecycle(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Project != "p" || r.Commit != "abc" || !r.Dirty || r.Status != store.Running || !r.Created.Equal(time.Unix(100, 0)) {
+	if r.Project != "p" || r.Commit != "abc" || !r.Dirty || r.Status != store.Running || !r.Created.Equal(time.Unix(100, 0)) ||
+		r.Workspace != "/data/workspaces/p" {
 		t.Errorf("run %+v", r)
 	}
 	acts, err := s.Actions(ctx, id)

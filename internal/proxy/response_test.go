@@ -1,0 +1,67 @@
+package proxy
+
+import (
+	"errors"
+	"testing"
+)
+
+// The response parser's decisions: what an upstream may send, and how
+// its body is framed.
+func TestParseResponseHead(t *testing.T) {
+	type want struct {
+		status  int
+		length  int64
+		chunked bool
+		close   bool
+	}
+	for _, tc := range []struct {
+		name, head string
+		want       *want // nil: refused as a bad response (a 502)
+	}{
+		{"plain", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", &want{200, 5, false, false}},
+		{"no reason", "HTTP/1.1 204\r\n\r\n", &want{204, -1, false, false}},
+		{"empty reason", "HTTP/1.1 404 \r\n\r\n", &want{404, -1, false, false}},
+		{"interim", "HTTP/1.1 103 Early Hints\r\n\r\n", &want{103, -1, false, false}},
+		{"until close", "HTTP/1.1 200 OK\r\n\r\n", &want{200, -1, false, false}},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", &want{200, -1, true, false}},
+		{"chunked wins over a length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", &want{200, -1, true, false}},
+		{"close", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", &want{200, -1, false, true}},
+		{"HTTP/1.0", "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", &want{200, 1, false, true}},
+		{"HTTP/1.0 keep-alive", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n", &want{200, 1, false, false}},
+		{"HTTP/1.0 chunked", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n", &want{200, -1, false, true}},
+		{"repeated length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", &want{200, 5, false, false}},
+		{"two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", nil},
+		{"one length spelt twice", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 05\r\n\r\n", nil},
+		{"non-numeric length", "HTTP/1.1 200 OK\r\nContent-Length: five\r\n\r\n", nil},
+		{"gzip coding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", nil},
+		{"chunked twice", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", nil},
+		{"short status line", "HTTP/1.1 20\r\n\r\n", nil},
+		{"HTTP/1.2", "HTTP/1.2 200 OK\r\n\r\n", nil},
+		{"HTTP/2", "HTTP/2.0 200 OK\r\n\r\n", nil},
+		{"not HTTP", "HTTQ/1.1 200 OK\r\n\r\n", nil},
+		{"no space after version", "HTTP/1.1_200 OK\r\n\r\n", nil},
+		{"four-digit status", "HTTP/1.1 2000 OK\r\n\r\n", nil},
+		{"status with a letter", "HTTP/1.1 2x0 OK\r\n\r\n", nil},
+		{"status below 100", "HTTP/1.1 099 OK\r\n\r\n", nil},
+		{"bare LF", "HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n", nil},
+		{"bare LF in a header", "HTTP/1.1 200 OK\r\nX: 1\nContent-Length: 0\r\n\r\n", nil},
+		{"trailer named Content-Length", "HTTP/1.1 200 OK\r\nTrailer: Content-Length\r\nTransfer-Encoding: chunked\r\n\r\n", nil},
+		{"trailer", "HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n", &want{200, -1, true, false}},
+		{"obs-fold", "HTTP/1.1 200 OK\r\nX: 1\r\n 2\r\n\r\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r response
+			err := r.parse([]byte(tc.head))
+			if tc.want == nil {
+				if !errors.Is(err, errBadResponse) {
+					t.Fatalf("got %v (status %d, length %d), want a bad response", err, r.status, r.length)
+				}
+				return
+			}
+			got := want{r.status, r.length, r.chunked, r.close}
+			if err != nil || got != *tc.want {
+				t.Fatalf("got %+v, %v; want %+v", got, err, *tc.want)
+			}
+		})
+	}
+}
