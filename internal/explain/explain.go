@@ -7,7 +7,9 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/store"
@@ -95,14 +97,14 @@ func fileChanges(what string, old, cur map[string]string) []Change {
 		before, had := old[p]
 		switch {
 		case !had:
-			out = append(out, Change{What: what, Name: p, How: "added"})
+			out = append(out, Change{What: what, Name: printable(p), How: "added"})
 		case before != now:
-			out = append(out, Change{What: what, Name: p, How: "changed"})
+			out = append(out, Change{What: what, Name: printable(p), How: "changed"})
 		}
 	}
 	for p := range old {
 		if _, has := cur[p]; !has {
-			out = append(out, Change{What: what, Name: p, How: "removed"})
+			out = append(out, Change{What: what, Name: printable(p), How: "removed"})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -187,6 +189,16 @@ func upstreamChanges(old, cur Side) []Change {
 	return out
 }
 
+// printable quotes text from the repository that holds control
+// characters, so that a file named with an escape sequence cannot drive
+// the terminal that shows it.
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) && r != '\t' }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
 // names words file changes: "dist/app changed, dist/new added".
 func names(changes []Change, max int) string {
 	var parts []string
@@ -213,12 +225,12 @@ func scriptDiff(old, cur string) string {
 	var lines []string
 	for _, l := range ol {
 		if !slices.Contains(cl, l) {
-			lines = append(lines, "- "+l)
+			lines = append(lines, "- "+printable(l))
 		}
 	}
 	for _, l := range cl {
 		if !slices.Contains(ol, l) {
-			lines = append(lines, "+ "+l)
+			lines = append(lines, "+ "+printable(l))
 		}
 	}
 	if len(lines) > maxScriptLines {

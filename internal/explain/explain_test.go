@@ -48,6 +48,12 @@ func TestDiff(t *testing.T) {
 			{What: "input", Name: "new.go", How: "added"},
 			{What: "input", Name: "util.go", How: "removed"},
 		}},
+		{"control characters in a file name are quoted", func(s *explain.Side) {
+			s.Parts.Inputs.Digest = "t2"
+			s.Files = map[string]string{"main.go": "aa", "util.go": "bb", "\x1b[2Jx.go": "cc"}
+		}, []explain.Change{
+			{What: "input", Name: `"\x1b[2Jx.go"`, How: "added"},
+		}},
 		{"input list gone", func(s *explain.Side) { s.Parts.Inputs.Digest = "t2"; s.Files = nil }, []explain.Change{
 			{What: "input", How: "changed", Detail: "2 files before, 2 now; the file list of the earlier run is no longer kept"},
 		}},
