@@ -25,6 +25,10 @@ type StateMachine struct {
 	QueryLanguage  string            `json:"QueryLanguage,omitempty"`
 	// ProcessorConfig is set on a Map's ItemProcessor only.
 	ProcessorConfig *ProcessorConfig `json:"ProcessorConfig,omitempty"`
+	// Warnings are what Load accepted, as Step Functions does, but a
+	// user most likely did not mean (a key written twice); set on the
+	// top-level machine only.
+	Warnings []Error `json:"-"`
 }
 
 // ProcessorConfig is a Map ItemProcessor's mode; only INLINE runs locally,

@@ -1,0 +1,41 @@
+package asl
+
+import (
+	"strings"
+	"testing"
+)
+
+// A key written twice in a JSON definition is accepted, as Step Functions
+// accepts it, with the value written last, and reported as a warning so
+// that the edit mistake it usually is does not go unnoticed.
+func TestDuplicateJSONKeyLastWinsWithWarning(t *testing.T) {
+	src := `{
+  "StartAt": "A",
+  "States": {
+    "A": { "Type": "Pass", "Type": "Succeed" },
+    "A": { "Type": "Pass", "Result": 2, "End": true }
+  }
+}`
+	sm, err := Load("definition.json", []byte(src))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	a := sm.States["A"]
+	if a.Type != TypePass || string(a.Result) != "2" {
+		t.Errorf("state A = %+v, want the Pass written last", a)
+	}
+	var got []string
+	for _, w := range sm.Warnings {
+		got = append(got, w.String())
+	}
+	want := []string{
+		`definition.json:4:28: /States/A/Type: duplicate field "Type" (first defined at line 4); the value written last is used, as Step Functions does`,
+		`definition.json:5:5: /States/A: duplicate field "A" (first defined at line 4); the value written last is used, as Step Functions does`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if errs := Validate("definition.json", []byte(src)); len(errs) != 0 {
+		t.Errorf("Validate = %v, want no error", errs)
+	}
+}
