@@ -26,6 +26,8 @@ type choiceRule struct {
 	valuePath *jsonpath.Path
 	literal   any
 	matcher   []matchPart
+	// assign is a top-level rule's Assign.
+	assign *payload.Template
 }
 
 func compileChoice(r *asl.ChoiceRule, where string) (*choiceRule, error) {
@@ -344,13 +346,16 @@ func (s *scope) choice(v *visit) (any, string, error) {
 		return nil, "", err
 	}
 	next := ""
+	// The rule taken sets its own Assign; the state's Assign goes with
+	// the Default. Both read the Choice's effective input.
+	assign := v.st.assign
 	for _, r := range v.st.choices {
 		ok, err := r.eval(in, ctxObj)
 		if err != nil {
 			return nil, "", s.stateFailure(v, err)
 		}
 		if ok {
-			next = r.next
+			next, assign = r.next, r.assign
 			break
 		}
 	}
@@ -359,6 +364,9 @@ func (s *scope) choice(v *visit) (any, string, error) {
 	}
 	if next == "" {
 		return nil, "", asl.Failf(asl.ErrNoChoiceMatched, "No Matches!")
+	}
+	if v.assigned, err = s.evalAssign(v, assign, in, ctxObj); err != nil {
+		return nil, "", err
 	}
 	out, err := s.applyOutputPath(v, in, ctxObj)
 	return out, next, err

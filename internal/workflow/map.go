@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
@@ -179,6 +180,7 @@ func (s *scope) runIterations(ctx context.Context, v *visit, cfg mapConfig, name
 				}
 				i := order[k]
 				c := s.run.newScope(names[i], prev)
+				c.parent = s
 				out, f, err := s.iteration(ctx, mctx, v, c, i, inputs[i])
 				prev = c.lastID
 				mu.Lock()
@@ -368,11 +370,12 @@ func (s *scope) batches(v *visit, in, ctxObj any, items []any) ([]any, error) {
 	selected := items
 	if st.itemSelector != nil {
 		selected = make([]any, len(items))
-		base := ctxObj.(*jsonvalue.Object)
+		env := ctxObj.(*jsonpath.Env)
+		base := env.Context.(*jsonvalue.Object)
 		for i, item := range items {
 			c := base.Clone()
 			c.Set("Map", object("Item", object("Index", jsonInt(int64(i)), "Value", item)))
-			out, err := st.itemSelector.Eval(in, c)
+			out, err := st.itemSelector.Eval(in, &jsonpath.Env{Context: c, Vars: env.Vars})
 			if err != nil {
 				return nil, s.stateFailure(v, err)
 			}

@@ -20,6 +20,11 @@ import (
 type scope struct {
 	run  *execution
 	name string
+	// parent is the scope a Map iteration or Parallel branch runs in,
+	// whose variables it reads; nil at the top level.
+	parent *scope
+	// vars are the workflow variables this scope assigned.
+	vars map[string]any
 
 	rec []Event
 	pos int

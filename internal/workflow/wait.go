@@ -60,5 +60,9 @@ func (s *scope) wait(ctx context.Context, v *visit) (any, error) {
 			return nil, &stopError{err: err}
 		}
 	}
+	// A Wait has no result: its Assign reads the effective input.
+	if v.assigned, err = s.evalAssign(v, st.assign, in, ctxObj); err != nil {
+		return nil, err
+	}
 	return s.applyOutputPath(v, in, ctxObj)
 }

@@ -56,6 +56,8 @@ func (v *validator) catch(sc *scope, name string, n *node, ptr string) {
 		for _, f := range c.fields {
 			fp := pointerJoin(p, f.key)
 			switch f.key {
+			case "Assign":
+				v.assign(f.value, fp)
 			case "Next":
 				v.transition(sc, name, f.value, fp)
 			case "ResultPath":

@@ -256,6 +256,8 @@ func (v *validator) stateField(sc *scope, name, typ string, f *field, ptr string
 		v.template(n, ptr, typ == TypeMap)
 	case "ResultSelector", "ItemSelector", "Credentials":
 		v.template(n, ptr, true)
+	case "Assign":
+		v.assign(n, ptr)
 	case "Result":
 		// Any JSON value; it is not a template.
 	case "Resource":
