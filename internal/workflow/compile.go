@@ -57,6 +57,7 @@ type state struct {
 	batchInput          *payload.Template
 	batchMaxItemsPath   *jsonpath.Path
 	batchMaxBytesPath   *jsonpath.Path
+	resultWriter        *resultWriter
 	waitForTaskToken    bool
 	lambda              bool // Resource is a Lambda function ARN
 	resourceType, rname string
@@ -252,6 +253,11 @@ func compileState(name string, def *asl.State, where string) (*state, error) {
 		}
 		st.parameters = nil
 		st.itemSelector = tmpl("ItemSelector", sel)
+		if len(def.ResultWriter) > 0 {
+			if st.resultWriter, err = compileResultWriter(def.ResultWriter); err != nil {
+				return nil, definitionError(where+"/ResultWriter", "%v", err)
+			}
+		}
 		st.maxConcurrencyPath = optPath("MaxConcurrencyPath", def.MaxConcurrencyPath)
 		st.toleratedPctPath = optPath("ToleratedFailurePercentagePath", def.ToleratedFailurePercentagePath)
 		st.toleratedCountPath = optPath("ToleratedFailureCountPath", def.ToleratedFailureCountPath)

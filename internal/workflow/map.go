@@ -102,7 +102,13 @@ func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (out any,
 		return nil, res.failure, true, nil
 	}
 	s.step(MapStateSucceeded, nil, nil)
-	if out, err = s.outputOf(v, results, true, ctxObj); err != nil {
+	var result any = results
+	if v.st.resultWriter != nil {
+		if result, err = s.writeResults(v, attempt, in, ctxObj, inputs, results, res.failed); err != nil {
+			return fail(err)
+		}
+	}
+	if out, err = s.outputOf(v, result, true, ctxObj); err != nil {
 		return fail(err)
 	}
 	return out, nil, false, nil
@@ -136,6 +142,9 @@ type iterationsEnd struct {
 	failure  *asl.Failure
 	exceeded bool
 	stop     error
+	// failed marks the iterations that failed within the tolerance
+	// (their result is their error output).
+	failed []bool
 	// failedSource is the event the failed iteration's next event would
 	// have linked to (its last state event); last is the highest event ID
 	// of the iterations.
@@ -157,11 +166,11 @@ func (s *scope) runIterations(ctx context.Context, v *visit, cfg mapConfig, name
 	mctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	results := make([]any, n)
+	end := iterationsEnd{failed: make([]bool, n)}
 	var (
 		next   atomic.Int64
 		mu     sync.Mutex
 		failed int64
-		end    iterationsEnd
 		wg     sync.WaitGroup
 	)
 	for range workers {
@@ -195,6 +204,7 @@ func (s *scope) runIterations(ctx context.Context, v *visit, cfg mapConfig, name
 				case f != nil:
 					failed++
 					results[i] = errorOutput(f)
+					end.failed[i] = true
 					if !cfg.hasTolerance || exceedsTolerance(cfg, failed, n) {
 						if end.failure == nil {
 							end.failure, end.exceeded = f, cfg.hasTolerance
