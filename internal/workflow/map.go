@@ -189,7 +189,11 @@ func (s *scope) runIterations(ctx context.Context, v *visit, cfg mapConfig, name
 				}
 				i := order[k]
 				c := s.run.newScope(names[i], prev)
-				c.parent = s
+				if cfg := v.st.processor.config; cfg == nil || cfg.Mode != "DISTRIBUTED" {
+					// Step Functions: a Distributed Map's child workflows
+					// cannot read the variables of outer scopes.
+					c.parent = s
+				}
 				out, f, err := s.iteration(ctx, mctx, v, c, i, inputs[i])
 				prev = c.lastID
 				mu.Lock()

@@ -25,6 +25,7 @@ func validateTree(r *report, root *node) {
 	v := &validator{r: r, names: map[string]pos{}, labels: map[string]pos{}}
 	v.machine(root, "", machineTop)
 	v.transitions()
+	checkVariables(r, root)
 }
 
 // validator carries what the checks of one definition share.

@@ -39,3 +39,40 @@ func TestDuplicateJSONKeyLastWinsWithWarning(t *testing.T) {
 		t.Errorf("Validate = %v, want no error", errs)
 	}
 }
+
+// A variable that no visible scope assigns is a warning (the state that
+// reads it fails when it runs); a Distributed Map's processor sees no
+// outer variable; a Pass state's Result is data and not looked into.
+func TestUndefinedVariableWarnings(t *testing.T) {
+	src := `{
+  "StartAt": "Set",
+  "States": {
+    "Set": { "Type": "Pass", "Assign": { "x": 1 }, "Result": { "lit.$": "$nothing" }, "Next": "Use" },
+    "Use": { "Type": "Pass", "Parameters": { "x.$": "$x", "y.$": "States.Format('{}', $y)", "ctx.$": "$$.Execution.Id" }, "Next": "Fan" },
+    "Fan": {
+      "Type": "Map",
+      "ItemProcessor": {
+        "ProcessorConfig": { "Mode": "DISTRIBUTED", "ExecutionType": "STANDARD" },
+        "StartAt": "Inner",
+        "States": { "Inner": { "Type": "Pass", "InputPath": "$x", "End": true } }
+      },
+      "End": true
+    }
+  }
+}`
+	sm, err := Load("definition.json", []byte(src))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	var got []string
+	for _, w := range sm.Warnings {
+		got = append(got, w.String())
+	}
+	want := []string{
+		`definition.json:5:66: /States/Use/Parameters/y.$: the variable $y is not assigned in this scope or an enclosing one; reading it fails when the state runs`,
+		`definition.json:11:61: /States/Fan/ItemProcessor/States/Inner/InputPath: the variable $x is not assigned in this scope or an enclosing one; reading it fails when the state runs`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
