@@ -261,9 +261,10 @@ func (p *Path) step(root, cur any, i int, out *[]any, strict, scanning bool) err
 		}
 		v, ok := m.Get(s.name)
 		if !ok {
-			if !leaf && s.upstreamDefinite && !s.scan {
-				return p.missingProperty(i)
-			}
+			// Jayway fails "Missing property in path" here when all
+			// before the name is definite ($.missing[*]); Step Functions
+			// gives the empty result of the indefinite path instead
+			// (recorded executions), so the walk just finds nothing.
 			return nil
 		}
 		return p.walk(root, v, i+1, out, strict)
