@@ -346,16 +346,17 @@ func (s *scope) choice(v *visit) (any, string, error) {
 		return nil, "", err
 	}
 	next := ""
-	// The rule taken sets its own Assign; the state's Assign goes with
-	// the Default. Both read the Choice's effective input.
-	assign := v.st.assign
+	// The developer guide ("Choice workflow state"): the state's Assign
+	// applies whichever rule matches, and the rule taken adds its own.
+	// Both read the Choice's effective input, before either is written.
+	var ruleAssign *payload.Template
 	for _, r := range v.st.choices {
 		ok, err := r.eval(in, ctxObj)
 		if err != nil {
 			return nil, "", s.stateFailure(v, err)
 		}
 		if ok {
-			next, assign = r.next, r.assign
+			next, ruleAssign = r.next, r.assign
 			break
 		}
 	}
@@ -365,8 +366,23 @@ func (s *scope) choice(v *visit) (any, string, error) {
 	if next == "" {
 		return nil, "", asl.Failf(asl.ErrNoChoiceMatched, "No Matches!")
 	}
-	if v.assigned, err = s.evalAssign(v, assign, in, ctxObj); err != nil {
+	if v.assigned, err = s.evalAssign(v, v.st.assign, in, ctxObj); err != nil {
 		return nil, "", err
+	}
+	if ruleAssign != nil {
+		fromRule, err := s.evalAssign(v, ruleAssign, in, ctxObj)
+		if err != nil {
+			return nil, "", err
+		}
+		if v.assigned == nil {
+			v.assigned = fromRule
+		} else {
+			// A name both set takes the rule's value, the more specific.
+			v.assigned = v.assigned.Clone()
+			for _, m := range fromRule.Members() {
+				v.assigned.Set(m.Key, m.Value)
+			}
+		}
 	}
 	out, err := s.applyOutputPath(v, in, ctxObj)
 	return out, next, err
