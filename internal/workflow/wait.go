@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -30,22 +31,24 @@ func (s *scope) wait(ctx context.Context, v *visit) (any, error) {
 		}
 		until = t
 	case st.waitSecondsPath != nil:
-		// The causes are Step Functions' (recorded in LocalStack's
-		// AWS-validated snapshots): the path, then the value it found.
+		// The causes are Step Functions' words (as LocalStack records
+		// them, and emulators copying AWS's messages show them): the
+		// path, then the value it found, after the usual prefix naming
+		// the state.
 		p := st.waitSecondsPath
 		val, err := p.Get(in, ctxObj)
 		if err != nil {
 			if jsonpath.IsUndefinedVariable(err) {
 				return nil, s.pathFailure(v, "SecondsPath", p, in, err)
 			}
-			return nil, asl.Failf(asl.ErrRuntime, "The SecondsPath parameter does not reference an input value: %s", p)
+			return nil, s.waitFailure(v, "The SecondsPath parameter does not reference an input value: %s", p)
 		}
 		n, isInt := longValue(val)
 		switch {
 		case !isInt:
-			return nil, asl.Failf(asl.ErrRuntime, "The SecondsPath parameter cannot be parsed as a long value: %s == %s", p, causeValue(val))
+			return nil, s.waitFailure(v, "The SecondsPath parameter cannot be parsed as a long value: %s == %s", p, causeValue(val))
 		case n < 0:
-			return nil, asl.Failf(asl.ErrRuntime, "The SecondsPath parameter references a negative value: %s == %s", p, causeValue(val))
+			return nil, s.waitFailure(v, "The SecondsPath parameter references a negative value: %s == %s", p, causeValue(val))
 		case n > maxSeconds:
 			// AWS's behaviour above its documented maximum is not
 			// recorded; refusing keeps the value from overflowing a
@@ -56,16 +59,20 @@ func (s *scope) wait(ctx context.Context, v *visit) (any, error) {
 		}
 		until = v.entered.Timestamp.Add(time.Duration(n) * time.Second)
 	case st.waitTimestampPath != nil:
-		val, err := s.getPath(v, st.waitTimestampPath, in, ctxObj)
+		p := st.waitTimestampPath
+		val, err := p.Get(in, ctxObj)
 		if err != nil {
-			return nil, err
+			if jsonpath.IsUndefinedVariable(err) {
+				return nil, s.pathFailure(v, "TimestampPath", p, in, err)
+			}
+			return nil, s.waitFailure(v, "The TimestampPath parameter does not reference an input value: %s", p)
 		}
 		str, _ := val.(string)
 		t, ok := parseTimestamp(str)
 		if !ok {
-			return nil, asl.Failf(asl.ErrRuntime,
+			return nil, s.waitFailure(v,
 				"The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: %s == %s",
-				st.waitTimestampPath, causeValue(val))
+				p, causeValue(val))
 		}
 		until = t
 	}
@@ -102,4 +109,11 @@ func causeValue(v any) string {
 		return s
 	}
 	return jsonString(v)
+}
+
+// waitFailure is a Wait's States.Runtime failure, prefixed as Step
+// Functions prefixes runtime errors of a state.
+func (s *scope) waitFailure(v *visit, format string, args ...any) error {
+	return asl.Failf(asl.ErrRuntime, "An error occurred while executing the state '%s' (entered at the event id #%d). %s",
+		v.st.name, s.enteredID(v), fmt.Sprintf(format, args...))
 }
