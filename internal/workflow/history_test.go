@@ -705,3 +705,22 @@ func TestAssignOverDataLimit(t *testing.T) {
 		})
 	}
 }
+
+// All the variables an execution holds are bounded by MaxVariablesBytes
+// (10 MiB): the 70th assignment of 150 kB fails the state naming it.
+func TestVariablesOverExecutionLimit(t *testing.T) {
+	var states []string
+	for i := range 80 {
+		next := fmt.Sprintf(`"Next":"S%d"`, i+1)
+		if i == 79 {
+			next = `"End":true`
+		}
+		states = append(states, fmt.Sprintf(`"S%d":{"Type":"Pass","Assign":{"v%d.$":"$.s"},%s}`, i, i, next))
+	}
+	def := `{"StartAt":"S0","States":{` + strings.Join(states, ",") + `}}`
+	_, res := runHistory(t, def, `{"s":"`+strings.Repeat("z", 150000)+`"}`, nil)
+	want := "The Assign of state 'S69' would make the variables it can read 10500140 bytes, more than the 10485760 bytes (MaxVariablesBytes, 10 MiB) an execution may hold"
+	if res.Status != workflow.StatusFailed || res.Error != "States.DataLimitExceeded" || res.Cause != want {
+		t.Errorf("result %s %s %q", res.Status, res.Error, res.Cause)
+	}
+}

@@ -17,9 +17,9 @@ const (
 	MaxVariableBytes = 262144
 	// MaxAssignBytes bounds all the values one Assign sets together: 256 KiB.
 	MaxAssignBytes = 262144
-	// MaxVariablesBytes bounds all the variables of one scope (the
-	// execution's top level, a Map iteration or a Parallel branch) held
-	// at once: 10 MiB.
+	// MaxVariablesBytes bounds the variables a state can read at once
+	// (its scope's and those of the scopes around it, the execution's
+	// top level first): 10 MiB, Step Functions' quota per execution.
 	MaxVariablesBytes = 10 << 20
 )
 
@@ -75,14 +75,16 @@ func (s *scope) evalAssign(v *visit, t *payload.Template, doc, ctxObj any) (*jso
 			v.st.name, total, MaxAssignBytes)
 	}
 	held := 0
-	for name, val := range s.vars {
-		if _, replaced := obj.Get(name); !replaced {
-			held += len(jsonString(val))
-		}
+	for sc := s; sc != nil; sc = sc.parent {
+		held += sc.varBytes
+	}
+	for _, m := range obj.Members() {
+		// What a name already holds in this scope is replaced.
+		held -= s.varSizes[m.Key]
 	}
 	if held+total > MaxVariablesBytes {
 		return nil, asl.Failf(asl.ErrDataLimitExceeded,
-			"The Assign of state '%s' would make the variables of its scope %d bytes, more than the %d bytes (MaxVariablesBytes, 10 MiB) they may hold together",
+			"The Assign of state '%s' would make the variables it can read %d bytes, more than the %d bytes (MaxVariablesBytes, 10 MiB) an execution may hold",
 			v.st.name, held+total, MaxVariablesBytes)
 	}
 	return obj, nil
@@ -95,9 +97,12 @@ func (s *scope) setVars(assigned *jsonvalue.Object) {
 	}
 	if s.vars == nil {
 		s.vars = make(map[string]any, assigned.Len())
+		s.varSizes = make(map[string]int, assigned.Len())
 	}
 	for _, m := range assigned.Members() {
-		s.vars[m.Key] = m.Value
+		n := len(jsonString(m.Value))
+		s.varBytes += n - s.varSizes[m.Key]
+		s.vars[m.Key], s.varSizes[m.Key] = m.Value, n
 	}
 }
 
