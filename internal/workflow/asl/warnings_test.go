@@ -76,3 +76,11 @@ func TestUndefinedVariableWarnings(t *testing.T) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// ValidateWithWarnings gives the warnings Validate leaves out.
+func TestValidateWithWarnings(t *testing.T) {
+	errs, warns := ValidateWithWarnings("d.json", []byte(`{"StartAt": "A", "Comment": "x", "Comment": "y", "States": {"A": {"Type": "Succeed"}}}`))
+	if len(errs) != 0 || len(warns) != 1 || !strings.Contains(warns[0].Message, `duplicate field "Comment"`) {
+		t.Errorf("errs %v, warnings %v", errs, warns)
+	}
+}
