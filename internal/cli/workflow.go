@@ -102,6 +102,9 @@ func (a *app) loadDefinition(file string) (*asl.StateMachine, []byte, error) {
 		}
 		return nil, nil, &exitError{code: ExitUsage, err: fmt.Errorf("%s: %w", file, err)}
 	}
+	for _, w := range sm.Warnings {
+		fmt.Fprintf(a.stderr, "warning: %s\n", w)
+	}
 	return sm, src, nil
 }
 

@@ -26,6 +26,8 @@ type choiceRule struct {
 	valuePath *jsonpath.Path
 	literal   any
 	matcher   []matchPart
+	// assign is a top-level rule's Assign.
+	assign *payload.Template
 }
 
 func compileChoice(r *asl.ChoiceRule, where string) (*choiceRule, error) {
@@ -344,13 +346,17 @@ func (s *scope) choice(v *visit) (any, string, error) {
 		return nil, "", err
 	}
 	next := ""
+	// The developer guide ("Choice workflow state"): the state's Assign
+	// applies whichever rule matches, and the rule taken adds its own.
+	// Both read the Choice's effective input, before either is written.
+	var ruleAssign *payload.Template
 	for _, r := range v.st.choices {
 		ok, err := r.eval(in, ctxObj)
 		if err != nil {
 			return nil, "", s.stateFailure(v, err)
 		}
 		if ok {
-			next = r.next
+			next, ruleAssign = r.next, r.assign
 			break
 		}
 	}
@@ -359,6 +365,24 @@ func (s *scope) choice(v *visit) (any, string, error) {
 	}
 	if next == "" {
 		return nil, "", asl.Failf(asl.ErrNoChoiceMatched, "No Matches!")
+	}
+	if v.assigned, err = s.evalAssign(v, v.st.assign, in, ctxObj); err != nil {
+		return nil, "", err
+	}
+	if ruleAssign != nil {
+		fromRule, err := s.evalAssign(v, ruleAssign, in, ctxObj)
+		if err != nil {
+			return nil, "", err
+		}
+		if v.assigned == nil {
+			v.assigned = fromRule
+		} else {
+			// A name both set takes the rule's value, the more specific.
+			v.assigned = v.assigned.Clone()
+			for _, m := range fromRule.Members() {
+				v.assigned.Set(m.Key, m.Value)
+			}
+		}
 	}
 	out, err := s.applyOutputPath(v, in, ctxObj)
 	return out, next, err

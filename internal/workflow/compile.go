@@ -29,7 +29,7 @@ type state struct {
 
 	inputPath, outputPath, resultPath         *jsonpath.Path
 	inputPathNull, outputPathNull, resultNull bool
-	parameters, resultSelector                *payload.Template
+	parameters, resultSelector, assign        *payload.Template
 	result                                    any // Pass Result
 	hasResult                                 bool
 	credentials                               *payload.Template
@@ -57,6 +57,7 @@ type state struct {
 	batchInput          *payload.Template
 	batchMaxItemsPath   *jsonpath.Path
 	batchMaxBytesPath   *jsonpath.Path
+	resultWriter        *resultWriter
 	waitForTaskToken    bool
 	lambda              bool // Resource is a Lambda function ARN
 	resourceType, rname string
@@ -67,6 +68,7 @@ type catcher struct {
 	next        string
 	resultPath  *jsonpath.Path
 	resultNull  bool
+	assign      *payload.Template
 }
 
 // definitionError reports a definition the interpreter cannot run; Load
@@ -154,6 +156,7 @@ func compileState(name string, def *asl.State, where string) (*state, error) {
 	st.parameters = tmpl("Parameters", def.Parameters)
 	st.resultSelector = tmpl("ResultSelector", def.ResultSelector)
 	st.credentials = tmpl("Credentials", def.Credentials)
+	st.assign = tmpl("Assign", def.Assign)
 	st.timeoutPath = optPath("TimeoutSecondsPath", def.TimeoutSecondsPath)
 	st.heartbeatPath = optPath("HeartbeatSecondsPath", def.HeartbeatSecondsPath)
 	st.waitSecondsPath = optPath("SecondsPath", def.SecondsPath)
@@ -176,6 +179,11 @@ func compileState(name string, def *asl.State, where string) (*state, error) {
 	}
 	for i, c := range def.Catch {
 		cc := catcher{errorEquals: c.ErrorEquals, next: c.Next, resultNull: c.ResultPathNull}
+		if len(c.Assign) > 0 {
+			if cc.assign, err = payload.Compile(c.Assign); err != nil {
+				return nil, definitionError(fmt.Sprintf("%s/Catch/%d/Assign", where, i), "%v", err)
+			}
+		}
 		if c.ResultPath != nil {
 			cc.resultPath, err = jsonpath.ParseReference(*c.ResultPath)
 			if err != nil {
@@ -204,6 +212,11 @@ func compileState(name string, def *asl.State, where string) (*state, error) {
 				return nil, err
 			}
 			r.next = def.Choices[i].Next
+			if a := def.Choices[i].Assign; len(a) > 0 {
+				if r.assign, err = payload.Compile(a); err != nil {
+					return nil, definitionError(fmt.Sprintf("%s/Choices/%d/Assign", where, i), "%v", err)
+				}
+			}
 			st.choices = append(st.choices, r)
 		}
 	case asl.TypeWait:
@@ -240,6 +253,11 @@ func compileState(name string, def *asl.State, where string) (*state, error) {
 		}
 		st.parameters = nil
 		st.itemSelector = tmpl("ItemSelector", sel)
+		if len(def.ResultWriter) > 0 {
+			if st.resultWriter, err = compileResultWriter(def.ResultWriter); err != nil {
+				return nil, definitionError(where+"/ResultWriter", "%v", err)
+			}
+		}
 		st.maxConcurrencyPath = optPath("MaxConcurrencyPath", def.MaxConcurrencyPath)
 		st.toleratedPctPath = optPath("ToleratedFailurePercentagePath", def.ToleratedFailurePercentagePath)
 		st.toleratedCountPath = optPath("ToleratedFailureCountPath", def.ToleratedFailureCountPath)

@@ -49,6 +49,12 @@ func (s *scope) outputOf(v *visit, result any, selector bool, ctxObj any) (any, 
 			return nil, s.stateFailure(v, err)
 		}
 	}
+	// AWS evaluates a JSONPath Assign against the state's result: a Pass
+	// state's Result or Parameters, a Task's, Map's or Parallel's result
+	// after ResultSelector.
+	if v.assigned, err = s.evalAssign(v, st.assign, result, ctxObj); err != nil {
+		return nil, err
+	}
 	out, err := s.applyResultPath(v, st.resultPath, st.resultNull, result)
 	if err != nil {
 		return nil, err

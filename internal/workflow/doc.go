@@ -37,9 +37,10 @@
 // finished out of order are matched exactly) and walks the definition
 // again, consuming recorded events instead of acting:
 //
-//   - a state recorded to its exit is not run again: its recorded output
-//     and next state are used (so Choice decisions, catches and the
-//     results of intrinsics like States.UUID stay what they were);
+//   - a state recorded to its exit is not run again: its recorded output,
+//     next state and assigned variables (assignedVariables) are used (so
+//     Choice decisions, catches, variables and the results of intrinsics
+//     like States.UUID stay what they were);
 //   - a Map iteration or Parallel branch recorded as finished is walked
 //     through its recorded events only, with no task invoked;
 //   - a task with a recorded result is not invoked; a retry keeps its

@@ -654,3 +654,73 @@ func TestExecutionInputOverDataLimit(t *testing.T) {
 		t.Errorf("%d events recorded for a refused execution", len(h))
 	}
 }
+
+// The variables a state assigns are in its …StateExited event as
+// GetExecutionHistory shows them (assignedVariables: each value as JSON
+// text, with assignedVariablesDetails), and only there: a state without
+// Assign has neither member.
+func TestExitRecordsAssignedVariables(t *testing.T) {
+	h, _ := runHistory(t, `{"StartAt":"A","States":{
+	  "A":{"Type":"Pass","Assign":{"x":42,"y.$":"$.in"},"Next":"B"},
+	  "B":{"Type":"Pass","End":true}}}`, `{"in":{"a":"b"}}`, nil)
+	var exits []string
+	for _, e := range h {
+		if e.Type == workflow.PassStateExited {
+			b, err := e.MarshalAWS()
+			if err != nil {
+				t.Fatal(err)
+			}
+			exits = append(exits, string(b))
+		}
+	}
+	if len(exits) != 2 {
+		t.Fatalf("exits: %v", exits)
+	}
+	want := `"stateExitedEventDetails":{"name":"A","output":"{\"in\":{\"a\":\"b\"}}","outputDetails":{"truncated":false},"assignedVariables":{"x":"42","y":"{\"a\":\"b\"}"},"assignedVariablesDetails":{"truncated":false}}`
+	if !strings.Contains(exits[0], want) {
+		t.Errorf("A's exit:\n%s\nwant it to hold:\n%s", exits[0], want)
+	}
+	if strings.Contains(exits[1], "assignedVariables") {
+		t.Errorf("B assigns nothing, yet its exit is %s", exits[1])
+	}
+}
+
+// Step Functions' quotas on variables: 256 KiB for one variable, 256 KiB
+// for what one Assign sets; going over fails the state with
+// States.DataLimitExceeded naming the limit and its value.
+func TestAssignOverDataLimit(t *testing.T) {
+	input := `{"s":"` + strings.Repeat("y", 150000) + `"}`
+	for name, c := range map[string]struct{ assign, cause string }{
+		"one variable": {`{"big.$":"States.Array($.s, $.s)"}`,
+			"The state 'Set' assigns 300007 bytes to the variable 'big', more than the 262144 bytes (MaxVariableBytes, 256 KiB) a variable may hold"},
+		"one Assign": {`{"a.$":"$.s","b.$":"$.s"}`,
+			"The Assign of state 'Set' sets 300004 bytes of variables, more than the 262144 bytes (MaxAssignBytes, 256 KiB) one Assign may set"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			def := `{"StartAt":"Set","States":{"Set":{"Type":"Pass","Assign":` + c.assign + `,"End":true}}}`
+			_, res := runHistory(t, def, input, nil)
+			if res.Status != workflow.StatusFailed || res.Error != "States.DataLimitExceeded" || res.Cause != c.cause {
+				t.Errorf("result %s %s %q", res.Status, res.Error, res.Cause)
+			}
+		})
+	}
+}
+
+// All the variables an execution holds are bounded by MaxVariablesBytes
+// (10 MiB): the 70th assignment of 150 kB fails the state naming it.
+func TestVariablesOverExecutionLimit(t *testing.T) {
+	var states []string
+	for i := range 80 {
+		next := fmt.Sprintf(`"Next":"S%d"`, i+1)
+		if i == 79 {
+			next = `"End":true`
+		}
+		states = append(states, fmt.Sprintf(`"S%d":{"Type":"Pass","Assign":{"v%d.$":"$.s"},%s}`, i, i, next))
+	}
+	def := `{"StartAt":"S0","States":{` + strings.Join(states, ",") + `}}`
+	_, res := runHistory(t, def, `{"s":"`+strings.Repeat("z", 150000)+`"}`, nil)
+	want := "The Assign of state 'S69' would make the variables it can read 10500140 bytes, more than the 10485760 bytes (MaxVariablesBytes, 10 MiB) an execution may hold"
+	if res.Status != workflow.StatusFailed || res.Error != "States.DataLimitExceeded" || res.Cause != want {
+		t.Errorf("result %s %s %q", res.Status, res.Error, res.Cause)
+	}
+}

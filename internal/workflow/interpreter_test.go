@@ -198,6 +198,22 @@ var resumeCases = map[string]string{
 	    "Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"i.$": "$.i", "m.$": "$.attempt"}, "End": true}}},
 	  "End": true}}}`,
 	"map": mapDefinition,
+	// Variables come back from the history (assignedVariables): a state
+	// recorded as exited before the cut does not run again, so without
+	// them $count, $last or $id would be undefined after a resume; $err
+	// is set by a Catcher inside a Map iteration.
+	"variables": `{"StartAt": "Init", "States": {
+	  "Init": {"Type": "Pass", "Assign": {"id.$": "States.Format('run-{}', $$.Execution.Name)", "base": 100}, "Next": "Each"},
+	  "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
+	    "ItemSelector": {"i.$": "$$.Map.Item.Value"},
+	    "ItemProcessor": {"StartAt": "Work", "States": {
+	      "Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"i.$": "$.i", "id.$": "$id"},
+	        "Catch": [{"ErrorEquals": ["Item.Broken"], "Assign": {"err.$": "$.Error"}, "Next": "Broken"}], "End": true},
+	      "Broken": {"Type": "Pass", "Parameters": {"err.$": "$err", "base.$": "$base"}, "End": true}}},
+	    "Assign": {"count.$": "States.ArrayLength($)"},
+	    "Next": "Last"},
+	  "Last": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"i": 300, "id.$": "$id"}, "Assign": {"last.$": "$.done"}, "Next": "Report"},
+	  "Report": {"Type": "Pass", "Parameters": {"id.$": "$id", "count.$": "$count", "last.$": "$last"}, "End": true}}}`,
 	"nested map with catch": `{"StartAt": "Outer", "States": {
 	  "Outer": {"Type": "Map", "MaxConcurrency": 2, "ItemsPath": "$.groups",
 	    "ItemProcessor": {"StartAt": "Inner", "States": {
@@ -225,6 +241,7 @@ var resumeCases = map[string]string{
 }
 
 var resumeInputs = map[string]string{
+	"variables":             `{"items": [25, 26, 27]}`,
 	"map retried":           `{"items": [10, 11, 12, 13, 14, 15]}`,
 	"map":                   `{}`,
 	"nested map with catch": `{"groups": [[20, 21, 22], [23, 24], [25, 26, 27]]}`,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
@@ -101,7 +102,13 @@ func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (out any,
 		return nil, res.failure, true, nil
 	}
 	s.step(MapStateSucceeded, nil, nil)
-	if out, err = s.outputOf(v, results, true, ctxObj); err != nil {
+	var result any = results
+	if v.st.resultWriter != nil {
+		if result, err = s.writeResults(v, attempt, in, ctxObj, inputs, results, res.failed); err != nil {
+			return fail(err)
+		}
+	}
+	if out, err = s.outputOf(v, result, true, ctxObj); err != nil {
 		return fail(err)
 	}
 	return out, nil, false, nil
@@ -135,6 +142,9 @@ type iterationsEnd struct {
 	failure  *asl.Failure
 	exceeded bool
 	stop     error
+	// failed marks the iterations that failed within the tolerance
+	// (their result is their error output).
+	failed []bool
 	// failedSource is the event the failed iteration's next event would
 	// have linked to (its last state event); last is the highest event ID
 	// of the iterations.
@@ -156,11 +166,11 @@ func (s *scope) runIterations(ctx context.Context, v *visit, cfg mapConfig, name
 	mctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	results := make([]any, n)
+	end := iterationsEnd{failed: make([]bool, n)}
 	var (
 		next   atomic.Int64
 		mu     sync.Mutex
 		failed int64
-		end    iterationsEnd
 		wg     sync.WaitGroup
 	)
 	for range workers {
@@ -179,6 +189,11 @@ func (s *scope) runIterations(ctx context.Context, v *visit, cfg mapConfig, name
 				}
 				i := order[k]
 				c := s.run.newScope(names[i], prev)
+				if cfg := v.st.processor.config; cfg == nil || cfg.Mode != "DISTRIBUTED" {
+					// Step Functions: a Distributed Map's child workflows
+					// cannot read the variables of outer scopes.
+					c.parent = s
+				}
 				out, f, err := s.iteration(ctx, mctx, v, c, i, inputs[i])
 				prev = c.lastID
 				mu.Lock()
@@ -193,6 +208,7 @@ func (s *scope) runIterations(ctx context.Context, v *visit, cfg mapConfig, name
 				case f != nil:
 					failed++
 					results[i] = errorOutput(f)
+					end.failed[i] = true
 					if !cfg.hasTolerance || exceedsTolerance(cfg, failed, n) {
 						if end.failure == nil {
 							end.failure, end.exceeded = f, cfg.hasTolerance
@@ -368,11 +384,12 @@ func (s *scope) batches(v *visit, in, ctxObj any, items []any) ([]any, error) {
 	selected := items
 	if st.itemSelector != nil {
 		selected = make([]any, len(items))
-		base := ctxObj.(*jsonvalue.Object)
+		env := ctxObj.(*jsonpath.Env)
+		base := env.Context.(*jsonvalue.Object)
 		for i, item := range items {
 			c := base.Clone()
 			c.Set("Map", object("Item", object("Index", jsonInt(int64(i)), "Value", item)))
-			out, err := st.itemSelector.Eval(in, c)
+			out, err := st.itemSelector.Eval(in, &jsonpath.Env{Context: c, Vars: env.Vars})
 			if err != nil {
 				return nil, s.stateFailure(v, err)
 			}

@@ -64,6 +64,7 @@ func (s *scope) parallelAttempt(ctx context.Context, v *visit, attempt int) (out
 	started.Add(len(st.branches))
 	for i, m := range st.branches {
 		child := s.run.newScope(childName(s.name, st.name, v.number, attempt, i), s.lastID)
+		child.parent = s
 		child.started = sync.OnceFunc(started.Done)
 		wg.Add(1)
 		go func() {

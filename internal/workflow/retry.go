@@ -197,7 +197,14 @@ func (s *scope) catchOrFail(v *visit, f *asl.Failure) (any, string, error) {
 		if !errorMatches(c.errorEquals, f.Name) {
 			continue
 		}
-		out, err := s.applyResultPath(v, c.resultPath, c.resultNull, errorOutput(f))
+		errOut := errorOutput(f)
+		// The Catcher's Assign reads the error output and replaces the
+		// state's own, which did not run to its end.
+		var err error
+		if v.assigned, err = s.evalAssign(v, c.assign, errOut, s.context(v, 0, "")); err != nil {
+			return nil, "", err
+		}
+		out, err := s.applyResultPath(v, c.resultPath, c.resultNull, errOut)
 		if err != nil {
 			return nil, "", err
 		}

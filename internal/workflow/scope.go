@@ -20,6 +20,14 @@ import (
 type scope struct {
 	run  *execution
 	name string
+	// parent is the scope a Map iteration or Parallel branch runs in,
+	// whose variables it reads; nil at the top level.
+	parent *scope
+	// vars are the workflow variables this scope assigned; varSizes
+	// their sizes as JSON and varBytes the sum, for MaxVariablesBytes.
+	vars     map[string]any
+	varSizes map[string]int
+	varBytes int
 
 	rec []Event
 	pos int

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 	"github.com/velocity-ci/velocity/internal/workflow/payload"
 )
@@ -23,6 +24,11 @@ type stateExitedDetails struct {
 	Name          string       `json:"name"`
 	Output        string       `json:"output"`
 	OutputDetails truncDetails `json:"outputDetails"`
+	// AssignedVariables holds, as AWS's history does, the variables the
+	// state's Assign (or the Catcher's, or the Choice rule's) set, each
+	// as JSON text; a resumed execution reads them back from here.
+	AssignedVariables        map[string]string         `json:"assignedVariables,omitempty"`
+	AssignedVariablesDetails *assignedVariablesDetails `json:"assignedVariablesDetails,omitempty"`
 }
 
 // exitResume is what a …StateExited event records beyond AWS's details:
@@ -43,6 +49,8 @@ type visit struct {
 	// enteredAt is the entry's index in the scope's pending events
 	// while it is not yet durable (and numbered), -1 after.
 	enteredAt int
+	// assigned are the variables the visit sets once it is done.
+	assigned *jsonvalue.Object
 	// failedAt is when the iteration or branch that failed a Map's or
 	// Parallel's last attempt recorded its last event: the time a retry's
 	// delay counts from.
@@ -89,12 +97,13 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 				if r.Type != st.exited {
 					continue
 				}
-				out, next, err := recordedExit(r)
+				out, next, assigned, err := recordedExit(r)
 				if err != nil {
 					return nil, "", &stopError{err: fmt.Errorf("%w: event %d: %v", ErrHistory, r.ID, err)}
 				}
 				s.pos = i + 1
 				s.consumed(r)
+				s.setVars(assigned)
 				return out, next, nil
 			}
 		}
@@ -150,7 +159,11 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 	if len(output) > MaxPayloadBytes {
 		return nil, "", tooLarge(st.name)
 	}
-	s.emit(st.exited, stateExitedDetails{Name: st.name, Output: output}, resume)
+	vars, varsDetails := assignedDetails(v.assigned)
+	s.emit(st.exited, stateExitedDetails{Name: st.name, Output: output, AssignedVariables: vars, AssignedVariablesDetails: varsDetails}, resume)
+	// Written only now, once the output is computed: a state's own
+	// paths and Assign values read the variables as they were before it.
+	s.setVars(v.assigned)
 	return out, next, nil
 }
 
@@ -212,22 +225,26 @@ func aborting(ctx context.Context) bool {
 	return errors.Is(cause, errSiblingFailed) || errors.Is(cause, errExecutionTimedOut) || errors.As(cause, &abort)
 }
 
-func recordedExit(e Event) (any, string, error) {
+func recordedExit(e Event) (any, string, *jsonvalue.Object, error) {
 	var d stateExitedDetails
 	if err := json.Unmarshal(e.Details, &d); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	out, err := payload.Decode([]byte(d.Output))
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	var r exitResume
 	if len(e.Resume) > 0 {
 		if err := json.Unmarshal(e.Resume, &r); err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 	}
-	return out, r.Next, nil
+	assigned, err := recordedAssigned(d.AssignedVariables)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return out, r.Next, assigned, nil
 }
 
 // enteredID returns the ID of the visit's entry event, which failure
@@ -243,7 +260,10 @@ func (s *scope) enteredID(v *visit) int64 {
 
 // context builds $$ for a state, members in the order Step Functions
 // gives them (recorded): Execution, StateMachine, State, then Task.
-func (s *scope) context(v *visit, retryCount int, token string) *jsonvalue.Object {
+//
+// It comes wrapped in a *jsonpath.Env with the scope's variables, which is
+// what paths, templates and intrinsics take as their context.
+func (s *scope) context(v *visit, retryCount int, token string) *jsonpath.Env {
 	x := s.run
 	st := jsonvalue.NewObject(3)
 	st.Set("Name", v.st.name)
@@ -260,7 +280,7 @@ func (s *scope) context(v *visit, retryCount int, token string) *jsonvalue.Objec
 	if token != "" {
 		c.Set("Task", object("Token", token))
 	}
-	return c
+	return &jsonpath.Env{Context: c, Vars: s.lookupVar}
 }
 
 // object builds an object from keys and values in turn, in that order.

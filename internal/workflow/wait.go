@@ -2,9 +2,13 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
 )
 
 // wait sleeps until the end the state computed when it was entered; a
@@ -27,28 +31,48 @@ func (s *scope) wait(ctx context.Context, v *visit) (any, error) {
 		}
 		until = t
 	case st.waitSecondsPath != nil:
-		val, err := s.getPath(v, st.waitSecondsPath, in, ctxObj)
+		// The causes are Step Functions' words (as LocalStack records
+		// them, and emulators copying AWS's messages show them): the
+		// path, then the value it found, after the usual prefix naming
+		// the state.
+		p := st.waitSecondsPath
+		val, err := p.Get(in, ctxObj)
 		if err != nil {
-			return nil, err
+			if jsonpath.IsUndefinedVariable(err) {
+				return nil, s.pathFailure(v, "SecondsPath", p, in, err)
+			}
+			return nil, s.waitFailure(v, "The SecondsPath parameter does not reference an input value: %s", p)
 		}
-		n, ok := seconds(val, 0)
-		if !ok {
+		n, isInt := longValue(val)
+		switch {
+		case !isInt:
+			return nil, s.waitFailure(v, "The SecondsPath parameter cannot be parsed as a long value: %s == %s", p, causeValue(val))
+		case n < 0:
+			return nil, s.waitFailure(v, "The SecondsPath parameter references a negative value: %s == %s", p, causeValue(val))
+		case n > maxSeconds:
+			// AWS's behaviour above its documented maximum is not
+			// recorded; refusing keeps the value from overflowing a
+			// time.Duration (which would end the Wait at once).
 			return nil, asl.Failf(asl.ErrRuntime,
 				"An error occurred while executing the state '%s' (entered at the event id #%d). The SecondsPath parameter does not reference a valid integer value: %s (Step Functions accepts 0 to %d)",
 				st.name, s.enteredID(v), jsonString(val), maxSeconds)
 		}
 		until = v.entered.Timestamp.Add(time.Duration(n) * time.Second)
 	case st.waitTimestampPath != nil:
-		val, err := s.getPath(v, st.waitTimestampPath, in, ctxObj)
+		p := st.waitTimestampPath
+		val, err := p.Get(in, ctxObj)
 		if err != nil {
-			return nil, err
+			if jsonpath.IsUndefinedVariable(err) {
+				return nil, s.pathFailure(v, "TimestampPath", p, in, err)
+			}
+			return nil, s.waitFailure(v, "The TimestampPath parameter does not reference an input value: %s", p)
 		}
 		str, _ := val.(string)
 		t, ok := parseTimestamp(str)
 		if !ok {
-			return nil, asl.Failf(asl.ErrRuntime,
-				"An error occurred while executing the state '%s' (entered at the event id #%d). The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: %s",
-				st.name, s.enteredID(v), jsonString(val))
+			return nil, s.waitFailure(v,
+				"The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: %s == %s",
+				p, causeValue(val))
 		}
 		until = t
 	}
@@ -60,5 +84,36 @@ func (s *scope) wait(ctx context.Context, v *visit) (any, error) {
 			return nil, &stopError{err: err}
 		}
 	}
+	// A Wait has no result: its Assign reads the effective input.
+	if v.assigned, err = s.evalAssign(v, st.assign, in, ctxObj); err != nil {
+		return nil, err
+	}
 	return s.applyOutputPath(v, in, ctxObj)
+}
+
+// longValue reads a JSON number that is an integer, as Step Functions'
+// "long value": 1.5, "5" or 1e2 are not.
+func longValue(v any) (int64, bool) {
+	n, ok := v.(json.Number)
+	if !ok || strings.ContainsAny(string(n), ".eE") {
+		return 0, false
+	}
+	i, err := n.Int64()
+	return i, err == nil
+}
+
+// causeValue writes a value into a cause as Step Functions does after
+// "PATH == ": a string as its text, anything else as compact JSON.
+func causeValue(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return jsonString(v)
+}
+
+// waitFailure is a Wait's States.Runtime failure, prefixed as Step
+// Functions prefixes runtime errors of a state.
+func (s *scope) waitFailure(v *visit, format string, args ...any) error {
+	return asl.Failf(asl.ErrRuntime, "An error occurred while executing the state '%s' (entered at the event id #%d). %s",
+		v.st.name, s.enteredID(v), fmt.Sprintf(format, args...))
 }

@@ -44,7 +44,7 @@ var comparisonOperators = map[string]operand{
 
 // ruleFields are every field a Choice rule may hold, for suggestions.
 var ruleFields = func() []string {
-	out := []string{"Variable", "Next", "Comment", "And", "Or", "Not"}
+	out := []string{"Variable", "Next", "Comment", "And", "Or", "Not", "Assign"}
 	for op := range comparisonOperators {
 		out = append(out, op)
 	}
@@ -73,6 +73,13 @@ func (v *validator) rule(sc *scope, name string, n *node, ptr string, top bool) 
 		return
 	}
 	v.knownFields(n, ptr, ruleFields, nil)
+	if f := n.field("Assign"); f != nil {
+		if top {
+			v.assign(f.value, pointerJoin(ptr, "Assign"))
+		} else {
+			v.r.add(f.keyPos, pointerJoin(ptr, "Assign"), `"Assign" belongs on a top-level rule (the one with "Next"), not on a rule nested in And, Or or Not`)
+		}
+	}
 	var ops []*field
 	for _, f := range n.fields {
 		if _, ok := comparisonOperators[f.key]; ok || f.key == "And" || f.key == "Or" || f.key == "Not" {

@@ -187,6 +187,7 @@ func (d *decoder) state(n *node, ptr string) *State {
 	s.ResultPath, s.ResultPathNull = d.strPtr(at("ResultPath"))
 	s.Parameters = raw(n.get("Parameters"))
 	s.ResultSelector = raw(n.get("ResultSelector"))
+	s.Assign = raw(n.get("Assign"))
 	s.Result = raw(n.get("Result"))
 	s.Resource = d.str(at("Resource"))
 	s.TimeoutSeconds = d.int64p(at("TimeoutSeconds"))
@@ -311,6 +312,7 @@ func (d *decoder) catch(n *node, ptr string) []Catcher {
 			ErrorEquals: d.stringList(it.get("ErrorEquals"), pointerJoin(p, "ErrorEquals")),
 			Next:        d.str(it.get("Next"), pointerJoin(p, "Next")),
 			Comment:     d.str(it.get("Comment"), pointerJoin(p, "Comment")),
+			Assign:      raw(it.get("Assign")),
 		}
 		c.ResultPath, c.ResultPathNull = d.strPtr(it.get("ResultPath"), pointerJoin(p, "ResultPath"))
 		out = append(out, c)
@@ -326,6 +328,7 @@ func (d *decoder) choiceRule(n *node, ptr string) *ChoiceRule {
 		Variable: d.str(n.get("Variable"), pointerJoin(ptr, "Variable")),
 		Next:     d.str(n.get("Next"), pointerJoin(ptr, "Next")),
 		Comment:  d.str(n.get("Comment"), pointerJoin(ptr, "Comment")),
+		Assign:   raw(n.get("Assign")),
 	}
 	for _, key := range []string{"And", "Or"} {
 		v := n.get(key)

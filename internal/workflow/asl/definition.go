@@ -25,6 +25,10 @@ type StateMachine struct {
 	QueryLanguage  string            `json:"QueryLanguage,omitempty"`
 	// ProcessorConfig is set on a Map's ItemProcessor only.
 	ProcessorConfig *ProcessorConfig `json:"ProcessorConfig,omitempty"`
+	// Warnings are what Load accepted, as Step Functions does, but a
+	// user most likely did not mean (a key written twice); set on the
+	// top-level machine only.
+	Warnings []Error `json:"-"`
 }
 
 // ProcessorConfig is a Map ItemProcessor's mode; only INLINE runs locally,
@@ -56,6 +60,9 @@ type State struct {
 	ResultPathNull bool            `json:"-"`
 	Parameters     json.RawMessage `json:"Parameters,omitempty"`
 	ResultSelector json.RawMessage `json:"ResultSelector,omitempty"`
+	// Assign sets workflow variables once the state is done (a payload
+	// template whose keys are variable names).
+	Assign json.RawMessage `json:"Assign,omitempty"`
 
 	// Pass
 	Result json.RawMessage `json:"Result,omitempty"`
@@ -128,18 +135,24 @@ type Catcher struct {
 	ResultPath     *string  `json:"-"`
 	ResultPathNull bool     `json:"-"`
 	Comment        string   `json:"Comment,omitempty"`
+	// Assign sets variables from the error output when this catcher
+	// handles the error.
+	Assign json.RawMessage `json:"Assign,omitempty"`
 }
 
 // ChoiceRule is a top-level rule of a Choice state (with Next) or a nested
 // one inside And, Or or Not (without Next). Exactly one comparison
 // operator, or one of And/Or/Not, is set.
 type ChoiceRule struct {
-	Variable string        `json:"Variable,omitempty"`
-	Next     string        `json:"Next,omitempty"`
-	Comment  string        `json:"Comment,omitempty"`
-	And      []*ChoiceRule `json:"And,omitempty"`
-	Or       []*ChoiceRule `json:"Or,omitempty"`
-	Not      *ChoiceRule   `json:"Not,omitempty"`
+	Variable string `json:"Variable,omitempty"`
+	Next     string `json:"Next,omitempty"`
+	Comment  string `json:"Comment,omitempty"`
+	// Assign (top-level rules only) sets variables from the Choice's
+	// input when this rule is the one taken.
+	Assign json.RawMessage `json:"Assign,omitempty"`
+	And    []*ChoiceRule   `json:"And,omitempty"`
+	Or     []*ChoiceRule   `json:"Or,omitempty"`
+	Not    *ChoiceRule     `json:"Not,omitempty"`
 
 	// Operator is the comparison's name ("StringEquals",
 	// "NumericLessThanPath", "IsPresent", ...) and Value its raw operand;

@@ -12,7 +12,7 @@
 // of each state type and their types, transitions that stay inside their
 // scope (a Parallel branch or Map processor), reachable states and a
 // terminal state in every scope, Choice rules and their operands, Retry and
-// Catch (States.ALL alone and last, only known "States." names), paths,
+// Catch (States.ALL alone and last; unknown "States." names warned of), paths,
 // reference paths, payload templates with their ".$" fields and intrinsic
 // calls, Wait, timeouts and heartbeats, and the Map fields including
 // ItemReader, ItemBatcher and the Distributed-only ones. JSONata and

@@ -50,6 +50,20 @@ type pos struct{ line, col int }
 type report struct {
 	file string
 	errs []Error
+	// warns are what AWS accepts but is likely a mistake (a duplicate
+	// key in JSON, which AWS reads as the last one written).
+	warns []Error
+}
+
+// warn records something the definition may do but probably did not mean.
+func (r *report) warn(p pos, pointer, format string, args ...any) {
+	r.warns = append(r.warns, Error{
+		File:    r.file,
+		Pointer: pointer,
+		Line:    p.line,
+		Col:     p.col,
+		Message: fmt.Sprintf(format, args...),
+	})
 }
 
 func (r *report) add(p pos, pointer, format string, args ...any) {

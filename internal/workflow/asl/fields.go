@@ -14,6 +14,9 @@ var (
 	ioFields     = []string{"InputPath", "OutputPath"}
 	flowFields   = []string{"Next", "End"}
 	errorFields  = []string{"Retry", "Catch"}
+	// assignFields: the states that may set variables (AWS: Pass, Task,
+	// Map, Parallel, Choice, Wait; not Succeed or Fail).
+	assignFields = []string{"Assign"}
 )
 
 func fieldSet(groups ...[]string) []string {
@@ -27,14 +30,14 @@ func fieldSet(groups ...[]string) []string {
 
 // stateFields lists the fields each state type accepts (JSONPath).
 var stateFields = map[string][]string{
-	TypePass:     fieldSet(commonFields, ioFields, flowFields, []string{"Parameters", "Result", "ResultPath"}),
-	TypeTask:     fieldSet(commonFields, ioFields, flowFields, errorFields, []string{"Resource", "Parameters", "ResultPath", "ResultSelector", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Credentials"}),
-	TypeChoice:   fieldSet(commonFields, ioFields, []string{"Choices", "Default"}),
-	TypeWait:     fieldSet(commonFields, ioFields, flowFields, []string{"Seconds", "SecondsPath", "Timestamp", "TimestampPath"}),
+	TypePass:     fieldSet(commonFields, ioFields, flowFields, assignFields, []string{"Parameters", "Result", "ResultPath"}),
+	TypeTask:     fieldSet(commonFields, ioFields, flowFields, errorFields, assignFields, []string{"Resource", "Parameters", "ResultPath", "ResultSelector", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Credentials"}),
+	TypeChoice:   fieldSet(commonFields, ioFields, assignFields, []string{"Choices", "Default"}),
+	TypeWait:     fieldSet(commonFields, ioFields, flowFields, assignFields, []string{"Seconds", "SecondsPath", "Timestamp", "TimestampPath"}),
 	TypeSucceed:  fieldSet(commonFields, ioFields),
 	TypeFail:     fieldSet(commonFields, []string{"Error", "ErrorPath", "Cause", "CausePath"}),
-	TypeParallel: fieldSet(commonFields, ioFields, flowFields, errorFields, []string{"Branches", "Parameters", "ResultPath", "ResultSelector"}),
-	TypeMap: fieldSet(commonFields, ioFields, flowFields, errorFields, []string{"ItemProcessor", "Iterator", "ItemsPath", "Items", "ItemSelector", "Parameters", "ItemReader", "ItemBatcher", "ResultWriter",
+	TypeParallel: fieldSet(commonFields, ioFields, flowFields, errorFields, assignFields, []string{"Branches", "Parameters", "ResultPath", "ResultSelector"}),
+	TypeMap: fieldSet(commonFields, ioFields, flowFields, errorFields, assignFields, []string{"ItemProcessor", "Iterator", "ItemsPath", "Items", "ItemSelector", "Parameters", "ItemReader", "ItemBatcher", "ResultWriter",
 		"MaxConcurrency", "MaxConcurrencyPath", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath",
 		"ToleratedFailureCount", "ToleratedFailureCountPath", "Label", "ResultPath", "ResultSelector"}),
 }
@@ -55,7 +58,7 @@ var (
 
 var (
 	retrierFields         = fieldSet([]string{"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"})
-	catcherFields         = fieldSet([]string{"ErrorEquals", "Next", "ResultPath", "Comment"})
+	catcherFields         = fieldSet([]string{"ErrorEquals", "Next", "ResultPath", "Comment", "Assign"})
 	processorConfigFields = fieldSet([]string{"Mode", "ExecutionType"})
 	itemReaderFields      = fieldSet([]string{"Resource", "ReaderConfig", "Parameters"})
 	readerConfigFields    = fieldSet([]string{"InputType", "CSVHeaderLocation", "CSVHeaders", "CSVDelimiter", "MaxItems", "MaxItemsPath", "ItemsPointer", "ManifestType", "Transformation"})
@@ -66,7 +69,7 @@ var (
 
 // knownFields checks that every field of object n is in allowed,
 // reporting the others with a suggestion. It reports JSONata-only fields
-// and Assign (variables) as not supported yet rather than unknown.
+// as not supported yet rather than unknown.
 func (v *validator) knownFields(n *node, ptr string, allowed []string, notAllowed func(key string) string) {
 	for _, f := range n.fields {
 		if slices.Contains(allowed, f.key) {
@@ -74,8 +77,6 @@ func (v *validator) knownFields(n *node, ptr string, allowed []string, notAllowe
 		}
 		p := pointerJoin(ptr, f.key)
 		switch {
-		case f.key == "Assign":
-			v.r.add(f.keyPos, p, `"Assign" (workflow variables) is not supported yet; pass data through the state input and ResultPath instead`)
 		case slices.Contains(jsonataFields, f.key):
 			v.r.add(f.keyPos, p, "%q belongs to the JSONata query language, which is not supported yet; this definition uses JSONPath", f.key)
 		case notAllowed != nil && notAllowed(f.key) != "":

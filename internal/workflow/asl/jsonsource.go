@@ -240,7 +240,16 @@ func (p *jsonParser) object(ptr string, depth int) (*node, *jsonSyntaxError) {
 		}
 		members++
 		if at, dup := first[key]; dup {
-			p.r.add(kp, member, "duplicate field %q (first defined at line %d)", key, at.line)
+			// Step Functions accepts a repeated key and keeps the value
+			// written last (as JSON parsers commonly do), so the
+			// definition runs; the repeat is most likely an edit
+			// mistake, hence the warning.
+			p.r.warn(kp, member, "duplicate field %q (first defined at line %d); the value written last is used, as Step Functions does", key, at.line)
+			for _, f := range out.fields {
+				if f.key == key {
+					f.keyPos, f.value = kp, v
+				}
+			}
 		} else {
 			first[key] = kp
 			out.fields = append(out.fields, &field{key: key, keyPos: kp, value: v})

@@ -49,5 +49,9 @@ func Load(file string, src []byte) (*StateMachine, error) {
 	}
 	// Validate accepts only definitions Decode can read, so this cannot
 	// fail unless the two disagree; the error then still names the spot.
-	return decodeTree(r, root)
+	sm, err := decodeTree(r, root)
+	if sm != nil {
+		sm.Warnings = r.warns
+	}
+	return sm, err
 }

@@ -56,6 +56,8 @@ func (v *validator) catch(sc *scope, name string, n *node, ptr string) {
 		for _, f := range c.fields {
 			fp := pointerJoin(p, f.key)
 			switch f.key {
+			case "Assign":
+				v.assign(f.value, fp)
 			case "Next":
 				v.transition(sc, name, f.value, fp)
 			case "ResultPath":
@@ -74,7 +76,7 @@ func (v *validator) catch(sc *scope, name string, n *node, ptr string) {
 
 // errorEquals checks the ErrorEquals of a Retrier or Catcher: a
 // non-empty array of error names, with States.ALL alone and only in the
-// last entry, and only known names in the reserved "States." prefix.
+// last entry; an unknown name in the "States." prefix is a warning.
 func (v *validator) errorEquals(n *node, ptr string, last bool, what string) {
 	f := n.field("ErrorEquals")
 	if f == nil {
@@ -106,7 +108,11 @@ func (v *validator) errorEquals(n *node, ptr string, last bool, what string) {
 		case name == ErrAll && !last:
 			v.r.add(it.pos, ip, "a %s with States.ALL must be the last one", what)
 		case strings.HasPrefix(name, "States.") && !knownErrorNames[name]:
-			v.r.add(it.pos, ip, "unknown error name %q%s; names starting with \"States.\" are reserved for the predefined errors", name, typo.DidYouMean(name, known))
+			// Step Functions accepts any name here: a Fail state may
+			// raise a "States."-prefixed name of its own (published
+			// samples catch "States.QuorumMet"). A typo of a predefined
+			// name would never match, hence the warning.
+			v.r.warn(it.pos, ip, "error name %q is not a predefined error%s; it matches only a Fail state or task that raises exactly this name", name, typo.DidYouMean(name, known))
 		}
 	}
 }

@@ -20,11 +20,24 @@ func Validate(file string, src []byte) []Error {
 	return r.sorted()
 }
 
+// ValidateWithWarnings is Validate that also returns the warnings: what
+// Step Functions accepts but is most likely a mistake (a key written
+// twice, an unknown "States." error name, a variable no scope assigns),
+// for surfaces such as ValidateStateMachineDefinition that report both.
+func ValidateWithWarnings(file string, src []byte) (errs, warnings []Error) {
+	r := &report{file: file}
+	if root := parseSource(r, src); root != nil {
+		validateTree(r, root)
+	}
+	return r.sorted(), r.warns
+}
+
 // validateTree adds the problems of a parsed definition to r.
 func validateTree(r *report, root *node) {
 	v := &validator{r: r, names: map[string]pos{}, labels: map[string]pos{}}
 	v.machine(root, "", machineTop)
 	v.transitions()
+	checkVariables(r, root)
 }
 
 // validator carries what the checks of one definition share.
@@ -256,6 +269,8 @@ func (v *validator) stateField(sc *scope, name, typ string, f *field, ptr string
 		v.template(n, ptr, typ == TypeMap)
 	case "ResultSelector", "ItemSelector", "Credentials":
 		v.template(n, ptr, true)
+	case "Assign":
+		v.assign(n, ptr)
 	case "Result":
 		// Any JSON value; it is not a template.
 	case "Resource":

@@ -164,7 +164,30 @@ func (v *validator) reference(n *node, ptr string, allowContext bool) bool {
 		v.r.add(n.pos, ptr, "%q points into the context object, which cannot be written; use a path starting with $.", s)
 		return false
 	}
+	if !allowContext && p.Variable() != "" {
+		v.r.add(n.pos, ptr, "%q names the variable $%s, which cannot be written through a path; set variables with Assign", s, p.Variable())
+		return false
+	}
 	return true
+}
+
+// assign checks an Assign object: each key names a variable (with ".$"
+// when its value is a path or an intrinsic call), and the values form a
+// payload template as Parameters does.
+func (v *validator) assign(n *node, ptr string) {
+	if !v.object(n, ptr) {
+		return
+	}
+	for _, f := range n.fields {
+		name := strings.TrimSuffix(f.key, ".$")
+		switch {
+		case name == "states":
+			v.r.add(f.keyPos, pointerJoin(ptr, f.key), `"states" is reserved by Step Functions ($states); choose another variable name`)
+		case !jsonpath.ValidVariableName(name):
+			v.r.add(f.keyPos, pointerJoin(ptr, f.key), "%q is not a variable name: it starts with a letter or '_' and holds only letters, digits and '_'", name)
+		}
+	}
+	v.template(n, ptr, true)
 }
 
 // nullablePath checks InputPath and OutputPath: a Path, or null for an

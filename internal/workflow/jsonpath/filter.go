@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
@@ -370,12 +371,33 @@ func (fp *filterParser) operand(regex bool) (operand, error) {
 		return operand{value: n}, nil
 	}
 	for word, v := range map[string]any{"true": true, "false": false, "null": nil} {
-		if strings.HasPrefix(rest, word) {
+		if strings.HasPrefix(rest, word) && bareWordLen(rest) == len(word) {
 			fp.pos += len(word)
 			return operand{value: v}, nil
 		}
 	}
+	// Step Functions runs filters with an unquoted word as the value
+	// compared to ($.Labels[?(@.Name==Receipt)] in published samples);
+	// the word is read as the string it spells.
+	if n := bareWordLen(rest); n > 0 {
+		fp.pos += n
+		return operand{value: rest[:n]}, nil
+	}
 	return operand{}, fmt.Errorf("unexpected %q in filter", rest)
+}
+
+// bareWordLen is the length of the unquoted word at the start of s: a
+// letter or '_', then letters, digits, '_', '-' and '.'.
+func bareWordLen(s string) int {
+	for i, r := range s {
+		switch {
+		case r == '_' || unicode.IsLetter(r):
+		case i > 0 && (unicode.IsDigit(r) || r == '-' || r == '.'):
+		default:
+			return i
+		}
+	}
+	return len(s)
 }
 
 // pathExtent is the length of the path at the start of s: up to a space,

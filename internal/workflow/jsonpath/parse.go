@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // SyntaxError is a path that cannot be compiled; Offset is the byte where
@@ -40,6 +41,11 @@ func parse(expr string, reference bool) (*Path, error) {
 	if strings.HasPrefix(expr, "$$") {
 		p.context = true
 		ps.pos = 2
+	} else if n := variableNameLen(expr[1:]); n > 0 {
+		// $name reads the workflow variable name (Step Functions'
+		// variables, usable in JSONPath states as in JSONata ones).
+		p.variable = expr[1 : 1+n]
+		ps.pos = 1 + n
 	}
 	for ps.pos < len(ps.src) {
 		seg, fn, err := ps.segment()
@@ -316,4 +322,25 @@ func matchingParen(s string, open int) int {
 		}
 	}
 	return -1
+}
+
+// variableNameLen is the length of the variable name at the start of s:
+// a letter or '_', then letters, digits and '_' (AWS's rule for names in
+// Assign), or 0 when s does not start with one.
+func variableNameLen(s string) int {
+	for i, r := range s {
+		switch {
+		case r == '_' || unicode.IsLetter(r):
+		case i > 0 && unicode.IsDigit(r):
+		default:
+			return i
+		}
+	}
+	return len(s)
+}
+
+// ValidVariableName reports whether name can be assigned with Assign and
+// read as $name.
+func ValidVariableName(name string) bool {
+	return name != "" && variableNameLen(name) == len(name)
 }

@@ -19,6 +19,8 @@ var ErrNoMatch = errors.New("path matches nothing")
 type MatchError struct {
 	Path   string // the expression as written
 	Detail string
+	// undefined marks a $name path whose variable has no value.
+	undefined bool
 }
 
 func (e *MatchError) Error() string { return e.Detail }
@@ -28,8 +30,11 @@ func (e *MatchError) Unwrap() error { return ErrNoMatch }
 
 // Path is a compiled JSONPath expression; it is safe for concurrent use.
 type Path struct {
-	src      string
-	context  bool
+	src     string
+	context bool
+	// variable is the workflow variable the path starts at ($name), ""
+	// for the input or the context object.
+	variable string
 	segs     []segment
 	definite bool
 	// length is set when the path ends in Jayway's length() function.
@@ -82,6 +87,35 @@ func (p *Path) String() string { return p.src }
 // IsContext reports whether the path starts at the context object ($$).
 func (p *Path) IsContext() bool { return p.context }
 
+// Variable is the name of the workflow variable the path starts at ($name),
+// or "".
+func (p *Path) Variable() string { return p.variable }
+
+// Env is what a path reads besides the input: the context object ($$) and
+// the workflow variables ($name). It is passed where Get takes the context
+// object; a plain context object is an Env without variables.
+type Env struct {
+	Context any
+	// Vars looks a variable up; nil means none is defined.
+	Vars func(name string) (any, bool)
+}
+
+// ContextObject is the context object that context (a context object or
+// an *Env) carries.
+func ContextObject(context any) any {
+	if e, ok := context.(*Env); ok {
+		return e.Context
+	}
+	return context
+}
+
+// IsUndefinedVariable reports whether err is a path naming a variable
+// that has no value.
+func IsUndefinedVariable(err error) bool {
+	var m *MatchError
+	return errors.As(err, &m) && m.undefined
+}
+
 // Definite reports whether the path selects at most one node, so that Get
 // returns that node itself rather than an array of matches.
 func (p *Path) Definite() bool { return p.definite }
@@ -104,8 +138,21 @@ func (p *Path) GetExisting(input, context any) (any, error) {
 
 func (p *Path) get(input, context any, strict bool) (any, error) {
 	root := input
+	env, _ := context.(*Env)
+	if env != nil {
+		context = env.Context
+	}
 	if p.context {
 		root = context
+	}
+	if p.variable != "" {
+		var ok bool
+		if env != nil && env.Vars != nil {
+			root, ok = env.Vars(p.variable)
+		}
+		if !ok {
+			return nil, &MatchError{Path: p.src, Detail: "The variable '$" + p.variable + "' is not defined", undefined: true}
+		}
 	}
 	if p.definite {
 		v, err := p.getDefinite(root, strict)
@@ -214,9 +261,10 @@ func (p *Path) step(root, cur any, i int, out *[]any, strict, scanning bool) err
 		}
 		v, ok := m.Get(s.name)
 		if !ok {
-			if !leaf && s.upstreamDefinite && !s.scan {
-				return p.missingProperty(i)
-			}
+			// Jayway fails "Missing property in path" here when all
+			// before the name is definite ($.missing[*]); Step Functions
+			// gives the empty result of the indefinite path instead
+			// (recorded executions), so the walk just finds nothing.
 			return nil
 		}
 		return p.walk(root, v, i+1, out, strict)

@@ -10,6 +10,9 @@ import "github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 // *MatchError wrapping ErrNoMatch, worded like Step Functions'
 // States.ResultPathMatchFailure cause.
 func Set(doc any, ref *Path, value any) (any, error) {
+	if ref.variable != "" {
+		return nil, &MatchError{Path: ref.src, Detail: "Unable to apply ReferencePath " + ref.src + ": a variable is set with Assign, not written through a path"}
+	}
 	if ref.context {
 		return nil, &MatchError{Path: ref.src, Detail: "Unable to apply ReferencePath " + ref.src + " to the context object: it is read-only"}
 	}

@@ -200,10 +200,17 @@ func (n *node) eval(input, context any) (any, error) {
 		case f.path != nil:
 			v, err = f.path.Get(input, context)
 			if err != nil {
+				if jsonpath.IsUndefinedVariable(err) {
+					// AWS documents no wording for this in JSONPath
+					// states; the cause names the path, the field and
+					// the variable.
+					return nil, &failure.Failure{Name: "States.Runtime", Cause: fmt.Sprintf(
+						"The JSONPath '%s' specified for the field '%s' could not be found: %v", f.path, f.name, err)}
+				}
 				if errors.Is(err, jsonpath.ErrNoMatch) {
 					where, doc := "input", input
 					if f.path.IsContext() {
-						where, doc = "context object", context
+						where, doc = "context object", jsonpath.ContextObject(context)
 					}
 					return nil, &failure.Failure{Name: "States.Runtime", Cause: fmt.Sprintf(
 						"The JSONPath '%s' specified for the field '%s' could not be found in the %s '%s'",
