@@ -60,7 +60,7 @@ func (ws Workspaces) Claim(projectDir string) (*Workspace, error) {
 	if limit <= 0 {
 		limit = DefaultMaxSlots
 	}
-	if err := os.MkdirAll(ws.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(ws.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("workspaces: %w", err)
 	}
 	base := SlotName(projectDir)
@@ -69,7 +69,7 @@ func (ws Workspaces) Claim(projectDir string) (*Workspace, error) {
 		if n > 1 {
 			name = fmt.Sprintf("%s-%d", base, n)
 		}
-		lock, err := lockfile.TryHold(filepath.Join(ws.Dir, name+".lock"), 0o644)
+		lock, err := lockfile.TryHold(filepath.Join(ws.Dir, name+".lock"), 0o600)
 		if errors.Is(err, lockfile.ErrHeld) {
 			continue
 		}
@@ -123,7 +123,7 @@ func (ws Workspaces) Clean() (removed, busy []string, err error) {
 		dir := filepath.Join(ws.Dir, name)
 		// Directories without a lock file are from before workspaces were
 		// kept (a run's token, kept by --keep-workspace): no run uses them.
-		lock, err := lockfile.TryHold(dir+".lock", 0o644)
+		lock, err := lockfile.TryHold(dir+".lock", 0o600)
 		if errors.Is(err, lockfile.ErrHeld) {
 			busy = append(busy, dir)
 			continue
