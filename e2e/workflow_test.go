@@ -662,15 +662,16 @@ func TestWorkflowKilledParentFindsItsChildrenOnResume(t *testing.T) {
 	}
 }
 
-// The README's worked example runs and prints what the README shows.
+// The worked example of docs/workflows.md runs and prints what the page
+// shows.
 func TestReadmeWorkflowExample(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
+	b, err := os.ReadFile("../docs/workflows.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(b), "\n## Workflows\n")
+	_, section, ok := strings.Cut(string(b), "# Workflows\n")
 	if !ok {
-		t.Fatal("README has no Workflows section")
+		t.Fatal("docs/workflows.md has no Workflows heading")
 	}
 	block := func(fence string) string {
 		_, rest, ok := strings.Cut(section, fence+"\n")
@@ -697,7 +698,7 @@ func TestReadmeWorkflowExample(t *testing.T) {
 	r := e.run(dir, "workflow", "run", "orders.asl.yaml", "--json",
 		"--input", `{"order": 7, "lines": [{"sku": "A-1", "qty": 2}, {"sku": "B-9", "qty": 1}]}`)
 	if r.code != 0 || r.stdout != want {
-		t.Errorf("run: exit %d\n%s\nthe README shows\n%s%s", r.code, r.stdout, want, r.stderr)
+		t.Errorf("run: exit %d\n%s\ndocs/workflows.md shows\n%s%s", r.code, r.stdout, want, r.stderr)
 	}
 }
 
