@@ -1,0 +1,315 @@
+package jsonata
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// fromMillis is $fromMillis. Without a picture it writes ISO 8601 with
+// milliseconds in UTC. Pictures support the numeric components
+// [Y] [M] [D] [H] [h] [m] [s] [f] [Z] [P] with zero-padded widths; named
+// forms (month and day names, words, ordinals) are not implemented yet.
+func fromMillis(ms float64, picture, tz any, pos int) (any, error) {
+	t := millisTime(ms)
+	offset := 0
+	if z, ok := tz.(string); ok && len(z) == 5 {
+		h, _ := strconv.Atoi(z[1:3])
+		m, _ := strconv.Atoi(z[3:5])
+		offset = h*60 + m
+		if z[0] == '-' {
+			offset = -offset
+		}
+		t = t.In(time.FixedZone("", offset*60))
+	}
+	p, ok := picture.(string)
+	if !ok {
+		if offset == 0 {
+			return t.Format("2006-01-02T15:04:05.000Z"), nil
+		}
+		return t.Format("2006-01-02T15:04:05.000-07:00"), nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == ']' && i+1 < len(p) && p[i+1] == ']' {
+			b.WriteByte(']')
+			i++
+			continue
+		}
+		if c != '[' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+1 < len(p) && p[i+1] == '[' {
+			b.WriteByte('[')
+			i++
+			continue
+		}
+		end := strings.IndexByte(p[i:], ']')
+		if end < 0 {
+			return nil, newError("D3135", pos, "No matching closing bracket ']' in date/time picture string")
+		}
+		marker := strings.ReplaceAll(p[i+1:i+end], " ", "")
+		i += end
+		if marker == "" {
+			continue
+		}
+		comp, pres := marker[0], marker[1:]
+		if k := strings.IndexByte(pres, ','); k >= 0 {
+			pres = pres[:k]
+		}
+		var v int
+		switch comp {
+		case 'Y':
+			v = t.Year()
+		case 'M':
+			v = int(t.Month())
+		case 'D':
+			v = t.Day()
+		case 'd':
+			v = t.YearDay()
+		case 'H':
+			v = t.Hour()
+		case 'h':
+			v = t.Hour() % 12
+			if v == 0 {
+				v = 12
+			}
+		case 'm':
+			v = t.Minute()
+		case 's':
+			v = t.Second()
+		case 'f':
+			v = t.Nanosecond() / 1e6
+			if pres == "" {
+				pres = "001"
+			}
+		case 'P':
+			if t.Hour() < 12 {
+				b.WriteString("am")
+			} else {
+				b.WriteString("pm")
+			}
+			continue
+		case 'Z', 'z':
+			sign := "+"
+			o := offset
+			if o < 0 {
+				sign, o = "-", -o
+			}
+			if comp == 'z' {
+				b.WriteString("GMT")
+			}
+			fmt.Fprintf(&b, "%s%02d:%02d", sign, o/60, o%60)
+			continue
+		default:
+			return nil, newError("D3133", pos, "Unsupported date/time component %q in picture", string(comp))
+		}
+		if strings.Trim(pres, "0123456789#") != "" {
+			return nil, newError("D3133", pos, "Unsupported presentation %q in date/time picture (only numeric forms are implemented)", pres)
+		}
+		width := strings.Count(pres, "0") + strings.Count(pres, "1") + strings.Count(pres, "2") + strings.Count(pres, "3") + strings.Count(pres, "4") + strings.Count(pres, "5") + strings.Count(pres, "6") + strings.Count(pres, "7") + strings.Count(pres, "8") + strings.Count(pres, "9")
+		s := strconv.Itoa(v)
+		if comp == 'f' {
+			s = fmt.Sprintf("%03d", v)[:max(1, min(3, width))]
+		} else if comp == 'Y' && width == 2 {
+			s = fmt.Sprintf("%02d", v%100)
+		} else {
+			for len(s) < width {
+				s = "0" + s
+			}
+		}
+		b.WriteString(s)
+	}
+	return b.String(), nil
+}
+
+// toMillis is $toMillis: ISO 8601 text without a picture; with a picture,
+// the numeric components [Y] [M] [D] [H] [m] [s] [f].
+func toMillis(s string, picture any, pos int) (any, error) {
+	if p, ok := picture.(string); ok {
+		return parseWithPicture(s, p, pos)
+	}
+	layouts := []string{"2006-01-02T15:04:05.999999999Z07:00", "2006-01-02T15:04:05Z07:00", "2006-01-02T15:04:05.999999999", "2006-01-02T15:04:05", "2006-01-02T15:04Z07:00", "2006-01-02T15:04", "2006-01-02", "2006-01", "2006"}
+	for _, l := range layouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return float64(t.UnixMilli()), nil
+		}
+	}
+	if t, err := time.Parse("2006-01-02T15:04:05.999999999Z0700", s); err == nil {
+		return float64(t.UnixMilli()), nil
+	}
+	return nil, newError("D3110", pos, "The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given %q", s)
+}
+
+func parseWithPicture(s, p string, pos int) (any, error) {
+	vals := map[byte]int{'Y': 1970, 'M': 1, 'D': 1}
+	si := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] != '[' {
+			if si < len(s) && s[si] == p[i] {
+				si++
+				continue
+			}
+			return Undefined, nil
+		}
+		end := strings.IndexByte(p[i:], ']')
+		if end < 0 {
+			return nil, newError("D3135", pos, "No matching closing bracket ']' in date/time picture string")
+		}
+		comp := p[i+1]
+		i += end
+		j := si
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j == si {
+			return Undefined, nil
+		}
+		n, _ := strconv.Atoi(s[si:j])
+		vals[comp] = n
+		si = j
+	}
+	t := time.Date(vals['Y'], time.Month(vals['M']), vals['D'], vals['H'], vals['m'], vals['s'], vals['f']*1e6, time.UTC)
+	return float64(t.UnixMilli()), nil
+}
+
+// fnFormatNumber is $formatNumber for the common pictures: grouping
+// separators, a fixed or optional fraction, a percent or per-mille suffix.
+func fnFormatNumber(_ *evaluator, a []any, _ any, pos int) (any, error) {
+	x, ok := num(a[0])
+	if !ok {
+		return Undefined, nil
+	}
+	pic, _ := a[1].(string)
+	if strings.ContainsAny(pic, "eE") {
+		return nil, newError("D3133", pos, "Exponent pictures in $formatNumber are not implemented")
+	}
+	prefix, suffix := "", ""
+	core := pic
+	start := strings.IndexAny(core, "#0123456789")
+	if start < 0 {
+		return nil, newError("D3085", pos, "The picture string must contain at least one digit")
+	}
+	endIdx := strings.LastIndexAny(core, "#0123456789")
+	prefix, suffix, core = core[:start], core[endIdx+1:], core[start:endIdx+1]
+	if strings.Contains(suffix, "%") {
+		x *= 100
+	} else if strings.Contains(suffix, "‰") {
+		x *= 1000
+	}
+	intPart, frac, hasFrac := strings.Cut(core, ".")
+	minFrac := strings.Count(frac, "0")
+	maxFrac := len(frac)
+	if !hasFrac {
+		maxFrac = 0
+	}
+	minInt := strings.Count(intPart, "0")
+	group := 0
+	if k := strings.LastIndexByte(intPart, ','); k >= 0 {
+		group = len(intPart) - k - 1
+	}
+	neg := x < 0
+	x = math.Abs(roundHalfEven(x, maxFrac))
+	s := strconv.FormatFloat(x, 'f', maxFrac, 64)
+	ip, fp, _ := strings.Cut(s, ".")
+	for len(fp) > minFrac && strings.HasSuffix(fp, "0") {
+		fp = fp[:len(fp)-1]
+	}
+	if ip == "0" && minInt == 0 {
+		ip = ""
+	}
+	for len(ip) < minInt {
+		ip = "0" + ip
+	}
+	if group > 0 {
+		var g []string
+		for len(ip) > group {
+			g = append([]string{ip[len(ip)-group:]}, g...)
+			ip = ip[:len(ip)-group]
+		}
+		ip = strings.Join(append([]string{ip}, g...), ",")
+	}
+	out := ip
+	if fp != "" {
+		out += "." + fp
+	}
+	if neg {
+		out = "-" + out
+	}
+	return prefix + out + suffix, nil
+}
+
+var romans = []struct {
+	v int
+	s string
+}{{1000, "M"}, {900, "CM"}, {500, "D"}, {400, "CD"}, {100, "C"}, {90, "XC"}, {50, "L"}, {40, "XL"}, {10, "X"}, {9, "IX"}, {5, "V"}, {4, "IV"}, {1, "I"}}
+
+// fnFormatInteger is $formatInteger for decimal pictures and roman
+// numerals; words are not implemented yet.
+func fnFormatInteger(_ *evaluator, a []any, _ any, pos int) (any, error) {
+	x, ok := num(a[0])
+	if !ok {
+		return Undefined, nil
+	}
+	pic, _ := a[1].(string)
+	n := int(math.Floor(x))
+	switch pic {
+	case "I", "i":
+		var b strings.Builder
+		for _, r := range romans {
+			for n >= r.v {
+				b.WriteString(r.s)
+				n -= r.v
+			}
+		}
+		if pic == "i" {
+			return strings.ToLower(b.String()), nil
+		}
+		return b.String(), nil
+	}
+	if strings.Trim(pic, "0123456789#,") != "" {
+		return nil, newError("D3133", pos, "Picture %q of $formatInteger is not implemented", pic)
+	}
+	s := strconv.Itoa(n)
+	width := strings.Count(pic, "0") + strings.Count(pic, "1")
+	for len(s) < width {
+		s = "0" + s
+	}
+	return s, nil
+}
+
+func fnParseInteger(_ *evaluator, a []any, _ any, pos int) (any, error) {
+	s, ok := a[0].(string)
+	if !ok {
+		return Undefined, nil
+	}
+	pic, _ := a[1].(string)
+	if pic == "I" || pic == "i" {
+		s = strings.ToUpper(s)
+		n := 0
+		for len(s) > 0 {
+			found := false
+			for _, r := range romans {
+				if strings.HasPrefix(s, r.s) {
+					n += r.v
+					s = s[len(r.s):]
+					found = true
+					break
+				}
+			}
+			if !found {
+				return Undefined, nil
+			}
+		}
+		return float64(n), nil
+	}
+	n, err := strconv.Atoi(strings.ReplaceAll(s, ",", ""))
+	if err != nil {
+		return nil, newError("D3137", pos, "Picture %q of $parseInteger is not implemented for %q", pic, s)
+	}
+	return float64(n), nil
+}

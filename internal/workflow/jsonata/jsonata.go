@@ -1,0 +1,150 @@
+package jsonata
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
+)
+
+// Limits bound what an untrusted expression may cost. The zero value of a
+// field means its default.
+type Limits struct {
+	// MaxExpressionLength is the longest expression Compile accepts, in
+	// bytes (default 65536).
+	MaxExpressionLength int
+	// MaxDepth bounds the nesting of evaluation, which recursive lambdas
+	// deepen (default 1000).
+	MaxDepth int
+	// MaxSteps bounds the nodes one evaluation may visit (default 10 000 000);
+	// the context's deadline bounds its time.
+	MaxSteps int
+	// MaxArrayLength is the longest array or sequence an evaluation may
+	// build (default 1 000 000).
+	MaxArrayLength int
+	// MaxStringLength is the longest string an evaluation may build, in
+	// bytes (default 16 MiB).
+	MaxStringLength int
+}
+
+// Default limits, used for zero fields of Limits.
+const (
+	DefaultMaxExpressionLength = 64 << 10
+	DefaultMaxDepth            = 1000
+	DefaultMaxSteps            = 10_000_000
+	DefaultMaxArrayLength      = 1_000_000
+	DefaultMaxStringLength     = 16 << 20
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxExpressionLength <= 0 {
+		l.MaxExpressionLength = DefaultMaxExpressionLength
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultMaxDepth
+	}
+	if l.MaxSteps <= 0 {
+		l.MaxSteps = DefaultMaxSteps
+	}
+	if l.MaxArrayLength <= 0 {
+		l.MaxArrayLength = DefaultMaxArrayLength
+	}
+	if l.MaxStringLength <= 0 {
+		l.MaxStringLength = DefaultMaxStringLength
+	}
+	return l
+}
+
+// Expression is a compiled JSONata expression, safe for concurrent use.
+type Expression struct {
+	src    string
+	root   *node
+	limits Limits
+	funcs  map[string]*builtin
+}
+
+// Compile parses expr with the default limits.
+func Compile(expr string) (*Expression, error) { return CompileWithLimits(expr, Limits{}) }
+
+// CompileWithLimits parses expr; errors are *Error with the JSONata code.
+func CompileWithLimits(expr string, limits Limits) (*Expression, error) {
+	limits = limits.withDefaults()
+	if len(expr) > limits.MaxExpressionLength {
+		return nil, limitError(0, "MaxExpressionLength", limits.MaxExpressionLength, fmt.Sprintf("expression length %d", len(expr)))
+	}
+	root, err := parseLimited(expr, limits)
+	if err != nil {
+		return nil, err
+	}
+	funcs := builtins()
+	awsFunctions(funcs)
+	return &Expression{src: expr, root: root, limits: limits, funcs: funcs}, nil
+}
+
+func parseLimited(expr string, limits Limits) (root *node, err error) {
+	// The parser recurses once per nesting level; the expression length
+	// bounds that, and this guards the rest.
+	defer func() {
+		if r := recover(); r != nil {
+			root, err = nil, newError("S0201", 0, "Syntax error: %v", r)
+		}
+	}()
+	if depth := nesting(expr); depth > limits.MaxDepth {
+		return nil, limitError(0, "MaxDepth", limits.MaxDepth, fmt.Sprintf("expression nesting %d", depth))
+	}
+	return parse(expr)
+}
+
+// nesting is how deep brackets nest in expr, a bound on parser recursion.
+func nesting(expr string) int {
+	d, m := 0, 0
+	for i := 0; i < len(expr); i++ {
+		switch expr[i] {
+		case '(', '[', '{':
+			d++
+			m = max(m, d)
+		case ')', ']', '}':
+			d--
+		}
+	}
+	return m + len(expr)/64
+}
+
+// String returns the source text.
+func (e *Expression) String() string { return e.src }
+
+// Evaluate runs the expression on input (the workflow's JSON model:
+// *jsonvalue.Object, []any, json.Number, string, bool, nil) with bindings
+// as variables ($name for key "name"). The result is in the same model,
+// numbers as json.Number, or Undefined when there is none. Errors are
+// *Error; exceeded limits and a done ctx also wrap ErrLimit.
+func (e *Expression) Evaluate(ctx context.Context, input any, bindings map[string]any) (any, error) {
+	ev := &evaluator{ctx: ctx, limits: e.limits, now: float64(time.Now().UnixMilli())}
+	env := newFrame(nil)
+	for name, f := range e.funcs {
+		env.bind(name, f)
+	}
+	for k, v := range bindings {
+		env.bind(k, v)
+	}
+	if input == nil && bindings != nil {
+		// no special case: JSON null input stays null
+	}
+	var in any = input
+	if items, ok := input.([]any); ok {
+		in = &sequence{items: []any{items}, outerWrapper: true}
+		_ = items
+	}
+	env.bind("$", input)
+	r, err := ev.eval(e.root, in, env)
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := r.(*sequence); ok && s.tupleStream {
+		return Undefined, nil
+	}
+	return output(r), nil
+}
+
+var _ = jsonvalue.NewObject
