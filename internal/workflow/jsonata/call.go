@@ -41,7 +41,18 @@ type builtin struct {
 	fn        func(ev *evaluator, args []any, input any, pos int) (any, error)
 }
 
-func (b *builtin) arity() int      { return len(b.signature.params) }
+// arity is what JavaScript's Function#length gives for the reference's
+// implementation: the parameters before the first optional one.
+func (b *builtin) arity() int {
+	n := 0
+	for _, p := range b.signature.params {
+		if p.optional {
+			break
+		}
+		n++
+	}
+	return n
+}
 func (b *builtin) sig() *signature { return b.signature }
 func (b *builtin) name() string    { return b.fname }
 func (b *builtin) invoke(ev *evaluator, args []any, input any, pos int) (any, error) {

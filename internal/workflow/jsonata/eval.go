@@ -334,6 +334,10 @@ func (ev *evaluator) path(n *node, input any, env *frame) (any, error) {
 		if step.focus == "" {
 			if items, ok := arr(result); ok {
 				inSeq = items
+			} else if i == 0 && step.consArray {
+				// The reference loops over the length of a non-array,
+				// which is none: [..]{k: v}.k is undefined.
+				inSeq = nil
 			} else {
 				inSeq = []any{result}
 			}
@@ -489,7 +493,7 @@ func (ev *evaluator) tupleStep(n *node, input []any, tuples []tuple, env *frame)
 			tuples = append(tuples, tuple{"@": it})
 		}
 	}
-	var out []tuple
+	out := []tuple{} // empty, not nil: nil means "no tuple step yet"
 	for _, tb := range tuples {
 		stepEnv := frameFromTuple(env, tb)
 		r, err := ev.eval(n, tb["@"], stepEnv)

@@ -436,7 +436,7 @@ func builtins() map[string]*builtin {
 		if l, ok := num(a[2]); ok {
 			limit = int(l)
 		}
-		out := []any{}
+		out := newSeq()
 		if re == nil {
 			return out, nil
 		}
@@ -449,7 +449,7 @@ func builtins() map[string]*builtin {
 				groups = append(groups, g)
 			}
 			o.Set("groups", groups)
-			out = append(out, o)
+			out.items = append(out.items, o)
 		}
 		return out, nil
 	})

@@ -77,10 +77,13 @@ func (p *parser) lbp() int {
 func (p *parser) expression(rbp int) (*node, error) {
 	t := p.tok
 	if t.kind == tokEnd {
-		return nil, newError("S0207", t.pos, "Unexpected end of expression")
+		// As in the reference, the end parses as a node that post-processing
+		// rejects, so a missing closing bracket is reported first.
+		return &node{kind: "end", pos: t.pos}, nil
 	}
-	prefixNext := t.kind == tokOperator && t.value != ")" && t.value != "]" && t.value != "}"
-	if err := p.advance(prefixNext); err != nil {
+	// The reference lexes the token after a value's first token without
+	// regular expressions: "(/a/)" is a syntax error, "f(/a/)" is not.
+	if err := p.advance(false); err != nil {
 		return nil, err
 	}
 	left, err := p.nud(t)
@@ -210,7 +213,7 @@ func (p *parser) nud(t token) (*node, error) {
 				return nil, err
 			}
 		}
-		return n, p.expect("|", false)
+		return n, p.expect("|", true)
 	}
 	return nil, newError("S0211", t.pos, "The symbol %q cannot be used as a unary operator", t.value)
 }

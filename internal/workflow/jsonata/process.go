@@ -322,6 +322,8 @@ func (p *parser) process(e *node) (*node, error) {
 		} else {
 			return nil, newError("S0201", e.pos, "Syntax error: %q", e.value)
 		}
+	case "end":
+		return nil, newError("S0207", e.pos, "Unexpected end of expression")
 	default:
 		return nil, newError("S0206", e.pos, "Unknown expression type: %s", e.kind)
 	}

@@ -24,6 +24,7 @@ type sigParam struct {
 	contextRe *regexp.Regexp
 	subtype   string
 	isArray   bool
+	optional  bool
 }
 
 func parseSignature(text string, pos int) (*signature, error) {
@@ -59,6 +60,7 @@ func parseSignature(text string, pos int) (*signature, error) {
 				return nil, newError("S0401", pos+i, "Type signature error: %c has no parameter", c)
 			}
 			last().re += string(c)
+			last().optional = c == '?'
 		case '(':
 			end := strings.IndexByte(inner[i:], ')')
 			if end < 0 {

@@ -90,8 +90,8 @@ func formatNumber(f float64) string {
 }
 
 // output turns an internal value into the workflow's JSON model: sequences
-// collapse to arrays, numbers become json.Number, functions become "" as
-// JSON.stringify leaves them. Parts that hold no internal value are shared.
+// collapse to arrays, numbers become json.Number, functions are dropped as
+// JSON.stringify drops them. Parts that hold no internal value are shared.
 func output(v any) any {
 	o, _ := clean(v)
 	return o
@@ -102,6 +102,9 @@ func clean(v any) (any, bool) {
 	case undefinedType:
 		return Undefined, true
 	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return nil, true // JSON has no such number: JSON.stringify writes null
+		}
 		return json.Number(formatNumber(x)), true
 	case int:
 		return json.Number(strconv.Itoa(x)), true
@@ -131,7 +134,9 @@ func clean(v any) (any, bool) {
 		}
 		return o, true
 	case callable, *regexValue:
-		return "", true
+		// As JSON.stringify: a function is no value (a member holding one
+		// is left out); cleanArray writes null for one in an array.
+		return Undefined, true
 	}
 	return v, false
 }
@@ -149,6 +154,8 @@ func cleanArray(x []any, changed bool) (any, bool) {
 		}
 		if out != nil && !isUndef(o) {
 			out = append(out, o)
+		} else if out != nil && isFunc(it) {
+			out = append(out, nil)
 		}
 	}
 	if out == nil {
