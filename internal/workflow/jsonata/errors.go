@@ -22,6 +22,12 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.err }
 
+// Codes this package adds to the reference's.
+const (
+	codeLimit    = "U1001" // a limit of Limits was exceeded, or ctx was done
+	codeInternal = "U1099" // a bug in this package
+)
+
 // ErrLimit is wrapped by every error that reports an exceeded limit.
 var ErrLimit = errors.New("jsonata limit exceeded")
 
@@ -30,7 +36,7 @@ func newError(code string, pos int, format string, args ...any) *Error {
 }
 
 func limitError(pos int, name string, value any, what string) *Error {
-	e := newError("U1001", pos, "%s exceeds the limit %s (%v)", what, name, value)
+	e := newError(codeLimit, pos, "%s exceeds the limit %s (%v)", what, name, value)
 	e.err = ErrLimit
 	return e
 }

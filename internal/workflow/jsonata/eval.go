@@ -411,9 +411,6 @@ func (ev *evaluator) step(n *node, input []any, env *frame, last bool) (any, err
 			results = append(results, r)
 		}
 	}
-	if err := ev.checkLen(n.pos, len(results)); err != nil {
-		return nil, err
-	}
 	if last && len(results) == 1 {
 		if a, ok := results[0].([]any); ok {
 			return a, nil
@@ -434,6 +431,9 @@ func (ev *evaluator) step(n *node, input []any, env *frame, last bool) (any, err
 		default:
 			out.items = append(out.items, r)
 		}
+	}
+	if err := ev.checkLen(n.pos, len(out.items)); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

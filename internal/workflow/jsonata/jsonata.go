@@ -3,10 +3,20 @@ package jsonata
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
-
-	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
+
+// library is the function library, built once: its values are immutable.
+var library = sync.OnceValue(func() map[string]any {
+	table := builtins()
+	awsFunctions(table)
+	lib := make(map[string]any, len(table))
+	for name, f := range table {
+		lib[name] = f
+	}
+	return lib
+})
 
 // Limits bound what an untrusted expression may cost. The zero value of a
 // field means its default.
@@ -61,7 +71,6 @@ type Expression struct {
 	src    string
 	root   *node
 	limits Limits
-	funcs  map[string]*builtin
 }
 
 // Compile parses expr with the default limits.
@@ -77,9 +86,7 @@ func CompileWithLimits(expr string, limits Limits) (*Expression, error) {
 	if err != nil {
 		return nil, err
 	}
-	funcs := builtins()
-	awsFunctions(funcs)
-	return &Expression{src: expr, root: root, limits: limits, funcs: funcs}, nil
+	return &Expression{src: expr, root: root, limits: limits}, nil
 }
 
 func parseLimited(expr string, limits Limits) (root *node, err error) {
@@ -119,22 +126,25 @@ func (e *Expression) String() string { return e.src }
 // as variables ($name for key "name"). The result is in the same model,
 // numbers as json.Number, or Undefined when there is none. Errors are
 // *Error; exceeded limits and a done ctx also wrap ErrLimit.
-func (e *Expression) Evaluate(ctx context.Context, input any, bindings map[string]any) (any, error) {
+func (e *Expression) Evaluate(ctx context.Context, input any, bindings map[string]any) (result any, err error) {
+	defer func() {
+		// A bug here must not take down the process running an untrusted
+		// expression; the fuzz targets fail on this code.
+		if r := recover(); r != nil {
+			result, err = nil, newError(codeInternal, 0, "internal error evaluating %q: %v", e.src, r)
+		}
+	}()
 	ev := &evaluator{ctx: ctx, limits: e.limits, now: float64(time.Now().UnixMilli())}
-	env := newFrame(nil)
-	for name, f := range e.funcs {
-		env.bind(name, f)
-	}
+	// The library frame is shared by all evaluations and never written:
+	// bindings and top-level assignments go to the frame below it.
+	env := newFrame(&frame{vars: library()})
 	for k, v := range bindings {
 		env.bind(k, v)
 	}
-	if input == nil && bindings != nil {
-		// no special case: JSON null input stays null
-	}
 	var in any = input
 	if items, ok := input.([]any); ok {
+		// As the reference: a top-level array is one input, not a sequence.
 		in = &sequence{items: []any{items}, outerWrapper: true}
-		_ = items
 	}
 	env.bind("$", input)
 	r, err := ev.eval(e.root, in, env)
@@ -146,5 +156,3 @@ func (e *Expression) Evaluate(ctx context.Context, input any, bindings map[strin
 	}
 	return output(r), nil
 }
-
-var _ = jsonvalue.NewObject
