@@ -58,8 +58,13 @@ func fromMillis(ms float64, picture, tz any, pos int) (any, error) {
 			continue
 		}
 		comp, pres := marker[0], marker[1:]
+		mod := ""
 		if k := strings.IndexByte(pres, ','); k >= 0 {
-			pres = pres[:k]
+			pres, mod = pres[:k], pres[k+1:]
+		}
+		if name, ok := dateName(t, comp, pres, mod); ok {
+			b.WriteString(name)
+			continue
 		}
 		var v int
 		switch comp {
@@ -108,6 +113,17 @@ func fromMillis(ms float64, picture, tz any, pos int) (any, error) {
 		default:
 			return nil, newError("D3133", pos, "Unsupported date/time component %q in picture", string(comp))
 		}
+		if pres == "" && (comp == 'm' || comp == 's') {
+			pres = "01" // the XPath default for minutes and seconds
+		}
+		ordinal := strings.HasSuffix(pres, "o") && len(pres) > 1
+		if ordinal {
+			pres = strings.TrimSuffix(pres, "o")
+		}
+		if strings.HasPrefix(pres, "w") || strings.HasPrefix(pres, "W") {
+			b.WriteString(casePresentation(numberWords(v, ordinal), pres))
+			continue
+		}
 		if strings.Trim(pres, "0123456789#") != "" {
 			return nil, newError("D3133", pos, "Unsupported presentation %q in date/time picture (only numeric forms are implemented)", pres)
 		}
@@ -115,7 +131,7 @@ func fromMillis(ms float64, picture, tz any, pos int) (any, error) {
 		s := strconv.Itoa(v)
 		if comp == 'f' {
 			s = fmt.Sprintf("%03d", v)[:max(1, min(3, width))]
-		} else if comp == 'Y' && width == 2 {
+		} else if comp == 'Y' && (width == 2 || widthLimit(mod) == 2 || mod == "2") {
 			s = fmt.Sprintf("%02d", v%100)
 		} else {
 			for len(s) < width {
@@ -123,8 +139,34 @@ func fromMillis(ms float64, picture, tz any, pos int) (any, error) {
 			}
 		}
 		b.WriteString(s)
+		if ordinal {
+			b.WriteString(ordinalSuffix(v))
+		}
 	}
 	return b.String(), nil
+}
+
+// dateName writes a month or weekday by name: [MNn], [FN,*-3].
+func dateName(t time.Time, comp byte, pres, mod string) (string, bool) {
+	if !strings.HasPrefix(pres, "N") && !strings.HasPrefix(pres, "n") && !(comp == 'F' && pres == "") {
+		return "", false
+	}
+	var name string
+	switch comp {
+	case 'M':
+		name = monthNames[t.Month()-1]
+	case 'F':
+		name = dayNames[t.Weekday()]
+		if pres == "" {
+			pres = "n"
+		}
+	default:
+		return "", false
+	}
+	if w := widthLimit(mod); w > 0 && w < len(name) {
+		name = name[:w]
+	}
+	return casePresentation(name, pres), true
 }
 
 // toMillis is $toMillis: ISO 8601 text without a picture; with a picture,
@@ -257,6 +299,12 @@ func fnFormatInteger(_ *evaluator, a []any, _ any, pos int) (any, error) {
 	}
 	pic, _ := a[1].(string)
 	n := int(math.Floor(x))
+	if strings.HasSuffix(pic, "o") {
+		return nil, newError("D3130", pos, "Formatting or parsing an integer as a sequence starting with %q is not supported by this implementation", "o")
+	}
+	if pic == "w" || pic == "W" || pic == "Ww" {
+		return casePresentation(numberWords(n, false), pic), nil
+	}
 	switch pic {
 	case "I", "i":
 		var b strings.Builder
@@ -288,6 +336,13 @@ func fnParseInteger(_ *evaluator, a []any, _ any, pos int) (any, error) {
 		return Undefined, nil
 	}
 	pic, _ := a[1].(string)
+	if pic == "w" || pic == "W" || pic == "Ww" {
+		n, ok := wordsNumber(s)
+		if !ok {
+			return Undefined, nil
+		}
+		return float64(n), nil
+	}
 	if pic == "I" || pic == "i" {
 		s = strings.ToUpper(s)
 		n := 0
