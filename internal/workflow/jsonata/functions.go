@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
@@ -202,21 +203,36 @@ func numbersOf(v any) []float64 {
 	return out
 }
 
+// substringJS is the reference's substring: it counts code points and
+// slices as JavaScript's Array#slice does.
 func substringJS(s string, start float64, length *float64) string {
-	u := utf16Of(s)
-	n := float64(len(u))
-	if start < 0 {
-		start = math.Max(0, n+start)
+	r := []rune(s)
+	n := float64(len(r))
+	if n+start < 0 {
+		start = 0
 	}
-	start = math.Min(start, n)
-	end := n
+	idx := func(x float64) int {
+		x = math.Trunc(x)
+		if x < 0 {
+			x = math.Max(0, n+x)
+		}
+		return int(math.Min(x, n))
+	}
 	if length != nil {
 		if *length <= 0 {
 			return ""
 		}
-		end = math.Min(n, start+*length)
+		end := start + *length
+		if start < 0 {
+			end = n + start + *length
+		}
+		a, b := idx(start), idx(end)
+		if a >= b {
+			return ""
+		}
+		return string(r[a:b])
 	}
-	return string(utf16.Decode(u[int(start):int(end)]))
+	return string(r[idx(start):])
 }
 
 // builtins returns the function library: JSONata 2.0.6's, less $eval, plus
@@ -329,8 +345,8 @@ func builtins() map[string]*builtin {
 		}
 	}
 	def(t, "lowercase", "<s-:s>", strFn(func(s string) any { return strings.ToLower(s) }))
-	def(t, "uppercase", "<s-:s>", strFn(func(s string) any { return strings.ToUpper(s) }))
-	def(t, "length", "<s-:n>", strFn(func(s string) any { return float64(len(utf16Of(s))) }))
+	def(t, "uppercase", "<s-:s>", strFn(func(s string) any { return upperJS(s) }))
+	def(t, "length", "<s-:n>", strFn(func(s string) any { return float64(utf8.RuneCountInString(s)) }))
 	def(t, "trim", "<s-:s>", strFn(func(s string) any { return strings.Join(strings.Fields(s), " ") }))
 	def(t, "base64encode", "<s-:s>", strFn(func(s string) any { return base64.StdEncoding.EncodeToString([]byte(s)) }))
 	def(t, "base64decode", "<s-:s>", strFn(func(s string) any {
@@ -354,7 +370,7 @@ func builtins() map[string]*builtin {
 		if !ok || ch == "" {
 			ch = " "
 		}
-		n := int(math.Abs(w)) - len(utf16Of(s))
+		n := int(math.Abs(w)) - utf8.RuneCountInString(s)
 		if n <= 0 {
 			return s, nil
 		}
@@ -1087,4 +1103,14 @@ func fnSort(ev *evaluator, a []any, in any, pos int) (any, error) {
 
 func millisTime(ms float64) time.Time {
 	return time.UnixMilli(int64(ms)).UTC()
+}
+
+// upperJS is JavaScript's toUpperCase: Go's maps one rune to one rune,
+// JavaScript also expands the characters whose capital is two letters.
+func upperJS(s string) string {
+	u := strings.ToUpper(s)
+	if !strings.ContainsAny(u, "ßﬀﬁﬂﬃﬄﬅﬆ") {
+		return u
+	}
+	return strings.NewReplacer("ß", "SS", "ﬀ", "FF", "ﬁ", "FI", "ﬂ", "FL", "ﬃ", "FFI", "ﬄ", "FFL", "ﬅ", "ST", "ﬆ", "ST").Replace(u)
 }

@@ -131,8 +131,6 @@ func (p *parser) nud(t token) (*node, error) {
 		return &node{kind: "descendant", value: "**", pos: t.pos}, nil
 	case "%":
 		return &node{kind: "parent", pos: t.pos}, nil
-	case "?":
-		return &node{kind: "operator", value: "?", pos: t.pos}, nil
 	case "-", "!":
 		if t.value == "!" {
 			break
