@@ -25,8 +25,9 @@ type goldenCase struct {
 	Result    json.RawMessage `json:"result"`
 	Undefined bool            `json:"undefined"`
 	Error     *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code     string `json:"code"`
+		Message  string `json:"message"`
+		Position *int   `json:"position"`
 	} `json:"error"`
 }
 
@@ -86,6 +87,9 @@ func runCase(docs *jsonvalue.Object, c goldenCase) (string, string) {
 		var je *Error
 		if c.Error.Code != "" && (!asError(err, &je) || je.Code != c.Error.Code) {
 			return err.Error(), "want error " + c.Error.Code
+		}
+		if c.Error.Position != nil && je != nil && je.Position != *c.Error.Position {
+			return err.Error(), "position differs: want " + strconv.Itoa(*c.Error.Position)
 		}
 		return "", ""
 	}

@@ -314,7 +314,7 @@ func (p *parser) led(t token, left *node) (*node, error) {
 		return n, nil
 	case ":=":
 		if left.kind != "variable" {
-			return nil, newError("S0212", t.pos, "The left side of := must be a variable name (start with $)")
+			return nil, newError("S0212", left.pos, "The left side of := must be a variable name (start with $)")
 		}
 		rhs, err := p.expression(operators[":="] - 1)
 		if err != nil {
