@@ -172,8 +172,8 @@ func (ev *evaluator) partial(n *node, input any, env *frame) (any, error) {
 		args = append(args, v)
 	}
 	if !isFunc(proc) {
-		if n.procedure.kind == "path" && len(n.procedure.steps) > 0 && !isUndef(env.lookup(n.procedure.steps[0].value)) {
-			return nil, newError("T1008", n.pos, "Attempted to partially apply a non-function. Did you mean '$%s'?", n.procedure.steps[0].value)
+		if isUndef(proc) && n.procedure.kind == "path" && len(n.procedure.steps) > 0 && !isUndef(env.lookup(n.procedure.steps[0].value)) {
+			return nil, newError("T1007", n.pos, "Attempted to partially apply a non-function. Did you mean '$%s'?", n.procedure.steps[0].value)
 		}
 		return nil, newError("T1008", n.pos, "Attempted to partially apply a non-function")
 	}

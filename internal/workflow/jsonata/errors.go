@@ -8,7 +8,8 @@ import (
 // Error is a JSONata error: its Code is the reference implementation's
 // (S0xxx syntax, T0xxx/T1xxx/T2xxx type, D1xxx-D3xxx evaluation), or
 // "U1001" for an exceeded limit; Position is the offset in the expression
-// just past the token where it was found, as JSONata reports it.
+// (in UTF-16 code units) just past the token where it was found, as
+// JSONata reports it.
 type Error struct {
 	Code     string
 	Position int

@@ -808,6 +808,9 @@ func (ev *evaluator) unary(n *node, input any, env *frame) (any, error) {
 		if !ok {
 			return nil, newError("D1002", n.pos, "Cannot negate a non-numeric value: %s", display(v))
 		}
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, newError("D1001", n.pos, "Number out of range: null")
+		}
 		return -f, nil
 	case "[":
 		out := []any{}
@@ -944,6 +947,9 @@ func arith(op string, lhs, rhs any, pos int) (any, error) {
 	}
 	if !lok || !rok {
 		return Undefined, nil
+	}
+	if math.IsInf(l, 0) || math.IsInf(r, 0) || math.IsNaN(l) || math.IsNaN(r) {
+		return nil, newError("D1001", pos, "Number out of range: null")
 	}
 	var v float64
 	switch op {

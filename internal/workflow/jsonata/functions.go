@@ -61,6 +61,9 @@ func stringify(v any, pretty bool, pos int) (string, error) {
 		}
 		return formatNumber(precision15(f)), nil
 	}
+	if hasNonFinite(v) {
+		return "", newError("D1001", pos, "Number out of range: null")
+	}
 	b, err := marshalJS(output(v), pretty)
 	if err != nil {
 		return "", newError("D3001", pos, "%v", err)
@@ -442,7 +445,7 @@ func builtins() map[string]*builtin {
 		}
 		return ev.strLimit(strings.Join(ss, sep), pos)
 	})
-	def(t, "match", "<s-f<s:o>n?:a<o>>", func(_ *evaluator, a []any, _ any, _ int) (any, error) {
+	def(t, "match", "<s-f<s:o>n?:a<o>>", func(_ *evaluator, a []any, _ any, pos int) (any, error) {
 		s, ok := a[0].(string)
 		if !ok {
 			return undef, nil
@@ -450,6 +453,9 @@ func builtins() map[string]*builtin {
 		re, _ := a[1].(*regexValue)
 		limit := -1
 		if l, ok := num(a[2]); ok {
+			if l < 0 {
+				return nil, newError("D3040", pos, "Third argument of match function must evaluate to a positive number")
+			}
 			limit = int(l)
 		}
 		out := newSeq()
@@ -1005,51 +1011,6 @@ func fnReplace(ev *evaluator, a []any, in any, pos int) (any, error) {
 	return Undefined, nil
 }
 
-// expandReplacement substitutes $0..$n and $$ in a replacement string as
-// the reference does: $ followed by more digits than groups uses fewer.
-func expandReplacement(r string, m match) string {
-	var b strings.Builder
-	for i := 0; i < len(r); i++ {
-		c := r[i]
-		if c != '$' || i+1 >= len(r) {
-			b.WriteByte(c)
-			continue
-		}
-		if r[i+1] == '$' {
-			b.WriteByte('$')
-			i++
-			continue
-		}
-		j := i + 1
-		for j < len(r) && r[j] >= '0' && r[j] <= '9' {
-			j++
-		}
-		if j == i+1 {
-			b.WriteByte(c)
-			continue
-		}
-		digits := r[i+1 : j]
-		for len(digits) > 0 {
-			n, _ := strconv.Atoi(digits)
-			if n == 0 {
-				b.WriteString(m.text)
-				break
-			}
-			if n <= len(m.groups) {
-				b.WriteString(m.groups[n-1])
-				break
-			}
-			digits = digits[:len(digits)-1]
-		}
-		if digits == "" && len(r[i+1:j]) > 0 {
-			// no group fits: the reference drops "$" and the digits
-		}
-		b.WriteString(r[i+1+len(digits) : j])
-		i = j - 1
-	}
-	return b.String()
-}
-
 func fnSort(ev *evaluator, a []any, in any, pos int) (any, error) {
 	if isUndef(a[0]) {
 		return Undefined, nil
@@ -1113,4 +1074,87 @@ func upperJS(s string) string {
 		return u
 	}
 	return strings.NewReplacer("ß", "SS", "ﬀ", "FF", "ﬁ", "FI", "ﬂ", "FL", "ﬃ", "FFI", "ﬄ", "FFL", "ﬅ", "ST", "ﬆ", "ST").Replace(u)
+}
+
+func hasNonFinite(v any) bool {
+	switch x := v.(type) {
+	case float64:
+		return math.IsInf(x, 0) || math.IsNaN(x)
+	case *jsonvalue.Object:
+		for _, m := range x.Members() {
+			if hasNonFinite(m.Value) {
+				return true
+			}
+		}
+	default:
+		if items, ok := arr(v); ok {
+			for _, it := range items {
+				if hasNonFinite(it) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// expandReplacement substitutes $$, $0 and $n in a replacement string
+// exactly as the reference does, including its reading of $n when n has
+// more digits than there are groups.
+func expandReplacement(r string, m match) string {
+	var b strings.Builder
+	pos := 0
+	idx := strings.IndexByte(r, '$')
+	for idx >= 0 && pos < len(r) {
+		b.WriteString(r[pos:idx])
+		pos = idx + 1
+		var c byte
+		if pos < len(r) {
+			c = r[pos]
+		}
+		switch {
+		case c == '$':
+			b.WriteByte('$')
+			pos++
+		case c == '0':
+			b.WriteString(m.text)
+			pos++
+		default:
+			maxDigits := 1
+			if len(m.groups) > 0 {
+				maxDigits = len(strconv.Itoa(len(m.groups)))
+			}
+			n, ok := leadingInt(r[pos:min(len(r), pos+maxDigits)])
+			if maxDigits > 1 && n > len(m.groups) {
+				n, ok = leadingInt(r[pos:min(len(r), pos+maxDigits-1)])
+			}
+			if ok {
+				if len(m.groups) > 0 && n >= 1 && n <= len(m.groups) {
+					b.WriteString(m.groups[n-1])
+				}
+				pos += len(strconv.Itoa(n))
+			} else {
+				b.WriteByte('$')
+			}
+		}
+		idx = strings.IndexByte(r[pos:], '$')
+		if idx >= 0 {
+			idx += pos
+		}
+	}
+	b.WriteString(r[min(pos, len(r)):])
+	return b.String()
+}
+
+// leadingInt is JavaScript's parseInt on s: the leading decimal digits.
+func leadingInt(s string) (int, bool) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(s[:i])
+	return n, true
 }

@@ -84,7 +84,7 @@ func CompileWithLimits(expr string, limits Limits) (*Expression, error) {
 	}
 	root, err := parseLimited(expr, limits)
 	if err != nil {
-		return nil, err
+		return nil, jsPosition(err, expr)
 	}
 	return &Expression{src: expr, root: root, limits: limits}, nil
 }
@@ -149,10 +149,19 @@ func (e *Expression) Evaluate(ctx context.Context, input any, bindings map[strin
 	env.bind("$", input)
 	r, err := ev.eval(e.root, in, env)
 	if err != nil {
-		return nil, err
+		return nil, jsPosition(err, e.src)
 	}
 	if s, ok := r.(*sequence); ok && s.tupleStream {
 		return Undefined, nil
 	}
 	return output(r), nil
+}
+
+// jsPosition turns the byte offset of an error into the reference's
+// offset, counted in UTF-16 code units as JavaScript counts.
+func jsPosition(err error, src string) error {
+	if je, ok := err.(*Error); ok && je.Position > 0 && je.Position <= len(src) {
+		je.Position = utf16Len(src[:je.Position])
+	}
+	return err
 }

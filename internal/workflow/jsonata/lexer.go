@@ -125,8 +125,10 @@ func (l *lexer) next(prefix bool) (token, error) {
 	return token{kind: tokName, value: word, pos: l.pos}, nil
 }
 
+// isOperatorChar tells the characters that end a name; quotes do not:
+// the reference reads now't as one name.
 func isOperatorChar(c byte) bool {
-	return strings.IndexByte(".[]{}(),@#;:?+-*/%|=<>^&!~\"'`", c) >= 0
+	return strings.IndexByte(".[]{}(),@#;:?+-*/%|=<>^&!~", c) >= 0
 }
 
 func (l *lexer) str(quote byte) (token, error) {
@@ -216,11 +218,8 @@ func (l *lexer) number() (token, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(src[l.pos:i], 64)
-	if err != nil && !isRangeErr(err) {
-		return token{}, l.errAt("S0102", i, "Number out of range: %s", src[l.pos:i])
-	}
-	if isInf(f) {
-		return token{}, l.errAt("S0102", i, "Number out of range: %s", src[l.pos:i])
+	if (err != nil && !isRangeErr(err)) || isInf(f) {
+		return token{}, l.errAt("S0102", l.pos, "Number out of range: %s", src[l.pos:i])
 	}
 	l.pos = i
 	return token{kind: tokNumber, num: f, value: src[l.pos-(i-l.pos) : i], pos: i}, nil

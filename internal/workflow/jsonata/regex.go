@@ -21,6 +21,16 @@ func compileRegex(pattern, flags string, pos int) (*regexValue, error) {
 	if strings.Contains(flags, "m") {
 		prefix += "m"
 	}
+	// JavaScript has no inline flags; RE2 would accept them silently.
+	for i := 0; i+2 < len(pattern); i++ {
+		if pattern[i] == '\\' {
+			i++
+			continue
+		}
+		if pattern[i] == '(' && pattern[i+1] == '?' && strings.IndexByte(":=!<", pattern[i+2]) < 0 {
+			return nil, newError("S0302", pos, "Invalid regular expression /%s/: JavaScript has no inline flags", pattern)
+		}
+	}
 	src := pattern
 	if prefix != "" {
 		src = "(?" + prefix + ")" + pattern

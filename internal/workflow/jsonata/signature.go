@@ -49,7 +49,7 @@ func parseSignature(text string, pos int) (*signature, error) {
 			s.params = append(s.params, sigParam{typ: "x", re: "[asnblfom]"})
 		case '-':
 			if len(s.params) == 0 {
-				return nil, newError("S0401", pos+i, "Type signature error: - has no parameter")
+				return nil, newError("S0401", pos+i+1, "Type signature error: - has no parameter")
 			}
 			p := last()
 			p.context = true
@@ -57,24 +57,24 @@ func parseSignature(text string, pos int) (*signature, error) {
 			p.re += "?"
 		case '?', '+':
 			if len(s.params) == 0 {
-				return nil, newError("S0401", pos+i, "Type signature error: %c has no parameter", c)
+				return nil, newError("S0401", pos+i+1, "Type signature error: %c has no parameter", c)
 			}
 			last().re += string(c)
 			last().optional = c == '?'
 		case '(':
 			end := strings.IndexByte(inner[i:], ')')
 			if end < 0 {
-				return nil, newError("S0401", pos+i, "Type signature has no closing )")
+				return nil, newError("S0401", pos+i+1, "Type signature has no closing )")
 			}
 			choice := inner[i+1 : i+end]
 			if strings.Contains(choice, "<") {
-				return nil, newError("S0402", pos+i, "Choice groups containing parameterized types are not supported")
+				return nil, newError("S0402", pos+i+1, "Choice groups containing parameterized types are not supported")
 			}
 			s.params = append(s.params, sigParam{typ: "(" + choice + ")", re: "[" + choice + "m]"})
 			i += end
 		case '<':
 			if len(s.params) == 0 || (last().typ != "a" && last().typ != "f") {
-				return nil, newError("S0401", pos+i, "Type parameter can only be applied to functions and arrays")
+				return nil, newError("S0401", pos+i+1, "Type parameter can only be applied to functions and arrays")
 			}
 			depth, j := 1, i+1
 			for ; j < len(inner) && depth > 0; j++ {
