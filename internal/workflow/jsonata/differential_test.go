@@ -15,9 +15,7 @@ import (
 // knownDifferences lists corpus cases this implementation does not yet
 // match, each with the reason; the test fails if one starts to pass, so
 // the list stays true.
-var knownDifferences = map[string]string{
-	"$formatNumber(1e6, '#.00e0')": "exponent pictures of $formatNumber are not implemented",
-}
+var knownDifferences = map[string]string{}
 
 type goldenCase struct {
 	Data      string          `json:"data"`

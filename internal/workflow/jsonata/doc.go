@@ -29,10 +29,12 @@
 //
 //   - Regular expressions are Go's RE2, not JavaScript's: look-around and
 //     back-references are rejected at compile time (S0302).
-//   - $formatNumber lacks exponent pictures; $formatInteger, $parseInteger
-//     and the date/time pictures of $fromMillis and $toMillis lack word,
-//     ordinal and name presentations (they fail with D3133 rather than
-//     give a wrong answer). $toMillis without a picture reads ISO 8601.
+//   - Date/time pictures of $fromMillis support the numeric, name (N, n,
+//     Nn), word (w) and ordinal (o) presentations, not calendars or
+//     languages other than English; $toMillis with a picture reads the
+//     numeric components only, and without one reads ISO 8601.
+//   - $formatNumber with a zero-digit outside the Basic Multilingual
+//     Plane works here; the reference, counting UTF-16 units, refuses it.
 //   - $random(seed) is repeatable for one seed but does not give the
 //     numbers Step Functions' generator gives.
 //   - A function as the result, or inside one, is dropped as
