@@ -90,32 +90,13 @@ func CompileWithLimits(expr string, limits Limits) (*Expression, error) {
 }
 
 func parseLimited(expr string, limits Limits) (root *node, err error) {
-	// The parser recurses once per nesting level; the expression length
-	// bounds that, and this guards the rest.
 	defer func() {
+		// A parser bug must not take down the process either.
 		if r := recover(); r != nil {
-			root, err = nil, newError("S0201", 0, "Syntax error: %v", r)
+			root, err = nil, newError(codeInternal, 0, "internal error parsing %q: %v", expr, r)
 		}
 	}()
-	if depth := nesting(expr); depth > limits.MaxDepth {
-		return nil, limitError(0, "MaxDepth", limits.MaxDepth, fmt.Sprintf("expression nesting %d", depth))
-	}
-	return parse(expr)
-}
-
-// nesting is how deep brackets nest in expr, a bound on parser recursion.
-func nesting(expr string) int {
-	d, m := 0, 0
-	for i := 0; i < len(expr); i++ {
-		switch expr[i] {
-		case '(', '[', '{':
-			d++
-			m = max(m, d)
-		case ')', ']', '}':
-			d--
-		}
-	}
-	return m + len(expr)/64
+	return parse(expr, limits.MaxDepth)
 }
 
 // String returns the source text.

@@ -76,3 +76,16 @@ func TestLimitsAllowOrdinaryWork(t *testing.T) {
 		}
 	}
 }
+
+// TestLongFlatExpressionCompiles checks that length alone does not count
+// as nesting: an expression just under MaxExpressionLength compiles.
+func TestLongFlatExpressionCompiles(t *testing.T) {
+	expr := "$count([" + strings.Repeat("1,", 32490) + "1])" // 64990 bytes, nesting 3
+	got, err := eval(t, expr, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "32491" {
+		t.Fatalf("got %s, want 32491", got)
+	}
+}

@@ -6,13 +6,15 @@ import (
 
 type parser struct {
 	lex      lexer
+	depth    int // nesting of expression calls, bounded by maxDepth
+	maxDepth int
 	tok      token // current token, not yet consumed
 	ancestry []*node
 	labels   int
 }
 
-func parse(src string) (*node, error) {
-	p := &parser{lex: lexer{src: src}}
+func parse(src string, maxDepth int) (*node, error) {
+	p := &parser{lex: lexer{src: src}, maxDepth: maxDepth}
 	if err := p.advance(true); err != nil {
 		return nil, err
 	}
@@ -75,7 +77,12 @@ func (p *parser) lbp() int {
 }
 
 func (p *parser) expression(rbp int) (*node, error) {
+	p.depth++
+	defer func() { p.depth-- }()
 	t := p.tok
+	if p.depth > p.maxDepth {
+		return nil, limitError(t.pos, "MaxDepth", p.maxDepth, "expression nesting")
+	}
 	if t.kind == tokEnd {
 		// As in the reference, the end parses as a node that post-processing
 		// rejects, so a missing closing bracket is reported first.
