@@ -81,10 +81,12 @@ func (d *decoder) workflowFile(v ast.Node, path string) string {
 func (d *decoder) checkWorkflowKeys(path string, keys map[string]Pos) {
 	_, wf := keys["workflow"]
 	if !wf {
-		for _, k := range []string{"input", "wait"} {
-			if at, set := keys[k]; set {
-				d.c.add(at, path, "%s only applies to workflow actions (add workflow: FILE, or remove it)", k)
-			}
+		if at, set := keys["input"]; set {
+			// The likelier slip in a script action is the files it reads.
+			d.c.add(at, path, `input only applies to workflow actions; did you mean "inputs" (the files the action reads)?`)
+		}
+		if at, set := keys["wait"]; set {
+			d.c.add(at, path, "wait only applies to workflow actions (add workflow: FILE, or remove it)")
 		}
 		return
 	}
