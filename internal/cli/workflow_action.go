@@ -155,15 +155,17 @@ func (w *actionWorkflows) Start(ctx context.Context, s engine.WorkflowStart) (en
 		return res, err
 	}
 	res.Status, res.Error, res.Cause = r.Status, r.Error, r.Cause
-	w.mu.Lock()
-	if r.Status == workflow.StatusSucceeded {
-		res.Output, err = marshalJSON(r.Output)
-		if err == nil {
-			fmt.Fprintf(s.Log, "velocity: workflow execution %d SUCCEEDED, output: %s\n", e.ID, res.Output)
-		}
-	} else {
-		fmt.Fprintf(s.Log, "velocity: workflow execution %d %s: %s: %s (see 'velocity workflow history %d')\n", e.ID, r.Status, r.Error, r.Cause, e.ID)
+	if r.Status != workflow.StatusSucceeded {
+		// The engine words the failure; the history tells the rest.
+		fmt.Fprintf(s.Log, "velocity: see 'velocity workflow history %d'\n", e.ID)
+		return res, nil
 	}
+	if res.Output, err = marshalJSON(r.Output); err != nil {
+		return res, err
+	}
+	// Under the lock: a late event of the execution must not cut into it.
+	w.mu.Lock()
+	fmt.Fprintf(s.Log, "velocity: workflow execution %d SUCCEEDED, output: %s\n", e.ID, res.Output)
 	w.mu.Unlock()
-	return res, err
+	return res, nil
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/velocity-ci/velocity/internal/plan"
 	"github.com/velocity-ci/velocity/internal/store"
@@ -78,8 +80,11 @@ func (x *execution) workflow(ctx context.Context, n *plan.Node, number int, out 
 		}
 		fallthrough
 	default:
-		msg := fmt.Sprintf("workflow execution %d %s: %s: %s", res.ExecutionID, res.Status, res.Error, res.Cause)
-		st, code, msg := fail(out, msg)
+		why := strings.Join(slices.DeleteFunc([]string{res.Error, res.Cause}, func(s string) bool { return s == "" }), ": ")
+		if why == "" {
+			why = "no error given"
+		}
+		st, code, msg := fail(out, fmt.Sprintf("workflow execution %d %s: %s", res.ExecutionID, res.Status, why))
 		return st, code, msg, nil
 	}
 	// What depends on this action is keyed on what the workflow
