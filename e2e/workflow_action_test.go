@@ -204,3 +204,25 @@ States:
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestWorkflowActionTimeout: the action's timeout stops the execution
+// and fails the action as a timed-out script would.
+func TestWorkflowActionTimeout(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{
+		"hang.asl.yaml": "StartAt: Hang\nStates:\n  Hang:\n    Type: Task\n    Resource: arn:velocity:command\n    Parameters:\n      Command: sleep 100\n    End: true\n",
+		"velocity.yml":  "stages:\n  - name: s\n    actions:\n      - name: wf\n        workflow: hang.asl.yaml\n        timeout: 500ms\n",
+	})
+	start := time.Now()
+	r := e.run(dir, "run")
+	if r.code == 0 || !strings.Contains(r.stdout, "timed out after 500ms (workflow execution 1 stopped)") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the run took %v", took)
+	}
+	d := e.run(dir, "workflow", "describe", "1")
+	if !strings.Contains(d.stdout, "ABORTED") || !strings.Contains(d.stdout, "the action's timeout of 500ms passed") {
+		t.Errorf("describe:\n%s%s", d.stdout, d.stderr)
+	}
+}

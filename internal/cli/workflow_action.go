@@ -145,7 +145,11 @@ func (w *actionWorkflows) Start(ctx context.Context, s engine.WorkflowStart) (en
 		select {
 		case <-done:
 		case <-ctx.Done():
-			if _, err := rt.h.store.RequestStop(context.WithoutCancel(ctx), e.ID, "Velocity.Cancelled", "the run was cancelled"); err != nil && !errors.Is(err, store.ErrNotFound) {
+			cause := "the run was cancelled"
+			if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) && !errors.Is(c, context.DeadlineExceeded) {
+				cause = c.Error()
+			}
+			if _, err := rt.h.store.RequestStop(context.WithoutCancel(ctx), e.ID, "Velocity.Cancelled", cause); err != nil && !errors.Is(err, store.ErrNotFound) {
 				rt.log.Warn("could not record the stop of a workflow execution", "execution", e.ID, "err", err)
 			}
 		}

@@ -59,11 +59,23 @@ func (x *execution) workflow(ctx context.Context, n *plan.Node, number int, out 
 		st, code, msg := fail(out, fmt.Sprintf("cannot start workflow %s here: no workflow runtime", w.File))
 		return st, code, msg, nil
 	}
-	res, err := x.Workflows.Start(ctx, WorkflowStart{
+	wctx := ctx
+	if n.Timeout > 0 {
+		// The cause becomes the stop's cause in the workflow's history.
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeoutCause(ctx, n.Timeout, fmt.Errorf("the action's timeout of %v passed", n.Timeout))
+		defer cancel()
+	}
+	res, err := x.Workflows.Start(wctx, WorkflowStart{
 		RunID: x.run.ID, Stage: n.Stage, Action: n.Name, Attempt: number,
 		File:  filepath.Join(x.run.Dir, filepath.FromSlash(w.File)),
 		Input: w.Input, Detach: w.Detach, Log: out,
 	})
+	timedOut := ctx.Err() == nil && wctx.Err() != nil
+	if timedOut && (err != nil || res.Status == "ABORTED") {
+		st, code, msg := fail(out, fmt.Sprintf("timed out after %v (workflow execution %d stopped)", n.Timeout, res.ExecutionID))
+		return st, code, msg, nil
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(out, "velocity: workflow %s: %v\n", w.File, err)
