@@ -403,6 +403,17 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	case remote != nil:
 		eng.Deployer = remote
 	}
+	if selectsWorkflows(pl, sel) {
+		// The executions of workflow actions go to the data directory's
+		// workflow journal, run by the same runtime as 'velocity
+		// workflow run'.
+		wrt, err := a.newWorkflowRuntime(ctx, h)
+		if err != nil {
+			return err
+		}
+		defer wrt.close()
+		eng.Workflows = newActionWorkflows(wrt)
+	}
 	facts, factsNote := conditionFacts(ctx, h.store, p, o.dir, o.commit, snap)
 	if factsNote != "" {
 		con.Printf("velocity: %s\n", factsNote)
@@ -497,6 +508,16 @@ func selectsDeploys(pl *plan.Plan, sel *plan.Selection) bool {
 	found := false
 	pl.Each(func(_ *plan.Stage, n *plan.Node) {
 		found = found || n.Deploy != "" && sel.Has(n)
+	})
+	return found
+}
+
+// selectsWorkflows reports whether the run starts a workflow, which
+// needs the workflow runtime.
+func selectsWorkflows(pl *plan.Plan, sel *plan.Selection) bool {
+	found := false
+	pl.Each(func(_ *plan.Stage, n *plan.Node) {
+		found = found || n.Workflow != nil && sel.Has(n)
 	})
 	return found
 }

@@ -76,6 +76,10 @@ type workflowRuntime struct {
 	limits store.TreeLimits
 	// notify prints progress for a person; nil in --json mode.
 	notify func(format string, args ...any)
+	// observe, when set, sees every batch of events journaled by an
+	// execution this process runs (workflow actions stream them into
+	// their log); it must not block.
+	observe func(executionID string, events []workflow.Event)
 
 	mu     sync.Mutex
 	active map[int64]bool // executions running in this process
@@ -181,6 +185,30 @@ func (j sqliteJournal) Append(ctx context.Context, executionID string, events []
 		out[i] = store.Event{ID: e.ID, Type: string(e.Type), At: e.Timestamp, Body: body}
 	}
 	return j.st.AppendEvents(ctx, id, out)
+}
+
+// observedJournal is sqliteJournal telling observe of each batch it
+// recorded, for the runtime's observe.
+type observedJournal struct {
+	sqliteJournal
+	observe func(executionID string, events []workflow.Event)
+}
+
+func (j observedJournal) Append(ctx context.Context, executionID string, events []workflow.Event) error {
+	if err := j.sqliteJournal.Append(ctx, executionID, events); err != nil {
+		return err
+	}
+	j.observe(executionID, events)
+	return nil
+}
+
+// journal is the interpreter's Journal of this runtime's executions.
+func (rt *workflowRuntime) journal() workflow.Journal {
+	j := sqliteJournal{rt.h.store}
+	if rt.observe == nil {
+		return j
+	}
+	return observedJournal{j, rt.observe}
 }
 
 // history reads an execution's recorded events.
@@ -359,7 +387,7 @@ func (rt *workflowRuntime) execute(ctx context.Context, e store.Execution, lock 
 		}
 	}
 	in := &workflow.Interpreter{
-		Journal: sqliteJournal{rt.h.store}, Invoker: resources, Logger: rt.log, BaseDir: opts.Dir,
+		Journal: rt.journal(), Invoker: resources, Logger: rt.log, BaseDir: opts.Dir,
 		Region: arnRegion, Account: arnAccount,
 	}
 	if !e.StopRequested {

@@ -68,6 +68,9 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 	if n.Deploy != "" {
 		return x.deploy(ctx, n, out)
 	}
+	if n.Workflow != nil {
+		return x.workflow(ctx, n, number, out)
+	}
 	if msgs, strict := x.sharing.check(n); len(msgs) > 0 {
 		// The log keeps the warning next to the output it may explain.
 		for _, m := range msgs {

@@ -131,6 +131,8 @@ type Engine struct {
 	Approver Approver
 	// Deployer may be nil when no action deploys.
 	Deployer Deployer
+	// Workflows may be nil when no action starts a workflow.
+	Workflows Workflows
 	// Ports hands out the sidecars' ports, shared with the runtime of
 	// deployed instances so that the two never pick the same one; nil
 	// gives each action's sidecars a picker of their own.

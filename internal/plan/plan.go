@@ -65,6 +65,9 @@ type Node struct {
 	// instead of running Script.
 	Deploy      string
 	Environment string
+	// Workflow, when set, starts an execution of a state machine instead
+	// of running Script.
+	Workflow *spec.Workflow
 	// Outputs, Inputs and the cache fields mirror spec.Action.
 	Outputs       []string
 	Inputs        []string
@@ -248,11 +251,15 @@ func addNode(g *Graph, p *spec.Pipeline, stage, kind string, a spec.Action, need
 		Backoff:      a.Retry.Backoff,
 		AllowFailure: a.AllowFailure,
 
-		Deploy:        a.Deploy,
-		Environment:   a.Environment,
-		Outputs:       slices.Clone(a.Outputs),
-		Inputs:        a.Inputs,
-		NoResultCache: a.NoResultCache,
+		Deploy:      a.Deploy,
+		Environment: a.Environment,
+		Workflow:    a.Workflow,
+		Outputs:     slices.Clone(a.Outputs),
+		Inputs:      a.Inputs,
+		// A workflow usually acts on the world (its tasks deploy, notify,
+		// migrate): replaying a recorded result would silently skip that,
+		// so workflow actions always run.
+		NoResultCache: a.NoResultCache || a.Workflow != nil,
 		CachePaths:    slices.Clone(a.CachePaths),
 		CacheKey:      slices.Clone(a.CacheKey),
 		Secrets:       slices.Clone(a.Secrets),

@@ -206,6 +206,7 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 		sidecars []sidecarSource
 		mxSrc    matrixSource
 		ifNode   ast.Node
+		wf       Workflow
 	)
 	keys, ok := d.mappingKeys(v, path, fields{
 		"name": func(v ast.Node) { a.Name, src.name = d.name(v, join(path, "name")) },
@@ -220,8 +221,11 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 				src.environment = posOf(v)
 			}
 		},
-		"needs": func(v ast.Node) { a.Needs, src.needs = d.needs(v, join(path, "needs")) },
-		"env":   func(v ast.Node) { a.Env = d.env(v, join(path, "env")) },
+		"workflow": func(v ast.Node) { wf.File = d.workflowFile(v, join(path, "workflow")) },
+		"input":    func(v ast.Node) { wf.Input = d.workflowInput(v, join(path, "input")) },
+		"wait":     func(v ast.Node) { wf.Detach = !d.boolean(v, join(path, "wait")) },
+		"needs":    func(v ast.Node) { a.Needs, src.needs = d.needs(v, join(path, "needs")) },
+		"env":      func(v ast.Node) { a.Env = d.env(v, join(path, "env")) },
 		"timeout": func(v ast.Node) {
 			if isNull(v) {
 				return
@@ -263,6 +267,14 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 	d.checkEnvNames(&a, path, secrets, sidecars)
 	src.deployKey = keys["deploy"]
 	d.checkDeployKeys(v, path, keys)
+	d.checkWorkflowKeys(path, keys)
+	if at, set := keys["workflow"]; set {
+		if wf.Input == "" {
+			wf.Input = "{}"
+		}
+		wf.Pos = at
+		a.Workflow = &wf
+	}
 	return a, src
 }
 
@@ -556,10 +568,15 @@ var notForDeploy = []string{"env", "outputs", "inputs", "cache", "cache_key", "s
 func (d *decoder) checkDeployKeys(v ast.Node, path string, keys map[string]Pos) {
 	runAt, run := keys["run"]
 	deployAt, deploy := keys["deploy"]
+	wfAt, wf := keys["workflow"]
 	switch {
 	case run && deploy:
 		d.c.add(later(runAt, deployAt), path, "run and deploy cannot both be set; an action either runs a script or deploys a service")
-	case !run && !deploy:
+	case run && wf:
+		d.c.add(later(runAt, wfAt), path, "run and workflow cannot both be set; an action either runs a script or starts a workflow")
+	case deploy && wf:
+		d.c.add(later(deployAt, wfAt), path, "deploy and workflow cannot both be set; an action either deploys a service or starts a workflow")
+	case !run && !deploy && !wf:
 		d.c.add(posOf(v), path, "missing required key %q", "run")
 	}
 	envAt, env := keys["environment"]

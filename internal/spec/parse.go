@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -33,7 +34,15 @@ func Load(path string) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load pipeline: %w", err)
 	}
-	return Parse(path, data)
+	p, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	// Only a file on disk has a project whose workflow files can be read.
+	if err := checkWorkflowFiles(path, filepath.Dir(path), p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // Parse parses and validates a definition; file is the name used in

@@ -61,9 +61,12 @@ type Action struct {
 	Name string
 	Pos  Pos
 	// Deploy names a service to deploy to Environment instead of running
-	// a script; exactly one of Run and Deploy is set.
+	// a script; exactly one of Run, Deploy and Workflow is set.
 	Deploy      string
 	Environment string
+	// Workflow, when set, starts an execution of a state machine of the
+	// project instead of running a script (workflow.go).
+	Workflow *Workflow `json:",omitempty"`
 	// Run is a shell script, run with `bash -eo pipefail` (or `sh -e`
 	// where bash is missing) in the run's workspace.
 	Run string
