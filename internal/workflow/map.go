@@ -291,6 +291,13 @@ func (s *scope) mapItems(v *visit, in, ctxObj any) ([]any, error) {
 	switch {
 	case st.def.ItemReader != nil:
 		return s.readItems(v, in, ctxObj)
+	case st.jsonata && st.jitems != nil:
+		var err error
+		if val, err = s.jeval(v, "Items", st.jitems, ctxObj, jstates{input: v.input}); err != nil {
+			return nil, err
+		}
+	case st.jsonata:
+		val = v.input
 	case st.items != nil:
 		var err error
 		if val, err = st.items.Eval(in, ctxObj); err != nil {
@@ -382,7 +389,20 @@ func (s *scope) invalidValue(v *visit, field string, val any) error {
 func (s *scope) batches(v *visit, in, ctxObj any, items []any) ([]any, error) {
 	st := v.st
 	selected := items
-	if st.itemSelector != nil {
+	if st.jsonata && st.jitemSelector != nil {
+		selected = make([]any, len(items))
+		env := ctxObj.(*jsonpath.Env)
+		base := env.Context.(*jsonvalue.Object)
+		for i, item := range items {
+			c := base.Clone()
+			c.Set("Map", object("Item", object("Index", jsonInt(int64(i)), "Value", item)))
+			out, err := s.jeval(v, "ItemSelector", st.jitemSelector, &jsonpath.Env{Context: c, Vars: env.Vars}, jstates{input: v.input})
+			if err != nil {
+				return nil, err
+			}
+			selected[i] = out
+		}
+	} else if st.itemSelector != nil {
 		selected = make([]any, len(items))
 		env := ctxObj.(*jsonpath.Env)
 		base := env.Context.(*jsonvalue.Object)

@@ -198,6 +198,21 @@ func (s *scope) catchOrFail(v *visit, f *asl.Failure) (any, string, error) {
 			continue
 		}
 		errOut := errorOutput(f)
+		if v.st.jsonata {
+			ctxObj := s.context(v, 0, "")
+			js := jstates{input: v.input, errorOutput: errOut, hasError: true}
+			var err error
+			if v.assigned, err = s.jassign(v, "Assign", c.jassign, ctxObj, js); err != nil {
+				return nil, "", err
+			}
+			out := any(errOut)
+			if c.joutput != nil {
+				if out, err = s.jeval(v, "Output", c.joutput, ctxObj, js); err != nil {
+					return nil, "", err
+				}
+			}
+			return out, c.next, nil
+		}
 		// The Catcher's Assign reads the error output and replaces the
 		// state's own, which did not run to its end.
 		var err error

@@ -126,17 +126,32 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 	var err error
 	switch st.def.Type {
 	case asl.TypePass:
-		out, err = s.pass(v)
+		if st.jsonata {
+			out, err = s.jresult(v, v.input, false, s.context(v, 0, ""))
+			if err == nil && st.joutput == nil {
+				out = v.input
+			}
+		} else {
+			out, err = s.pass(v)
+		}
 		next = st.def.Next
 	case asl.TypeTask:
 		out, next, err = s.task(ctx, v)
 	case asl.TypeChoice:
-		out, next, err = s.choice(v)
+		if st.jsonata {
+			out, next, err = s.jchoiceState(v)
+		} else {
+			out, next, err = s.choice(v)
+		}
 	case asl.TypeWait:
 		out, err = s.wait(ctx, v)
 		next = st.def.Next
 	case asl.TypeSucceed:
-		out, err = s.succeed(v)
+		if st.jsonata {
+			out, err = s.joutputOf(v, s.context(v, 0, ""), jstates{input: v.input}, v.input)
+		} else {
+			out, err = s.succeed(v)
+		}
 		next = ""
 	case asl.TypeFail:
 		return nil, "", s.fail(v)
@@ -327,6 +342,21 @@ func (s *scope) fail(v *visit) error {
 	st := v.st
 	f := &asl.Failure{Name: st.def.Error, Cause: st.def.Cause}
 	ctxObj := s.context(v, 0, "")
+	if st.jsonata {
+		for _, p := range []struct {
+			field string
+			dst   *string
+		}{{"Error", &f.Name}, {"Cause", &f.Cause}} {
+			str, ok, err := s.jstring(v, p.field, ctxObj, v.input)
+			if err != nil {
+				return err
+			}
+			if ok {
+				*p.dst = str
+			}
+		}
+		return f
+	}
 	for _, p := range []struct {
 		expr  *valueExpr
 		field string

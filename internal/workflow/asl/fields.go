@@ -78,7 +78,7 @@ func (v *validator) knownFields(n *node, ptr string, allowed []string, notAllowe
 		p := pointerJoin(ptr, f.key)
 		switch {
 		case slices.Contains(jsonataFields, f.key):
-			v.r.add(f.keyPos, p, "%q belongs to the JSONata query language, which is not supported yet; this definition uses JSONPath", f.key)
+			v.r.add(f.keyPos, p, "field %q belongs to the JSONata query language and is not allowed in a JSONPath state; set \"QueryLanguage\": \"JSONata\" on the state or at the top level", f.key)
 		case notAllowed != nil && notAllowed(f.key) != "":
 			v.r.add(f.keyPos, p, "%s", notAllowed(f.key))
 		default:

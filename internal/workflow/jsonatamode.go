@@ -1,0 +1,379 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonata"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonpath"
+	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
+	"github.com/velocity-ci/velocity/internal/workflow/payload"
+)
+
+// This file runs states written in the JSONata query language
+// ("Transforming data with JSONata in Step Functions", AWS Step Functions
+// developer guide): Arguments, Output, Assign, Condition, Items,
+// ItemSelector and the numeric fields as "{% expression %}" strings,
+// with $states (input, result, errorOutput, context) and the workflow
+// variables as JSONata bindings.
+
+// jtemplate is a compiled JSONata field value: a "{% expression %}"
+// string is evaluated, objects and arrays are walked, anything else is
+// literal.
+type jtemplate struct {
+	expr *jsonata.Expression
+	lit  any
+	keys []string
+	kids []*jtemplate
+	obj  bool
+	arr  bool
+}
+
+func compileJTemplate(raw json.RawMessage) (*jtemplate, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	v, err := payload.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	return compileJValue(v)
+}
+
+func compileJString(s string) (*jtemplate, error) {
+	if s == "" {
+		return nil, nil
+	}
+	return compileJValue(s)
+}
+
+func compileJValue(v any) (*jtemplate, error) {
+	switch x := v.(type) {
+	case string:
+		if src, ok := asl.ExpressionText(x); ok {
+			e, err := jsonata.Compile(src)
+			if err != nil {
+				return nil, err
+			}
+			return &jtemplate{expr: e}, nil
+		}
+	case *jsonvalue.Object:
+		t := &jtemplate{obj: true}
+		for _, m := range x.Members() {
+			k, err := compileJValue(m.Value)
+			if err != nil {
+				return nil, err
+			}
+			t.keys, t.kids = append(t.keys, m.Key), append(t.kids, k)
+		}
+		return t, nil
+	case []any:
+		t := &jtemplate{arr: true}
+		for _, it := range x {
+			k, err := compileJValue(it)
+			if err != nil {
+				return nil, err
+			}
+			t.kids = append(t.kids, k)
+		}
+		return t, nil
+	}
+	return &jtemplate{lit: v}, nil
+}
+
+// eval evaluates the template; a member or element whose expression is
+// undefined is left out, as JSON.stringify leaves it out.
+func (t *jtemplate) eval(ctx context.Context, b map[string]any) (any, error) {
+	switch {
+	case t.expr != nil:
+		return t.expr.Evaluate(ctx, jsonata.Undefined, b)
+	case t.obj:
+		o := jsonvalue.NewObject(len(t.keys))
+		for i, k := range t.kids {
+			v, err := k.eval(ctx, b)
+			if err != nil {
+				return nil, err
+			}
+			if v != jsonata.Undefined {
+				o.Set(t.keys[i], v)
+			}
+		}
+		return o, nil
+	case t.arr:
+		a := make([]any, 0, len(t.kids))
+		for _, k := range t.kids {
+			v, err := k.eval(ctx, b)
+			if err != nil {
+				return nil, err
+			}
+			if v != jsonata.Undefined {
+				a = append(a, v)
+			}
+		}
+		return a, nil
+	}
+	return t.lit, nil
+}
+
+// jstates is what a JSONata state's expressions see as $states.
+type jstates struct {
+	input, result, errorOutput any
+	hasResult, hasError        bool
+}
+
+// jbindings are the bindings of a JSONata evaluation: every variable the
+// state can read (inner scopes hiding outer ones) and $states.
+func (s *scope) jbindings(ctxObj any, st jstates) map[string]any {
+	var chain []*scope
+	for sc := s; sc != nil; sc = sc.parent {
+		chain = append(chain, sc)
+	}
+	b := map[string]any{}
+	for i := len(chain) - 1; i >= 0; i-- {
+		for k, v := range chain[i].vars {
+			b[k] = v
+		}
+	}
+	o := jsonvalue.NewObject(4)
+	o.Set("input", st.input)
+	if env, ok := ctxObj.(*jsonpath.Env); ok {
+		o.Set("context", env.Context)
+	}
+	if st.hasResult {
+		o.Set("result", st.result)
+	}
+	if st.hasError {
+		o.Set("errorOutput", st.errorOutput)
+	}
+	b["states"] = o
+	return b
+}
+
+// jeval evaluates field of state v; a value that must be defined and is
+// not, or an error of the expression, is States.QueryEvaluationError.
+func (s *scope) jeval(v *visit, field string, t *jtemplate, ctxObj any, st jstates) (any, error) {
+	out, err := t.eval(context.Background(), s.jbindings(ctxObj, st))
+	if err != nil {
+		var je *jsonata.Error
+		if errors.As(err, &je) {
+			return nil, s.queryFailure(v, field, fmt.Sprintf("An error occurred while evaluating the JSONata expression in field '%s': %s", field, je.Error()))
+		}
+		return nil, s.queryFailure(v, field, err.Error())
+	}
+	if out == jsonata.Undefined {
+		return nil, s.queryFailure(v, field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' returned nothing (undefined).", exprText(t), field))
+	}
+	return out, nil
+}
+
+func exprText(t *jtemplate) string {
+	if t.expr != nil {
+		return t.expr.String()
+	}
+	return ""
+}
+
+// queryFailure is States.QueryEvaluationError, recorded first as an
+// EvaluationFailed event as Step Functions records it.
+func (s *scope) queryFailure(v *visit, field, cause string) error {
+	s.emit(EvaluationFailed, evaluationFailedDetails{Error: asl.ErrQueryEvaluationError, Cause: cause, Location: field, State: v.st.name}, nil)
+	return asl.Failf(asl.ErrQueryEvaluationError, "%s", cause)
+}
+
+type evaluationFailedDetails struct {
+	Error    string `json:"error"`
+	Cause    string `json:"cause"`
+	Location string `json:"location"`
+	State    string `json:"state"`
+}
+
+// jassign evaluates a JSONata Assign.
+func (s *scope) jassign(v *visit, field string, t *jtemplate, ctxObj any, st jstates) (*jsonvalue.Object, error) {
+	if t == nil {
+		return nil, nil
+	}
+	out, err := s.jeval(v, field, t, ctxObj, st)
+	if err != nil {
+		return nil, err
+	}
+	obj, _ := out.(*jsonvalue.Object)
+	return s.checkAssign(v, obj)
+}
+
+// jnumber evaluates a numeric field written as an expression.
+func (s *scope) jnumber(v *visit, field string, ctxObj any, in any, min, max float64, integer bool) (float64, bool, error) {
+	t := v.st.jexprs[field]
+	if t == nil {
+		return 0, false, nil
+	}
+	out, err := s.jeval(v, field, t, ctxObj, jstates{input: in})
+	if err != nil {
+		return 0, false, err
+	}
+	n, ok := out.(json.Number)
+	f, ferr := n.Float64()
+	if !ok || ferr != nil || f < min || f > max || (integer && f != math.Trunc(f)) {
+		what := "an integer"
+		if !integer {
+			what = "a number"
+		}
+		return 0, false, s.queryFailure(v, field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' must give %s from %g to %g, got %s.",
+			exprText(t), field, what, min, max, jsonString(out)))
+	}
+	return f, true, nil
+}
+
+// jstring evaluates a string field (Timestamp, Error, Cause) written as
+// an expression.
+func (s *scope) jstring(v *visit, field string, ctxObj any, in any) (string, bool, error) {
+	t := v.st.jexprs[field]
+	if t == nil {
+		return "", false, nil
+	}
+	out, err := s.jeval(v, field, t, ctxObj, jstates{input: in})
+	if err != nil {
+		return "", false, err
+	}
+	str, ok := out.(string)
+	if !ok {
+		return "", false, s.queryFailure(v, field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' must give a string, got %s.", exprText(t), field, jsonString(out)))
+	}
+	return str, true, nil
+}
+
+// compileJSONataState compiles the JSONata fields of st.
+func compileJSONataState(st *state, def *asl.State, where string) error {
+	var err error
+	tmpl := func(field string, raw json.RawMessage) *jtemplate {
+		if err != nil {
+			return nil
+		}
+		t, e := compileJTemplate(raw)
+		if e != nil {
+			err = definitionError(where+"/"+field, "%v", e)
+		}
+		return t
+	}
+	st.jsonata = true
+	st.jargs = tmpl("Arguments", def.Arguments)
+	st.joutput = tmpl("Output", def.Output)
+	st.jassign = tmpl("Assign", def.Assign)
+	st.jitems = tmpl("Items", def.Items)
+	st.jitemSelector = tmpl("ItemSelector", def.ItemSelector)
+	st.jexprs = map[string]*jtemplate{}
+	for k, src := range def.Exprs {
+		if st.jexprs[k], err = compileJString(src); err != nil {
+			return definitionError(where+"/"+k, "%v", err)
+		}
+	}
+	for k, src := range map[string]string{"Timestamp": def.Timestamp, "Error": def.Error, "Cause": def.Cause} {
+		if _, ok := asl.ExpressionText(src); ok {
+			if st.jexprs[k], err = compileJString(src); err != nil {
+				return definitionError(where+"/"+k, "%v", err)
+			}
+		}
+	}
+	for i := range def.Catch {
+		st.catch[i].joutput = tmpl(fmt.Sprintf("Catch/%d/Output", i), def.Catch[i].Output)
+		st.catch[i].jassign = tmpl(fmt.Sprintf("Catch/%d/Assign", i), def.Catch[i].Assign)
+		st.catch[i].assign = nil
+	}
+	for i := range def.Choices {
+		c := def.Choices[i]
+		if c.Condition == "" {
+			return definitionError(fmt.Sprintf("%s/Choices/%d", where, i), "a JSONata rule needs a Condition")
+		}
+		st.jchoices = append(st.jchoices, jchoice{
+			cond: tmpl(fmt.Sprintf("Choices/%d/Condition", i), json.RawMessage(mustJSON(c.Condition))),
+			next: c.Next, assign: tmpl(fmt.Sprintf("Choices/%d/Assign", i), c.Assign)})
+	}
+	for _, unsupported := range []bool{def.ItemReader != nil, def.ItemBatcher != nil, len(def.ResultWriter) > 0} {
+		if unsupported {
+			return definitionError(where, "ItemReader, ItemBatcher and ResultWriter are not supported yet in a JSONata Map state")
+		}
+	}
+	return err
+}
+
+type jchoice struct {
+	cond, assign *jtemplate
+	next         string
+}
+
+// jchoiceState runs a JSONata Choice: the first rule whose Condition is
+// true is taken; Assign and Output read $states.input.
+func (s *scope) jchoiceState(v *visit) (any, string, error) {
+	ctxObj := s.context(v, 0, "")
+	in := jstates{input: v.input}
+	next := ""
+	var ruleAssign *jtemplate
+	for i, r := range v.st.jchoices {
+		field := fmt.Sprintf("Choices[%d].Condition", i)
+		ok, err := s.jeval(v, field, r.cond, ctxObj, in)
+		if err != nil {
+			return nil, "", err
+		}
+		b, isBool := ok.(bool)
+		if !isBool {
+			return nil, "", s.queryFailure(v, field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' must give a boolean, got %s.", exprText(r.cond), field, jsonString(ok)))
+		}
+		if b {
+			next, ruleAssign = r.next, r.assign
+			break
+		}
+	}
+	if next == "" {
+		next = v.st.def.Default
+	}
+	if next == "" {
+		return nil, "", asl.Failf(asl.ErrNoChoiceMatched, "No Matches!")
+	}
+	var err error
+	if v.assigned, err = s.jassign(v, "Assign", v.st.jassign, ctxObj, in); err != nil {
+		return nil, "", err
+	}
+	if ruleAssign != nil {
+		fromRule, err := s.jassign(v, "Assign", ruleAssign, ctxObj, in)
+		if err != nil {
+			return nil, "", err
+		}
+		if v.assigned == nil {
+			v.assigned = fromRule
+		} else if fromRule != nil {
+			v.assigned = v.assigned.Clone()
+			for _, m := range fromRule.Members() {
+				v.assigned.Set(m.Key, m.Value)
+			}
+		}
+	}
+	out, err := s.joutputOf(v, ctxObj, in, v.input)
+	return out, next, err
+}
+
+// joutputOf computes Assign (unless done) and Output of a JSONata state;
+// def is the output without an Output field.
+func (s *scope) joutputOf(v *visit, ctxObj any, st jstates, def any) (any, error) {
+	if v.st.joutput == nil {
+		return def, nil
+	}
+	return s.jeval(v, "Output", v.st.joutput, ctxObj, st)
+}
+
+// jresult finishes a JSONata state that has a result (Pass without
+// Output has its input): Assign and Output both read the variables as
+// they were before the state.
+func (s *scope) jresult(v *visit, result any, hasResult bool, ctxObj any) (any, error) {
+	st := jstates{input: v.input, result: result, hasResult: hasResult}
+	var err error
+	if v.assigned, err = s.jassign(v, "Assign", v.st.jassign, ctxObj, st); err != nil {
+		return nil, err
+	}
+	return s.joutputOf(v, ctxObj, st, result)
+}
+
+var _ = strings.TrimSpace
