@@ -86,34 +86,44 @@ func compileJValue(v any) (*jtemplate, error) {
 	return &jtemplate{lit: v}, nil
 }
 
-// eval evaluates the template; a member or element whose expression is
-// undefined is left out, as JSON.stringify leaves it out.
-func (t *jtemplate) eval(ctx context.Context, b map[string]any) (any, error) {
+// jfieldError is an expression of a template that failed (err) or gave
+// nothing (err nil), with the field it is written in named as Step
+// Functions names it: "Output/a/b[0]".
+type jfieldError struct {
+	field, expr string
+	err         error
+}
+
+func (e *jfieldError) Error() string { return e.field + ": " + e.expr }
+
+// eval evaluates the template. An expression giving nothing fails, at
+// any depth, as it does on Step Functions; JSON null is a value.
+func (t *jtemplate) eval(ctx context.Context, b map[string]any, field string) (any, error) {
 	switch {
 	case t.expr != nil:
-		return t.expr.Evaluate(ctx, jsonata.Undefined, b)
+		v, err := t.expr.Evaluate(ctx, jsonata.Undefined, b)
+		if err != nil || v == jsonata.Undefined {
+			return nil, &jfieldError{field: field, expr: strings.TrimSpace(t.expr.String()), err: err}
+		}
+		return v, nil
 	case t.obj:
 		o := jsonvalue.NewObject(len(t.keys))
 		for i, k := range t.kids {
-			v, err := k.eval(ctx, b)
+			v, err := k.eval(ctx, b, field+"/"+t.keys[i])
 			if err != nil {
 				return nil, err
 			}
-			if v != jsonata.Undefined {
-				o.Set(t.keys[i], v)
-			}
+			o.Set(t.keys[i], v)
 		}
 		return o, nil
 	case t.arr:
-		a := make([]any, 0, len(t.kids))
-		for _, k := range t.kids {
-			v, err := k.eval(ctx, b)
+		a := make([]any, len(t.kids))
+		for i, k := range t.kids {
+			v, err := k.eval(ctx, b, fmt.Sprintf("%s[%d]", field, i))
 			if err != nil {
 				return nil, err
 			}
-			if v != jsonata.Undefined {
-				a = append(a, v)
-			}
+			a[i] = v
 		}
 		return a, nil
 	}
@@ -154,26 +164,30 @@ func (s *scope) jbindings(ctxObj any, st jstates) map[string]any {
 	return b
 }
 
-// jeval evaluates field of state v; a value that must be defined and is
-// not, or an error of the expression, is States.QueryEvaluationError.
+// jeval evaluates field of state v; an expression that fails or gives
+// nothing fails the state with States.QueryEvaluationError.
 func (s *scope) jeval(v *visit, field string, t *jtemplate, ctxObj any, st jstates) (any, error) {
-	out, err := t.eval(context.Background(), s.jbindings(ctxObj, st))
-	if err != nil {
-		var je *jsonata.Error
-		if errors.As(err, &je) {
-			return nil, s.queryFailure(v, field, fmt.Sprintf("An error occurred while evaluating the JSONata expression in field '%s': %s", field, je.Error()))
-		}
+	out, err := t.eval(context.Background(), s.jbindings(ctxObj, st), field)
+	if err == nil {
+		return out, nil
+	}
+	var fe *jfieldError
+	if !errors.As(err, &fe) {
 		return nil, s.queryFailure(v, field, err.Error())
 	}
-	if out == jsonata.Undefined {
-		return nil, s.queryFailure(v, field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' returned nothing (undefined).", exprText(t), field))
+	if fe.err == nil {
+		return nil, s.queryFailure(v, fe.field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' returned nothing (undefined).", fe.expr, fe.field))
 	}
-	return out, nil
+	var je *jsonata.Error
+	if errors.As(fe.err, &je) && errors.Is(fe.err, jsonata.ErrLimit) {
+		return nil, s.queryFailure(v, fe.field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' exceeded a limit: %v", fe.expr, fe.field, fe.err))
+	}
+	return nil, s.queryFailure(v, fe.field, fmt.Sprintf("An error occurred while evaluating the JSONata expression '%s' specified for the field '%s': %v", fe.expr, fe.field, fe.err))
 }
 
 func exprText(t *jtemplate) string {
 	if t.expr != nil {
-		return t.expr.String()
+		return strings.TrimSpace(t.expr.String())
 	}
 	return ""
 }
@@ -181,6 +195,7 @@ func exprText(t *jtemplate) string {
 // queryFailure is States.QueryEvaluationError, recorded first as an
 // EvaluationFailed event as Step Functions records it.
 func (s *scope) queryFailure(v *visit, field, cause string) error {
+	cause = fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", v.st.name, s.enteredID(v), cause)
 	s.emit(EvaluationFailed, evaluationFailedDetails{Error: asl.ErrQueryEvaluationError, Cause: cause, Location: field, State: v.st.name}, nil)
 	return asl.Failf(asl.ErrQueryEvaluationError, "%s", cause)
 }
@@ -312,8 +327,9 @@ func (s *scope) jchoiceState(v *visit) (any, string, error) {
 	in := jstates{input: v.input}
 	next := ""
 	var ruleAssign *jtemplate
+	taken := 0
 	for i, r := range v.st.jchoices {
-		field := fmt.Sprintf("Choices[%d].Condition", i)
+		field := fmt.Sprintf("Choices[%d]/Condition", i)
 		ok, err := s.jeval(v, field, r.cond, ctxObj, in)
 		if err != nil {
 			return nil, "", err
@@ -323,7 +339,7 @@ func (s *scope) jchoiceState(v *visit) (any, string, error) {
 			return nil, "", s.queryFailure(v, field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' must give a boolean, got %s.", exprText(r.cond), field, jsonString(ok)))
 		}
 		if b {
-			next, ruleAssign = r.next, r.assign
+			next, ruleAssign, taken = r.next, r.assign, i
 			break
 		}
 	}
@@ -338,7 +354,7 @@ func (s *scope) jchoiceState(v *visit) (any, string, error) {
 		return nil, "", err
 	}
 	if ruleAssign != nil {
-		fromRule, err := s.jassign(v, "Assign", ruleAssign, ctxObj, in)
+		fromRule, err := s.jassign(v, fmt.Sprintf("Choices[%d]/Assign", taken), ruleAssign, ctxObj, in)
 		if err != nil {
 			return nil, "", err
 		}
@@ -375,5 +391,3 @@ func (s *scope) jresult(v *visit, result any, hasResult bool, ctxObj any) (any, 
 	}
 	return s.joutputOf(v, ctxObj, st, result)
 }
-
-var _ = strings.TrimSpace
