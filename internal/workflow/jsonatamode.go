@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
@@ -237,8 +238,8 @@ func (s *scope) jnumber(v *visit, field string, ctxObj any, in any, min, max flo
 		if !integer {
 			what = "a number"
 		}
-		return 0, false, s.queryFailure(v, field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' must give %s from %g to %g, got %s.",
-			exprText(t), field, what, min, max, jsonString(out)))
+		return 0, false, s.queryFailure(v, field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' must give %s from %s to %s, got %s.",
+			exprText(t), field, what, strconv.FormatFloat(min, 'f', -1, 64), strconv.FormatFloat(max, 'f', -1, 64), jsonString(out)))
 	}
 	return f, true, nil
 }

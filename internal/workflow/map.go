@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 
 	"sync"
@@ -328,6 +329,25 @@ func (s *scope) mapItems(v *visit, in, ctxObj any) ([]any, error) {
 func (s *scope) mapSettings(v *visit, in, ctxObj any) (mapConfig, error) {
 	st := v.st
 	cfg := mapConfig{toleratedCount: -1, toleratedPct: -1}
+	if st.jsonata {
+		// JSONata writes the three settings as expressions instead of
+		// …Path fields.
+		if n, ok, err := s.jnumber(v, "MaxConcurrency", ctxObj, in, 0, math.MaxInt32, true); err != nil {
+			return cfg, err
+		} else if ok {
+			cfg.concurrency = int(n)
+		}
+		if n, ok, err := s.jnumber(v, "ToleratedFailureCount", ctxObj, in, 0, math.MaxInt32, true); err != nil {
+			return cfg, err
+		} else if ok {
+			cfg.toleratedCount = int64(n)
+		}
+		if n, ok, err := s.jnumber(v, "ToleratedFailurePercentage", ctxObj, in, 0, 100, false); err != nil {
+			return cfg, err
+		} else if ok {
+			cfg.toleratedPct = n
+		}
+	}
 	if st.def.MaxConcurrency != nil {
 		cfg.concurrency = int(*st.def.MaxConcurrency)
 	} else if st.maxConcurrencyPath != nil {
