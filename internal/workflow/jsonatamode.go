@@ -308,9 +308,9 @@ func compileJSONataState(st *state, def *asl.State, where string) error {
 			cond: tmpl(fmt.Sprintf("Choices/%d/Condition", i), json.RawMessage(mustJSON(c.Condition))),
 			next: c.Next, assign: tmpl(fmt.Sprintf("Choices/%d/Assign", i), c.Assign)})
 	}
-	for _, unsupported := range []bool{def.ItemReader != nil, def.ItemBatcher != nil, len(def.ResultWriter) > 0} {
+	for _, unsupported := range []bool{def.ItemReader != nil, def.ItemBatcher != nil, len(def.ResultWriter) > 0, len(def.Credentials) > 0} {
 		if unsupported {
-			return definitionError(where, "ItemReader, ItemBatcher and ResultWriter are not supported yet in a JSONata Map state")
+			return definitionError(where, "ItemReader, ItemBatcher, ResultWriter and Credentials are not supported yet in a JSONata state")
 		}
 	}
 	return err

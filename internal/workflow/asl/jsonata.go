@@ -23,7 +23,7 @@ const (
 // jsonataStateFields lists the fields each state type accepts in JSONata.
 var jsonataStateFields = map[string][]string{
 	TypePass:     fieldSet(commonFields, flowFields, assignFields, []string{"Output"}),
-	TypeTask:     fieldSet(commonFields, flowFields, errorFields, assignFields, []string{"Resource", "Arguments", "Output", "TimeoutSeconds", "HeartbeatSeconds", "Credentials"}),
+	TypeTask:     fieldSet(commonFields, flowFields, errorFields, assignFields, []string{"Resource", "Arguments", "Output", "TimeoutSeconds", "HeartbeatSeconds"}),
 	TypeChoice:   fieldSet(commonFields, assignFields, []string{"Choices", "Default", "Output"}),
 	TypeWait:     fieldSet(commonFields, flowFields, assignFields, []string{"Seconds", "Timestamp", "Output"}),
 	TypeSucceed:  fieldSet(commonFields, []string{"Output"}),
@@ -55,9 +55,9 @@ var jsonPathOnly = map[string]string{
 	"Iterator":                       `use "ItemProcessor"`,
 }
 
-// jsonataUnsupported are JSONata fields this interpreter does not run
-// yet; they are refused rather than ignored.
-var jsonataUnsupported = []string{"ItemReader", "ItemBatcher", "ResultWriter"}
+// jsonataUnsupported are fields of JSONata states this interpreter does
+// not run yet; they are refused rather than ignored.
+var jsonataUnsupported = map[string]string{"ItemReader": TypeMap, "ItemBatcher": TypeMap, "ResultWriter": TypeMap, "Credentials": TypeTask}
 
 // ExpressionText returns the expression of a "{% expression %}" string.
 func ExpressionText(s string) (string, bool) {
@@ -97,8 +97,8 @@ func (v *validator) jsonataFieldsOK(n *node, ptr, typ string) {
 		switch {
 		case jsonPathOnly[f.key] != "":
 			v.r.add(f.keyPos, p, "field %q belongs to the JSONPath query language and is not allowed in a JSONata state; %s", f.key, jsonPathOnly[f.key])
-		case slices.Contains(jsonataUnsupported, f.key) && typ == TypeMap:
-			v.r.add(f.keyPos, p, "field %q is not supported yet in a JSONata Map state; write this state with JSONPath", f.key)
+		case jsonataUnsupported[f.key] == typ:
+			v.r.add(f.keyPos, p, "field %q is not supported yet in a JSONata %s state; write this state with JSONPath", f.key, typ)
 		default:
 			owner := ""
 			for _, t := range stateTypes {
@@ -125,11 +125,6 @@ func (v *validator) jsonataField(f *field, ptr string) bool {
 		v.jsonataTemplate(n, ptr)
 	case "Assign":
 		if v.object(n, ptr) {
-			for _, m := range n.fields {
-				if strings.HasSuffix(m.key, ".$") {
-					v.r.add(m.keyPos, pointerJoin(ptr, m.key), `a JSONata state's keys do not end in ".$"; write the value as "{%% expression %%}"`)
-				}
-			}
 			v.assign(n, ptr)
 			v.jsonataTemplate(n, ptr)
 		}
@@ -178,7 +173,11 @@ func (v *validator) jsonataTemplate(n *node, ptr string) {
 		}
 	case kindObject:
 		for _, f := range n.fields {
-			v.jsonataTemplate(f.value, pointerJoin(ptr, f.key))
+			p := pointerJoin(ptr, f.key)
+			if strings.HasSuffix(f.key, ".$") {
+				v.r.add(f.keyPos, p, `a key ending in ".$" belongs to the JSONPath query language; in a JSONata state write %q with the value as "{%% expression %%}"`, strings.TrimSuffix(f.key, ".$"))
+			}
+			v.jsonataTemplate(f.value, p)
 		}
 	}
 }
