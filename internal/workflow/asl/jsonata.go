@@ -121,7 +121,14 @@ func (v *validator) jsonataFieldsOK(n *node, ptr, typ string) {
 func (v *validator) jsonataField(f *field, ptr string) bool {
 	n := f.value
 	switch f.key {
-	case "Arguments", "Output", "ItemSelector", "Credentials":
+	case "Arguments", "ItemSelector":
+		// AWS takes an object, or one expression giving the whole value.
+		if n.kind != kindObject && !v.jsonataExpr(n, ptr, false) {
+			v.r.add(n.pos, ptr, `must be an object or a "{%% expression %%}"`)
+			break
+		}
+		v.jsonataTemplate(n, ptr)
+	case "Output":
 		v.jsonataTemplate(n, ptr)
 	case "Assign":
 		if v.object(n, ptr) {
