@@ -163,8 +163,15 @@ func (v *validator) jsonataExpr(n *node, ptr string, _ bool) bool {
 	if !ok {
 		return false
 	}
-	if _, err := jsonata.Compile(src); err != nil {
+	e, err := jsonata.Compile(src)
+	if err != nil {
 		v.r.add(n.pos, ptr, "invalid JSONata expression: %v", err)
+		return true
+	}
+	// Expressions run with no context item; AWS refuses a definition
+	// that reads one.
+	for _, ref := range e.ContextReferences() {
+		v.r.add(n.pos, ptr, "UNSUPPORTED_JSONATA_EXPRESSION: Reference to '%s' at the top level is not supported; read the input as $states.input.%s, or a variable as $%s", ref.Name, ref.Name, ref.Name)
 	}
 	return true
 }
