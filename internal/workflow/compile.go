@@ -63,11 +63,12 @@ type state struct {
 	resourceType, rname string
 
 	// JSONata (jsonatamode.go)
-	jsonata                 bool
-	jargs, joutput, jassign *jtemplate
-	jitems, jitemSelector   *jtemplate
-	jexprs                  map[string]*jtemplate
-	jchoices                []jchoice
+	jsonata                  bool
+	jargs, joutput, jassign  *jtemplate
+	jitems, jitemSelector    *jtemplate
+	jexprs                   map[string]*jtemplate
+	jchoices                 []jchoice
+	jreaderArgs, jbatchInput *jtemplate
 }
 
 type catcher struct {

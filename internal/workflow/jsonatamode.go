@@ -308,9 +308,17 @@ func compileJSONataState(st *state, def *asl.State, where string) error {
 			cond: tmpl(fmt.Sprintf("Choices/%d/Condition", i), json.RawMessage(mustJSON(c.Condition))),
 			next: c.Next, assign: tmpl(fmt.Sprintf("Choices/%d/Assign", i), c.Assign)})
 	}
-	for _, unsupported := range []bool{def.ItemReader != nil, def.ItemBatcher != nil, len(def.ResultWriter) > 0, len(def.Credentials) > 0} {
+	if def.ItemReader != nil {
+		st.jreaderArgs = tmpl("ItemReader/Arguments", def.ItemReader.Arguments)
+		st.readerParameters = nil
+	}
+	if def.ItemBatcher != nil {
+		st.jbatchInput = tmpl("ItemBatcher/BatchInput", def.ItemBatcher.BatchInput)
+		st.batchInput = nil
+	}
+	for _, unsupported := range []bool{len(def.ResultWriter) > 0, len(def.Credentials) > 0} {
 		if unsupported {
-			return definitionError(where, "ItemReader, ItemBatcher, ResultWriter and Credentials are not supported yet in a JSONata state")
+			return definitionError(where, "ResultWriter and Credentials are not supported yet in a JSONata state")
 		}
 	}
 	return err

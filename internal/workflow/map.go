@@ -468,7 +468,13 @@ func (s *scope) batches(v *visit, in, ctxObj any, items []any) ([]any, error) {
 		maxBytes = n
 	}
 	var batchInput any
-	if st.batchInput != nil {
+	hasBatchInput := st.batchInput != nil || st.jbatchInput != nil
+	if st.jbatchInput != nil {
+		var err error
+		if batchInput, err = s.jeval(v, "ItemBatcher/BatchInput", st.jbatchInput, ctxObj, jstates{input: v.input}); err != nil {
+			return nil, err
+		}
+	} else if st.batchInput != nil {
 		var err error
 		if batchInput, err = st.batchInput.Eval(in, ctxObj); err != nil {
 			return nil, s.stateFailure(v, err)
@@ -477,7 +483,7 @@ func (s *scope) batches(v *visit, in, ctxObj any, items []any) ([]any, error) {
 	// BatchInput comes first, as in the batches Step Functions hands out.
 	wrap := func(group []any) any {
 		m := jsonvalue.NewObject(2)
-		if st.batchInput != nil {
+		if hasBatchInput {
 			m.Set("BatchInput", batchInput)
 		}
 		m.Set("Items", group)

@@ -394,6 +394,7 @@ func (d *decoder) itemReader(n *node, ptr string) *ItemReader {
 	ir := &ItemReader{
 		Resource:   d.str(n.get("Resource"), pointerJoin(ptr, "Resource")),
 		Parameters: raw(n.get("Parameters")),
+		Arguments:  raw(n.get("Arguments")),
 	}
 	rc := n.get("ReaderConfig")
 	p := pointerJoin(ptr, "ReaderConfig")

@@ -188,6 +188,8 @@ type ItemReader struct {
 	Resource     string          `json:"Resource"`
 	ReaderConfig *ReaderConfig   `json:"ReaderConfig,omitempty"`
 	Parameters   json.RawMessage `json:"Parameters,omitempty"`
+	// Arguments is Parameters in a JSONata Map.
+	Arguments json.RawMessage `json:"Arguments,omitempty"`
 }
 
 // ReaderConfig says how a file of items is read.

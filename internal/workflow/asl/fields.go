@@ -60,7 +60,7 @@ var (
 	retrierFields         = fieldSet([]string{"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"})
 	catcherFields         = fieldSet([]string{"ErrorEquals", "Next", "ResultPath", "Comment", "Assign"})
 	processorConfigFields = fieldSet([]string{"Mode", "ExecutionType"})
-	itemReaderFields      = fieldSet([]string{"Resource", "ReaderConfig", "Parameters"})
+	itemReaderFields      = fieldSet([]string{"Resource", "ReaderConfig", "Parameters", "Arguments"})
 	readerConfigFields    = fieldSet([]string{"InputType", "CSVHeaderLocation", "CSVHeaders", "CSVDelimiter", "MaxItems", "MaxItemsPath", "ItemsPointer", "ManifestType", "Transformation"})
 	itemBatcherFields     = fieldSet([]string{"MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath", "BatchInput"})
 	resultWriterFields    = fieldSet([]string{"Resource", "Parameters", "WriterConfig"})

@@ -30,7 +30,7 @@ var jsonataStateFields = map[string][]string{
 	TypeFail:     fieldSet(commonFields, []string{"Error", "Cause"}),
 	TypeParallel: fieldSet(commonFields, flowFields, errorFields, assignFields, []string{"Branches", "Arguments", "Output"}),
 	TypeMap: fieldSet(commonFields, flowFields, errorFields, assignFields, []string{"ItemProcessor", "Items", "ItemSelector",
-		"MaxConcurrency", "ToleratedFailurePercentage", "ToleratedFailureCount", "Label", "Output"}),
+		"MaxConcurrency", "ToleratedFailurePercentage", "ToleratedFailureCount", "Label", "Output", "ItemReader", "ItemBatcher"}),
 }
 
 // jsonPathOnly names, for each field a JSONata state may not hold, what
@@ -57,7 +57,7 @@ var jsonPathOnly = map[string]string{
 
 // jsonataUnsupported are fields of JSONata states this interpreter does
 // not run yet; they are refused rather than ignored.
-var jsonataUnsupported = map[string]string{"ItemReader": TypeMap, "ItemBatcher": TypeMap, "ResultWriter": TypeMap, "Credentials": TypeTask}
+var jsonataUnsupported = map[string]string{"ResultWriter": TypeMap, "Credentials": TypeTask}
 
 // ExpressionText returns the expression of a "{% expression %}" string.
 func ExpressionText(s string) (string, bool) {
@@ -194,6 +194,30 @@ func (v *validator) jsonataTemplate(n *node, ptr string) {
 			v.jsonataTemplate(f.value, p)
 		}
 	}
+}
+
+// jsonataNotYet refuses, in a JSONata state, an expression where this
+// interpreter takes only a number (the ItemReader's and ItemBatcher's
+// sizes); it reports whether it did.
+func (v *validator) jsonataNotYet(n *node, ptr string) bool {
+	if v.lang != JSONata || n.kind != kindString {
+		return false
+	}
+	if _, ok := ExpressionText(n.text); !ok {
+		return false
+	}
+	v.r.add(n.pos, ptr, "a JSONata expression here is not supported yet; write a number")
+	return true
+}
+
+// jsonPathOnlyIn refuses a JSONPath-only field of a nested object of a
+// JSONata state; it reports whether the field may be checked further.
+func (v *validator) jsonPathOnlyIn(f *field, ptr, instead string) bool {
+	if v.lang != JSONata {
+		return true
+	}
+	v.r.add(f.keyPos, ptr, "field %q belongs to the JSONPath query language and is not allowed in a JSONata state; %s", f.key, instead)
+	return false
 }
 
 // jsonataRule checks a rule of a JSONata Choice: a Condition and Next
