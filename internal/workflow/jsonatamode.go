@@ -179,11 +179,18 @@ func (s *scope) jeval(v *visit, field string, t *jtemplate, ctxObj any, st jstat
 	if fe.err == nil {
 		return nil, s.queryFailure(v, fe.field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' returned nothing (undefined).", fe.expr, fe.field))
 	}
+	// Step Functions joins a coded JSONata error to its sentence with
+	// ". CODE: message" and a bound exceeded with ": message" (causes
+	// recorded from AWS, as emulators matching them byte for byte show).
+	detail := ": " + fe.err.Error()
 	var je *jsonata.Error
-	if errors.As(fe.err, &je) && errors.Is(fe.err, jsonata.ErrLimit) {
-		return nil, s.queryFailure(v, fe.field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' exceeded a limit: %v", fe.expr, fe.field, fe.err))
+	if errors.As(fe.err, &je) {
+		detail = ". " + je.Code + ": " + je.Message
+		if errors.Is(fe.err, jsonata.ErrLimit) {
+			detail = ": " + je.Message
+		}
 	}
-	return nil, s.queryFailure(v, fe.field, fmt.Sprintf("An error occurred while evaluating the JSONata expression '%s' specified for the field '%s': %v", fe.expr, fe.field, fe.err))
+	return nil, s.queryFailure(v, fe.field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' threw an error during evaluation%s", fe.expr, fe.field, detail))
 }
 
 func exprText(t *jtemplate) string {
@@ -199,6 +206,26 @@ func (s *scope) queryFailure(v *visit, field, cause string) error {
 	cause = fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", v.st.name, s.enteredID(v), cause)
 	s.emit(EvaluationFailed, evaluationFailedDetails{Error: asl.ErrQueryEvaluationError, Cause: cause, Location: field, State: v.st.name}, nil)
 	return asl.Failf(asl.ErrQueryEvaluationError, "%s", cause)
+}
+
+// typeFailure is the States.QueryEvaluationError of an expression that
+// gave a value of the wrong type, worded as Step Functions words it
+// (JavaScript's typeof names the type).
+func (s *scope) typeFailure(v *visit, field string, t *jtemplate, want string, got any) error {
+	return s.queryFailure(v, field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' returned an unexpected result type. Expected '%s', but was '%s' for value: %s",
+		exprText(t), field, want, jsTypeof(got), jsonString(got)))
+}
+
+func jsTypeof(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case json.Number:
+		return "number"
+	case bool:
+		return "boolean"
+	}
+	return "object"
 }
 
 type evaluationFailedDetails struct {
@@ -232,8 +259,11 @@ func (s *scope) jnumber(v *visit, field string, ctxObj any, in any, min, max flo
 		return 0, false, err
 	}
 	n, ok := out.(json.Number)
+	if !ok {
+		return 0, false, s.typeFailure(v, field, t, "number", out)
+	}
 	f, ferr := n.Float64()
-	if !ok || ferr != nil || f < min || f > max || (integer && f != math.Trunc(f)) {
+	if ferr != nil || f < min || f > max || (integer && f != math.Trunc(f)) {
 		what := "an integer"
 		if !integer {
 			what = "a number"
@@ -257,7 +287,7 @@ func (s *scope) jstring(v *visit, field string, ctxObj any, in any) (string, boo
 	}
 	str, ok := out.(string)
 	if !ok {
-		return "", false, s.queryFailure(v, field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' must give a string, got %s.", exprText(t), field, jsonString(out)))
+		return "", false, s.typeFailure(v, field, t, "string", out)
 	}
 	return str, true, nil
 }
@@ -345,7 +375,7 @@ func (s *scope) jchoiceState(v *visit) (any, string, error) {
 		}
 		b, isBool := ok.(bool)
 		if !isBool {
-			return nil, "", s.queryFailure(v, field, fmt.Sprintf("The JSONata expression '%s' specified for the field '%s' must give a boolean, got %s.", exprText(r.cond), field, jsonString(ok)))
+			return nil, "", s.typeFailure(v, field, r.cond, "boolean", ok)
 		}
 		if b {
 			next, ruleAssign, taken = r.next, r.assign, i
