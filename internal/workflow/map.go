@@ -313,6 +313,9 @@ func (s *scope) mapItems(v *visit, in, ctxObj any) ([]any, error) {
 		val = in
 	}
 	items, ok := val.([]any)
+	if !ok && st.jitems != nil && st.jitems.expr != nil {
+		return nil, s.typeFailure(v, "Items", st.jitems, "array", val)
+	}
 	if !ok {
 		path := "$"
 		if st.itemsPath != nil {
