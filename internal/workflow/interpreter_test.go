@@ -867,3 +867,29 @@ func TestResumeWithChangedDefinition(t *testing.T) {
 		t.Fatalf("%v %+v", err, res)
 	}
 }
+
+// TestStopInterruptsJSONataExpression stops an execution while a JSONata
+// expression runs (one that would run until the evaluator's step limit):
+// the Run ends at once, as stopped, with no EvaluationFailed recorded for
+// an expression that did not fail.
+func TestStopInterruptsJSONataExpression(t *testing.T) {
+	sm := load(t, `{"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass",
+	  "Output": "{% $count([1..3000].([1..3000].($))) %}", "End": true}}}`)
+	j := workflow.NewMemoryJournal()
+	in := &workflow.Interpreter{Journal: j}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := in.Run(ctx, workflow.Execution{ID: "e", Definition: sm})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run: %v, want the context's error", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Run took %v after the stop", d)
+	}
+	for _, e := range j.History("e") {
+		if e.Type == workflow.EvaluationFailed || e.Type == workflow.ExecutionFailed {
+			t.Errorf("a stop recorded %s", e.Type)
+		}
+	}
+}

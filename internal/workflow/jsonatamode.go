@@ -168,9 +168,17 @@ func (s *scope) jbindings(ctxObj any, st jstates) map[string]any {
 // jeval evaluates field of state v; an expression that fails or gives
 // nothing fails the state with States.QueryEvaluationError.
 func (s *scope) jeval(v *visit, field string, t *jtemplate, ctxObj any, st jstates) (any, error) {
-	out, err := t.eval(context.Background(), s.jbindings(ctxObj, st), field)
+	ctx := v.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	out, err := t.eval(ctx, s.jbindings(ctxObj, st), field)
 	if err == nil {
 		return out, nil
+	}
+	if ctx.Err() != nil {
+		// Stopped, not failed: nothing is recorded for the expression.
+		return nil, &stopError{err: ctx.Err()}
 	}
 	var fe *jfieldError
 	if !errors.As(err, &fe) {

@@ -51,6 +51,9 @@ type visit struct {
 	enteredAt int
 	// assigned are the variables the visit sets once it is done.
 	assigned *jsonvalue.Object
+	// ctx bounds the JSONata expressions the visit evaluates: a stopped
+	// execution does not wait for one to end.
+	ctx context.Context
 	// failedAt is when the iteration or branch that failed a Map's or
 	// Parallel's last attempt recorded its last event: the time a retry's
 	// delay counts from.
@@ -82,7 +85,7 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 	if s.visits == nil {
 		s.visits = make(map[string]int)
 	}
-	v := &visit{st: st, number: s.visits[st.name], input: input}
+	v := &visit{st: st, number: s.visits[st.name], input: input, ctx: ctx}
 	s.visits[st.name]++
 
 	if e, ok := s.peek(); ok && e.Type == st.entered && enteredName(e, st.name) {
