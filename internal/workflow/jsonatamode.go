@@ -344,7 +344,8 @@ func compileJSONataState(st *state, def *asl.State, where string) error {
 		}
 		st.jchoices = append(st.jchoices, jchoice{
 			cond: tmpl(fmt.Sprintf("Choices/%d/Condition", i), json.RawMessage(mustJSON(c.Condition))),
-			next: c.Next, assign: tmpl(fmt.Sprintf("Choices/%d/Assign", i), c.Assign)})
+			next: c.Next, assign: tmpl(fmt.Sprintf("Choices/%d/Assign", i), c.Assign),
+			output: tmpl(fmt.Sprintf("Choices/%d/Output", i), c.Output)})
 	}
 	if def.ItemReader != nil {
 		st.jreaderArgs = tmpl("ItemReader/Arguments", def.ItemReader.Arguments)
@@ -363,8 +364,8 @@ func compileJSONataState(st *state, def *asl.State, where string) error {
 }
 
 type jchoice struct {
-	cond, assign *jtemplate
-	next         string
+	cond, assign, output *jtemplate
+	next                 string
 }
 
 // jchoiceState runs a JSONata Choice: the first rule whose Condition is
@@ -373,7 +374,7 @@ func (s *scope) jchoiceState(v *visit) (any, string, error) {
 	ctxObj := s.context(v, 0, "")
 	in := jstates{input: v.input}
 	next := ""
-	var ruleAssign *jtemplate
+	var ruleAssign, ruleOutput *jtemplate
 	taken := 0
 	for i, r := range v.st.jchoices {
 		field := fmt.Sprintf("Choices[%d]/Condition", i)
@@ -386,7 +387,7 @@ func (s *scope) jchoiceState(v *visit) (any, string, error) {
 			return nil, "", s.typeFailure(v, field, r.cond, "boolean", ok)
 		}
 		if b {
-			next, ruleAssign, taken = r.next, r.assign, i
+			next, ruleAssign, ruleOutput, taken = r.next, r.assign, r.output, i
 			break
 		}
 	}
@@ -413,6 +414,11 @@ func (s *scope) jchoiceState(v *visit) (any, string, error) {
 				v.assigned.Set(m.Key, m.Value)
 			}
 		}
+	}
+	if ruleOutput != nil {
+		// The rule taken has its own Output, which the state's yields to.
+		out, err := s.jeval(v, fmt.Sprintf("Choices[%d]/Output", taken), ruleOutput, ctxObj, in)
+		return out, next, err
 	}
 	out, err := s.joutputOf(v, ctxObj, in, v.input)
 	return out, next, err

@@ -353,6 +353,7 @@ func (d *decoder) choiceRule(n *node, ptr string) *ChoiceRule {
 	if c := n.get("Condition"); c != nil {
 		rule.Condition = d.str(c, pointerJoin(ptr, "Condition"))
 	}
+	rule.Output = raw(n.get("Output"))
 	for _, key := range []string{"And", "Or"} {
 		v := n.get(key)
 		if v == nil {

@@ -168,10 +168,13 @@ type ChoiceRule struct {
 	Assign json.RawMessage `json:"Assign,omitempty"`
 	// Condition (JSONata, top-level rules only) is a "{% expression %}"
 	// giving a boolean.
-	Condition string        `json:"Condition,omitempty"`
-	And       []*ChoiceRule `json:"And,omitempty"`
-	Or        []*ChoiceRule `json:"Or,omitempty"`
-	Not       *ChoiceRule   `json:"Not,omitempty"`
+	Condition string `json:"Condition,omitempty"`
+	// Output (JSONata, top-level rules only) replaces the state's
+	// Output when this rule is the one taken.
+	Output json.RawMessage `json:"Output,omitempty"`
+	And    []*ChoiceRule   `json:"And,omitempty"`
+	Or     []*ChoiceRule   `json:"Or,omitempty"`
+	Not    *ChoiceRule     `json:"Not,omitempty"`
 
 	// Operator is the comparison's name ("StringEquals",
 	// "NumericLessThanPath", "IsPresent", ...) and Value its raw operand;

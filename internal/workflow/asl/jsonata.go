@@ -221,7 +221,7 @@ func (v *validator) jsonPathOnlyIn(f *field, ptr, instead string) bool {
 }
 
 // jsonataRule checks a rule of a JSONata Choice: a Condition and Next
-// (and optionally Assign and Comment), no JSONPath comparison.
+// (and optionally Assign, Output and Comment), no JSONPath comparison.
 func (v *validator) jsonataRule(sc *scope, name string, n *node, ptr string) {
 	if !v.object(n, ptr) {
 		return
@@ -235,7 +235,7 @@ func (v *validator) jsonataRule(sc *scope, name string, n *node, ptr string) {
 			}
 		case "Next":
 			v.transition(sc, name, f.value, p)
-		case "Assign":
+		case "Assign", "Output":
 			v.jsonataField(f, p)
 		case "Comment":
 			v.str(f.value, p)
@@ -243,7 +243,7 @@ func (v *validator) jsonataRule(sc *scope, name string, n *node, ptr string) {
 			if _, op := comparisonOperators[f.key]; op || f.key == "Variable" || f.key == "And" || f.key == "Or" || f.key == "Not" {
 				v.r.add(f.keyPos, p, "field %q belongs to the JSONPath query language and is not allowed in a JSONata Choice rule; use \"Condition\"", f.key)
 			} else {
-				v.r.add(f.keyPos, p, "unknown field %q%s", f.key, typo.DidYouMean(f.key, []string{"Condition", "Next", "Assign", "Comment"}))
+				v.r.add(f.keyPos, p, "unknown field %q%s", f.key, typo.DidYouMean(f.key, []string{"Condition", "Next", "Assign", "Output", "Comment"}))
 			}
 		}
 	}
