@@ -132,3 +132,36 @@ func BenchmarkResumeMap10k(b *testing.B) {
 		}
 	}
 }
+
+const benchMapJSONata = `{"QueryLanguage": "JSONata", "StartAt": "Each", "States": {"Each": {
+  "Type": "Map", "MaxConcurrency": 100, "Items": "{% $states.input %}",
+  "ItemSelector": {"n": "{% $states.context.Map.Item.Value %}"},
+  "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "Output": {"n": "{% $states.input.n * 2 %}"}, "End": true}}},
+  "End": true}}}`
+
+// BenchmarkMap10kJSONata is BenchmarkMap10k/memory with the Map and its
+// Pass written in JSONata (an ItemSelector and an Output expression per
+// item), for the cost of evaluating JSONata against the JSONPath
+// templates:
+//
+//	go test ./internal/workflow -run '^$' -bench 'Map10k(JSONata)?$/memory|Map10kJSONata' -benchtime 3x -benchmem
+func BenchmarkMap10kJSONata(b *testing.B) {
+	sm := load(b, benchMapJSONata)
+	items := make([]any, 10000)
+	for i := range items {
+		items[i] = json.Number(fmt.Sprint(i))
+	}
+	transitions := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := fmt.Sprintf("bench-%d", i)
+		counter := &countingJournal{Journal: workflow.NewMemoryJournal()}
+		in := &workflow.Interpreter{Journal: counter}
+		res, err := in.Run(context.Background(), workflow.Execution{ID: id, StateMachineName: "bench", Definition: sm, Input: items})
+		if err != nil || res.Status != workflow.StatusSucceeded {
+			b.Fatalf("%v %+v", err, res.Error)
+		}
+		transitions += counter.entered
+	}
+	b.ReportMetric(float64(transitions)/b.Elapsed().Seconds(), "transitions/s")
+}

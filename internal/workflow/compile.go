@@ -61,6 +61,14 @@ type state struct {
 	waitForTaskToken    bool
 	lambda              bool // Resource is a Lambda function ARN
 	resourceType, rname string
+
+	// JSONata (jsonatamode.go)
+	jsonata                  bool
+	jargs, joutput, jassign  *jtemplate
+	jitems, jitemSelector    *jtemplate
+	jexprs                   map[string]*jtemplate
+	jchoices                 []jchoice
+	jreaderArgs, jbatchInput *jtemplate
 }
 
 type catcher struct {
@@ -69,6 +77,8 @@ type catcher struct {
 	resultPath  *jsonpath.Path
 	resultNull  bool
 	assign      *payload.Template
+	// JSONata: the catcher's Output and Assign.
+	joutput, jassign *jtemplate
 }
 
 // definitionError reports a definition the interpreter cannot run; Load
@@ -81,8 +91,8 @@ func compileMachine(sm *asl.StateMachine, where string) (*machine, error) {
 	if sm == nil {
 		return nil, definitionError(where, "no state machine")
 	}
-	if sm.QueryLanguage != "" && sm.QueryLanguage != "JSONPath" {
-		return nil, definitionError(where+"/QueryLanguage", "%q is not supported: this interpreter runs the JSONPath query language", sm.QueryLanguage)
+	if sm.QueryLanguage == asl.JSONata {
+		inheritJSONata(sm)
 	}
 	m := &machine{startAt: sm.StartAt, states: make(map[string]*state, len(sm.States)), config: sm.ProcessorConfig}
 	if _, ok := sm.States[sm.StartAt]; !ok {
@@ -207,6 +217,9 @@ func compileState(name string, def *asl.State, where string) (*state, error) {
 	case asl.TypeChoice:
 		st.entered, st.exited = ChoiceStateEntered, ChoiceStateExited
 		for i := range def.Choices {
+			if def.QueryLanguage == asl.JSONata {
+				break
+			}
 			r, err := compileChoice(&def.Choices[i], fmt.Sprintf("%s/Choices/%d", where, i))
 			if err != nil {
 				return nil, err
@@ -278,6 +291,11 @@ func compileState(name string, def *asl.State, where string) (*state, error) {
 	default:
 		return nil, definitionError(where, "unknown state type %q", def.Type)
 	}
+	if def.QueryLanguage == asl.JSONata {
+		if err := compileJSONataState(st, def, where); err != nil {
+			return nil, err
+		}
+	}
 	return st, nil
 }
 
@@ -323,4 +341,25 @@ func splitResource(arn string) (string, string) {
 		return parts[2], arn
 	}
 	return "", arn
+}
+
+// inheritJSONata gives every state of a JSONata machine, branches and
+// processors included, the top level's language.
+func inheritJSONata(sm *asl.StateMachine) {
+	for _, st := range sm.States {
+		if st == nil {
+			continue
+		}
+		if st.QueryLanguage == "" {
+			st.QueryLanguage = asl.JSONata
+		}
+		for _, b := range st.Branches {
+			if b != nil {
+				inheritJSONata(b)
+			}
+		}
+		if st.ItemProcessor != nil {
+			inheritJSONata(st.ItemProcessor)
+		}
+	}
 }

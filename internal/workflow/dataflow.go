@@ -29,6 +29,12 @@ func (s *scope) effectiveInput(v *visit, ctxObj any) (any, error) {
 
 // parametersOf applies Parameters to the effective input.
 func (s *scope) parametersOf(v *visit, t *payload.Template, input, ctxObj any) (any, error) {
+	if v.st.jsonata {
+		if v.st.jargs == nil {
+			return input, nil
+		}
+		return s.jeval(v, "Arguments", v.st.jargs, ctxObj, jstates{input: v.input})
+	}
 	if t == nil {
 		return input, nil
 	}
@@ -44,6 +50,9 @@ func (s *scope) parametersOf(v *visit, t *payload.Template, input, ctxObj any) (
 func (s *scope) outputOf(v *visit, result any, selector bool, ctxObj any) (any, error) {
 	st := v.st
 	var err error
+	if st.jsonata {
+		return s.jresult(v, result, true, ctxObj)
+	}
 	if selector && st.resultSelector != nil {
 		if result, err = st.resultSelector.Eval(result, ctxObj); err != nil {
 			return nil, s.stateFailure(v, err)

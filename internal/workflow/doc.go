@@ -1,5 +1,6 @@
-// Package workflow runs Amazon States Language state machines (JSONPath
-// query language) durably: all eight state types, input and output
+// Package workflow runs Amazon States Language state machines durably, in
+// the JSONPath and the JSONata query languages (a state's QueryLanguage,
+// or the top level's: jsonatamode.go): all eight state types, input and output
 // processing, Retry and Catch, timeouts and heartbeats, Parallel, and Map
 // with ItemReader, ItemBatcher and tolerated failures, with error names
 // and causes worded as Step Functions words them.

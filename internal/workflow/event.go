@@ -16,9 +16,12 @@ const (
 	ExecutionStarted   EventType = "ExecutionStarted"
 	ExecutionSucceeded EventType = "ExecutionSucceeded"
 	ExecutionFailed    EventType = "ExecutionFailed"
-	ExecutionTimedOut  EventType = "ExecutionTimedOut"
-	ExecutionAborted   EventType = "ExecutionAborted"
-	ExecutionRedriven  EventType = "ExecutionRedriven"
+	// EvaluationFailed records a JSONata expression that failed
+	// (States.QueryEvaluationError), before the state fails.
+	EvaluationFailed  EventType = "EvaluationFailed"
+	ExecutionTimedOut EventType = "ExecutionTimedOut"
+	ExecutionAborted  EventType = "ExecutionAborted"
+	ExecutionRedriven EventType = "ExecutionRedriven"
 
 	TaskStateEntered EventType = "TaskStateEntered"
 	TaskStateExited  EventType = "TaskStateExited"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -214,6 +215,22 @@ var resumeCases = map[string]string{
 	    "Next": "Last"},
 	  "Last": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"i": 300, "id.$": "$id"}, "Assign": {"last.$": "$.done"}, "Next": "Report"},
 	  "Report": {"Type": "Pass", "Parameters": {"id.$": "$id", "count.$": "$count", "last.$": "$last"}, "End": true}}}`,
+	// JSONata: variables are bindings read back from the history too,
+	// and a QueryEvaluationError caught (item 27, whose Arguments give
+	// nothing) records an EvaluationFailed event a resume must not trip on.
+	"jsonata": `{"QueryLanguage": "JSONata", "StartAt": "Init", "States": {
+	  "Init": {"Type": "Pass", "Assign": {"id": "{% 'run-' & $states.context.Execution.Name %}", "base": 100}, "Next": "Each"},
+	  "Each": {"Type": "Map", "Items": "{% $states.input.items %}", "MaxConcurrency": 2,
+	    "ItemSelector": {"i": "{% $states.context.Map.Item.Value %}"},
+	    "ItemProcessor": {"StartAt": "Work", "States": {
+	      "Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+	        "Arguments": {"i": "{% $states.input.i %}", "id": "{% $id %}", "x": "{% $states.input.i = 27 ? $states.input.nothing : 1 %}"},
+	        "Catch": [{"ErrorEquals": ["Item.Broken", "States.QueryEvaluationError"], "Assign": {"err": "{% $states.errorOutput.Error %}"}, "Next": "Broken"}], "End": true},
+	      "Broken": {"Type": "Pass", "Output": {"err": "{% $err %}", "base": "{% $base %}"}, "End": true}}},
+	    "Assign": {"count": "{% $count($states.result) %}"},
+	    "Next": "Last"},
+	  "Last": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Arguments": {"i": 300, "id": "{% $id %}"}, "Assign": {"last": "{% $states.result.done %}"}, "Next": "Report"},
+	  "Report": {"Type": "Pass", "Output": {"id": "{% $id %}", "count": "{% $count %}", "last": "{% $last %}"}, "End": true}}}`,
 	"nested map with catch": `{"StartAt": "Outer", "States": {
 	  "Outer": {"Type": "Map", "MaxConcurrency": 2, "ItemsPath": "$.groups",
 	    "ItemProcessor": {"StartAt": "Inner", "States": {
@@ -242,6 +259,7 @@ var resumeCases = map[string]string{
 
 var resumeInputs = map[string]string{
 	"variables":             `{"items": [25, 26, 27]}`,
+	"jsonata":               `{"items": [25, 26, 27]}`,
 	"map retried":           `{"items": [10, 11, 12, 13, 14, 15]}`,
 	"map":                   `{}`,
 	"nested map with catch": `{"groups": [[20, 21, 22], [23, 24], [25, 26, 27]]}`,
@@ -276,6 +294,14 @@ func TestResumeAtEveryCutPoint(t *testing.T) {
 					t.Fatalf("status %s: %s %s", res.Status, res.Error, res.Cause)
 				}
 				full, want = j.History("e"), res
+				if name == "jsonata" {
+					raw, _ := json.Marshal(res.Output)
+					got := string(raw)
+					if !slices.ContainsFunc(full, func(e workflow.Event) bool { return e.Type == workflow.EvaluationFailed }) ||
+						!strings.Contains(got, `"count":3`) || !strings.Contains(got, `"id":"run-e"`) {
+						t.Fatalf("the full run did not go as the case means: output %s", got)
+					}
+				}
 			})
 			for cut := 1; cut < len(full); cut++ {
 				prefix := append([]workflow.Event(nil), full[:cut]...)
@@ -839,5 +865,31 @@ func TestResumeWithChangedDefinition(t *testing.T) {
 	res, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: renamed, History: prefix})
 	if err != nil || res.Status != workflow.StatusSucceeded || res.Output != "new" {
 		t.Fatalf("%v %+v", err, res)
+	}
+}
+
+// TestStopInterruptsJSONataExpression stops an execution while a JSONata
+// expression runs (one that would run until the evaluator's step limit):
+// the Run ends at once, as stopped, with no EvaluationFailed recorded for
+// an expression that did not fail.
+func TestStopInterruptsJSONataExpression(t *testing.T) {
+	sm := load(t, `{"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass",
+	  "Output": "{% $count([1..3000].([1..3000].($))) %}", "End": true}}}`)
+	j := workflow.NewMemoryJournal()
+	in := &workflow.Interpreter{Journal: j}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := in.Run(ctx, workflow.Execution{ID: "e", Definition: sm})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run: %v, want the context's error", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Run took %v after the stop", d)
+	}
+	for _, e := range j.History("e") {
+		if e.Type == workflow.EvaluationFailed || e.Type == workflow.ExecutionFailed {
+			t.Errorf("a stop recorded %s", e.Type)
+		}
 	}
 }

@@ -31,7 +31,17 @@ func (s *scope) readItems(v *visit, in, ctxObj any) ([]any, error) {
 		return asl.Failf(asl.ErrItemReaderFailed, "%s", fmt.Sprintf(format, args...))
 	}
 	params := &jsonvalue.Object{}
-	if st.readerParameters != nil {
+	if st.jreaderArgs != nil {
+		val, err := s.jeval(v, "ItemReader/Arguments", st.jreaderArgs, ctxObj, jstates{input: v.input})
+		if err != nil {
+			return nil, err
+		}
+		m, ok := val.(*jsonvalue.Object)
+		if !ok {
+			return nil, fail("ItemReader Arguments must be an object, not %s", jsonString(val))
+		}
+		params = m
+	} else if st.readerParameters != nil {
 		val, err := st.readerParameters.Eval(in, ctxObj)
 		if err != nil {
 			return nil, s.stateFailure(v, err)

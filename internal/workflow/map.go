@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 
 	"sync"
@@ -291,6 +292,13 @@ func (s *scope) mapItems(v *visit, in, ctxObj any) ([]any, error) {
 	switch {
 	case st.def.ItemReader != nil:
 		return s.readItems(v, in, ctxObj)
+	case st.jsonata && st.jitems != nil:
+		var err error
+		if val, err = s.jeval(v, "Items", st.jitems, ctxObj, jstates{input: v.input}); err != nil {
+			return nil, err
+		}
+	case st.jsonata:
+		val = v.input
 	case st.items != nil:
 		var err error
 		if val, err = st.items.Eval(in, ctxObj); err != nil {
@@ -305,6 +313,9 @@ func (s *scope) mapItems(v *visit, in, ctxObj any) ([]any, error) {
 		val = in
 	}
 	items, ok := val.([]any)
+	if !ok && st.jitems != nil && st.jitems.expr != nil {
+		return nil, s.typeFailure(v, "Items", st.jitems, "array", val)
+	}
 	if !ok {
 		path := "$"
 		if st.itemsPath != nil {
@@ -321,6 +332,25 @@ func (s *scope) mapItems(v *visit, in, ctxObj any) ([]any, error) {
 func (s *scope) mapSettings(v *visit, in, ctxObj any) (mapConfig, error) {
 	st := v.st
 	cfg := mapConfig{toleratedCount: -1, toleratedPct: -1}
+	if st.jsonata {
+		// JSONata writes the three settings as expressions instead of
+		// …Path fields.
+		if n, ok, err := s.jnumber(v, "MaxConcurrency", ctxObj, in, 0, math.MaxInt32, true); err != nil {
+			return cfg, err
+		} else if ok {
+			cfg.concurrency = int(n)
+		}
+		if n, ok, err := s.jnumber(v, "ToleratedFailureCount", ctxObj, in, 0, math.MaxInt32, true); err != nil {
+			return cfg, err
+		} else if ok {
+			cfg.toleratedCount = int64(n)
+		}
+		if n, ok, err := s.jnumber(v, "ToleratedFailurePercentage", ctxObj, in, 0, 100, false); err != nil {
+			return cfg, err
+		} else if ok {
+			cfg.toleratedPct = n
+		}
+	}
 	if st.def.MaxConcurrency != nil {
 		cfg.concurrency = int(*st.def.MaxConcurrency)
 	} else if st.maxConcurrencyPath != nil {
@@ -382,7 +412,20 @@ func (s *scope) invalidValue(v *visit, field string, val any) error {
 func (s *scope) batches(v *visit, in, ctxObj any, items []any) ([]any, error) {
 	st := v.st
 	selected := items
-	if st.itemSelector != nil {
+	if st.jsonata && st.jitemSelector != nil {
+		selected = make([]any, len(items))
+		env := ctxObj.(*jsonpath.Env)
+		base := env.Context.(*jsonvalue.Object)
+		for i, item := range items {
+			c := base.Clone()
+			c.Set("Map", object("Item", object("Index", jsonInt(int64(i)), "Value", item)))
+			out, err := s.jeval(v, "ItemSelector", st.jitemSelector, &jsonpath.Env{Context: c, Vars: env.Vars}, jstates{input: v.input})
+			if err != nil {
+				return nil, err
+			}
+			selected[i] = out
+		}
+	} else if st.itemSelector != nil {
 		selected = make([]any, len(items))
 		env := ctxObj.(*jsonpath.Env)
 		base := env.Context.(*jsonvalue.Object)
@@ -428,7 +471,13 @@ func (s *scope) batches(v *visit, in, ctxObj any, items []any) ([]any, error) {
 		maxBytes = n
 	}
 	var batchInput any
-	if st.batchInput != nil {
+	hasBatchInput := st.batchInput != nil || st.jbatchInput != nil
+	if st.jbatchInput != nil {
+		var err error
+		if batchInput, err = s.jeval(v, "ItemBatcher/BatchInput", st.jbatchInput, ctxObj, jstates{input: v.input}); err != nil {
+			return nil, err
+		}
+	} else if st.batchInput != nil {
 		var err error
 		if batchInput, err = st.batchInput.Eval(in, ctxObj); err != nil {
 			return nil, s.stateFailure(v, err)
@@ -437,7 +486,7 @@ func (s *scope) batches(v *visit, in, ctxObj any, items []any) ([]any, error) {
 	// BatchInput comes first, as in the batches Step Functions hands out.
 	wrap := func(group []any) any {
 		m := jsonvalue.NewObject(2)
-		if st.batchInput != nil {
+		if hasBatchInput {
 			m.Set("BatchInput", batchInput)
 		}
 		m.Set("Items", group)

@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"time"
 
@@ -193,11 +194,26 @@ func (s *scope) sleepUntil(ctx context.Context, t time.Time) error {
 // the first Catcher that matches gives the output ({"Error","Cause"} at
 // its ResultPath in the state's input) and the next state.
 func (s *scope) catchOrFail(v *visit, f *asl.Failure) (any, string, error) {
-	for _, c := range v.st.catch {
+	for i, c := range v.st.catch {
 		if !errorMatches(c.errorEquals, f.Name) {
 			continue
 		}
 		errOut := errorOutput(f)
+		if v.st.jsonata {
+			ctxObj := s.context(v, 0, "")
+			js := jstates{input: v.input, errorOutput: errOut, hasError: true}
+			var err error
+			if v.assigned, err = s.jassign(v, fmt.Sprintf("Catch[%d]/Assign", i), c.jassign, ctxObj, js); err != nil {
+				return nil, "", err
+			}
+			out := any(errOut)
+			if c.joutput != nil {
+				if out, err = s.jeval(v, fmt.Sprintf("Catch[%d]/Output", i), c.joutput, ctxObj, js); err != nil {
+					return nil, "", err
+				}
+			}
+			return out, c.next, nil
+		}
 		// The Catcher's Assign reads the error output and replaces the
 		// state's own, which did not run to its end.
 		var err error

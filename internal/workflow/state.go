@@ -51,6 +51,9 @@ type visit struct {
 	enteredAt int
 	// assigned are the variables the visit sets once it is done.
 	assigned *jsonvalue.Object
+	// ctx bounds the JSONata expressions the visit evaluates: a stopped
+	// execution does not wait for one to end.
+	ctx context.Context
 	// failedAt is when the iteration or branch that failed a Map's or
 	// Parallel's last attempt recorded its last event: the time a retry's
 	// delay counts from.
@@ -82,7 +85,7 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 	if s.visits == nil {
 		s.visits = make(map[string]int)
 	}
-	v := &visit{st: st, number: s.visits[st.name], input: input}
+	v := &visit{st: st, number: s.visits[st.name], input: input, ctx: ctx}
 	s.visits[st.name]++
 
 	if e, ok := s.peek(); ok && e.Type == st.entered && enteredName(e, st.name) {
@@ -126,17 +129,32 @@ func (s *scope) visitState(ctx context.Context, st *state, input any) (any, stri
 	var err error
 	switch st.def.Type {
 	case asl.TypePass:
-		out, err = s.pass(v)
+		if st.jsonata {
+			out, err = s.jresult(v, v.input, false, s.context(v, 0, ""))
+			if err == nil && st.joutput == nil {
+				out = v.input
+			}
+		} else {
+			out, err = s.pass(v)
+		}
 		next = st.def.Next
 	case asl.TypeTask:
 		out, next, err = s.task(ctx, v)
 	case asl.TypeChoice:
-		out, next, err = s.choice(v)
+		if st.jsonata {
+			out, next, err = s.jchoiceState(v)
+		} else {
+			out, next, err = s.choice(v)
+		}
 	case asl.TypeWait:
 		out, err = s.wait(ctx, v)
 		next = st.def.Next
 	case asl.TypeSucceed:
-		out, err = s.succeed(v)
+		if st.jsonata {
+			out, err = s.joutputOf(v, s.context(v, 0, ""), jstates{input: v.input}, v.input)
+		} else {
+			out, err = s.succeed(v)
+		}
 		next = ""
 	case asl.TypeFail:
 		return nil, "", s.fail(v)
@@ -327,6 +345,21 @@ func (s *scope) fail(v *visit) error {
 	st := v.st
 	f := &asl.Failure{Name: st.def.Error, Cause: st.def.Cause}
 	ctxObj := s.context(v, 0, "")
+	if st.jsonata {
+		for _, p := range []struct {
+			field string
+			dst   *string
+		}{{"Error", &f.Name}, {"Cause", &f.Cause}} {
+			str, ok, err := s.jstring(v, p.field, ctxObj, v.input)
+			if err != nil {
+				return err
+			}
+			if ok {
+				*p.dst = str
+			}
+		}
+		return f
+	}
 	for _, p := range []struct {
 		expr  *valueExpr
 		field string

@@ -426,6 +426,12 @@ func tooLarge(name string) *asl.Failure {
 
 // secondsField reads TimeoutSeconds/HeartbeatSeconds or their path form.
 func (s *scope) secondsField(v *visit, fixed *int64, p *jsonpath.Path, in, ctxObj any, field string) (int64, error) {
+	if v.st.jsonata {
+		f, ok, err := s.jnumber(v, field[:len(field)-len("Path")], ctxObj, in, 1, maxSeconds, true)
+		if ok || err != nil {
+			return int64(f), err
+		}
+	}
 	if fixed != nil {
 		return *fixed, nil
 	}

@@ -56,6 +56,11 @@ func (s *scope) evalAssign(v *visit, t *payload.Template, doc, ctxObj any) (*jso
 		return nil, s.stateFailure(v, err)
 	}
 	obj, _ := out.(*jsonvalue.Object)
+	return s.checkAssign(v, obj)
+}
+
+// checkAssign holds the variables an Assign computed to the size quotas.
+func (s *scope) checkAssign(v *visit, obj *jsonvalue.Object) (*jsonvalue.Object, error) {
 	if obj == nil {
 		return nil, nil
 	}

@@ -21,7 +21,24 @@ func (s *scope) wait(ctx context.Context, v *visit) (any, error) {
 		return nil, err
 	}
 	var until time.Time
+	if st.jsonata {
+		if n, ok, err := s.jnumber(v, "Seconds", ctxObj, in, 0, maxSeconds, true); err != nil {
+			return nil, err
+		} else if ok {
+			until = v.entered.Timestamp.Add(time.Duration(n) * time.Second)
+		}
+		if str, ok, err := s.jstring(v, "Timestamp", ctxObj, in); err != nil {
+			return nil, err
+		} else if ok {
+			t, good := parseTimestamp(str)
+			if !good {
+				return nil, s.queryFailure(v, "Timestamp", fmt.Sprintf("The JSONata expression specified for the field 'Timestamp' must give an ISO-8601 extended offset date-time string, got %q.", str))
+			}
+			until = t
+		}
+	}
 	switch {
+	case !until.IsZero():
 	case st.def.Seconds != nil:
 		until = v.entered.Timestamp.Add(time.Duration(*st.def.Seconds) * time.Second)
 	case st.def.Timestamp != "":
@@ -83,6 +100,9 @@ func (s *scope) wait(ctx context.Context, v *visit) (any, error) {
 		if err := s.run.clock.Sleep(ctx, d); err != nil {
 			return nil, &stopError{err: err}
 		}
+	}
+	if st.jsonata {
+		return s.jresult(v, in, false, ctxObj)
 	}
 	// A Wait has no result: its Assign reads the effective input.
 	if v.assigned, err = s.evalAssign(v, st.assign, in, ctxObj); err != nil {

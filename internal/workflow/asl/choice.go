@@ -62,6 +62,10 @@ func (v *validator) choices(sc *scope, name string, n *node, ptr string) {
 		v.r.add(n.pos, ptr, "must hold at least one rule")
 	}
 	for i, rule := range n.items {
+		if v.lang == JSONata {
+			v.jsonataRule(sc, name, rule, pointerIndex(ptr, i))
+			continue
+		}
 		v.rule(sc, name, rule, pointerIndex(ptr, i), true)
 	}
 }

@@ -182,6 +182,21 @@ func (d *decoder) state(n *node, ptr string) *State {
 	s.Comment = d.str(at("Comment"))
 	s.Next = d.str(at("Next"))
 	s.End = d.boolean(at("End"))
+	s.QueryLanguage = d.str(at("QueryLanguage"))
+	s.Arguments = raw(n.get("Arguments"))
+	s.Output = raw(n.get("Output"))
+	// In a JSONata state a numeric field may be an expression string.
+	num := func(key string) *int64 {
+		v, p := at(key)
+		if v != nil && v.kind == kindString && strings.HasPrefix(v.text, "{%") {
+			if s.Exprs == nil {
+				s.Exprs = map[string]string{}
+			}
+			s.Exprs[key] = v.text
+			return nil
+		}
+		return d.int64p(v, p)
+	}
 	s.InputPath, s.InputPathNull = d.strPtr(at("InputPath"))
 	s.OutputPath, s.OutputPathNull = d.strPtr(at("OutputPath"))
 	s.ResultPath, s.ResultPathNull = d.strPtr(at("ResultPath"))
@@ -190,9 +205,9 @@ func (d *decoder) state(n *node, ptr string) *State {
 	s.Assign = raw(n.get("Assign"))
 	s.Result = raw(n.get("Result"))
 	s.Resource = d.str(at("Resource"))
-	s.TimeoutSeconds = d.int64p(at("TimeoutSeconds"))
+	s.TimeoutSeconds = num("TimeoutSeconds")
 	s.TimeoutSecondsPath = d.str(at("TimeoutSecondsPath"))
-	s.HeartbeatSeconds = d.int64p(at("HeartbeatSeconds"))
+	s.HeartbeatSeconds = num("HeartbeatSeconds")
 	s.HeartbeatSecondsPath = d.str(at("HeartbeatSecondsPath"))
 	s.Credentials = raw(n.get("Credentials"))
 	if v, p := at("Retry"); v != nil {
@@ -213,7 +228,7 @@ func (d *decoder) state(n *node, ptr string) *State {
 		}
 	}
 	s.Default = d.str(at("Default"))
-	s.Seconds = d.int64p(at("Seconds"))
+	s.Seconds = num("Seconds")
 	s.SecondsPath = d.str(at("SecondsPath"))
 	s.Timestamp = d.str(at("Timestamp"))
 	s.TimestampPath = d.str(at("TimestampPath"))
@@ -254,11 +269,15 @@ func (d *decoder) state(n *node, ptr string) *State {
 		}
 	}
 	s.ResultWriter = raw(n.get("ResultWriter"))
-	s.MaxConcurrency = d.int64p(at("MaxConcurrency"))
+	s.MaxConcurrency = num("MaxConcurrency")
 	s.MaxConcurrencyPath = d.str(at("MaxConcurrencyPath"))
-	s.ToleratedFailurePercentage = d.float64p(at("ToleratedFailurePercentage"))
+	if v, _ := at("ToleratedFailurePercentage"); v != nil && v.kind == kindString && strings.HasPrefix(v.text, "{%") {
+		num("ToleratedFailurePercentage")
+	} else {
+		s.ToleratedFailurePercentage = d.float64p(at("ToleratedFailurePercentage"))
+	}
 	s.ToleratedFailurePercentagePath = d.str(at("ToleratedFailurePercentagePath"))
-	s.ToleratedFailureCount = d.int64p(at("ToleratedFailureCount"))
+	s.ToleratedFailureCount = num("ToleratedFailureCount")
 	s.ToleratedFailureCountPath = d.str(at("ToleratedFailureCountPath"))
 	s.Label = d.str(at("Label"))
 
@@ -313,6 +332,7 @@ func (d *decoder) catch(n *node, ptr string) []Catcher {
 			Next:        d.str(it.get("Next"), pointerJoin(p, "Next")),
 			Comment:     d.str(it.get("Comment"), pointerJoin(p, "Comment")),
 			Assign:      raw(it.get("Assign")),
+			Output:      raw(it.get("Output")),
 		}
 		c.ResultPath, c.ResultPathNull = d.strPtr(it.get("ResultPath"), pointerJoin(p, "ResultPath"))
 		out = append(out, c)
@@ -330,6 +350,10 @@ func (d *decoder) choiceRule(n *node, ptr string) *ChoiceRule {
 		Comment:  d.str(n.get("Comment"), pointerJoin(ptr, "Comment")),
 		Assign:   raw(n.get("Assign")),
 	}
+	if c := n.get("Condition"); c != nil {
+		rule.Condition = d.str(c, pointerJoin(ptr, "Condition"))
+	}
+	rule.Output = raw(n.get("Output"))
 	for _, key := range []string{"And", "Or"} {
 		v := n.get(key)
 		if v == nil {
@@ -371,6 +395,7 @@ func (d *decoder) itemReader(n *node, ptr string) *ItemReader {
 	ir := &ItemReader{
 		Resource:   d.str(n.get("Resource"), pointerJoin(ptr, "Resource")),
 		Parameters: raw(n.get("Parameters")),
+		Arguments:  raw(n.get("Arguments")),
 	}
 	rc := n.get("ReaderConfig")
 	p := pointerJoin(ptr, "ReaderConfig")

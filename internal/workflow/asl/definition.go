@@ -47,6 +47,19 @@ type State struct {
 	Comment string `json:"Comment,omitempty"`
 	Next    string `json:"Next,omitempty"`
 	End     bool   `json:"End,omitempty"`
+	// QueryLanguage is the state's own "JSONPath" or "JSONata", "" to
+	// inherit the top level's.
+	QueryLanguage string `json:"QueryLanguage,omitempty"`
+	// Arguments and Output are a JSONata state's payload templates:
+	// strings written "{% expression %}" are evaluated, anything else
+	// is literal.
+	Arguments json.RawMessage `json:"Arguments,omitempty"`
+	Output    json.RawMessage `json:"Output,omitempty"`
+	// Exprs holds, in a JSONata state, the numeric fields written as a
+	// "{% expression %}" string (TimeoutSeconds, HeartbeatSeconds,
+	// Seconds, MaxConcurrency, ToleratedFailureCount,
+	// ToleratedFailurePercentage), by field name.
+	Exprs map[string]string `json:"-"`
 
 	// Input/output processing. A nil pointer means the field is absent
 	// ("$" by default); a pointer to "" cannot happen in JSON, while an
@@ -138,6 +151,9 @@ type Catcher struct {
 	// Assign sets variables from the error output when this catcher
 	// handles the error.
 	Assign json.RawMessage `json:"Assign,omitempty"`
+	// Output (JSONata) is the state's output when this catcher handles
+	// the error; $states.errorOutput by default.
+	Output json.RawMessage `json:"Output,omitempty"`
 }
 
 // ChoiceRule is a top-level rule of a Choice state (with Next) or a nested
@@ -150,6 +166,12 @@ type ChoiceRule struct {
 	// Assign (top-level rules only) sets variables from the Choice's
 	// input when this rule is the one taken.
 	Assign json.RawMessage `json:"Assign,omitempty"`
+	// Condition (JSONata, top-level rules only) is a "{% expression %}"
+	// giving a boolean.
+	Condition string `json:"Condition,omitempty"`
+	// Output (JSONata, top-level rules only) replaces the state's
+	// Output when this rule is the one taken.
+	Output json.RawMessage `json:"Output,omitempty"`
 	And    []*ChoiceRule   `json:"And,omitempty"`
 	Or     []*ChoiceRule   `json:"Or,omitempty"`
 	Not    *ChoiceRule     `json:"Not,omitempty"`
@@ -169,6 +191,8 @@ type ItemReader struct {
 	Resource     string          `json:"Resource"`
 	ReaderConfig *ReaderConfig   `json:"ReaderConfig,omitempty"`
 	Parameters   json.RawMessage `json:"Parameters,omitempty"`
+	// Arguments is Parameters in a JSONata Map.
+	Arguments json.RawMessage `json:"Arguments,omitempty"`
 }
 
 // ReaderConfig says how a file of items is read.

@@ -15,8 +15,11 @@
 // Catch (States.ALL alone and last; unknown "States." names warned of), paths,
 // reference paths, payload templates with their ".$" fields and intrinsic
 // calls, Wait, timeouts and heartbeats, and the Map fields including
-// ItemReader, ItemBatcher and the Distributed-only ones. JSONata and
-// variables (Assign) are reported as not supported yet.
+// ItemReader, ItemBatcher and the Distributed-only ones, variables
+// (Assign), and the JSONata query language: the fields of JSONata states,
+// their "{% expression %}" strings (compiled), and the rules for mixing
+// (JSONPath-only fields refused in a JSONata state and the reverse; no
+// JSONPath state in a machine whose top level is JSONata).
 //
 // Failure, the named error that Retry and Catch match on, and the standard
 // error names live here too.

@@ -60,7 +60,7 @@ var (
 	retrierFields         = fieldSet([]string{"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"})
 	catcherFields         = fieldSet([]string{"ErrorEquals", "Next", "ResultPath", "Comment", "Assign"})
 	processorConfigFields = fieldSet([]string{"Mode", "ExecutionType"})
-	itemReaderFields      = fieldSet([]string{"Resource", "ReaderConfig", "Parameters"})
+	itemReaderFields      = fieldSet([]string{"Resource", "ReaderConfig", "Parameters", "Arguments"})
 	readerConfigFields    = fieldSet([]string{"InputType", "CSVHeaderLocation", "CSVHeaders", "CSVDelimiter", "MaxItems", "MaxItemsPath", "ItemsPointer", "ManifestType", "Transformation"})
 	itemBatcherFields     = fieldSet([]string{"MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath", "BatchInput"})
 	resultWriterFields    = fieldSet([]string{"Resource", "Parameters", "WriterConfig"})
@@ -78,7 +78,7 @@ func (v *validator) knownFields(n *node, ptr string, allowed []string, notAllowe
 		p := pointerJoin(ptr, f.key)
 		switch {
 		case slices.Contains(jsonataFields, f.key):
-			v.r.add(f.keyPos, p, "%q belongs to the JSONata query language, which is not supported yet; this definition uses JSONPath", f.key)
+			v.r.add(f.keyPos, p, "field %q belongs to the JSONata query language and is not allowed in a JSONPath state; set \"QueryLanguage\": \"JSONata\" on the state or at the top level", f.key)
 		case notAllowed != nil && notAllowed(f.key) != "":
 			v.r.add(f.keyPos, p, "%s", notAllowed(f.key))
 		default:

@@ -62,8 +62,18 @@ func (v *validator) itemReader(n *node, ptr string) {
 	} else {
 		v.r.add(n.pos, ptr, `missing required field "Resource" (%s or %s)`, ResourceGetObject, ResourceListObjectsV2)
 	}
-	if p := n.get("Parameters"); p != nil {
-		v.template(p, pointerJoin(ptr, "Parameters"), true)
+	for _, f := range n.fields {
+		fp := pointerJoin(ptr, f.key)
+		switch {
+		case f.key == "Parameters" && v.lang == JSONata:
+			v.r.add(f.keyPos, fp, `field "Parameters" belongs to the JSONPath query language and is not allowed in a JSONata state; use "Arguments"`)
+		case f.key == "Parameters":
+			v.template(f.value, fp, true)
+		case f.key == "Arguments" && v.lang != JSONata:
+			v.r.add(f.keyPos, fp, `field "Arguments" belongs to the JSONata query language and is not allowed in a JSONPath state; set "QueryLanguage": "JSONata" on the state or at the top level`)
+		case f.key == "Arguments":
+			v.jsonataField(f, fp)
+		}
 	}
 	rc := n.get("ReaderConfig")
 	rp := pointerJoin(ptr, "ReaderConfig")
@@ -94,9 +104,13 @@ func (v *validator) itemReader(n *node, ptr string) {
 		case "CSVDelimiter":
 			v.enum(f.value, fp, "COMMA", "PIPE", "SEMICOLON", "SPACE", "TAB")
 		case "MaxItems":
-			v.integer(f.value, fp, 0, maxCount)
+			if !v.jsonataNotYet(f.value, fp) {
+				v.integer(f.value, fp, 0, maxCount)
+			}
 		case "MaxItemsPath":
-			v.reference(f.value, fp, true)
+			if v.jsonPathOnlyIn(f, fp, `write "MaxItems"`) {
+				v.reference(f.value, fp, true)
+			}
 		case "ItemsPointer":
 			if s, ok := v.str(f.value, fp); ok && s != "" && !strings.HasPrefix(s, "/") {
 				v.r.add(f.value.pos, fp, "must be a JSON pointer such as /items, got %q", s)
@@ -134,14 +148,24 @@ func (v *validator) itemBatcher(n *node, ptr string) {
 		fp := pointerJoin(ptr, f.key)
 		switch f.key {
 		case "MaxItemsPerBatch":
-			v.integer(f.value, fp, 1, maxCount)
+			if !v.jsonataNotYet(f.value, fp) {
+				v.integer(f.value, fp, 1, maxCount)
+			}
 		case "MaxInputBytesPerBatch":
 			// AWS caps a batch at 256 KiB.
-			v.integer(f.value, fp, 1, 262144)
+			if !v.jsonataNotYet(f.value, fp) {
+				v.integer(f.value, fp, 1, 262144)
+			}
 		case "MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath":
-			v.reference(f.value, fp, true)
+			if v.jsonPathOnlyIn(f, fp, "write "+quote(strings.TrimSuffix(f.key, "Path"))) {
+				v.reference(f.value, fp, true)
+			}
 		case "BatchInput":
-			v.template(f.value, fp, true)
+			if v.lang == JSONata {
+				v.jsonataField(&field{key: "Arguments", keyPos: f.keyPos, value: f.value}, fp)
+			} else {
+				v.template(f.value, fp, true)
+			}
 		}
 	}
 	v.exclusive(n, ptr, "MaxItemsPerBatch", "MaxItemsPerBatchPath")

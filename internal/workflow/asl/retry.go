@@ -51,6 +51,10 @@ func (v *validator) catch(sc *scope, name string, n *node, ptr string) {
 		if !v.object(c, p) {
 			continue
 		}
+		if v.lang == JSONata {
+			v.jsonataCatcher(sc, name, c, p, i == len(n.items)-1)
+			continue
+		}
 		v.knownFields(c, p, catcherFields, nil)
 		v.errorEquals(c, p, i == len(n.items)-1, "Catcher")
 		for _, f := range c.fields {

@@ -43,6 +43,10 @@ func validateTree(r *report, root *node) {
 // validator carries what the checks of one definition share.
 type validator struct {
 	r *report
+	// topLang is the top level's QueryLanguage, which states inherit.
+	topLang string
+	// lang is the query language of the state being checked.
+	lang string
 	// names holds every state name of the definition with where it was
 	// first defined: names are unique across branches and processors too.
 	names map[string]pos
@@ -85,6 +89,9 @@ func (v *validator) machine(n *node, ptr string, kind machineKind) {
 		}
 		return ""
 	})
+	if q := n.get("QueryLanguage"); kind == machineTop && q != nil && q.kind == kindString && q.text == JSONata {
+		v.topLang = JSONata
+	}
 	sc := &scope{ptr: ptr, edges: map[string][]edge{}}
 	for _, f := range n.fields {
 		p := pointerJoin(ptr, f.key)
@@ -141,7 +148,6 @@ func (v *validator) queryLanguage(n *node, ptr string) {
 	switch {
 	case !ok || s == "JSONPath":
 	case s == "JSONata":
-		v.r.add(n.pos, ptr, `QueryLanguage "JSONata" is not supported yet; write the definition with JSONPath (the default)`)
 	default:
 		v.r.add(n.pos, ptr, `must be "JSONPath" or "JSONata", got %q%s`, s, typo.DidYouMean(s, []string{"JSONPath", "JSONata"}))
 	}
@@ -189,12 +195,26 @@ func (v *validator) state(sc *scope, f *field, ptr string) {
 		sc.unsure = true
 		return
 	}
-	v.knownFields(n, ptr, stateFields[typ], func(key string) string { return stateFieldOwner(typ, key) })
-	for _, fl := range n.fields {
-		if slices.Contains(stateFields[typ], fl.key) {
-			v.stateField(sc, name, typ, fl, pointerJoin(ptr, fl.key))
-		}
+	lang := v.stateLanguage(n, ptr)
+	if lang == JSONata {
+		v.jsonataFieldsOK(n, ptr, typ)
+	} else {
+		v.knownFields(n, ptr, stateFields[typ], func(key string) string { return stateFieldOwner(typ, key) })
 	}
+	outer := v.lang
+	v.lang = lang
+	for _, fl := range n.fields {
+		fp := pointerJoin(ptr, fl.key)
+		if lang == JSONata {
+			if !slices.Contains(jsonataStateFields[typ], fl.key) || v.jsonataField(fl, fp) {
+				continue
+			}
+		} else if !slices.Contains(stateFields[typ], fl.key) {
+			continue
+		}
+		v.stateField(sc, name, typ, fl, fp)
+	}
+	v.lang = outer
 	switch typ {
 	case TypeSucceed, TypeFail:
 		sc.terminal = true
@@ -204,6 +224,9 @@ func (v *validator) state(sc *scope, f *field, ptr string) {
 	switch typ {
 	case TypeTask:
 		v.require(n, ptr, "Resource", "the URI or ARN of what the task runs")
+		if lang == JSONata {
+			break
+		}
 		v.exclusive(n, ptr, "TimeoutSeconds", "TimeoutSecondsPath")
 		v.exclusive(n, ptr, "HeartbeatSeconds", "HeartbeatSecondsPath")
 		timeout, tok := intValue(n.get("TimeoutSeconds"))
@@ -216,6 +239,10 @@ func (v *validator) state(sc *scope, f *field, ptr string) {
 	case TypeChoice:
 		v.require(n, ptr, "Choices", "an array of rules")
 	case TypeWait:
+		if lang == JSONata {
+			v.exactlyOne(n, ptr, "Seconds", "Timestamp")
+			break
+		}
 		v.exactlyOne(n, ptr, "Seconds", "SecondsPath", "Timestamp", "TimestampPath")
 	case TypeFail:
 		v.exclusive(n, ptr, "Error", "ErrorPath")
