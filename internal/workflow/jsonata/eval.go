@@ -653,9 +653,11 @@ func (ev *evaluator) group(g *groupBy, input any, env *frame) (any, error) {
 	var order []string
 	for _, it := range items {
 		e, ctxv := env, it
-		if reduce {
-			e = frameFromTuple(env, it.(tuple))
-			ctxv = it.(tuple)["@"]
+		// An empty tuple stream is grouped as one undefined item, which
+		// binds nothing ("A#$i{}" on {} is {}).
+		if t, ok := it.(tuple); reduce && ok {
+			e = frameFromTuple(env, t)
+			ctxv = t["@"]
 		}
 		for pi, pair := range g.pairs {
 			k, err := ev.eval(pair[0], ctxv, e)
