@@ -109,13 +109,16 @@ func escape(p []byte) (n int, colour bool) {
 			i++
 		}
 		params := p[2:i]
+		intermediates := i
 		for i < len(p) && p[i] >= 0x20 && p[i] <= 0x2f {
 			i++
 		}
 		if i == len(p) || p[i] < 0x40 || p[i] > 0x7e {
 			return i, false
 		}
-		return i + 1, p[i] == 'm' && len(bytes.Trim(params, "0123456789;:")) == 0
+		// An SGR has no intermediate bytes: "ESC [ SP m" is another
+		// control sequence, not a colour.
+		return i + 1, p[i] == 'm' && i == intermediates && len(bytes.Trim(params, "0123456789;:")) == 0
 	case ']', 'P', '_', '^', 'X': // strings ended by BEL or ESC \
 		for i := 2; i < len(p); i++ {
 			if p[i] == 0x07 {

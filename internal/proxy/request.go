@@ -143,8 +143,19 @@ func (r *request) parseRequestLine(line []byte) error {
 	if !isToken(r.method) {
 		return badRequest("malformed request method")
 	}
-	for _, c := range r.target {
+	inPath := true
+	for i, c := range r.target {
 		if c <= ' ' || c == 0x7f {
+			return badRequest("malformed request target")
+		}
+		if c == '?' {
+			inPath = false
+		}
+		// RFC 3986 §2.1: "%" is followed by two hex digits. net/http
+		// refuses a path otherwise (it keeps a query as it is), and so
+		// does the proxy, so that the backend never sees a path its own
+		// parser may read differently.
+		if inPath && c == '%' && (i+2 >= len(r.target) || !isHex(r.target[i+1]) || !isHex(r.target[i+2])) {
 			return badRequest("malformed request target")
 		}
 	}
@@ -383,4 +394,8 @@ func quoteBytes(b []byte) string {
 		b = b[:limit]
 	}
 	return strconv.Quote(string(b))
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
