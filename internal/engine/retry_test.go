@@ -13,7 +13,8 @@ import (
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
-// finals records, per action, whether each finished attempt was final.
+// finals records, per action, whether each finished attempt was final,
+// and its skips.
 type finals struct {
 	mu  sync.Mutex
 	got map[string][]string
@@ -21,7 +22,14 @@ type finals struct {
 
 func (f *finals) AttemptStarted(*plan.Node, int, time.Time) {}
 func (f *finals) Output(*plan.Node, []byte)                 {}
-func (f *finals) Skipped(*plan.Node, store.Status, string)  {}
+func (f *finals) Skipped(n *plan.Node, st store.Status, reason string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.got == nil {
+		f.got = map[string][]string{}
+	}
+	f.got[n.Name] = append(f.got[n.Name], fmt.Sprintf("%s: %s", st, reason))
+}
 func (f *finals) AttemptFinished(n *plan.Node, a store.Attempt, final bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -148,4 +156,47 @@ func readFile(t *testing.T, p string) string {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// An action with two needs starts only when both have finished, however
+// far apart they finish.
+func TestJoinWaitsForEveryNeed(t *testing.T) {
+	h := newHarness(t, 3)
+	obs := &finals{}
+	h.eng.Observer = obs
+	out, acts := h.run(context.Background(), &plan.Plan{Stages: []*plan.Stage{stage("s",
+		node("slow", "sleep 0.3; touch slow.done"),
+		node("fast", "true"),
+		node("join", "test -e slow.done", "slow", "fast"),
+	)}})
+	if out.Status != store.Succeeded || acts["s/join"].Status != store.Succeeded {
+		t.Errorf("outcome %+v, join %+v; want join to run after both needs", out, acts["s/join"])
+	}
+	// Decided once: not skipped when the first need finished, then run.
+	if got, want := obs.of("join"), "1:succeeded:final=true"; got != want {
+		t.Errorf("join as the observer saw it: %s, want %s", got, want)
+	}
+}
+
+// A failure that stops the stage ends pending retries, not the result of
+// an action that already succeeded on a retry; the run's reason names
+// every failed action, the one not retried too.
+func TestStageFailureKeepsSucceededRetriesAndNamesEveryFailure(t *testing.T) {
+	h := newHarness(t, 3)
+	recovered := node("recovered", `[ -e tried ] || { touch tried; exit 1; }`)
+	recovered.Attempts, recovered.Backoff = 2, 10*time.Millisecond
+	pending := node("pending", "exit 1")
+	pending.Attempts, pending.Backoff = 3, time.Minute
+	out, acts := h.run(context.Background(), &plan.Plan{Stages: []*plan.Stage{stage("s",
+		recovered, pending, node("broken", "sleep 0.5; exit 2"),
+	)}})
+	if a := acts["s/recovered"]; a.Status != store.Succeeded || a.Attempts != 2 {
+		t.Errorf("recovered: %+v; want succeeded on attempt 2", a)
+	}
+	if a := acts["s/pending"]; a.Status != store.Failed || !strings.Contains(a.Reason, "not retried") {
+		t.Errorf("pending: %+v; want failed, not retried", a)
+	}
+	if out.Status != store.Failed || !strings.Contains(out.Reason, "s/pending") || !strings.Contains(out.Reason, "s/broken") || strings.Contains(out.Reason, "s/recovered") {
+		t.Errorf("outcome %+v; want failed naming s/pending and s/broken only", out)
+	}
 }
