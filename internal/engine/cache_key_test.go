@@ -31,7 +31,7 @@ stages:
         outputs: [up.out]
       - name: act
         needs: [up]
-        run: cat up.out data.txt > act.out; echo "$GREETING $VELOCITY_BRANCH"
+        run: cat up.out data.txt > act.out; echo "$GREETING $VELOCITY_BRANCH"; test -n "$SIDE_PORT"
         inputs: [data.txt]
         outputs: [act.out]
         env: {GREETING: hi}
@@ -215,4 +215,57 @@ func (h *harness) execute(p *plan.Plan, r engine.Run) map[string]store.Action {
 		m[a.Stage+"/"+a.Name] = a
 	}
 	return m
+}
+
+// A dependency cache is restored into a fresh workspace: exactly when
+// its cache_key files are unchanged, else the newest entry, saying which,
+// and saved again under the new key.
+func TestDependencyCacheRestoresByKey(t *testing.T) {
+	h := newHarness(t, 2)
+	blobs, err := artifact.OpenBlobs(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.eng.Blobs = blobs
+	p, err := spec.Parse("velocity.yml", []byte(`name: p
+stages:
+  - name: s
+    actions:
+      - name: deps
+        run: if [ -f deps/lib ]; then echo "reused $(cat deps/lib)"; else mkdir -p deps && cp lock deps/lib && echo fresh; fi
+        inputs: []
+        cache:
+          paths: [deps]
+          key: [lock]
+          result: false
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(lock string) string {
+		t.Helper()
+		h.dir = t.TempDir()
+		writeFile(t, filepath.Join(h.dir, "lock"), lock)
+		acts := h.execute(plan.Compile(p), engine.Run{Env: []string{"PATH=" + os.Getenv("PATH")}, TempDir: t.TempDir()})
+		a := acts["s/deps"]
+		if a.Status != store.Succeeded {
+			t.Fatalf("deps: %+v", a)
+		}
+		atts, err := h.store.Attempts(context.Background(), a.RunID)
+		if err != nil || len(atts) != 1 {
+			t.Fatalf("attempts %+v, %v", atts, err)
+		}
+		return readFile(t, atts[0].Log)
+	}
+	for i, c := range []struct{ lock, want string }{
+		{"v1", "fresh\n"},
+		{"v1", "velocity: restored dependency cache deps (exact key)\nreused v1\n"},
+		{"v2", "velocity: restored dependency cache deps (newest entry, key differs)\nreused v1\n"},
+		{"v2", "velocity: restored dependency cache deps (exact key)\nreused v1\n"},
+		{"v1", "velocity: restored dependency cache deps (exact key)\nreused v1\n"},
+	} {
+		if got := run(c.lock); got != c.want {
+			t.Errorf("run %d with lock %s: log %q, want %q", i+1, c.lock, got, c.want)
+		}
+	}
 }
