@@ -46,6 +46,11 @@ func TestCanaryErrorRateIsComparedWithStable(t *testing.T) {
 		t.Fatalf("a canary at 18%% errors against 10%% was promoted with max_error_rate_increase 5 points")
 	}
 	wantIn(t, err.Error(), "canary analysis: error rate", "for stable release r1", "allowed increase 5.0 points")
+	var canaryRate, stableRate float64
+	if _, scanErr := fmt.Sscanf(err.Error(), "canary analysis: error rate %f%% against %f%%", &canaryRate, &stableRate); scanErr != nil ||
+		canaryRate < 15 || canaryRate > 21 || stableRate < 7 || stableRate > 13 {
+		t.Errorf("error rates in the message: canary %.1f%%, stable %.1f%% (%v); want about 18%% and 10%%", canaryRate, stableRate, scanErr)
+	}
 	h.servesOnly("A", 20)
 	if got := h.d.Instances(envName, svcName); len(got) != 1 {
 		t.Errorf("%d instances serve after canary %s was rolled back, want 1", len(got), id)
@@ -90,8 +95,24 @@ func TestCanaryLatencyIsComparedWithStable(t *testing.T) {
 		h.mustDeploy(svc, h.release("A", "delay=20"))
 		svc := svc
 		svc.Strategy.Analysis.MaxLatencyRatio = 0
+		// No error at all on either side is no increase, even when
+		// none is allowed.
+		svc.Strategy.Analysis.MaxErrorRateIncrease = 0
 		if _, err := h.canaryDeploy(svc, h.release("B", "delay=300"), 8); err != nil {
 			t.Fatalf("a slow canary was rolled back without max_latency_ratio: %v", err)
+		}
+		h.servesOnly("B", 3)
+	})
+	// At 100% the stable release gets no traffic, so there is no p95 to
+	// compare with: the canary is judged on its errors alone.
+	t.Run("no stable traffic", func(t *testing.T) {
+		h := newHarness(t)
+		h.mustDeploy(svc, h.release("A", "delay=20"))
+		svc := svc
+		svc.Strategy.Steps = []spec.CanaryStep{{Weight: 100, Pause: 2 * time.Second}}
+		svc.Strategy.Analysis.MaxLatencyRatio = 2
+		if _, err := h.canaryDeploy(svc, h.release("B", "delay=300"), 8); err != nil {
+			t.Fatalf("a canary at 100%% was compared with a stable release that got no traffic: %v", err)
 		}
 		h.servesOnly("B", 3)
 	})
@@ -120,7 +141,7 @@ func (w *logWatch) Write(p []byte) (int, error) {
 // canaryWithRequests deploys files as a canary and, once its step has
 // begun, sends requests one at a time until exactly n were answered by
 // the canary; then it waits for the deploy's verdict.
-func (h *harness) canaryWithRequests(svc spec.Service, version string, n int) (string, error) {
+func (h *harness) canaryWithRequests(svc spec.Service, version string, n int, after time.Duration) (string, error) {
 	h.t.Helper()
 	h.releases++
 	id := fmt.Sprintf("r%d", h.releases)
@@ -139,6 +160,7 @@ func (h *harness) canaryWithRequests(svc spec.Service, version string, n int) (s
 	case err := <-done:
 		h.t.Fatalf("deploy %s ended before its canary step: %v", id, err)
 	}
+	time.Sleep(after)
 	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()
 	canary := 0
@@ -172,17 +194,33 @@ func TestCanaryMinRequestsIsInclusive(t *testing.T) {
 	svc.Strategy.Analysis.MinRequests = 5
 	h.mustDeploy(svc, h.release("A", ""))
 
-	id, err := h.canaryWithRequests(svc, "B", 4)
+	id, err := h.canaryWithRequests(svc, "B", 4, 0)
 	if err == nil {
 		t.Fatal("a canary that got 4 requests, min_requests 5, was promoted")
 	}
 	wantIn(t, err.Error(), "canary analysis inconclusive: 4 requests to "+id, "min_requests 5")
 	h.servesOnly("A", 10)
 
-	if _, err := h.canaryWithRequests(svc, "C", 5); err != nil {
+	if _, err := h.canaryWithRequests(svc, "C", 5, 0); err != nil {
 		t.Fatalf("a canary that got 5 requests, min_requests 5, was not promoted: %v", err)
 	}
 	h.servesOnly("C", 10)
+}
+
+// Traffic that comes only after the step's pause still counts: the
+// analysis waits up to the pause again (at least 1s) for min_requests.
+func TestCanaryWaitsForLateTraffic(t *testing.T) {
+	h := newHarness(t)
+	svc := canaryService()
+	svc.Strategy.Steps = []spec.CanaryStep{{Weight: 50, Pause: 300 * time.Millisecond}}
+	svc.Strategy.Analysis.MinRequests = 5
+	h.mustDeploy(svc, h.release("A", ""))
+	// The requests start 200ms after the pause ended, leaving 800ms of
+	// the extra second for them.
+	if _, err := h.canaryWithRequests(svc, "B", 5, 500*time.Millisecond); err != nil {
+		t.Fatalf("a canary whose traffic came after its pause was not promoted: %v", err)
+	}
+	h.servesOnly("B", 5)
 }
 
 // servesOnly checks that n sequential requests all get "release
