@@ -269,3 +269,84 @@ stages:
 		}
 	}
 }
+
+// velocity rerun --failed takes the succeeded actions' results from the
+// run it names, outputs and log included, even for an action kept out of
+// the result cache.
+func TestRerunReusesResultsOfUncachedActions(t *testing.T) {
+	h := newHarness(t, 2)
+	blobs, err := artifact.OpenBlobs(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.eng.Blobs = blobs
+	p, err := spec.Parse("velocity.yml", []byte(`name: p
+stages:
+  - name: s
+    actions:
+      - name: make
+        run: echo made > made.txt; echo making
+        inputs: []
+        outputs: [made.txt]
+        cache: false
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.dir = t.TempDir()
+	first := h.execute(plan.Compile(p), engine.Run{Env: []string{"PATH=" + os.Getenv("PATH")}, TempDir: t.TempDir()})
+	if first["s/make"].Status != store.Succeeded {
+		t.Fatalf("first run: %+v", first["s/make"])
+	}
+	h.dir = t.TempDir()
+	acts := h.execute(plan.Compile(p), engine.Run{
+		Env: []string{"PATH=" + os.Getenv("PATH")}, TempDir: t.TempDir(),
+		Reuse: map[store.Key]int64{{Stage: "s", Name: "make"}: first["s/make"].RunID},
+	})
+	if a := acts["s/make"]; a.Status != store.Cached || a.CachedFrom != first["s/make"].RunID {
+		t.Fatalf("rerun: %+v; want the result of run %d", a, first["s/make"].RunID)
+	}
+	if got := readFile(t, filepath.Join(h.dir, "made.txt")); got != "made\n" {
+		t.Errorf("restored made.txt: %q", got)
+	}
+	atts, err := h.store.Attempts(context.Background(), acts["s/make"].RunID)
+	if err != nil || len(atts) != 1 {
+		t.Fatalf("attempts %+v, %v", atts, err)
+	}
+	if got := readFile(t, atts[0].Log); got != "making\n" {
+		t.Errorf("rerun log %q, want the first run's", got)
+	}
+}
+
+// A secret that cannot be had fails the action before its script runs,
+// with no exit code (-1) and the reason.
+func TestMissingSecretFailsBeforeTheScript(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		secrets bool
+		reason  string
+	}{
+		{"no secret store", false, "secrets are not available here"},
+		{"unknown secret", true, "secret NOPE: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, 2)
+			if c.secrets {
+				s, err := secret.Open(t.TempDir(), "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.eng.Secrets = s
+			}
+			n := node("use", "touch ran")
+			n.Secrets = []string{"NOPE"}
+			_, acts := h.run(context.Background(), &plan.Plan{Stages: []*plan.Stage{stage("s", n)}})
+			if a := acts["s/use"]; a.Status != store.Failed || a.ExitCode != -1 || !strings.Contains(a.Reason, c.reason) {
+				t.Errorf("use: %s, exit code %d, reason %q; want failed, -1, %q", a.Status, a.ExitCode, a.Reason, c.reason)
+			}
+			if fileExists(filepath.Join(h.dir, "ran")) {
+				t.Error("the script ran without its secret")
+			}
+		})
+	}
+}
