@@ -14,7 +14,11 @@
 //	slow=N     answer 503 "warming up" on /healthz for N seconds (a slow boot)
 //	hang       never answer /healthz (a health endpoint stuck on a lock)
 //	deaf       never listen at all (a program that ignores $PORT)
+//	crashes=N  like crash for the first N starts of the release, then
+//	           serve (starts are counted in a file beside the binary)
+//	delay=MS   wait MS milliseconds before answering /
 //
+// Modes join with commas ("errors=10,delay=20").
 // SIGTERM shuts it down gracefully: in-flight requests finish.
 package main
 
@@ -43,19 +47,31 @@ func main() {
 	if mode == "" {
 		mode = readFile(filepath.Join(dir, "mode.txt"), "")
 	}
-	if mode == "crash" {
-		fmt.Println("fatal: bad config")
-		os.Exit(3)
-	}
 	var warmUntil time.Time
-	if v, ok := strings.CutPrefix(mode, "slow="); ok {
-		secs, _ := strconv.Atoi(v)
-		warmUntil = time.Now().Add(time.Duration(secs) * time.Second)
-	}
+	var delay time.Duration
 	errPercent := 0
-	if v, ok := strings.CutPrefix(mode, "errors="); ok {
-		errPercent, _ = strconv.Atoi(v)
+	modes := strings.Split(mode, ",")
+	for _, m := range modes {
+		name, v, _ := strings.Cut(m, "=")
+		n, _ := strconv.Atoi(v)
+		switch name {
+		case "crash":
+			fmt.Println("fatal: bad config")
+			os.Exit(3)
+		case "crashes":
+			if start := countStart(filepath.Join(dir, "starts")); start <= n {
+				fmt.Printf("fatal: bad config (start %d)\n", start)
+				os.Exit(3)
+			}
+		case "slow":
+			warmUntil = time.Now().Add(time.Duration(n) * time.Second)
+		case "errors":
+			errPercent = n
+		case "delay":
+			delay = time.Duration(n) * time.Millisecond
+		}
 	}
+	mode = modes[0]
 
 	if mode == "deaf" {
 		fmt.Println("listening on :3000")
@@ -91,6 +107,7 @@ func main() {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(delay)
 		w.Header().Set("X-Port", port)
 		if mode == "unhealthy" || errPercent > 0 && int(n.Add(1)*37%100) < errPercent {
 			http.Error(w, "release "+version+" failed", http.StatusInternalServerError)
@@ -122,4 +139,15 @@ func readFile(path, fallback string) string {
 		return fallback
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// countStart records one more start in path and returns its number.
+func countStart(path string) int {
+	n, _ := strconv.Atoi(readFile(path, "0"))
+	n++
+	if err := os.WriteFile(path, []byte(strconv.Itoa(n)), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "count start:", err)
+		os.Exit(1)
+	}
+	return n
 }
