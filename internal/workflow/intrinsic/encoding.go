@@ -64,8 +64,19 @@ func evalHash(_ *Call, args []any) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("the algorithm must be a string, got %s", describe(args[1]))
 	}
+	sum, ok := HashHex(alg, data)
+	if !ok {
+		return nil, fmt.Errorf("the algorithm %q is not supported; use MD5, SHA-1, SHA-256, SHA-384 or SHA-512", alg)
+	}
+	return sum, nil
+}
+
+// HashHex is data's digest by one of the algorithms Step Functions names
+// (MD5, SHA-1, SHA-256, SHA-384, SHA-512), in lower-case hex; ok is false
+// for any other name. States.Hash and JSONata's $hash share it.
+func HashHex(algorithm, data string) (sum string, ok bool) {
 	var h hash.Hash
-	switch alg {
+	switch algorithm {
 	case "MD5":
 		h = md5.New()
 	case "SHA-1":
@@ -77,8 +88,8 @@ func evalHash(_ *Call, args []any) (any, error) {
 	case "SHA-512":
 		h = sha512.New()
 	default:
-		return nil, fmt.Errorf("the algorithm %q is not supported; use MD5, SHA-1, SHA-256, SHA-384 or SHA-512", alg)
+		return "", false
 	}
 	h.Write([]byte(data))
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), true
 }

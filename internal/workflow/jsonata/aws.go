@@ -1,18 +1,13 @@
 package jsonata
 
 import (
-	"crypto/md5"
 	"crypto/rand"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
-	"hash"
 	"math"
 	mrand "math/rand/v2"
 
+	"github.com/velocity-ci/velocity/internal/workflow/intrinsic"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
@@ -60,23 +55,11 @@ func awsFunctions(t map[string]*builtin) {
 			return nil, err
 		}
 		alg, _ := a[1].(string)
-		var h hash.Hash
-		switch alg {
-		case "MD5":
-			h = md5.New()
-		case "SHA-1":
-			h = sha1.New()
-		case "SHA-256":
-			h = sha256.New()
-		case "SHA-384":
-			h = sha512.New384()
-		case "SHA-512":
-			h = sha512.New()
-		default:
+		sum, ok := intrinsic.HashHex(alg, s)
+		if !ok {
 			return nil, newError("D3152", pos, "Unsupported $hash algorithm %q: use MD5, SHA-1, SHA-256, SHA-384 or SHA-512", alg)
 		}
-		h.Write([]byte(s))
-		return hex.EncodeToString(h.Sum(nil)), nil
+		return sum, nil
 	})
 	def(t, "random", "<n?:n>", func(ev *evaluator, a []any, _ any, _ int) (any, error) {
 		if seed, ok := num(a[0]); ok {
