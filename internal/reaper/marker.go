@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -322,4 +323,19 @@ func (m *Marker) readInt(path string) (int, bool) {
 	}
 	n, err := strconv.Atoi(string(bytes.TrimSpace(b)))
 	return n, err == nil
+}
+
+// leftoverPoll is how long KillLeftovers waits before looking again for
+// marked processes after killing some: one may have forked as it died.
+const leftoverPoll = 5 * time.Millisecond
+
+// KillLeftovers sends SIGKILL to the marked processes outside group
+// skipPgid until none is found or within has passed. It is for the
+// processes a finished command left behind: nothing waits for them, so
+// they get no grace period (a stopped command's had theirs with SIGTERM).
+func (m *Marker) KillLeftovers(skipPgid int, within time.Duration) {
+	deadline := time.Now().Add(within)
+	for len(m.Signal(unix.SIGKILL, skipPgid)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(leftoverPoll)
+	}
 }

@@ -38,10 +38,6 @@ const drainWait = 2 * time.Second
 // of every process a step starts; it replaces any value Step.Env has.
 const MarkerVar = reaper.MarkerVar
 
-// leftoverPoll is how long to wait before looking again for marked
-// processes after killing some: one may have forked as it was killed.
-const leftoverPoll = 5 * time.Millisecond
-
 // Executor runs steps on the host. Create it with New and Close it when done.
 type Executor struct {
 	shell  []string
@@ -163,7 +159,9 @@ wait:
 	// The shell has exited but is not reaped yet, so its pid still names
 	// our group: whatever it left running is killed now, never a stranger.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	killLeftovers(marker, pgid)
+	// Leftovers get SIGKILL at once, as the group's do: a grace period
+	// would delay every step that left a process behind.
+	marker.KillLeftovers(pgid, drainWait)
 	werr := cmd.Wait()
 	res.Finished = time.Now()
 	select {
@@ -181,19 +179,6 @@ wait:
 		return res, fmt.Errorf("%s: %w", step.Name, werr)
 	}
 	return res, nil
-}
-
-// killLeftovers kills the marked processes that left the group, until
-// none is found or drainWait has passed: one may fork as it is killed.
-// Leftovers get SIGKILL at once, as the group's leftovers do: the step is
-// over, nothing waits for them, and a grace period here would delay every
-// step that left a process behind; a stopped step's processes had theirs
-// (SIGTERM when ctx ended).
-func killLeftovers(m *reaper.Marker, pgid int) {
-	deadline := time.Now().Add(drainWait)
-	for len(m.Signal(syscall.SIGKILL, pgid)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(leftoverPoll)
-	}
 }
 
 // withMarker returns env with the marker entry, replacing any MarkerVar.

@@ -140,9 +140,7 @@ func (c Command) Run(ctx context.Context, stdin []byte, env []string, rp Reaper)
 	// that left the group included (until none is found, or pipeWait:
 	// one may fork as it is killed).
 	syscall.Kill(-pgid, syscall.SIGKILL)
-	for deadline := time.Now().Add(pipeWait); len(marker.Signal(syscall.SIGKILL, pgid)) > 0 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
+	marker.KillLeftovers(pgid, pipeWait)
 	err = cmd.Wait()
 	if rp != nil {
 		rp.Remove(pgid)
