@@ -171,6 +171,16 @@ func TestGoldenJournalWorkflows(t *testing.T) {
 	matches(t, "velocity workflow history 2", e.run(dir, "workflow", "history", "2"),
 		`FailStateEntered\s+Fail`, `ExecutionFailed`)
 
+	// A redrive replays the old history (options and events of the old
+	// format) and continues it in the new one.
+	if r := e.run(dir, "workflow", "redrive", "2"); r.code != 1 || !strings.Contains(r.stderr, "FAILED: Golden.Broken: it fails on purpose") {
+		t.Errorf("velocity workflow redrive 2: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	matches(t, "velocity workflow history 2 after the redrive", e.run(dir, "workflow", "history", "2"),
+		`(?m)^3\s+\S+\s+ExecutionFailed`, `(?m)^4\s+\S+\s+ExecutionRedriven`, `(?m)^6\s+\S+\s+ExecutionFailed\s+Golden.Broken`)
+	matches(t, "velocity workflow describe 2 after the redrive", e.run(dir, "workflow", "describe", "2"),
+		`redrives:\s+1`, `status:\s+FAILED`)
+
 	// The AWS form of a history keeps the details the interpreter wrote.
 	r := e.run(dir, "workflow", "history", "4", "--json")
 	var h struct {
