@@ -48,6 +48,9 @@ func executionARN(stateMachine, name string) string {
 // definition and input (store.Execution.Options): kept so that a restart
 // after a crash, a redrive or an adopted child runs it the same way.
 type workflowOptions struct {
+	// Version is the format (workflowOptionsVersion); 0 for options
+	// journaled before it existed, which have the same keys.
+	Version int `json:"version"`
 	// Dir is where relative commands run and child definitions are
 	// found: the directory of the definition file.
 	Dir      string `json:"dir"`
@@ -56,6 +59,9 @@ type workflowOptions struct {
 	Mocks    string `json:"mocks,omitempty"`
 	TestCase string `json:"testCase,omitempty"`
 }
+
+// workflowOptionsVersion is the format of journaled workflowOptions.
+const workflowOptionsVersion = 1
 
 // workflowRuntime runs executions in this process: it waits for their
 // concurrency slot, holds their lock while it runs them, journals their
@@ -178,7 +184,7 @@ func (j sqliteJournal) Append(ctx context.Context, executionID string, events []
 	}
 	out := make([]store.Event, len(events))
 	for i, e := range events {
-		body, err := marshalJSON(e)
+		body, err := e.MarshalJournal()
 		if err != nil {
 			return fmt.Errorf("journal: event %d: %w", e.ID, err)
 		}
@@ -219,7 +225,7 @@ func history(ctx context.Context, st store.Workflows, id int64) ([]workflow.Even
 	}
 	out := make([]workflow.Event, len(rows))
 	for i, r := range rows {
-		if err := json.Unmarshal(r.Body, &out[i]); err != nil {
+		if out[i], err = workflow.UnmarshalJournal(r.Body); err != nil {
 			return nil, fmt.Errorf("history of execution %d: event %d: %w", id, r.ID, err)
 		}
 	}
@@ -257,6 +263,7 @@ func (rt *workflowRuntime) create(ctx context.Context, n newExecution) (store.Ex
 	if err != nil {
 		return store.Execution{}, nil, err
 	}
+	n.opts.Version = workflowOptionsVersion
 	opts, err := json.Marshal(n.opts)
 	if err != nil {
 		lock.Release()
@@ -354,6 +361,9 @@ func (rt *workflowRuntime) execute(ctx context.Context, e store.Execution, lock 
 	var opts workflowOptions
 	if err := json.Unmarshal(e.Options, &opts); err != nil {
 		return workflow.Result{}, fmt.Errorf("execution %d: options: %w", e.ID, err)
+	}
+	if opts.Version > workflowOptionsVersion {
+		return workflow.Result{}, fmt.Errorf("execution %d: options format %d is newer than %d: upgrade velocity", e.ID, opts.Version, workflowOptionsVersion)
 	}
 	sm, err := asl.Load(opts.File, e.Definition)
 	if err != nil {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -76,8 +75,8 @@ func (s *Server) Recover(ctx context.Context) (*Recovery, error) {
 
 // restore deploys a live release again; it stays the same deployment.
 func (s *Server) restore(ctx context.Context, d store.Deployment) error {
-	var def Definition
-	if err := json.Unmarshal(d.Definition, &def); err != nil {
+	def, err := decodeDefinition(d.Definition)
+	if err != nil {
 		return fmt.Errorf("deployment %d: definition: %w", d.ID, err)
 	}
 	req, err := s.request(def, d, io.Discard)

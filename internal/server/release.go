@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -119,7 +118,7 @@ func (s *Server) carryOut(ctx context.Context, d store.Deployment, def Definitio
 	// the release serving: the journal must say which one serves.
 	req.Redeploy = d.Rollback
 	s.noteLimits(def.Service, log)
-	if d.Definition, err = json.Marshal(def); err != nil {
+	if d.Definition, err = encodeDefinition(def); err != nil {
 		return DeployResult{}, fmt.Errorf("definition: %w", err)
 	}
 	d.Status, d.Created = store.Deploying, time.Now()
@@ -197,8 +196,8 @@ func (s *Server) rollback(ctx context.Context, req RollbackRequest, log io.Write
 	if err != nil {
 		return DeployResult{}, err
 	}
-	var def Definition
-	if err := json.Unmarshal(target.Definition, &def); err != nil {
+	def, err := decodeDefinition(target.Definition)
+	if err != nil {
 		return DeployResult{}, fmt.Errorf("deployment %d: definition: %w", target.ID, err)
 	}
 	d := store.Deployment{

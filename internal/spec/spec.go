@@ -10,8 +10,8 @@ const FileName = "velocity.yml"
 
 // Pos is a 1-based position in the definition file.
 type Pos struct {
-	Line int
-	Col  int
+	Line int `json:"Line"`
+	Col  int `json:"Col"`
 }
 
 // Pipeline is a parsed, validated velocity.yml.

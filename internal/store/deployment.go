@@ -25,31 +25,31 @@ const (
 // new deployment of that release, so the list of an environment's
 // deployments is its history.
 type Deployment struct {
-	ID          int64
-	Environment string
-	Service     string
+	ID          int64  `json:"id"`
+	Environment string `json:"environment"`
+	Service     string `json:"service"`
 	// Release names the release ("r12"); its directory and instances
 	// carry the name.
-	Release string
+	Release string `json:"release"`
 	// RunID is the run whose outputs form the release; Commit is that
 	// run's commit, empty outside git.
-	RunID  int64
-	Commit string
-	Status DeploymentStatus
+	RunID  int64            `json:"run_id"`
+	Commit string           `json:"commit"`
+	Status DeploymentStatus `json:"status"`
 	// Reason explains a failed or interrupted deployment, or what a
 	// rollback replaced.
-	Reason string
+	Reason string `json:"reason"`
 	// Rollback marks a deployment that put an earlier release back.
-	Rollback bool
+	Rollback bool `json:"rollback"`
 	// Definition is the service and environment definitions the release
 	// was deployed with, opaque to the store (JSON), so that it can be
 	// deployed again exactly: by a rollback, or after a restart.
-	Definition []byte
+	Definition []byte `json:"definition"`
 	// Files are the release's files in the blob store.
-	Files   []Output
-	Created time.Time
+	Files   []Output  `json:"files"`
+	Created time.Time `json:"created"`
 	// Updated is when the status last changed.
-	Updated time.Time
+	Updated time.Time `json:"updated"`
 }
 
 // Deployments is the deployment journal, kept beside the Store by the

@@ -41,28 +41,28 @@ func (s Status) OK() bool {
 
 // Run is one execution of a project's pipeline.
 type Run struct {
-	ID      int64
-	Project string
+	ID      int64  `json:"id"`
+	Project string `json:"project"`
 	// Dir is the project directory the run was started from.
-	Dir    string
-	Commit string
-	Branch string
-	Dirty  bool
-	Status Status
+	Dir    string `json:"dir"`
+	Commit string `json:"commit"`
+	Branch string `json:"branch"`
+	Dirty  bool   `json:"dirty"`
+	Status Status `json:"status"`
 	// Reason explains a final status other than succeeded.
-	Reason string
+	Reason string `json:"reason"`
 	// Lock is the file the owning process holds locked while the run is
 	// live; a lock that can be taken means the owner is gone.
-	Lock string
+	Lock string `json:"lock"`
 	// Workspace is the directory the run worked in. It is kept after the
 	// run, and the project's next run in the same slot brings it back to
 	// its snapshot.
-	Workspace string
-	Created   time.Time
-	Finished  time.Time
+	Workspace string    `json:"workspace"`
+	Created   time.Time `json:"created"`
+	Finished  time.Time `json:"finished"`
 	// Selection is what a partial run was asked to run; zero for a run of
 	// the whole pipeline. Only the actions it took are the run's actions.
-	Selection Selection
+	Selection Selection `json:"selection"`
 }
 
 // Selection is the patterns of a partial run (velocity run NAME…,
@@ -87,24 +87,24 @@ const (
 
 // Action is one action of a run, in definition order.
 type Action struct {
-	RunID      int64
-	StageIndex int
-	Stage      string
-	Name       string
-	Kind       Kind
-	Needs      []string
-	Status     Status
+	RunID      int64    `json:"run_id"`
+	StageIndex int      `json:"stage_index"`
+	Stage      string   `json:"stage"`
+	Name       string   `json:"name"`
+	Kind       Kind     `json:"kind"`
+	Needs      []string `json:"needs"`
+	Status     Status   `json:"status"`
 	// AllowFailure marks a failure that did not fail the stage.
-	AllowFailure bool
-	ExitCode     int
-	Attempts     int
-	Reason       string
-	Started      time.Time
-	Finished     time.Time
+	AllowFailure bool      `json:"allow_failure"`
+	ExitCode     int       `json:"exit_code"`
+	Attempts     int       `json:"attempts"`
+	Reason       string    `json:"reason"`
+	Started      time.Time `json:"started"`
+	Finished     time.Time `json:"finished"`
 	// CacheKey is the result-cache key the action ran (or hit) under.
-	CacheKey string
+	CacheKey string `json:"cache_key"`
 	// CachedFrom is the run whose result a cached action reused.
-	CachedFrom int64
+	CachedFrom int64 `json:"cached_from"`
 }
 
 // Key names an action within its run.
@@ -118,76 +118,78 @@ func (a Action) Key() Key { return Key{a.Stage, a.Name} }
 
 // Attempt is one execution of an action.
 type Attempt struct {
-	RunID    int64
-	Stage    string
-	Action   string
-	N        int
-	Status   Status
-	ExitCode int
-	Reason   string
+	RunID    int64  `json:"run_id"`
+	Stage    string `json:"stage"`
+	Action   string `json:"action"`
+	N        int    `json:"n"`
+	Status   Status `json:"status"`
+	ExitCode int    `json:"exit_code"`
+	Reason   string `json:"reason"`
 	// Log is the path of the attempt's output on disk.
-	Log      string
-	Started  time.Time
-	Finished time.Time
+	Log      string    `json:"log"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
 	// CacheKey and CachedFrom are copied to the action by a final
 	// FinishAttempt; see Action.
-	CacheKey   string
-	CachedFrom int64
+	CacheKey   string `json:"cache_key"`
+	CachedFrom int64  `json:"cached_from"`
 	// KeyParts is what went into CacheKey, as the engine encodes it (a
 	// JSON document with a format version), recorded by FinishAttempt so
 	// that a later miss can be explained; nil when no key was computed.
-	KeyParts []byte
+	KeyParts []byte `json:"key_parts"`
 }
 
 // KeyParts is the key record of one action of one run.
 type KeyParts struct {
-	RunID  int64
-	Stage  string
-	Action string
-	Status Status
+	RunID  int64  `json:"run_id"`
+	Stage  string `json:"stage"`
+	Action string `json:"action"`
+	Status Status `json:"status"`
 	// CacheKey and CachedFrom are the action's; see Action.
-	CacheKey   string
-	CachedFrom int64
+	CacheKey   string `json:"cache_key"`
+	CachedFrom int64  `json:"cached_from"`
 	// Body is the last attempt's Attempt.KeyParts; nil when none was
 	// recorded (older Velocity, an interrupted attempt).
-	Body []byte
+	Body []byte `json:"body"`
 }
 
 // Output is a file an action produced, stored in the blob store.
+// Deployments journal their files as JSON, with the Go field names as keys
+// since before they were tagged: a renamed field keeps its key.
 type Output struct {
-	Stage  string
-	Action string
+	Stage  string `json:"Stage"`
+	Action string `json:"Action"`
 	// Path is slash-separated, relative to the workspace.
-	Path   string
-	Mode   uint32
-	Size   int64
-	Digest string
+	Path   string `json:"Path"`
+	Mode   uint32 `json:"Mode"`
+	Size   int64  `json:"Size"`
+	Digest string `json:"Digest"`
 	// Link is the target when the output is a symlink.
-	Link string
+	Link string `json:"Link"`
 }
 
 // Result is a result-cache entry: an action key and the run whose
 // outputs and log can stand in for executing the action.
 type Result struct {
-	Key    string
-	RunID  int64
-	Stage  string
-	Action string
+	Key    string `json:"key"`
+	RunID  int64  `json:"run_id"`
+	Stage  string `json:"stage"`
+	Action string `json:"action"`
 	// Log is the digest of the original attempt's log in the blob store.
-	Log     string
-	Created time.Time
-	Used    time.Time
+	Log     string    `json:"log"`
+	Created time.Time `json:"created"`
+	Used    time.Time `json:"used"`
 }
 
 // Approval is the decision on a stage that needs manual approval.
 type Approval struct {
-	RunID int64
-	Stage string
+	RunID int64  `json:"run_id"`
+	Stage string `json:"stage"`
 	// Status is Pending, Approved or Rejected.
-	Status ApprovalStatus
+	Status ApprovalStatus `json:"status"`
 	// By says who or what decided ("velocity approve", "terminal", ...).
-	By string
-	At time.Time
+	By string    `json:"by"`
+	At time.Time `json:"at"`
 }
 
 // ApprovalStatus is where an approval stands.
@@ -202,11 +204,11 @@ const (
 
 // DepCache is a saved dependency cache (an archive in the blob store).
 type DepCache struct {
-	Scope   string
-	Key     string
-	Digest  string
-	Size    int64
-	Created time.Time
+	Scope   string    `json:"scope"`
+	Key     string    `json:"key"`
+	Digest  string    `json:"digest"`
+	Size    int64     `json:"size"`
+	Created time.Time `json:"created"`
 }
 
 // RunFilter narrows Runs.

@@ -99,53 +99,53 @@ func (s ExecutionStatus) Final() bool {
 type Execution struct {
 	// ID orders executions by creation; ARN is the Step Functions name
 	// of the execution (arn:aws:states:REGION:ACCOUNT:execution:SM:NAME).
-	ID           int64
-	ARN          string
-	Name         string
-	StateMachine string
+	ID           int64  `json:"id"`
+	ARN          string `json:"arn"`
+	Name         string `json:"name"`
+	StateMachine string `json:"state_machine"`
 	// Definition is the state machine's source and Input the execution's
 	// input (JSON), as the execution was started with.
-	Definition []byte
-	Input      []byte
-	Status     ExecutionStatus
+	Definition []byte          `json:"definition"`
+	Input      []byte          `json:"input"`
+	Status     ExecutionStatus `json:"status"`
 	// Output (JSON) is set when it succeeded; Error and Cause when it
 	// failed, timed out or was aborted.
-	Output []byte
-	Error  string
-	Cause  string
+	Output []byte `json:"output"`
+	Error  string `json:"error"`
+	Cause  string `json:"cause"`
 	// At most ConcurrencyLimit executions with the same non-empty
 	// ConcurrencyKey run at a time; the others wait PENDING, first
 	// queued first run.
-	ConcurrencyKey   string
-	ConcurrencyLimit int
+	ConcurrencyKey   string `json:"concurrency_key"`
+	ConcurrencyLimit int    `json:"concurrency_limit"`
 	// Parent is the ARN of the execution whose task started this one.
-	Parent string
+	Parent string `json:"parent"`
 	// Lock is the file the owning process holds locked while it runs
 	// the execution; a lock that can be taken means the owner is gone.
-	Lock string
+	Lock string `json:"lock"`
 	// Options is how to run the execution again after a restart
 	// (bindings, mocks, directory), opaque to the store (JSON).
-	Options []byte
+	Options []byte `json:"options"`
 	// StopRequested is set by RequestStop for the owner to act on, with
 	// the error and cause to stop with.
-	StopRequested bool
-	StopError     string
-	StopCause     string
-	RedriveCount  int
-	Created       time.Time
-	Started       time.Time
-	Stopped       time.Time
-	Redriven      time.Time
+	StopRequested bool      `json:"stop_requested"`
+	StopError     string    `json:"stop_error"`
+	StopCause     string    `json:"stop_cause"`
+	RedriveCount  int       `json:"redrive_count"`
+	Created       time.Time `json:"created"`
+	Started       time.Time `json:"started"`
+	Stopped       time.Time `json:"stopped"`
+	Redriven      time.Time `json:"redriven"`
 }
 
 // Event is one history event of an execution. Body is the whole event
 // (JSON) as the interpreter wrote it; Type and At are copies the store
 // can query without decoding it.
 type Event struct {
-	ID   int64
-	Type string
-	At   time.Time
-	Body []byte
+	ID   int64     `json:"id"`
+	Type string    `json:"type"`
+	At   time.Time `json:"at"`
+	Body []byte    `json:"body"`
 }
 
 // TokenStatus is where a task token stands.
@@ -161,18 +161,18 @@ const (
 
 // TaskToken is the token of a .waitForTaskToken task and its outcome.
 type TaskToken struct {
-	Token       string
-	ExecutionID int64
-	State       string
-	Status      TokenStatus
+	Token       string      `json:"token"`
+	ExecutionID int64       `json:"execution_id"`
+	State       string      `json:"state"`
+	Status      TokenStatus `json:"status"`
 	// Output (JSON) of a success; Error and Cause of a failure.
-	Output []byte
-	Error  string
-	Cause  string
+	Output []byte `json:"output"`
+	Error  string `json:"error"`
+	Cause  string `json:"cause"`
 	// Heartbeat is the time of the last heartbeat, zero if none came.
-	Heartbeat time.Time
-	Created   time.Time
-	Updated   time.Time
+	Heartbeat time.Time `json:"heartbeat"`
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
 }
 
 // ExecutionFilter narrows Executions.

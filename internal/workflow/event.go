@@ -3,6 +3,7 @@ package workflow
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -72,9 +73,11 @@ const (
 )
 
 // Event is one entry of an execution's history. The exported JSON form
-// (encoding/json of the struct) is the storage form and keeps every field;
-// MarshalAWS gives the GetExecutionHistory form, which leaves out Scope
-// and Resume.
+// (encoding/json of the struct) keeps every field; MarshalJournal adds
+// the format version to it for storage, MarshalAWS gives the
+// GetExecutionHistory form, which leaves out Scope and Resume. The
+// details and resume objects are journaled too: their structs name
+// every key.
 type Event struct {
 	ID              int64     `json:"id"`
 	PreviousEventID int64     `json:"previousEventId"`
@@ -94,6 +97,36 @@ type Event struct {
 	// state after a Choice or Catch, a drawn retry delay, a Wait's end, a
 	// task token); opaque to the Journal, nil when there is nothing.
 	Resume json.RawMessage `json:"resume,omitempty"`
+}
+
+// eventFormat is the format of a journaled event (MarshalJournal).
+// Format 0, journaled before the version existed, has the same keys.
+const eventFormat = 1
+
+// journaledEvent is an Event as a journal stores it.
+type journaledEvent struct {
+	Version int `json:"version"`
+	Event
+}
+
+// MarshalJournal returns e as a Journal stores it: its JSON form with the
+// format version, <, > and & left as they are.
+func (e Event) MarshalJournal() ([]byte, error) {
+	return marshalJSON(journaledEvent{Version: eventFormat, Event: e})
+}
+
+// UnmarshalJournal reads an event MarshalJournal wrote, in this format or
+// an earlier one; a newer format is an error rather than an event that
+// replays with parts missing.
+func UnmarshalJournal(b []byte) (Event, error) {
+	var j journaledEvent
+	if err := json.Unmarshal(b, &j); err != nil {
+		return Event{}, err
+	}
+	if j.Version > eventFormat {
+		return Event{}, fmt.Errorf("event format %d is newer than %d: upgrade velocity", j.Version, eventFormat)
+	}
+	return j.Event, nil
 }
 
 // DetailsKey is the name of the details field of t in GetExecutionHistory:
