@@ -26,7 +26,7 @@ func (a *app) workflowListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: a.withWorkflows(func(ctx context.Context, svc *executions.Service, _ []string) error {
 			st := store.ExecutionStatus(strings.ToUpper(status))
-			if st != "" && !slices.Contains(executions.Statuses, st) {
+			if st != "" && !slices.Contains(executions.Statuses(), st) {
 				return usageError("--status %q is not a status: give PENDING, RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED", status)
 			}
 			if limit < 1 {

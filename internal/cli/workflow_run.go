@@ -162,12 +162,12 @@ func (a *app) foreground(ctx context.Context, svc *executions.Service, run *exec
 		cancel(errors.New("interrupted twice"))
 		svc.Abandon()
 	})
-	var notify func(string, ...any)
+	var progress executions.Progress
 	if !asJSON {
-		notify = func(format string, args ...any) { fmt.Fprintf(a.stderr, format, args...) }
+		progress.Notify = func(format string, args ...any) { fmt.Fprintf(a.stderr, format, args...) }
 	}
 	e := run.Execution
-	res, err := run.Wait(runCtx, notify)
+	res, err := run.Wait(runCtx, progress)
 	if err != nil && interrupted.Load() {
 		fmt.Fprintf(a.stderr, "velocity: left execution %d as journaled, stopped; the next 'velocity workflow' command aborts it\n", e.ID)
 		return &exitError{code: ExitInterrupted}

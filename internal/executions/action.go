@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -32,7 +31,7 @@ func ActionsFactory(c Config) func(ctx context.Context) (engine.Workflows, func(
 // one's progress (states entered and exited, failures) is written into
 // the log of the action that started it.
 func (s *Service) ForActions() engine.Workflows {
-	return &actions{s: s, logs: map[string]io.Writer{}}
+	return &actions{s: s, logs: map[int64]io.Writer{}}
 }
 
 // actions runs the workflow actions of a run.
@@ -40,7 +39,7 @@ type actions struct {
 	s *Service
 
 	mu   sync.Mutex
-	logs map[string]io.Writer // by execution ID
+	logs map[int64]io.Writer // by execution ID
 }
 
 var _ engine.Workflows = (*actions)(nil)
@@ -54,7 +53,7 @@ func progressEvent(t workflow.EventType) bool {
 		strings.HasSuffix(s, "Failed") || strings.HasSuffix(s, "TimedOut") || strings.HasSuffix(s, "Aborted")
 }
 
-func (w *actions) observe(executionID string, events []workflow.Event) {
+func (w *actions) observe(executionID int64, events []workflow.Event) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	log := w.logs[executionID]
@@ -101,17 +100,16 @@ func (w *actions) Start(ctx context.Context, s engine.WorkflowStart) (engine.Wor
 		res.Status = string(store.ExecutionRunning)
 		return res, nil
 	}
-	key := strconv.FormatInt(e.ID, 10)
 	w.mu.Lock()
-	w.logs[key] = s.Log
+	w.logs[e.ID] = s.Log
 	w.mu.Unlock()
 	defer func() {
 		w.mu.Lock()
-		delete(w.logs, key)
+		delete(w.logs, e.ID)
 		w.mu.Unlock()
 	}()
 	defer w.stopWith(ctx, e.ID)()
-	r, err := w.s.execute(context.WithoutCancel(ctx), e, run.lock, watchers{observe: w.observe})
+	r, err := w.s.execute(context.WithoutCancel(ctx), e, run.lock, Progress{Events: w.observe})
 	if err != nil {
 		return res, err
 	}

@@ -18,12 +18,12 @@ import (
 )
 
 // children starts the child executions of one parent execution; they
-// inherit its bindings, mocks and watchers.
+// inherit its bindings, mocks and Progress.
 type children struct {
 	s      *Service
 	parent store.Execution
 	opts   options
-	watch  watchers
+	watch  Progress
 }
 
 var _ task.Children = (*children)(nil)

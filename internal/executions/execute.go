@@ -105,7 +105,7 @@ func (s *Service) adopt(ctx context.Context, e store.Execution) (*lockfile.Lock,
 
 // execute runs an execution this process holds the lock of until it ends
 // (or ctx is cancelled: then it stays resumable) and records its end.
-func (s *Service) execute(ctx context.Context, e store.Execution, lock *lockfile.Lock, w watchers) (workflow.Result, error) {
+func (s *Service) execute(ctx context.Context, e store.Execution, lock *lockfile.Lock, p Progress) (workflow.Result, error) {
 	s.setActive(e.ID, true)
 	defer func() {
 		s.setActive(e.ID, false)
@@ -119,14 +119,14 @@ func (s *Service) execute(ctx context.Context, e store.Execution, lock *lockfile
 	if err != nil {
 		return s.finish(ctx, e, failed(asl.ErrRuntime, fmt.Sprintf("the definition does not load: %v", err)))
 	}
-	res, aborted, err := s.waitForSlot(ctx, e, w.notify)
+	res, aborted, err := s.waitForSlot(ctx, e, p.Notify)
 	if err != nil || aborted {
 		return res, err
 	}
 	if e, err = s.st.Execution(ctx, e.ID); err != nil {
 		return workflow.Result{}, err
 	}
-	resources, err := s.resources(e, opts, w)
+	resources, err := s.resources(e, opts, p)
 	if err != nil {
 		return s.finish(ctx, e, failed(asl.ErrRuntime, err.Error()))
 	}
@@ -135,7 +135,7 @@ func (s *Service) execute(ctx context.Context, e store.Execution, lock *lockfile
 		return workflow.Result{}, err
 	}
 	in := &workflow.Interpreter{
-		Journal: s.journal(w), Invoker: resources, Logger: s.log, BaseDir: opts.Dir,
+		Journal: s.journal(p), Invoker: resources, Logger: s.log, BaseDir: opts.Dir,
 		Region: arnRegion, Account: arnAccount,
 	}
 	if !e.StopRequested {
@@ -295,7 +295,7 @@ func (s *Service) watchStop(ctx context.Context, id int64, cancel context.Cancel
 }
 
 // resources is the task invoker of one execution.
-func (s *Service) resources(e store.Execution, opts options, w watchers) (*task.Resources, error) {
+func (s *Service) resources(e store.Execution, opts options, p Progress) (*task.Resources, error) {
 	// The watchdog runs before any task command starts: started by the
 	// first command, its own start-up would widen the moment between a
 	// command's start and its registration, in which a kill -9 of
@@ -303,7 +303,7 @@ func (s *Service) resources(e store.Execution, opts options, w watchers) (*task.
 	s.reaper.get()
 	r := &task.Resources{
 		Dir: opts.Dir, Tokens: s.st, ExecutionID: e.ID, Reaper: s.reaper, PollInterval: s.poll,
-		Children: &children{s: s, parent: e, opts: opts, watch: w},
+		Children: &children{s: s, parent: e, opts: opts, watch: p},
 	}
 	if opts.Bindings != "" {
 		b, err := task.LoadBindings(opts.Bindings)
@@ -324,13 +324,13 @@ func (s *Service) resources(e store.Execution, opts options, w watchers) (*task.
 
 // runInBackground runs an execution this process holds the lock of in
 // its own goroutine, bounded by the service's context.
-func (s *Service) runInBackground(e store.Execution, lock *lockfile.Lock, w watchers) {
+func (s *Service) runInBackground(e store.Execution, lock *lockfile.Lock, p Progress) {
 	s.bg.Add(1)
 	// Register at once, so that a WaitChild right after sees it running here.
 	s.setActive(e.ID, true)
 	go func() {
 		defer s.bg.Done()
-		if _, err := s.execute(s.ctx, e, lock, w); err != nil && s.ctx.Err() == nil {
+		if _, err := s.execute(s.ctx, e, lock, p); err != nil && s.ctx.Err() == nil {
 			s.log.Error("workflow execution stopped", "execution", e.ARN, "err", err)
 		}
 	}()

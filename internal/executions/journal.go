@@ -32,6 +32,10 @@ func (j storeJournal) Append(ctx context.Context, executionID string, events []w
 	if err != nil {
 		return fmt.Errorf("journal: execution ID %q: %w", executionID, err)
 	}
+	return j.append(ctx, id, events)
+}
+
+func (j storeJournal) append(ctx context.Context, id int64, events []workflow.Event) error {
 	out := make([]store.Event, len(events))
 	for i, e := range events {
 		body, err := marshalJSON(e)
@@ -47,14 +51,18 @@ func (j storeJournal) Append(ctx context.Context, executionID string, events []w
 // recorded.
 type observedJournal struct {
 	storeJournal
-	observe func(executionID string, events []workflow.Event)
+	observe func(executionID int64, events []workflow.Event)
 }
 
 func (j observedJournal) Append(ctx context.Context, executionID string, events []workflow.Event) error {
-	if err := j.storeJournal.Append(ctx, executionID, events); err != nil {
+	id, err := strconv.ParseInt(executionID, 10, 64)
+	if err != nil {
+		return fmt.Errorf("journal: execution ID %q: %w", executionID, err)
+	}
+	if err := j.append(ctx, id, events); err != nil {
 		return err
 	}
-	j.observe(executionID, events)
+	j.observe(id, events)
 	return nil
 }
 

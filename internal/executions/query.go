@@ -80,8 +80,10 @@ func (s *Service) History(ctx context.Context, id int64) ([]Event, error) {
 }
 
 // Statuses are the statuses an execution may have, as List filters them.
-var Statuses = []store.ExecutionStatus{store.ExecutionPending, store.ExecutionRunning, store.ExecutionSucceeded,
-	store.ExecutionFailed, store.ExecutionTimedOut, store.ExecutionAborted}
+func Statuses() []store.ExecutionStatus {
+	return []store.ExecutionStatus{store.ExecutionPending, store.ExecutionRunning, store.ExecutionSucceeded,
+		store.ExecutionFailed, store.ExecutionTimedOut, store.ExecutionAborted}
+}
 
 // List lists executions, newest first.
 func (s *Service) List(ctx context.Context, f store.ExecutionFilter) ([]store.Execution, error) {

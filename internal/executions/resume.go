@@ -48,7 +48,7 @@ func (s *Service) ResumeOrphans(ctx context.Context, resuming func(store.Executi
 		if resuming != nil {
 			resuming(e)
 		}
-		s.runInBackground(e, lock, watchers{})
+		s.runInBackground(e, lock, Progress{})
 	}
 	s.bg.Wait()
 	return n, nil

@@ -101,22 +101,26 @@ func (s *Service) lockFor() (*lockfile.Lock, string, error) {
 	return l, path, err
 }
 
-// watchers are who hear of an execution's progress besides the journal;
-// the executions its tasks start inherit them.
-type watchers struct {
-	// notify prints progress for a person; nil when nobody reads it.
-	notify func(format string, args ...any)
-	// observe sees every batch of events journaled; it must not block.
-	observe func(executionID string, events []workflow.Event)
+// Progress is who hears of an execution's progress as it runs in this
+// process, and of the executions its tasks start; a nil field hears
+// nothing. Both are called from the goroutines that run the executions
+// and must not block.
+type Progress struct {
+	// Notify gets what a person follows besides the history: an
+	// execution that waits for its concurrency slot.
+	Notify func(format string, args ...any)
+	// Events gets each batch of history events once it is journaled,
+	// with the ID of the execution whose they are.
+	Events func(executionID int64, events []Event)
 }
 
-// journal is the interpreter's Journal of an execution watched by w.
-func (s *Service) journal(w watchers) workflow.Journal {
+// journal is the interpreter's Journal of an execution followed by p.
+func (s *Service) journal(p Progress) workflow.Journal {
 	j := storeJournal{s.st}
-	if w.observe == nil {
+	if p.Events == nil {
 		return j
 	}
-	return observedJournal{j, w.observe}
+	return observedJournal{j, p.Events}
 }
 
 func (s *Service) setActive(id int64, on bool) {

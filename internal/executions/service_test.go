@@ -3,6 +3,7 @@ package executions
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,7 +86,7 @@ func TestStartStopRedriveHistory(t *testing.T) {
 	}
 	done := make(chan waited, 1)
 	go func() {
-		res, err := run.Wait(ctx, nil)
+		res, err := run.Wait(ctx, Progress{})
 		done <- waited{res, err}
 	}()
 	waitFor(t, "the task command runs", func() bool {
@@ -126,7 +127,12 @@ func TestStartStopRedriveHistory(t *testing.T) {
 	if again.Execution.RedriveCount != 1 {
 		t.Errorf("redrive count %d, want 1", again.Execution.RedriveCount)
 	}
-	res, err := again.Wait(ctx, nil)
+	var streamed []string
+	res, err := again.Wait(ctx, Progress{Events: func(id int64, events []Event) {
+		for _, ev := range events {
+			streamed = append(streamed, fmt.Sprintf("%d/%d %s", id, ev.ID, ev.Type))
+		}
+	}})
 	if err != nil || res.Status != StatusSucceeded {
 		t.Fatalf("the redriven execution: %s %s %s, %v", res.Status, res.Error, res.Cause, err)
 	}
@@ -150,6 +156,16 @@ func TestStartStopRedriveHistory(t *testing.T) {
 	}
 	if strings.Index(got, "ExecutionAborted") > strings.Index(got, "ExecutionRedriven") {
 		t.Errorf("history out of order: %s", got)
+	}
+	// What the redrive journaled reached its Progress as it was written.
+	var redriven []string
+	for _, ev := range events {
+		if len(redriven) > 0 || ev.Type == workflow.ExecutionRedriven {
+			redriven = append(redriven, fmt.Sprintf("%d/%d %s", e.ID, ev.ID, ev.Type))
+		}
+	}
+	if strings.Join(streamed, ", ") != strings.Join(redriven, ", ") {
+		t.Errorf("streamed\n%s\nwant\n%s", streamed, redriven)
 	}
 	last, err := s.Find(ctx, "last")
 	if err != nil || last.ID != e.ID || last.Status != store.ExecutionSucceeded || last.RedriveCount != 1 {
@@ -187,7 +203,7 @@ func TestWaitingForAConcurrencySlotIsNotified(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], _ = r.Wait(ctx, notify)
+			results[i], _ = r.Wait(ctx, Progress{Notify: notify})
 		}()
 	}
 	waitFor(t, "the second execution says it waits", func() bool {

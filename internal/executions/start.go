@@ -214,13 +214,11 @@ type Run struct {
 	lock      *lockfile.Lock
 }
 
-// Wait runs the execution here until it ends and records its end. A
-// cancelled ctx leaves it as journaled, resumable; to abort it, Stop it.
-// notify, when set, hears what a person follows besides the history
-// (an execution that waits for its concurrency slot), also of the
-// executions its tasks start.
-func (r *Run) Wait(ctx context.Context, notify func(format string, args ...any)) (Result, error) {
-	return r.s.execute(ctx, r.Execution, r.lock, watchers{notify: notify})
+// Wait runs the execution here until it ends and records its end; p
+// hears of its progress. A cancelled ctx leaves it as journaled,
+// resumable; to abort it, Stop it.
+func (r *Run) Wait(ctx context.Context, p Progress) (Result, error) {
+	return r.s.execute(ctx, r.Execution, r.lock, p)
 }
 
 // Detach lets go of the execution: the background resumer

@@ -28,7 +28,7 @@ func (s *Service) Stop(ctx context.Context, e store.Execution, errName, cause st
 	// stop request at once and journals the abort.
 	if lock, ok := s.adopt(ctx, e); ok {
 		e, _ = s.st.Execution(ctx, e.ID)
-		if _, err := s.execute(ctx, e, lock, watchers{}); err != nil {
+		if _, err := s.execute(ctx, e, lock, Progress{}); err != nil {
 			return e, err
 		}
 	}
