@@ -19,6 +19,9 @@ import (
 // definition and input (store.Execution.Options): kept so that a restart
 // after a crash, a redrive or an adopted child runs it the same way.
 type options struct {
+	// Version is the format (optionsVersion); 0 for options journaled
+	// before it existed, which have the same keys.
+	Version int `json:"version"`
 	// Dir is where relative commands run and child definitions are
 	// found: the directory of the definition file.
 	Dir      string `json:"dir"`
@@ -27,6 +30,9 @@ type options struct {
 	Mocks    string `json:"mocks,omitempty"`
 	TestCase string `json:"testCase,omitempty"`
 }
+
+// optionsVersion is the format of journaled options.
+const optionsVersion = 1
 
 // newExecution is what starting an execution needs.
 type newExecution struct {
@@ -46,6 +52,7 @@ func (s *Service) create(ctx context.Context, n newExecution) (store.Execution, 
 	if err != nil {
 		return store.Execution{}, nil, err
 	}
+	n.opts.Version = optionsVersion
 	opts, err := json.Marshal(n.opts)
 	if err != nil {
 		lock.Release()
@@ -114,6 +121,9 @@ func (s *Service) execute(ctx context.Context, e store.Execution, lock *lockfile
 	var opts options
 	if err := json.Unmarshal(e.Options, &opts); err != nil {
 		return workflow.Result{}, fmt.Errorf("execution %d: options: %w", e.ID, err)
+	}
+	if opts.Version > optionsVersion {
+		return workflow.Result{}, fmt.Errorf("execution %d: options format %d is newer than %d: upgrade velocity", e.ID, opts.Version, optionsVersion)
 	}
 	sm, err := asl.Load(opts.File, e.Definition)
 	if err != nil {
