@@ -23,6 +23,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/console"
 	"github.com/velocity-ci/velocity/internal/engine"
+	"github.com/velocity-ci/velocity/internal/executions"
 	"github.com/velocity-ci/velocity/internal/executor/local"
 	"github.com/velocity-ci/velocity/internal/lockfile"
 	"github.com/velocity-ci/velocity/internal/netport"
@@ -407,12 +408,12 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		// The executions of workflow actions go to the data directory's
 		// workflow journal, run by the same runtime as 'velocity
 		// workflow run'.
-		wrt, err := a.newWorkflowRuntime(ctx, h)
+		wf, release, err := executions.ActionsFactory(a.workflowConfig(h))(ctx)
 		if err != nil {
 			return err
 		}
-		defer wrt.close()
-		eng.Workflows = newActionWorkflows(wrt)
+		defer release()
+		eng.Workflows = wf
 	}
 	facts, factsNote := conditionFacts(ctx, h.store, p, o.dir, o.commit, snap)
 	if factsNote != "" {

@@ -183,13 +183,9 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 // when the server starts, as every workflow command does. They run in a
 // process of their own, so stopping the server does not interrupt them.
 func (a *app) resumeWorkflows(ctx context.Context, h *home) {
-	rt, err := a.newWorkflowRuntime(ctx, h)
-	if err != nil {
-		a.log.Warn("workflow executions not resumed", "err", err)
-		return
-	}
-	defer rt.close()
-	rt.resumeInBackground(ctx)
+	svc := a.workflowService(ctx, h)
+	defer svc.Close()
+	svc.ResumeInBackground(ctx)
 }
 
 // reportRecovery says what the journal held when the server started,

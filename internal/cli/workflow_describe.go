@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/velocity-ci/velocity/internal/executions"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -21,62 +23,69 @@ input, output or error and cause, concurrency key, and the task tokens its
 .waitForTaskToken tasks wait for. --json prints it in the shape of Step
 Functions' DescribeExecution.`,
 		Args: cobra.ExactArgs(1),
-		RunE: a.withWorkflows(func(ctx context.Context, rt *workflowRuntime, args []string) error {
-			e, err := executionArg(ctx, rt, args[0])
+		RunE: a.withWorkflows(func(ctx context.Context, svc *executions.Service, args []string) error {
+			e, err := svc.Find(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			tokens, err := rt.h.store.TaskTokens(ctx, e.ID)
+			d, err := svc.Describe(ctx, e)
 			if err != nil {
 				return err
-			}
-			var waiting []string
-			for _, t := range tokens {
-				// Tokens of an execution that ended wait for nothing.
-				if t.Status == store.TokenWaiting && !e.Status.Final() {
-					waiting = append(waiting, t.Token)
-				}
 			}
 			if asJSON {
-				m := executionJSON(e)
-				if len(waiting) > 0 {
-					m["waitingTaskTokens"] = waiting
-				}
-				return writeJSON(a.stdout, m)
+				return writeDescriptionJSON(a.stdout, d)
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			row := func(k, v string) {
-				if v != "" {
-					fmt.Fprintf(tw, "%s\t%s\n", k, v)
-				}
-			}
-			row("id:", fmt.Sprint(e.ID))
-			row("execution:", e.ARN)
-			row("state machine:", stateMachineARN(e.StateMachine))
-			row("status:", string(e.Status))
-			row("started:", awsTime(e.Started))
-			row("stopped:", awsTime(e.Stopped))
-			if e.ConcurrencyKey != "" {
-				row("concurrency key:", fmt.Sprintf("%s (limit %d)", e.ConcurrencyKey, e.ConcurrencyLimit))
-			}
-			row("parent:", e.Parent)
-			if e.RedriveCount > 0 {
-				row("redrives:", fmt.Sprint(e.RedriveCount))
-			}
-			row("input:", string(e.Input))
-			row("output:", string(e.Output))
-			row("error:", e.Error)
-			row("cause:", e.Cause)
-			for _, t := range tokens {
-				if t.Status == store.TokenWaiting && !e.Status.Final() {
-					row("waiting task:", fmt.Sprintf("%s token %s", t.State, t.Token))
-				}
-			}
-			return tw.Flush()
+			return writeDescription(a.stdout, d)
 		}),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the execution as DescribeExecution does")
 	return cmd
+}
+
+// writeDescriptionJSON prints an execution as DescribeExecution does,
+// with the task tokens it waits for.
+func writeDescriptionJSON(w io.Writer, d executions.Description) error {
+	m := executionJSON(d.Execution)
+	if len(d.Waiting) > 0 {
+		tokens := make([]string, len(d.Waiting))
+		for i, t := range d.Waiting {
+			tokens[i] = t.Token
+		}
+		m["waitingTaskTokens"] = tokens
+	}
+	return writeJSON(w, m)
+}
+
+// writeDescription prints an execution as a table of what it has.
+func writeDescription(w io.Writer, d executions.Description) error {
+	e := d.Execution
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+		}
+	}
+	row("id:", fmt.Sprint(e.ID))
+	row("execution:", e.ARN)
+	row("state machine:", executions.StateMachineARN(e.StateMachine))
+	row("status:", string(e.Status))
+	row("started:", awsTime(e.Started))
+	row("stopped:", awsTime(e.Stopped))
+	if e.ConcurrencyKey != "" {
+		row("concurrency key:", fmt.Sprintf("%s (limit %d)", e.ConcurrencyKey, e.ConcurrencyLimit))
+	}
+	row("parent:", e.Parent)
+	if e.RedriveCount > 0 {
+		row("redrives:", fmt.Sprint(e.RedriveCount))
+	}
+	row("input:", string(e.Input))
+	row("output:", string(e.Output))
+	row("error:", e.Error)
+	row("cause:", e.Cause)
+	for _, t := range d.Waiting {
+		row("waiting task:", fmt.Sprintf("%s token %s", t.State, t.Token))
+	}
+	return tw.Flush()
 }
 
 // executionJSON is an execution in the shape of DescribeExecution, with
@@ -85,7 +94,7 @@ func executionJSON(e store.Execution) map[string]any {
 	m := map[string]any{
 		"id":              e.ID,
 		"executionArn":    e.ARN,
-		"stateMachineArn": stateMachineARN(e.StateMachine),
+		"stateMachineArn": executions.StateMachineARN(e.StateMachine),
 		"name":            e.Name,
 		"status":          string(e.Status),
 		"startDate":       awsTime(e.Created),

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/console"
+	"github.com/velocity-ci/velocity/internal/executions"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -21,20 +24,15 @@ func (a *app) workflowListCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List workflow executions, newest first",
 		Args:  cobra.NoArgs,
-		RunE: a.withWorkflows(func(ctx context.Context, rt *workflowRuntime, _ []string) error {
+		RunE: a.withWorkflows(func(ctx context.Context, svc *executions.Service, _ []string) error {
 			st := store.ExecutionStatus(strings.ToUpper(status))
-			switch st {
-			case "", store.ExecutionPending, store.ExecutionRunning, store.ExecutionSucceeded,
-				store.ExecutionFailed, store.ExecutionTimedOut, store.ExecutionAborted:
-			default:
+			if st != "" && !slices.Contains(executions.Statuses(), st) {
 				return usageError("--status %q is not a status: give PENDING, RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED", status)
 			}
 			if limit < 1 {
 				return usageError("--limit must be at least 1, not %d", limit)
 			}
-			es, err := rt.h.store.Executions(ctx, store.ExecutionFilter{
-				StateMachine: sm, Status: st, Limit: limit,
-			})
+			es, err := svc.List(ctx, store.ExecutionFilter{StateMachine: sm, Status: st, Limit: limit})
 			if err != nil {
 				return err
 			}
@@ -45,21 +43,7 @@ func (a *app) workflowListCmd() *cobra.Command {
 				}
 				return writeJSON(a.stdout, map[string]any{"executions": list})
 			}
-			if len(es) == 0 {
-				fmt.Fprintln(a.stdout, "no workflow executions yet: start one with 'velocity workflow run FILE'")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATUS\tSTATE MACHINE\tNAME\tKEY\tSTARTED\tDURATION")
-			for _, e := range es {
-				d := ""
-				if !e.Stopped.IsZero() && !e.Started.IsZero() {
-					d = console.Duration(e.Stopped.Sub(e.Started))
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Status, e.StateMachine, e.Name, e.ConcurrencyKey,
-					e.Created.Local().Format(time.DateTime), d)
-			}
-			return tw.Flush()
+			return writeExecutions(a.stdout, es)
 		}),
 	}
 	cmd.Flags().StringVar(&status, "status", "", "only executions with `STATUS` (PENDING, RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED)")
@@ -67,4 +51,23 @@ func (a *app) workflowListCmd() *cobra.Command {
 	cmd.Flags().IntVarP(&limit, "limit", "n", 20, "show at most `N` executions")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"executions\": [...]} as DescribeExecution objects")
 	return cmd
+}
+
+// writeExecutions prints executions as a table, one a line.
+func writeExecutions(w io.Writer, es []store.Execution) error {
+	if len(es) == 0 {
+		fmt.Fprintln(w, "no workflow executions yet: start one with 'velocity workflow run FILE'")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tSTATE MACHINE\tNAME\tKEY\tSTARTED\tDURATION")
+	for _, e := range es {
+		d := ""
+		if !e.Stopped.IsZero() && !e.Started.IsZero() {
+			d = console.Duration(e.Stopped.Sub(e.Started))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Status, e.StateMachine, e.Name, e.ConcurrencyKey,
+			e.Created.Local().Format(time.DateTime), d)
+	}
+	return tw.Flush()
 }

@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/executions"
 )
 
 func (a *app) workflowRedriveCmd() *cobra.Command {
@@ -21,37 +19,25 @@ RedriveExecution: states that succeeded are not run again, and inside a Map
 only the iterations that failed or did not finish run again. It runs in the
 foreground (like 'workflow run') or in the background with --detach.`,
 		Args: cobra.ExactArgs(1),
-		RunE: a.withWorkflows(func(ctx context.Context, rt *workflowRuntime, args []string) error {
-			e, err := executionArg(ctx, rt, args[0])
+		RunE: a.withWorkflows(func(ctx context.Context, svc *executions.Service, args []string) error {
+			e, err := svc.Find(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			lock, path, err := rt.lockFor()
+			run, err := svc.Redrive(ctx, e)
 			if err != nil {
 				return err
 			}
-			if err := rt.h.store.Redrive(ctx, e.ID, path, time.Now()); errors.Is(err, store.ErrNotFound) {
-				lock.Release()
-				return usageError("execution %d is %s: only FAILED, TIMED_OUT or ABORTED executions can be redriven", e.ID, e.Status)
-			} else if err != nil {
-				lock.Release()
-				return err
-			}
-			if e, err = rt.h.store.Execution(ctx, e.ID); err != nil {
-				lock.Release()
-				return err
-			}
+			e = run.Execution
 			if detach {
-				lock.Release()
-				rt.resumeInBackground(ctx)
+				run.Detach(ctx)
 				fmt.Fprintln(a.stdout, e.ID)
 				return nil
 			}
 			if !asJSON {
-				rt.notify = func(format string, args ...any) { fmt.Fprintf(a.stderr, format, args...) }
 				fmt.Fprintf(a.stderr, "velocity: redriving execution %d (%s), redrive %d\n", e.ID, e.Name, e.RedriveCount)
 			}
-			return a.foreground(ctx, rt, e, lock, asJSON)
+			return a.foreground(ctx, svc, run, asJSON)
 		}),
 	}
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run the redriven execution in a background process and return at once")

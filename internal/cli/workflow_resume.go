@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/velocity-ci/velocity/internal/store"
 )
 
 func (a *app) workflowResumeCmd() *cobra.Command {
@@ -18,12 +20,11 @@ watch it happen. Finished states and Map iterations are not run again; tasks
 that were in flight are.`,
 		Args: cobra.NoArgs,
 		RunE: a.withHome(func(ctx context.Context, h *home, _ []string) error {
-			rt, err := a.newWorkflowRuntime(ctx, h)
-			if err != nil {
-				return err
-			}
-			defer rt.close()
-			n, err := rt.resumeAll(ctx, a.stderr)
+			svc := a.workflowService(ctx, h)
+			defer svc.Close()
+			n, err := svc.ResumeOrphans(ctx, func(e store.Execution) {
+				fmt.Fprintf(a.stderr, "velocity: resuming execution %d (%s)\n", e.ID, e.Name)
+			})
 			if err != nil {
 				return err
 			}

@@ -1,4 +1,4 @@
-package cli
+package executions
 
 import (
 	"reflect"
@@ -10,7 +10,7 @@ import (
 // Journaled execution options name every key: a restart, a redrive or an
 // adopted child reads options an earlier velocity wrote.
 func TestWorkflowOptionsJSONTags(t *testing.T) {
-	if m := jsontag.Missing(reflect.TypeFor[workflowOptions]()); len(m) > 0 {
+	if m := jsontag.Missing(reflect.TypeFor[options]()); len(m) > 0 {
 		t.Errorf("fields without a json tag: %v", m)
 	}
 }
