@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -149,7 +150,7 @@ func countStates(sm *asl.StateMachine) int {
 type workflowRunOptions struct {
 	input, name, stateMachine string
 	mocks, testCase, bindings string
-	key                       string
+	key, awsEndpoint          string
 	limit                     int
 	json, detach              bool
 }
@@ -189,6 +190,7 @@ at once; follow it with 'workflow describe ID' or 'workflow history ID').`
 	f.StringVar(&o.bindings, "bindings", "", "a YAML or JSON `FILE` binding Resource ARNs and Lambda functions to commands ({run: CMD}) or URLs ({http: URL}), and state machines to files ({definition: FILE})")
 	f.StringVar(&o.mocks, "mocks", "", "a Step Functions Local MockConfigFile: tasks get its mocked responses for the --test-case")
 	f.StringVar(&o.testCase, "test-case", "", "the test case of --mocks to run: `NAME` or STATE_MACHINE#NAME")
+	f.StringVar(&o.awsEndpoint, "aws-endpoint", "", "call the AWS service integrations (Lambda, SQS, SNS, DynamoDB, S3, aws-sdk) and read S3 ItemReaders at `URL` (LocalStack: http://localhost:4566), or at AWS itself with \"aws\"; region and credentials come from the AWS environment variables and files; mocks and bindings come first")
 	f.StringVar(&o.key, "concurrency-key", "", "executions with the same `KEY` run at most --concurrency-limit at a time; the others wait, first come first run")
 	f.IntVar(&o.limit, "concurrency-limit", 1, "how many executions of --concurrency-key may run at once")
 	return cmd
@@ -319,6 +321,12 @@ func (a *app) runWorkflow(ctx context.Context, rt *workflowRuntime, file string,
 	} else if o.testCase != "" {
 		return usageError("--test-case needs --mocks FILE")
 	}
+	if e := o.awsEndpoint; e != "" && e != "aws" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageError("--aws-endpoint %q is not an http or https URL (or \"aws\")", e)
+		}
+	}
+	opts.AWSEndpoint = o.awsEndpoint
 	if o.limit < 1 {
 		return usageError("--concurrency-limit must be at least 1, not %d", o.limit)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/integration"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 	"github.com/velocity-ci/velocity/internal/workflow/payload"
 	"github.com/velocity-ci/velocity/internal/workflow/task"
@@ -55,6 +56,9 @@ type workflowOptions struct {
 	Bindings string `json:"bindings,omitempty"`
 	Mocks    string `json:"mocks,omitempty"`
 	TestCase string `json:"testCase,omitempty"`
+	// AWSEndpoint is where AWS service integrations go: a URL, "aws"
+	// for AWS's own endpoints, empty for none.
+	AWSEndpoint string `json:"awsEndpoint,omitempty"`
 }
 
 // workflowRuntime runs executions in this process: it waits for their
@@ -390,6 +394,9 @@ func (rt *workflowRuntime) execute(ctx context.Context, e store.Execution, lock 
 		Journal: rt.journal(), Invoker: resources, Logger: rt.log, BaseDir: opts.Dir,
 		Region: arnRegion, Account: arnAccount,
 	}
+	if o, ok := resources.AWS.(workflow.Objects); ok {
+		in.Objects = o
+	}
 	if !e.StopRequested {
 		if e, err = rt.stopIfParentStopped(ctx, e); err != nil {
 			return workflow.Result{}, err
@@ -546,6 +553,17 @@ func (rt *workflowRuntime) resources(e store.Execution, opts workflowOptions) (*
 			return nil, err
 		}
 		r.Mocks = m.Case(e.StateMachine, opts.TestCase)
+	}
+	if opts.AWSEndpoint != "" {
+		endpoint := opts.AWSEndpoint
+		if endpoint == "aws" {
+			endpoint = ""
+		}
+		c, err := integration.New(rt.ctx, integration.Config{Endpoint: endpoint})
+		if err != nil {
+			return nil, err
+		}
+		r.AWS = c
 	}
 	return r, nil
 }
