@@ -201,9 +201,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case "lambda":
 		s.lambda(w, r, body)
 	case "dynamodb":
-		s.jsonProtocol(w, r, body, "DynamoDB_20120810.", "com.amazonaws.dynamodb.v20120810#", s.dynamodb)
+		s.jsonProtocol(w, r, body, "dynamodb", "DynamoDB_20120810.", "com.amazonaws.dynamodb.v20120810#", s.dynamodb)
 	case "sqs":
-		s.jsonProtocol(w, r, body, "AmazonSQS.", "com.amazonaws.sqs#", s.sqs)
+		s.jsonProtocol(w, r, body, "sqs", "AmazonSQS.", "com.amazonaws.sqs#", s.sqs)
 	case "sns":
 		s.sns(w, r, body, id)
 	case "s3":
@@ -324,7 +324,7 @@ func (s *Server) lambda(w http.ResponseWriter, r *http.Request, body []byte) {
 
 // jsonProtocol serves an awsJson1_0 service: POST / with the operation
 // in X-Amz-Target and a JSON body.
-func (s *Server) jsonProtocol(w http.ResponseWriter, r *http.Request, body []byte, targetPrefix, errPrefix string,
+func (s *Server) jsonProtocol(w http.ResponseWriter, r *http.Request, body []byte, service, targetPrefix, errPrefix string,
 	handle func(op string, in map[string]json.RawMessage) (any, *apiError)) {
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	if !ok || r.Method != http.MethodPost || r.URL.Path != "/" || r.Header.Get("Content-Type") != "application/x-amz-json-1.0" {
@@ -336,7 +336,7 @@ func (s *Server) jsonProtocol(w http.ResponseWriter, r *http.Request, body []byt
 		s.refuse(w, r, "body: %v", err)
 		return
 	}
-	s.called(strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(targetPrefix, "_20120810."), ".")), op)
+	s.called(service, op)
 	out, aerr := handle(op, in)
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	if aerr != nil {
