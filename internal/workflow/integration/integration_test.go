@@ -291,3 +291,25 @@ func TestSignatureChecked(t *testing.T) {
 		t.Errorf("err %v, failures %v", err, srv.Failures())
 	}
 }
+
+// TestEndpointWithoutCredentials shows that an endpoint is called with
+// LocalStack's test key when the environment has no credentials.
+func TestEndpointWithoutCredentials(t *testing.T) {
+	srv := awstest.New()
+	defer srv.Close()
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	for _, k := range []string{"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
+		t.Setenv(k, "")
+	}
+	c, err := integration.New(context.Background(), integration.Config{Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Invoke(context.Background(), "arn:aws:states:::sqs:sendMessage", params(t, `{"QueueUrl":"q","MessageBody":"x"}`))
+	if err == nil || len(srv.Failures()) != 1 || !strings.Contains(srv.Failures()[0], "unknown access key test") {
+		t.Errorf("err %v, failures %v", err, srv.Failures())
+	}
+}
