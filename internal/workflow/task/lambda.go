@@ -63,7 +63,7 @@ func (r *Resources) lambda(ctx context.Context, req Request, fn string, payload 
 	b, ok := r.Bindings.lookup(names...)
 	if !ok || b.Definition != "" {
 		return nil, asl.Failf("Lambda.ResourceNotFoundException",
-			"state %s: function %s is not bound to a local command or URL: add it to the bindings file (--bindings), e.g. %q: {run: ./handler.sh}",
+			"state %s: function %s is not bound to a local command or URL: add it to the bindings file (--bindings), e.g. %q: {run: ./handler.sh}, or call Lambda at an endpoint (--aws-endpoint URL|aws)",
 			req.StateName, fn, names[len(names)-1])
 	}
 	return r.runBinding(ctx, b, req, payload)

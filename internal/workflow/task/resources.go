@@ -98,7 +98,7 @@ func (r *Resources) invoke(ctx context.Context, req Request, resource string) (a
 		return r.AWS.Invoke(ctx, resource, req.Input)
 	}
 	return nil, asl.Failf(asl.ErrTaskFailed,
-		"state %s: no local resource for %s: bind it in a bindings file (--bindings) to {run: COMMAND} or {http: URL}, or mock it (--mocks)",
+		"state %s: no local resource for %s: bind it in a bindings file (--bindings) to {run: COMMAND} or {http: URL}, mock it (--mocks), or call AWS services at an endpoint (--aws-endpoint URL|aws)",
 		req.StateName, resource)
 }
 
