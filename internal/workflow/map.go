@@ -66,6 +66,11 @@ func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (out any,
 		return fail(err)
 	}
 	items, err := s.mapItems(ctx, v, in, ctxObj)
+	if err != nil && ctx.Err() != nil {
+		// Stopped while reading the items (from S3): not the reader's
+		// failure; the execution stops or resumes as for any state.
+		return nil, nil, false, &stopError{err: context.Cause(ctx)}
+	}
 	if err != nil {
 		return fail(err)
 	}
