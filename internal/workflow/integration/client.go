@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -135,11 +136,11 @@ func resolve(resource string) (c call, ok bool, err error) {
 		}
 	}
 	if !known {
-		return call{}, true, asl.Failf(asl.ErrRuntime, "%s: the service %s is not supported against an AWS endpoint; supported: %s", resource, name, strings.Join(slices.Sorted(mapKeys(services)), ", "))
+		return call{}, true, asl.Failf(asl.ErrRuntime, "%s: the service %s is not supported against an AWS endpoint; supported: %s", resource, name, strings.Join(slices.Sorted(maps.Keys(services)), ", "))
 	}
 	op, found := svc.ops[action]
 	if !found {
-		return call{}, true, asl.Failf(asl.ErrRuntime, "%s: the action %s of %s is not supported against an AWS endpoint; supported: %s", resource, action, name, strings.Join(slices.Sorted(mapKeys(svc.ops)), ", "))
+		return call{}, true, asl.Failf(asl.ErrRuntime, "%s: the action %s of %s is not supported against an AWS endpoint; supported: %s", resource, action, name, strings.Join(slices.Sorted(maps.Keys(svc.ops)), ", "))
 	}
 	if pattern != "" {
 		return call{}, true, asl.Failf(asl.ErrRuntime, "%s: the .%s pattern is not supported against an AWS endpoint (.waitForTaskToken is)", resource, pattern)
@@ -204,7 +205,7 @@ func (c call) result(out any) (any, error) {
 	status, headers, requestID := 200, jsonvalue.NewObject(0), ""
 	if raw, ok := awsmiddleware.GetRawResponse(md).(*smithyhttp.Response); ok && raw != nil && raw.Response != nil {
 		status = raw.StatusCode
-		for _, k := range slices.Sorted(mapKeys(raw.Header)) {
+		for _, k := range slices.Sorted(maps.Keys(raw.Header)) {
 			headers.Set(k, raw.Header.Get(k))
 		}
 	}
@@ -299,14 +300,4 @@ func objectOf(kv ...any) *jsonvalue.Object {
 		o.Set(kv[i].(string), kv[i+1])
 	}
 	return o
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
