@@ -134,7 +134,7 @@ func TestDynamoDB(t *testing.T) {
 	srv, c := setup(t)
 	srv.AddTable("orders", "id")
 	ctx := context.Background()
-	item := `{"id":{"S":"o-1"},"qty":{"N":"3"},"tags":{"SS":["a","b"]},"meta":{"M":{"ok":{"BOOL":true}}}}`
+	item := `{"id":{"S":"o-1"},"qty":{"N":"3"},"tags":{"SS":["a","b"]},"meta":{"M":{"ok":{"BOOL":true},"raw":{"B":"aGk="},"none":{"NULL":true},"l":{"L":[{"N":"1.5"}]}}}}`
 	out, err := c.Invoke(ctx, "arn:aws:states:::dynamodb:putItem", params(t, `{"TableName":"orders","Item":`+item+`}`))
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ func TestDynamoDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Attribute values as DynamoDB gives them (maps in key order).
-	if got := js(t, get(t, out, "Item")); got != `{"id":{"S":"o-1"},"meta":{"M":{"ok":{"BOOL":true}}},"qty":{"N":"3"},"tags":{"SS":["a","b"]}}` {
+	if got := js(t, get(t, out, "Item")); got != `{"id":{"S":"o-1"},"meta":{"M":{"l":{"L":[{"N":"1.5"}]},"none":{"NULL":true},"ok":{"BOOL":true},"raw":{"B":"aGk="}}},"qty":{"N":"3"},"tags":{"SS":["a","b"]}}` {
 		t.Errorf("getItem Item = %s", got)
 	}
 	out, err = c.Invoke(ctx, "arn:aws:states:::dynamodb:updateItem", params(t,
