@@ -22,6 +22,7 @@ import (
 type workflowRunOptions struct {
 	input, name, stateMachine string
 	mocks, testCase, bindings string
+	awsEndpoint               string
 	key                       string
 	limit                     int
 	json, detach              bool
@@ -62,6 +63,7 @@ at once; follow it with 'workflow describe ID' or 'workflow history ID').`
 	f.StringVar(&o.bindings, "bindings", "", "a YAML or JSON `FILE` binding Resource ARNs and Lambda functions to commands ({run: CMD}) or URLs ({http: URL}), and state machines to files ({definition: FILE})")
 	f.StringVar(&o.mocks, "mocks", "", "a Step Functions Local MockConfigFile: tasks get its mocked responses for the --test-case")
 	f.StringVar(&o.testCase, "test-case", "", "the test case of --mocks to run: `NAME` or STATE_MACHINE#NAME")
+	f.StringVar(&o.awsEndpoint, "aws-endpoint", "", "call the AWS service integrations (Lambda, SQS, SNS, DynamoDB, S3, aws-sdk) and read S3 ItemReaders at `URL` (LocalStack: http://localhost:4566), or at AWS itself with \"aws\"; region and credentials come from the AWS environment variables and files; mocks and bindings come first")
 	f.StringVar(&o.key, "concurrency-key", "", "executions with the same `KEY` run at most --concurrency-limit at a time; the others wait, first come first run")
 	f.IntVar(&o.limit, "concurrency-limit", 1, "how many executions of --concurrency-key may run at once")
 	return cmd
@@ -127,7 +129,7 @@ func (a *app) runWorkflow(ctx context.Context, svc *executions.Service, file str
 	}
 	run, err := svc.Start(ctx, executions.StartRequest{
 		Dir: a.dir, Definition: def, Input: input, Name: o.name, StateMachine: o.stateMachine,
-		Bindings: o.bindings, Mocks: o.mocks, TestCase: o.testCase, ConcurrencyKey: o.key, ConcurrencyLimit: o.limit,
+		Bindings: o.bindings, Mocks: o.mocks, TestCase: o.testCase, AWSEndpoint: o.awsEndpoint, ConcurrencyKey: o.key, ConcurrencyLimit: o.limit,
 	})
 	if err != nil {
 		return err

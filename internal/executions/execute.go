@@ -12,6 +12,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
+	"github.com/velocity-ci/velocity/internal/workflow/integration"
 	"github.com/velocity-ci/velocity/internal/workflow/task"
 )
 
@@ -29,6 +30,9 @@ type options struct {
 	Bindings string `json:"bindings,omitempty"`
 	Mocks    string `json:"mocks,omitempty"`
 	TestCase string `json:"testCase,omitempty"`
+	// AWSEndpoint is where AWS service integrations go: a URL, "aws"
+	// for AWS's own endpoints, empty for none.
+	AWSEndpoint string `json:"awsEndpoint,omitempty"`
 }
 
 // optionsVersion is the format of journaled options.
@@ -147,6 +151,9 @@ func (s *Service) execute(ctx context.Context, e store.Execution, lock *lockfile
 	in := &workflow.Interpreter{
 		Journal: s.journal(p), Invoker: resources, Logger: s.log, BaseDir: opts.Dir,
 		Region: arnRegion, Account: arnAccount,
+	}
+	if o, ok := resources.AWS.(workflow.Objects); ok {
+		in.Objects = o
 	}
 	if !e.StopRequested {
 		if e, err = s.stopIfParentStopped(ctx, e); err != nil {
@@ -328,6 +335,17 @@ func (s *Service) resources(e store.Execution, opts options, p Progress) (*task.
 			return nil, err
 		}
 		r.Mocks = m.Case(e.StateMachine, opts.TestCase)
+	}
+	if opts.AWSEndpoint != "" {
+		endpoint := opts.AWSEndpoint
+		if endpoint == "aws" {
+			endpoint = ""
+		}
+		c, err := integration.New(s.ctx, integration.Config{Endpoint: endpoint})
+		if err != nil {
+			return nil, err
+		}
+		r.AWS = c
 	}
 	return r, nil
 }

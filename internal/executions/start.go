@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"maps"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -121,6 +122,9 @@ type StartRequest struct {
 	// state machines; Mocks a Step Functions Local MockConfigFile whose
 	// TestCase (NAME or STATE_MACHINE#NAME) the tasks get.
 	Bindings, Mocks, TestCase string
+	// AWSEndpoint sends AWS service integrations to a URL, or to AWS
+	// itself with "aws"; empty: none (mocks and bindings only).
+	AWSEndpoint string
 	// Executions with the same ConcurrencyKey run at most
 	// ConcurrencyLimit at a time.
 	ConcurrencyKey   string
@@ -145,6 +149,12 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Run, error) {
 	if smName, err = checkMocks(req, smName, &opts); err != nil {
 		return nil, err
 	}
+	if e := req.AWSEndpoint; e != "" && e != "aws" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, invalidf("--aws-endpoint %q is not an http or https URL (or \"aws\")", e)
+		}
+	}
+	opts.AWSEndpoint = req.AWSEndpoint
 	if req.ConcurrencyLimit < 1 {
 		return nil, invalidf("--concurrency-limit must be at least 1, not %d", req.ConcurrencyLimit)
 	}

@@ -122,10 +122,23 @@ type Interpreter struct {
 	// names a directory below it, Key a file below that. Empty means the
 	// current directory.
 	BaseDir string
+	// Objects, when set, is where ItemReaders read S3 objects and
+	// listings (Bucket and Key or Prefix) instead of below BaseDir.
+	Objects Objects
 	// Region and Account build the ARNs of $$ when Execution leaves them
 	// empty; defaults "us-east-1" and "123456789012".
 	Region  string
 	Account string
+}
+
+// Objects reads S3 objects for Map ItemReaders. Called from the
+// goroutine running the Map state; errors become States.ItemReaderFailed.
+type Objects interface {
+	// GetObject returns the object's content.
+	GetObject(ctx context.Context, bucket, key string) ([]byte, error)
+	// ListObjects lists the bucket's objects whose keys start with
+	// prefix, each as {Etag, Key, LastModified, Size, StorageClass}.
+	ListObjects(ctx context.Context, bucket, prefix string) ([]any, error)
 }
 
 // Execution is one run of a state machine, new or resumed.

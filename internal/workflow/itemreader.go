@@ -3,6 +3,7 @@ package workflow
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/csv"
 	"encoding/hex"
@@ -23,8 +24,9 @@ import (
 // readItems reads a Map's items from a local file named by the
 // ItemReader's Parameters: Bucket is a directory below the Interpreter's
 // BaseDir and Key a file below it (or Prefix, for listObjectsV2, the
-// start of the names to list).
-func (s *scope) readItems(v *visit, in, ctxObj any) ([]any, error) {
+// start of the names to list). With the Interpreter's Objects, Bucket
+// and Key name an S3 object instead.
+func (s *scope) readItems(ctx context.Context, v *visit, in, ctxObj any) ([]any, error) {
 	st := v.st
 	r := st.def.ItemReader
 	fail := func(format string, args ...any) error {
@@ -53,9 +55,13 @@ func (s *scope) readItems(v *visit, in, ctxObj any) ([]any, error) {
 		params = m
 	}
 	str := func(k string) string { v, _ := params.Get(k); s, _ := v.(string); return s }
-	dir, err := s.run.localPath(str("Bucket"))
-	if err != nil {
-		return nil, fail("%v", err)
+	objects := s.run.in.Objects
+	dir := ""
+	if objects == nil {
+		var err error
+		if dir, err = s.run.localPath(str("Bucket")); err != nil {
+			return nil, fail("%v", err)
+		}
 	}
 	cfg := r.ReaderConfig
 	if cfg == nil {
@@ -77,13 +83,22 @@ func (s *scope) readItems(v *visit, in, ctxObj any) ([]any, error) {
 	}
 
 	var items []any
-	if strings.HasSuffix(r.Resource, "listObjectsV2") {
-		items, err = listObjects(dir, str("Prefix"))
-	} else {
-		key := str("Key")
-		if key == "" {
-			key = str("Path")
+	var err error
+	key := str("Key")
+	if key == "" {
+		key = str("Path")
+	}
+	switch {
+	case objects != nil && strings.HasSuffix(r.Resource, "listObjectsV2"):
+		items, err = objects.ListObjects(ctx, str("Bucket"), str("Prefix"))
+	case objects != nil:
+		var data []byte
+		if data, err = objects.GetObject(ctx, str("Bucket"), key); err == nil {
+			items, err = parseItems("s3://"+str("Bucket")+"/"+key, data, cfg)
 		}
+	case strings.HasSuffix(r.Resource, "listObjectsV2"):
+		items, err = listObjects(dir, str("Prefix"))
+	default:
 		file, perr := safeJoin(dir, key)
 		if perr != nil {
 			return nil, fail("%v", perr)
@@ -125,6 +140,12 @@ func readItemFile(file string, cfg *asl.ReaderConfig) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read items: %w", err)
 	}
+	return parseItems(file, data, cfg)
+}
+
+// parseItems reads the items of a JSON, JSON Lines or CSV file's data;
+// file names it in errors and, by its extension, gives the default type.
+func parseItems(file string, data []byte, cfg *asl.ReaderConfig) ([]any, error) {
 	kind := strings.ToUpper(cfg.InputType)
 	if kind == "" {
 		switch strings.ToLower(filepath.Ext(file)) {

@@ -65,7 +65,12 @@ func (s *scope) mapAttempt(ctx context.Context, v *visit, attempt int) (out any,
 	if err != nil {
 		return fail(err)
 	}
-	items, err := s.mapItems(v, in, ctxObj)
+	items, err := s.mapItems(ctx, v, in, ctxObj)
+	if err != nil && ctx.Err() != nil {
+		// Stopped while reading the items (from S3): not the reader's
+		// failure; the execution stops or resumes as for any state.
+		return nil, nil, false, &stopError{err: context.Cause(ctx)}
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -286,12 +291,12 @@ func (s *scope) iteration(ctx, mctx context.Context, v *visit, c *scope, index i
 
 // mapItems finds a Map's items: read by the ItemReader, or selected by
 // ItemsPath (default $) from the effective input.
-func (s *scope) mapItems(v *visit, in, ctxObj any) ([]any, error) {
+func (s *scope) mapItems(ctx context.Context, v *visit, in, ctxObj any) ([]any, error) {
 	st := v.st
 	var val any
 	switch {
 	case st.def.ItemReader != nil:
-		return s.readItems(v, in, ctxObj)
+		return s.readItems(ctx, v, in, ctxObj)
 	case st.jsonata && st.jitems != nil:
 		var err error
 		if val, err = s.jeval(v, "Items", st.jitems, ctxObj, jstates{input: v.input}); err != nil {

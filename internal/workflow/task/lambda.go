@@ -22,6 +22,9 @@ func (r *Resources) lambdaInvoke(ctx context.Context, req Request) (any, error) 
 	if err != nil {
 		return nil, err
 	}
+	if !r.bound(fn) && r.AWS != nil {
+		return r.AWS.Invoke(ctx, lambdaInvoke, req.Input)
+	}
 	payload, ok := m.Get("Payload")
 	if !ok {
 		payload = &jsonvalue.Object{}
@@ -43,7 +46,16 @@ func (r *Resources) lambdaInvoke(ctx context.Context, req Request) (any, error) 
 // lambdaFunction is a Lambda function ARN used directly as the Resource:
 // the input is the payload and the function's result the task's.
 func (r *Resources) lambdaFunction(ctx context.Context, req Request, arn string) (any, error) {
+	if !r.bound(arn) && r.AWS != nil {
+		return r.AWS.Invoke(ctx, arn, req.Input)
+	}
 	return r.lambda(ctx, req, arn, req.Input)
+}
+
+// bound reports whether a function has a binding that runs it locally.
+func (r *Resources) bound(fn string) bool {
+	b, ok := r.Bindings.lookup(functionNames(fn)...)
+	return ok && b.Definition == ""
 }
 
 func (r *Resources) lambda(ctx context.Context, req Request, fn string, payload any) (any, error) {
@@ -51,7 +63,7 @@ func (r *Resources) lambda(ctx context.Context, req Request, fn string, payload 
 	b, ok := r.Bindings.lookup(names...)
 	if !ok || b.Definition != "" {
 		return nil, asl.Failf("Lambda.ResourceNotFoundException",
-			"state %s: function %s is not bound to a local command or URL: add it to the bindings file (--bindings), e.g. %q: {run: ./handler.sh}",
+			"state %s: function %s is not bound to a local command or URL: add it to the bindings file (--bindings), e.g. %q: {run: ./handler.sh}, or call Lambda at an endpoint (--aws-endpoint URL|aws)",
 			req.StateName, fn, names[len(names)-1])
 	}
 	return r.runBinding(ctx, b, req, payload)

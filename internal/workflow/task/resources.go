@@ -16,8 +16,9 @@ type Request = workflow.TaskRequest
 // Resources is the workflow.Invoker of one execution. For each task it
 // tries, in order: the test case's mocked response for the state, the
 // .waitForTaskToken callback pattern (wrapping the rest), a binding of
-// the Resource ARN (or Lambda function name), then the built-in
-// resources. Safe for concurrent use.
+// the Resource ARN (or Lambda function name), the built-in resources,
+// then AWS (when set) for the AWS service integrations. Safe for
+// concurrent use.
 type Resources struct {
 	// Dir is where relative commands run and child definitions are
 	// found: the definition's directory.
@@ -35,12 +36,25 @@ type Resources struct {
 	Reaper Reaper
 	// HTTPClient makes HTTP tasks' requests; nil is http.DefaultClient.
 	HTTPClient *http.Client
+	// AWS, when set, calls the AWS service integrations and Lambda
+	// functions that no mock or binding answers.
+	AWS AWS
 	// PollInterval is how often a task waiting for its token looks at
 	// the store; 0 means 100ms.
 	PollInterval time.Duration
 }
 
 var _ workflow.Invoker = (*Resources)(nil)
+
+// AWS calls AWS service integrations (integration.Client implements it).
+// Invoke is called from the task's goroutine, concurrently for parallel
+// tasks; its failures are *asl.Failure with AWS's error names.
+type AWS interface {
+	// Handles reports whether a Resource (without .waitForTaskToken) is
+	// one it calls.
+	Handles(resource string) bool
+	Invoke(ctx context.Context, resource string, input any) (any, error)
+}
 
 // Suffixes of the service integration patterns.
 const (
@@ -80,9 +94,11 @@ func (r *Resources) invoke(ctx context.Context, req Request, resource string) (a
 		return r.lambdaFunction(ctx, req, resource)
 	case strings.HasPrefix(resource, startExecution):
 		return r.startExecution(ctx, req, strings.TrimPrefix(resource, startExecution))
+	case r.AWS != nil && r.AWS.Handles(resource):
+		return r.AWS.Invoke(ctx, resource, req.Input)
 	}
 	return nil, asl.Failf(asl.ErrTaskFailed,
-		"state %s: no local resource for %s: bind it in a bindings file (--bindings) to {run: COMMAND} or {http: URL}, or mock it (--mocks)",
+		"state %s: no local resource for %s: bind it in a bindings file (--bindings) to {run: COMMAND} or {http: URL}, mock it (--mocks), or call AWS services at an endpoint (--aws-endpoint URL|aws)",
 		req.StateName, resource)
 }
 

@@ -74,11 +74,15 @@ func (r *Resources) waitForToken(ctx context.Context, req Request, base string) 
 	}
 }
 
-// isAWSOnly reports a base resource with no local meaning and no binding
-// (sqs:sendMessage, sns:publish, ...): the token is only waited for, and
+// isAWSOnly reports a base resource with no local meaning, no binding
+// and no AWS endpoint to call (sqs:sendMessage, sns:publish, ...): the
+// token is only waited for, and
 // whoever completes it reads it from `velocity workflow describe`.
 func (r *Resources) isAWSOnly(base string) bool {
 	if _, ok := r.Bindings.lookup(base); ok {
+		return false
+	}
+	if r.AWS != nil && r.AWS.Handles(base) {
 		return false
 	}
 	switch {
