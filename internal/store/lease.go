@@ -18,11 +18,11 @@ import (
 // a lease lives in the store, so it works across the nodes that share one.
 type Lease struct {
 	// Name says what is owned: RunLease(id), ExecutionLease(id).
-	Name string
+	Name string `json:"name"`
 	// Holder says who owns it (see NewHolder).
-	Holder string
+	Holder string `json:"holder"`
 	// Expires is when the lease lapses unless its holder renews it.
-	Expires time.Time
+	Expires time.Time `json:"expires"`
 }
 
 // Expired reports whether the lease has lapsed at now.
