@@ -117,7 +117,8 @@ func (a *app) makePrivate(dir string) error {
 // lock when the owner died, however it died, which is surer than waiting
 // for the lease to run out. A run whose lock file is not here but whose
 // lease is live belongs to a process on another node sharing the store,
-// and is left to it.
+// and is left to it. The lease of an interrupted run is released on its
+// dead holder's behalf.
 func (h *home) recover(ctx context.Context) error {
 	runs, err := h.store.LiveRuns(ctx)
 	if err != nil {
@@ -125,7 +126,7 @@ func (h *home) recover(ctx context.Context) error {
 	}
 	now := time.Now()
 	for _, r := range runs {
-		owned, err := h.owned(ctx, r, now)
+		owned, lease, err := h.owned(ctx, r, now)
 		if err != nil {
 			return err
 		}
@@ -134,6 +135,13 @@ func (h *home) recover(ctx context.Context) error {
 		}
 		if err := h.store.Interrupt(ctx, r.ID, "velocity stopped while the run was in progress (killed or crashed)", now); err != nil {
 			return err
+		}
+		if lease != nil {
+			// Naming the holder releases only its lease: one taken over
+			// meanwhile stays.
+			if err := h.store.ReleaseLease(ctx, lease.Name, lease.Holder); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+				return err
+			}
 		}
 		// The reaper already killed the processes. The workspace stays:
 		// its slot's lock died with the run, and the project's next run
@@ -146,24 +154,25 @@ func (h *home) recover(ctx context.Context) error {
 }
 
 // owned reports whether live run r still has an owner, by the rule of
-// recover. A lock that cannot be checked counts as held: leaving a run
-// live for the next command to settle beats interrupting a living one.
-func (h *home) owned(ctx context.Context, r store.Run, now time.Time) (bool, error) {
+// recover, with the run's lease if it has one. A lock that cannot be
+// checked counts as held: leaving a run live for the next command to
+// settle beats interrupting a living one.
+func (h *home) owned(ctx context.Context, r store.Run, now time.Time) (bool, *store.Lease, error) {
 	held, err := lockfile.Held(r.Lock)
 	if err != nil || held {
-		return true, nil
-	}
-	if _, err := os.Stat(r.Lock); err == nil {
-		return false, nil
+		return true, nil, nil
 	}
 	l, err := h.store.Lease(ctx, store.RunLease(r.ID))
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+		return false, nil, nil
 	}
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
-	return !l.Expired(now), nil
+	if _, err := os.Stat(r.Lock); err == nil {
+		return false, &l, nil
+	}
+	return !l.Expired(now), &l, nil
 }
 
 // withHome wraps a command that works on the data directory: it opens it

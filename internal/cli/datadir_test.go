@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -91,6 +92,12 @@ func TestRecoverInterruptsRunsWithoutOwner(t *testing.T) {
 			}
 			if got := r.Status == store.Interrupted; got != c.interrupted {
 				t.Errorf("status %s, want interrupted %v", r.Status, c.interrupted)
+			}
+			// A dead holder's lease goes with its run, so that nobody
+			// waits for it to expire; a live one stays.
+			_, err = st.Lease(ctx, store.RunLease(id))
+			if gone := errors.Is(err, store.ErrNotFound); c.lease != noLease && gone != c.interrupted {
+				t.Errorf("lease after recovery: %v; want released %v", err, c.interrupted)
 			}
 		})
 	}

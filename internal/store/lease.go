@@ -64,6 +64,8 @@ type Leases interface {
 	RenewLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (Lease, error)
 	// ReleaseLease ends holder's lease on name, expired or not; a lease
 	// that is not holder's (or none) is an error wrapping ErrLeaseLost.
+	// Besides the holder, one who knows the holder is dead (its lock on
+	// this machine was released) may release the lease in its name.
 	ReleaseLease(ctx context.Context, name, holder string) error
 	// Lease returns the lease on name, expired or not, or an error
 	// wrapping ErrNotFound when there is none.
