@@ -10,11 +10,14 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/velocity-ci/velocity/internal/fault"
 )
 
 var (
-	// ErrNotFound is wrapped by errors about a blob the store does not hold.
-	ErrNotFound = errors.New("not found")
+	// ErrNotFound is wrapped by errors about a blob the store does not
+	// hold. It is the kind fault.NotFound itself.
+	ErrNotFound = fault.NotFound
 	// ErrCorrupt is wrapped by errors about content that no longer matches
 	// its digest. The store deletes such a blob when it finds one, so the
 	// next Put of the same content repairs it.

@@ -11,6 +11,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/velocity-ci/velocity/internal/fault"
 )
 
 // Exit codes, the contract scripts rely on.
@@ -37,9 +39,10 @@ func (e *exitError) Error() string {
 
 func (e *exitError) Unwrap() error { return e.err }
 
-// usageError is a mistake of the user's that exits 2.
+// usageError is a mistake of the user's: an error of kind fault.Invalid,
+// which exits 2.
 func usageError(format string, args ...any) error {
-	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
+	return fault.Invalidf(format, args...)
 }
 
 // app holds what every subcommand shares; it lives for one Main call.
@@ -80,18 +83,43 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if err == nil {
 		return ExitOK
 	}
+	code := exitCode(err, a.started)
 	var ee *exitError
-	if errors.As(err, &ee) {
+	switch {
+	case errors.As(err, &ee):
 		if ee.err != nil {
 			fmt.Fprintf(stderr, "velocity: %v\n", ee.err)
 		}
+	default:
+		fmt.Fprintf(stderr, "velocity: %v\n", err)
+		if !a.started && fault.KindOf(err) == nil {
+			fmt.Fprintf(stderr, "Run 'velocity --help' for usage.\n")
+		}
+	}
+	return code
+}
+
+// exitCode is the one place errors become exit codes. An exitError says
+// its own (the run failed, was interrupted, or a message was printed
+// already); otherwise the error's kind decides: an invalid request is a
+// usage mistake, every other kind a failure. Errors before any command
+// started are cobra's own (unknown command or flag, wrong argument
+// count): usage mistakes too.
+func exitCode(err error, started bool) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "velocity: %v\n", err)
-	if !a.started {
-		// Cobra's own errors (unknown command or flag, wrong argument
-		// count) come before any command starts: usage mistakes.
-		fmt.Fprintf(stderr, "Run 'velocity --help' for usage.\n")
+	switch fault.KindOf(err) {
+	case fault.Invalid:
+		return ExitUsage
+	case fault.NotFound, fault.Conflict, fault.Unauthorised, fault.Forbidden, fault.Unavailable:
+		return ExitFailed
+	}
+	if !started {
 		return ExitUsage
 	}
 	return ExitFailed

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,7 +38,17 @@ func (a *app) resolveDataDir() (string, error) {
 // home is an opened data directory.
 type home struct {
 	dir   string
-	store *sqlite.Store
+	store journal
+}
+
+// journal is what the commands keep in the data directory's store. Only
+// openHome names an implementation; everything else holds these
+// interfaces, so another store can take SQLite's place.
+type journal interface {
+	store.Store // with Close
+	store.Deployments
+	store.Workflows
+	store.Leases
 }
 
 func (h *home) close() { h.store.Close() }
@@ -53,9 +64,9 @@ func (h *home) scratch(token string) string { return filepath.Join(h.dir, "tmp",
 
 func (h *home) blobDir() string { return filepath.Join(h.dir, "blobs") }
 
-// openHome opens the data directory and settles runs whose owner died:
-// a run is live only while its process holds the run's lock, so any other
-// command notices a killed `velocity run` and records it as interrupted.
+// openHome opens the data directory and settles runs whose owner died
+// (see recover), so that any command notices a killed `velocity run` and
+// records it as interrupted.
 func (a *app) openHome(ctx context.Context) (*home, error) {
 	dir, err := a.resolveDataDir()
 	if err != nil {
@@ -99,18 +110,38 @@ func (a *app) makePrivate(dir string) error {
 	return nil
 }
 
+// recover records as interrupted the live runs that no process owns any
+// more. A live run is interrupted when its lock is not held and its lease,
+// if it has one, has expired; or, sooner, when its lock file is on this
+// machine and not held: its owner ran here, and the kernel released the
+// lock when the owner died, however it died, which is surer than waiting
+// for the lease to run out. A run whose lock file is not here but whose
+// lease is live belongs to a process on another node sharing the store,
+// and is left to it. The lease of an interrupted run is released on its
+// dead holder's behalf.
 func (h *home) recover(ctx context.Context) error {
 	runs, err := h.store.LiveRuns(ctx)
 	if err != nil {
 		return err
 	}
+	now := time.Now()
 	for _, r := range runs {
-		held, err := lockfile.Held(r.Lock)
-		if err != nil || held {
+		owned, lease, err := h.owned(ctx, r, now)
+		if err != nil {
+			return err
+		}
+		if owned {
 			continue
 		}
-		if err := h.store.Interrupt(ctx, r.ID, "velocity stopped while the run was in progress (killed or crashed)", time.Now()); err != nil {
+		if err := h.store.Interrupt(ctx, r.ID, "velocity stopped while the run was in progress (killed or crashed)", now); err != nil {
 			return err
+		}
+		if lease != nil {
+			// Naming the holder releases only its lease: one taken over
+			// meanwhile stays.
+			if err := h.store.ReleaseLease(ctx, lease.Name, lease.Holder); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+				return err
+			}
 		}
 		// The reaper already killed the processes. The workspace stays:
 		// its slot's lock died with the run, and the project's next run
@@ -120,6 +151,28 @@ func (h *home) recover(ctx context.Context) error {
 		os.Remove(r.Lock)
 	}
 	return nil
+}
+
+// owned reports whether live run r still has an owner, by the rule of
+// recover, with the run's lease if it has one. A lock that cannot be
+// checked counts as held: leaving a run live for the next command to
+// settle beats interrupting a living one.
+func (h *home) owned(ctx context.Context, r store.Run, now time.Time) (bool, *store.Lease, error) {
+	held, err := lockfile.Held(r.Lock)
+	if err != nil || held {
+		return true, nil, nil
+	}
+	l, err := h.store.Lease(ctx, store.RunLease(r.ID))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil, nil
+	}
+	if err != nil {
+		return false, nil, err
+	}
+	if _, err := os.Stat(r.Lock); err == nil {
+		return false, &l, nil
+	}
+	return !l.Expired(now), &l, nil
 }
 
 // withHome wraps a command that works on the data directory: it opens it

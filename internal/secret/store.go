@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/velocity-ci/velocity/internal/fault"
 )
 
 // MaxValueSize is the largest value Set accepts: room for a private key or
@@ -20,8 +22,8 @@ import (
 const MaxValueSize = 64 << 10
 
 // ErrNotFound is wrapped by Get, Fingerprint and Remove when no secret
-// has the name.
-var ErrNotFound = errors.New("no such secret")
+// has the name. It is of kind fault.NotFound, in words of its own.
+var ErrNotFound = fault.New(fault.NotFound, "no such secret")
 
 // ErrWrongKey is wrapped when the store key is not the one the secrets
 // were sealed with, typically because VELOCITY_SECRET_KEY changed.

@@ -2,33 +2,45 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 
+	"github.com/velocity-ci/velocity/internal/fault"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
 // Error classes of the control API, wrapped by the errors handlers return.
+// They are the kinds of package fault, so that an error of any layer maps
+// to the same status as the handlers' own.
 var (
 	// ErrInvalid: the request cannot be carried out as asked (a bad
 	// field, a secret that is not set).
-	ErrInvalid = errors.New("invalid request")
+	ErrInvalid = fault.Invalid
 	// ErrConflict: the request is fine but the state does not allow it
 	// (nothing to roll back to, the release is already live).
-	ErrConflict = errors.New("conflict")
+	ErrConflict = fault.Conflict
 )
 
-// statusOf is the one place errors become HTTP statuses.
-func statusOf(err error) int {
-	switch {
-	case errors.Is(err, ErrInvalid):
+// statusOf is the one place errors become HTTP statuses: by the outermost
+// kind of the error (see fault.KindOf); an error without a kind is an
+// internal one.
+func statusOf(err error) int { return statusOfKind(fault.KindOf(err)) }
+
+func statusOfKind(k *fault.Kind) int {
+	switch k {
+	case fault.Invalid:
 		return http.StatusBadRequest
-	case errors.Is(err, store.ErrNotFound):
+	case fault.NotFound:
 		return http.StatusNotFound
-	case errors.Is(err, ErrConflict):
+	case fault.Conflict:
 		return http.StatusConflict
+	case fault.Unauthorised:
+		return http.StatusUnauthorized
+	case fault.Forbidden:
+		return http.StatusForbidden
+	case fault.Unavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -60,18 +72,11 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-// Is lets callers test a client's error with the same classes the
-// handlers use.
+// Is lets callers test a client's error with the same kinds the handlers
+// use: the kind whose status the server answered.
 func (e *Error) Is(target error) bool {
-	switch target {
-	case ErrInvalid:
-		return e.Code == http.StatusBadRequest
-	case store.ErrNotFound:
-		return e.Code == http.StatusNotFound
-	case ErrConflict:
-		return e.Code == http.StatusConflict
-	}
-	return false
+	k, ok := target.(*fault.Kind)
+	return ok && statusOfKind(k) == e.Code
 }
 
 // classed is an error whose message is for the user as it stands, in

@@ -5,12 +5,15 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
+
+	"github.com/velocity-ci/velocity/internal/fault"
 )
 
 // ErrNotFound is wrapped by every lookup of a record that does not exist.
-var ErrNotFound = errors.New("not found")
+// It is the kind fault.NotFound itself, so adapters map it with every
+// other missing thing.
+var ErrNotFound = fault.NotFound
 
 // Status is the state of a run, an action or an attempt.
 type Status string

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/lockfile"
+	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/store/sqlite"
+)
+
+// A live run is interrupted when nothing owns it any more: its lock is
+// not held and its lease, if any, has expired — or its lock file is on
+// this machine, unheld, because its owner here died.
+func TestRecoverInterruptsRunsWithoutOwner(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "velocity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := &home{dir: dir, store: st}
+	now := time.Now()
+
+	type lock int
+	const (
+		heldHere   lock = iota // the owner runs on this machine
+		unheldHere             // the owner here died; its file stays
+		elsewhere              // no file here: the owner, if any, is on another node
+	)
+	type lease int
+	const (
+		noLease lease = iota
+		liveLease
+		expiredLease
+	)
+	for i, c := range []struct {
+		name        string
+		lock        lock
+		lease       lease
+		interrupted bool
+	}{
+		{"held lock", heldHere, noLease, false},
+		{"held lock, expired lease", heldHere, expiredLease, false},
+		{"dead owner here, no lease", unheldHere, noLease, true},
+		{"dead owner here, lease not yet expired", unheldHere, liveLease, true},
+		{"no lock, no lease", elsewhere, noLease, true},
+		{"owner on another node", elsewhere, liveLease, false},
+		{"owner on another node gone", elsewhere, expiredLease, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := h.lockPath(fmt.Sprintf("recover-%d", i))
+			switch c.lock {
+			case heldHere:
+				l, err := lockfile.Acquire(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer l.Release()
+			case unheldHere:
+				l, err := lockfile.Acquire(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				l.Close()
+			}
+			id, err := st.CreateRun(ctx, store.Run{Project: "p", Status: store.Running, Lock: path, Created: now},
+				[]store.Action{{StageIndex: 0, Stage: "build", Name: "test", Kind: store.KindAction, Status: store.Pending}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch c.lease {
+			case liveLease:
+				_, err = st.AcquireLease(ctx, store.RunLease(id), "node-b/42/x", time.Hour, now)
+			case expiredLease:
+				_, err = st.AcquireLease(ctx, store.RunLease(id), "node-b/42/x", time.Minute, now.Add(-time.Hour))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.recover(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r, err := st.Run(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Status == store.Interrupted; got != c.interrupted {
+				t.Errorf("status %s, want interrupted %v", r.Status, c.interrupted)
+			}
+			// A dead holder's lease goes with its run, so that nobody
+			// waits for it to expire; a live one stays.
+			_, err = st.Lease(ctx, store.RunLease(id))
+			if gone := errors.Is(err, store.ErrNotFound); c.lease != noLease && gone != c.interrupted {
+				t.Errorf("lease after recovery: %v; want released %v", err, c.interrupted)
+			}
+		})
+	}
+}
