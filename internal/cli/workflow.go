@@ -43,7 +43,7 @@ flight runs again (at least once).`,
 // workflowConfig is what the executions service of the data directory
 // h is built from.
 func (a *app) workflowConfig(h *home) executions.Config {
-	c := executions.Config{Store: h.store, DataDir: h.dir, Log: a.log}
+	c := executions.Config{Store: h.store, Leases: h.store, DataDir: h.dir, Log: a.log}
 	if self, err := os.Executable(); err == nil {
 		c.ResumeCommand = []string{self, "--data-dir", h.dir, "workflow", "resume"}
 	}

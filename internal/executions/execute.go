@@ -51,7 +51,7 @@ type newExecution struct {
 }
 
 // create records a new execution PENDING, owned by this process.
-func (s *Service) create(ctx context.Context, n newExecution) (store.Execution, *lockfile.Lock, error) {
+func (s *Service) create(ctx context.Context, n newExecution) (store.Execution, *claim, error) {
 	lock, path, err := s.lockFor()
 	if err != nil {
 		return store.Execution{}, nil, err
@@ -88,6 +88,10 @@ func (s *Service) create(ctx context.Context, n newExecution) (store.Execution, 
 		}
 		return e, nil, err
 	}
+	if err := s.lease(ctx, lock, id); err != nil {
+		lock.Release()
+		return e, nil, err
+	}
 	e, err = s.st.Execution(ctx, id)
 	if err != nil {
 		lock.Release()
@@ -97,7 +101,7 @@ func (s *Service) create(ctx context.Context, n newExecution) (store.Execution, 
 
 // adopt takes over an execution whose owner is gone: it reports false
 // when another process (or this one) runs it, or it has ended.
-func (s *Service) adopt(ctx context.Context, e store.Execution) (*lockfile.Lock, bool) {
+func (s *Service) adopt(ctx context.Context, e store.Execution) (*claim, bool) {
 	if s.isActive(e.ID) || e.Lock == "" {
 		return nil, false
 	}
@@ -105,18 +109,24 @@ func (s *Service) adopt(ctx context.Context, e store.Execution) (*lockfile.Lock,
 	if err != nil {
 		return nil, false
 	}
+	c := &claim{lock: l}
+	if err := s.takeOver(ctx, c, e.ID); err != nil {
+		s.log.Debug("execution not adopted: its lease is held", "execution", e.ID, "err", err)
+		c.Release()
+		return nil, false
+	}
 	// It may have ended between the listing and the lock.
 	now, err := s.st.Execution(ctx, e.ID)
 	if err != nil || now.Status.Final() {
-		l.Release()
+		c.Release()
 		return nil, false
 	}
-	return l, true
+	return c, true
 }
 
 // execute runs an execution this process holds the lock of until it ends
 // (or ctx is cancelled: then it stays resumable) and records its end.
-func (s *Service) execute(ctx context.Context, e store.Execution, lock *lockfile.Lock, p Progress) (workflow.Result, error) {
+func (s *Service) execute(ctx context.Context, e store.Execution, lock *claim, p Progress) (workflow.Result, error) {
 	s.setActive(e.ID, true)
 	defer func() {
 		s.setActive(e.ID, false)
@@ -352,7 +362,7 @@ func (s *Service) resources(e store.Execution, opts options, p Progress) (*task.
 
 // runInBackground runs an execution this process holds the lock of in
 // its own goroutine, bounded by the service's context.
-func (s *Service) runInBackground(e store.Execution, lock *lockfile.Lock, p Progress) {
+func (s *Service) runInBackground(e store.Execution, lock *claim, p Progress) {
 	s.bg.Add(1)
 	// Register at once, so that a WaitChild right after sees it running here.
 	s.setActive(e.ID, true)

@@ -4,10 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/velocity-ci/velocity/internal/lockfile"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/workflow"
 )
@@ -16,6 +16,10 @@ import (
 type Config struct {
 	// Store holds the executions, their histories and task tokens.
 	Store store.Workflows
+	// Leases, when set, records which process runs each execution, so
+	// that another node sees the owner and takes over only when its lease
+	// expires; nil relies on the lock files of DataDir alone.
+	Leases store.Leases
 	// DataDir is the data directory: execution locks live in its locks
 	// directory, the background resumer logs to logs/workflow-resume.log,
 	// and errors name it.
@@ -42,6 +46,9 @@ type Config struct {
 // Its methods may be called from several goroutines at once.
 type Service struct {
 	st      store.Workflows
+	leases  store.Leases
+	holder  string // this process's name in leases
+	host    string // holders on this host are alive only while they hold their lock
 	dataDir string
 	log     *slog.Logger
 	limits  store.TreeLimits
@@ -72,8 +79,10 @@ func New(ctx context.Context, c Config) *Service {
 	if poll <= 0 {
 		poll = 100 * time.Millisecond
 	}
+	holder := store.NewHolder()
+	host, _, _ := strings.Cut(holder, "/")
 	return &Service{
-		st: c.Store, dataDir: c.DataDir, log: log, limits: c.Limits, poll: poll, resume: c.ResumeCommand,
+		st: c.Store, leases: c.Leases, holder: holder, host: host, dataDir: c.DataDir, log: log, limits: c.Limits, poll: poll, resume: c.ResumeCommand,
 		reaper: &lazyReaper{log: log}, ctx: ctx, abandon: abandon, active: map[int64]bool{},
 	}
 }
@@ -92,13 +101,6 @@ func (s *Service) Abandon() { s.abandon() }
 
 func (s *Service) lockPath(name string) string {
 	return filepath.Join(s.dataDir, "locks", name+".lock")
-}
-
-// lockFor creates and takes a new execution lock.
-func (s *Service) lockFor() (*lockfile.Lock, string, error) {
-	path := s.lockPath("wf-" + newToken())
-	l, err := lockfile.Acquire(path)
-	return l, path, err
 }
 
 // Progress is who hears of an execution's progress as it runs in this

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/velocity-ci/velocity/internal/lockfile"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
@@ -221,7 +220,7 @@ func checkMocks(req StartRequest, smName string, opts *options) (string, error) 
 type Run struct {
 	Execution store.Execution
 	s         *Service
-	lock      *lockfile.Lock
+	lock      *claim
 }
 
 // Wait runs the execution here until it ends and records its end; p

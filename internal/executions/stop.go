@@ -67,6 +67,10 @@ func (s *Service) Redrive(ctx context.Context, e store.Execution) (*Run, error) 
 		lock.Release()
 		return nil, err
 	}
+	if err := s.takeOver(ctx, lock, e.ID); err != nil {
+		lock.Release()
+		return nil, err
+	}
 	if e, err = s.st.Execution(ctx, e.ID); err != nil {
 		lock.Release()
 		return nil, err
