@@ -5,10 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,34 +12,24 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/console"
-	"github.com/velocity-ci/velocity/internal/server"
+	"github.com/velocity-ci/velocity/internal/releases"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
-// releaseDirs lists ENV/SERVICE's release directories, newest first.
-func (h *home) releaseDirs(env, service string) ([]string, error) {
-	base := filepath.Join(h.dir, "releases", env, service)
-	entries, err := os.ReadDir(base)
-	if os.IsNotExist(err) {
-		return nil, usageError("no releases of %s in %s yet (deploy it with a deploy: action)", service, env)
+// catalog is what the data directory knows of its releases, asking its
+// host (when one runs) what serves.
+func (a *app) catalog(h *home) *releases.Catalog {
+	return &releases.Catalog{
+		DataDir: h.dir, Journal: h.store, Runs: h.store,
+		Serving: func(ctx context.Context) (releases.Status, bool) {
+			c, st := a.dialServer(ctx, h)
+			if c == nil {
+				return st, false
+			}
+			c.Close()
+			return st, true
+		},
 	}
-	if err != nil {
-		return nil, err
-	}
-	var dirs []string
-	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "r") {
-			dirs = append(dirs, filepath.Join(base, e.Name()))
-		}
-	}
-	// Release rN comes from run N: newest run first.
-	sort.Slice(dirs, func(i, j int) bool { return releaseRun(dirs[i]) > releaseRun(dirs[j]) })
-	return dirs, nil
-}
-
-func releaseRun(dir string) int64 {
-	n, _ := strconv.ParseInt(strings.TrimPrefix(filepath.Base(dir), "r"), 10, 64)
-	return n
 }
 
 func (a *app) releasesCmd() *cobra.Command {
@@ -52,33 +38,34 @@ func (a *app) releasesCmd() *cobra.Command {
 		Short: "List the releases of a service in an environment, newest first; * marks the live one",
 		Args:  cobra.ExactArgs(2),
 		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
-			ds, err := h.store.Deployments(ctx, args[0], args[1])
+			cat := a.catalog(h)
+			rs, err := cat.Releases(ctx, args[0], args[1])
 			if err != nil {
-				return err
+				return userError(err)
 			}
-			if len(ds) > 0 {
-				return a.printDeployments(ctx, h, ds)
+			if len(rs) > 0 {
+				return a.printDeployments(ctx, cat, rs)
 			}
-			// Releases that velocity run hosted itself are not journaled:
-			// they lived only as long as the run.
-			return a.printReleaseDirs(ctx, h, args[0], args[1])
+			// Releases that velocity run hosted before its deploys were
+			// journaled have their directories only.
+			return a.printReleaseDirs(ctx, cat, args[0], args[1])
 		}),
 	}
 }
 
 // printDeployments shows the journal of a service's deploys.
-func (a *app) printDeployments(ctx context.Context, h *home, ds []store.Deployment) error {
+func (a *app) printDeployments(ctx context.Context, cat *releases.Catalog, ds []releases.Release) error {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	// The project column appears once two projects deployed the same
 	// service name here, so a rollback target is never mistaken.
 	projects := map[string]bool{}
 	for _, d := range ds {
-		projects[server.ProjectOf(d)] = true
+		projects[d.Project] = true
 	}
-	project := func(d store.Deployment) string { return "" }
+	project := func(d releases.Release) string { return "" }
 	if len(projects) > 1 {
 		fmt.Fprint(tw, "\tPROJECT")
-		project = func(d store.Deployment) string { return "\t" + console.Printable(cmp.Or(server.ProjectOf(d), "-")) }
+		project = func(d releases.Release) string { return "\t" + console.Printable(cmp.Or(d.Project, "-")) }
 	}
 	fmt.Fprintln(tw, "\tRELEASE\tRUN\tCOMMIT\tSTATUS\tDEPLOYED\tNOTE")
 	live := false
@@ -101,37 +88,29 @@ func (a *app) printDeployments(ctx context.Context, h *home, ds []store.Deployme
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if live {
-		if c, _ := a.dialServer(ctx, h); c != nil {
-			c.Close()
-		} else {
-			fmt.Fprintf(a.stderr, "velocity: no server is running; the live release comes back when 'velocity serve' starts\n")
-		}
+	if live && !cat.Hosted(ctx) {
+		fmt.Fprintf(a.stderr, "velocity: no server is running; the live release comes back when 'velocity serve' starts\n")
 	}
 	return nil
 }
 
 // printReleaseDirs lists the release directories of a service.
-func (a *app) printReleaseDirs(ctx context.Context, h *home, env, service string) error {
-	dirs, err := h.releaseDirs(env, service)
+func (a *app) printReleaseDirs(ctx context.Context, cat *releases.Catalog, env, service string) error {
+	dirs, err := cat.ReleaseDirs(ctx, env, service)
 	if err != nil {
-		return err
+		return userError(err)
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RELEASE\tRUN\tCOMMIT\tDEPLOYED\tRUN STATUS")
 	for _, d := range dirs {
-		id := releaseRun(d)
-		commit, status, when := "", "", ""
-		if r, err := h.store.Run(ctx, id); err == nil {
-			commit, status = r.Commit, string(r.Status)
-			if len(commit) > 12 {
-				commit = commit[:12]
-			}
+		commit, when := d.Commit, ""
+		if len(commit) > 12 {
+			commit = commit[:12]
 		}
-		if fi, err := os.Stat(d); err == nil {
-			when = fi.ModTime().Local().Format(time.DateTime)
+		if !d.Deployed.IsZero() {
+			when = d.Deployed.Local().Format(time.DateTime)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", filepath.Base(d), id, commit, when, status)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", d.Release, d.RunID, commit, when, d.RunStatus)
 	}
 	return tw.Flush()
 }
@@ -155,15 +134,11 @@ with every instance it ever had.`,
 		Args: cobra.ExactArgs(2),
 		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
 			env, service := args[0], args[1]
-			if _, err := h.releaseDirs(env, service); err != nil {
-				return err
+			cat := a.catalog(h)
+			if err := cat.CheckService(env, service, release); err != nil {
+				return userError(err)
 			}
-			if release != "" {
-				if _, err := h.releaseDir(env, service, release); err != nil {
-					return err
-				}
-			}
-			lf := &logFollower{a: a, h: h, env: env, service: service, fixed: release, tails: map[string]*logTail{}}
+			lf := &logFollower{a: a, cat: cat, env: env, service: service, fixed: release, tails: map[string]*logTail{}}
 			return lf.run(ctx, follow)
 		}),
 	}
@@ -171,34 +146,6 @@ with every instance it ever had.`,
 	logs.Flags().StringVar(&release, "release", "", "a release other than the live one (see 'velocity releases')")
 	cmd.AddCommand(logs, a.serviceStatusCmd())
 	return cmd
-}
-
-// releaseDir finds release of env/service.
-func (h *home) releaseDir(env, service, release string) (string, error) {
-	dirs, err := h.releaseDirs(env, service)
-	if err != nil {
-		return "", err
-	}
-	for _, d := range dirs {
-		if filepath.Base(d) == release {
-			return d, nil
-		}
-	}
-	return "", usageError("no release %s of %s in %s (see 'velocity releases %s %s')", release, service, env, env, service)
-}
-
-// liveRelease is the journal's live release of service in env, if any.
-func liveRelease(ctx context.Context, h *home, env, service string) string {
-	ds, err := h.store.Deployments(ctx, env, service)
-	if err != nil {
-		return ""
-	}
-	for _, d := range ds {
-		if d.Status == store.Live {
-			return d.Release
-		}
-	}
-	return ""
 }
 
 func (a *app) serviceStatusCmd() *cobra.Command {
@@ -253,7 +200,7 @@ func (a *app) serviceStatusCmd() *cobra.Command {
 // logFollower prints the instance logs of one service.
 type logFollower struct {
 	a            *app
-	h            *home
+	cat          *releases.Catalog
 	env, service string
 	fixed        string // --release: this release only, every instance
 
@@ -262,71 +209,13 @@ type logFollower struct {
 	order   []*logTail
 }
 
-// live says which release of the service serves and, when a server runs,
-// which instances of it do: ids is nil when that is not known. Without a
-// server the journal's live release is the one that comes back at the
-// next start; releases velocity run hosted are not journaled, and there
-// the newest release is the last one that served.
-func (f *logFollower) live(ctx context.Context) (release string, ids []string, err error) {
-	if c, st := f.a.dialServer(ctx, f.h); c != nil {
-		c.Close()
-		for _, s := range st.Services {
-			if s.Environment == f.env && s.Service == f.service && s.Release != "" {
-				ids = []string{}
-				for _, in := range s.Instances {
-					ids = append(ids, in.ID)
-				}
-				return s.Release, ids, nil
-			}
-		}
-	}
-	if r := liveRelease(ctx, f.h, f.env, f.service); r != "" {
-		return r, nil, nil
-	}
-	dirs, err := f.h.releaseDirs(f.env, f.service)
-	if err != nil {
-		return "", nil, err
-	}
-	return filepath.Base(dirs[0]), nil, nil
-}
-
 // shown is the release to show and its instances to show (nil: all):
 // --release's with every instance it had, else the live one's.
 func (f *logFollower) shown(ctx context.Context) (string, []string, error) {
 	if f.fixed != "" {
 		return f.fixed, nil, nil
 	}
-	return f.live(ctx)
-}
-
-// logFile is one instance's log.
-type logFile struct {
-	id, path string
-	mod      time.Time
-}
-
-// files lists the instance logs of release, oldest first, keeping only
-// the instances in ids unless ids is nil; hidden counts those left out.
-func (f *logFollower) files(release string, ids []string) (shown []logFile, hidden int, err error) {
-	dir, err := f.h.releaseDir(f.env, f.service, release)
-	if err != nil {
-		return nil, 0, err
-	}
-	paths, _ := filepath.Glob(filepath.Join(dir, ".logs", "*.log"))
-	for _, p := range paths {
-		id := strings.TrimSuffix(filepath.Base(p), ".log")
-		if ids != nil && !slices.Contains(ids, id) {
-			hidden++
-			continue
-		}
-		lf := logFile{id: id, path: p}
-		if fi, err := os.Stat(p); err == nil {
-			lf.mod = fi.ModTime()
-		}
-		shown = append(shown, lf)
-	}
-	sort.SliceStable(shown, func(i, j int) bool { return shown[i].mod.Before(shown[j].mod) })
-	return shown, hidden, nil
+	return f.cat.Live(ctx, f.env, f.service)
 }
 
 func (f *logFollower) run(ctx context.Context, follow bool) error {
@@ -351,11 +240,11 @@ func (f *logFollower) run(ctx context.Context, follow bool) error {
 		f.release = release
 		// A release directory not there (yet) has nothing to show: keep
 		// following rather than end the command.
-		files, _, _ := f.files(release, ids)
+		files, _, _ := f.cat.InstanceLogs(f.env, f.service, release, ids)
 		for _, lf := range files {
-			if f.tails[lf.path] == nil {
-				t := &logTail{att: store.Attempt{Log: lf.path, Action: lf.id}, prefix: "[" + lf.id + "] "}
-				f.tails[lf.path] = t
+			if f.tails[lf.Path] == nil {
+				t := &logTail{att: store.Attempt{Log: lf.Path, Action: lf.Instance}, prefix: "[" + lf.Instance + "] "}
+				f.tails[lf.Path] = t
 				f.order = append(f.order, t)
 			}
 		}
@@ -389,18 +278,18 @@ func (f *logFollower) print(ctx context.Context, buf []byte, terminal bool) erro
 	if err != nil {
 		return err
 	}
-	files, hidden, err := f.files(release, ids)
+	files, hidden, err := f.cat.InstanceLogs(f.env, f.service, release, ids)
 	if err != nil {
-		return err
+		return userError(err)
 	}
 	for _, lf := range files {
-		fmt.Fprintf(f.a.stdout, "== %s (release %s) ==\n", lf.id, release)
-		t := &logTail{att: store.Attempt{Log: lf.path, Action: lf.id}}
+		fmt.Fprintf(f.a.stdout, "== %s (release %s) ==\n", lf.Instance, release)
+		t := &logTail{att: store.Attempt{Log: lf.Path, Action: lf.Instance}}
 		if err := f.a.copyLog(t, buf, terminal); err != nil {
 			return err
 		}
 		t.lines.Flush(func(line []byte) { f.a.emitLine(t, line, terminal) })
-		if !terminal && !endsLine(lf.path, t.off) {
+		if !terminal && !endsLine(lf.Path, t.off) {
 			fmt.Fprintln(f.a.stdout) // the next header on a line of its own
 		}
 	}

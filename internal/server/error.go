@@ -7,17 +7,19 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/velocity-ci/velocity/internal/releases"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
 // Error classes of the control API, wrapped by the errors handlers return.
+// They are the releases service's, whose errors the handlers return.
 var (
 	// ErrInvalid: the request cannot be carried out as asked (a bad
 	// field, a secret that is not set).
-	ErrInvalid = errors.New("invalid request")
+	ErrInvalid = releases.ErrInvalid
 	// ErrConflict: the request is fine but the state does not allow it
 	// (nothing to roll back to, the release is already live).
-	ErrConflict = errors.New("conflict")
+	ErrConflict = releases.ErrConflict
 )
 
 // statusOf is the one place errors become HTTP statuses.
@@ -90,8 +92,4 @@ func invalid(format string, args ...any) error {
 
 func conflict(format string, args ...any) error {
 	return &classed{fmt.Sprintf(format, args...), ErrConflict}
-}
-
-func notFound(format string, args ...any) error {
-	return &classed{fmt.Sprintf(format, args...), store.ErrNotFound}
 }
