@@ -95,7 +95,7 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 	// serving what it deployed.
 	host, err := releases.Open(cfg)
 	if errors.Is(err, releases.ErrHosted) {
-		return fmt.Errorf("velocity serve already runs for %s (control socket %s)", h.dir, h.socketPath())
+		return fmt.Errorf("velocity serve (or a velocity run serving what it deployed) already runs for %s (control socket %s)", h.dir, h.socketPath())
 	}
 	if err != nil {
 		return userError(err)
