@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -138,8 +138,7 @@ with every instance it ever had.`,
 			if err := cat.CheckService(env, service, release); err != nil {
 				return userError(err)
 			}
-			lf := &logFollower{a: a, cat: cat, env: env, service: service, fixed: release, tails: map[string]*logTail{}}
-			return lf.run(ctx, follow)
+			return a.printServiceLogs(ctx, cat, releases.LogRequest{Environment: env, Service: service, Release: release}, follow)
 		}),
 	}
 	logs.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output, across deploys, until Ctrl-C")
@@ -197,126 +196,108 @@ func (a *app) serviceStatusCmd() *cobra.Command {
 	}
 }
 
-// logFollower prints the instance logs of one service.
-type logFollower struct {
-	a            *app
-	cat          *releases.Catalog
-	env, service string
-	fixed        string // --release: this release only, every instance
-
-	release string              // the release being shown
-	tails   map[string]*logTail // by log file
-	order   []*logTail
+// logPrinter prints the instance logs of one service.
+type logPrinter struct {
+	a        *app
+	terminal bool
+	lines    map[string]*console.LineSplitter // by instance
+	order    []string                         // instances, as they came
 }
 
-// shown is the release to show and its instances to show (nil: all):
-// --release's with every instance it had, else the live one's.
-func (f *logFollower) shown(ctx context.Context) (string, []string, error) {
-	if f.fixed != "" {
-		return f.fixed, nil, nil
+func (a *app) printServiceLogs(ctx context.Context, cat *releases.Catalog, req releases.LogRequest, follow bool) error {
+	terminal, _ := a.liveOutput("auto")
+	p := &logPrinter{a: a, terminal: terminal, lines: map[string]*console.LineSplitter{}}
+	if follow {
+		return cat.FollowLogs(ctx, req, 300*time.Millisecond, p.follow)
 	}
-	return f.cat.Live(ctx, f.env, f.service)
+	return p.print(ctx, cat, req)
 }
 
-func (f *logFollower) run(ctx context.Context, follow bool) error {
-	terminal, _ := f.a.liveOutput("auto")
-	buf := make([]byte, 32*1024)
-	if !follow {
-		return f.print(ctx, buf, terminal)
+// follow prints what the instances write, each line prefixed with its
+// instance, and a line when another release goes live.
+func (p *logPrinter) follow(ev releases.LogEvent) error {
+	if ev.NowRelease != "" {
+		for _, instance := range p.order {
+			p.lines[instance].Flush(func(line []byte) { p.emit("["+instance+"] ", line) })
+		}
+		p.lines, p.order = map[string]*console.LineSplitter{}, nil
+		_, err := fmt.Fprintf(p.a.stdout, "-- now release %s --\n", ev.NowRelease)
+		return err
 	}
-	for {
-		release, ids, err := f.shown(ctx)
-		if err != nil {
-			return err
-		}
-		if f.release != "" && release != f.release {
-			// The old instances' last words (their "stopped" lines) first.
-			if err := f.copyAll(buf, terminal, true); err != nil {
-				return err
-			}
-			fmt.Fprintf(f.a.stdout, "-- now release %s --\n", release)
-			f.tails, f.order = map[string]*logTail{}, nil
-		}
-		f.release = release
-		// A release directory not there (yet) has nothing to show: keep
-		// following rather than end the command.
-		files, _, _ := f.cat.InstanceLogs(f.env, f.service, release, ids)
-		for _, lf := range files {
-			if f.tails[lf.Path] == nil {
-				t := &logTail{att: store.Attempt{Log: lf.Path, Action: lf.Instance}, prefix: "[" + lf.Instance + "] "}
-				f.tails[lf.Path] = t
-				f.order = append(f.order, t)
-			}
-		}
-		if err := f.copyAll(buf, terminal, false); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(300 * time.Millisecond):
-		}
+	ls := p.lines[ev.Instance]
+	if ls == nil {
+		ls = &console.LineSplitter{}
+		p.lines[ev.Instance] = ls
+		p.order = append(p.order, ev.Instance)
 	}
-}
-
-// copyAll prints what the tailed logs gained; flush ends their last lines.
-func (f *logFollower) copyAll(buf []byte, terminal, flush bool) error {
-	for _, t := range f.order {
-		if err := f.a.copyLog(t, buf, terminal); err != nil {
-			return err
-		}
-		if flush {
-			t.lines.Flush(func(line []byte) { f.a.emitLine(t, line, terminal) })
-		}
-	}
+	ls.Feed(ev.Data, func(line []byte) { p.emit("["+ev.Instance+"] ", line) })
 	return nil
 }
 
-// print shows each instance's log once, under a header.
-func (f *logFollower) print(ctx context.Context, buf []byte, terminal bool) error {
-	release, ids, err := f.shown(ctx)
-	if err != nil {
-		return err
+func (p *logPrinter) emit(prefix string, line []byte) {
+	if p.terminal {
+		fmt.Fprintf(p.a.stdout, "%s%s\n", prefix, console.Printable(string(line)))
+		return
 	}
-	files, hidden, err := f.cat.InstanceLogs(f.env, f.service, release, ids)
+	fmt.Fprintf(p.a.stdout, "%s%s\n", prefix, line)
+}
+
+// print shows each instance's log once, under a header.
+func (p *logPrinter) print(ctx context.Context, cat *releases.Catalog, req releases.LogRequest) error {
+	release, shown, hidden, err := cat.ReadLogs(ctx, req, func(release, instance string, r io.Reader) error {
+		fmt.Fprintf(p.a.stdout, "== %s (release %s) ==\n", instance, release)
+		return p.copy(r)
+	})
 	if err != nil {
 		return userError(err)
 	}
-	for _, lf := range files {
-		fmt.Fprintf(f.a.stdout, "== %s (release %s) ==\n", lf.Instance, release)
-		t := &logTail{att: store.Attempt{Log: lf.Path, Action: lf.Instance}}
-		if err := f.a.copyLog(t, buf, terminal); err != nil {
-			return err
-		}
-		t.lines.Flush(func(line []byte) { f.a.emitLine(t, line, terminal) })
-		if !terminal && !endsLine(lf.Path, t.off) {
-			fmt.Fprintln(f.a.stdout) // the next header on a line of its own
-		}
-	}
 	switch {
-	case len(files) == 0 && hidden == 0:
-		fmt.Fprintf(f.a.stderr, "velocity: no instance logs of release %s yet\n", release)
+	case shown == 0 && hidden == 0:
+		fmt.Fprintf(p.a.stderr, "velocity: no instance logs of release %s yet\n", release)
 	case hidden > 0:
-		fmt.Fprintf(f.a.stderr, "velocity: not shown: %d log(s) of instances of %s that no longer run (--release %s shows them)\n",
+		fmt.Fprintf(p.a.stderr, "velocity: not shown: %d log(s) of instances of %s that no longer run (--release %s shows them)\n",
 			hidden, release, release)
 	}
 	return nil
 }
 
-// endsLine reports whether the first off bytes of the file at path end
-// with a newline (or are none).
-func endsLine(path string, off int64) bool {
-	if off == 0 {
-		return true
+// copy prints one instance's log: piped, the bytes exactly as the
+// instance wrote them; on a terminal, line by line made printable.
+func (p *logPrinter) copy(r io.Reader) error {
+	if p.terminal {
+		var ls console.LineSplitter
+		buf := make([]byte, 32*1024)
+		for {
+			n, err := r.Read(buf)
+			ls.Feed(buf[:n], func(line []byte) { p.emit("", line) })
+			if err == io.EOF {
+				ls.Flush(func(line []byte) { p.emit("", line) })
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return true
+	last := &lastByte{w: p.a.stdout}
+	if _, err := io.Copy(last, r); err != nil {
+		return err
 	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off-1); err != nil {
-		return true
+	if last.b != 0 && last.b != '\n' {
+		fmt.Fprintln(p.a.stdout) // the next header on a line of its own
 	}
-	return b[0] == '\n'
+	return nil
+}
+
+// lastByte writes to w, remembering the last byte written.
+type lastByte struct {
+	w io.Writer
+	b byte
+}
+
+func (l *lastByte) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		l.b = p[len(p)-1]
+	}
+	return l.w.Write(p)
 }

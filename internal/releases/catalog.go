@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,69 +127,4 @@ func (c *Catalog) CheckService(env, service, release string) error {
 	}
 	_, err := c.dir(env, service, release)
 	return err
-}
-
-// Live says which release of the service serves and, when a host runs,
-// which instances of it do: ids is nil when that is not known. Without a
-// host the journal's live release is the one that comes back at the next
-// start; for releases hosted before deploys were journaled, the newest
-// is the last one that served.
-func (c *Catalog) Live(ctx context.Context, env, service string) (release string, ids []string, err error) {
-	if c.Serving != nil {
-		if st, ok := c.Serving(ctx); ok {
-			for _, s := range st.Services {
-				if s.Environment == env && s.Service == service && s.Release != "" {
-					ids = []string{}
-					for _, in := range s.Instances {
-						ids = append(ids, in.ID)
-					}
-					return s.Release, ids, nil
-				}
-			}
-		}
-	}
-	if ds, err := c.Journal.Deployments(ctx, env, service); err == nil {
-		for _, d := range ds {
-			if d.Status == store.Live {
-				return d.Release, nil, nil
-			}
-		}
-	}
-	dirs, err := c.dirs(env, service)
-	if err != nil {
-		return "", nil, err
-	}
-	return filepath.Base(dirs[0]), nil, nil
-}
-
-// InstanceLog is the log file of one instance.
-type InstanceLog struct {
-	Instance string
-	Path     string
-	Modified time.Time
-}
-
-// InstanceLogs lists the instance logs of release, oldest first, keeping
-// only the instances in ids unless ids is nil; hidden counts those left
-// out. A release without a directory (yet) fails with ErrInvalid.
-func (c *Catalog) InstanceLogs(env, service, release string, ids []string) (shown []InstanceLog, hidden int, err error) {
-	dir, err := c.dir(env, service, release)
-	if err != nil {
-		return nil, 0, err
-	}
-	paths, _ := filepath.Glob(filepath.Join(dir, ".logs", "*.log"))
-	for _, p := range paths {
-		id := strings.TrimSuffix(filepath.Base(p), ".log")
-		if ids != nil && !slices.Contains(ids, id) {
-			hidden++
-			continue
-		}
-		l := InstanceLog{Instance: id, Path: p}
-		if fi, err := os.Stat(p); err == nil {
-			l.Modified = fi.ModTime()
-		}
-		shown = append(shown, l)
-	}
-	sort.SliceStable(shown, func(i, j int) bool { return shown[i].Modified.Before(shown[j].Modified) })
-	return shown, hidden, nil
 }

@@ -358,7 +358,7 @@ func TestEndedRunOwnsNothing(t *testing.T) {
 	}
 }
 
-// The catalog finds the instance logs of what serves, asking the host.
+// The catalog reads the instance logs of what serves, asking the host.
 func TestCatalogFindsInstanceLogs(t *testing.T) {
 	d := newData(t)
 	host, err := releases.Open(d.config())
@@ -375,9 +375,15 @@ func TestCatalogFindsInstanceLogs(t *testing.T) {
 	if err != nil || release != "r1" || len(ids) != 2 {
 		t.Fatalf("live: %s %v %v", release, ids, err)
 	}
-	logs, hidden, err := cat.InstanceLogs("prod", "web", release, ids)
-	if err != nil || len(logs) != 2 || hidden != 0 {
-		t.Fatalf("instance logs: %+v %d %v", logs, hidden, err)
+	var read []string
+	got, shown, hidden, err := cat.ReadLogs(context.Background(), releases.LogRequest{Environment: "prod", Service: "web"},
+		func(release, instance string, r io.Reader) error {
+			b, err := io.ReadAll(r)
+			read = append(read, release+"/"+instance+": "+strings.TrimSpace(string(b)))
+			return err
+		})
+	if err != nil || got != "r1" || shown != 2 || hidden != 0 || len(read) != 2 || !strings.Contains(read[0], "listening") {
+		t.Fatalf("read logs: %s %d %d %v\n%s", got, shown, hidden, err, strings.Join(read, "\n"))
 	}
 	if err := cat.CheckService("prod", "nope", ""); !errors.Is(err, releases.ErrInvalid) {
 		t.Errorf("an unknown service: %v", err)
