@@ -21,7 +21,7 @@ import (
 func (a *app) catalog(h *home) *releases.Catalog {
 	return &releases.Catalog{
 		DataDir: h.dir, Journal: h.store, Runs: h.store,
-		Serving: func(ctx context.Context) (releases.Status, bool) {
+		AskHost: func(ctx context.Context) (releases.Status, bool) {
 			c, st := a.dialServer(ctx, h)
 			if c == nil {
 				return st, false
@@ -153,14 +153,9 @@ func (a *app) serviceStatusCmd() *cobra.Command {
 		Short: "Show what velocity serve runs: each service's release, URL and instances",
 		Args:  cobra.MaximumNArgs(2),
 		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
-			c, _ := a.dialServer(ctx, h)
-			if c == nil {
+			st, ok := a.catalog(h).Serving(ctx)
+			if !ok {
 				return fmt.Errorf("no server is running for %s: start one with 'velocity serve'", h.dir)
-			}
-			defer c.Close()
-			st, err := c.Status(ctx)
-			if err != nil {
-				return err
 			}
 			fmt.Fprintf(a.stdout, "velocity serve %s (pid %d), proxy at %s\n", st.Version, st.Pid, st.ProxyURL)
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)

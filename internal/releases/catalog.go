@@ -22,9 +22,9 @@ type Catalog struct {
 	Runs interface {
 		Run(ctx context.Context, id int64) (store.Run, error)
 	}
-	// Serving asks the data directory's host what it serves; ok is false
+	// AskHost asks the data directory's host what it serves; ok is false
 	// when no host answers. nil: none is asked.
-	Serving func(ctx context.Context) (st Status, ok bool)
+	AskHost func(ctx context.Context) (st Status, ok bool)
 }
 
 // Releases lists the journaled deployments of service in env, newest
@@ -33,11 +33,17 @@ func (c *Catalog) Releases(ctx context.Context, env, service string) ([]Release,
 	return journaled(ctx, c.Journal, env, service)
 }
 
+// Serving says what the data directory's host serves; ok is false when
+// no host answers.
+func (c *Catalog) Serving(ctx context.Context) (st Status, ok bool) {
+	if c.AskHost == nil {
+		return Status{}, false
+	}
+	return c.AskHost(ctx)
+}
+
 // Hosted reports whether a host answers for the data directory.
 func (c *Catalog) Hosted(ctx context.Context) bool {
-	if c.Serving == nil {
-		return false
-	}
 	_, ok := c.Serving(ctx)
 	return ok
 }

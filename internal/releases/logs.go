@@ -21,16 +21,14 @@ import (
 // start; for releases hosted before deploys were journaled, the newest
 // is the last one that served.
 func (c *Catalog) Live(ctx context.Context, env, service string) (release string, ids []string, err error) {
-	if c.Serving != nil {
-		if st, ok := c.Serving(ctx); ok {
-			for _, s := range st.Services {
-				if s.Environment == env && s.Service == service && s.Release != "" {
-					ids = []string{}
-					for _, in := range s.Instances {
-						ids = append(ids, in.ID)
-					}
-					return s.Release, ids, nil
+	if st, ok := c.Serving(ctx); ok {
+		for _, s := range st.Services {
+			if s.Environment == env && s.Service == service && s.Release != "" {
+				ids = []string{}
+				for _, in := range s.Instances {
+					ids = append(ids, in.ID)
 				}
+				return s.Release, ids, nil
 			}
 		}
 	}

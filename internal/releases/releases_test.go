@@ -370,7 +370,7 @@ func TestCatalogFindsInstanceLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	cat := &releases.Catalog{DataDir: d.dir, Journal: d.journal, Runs: d.journal,
-		Serving: func(context.Context) (releases.Status, bool) { return host.Service().Status(), true }}
+		AskHost: func(context.Context) (releases.Status, bool) { return host.Service().Status(), true }}
 	release, ids, err := cat.Live(context.Background(), "prod", "web")
 	if err != nil || release != "r1" || len(ids) != 2 {
 		t.Fatalf("live: %s %v %v", release, ids, err)
