@@ -98,7 +98,7 @@ func TestSecondRunDeploysThroughTheServingRun(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("the second run: exit %d\n%s%s\nfirst run:\n%s", r.code, r.stdout, r.stderr, out)
 	}
-	if !strings.Contains(r.stdout, "deployed through velocity serve ("+sock+")") || !strings.Contains(r.stdout, "production/web (release r2)") {
+	if !strings.Contains(r.stdout, "deployed through velocity run ("+sock+")") || !strings.Contains(r.stdout, "production/web (release r2)") {
 		t.Errorf("the second run does not say it deployed through the first:\n%s", r.stdout)
 	}
 	if sent < 20 || len(failures) > 0 {

@@ -77,7 +77,12 @@ func (a *app) finishDeploys(ctx context.Context, h *home, d releases.RunDeployer
 		return
 	}
 	if urls := d.URLs(); len(urls) > 0 {
-		say("velocity: deployed through velocity serve (%s); the services keep running there:\n", h.socketPath())
+		// The host may be a velocity run that serves what it deployed.
+		host := "velocity serve"
+		if st, ok := a.catalog(h).Serving(ctx); ok && st.Host != "" {
+			host = st.Host
+		}
+		say("velocity: deployed through %s (%s); the services keep running there:\n", host, h.socketPath())
 		for _, u := range urls {
 			say("  %s\n", u)
 		}

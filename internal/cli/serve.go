@@ -91,6 +91,7 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 	}
 	cfg := a.hostConfig(h, blobs, secrets)
 	cfg.ProxyAddr, cfg.TLSCert, cfg.TLSKey, cfg.PortRange, cfg.Failed = a.proxyAddr(o.proxyAddr), o.tlsCert, o.tlsKey, ports, cancel
+	cfg.Name = "velocity serve"
 	// One host per data directory: velocity serve, or a velocity run
 	// serving what it deployed.
 	host, err := releases.Open(cfg)

@@ -157,7 +157,7 @@ func (a *app) serviceStatusCmd() *cobra.Command {
 			if !ok {
 				return fmt.Errorf("no server is running for %s: start one with 'velocity serve'", h.dir)
 			}
-			fmt.Fprintf(a.stdout, "velocity serve %s (pid %d), proxy at %s\n", st.Version, st.Pid, st.ProxyURL)
+			fmt.Fprintf(a.stdout, "%s %s (pid %d), proxy at %s\n", cmp.Or(st.Host, "velocity serve"), st.Version, st.Pid, st.ProxyURL)
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ENV\tSERVICE\tRELEASE\tINSTANCE\tADDR\tSTATE\tHEALTH\tRESTARTS")
 			shown := 0

@@ -45,7 +45,9 @@ type HostConfig struct {
 	// Picker hands out ports; shared with a run's sidecars. nil: own one.
 	Picker *netport.Picker
 	// Failed is called should the proxy stop serving by itself.
-	Failed  func()
+	Failed func()
+	// Name names the hosting command in Status ("velocity serve").
+	Name    string
 	Logger  *slog.Logger
 	Version string
 }
@@ -128,7 +130,7 @@ func (h *Host) start(cfg HostConfig, tlsConfig *tls.Config) error {
 			Runtime: rt, Proxy: h.proxy, Blobs: cfg.Blobs, Dir: filepath.Join(cfg.DataDir, "releases"),
 			ProxyURL: h.proxyURL, Logger: log,
 		},
-		Journal: cfg.Journal, Secrets: cfg.Secrets, Logger: log, Version: cfg.Version,
+		Journal: cfg.Journal, Secrets: cfg.Secrets, Logger: log, Version: cfg.Version, Name: cfg.Name,
 		Env: func(passthrough []string) []string { return engine.HostEnv(environ, passthrough) },
 	}
 	return nil

@@ -81,6 +81,7 @@ func (d *Deploys) ForRun(ctx context.Context, t DeployTarget) (RunDeployer, erro
 	}
 	cfg := d.Host
 	cfg.ProxyAddr, cfg.Picker, cfg.PortRange = cmpOr(t.ProxyAddr, "127.0.0.1:8080"), t.Picker, t.Ports
+	cfg.Name = "velocity run"
 	if t.Log != nil {
 		cfg.Logger = t.Log
 	}

@@ -28,6 +28,8 @@ type Service struct {
 	Env     func(passthrough []string) []string
 	Logger  *slog.Logger
 	Version string
+	// Name names the hosting command in Status.
+	Name string
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // by "env/service": one journal+deploy at a time
@@ -60,7 +62,7 @@ func (s *Service) lock(env, service string) func() {
 
 // Status says what this host serves.
 func (s *Service) Status() Status {
-	return Status{Version: s.Version, ProxyURL: s.Deployer.ProxyURL, Pid: os.Getpid(), Services: s.Deployer.Statuses()}
+	return Status{Host: s.Name, Version: s.Version, ProxyURL: s.Deployer.ProxyURL, Pid: os.Getpid(), Services: s.Deployer.Statuses()}
 }
 
 // Releases lists the deployments of service in env, newest first. It

@@ -108,6 +108,9 @@ type Release struct {
 
 // Status is what a host runs.
 type Status struct {
+	// Host names the command hosting: "velocity serve", "velocity run";
+	// empty from hosts that did not say.
+	Host    string `json:"host,omitempty"`
 	Version string `json:"version"`
 	// ProxyURL is where the proxy listens ("http://127.0.0.1:8080").
 	ProxyURL string          `json:"proxy_url"`
