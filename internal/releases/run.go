@@ -1,6 +1,7 @@
 package releases
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,7 +81,7 @@ func (d *Deploys) ForRun(ctx context.Context, t DeployTarget) (RunDeployer, erro
 		return d.remote(r, t), err
 	}
 	cfg := d.Host
-	cfg.ProxyAddr, cfg.Picker, cfg.PortRange = cmpOr(t.ProxyAddr, "127.0.0.1:8080"), t.Picker, t.Ports
+	cfg.ProxyAddr, cfg.Picker, cfg.PortRange = cmp.Or(t.ProxyAddr, "127.0.0.1:8080"), t.Picker, t.Ports
 	cfg.Name = "velocity run"
 	if t.Log != nil {
 		cfg.Logger = t.Log
@@ -134,13 +135,6 @@ func (d *Deploys) remote(r Remote, t DeployTarget) RunDeployer {
 		return nil
 	}
 	return &remote{client: r, target: t}
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // request is the deploy request of deploy action a of t's run.
