@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/spf13/cobra"
 
@@ -32,9 +30,8 @@ services: start it with 'velocity serve'.`,
 			defer c.Close()
 			res, err := c.Rollback(ctx, server.RollbackRequest{Environment: args[0], Service: args[1], To: to}, a.stdout)
 			if err != nil {
-				var se *server.Error
-				if errors.As(err, &se) && (se.Code == http.StatusBadRequest || se.Code == http.StatusNotFound) {
-					return usageError("%v", err)
+				if uerr := userError(err); uerr != err {
+					return uerr
 				}
 				return fmt.Errorf("rollback of %s in %s: %w", args[1], args[0], err)
 			}

@@ -28,6 +28,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/lockfile"
 	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/plan"
+	"github.com/velocity-ci/velocity/internal/releases"
 	"github.com/velocity-ci/velocity/internal/source"
 	"github.com/velocity-ci/velocity/internal/spec"
 	"github.com/velocity-ci/velocity/internal/store"
@@ -331,23 +332,18 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 
 	// Deploys go through the data directory's server when one runs (the
 	// services outlive the run there), else this process hosts them.
-	var services *host
-	var remote *remoteDeployer
+	var deployer releases.RunDeployer
 	// One picker for sidecars and instances: the two never get the same
 	// port, even while neither listens yet.
 	picker := &netport.Picker{}
 	if selectsDeploys(pl, sel) {
-		if c, _ := a.dialServer(ctx, h); c != nil {
-			defer c.Close()
-			remote = &remoteDeployer{client: c, pipeline: p, commit: snap.Commit, replace: o.replace, ports: ports}
-		} else {
-			services, err = a.startHost(p, h, blobs, secrets, a.proxyAddr(o.proxyAddr), picker, ports, log)
-			if err != nil {
-				h.store.FinishRun(context.WithoutCancel(ctx), run.ID, store.Failed, err.Error(), time.Now())
-				return err
-			}
-			defer services.close()
+		deployer, err = a.deploys(h, blobs, secrets).ForRun(ctx, releases.DeployTarget{Pipeline: p, Commit: snap.Commit,
+			Replace: o.replace, Ports: ports, Picker: picker, ProxyAddr: a.proxyAddr(o.proxyAddr), Log: log})
+		if err != nil {
+			h.store.FinishRun(context.WithoutCancel(ctx), run.ID, store.Failed, err.Error(), time.Now())
+			return userError(err)
 		}
+		defer deployer.Close()
 	}
 
 	con.Printf("velocity: run %d of %s%s\n", run.ID, p.Name, describeSnapshot(snap))
@@ -398,11 +394,8 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		Ports:       picker,
 		PortRange:   ports,
 	}
-	switch {
-	case services != nil:
-		eng.Deployer = services
-	case remote != nil:
-		eng.Deployer = remote
+	if deployer != nil {
+		eng.Deployer = deployer
 	}
 	if selectsWorkflows(pl, sel) {
 		// The executions of workflow actions go to the data directory's
@@ -459,14 +452,8 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		}
 	}
 	a.evict(context.WithoutCancel(ctx), h.store, blobs, cacheSize)
-	if services != nil && outcome.Status == store.Succeeded && execErr == nil && !o.noServe {
-		services.serve(runCtx, func(format string, args ...any) { fmt.Fprintf(a.stdout, format, args...) })
-	}
-	if remote != nil && len(remote.urls) > 0 {
-		fmt.Fprintf(a.stdout, "velocity: deployed through velocity serve (%s); the services keep running there:\n", h.socketPath())
-		for _, u := range remote.urls {
-			fmt.Fprintf(a.stdout, "  %s\n", u)
-		}
+	if deployer != nil {
+		a.finishDeploys(runCtx, h, deployer, outcome.Status == store.Succeeded && execErr == nil && !o.noServe)
 	}
 	if execErr != nil {
 		return fmt.Errorf("run %d stopped: %w", run.ID, execErr)

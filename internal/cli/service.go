@@ -4,11 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"sort"
-	"strconv"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,34 +12,24 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/console"
-	"github.com/velocity-ci/velocity/internal/server"
+	"github.com/velocity-ci/velocity/internal/releases"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
-// releaseDirs lists ENV/SERVICE's release directories, newest first.
-func (h *home) releaseDirs(env, service string) ([]string, error) {
-	base := filepath.Join(h.dir, "releases", env, service)
-	entries, err := os.ReadDir(base)
-	if os.IsNotExist(err) {
-		return nil, usageError("no releases of %s in %s yet (deploy it with a deploy: action)", service, env)
+// catalog is what the data directory knows of its releases, asking its
+// host (when one runs) what serves.
+func (a *app) catalog(h *home) *releases.Catalog {
+	return &releases.Catalog{
+		DataDir: h.dir, Journal: h.store, Runs: h.store,
+		AskHost: func(ctx context.Context) (releases.Status, bool) {
+			c, st := a.dialServer(ctx, h)
+			if c == nil {
+				return st, false
+			}
+			c.Close()
+			return st, true
+		},
 	}
-	if err != nil {
-		return nil, err
-	}
-	var dirs []string
-	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "r") {
-			dirs = append(dirs, filepath.Join(base, e.Name()))
-		}
-	}
-	// Release rN comes from run N: newest run first.
-	sort.Slice(dirs, func(i, j int) bool { return releaseRun(dirs[i]) > releaseRun(dirs[j]) })
-	return dirs, nil
-}
-
-func releaseRun(dir string) int64 {
-	n, _ := strconv.ParseInt(strings.TrimPrefix(filepath.Base(dir), "r"), 10, 64)
-	return n
 }
 
 func (a *app) releasesCmd() *cobra.Command {
@@ -52,33 +38,34 @@ func (a *app) releasesCmd() *cobra.Command {
 		Short: "List the releases of a service in an environment, newest first; * marks the live one",
 		Args:  cobra.ExactArgs(2),
 		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
-			ds, err := h.store.Deployments(ctx, args[0], args[1])
+			cat := a.catalog(h)
+			rs, err := cat.Releases(ctx, args[0], args[1])
 			if err != nil {
-				return err
+				return userError(err)
 			}
-			if len(ds) > 0 {
-				return a.printDeployments(ctx, h, ds)
+			if len(rs) > 0 {
+				return a.printDeployments(ctx, cat, rs)
 			}
-			// Releases that velocity run hosted itself are not journaled:
-			// they lived only as long as the run.
-			return a.printReleaseDirs(ctx, h, args[0], args[1])
+			// Releases that velocity run hosted before its deploys were
+			// journaled have their directories only.
+			return a.printReleaseDirs(ctx, cat, args[0], args[1])
 		}),
 	}
 }
 
 // printDeployments shows the journal of a service's deploys.
-func (a *app) printDeployments(ctx context.Context, h *home, ds []store.Deployment) error {
+func (a *app) printDeployments(ctx context.Context, cat *releases.Catalog, ds []releases.Release) error {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	// The project column appears once two projects deployed the same
 	// service name here, so a rollback target is never mistaken.
 	projects := map[string]bool{}
 	for _, d := range ds {
-		projects[server.ProjectOf(d)] = true
+		projects[d.Project] = true
 	}
-	project := func(d store.Deployment) string { return "" }
+	project := func(d releases.Release) string { return "" }
 	if len(projects) > 1 {
 		fmt.Fprint(tw, "\tPROJECT")
-		project = func(d store.Deployment) string { return "\t" + console.Printable(cmp.Or(server.ProjectOf(d), "-")) }
+		project = func(d releases.Release) string { return "\t" + console.Printable(cmp.Or(d.Project, "-")) }
 	}
 	fmt.Fprintln(tw, "\tRELEASE\tRUN\tCOMMIT\tSTATUS\tDEPLOYED\tNOTE")
 	live := false
@@ -101,37 +88,29 @@ func (a *app) printDeployments(ctx context.Context, h *home, ds []store.Deployme
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if live {
-		if c, _ := a.dialServer(ctx, h); c != nil {
-			c.Close()
-		} else {
-			fmt.Fprintf(a.stderr, "velocity: no server is running; the live release comes back when 'velocity serve' starts\n")
-		}
+	if live && !cat.Hosted(ctx) {
+		fmt.Fprintf(a.stderr, "velocity: no server is running; the live release comes back when 'velocity serve' starts\n")
 	}
 	return nil
 }
 
 // printReleaseDirs lists the release directories of a service.
-func (a *app) printReleaseDirs(ctx context.Context, h *home, env, service string) error {
-	dirs, err := h.releaseDirs(env, service)
+func (a *app) printReleaseDirs(ctx context.Context, cat *releases.Catalog, env, service string) error {
+	dirs, err := cat.ReleaseDirs(ctx, env, service)
 	if err != nil {
-		return err
+		return userError(err)
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RELEASE\tRUN\tCOMMIT\tDEPLOYED\tRUN STATUS")
 	for _, d := range dirs {
-		id := releaseRun(d)
-		commit, status, when := "", "", ""
-		if r, err := h.store.Run(ctx, id); err == nil {
-			commit, status = r.Commit, string(r.Status)
-			if len(commit) > 12 {
-				commit = commit[:12]
-			}
+		commit, when := d.Commit, ""
+		if len(commit) > 12 {
+			commit = commit[:12]
 		}
-		if fi, err := os.Stat(d); err == nil {
-			when = fi.ModTime().Local().Format(time.DateTime)
+		if !d.Deployed.IsZero() {
+			when = d.Deployed.Local().Format(time.DateTime)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", filepath.Base(d), id, commit, when, status)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", d.Release, d.RunID, commit, when, d.RunStatus)
 	}
 	return tw.Flush()
 }
@@ -155,16 +134,11 @@ with every instance it ever had.`,
 		Args: cobra.ExactArgs(2),
 		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
 			env, service := args[0], args[1]
-			if _, err := h.releaseDirs(env, service); err != nil {
-				return err
+			cat := a.catalog(h)
+			if err := cat.CheckService(env, service, release); err != nil {
+				return userError(err)
 			}
-			if release != "" {
-				if _, err := h.releaseDir(env, service, release); err != nil {
-					return err
-				}
-			}
-			lf := &logFollower{a: a, h: h, env: env, service: service, fixed: release, tails: map[string]*logTail{}}
-			return lf.run(ctx, follow)
+			return a.printServiceLogs(ctx, cat, releases.LogRequest{Environment: env, Service: service, Release: release}, follow)
 		}),
 	}
 	logs.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output, across deploys, until Ctrl-C")
@@ -173,50 +147,17 @@ with every instance it ever had.`,
 	return cmd
 }
 
-// releaseDir finds release of env/service.
-func (h *home) releaseDir(env, service, release string) (string, error) {
-	dirs, err := h.releaseDirs(env, service)
-	if err != nil {
-		return "", err
-	}
-	for _, d := range dirs {
-		if filepath.Base(d) == release {
-			return d, nil
-		}
-	}
-	return "", usageError("no release %s of %s in %s (see 'velocity releases %s %s')", release, service, env, env, service)
-}
-
-// liveRelease is the journal's live release of service in env, if any.
-func liveRelease(ctx context.Context, h *home, env, service string) string {
-	ds, err := h.store.Deployments(ctx, env, service)
-	if err != nil {
-		return ""
-	}
-	for _, d := range ds {
-		if d.Status == store.Live {
-			return d.Release
-		}
-	}
-	return ""
-}
-
 func (a *app) serviceStatusCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "status [ENV [SERVICE]]",
 		Short: "Show what velocity serve runs: each service's release, URL and instances",
 		Args:  cobra.MaximumNArgs(2),
 		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
-			c, _ := a.dialServer(ctx, h)
-			if c == nil {
+			st, ok := a.catalog(h).Serving(ctx)
+			if !ok {
 				return fmt.Errorf("no server is running for %s: start one with 'velocity serve'", h.dir)
 			}
-			defer c.Close()
-			st, err := c.Status(ctx)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "velocity serve %s (pid %d), proxy at %s\n", st.Version, st.Pid, st.ProxyURL)
+			fmt.Fprintf(a.stdout, "%s %s (pid %d), proxy at %s\n", cmp.Or(st.Host, "velocity serve"), st.Version, st.Pid, st.ProxyURL)
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ENV\tSERVICE\tRELEASE\tINSTANCE\tADDR\tSTATE\tHEALTH\tRESTARTS")
 			shown := 0
@@ -250,184 +191,108 @@ func (a *app) serviceStatusCmd() *cobra.Command {
 	}
 }
 
-// logFollower prints the instance logs of one service.
-type logFollower struct {
-	a            *app
-	h            *home
-	env, service string
-	fixed        string // --release: this release only, every instance
-
-	release string              // the release being shown
-	tails   map[string]*logTail // by log file
-	order   []*logTail
+// logPrinter prints the instance logs of one service.
+type logPrinter struct {
+	a        *app
+	terminal bool
+	lines    map[string]*console.LineSplitter // by instance
+	order    []string                         // instances, as they came
 }
 
-// live says which release of the service serves and, when a server runs,
-// which instances of it do: ids is nil when that is not known. Without a
-// server the journal's live release is the one that comes back at the
-// next start; releases velocity run hosted are not journaled, and there
-// the newest release is the last one that served.
-func (f *logFollower) live(ctx context.Context) (release string, ids []string, err error) {
-	if c, st := f.a.dialServer(ctx, f.h); c != nil {
-		c.Close()
-		for _, s := range st.Services {
-			if s.Environment == f.env && s.Service == f.service && s.Release != "" {
-				ids = []string{}
-				for _, in := range s.Instances {
-					ids = append(ids, in.ID)
-				}
-				return s.Release, ids, nil
-			}
-		}
+func (a *app) printServiceLogs(ctx context.Context, cat *releases.Catalog, req releases.LogRequest, follow bool) error {
+	terminal, _ := a.liveOutput("auto")
+	p := &logPrinter{a: a, terminal: terminal, lines: map[string]*console.LineSplitter{}}
+	if follow {
+		return cat.FollowLogs(ctx, req, 300*time.Millisecond, p.follow)
 	}
-	if r := liveRelease(ctx, f.h, f.env, f.service); r != "" {
-		return r, nil, nil
-	}
-	dirs, err := f.h.releaseDirs(f.env, f.service)
-	if err != nil {
-		return "", nil, err
-	}
-	return filepath.Base(dirs[0]), nil, nil
+	return p.print(ctx, cat, req)
 }
 
-// shown is the release to show and its instances to show (nil: all):
-// --release's with every instance it had, else the live one's.
-func (f *logFollower) shown(ctx context.Context) (string, []string, error) {
-	if f.fixed != "" {
-		return f.fixed, nil, nil
+// follow prints what the instances write, each line prefixed with its
+// instance, and a line when another release goes live.
+func (p *logPrinter) follow(ev releases.LogEvent) error {
+	if ev.NowRelease != "" {
+		for _, instance := range p.order {
+			p.lines[instance].Flush(func(line []byte) { p.emit("["+instance+"] ", line) })
+		}
+		p.lines, p.order = map[string]*console.LineSplitter{}, nil
+		_, err := fmt.Fprintf(p.a.stdout, "-- now release %s --\n", ev.NowRelease)
+		return err
 	}
-	return f.live(ctx)
-}
-
-// logFile is one instance's log.
-type logFile struct {
-	id, path string
-	mod      time.Time
-}
-
-// files lists the instance logs of release, oldest first, keeping only
-// the instances in ids unless ids is nil; hidden counts those left out.
-func (f *logFollower) files(release string, ids []string) (shown []logFile, hidden int, err error) {
-	dir, err := f.h.releaseDir(f.env, f.service, release)
-	if err != nil {
-		return nil, 0, err
+	ls := p.lines[ev.Instance]
+	if ls == nil {
+		ls = &console.LineSplitter{}
+		p.lines[ev.Instance] = ls
+		p.order = append(p.order, ev.Instance)
 	}
-	paths, _ := filepath.Glob(filepath.Join(dir, ".logs", "*.log"))
-	for _, p := range paths {
-		id := strings.TrimSuffix(filepath.Base(p), ".log")
-		if ids != nil && !slices.Contains(ids, id) {
-			hidden++
-			continue
-		}
-		lf := logFile{id: id, path: p}
-		if fi, err := os.Stat(p); err == nil {
-			lf.mod = fi.ModTime()
-		}
-		shown = append(shown, lf)
-	}
-	sort.SliceStable(shown, func(i, j int) bool { return shown[i].mod.Before(shown[j].mod) })
-	return shown, hidden, nil
-}
-
-func (f *logFollower) run(ctx context.Context, follow bool) error {
-	terminal, _ := f.a.liveOutput("auto")
-	buf := make([]byte, 32*1024)
-	if !follow {
-		return f.print(ctx, buf, terminal)
-	}
-	for {
-		release, ids, err := f.shown(ctx)
-		if err != nil {
-			return err
-		}
-		if f.release != "" && release != f.release {
-			// The old instances' last words (their "stopped" lines) first.
-			if err := f.copyAll(buf, terminal, true); err != nil {
-				return err
-			}
-			fmt.Fprintf(f.a.stdout, "-- now release %s --\n", release)
-			f.tails, f.order = map[string]*logTail{}, nil
-		}
-		f.release = release
-		// A release directory not there (yet) has nothing to show: keep
-		// following rather than end the command.
-		files, _, _ := f.files(release, ids)
-		for _, lf := range files {
-			if f.tails[lf.path] == nil {
-				t := &logTail{att: store.Attempt{Log: lf.path, Action: lf.id}, prefix: "[" + lf.id + "] "}
-				f.tails[lf.path] = t
-				f.order = append(f.order, t)
-			}
-		}
-		if err := f.copyAll(buf, terminal, false); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
-}
-
-// copyAll prints what the tailed logs gained; flush ends their last lines.
-func (f *logFollower) copyAll(buf []byte, terminal, flush bool) error {
-	for _, t := range f.order {
-		if err := f.a.copyLog(t, buf, terminal); err != nil {
-			return err
-		}
-		if flush {
-			t.lines.Flush(func(line []byte) { f.a.emitLine(t, line, terminal) })
-		}
-	}
+	ls.Feed(ev.Data, func(line []byte) { p.emit("["+ev.Instance+"] ", line) })
 	return nil
 }
 
+func (p *logPrinter) emit(prefix string, line []byte) {
+	if p.terminal {
+		fmt.Fprintf(p.a.stdout, "%s%s\n", prefix, console.Printable(string(line)))
+		return
+	}
+	fmt.Fprintf(p.a.stdout, "%s%s\n", prefix, line)
+}
+
 // print shows each instance's log once, under a header.
-func (f *logFollower) print(ctx context.Context, buf []byte, terminal bool) error {
-	release, ids, err := f.shown(ctx)
+func (p *logPrinter) print(ctx context.Context, cat *releases.Catalog, req releases.LogRequest) error {
+	release, shown, hidden, err := cat.ReadLogs(ctx, req, func(release, instance string, r io.Reader) error {
+		fmt.Fprintf(p.a.stdout, "== %s (release %s) ==\n", instance, release)
+		return p.copy(r)
+	})
 	if err != nil {
-		return err
-	}
-	files, hidden, err := f.files(release, ids)
-	if err != nil {
-		return err
-	}
-	for _, lf := range files {
-		fmt.Fprintf(f.a.stdout, "== %s (release %s) ==\n", lf.id, release)
-		t := &logTail{att: store.Attempt{Log: lf.path, Action: lf.id}}
-		if err := f.a.copyLog(t, buf, terminal); err != nil {
-			return err
-		}
-		t.lines.Flush(func(line []byte) { f.a.emitLine(t, line, terminal) })
-		if !terminal && !endsLine(lf.path, t.off) {
-			fmt.Fprintln(f.a.stdout) // the next header on a line of its own
-		}
+		return userError(err)
 	}
 	switch {
-	case len(files) == 0 && hidden == 0:
-		fmt.Fprintf(f.a.stderr, "velocity: no instance logs of release %s yet\n", release)
+	case shown == 0 && hidden == 0:
+		fmt.Fprintf(p.a.stderr, "velocity: no instance logs of release %s yet\n", release)
 	case hidden > 0:
-		fmt.Fprintf(f.a.stderr, "velocity: not shown: %d log(s) of instances of %s that no longer run (--release %s shows them)\n",
+		fmt.Fprintf(p.a.stderr, "velocity: not shown: %d log(s) of instances of %s that no longer run (--release %s shows them)\n",
 			hidden, release, release)
 	}
 	return nil
 }
 
-// endsLine reports whether the first off bytes of the file at path end
-// with a newline (or are none).
-func endsLine(path string, off int64) bool {
-	if off == 0 {
-		return true
+// copy prints one instance's log: piped, the bytes exactly as the
+// instance wrote them; on a terminal, line by line made printable.
+func (p *logPrinter) copy(r io.Reader) error {
+	if p.terminal {
+		var ls console.LineSplitter
+		buf := make([]byte, 32*1024)
+		for {
+			n, err := r.Read(buf)
+			ls.Feed(buf[:n], func(line []byte) { p.emit("", line) })
+			if err == io.EOF {
+				ls.Flush(func(line []byte) { p.emit("", line) })
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return true
+	last := &lastByte{w: p.a.stdout}
+	if _, err := io.Copy(last, r); err != nil {
+		return err
 	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off-1); err != nil {
-		return true
+	if last.b != 0 && last.b != '\n' {
+		fmt.Fprintln(p.a.stdout) // the next header on a line of its own
 	}
-	return b[0] == '\n'
+	return nil
+}
+
+// lastByte writes to w, remembering the last byte written.
+type lastByte struct {
+	w io.Writer
+	b byte
+}
+
+func (l *lastByte) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		l.b = p[len(p)-1]
+	}
+	return l.w.Write(p)
 }

@@ -4,10 +4,9 @@
 // serves. The files of a release are already in the data directory's
 // blob store, so a deploy names them by digest and uploads nothing.
 //
-// Every deploy is written to the deployment journal (store.Deployments)
-// before it is carried out; Recover reads the journal when the server
-// starts, brings back what was live and marks what was in progress
-// interrupted.
+// It is an adapter: every request is one call of the releases service
+// of the host it runs in (velocity serve, or a velocity run that hosts
+// its deploys), which journals each deploy before it acts.
 //
 // Errors map to HTTP statuses in one place (error.go). A deploy answers
 // with a stream of events, one JSON object per line: its progress lines

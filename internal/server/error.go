@@ -2,12 +2,10 @@ package server
 
 import (
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/velocity-ci/velocity/internal/fault"
-	"github.com/velocity-ci/velocity/internal/store"
 )
 
 // Error classes of the control API, wrapped by the errors handlers return.
@@ -77,26 +75,4 @@ func (e *Error) Error() string { return e.Message }
 func (e *Error) Is(target error) bool {
 	k, ok := target.(*fault.Kind)
 	return ok && statusOfKind(k) == e.Code
-}
-
-// classed is an error whose message is for the user as it stands, in
-// one of the classes above.
-type classed struct {
-	msg   string
-	class error
-}
-
-func (e *classed) Error() string { return e.msg }
-func (e *classed) Unwrap() error { return e.class }
-
-func invalid(format string, args ...any) error {
-	return &classed{fmt.Sprintf(format, args...), ErrInvalid}
-}
-
-func conflict(format string, args ...any) error {
-	return &classed{fmt.Sprintf(format, args...), ErrConflict}
-}
-
-func notFound(format string, args ...any) error {
-	return &classed{fmt.Sprintf(format, args...), store.ErrNotFound}
 }

@@ -19,13 +19,13 @@ func TestStatusOfEachKind(t *testing.T) {
 		err  error
 		code int
 	}{
-		{invalid("a deploy needs a release name"), http.StatusBadRequest},
+		{fault.Invalidf("a deploy needs a release name"), http.StatusBadRequest},
 		{fault.Invalidf("bad field"), http.StatusBadRequest},
-		{notFound("no release r9"), http.StatusNotFound},
+		{fault.NotFoundf("no release r9"), http.StatusNotFound},
 		{fmt.Errorf("run 7: %w", store.ErrNotFound), http.StatusNotFound},
 		{fmt.Errorf("secret X: %w", secret.ErrNotFound), http.StatusNotFound},
 		{fmt.Errorf("blob sha256:ab: %w", artifact.ErrNotFound), http.StatusNotFound},
-		{conflict("release r1 already serves"), http.StatusConflict},
+		{fault.Conflictf("release r1 already serves"), http.StatusConflict},
 		{fault.Unauthorisedf("no token"), http.StatusUnauthorized},
 		{fault.Forbiddenf("viewers cannot deploy"), http.StatusForbidden},
 		{fault.Unavailablef("the journal is busy"), http.StatusServiceUnavailable},

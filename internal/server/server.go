@@ -7,35 +7,19 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync"
 
-	"github.com/velocity-ci/velocity/internal/deploy"
-	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/fault"
+	"github.com/velocity-ci/velocity/internal/releases"
 )
 
-// Secrets gives instances the secrets their service lists. Get is called
-// once per deploy and secret, from the handler's goroutine.
-type Secrets interface {
-	Get(name string) ([]byte, error)
-}
-
-// Server carries out the control API's requests. Set the fields, then
-// serve Handler; Recover once before that.
+// Server answers the control API's requests with the releases service
+// of the host it runs in. Set the fields, then serve Handler.
 type Server struct {
-	Deployer *deploy.Deployer
-	Journal  store.Deployments
-	Secrets  Secrets
-	// Env returns the instances' base environment for a pipeline's
-	// env_passthrough (the server's own host variables, filtered).
-	Env     func(passthrough []string) []string
-	Logger  *slog.Logger
-	Version string
+	Releases *releases.Service
+	Logger   *slog.Logger
 	// Shutdown is called by a shutdown request; nil refuses them.
 	Shutdown func()
-
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex // by "env/service": one journal+deploy at a time
 }
 
 // Handler routes the control API.
@@ -56,51 +40,22 @@ func (s *Server) log() *slog.Logger {
 	return s.Logger
 }
 
-// lock serialises journal writes and deploys of one service in one
-// environment, so the journal's order is the order things happened.
-func (s *Server) lock(env, service string) func() {
-	s.mu.Lock()
-	if s.locks == nil {
-		s.locks = map[string]*sync.Mutex{}
-	}
-	key := env + "/" + service
-	m := s.locks[key]
-	if m == nil {
-		m = &sync.Mutex{}
-		s.locks[key] = m
-	}
-	s.mu.Unlock()
-	m.Lock()
-	return m.Unlock
-}
-
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, Status{
-		Version: s.Version, ProxyURL: s.Deployer.ProxyURL, Pid: os.Getpid(), Services: s.Deployer.Statuses(),
-	})
+	writeJSON(w, http.StatusOK, s.Releases.Status())
 }
 
 func (s *Server) handleReleases(w http.ResponseWriter, r *http.Request) {
-	env, svc := r.URL.Query().Get("environment"), r.URL.Query().Get("service")
-	if env == "" || svc == "" {
-		writeError(w, s.log(), r, invalid("environment and service are required"))
-		return
-	}
-	ds, err := s.Journal.Deployments(r.Context(), env, svc)
+	out, err := s.Releases.Releases(r.Context(), r.URL.Query().Get("environment"), r.URL.Query().Get("service"))
 	if err != nil {
 		writeError(w, s.log(), r, err)
 		return
-	}
-	out := make([]Release, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, releaseOf(d))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
 	if s.Shutdown == nil {
-		writeError(w, s.log(), r, conflict("this server cannot be shut down through its API"))
+		writeError(w, s.log(), r, fault.Conflictf("this server cannot be shut down through its API"))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, struct{}{})
@@ -114,7 +69,7 @@ func (s *Server) handleDeploy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.stream(w, r, func(ctx context.Context, log io.Writer) (DeployResult, error) {
-		return s.deploy(ctx, req, log)
+		return s.Releases.Deploy(ctx, req, log)
 	})
 }
 
@@ -125,7 +80,7 @@ func (s *Server) handleRollback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.stream(w, r, func(ctx context.Context, log io.Writer) (DeployResult, error) {
-		return s.rollback(ctx, req, log)
+		return s.Releases.Rollback(ctx, req, log)
 	})
 }
 
@@ -133,7 +88,7 @@ func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return invalid("request body: %v", err)
+		return fault.Invalidf("request body: %v", err)
 	}
 	return nil
 }

@@ -18,9 +18,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/artifact"
-	"github.com/velocity-ci/velocity/internal/deploy"
-	"github.com/velocity-ci/velocity/internal/proxy"
-	"github.com/velocity-ci/velocity/internal/runtime"
+	"github.com/velocity-ci/velocity/internal/releases"
 	"github.com/velocity-ci/velocity/internal/server"
 	"github.com/velocity-ci/velocity/internal/spec"
 	"github.com/velocity-ci/velocity/internal/store"
@@ -112,23 +110,21 @@ type instance struct {
 	proxyURL string
 	client   *server.Client
 	server   *server.Server
+	host     *releases.Host
 	stop     func()
 }
 
 func start(t *testing.T, d *data) *instance {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rt, err := runtime.NewLocal(runtime.Config{Logger: logger})
+	host, err := releases.Open(releases.HostConfig{
+		DataDir: d.dir, Journal: d.journal, Blobs: d.blobs, ProxyAddr: "127.0.0.1:0",
+		Environ: []string{"PATH=" + os.Getenv("PATH")}, Logger: logger, Version: "test",
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	px := proxy.New(proxy.Options{Logger: logger})
-	front := httptest.NewServer(px)
-	dep := &deploy.Deployer{Runtime: rt, Proxy: px, Blobs: d.blobs, Dir: filepath.Join(d.dir, "releases"), ProxyURL: front.URL, Logger: logger}
-	srv := &server.Server{
-		Deployer: dep, Journal: d.journal, Logger: logger, Version: "test",
-		Env: func([]string) []string { return []string{"PATH=" + os.Getenv("PATH")} },
-	}
+	srv := &server.Server{Releases: host.Service(), Logger: logger}
 	sock := filepath.Join(t.TempDir(), "velocity.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
@@ -137,7 +133,7 @@ func start(t *testing.T, d *data) *instance {
 	api := httptest.NewUnstartedServer(srv.Handler())
 	api.Listener = ln
 	api.Start()
-	in := &instance{proxyURL: front.URL, client: server.NewClient(sock), server: srv}
+	in := &instance{proxyURL: host.ProxyURL(), client: server.NewClient(sock), server: srv, host: host}
 	stopped := false
 	in.stop = func() {
 		if stopped {
@@ -146,12 +142,7 @@ func start(t *testing.T, d *data) *instance {
 		stopped = true
 		in.client.Close()
 		api.Close()
-		dep.Close()
-		front.Close()
-		px.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		rt.Close(ctx)
+		host.Close()
 	}
 	t.Cleanup(in.stop)
 	return in
@@ -341,7 +332,7 @@ func TestRecoverRestoresLiveAndInterruptsDeploying(t *testing.T) {
 	}
 
 	second := start(t, d)
-	rec, err := second.server.Recover(context.Background())
+	rec, err := second.host.Service().Recover(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

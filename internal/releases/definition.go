@@ -1,4 +1,4 @@
-package server
+package releases
 
 import (
 	"encoding/json"

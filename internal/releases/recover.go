@@ -1,4 +1,4 @@
-package server
+package releases
 
 import (
 	"context"
@@ -38,7 +38,7 @@ func (r *Recovery) Wait() map[int64]error {
 // comes in meanwhile waits for its service to be back. A release that
 // cannot come back (its files were evicted, it no longer becomes healthy)
 // is marked failed with the reason.
-func (s *Server) Recover(ctx context.Context) (*Recovery, error) {
+func (s *Service) Recover(ctx context.Context) (*Recovery, error) {
 	const why = "velocity serve stopped while the deploy was in progress (killed or crashed)"
 	interrupted, err := s.Journal.InterruptDeployments(ctx, why, time.Now())
 	if err != nil {
@@ -74,7 +74,7 @@ func (s *Server) Recover(ctx context.Context) (*Recovery, error) {
 }
 
 // restore deploys a live release again; it stays the same deployment.
-func (s *Server) restore(ctx context.Context, d store.Deployment) error {
+func (s *Service) restore(ctx context.Context, d store.Deployment) error {
 	def, err := decodeDefinition(d.Definition)
 	if err != nil {
 		return fmt.Errorf("deployment %d: definition: %w", d.ID, err)
@@ -85,4 +85,12 @@ func (s *Server) restore(ctx context.Context, d store.Deployment) error {
 	}
 	_, err = s.Deployer.Deploy(ctx, req)
 	return err
+}
+
+// Settle marks the deployments that were in progress when the previous
+// host died interrupted, without bringing back what was live: a velocity
+// run hosts what it deploys itself.
+func (s *Service) Settle(ctx context.Context) ([]store.Deployment, error) {
+	const why = "velocity serve stopped while the deploy was in progress (killed or crashed)"
+	return s.Journal.InterruptDeployments(ctx, why, time.Now())
 }

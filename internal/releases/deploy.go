@@ -1,4 +1,4 @@
-package server
+package releases
 
 import (
 	"context"
@@ -12,8 +12,10 @@ import (
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
-// deploy journals and carries out a deploy of a new release.
-func (s *Server) deploy(ctx context.Context, req DeployRequest, log io.Writer) (DeployResult, error) {
+// Deploy journals and carries out a deploy of a new release, writing its
+// progress lines to log. A deploy of what already serves changes nothing
+// (DeployResult.Unchanged).
+func (s *Service) Deploy(ctx context.Context, req DeployRequest, log io.Writer) (DeployResult, error) {
 	if err := checkDefinition(req.Definition); err != nil {
 		return DeployResult{}, err
 	}
@@ -41,7 +43,7 @@ func (s *Server) deploy(ctx context.Context, req DeployRequest, log io.Writer) (
 // instances are healthy (deploy.Deployer.Unchanged). Nothing is
 // journaled: no release was made, and the history keeps saying which
 // run's release serves. The caller holds the service's lock.
-func (s *Server) unchanged(ctx context.Context, d store.Deployment, def Definition, log io.Writer) (DeployResult, bool, error) {
+func (s *Service) unchanged(ctx context.Context, d store.Deployment, def Definition, log io.Writer) (DeployResult, bool, error) {
 	req, err := s.request(def, d, io.Discard)
 	if err != nil {
 		return DeployResult{}, false, err
@@ -74,8 +76,10 @@ func (s *Server) unchanged(ctx context.Context, d store.Deployment, def Definiti
 // environment from another project: the same service name in two
 // projects is two services, and replacing one with the other would go
 // unnoticed until its users complain. Deployments journaled without a
-// project belong to none and are replaced as before.
-func (s *Server) checkOwner(ctx context.Context, def Definition) error {
+// project belong to none and are replaced as before. A release the
+// journal says is live but this host does not serve (a velocity run that
+// hosted it has ended) owns nothing.
+func (s *Service) checkOwner(ctx context.Context, def Definition) error {
 	if def.Project == "" {
 		return nil
 	}
@@ -84,7 +88,7 @@ func (s *Server) checkOwner(ctx context.Context, def Definition) error {
 		return err
 	}
 	for _, d := range ds {
-		if d.Status != store.Live {
+		if d.Status != store.Live || !s.serves(d.Environment, d.Service) {
 			continue
 		}
 		if p := ProjectOf(d); p != "" && p != def.Project {
@@ -93,6 +97,16 @@ func (s *Server) checkOwner(ctx context.Context, def Definition) error {
 		}
 	}
 	return nil
+}
+
+// serves reports whether a release of service serves in env here.
+func (s *Service) serves(env, service string) bool {
+	for _, st := range s.Deployer.Statuses() {
+		if st.Environment == env && st.Service == service && st.Release != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func checkDefinition(def Definition) error {
@@ -109,7 +123,7 @@ func checkDefinition(def Definition) error {
 // live (replacing the live one as superseded, or rolled-back for a
 // rollback) or failed with the first line of the error. The caller holds
 // the service's lock.
-func (s *Server) carryOut(ctx context.Context, d store.Deployment, def Definition, log io.Writer) (DeployResult, error) {
+func (s *Service) carryOut(ctx context.Context, d store.Deployment, def Definition, log io.Writer) (DeployResult, error) {
 	req, err := s.request(def, d, log)
 	if err != nil {
 		return DeployResult{}, err
@@ -152,7 +166,7 @@ func (s *Server) carryOut(ctx context.Context, d store.Deployment, def Definitio
 
 // request makes the deployer's request: the files from the journal's
 // digests, the environment from the server's host and its secrets.
-func (s *Server) request(def Definition, d store.Deployment, log io.Writer) (deploy.Request, error) {
+func (s *Service) request(def Definition, d store.Deployment, log io.Writer) (deploy.Request, error) {
 	files, err := engine.OutputFiles(d.Files)
 	if err != nil {
 		return deploy.Request{}, invalid("release %s: %v", d.Release, err)
@@ -173,104 +187,6 @@ func (s *Server) request(def Definition, d store.Deployment, log io.Writer) (dep
 	}
 	return deploy.Request{
 		Service: def.Service, Environment: def.Environment, Release: d.Release,
-		Files: files, Env: env, Log: log, Ports: def.PortRange.netRange(),
+		Files: files, Env: env, Log: log, Ports: def.PortRange.NetRange(),
 	}, nil
-}
-
-// rollback deploys an earlier release again, by the strategy it was
-// deployed with: the named one, or the one that served before the live
-// release first went live.
-func (s *Server) rollback(ctx context.Context, req RollbackRequest, log io.Writer) (DeployResult, error) {
-	if req.Environment == "" || req.Service == "" {
-		return DeployResult{}, invalid("a rollback needs an environment and a service")
-	}
-	defer s.lock(req.Environment, req.Service)()
-	ds, err := s.Journal.Deployments(ctx, req.Environment, req.Service)
-	if err != nil {
-		return DeployResult{}, err
-	}
-	if len(ds) == 0 {
-		return DeployResult{}, notFound("no deployments of %s in %s on this server", req.Service, req.Environment)
-	}
-	target, live, err := rollbackTarget(ds, req)
-	if err != nil {
-		return DeployResult{}, err
-	}
-	def, err := decodeDefinition(target.Definition)
-	if err != nil {
-		return DeployResult{}, fmt.Errorf("deployment %d: definition: %w", target.ID, err)
-	}
-	d := store.Deployment{
-		Environment: target.Environment, Service: target.Service, Release: target.Release,
-		RunID: target.RunID, Commit: target.Commit, Files: target.Files, Rollback: true,
-	}
-	if live != nil {
-		d.Reason = "rollback from " + live.Release
-	}
-	fmt.Fprintf(log, "velocity: %s/%s: rolling back to release %s (run %d)\n", req.Environment, req.Service, target.Release, target.RunID)
-	return s.carryOut(ctx, d, def, log)
-}
-
-// rollbackTarget picks the deployment to put back from ds (newest first).
-func rollbackTarget(ds []store.Deployment, req RollbackRequest) (target, live *store.Deployment, err error) {
-	for i := range ds {
-		if ds[i].Status == store.Live {
-			live = &ds[i]
-			break
-		}
-	}
-	served := func(d store.Deployment) bool {
-		return d.Status == store.Superseded || d.Status == store.RolledBack
-	}
-	if req.To != "" {
-		if live != nil && live.Release == req.To {
-			return nil, nil, conflict("release %s of %s already serves in %s", req.To, req.Service, req.Environment)
-		}
-		known := false
-		for i := range ds {
-			if ds[i].Release != req.To {
-				continue
-			}
-			known = true
-			if served(ds[i]) {
-				return &ds[i], live, nil
-			}
-		}
-		if known {
-			return nil, nil, conflict("release %s of %s never served in %s; roll back to one that did (see 'velocity releases %s %s')",
-				req.To, req.Service, req.Environment, req.Environment, req.Service)
-		}
-		return nil, nil, notFound("no release %s of %s in %s (see 'velocity releases %s %s')",
-			req.To, req.Service, req.Environment, req.Environment, req.Service)
-	}
-	if live == nil {
-		return nil, nil, conflict("no release of %s serves in %s, so there is no previous one; name one with --to (see 'velocity releases %s %s')",
-			req.Service, req.Environment, req.Environment, req.Service)
-	}
-	// The release that served before the live one first went live: going
-	// back twice walks back through the history instead of toggling
-	// between the last two.
-	first := live.ID
-	for _, d := range ds {
-		if d.Release == live.Release && d.ID < first {
-			first = d.ID
-		}
-	}
-	// Another project's releases of the same service name are skipped:
-	// going back must not swap in a different program.
-	project := ProjectOf(*live)
-	for i := range ds {
-		other := ProjectOf(ds[i])
-		if project != "" && other != "" && other != project {
-			continue
-		}
-		if ds[i].ID < first && ds[i].Status == store.Superseded && ds[i].Release != live.Release {
-			return &ds[i], live, nil
-		}
-	}
-	if project != "" {
-		return nil, nil, conflict("%s in %s has no release of project %s before %s to roll back to (--to names any release, see 'velocity releases %s %s')",
-			req.Service, req.Environment, project, live.Release, req.Environment, req.Service)
-	}
-	return nil, nil, conflict("%s in %s has no release before %s to roll back to", req.Service, req.Environment, live.Release)
 }

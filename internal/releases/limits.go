@@ -1,4 +1,4 @@
-package server
+package releases
 
 import (
 	"fmt"
@@ -16,7 +16,7 @@ type limiter interface {
 // noteLimits tells whoever deploys a service with limits that this
 // server's runtime does not enforce them: the deploy runs here, so the
 // client's own machine cannot tell.
-func (s *Server) noteLimits(svc spec.Service, log io.Writer) {
+func (s *Service) noteLimits(svc spec.Service, log io.Writer) {
 	if svc.Memory <= 0 && svc.CPU <= 0 {
 		return
 	}
