@@ -87,3 +87,30 @@ func TestTaskCredentialsPathFailureFailsTheState(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONataTaskCredentials: in JSONata, Credentials holds expressions
+// reading $states.input; an expression that fails fails the state with
+// States.QueryEvaluationError.
+func TestJSONataTaskCredentials(t *testing.T) {
+	sm := load(t, `{"QueryLanguage": "JSONata", "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:listBuckets",
+	  "Credentials": {"RoleArn": "{% $states.input.role %}"}, "Next": "U"},
+	  "U": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:listBuckets",
+	  "Credentials": {"RoleArn": "{% $error('no role') %}"}, "End": true}}}`)
+	inv := &credentialsInvoker{}
+	in := &workflow.Interpreter{Journal: workflow.NewMemoryJournal(), Invoker: inv}
+	res, err := in.Run(context.Background(), workflow.Execution{ID: "e", Definition: sm,
+		Input: decode(t, `{"role": "arn:aws:iam::111122223333:role/Target"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != workflow.StatusFailed || res.Error != "States.QueryEvaluationError" {
+		t.Errorf("result %+v, want U to fail with States.QueryEvaluationError", res)
+	}
+	if len(inv.calls) != 1 {
+		t.Fatalf("the resource ran %d times, want once (T only)", len(inv.calls))
+	}
+	got, _ := jsonvalue.Marshal(inv.calls[0])
+	if string(got) != `{"RoleArn":"arn:aws:iam::111122223333:role/Target"}` {
+		t.Errorf("Credentials = %s, want the evaluated template", got)
+	}
+}

@@ -215,9 +215,14 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 		if input, err = s.parametersOf(v, st.parameters, in, ctxObj); err != nil {
 			return failed(err)
 		}
-		// Credentials reads the state's input, as Parameters does; a
-		// path that fails fails the state before the task is scheduled.
-		if st.credentials != nil {
+		// Credentials reads the state's input, as Parameters (Arguments)
+		// does; a path or expression that fails fails the state before
+		// the task is scheduled.
+		if st.jsonata && st.jcredentials != nil {
+			if credentials, err = s.jeval(v, "Credentials", st.jcredentials, ctxObj, jstates{input: v.input}); err != nil {
+				return failed(err)
+			}
+		} else if !st.jsonata && st.credentials != nil {
 			if credentials, err = st.credentials.Eval(in, ctxObj); err != nil {
 				return failed(s.stateFailure(v, err))
 			}

@@ -23,7 +23,7 @@ const (
 // jsonataStateFields lists the fields each state type accepts in JSONata.
 var jsonataStateFields = map[string][]string{
 	TypePass:     fieldSet(commonFields, flowFields, assignFields, []string{"Output"}),
-	TypeTask:     fieldSet(commonFields, flowFields, errorFields, assignFields, []string{"Resource", "Arguments", "Output", "TimeoutSeconds", "HeartbeatSeconds"}),
+	TypeTask:     fieldSet(commonFields, flowFields, errorFields, assignFields, []string{"Resource", "Arguments", "Output", "TimeoutSeconds", "HeartbeatSeconds", "Credentials"}),
 	TypeChoice:   fieldSet(commonFields, assignFields, []string{"Choices", "Default", "Output"}),
 	TypeWait:     fieldSet(commonFields, flowFields, assignFields, []string{"Seconds", "Timestamp", "Output"}),
 	TypeSucceed:  fieldSet(commonFields, []string{"Output"}),
@@ -77,7 +77,7 @@ func jsonPathHint(typ, key string) string {
 
 // jsonataUnsupported are fields of JSONata states this interpreter does
 // not run yet; they are refused rather than ignored.
-var jsonataUnsupported = map[string]string{"ResultWriter": TypeMap, "Credentials": TypeTask}
+var jsonataUnsupported = map[string]string{"ResultWriter": TypeMap}
 
 // ExpressionText returns the expression of a "{% expression %}" string.
 func ExpressionText(s string) (string, bool) {
@@ -141,7 +141,7 @@ func (v *validator) jsonataFieldsOK(n *node, ptr, typ string) {
 func (v *validator) jsonataField(f *field, ptr string) bool {
 	n := f.value
 	switch f.key {
-	case "Arguments", "ItemSelector":
+	case "Arguments", "ItemSelector", "Credentials":
 		// AWS takes an object, or one expression giving the whole value.
 		if n.kind != kindObject && !v.jsonataExpr(n, ptr, false) {
 			v.r.add(n.pos, ptr, `must be an object or a "{%% expression %%}"`)
