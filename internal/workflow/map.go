@@ -324,9 +324,13 @@ func (s *scope) mapItems(v *visit, in, ctxObj any) ([]any, error) {
 		if st.itemsPath != nil {
 			path = st.itemsPath.String()
 		}
+		want := "a JSON array or object"
+		if st.jsonata {
+			want = "a JSON array"
+		}
 		return nil, asl.Failf(asl.ErrRuntime,
-			"An error occurred while executing the state '%s' (entered at the event id #%d). Items at path '%s' is not a JSON array or object: %s",
-			st.name, s.enteredID(v), path, jsonString(val))
+			"An error occurred while executing the state '%s' (entered at the event id #%d). Items at path '%s' is not %s: %s",
+			st.name, s.enteredID(v), path, want, jsonString(val))
 	}
 	return items, nil
 }
