@@ -66,6 +66,7 @@ type state struct {
 	jsonata                  bool
 	jargs, joutput, jassign  *jtemplate
 	jitems, jitemSelector    *jtemplate
+	jcredentials             *jtemplate
 	jexprs                   map[string]*jtemplate
 	jchoices                 []jchoice
 	jreaderArgs, jbatchInput *jtemplate

@@ -99,7 +99,13 @@ type TaskRequest struct {
 	// values, 0 when not set.
 	TimeoutSeconds   int64
 	HeartbeatSeconds int64
-	// Credentials is the state's evaluated Credentials field, or nil.
+	// Credentials is the state's Credentials field evaluated against the
+	// state's input (after InputPath), or nil when it has none: on Step
+	// Functions {"RoleArn": "arn:aws:iam::…:role/…"}, the role the task
+	// is to assume. A resource that calls AWS uses it; the local ones
+	// (commands, HTTP, child executions) run with the user's own rights
+	// and ignore it. A path in it that fails fails the state with
+	// States.Runtime before the task is scheduled.
 	Credentials any
 }
 

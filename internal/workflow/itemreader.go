@@ -3,10 +3,12 @@ package workflow
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/md5"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -103,7 +105,11 @@ func (s *scope) readItems(ctx context.Context, v *visit, in, ctxObj any) ([]any,
 		if perr != nil {
 			return nil, fail("%v", perr)
 		}
-		items, err = readItemFile(file, cfg)
+		if strings.EqualFold(cfg.InputType, "MANIFEST") {
+			items, err = readManifest(dir, file)
+		} else {
+			items, err = readItemFile(file, cfg)
+		}
 	}
 	if err != nil {
 		return nil, fail("%v", err)
@@ -196,6 +202,73 @@ func parseItems(file string, data []byte, cfg *asl.ReaderConfig) ([]any, error) 
 		return readCSV(file, data, cfg)
 	}
 	return nil, fmt.Errorf("ReaderConfig InputType %q is not JSON, JSONL or CSV", cfg.InputType)
+}
+
+// inventoryManifest is the manifest.json of an S3 inventory report: the
+// CSV files it lists hold one object per row, without a header, in the
+// columns fileSchema names.
+type inventoryManifest struct {
+	FileFormat string `json:"fileFormat"`
+	FileSchema string `json:"fileSchema"`
+	Files      []struct {
+		Key string `json:"key"`
+	} `json:"files"`
+}
+
+// readManifest reads the items of an S3 inventory (InputType MANIFEST):
+// each row of each file the manifest lists, as an object keyed by the
+// columns of its fileSchema, values as strings, as Step Functions hands
+// them to the iterations. The files' keys name files below dir, the
+// Bucket, as on S3 they name objects of the inventory's bucket; they
+// may be gzip-compressed, as S3 writes them, or not.
+func readManifest(dir, file string) ([]any, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	var m inventoryManifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s is not an S3 inventory manifest: %w", file, err)
+	}
+	if !strings.EqualFold(m.FileFormat, "CSV") {
+		return nil, fmt.Errorf("%s: the inventory's fileFormat is %q; Step Functions reads CSV inventories only", file, m.FileFormat)
+	}
+	var columns []string
+	for _, c := range strings.Split(m.FileSchema, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			columns = append(columns, c)
+		}
+	}
+	if len(columns) == 0 {
+		return nil, fmt.Errorf("%s: the manifest has no fileSchema naming the columns", file)
+	}
+	cfg := &asl.ReaderConfig{CSVHeaderLocation: "GIVEN", CSVHeaders: columns}
+	var items []any
+	for _, f := range m.Files {
+		path, err := safeJoin(dir, f.Key)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read inventory file listed in %s: %w", file, err)
+		}
+		if bytes.HasPrefix(raw, []byte{0x1f, 0x8b}) {
+			zr, err := gzip.NewReader(bytes.NewReader(raw))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			if raw, err = io.ReadAll(zr); err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		rows, err := readCSV(path, raw, cfg)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, rows...)
+	}
+	return items, nil
 }
 
 // readCSV makes each row an object keyed by the headers: the first row

@@ -319,6 +319,7 @@ func compileJSONataState(st *state, def *asl.State, where string) error {
 	st.jassign = tmpl("Assign", def.Assign)
 	st.jitems = tmpl("Items", def.Items)
 	st.jitemSelector = tmpl("ItemSelector", def.ItemSelector)
+	st.jcredentials = tmpl("Credentials", def.Credentials)
 	st.jexprs = map[string]*jtemplate{}
 	for k, src := range def.Exprs {
 		if st.jexprs[k], err = compileJString(src); err != nil {
@@ -355,10 +356,8 @@ func compileJSONataState(st *state, def *asl.State, where string) error {
 		st.jbatchInput = tmpl("ItemBatcher/BatchInput", def.ItemBatcher.BatchInput)
 		st.batchInput = nil
 	}
-	for _, unsupported := range []bool{len(def.ResultWriter) > 0, len(def.Credentials) > 0} {
-		if unsupported {
-			return definitionError(where, "ResultWriter and Credentials are not supported yet in a JSONata state")
-		}
+	if len(def.ResultWriter) > 0 {
+		return definitionError(where, "ResultWriter is not supported yet in a JSONata state")
 	}
 	return err
 }

@@ -317,6 +317,9 @@ func (s *scope) mapItems(ctx context.Context, v *visit, in, ctxObj any) ([]any, 
 	default:
 		val = in
 	}
+	if o, isObject := val.(*jsonvalue.Object); isObject && !st.jsonata {
+		return objectItems(o), nil
+	}
 	items, ok := val.([]any)
 	if !ok && st.jitems != nil && st.jitems.expr != nil {
 		return nil, s.typeFailure(v, "Items", st.jitems, "array", val)
@@ -326,11 +329,30 @@ func (s *scope) mapItems(ctx context.Context, v *visit, in, ctxObj any) ([]any, 
 		if st.itemsPath != nil {
 			path = st.itemsPath.String()
 		}
+		want := "a JSON array or object"
+		if st.jsonata {
+			want = "a JSON array"
+		}
 		return nil, asl.Failf(asl.ErrRuntime,
-			"An error occurred while executing the state '%s' (entered at the event id #%d). Items at path '%s' is not a JSON array: %s",
-			st.name, s.enteredID(v), path, jsonString(val))
+			"An error occurred while executing the state '%s' (entered at the event id #%d). Items at path '%s' is not %s: %s",
+			st.name, s.enteredID(v), path, want, jsonString(val))
 	}
 	return items, nil
+}
+
+// objectItems are the items of a JSONPath Map over an object: Step
+// Functions runs one iteration per key-value pair ("ItemsPath (Map,
+// JSONPath only)" in its developer guide, which does not show the pair),
+// each {"key": name, "value": value} here, in the object's member order.
+func objectItems(o *jsonvalue.Object) []any {
+	items := make([]any, 0, o.Len())
+	for k, val := range o.All() {
+		pair := jsonvalue.NewObject(2)
+		pair.Set("key", k)
+		pair.Set("value", val)
+		items = append(items, pair)
+	}
+	return items
 }
 
 // mapSettings evaluates MaxConcurrency and the tolerated failures.

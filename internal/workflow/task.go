@@ -24,6 +24,12 @@ type taskScheduledDetails struct {
 	Parameters         string `json:"parameters"`
 	TimeoutInSeconds   int64  `json:"timeoutInSeconds,omitempty"`
 	HeartbeatInSeconds int64  `json:"heartbeatInSeconds,omitempty"`
+	// TaskCredentials names the role of the state's Credentials.
+	TaskCredentials *taskCredentials `json:"taskCredentials,omitempty"`
+}
+
+type taskCredentials struct {
+	RoleArn string `json:"roleArn"`
 }
 
 type taskResourceDetails struct {
@@ -53,10 +59,11 @@ type taskFailedDetails struct {
 }
 
 type lambdaScheduledDetails struct {
-	Resource         string       `json:"resource"`
-	Input            string       `json:"input"`
-	InputDetails     truncDetails `json:"inputDetails"`
-	TimeoutInSeconds int64        `json:"timeoutInSeconds,omitempty"`
+	Resource         string           `json:"resource"`
+	Input            string           `json:"input"`
+	InputDetails     truncDetails     `json:"inputDetails"`
+	TimeoutInSeconds int64            `json:"timeoutInSeconds,omitempty"`
+	TaskCredentials  *taskCredentials `json:"taskCredentials,omitempty"`
 }
 
 // recordedTask reads any task event's details: Task* and LambdaFunction*
@@ -104,6 +111,8 @@ type scheduledResume struct {
 	Token     string `json:"token,omitempty"`
 	Timeout   int64  `json:"timeout,omitempty"`
 	Heartbeat int64  `json:"heartbeat,omitempty"`
+	// Credentials is the evaluated Credentials field, as JSON.
+	Credentials json.RawMessage `json:"credentials,omitempty"`
 }
 
 // failureResume records the decision taken on a failure: a retry after
@@ -168,7 +177,7 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 		return nil, fl, nil, "", nil
 	}
 
-	var input any
+	var input, credentials any
 	var token string
 	var timeout, heartbeat int64
 	sched, replayed := s.replay(st.eventType(TaskScheduled))
@@ -189,6 +198,11 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 			return nil, nil, nil, "", &stopError{err: err}
 		}
 		token, timeout, heartbeat = r.Token, r.Timeout, r.Heartbeat
+		if len(r.Credentials) > 0 {
+			if credentials, err = payload.Decode(r.Credentials); err != nil {
+				return nil, nil, nil, "", &stopError{err: err}
+			}
+		}
 	} else {
 		if st.waitForTaskToken {
 			token = newToken()
@@ -201,20 +215,40 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 		if input, err = s.parametersOf(v, st.parameters, in, ctxObj); err != nil {
 			return failed(err)
 		}
+		// Credentials reads the state's input, as Parameters (Arguments)
+		// does; a path or expression that fails fails the state before
+		// the task is scheduled.
+		if st.jsonata && st.jcredentials != nil {
+			if credentials, err = s.jeval(v, "Credentials", st.jcredentials, ctxObj, jstates{input: v.input}); err != nil {
+				return failed(err)
+			}
+		} else if !st.jsonata && st.credentials != nil {
+			if credentials, err = st.credentials.Eval(in, ctxObj); err != nil {
+				return failed(s.stateFailure(v, err))
+			}
+		}
 		if timeout, err = s.secondsField(v, st.def.TimeoutSeconds, st.timeoutPath, in, ctxObj, "TimeoutSecondsPath"); err != nil {
 			return failed(err)
 		}
 		if heartbeat, err = s.secondsField(v, st.def.HeartbeatSeconds, st.heartbeatPath, in, ctxObj, "HeartbeatSecondsPath"); err != nil {
 			return failed(err)
 		}
-		var details any = taskScheduledDetails{
+		details := taskScheduledDetails{
 			ResourceType: st.resourceType, Resource: st.rname, Region: s.run.region(),
 			Parameters: jsonString(input), TimeoutInSeconds: timeout, HeartbeatInSeconds: heartbeat,
 		}
-		if st.lambda {
-			details = lambdaScheduledDetails{Resource: st.def.Resource, Input: jsonString(input), TimeoutInSeconds: timeout}
+		resume := scheduledResume{Token: token, Timeout: timeout, Heartbeat: heartbeat}
+		if credentials != nil {
+			resume.Credentials = json.RawMessage(jsonString(credentials))
+			if role, ok := memberOf(credentials, "RoleArn").(string); ok {
+				details.TaskCredentials = &taskCredentials{RoleArn: role}
+			}
 		}
-		sched = s.emitID(st.eventType(TaskScheduled), details, scheduledResume{Token: token, Timeout: timeout, Heartbeat: heartbeat}, &schedID)
+		var recorded any = details
+		if st.lambda {
+			recorded = lambdaScheduledDetails{Resource: st.def.Resource, Input: jsonString(input), TimeoutInSeconds: timeout, TaskCredentials: details.TaskCredentials}
+		}
+		sched = s.emitID(st.eventType(TaskScheduled), recorded, resume, &schedID)
 	}
 	if _, ok := s.replay(st.eventType(TaskStarted)); !ok {
 		var details any = taskResourceDetails{ResourceType: st.resourceType, Resource: st.rname}
@@ -252,7 +286,7 @@ func (s *scope) taskAttempt(ctx context.Context, v *visit, attempt int) (out any
 		var fl *asl.Failure
 		var ft EventType
 		sched.ID = schedID
-		result, fl, ft, err = s.invoke(ctx, v, sched, input, token, attempt, timeout, heartbeat, submitted)
+		result, fl, ft, err = s.invoke(ctx, v, sched, taskCall{input: input, credentials: credentials, token: token, attempt: attempt, timeout: timeout, heartbeat: heartbeat}, submitted)
 		if err != nil {
 			return nil, nil, nil, "", err
 		}
@@ -287,9 +321,18 @@ func (s *scope) recordedFailure(types ...EventType) (Event, bool) {
 	return Event{}, false
 }
 
+// taskCall is what one attempt of a task was scheduled with.
+type taskCall struct {
+	input, credentials any
+	token              string
+	attempt            int
+	timeout, heartbeat int64
+}
+
 // invoke calls the Invoker, enforcing the timeout and heartbeat from the
 // time the task was scheduled.
-func (s *scope) invoke(ctx context.Context, v *visit, sched Event, input any, token string, attempt int, timeout, heartbeat int64, submitted bool) (any, *asl.Failure, EventType, error) {
+func (s *scope) invoke(ctx context.Context, v *visit, sched Event, call taskCall, submitted bool) (any, *asl.Failure, EventType, error) {
+	input, token, attempt, timeout, heartbeat := call.input, call.token, call.attempt, call.timeout, call.heartbeat
 	x := s.run
 	if x.in.Invoker == nil {
 		return nil, asl.Failf(asl.ErrRuntime, "no task invoker is configured to run resource %s", v.st.def.Resource), TaskFailed, nil
@@ -337,15 +380,11 @@ func (s *scope) invoke(ctx context.Context, v *visit, sched Event, input any, to
 			}
 		}()
 	}
-	var credentials any
-	if v.st.credentials != nil {
-		credentials, _ = v.st.credentials.Eval(input, s.context(v, attempt, token))
-	}
 	req := TaskRequest{
 		Resource: v.st.def.Resource, Input: input, StateName: v.st.name,
 		ExecutionID: x.ex.ID, ExecutionARN: x.arn, StateMachineARN: x.smARN,
 		Attempt: attempt, ScheduledEventID: sched.ID, TaskToken: token, TimeoutSeconds: timeout, HeartbeatSeconds: heartbeat,
-		Credentials: credentials,
+		Credentials: call.credentials,
 		Heartbeat:   func() { lastBeat.Store(x.clock.Now().UnixNano()) },
 	}
 	// The scope is free while its goroutine waits in Invoke; once Invoke
@@ -477,4 +516,15 @@ func normalize(v any) (any, error) {
 		return nil, err
 	}
 	return payload.Decode(b)
+}
+
+// memberOf is the value of key in a JSON object, nil when v is not an
+// object or has no such key.
+func memberOf(v any, key string) any {
+	o, ok := v.(*jsonvalue.Object)
+	if !ok {
+		return nil
+	}
+	val, _ := o.Get(key)
+	return val
 }

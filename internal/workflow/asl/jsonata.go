@@ -23,7 +23,7 @@ const (
 // jsonataStateFields lists the fields each state type accepts in JSONata.
 var jsonataStateFields = map[string][]string{
 	TypePass:     fieldSet(commonFields, flowFields, assignFields, []string{"Output"}),
-	TypeTask:     fieldSet(commonFields, flowFields, errorFields, assignFields, []string{"Resource", "Arguments", "Output", "TimeoutSeconds", "HeartbeatSeconds"}),
+	TypeTask:     fieldSet(commonFields, flowFields, errorFields, assignFields, []string{"Resource", "Arguments", "Output", "TimeoutSeconds", "HeartbeatSeconds", "Credentials"}),
 	TypeChoice:   fieldSet(commonFields, assignFields, []string{"Choices", "Default", "Output"}),
 	TypeWait:     fieldSet(commonFields, flowFields, assignFields, []string{"Seconds", "Timestamp", "Output"}),
 	TypeSucceed:  fieldSet(commonFields, []string{"Output"}),
@@ -55,9 +55,29 @@ var jsonPathOnly = map[string]string{
 	"Iterator":                       `use "ItemProcessor"`,
 }
 
+// jsonPathHint says what replaces JSONPath field key in a JSONata state
+// of type typ: the hint of jsonPathOnly, narrowed to the fields that
+// type has, or that the type has no such field in JSONPath either.
+func jsonPathHint(typ, key string) string {
+	if !slices.Contains(stateFields[typ], key) {
+		return "a " + typ + " state does not take it in JSONPath either"
+	}
+	switch {
+	case key == "Parameters" && typ == TypePass:
+		return `use "Output"`
+	case key == "Parameters" && typ == TypeMap:
+		return `use "ItemSelector"`
+	case key == "InputPath" && typ == TypeMap:
+		return `use $states.input in "Items", "ItemSelector" or "Output"`
+	case key == "InputPath" && typ != TypeTask && typ != TypeParallel:
+		return `use $states.input in "Output"`
+	}
+	return jsonPathOnly[key]
+}
+
 // jsonataUnsupported are fields of JSONata states this interpreter does
 // not run yet; they are refused rather than ignored.
-var jsonataUnsupported = map[string]string{"ResultWriter": TypeMap, "Credentials": TypeTask}
+var jsonataUnsupported = map[string]string{"ResultWriter": TypeMap}
 
 // ExpressionText returns the expression of a "{% expression %}" string.
 func ExpressionText(s string) (string, bool) {
@@ -96,7 +116,7 @@ func (v *validator) jsonataFieldsOK(n *node, ptr, typ string) {
 		p := pointerJoin(ptr, f.key)
 		switch {
 		case jsonPathOnly[f.key] != "":
-			v.r.add(f.keyPos, p, "field %q belongs to the JSONPath query language and is not allowed in a JSONata state; %s", f.key, jsonPathOnly[f.key])
+			v.r.add(f.keyPos, p, "field %q belongs to the JSONPath query language and is not allowed in a JSONata state; %s", f.key, jsonPathHint(typ, f.key))
 		case jsonataUnsupported[f.key] == typ:
 			v.r.add(f.keyPos, p, "field %q is not supported yet in a JSONata %s state; write this state with JSONPath", f.key, typ)
 		default:
@@ -121,7 +141,7 @@ func (v *validator) jsonataFieldsOK(n *node, ptr, typ string) {
 func (v *validator) jsonataField(f *field, ptr string) bool {
 	n := f.value
 	switch f.key {
-	case "Arguments", "ItemSelector":
+	case "Arguments", "ItemSelector", "Credentials":
 		// AWS takes an object, or one expression giving the whole value.
 		if n.kind != kindObject && !v.jsonataExpr(n, ptr, false) {
 			v.r.add(n.pos, ptr, `must be an object or a "{%% expression %%}"`)

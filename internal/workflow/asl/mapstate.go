@@ -93,6 +93,9 @@ func (v *validator) itemReader(n *node, ptr string) {
 		switch f.key {
 		case "InputType":
 			inputType, _ = v.enum(f.value, fp, "CSV", "JSON", "JSONL", "MANIFEST", "PARQUET")
+			if inputType == "PARQUET" {
+				v.r.add(f.value.pos, fp, "InputType PARQUET is not supported yet; write the items as CSV, JSON or JSONL")
+			}
 		case "CSVHeaderLocation":
 			v.enum(f.value, fp, "FIRST_ROW", "GIVEN")
 		case "CSVHeaders":
@@ -115,7 +118,11 @@ func (v *validator) itemReader(n *node, ptr string) {
 			if s, ok := v.str(f.value, fp); ok && s != "" && !strings.HasPrefix(s, "/") {
 				v.r.add(f.value.pos, fp, "must be a JSON pointer such as /items, got %q", s)
 			}
-		case "ManifestType", "Transformation":
+		case "ManifestType":
+			if t, _ := v.enum(f.value, fp, "S3_INVENTORY", "ATHENA_DATA"); t == "ATHENA_DATA" {
+				v.r.add(f.value.pos, fp, `ManifestType ATHENA_DATA is not supported yet; list the files in an S3 inventory manifest ("InputType": "MANIFEST")`)
+			}
+		case "Transformation":
 			v.nonEmpty(f.value, fp)
 		}
 	}

@@ -224,11 +224,12 @@ func (v *validator) state(sc *scope, f *field, ptr string) {
 	switch typ {
 	case TypeTask:
 		v.require(n, ptr, "Resource", "the URI or ARN of what the task runs")
-		if lang == JSONata {
-			break
+		if lang != JSONata {
+			v.exclusive(n, ptr, "TimeoutSeconds", "TimeoutSecondsPath")
+			v.exclusive(n, ptr, "HeartbeatSeconds", "HeartbeatSecondsPath")
 		}
-		v.exclusive(n, ptr, "TimeoutSeconds", "TimeoutSecondsPath")
-		v.exclusive(n, ptr, "HeartbeatSeconds", "HeartbeatSecondsPath")
+		// Two numbers are compared in either language; an expression or a
+		// path is known only when the state runs.
 		timeout, tok := intValue(n.get("TimeoutSeconds"))
 		hb, hok := intValue(n.get("HeartbeatSeconds"))
 		inRange := func(i int64) bool { return i > 0 && i <= maxSeconds }

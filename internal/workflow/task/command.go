@@ -51,6 +51,12 @@ type Command struct {
 	// Dir is the working directory; Env is added to Velocity's own.
 	Dir string
 	Env map[string]string
+	// Heartbeat, when set, is called each time the command writes to
+	// stderr: a command shows it is alive by what it prints there (its
+	// progress, or a bare newline), as an activity worker calls
+	// SendTaskHeartbeat on Step Functions; HeartbeatSeconds then fails
+	// only a command silent for that long.
+	Heartbeat func()
 }
 
 // stderrTail is how much of a failed command's stderr becomes the cause.
@@ -96,7 +102,7 @@ func (c Command) Run(ctx context.Context, stdin []byte, env []string, rp Reaper)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer
 	stdout := &capped{max: workflow.MaxPayloadTextBytes}
-	cmd.Stdout, cmd.Stderr = stdout, &tail{max: stderrTail, buf: &stderr}
+	cmd.Stdout, cmd.Stderr = stdout, &tail{max: stderrTail, buf: &stderr, onWrite: c.Heartbeat}
 	// Its own process group, so that a timeout or a crash of Velocity
 	// takes down whatever the command started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -230,13 +236,18 @@ func (c *capped) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// tail keeps the last max bytes written.
+// tail keeps the last max bytes written, and calls onWrite (when set)
+// for each write.
 type tail struct {
-	max int
-	buf *bytes.Buffer
+	max     int
+	buf     *bytes.Buffer
+	onWrite func()
 }
 
 func (t *tail) Write(p []byte) (int, error) {
+	if t.onWrite != nil && len(p) > 0 {
+		t.onWrite()
+	}
 	n := len(p)
 	t.buf.Write(p)
 	if over := t.buf.Len() - t.max; over > 0 {
@@ -326,6 +337,10 @@ func (r *Resources) runCommand(ctx context.Context, c Command, req Request, inpu
 	if req.TaskToken != "" {
 		env = append(env, "VELOCITY_TASK_TOKEN="+req.TaskToken)
 	}
+	if req.HeartbeatSeconds > 0 {
+		env = append(env, fmt.Sprintf("VELOCITY_HEARTBEAT_SECONDS=%d", req.HeartbeatSeconds))
+	}
+	c.Heartbeat = req.Heartbeat
 	out, err := c.Run(ctx, stdin, env, r.Reaper)
 	if err != nil {
 		return nil, err
