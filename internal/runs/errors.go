@@ -1,0 +1,30 @@
+package runs
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvalid classifies a request the caller has to change: a definition
+// with errors, an unknown name, a run that cannot be re-run. Callers test
+// with errors.Is; the message says what to do.
+var ErrInvalid = errors.New("invalid request")
+
+// ErrNotRunning is returned for a run that does not execute in this
+// process (it finished, or another process runs it).
+var ErrNotRunning = errors.New("run is not running here")
+
+// InvalidError is an ErrInvalid with, for a definition, every problem
+// found (file:line:col: message), one a line.
+type InvalidError struct {
+	Problems []string
+	Err      error
+}
+
+func (e *InvalidError) Error() string        { return e.Err.Error() }
+func (e *InvalidError) Unwrap() error        { return e.Err }
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalidf(format string, args ...any) error {
+	return &InvalidError{Err: fmt.Errorf(format, args...)}
+}
