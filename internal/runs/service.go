@@ -148,6 +148,11 @@ func (s *Service) Cancel(ctx context.Context, id int64, force bool) error {
 	if r == nil {
 		return fmt.Errorf("run %d: %w", id, ErrNotRunning)
 	}
+	select {
+	case <-r.done:
+		return fmt.Errorf("run %d has ended: %w", id, ErrNotRunning)
+	default:
+	}
 	r.cancel()
 	if force {
 		r.forceOnce.Do(func() { close(r.force) })
