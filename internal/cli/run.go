@@ -42,6 +42,8 @@ type runOptions struct {
 	only      []string
 	skip      []string
 	portRange string
+	// server starts the run on the data directory's velocity serve.
+	server bool
 }
 
 // runRequest is what `run` and `rerun` ask the shared code to do.
@@ -112,6 +114,7 @@ func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
 	f.IntVar(&o.tailLines, "tail-lines", console.DefaultTailLines, "show the last `N` lines of each failed action's log at the end (0: only where the log is)")
 	f.BoolVar(&o.strict, "strict", false, "fail an action that may read files an earlier action created without declaring them in outputs or cache (default: warn)")
 	f.StringVar(&o.portRange, "port-range", "", "take the ports of sidecars and deployed instances from `LOW-HIGH` only, e.g. 41000-41099 (default port_range in velocity.yml, else any free port)")
+	f.BoolVar(&o.server, "server", false, "run on the velocity serve that owns the data directory (its services, its environment) and show it here")
 	f.StringVar(&o.cacheSize, "cache-size", "", "bound the blob store (outputs, logs, caches) to `SIZE`, e.g. 500MB, 10GB (default $VELOCITY_CACHE_SIZE, else 10GB); least recently used blobs go first")
 }
 
@@ -178,6 +181,9 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		a.log.Debug("journal closed", "took", time.Since(t))
 	}()
 	a.log.Debug("journal opened", "took", time.Since(began))
+	if o.server {
+		return a.runOnServer(ctx, h, req, o, live)
+	}
 	svc, err := a.runsService(ctx, h)
 	if err != nil {
 		return err
@@ -204,7 +210,7 @@ func (o runRequest) startRequest(cacheSize int64) runs.StartRequest {
 // follow renders run id in the terminal until its stream ends: the
 // console's view, the approval prompt, and when the run finishes its
 // report. Ctrl-C cancels the run; a second one skips its clean-up.
-func (a *app) follow(ctx context.Context, svc *runs.Service, id int64, o runRequest, live bool) error {
+func (a *app) follow(ctx context.Context, svc runControl, id int64, o runRequest, live bool) error {
 	events, err := svc.Watch(ctx, id, 0)
 	if err != nil {
 		return err
@@ -230,7 +236,7 @@ func (a *app) follow(ctx context.Context, svc *runs.Service, id int64, o runRequ
 
 // cancelOnSignal cancels run id at the first SIGINT (or SIGTERM, SIGHUP)
 // and forces it at the second; the returned func stops listening.
-func (a *app) cancelOnSignal(svc *runs.Service, id int64, con *console.Console) func() {
+func (a *app) cancelOnSignal(svc runControl, id int64, con *console.Console) func() {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -261,7 +267,7 @@ func (a *app) cancelOnSignal(svc *runs.Service, id int64, con *console.Console) 
 // promptApproval lets the run's own terminal answer a stage's approval,
 // when stdin is one; whoever decides first (velocity approve elsewhere)
 // wins, and the run says so.
-func (a *app) promptApproval(ctx context.Context, svc *runs.Service, id int64, stage string, con *console.Console) {
+func (a *app) promptApproval(ctx context.Context, svc runControl, id int64, stage string, con *console.Console) {
 	in := a.terminalInput()
 	if in == nil {
 		return
@@ -278,7 +284,7 @@ func (a *app) promptApproval(ctx context.Context, svc *runs.Service, id int64, s
 
 // report prints the summary of a finished run and the end of the log of
 // each action that failed it.
-func (a *app) report(ctx context.Context, svc *runs.Service, id int64, o runRequest, live bool) {
+func (a *app) report(ctx context.Context, svc runControl, id int64, o runRequest, live bool) {
 	d, err := svc.Show(ctx, id)
 	if err != nil {
 		return
@@ -290,7 +296,7 @@ func (a *app) report(ctx context.Context, svc *runs.Service, id int64, o runRequ
 
 // runExit waits for run id to end and turns how it ended into the exit
 // status.
-func (a *app) runExit(ctx context.Context, svc *runs.Service, id int64) error {
+func (a *app) runExit(ctx context.Context, svc runControl, id int64) error {
 	res, err := svc.Wait(ctx, id)
 	if err != nil {
 		return err
