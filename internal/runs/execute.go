@@ -17,7 +17,7 @@ import (
 // executor, the deployer, the workflow runtime.
 func (x *starting) begin(ctx context.Context) error {
 	cfg := x.svc.cfg
-	x.feed = newFeed(x.run.ID)
+	x.feed = newFeed(x.run.ID, cfg.History)
 	// What the run's parts log are messages of its stream, not lines on
 	// stderr cutting through a terminal's view.
 	x.log = slog.New(LogHandler(cfg.Logger.Handler(), func(m Message) {

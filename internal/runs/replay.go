@@ -48,7 +48,7 @@ func (s *Service) replay(ctx context.Context, id int64) (*feed, error) {
 	if d.Run.Status.Final() {
 		add(Event{Time: d.Run.Finished, Kind: KindRunFinished, RunFinished: &RunFinished{Status: d.Run.Status, Reason: d.Run.Reason}})
 	}
-	f := newFeed(id)
+	f := newFeed(id, s.cfg.History)
 	for _, e := range events {
 		f.emit(e)
 	}

@@ -55,6 +55,9 @@ type Config struct {
 	// Logger decides which log records of a run become messages of its
 	// stream (its level); nil keeps warnings and errors.
 	Logger *slog.Logger
+	// History bounds the bytes of events a run keeps in memory for
+	// watchers who come late or fall behind; 0 is 64 MiB.
+	History int
 	// Server names the velocity serve that owns the data directory, in
 	// the Deployed event of runs that deploy through it.
 	Server string
