@@ -15,7 +15,7 @@ import (
 
 // begin opens the run's stream and gathers what its actions need: the
 // executor, the deployer, the workflow runtime.
-func (x *starting) begin(ctx context.Context) error {
+func (x *runner) begin(ctx context.Context) error {
 	cfg := x.svc.cfg
 	x.feed = newFeed(x.run.ID, cfg.History)
 	// What the run's parts log are messages of its stream, not lines on
@@ -29,7 +29,7 @@ func (x *starting) begin(ctx context.Context) error {
 		return err
 	}
 	x.executor = ex
-	x.defer_(func() { ex.Close() })
+	x.onEnd(func() { ex.Close() })
 	// One picker for sidecars and instances: the two never get the same
 	// port, even while neither listens yet.
 	x.picker = &netport.Picker{}
@@ -48,7 +48,7 @@ func (x *starting) begin(ctx context.Context) error {
 			return err
 		}
 		x.workflows = w
-		x.defer_(release)
+		x.onEnd(release)
 	}
 	facts, note := conditionFacts(ctx, cfg.Store, x.pipeline, x.req.Dir, x.req.Commit, x.snap)
 	x.facts = facts
@@ -58,7 +58,7 @@ func (x *starting) begin(ctx context.Context) error {
 	return nil
 }
 
-func (x *starting) deploys(ctx context.Context) error {
+func (x *runner) deploys(ctx context.Context) error {
 	if x.svc.cfg.Deploys == nil {
 		return fmt.Errorf("run %d deploys, and this velocity deploys nothing", x.run.ID)
 	}
@@ -70,12 +70,12 @@ func (x *starting) deploys(ctx context.Context) error {
 		return err
 	}
 	x.deployer = d
-	x.defer_(d.Close)
+	x.onEnd(d.Close)
 	return nil
 }
 
 // started is the RunStarted event of the run.
-func (x *starting) started() *RunStarted {
+func (x *runner) started() *RunStarted {
 	e := &RunStarted{Project: x.pipeline.Name, Commit: x.snap.Commit, Branch: x.snap.Branch, Dirty: x.snap.Dirty,
 		Workspace: x.snap.Dir, Stages: shape(x.plan, x.sel)}
 	if x.sel != nil {
@@ -86,7 +86,7 @@ func (x *starting) started() *RunStarted {
 }
 
 // notes says what the run is, for those watching.
-func (x *starting) notes() {
+func (x *runner) notes() {
 	f := x.feed
 	f.note("velocity: run %d of %s%s", x.run.ID, x.pipeline.Name, describeSnapshot(x.snap))
 	if x.req.Note != "" {
@@ -105,7 +105,7 @@ func (x *starting) notes() {
 
 // execute runs the pipeline to its end, then hosts what it deployed until
 // ctx ends when asked to, and closes the stream.
-func (x *starting) execute(ctx context.Context, r *liveRun) {
+func (x *runner) execute(ctx context.Context, r *liveRun) {
 	defer x.svc.ended(x.run.ID)
 	defer close(r.done)
 	defer x.feed.close()
@@ -145,7 +145,7 @@ func (x *starting) execute(ctx context.Context, r *liveRun) {
 	}
 }
 
-func (x *starting) engine() *engine.Engine {
+func (x *runner) engine() *engine.Engine {
 	cfg := x.svc.cfg
 	return &engine.Engine{
 		Executor:    x.executor,
@@ -168,14 +168,14 @@ func (x *starting) engine() *engine.Engine {
 
 // deployerOrNil keeps a nil RunDeployer from becoming a non-nil
 // engine.Deployer holding nil.
-func (x *starting) deployerOrNil() engine.Deployer {
+func (x *runner) deployerOrNil() engine.Deployer {
 	if x.deployer == nil {
 		return nil
 	}
 	return x.deployer
 }
 
-func (x *starting) engineRun(force <-chan struct{}) engine.Run {
+func (x *runner) engineRun(force <-chan struct{}) engine.Run {
 	p, snap, ws := x.pipeline, x.snap, x.snap.Dir
 	return engine.Run{
 		ID:     x.run.ID,

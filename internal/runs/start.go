@@ -73,7 +73,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (int64, error) {
 	if req.Jobs < 1 {
 		return 0, invalidf("--jobs must be at least 1, got %d", req.Jobs)
 	}
-	x := &starting{svc: s, req: req, began: time.Now()}
+	x := &runner{svc: s, req: req, began: time.Now()}
 	if req.Rerun != 0 {
 		if err := x.rerun(ctx); err != nil {
 			return 0, err
@@ -97,8 +97,8 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (int64, error) {
 	return x.run.ID, nil
 }
 
-// starting is one run from its request to its end.
-type starting struct {
+// runner is one run from its request to its end.
+type runner struct {
 	svc   *Service
 	req   StartRequest
 	began time.Time
@@ -125,9 +125,9 @@ type starting struct {
 	facts     expr.Facts
 }
 
-func (x *starting) defer_(f func()) { x.cleanup = append(x.cleanup, f) }
+func (x *runner) onEnd(f func()) { x.cleanup = append(x.cleanup, f) }
 
-func (x *starting) release() {
+func (x *runner) release() {
 	for i := len(x.cleanup) - 1; i >= 0; i-- {
 		x.cleanup[i]()
 	}
@@ -135,7 +135,7 @@ func (x *starting) release() {
 }
 
 // rerun turns a request to re-run an earlier run into what that run was.
-func (x *starting) rerun(ctx context.Context) error {
+func (x *runner) rerun(ctx context.Context) error {
 	old, err := x.svc.cfg.Store.Run(ctx, x.req.Rerun)
 	if err != nil {
 		return &InvalidError{Err: fmt.Errorf("run %d not found in %s (see 'velocity runs')", x.req.Rerun, x.svc.cfg.DataDir)}
@@ -175,7 +175,7 @@ func (x *starting) rerun(ctx context.Context) error {
 
 // prepare copies the project into its workspace, reads its definition
 // and journals the run.
-func (x *starting) prepare(ctx context.Context) error {
+func (x *runner) prepare(ctx context.Context) error {
 	req := x.req
 	if fi, err := os.Stat(req.Dir); err != nil || !fi.IsDir() {
 		return invalidf("%s is not a directory", req.Dir)
@@ -196,7 +196,7 @@ func (x *starting) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	x.defer_(func() { lock.Release() })
+	x.onEnd(func() { lock.Release() })
 	if err := x.snapshot(ctx, token); err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func (x *starting) prepare(ctx context.Context) error {
 }
 
 // define reads the definition at path and selects the part to run.
-func (x *starting) define(path string) (err error) {
+func (x *runner) define(path string) (err error) {
 	if x.pipeline, err = LoadPipeline(path, x.shown, x.req.Dir); err != nil {
 		return err
 	}
@@ -226,12 +226,12 @@ func (x *starting) define(path string) (err error) {
 // run, so tools' caches keyed by path hit) back to the project's state.
 // It stays after the run: paths in the output lead to files until the
 // project's next run.
-func (x *starting) snapshot(ctx context.Context, token string) error {
+func (x *runner) snapshot(ctx context.Context, token string) error {
 	slot, err := source.Workspaces{Dir: x.svc.workspacesDir()}.Claim(x.req.Dir)
 	if err != nil {
 		return err
 	}
-	x.defer_(func() { slot.Release() })
+	x.onEnd(func() { slot.Release() })
 	x.snap, err = source.Take(ctx, x.req.Dir, slot.Dir, source.Options{Rev: x.req.Commit})
 	if err != nil {
 		if errors.Is(err, source.ErrUnknownRev) {
@@ -244,12 +244,12 @@ func (x *starting) snapshot(ctx context.Context, token string) error {
 	if err := os.MkdirAll(x.tmp, 0o700); err != nil {
 		return err
 	}
-	x.defer_(func() { os.RemoveAll(x.tmp) })
+	x.onEnd(func() { os.RemoveAll(x.tmp) })
 	return nil
 }
 
 // journal records the run with the actions it takes.
-func (x *starting) journal(ctx context.Context, lockPath string) error {
+func (x *runner) journal(ctx context.Context, lockPath string) error {
 	var actions []store.Action
 	x.plan.Each(func(s *plan.Stage, n *plan.Node) {
 		if x.sel.Has(n) {
