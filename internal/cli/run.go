@@ -192,10 +192,18 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	if err != nil {
 		return a.runsError(err, o.only)
 	}
-	if err := a.follow(ctx, svc, id, o, live); err != nil {
+	if err := a.follow(ctx, followed{svc}, id, o, live); err != nil {
 		return err
 	}
 	return a.runExit(ctx, svc, id)
+}
+
+// followed is the runs service of this process, whose runs wait for the
+// terminal when it is slow to print rather than leaving it behind.
+type followed struct{ *runs.Service }
+
+func (f followed) Watch(ctx context.Context, id int64, from runs.Cursor) (<-chan runs.Event, error) {
+	return f.Follow(ctx, id, from)
 }
 
 func (o runRequest) startRequest(cacheSize int64) runs.StartRequest {
@@ -220,6 +228,9 @@ func (a *app) follow(ctx context.Context, svc runControl, id int64, o runRequest
 	defer stop()
 	for e := range events {
 		con.Handle(e)
+		if len(events) == 0 {
+			con.Flush()
+		}
 		switch {
 		case e.RunStarted != nil:
 			con.Start()

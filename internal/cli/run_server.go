@@ -22,6 +22,7 @@ type runControl interface {
 
 var (
 	_ runControl = (*runs.Service)(nil)
+	_ runControl = followed{}
 	_ runControl = (*serverRuns)(nil)
 )
 
@@ -63,7 +64,7 @@ type serverRuns struct {
 }
 
 func (s *serverRuns) Watch(ctx context.Context, id int64, from runs.Cursor) (<-chan runs.Event, error) {
-	ev, err := s.client.WatchRun(ctx, id, from)
+	ev, err := s.client.WatchRun(ctx, id, from, true)
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,11 @@ func (a *app) runsService(ctx context.Context, h *home) (*runs.Service, error) {
 			}
 			return newActionWorkflows(wrt), wrt.close, nil
 		},
-		Evict:   func(ctx context.Context, limit int64) { a.evict(ctx, h.store, blobs, limit) },
+		Evict: func(ctx context.Context, limit int64) { a.evict(ctx, h.store, blobs, limit) },
+		// The terminal is the only watcher of velocity run's run, there
+		// from the start: little history is needed, and memory stays flat
+		// however much the actions print.
+		History: 1 << 20,
 		Environ: a.environ(),
 		Version: Version,
 		Logger:  a.log,

@@ -234,7 +234,15 @@ func (c *Console) output(e *runs.Output) {
 		}
 		return
 	}
+	// Lines come in bursts: Flush writes them when the burst ends.
 	fmt.Fprintf(c.out, "[%s] %s\n", e.Action, printable([]byte(e.Text)))
+}
+
+// Flush writes what Handle buffered: output lines wait for it (or for the
+// buffer to fill), so that a burst of lines costs one write, not one each.
+func (c *Console) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.out.Flush()
 }
 

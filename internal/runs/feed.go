@@ -3,6 +3,7 @@ package runs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -11,7 +12,11 @@ import (
 // watchers: a test suite printing gigabytes must not make velocity hold
 // them all. Beyond it the oldest events go; a watcher that asks for them
 // gets a message saying where the whole logs are.
-const defaultHistory = 64 << 20
+const defaultHistory = 16 << 20
+
+// followLag is how many events a follower may be behind before the run
+// waits for it, as it waits for a terminal that is slow to print.
+const followLag = 1024
 
 // feed is the event stream of a run executing in this process. It keeps
 // the run's events (up to its history bound), so that a watcher who
@@ -31,21 +36,31 @@ type feed struct {
 	// without it a late watcher could not render the rest.
 	started *Event
 	closed  bool
-	// changed is closed and replaced whenever events grow or the feed
-	// closes, waking every watcher.
+	// followers are the watchers the run waits for; moved is signalled
+	// when one of them takes an event or goes.
+	followers []*follower
+	moved     *sync.Cond
+	// changed is closed and replaced when events grow or the feed
+	// closes while a watcher waits (waited), waking every watcher.
 	changed chan struct{}
+	waited  bool
 }
 
 func newFeed(runID int64, history int) *feed {
 	if history <= 0 {
 		history = defaultHistory
 	}
-	return &feed{runID: runID, history: history, changed: make(chan struct{})}
+	f := &feed{runID: runID, history: history, changed: make(chan struct{})}
+	f.moved = sync.NewCond(&f.mu)
+	return f
 }
+
+// follower is a watcher whose position holds the run back.
+type follower struct{ cursor Cursor }
 
 // eventSize is about what an event holds in memory.
 func eventSize(e Event) int {
-	n := 128
+	n := 256
 	switch {
 	case e.Output != nil:
 		n += len(e.Output.Text) + len(e.Output.Action)
@@ -72,7 +87,9 @@ func (f *feed) emit(e Event) {
 	}
 	f.events = append(f.events, e)
 	f.size += eventSize(e)
-	for f.size > f.history && len(f.events) > 1 {
+	// Events a follower has yet to take stay whatever the bound: it
+	// is at most followLag events behind.
+	for f.size > f.history && len(f.events) > 1 && f.taken(f.events[0].Seq) {
 		old := f.events[0]
 		if old.RunStarted != nil {
 			f.started = &old
@@ -83,8 +100,51 @@ func (f *feed) emit(e Event) {
 		f.size -= eventSize(old)
 		f.dropped++
 	}
-	close(f.changed)
-	f.changed = make(chan struct{})
+	if f.waited {
+		close(f.changed)
+		f.changed = make(chan struct{})
+		f.waited = false
+	}
+	// A follower far behind holds the run (its output) back until it
+	// catches up, so that it loses nothing and memory stays bounded.
+	for f.behind(e.Seq) && !f.closed {
+		f.moved.Wait()
+	}
+}
+
+// taken reports whether every follower has taken event seq.
+func (f *feed) taken(seq Cursor) bool {
+	for _, w := range f.followers {
+		if w.cursor < seq {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *feed) behind(seq Cursor) bool {
+	for _, w := range f.followers {
+		if seq-w.cursor > followLag {
+			return true
+		}
+	}
+	return false
+}
+
+// took records that follower w has taken the events up to c.
+func (f *feed) took(w *follower, c Cursor) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w.cursor = c
+	f.moved.Broadcast()
+}
+
+// unfollow forgets follower w, which holds the run back no more.
+func (f *feed) unfollow(w *follower) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.followers = slices.DeleteFunc(f.followers, func(x *follower) bool { return x == w })
+	f.moved.Broadcast()
 }
 
 // close ends the stream; watchers get what is left, then their channel
@@ -95,6 +155,7 @@ func (f *feed) close() {
 	if !f.closed {
 		f.closed = true
 		close(f.changed)
+		f.moved.Broadcast()
 	}
 }
 
@@ -110,6 +171,7 @@ func (f *feed) next(c Cursor) (events []Event, wait <-chan struct{}, done bool) 
 	if i := int(c) - f.dropped; i < len(f.events) {
 		return f.events[i:], nil, false
 	}
+	f.waited = true
 	return nil, f.changed, f.closed
 }
 
@@ -130,18 +192,34 @@ func (f *feed) gap(c Cursor) []Event {
 }
 
 // watch delivers the events after from on a channel until the feed
-// closes or ctx ends.
-func (f *feed) watch(ctx context.Context, from Cursor) <-chan Event {
+// closes or ctx ends. A following watcher holds the run back when it is
+// far behind, instead of losing the oldest events.
+func (f *feed) watch(ctx context.Context, from Cursor, follow bool) <-chan Event {
 	out := make(chan Event, 64)
+	var w *follower
+	if follow {
+		w = &follower{cursor: from}
+		f.mu.Lock()
+		f.followers = append(f.followers, w)
+		f.mu.Unlock()
+	}
 	go func() {
 		defer close(out)
+		if w != nil {
+			defer f.unfollow(w)
+		}
 		c := from
 		for {
 			events, wait, done := f.next(c)
-			for _, e := range events {
+			for i, e := range events {
 				select {
 				case out <- e:
 					c = max(c, e.Seq)
+					// A follower says where it is now and then, and
+					// at the end of what it was given.
+					if w != nil && (i%(followLag/4) == 0 || i == len(events)-1) {
+						f.took(w, c)
+					}
 				case <-ctx.Done():
 					return
 				}

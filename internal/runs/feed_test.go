@@ -13,7 +13,7 @@ func TestFeedKeepsItsHistoryBounded(t *testing.T) {
 	f := newFeed(7, 10_000)
 	ctx := context.Background()
 	f.emit(Event{Kind: KindRunStarted, RunStarted: &RunStarted{Project: "p"}})
-	early := f.watch(ctx, 0)
+	early := f.watch(ctx, 0, false)
 	var got []Event
 	for i := range 1000 {
 		f.emit(Event{Kind: KindOutput, Output: &Output{Action: "a/b", Text: fmt.Sprint("line ", i)}})
@@ -38,7 +38,7 @@ func TestFeedKeepsItsHistoryBounded(t *testing.T) {
 	}
 
 	var late []Event
-	for e := range f.watch(ctx, 0) {
+	for e := range f.watch(ctx, 0, false) {
 		late = append(late, e)
 	}
 	if late[0].RunStarted == nil || late[1].Message == nil || late[1].Message.Level != "warning" {
@@ -55,5 +55,30 @@ func TestFeedKeepsItsHistoryBounded(t *testing.T) {
 	}
 	if late[1].Seq != kept[0].Seq-1 {
 		t.Errorf("the warning has seq %d, the first kept event %d", late[1].Seq, kept[0].Seq)
+	}
+}
+
+// TestFollowerHoldsTheRunBackInsteadOfLosingEvents: a follower slower
+// than the run loses nothing however small the history; the run waits.
+func TestFollowerHoldsTheRunBackInsteadOfLosingEvents(t *testing.T) {
+	f := newFeed(7, 1000)
+	ctx := context.Background()
+	f.emit(Event{Kind: KindRunStarted, RunStarted: &RunStarted{Project: "p"}})
+	events := f.watch(ctx, 0, true)
+	go func() {
+		for i := range 5000 {
+			f.emit(Event{Kind: KindOutput, Output: &Output{Action: "a/b", Text: fmt.Sprint("line ", i)}})
+		}
+		f.close()
+	}()
+	n := 0
+	for e := range events {
+		n++
+		if e.Seq != Cursor(n) || e.Message != nil {
+			t.Fatalf("event %d: %+v", n, e)
+		}
+	}
+	if n != 5001 {
+		t.Errorf("the follower got %d events, want 5001", n)
 	}
 }

@@ -42,7 +42,9 @@ func (o *observer) AttemptStarted(n *plan.Node, attempt int, at time.Time) {
 func (o *observer) Output(n *plan.Node, p []byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.splitter(n).Feed(p, func(line []byte) { o.line(n, line) })
+	// One time for the lines of a chunk: they came together.
+	now := time.Now()
+	o.splitter(n).Feed(p, func(line []byte) { o.line(n, line, now) })
 }
 
 func (o *observer) splitter(n *plan.Node) *LineSplitter {
@@ -54,15 +56,15 @@ func (o *observer) splitter(n *plan.Node) *LineSplitter {
 	return s
 }
 
-func (o *observer) line(n *plan.Node, line []byte) {
-	o.feed.emit(Event{Kind: KindOutput, Output: &Output{Action: n.ID(), Attempt: o.attempt[n], Stream: "combined", Text: string(line)}})
+func (o *observer) line(n *plan.Node, line []byte, at time.Time) {
+	o.feed.emit(Event{Time: at, Kind: KindOutput, Output: &Output{Action: n.ID(), Attempt: o.attempt[n], Stream: "combined", Text: string(line)}})
 }
 
 // AttemptFinished implements engine.Observer.
 func (o *observer) AttemptFinished(n *plan.Node, a store.Attempt, final bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.splitter(n).Flush(func(line []byte) { o.line(n, line) })
+	o.splitter(n).Flush(func(line []byte) { o.line(n, line, a.Finished) })
 	o.feed.emit(Event{Kind: KindAttemptFinished, AttemptFinished: &AttemptFinished{
 		Action: n.ID(), Attempt: a.N, Status: a.Status, ExitCode: a.ExitCode, Reason: a.Reason,
 		Started: a.Started, Finished: a.Finished, Final: final,

@@ -56,7 +56,7 @@ type Config struct {
 	// stream (its level); nil keeps warnings and errors.
 	Logger *slog.Logger
 	// History bounds the bytes of events a run keeps in memory for
-	// watchers who come late or fall behind; 0 is 64 MiB.
+	// watchers who come late or fall behind; 0 is 16 MiB.
 	History int
 	// Server names the velocity serve that owns the data directory, in
 	// the Deployed event of runs that deploy through it.
@@ -130,17 +130,30 @@ func (s *Service) ended(id int64) {
 
 // Watch streams the events of run id after cursor from: what happened so
 // far, then live events until the run's stream ends or ctx does, when the
-// channel closes. Every watcher sees the same sequence. A run this
-// process does not execute is replayed from the journal and its logs.
+// channel closes. Every watcher sees the same sequence. A watcher that
+// falls further behind than the run keeps (see Config.History) gets a
+// warning in place of the events it missed. A run this process does not
+// execute is replayed from the journal and its logs.
 func (s *Service) Watch(ctx context.Context, id int64, from Cursor) (<-chan Event, error) {
+	return s.watch(ctx, id, from, false)
+}
+
+// Follow is Watch for the one who renders the run as it goes (its
+// terminal): the run waits for this watcher when it falls behind, as it
+// waits for a slow terminal, and so it misses nothing.
+func (s *Service) Follow(ctx context.Context, id int64, from Cursor) (<-chan Event, error) {
+	return s.watch(ctx, id, from, true)
+}
+
+func (s *Service) watch(ctx context.Context, id int64, from Cursor, follow bool) (<-chan Event, error) {
 	if r := s.lookup(id); r != nil {
-		return r.feed.watch(ctx, from), nil
+		return r.feed.watch(ctx, from, follow), nil
 	}
 	f, err := s.replay(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return f.watch(ctx, from), nil
+	return f.watch(ctx, from, false), nil
 }
 
 // Cancel stops run id: running actions get SIGTERM, nothing new starts

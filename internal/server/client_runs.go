@@ -54,9 +54,13 @@ const reconnects = 3
 
 // WatchRun streams the events of run id after cursor from. A stream cut
 // before its end is resumed from the last event received, so no event is
-// lost or repeated.
-func (c *Client) WatchRun(ctx context.Context, id int64, from runs.Cursor) (*RunEvents, error) {
-	resp, err := c.send(ctx, http.MethodGet, fmt.Sprintf("/api/v1/runs/%d/events?from=%d", id, from), nil)
+// lost or repeated. With follow, the run waits for this client when it
+// falls behind (see runs.Service.Follow): for the one rendering it.
+func (c *Client) WatchRun(ctx context.Context, id int64, from runs.Cursor, follow bool) (*RunEvents, error) {
+	path := func(from runs.Cursor) string {
+		return fmt.Sprintf("/api/v1/runs/%d/events?from=%d&follow=%t", id, from, follow)
+	}
+	resp, err := c.send(ctx, http.MethodGet, path(from), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +78,7 @@ func (c *Client) WatchRun(ctx context.Context, id int64, from runs.Cursor) (*Run
 			if tries++; tries > reconnects {
 				break
 			}
-			resp, err = c.send(ctx, http.MethodGet, fmt.Sprintf("/api/v1/runs/%d/events?from=%d", id, cursor), nil)
+			resp, err = c.send(ctx, http.MethodGet, path(cursor), nil)
 			if err != nil {
 				break
 			}

@@ -103,7 +103,8 @@ func runID(r *http.Request) (int64, error) {
 
 // handleEvents streams a run's events from the cursor of ?from= or of
 // the Last-Event-ID header of a reconnecting client, until the run's
-// stream ends or the client goes.
+// stream ends or the client goes. With ?follow=true the run waits for
+// this client when it falls behind (runs.Service.Follow).
 func (h *Runs) handleEvents(w http.ResponseWriter, r *http.Request) {
 	id, err := runID(r)
 	if err != nil {
@@ -121,7 +122,11 @@ func (h *Runs) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	events, err := h.Service.Watch(r.Context(), id, runs.Cursor(cursor))
+	watch := h.Service.Watch
+	if r.URL.Query().Get("follow") == "true" {
+		watch = h.Service.Follow
+	}
+	events, err := watch(r.Context(), id, runs.Cursor(cursor))
 	if err != nil {
 		h.fail(w, r, err)
 		return

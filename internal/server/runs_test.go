@@ -109,7 +109,7 @@ stages:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := c.WatchRun(ctx, id, 0)
+	ev, err := c.WatchRun(ctx, id, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ stages:
 	}
 
 	// A watcher resuming from a cursor gets only what follows.
-	ev, err = c.WatchRun(ctx, id, events[len(events)-3].Seq)
+	ev, err = c.WatchRun(ctx, id, events[len(events)-3].Seq, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestRunsAPIErrorsAndControl(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != http.StatusBadRequest || !strings.Contains(se.Message, "no such file") {
 		t.Errorf("a directory without velocity.yml: %v", err)
 	}
-	if _, err := c.WatchRun(ctx, 42, 0); !errors.As(err, &se) || se.Code != http.StatusNotFound {
+	if _, err := c.WatchRun(ctx, 42, 0, false); !errors.As(err, &se) || se.Code != http.StatusNotFound {
 		t.Errorf("watching an unknown run: %v", err)
 	}
 
@@ -169,7 +169,7 @@ stages:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := c.WatchRun(ctx, id, 0)
+	ev, err := c.WatchRun(ctx, id, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
