@@ -5,6 +5,7 @@ package console
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -290,7 +291,7 @@ func (c *Console) deployed(e *runs.Deployed) {
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "velocity: deployed through velocity serve (%s); the services keep running there:\n", e.Server)
+	fmt.Fprintf(&b, "velocity: deployed through %s (%s); the services keep running there:\n", cmp.Or(e.Host, "velocity serve"), e.Server)
 	for _, u := range e.URLs {
 		fmt.Fprintf(&b, "  %s\n", u)
 	}

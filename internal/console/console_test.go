@@ -267,3 +267,19 @@ func TestLiveViewShowsOnlyTheSelection(t *testing.T) {
 		t.Errorf("view:\n%s\nwant build/test only", got)
 	}
 }
+
+// TestDeployedThroughAnotherProcessIsNamed: services deployed through the
+// data directory's server are listed where they keep running; those this
+// process hosts are announced by the hosting itself.
+func TestDeployedThroughAnotherProcessIsNamed(t *testing.T) {
+	var out bytes.Buffer
+	c := New(&out, Options{})
+	c.Stop()
+	c.Handle(runs.Event{Deployed: &runs.Deployed{Hosted: true, URLs: []string{"staging/web (release r1): http://a"}}})
+	c.Handle(runs.Event{Deployed: &runs.Deployed{Server: "/d/velocity.sock", URLs: []string{"staging/web (release r2): http://b"}}})
+	want := "velocity: deployed through velocity serve (/d/velocity.sock); the services keep running there:\n" +
+		"  staging/web (release r2): http://b\n"
+	if out.String() != want {
+		t.Errorf("output:\n%q\nwant:\n%q", out.String(), want)
+	}
+}

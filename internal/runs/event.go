@@ -158,9 +158,11 @@ type ApprovalDecided struct {
 
 // Deployed lists what the run deployed, after it finished. Hosted is
 // true when the process that ran it serves the services (until the run
-// is cancelled); otherwise Server owns them.
+// is cancelled); otherwise Host ("velocity serve", or a velocity run that
+// hosts) at Server keeps them running.
 type Deployed struct {
 	Hosted bool     `json:"hosted"`
+	Host   string   `json:"host,omitempty"`
 	Server string   `json:"server,omitempty"`
 	URLs   []string `json:"urls"`
 }

@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -136,7 +137,11 @@ func (x *runner) execute(ctx context.Context, r *liveRun) {
 	}
 	d := x.deployer
 	if urls := d.URLs(); d.Hosted() || len(urls) > 0 {
-		x.feed.emit(Event{Kind: KindDeployed, Deployed: &Deployed{Hosted: d.Hosted(), Server: x.svc.cfg.Server, URLs: urls}})
+		e := &Deployed{Hosted: d.Hosted(), Server: x.svc.cfg.Server, URLs: urls, Host: "velocity serve"}
+		if f := x.svc.cfg.HostName; f != nil && !e.Hosted {
+			e.Host = cmp.Or(f(jctx), e.Host)
+		}
+		x.feed.emit(Event{Kind: KindDeployed, Deployed: e})
 	}
 	if d.Hosted() && outcome.Status == store.Succeeded && err == nil && !x.req.NoServe {
 		d.Serve(ctx, func(format string, args ...any) {

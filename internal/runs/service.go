@@ -58,9 +58,11 @@ type Config struct {
 	// History bounds the bytes of events a run keeps in memory for
 	// watchers who come late or fall behind; 0 is 16 MiB.
 	History int
-	// Server names the velocity serve that owns the data directory, in
-	// the Deployed event of runs that deploy through it.
-	Server string
+	// Server is where the process that owns the data directory's
+	// deploys listens, and HostName what it is ("velocity serve" when
+	// nil), for the Deployed event of runs that deploy through it.
+	Server   string
+	HostName func(ctx context.Context) string
 }
 
 // Service runs pipelines. It is safe for concurrent use.
