@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/releases"
+	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/server"
 	"github.com/velocity-ci/velocity/internal/store"
 )
@@ -37,7 +37,7 @@ func (a *app) deploys(h *home, blobs *artifact.Blobs, secrets releases.Secrets) 
 			return nil, nil
 		},
 		Publish: func(ctx context.Context, host *releases.Host) (string, func(), error) {
-			return a.publish(ctx, h, host, nil)
+			return a.publish(ctx, h, host, nil, nil)
 		},
 	}
 }
@@ -45,8 +45,11 @@ func (a *app) deploys(h *home, blobs *artifact.Blobs, secrets releases.Secrets) 
 // publish serves the control API of host on the data directory's socket
 // until the returned func is called; shutdown, when set, lets a request
 // stop the process.
-func (a *app) publish(ctx context.Context, h *home, host *releases.Host, shutdown func()) (string, func(), error) {
+func (a *app) publish(ctx context.Context, h *home, host *releases.Host, runsAPI *runs.Service, shutdown func()) (string, func(), error) {
 	srv := &server.Server{Releases: host.Service(), Logger: a.log, Shutdown: shutdown}
+	if runsAPI != nil {
+		srv.Runs = &server.Runs{Service: runsAPI, Logger: a.log}
+	}
 	sock := h.socketPath()
 	// The host's lock is held: a socket file left here is a dead host's.
 	os.Remove(sock)
@@ -64,29 +67,6 @@ func (a *app) publish(ctx context.Context, h *home, host *releases.Host, shutdow
 		os.Remove(sock)
 	}
 	return sock, stop, nil
-}
-
-// finishDeploys tells where a run's deploys serve and, when the run
-// hosts them and serve is set, keeps them up until ctx ends (Ctrl-C).
-func (a *app) finishDeploys(ctx context.Context, h *home, d releases.RunDeployer, serve bool) {
-	say := func(format string, args ...any) { fmt.Fprintf(a.stdout, format, args...) }
-	if d.Hosted() {
-		if serve {
-			d.Serve(ctx, say)
-		}
-		return
-	}
-	if urls := d.URLs(); len(urls) > 0 {
-		// The host may be a velocity run that serves what it deployed.
-		host := "velocity serve"
-		if st, ok := a.catalog(h).Serving(ctx); ok && st.Host != "" {
-			host = st.Host
-		}
-		say("velocity: deployed through %s (%s); the services keep running there:\n", host, h.socketPath())
-		for _, u := range urls {
-			say("  %s\n", u)
-		}
-	}
 }
 
 // userError makes an error of the releases service a usage error (exit

@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"fmt"
+	"context"
 
 	"github.com/spf13/cobra"
-
-	"github.com/velocity-ci/velocity/internal/store"
 )
 
 func (a *app) rerunCmd() *cobra.Command {
@@ -24,54 +22,28 @@ run NAME…, --only, --skip) is re-run with the same selection.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			h, err := a.openHome(ctx)
+			id, err := a.findRun(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			old, err := a.runArg(ctx, h, args[0])
-			if err != nil {
-				h.close()
-				return err
-			}
-			if !old.Status.Final() {
-				h.close()
-				return usageError("run %d is still %s", old.ID, old.Status)
-			}
-			req := runRequest{runOptions: o, dir: old.Dir}
-			req.commit = old.Commit
-			// A partial run is re-run as the same part of the pipeline.
-			req.only, req.skip = old.Selection.Only, old.Selection.Skip
-			switch {
-			case old.Commit == "":
-				req.note = fmt.Sprintf("run %d was not of a git commit: re-running the directory as it is now", old.ID)
-			case old.Dirty:
-				// The uncommitted changes of then are gone; the commit is what can be reproduced.
-				req.note = fmt.Sprintf("run %d included uncommitted changes, which cannot be recovered: re-running its commit %.12s", old.ID, old.Commit)
-			}
-			if failed {
-				acts, err := h.store.Actions(ctx, old.ID)
-				if err != nil {
-					h.close()
-					return err
-				}
-				req.reuse = map[store.Key]int64{}
-				for _, act := range acts {
-					if act.Status.OK() {
-						req.reuse[act.Key()] = old.ID
-					}
-				}
-				if len(req.reuse) == len(acts) {
-					h.close()
-					return usageError("run %d has nothing that failed to re-run", old.ID)
-				}
-			} else {
-				req.noCache = true
-			}
-			h.close()
-			return a.run(ctx, req)
+			return a.run(ctx, runRequest{runOptions: o, rerun: id, failed: failed})
 		},
 	}
 	a.runFlags(cmd, &o)
 	cmd.Flags().BoolVar(&failed, "failed", false, "keep the results of the actions that succeeded; run only the others")
 	return cmd
+}
+
+// findRun resolves a RUN argument (a number, or "last") to a run number.
+func (a *app) findRun(ctx context.Context, ref string) (int64, error) {
+	h, err := a.openHome(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer h.close()
+	r, err := a.runsReader(h).Find(ctx, ref)
+	if err != nil {
+		return 0, a.runsError(err, nil)
+	}
+	return r.ID, nil
 }

@@ -1,13 +1,10 @@
 package cli
 
 import (
+	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,16 +17,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/console"
-	"github.com/velocity-ci/velocity/internal/engine"
-	"github.com/velocity-ci/velocity/internal/executions"
-	"github.com/velocity-ci/velocity/internal/executor/local"
-	"github.com/velocity-ci/velocity/internal/lockfile"
-	"github.com/velocity-ci/velocity/internal/netport"
-	"github.com/velocity-ci/velocity/internal/plan"
-	"github.com/velocity-ci/velocity/internal/releases"
-	"github.com/velocity-ci/velocity/internal/source"
+	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/spec"
 	"github.com/velocity-ci/velocity/internal/store"
 )
@@ -53,18 +42,19 @@ type runOptions struct {
 	only      []string
 	skip      []string
 	portRange string
+	// server starts the run on the data directory's velocity serve.
+	server bool
 }
 
 // runRequest is what `run` and `rerun` ask the shared code to do.
 type runRequest struct {
 	runOptions
-	// dir is the project directory (-C, or the directory of the run
-	// being re-run).
+	// dir is the project directory (-C).
 	dir string
-	// reuse names actions whose results come from an earlier run.
-	reuse map[store.Key]int64
-	// note is printed when the run starts (why it is what it is).
-	note string
+	// rerun is the run to run again (velocity rerun), failed whether
+	// only what did not succeed in it.
+	rerun  int64
+	failed bool
 }
 
 func (a *app) runCmd() *cobra.Command {
@@ -124,6 +114,7 @@ func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
 	f.IntVar(&o.tailLines, "tail-lines", console.DefaultTailLines, "show the last `N` lines of each failed action's log at the end (0: only where the log is)")
 	f.BoolVar(&o.strict, "strict", false, "fail an action that may read files an earlier action created without declaring them in outputs or cache (default: warn)")
 	f.StringVar(&o.portRange, "port-range", "", "take the ports of sidecars and deployed instances from `LOW-HIGH` only, e.g. 41000-41099 (default port_range in velocity.yml, else any free port)")
+	f.BoolVar(&o.server, "server", false, "run on the velocity serve that owns the data directory (its services, its environment) and show it here")
 	f.StringVar(&o.cacheSize, "cache-size", "", "bound the blob store (outputs, logs, caches) to `SIZE`, e.g. 500MB, 10GB (default $VELOCITY_CACHE_SIZE, else 10GB); least recently used blobs go first")
 }
 
@@ -131,28 +122,8 @@ func (a *app) runFlags(cmd *cobra.Command, o *runOptions) {
 // shown in messages; any problem is a usage error with every message
 // already printed.
 func (a *app) loadPipeline(path, shown, dir string) (*spec.Pipeline, error) {
-	p, err := spec.Load(path)
-	if err != nil {
-		var errs spec.Errors
-		if errors.As(err, &errs) {
-			lines := make([]string, len(errs))
-			for i, e := range errs {
-				e.File = shown
-				lines[i] = e.Error()
-			}
-			printErrors(a.stderr, lines)
-			fmt.Fprintf(a.stderr, "velocity: %s has %d %s\n", shown, len(errs), plural(len(errs), "error"))
-			return nil, &exitError{code: ExitUsage}
-		}
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, usageError("%s: no such file; run 'velocity init' to create one", shown)
-		}
-		return nil, &exitError{code: ExitUsage, err: err}
-	}
-	if p.Name == "" {
-		p.Name = filepath.Base(dir)
-	}
-	return p, nil
+	p, err := runs.LoadPipeline(path, shown, dir)
+	return p, a.runsError(err, nil)
 }
 
 // projectPipeline loads the velocity.yml of the -C directory.
@@ -170,16 +141,7 @@ func (a *app) projectPipeline() (*spec.Pipeline, string, error) {
 }
 
 // relPath shortens path for messages when it lies below the working directory.
-func relPath(path string) string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return path
-	}
-	if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
-		return rel
-	}
-	return path
-}
+func relPath(path string) string { return runs.RelPath(path) }
 
 func plural(n int, word string) string {
 	if n == 1 {
@@ -188,16 +150,7 @@ func plural(n int, word string) string {
 	return word + "s"
 }
 
-func randomToken() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 func (a *app) run(ctx context.Context, o runRequest) error {
-	if o.jobs < 1 {
-		return usageError("--jobs must be at least 1, got %d", o.jobs)
-	}
 	if o.tailLines < 0 {
 		return usageError("--tail-lines must be 0 or more, got %d", o.tailLines)
 	}
@@ -209,20 +162,14 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	if err != nil {
 		return err
 	}
-	if fi, err := os.Stat(o.dir); err != nil || !fi.IsDir() {
-		return usageError("%s is not a directory", o.dir)
-	}
-	shown := relPath(filepath.Join(o.dir, spec.FileName))
-	var p *spec.Pipeline
-	if o.commit == "" {
-		// The working tree's definition is the run's: checked before
-		// anything is copied.
-		if p, err = a.loadPipeline(filepath.Join(o.dir, spec.FileName), shown, o.dir); err != nil {
-			return err
-		}
-		// A mistyped name fails before the project is copied.
-		if _, _, err := a.selectActions(p, o); err != nil {
-			return err
+	req := o.startRequest(cacheSize)
+	// $VELOCITY_PROXY_ADDR is this command's environment, not the service's.
+	req.ProxyAddr = a.proxyAddr(o.proxyAddr)
+	if o.rerun == 0 && o.commit == "" {
+		// A broken definition or a mistyped name fails before the data
+		// directory is opened, let alone the project copied.
+		if err := runs.Validate(req); err != nil {
+			return a.runsError(err, o.only)
 		}
 	}
 	began := time.Now()
@@ -236,314 +183,174 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		a.log.Debug("journal closed", "took", time.Since(t))
 	}()
 	a.log.Debug("journal opened", "took", time.Since(began))
-
-	// The lock exists before the run's record does, so no other command can
-	// mistake this run for a dead one.
-	token := randomToken()
-	lock, err := lockfile.Acquire(h.lockPath(token))
+	if o.server {
+		return a.runOnServer(ctx, h, req, o, live)
+	}
+	svc, err := a.runsService(ctx, h)
 	if err != nil {
 		return err
 	}
-	defer lock.Release()
+	id, err := svc.Start(ctx, req)
+	if err != nil {
+		return a.runsError(err, o.only)
+	}
+	if err := a.follow(ctx, followed{svc}, id, o, live); err != nil {
+		return err
+	}
+	return a.runExit(ctx, svc, id)
+}
 
-	// The project's own stable workspace (the same path every run, so
-	// tools' caches keyed by path hit), brought back to the snapshot. It
-	// stays after the run: paths in the output lead to files until the
-	// project's next run.
-	slot, err := source.Workspaces{Dir: h.workspacesDir()}.Claim(o.dir)
+// followed is the runs service of this process, whose runs wait for the
+// terminal when it is slow to print rather than leaving it behind.
+type followed struct{ *runs.Service }
+
+func (f followed) Watch(ctx context.Context, id int64, from runs.Cursor) (<-chan runs.Event, error) {
+	return f.Follow(ctx, id, from)
+}
+
+func (o runRequest) startRequest(cacheSize int64) runs.StartRequest {
+	return runs.StartRequest{
+		Dir: o.dir, Rerun: o.rerun, Failed: o.failed, Commit: o.commit, Only: o.only, Skip: o.skip, Jobs: o.jobs, NoCache: o.noCache,
+		Approve: o.approve, KillGrace: o.killGrace, Strict: o.strict, PortRange: o.portRange,
+		ProxyAddr: o.proxyAddr, Replace: o.replace, NoServe: o.noServe, CacheSize: cacheSize,
+		KeepWorkspace: o.keepWorkspace,
+	}
+}
+
+// follow renders run id in the terminal until its stream ends: the
+// console's view, the approval prompt, and when the run finishes its
+// report. Ctrl-C cancels the run; a second one skips its clean-up.
+func (a *app) follow(ctx context.Context, svc runControl, id int64, o runRequest, live bool) error {
+	events, err := svc.Watch(ctx, id, 0)
 	if err != nil {
 		return err
 	}
-	defer slot.Release()
-	ws := slot.Dir
-	snap, err := source.Take(ctx, o.dir, ws, source.Options{Rev: o.commit})
-	if err != nil {
-		if errors.Is(err, source.ErrUnknownRev) {
-			return usageError("%v", err)
-		}
-		return fmt.Errorf("copy the project: %w", err)
-	}
-	a.log.Debug("workspace synchronised", "dir", ws, "files", snap.Files, "written", snap.Written, "removed", snap.Removed, "at", time.Since(began))
-	tmp := h.scratch(token)
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-
-	// With --commit, the definition is that commit's.
-	if o.commit != "" {
-		shown = fmt.Sprintf("%s (at %s)", shown, o.commit)
-		if p, err = a.loadPipeline(filepath.Join(ws, spec.FileName), shown, o.dir); err != nil {
-			return err
-		}
-	}
-
-	ports, err := portRange(o.portRange, p, shown)
-	if err != nil {
-		return err
-	}
-
-	blobs, err := artifact.OpenBlobs(h.blobDir())
-	if err != nil {
-		return err
-	}
-	explainKey, err := h.explainKey()
-	if err != nil {
-		return err
-	}
-	secrets, err := a.openSecrets(h)
-	if err != nil {
-		return err
-	}
-
-	pl, sel, err := a.selectActions(p, o)
-	if err != nil {
-		return err
-	}
-	var actions []store.Action
-	pl.Each(func(s *plan.Stage, n *plan.Node) {
-		if !sel.Has(n) {
-			return
-		}
-		actions = append(actions, store.Action{
-			StageIndex: s.Index, Stage: s.Name, Name: n.Name, Kind: store.Kind(n.Kind), Needs: n.NeedNames,
-		})
-	})
-	run := store.Run{
-		Project: p.Name, Dir: o.dir, Commit: snap.Commit, Branch: snap.Branch, Dirty: snap.Dirty,
-		Status: store.Running, Lock: h.lockPath(token), Workspace: ws, Created: time.Now(),
-		Selection: store.Selection{Only: o.only, Skip: o.skip},
-	}
-	run.ID, err = h.store.CreateRun(ctx, run, actions)
-	if err != nil {
-		return err
-	}
-
-	ex, err := local.New()
-	if err != nil {
-		return err
-	}
-	defer ex.Close()
-
-	con := console.New(a.stdout, pl, console.Options{Live: live, Width: a.termWidth, Height: a.termHeight, Selection: sel})
-	// What the run's parts log are console lines, not text-handler lines
-	// on stderr cutting through the view.
-	log := slog.New(con.LogHandler(a.log.Handler()))
-
-	// Deploys go through the data directory's server when one runs (the
-	// services outlive the run there), else this process hosts them.
-	var deployer releases.RunDeployer
-	// One picker for sidecars and instances: the two never get the same
-	// port, even while neither listens yet.
-	picker := &netport.Picker{}
-	if selectsDeploys(pl, sel) {
-		deployer, err = a.deploys(h, blobs, secrets).ForRun(ctx, releases.DeployTarget{Pipeline: p, Commit: snap.Commit,
-			Replace: o.replace, Ports: ports, Picker: picker, ProxyAddr: a.proxyAddr(o.proxyAddr), Log: log})
-		if err != nil {
-			h.store.FinishRun(context.WithoutCancel(ctx), run.ID, store.Failed, err.Error(), time.Now())
-			return userError(err)
-		}
-		defer deployer.Close()
-	}
-
-	con.Printf("velocity: run %d of %s%s\n", run.ID, p.Name, describeSnapshot(snap))
-	if o.note != "" {
-		con.Printf("velocity: %s\n", o.note)
-	}
-	if sel != nil {
-		con.Printf("velocity: partial run: %s (%d of %d actions)\n", sel, sel.Len(), pl.Len())
-		for _, line := range pulledIn(sel) {
-			con.Printf("velocity: pulled in: %s\n", line)
-		}
-	}
-	if o.keepWorkspace {
-		con.Printf("velocity: workspace %s\n", ws)
-	}
-
-	runCtx, stop := context.WithCancel(ctx)
+	con := console.New(a.stdout, console.Options{Live: live, Width: a.termWidth, Height: a.termHeight})
+	stop := a.cancelOnSignal(svc, id, con)
 	defer stop()
-	force := make(chan struct{})
+	for e := range events {
+		con.Handle(e)
+		if len(events) == 0 {
+			con.Flush()
+		}
+		switch {
+		case e.RunStarted != nil:
+			con.Start()
+		case e.ApprovalWaiting != nil:
+			a.promptApproval(ctx, svc, id, e.ApprovalWaiting.Stage, con)
+		case e.RunFinished != nil:
+			con.Stop()
+			a.report(context.WithoutCancel(ctx), svc, id, o, live)
+		}
+	}
+	con.Stop()
+	return nil
+}
+
+// cancelOnSignal cancels run id at the first SIGINT (or SIGTERM, SIGHUP)
+// and forces it at the second; the returned func stops listening.
+func (a *app) cancelOnSignal(svc runControl, id int64, con *console.Console) func() {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+	done := make(chan struct{})
 	go func() {
 		n := 0
-		for range sigs {
+		for {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+			}
 			n++
-			if n == 1 {
+			switch n {
+			case 1:
 				con.Printf("velocity: stopping (press Ctrl-C again to skip clean-up)...\n")
-				stop()
-			} else if n == 2 {
-				close(force)
+				svc.Cancel(context.Background(), id, false)
+			case 2:
+				svc.Cancel(context.Background(), id, true)
 			}
 		}
 	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
+}
 
-	eng := &engine.Engine{
-		Executor:    ex,
-		Journal:     h.store,
-		Observer:    con,
-		Parallelism: o.jobs,
-		KillGrace:   o.killGrace,
-		Logger:      log,
-		Blobs:       blobs,
-		Secrets:     secrets,
-		Version:     Version,
-		ExplainKey:  explainKey,
-		Approver:    &approver{store: h.store, auto: o.approve, say: con.Printf, prompt: a.terminalInput()},
-		Ports:       picker,
-		PortRange:   ports,
+// promptApproval lets the run's own terminal answer a stage's approval,
+// when stdin is one; whoever decides first (velocity approve elsewhere)
+// wins, and the run says so.
+func (a *app) promptApproval(ctx context.Context, svc runControl, id int64, stage string, con *console.Console) {
+	in := a.terminalInput()
+	if in == nil {
+		return
 	}
-	if deployer != nil {
-		eng.Deployer = deployer
-	}
-	if selectsWorkflows(pl, sel) {
-		// The executions of workflow actions go to the data directory's
-		// workflow journal, run by the same runtime as 'velocity
-		// workflow run'.
-		wf, release, err := executions.ActionsFactory(a.workflowConfig(h))(ctx)
-		if err != nil {
-			return err
+	con.Printf("velocity: or answer here: approve stage %s? [y/N] ", stage)
+	go func() {
+		line, _ := bufio.NewReader(in).ReadString('\n')
+		yes := strings.HasPrefix(strings.ToLower(strings.TrimSpace(line)), "y")
+		if _, err := svc.Approve(context.WithoutCancel(ctx), id, stage, yes, "terminal"); err != nil && !errors.Is(err, runs.ErrInvalid) {
+			a.log.Warn("approval from the terminal not recorded", "stage", stage, "err", err)
 		}
-		defer release()
-		eng.Workflows = wf
+	}()
+}
+
+// report prints the summary of a finished run and the end of the log of
+// each action that failed it.
+func (a *app) report(ctx context.Context, svc runControl, id int64, o runRequest, live bool) {
+	d, err := svc.Show(ctx, id)
+	if err != nil {
+		return
 	}
-	facts, factsNote := conditionFacts(ctx, h.store, p, o.dir, o.commit, snap)
-	if factsNote != "" {
-		con.Printf("velocity: %s\n", factsNote)
+	fmt.Fprintln(a.stdout)
+	console.Report(a.stdout, d.Run, d.Actions, console.ReportOptions{Color: live, Approvals: d.Approvals})
+	console.Failures(a.stdout, id, d.Actions, d.Attempts, console.FailureOptions{Lines: o.tailLines, Color: live, Velocity: a.velocityCommand()})
+}
+
+// runExit waits for run id to end and turns how it ended into the exit
+// status.
+func (a *app) runExit(ctx context.Context, svc runControl, id int64) error {
+	res, err := svc.Wait(ctx, id)
+	if err != nil {
+		return err
 	}
-	con.Start()
-	outcome, execErr := eng.Execute(runCtx, engine.Run{
-		ID:     run.ID,
-		Plan:   pl,
-		Dir:    ws,
-		LogDir: h.logDir(run.ID),
-		Env:    append(engine.HostEnv(a.environ(), p.EnvPassthrough), "CI=true", "VELOCITY=true"),
-		Vars: []string{
-			fmt.Sprint("VELOCITY_RUN_ID=", run.ID),
-			"VELOCITY_PROJECT=" + p.Name,
-			"VELOCITY_COMMIT=" + snap.Commit,
-			"VELOCITY_BRANCH=" + snap.Branch,
-			"VELOCITY_WORKSPACE=" + ws,
-		},
-		Force:   force,
-		TempDir: tmp,
-		NoCache: o.noCache,
-		Reuse:   o.reuse,
-		Warn:    func(msg string) { con.Printf("velocity: warning: %s\n", msg) },
-		// --strict turns the warnings above into failures.
-		StrictSharing: o.strict,
-		Selection:     sel,
-		Facts:         facts,
-	})
-	con.Stop()
-	finished := time.Now()
-	log.Debug("pipeline finished", "at", time.Since(began))
-	if err := h.store.FinishRun(context.WithoutCancel(ctx), run.ID, outcome.Status, outcome.Reason, finished); err != nil && execErr == nil {
-		execErr = err
+	if res.Err != nil {
+		return res.Err
 	}
-	run.Status, run.Reason, run.Finished = outcome.Status, outcome.Reason, finished
-	if final, err := h.store.Actions(context.WithoutCancel(ctx), run.ID); err == nil {
-		fmt.Fprintln(a.stdout)
-		approvals, _ := h.store.Approvals(context.WithoutCancel(ctx), run.ID)
-		console.Report(a.stdout, run, final, console.ReportOptions{Color: live, Approvals: approvals})
-		if atts, err := h.store.Attempts(context.WithoutCancel(ctx), run.ID); err == nil {
-			console.Failures(a.stdout, run.ID, final, atts, console.FailureOptions{Lines: o.tailLines, Color: live, Velocity: a.velocityCommand()})
-		}
-	}
-	a.evict(context.WithoutCancel(ctx), h.store, blobs, cacheSize)
-	if deployer != nil {
-		a.finishDeploys(runCtx, h, deployer, outcome.Status == store.Succeeded && execErr == nil && !o.noServe)
-	}
-	if execErr != nil {
-		return fmt.Errorf("run %d stopped: %w", run.ID, execErr)
-	}
-	switch outcome.Status {
+	switch res.Run.Status {
 	case store.Succeeded:
 		return nil
 	case store.Cancelled:
 		return &exitError{code: ExitInterrupted}
 	}
-	fmt.Fprintf(a.stderr, "velocity: run %d failed; see 'velocity logs %d' for the full output\n", run.ID, run.ID)
-	fmt.Fprintf(a.stderr, "velocity: its files stay in %s until the project's next run\n", ws)
+	fmt.Fprintf(a.stderr, "velocity: run %d failed; see 'velocity logs %d' for the full output\n", id, id)
+	fmt.Fprintf(a.stderr, "velocity: its files stay in %s until the project's next run\n", res.Run.Workspace)
 	return &exitError{code: ExitFailed}
 }
 
-// selectActions compiles p and picks the part of it the run executes
-// (nil: all of it); a name that selects nothing is a usage error.
-func (a *app) selectActions(p *spec.Pipeline, o runRequest) (*plan.Plan, *plan.Selection, error) {
-	pl := plan.Compile(p)
-	sel, err := plan.Select(pl, o.only, o.skip)
-	if err != nil {
-		hint := ""
-		for _, name := range o.only {
-			// "velocity run ../other" meant the project there, not an
-			// action: say how to ask for that.
-			if fi, statErr := os.Stat(name); statErr == nil && fi.IsDir() && errors.Is(err, plan.ErrNoMatch) {
-				hint = fmt.Sprintf("\nvelocity: to run the project in %s, use: velocity run -C %s", name, shellQuote(name))
-				break
-			}
+// runsError turns an invalid request into a usage error, printing a
+// definition's problems first; only are the names the run selected, for
+// a hint when one is a directory.
+func (a *app) runsError(err error, only []string) error {
+	var inv *runs.InvalidError
+	if !errors.As(err, &inv) {
+		return err
+	}
+	if len(inv.Problems) > 0 {
+		printErrors(a.stderr, inv.Problems)
+		fmt.Fprintf(a.stderr, "velocity: %v\n", inv.Err)
+		return &exitError{code: ExitUsage}
+	}
+	hint := ""
+	for _, name := range only {
+		// "velocity run ../other" meant the project there, not an
+		// action: say how to ask for that.
+		if fi, statErr := os.Stat(name); statErr == nil && fi.IsDir() && errors.Is(err, runs.ErrNoMatch) {
+			hint = fmt.Sprintf("\nvelocity: to run the project in %s, use: velocity run -C %s", name, shellQuote(name))
+			break
 		}
-		return nil, nil, usageError("%v%s", err, hint)
 	}
-	return pl, sel, nil
-}
-
-// selectsDeploys reports whether the run deploys anything: 'velocity run
-// test' has no use for the proxy, and must not fail because its port is
-// taken.
-func selectsDeploys(pl *plan.Plan, sel *plan.Selection) bool {
-	found := false
-	pl.Each(func(_ *plan.Stage, n *plan.Node) {
-		found = found || n.Deploy != "" && sel.Has(n)
-	})
-	return found
-}
-
-// selectsWorkflows reports whether the run starts a workflow, which
-// needs the workflow runtime.
-func selectsWorkflows(pl *plan.Plan, sel *plan.Selection) bool {
-	found := false
-	pl.Each(func(_ *plan.Stage, n *plan.Node) {
-		found = found || n.Workflow != nil && sel.Has(n)
-	})
-	return found
-}
-
-// pulledIn says which actions a partial run adds and why, one line per
-// selected action that needs some: "build/test, build/package (needed by
-// staging/acceptance)".
-func pulledIn(sel *plan.Selection) []string {
-	var lines []string
-	var by []*plan.Node
-	names := map[*plan.Node][]string{}
-	for _, p := range sel.Pulled {
-		if names[p.By] == nil {
-			by = append(by, p.By)
-		}
-		names[p.By] = append(names[p.By], p.Node.ID())
-	}
-	for _, b := range by {
-		lines = append(lines, fmt.Sprintf("%s (needed by %s)", strings.Join(names[b], ", "), b.ID()))
-	}
-	return lines
-}
-
-// portRange is the range of --port-range, else velocity.yml's
-// port_range (shown names the file), else zero.
-func portRange(flag string, p *spec.Pipeline, shown string) (netport.Range, error) {
-	if flag != "" {
-		r, err := netport.Parse(flag, "--port-range")
-		if err != nil {
-			return netport.Range{}, usageError("--port-range: %v", err)
-		}
-		return r, nil
-	}
-	if r := p.PortRange; !r.IsZero() {
-		return netport.Range{Low: r.Low, High: r.High,
-			Source: fmt.Sprintf("port_range at %s:%d:%d", shown, r.Pos.Line, r.Pos.Col)}, nil
-	}
-	return netport.Range{}, nil
+	return usageError("%v%s", inv.Err, hint)
 }
 
 // velocityCommand is how the user reaches this data directory again, for
@@ -563,20 +370,6 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func describeSnapshot(s source.Snapshot) string {
-	var b strings.Builder
-	if s.Commit != "" {
-		fmt.Fprintf(&b, " at %.12s", s.Commit)
-	}
-	if s.Branch != "" {
-		fmt.Fprintf(&b, " (%s)", s.Branch)
-	}
-	if s.Note != "" {
-		fmt.Fprintf(&b, "; %s", s.Note)
-	}
-	return b.String()
 }
 
 // liveOutput decides between the redrawn view and plain lines.

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/console"
-	"github.com/velocity-ci/velocity/internal/plan"
+	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/spec"
 	"github.com/velocity-ci/velocity/internal/store"
 )
@@ -30,17 +30,17 @@ only that project's runs are listed unless --all is given.`,
 			if !all {
 				f.Project = a.currentProject()
 			}
-			runs, err := h.store.Runs(ctx, f)
+			list, err := a.runsReader(h).List(ctx, f)
 			if err != nil {
 				return err
 			}
-			if len(runs) == 0 {
+			if len(list) == 0 {
 				fmt.Fprintln(a.stdout, "no runs yet: start one with 'velocity run'")
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "RUN\tSTATUS\tPROJECT\tCOMMIT\tBRANCH\tSTARTED\tDURATION\tSELECTION")
-			for _, r := range runs {
+			for _, r := range list {
 				commit := r.Commit
 				if len(commit) > 8 {
 					commit = commit[:8]
@@ -54,7 +54,7 @@ only that project's runs are listed unless --all is given.`,
 				}
 				selection := "all"
 				if r.Selection.Partial() {
-					selection = plan.Describe(r.Selection.Only, r.Selection.Skip)
+					selection = runs.DescribeSelection(r.Selection.Only, r.Selection.Skip)
 				}
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Status, r.Project, commit, r.Branch,
 					r.Created.Local().Format(time.DateTime), d, selection)

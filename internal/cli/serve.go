@@ -110,7 +110,12 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	sock, stopAPI, err := a.publish(ctx, h, host, cancel)
+	// Runs started through the API execute here and deploy to this host.
+	runsSvc, err := a.runsServiceFor(ctx, h, host)
+	if err != nil {
+		return err
+	}
+	sock, stopAPI, err := a.publish(ctx, h, host, runsSvc, cancel)
 	if err != nil {
 		return err
 	}

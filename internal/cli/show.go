@@ -20,20 +20,18 @@ func (a *app) showCmd() *cobra.Command {
 			if len(args) == 1 {
 				arg = args[0]
 			}
-			run, err := a.runArg(ctx, h, arg)
+			svc := a.runsReader(h)
+			found, err := svc.Find(ctx, arg)
+			if err != nil {
+				return a.runsError(err, nil)
+			}
+			d, err := svc.Show(ctx, found.ID)
 			if err != nil {
 				return err
 			}
-			actions, err := h.store.Actions(ctx, run.ID)
-			if err != nil {
-				return err
-			}
-			approvals, err := h.store.Approvals(ctx, run.ID)
-			if err != nil {
-				return err
-			}
+			run := d.Run
 			live, _ := a.liveOutput("auto")
-			console.Report(a.stdout, run, actions, console.ReportOptions{Color: live, Needs: true, Approvals: approvals})
+			console.Report(a.stdout, run, d.Actions, console.ReportOptions{Color: live, Needs: true, Approvals: d.Approvals})
 			if run.Workspace != "" {
 				// Workspaces are reused: the files there are this run's
 				// until the project's next run in the same slot.

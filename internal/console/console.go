@@ -5,18 +5,19 @@ package console
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/velocity-ci/velocity/internal/engine"
-	"github.com/velocity-ci/velocity/internal/plan"
+	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
-// Console is an engine.Observer that writes to a terminal or a log.
+// Console renders a run's events (runs.Event) to a terminal or a log.
+// Its methods may be called from several goroutines.
 type Console struct {
 	mu    sync.Mutex
 	out   *bufio.Writer
@@ -24,9 +25,9 @@ type Console struct {
 	width func() int
 	// height bounds the live view; rows beyond it are summarised.
 	height func() int
-	plan   *plan.Plan
+	runID  int64
 	rows   []*row
-	byNode map[*plan.Node]*row
+	byID   map[string]*row
 	drawn  int // lines of the live view currently on screen
 	// stopped is set by Stop: later messages go below the final view
 	// without redrawing it.
@@ -35,18 +36,15 @@ type Console struct {
 	done    chan struct{}
 }
 
-var _ engine.Observer = (*Console)(nil)
-
 // row is one action's line.
 type row struct {
-	node     *plan.Node
+	action   runs.Action
 	status   store.Status
 	attempt  int
 	started  time.Time
 	finished time.Time
 	reason   string
 	last     string
-	lines    LineSplitter
 }
 
 // Options configure a Console.
@@ -55,20 +53,17 @@ type Options struct {
 	Live bool
 	// Width and Height report the terminal size; nil means 80x24.
 	Width, Height func() int
-	// Selection is the part of the plan a partial run executes; only its
-	// actions get a line. Nil is the whole plan.
-	Selection *plan.Selection
 }
 
-// New makes a console for p writing to w.
-func New(w io.Writer, p *plan.Plan, opt Options) *Console {
+// New makes a console writing to w. Its rows come with the run's
+// RunStarted event: one per action the run takes.
+func New(w io.Writer, opt Options) *Console {
 	c := &Console{
 		out:    bufio.NewWriterSize(w, 64*1024),
 		live:   opt.Live,
 		width:  opt.Width,
 		height: opt.Height,
-		plan:   p,
-		byNode: map[*plan.Node]*row{},
+		byID:   map[string]*row{},
 	}
 	if c.width == nil {
 		c.width = func() int { return 80 }
@@ -76,14 +71,6 @@ func New(w io.Writer, p *plan.Plan, opt Options) *Console {
 	if c.height == nil {
 		c.height = func() int { return 24 }
 	}
-	p.Each(func(_ *plan.Stage, n *plan.Node) {
-		if !opt.Selection.Has(n) {
-			return
-		}
-		r := &row{node: n, status: store.Pending}
-		c.rows = append(c.rows, r)
-		c.byNode[n] = r
-	})
 	return c
 }
 
@@ -137,6 +124,10 @@ func (c *Console) Printf(format string, args ...any) {
 func (c *Console) message(text string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.messageLocked(text)
+}
+
+func (c *Console) messageLocked(text string) {
 	if !c.stopped {
 		c.clear()
 	}
@@ -147,57 +138,123 @@ func (c *Console) message(text string) {
 	c.out.Flush()
 }
 
-// AttemptStarted implements engine.Observer.
-func (c *Console) AttemptStarted(n *plan.Node, attempt int, at time.Time) {
+// Handle renders one event of the run.
+func (c *Console) Handle(e runs.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r := c.byNode[n]
-	r.status, r.attempt, r.last = store.Running, attempt, ""
-	if attempt == 1 {
+	switch {
+	case e.RunStarted != nil:
+		c.runStarted(e.RunID, e.RunStarted)
+	case e.Message != nil:
+		c.messageLocked(messageText(e.Message))
+	case e.AttemptStarted != nil:
+		c.attemptStarted(e.AttemptStarted, e.Time)
+	case e.Output != nil:
+		c.output(e.Output)
+	case e.AttemptFinished != nil:
+		c.attemptFinished(e.AttemptFinished)
+	case e.ActionSkipped != nil:
+		c.skipped(e.ActionSkipped)
+	case e.ApprovalWaiting != nil:
+		c.messageLocked(fmt.Sprintf("velocity: stage %s waits for approval: run 'velocity approve %d' (or 'velocity approve %d --reject')\n",
+			e.ApprovalWaiting.Stage, e.RunID, e.RunID))
+	case e.ApprovalDecided != nil:
+		d := e.ApprovalDecided
+		c.messageLocked(fmt.Sprintf("velocity: stage %s %s by %s\n", d.Stage, d.Status, d.By))
+	case e.Deployed != nil:
+		c.deployed(e.Deployed)
+	}
+}
+
+func (c *Console) runStarted(id int64, e *runs.RunStarted) {
+	c.runID = id
+	for _, st := range e.Stages {
+		for _, a := range st.Actions {
+			r := &row{action: a, status: store.Pending}
+			c.rows = append(c.rows, r)
+			c.byID[a.ID] = r
+		}
+	}
+}
+
+// row returns the line of action id, making one for an action the
+// RunStarted event did not name rather than losing what it says.
+func (c *Console) row(id string) *row {
+	r := c.byID[id]
+	if r == nil {
+		r = &row{action: runs.Action{ID: id, Kind: "action", Attempts: 1}, status: store.Pending}
+		c.rows = append(c.rows, r)
+		c.byID[id] = r
+	}
+	return r
+}
+
+// messageText is how a message reads in the terminal: a note as it is;
+// a log record or warning as "velocity: warning: text" or "[stage/action]
+// warning: text", its further lines indented; a cache-miss reason as
+// "[stage/action] reason".
+func messageText(m *runs.Message) string {
+	if m.Level == "" && m.Action == "" {
+		return m.Text + "\n"
+	}
+	prefix := "velocity: "
+	if m.Action != "" {
+		prefix = "[" + m.Action + "] "
+	}
+	if m.Level == "" {
+		return prefix + m.Text + "\n"
+	}
+	lines := strings.Split(prefix+m.Level+": "+m.Text, "\n")
+	for i, l := range lines {
+		lines[i] = printable([]byte(l))
+	}
+	return strings.Join(lines, "\n  ") + "\n"
+}
+
+func (c *Console) attemptStarted(e *runs.AttemptStarted, at time.Time) {
+	r := c.row(e.Action)
+	r.status, r.attempt, r.last = store.Running, e.Attempt, ""
+	if e.Attempt == 1 {
 		r.started = at
 	}
 	if !c.live {
-		if attempt > 1 {
-			fmt.Fprintf(c.out, "==> %s started (attempt %d of %d)\n", n.ID(), attempt, n.Attempts)
+		if e.Attempt > 1 {
+			fmt.Fprintf(c.out, "==> %s started (attempt %d of %d)\n", e.Action, e.Attempt, e.Of)
 		} else {
-			fmt.Fprintf(c.out, "==> %s started\n", n.ID())
+			fmt.Fprintf(c.out, "==> %s started\n", e.Action)
 		}
 		c.out.Flush()
 	}
 }
 
-// Output implements engine.Observer.
-func (c *Console) Output(n *plan.Node, p []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	r := c.byNode[n]
-	r.lines.Feed(p, func(line []byte) { c.line(r, line) })
-	if !c.live {
-		c.out.Flush()
-	}
-}
-
-func (c *Console) line(r *row, line []byte) {
+func (c *Console) output(e *runs.Output) {
+	r := c.row(e.Action)
 	if c.live {
-		if s := strings.TrimSpace(printable(line)); s != "" {
+		if s := strings.TrimSpace(printable([]byte(e.Text))); s != "" {
 			r.last = s
 		}
 		return
 	}
-	fmt.Fprintf(c.out, "[%s] %s\n", r.node.ID(), printable(line))
+	// Lines come in bursts: Flush writes them when the burst ends.
+	fmt.Fprintf(c.out, "[%s] %s\n", e.Action, printable([]byte(e.Text)))
 }
 
-// AttemptFinished implements engine.Observer.
-func (c *Console) AttemptFinished(n *plan.Node, a store.Attempt, final bool) {
+// Flush writes what Handle buffered: output lines wait for it (or for the
+// buffer to fill), so that a burst of lines costs one write, not one each.
+func (c *Console) Flush() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r := c.byNode[n]
-	r.lines.Flush(func(line []byte) { c.line(r, line) })
+	c.out.Flush()
+}
+
+func (c *Console) attemptFinished(a *runs.AttemptFinished) {
+	r := c.row(a.Action)
+	id := a.Action
 	took := a.Finished.Sub(a.Started)
-	if !final {
-		r.reason = fmt.Sprintf("attempt %d: %s, retrying", a.N, a.Reason)
+	if !a.Final {
+		r.reason = fmt.Sprintf("attempt %d: %s, retrying", a.Attempt, a.Reason)
 		if !c.live {
-			fmt.Fprintf(c.out, "==> %s attempt %d failed after %s: %s; retrying\n", n.ID(), a.N, duration(took), a.Reason)
+			fmt.Fprintf(c.out, "==> %s attempt %d failed after %s: %s; retrying\n", id, a.Attempt, duration(took), a.Reason)
 			c.out.Flush()
 		}
 		return
@@ -206,28 +263,39 @@ func (c *Console) AttemptFinished(n *plan.Node, a store.Attempt, final bool) {
 	if !c.live {
 		switch {
 		case a.Status == store.Succeeded:
-			fmt.Fprintf(c.out, "==> %s succeeded in %s\n", n.ID(), duration(took))
+			fmt.Fprintf(c.out, "==> %s succeeded in %s\n", id, duration(took))
 		case a.Status == store.Cached:
-			fmt.Fprintf(c.out, "==> %s cached: %s\n", n.ID(), a.Reason)
-		case a.Status == store.Failed && n.AllowFailure:
-			fmt.Fprintf(c.out, "==> %s failed (allowed) after %s: %s\n", n.ID(), duration(took), a.Reason)
+			fmt.Fprintf(c.out, "==> %s cached: %s\n", id, a.Reason)
+		case a.Status == store.Failed && r.action.AllowFailure:
+			fmt.Fprintf(c.out, "==> %s failed (allowed) after %s: %s\n", id, duration(took), a.Reason)
 		default:
-			fmt.Fprintf(c.out, "==> %s %s after %s: %s\n", n.ID(), a.Status, duration(took), a.Reason)
+			fmt.Fprintf(c.out, "==> %s %s after %s: %s\n", id, a.Status, duration(took), a.Reason)
 		}
 		c.out.Flush()
 	}
 }
 
-// Skipped implements engine.Observer.
-func (c *Console) Skipped(n *plan.Node, status store.Status, reason string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	r := c.byNode[n]
-	r.status, r.reason = status, reason
-	if !c.live && n.Kind != "on_failure" {
-		fmt.Fprintf(c.out, "==> %s %s: %s\n", n.ID(), status, reason)
+func (c *Console) skipped(e *runs.ActionSkipped) {
+	r := c.row(e.Action)
+	r.status, r.reason = e.Status, e.Reason
+	if !c.live && r.action.Kind != "on_failure" {
+		fmt.Fprintf(c.out, "==> %s %s: %s\n", e.Action, e.Status, e.Reason)
 		c.out.Flush()
 	}
+}
+
+// deployed names the services a run deployed through velocity serve,
+// which keeps them running; hosted ones are announced while served.
+func (c *Console) deployed(e *runs.Deployed) {
+	if e.Hosted || len(e.URLs) == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "velocity: deployed through %s (%s); the services keep running there:\n", cmp.Or(e.Host, "velocity serve"), e.Server)
+	for _, u := range e.URLs {
+		fmt.Fprintf(&b, "  %s\n", u)
+	}
+	c.messageLocked(b.String())
 }
 
 // clear erases the live view so that other text can be printed.
@@ -262,7 +330,7 @@ func (c *Console) view(now time.Time, width, height int) []string {
 	if len(c.rows) > height {
 		show = nil
 		for _, r := range c.rows {
-			if r.status == store.Running || r.status == store.Failed && !r.node.AllowFailure {
+			if r.status == store.Running || r.status == store.Failed && !r.action.AllowFailure {
 				show = append(show, r)
 			} else {
 				hidden[r.status]++
@@ -278,13 +346,13 @@ func (c *Console) view(now time.Time, width, height int) []string {
 	var out []string
 	nameWidth := 0
 	for _, r := range show {
-		nameWidth = max(nameWidth, len(r.node.ID()))
+		nameWidth = max(nameWidth, len(r.action.ID))
 	}
 	for _, r := range show {
-		if r.node.Kind == "on_failure" && r.status == store.Skipped {
+		if r.action.Kind == "on_failure" && r.status == store.Skipped {
 			continue
 		}
-		line := fmt.Sprintf("%s %-*s %7s", icon(r.status), nameWidth, r.node.ID(), r.elapsed(now))
+		line := fmt.Sprintf("%s %-*s %7s", icon(r.status), nameWidth, r.action.ID, r.elapsed(now))
 		detail := r.last
 		if r.status != store.Running && r.status != store.Succeeded && r.reason != "" {
 			detail = r.reason

@@ -14,27 +14,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/velocity-ci/velocity/internal/plan"
+	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/store"
 )
-
-func TestLineSplitterAcrossChunksAndLongLines(t *testing.T) {
-	var s LineSplitter
-	var got []string
-	emit := func(l []byte) { got = append(got, string(l)) }
-	s.Feed([]byte("one\ntw"), emit)
-	s.Feed([]byte("o\nthr"), emit)
-	s.Flush(emit)
-	if strings.Join(got, "|") != "one|two|thr" {
-		t.Errorf("lines %q", got)
-	}
-	got = nil
-	s.Feed(bytes.Repeat([]byte("x"), maxLine*2+10), emit)
-	s.Flush(emit)
-	if len(got) != 3 || len(got[0]) != maxLine || len(got[2]) != 10 {
-		t.Errorf("a line without newlines must come out in bounded pieces: %d pieces", len(got))
-	}
-}
 
 func TestPrintable(t *testing.T) {
 	for in, want := range map[string]string{
@@ -98,18 +80,26 @@ func TestReportShowsTheCriticalPathWithWaitsForACPUApart(t *testing.T) {
 	}
 }
 
+// started is the RunStarted event of a run of the given actions of one
+// stage "build".
+func started(actions ...runs.Action) runs.Event {
+	return runs.Event{RunID: 1, Kind: runs.KindRunStarted, RunStarted: &runs.RunStarted{
+		Stages: []runs.Stage{{Name: "build", Actions: actions}}}}
+}
+
 func TestPlainOutputPrefixesLinesAndSaysHowActionsEnded(t *testing.T) {
-	n := &plan.Node{Stage: "build", Name: "test", Attempts: 2}
-	p := &plan.Plan{Stages: []*plan.Stage{{Name: "build", Actions: &plan.Graph{Nodes: []*plan.Node{n}}, OnFailure: &plan.Graph{}, Finally: &plan.Graph{}}}}
 	var out bytes.Buffer
-	c := New(&out, p, Options{})
+	c := New(&out, Options{})
 	now := time.Now()
-	c.AttemptStarted(n, 1, now)
-	c.Output(n, []byte("compiling\nhalf a li"))
-	c.Output(n, []byte("ne\nno newline at the end"))
-	c.AttemptFinished(n, store.Attempt{N: 1, Status: store.Failed, Reason: "exit code 1", Started: now, Finished: now}, false)
-	c.AttemptStarted(n, 2, now)
-	c.AttemptFinished(n, store.Attempt{N: 2, Status: store.Cached, Reason: "result of run 3", Started: now, Finished: now}, true)
+	id := "build/test"
+	c.Handle(started(runs.Action{ID: id, Name: "test", Kind: "action", Attempts: 2}))
+	c.Handle(runs.Event{Time: now, AttemptStarted: &runs.AttemptStarted{Action: id, Attempt: 1, Of: 2}})
+	for _, l := range []string{"compiling", "half a line", "no newline at the end"} {
+		c.Handle(runs.Event{Output: &runs.Output{Action: id, Attempt: 1, Text: l}})
+	}
+	c.Handle(runs.Event{AttemptFinished: &runs.AttemptFinished{Action: id, Attempt: 1, Status: store.Failed, Reason: "exit code 1", Started: now, Finished: now}})
+	c.Handle(runs.Event{Time: now, AttemptStarted: &runs.AttemptStarted{Action: id, Attempt: 2, Of: 2}})
+	c.Handle(runs.Event{AttemptFinished: &runs.AttemptFinished{Action: id, Attempt: 2, Status: store.Cached, Reason: "result of run 3", Started: now, Finished: now, Final: true}})
 	c.Stop()
 	want := "==> build/test started\n" +
 		"[build/test] compiling\n" +
@@ -194,15 +184,20 @@ func TestTailOfALogOfHugeLinesIsBounded(t *testing.T) {
 }
 
 func TestLogRecordsAreConsoleLines(t *testing.T) {
-	n := &plan.Node{Stage: "build", Name: "make", Attempts: 1}
-	p := &plan.Plan{Stages: []*plan.Stage{{Name: "build", Actions: &plan.Graph{Nodes: []*plan.Node{n}}, OnFailure: &plan.Graph{}, Finally: &plan.Graph{}}}}
+	id := "build/make"
 	filter := slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})
+	logTo := func(c *Console) *slog.Logger {
+		return slog.New(runs.LogHandler(filter, func(m runs.Message) {
+			c.Handle(runs.Event{Kind: runs.KindMessage, Message: &m})
+		}))
+	}
 
 	var out bytes.Buffer
-	c := New(&out, p, Options{})
-	log := slog.New(c.LogHandler(filter))
-	c.AttemptStarted(n, 1, time.Now())
-	log.Warn("cached result unusable; running the action", "action", n.ID(), "from_run", 3, "err", errors.New("restore app/alias: digest \"\"\nsecond line\x07"))
+	c := New(&out, Options{})
+	c.Handle(started(runs.Action{ID: id, Name: "make", Kind: "action", Attempts: 1}))
+	log := logTo(c)
+	c.Handle(runs.Event{Time: time.Now(), AttemptStarted: &runs.AttemptStarted{Action: id, Attempt: 1, Of: 1}})
+	log.Warn("cached result unusable; running the action", "action", id, "from_run", 3, "err", errors.New("restore app/alias: digest \"\"\nsecond line\x07"))
 	log.Info("not shown: below the level the user chose")
 	log.With("service", "web").WithGroup("health").Error("check failed", "status", 503, "body", "not ready")
 	c.Stop()
@@ -219,10 +214,11 @@ func TestLogRecordsAreConsoleLines(t *testing.T) {
 	// Live: the line goes above the view, which is drawn again below it;
 	// after Stop, below the final view, which stays.
 	out.Reset()
-	c = New(&out, p, Options{Live: true})
-	log = slog.New(c.LogHandler(filter))
+	c = New(&out, Options{Live: true})
+	c.Handle(started(runs.Action{ID: id, Name: "make", Kind: "action", Attempts: 1}))
+	log = logTo(c)
 	c.Printf("velocity: run 1\n")
-	log.Warn("slow disk", "action", n.ID())
+	log.Warn("slow disk", "action", id)
 	c.Stop()
 	log.Warn("late")
 	view := "\x1b[2m·\x1b[0m build/make        \x1b[0m\x1b[K\n"
@@ -261,21 +257,29 @@ func FuzzPrintable(f *testing.F) {
 }
 
 // TestLiveViewShowsOnlyTheSelection: a partial run's view has a line per
-// action it runs, not a pending line for every action of the pipeline.
+// action it runs (those its RunStarted event names), not a pending line
+// for every action of the pipeline.
 func TestLiveViewShowsOnlyTheSelection(t *testing.T) {
-	p := &plan.Plan{Stages: []*plan.Stage{{Name: "build",
-		Actions: &plan.Graph{Nodes: []*plan.Node{
-			{Stage: "build", Name: "lint", Attempts: 1},
-			{Stage: "build", Name: "test", Attempts: 1},
-		}},
-		OnFailure: &plan.Graph{}, Finally: &plan.Graph{}}}}
-	sel, err := plan.Select(p, []string{"test"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := New(io.Discard, p, Options{Live: true, Selection: sel})
+	c := New(io.Discard, Options{Live: true})
+	c.Handle(started(runs.Action{ID: "build/test", Name: "test", Kind: "action", Attempts: 1}))
 	got := strings.Join(c.view(time.Now(), 80, 20), "\n")
 	if !strings.Contains(got, "build/test") || strings.Contains(got, "build/lint") {
 		t.Errorf("view:\n%s\nwant build/test only", got)
+	}
+}
+
+// TestDeployedThroughAnotherProcessIsNamed: services deployed through the
+// data directory's server are listed where they keep running; those this
+// process hosts are announced by the hosting itself.
+func TestDeployedThroughAnotherProcessIsNamed(t *testing.T) {
+	var out bytes.Buffer
+	c := New(&out, Options{})
+	c.Stop()
+	c.Handle(runs.Event{Deployed: &runs.Deployed{Hosted: true, URLs: []string{"staging/web (release r1): http://a"}}})
+	c.Handle(runs.Event{Deployed: &runs.Deployed{Server: "/d/velocity.sock", URLs: []string{"staging/web (release r2): http://b"}}})
+	want := "velocity: deployed through velocity serve (/d/velocity.sock); the services keep running there:\n" +
+		"  staging/web (release r2): http://b\n"
+	if out.String() != want {
+		t.Errorf("output:\n%q\nwant:\n%q", out.String(), want)
 	}
 }

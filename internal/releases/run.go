@@ -269,3 +269,12 @@ func (h *hosted) Close() {
 	h.stop()
 	h.host.Close()
 }
+
+// InProcess is the host's own Service as a Remote: runs that the hosting
+// process executes itself (started through velocity serve's API) deploy
+// to it directly, as other processes' runs do through its control API.
+func InProcess(s *Service) Remote { return inProcess{s} }
+
+type inProcess struct{ *Service }
+
+func (inProcess) Close() {}

@@ -17,7 +17,9 @@ import (
 // of the host it runs in. Set the fields, then serve Handler.
 type Server struct {
 	Releases *releases.Service
-	Logger   *slog.Logger
+	// Runs, when set, serves the runs API (runs.go) beside the releases'.
+	Runs   *Runs
+	Logger *slog.Logger
 	// Shutdown is called by a shutdown request; nil refuses them.
 	Shutdown func()
 }
@@ -30,6 +32,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+pathRollback, s.handleRollback)
 	mux.HandleFunc("GET "+pathReleases, s.handleReleases)
 	mux.HandleFunc("POST "+pathShutdown, s.handleShutdown)
+	if s.Runs != nil {
+		s.Runs.Register(mux)
+	}
 	return mux
 }
 

@@ -1,4 +1,4 @@
-package console
+package runs
 
 import (
 	"context"
@@ -8,20 +8,21 @@ import (
 	"strings"
 )
 
-// LogHandler returns a slog.Handler that shows log records as lines of
-// the console — "[stage/action] warning: message (key=value): error" —
-// above the live view or among the plain lines, instead of a text
-// handler's "time=… level=WARN msg=…" lines cutting through the view on
-// stderr. It lets through the records that filter enables (the level the
-// user chose) and uses filter for nothing else. An "action" attribute
-// names the line's action; an "err" attribute ends the line.
-func (c *Console) LogHandler(filter slog.Handler) slog.Handler {
-	return &logHandler{console: c, filter: filter}
+// LogHandler returns a slog.Handler that turns log records into
+// messages of a run's stream — the console shows them as "[stage/action]
+// warning: message (key=value): error" above the live view or among the
+// plain lines, instead of a text handler's "time=… level=WARN msg=…" lines
+// cutting through the view on stderr. It lets through the records that
+// filter enables (the level the user chose) and uses filter for nothing
+// else. An "action" attribute names the message's action; an "err"
+// attribute ends its text.
+func LogHandler(filter slog.Handler, emit func(Message)) slog.Handler {
+	return &logHandler{emit: emit, filter: filter}
 }
 
 type logHandler struct {
-	console *Console
-	filter  slog.Handler
+	emit   func(Message)
+	filter slog.Handler
 	// attrs were added by WithAttrs, their keys already qualified by the
 	// groups open at the time.
 	attrs []slog.Attr
@@ -78,13 +79,13 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 	})
 	attrs = append(attrs, qualify(h.group, own)...)
 
-	prefix := "velocity: "
+	var m Message
 	var err string
 	var notes []string
 	for _, a := range attrs {
 		switch {
 		case a.Key == "action" && a.Value.Kind() == slog.KindString:
-			prefix = "[" + a.Value.String() + "] "
+			m.Action = a.Value.String()
 		case a.Key == "err":
 			err = a.Value.String()
 		default:
@@ -92,9 +93,6 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 		}
 	}
 	var b strings.Builder
-	b.WriteString(prefix)
-	b.WriteString(levelWord(r.Level))
-	b.WriteString(": ")
 	b.WriteString(r.Message)
 	if len(notes) > 0 {
 		fmt.Fprintf(&b, " (%s)", strings.Join(notes, ", "))
@@ -103,12 +101,10 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 		b.WriteString(": ")
 		b.WriteString(err)
 	}
+	m.Level = levelWord(r.Level)
 	// An error may carry several lines (a deploy's instance output).
-	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = printable([]byte(l))
-	}
-	h.console.message(strings.Join(lines, "\n  ") + "\n")
+	m.Text = strings.TrimRight(b.String(), "\n")
+	h.emit(m)
 	return nil
 }
 
