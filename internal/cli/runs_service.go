@@ -40,6 +40,7 @@ func (a *app) runsServiceFor(ctx context.Context, h *home, host *releases.Host) 
 	}
 	return runs.New(runs.Config{
 		Store:      h.store,
+		Leases:     h.store,
 		DataDir:    h.dir,
 		Blobs:      blobs,
 		Secrets:    secrets,

@@ -18,6 +18,9 @@ import (
 // executor, the deployer, the workflow runtime.
 func (x *runner) begin(ctx context.Context) error {
 	cfg := x.svc.cfg
+	if err := x.lease(ctx); err != nil {
+		return err
+	}
 	x.feed = newFeed(x.run.ID, cfg.History)
 	// What the run's parts log are messages of its stream, not lines on
 	// stderr cutting through a terminal's view.
@@ -207,4 +210,20 @@ func (x *runner) engineRun(force <-chan struct{}) engine.Run {
 		Selection:     x.sel,
 		Facts:         x.facts,
 	}
+}
+
+// lease takes the run's lease in the store, renewed until the run (and
+// the hosting after it) ends: the lock file says on this machine that the
+// run is alive, the lease says it to every node sharing the store.
+func (x *runner) lease(ctx context.Context) error {
+	leases := x.svc.cfg.Leases
+	if leases == nil {
+		return nil
+	}
+	k, err := store.KeepLease(context.WithoutCancel(ctx), leases, store.RunLease(x.run.ID), x.svc.holder, store.KeepOptions{})
+	if err != nil {
+		return fmt.Errorf("run %d: %w", x.run.ID, err)
+	}
+	x.onEnd(func() { k.Release(context.Background()) })
+	return nil
 }

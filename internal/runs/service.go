@@ -30,6 +30,10 @@ type Executor interface {
 type Config struct {
 	// Store is the journal.
 	Store store.Store
+	// Leases, when set, records which process executes each run, so that
+	// other nodes sharing the store see the owner (and take over only when
+	// its lease expires); nil relies on lock files alone.
+	Leases store.Leases
 	// DataDir holds locks/, workspaces/, tmp/ and logs/ of runs.
 	DataDir string
 	// Blobs stores outputs, logs and caches.
@@ -68,7 +72,9 @@ type Config struct {
 // Service runs pipelines. It is safe for concurrent use.
 type Service struct {
 	cfg Config
-	mu  sync.Mutex
+	// holder is this process's name in leases.
+	holder string
+	mu     sync.Mutex
 	// live holds the runs this service executes, and the latest few that
 	// ended, so that a watcher who asks just after the end still gets
 	// every event.
@@ -85,7 +91,7 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{cfg: cfg, live: map[int64]*liveRun{}}
+	return &Service{cfg: cfg, live: map[int64]*liveRun{}, holder: store.NewHolder()}
 }
 
 // Result is how a run ended.

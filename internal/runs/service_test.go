@@ -32,7 +32,7 @@ func newService(t *testing.T) *Service {
 		t.Fatal(err)
 	}
 	return New(Config{
-		Store: st, DataDir: dir, Blobs: blobs, Version: "test", Environ: os.Environ(),
+		Store: st, Leases: st, DataDir: dir, Blobs: blobs, Version: "test", Environ: os.Environ(),
 		NewExecutor: func() (Executor, error) {
 			ex, err := local.New()
 			if err != nil {
