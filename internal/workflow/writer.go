@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -61,6 +62,7 @@ func (w *writer) submit(ctx context.Context, prev int64, events []Event) (int64,
 	}
 	w.flushing = true
 	for len(w.queue) > 0 {
+		w.gather()
 		batch, waiters := w.queue, w.waiters
 		w.queue, w.waiters = nil, nil
 		err := w.err
@@ -83,6 +85,30 @@ func (w *writer) submit(ctx context.Context, prev int64, events []Event) (int64,
 	w.mu.Unlock()
 	return src, <-done
 }
+
+// gather lets the scopes that are ready to run queue their events
+// before a batch is taken. Without it the scope that leads the flushes,
+// having just released the scopes of the previous batch, keeps its
+// processor, takes a batch of its own events alone and commits it, while
+// the released scopes wait runnable behind it: a Map with 100 iterations
+// in flight paid a commit per iteration, not per round of them. It
+// yields until a yield brings no new events, which costs a lone scope
+// one yield, and no timer. Called with mu held.
+func (w *writer) gather() {
+	for range maxYields {
+		n := len(w.queue)
+		w.mu.Unlock()
+		runtime.Gosched()
+		w.mu.Lock()
+		if len(w.queue) == n {
+			return
+		}
+	}
+}
+
+// maxYields bounds gather's yields, so that scopes arriving without end
+// cannot hold a batch back.
+const maxYields = 8
 
 // linksFrom reports whether the events after one of type t in its scope
 // name it as their previousEventId, as Step Functions links them. The
