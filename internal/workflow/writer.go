@@ -24,7 +24,9 @@ type writer struct {
 	// queue an event, concurrently).
 	lastTime time.Time
 	queue    []Event
-	waiters  []chan error
+	waiters  []chan flushed
+	// flushing is set while a scope leads: gathers a batch, appends it and
+	// tells its scopes.
 	flushing bool
 	// err is the first Append error: every later batch fails with it
 	// unwritten, so the stored history has no gaps.
@@ -35,7 +37,7 @@ type writer struct {
 // source event prev, makes them durable and returns the source the
 // scope's next event links from.
 func (w *writer) submit(ctx context.Context, prev int64, events []Event) (int64, error) {
-	done := make(chan error, 1)
+	done := make(chan flushed, 1)
 	w.mu.Lock()
 	if w.err != nil {
 		w.mu.Unlock()
@@ -58,32 +60,58 @@ func (w *writer) submit(ctx context.Context, prev int64, events []Event) (int64,
 	w.waiters = append(w.waiters, done)
 	if w.flushing {
 		w.mu.Unlock()
-		return src, <-done
+		f := <-done
+		if f.lead {
+			w.mu.Lock()
+			w.flush(ctx)
+			f = <-done
+		}
+		return src, f.err
 	}
 	w.flushing = true
-	for len(w.queue) > 0 {
-		w.gather()
-		batch, waiters := w.queue, w.waiters
-		w.queue, w.waiters = nil, nil
-		err := w.err
-		w.mu.Unlock()
-		// Appends are not cancelled with the caller's context: a batch
-		// gathered from several scopes must not be lost because one of
-		// them stopped waiting.
-		if err == nil {
-			err = w.journal.Append(context.WithoutCancel(ctx), w.id, batch)
-		}
-		w.mu.Lock()
-		if err != nil && w.err == nil {
-			w.err = err
-		}
-		for _, c := range waiters {
-			c <- err
-		}
-	}
-	w.flushing = false
+	w.flush(ctx)
+	return src, (<-done).err
+}
+
+// flushed tells a waiting scope that its events were appended (err nil)
+// or not, or first that it leads the next flush.
+type flushed struct {
+	err  error
+	lead bool
+}
+
+// flush appends one batch, the leading scope's events in it, tells its
+// scopes, and passes the lead to the first scope queued meanwhile: each
+// scope goes back to its work once its own events are durable, and none
+// is kept appending others' batches while a Map streams through. Called
+// with mu held and flushing set; returns with mu released.
+func (w *writer) flush(ctx context.Context) {
+	w.gather()
+	batch, waiters := w.queue, w.waiters
+	w.queue, w.waiters = nil, nil
+	err := w.err
 	w.mu.Unlock()
-	return src, <-done
+	// Appends are not cancelled with the caller's context: a batch
+	// gathered from several scopes must not be lost because one of
+	// them stopped waiting.
+	if err == nil {
+		err = w.journal.Append(context.WithoutCancel(ctx), w.id, batch)
+	}
+	w.mu.Lock()
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	for _, c := range waiters {
+		c <- flushed{err: err}
+	}
+	if len(w.waiters) == 0 {
+		w.flushing = false
+		w.mu.Unlock()
+		return
+	}
+	next := w.waiters[0]
+	w.mu.Unlock()
+	next <- flushed{lead: true}
 }
 
 // gather lets the scopes that are ready to run queue their events

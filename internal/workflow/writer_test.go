@@ -130,3 +130,53 @@ func TestWriterErrorReachesEverySubmitter(t *testing.T) {
 		t.Errorf("%d events journaled after the failure", len(h))
 	}
 }
+
+// gatedJournal holds each Append until the test lets it through.
+type gatedJournal struct {
+	*MemoryJournal
+	started chan int      // the number of events of each Append begun
+	gate    chan struct{} // one receive lets one Append through
+}
+
+func (g gatedJournal) Append(ctx context.Context, id string, events []Event) error {
+	g.started <- len(events)
+	<-g.gate
+	return g.MemoryJournal.Append(ctx, id, events)
+}
+
+// The scope leading the flushes goes back to its work once its own batch
+// is durable, handing the lead to a scope that queued meanwhile, rather
+// than appending the others' batches for as long as they come.
+func TestWriterLeaderGoesBackToWork(t *testing.T) {
+	j := gatedJournal{MemoryJournal: NewMemoryJournal(), started: make(chan int), gate: make(chan struct{})}
+	w := &writer{journal: j, id: "e", nextID: 1}
+	submit := func() chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := w.submit(context.Background(), 0, []Event{{Type: PassStateEntered}})
+			done <- err
+		}()
+		return done
+	}
+	a := submit()
+	<-j.started // a leads; its Append waits at the gate
+	b := submit()
+	time.Sleep(20 * time.Millisecond) // b queues behind it
+	j.gate <- struct{}{}              // a's Append completes
+	<-j.started                       // the next Append, b's, begins and waits
+	select {
+	case err := <-a:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the leading scope is still appending another scope's batch")
+	}
+	j.gate <- struct{}{}
+	if err := <-b; err != nil {
+		t.Fatal(err)
+	}
+	if h := j.History("e"); len(h) != 2 {
+		t.Errorf("%d events journaled, want 2", len(h))
+	}
+}
