@@ -25,6 +25,10 @@ type writer struct {
 	lastTime time.Time
 	queue    []Event
 	waiters  []chan flushed
+	// batchLen and batchWaiters are the size of the last batch taken,
+	// which the next queue is made room for at once: grown by doubling,
+	// the queue was a fifth of the bytes a journaled Map allocated.
+	batchLen, batchWaiters int
 	// flushing is set while a scope leads: gathers a batch, appends it and
 	// tells its scopes.
 	flushing bool
@@ -55,6 +59,10 @@ func (w *writer) submit(ctx context.Context, prev int64, events []Event) (int64,
 		if linksFrom(events[i].Type) {
 			src = events[i].ID
 		}
+	}
+	if w.queue == nil {
+		w.queue = make([]Event, 0, max(w.batchLen, len(events)))
+		w.waiters = make([]chan flushed, 0, max(w.batchWaiters, 1))
 	}
 	w.queue = append(w.queue, events...)
 	w.waiters = append(w.waiters, done)
@@ -89,6 +97,7 @@ func (w *writer) flush(ctx context.Context) {
 	w.gather()
 	batch, waiters := w.queue, w.waiters
 	w.queue, w.waiters = nil, nil
+	w.batchLen, w.batchWaiters = len(batch), len(waiters)
 	err := w.err
 	w.mu.Unlock()
 	// Appends are not cancelled with the caller's context: a batch
