@@ -72,3 +72,40 @@ func unmarshalStrict(b []byte, v any) error {
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
 }
+
+// MarshalJournal writes by hand what encoding/json writes for a
+// journaledEvent, byte for byte, escapes and odd values included.
+func TestMarshalJournalIsEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 12, 7, 18, 13, 12, 409343845, time.UTC)
+	east := time.FixedZone("east", 5*3600+30*60)
+	events := []Event{
+		{},
+		{ID: 1, Timestamp: at, Type: ExecutionStarted, Details: json.RawMessage(`{"input":"{\"a\":\"<b>&amp;</b>\"}","roleArn":"r"}`)},
+		{ID: 42, PreviousEventID: 41, Timestamp: at.In(east), Type: PassStateEntered, Scope: "/Each@1.0#7",
+			Details: json.RawMessage(`{"name":"Step","input":"x y"}`), Resume: json.RawMessage(`{"next":"B"}`)},
+		{ID: 3, Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local), Type: "Odd\"Type\\", Scope: "tab\there\nnewline é \u2028 <&>"},
+		{ID: 4, Timestamp: at, Type: TaskFailed, Details: json.RawMessage("{ \"error\" : \"E\",\n\t\"cause\": \"a  b\" }"),
+			Resume: json.RawMessage(" [1, 2] ")},
+		{ID: 5, Timestamp: at, Type: TaskFailed, Scope: "bad \xff utf-8 \x01"},
+		{ID: 6, Timestamp: time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC), Type: WaitStateEntered},
+		{ID: 7, Timestamp: at, Type: TaskFailed, Details: json.RawMessage(`{"a": }`)},
+	}
+	for _, e := range events {
+		want, wantErr := marshalJSON(journaledEvent{Version: eventFormat, Event: e})
+		got, err := e.MarshalJournal()
+		if (err != nil) != (wantErr != nil) || string(got) != string(want) {
+			t.Errorf("event %d:\n got %s, %v\nwant %s, %v", e.ID, got, err, want, wantErr)
+		}
+	}
+}
+
+func BenchmarkMarshalJournal(b *testing.B) {
+	e := Event{ID: 4242, PreviousEventID: 4241, Timestamp: time.Now(), Type: PassStateExited, Scope: "/Each@1.0#1234",
+		Details: json.RawMessage(`{"name":"Step","output":"{\"item\":1234,\"done\":true}","outputDetails":{"truncated":false}}`)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.MarshalJournal(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

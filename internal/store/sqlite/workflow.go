@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	driver "modernc.org/sqlite"
@@ -37,8 +36,10 @@ func scanExecution(row interface{ Scan(...any) error }) (store.Execution, error)
 // isConstraint reports a UNIQUE or PRIMARY KEY violation.
 func isConstraint(err error) bool {
 	var se *driver.Error
-	// The primary result code SQLITE_CONSTRAINT is 19; extended codes keep it in the low byte.
-	return errors.As(err, &se) && se.Code()&0xff == 19
+	// SQLITE_CONSTRAINT_PRIMARYKEY and SQLITE_CONSTRAINT_UNIQUE: other
+	// constraint errors (a trigger's RAISE, a foreign key) are not a
+	// duplicate, and must not read as one.
+	return errors.As(err, &se) && (se.Code() == 1555 || se.Code() == 2067)
 }
 
 func orEmpty(b []byte) []byte {
@@ -310,157 +311,6 @@ func (s *Store) Executions(ctx context.Context, f store.ExecutionFilter) ([]stor
 func (s *Store) LiveExecutions(ctx context.Context) ([]store.Execution, error) {
 	return s.queryExecutions(ctx, `SELECT `+executionColumns+` FROM workflow_executions
 		WHERE status IN ('PENDING', 'RUNNING') ORDER BY id`)
-}
-
-// appendRequest is one AppendEvents call waiting for its group's commit.
-type appendRequest struct {
-	executionID int64
-	events      []store.Event
-	done        chan error
-}
-
-// groupCommit batches the appends of concurrent callers into one
-// transaction: a Map with a hundred iterations in flight would otherwise
-// pay a hundred commits where one does. There is no timer: whatever queued
-// while the previous commit ran forms the next group, so a lone caller
-// waits for nothing but its own commit. Its zero value is ready.
-type groupCommit struct {
-	mu       sync.Mutex
-	queue    []*appendRequest
-	draining bool
-	// insert holds the INSERTs of n rows, prepared by the draining
-	// goroutine on first use; only one goroutine drains at a time.
-	insert map[int]*sql.Stmt
-}
-
-// AppendEvents implements store.Workflows.
-func (s *Store) AppendEvents(ctx context.Context, executionID int64, events []store.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	req := &appendRequest{executionID: executionID, events: events, done: make(chan error, 1)}
-	g := &s.journal
-	g.mu.Lock()
-	g.queue = append(g.queue, req)
-	if !g.draining {
-		g.draining = true
-		go s.drain()
-	}
-	g.mu.Unlock()
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		// The events may still be committed; the caller treats them as not
-		// durable, which is the safe reading.
-		return ctx.Err()
-	}
-}
-
-// drain commits queued groups until the queue is empty.
-func (s *Store) drain() {
-	g := &s.journal
-	for {
-		g.mu.Lock()
-		batch := g.queue
-		g.queue = nil
-		if len(batch) == 0 {
-			g.draining = false
-			g.mu.Unlock()
-			return
-		}
-		g.mu.Unlock()
-		err := s.commitEvents(batch)
-		if err != nil && len(batch) > 1 {
-			// One bad request (a duplicate event) must not fail the
-			// others: commit each alone to find out whose it was.
-			for _, r := range batch {
-				r.done <- s.commitEvents([]*appendRequest{r})
-			}
-			continue
-		}
-		for _, r := range batch {
-			r.done <- err
-		}
-	}
-}
-
-// eventsPerInsert is how many events one INSERT statement writes: one
-// statement per event spent most of an append in the driver's per-call
-// overhead, and 64 rows of 5 values stay far below SQLite's parameter limit.
-const eventsPerInsert = 64
-
-// insertEvents returns the prepared INSERT of n rows; only the draining
-// goroutine calls it.
-func (s *Store) insertEvents(ctx context.Context, n int) (*sql.Stmt, error) {
-	g := &s.journal
-	if stmt := g.insert[n]; stmt != nil {
-		return stmt, nil
-	}
-	q := `INSERT INTO workflow_events (execution_id, id, type, at, body) VALUES (?, ?, ?, ?, ?)` +
-		strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1)
-	stmt, err := s.db.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	if g.insert == nil {
-		g.insert = map[int]*sql.Stmt{}
-	}
-	g.insert[n] = stmt
-	return stmt, nil
-}
-
-func (s *Store) commitEvents(batch []*appendRequest) error {
-	// The callers' contexts differ and any may be cancelled; the commit
-	// belongs to all of them, so it runs on its own.
-	ctx := context.Background()
-	type row struct {
-		execution int64
-		e         store.Event
-	}
-	var rows []row
-	for _, r := range batch {
-		for _, e := range r.events {
-			rows = append(rows, row{r.executionID, e})
-		}
-	}
-	// Every chunk but the last has size; the statements are prepared
-	// before the transaction, which holds the only connection.
-	size := min(len(rows), eventsPerInsert)
-	stmts := map[int]*sql.Stmt{}
-	for _, n := range []int{size, len(rows) % size} {
-		if n == 0 || stmts[n] != nil {
-			continue
-		}
-		stmt, err := s.insertEvents(ctx, n)
-		if err != nil {
-			return fmt.Errorf("append events: %w", err)
-		}
-		stmts[n] = stmt
-	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		args := make([]any, 0, 5*size)
-		for len(rows) > 0 {
-			chunk := rows[:min(len(rows), size)]
-			rows = rows[len(chunk):]
-			stmt := stmts[len(chunk)]
-			args = args[:0]
-			for _, r := range chunk {
-				args = append(args, r.execution, r.e.ID, r.e.Type, nanos(r.e.At), orEmpty(r.e.Body))
-			}
-			if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...); err != nil {
-				if isConstraint(err) {
-					return fmt.Errorf("events %d to %d of execution %d: %w", chunk[0].e.ID, chunk[len(chunk)-1].e.ID, chunk[0].execution, store.ErrExists)
-				}
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("append events: %w", err)
-	}
-	return nil
 }
 
 // Events implements store.Workflows.
