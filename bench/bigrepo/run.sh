@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# A run of a large repository costs what changed, not what the repository
+# holds: velocity run on the Go toolchain's own source tree
+# ($(go env GOROOT)/src, ~11k files, ~160 MB, available offline) committed
+# as a project with one trivial action that keys on the whole snapshot.
+#
+#   bench/bigrepo/run.sh [UNCHANGED]     (default 10 unchanged runs; run from the repository root)
+#
+# Reports, in one run on this machine: `git status --short` (the yardstick,
+# best of 3), the first run, each unchanged run (to show there is no growth),
+# a run after one file changed and was committed, a run with one uncommitted
+# change, and for each run the bytes it made the kernel write (write_bytes of
+# /proc/self/io, counted for velocity and the git processes it starts).
+# Set BIGREPO_TREE to use another tree, BIGREPO_KEEP=1 to keep the files.
+set -euo pipefail
+unchanged=${1:-10}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+tree=${BIGREPO_TREE:-$(go env GOROOT)/src}
+work=$(mktemp -d)
+[[ ${BIGREPO_KEEP:-} == 1 ]] || trap 'rm -rf "$work"' EXIT
+go build -o "$work/velocity" "$root/cmd/velocity"
+export VELOCITY_HOME=$work/home CI=true
+gitc() { git -C "$proj" -c user.name=bench -c user.email=bench@example.com "$@"; }
+
+proj=$work/bigrepo
+cp -r "$tree" "$proj"
+cat >"$proj/velocity.yml" <<'YML'
+name: bigrepo
+stages:
+  - name: check
+    actions:
+      - name: noop
+        run: 'true'
+YML
+git -C "$proj" init -q
+gitc add -A
+gitc commit -qm bench
+files=$(git -C "$proj" ls-files | wc -l)
+size=$(du -sh --exclude=.git "$proj" | cut -f1)
+
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) / 1e6 }'; }
+now() { date +%s%N; }
+
+# timed CMD...: runs CMD in a shell that reports, after it, the bytes its
+# waited-for children wrote; prints "<ms> <bytes>".
+timed() {
+	local t0 t1 wb
+	t0=$(now)
+	wb=$(bash -c '"$@" >/dev/null; grep ^write_bytes /proc/$$/io | cut -d" " -f2' _ "$@")
+	t1=$(now)
+	echo "$(ms "$t0" "$t1") $wb"
+}
+
+status=999999
+for _ in 1 2 3; do
+	t0=$(now)
+	git -C "$proj" status --short >/dev/null
+	t1=$(now)
+	s=$(ms "$t0" "$t1")
+	((s < status)) && status=$s
+done
+((status > 0)) || status=1
+
+run() { timed "$work/velocity" run -C "$proj"; }
+row() { # label "<ms> <bytes>"
+	set -- "$1" $2
+	awk -v l="$1" -v t="$2" -v b="$3" -v s="$status" 'BEGIN {
+		printf "%-34s %8d ms  %6.1fx git status  %10.1f KB written\n", l, t, t / s, b / 1024 }'
+}
+
+echo "bigrepo: $files files, $size, from $tree"
+printf "%-34s %8d ms\n" "git status --short (best of 3)" "$status"
+row "first run" "$(run)"
+times=()
+for ((i = 1; i <= unchanged; i++)); do
+	r=$(run)
+	times+=("${r%% *}")
+	row "unchanged run $i" "$r"
+done
+printf '%s\n' "${times[@]}" | sort -n | awk -v s="$status" '{a[NR]=$1} END {
+	m = NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2
+	printf "%-34s %8d ms  %6.1fx git status  (min %d, max %d)\n", "unchanged run, median", m, m / s, a[1], a[NR] }'
+
+echo "// changed" >>"$proj/fmt/print.go"
+gitc commit -qam "one file changed"
+row "one file changed and committed" "$(run)"
+row "unchanged again" "$(run)"
+echo "// uncommitted" >>"$proj/fmt/format.go"
+row "one uncommitted change" "$(run)"
+row "unchanged again" "$(run)"
