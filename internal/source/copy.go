@@ -10,9 +10,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/velocity-ci/velocity/internal/artifact"
 )
 
 // workers is how many files are compared or copied at once. The work is
@@ -47,6 +50,16 @@ type copier struct {
 	links   map[string]bool
 	regular map[string]bool
 
+	// idx knows the content of files from earlier runs by their stat
+	// data, so unchanged files are not read; it records this run's.
+	idx *fileIndex
+	// noClone is set once the file system refused a FICLONE.
+	noClone atomic.Bool
+	// manifest lists the snapshot's files and symlinks as placed, the
+	// way artifact.HashPresent would describe them.
+	mu       sync.Mutex
+	manifest []artifact.File
+
 	files   atomic.Int64 // snapshot files and symlinks
 	written atomic.Int64 // of which had to be (re)written
 	removed atomic.Int64 // workspace entries that were not the snapshot's
@@ -61,12 +74,16 @@ type copier struct {
 type fileJob struct {
 	rel  string
 	perm fs.FileMode
+	info fs.FileInfo // the source file's Lstat, as listed
 }
 
-func newCopier(ctx context.Context, src, dst *os.Root) *copier {
+func newCopier(ctx context.Context, src, dst *os.Root, idx *fileIndex) *copier {
 	ctx, cancel := context.WithCancelCause(ctx)
+	if idx == nil {
+		idx = loadIndex("", false)
+	}
 	c := &copier{
-		src: src, dst: dst,
+		src: src, dst: dst, idx: idx,
 		dirs:    map[string]bool{".": true},
 		links:   map[string]bool{},
 		regular: map[string]bool{},
@@ -205,6 +222,7 @@ func (c *copier) symlink(target, rel string) error {
 	}
 	c.links[rel] = true
 	c.files.Add(1)
+	c.placeLink(rel, target)
 	if c.fresh {
 		return c.writeLink(target, rel)
 	}
@@ -227,6 +245,30 @@ func (c *copier) writeLink(target, rel string) error {
 	return nil
 }
 
+// placeLink records that symlink rel to target is in place.
+func (c *copier) placeLink(rel, target string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Symlink permissions mean nothing; artifact fixes them the same way.
+	c.manifest = append(c.manifest, artifact.File{Path: filepath.ToSlash(rel), Mode: fs.ModeSymlink | 0o777, Link: target})
+}
+
+// place records that regular file rel holds e's content with mode perm.
+func (c *copier) place(rel string, e indexEntry, perm fs.FileMode, size int64) {
+	c.idx.put(rel, e)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.manifest = append(c.manifest, artifact.File{Path: filepath.ToSlash(rel), Mode: perm, Size: size, Digest: digestOf(e.digest)})
+}
+
+// sortedManifest is the manifest in path order.
+func (c *copier) sortedManifest() []artifact.File {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	slices.SortFunc(c.manifest, func(a, b artifact.File) int { return strings.Compare(a.Path, b.Path) })
+	return c.manifest
+}
+
 // clearIfPresent clears rel when the workspace has anything there.
 func (c *copier) clearIfPresent(rel string) error {
 	if c.fresh {
@@ -243,14 +285,14 @@ func (c *copier) clearIfPresent(rel string) error {
 	}
 }
 
-// enqueue schedules placing regular file rel from src.
-func (c *copier) enqueue(rel string, perm fs.FileMode) error {
+// enqueue schedules placing regular file rel from src, whose Lstat is fi.
+func (c *copier) enqueue(rel string, fi fs.FileInfo) error {
 	if err := c.reserve(rel); err != nil {
 		return err
 	}
 	c.regular[rel] = true
 	select {
-	case c.jobs <- fileJob{rel: rel, perm: perm}:
+	case c.jobs <- fileJob{rel: rel, perm: fi.Mode().Perm(), info: fi}:
 		return nil
 	case <-c.ctx.Done():
 		return context.Cause(c.ctx)
@@ -258,81 +300,125 @@ func (c *copier) enqueue(rel string, perm fs.FileMode) error {
 }
 
 // syncFile makes the workspace's rel a copy of the source's, unless it
-// already is one.
+// already is one. When the index knows both files by their stat data,
+// neither is read.
 func (c *copier) syncFile(j fileJob, bufs *compareBuffers) error {
 	c.files.Add(1)
+	old, _ := c.idx.get(j.rel)
+	if !c.fresh && old.src.known() && old.dst.known() && old.src == stateOf(j.info) {
+		fi, err := c.dst.Lstat(j.rel)
+		if err == nil && stateOf(fi) == old.dst && fi.Mode().Perm() == j.perm {
+			c.place(j.rel, old, j.perm, fi.Size())
+			return nil
+		}
+	}
 	in, err := c.src.Open(j.rel)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", j.rel, err)
 	}
 	defer in.Close()
-	if c.fresh {
-		_, err = c.writeFile(j.rel, in, j.perm)
-		return err
+	// The state of what was opened, taken before reading: if the file
+	// changes while it is read, its state will differ next time.
+	si, err := in.Stat()
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", j.rel, err)
 	}
-	same, err := c.sameFile(j.rel, in, bufs)
+	cur := stateOf(si)
+	if !c.fresh {
+		e, same, err := c.sameFile(j.rel, in, si, old, bufs)
+		if err != nil {
+			return err
+		}
+		if same {
+			e.src = cur
+			return c.keep(j.rel, e, j.perm)
+		}
+		if _, err := in.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("reading %s: %w", j.rel, err)
+		}
+	}
+	e, n, err := c.writeFile(j.rel, in, j.perm, si.Size())
 	if err != nil {
 		return err
 	}
-	if same {
-		return c.fixPerm(j.rel, j.perm)
+	if n == si.Size() {
+		e.src = cur
 	}
-	if _, err := in.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("reading %s: %w", j.rel, err)
+	c.place(j.rel, e, j.perm, n)
+	return nil
+}
+
+// keep records that the workspace's rel already holds e's content, after
+// setting its mode to perm.
+func (c *copier) keep(rel string, e indexEntry, perm fs.FileMode) error {
+	fi, err := c.fixPerm(rel, perm)
+	if err != nil {
+		return err
 	}
-	// Both ends are *os.File, so io.Copy lets the kernel copy
-	// (copy_file_range, which reflinks where the filesystem can).
-	_, err = c.writeFile(j.rel, in, j.perm)
-	return err
+	e.dst = stateOf(fi)
+	c.place(rel, e, perm, fi.Size())
+	return nil
 }
 
 // sameFile reports whether the workspace already has at rel a regular file
-// with the content of in (which it reads).
-func (c *copier) sameFile(rel string, in *os.File, bufs *compareBuffers) (bool, error) {
+// with the content of in (which it may read; si is its Stat), and returns
+// that content's entry. What the index knows of either file is used
+// instead of reading it.
+func (c *copier) sameFile(rel string, in *os.File, si fs.FileInfo, old indexEntry, bufs *compareBuffers) (indexEntry, bool, error) {
 	fi, err := c.dst.Lstat(rel)
 	if isNotExist(err) {
-		return false, nil
+		return indexEntry{}, false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("reading %s in the workspace: %w", rel, err)
+		return indexEntry{}, false, fmt.Errorf("reading %s in the workspace: %w", rel, err)
 	}
-	if !fi.Mode().IsRegular() {
-		return false, nil
-	}
-	si, err := in.Stat()
-	if err != nil {
-		return false, fmt.Errorf("reading %s: %w", rel, err)
-	}
-	if si.Size() != fi.Size() {
-		return false, nil
+	if !fi.Mode().IsRegular() || si.Size() != fi.Size() {
+		return indexEntry{}, false, nil
 	}
 	if fi.Mode().Perm()&0o400 == 0 {
-		return false, nil // unreadable: rewriting is simpler than asking why
+		return indexEntry{}, false, nil // unreadable: rewriting is simpler than asking why
+	}
+	var want indexEntry
+	if old.src.known() && old.src == stateOf(si) {
+		want = old
+	} else if want, err = hashContent(in, si.Size(), bufs.a); err != nil {
+		return indexEntry{}, false, fmt.Errorf("reading %s: %w", rel, err)
+	}
+	if old.dst.known() && old.dst == stateOf(fi) {
+		return want, old.digest == want.digest, nil
 	}
 	// Lstat said regular file, and dst's parents are checked directories:
 	// this open does not go through a link.
 	out, err := c.dst.Open(rel)
 	if err != nil {
-		return false, fmt.Errorf("reading %s in the workspace: %w", rel, err)
+		return indexEntry{}, false, fmt.Errorf("reading %s in the workspace: %w", rel, err)
 	}
 	defer out.Close()
-	return bufs.equal(in, out)
+	have, err := hashContent(out, fi.Size(), bufs.b)
+	if err != nil {
+		return indexEntry{}, false, fmt.Errorf("reading %s in the workspace: %w", rel, err)
+	}
+	return want, have.digest == want.digest, nil
 }
 
 // fixPerm sets rel's permission bits to perm when an earlier run left
-// others; chmod does not touch the mtime.
-func (c *copier) fixPerm(rel string, perm fs.FileMode) error {
+// others (chmod does not touch the mtime), and returns rel's Lstat after.
+func (c *copier) fixPerm(rel string, perm fs.FileMode) (fs.FileInfo, error) {
 	fi, err := c.dst.Lstat(rel)
 	if err != nil {
-		return fmt.Errorf("reading %s in the workspace: %w", rel, err)
+		return nil, fmt.Errorf("reading %s in the workspace: %w", rel, err)
 	}
 	if fi.Mode().Perm() == perm {
-		return nil
+		return fi, nil
 	}
 	if err := c.dst.Chmod(rel, perm); err != nil {
-		return fmt.Errorf("setting the mode of %s in the workspace: %w", rel, err)
+		return nil, fmt.Errorf("setting the mode of %s in the workspace: %w", rel, err)
 	}
-	return nil
+	// The chmod moved the ctime the index compares.
+	if fi, err = c.dst.Lstat(rel); err != nil {
+		return nil, fmt.Errorf("reading %s in the workspace: %w", rel, err)
+	}
+	return fi, nil
 }
 
 // compareBuffers compares two streams block by block.
@@ -358,19 +444,28 @@ func (bufs *compareBuffers) equal(x, y io.Reader) (bool, error) {
 	}
 }
 
-// writeFile replaces whatever is at rel with a file of content r and
-// returns the bytes written. The caller has reserved rel.
-func (c *copier) writeFile(rel string, r io.Reader, perm fs.FileMode) (int64, error) {
+// writeFile replaces whatever is at rel with a file of content r, hashing
+// what it writes, and returns its entry (without src) and the bytes
+// written. size is the length r should have. The caller has reserved rel.
+func (c *copier) writeFile(rel string, r io.Reader, perm fs.FileMode, size int64) (indexEntry, int64, error) {
 	if err := c.clearIfPresent(rel); err != nil {
-		return 0, err
+		return indexEntry{}, 0, err
 	}
 	// O_EXCL: never opens an existing name, so never writes through a
 	// symlink that appeared since.
 	out, err := c.dst.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
-		return 0, fmt.Errorf("creating %s in the workspace: %w", rel, err)
+		return indexEntry{}, 0, fmt.Errorf("creating %s in the workspace: %w", rel, err)
 	}
-	n, err := io.Copy(out, r)
+	h := newContentHash(size)
+	var n int64
+	if in, ok := r.(*os.File); ok && c.clone(out, in) {
+		// Shared blocks: the content still has to be hashed, but nothing
+		// is written.
+		n, err = io.Copy(h, struct{ io.Reader }{in})
+	} else {
+		n, err = io.Copy(out, io.TeeReader(r, h))
+	}
 	if err == nil {
 		// OpenFile's mode is cut by the umask; the copy must keep the
 		// source's bits (the executable bit above all).
@@ -380,10 +475,16 @@ func (c *copier) writeFile(rel string, r io.Reader, perm fs.FileMode) (int64, er
 		err = cerr
 	}
 	if err != nil {
-		return n, fmt.Errorf("copying %s into the workspace: %w", rel, err)
+		return indexEntry{}, n, fmt.Errorf("copying %s into the workspace: %w", rel, err)
 	}
+	e := h.entry()
+	fi, err := c.dst.Lstat(rel)
+	if err != nil {
+		return indexEntry{}, n, fmt.Errorf("reading %s in the workspace: %w", rel, err)
+	}
+	e.dst = stateOf(fi)
 	c.written.Add(1)
-	return n, nil
+	return e, n, nil
 }
 
 // prune removes from the workspace every entry the snapshot does not have:

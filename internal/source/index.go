@@ -1,0 +1,294 @@
+package source
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// fileIndex remembers, for each regular file of a workspace, what its
+// content is and the stat data of the two files that had it: the
+// project's file it was hashed from and the workspace's file it was
+// written to. When both files still have the stat data recorded, their
+// content is known without reading either, which is what lets a run of an
+// unchanged project cost a stat per file instead of reading the project
+// twice (git's index does the same for `git status`).
+//
+// It is kept per workspace, next to it ("<workspace>.index"), because what
+// it says about the workspace's files holds only for that directory. It is
+// an optimisation only: a missing, unreadable or foreign file is an empty
+// index, and every file is then compared by content.
+//
+// Stat data cannot tell two writes apart within one tick of the file
+// system's clock, so an entry whose file changed shortly before the index
+// was saved is "racy" (as in git) and is verified by content next time.
+type fileIndex struct {
+	path    string // "" for an index that is not kept
+	savedAt int64  // unix ns when the loaded file was written
+	old     map[string]indexEntry
+
+	mu    sync.Mutex
+	next  map[string]indexEntry
+	dirty bool // next differs from what is on disk
+}
+
+// indexEntry is what the index knows of one regular file.
+type indexEntry struct {
+	// src is the project file's stat data when it was hashed; zero when
+	// unknown (a commit's file, or a racy entry).
+	src fileState
+	// dst is the workspace file's stat data once it held the content;
+	// zero when unknown.
+	dst fileState
+	// digest is the SHA-256 of the content, as artifact.Digest hashes it.
+	digest [sha256.Size]byte
+	// oid is the git blob id (hex) of the content, "" when unknown: SHA-1
+	// when hashed here, as the commit names it when written from one.
+	oid string
+}
+
+// fileState is the stat data that changes whenever a file is written,
+// replaced or chmodded (ctime moves with each of these, and no program can
+// set it back).
+type fileState struct {
+	size  int64
+	mtime int64 // ns
+	ctime int64 // ns; 0 where the platform has none
+	ino   uint64
+	mode  uint32 // fs.FileMode
+}
+
+func (s fileState) known() bool { return s != fileState{} }
+
+// racyWindow covers the coarsest clock of the file systems a workspace is
+// likely to be on (FAT has 2 s); an entry changed this close to the save
+// is verified by content next time.
+const racyWindow = 2 * time.Second
+
+// indexMagic starts every index file; indexVersion changes whenever the
+// layout below does, and a file of another version is ignored.
+const (
+	indexMagic   = "velocity-file-index\n"
+	indexVersion = 1
+)
+
+// The file, in order (integers as unsigned or zig-zag varints):
+//
+//	magic, version, savedAt (unix ns), entry count,
+//	per entry: path (length + slash-separated bytes),
+//	  src: size, mtime, ctime, ino, mode;  dst: size, mtime, ctime, ino, mode,
+//	  digest (32 bytes), oid (length + hex bytes),
+//	then the SHA-256 of everything before it, so that a torn or edited
+//	file is recognised and ignored.
+
+// loadIndex reads the index at path; anything wrong with the file yields
+// an empty index, since the index only saves work. trustWorkspace false
+// drops what it says about the workspace's files (a crashed update).
+func loadIndex(path string, trustWorkspace bool) *fileIndex {
+	x := &fileIndex{path: path, old: map[string]indexEntry{}, next: map[string]indexEntry{}}
+	if path == "" {
+		return x
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return x
+	}
+	old, savedAt, err := decodeIndex(data)
+	if err != nil {
+		x.dirty = true
+		return x
+	}
+	x.savedAt = savedAt
+	racy := savedAt - int64(racyWindow)
+	for p, e := range old {
+		if e.src.mtime >= racy || e.src.ctime >= racy {
+			e.src = fileState{}
+			x.dirty = true
+		}
+		if !trustWorkspace || e.dst.mtime >= racy || e.dst.ctime >= racy {
+			e.dst = fileState{}
+			x.dirty = true
+		}
+		old[p] = e
+	}
+	x.old = old
+	return x
+}
+
+func decodeIndex(data []byte) (map[string]indexEntry, int64, error) {
+	bad := errors.New("not a velocity file index")
+	if len(data) < len(indexMagic)+sha256.Size || !bytes.HasPrefix(data, []byte(indexMagic)) {
+		return nil, 0, bad
+	}
+	body, sum := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
+	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
+		return nil, 0, bad
+	}
+	r := bytes.NewReader(body[len(indexMagic):])
+	var err error
+	u := func() uint64 {
+		v, e := binary.ReadUvarint(r)
+		if e != nil && err == nil {
+			err = e
+		}
+		return v
+	}
+	i := func() int64 {
+		v, e := binary.ReadVarint(r)
+		if e != nil && err == nil {
+			err = e
+		}
+		return v
+	}
+	str := func() string {
+		n := u()
+		if err != nil || n > uint64(r.Len()) {
+			err = bad
+			return ""
+		}
+		b := make([]byte, n)
+		io.ReadFull(r, b)
+		return string(b)
+	}
+	state := func() fileState {
+		return fileState{size: i(), mtime: i(), ctime: i(), ino: u(), mode: uint32(u())}
+	}
+	if v := u(); v != indexVersion {
+		return nil, 0, bad
+	}
+	savedAt := i()
+	n := u()
+	if err != nil || n > uint64(len(data)) {
+		return nil, 0, bad
+	}
+	m := make(map[string]indexEntry, n)
+	for range n {
+		p := str()
+		e := indexEntry{src: state(), dst: state()}
+		if _, e2 := io.ReadFull(r, e.digest[:]); e2 != nil && err == nil {
+			err = e2
+		}
+		e.oid = str()
+		if err != nil {
+			return nil, 0, bad
+		}
+		m[p] = e
+	}
+	if r.Len() != 0 {
+		return nil, 0, bad
+	}
+	return m, savedAt, nil
+}
+
+// get returns what the index knew of rel (a native relative path) when
+// it was loaded.
+func (x *fileIndex) get(rel string) (indexEntry, bool) {
+	e, ok := x.old[filepath.ToSlash(rel)]
+	return e, ok
+}
+
+// put records rel's entry for the next run.
+func (x *fileIndex) put(rel string, e indexEntry) {
+	p := filepath.ToSlash(rel)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if old, ok := x.old[p]; !ok || old != e {
+		x.dirty = true
+	}
+	x.next[p] = e
+}
+
+// save writes the entries put since loading, atomically (a new file
+// renamed over the old one), when they differ from what was loaded.
+func (x *fileIndex) save() error {
+	if x.path == "" || (!x.dirty && len(x.next) == len(x.old)) {
+		return nil
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(x.next) * 128)
+	var tmp [binary.MaxVarintLen64]byte
+	u := func(v uint64) { buf.Write(binary.AppendUvarint(tmp[:0], v)) }
+	i := func(v int64) { buf.Write(binary.AppendVarint(tmp[:0], v)) }
+	str := func(s string) { u(uint64(len(s))); buf.WriteString(s) }
+	state := func(s fileState) { i(s.size); i(s.mtime); i(s.ctime); u(s.ino); u(uint64(s.mode)) }
+	buf.WriteString(indexMagic)
+	u(indexVersion)
+	i(time.Now().UnixNano())
+	u(uint64(len(x.next)))
+	for p, e := range x.next {
+		str(p)
+		state(e.src)
+		state(e.dst)
+		buf.Write(e.digest[:])
+		str(e.oid)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	buf.Write(sum[:])
+
+	f, err := os.CreateTemp(filepath.Dir(x.path), filepath.Base(x.path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("saving the file index: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	_, err = w.Write(buf.Bytes())
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), x.path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("saving the file index: %w", err)
+	}
+	return nil
+}
+
+// updateMarker is the file that says a workspace is being updated. It is
+// made before the first change and removed once the index describes the
+// result, so finding it means an update was cut short (a crash, kill -9,
+// power loss): the workspace may be half updated, and what the index says
+// about its files is not trusted.
+func updateMarker(index string) string { return index + ".updating" }
+
+// markUpdating creates the marker and reports whether one was already
+// there.
+func markUpdating(index string) (interrupted bool, err error) {
+	if index == "" {
+		return false, nil
+	}
+	m := updateMarker(index)
+	if _, err := os.Lstat(m); err == nil {
+		return true, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("workspace update marker: %w", err)
+	}
+	f, err := os.OpenFile(m, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return false, fmt.Errorf("workspace update marker: %w", err)
+	}
+	return false, f.Close()
+}
+
+// doneUpdating removes the marker.
+func doneUpdating(index string) error {
+	if index == "" {
+		return nil
+	}
+	if err := os.Remove(updateMarker(index)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("workspace update marker: %w", err)
+	}
+	return nil
+}
