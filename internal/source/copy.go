@@ -37,6 +37,9 @@ const workers = 4
 type copier struct {
 	src *os.Root // nil when content comes from git objects
 	dst *os.Root
+	// dstDirs holds the workspace's directories open for the many
+	// Lstats of a reused workspace.
+	dstDirs *openDirs
 	// fresh says dst was empty: there is nothing to compare, replace or
 	// prune, and skipping the checks saves a syscall or two per file on a
 	// project's first run.
@@ -62,6 +65,7 @@ type copier struct {
 
 	files   atomic.Int64 // snapshot files and symlinks
 	written atomic.Int64 // of which had to be (re)written
+	read    atomic.Int64 // of which had their content read
 	removed atomic.Int64 // workspace entries that were not the snapshot's
 	special int          // sockets, FIFOs and devices skipped
 
@@ -83,7 +87,7 @@ func newCopier(ctx context.Context, src, dst *os.Root, idx *fileIndex) *copier {
 		idx = loadIndex("", false)
 	}
 	c := &copier{
-		src: src, dst: dst, idx: idx,
+		src: src, dst: dst, idx: idx, dstDirs: newOpenDirs(dst),
 		dirs:    map[string]bool{".": true},
 		links:   map[string]bool{},
 		regular: map[string]bool{},
@@ -124,6 +128,7 @@ func (c *copier) finish(err error) error {
 	}
 	close(c.jobs)
 	c.wg.Wait()
+	// prune still reads directories; Take closes them.
 	err = context.Cause(c.ctx)
 	c.cancel(nil)
 	return err
@@ -144,7 +149,7 @@ func (c *copier) mkdirAll(rel string) error {
 	var fi fs.FileInfo
 	err := fs.ErrNotExist
 	if !c.fresh {
-		fi, err = c.dst.Lstat(rel)
+		fi, err = c.dstDirs.lstat(rel)
 	}
 	switch {
 	case err == nil && fi.IsDir():
@@ -226,7 +231,7 @@ func (c *copier) symlink(target, rel string) error {
 	if c.fresh {
 		return c.writeLink(target, rel)
 	}
-	if old, err := c.dst.Readlink(rel); err == nil && old == target {
+	if old, err := c.dstDirs.readlink(rel); err == nil && old == target {
 		return nil // the same link (Readlink fails on anything but a link)
 	}
 	return c.writeLink(target, rel)
@@ -306,12 +311,13 @@ func (c *copier) syncFile(j fileJob, bufs *compareBuffers) error {
 	c.files.Add(1)
 	old, _ := c.idx.get(j.rel)
 	if !c.fresh && old.src.known() && old.dst.known() && old.src == stateOf(j.info) {
-		fi, err := c.dst.Lstat(j.rel)
+		fi, err := c.dstDirs.lstat(j.rel)
 		if err == nil && stateOf(fi) == old.dst && fi.Mode().Perm() == j.perm {
 			c.place(j.rel, old, j.perm, fi.Size())
 			return nil
 		}
 	}
+	c.read.Add(1)
 	in, err := c.src.Open(j.rel)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", j.rel, err)
@@ -495,32 +501,35 @@ func (c *copier) prune(ctx context.Context) error {
 	if c.fresh {
 		return nil
 	}
-	return fs.WalkDir(c.dst.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("reading the workspace: %w", err)
-		}
+	return c.pruneDir(ctx, ".")
+}
+
+// pruneDir prunes directory rel of the workspace, one of the snapshot's.
+func (c *copier) pruneDir(ctx context.Context, dir string) error {
+	entries, err := c.dstDirs.readDir(dir)
+	if err != nil {
+		return fmt.Errorf("reading the workspace: %w", err)
+	}
+	for _, d := range entries {
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
-		if p == "." {
-			return nil
-		}
-		rel := filepath.FromSlash(p)
+		rel := filepath.Join(dir, d.Name())
 		switch t := d.Type(); {
 		case t.IsDir() && c.dirs[rel]:
-			return nil
+			if err := c.pruneDir(ctx, rel); err != nil {
+				return err
+			}
+			continue
 		case t.IsRegular() && c.regular[rel], t&fs.ModeSymlink != 0 && c.links[rel]:
-			return nil
+			continue
 		}
 		if err := c.clear(rel); err != nil {
 			return err
 		}
 		c.removed.Add(1)
-		if d.IsDir() {
-			return fs.SkipDir
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // errUnsafePath is wrapped by errors about paths that would escape the

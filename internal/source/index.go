@@ -69,10 +69,18 @@ type fileState struct {
 
 func (s fileState) known() bool { return s != fileState{} }
 
-// racyWindow covers the coarsest clock of the file systems a workspace is
-// likely to be on (FAT has 2 s); an entry changed this close to the save
-// is verified by content next time.
-const racyWindow = 2 * time.Second
+// racy reports whether s was taken too close to savedAt for a later
+// write to be sure to change it: file systems stamp files from a clock
+// that ticks every few milliseconds, or every second or two (FAT, some
+// network file systems), and a write within the same tick leaves the
+// stamps as they were.
+func (s fileState) racy(savedAt int64) bool {
+	window := int64(50 * time.Millisecond)
+	if s.mtime%int64(time.Second) == 0 && s.ctime%int64(time.Second) == 0 {
+		window = int64(2 * time.Second) // a clock of whole seconds
+	}
+	return s.mtime >= savedAt-window || s.ctime >= savedAt-window
+}
 
 // indexMagic starts every index file; indexVersion changes whenever the
 // layout below does, and a file of another version is ignored.
@@ -108,13 +116,12 @@ func loadIndex(path string, trustWorkspace bool) *fileIndex {
 		return x
 	}
 	x.savedAt = savedAt
-	racy := savedAt - int64(racyWindow)
 	for p, e := range old {
-		if e.src.mtime >= racy || e.src.ctime >= racy {
+		if e.src.racy(savedAt) {
 			e.src = fileState{}
 			x.dirty = true
 		}
-		if !trustWorkspace || e.dst.mtime >= racy || e.dst.ctime >= racy {
+		if !trustWorkspace || e.dst.racy(savedAt) {
 			e.dst = fileState{}
 			x.dirty = true
 		}

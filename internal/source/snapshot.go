@@ -39,6 +39,9 @@ type Snapshot struct {
 	// Removed counts the entries of a reused workspace that the copy does
 	// not have (left by an earlier run, or deleted from the project).
 	Removed int
+	// Read counts the files whose content had to be read (from the
+	// project, the workspace or git): those the index did not know.
+	Read int
 	// Manifest describes every file and symlink of the copy, sorted by
 	// path, exactly as artifact.HashPresent(Dir, "**") would right after
 	// Take: the engine keys on it without reading the files again.
@@ -164,6 +167,9 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 	if err == nil {
 		err = c.prune(ctx)
 	}
+	if c != nil {
+		c.dstDirs.close()
+	}
 	if err == nil {
 		err = idx.save()
 	}
@@ -177,6 +183,7 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 	snap.Files = int(c.files.Load())
 	snap.Written = int(c.written.Load())
 	snap.Removed = int(c.removed.Load())
+	snap.Read = int(c.read.Load())
 	if snap.Files == 0 && opts.Rev == "" && snap.Git {
 		notes = append(notes, "no tracked or untracked non-ignored files here: is the directory ignored by .gitignore?")
 	}
@@ -318,7 +325,8 @@ func copyWorkTree(ctx context.Context, g git, dir string, dst *os.Root, idx *fil
 	go func() { headc <- readHead(hctx, g) }()
 
 	c := newCopier(ctx, src, dst, idx)
-	w := &workTree{c: c, src: src, dir: dir, realDirs: map[string]bool{".": true}}
+	w := &workTree{c: c, src: src, srcDirs: newOpenDirs(src), dir: dir, realDirs: map[string]bool{".": true}}
+	defer w.srcDirs.close()
 	err = c.finish(w.copy(g, "."))
 	if err != nil {
 		stopHead()
@@ -366,9 +374,10 @@ func readHead(ctx context.Context, g git) (h headInfo) {
 
 // workTree copies what `git ls-files` lists.
 type workTree struct {
-	c   *copier
-	src *os.Root
-	dir string // absolute project directory, the root of src
+	c       *copier
+	src     *os.Root
+	srcDirs *openDirs // src's directories, opened once
+	dir     string    // absolute project directory, the root of src
 	// realDirs caches whether a directory of the source is a real directory
 	// (not a symlink, not missing), so each is checked once.
 	realDirs map[string]bool
@@ -412,7 +421,7 @@ func (w *workTree) add(g git, rel string) error {
 		// path as deleted, and following the link could leave the tree.
 		return err
 	}
-	fi, err := w.src.Lstat(rel)
+	fi, err := w.srcDirs.lstat(rel)
 	switch {
 	case isNotExist(err):
 		return nil // tracked but deleted in the work tree
@@ -423,7 +432,7 @@ func (w *workTree) add(g git, rel string) error {
 	case m.IsRegular():
 		return w.c.enqueue(rel, fi)
 	case m&fs.ModeSymlink != 0:
-		target, err := w.src.Readlink(rel)
+		target, err := w.srcDirs.readlink(rel)
 		if err != nil {
 			return fmt.Errorf("reading symlink %s: %w", rel, err)
 		}
@@ -451,7 +460,7 @@ func (w *workTree) realDir(rel string) (bool, error) {
 		return false, err
 	}
 	if ok {
-		fi, err := w.src.Lstat(rel)
+		fi, err := w.srcDirs.lstat(rel)
 		switch {
 		case err == nil:
 			ok = fi.IsDir()
@@ -565,6 +574,7 @@ func copyTree(c *copier, g git, tree string) error {
 	if err != nil || len(blobs) == 0 {
 		return err
 	}
+	c.read.Add(int64(len(blobs)))
 
 	var want bytes.Buffer
 	for _, b := range blobs {
@@ -669,14 +679,14 @@ func (c *copier) holds(b treeEntry, buf []byte) (indexEntry, bool, error) {
 	}
 	fmt.Fprintf(h, "blob %d\x00", b.size)
 	if b.mode == "120000" {
-		target, err := c.dst.Readlink(b.rel)
+		target, err := c.dstDirs.readlink(b.rel)
 		if err != nil || int64(len(target)) != b.size {
 			return indexEntry{}, false, nil // not a link, or another one: rewritten
 		}
 		io.WriteString(h, target)
 		return indexEntry{oid: target}, hex.EncodeToString(h.Sum(nil)) == b.obj, nil
 	}
-	fi, err := c.dst.Lstat(b.rel)
+	fi, err := c.dstDirs.lstat(b.rel)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != b.size || fi.Mode().Perm()&0o400 == 0 {
 		return indexEntry{}, false, nil
 	}
@@ -684,6 +694,7 @@ func (c *copier) holds(b treeEntry, buf []byte) (indexEntry, bool, error) {
 	if old.dst.known() && old.dst == stateOf(fi) && old.oid == b.obj {
 		return old, true, nil
 	}
+	c.read.Add(1)
 	f, err := c.dst.Open(b.rel)
 	if err != nil {
 		return indexEntry{}, false, fmt.Errorf("reading %s in the workspace: %w", b.rel, err)

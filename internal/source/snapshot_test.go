@@ -194,7 +194,7 @@ func TestCleanRepo(t *testing.T) {
 	head := commitAll(t, repo, "first")
 
 	snap, dest := take(t, repo, Options{})
-	want := Snapshot{Dir: dest, Git: true, Commit: head, Branch: "main", Files: 3, Written: 3}
+	want := Snapshot{Dir: dest, Git: true, Commit: head, Branch: "main", Files: 3, Written: 3, Read: 3}
 	snap.Manifest = nil // compared with the workspace in manifest tests
 	if !reflect.DeepEqual(snap, want) {
 		t.Errorf("snapshot = %+v, want %+v", snap, want)
