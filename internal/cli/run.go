@@ -254,7 +254,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	}
 	defer slot.Release()
 	ws := slot.Dir
-	snap, err := source.Take(ctx, o.dir, ws, source.Options{Rev: o.commit})
+	snap, err := source.Take(ctx, o.dir, ws, source.Options{Rev: o.commit, Index: slot.Index()})
 	if err != nil {
 		if errors.Is(err, source.ErrUnknownRev) {
 			return usageError("%v", err)
@@ -441,6 +441,7 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 		StrictSharing: o.strict,
 		Selection:     sel,
 		Facts:         facts,
+		Snapshot:      snap.Manifest,
 	})
 	con.Stop()
 	finished := time.Now()
