@@ -574,7 +574,6 @@ func copyTree(c *copier, g git, tree string) error {
 	if err != nil || len(blobs) == 0 {
 		return err
 	}
-	c.read.Add(int64(len(blobs)))
 
 	var want bytes.Buffer
 	for _, b := range blobs {
@@ -691,8 +690,9 @@ func (c *copier) holds(b treeEntry, buf []byte) (indexEntry, bool, error) {
 		return indexEntry{}, false, nil
 	}
 	old, _ := c.idx.get(b.rel)
-	if old.dst.known() && old.dst == stateOf(fi) && old.oid == b.obj {
-		return old, true, nil
+	if old.dst.known() && old.dst == stateOf(fi) && old.oid != "" {
+		// The index knows what the file holds.
+		return old, old.oid == b.obj, nil
 	}
 	c.read.Add(1)
 	f, err := c.dst.Open(b.rel)
@@ -751,6 +751,7 @@ func writeBlobs(c *copier, r *bufio.Reader, blobs []treeEntry) error {
 				c.placeLink(b.rel, string(target))
 			}
 		} else {
+			c.read.Add(1)
 			var e indexEntry
 			e, n, err = c.writeFile(b.rel, body, b.perm(), size)
 			if err == nil && n == size {
