@@ -98,6 +98,7 @@ func take(t *testing.T, dir string, opts Options) (Snapshot, string) {
 	if snap.Dir != dest {
 		t.Errorf("Dir = %q, want %q", snap.Dir, dest)
 	}
+	checkManifest(t, snap)
 	return snap, dest
 }
 
