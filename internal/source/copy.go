@@ -66,6 +66,8 @@ type copier struct {
 	files   atomic.Int64 // snapshot files and symlinks
 	written atomic.Int64 // of which had to be (re)written
 	read    atomic.Int64 // of which had their content read
+	// touched is set before the first change to a workspace entry.
+	touched atomic.Bool
 	removed atomic.Int64 // workspace entries that were not the snapshot's
 	special int          // sockets, FIFOs and devices skipped
 
@@ -189,6 +191,7 @@ func (c *copier) reserve(rel string) error {
 // clear removes whatever the workspace has at rel, never following it: a
 // symlink is removed, not its target; a directory with all it holds.
 func (c *copier) clear(rel string) error {
+	c.touched.Store(true)
 	err := c.dst.RemoveAll(rel)
 	if errors.Is(err, fs.ErrPermission) {
 		// A tree an action made read-only (Go's module cache is, when
@@ -240,6 +243,7 @@ func (c *copier) symlink(target, rel string) error {
 // writeLink replaces whatever is at rel with a symlink to target. The
 // caller has reserved rel.
 func (c *copier) writeLink(target, rel string) error {
+	c.touched.Store(true)
 	if err := c.clearIfPresent(rel); err != nil {
 		return err
 	}
@@ -417,6 +421,7 @@ func (c *copier) fixPerm(rel string, perm fs.FileMode) (fs.FileInfo, error) {
 	if fi.Mode().Perm() == perm {
 		return fi, nil
 	}
+	c.touched.Store(true)
 	if err := c.dst.Chmod(rel, perm); err != nil {
 		return nil, fmt.Errorf("setting the mode of %s in the workspace: %w", rel, err)
 	}
@@ -454,6 +459,7 @@ func (bufs *compareBuffers) equal(x, y io.Reader) (bool, error) {
 // what it writes, and returns its entry (without src) and the bytes
 // written. size is the length r should have. The caller has reserved rel.
 func (c *copier) writeFile(rel string, r io.Reader, perm fs.FileMode, size int64) (indexEntry, int64, error) {
+	c.touched.Store(true)
 	if err := c.clearIfPresent(rel); err != nil {
 		return indexEntry{}, 0, err
 	}

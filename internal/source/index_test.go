@@ -381,3 +381,26 @@ func TestHelperTake(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A Take that fails before changing anything (a mistyped revision) leaves
+// the index trusted: the next run still reads nothing.
+func TestIndexSurvivesFailureBeforeChanges(t *testing.T) {
+	gitTest(t)
+	repo := newRepo(t)
+	write(t, repo, "a.txt", "a", 0o644)
+	commitAll(t, repo, "first")
+	dest := filepath.Join(t.TempDir(), "ws")
+	takeIndexed(t, repo, dest, Options{})
+	pastRacy()
+	takeIndexed(t, repo, dest, Options{})
+	pastRacy()
+	if _, err := Take(context.Background(), repo, dest, Options{Rev: "no-such-rev", Index: dest + ".index"}); err == nil {
+		t.Fatal("Take of an unknown revision succeeded")
+	}
+	if _, err := os.Stat(updateMarker(dest + ".index")); err == nil {
+		t.Error("update marker left by a Take that changed nothing")
+	}
+	if snap := takeIndexed(t, repo, dest, Options{}); snap.Read != 0 {
+		t.Errorf("Take read %d files, want none", snap.Read)
+	}
+}

@@ -111,6 +111,15 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 		return snap, err
 	}
 	idx := loadIndex(opts.Index, !interrupted && !created)
+	var c *copier
+	defer func() {
+		// A failure before anything in the workspace changed (a
+		// revision that does not exist, git missing) leaves it as the
+		// index says: the next run need not verify every file.
+		if err != nil && !interrupted && (c == nil || !c.touched.Load()) {
+			doneUpdating(opts.Index)
+		}
+	}()
 	defer func() {
 		if err != nil && created {
 			os.RemoveAll(dest)
@@ -127,7 +136,6 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 		return snap, err
 	}
 	var notes []string
-	var c *copier
 	switch {
 	case notGit != "" && opts.Rev != "":
 		return snap, fmt.Errorf("cannot copy revision %q: %s (%s); run without a revision to use the directory as it is", opts.Rev, notGit, dir)
