@@ -52,6 +52,9 @@ type copier struct {
 	dirs    map[string]bool
 	links   map[string]bool
 	regular map[string]bool
+	// startDirs holds the stat data of the workspace's directories as
+	// they were before this update touched them, for prune.
+	startDirs map[string]fileState
 
 	// idx knows the content of files from earlier runs by their stat
 	// data, so unchanged files are not read; it records this run's.
@@ -90,15 +93,19 @@ func newCopier(ctx context.Context, src, dst *os.Root, idx *fileIndex) *copier {
 	}
 	c := &copier{
 		src: src, dst: dst, idx: idx, dstDirs: newOpenDirs(dst),
-		dirs:    map[string]bool{".": true},
-		links:   map[string]bool{},
-		regular: map[string]bool{},
+		dirs:      map[string]bool{".": true},
+		links:     map[string]bool{},
+		regular:   map[string]bool{},
+		startDirs: map[string]fileState{},
 		ctx:     ctx, cancel: cancel,
 		jobs: make(chan fileJob, 4*workers),
 	}
 	if d, err := dst.Open("."); err == nil {
 		names, _ := d.Readdirnames(1)
 		c.fresh = len(names) == 0
+		if fi, err := d.Stat(); err == nil {
+			c.startDirs["."] = stateOf(fi)
+		}
 		d.Close()
 	}
 	if src != nil {
@@ -155,6 +162,7 @@ func (c *copier) mkdirAll(rel string) error {
 	}
 	switch {
 	case err == nil && fi.IsDir():
+		c.startDirs[rel] = stateOf(fi)
 		// Kept from an earlier run. An action may have taken its
 		// permissions away; the next run must be able to work in it.
 		if fi.Mode().Perm()&0o700 != 0o700 {
@@ -256,6 +264,7 @@ func (c *copier) writeLink(target, rel string) error {
 
 // placeLink records that symlink rel to target is in place.
 func (c *copier) placeLink(rel, target string) {
+	c.idx.putLink(rel)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// Symlink permissions mean nothing; artifact fixes them the same way.
@@ -510,31 +519,59 @@ func (c *copier) prune(ctx context.Context) error {
 	return c.pruneDir(ctx, ".")
 }
 
-// pruneDir prunes directory rel of the workspace, one of the snapshot's.
+// pruneDir prunes directory dir of the workspace, one of the snapshot's,
+// and records it in the index. A directory whose stat data is what the
+// index recorded after the last update has had no entry added or removed
+// since (creating, removing or renaming an entry changes its directory's
+// mtime and ctime), so its entries are known without listing it: those of
+// the last snapshot, less what this one no longer has.
 func (c *copier) pruneDir(ctx context.Context, dir string) error {
-	entries, err := c.dstDirs.readDir(dir)
-	if err != nil {
-		return fmt.Errorf("reading the workspace: %w", err)
+	var names []string
+	known := c.idx.unchangedDir(dir, c.startDirs[dir])
+	if known {
+		names = c.idx.childrenOf(dir)
+	} else {
+		entries, err := c.dstDirs.readDir(dir)
+		if err != nil {
+			return fmt.Errorf("reading the workspace: %w", err)
+		}
+		names = make([]string, len(entries))
+		for i, d := range entries {
+			names[i] = d.Name()
+		}
 	}
-	for _, d := range entries {
+	for _, name := range names {
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
-		rel := filepath.Join(dir, d.Name())
-		switch t := d.Type(); {
-		case t.IsDir() && c.dirs[rel]:
+		rel := filepath.Join(dir, name)
+		if c.dirs[rel] {
+			// Type checked by mkdirAll, which made it a directory.
 			if err := c.pruneDir(ctx, rel); err != nil {
 				return err
 			}
 			continue
-		case t.IsRegular() && c.regular[rel], t&fs.ModeSymlink != 0 && c.links[rel]:
+		}
+		if c.regular[rel] || c.links[rel] {
+			// Placed by this update as a file or symlink; if
+			// something else stands there, it was replaced.
 			continue
+		}
+		if known {
+			if _, err := c.dstDirs.lstat(rel); isNotExist(err) {
+				continue // removed already (replaced by a parent's change)
+			}
 		}
 		if err := c.clear(rel); err != nil {
 			return err
 		}
 		c.removed.Add(1)
 	}
+	fi, err := c.dstDirs.lstat(dir)
+	if err != nil {
+		return fmt.Errorf("reading the workspace: %w", err)
+	}
+	c.idx.putDir(dir, stateOf(fi))
 	return nil
 }
 

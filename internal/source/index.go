@@ -10,7 +10,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -36,9 +38,19 @@ type fileIndex struct {
 	savedAt int64  // unix ns when the loaded file was written
 	old     map[string]indexEntry
 
-	mu    sync.Mutex
-	next  map[string]indexEntry
-	dirty bool // next differs from what is on disk
+	// oldDirs and oldLinks are the workspace's directories (with their
+	// stat data once the last update was done) and symlinks, so that a
+	// directory nobody changed since need not be listed to be pruned.
+	oldDirs  map[string]fileState
+	racyDirs map[string]bool
+	oldLinks map[string]bool
+	children map[string][]string // built on first use
+
+	mu       sync.Mutex
+	next     map[string]indexEntry
+	nextDirs map[string]fileState
+	links    map[string]bool
+	dirty    bool // next differs from what is on disk
 }
 
 // indexEntry is what the index knows of one regular file.
@@ -95,6 +107,8 @@ const (
 //	per entry: path (length + slash-separated bytes),
 //	  src: size, mtime, ctime, ino, mode;  dst: size, mtime, ctime, ino, mode,
 //	  digest (32 bytes), oid (length + hex bytes),
+//	directory count, per directory: path, size, mtime, ctime, ino, mode,
+//	symlink count, per symlink: path,
 //	then the SHA-256 of everything before it, so that a torn or edited
 //	file is recognised and ignored.
 
@@ -102,7 +116,8 @@ const (
 // an empty index, since the index only saves work. trustWorkspace false
 // drops what it says about the workspace's files (a crashed update).
 func loadIndex(path string, trustWorkspace bool) *fileIndex {
-	x := &fileIndex{path: path, old: map[string]indexEntry{}, next: map[string]indexEntry{}}
+	x := &fileIndex{path: path, old: map[string]indexEntry{}, next: map[string]indexEntry{},
+		oldDirs: map[string]fileState{}, oldLinks: map[string]bool{}, nextDirs: map[string]fileState{}, links: map[string]bool{}}
 	if path == "" {
 		return x
 	}
@@ -110,10 +125,19 @@ func loadIndex(path string, trustWorkspace bool) *fileIndex {
 	if err != nil {
 		return x
 	}
-	old, savedAt, err := decodeIndex(data)
+	old, dirs, links, savedAt, err := decodeIndex(data)
 	if err != nil {
 		x.dirty = true
 		return x
+	}
+	if trustWorkspace {
+		x.oldDirs, x.oldLinks = dirs, links
+		x.racyDirs = map[string]bool{}
+		for p, st := range dirs {
+			if st.racy(savedAt) {
+				x.racyDirs[p] = true
+			}
+		}
 	}
 	x.savedAt = savedAt
 	for p, e := range old {
@@ -131,17 +155,16 @@ func loadIndex(path string, trustWorkspace bool) *fileIndex {
 	return x
 }
 
-func decodeIndex(data []byte) (map[string]indexEntry, int64, error) {
+func decodeIndex(data []byte) (files map[string]indexEntry, dirs map[string]fileState, links map[string]bool, savedAt int64, err error) {
 	bad := errors.New("not a velocity file index")
 	if len(data) < len(indexMagic)+sha256.Size || !bytes.HasPrefix(data, []byte(indexMagic)) {
-		return nil, 0, bad
+		return nil, nil, nil, 0, bad
 	}
 	body, sum := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
 	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
-		return nil, 0, bad
+		return nil, nil, nil, 0, bad
 	}
 	r := bytes.NewReader(body[len(indexMagic):])
-	var err error
 	u := func() uint64 {
 		v, e := binary.ReadUvarint(r)
 		if e != nil && err == nil {
@@ -169,15 +192,20 @@ func decodeIndex(data []byte) (map[string]indexEntry, int64, error) {
 	state := func() fileState {
 		return fileState{size: i(), mtime: i(), ctime: i(), ino: u(), mode: uint32(u())}
 	}
+	count := func() uint64 {
+		n := u()
+		if n > uint64(len(data)) {
+			err = bad
+			return 0
+		}
+		return n
+	}
 	if v := u(); v != indexVersion {
-		return nil, 0, bad
+		return nil, nil, nil, 0, bad
 	}
-	savedAt := i()
-	n := u()
-	if err != nil || n > uint64(len(data)) {
-		return nil, 0, bad
-	}
-	m := make(map[string]indexEntry, n)
+	savedAt = i()
+	n := count()
+	files = make(map[string]indexEntry, n)
 	for range n {
 		p := str()
 		e := indexEntry{src: state(), dst: state()}
@@ -186,14 +214,85 @@ func decodeIndex(data []byte) (map[string]indexEntry, int64, error) {
 		}
 		e.oid = str()
 		if err != nil {
-			return nil, 0, bad
+			return nil, nil, nil, 0, bad
 		}
-		m[p] = e
+		files[p] = e
 	}
-	if r.Len() != 0 {
-		return nil, 0, bad
+	n = count()
+	dirs = make(map[string]fileState, n)
+	for range n {
+		p := str()
+		dirs[p] = state()
 	}
-	return m, savedAt, nil
+	n = count()
+	links = make(map[string]bool, n)
+	for range n {
+		links[str()] = true
+	}
+	if err != nil || r.Len() != 0 {
+		return nil, nil, nil, 0, bad
+	}
+	return files, dirs, links, savedAt, nil
+}
+
+// putDir records directory rel of the workspace, with its stat data once
+// the update is done.
+func (x *fileIndex) putDir(rel string, st fileState) {
+	p := filepath.ToSlash(rel)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if old, ok := x.oldDirs[p]; !ok || old != st {
+		x.dirty = true
+	}
+	x.nextDirs[p] = st
+}
+
+// putLink records symlink rel of the workspace.
+func (x *fileIndex) putLink(rel string) {
+	p := filepath.ToSlash(rel)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.oldLinks[p] {
+		x.dirty = true
+	}
+	x.links[p] = true
+}
+
+// unchangedDir reports whether directory rel, whose stat data before this
+// update was st, has had no entry added or removed since the index was
+// saved; its entries are then those listed by children.
+func (x *fileIndex) unchangedDir(rel string, st fileState) bool {
+	p := filepath.ToSlash(rel)
+	old, ok := x.oldDirs[p]
+	return ok && !x.racyDirs[p] && st.known() && old == st
+}
+
+// childrenOf lists the names the workspace had in directory rel when the
+// index was saved. Only the walking goroutine calls it.
+func (x *fileIndex) childrenOf(rel string) []string {
+	if x.children == nil {
+		x.children = map[string][]string{}
+		add := func(p string) {
+			dir, name := path.Split(p)
+			dir = strings.TrimSuffix(dir, "/")
+			if dir == "" {
+				dir = "."
+			}
+			x.children[dir] = append(x.children[dir], name)
+		}
+		for p := range x.old {
+			add(p)
+		}
+		for p := range x.oldDirs {
+			if p != "." {
+				add(p)
+			}
+		}
+		for p := range x.oldLinks {
+			add(p)
+		}
+	}
+	return x.children[filepath.ToSlash(rel)]
 }
 
 // get returns what the index knew of rel (a native relative path) when
@@ -217,7 +316,7 @@ func (x *fileIndex) put(rel string, e indexEntry) {
 // save writes the entries put since loading, atomically (a new file
 // renamed over the old one), when they differ from what was loaded.
 func (x *fileIndex) save() error {
-	if x.path == "" || (!x.dirty && len(x.next) == len(x.old)) {
+	if x.path == "" || (!x.dirty && len(x.next) == len(x.old) && len(x.nextDirs) == len(x.oldDirs) && len(x.links) == len(x.oldLinks)) {
 		return nil
 	}
 	var buf bytes.Buffer
@@ -237,6 +336,15 @@ func (x *fileIndex) save() error {
 		state(e.dst)
 		buf.Write(e.digest[:])
 		str(e.oid)
+	}
+	u(uint64(len(x.nextDirs)))
+	for p, st := range x.nextDirs {
+		str(p)
+		state(st)
+	}
+	u(uint64(len(x.links)))
+	for p := range x.links {
+		str(p)
 	}
 	sum := sha256.Sum256(buf.Bytes())
 	buf.Write(sum[:])

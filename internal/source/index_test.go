@@ -209,23 +209,33 @@ func TestIndexInPlaceUpdates(t *testing.T) {
 		}},
 	}
 	for _, rev := range []string{"", "HEAD"} {
-		t.Run("rev="+rev, func(t *testing.T) {
-			repo := newRepo(t)
-			write(t, repo, "a.txt", "a\n", 0o644)
-			write(t, repo, "b.txt", "b\n", 0o644)
-			write(t, repo, "c.txt", "c\n", 0o644)
-			write(t, repo, "dir/x", "x", 0o644)
-			symlink(t, repo, "a.txt", "link")
-			commitAll(t, repo, "first")
-			dest := filepath.Join(t.TempDir(), "ws")
-			takeIndexed(t, repo, dest, Options{Rev: rev})
-			for _, s := range steps {
-				s.change(t, repo)
-				commitAll(t, repo, s.name)
+		// Right away, and once stat data can be trusted (directories
+		// then are not listed, their entries come from the index).
+		for _, wait := range []bool{false, true} {
+			t.Run(fmt.Sprintf("rev=%s,wait=%v", rev, wait), func(t *testing.T) {
+				repo := newRepo(t)
+				write(t, repo, "a.txt", "a\n", 0o644)
+				write(t, repo, "b.txt", "b\n", 0o644)
+				write(t, repo, "c.txt", "c\n", 0o644)
+				write(t, repo, "dir/x", "x", 0o644)
+				write(t, repo, "dir/sub/y", "y", 0o644)
+				symlink(t, repo, "a.txt", "link")
+				commitAll(t, repo, "first")
+				dest := filepath.Join(t.TempDir(), "ws")
 				takeIndexed(t, repo, dest, Options{Rev: rev})
-				sameAsCommit(t, dest, repo, "HEAD")
-			}
-		})
+				for _, s := range steps {
+					if wait {
+						pastRacy()
+						takeIndexed(t, repo, dest, Options{Rev: rev})
+						pastRacy()
+					}
+					s.change(t, repo)
+					commitAll(t, repo, s.name)
+					takeIndexed(t, repo, dest, Options{Rev: rev})
+					sameAsCommit(t, dest, repo, "HEAD")
+				}
+			})
+		}
 	}
 }
 
@@ -258,6 +268,33 @@ func TestIndexManualEditsRepaired(t *testing.T) {
 	snap := takeIndexed(t, repo, dest, Options{})
 	if snap.Written != 1 {
 		t.Errorf("Take wrote %d files, want the edited one", snap.Written)
+	}
+	sameAsCommit(t, dest, repo, head)
+}
+
+// What an action leaves in the workspace is removed by the next Take,
+// even in a directory whose mtime it put back: ctime still moved.
+func TestIndexLeftoversRemoved(t *testing.T) {
+	gitTest(t)
+	repo := newRepo(t)
+	write(t, repo, "dir/sub/a", "a", 0o644)
+	head := commitAll(t, repo, "first")
+	dest := filepath.Join(t.TempDir(), "ws")
+	takeIndexed(t, repo, dest, Options{})
+	pastRacy()
+	takeIndexed(t, repo, dest, Options{})
+	pastRacy()
+	sub := filepath.Join(dest, "dir", "sub")
+	fi, err := os.Stat(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dest, "dir/sub/left", "by an action", 0o644)
+	write(t, dest, "dir/new/deeper", "by an action", 0o644)
+	os.Chtimes(sub, fi.ModTime(), fi.ModTime())
+	snap := takeIndexed(t, repo, dest, Options{})
+	if snap.Removed != 2 {
+		t.Errorf("Take removed %d entries, want 2", snap.Removed)
 	}
 	sameAsCommit(t, dest, repo, head)
 }
