@@ -492,6 +492,12 @@ func (c *copier) writeFile(rel string, r io.Reader, perm fs.FileMode, size int64
 		// source's bits (the executable bit above all).
 		err = out.Chmod(perm)
 	}
+	var fi fs.FileInfo
+	if err == nil {
+		// The file's final stat data (closing changes none of it),
+		// without walking the path again.
+		fi, err = out.Stat()
+	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
@@ -499,10 +505,6 @@ func (c *copier) writeFile(rel string, r io.Reader, perm fs.FileMode, size int64
 		return indexEntry{}, n, fmt.Errorf("copying %s into the workspace: %w", rel, err)
 	}
 	e := h.entry()
-	fi, err := c.dst.Lstat(rel)
-	if err != nil {
-		return indexEntry{}, n, fmt.Errorf("reading %s in the workspace: %w", rel, err)
-	}
 	e.dst = stateOf(fi)
 	c.written.Add(1)
 	return e, n, nil
