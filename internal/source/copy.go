@@ -356,7 +356,7 @@ func (c *copier) syncFile(j fileJob, bufs *compareBuffers) error {
 			return fmt.Errorf("reading %s: %w", j.rel, err)
 		}
 	}
-	e, n, err := c.writeFile(j.rel, in, j.perm, si.Size())
+	e, n, err := c.writeFile(j.rel, in, j.perm)
 	if err != nil {
 		return err
 	}
@@ -400,7 +400,7 @@ func (c *copier) sameFile(rel string, in *os.File, si fs.FileInfo, old indexEntr
 	var want indexEntry
 	if old.src.known() && old.src == stateOf(si) {
 		want = old
-	} else if want, err = hashContent(in, si.Size(), bufs.a); err != nil {
+	} else if want, err = hashContent(in, bufs.a); err != nil {
 		return indexEntry{}, false, fmt.Errorf("reading %s: %w", rel, err)
 	}
 	if old.dst.known() && old.dst == stateOf(fi) {
@@ -413,7 +413,7 @@ func (c *copier) sameFile(rel string, in *os.File, si fs.FileInfo, old indexEntr
 		return indexEntry{}, false, fmt.Errorf("reading %s in the workspace: %w", rel, err)
 	}
 	defer out.Close()
-	have, err := hashContent(out, fi.Size(), bufs.b)
+	have, err := hashContent(out, bufs.b)
 	if err != nil {
 		return indexEntry{}, false, fmt.Errorf("reading %s in the workspace: %w", rel, err)
 	}
@@ -466,8 +466,8 @@ func (bufs *compareBuffers) equal(x, y io.Reader) (bool, error) {
 
 // writeFile replaces whatever is at rel with a file of content r, hashing
 // what it writes, and returns its entry (without src) and the bytes
-// written. size is the length r should have. The caller has reserved rel.
-func (c *copier) writeFile(rel string, r io.Reader, perm fs.FileMode, size int64) (indexEntry, int64, error) {
+// written. The caller has reserved rel.
+func (c *copier) writeFile(rel string, r io.Reader, perm fs.FileMode) (indexEntry, int64, error) {
 	c.touched.Store(true)
 	if err := c.clearIfPresent(rel); err != nil {
 		return indexEntry{}, 0, err
@@ -478,7 +478,7 @@ func (c *copier) writeFile(rel string, r io.Reader, perm fs.FileMode, size int64
 	if err != nil {
 		return indexEntry{}, 0, fmt.Errorf("creating %s in the workspace: %w", rel, err)
 	}
-	h := newContentHash(size)
+	h := newContentHash()
 	var n int64
 	if in, ok := r.(*os.File); ok && c.clone(out, in) {
 		// Shared blocks: the content still has to be hashed, but nothing

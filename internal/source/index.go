@@ -63,8 +63,8 @@ type indexEntry struct {
 	dst fileState
 	// digest is the SHA-256 of the content, as artifact.Digest hashes it.
 	digest [sha256.Size]byte
-	// oid is the git blob id (hex) of the content, "" when unknown: SHA-1
-	// when hashed here, as the commit names it when written from one.
+	// oid is the git blob id (hex) of the content as a commit named it,
+	// "" when the file came from the work tree.
 	oid string
 }
 

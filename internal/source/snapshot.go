@@ -707,7 +707,7 @@ func (c *copier) holds(b treeEntry, buf []byte) (indexEntry, bool, error) {
 	if err != nil {
 		return indexEntry{}, false, fmt.Errorf("reading %s in the workspace: %w", b.rel, err)
 	}
-	content := newContentHash(b.size)
+	content := newContentHash()
 	_, err = io.CopyBuffer(io.MultiWriter(h, content), struct{ io.Reader }{f}, buf)
 	f.Close()
 	if err != nil {
@@ -761,7 +761,7 @@ func writeBlobs(c *copier, r *bufio.Reader, blobs []treeEntry) error {
 		} else {
 			c.read.Add(1)
 			var e indexEntry
-			e, n, err = c.writeFile(b.rel, body, b.perm(), size)
+			e, n, err = c.writeFile(b.rel, body, b.perm())
 			if err == nil && n == size {
 				// A commit's file has no project file behind it, unless
 				// the project's file (known to the index) has the same
