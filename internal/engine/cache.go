@@ -366,8 +366,11 @@ func (x *execution) saveDepCache(ctx context.Context, n *plan.Node, key string) 
 
 // snapshotDigest hashes the workspace before any action runs: the default
 // inputs of every action that declares none. The files are kept to explain
-// a miss.
-func snapshotDigest(dir string) (string, []artifact.File, error) {
+// a miss. known, when not nil, is the workspace's manifest already made.
+func snapshotDigest(dir string, known []artifact.File) (string, []artifact.File, error) {
+	if known != nil {
+		return string(artifact.TreeDigest(known)), known, nil
+	}
 	files, err := artifact.HashPresent(dir, []string{"**"})
 	if err != nil {
 		return "", nil, fmt.Errorf("hash the workspace: %w", err)

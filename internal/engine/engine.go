@@ -148,6 +148,11 @@ type Run struct {
 	Plan *plan.Plan
 	// Dir is the workspace the actions run in.
 	Dir string
+	// Snapshot, when not nil, is the manifest of Dir as it is when Execute
+	// starts (artifact.HashPresent(Dir, "**"), which source.Take returns
+	// without reading unchanged files): the inputs of actions that declare
+	// none. Nil makes Execute hash Dir itself.
+	Snapshot []artifact.File
 	// LogDir receives one file per attempt: STAGE/ACTION.N.log.
 	LogDir string
 	// Env is the environment every action starts from ("KEY=value"),
@@ -236,7 +241,7 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 	if x.Blobs != nil && !r.NoCache && needsSnapshot(r.Plan) {
 		// Hashed before any action can change the workspace.
 		var err error
-		if x.snapshot, x.snapshotFiles, err = snapshotDigest(r.Dir); err != nil {
+		if x.snapshot, x.snapshotFiles, err = snapshotDigest(r.Dir, r.Snapshot); err != nil {
 			return Outcome{Status: store.Failed, Reason: err.Error()}, err
 		}
 	}

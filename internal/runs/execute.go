@@ -209,6 +209,7 @@ func (x *runner) engineRun(force <-chan struct{}) engine.Run {
 		StrictSharing: x.req.Strict,
 		Selection:     x.sel,
 		Facts:         x.facts,
+		Snapshot:      x.snap.Manifest,
 	}
 }
 

@@ -232,7 +232,7 @@ func (x *runner) snapshot(ctx context.Context, token string) error {
 		return err
 	}
 	x.onEnd(func() { slot.Release() })
-	x.snap, err = source.Take(ctx, x.req.Dir, slot.Dir, source.Options{Rev: x.req.Commit})
+	x.snap, err = source.Take(ctx, x.req.Dir, slot.Dir, source.Options{Rev: x.req.Commit, Index: slot.Index()})
 	if err != nil {
 		if errors.Is(err, source.ErrUnknownRev) {
 			return invalidf("%v", err)

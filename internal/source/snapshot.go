@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/velocity-ci/velocity/internal/artifact"
 )
 
 // Snapshot describes the copy a run works on.
@@ -37,6 +39,13 @@ type Snapshot struct {
 	// Removed counts the entries of a reused workspace that the copy does
 	// not have (left by an earlier run, or deleted from the project).
 	Removed int
+	// Read counts the files whose content had to be read (from the
+	// project, the workspace or git): those the index did not know.
+	Read int
+	// Manifest describes every file and symlink of the copy, sorted by
+	// path, exactly as artifact.HashPresent(Dir, "**") would right after
+	// Take: the engine keys on it without reading the files again.
+	Manifest []artifact.File
 }
 
 // Options selects what Take copies.
@@ -45,6 +54,11 @@ type Options struct {
 	// anything else `git rev-parse` resolves to a commit) instead of the work
 	// tree. It requires the project to be in a git repository.
 	Rev string
+	// Index is the file that keeps what is known of the workspace's files
+	// from run to run (see Workspace.Index), so that files unchanged on
+	// both sides are recognised by their stat data instead of being read.
+	// "" keeps none: every file is compared by content.
+	Index string
 }
 
 // ErrUnknownRev is wrapped by the error Take returns when Options.Rev names
@@ -89,6 +103,23 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 	if err != nil {
 		return snap, err
 	}
+	// A marker left by an update cut short means the workspace may be
+	// half updated: nothing the index says of it is trusted, and every
+	// file is verified by content (and rewritten where it differs).
+	interrupted, err := markUpdating(opts.Index)
+	if err != nil {
+		return snap, err
+	}
+	idx := loadIndex(opts.Index, !interrupted && !created)
+	var c *copier
+	defer func() {
+		// A failure before anything in the workspace changed (a
+		// revision that does not exist, git missing) leaves it as the
+		// index says: the next run need not verify every file.
+		if err != nil && !interrupted && (c == nil || !c.touched.Load()) {
+			doneUpdating(opts.Index)
+		}
+	}()
 	defer func() {
 		if err != nil && created {
 			os.RemoveAll(dest)
@@ -105,18 +136,17 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 		return snap, err
 	}
 	var notes []string
-	var c *copier
 	switch {
 	case notGit != "" && opts.Rev != "":
 		return snap, fmt.Errorf("cannot copy revision %q: %s (%s); run without a revision to use the directory as it is", opts.Rev, notGit, dir)
 
 	case notGit != "":
-		c, err = copyPlain(ctx, dir, dest, dst)
+		c, err = copyPlain(ctx, dir, dest, dst, idx)
 		notes = append(notes, notGit+": running the directory as it is")
 
 	case opts.Rev != "":
 		snap.Git = true
-		c = newCopier(ctx, nil, dst)
+		c = newCopier(ctx, nil, dst, idx)
 		snap.Commit, snap.Branch, err = copyRev(c, g, prefix, opts.Rev)
 		err = c.finish(err)
 		if err == nil {
@@ -130,7 +160,7 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 	default:
 		snap.Git = true
 		var head headInfo
-		c, head, err = copyWorkTree(ctx, g, dir, dst)
+		c, head, err = copyWorkTree(ctx, g, dir, dst, idx)
 		if err == nil {
 			snap.Commit, snap.Branch = head.commit, head.branch
 			snap.Dirty = head.changes > 0
@@ -145,12 +175,23 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 	if err == nil {
 		err = c.prune(ctx)
 	}
+	if c != nil {
+		c.dstDirs.close()
+	}
+	if err == nil {
+		err = idx.save()
+	}
+	if err == nil {
+		err = doneUpdating(opts.Index)
+	}
 	if err != nil {
 		return snap, err
 	}
+	snap.Manifest = c.sortedManifest()
 	snap.Files = int(c.files.Load())
 	snap.Written = int(c.written.Load())
 	snap.Removed = int(c.removed.Load())
+	snap.Read = int(c.read.Load())
 	if snap.Files == 0 && opts.Rev == "" && snap.Git {
 		notes = append(notes, "no tracked or untracked non-ignored files here: is the directory ignored by .gitignore?")
 	}
@@ -211,7 +252,7 @@ func findRepo(ctx context.Context, dir string) (g git, prefix, notGit string, er
 }
 
 // copyPlain copies dir as it is, without git.
-func copyPlain(ctx context.Context, dir, dest string, dst *os.Root) (*copier, error) {
+func copyPlain(ctx context.Context, dir, dest string, dst *os.Root, idx *fileIndex) (*copier, error) {
 	src, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening project directory: %w", err)
@@ -224,7 +265,7 @@ func copyPlain(ctx context.Context, dir, dest string, dst *os.Root) (*copier, er
 		return nil, fmt.Errorf("workspace: %w", err)
 	}
 
-	c := newCopier(ctx, src, dst)
+	c := newCopier(ctx, src, dst, idx)
 	err = fs.WalkDir(src.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("reading project: %w; make it readable or move it out of the project", err)
@@ -255,7 +296,7 @@ func copyPlain(ctx context.Context, dir, dest string, dst *os.Root) (*copier, er
 			if err != nil {
 				return fmt.Errorf("reading %s: %w", rel, err)
 			}
-			return c.enqueue(rel, fi.Mode().Perm())
+			return c.enqueue(rel, fi)
 		case t&fs.ModeSymlink != 0:
 			target, err := src.Readlink(rel)
 			if err != nil {
@@ -279,7 +320,7 @@ type headInfo struct {
 
 // copyWorkTree copies the files git lists in dir. The repository's state is
 // read concurrently, since `git status` can take as long as the copy.
-func copyWorkTree(ctx context.Context, g git, dir string, dst *os.Root) (*copier, headInfo, error) {
+func copyWorkTree(ctx context.Context, g git, dir string, dst *os.Root, idx *fileIndex) (*copier, headInfo, error) {
 	src, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, headInfo{}, fmt.Errorf("opening project directory: %w", err)
@@ -291,8 +332,9 @@ func copyWorkTree(ctx context.Context, g git, dir string, dst *os.Root) (*copier
 	headc := make(chan headInfo, 1)
 	go func() { headc <- readHead(hctx, g) }()
 
-	c := newCopier(ctx, src, dst)
-	w := &workTree{c: c, src: src, dir: dir, realDirs: map[string]bool{".": true}}
+	c := newCopier(ctx, src, dst, idx)
+	w := &workTree{c: c, src: src, srcDirs: newOpenDirs(src), dir: dir, realDirs: map[string]bool{".": true}}
+	defer w.srcDirs.close()
 	err = c.finish(w.copy(g, "."))
 	if err != nil {
 		stopHead()
@@ -340,9 +382,10 @@ func readHead(ctx context.Context, g git) (h headInfo) {
 
 // workTree copies what `git ls-files` lists.
 type workTree struct {
-	c   *copier
-	src *os.Root
-	dir string // absolute project directory, the root of src
+	c       *copier
+	src     *os.Root
+	srcDirs *openDirs // src's directories, opened once
+	dir     string    // absolute project directory, the root of src
 	// realDirs caches whether a directory of the source is a real directory
 	// (not a symlink, not missing), so each is checked once.
 	realDirs map[string]bool
@@ -386,7 +429,7 @@ func (w *workTree) add(g git, rel string) error {
 		// path as deleted, and following the link could leave the tree.
 		return err
 	}
-	fi, err := w.src.Lstat(rel)
+	fi, err := w.srcDirs.lstat(rel)
 	switch {
 	case isNotExist(err):
 		return nil // tracked but deleted in the work tree
@@ -395,9 +438,9 @@ func (w *workTree) add(g git, rel string) error {
 	}
 	switch m := fi.Mode(); {
 	case m.IsRegular():
-		return w.c.enqueue(rel, m.Perm())
+		return w.c.enqueue(rel, fi)
 	case m&fs.ModeSymlink != 0:
-		target, err := w.src.Readlink(rel)
+		target, err := w.srcDirs.readlink(rel)
 		if err != nil {
 			return fmt.Errorf("reading symlink %s: %w", rel, err)
 		}
@@ -425,7 +468,7 @@ func (w *workTree) realDir(rel string) (bool, error) {
 		return false, err
 	}
 	if ok {
-		fi, err := w.src.Lstat(rel)
+		fi, err := w.srcDirs.lstat(rel)
 		switch {
 		case err == nil:
 			ok = fi.IsDir()
@@ -595,9 +638,14 @@ func (c *copier) changedBlobs(blobs []treeEntry) ([]treeEntry, error) {
 				if ctx.Err() != nil {
 					return
 				}
-				ok, err := c.holds(blobs[i], buf)
-				if err == nil && ok && blobs[i].mode != "120000" {
-					err = c.fixPerm(blobs[i].rel, blobs[i].perm())
+				b := blobs[i]
+				e, ok, err := c.holds(b, buf)
+				if err == nil && ok {
+					if b.mode == "120000" {
+						c.placeLink(b.rel, e.oid)
+					} else {
+						err = c.keep(b.rel, e, b.perm())
+					}
 				}
 				if err != nil {
 					cancel(err)
@@ -623,8 +671,10 @@ func (c *copier) changedBlobs(blobs []treeEntry) ([]treeEntry, error) {
 // holds reports whether the workspace has b already: a file or symlink of
 // the right kind whose content hashes to b's object id, computed the way
 // git does ("blob <size>\0<content>", SHA-1 or SHA-256 by the repository's
-// object format).
-func (c *copier) holds(b treeEntry, buf []byte) (bool, error) {
+// object format). A file the index knows by its stat data to hold that
+// blob is not read. For a file, the entry returned describes its content;
+// for a symlink its oid field holds the target.
+func (c *copier) holds(b treeEntry, buf []byte) (indexEntry, bool, error) {
 	var h hash.Hash
 	switch len(b.obj) {
 	case 2 * sha1.Size:
@@ -632,31 +682,46 @@ func (c *copier) holds(b treeEntry, buf []byte) (bool, error) {
 	case 2 * sha256.Size:
 		h = sha256.New()
 	default:
-		return false, nil
+		return indexEntry{}, false, nil
 	}
 	fmt.Fprintf(h, "blob %d\x00", b.size)
 	if b.mode == "120000" {
-		target, err := c.dst.Readlink(b.rel)
+		target, err := c.dstDirs.readlink(b.rel)
 		if err != nil || int64(len(target)) != b.size {
-			return false, nil // not a link, or another one: rewritten
+			return indexEntry{}, false, nil // not a link, or another one: rewritten
 		}
 		io.WriteString(h, target)
-	} else {
-		fi, err := c.dst.Lstat(b.rel)
-		if err != nil || !fi.Mode().IsRegular() || fi.Size() != b.size || fi.Mode().Perm()&0o400 == 0 {
-			return false, nil
-		}
-		f, err := c.dst.Open(b.rel)
-		if err != nil {
-			return false, fmt.Errorf("reading %s in the workspace: %w", b.rel, err)
-		}
-		_, err = io.CopyBuffer(h, struct{ io.Reader }{f}, buf)
-		f.Close()
-		if err != nil {
-			return false, fmt.Errorf("reading %s in the workspace: %w", b.rel, err)
-		}
+		return indexEntry{oid: target}, hex.EncodeToString(h.Sum(nil)) == b.obj, nil
 	}
-	return hex.EncodeToString(h.Sum(nil)) == b.obj, nil
+	fi, err := c.dstDirs.lstat(b.rel)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != b.size || fi.Mode().Perm()&0o400 == 0 {
+		return indexEntry{}, false, nil
+	}
+	old, _ := c.idx.get(b.rel)
+	if old.dst.known() && old.dst == stateOf(fi) && old.oid != "" {
+		// The index knows what the file holds.
+		return old, old.oid == b.obj, nil
+	}
+	c.read.Add(1)
+	f, err := c.dst.Open(b.rel)
+	if err != nil {
+		return indexEntry{}, false, fmt.Errorf("reading %s in the workspace: %w", b.rel, err)
+	}
+	content := newContentHash()
+	_, err = io.CopyBuffer(io.MultiWriter(h, content), struct{ io.Reader }{f}, buf)
+	f.Close()
+	if err != nil {
+		return indexEntry{}, false, fmt.Errorf("reading %s in the workspace: %w", b.rel, err)
+	}
+	if hex.EncodeToString(h.Sum(nil)) != b.obj {
+		return indexEntry{}, false, nil
+	}
+	e := content.entry()
+	e.oid = b.obj
+	if old.digest == e.digest {
+		e.src = old.src
+	}
+	return e, true, nil
 }
 
 // writeBlobs reads `git cat-file --batch` replies, one per entry in order,
@@ -691,9 +756,22 @@ func writeBlobs(c *copier, r *bufio.Reader, blobs []treeEntry) error {
 			n = int64(len(target))
 			if err == nil && n == size {
 				err = c.writeLink(string(target), b.rel)
+				c.placeLink(b.rel, string(target))
 			}
 		} else {
-			n, err = c.writeFile(b.rel, body, b.perm())
+			c.read.Add(1)
+			var e indexEntry
+			e, n, err = c.writeFile(b.rel, body, b.perm())
+			if err == nil && n == size {
+				// A commit's file has no project file behind it, unless
+				// the project's file (known to the index) has the same
+				// content.
+				if old, _ := c.idx.get(b.rel); old.digest == e.digest {
+					e.src = old.src
+				}
+				e.oid = b.obj
+				c.place(b.rel, e, b.perm(), n)
+			}
 		}
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -97,6 +98,7 @@ func take(t *testing.T, dir string, opts Options) (Snapshot, string) {
 	if snap.Dir != dest {
 		t.Errorf("Dir = %q, want %q", snap.Dir, dest)
 	}
+	checkManifest(t, snap)
 	return snap, dest
 }
 
@@ -193,8 +195,9 @@ func TestCleanRepo(t *testing.T) {
 	head := commitAll(t, repo, "first")
 
 	snap, dest := take(t, repo, Options{})
-	want := Snapshot{Dir: dest, Git: true, Commit: head, Branch: "main", Files: 3, Written: 3}
-	if snap != want {
+	want := Snapshot{Dir: dest, Git: true, Commit: head, Branch: "main", Files: 3, Written: 3, Read: 3}
+	snap.Manifest = nil // compared with the workspace in manifest tests
+	if !reflect.DeepEqual(snap, want) {
 		t.Errorf("snapshot = %+v, want %+v", snap, want)
 	}
 	wantFiles(t, dest, map[string]string{"a.txt": "a\n", "sub/deeper/b.txt": "b\n", "empty": ""})

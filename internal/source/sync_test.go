@@ -18,6 +18,7 @@ func takeInto(t *testing.T, dir, dest string, opts Options) Snapshot {
 	if err != nil {
 		t.Fatalf("Take(%s, %s, %+v): %v", dir, dest, opts, err)
 	}
+	checkManifest(t, snap)
 	return snap
 }
 

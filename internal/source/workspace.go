@@ -50,6 +50,15 @@ type Workspace struct {
 	lock *lockfile.Lock
 }
 
+// Index is where the workspace's file index is kept (Options.Index),
+// beside the directory: deleting it only makes the next run compare every
+// file by content.
+func (w *Workspace) Index() string { return w.Dir + indexSuffix }
+
+// indexSuffix names a workspace's index file and, with ".updating" after
+// it, its update marker.
+const indexSuffix = ".index"
+
 // Release lets another run take the workspace. The directory stays.
 func (w *Workspace) Release() error { return w.lock.Close() }
 
@@ -117,7 +126,7 @@ func (ws Workspaces) Clean() (removed, busy []string, err error) {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasSuffix(name, ".lock") {
+		if strings.HasSuffix(name, ".lock") || strings.Contains(name, indexSuffix) {
 			continue
 		}
 		dir := filepath.Join(ws.Dir, name)
@@ -131,7 +140,12 @@ func (ws Workspaces) Clean() (removed, busy []string, err error) {
 		if err != nil {
 			return removed, busy, fmt.Errorf("workspace %s: %w", name, err)
 		}
-		err = removeTree(ws.Dir, name)
+		// The index first: it describes the directory, and must not
+		// outlive it (a new directory is written afresh anyway).
+		err = removeIndex(dir)
+		if err == nil {
+			err = removeTree(ws.Dir, name)
+		}
 		lock.Close()
 		if err != nil {
 			return removed, busy, err
@@ -151,4 +165,14 @@ func removeTree(dir, name string) error {
 	defer root.Close()
 	c := &copier{dst: root}
 	return c.clear(name)
+}
+
+// removeIndex removes the file index of workspace dir and its marker.
+func removeIndex(dir string) error {
+	for _, p := range []string{dir + indexSuffix, updateMarker(dir + indexSuffix)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("workspaces: %w", err)
+		}
+	}
+	return nil
 }
