@@ -25,11 +25,11 @@ func (a *app) resolveDataDir() (string, error) {
 	if d := a.getenv("XDG_DATA_HOME"); d != "" {
 		return filepath.Join(d, "velocity"), nil
 	}
-	home, err := os.UserHomeDir()
+	userHome, err := os.UserHomeDir()
 	if err != nil {
 		return "", fmt.Errorf("no data directory: set --data-dir or VELOCITY_HOME (%w)", err)
 	}
-	return filepath.Join(home, ".local", "share", "velocity"), nil
+	return filepath.Join(userHome, ".local", "share", "velocity"), nil
 }
 
 // openHome opens the data directory, through the composition root
