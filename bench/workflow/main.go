@@ -51,6 +51,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/cli"
+	datahome "github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/store/sqlite"
 	"github.com/velocity-ci/velocity/internal/workflow"
@@ -296,7 +297,7 @@ func withSQLite(dir string, items, concurrency int) (result, error) {
 	home := filepath.Join(dir, "home")
 	var out, errb bytes.Buffer
 	start := time.Now()
-	code := cli.Main(context.Background(), []string{"--data-dir", home, "workflow", "run", def, "--input", "@" + in, "--json", "--name", "bench"},
+	code := cli.Main(context.Background(), cli.Options{Open: datahome.Open}, []string{"--data-dir", home, "workflow", "run", def, "--input", "@" + in, "--json", "--name", "bench"},
 		strings.NewReader(""), &out, &errb)
 	r := result{Command: time.Since(start).Seconds()}
 	if code != 0 || !strings.HasPrefix(out.String(), `{"status":"SUCCEEDED"`) {

@@ -1,4 +1,6 @@
-// Command velocity runs a project's software assembly line.
+// Command velocity runs a project's software assembly line. It is the
+// composition root: the command line gets the data directory, and the
+// services built on it, from package home.
 package main
 
 import (
@@ -6,8 +8,10 @@ import (
 	"os"
 
 	"github.com/velocity-ci/velocity/internal/cli"
+	"github.com/velocity-ci/velocity/internal/home"
 )
 
 func main() {
-	os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	o := cli.Options{Open: home.Open}
+	os.Exit(cli.Main(context.Background(), o, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

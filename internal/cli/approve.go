@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -27,8 +28,8 @@ func (a *app) approveCmd() *cobra.Command {
 		Use:   "approve RUN",
 		Short: "Approve (or --reject) a stage of a run that waits for manual approval",
 		Args:  cobra.ExactArgs(1),
-		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
-			svc := a.runsReader(h)
+		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
+			svc := h.RunsReader()
 			run, err := svc.Find(ctx, args[0])
 			if err != nil {
 				return a.runsError(err, nil)

@@ -2,18 +2,16 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/velocity-ci/velocity/internal/artifact"
-	"github.com/velocity-ci/velocity/internal/engine"
+	"github.com/velocity-ci/velocity/internal/home"
+	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -26,27 +24,22 @@ func (a *app) artifactsCmd() *cobra.Command {
 digests. With --to DIR, write them into DIR (each file verified against its
 digest). ACTION is a name, or stage/name.`,
 		Args: cobra.RangeArgs(1, 2),
-		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
+		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
 			run, err := a.runArg(ctx, h, args[0])
 			if err != nil {
 				return err
 			}
-			outs, err := h.store.Outputs(ctx, run.ID)
-			if err != nil {
-				return err
-			}
+			var only *store.Key
 			if len(args) == 2 {
 				k, err := a.actionArg(ctx, h, run, args[1])
 				if err != nil {
 					return err
 				}
-				var kept []store.Output
-				for _, o := range outs {
-					if o.Stage == k.Stage && o.Action == k.Name {
-						kept = append(kept, o)
-					}
-				}
-				outs = kept
+				only = &k
+			}
+			outs, err := h.RunsReader().Outputs(ctx, run.ID, only)
+			if err != nil {
+				return err
 			}
 			if len(outs) == 0 {
 				fmt.Fprintf(a.stderr, "run %d has no outputs%s (actions declare them with outputs:)\n", run.ID,
@@ -57,7 +50,7 @@ digest). ACTION is a name, or stage/name.`,
 				return nil
 			}
 			if to != "" {
-				return a.extract(h, outs, to)
+				return a.extract(ctx, h, outs, to)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ACTION\tPATH\tSIZE\tDIGEST")
@@ -80,43 +73,25 @@ digest). ACTION is a name, or stage/name.`,
 	return cmd
 }
 
-func (a *app) extract(h *home, outs []store.Output, to string) error {
-	blobs, err := artifact.OpenBlobs(h.blobDir())
+// extract writes outs into to from the data directory's blob store.
+func (a *app) extract(ctx context.Context, h *home.Home, outs []store.Output, to string) error {
+	svc, err := h.RunsArchive()
 	if err != nil {
 		return err
 	}
-	files, err := engine.OutputFiles(outs)
+	n, err := svc.Extract(ctx, outs, to)
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(to, 0o755); err != nil {
-		return err
-	}
-	if err := blobs.Restore(to, files); err != nil {
-		if errors.Is(err, artifact.ErrNotFound) {
-			return fmt.Errorf("%w (evicted from the blob store: raise --cache-size to keep outputs longer)", err)
-		}
 		return err
 	}
 	abs, _ := filepath.Abs(to)
-	fmt.Fprintf(a.stdout, "extracted %s into %s\n", countEntries(files), abs)
+	fmt.Fprintf(a.stdout, "extracted %s into %s\n", countEntries(n), abs)
 	return nil
 }
 
-// countEntries says how many files, symlinks and directories files holds:
+// countEntries says how many files, symlinks and directories n counts:
 // "3 files", "2 files, 1 symlink and 1 directory".
-func countEntries(files []artifact.File) string {
-	var regular, links, dirs int
-	for _, f := range files {
-		switch {
-		case f.IsDir():
-			dirs++
-		case f.IsSymlink():
-			links++
-		default:
-			regular++
-		}
-	}
+func countEntries(n runs.Extracted) string {
+	regular, links, dirs := n.Files, n.Symlinks, n.Dirs
 	parts := []string{fmt.Sprintf("%d %s", regular, plural(regular, "file"))}
 	if links > 0 {
 		parts = append(parts, fmt.Sprintf("%d %s", links, plural(links, "symlink")))

@@ -1,5 +1,6 @@
-// Package cli is the velocity command tree: one file per subcommand. It is
-// the only place, with cmd/velocity, that wires packages together.
+// Package cli is the velocity command tree: one file per subcommand, each
+// reading its flags, calling a service and rendering what it returns. The
+// services come from the data directory cmd/velocity's opener builds.
 package cli
 
 import (
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/fault"
+	"github.com/velocity-ci/velocity/internal/home"
 )
 
 // Exit codes, the contract scripts rely on.
@@ -45,8 +47,17 @@ func usageError(format string, args ...any) error {
 	return fault.Invalidf(format, args...)
 }
 
+// Options is what the composition root, cmd/velocity, hands the command
+// line.
+type Options struct {
+	// Open opens a data directory and builds the services on it
+	// (home.Open).
+	Open func(ctx context.Context, cfg home.Config) (*home.Home, error)
+}
+
 // app holds what every subcommand shares; it lives for one Main call.
 type app struct {
+	open    func(ctx context.Context, cfg home.Config) (*home.Home, error)
 	stdin   io.Reader
 	stdout  io.Writer
 	stderr  io.Writer
@@ -60,9 +71,11 @@ type app struct {
 	started bool
 }
 
-// Main runs the velocity command line and returns the process exit code.
-func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// Main runs the velocity command line over the data directories o opens
+// and returns the process exit code.
+func Main(ctx context.Context, o Options, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{
+		open:    o.Open,
 		stdin:   stdin,
 		stdout:  stdout,
 		stderr:  stderr,

@@ -58,7 +58,7 @@ func TestMainPrintsUsageMistakesAndExits2(t *testing.T) {
 			[]string{`velocity: unknown command "rnu"`, "Run 'velocity --help' for usage."}, ""},
 	} {
 		var out, errOut strings.Builder
-		code := Main(context.Background(), c.args, strings.NewReader(""), &out, &errOut)
+		code := Main(context.Background(), testOptions(), c.args, strings.NewReader(""), &out, &errOut)
 		if code != c.code {
 			t.Errorf("%v: exit %d, want %d (stderr %q)", c.args, code, c.code, errOut.String())
 		}

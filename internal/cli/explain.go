@@ -2,19 +2,14 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/explain"
+	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -30,7 +25,7 @@ the action's name when no other stage has one of that name.
 
 Values of host variables and secrets are never shown, only their names.`,
 		Args: cobra.ExactArgs(2),
-		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
+		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
 			run, err := a.runArg(ctx, h, args[0])
 			if err != nil {
 				return err
@@ -39,11 +34,11 @@ Values of host variables and secrets are never shown, only their names.`,
 			if err != nil {
 				return err
 			}
-			blobs, err := artifact.OpenBlobs(h.blobDir())
+			svc, err := h.RunsArchive()
 			if err != nil {
 				return err
 			}
-			e, err := explain.Explain(ctx, h.store, blobs, run, k)
+			e, err := svc.Explain(ctx, run, k)
 			if err != nil {
 				return err
 			}
@@ -137,39 +132,4 @@ func changeLine(ch explain.Change) string {
 		return "Velocity version changed: " + ch.Detail
 	}
 	return fmt.Sprintf("%s %s %s %s", ch.What, ch.Name, ch.How, ch.Detail)
-}
-
-// explainKey is the data directory's key for the hashes velocity explain
-// keeps of host variables and secrets, made on first use. It lives beside
-// the journal but not in it, so that a copy of the journal alone does not
-// let anyone test guesses of a value.
-func (h *home) explainKey() ([]byte, error) {
-	p := filepath.Join(h.dir, "explain.key")
-	key, err := os.ReadFile(p)
-	if err == nil && len(key) == 32 {
-		return key, nil
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("explain key: %w", err)
-	}
-	key = make([]byte, 32)
-	rand.Read(key)
-	// Written aside and renamed, so that two first runs at once end with
-	// one key both read back.
-	tmp, err := os.CreateTemp(h.dir, "explain.key.*")
-	if err != nil {
-		return nil, fmt.Errorf("explain key: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(key); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("explain key: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("explain key: %w", err)
-	}
-	if err := os.Link(tmp.Name(), p); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("explain key: %w", err)
-	}
-	return os.ReadFile(p)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/console"
+	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -24,7 +25,7 @@ or stage/name when several stages have one), print only that action's
 attempts, unprefixed; otherwise every action's lines, prefixed [stage/action].
 With -f, keep printing new output until the run ends.`,
 		Args: cobra.RangeArgs(1, 2),
-		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
+		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
 			run, err := a.runArg(ctx, h, args[0])
 			if err != nil {
 				return err
@@ -45,8 +46,8 @@ With -f, keep printing new output until the run ends.`,
 }
 
 // actionArg resolves "name" or "stage/name" to one action of the run.
-func (a *app) actionArg(ctx context.Context, h *home, run store.Run, arg string) (store.Key, error) {
-	actions, err := h.store.Actions(ctx, run.ID)
+func (a *app) actionArg(ctx context.Context, h *home.Home, run store.Run, arg string) (store.Key, error) {
+	actions, err := h.Store.Actions(ctx, run.ID)
 	if err != nil {
 		return store.Key{}, err
 	}
@@ -82,13 +83,13 @@ type logTail struct {
 	headed, judged bool
 }
 
-func (a *app) printLogs(ctx context.Context, h *home, run store.Run, only *store.Key, follow bool) error {
+func (a *app) printLogs(ctx context.Context, h *home.Home, run store.Run, only *store.Key, follow bool) error {
 	terminal, _ := a.liveOutput("auto")
 	tails := map[string]*logTail{}
 	var order []*logTail
 	buf := make([]byte, 32*1024)
 	for {
-		atts, err := h.store.Attempts(ctx, run.ID)
+		atts, err := h.Store.Attempts(ctx, run.ID)
 		if err != nil {
 			return err
 		}
@@ -114,7 +115,7 @@ func (a *app) printLogs(ctx context.Context, h *home, run store.Run, only *store
 			}
 			t.att = at
 		}
-		run, err = h.store.Run(ctx, run.ID)
+		run, err = h.Store.Run(ctx, run.ID)
 		if err != nil {
 			return err
 		}

@@ -40,8 +40,8 @@ func (a *app) findRun(ctx context.Context, ref string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer h.close()
-	r, err := a.runsReader(h).Find(ctx, ref)
+	defer h.Close()
+	r, err := h.RunsReader().Find(ctx, ref)
 	if err != nil {
 		return 0, a.runsError(err, nil)
 	}

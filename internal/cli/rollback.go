@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/server"
 )
 
@@ -21,11 +22,11 @@ A blue-green release still kept warm comes back at once, by switching
 traffic to its running instances. Rollback needs the server that runs the
 services: start it with 'velocity serve'.`,
 		Args: cobra.ExactArgs(2),
-		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
-			c, _ := a.dialServer(ctx, h)
+		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
+			c, _ := h.DialServer(ctx)
 			if c == nil {
 				return fmt.Errorf("no server is running for %s, and rollback needs the one that runs the services: "+
-					"start it with 'velocity serve' (then deploy through it with 'velocity run')", h.dir)
+					"start it with 'velocity serve' (then deploy through it with 'velocity run')", h.Dir)
 			}
 			defer c.Close()
 			res, err := c.Rollback(ctx, server.RollbackRequest{Environment: args[0], Service: args[1], To: to}, a.stdout)

@@ -179,14 +179,14 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	}
 	defer func() {
 		t := time.Now()
-		h.close()
+		h.Close()
 		a.log.Debug("journal closed", "took", time.Since(t))
 	}()
 	a.log.Debug("journal opened", "took", time.Since(began))
 	if o.server {
 		return a.runOnServer(ctx, h, req, o, live)
 	}
-	svc, err := a.runsService(ctx, h)
+	svc, err := h.Runs(ctx)
 	if err != nil {
 		return err
 	}

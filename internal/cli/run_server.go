@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/server"
 )
@@ -28,10 +29,10 @@ var (
 
 // runOnServer starts the run on the velocity serve that owns the data
 // directory and renders it from the events it streams, as if it ran here.
-func (a *app) runOnServer(ctx context.Context, h *home, req runs.StartRequest, o runRequest, live bool) error {
-	c, _ := a.dialServer(ctx, h)
+func (a *app) runOnServer(ctx context.Context, h *home.Home, req runs.StartRequest, o runRequest, live bool) error {
+	c, _ := h.DialServer(ctx)
 	if c == nil {
-		return usageError("--server: no velocity serve owns %s; start one with 'velocity serve', or run here without --server", h.dir)
+		return usageError("--server: no velocity serve owns %s; start one with 'velocity serve', or run here without --server", h.Dir)
 	}
 	defer c.Close()
 	id, err := c.StartRun(ctx, req)
@@ -42,7 +43,7 @@ func (a *app) runOnServer(ctx context.Context, h *home, req runs.StartRequest, o
 	if err != nil {
 		return err
 	}
-	ctl := &serverRuns{client: c, journal: a.runsReader(h)}
+	ctl := &serverRuns{client: c, journal: h.RunsReader()}
 	if err := a.follow(ctx, ctl, id, o, live); err != nil {
 		return err
 	}

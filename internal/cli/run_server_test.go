@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/server"
 )
 
@@ -20,7 +21,7 @@ import (
 func velocity(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = Main(context.Background(), args, strings.NewReader(""), &out, &errOut)
+	code = Main(context.Background(), testOptions(), args, strings.NewReader(""), &out, &errOut)
 	return out.String(), errOut.String(), code
 }
 
@@ -50,21 +51,19 @@ stages:
 	}
 
 	ctx := context.Background()
-	a := &app{stdout: io.Discard, stderr: io.Discard, getenv: os.Getenv, environ: os.Environ, dataDir: data,
-		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	h, err := a.openHome(ctx)
+	h, err := home.Open(ctx, home.Config{Dir: data, Version: Version, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.close()
-	svc, err := a.runsService(ctx, h)
+	defer h.Close()
+	svc, err := h.Runs(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	(&server.Runs{Service: svc}).Register(mux)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "{}") })
-	ln, err := net.Listen("unix", h.socketPath())
+	ln, err := net.Listen("unix", h.SocketPath())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/console"
+	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/spec"
 	"github.com/velocity-ci/velocity/internal/store"
@@ -25,12 +26,12 @@ func (a *app) runsCmd() *cobra.Command {
 		Long: `List past runs, newest first. Inside a project (a directory with velocity.yml)
 only that project's runs are listed unless --all is given.`,
 		Args: cobra.NoArgs,
-		RunE: a.withHome(func(ctx context.Context, h *home, _ []string) error {
+		RunE: a.withHome(func(ctx context.Context, h *home.Home, _ []string) error {
 			f := store.RunFilter{Limit: limit}
 			if !all {
 				f.Project = a.currentProject()
 			}
-			list, err := a.runsReader(h).List(ctx, f)
+			list, err := h.RunsReader().List(ctx, f)
 			if err != nil {
 				return err
 			}

@@ -10,38 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/velocity-ci/velocity/internal/engine"
 	"github.com/velocity-ci/velocity/internal/secret"
 )
-
-// openSecrets opens the secret store of the data directory.
-func (a *app) openSecrets(h *home) (engine.Secrets, error) {
-	st, err := secret.Open(h.dir, a.getenv("VELOCITY_SECRET_KEY"))
-	if err != nil {
-		return nil, err
-	}
-	return secretSource{st}, nil
-}
-
-// secretSource adapts the store to what the engine asks for, with an
-// error that says how to fix a missing secret.
-type secretSource struct{ st *secret.Store }
-
-func (s secretSource) Get(name string) ([]byte, error) {
-	v, err := s.st.Get(name)
-	if errors.Is(err, secret.ErrNotFound) {
-		return nil, fmt.Errorf("not set; set it with: velocity secret set %s", name)
-	}
-	return v, err
-}
-
-func (s secretSource) Fingerprint(name string) (string, error) {
-	fp, err := s.st.Fingerprint(name)
-	if errors.Is(err, secret.ErrNotFound) {
-		return "", fmt.Errorf("not set; set it with: velocity secret set %s", name)
-	}
-	return fp, err
-}
 
 func (a *app) secretCmd() *cobra.Command {
 	cmd := &cobra.Command{

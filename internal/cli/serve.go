@@ -4,24 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/velocity-ci/velocity/internal/artifact"
+	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/releases"
-	"github.com/velocity-ci/velocity/internal/server"
 )
-
-// socketPath is the control socket of the data directory's server.
-func (h *home) socketPath() string { return filepath.Join(h.dir, "velocity.sock") }
 
 type serveOptions struct {
 	proxyAddr string
@@ -43,7 +36,7 @@ server starts it brings back what was live and marks deploys that were in
 progress as interrupted. SIGTERM or Ctrl-C stops it gracefully: requests in
 flight finish, then the instances stop.`,
 		Args: cobra.NoArgs,
-		RunE: a.withHome(func(ctx context.Context, h *home, _ []string) error {
+		RunE: a.withHome(func(ctx context.Context, h *home.Home, _ []string) error {
 			return a.serve(ctx, h, o)
 		}),
 	}
@@ -65,7 +58,7 @@ func (a *app) proxyAddr(flag string) string {
 	return "127.0.0.1:8080"
 }
 
-func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
+func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageError("--tls-cert and --tls-key go together")
 	}
@@ -81,22 +74,17 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	blobs, err := artifact.OpenBlobs(h.blobDir())
+	cfg, err := h.HostConfig()
 	if err != nil {
 		return err
 	}
-	secrets, err := a.openSecrets(h)
-	if err != nil {
-		return err
-	}
-	cfg := a.hostConfig(h, blobs, secrets)
 	cfg.ProxyAddr, cfg.TLSCert, cfg.TLSKey, cfg.PortRange, cfg.Failed = a.proxyAddr(o.proxyAddr), o.tlsCert, o.tlsKey, ports, cancel
 	cfg.Name = "velocity serve"
 	// One host per data directory: velocity serve, or a velocity run
 	// serving what it deployed.
 	host, err := releases.Open(cfg)
 	if errors.Is(err, releases.ErrHosted) {
-		return fmt.Errorf("velocity serve (or a velocity run serving what it deployed) already runs for %s (control socket %s)", h.dir, h.socketPath())
+		return fmt.Errorf("velocity serve (or a velocity run serving what it deployed) already runs for %s (control socket %s)", h.Dir, h.SocketPath())
 	}
 	if err != nil {
 		return userError(err)
@@ -111,11 +99,11 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 		return err
 	}
 	// Runs started through the API execute here and deploy to this host.
-	runsSvc, err := a.runsServiceFor(ctx, h, host)
+	runsSvc, err := h.RunsFor(ctx, host)
 	if err != nil {
 		return err
 	}
-	sock, stopAPI, err := a.publish(ctx, h, host, runsSvc, cancel)
+	sock, stopAPI, err := h.Publish(ctx, host, runsSvc, cancel)
 	if err != nil {
 		return err
 	}
@@ -133,8 +121,8 @@ func (a *app) serve(ctx context.Context, h *home, o serveOptions) error {
 // resumeWorkflows gets workflow executions whose process died going again
 // when the server starts, as every workflow command does. They run in a
 // process of their own, so stopping the server does not interrupt them.
-func (a *app) resumeWorkflows(ctx context.Context, h *home) {
-	svc := a.workflowService(ctx, h)
+func (a *app) resumeWorkflows(ctx context.Context, h *home.Home) {
+	svc := h.Executions(ctx)
 	defer svc.Close()
 	svc.ResumeInBackground(ctx)
 }
@@ -154,39 +142,4 @@ func (a *app) reportRecovery(rec *releases.Recovery) {
 		}
 		fmt.Fprintf(a.stdout, "velocity: %s/%s: release %s is back\n", d.Environment, d.Service, d.Release)
 	}
-}
-
-// listenPrivate listens on a unix socket only its owner may connect to.
-func listenPrivate(path string) (net.Listener, error) {
-	if len(path) > 104 {
-		return nil, fmt.Errorf("control socket %s: path longer than unix sockets allow; use a shorter --data-dir", path)
-	}
-	// The umask makes the socket private from its creation, leaving no
-	// moment in which another user could connect.
-	old := syscall.Umask(0o177)
-	ln, err := net.Listen("unix", path)
-	syscall.Umask(old)
-	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	return ln, nil
-}
-
-// dialServer returns a client of the data directory's server, or nil when
-// none answers.
-func (a *app) dialServer(ctx context.Context, h *home) (*server.Client, server.Status) {
-	sock := h.socketPath()
-	if _, err := os.Stat(sock); err != nil {
-		return nil, server.Status{}
-	}
-	c := server.NewClient(sock)
-	st, err := c.Ping(ctx, 3*time.Second)
-	if err != nil {
-		if !errors.Is(err, server.ErrNoServer) {
-			fmt.Fprintf(a.stderr, "velocity: the server at %s does not answer properly (%v); not using it\n", sock, err)
-		}
-		c.Close()
-		return nil, server.Status{}
-	}
-	return c, st
 }

@@ -12,33 +12,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/console"
+	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/releases"
 	"github.com/velocity-ci/velocity/internal/store"
 )
-
-// catalog is what the data directory knows of its releases, asking its
-// host (when one runs) what serves.
-func (a *app) catalog(h *home) *releases.Catalog {
-	return &releases.Catalog{
-		DataDir: h.dir, Journal: h.store, Runs: h.store,
-		AskHost: func(ctx context.Context) (releases.Status, bool) {
-			c, st := a.dialServer(ctx, h)
-			if c == nil {
-				return st, false
-			}
-			c.Close()
-			return st, true
-		},
-	}
-}
 
 func (a *app) releasesCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "releases ENV SERVICE",
 		Short: "List the releases of a service in an environment, newest first; * marks the live one",
 		Args:  cobra.ExactArgs(2),
-		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
-			cat := a.catalog(h)
+		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
+			cat := h.Catalog()
 			rs, err := cat.Releases(ctx, args[0], args[1])
 			if err != nil {
 				return userError(err)
@@ -132,9 +117,9 @@ write, each line prefixed with its instance, and when a new release goes live
 "-- now release rN --". --release shows (and follows) another release instead,
 with every instance it ever had.`,
 		Args: cobra.ExactArgs(2),
-		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
+		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
 			env, service := args[0], args[1]
-			cat := a.catalog(h)
+			cat := h.Catalog()
 			if err := cat.CheckService(env, service, release); err != nil {
 				return userError(err)
 			}
@@ -152,10 +137,10 @@ func (a *app) serviceStatusCmd() *cobra.Command {
 		Use:   "status [ENV [SERVICE]]",
 		Short: "Show what velocity serve runs: each service's release, URL and instances",
 		Args:  cobra.MaximumNArgs(2),
-		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
-			st, ok := a.catalog(h).Serving(ctx)
+		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
+			st, ok := h.Catalog().Serving(ctx)
 			if !ok {
-				return fmt.Errorf("no server is running for %s: start one with 'velocity serve'", h.dir)
+				return fmt.Errorf("no server is running for %s: start one with 'velocity serve'", h.Dir)
 			}
 			fmt.Fprintf(a.stdout, "%s %s (pid %d), proxy at %s\n", cmp.Or(st.Host, "velocity serve"), st.Version, st.Pid, st.ProxyURL)
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/console"
+	"github.com/velocity-ci/velocity/internal/home"
 )
 
 func (a *app) showCmd() *cobra.Command {
@@ -15,12 +16,12 @@ func (a *app) showCmd() *cobra.Command {
 		Short: "Show a run's graph: each action's needs, status and duration",
 		Long:  "Show a run's graph: each action's needs, status and duration. RUN is a run number or 'last' (the default).",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: a.withHome(func(ctx context.Context, h *home, args []string) error {
+		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
 			arg := ""
 			if len(args) == 1 {
 				arg = args[0]
 			}
-			svc := a.runsReader(h)
+			svc := h.RunsReader()
 			found, err := svc.Find(ctx, arg)
 			if err != nil {
 				return a.runsError(err, nil)

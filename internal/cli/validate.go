@@ -4,8 +4,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/velocity-ci/velocity/internal/plan"
+	"github.com/velocity-ci/velocity/internal/runs"
 )
 
 func (a *app) validateCmd() *cobra.Command {
@@ -18,9 +17,9 @@ func (a *app) validateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pl := plan.Compile(p)
+			stages, actions := runs.Size(p)
 			fmt.Fprintf(a.stdout, "velocity.yml is valid: %d %s, %d %s\n",
-				len(pl.Stages), plural(len(pl.Stages), "stage"), pl.Len(), plural(pl.Len(), "action"))
+				stages, plural(stages, "stage"), actions, plural(actions, "action"))
 			return nil
 		},
 	}

@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/executions"
+	"github.com/velocity-ci/velocity/internal/home"
 )
 
 func (a *app) workflowCmd() *cobra.Command {
@@ -40,31 +40,15 @@ flight runs again (at least once).`,
 	return cmd
 }
 
-// workflowConfig is what the executions service of the data directory
-// h is built from.
-func (a *app) workflowConfig(h *home) executions.Config {
-	c := executions.Config{Store: h.store, Leases: h.store, DataDir: h.dir, Log: a.log}
-	if self, err := os.Executable(); err == nil {
-		c.ResumeCommand = []string{self, "--data-dir", h.dir, "workflow", "resume"}
-	}
-	return c
-}
-
-// workflowService builds the executions service of the data directory
-// h; close it when done.
-func (a *app) workflowService(ctx context.Context, h *home) *executions.Service {
-	return executions.New(ctx, a.workflowConfig(h))
-}
-
 // withWorkflows wraps a workflow command: it opens the data directory and
 // the executions service, first gets executions whose owner died going
 // again in the background, and maps the service's errors to exit codes.
 func (a *app) withWorkflows(fn func(ctx context.Context, svc *executions.Service, args []string) error) func(*cobra.Command, []string) error {
-	return a.withHome(func(ctx context.Context, h *home, args []string) error {
-		svc := a.workflowService(ctx, h)
+	return a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
+		svc := h.Executions(ctx)
 		defer svc.Close()
 		svc.ResumeInBackground(ctx)
-		return workflowError(fn(ctx, svc, args), h.dir)
+		return workflowError(fn(ctx, svc, args), h.Dir)
 	})
 }
 

@@ -72,7 +72,7 @@ func TestWorkflowInputIsBoundedBeforeItIsParsed(t *testing.T) {
 	home := t.TempDir()
 	run := func(stdin io.Reader, args ...string) (int, string) {
 		var out, errb bytes.Buffer
-		code := Main(context.Background(), append([]string{"--data-dir", home, "workflow", "run", def}, args...), stdin, &out, &errb)
+		code := Main(context.Background(), testOptions(), append([]string{"--data-dir", home, "workflow", "run", def}, args...), stdin, &out, &errb)
 		return code, errb.String()
 	}
 
@@ -102,7 +102,7 @@ func TestWorkflowInputIsBoundedBeforeItIsParsed(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	Main(context.Background(), []string{"--data-dir", home, "workflow", "list", "--status", "RUNNING"}, nil, &out, io.Discard)
+	Main(context.Background(), testOptions(), []string{"--data-dir", home, "workflow", "list", "--status", "RUNNING"}, nil, &out, io.Discard)
 	if strings.Contains(out.String(), "pass") {
 		t.Errorf("a refused input left an execution behind:\n%s", out.String())
 	}

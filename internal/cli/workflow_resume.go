@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -19,8 +20,8 @@ command does the same in a background process, so this is only needed to
 watch it happen. Finished states and Map iterations are not run again; tasks
 that were in flight are.`,
 		Args: cobra.NoArgs,
-		RunE: a.withHome(func(ctx context.Context, h *home, _ []string) error {
-			svc := a.workflowService(ctx, h)
+		RunE: a.withHome(func(ctx context.Context, h *home.Home, _ []string) error {
+			svc := h.Executions(ctx)
 			defer svc.Close()
 			n, err := svc.ResumeOrphans(ctx, func(e store.Execution) {
 				fmt.Fprintf(a.stderr, "velocity: resuming execution %d (%s)\n", e.ID, e.Name)

@@ -33,12 +33,12 @@ func TestChildInputOverTheQuotaFailsTheTask(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var out, errb strings.Builder
-	code := Main(ctx, []string{"--data-dir", home, "-C", dir, "workflow", "run", "parent.asl.json", "--input", "@input.json", "--json"}, nil, &out, &errb)
+	code := Main(ctx, testOptions(), []string{"--data-dir", home, "-C", dir, "workflow", "run", "parent.asl.json", "--input", "@input.json", "--json"}, nil, &out, &errb)
 	if code != ExitFailed || !strings.Contains(out.String(), `"error":"States.DataLimitExceeded"`) {
 		t.Errorf("exit %d: %s%s", code, out.String(), errb.String())
 	}
 	out.Reset()
-	Main(context.Background(), []string{"--data-dir", home, "workflow", "list", "--status", "RUNNING"}, nil, &out, io.Discard)
+	Main(context.Background(), testOptions(), []string{"--data-dir", home, "workflow", "list", "--status", "RUNNING"}, nil, &out, io.Discard)
 	if strings.Contains(out.String(), "pass") {
 		t.Errorf("a refused child was left running:\n%s", out.String())
 	}

@@ -5,8 +5,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/velocity-ci/velocity/internal/source"
+	"github.com/velocity-ci/velocity/internal/home"
 )
 
 func (a *app) workspacesCmd() *cobra.Command {
@@ -22,8 +21,8 @@ tools' caches hit and paths in a run's output lead to its files.`,
 		Use:   "clean",
 		Short: "Remove the workspaces no run is using (the next run copies its project afresh)",
 		Args:  cobra.NoArgs,
-		RunE: a.withHome(func(_ context.Context, h *home, _ []string) error {
-			removed, busy, err := source.Workspaces{Dir: h.workspacesDir()}.Clean()
+		RunE: a.withHome(func(_ context.Context, h *home.Home, _ []string) error {
+			removed, busy, err := h.RunsReader().CleanWorkspaces()
 			for _, dir := range removed {
 				fmt.Fprintf(a.stdout, "removed %s\n", dir)
 			}

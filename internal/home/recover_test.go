@@ -1,4 +1,4 @@
-package cli
+package home
 
 import (
 	"context"
@@ -24,7 +24,7 @@ func TestRecoverInterruptsRunsWithoutOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	h := &home{dir: dir, store: st}
+	h := &Home{Dir: dir, Store: st}
 	now := time.Now()
 
 	type lock int

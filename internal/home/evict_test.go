@@ -1,4 +1,4 @@
-package cli
+package home
 
 import (
 	"context"
@@ -62,8 +62,7 @@ func TestEvictionSparesRollbackTargets(t *testing.T) {
 	failed := deployed("rfail", store.DeployFailed, "a release that never served")
 	scratch := put("an ordinary cached output")
 
-	a := &app{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	a.evict(ctx, st, blobs, 0)
+	evict(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), st, blobs, 0)
 
 	for i, d := range old {
 		// The newest rollbackDepth releases stay; older ones may go.

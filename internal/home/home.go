@@ -1,0 +1,120 @@
+// Package home is the composition root: an opened data directory and the
+// services built on it. It is the one package that names the concrete
+// parts (the SQLite journal, the local executor, the blob store, lock
+// files); the command line and the server get services from it.
+package home
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/store/sqlite"
+)
+
+// Config is what a data directory is opened with, given by the command
+// line.
+type Config struct {
+	// Dir is the data directory, absolute; it is created when missing.
+	Dir string
+	// Getenv reads the process environment (VELOCITY_SECRET_KEY).
+	Getenv func(string) string
+	// Environ is the environment actions and services start from.
+	Environ func() []string
+	// Version is part of every result-cache key and host status.
+	Version string
+	// Log receives what operators may want to know.
+	Log *slog.Logger
+	// Stderr receives warnings a user should see at once (a server that
+	// does not answer properly).
+	Stderr io.Writer
+}
+
+// Home is an opened data directory. Close it when done.
+type Home struct {
+	// Dir is the data directory.
+	Dir string
+	// Store is its journal.
+	Store Journal
+	cfg   Config
+}
+
+// Journal is what is kept in the data directory's store. Only Open names
+// an implementation; everything else holds these interfaces, so another
+// store can take SQLite's place.
+type Journal interface {
+	store.Store // with Close
+	store.Deployments
+	store.Workflows
+	store.Leases
+}
+
+// Open opens the data directory of cfg and settles runs whose owner died
+// (see recover), so that any command notices a killed `velocity run` and
+// records it as interrupted.
+func Open(ctx context.Context, cfg Config) (*Home, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
+	}
+	if cfg.Environ == nil {
+		cfg.Environ = os.Environ
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = io.Discard
+	}
+	if err := makePrivate(cfg.Dir, cfg.Log); err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.Dir, "velocity.db"))
+	if err != nil {
+		return nil, err
+	}
+	h := &Home{Dir: cfg.Dir, Store: st, cfg: cfg}
+	if err := h.recover(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// Close closes the journal.
+func (h *Home) Close() { h.Store.Close() }
+
+// SocketPath is the control socket of the data directory's server.
+func (h *Home) SocketPath() string { return filepath.Join(h.Dir, "velocity.sock") }
+
+func (h *Home) lockPath(token string) string { return filepath.Join(h.Dir, "locks", token+".lock") }
+
+func (h *Home) scratch(token string) string { return filepath.Join(h.Dir, "tmp", token) }
+
+func (h *Home) blobDir() string { return filepath.Join(h.Dir, "blobs") }
+
+// makePrivate creates the data directory with mode 0700, or takes group
+// and other permissions away from an existing one (made 0755 by an older
+// velocity, or by hand): the journal, logs, workspaces and releases in it
+// are the owner's alone. Everything inside is created 0700 or 0600 too;
+// this is what keeps older files and files with the project's own modes
+// (workspace copies) private.
+func makePrivate(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		if err := os.Chmod(dir, perm&^0o077); err != nil {
+			return fmt.Errorf("data directory %s is accessible to other users (%v) and cannot be made private: %w", dir, perm, err)
+		}
+		log.Info("data directory made private", "dir", dir, "was", perm, "now", perm&^0o077)
+	}
+	return nil
+}
