@@ -160,6 +160,7 @@ stages of actions that build, test, check and package the code, locally with
 		a.validateCmd(),
 		a.runsCmd(),
 		a.showCmd(),
+		a.watchCmd(),
 		a.logsCmd(),
 		a.explainCmd(),
 		a.artifactsCmd(),

@@ -55,6 +55,9 @@ type runRequest struct {
 	// only what did not succeed in it.
 	rerun  int64
 	failed bool
+	// watchOnly follows a run without owning it (velocity watch): Ctrl-C
+	// stops watching, the run goes on.
+	watchOnly bool
 }
 
 func (a *app) runCmd() *cobra.Command {
@@ -219,15 +222,18 @@ func (o runRequest) startRequest(cacheSize int64) runs.StartRequest {
 
 // follow renders run id in the terminal until its stream ends: the
 // console's view, the approval prompt, and when the run finishes its
-// report. Ctrl-C cancels the run; a second one skips its clean-up.
+// report. Ctrl-C cancels the run; a second one skips its clean-up. With
+// o.watchOnly the caller handles signals: the run is not this terminal's.
 func (a *app) follow(ctx context.Context, svc runControl, id int64, o runRequest, live bool) error {
+	con := console.New(a.stdout, console.Options{Live: live, Width: a.termWidth, Height: a.termHeight})
+	if !o.watchOnly {
+		stop := a.cancelOnSignal(svc, id, con)
+		defer stop()
+	}
 	events, err := svc.Watch(ctx, id, 0)
 	if err != nil {
 		return err
 	}
-	con := console.New(a.stdout, console.Options{Live: live, Width: a.termWidth, Height: a.termHeight})
-	stop := a.cancelOnSignal(svc, id, con)
-	defer stop()
 	for e := range events {
 		con.Handle(e)
 		if len(events) == 0 {

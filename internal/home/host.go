@@ -39,8 +39,9 @@ func (h *Home) hostConfig(blobs *artifact.Blobs, secrets releases.Secrets) relea
 
 // deploys gives velocity run its deployer: through the data directory's
 // host when one runs, else a host of the run's own that other commands
-// deploy through while it lasts.
-func (h *Home) deploys(blobs *artifact.Blobs, secrets releases.Secrets) *releases.Deploys {
+// deploy through while it lasts, and whose runs (those of runsAPI, the
+// service executing the run) they can watch.
+func (h *Home) deploys(blobs *artifact.Blobs, secrets releases.Secrets, runsAPI func() *runs.Service) *releases.Deploys {
 	return &releases.Deploys{
 		Host: h.hostConfig(blobs, secrets),
 		Dial: func(ctx context.Context) (releases.Remote, error) {
@@ -50,7 +51,7 @@ func (h *Home) deploys(blobs *artifact.Blobs, secrets releases.Secrets) *release
 			return nil, nil
 		},
 		Publish: func(ctx context.Context, host *releases.Host) (string, func(), error) {
-			return h.Publish(ctx, host, nil, nil)
+			return h.Publish(ctx, host, runsAPI(), nil)
 		},
 	}
 }

@@ -35,7 +35,8 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 	if err != nil {
 		return nil, err
 	}
-	deploys := h.deploys(blobs, secrets)
+	var svc *runs.Service
+	deploys := h.deploys(blobs, secrets, func() *runs.Service { return svc })
 	// The terminal is the only watcher of velocity run's run, there from
 	// the start: little history is needed, and memory stays flat however
 	// much the actions print. On the server, watchers come late (a second
@@ -47,7 +48,7 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 			return releases.InProcess(host.Service()), nil
 		}}
 	}
-	return runs.New(runs.Config{
+	svc = runs.New(runs.Config{
 		Store:      h.Store,
 		Leases:     h.Store,
 		DataDir:    h.Dir,
@@ -79,7 +80,8 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 			}
 			return ""
 		},
-	}), nil
+	})
+	return svc, nil
 }
 
 // RunsReader is the runs service for commands that only read the journal
