@@ -28,10 +28,13 @@
 // process (Wait from any one goroutine). Signal, Terminate, Pid and Exited
 // may be called from any goroutine until Wait has returned; a signal sent
 // after that is dropped, never delivered to a reused pid. Stdout and
-// Stderr are written from goroutines of this package, one write at a time
-// per writer; the same writer for both gets both streams through one pipe,
-// in the order the child wrote them. A writer's error stops delivery to
-// it, never the child, which would otherwise block on a full pipe.
+// Stderr are written from goroutines Start starts, one write at a time per
+// writer; the same writer for both gets both streams through one pipe,
+// in the order the child wrote them. Output is written as soon as it is
+// read, in chunks of up to 32 KiB that need not end at a line, so a writer
+// that wants timestamps takes them in Write. A writer's error stops
+// delivery to it, never the child, which would otherwise block on a full
+// pipe.
 //
 // Linux only, like the rest of Velocity's process handling: it relies on
 // waitid(WNOWAIT), /proc and pidfds.

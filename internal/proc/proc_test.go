@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // run starts sh -c script with s (Path and Args are set here) and waits.
@@ -410,5 +412,40 @@ func TestExitUsage(t *testing.T) {
 	e := run(t, context.Background(), Spec{}, "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done")
 	if e.CPU <= 0 || e.MaxRSS <= 0 {
 		t.Errorf("CPU %s, MaxRSS %d: want both positive", e.CPU, e.MaxRSS)
+	}
+}
+
+// Session puts the child in a session and group of its own, away from
+// Velocity's terminal; Group alone keeps Velocity's session.
+func TestSessionAndGroup(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		s                    Spec
+		ownSession, ownGroup bool
+	}{
+		{"plain", Spec{}, false, false},
+		{"group", Spec{Group: true}, false, true},
+		{"session", Spec{Session: true}, true, true},
+		{"session and group", Spec{Session: true, Group: true}, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.s.Path, tc.s.Args = "sleep", []string{"100"}
+			p, err := Start(context.Background(), tc.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sid, _ := unix.Getsid(p.Pid())
+			_, pgrp, _ := Stat(p.Pid())
+			_ = p.Signal(syscall.SIGKILL)
+			if _, err := p.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			if got := sid == p.Pid(); got != tc.ownSession {
+				t.Errorf("own session: %v, want %v", got, tc.ownSession)
+			}
+			if got := pgrp == p.Pid(); got != tc.ownGroup {
+				t.Errorf("own group: %v, want %v", got, tc.ownGroup)
+			}
+		})
 	}
 }

@@ -135,4 +135,3 @@ func (e *Executor) Run(ctx context.Context, step executor.Step) (executor.Result
 	}
 	return res, nil
 }
-
