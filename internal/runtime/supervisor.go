@@ -18,7 +18,8 @@ import (
 // open that long, and its output is not worth a stuck supervisor.
 const drainWait = 2 * time.Second
 
-// instanceProc is one start of an instance: a shell leading its own process group.
+// instanceProc is one start of an instance: a shell leading its own
+// process group.
 type instanceProc struct {
 	p       *proc.Process
 	pid     int // also the process group id
@@ -67,6 +68,8 @@ func (i *instance) spawn() (*instanceProc, error) {
 	p, err := proc.Start(context.Background(), spec)
 	if err != nil {
 		if errors.Is(err, proc.ErrLimits) {
+			// It ran, briefly, before it was killed: keep what it said.
+			_ = m.Flush()
 			i.log.endOfStream()
 			return nil, err
 		}
