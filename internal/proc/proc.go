@@ -79,9 +79,10 @@ type Spec struct {
 	// signals and the final kill reach the marked processes that left the
 	// group.
 	Marker *Marker
-	// Watchdog learns the marker before the start and the group right
-	// after it. Registration errors are not fatal: the process runs, it
-	// is only less well cleaned up after a crash.
+	// Watchdog, with Group, learns the marker before the start and the
+	// group right after it, and forgets both in Wait. Registration errors
+	// are not fatal: the process runs, it is only less well cleaned up
+	// after a crash.
 	Watchdog Watchdog
 
 	// KillGrace is how long the tree has between SIGTERM and SIGKILL when
@@ -327,7 +328,9 @@ func (p *Process) Wait() (Exit, error) {
 		<-p.ctxDone // a stop is under way: it must not signal after the reap
 	}
 	var strays int
-	if p.group {
+	// After a failed waitid the child's state is unknown: its pid may no
+	// longer name our group, so nothing is killed by it.
+	if p.group && p.waitErr == nil {
 		// The leader is a zombie until the reap below, so its pid still
 		// names our group: whatever it left running is killed now, never
 		// a stranger. Leftovers get SIGKILL at once: nothing waits for
@@ -339,9 +342,9 @@ func (p *Process) Wait() (Exit, error) {
 			strays = p.marker.KillLeftovers(p.pid, p.drain)
 		}
 		p.mu.Unlock()
-		if p.watchdog != nil {
-			p.watchdog.Remove(p.pid)
-		}
+	}
+	if p.watchdog != nil {
+		p.watchdog.Remove(p.pid)
 	}
 	p.mu.Lock()
 	p.reaped = true
