@@ -90,10 +90,11 @@ func (e *Executor) Run(ctx context.Context, step executor.Step) (executor.Result
 	}
 	args := e.Shell()
 	// One writer for both streams: one pipe, so the order of stdout and
-	// stderr lines holds.
-	out := step.Output
-	if out == nil {
-		out = io.Discard
+	// stderr lines holds. A pointer is the same writer to proc whatever
+	// type Output has, comparable or not.
+	out := &combined{w: step.Output}
+	if out.w == nil {
+		out.w = io.Discard
 	}
 	env := step.Env
 	if env == nil {
@@ -135,3 +136,8 @@ func (e *Executor) Run(ctx context.Context, step executor.Step) (executor.Result
 	}
 	return res, nil
 }
+
+// combined carries a step's Output as one comparable writer.
+type combined struct{ w io.Writer }
+
+func (c *combined) Write(b []byte) (int, error) { return c.w.Write(b) }
