@@ -41,17 +41,16 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/cli"
 	datahome "github.com/velocity-ci/velocity/internal/home"
+	"github.com/velocity-ci/velocity/internal/proc"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/store/sqlite"
 	"github.com/velocity-ci/velocity/internal/workflow"
@@ -168,20 +167,29 @@ func child(variant string, items, concurrency int) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	cmd := exec.Command(self, "-variant", variant, "-items", fmt.Sprint(items), "-concurrency", fmt.Sprint(concurrency))
 	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
+	p, err := proc.Start(context.Background(), proc.Spec{
+		Path:   self,
+		Args:   []string{"-variant", variant, "-items", fmt.Sprint(items), "-concurrency", fmt.Sprint(concurrency)},
+		Stdout: &out,
+		Stderr: &errb,
+	})
+	if err != nil {
+		return result{}, err
+	}
+	exit, err := p.Wait()
+	if err == nil {
+		err = exit.Err()
+	}
+	if err != nil {
 		return result{}, fmt.Errorf("%v\n%s", err, errb.String())
 	}
 	var r result
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		return result{}, fmt.Errorf("%v: %s", err, out.String())
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.RSSMB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
-		r.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	}
+	r.RSSMB = float64(exit.MaxRSS) / (1 << 20)
+	r.CPU = exit.CPU.Seconds()
 	return r, nil
 }
 

@@ -23,7 +23,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -34,6 +33,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/deploy"
+	"github.com/velocity-ci/velocity/internal/proc"
 	"github.com/velocity-ci/velocity/internal/proxy"
 	"github.com/velocity-ci/velocity/internal/runtime"
 	"github.com/velocity-ci/velocity/internal/spec"
@@ -105,9 +105,7 @@ func run(ctx context.Context, cfg config) (failed bool, err error) {
 
 	fmt.Fprintln(os.Stderr, "building the app...")
 	bin := filepath.Join(work, "app")
-	build := exec.CommandContext(ctx, "go", "build", "-ldflags=-s -w", "-o", bin, appPackage)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if err := goBuild(ctx, bin); err != nil {
 		return false, fmt.Errorf("build %s: %w", appPackage, err)
 	}
 	blobs, err := artifact.OpenBlobs(filepath.Join(work, "blobs"))
@@ -422,4 +420,22 @@ func ratio(d, base time.Duration) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2fx", float64(d)/float64(base))
+}
+
+// goBuild builds the app into bin; ctx ending kills the build.
+func goBuild(ctx context.Context, bin string) error {
+	p, err := proc.Start(ctx, proc.Spec{
+		Path:   "go",
+		Args:   []string{"build", "-ldflags=-s -w", "-o", bin, appPackage},
+		Stdout: os.Stderr,
+		Stderr: os.Stderr,
+	})
+	if err != nil {
+		return err
+	}
+	exit, err := p.Wait()
+	if err != nil {
+		return err
+	}
+	return exit.Err()
 }

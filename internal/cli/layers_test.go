@@ -25,6 +25,7 @@ var mechanisms = []string{
 	"internal/artifact",
 	"internal/store/sqlite",
 	"internal/reaper",
+	"internal/proc",
 	"internal/lockfile",
 	"internal/plan",
 	"internal/workflow/task",

@@ -3,12 +3,11 @@ package executions
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/lockfile"
+	"github.com/velocity-ci/velocity/internal/proc"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -113,14 +112,18 @@ func (s *Service) ResumeInBackground(ctx context.Context) {
 		return
 	}
 	defer logf.Close()
-	cmd := exec.Command(s.resume[0], s.resume[1:]...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own session: it outlives this process and its terminal.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	p, err := proc.Start(context.WithoutCancel(ctx), proc.Spec{
+		Path:   s.resume[0],
+		Args:   s.resume[1:],
+		Stdout: logf,
+		Stderr: logf,
+		// Its own session: it outlives this process and its terminal.
+		Session: true,
+	})
+	if err != nil {
 		s.log.Warn("could not start the workflow resumer", "err", err)
 		return
 	}
-	go cmd.Wait()
-	s.log.Debug("resuming interrupted workflow executions in the background", "pid", cmd.Process.Pid, "count", len(orphans))
+	go p.Wait()
+	s.log.Debug("resuming interrupted workflow executions in the background", "pid", p.Pid(), "count", len(orphans))
 }

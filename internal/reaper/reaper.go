@@ -11,6 +11,7 @@
 package reaper
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
+
+	"github.com/velocity-ci/velocity/internal/proc"
 )
 
 // script is plain sh so that it starts in a millisecond and needs no second
@@ -49,9 +51,9 @@ exit 0
 
 // Reaper owns the sh process. Its methods are safe for concurrent use.
 type Reaper struct {
-	mu  sync.Mutex
-	w   io.WriteCloser
-	cmd *exec.Cmd
+	mu sync.Mutex
+	w  io.WriteCloser
+	p  *proc.Process
 }
 
 // Start starts the reaper.
@@ -64,18 +66,20 @@ func Start() (*Reaper, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reaper: pipe: %w", err)
 	}
-	cmd := exec.Command(sh, "-c", script)
-	cmd.Stdin = pr
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	// Its own group, so that a signal to Velocity's group spares it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		pr.Close()
+	p, err := proc.Start(context.Background(), proc.Spec{
+		Path:  sh,
+		Args:  []string{"-c", script},
+		Stdin: pr,
+		Env:   []string{"PATH=/usr/bin:/bin"},
+		// Its own group, so that a signal to Velocity's group spares it.
+		Group: true,
+	})
+	pr.Close()
+	if err != nil {
 		pw.Close()
 		return nil, fmt.Errorf("reaper: start: %w", err)
 	}
-	pr.Close()
-	return &Reaper{w: pw, cmd: cmd}, nil
+	return &Reaper{w: pw, p: p}, nil
 }
 
 func (r *Reaper) send(op, arg string) {
@@ -120,7 +124,11 @@ func (r *Reaper) Close() error {
 		return nil
 	}
 	w.Close()
-	if err := r.cmd.Wait(); err != nil {
+	exit, err := r.p.Wait()
+	if err == nil {
+		err = exit.Err()
+	}
+	if err != nil {
 		return fmt.Errorf("reaper: %w", err)
 	}
 	return nil

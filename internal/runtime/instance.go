@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/velocity-ci/velocity/internal/reaper"
+	"github.com/velocity-ci/velocity/internal/proc"
 )
 
 // instance implements Instance. The supervisor goroutine (supervisor.go)
@@ -32,7 +32,7 @@ type instance struct {
 	cgroup     *cgroup // nil without limits
 	// marker finds the instance's processes that left its group; used by
 	// the supervisor goroutine only.
-	marker *reaper.Marker
+	marker *proc.Marker
 
 	mu       sync.Mutex
 	state    State
@@ -60,7 +60,7 @@ func newInstance(l *Local, s Spec, id string, port int, log *instanceLog, logger
 		port:    port,
 		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		env:     withMarker(withPort(s.Env, port), id),
-		marker:  reaper.MarkerFor(markerVar + "=" + id),
+		marker:  proc.MarkerFor(markerVar + "=" + id),
 		grace:   grace,
 		policy:  s.Restart.withDefaults(),
 		log:     log,
@@ -117,7 +117,7 @@ func (i *instance) setState(s State, pid int) {
 }
 
 // running publishes a freshly spawned process.
-func (i *instance) running(p *proc, restarted bool) {
+func (i *instance) running(p *instanceProc, restarted bool) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.state, i.pid = StateRunning, p.pid

@@ -125,17 +125,10 @@ func (c *cgroups) create(id string, memory int64, cpu float64) (*cgroup, error) 
 	return g, nil
 }
 
-// cgroup is one instance's group.
+// cgroup is one instance's group; each process of the instance joins it as
+// it starts (proc.Spec.Cgroup).
 type cgroup struct {
 	dir string
-}
-
-// add moves pid into the group. The process runs outside it for the few
-// microseconds between fork and this write; a child forked in that window
-// escapes the limits. CLONE_INTO_CGROUP (SysProcAttr.UseCgroupFD) closes
-// the window and is the next step once it can be tested on a cgroup2 host.
-func (g *cgroup) add(pid int) error {
-	return writeCgroupFile(g.dir, "cgroup.procs", strconv.Itoa(pid))
 }
 
 // remove deletes the group. The kernel refuses (EBUSY) while a killed

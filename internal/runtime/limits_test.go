@@ -1,11 +1,14 @@
 package runtime
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/velocity-ci/velocity/internal/proc"
 )
 
 func TestLimitsFallback(t *testing.T) {
@@ -70,11 +73,16 @@ func TestCgroupFiles(t *testing.T) {
 	if got := readFile(t, filepath.Join(dir, "cpu.max")); got != "150000 100000" {
 		t.Errorf("cpu.max = %q", got)
 	}
-	if err := g.add(4242); err != nil {
+	// An instance's process joins its group as it starts.
+	p, err := proc.Start(context.Background(), proc.Spec{Path: "true", Group: true, Cgroup: g.dir})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := readFile(t, filepath.Join(dir, "cgroup.procs")); got != "4242" {
-		t.Errorf("cgroup.procs = %q", got)
+	if _, err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(dir, "cgroup.procs")); got != strconv.Itoa(p.Pid()) {
+		t.Errorf("cgroup.procs = %q, want %d", got, p.Pid())
 	}
 
 	// Only the limits asked for are written, and tiny CPU shares are

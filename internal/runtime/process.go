@@ -1,20 +1,16 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/reaper"
@@ -212,11 +208,6 @@ func (l *Local) register(i *instance) bool {
 		return false
 	}
 	l.instances[i] = struct{}{}
-	// Processes that leave the instance's group (setsid) still carry its
-	// marker; the reaper kills them too if Velocity dies.
-	if err := l.reaper.AddMarker(markerVar + "=" + i.id); err != nil {
-		l.log.Warn("processes the instance starts outside its group survive a crash of velocity", "instance", i.id, "err", err)
-	}
 	return true
 }
 
@@ -224,7 +215,6 @@ func (l *Local) forget(i *instance) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.instances, i)
-	l.reaper.RemoveMarker(markerVar + "=" + i.id)
 }
 
 func (s Spec) name() string {
@@ -271,7 +261,7 @@ func withPort(env []string, port int) []string {
 // markerVar is set to the instance's ID in the environment of its command.
 // Every process the instance starts inherits it, also one that left the
 // process group (setsid, a double fork) and so escapes kill(-pgid): the
-// supervisor finds those by it in /proc/PID/environ (reaper.Marker, which
+// supervisor finds those by it in /proc/PID/environ (proc.Marker, which
 // says what it cannot find).
 const markerVar = "VELOCITY_INSTANCE"
 
@@ -314,62 +304,4 @@ func sanitize(s string) string {
 		}
 		return '-'
 	}, s), "-.")
-}
-
-// waitExit waits until pid has exited without reaping it, so that its pid
-// keeps naming its process group until we have killed what is left in it.
-func waitExit(pid int) error {
-	for {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		return err
-	}
-}
-
-// groupAlive reports whether a process other than a zombie is in process
-// group pgid. kill(-pgid, 0) cannot tell: it succeeds for the zombie
-// leader we deliberately have not reaped yet. Without /proc it answers
-// false, and the group is killed without waiting out the grace period.
-func groupAlive(pgid int) bool {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return false
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		state, pgrp, ok := procStat(pid)
-		if ok && pgrp == pgid && state != 'Z' && state != 'X' {
-			return true
-		}
-	}
-	return false
-}
-
-// procStat reads a process's state and process group from /proc.
-func procStat(pid int) (state byte, pgrp int, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	// The command name may hold spaces and parentheses; the fields we
-	// want follow its closing parenthesis: state, ppid, pgrp.
-	j := bytes.LastIndexByte(b, ')')
-	if j < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(b[j+1:]))
-	if len(f) < 3 || len(f[0]) != 1 {
-		return 0, 0, false
-	}
-	pgrp, err = strconv.Atoi(f[2])
-	if err != nil {
-		return 0, 0, false
-	}
-	return f[0][0], pgrp, true
 }

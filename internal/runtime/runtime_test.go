@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/netport"
+	"github.com/velocity-ci/velocity/internal/proc"
 )
 
 // serverBin is the test service (testdata/server), built once.
@@ -131,7 +132,7 @@ func waitServing(t *testing.T, inst Instance) string {
 // gone reports whether pid has exited; a zombie waiting for an init that
 // does not reap counts as gone.
 func gone(pid int) bool {
-	state, _, ok := procStat(pid)
+	state, _, ok := proc.Stat(pid)
 	return !ok || state == 'Z' || state == 'X'
 }
 
@@ -197,7 +198,7 @@ func TestServeAndStopGracefully(t *testing.T) {
 	if inst.State() != StateStopped || inst.Pid() != 0 {
 		t.Errorf("state %s pid %d after stop", inst.State(), inst.Pid())
 	}
-	if !gone(leader) || !gone(servers[0]) || groupAlive(leader) {
+	if !gone(leader) || !gone(servers[0]) || proc.GroupAlive(leader) {
 		t.Errorf("processes left behind: leader %d gone %v, server %d gone %v", leader, gone(leader), servers[0], gone(servers[0]))
 	}
 	if err := inst.Stop(context.Background()); err != nil {

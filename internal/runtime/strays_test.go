@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/velocity-ci/velocity/internal/proc"
 )
 
 // hostModeVar makes the test binary a Velocity stand-in (hostMain) that a
@@ -77,7 +79,7 @@ func TestStopKillsProcessesOutsideTheGroup(t *testing.T) {
 	if len(pids) != 1 || gone(pids[0]) {
 		t.Fatalf("no running stray in %q", inst.LastLines(10))
 	}
-	if _, pgrp, _ := procStat(pids[0]); pgrp == inst.Pid() {
+	if _, pgrp, _ := proc.Stat(pids[0]); pgrp == inst.Pid() {
 		t.Fatalf("stray %d is still in the instance's group: the test proves nothing", pids[0])
 	}
 	stop(t, inst)

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/velocity-ci/velocity/internal/proc"
 )
 
 // git runs read-only git commands in one directory.
@@ -52,25 +54,42 @@ func gitEnv(environ []string) []string {
 	return append(env, "GIT_OPTIONAL_LOCKS=0", "LC_ALL=C")
 }
 
-func (g git) command(ctx context.Context, args ...string) *exec.Cmd {
+// spec describes a git command in g's directory and environment.
+func (g git) spec(args ...string) proc.Spec {
 	// core.quotepath=off keeps non-ASCII names as raw bytes in any output
 	// that is not -z.
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-c", "core.quotepath=off"}, args...)...)
-	cmd.Dir = g.dir
-	cmd.Env = g.env
-	return cmd
+	return proc.Spec{
+		Path: "git",
+		Args: append([]string{"-c", "core.quotepath=off"}, args...),
+		Dir:  g.dir,
+		Env:  g.env,
+	}
+}
+
+// run runs git and waits for it; ctx ending kills it. The error is
+// *proc.ExitError for an unsuccessful exit.
+func (g git) run(ctx context.Context, s proc.Spec) error {
+	p, err := proc.Start(ctx, s)
+	if err != nil {
+		return err
+	}
+	exit, err := p.Wait()
+	if err != nil {
+		return err
+	}
+	return exit.Err()
 }
 
 // output runs git and returns its stdout. A failure carries git's stderr.
 func (g git) output(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := g.command(ctx, args...)
+	var stdout bytes.Buffer
 	var stderr limitedBuffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return out, g.fail(ctx, args, err, stderr.String())
+	s := g.spec(args...)
+	s.Stdout, s.Stderr = &stdout, &stderr
+	if err := g.run(ctx, s); err != nil {
+		return stdout.Bytes(), g.fail(ctx, args, err, stderr.String())
 	}
-	return out, nil
+	return stdout.Bytes(), nil
 }
 
 // fail turns a failed git command into an error naming the command, its
@@ -80,7 +99,7 @@ func (g git) fail(ctx context.Context, args []string, err error, stderr string) 
 		// Killed because the run was cancelled: say that, not "signal: killed".
 		return fmt.Errorf("git %s: %w", strings.Join(args, " "), context.Cause(ctx))
 	}
-	var ee *exec.ExitError
+	var ee *proc.ExitError
 	if !errors.As(err, &ee) && errors.Is(err, exec.ErrNotFound) {
 		return fmt.Errorf("git is not installed or not in PATH: %w", err)
 	}
@@ -106,9 +125,9 @@ func (e *gitError) Unwrap() error { return e.err }
 
 // exitCode is git's exit status, or -1 when err is not an exit status.
 func exitCode(err error) int {
-	var ee *exec.ExitError
+	var ee *proc.ExitError
 	if errors.As(err, &ee) {
-		return ee.ExitCode()
+		return ee.Code
 	}
 	return -1
 }

@@ -22,6 +22,7 @@ import (
 	"syscall"
 
 	"github.com/velocity-ci/velocity/internal/artifact"
+	"github.com/velocity-ci/velocity/internal/proc"
 )
 
 // Snapshot describes the copy a run works on.
@@ -588,24 +589,32 @@ func copyTree(c *copier, g git, tree string) error {
 		want.WriteString(b.obj + "\n")
 	}
 	args := []string{"cat-file", "--batch"}
-	cmd := g.command(ctx, args...)
-	cmd.Stdin = &want
-	var stderr limitedBuffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
+	stdout, w, err := os.Pipe()
 	if err != nil {
-		return err
+		return fmt.Errorf("git %s: pipe: %w", strings.Join(args, " "), err)
 	}
-	if err := cmd.Start(); err != nil {
+	defer stdout.Close()
+	var stderr limitedBuffer
+	s := g.spec(args...)
+	s.Stdin, s.Stdout, s.Stderr = &want, w, &stderr
+	p, err := proc.Start(ctx, s)
+	w.Close() // git holds the write end; EOF comes when it exits
+	if err != nil {
 		return g.fail(ctx, args, err, "")
 	}
 	err = writeBlobs(c, bufio.NewReaderSize(stdout, 64<<10), blobs)
 	if err != nil {
 		cancel() // stop git; the reason is err
 	}
-	werr := cmd.Wait()
+	// Nothing reads the pipe any longer: a git still writing must get
+	// EPIPE rather than block.
+	stdout.Close()
+	exit, werr := p.Wait()
 	if err != nil {
 		return err
+	}
+	if werr == nil {
+		werr = exit.Err()
 	}
 	if werr != nil {
 		return g.fail(ctx, args, werr, stderr.String())

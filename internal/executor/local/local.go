@@ -4,25 +4,23 @@
 // the end of the step reaches every process the script started, including
 // background ones. A process that leaves the group (setsid, a daemon's
 // double fork) is found by the marker every process of the attempt
-// inherits, MarkerVar=<random> in its environment (reaper.Marker), and
+// inherits, MarkerVar=<random> in its environment (proc.Marker), and
 // treated as if it had stayed. A small reaper process (package reaper)
 // kills the groups and the marked processes if Velocity itself is killed
-// with SIGKILL, when no code of ours can run.
+// with SIGKILL, when no code of ours can run. Package proc does all of
+// this; this package says what to run.
 package local
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"os/exec"
-	"strings"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/velocity-ci/velocity/internal/executor"
+	"github.com/velocity-ci/velocity/internal/proc"
 	"github.com/velocity-ci/velocity/internal/reaper"
 )
 
@@ -36,7 +34,7 @@ const drainWait = 2 * time.Second
 
 // MarkerVar is set, to a value unique to each attempt, in the environment
 // of every process a step starts; it replaces any value Step.Env has.
-const MarkerVar = reaper.MarkerVar
+const MarkerVar = proc.MarkerVar
 
 // Executor runs steps on the host. Create it with New and Close it when done.
 type Executor struct {
@@ -82,141 +80,64 @@ func (e *Executor) Run(ctx context.Context, step executor.Step) (executor.Result
 	if err := ctx.Err(); err != nil {
 		return executor.Result{ExitCode: -1, Stopped: true}, nil
 	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return executor.Result{}, fmt.Errorf("%s: output pipe: %w", step.Name, err)
-	}
-	defer pr.Close()
-	marker, err := reaper.NewMarker(MarkerVar)
+	marker, err := proc.NewMarker(MarkerVar)
 	if err != nil {
 		return executor.Result{}, fmt.Errorf("%s: %w", step.Name, err)
 	}
-	args := append(e.Shell(), step.Script)
-	cmd := &exec.Cmd{
-		Path:   args[0],
-		Args:   args,
-		Env:    withMarker(step.Env, marker.Entry()),
-		Dir:    step.Dir,
-		Stdout: pw,
-		Stderr: pw,
-		SysProcAttr: &syscall.SysProcAttr{
-			Setpgid: true,
-			// The shell dies with us even before the reaper learns its group.
-			Pdeathsig: syscall.SIGKILL,
-		},
-	}
-	// Registered before the start: a crash right after it must find the
-	// processes that already left the group. The entry is one word.
-	_ = e.reaper.AddMarker(marker.Entry())
-	defer e.reaper.RemoveMarker(marker.Entry())
-	res := executor.Result{Started: time.Now()}
-	err = cmd.Start()
-	pw.Close()
-	if err != nil {
-		return executor.Result{}, fmt.Errorf("%s: start %s: %w", step.Name, args[0], err)
-	}
-	pgid := cmd.Process.Pid
-	marker.Started(pgid)
-	e.reaper.Add(pgid)
-	defer e.reaper.Remove(pgid)
-
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		copyOutput(step.Output, pr)
-	}()
-
-	exited := make(chan error, 1)
-	go func() { exited <- waitExit(pgid) }()
-
 	grace := step.KillGrace
 	if grace <= 0 {
 		grace = DefaultKillGrace
 	}
-	var forceKill <-chan time.Time
-	done := ctx.Done()
-wait:
-	for {
-		select {
-		case <-done:
-			res.Stopped = true
-			done = nil
-			_ = syscall.Kill(-pgid, syscall.SIGTERM)
-			marker.Signal(syscall.SIGTERM, pgid)
-			t := time.NewTimer(grace)
-			defer t.Stop()
-			forceKill = t.C
-		case <-forceKill:
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			marker.Signal(syscall.SIGKILL, pgid)
-		case err := <-exited:
-			if err != nil {
-				return executor.Result{}, fmt.Errorf("%s: wait: %w", step.Name, err)
-			}
-			break wait
+	args := e.Shell()
+	// One writer for both streams: one pipe, so the order of stdout and
+	// stderr lines holds. A pointer is the same writer to proc whatever
+	// type Output has, comparable or not.
+	out := &combined{w: step.Output}
+	if out.w == nil {
+		out.w = io.Discard
+	}
+	env := step.Env
+	if env == nil {
+		env = []string{} // nothing is inherited; nil would inherit ours
+	}
+	res := executor.Result{Started: time.Now()}
+	p, err := proc.Start(ctx, proc.Spec{
+		Path:   args[0],
+		Args:   append(args[1:], step.Script),
+		Env:    env,
+		Dir:    step.Dir,
+		Stdout: out,
+		Stderr: out,
+		Group:  true,
+		// The shell dies with us even before the reaper learns its group.
+		DieWithParent: true,
+		// Every process of the attempt carries it, so that those that
+		// leave the group die with it too; it replaces any value Env has.
+		Marker:    marker,
+		Watchdog:  e.reaper,
+		KillGrace: grace,
+		DrainWait: drainWait,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return executor.Result{ExitCode: -1, Stopped: true}, nil
 		}
+		return executor.Result{}, fmt.Errorf("%s: start %s: %w", step.Name, args[0], err)
 	}
-	// The shell has exited but is not reaped yet, so its pid still names
-	// our group: whatever it left running is killed now, never a stranger.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	// Leftovers get SIGKILL at once, as the group's do: a grace period
-	// would delay every step that left a process behind.
-	marker.KillLeftovers(pgid, drainWait)
-	werr := cmd.Wait()
-	res.Finished = time.Now()
-	select {
-	case <-drained:
-	case <-time.After(drainWait):
-		_ = pr.SetReadDeadline(time.Now())
-		<-drained
+	exit, werr := p.Wait()
+	res.Finished = exit.Ended
+	res.ExitCode = exit.Code
+	res.Stopped = exit.Stopped
+	if exit.Signal != 0 {
+		res.Signal = exit.Signal.String()
 	}
-	res.ExitCode = cmd.ProcessState.ExitCode()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		res.Signal = ws.Signal().String()
-	}
-	var exitErr *exec.ExitError
-	if werr != nil && !errors.As(werr, &exitErr) {
+	if werr != nil {
 		return res, fmt.Errorf("%s: %w", step.Name, werr)
 	}
 	return res, nil
 }
 
-// withMarker returns env with the marker entry, replacing any MarkerVar.
-func withMarker(env []string, entry string) []string {
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, MarkerVar+"=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, entry)
-}
+// combined carries a step's Output as one comparable writer.
+type combined struct{ w io.Writer }
 
-// waitExit waits until pid has exited without reaping it.
-func waitExit(pid int) error {
-	for {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		return err
-	}
-}
-
-// copyOutput forwards r to w until EOF or a read deadline. A writer error
-// stops forwarding but keeps reading, so the step never blocks on a full pipe.
-func copyOutput(w interface{ Write([]byte) (int, error) }, r *os.File) {
-	buf := make([]byte, 32*1024)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 && w != nil {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				w = nil
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
+func (c *combined) Write(b []byte) (int, error) { return c.w.Write(b) }

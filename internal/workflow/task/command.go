@@ -4,19 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/velocity-ci/velocity/internal/reaper"
+	"github.com/velocity-ci/velocity/internal/proc"
 	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
@@ -81,79 +76,55 @@ func (c Command) Run(ctx context.Context, stdin []byte, env []string, rp Reaper)
 			name = filepath.Join(c.Dir, name)
 		}
 	}
-	cmd := exec.Command(name, args...)
-	cmd.Dir = c.Dir
-	cmd.Env = append(os.Environ(), env...)
+	env = append(os.Environ(), env...)
 	keys := make([]string, 0, len(c.Env))
 	for k := range c.Env {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		cmd.Env = append(cmd.Env, k+"="+c.Env[k])
+		env = append(env, k+"="+c.Env[k])
 	}
 	// Every process of the command carries a marker, so that those that
 	// leave its process group (setsid, a double fork) die with it too.
-	marker, err := reaper.NewMarker(reaper.MarkerVar)
+	marker, err := proc.NewMarker(proc.MarkerVar)
 	if err != nil {
 		return nil, asl.Failf(asl.ErrTaskFailed, "start %s: %v", c.describe(), err)
 	}
-	cmd.Env = append(cmd.Env, marker.Entry())
-	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer
 	stdout := &capped{max: workflow.MaxPayloadTextBytes}
-	cmd.Stdout, cmd.Stderr = stdout, &tail{max: stderrTail, buf: &stderr, onWrite: c.Heartbeat}
-	// Its own process group, so that a timeout or a crash of Velocity
-	// takes down whatever the command started too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// Once the command has exited, a process that left its group may
-	// still hold stdout open: Wait then closes the pipes after pipeWait.
-	cmd.WaitDelay = pipeWait
-	// Registered before the start: a crash right after it must find the
-	// processes that already left the group.
+	var watchdog proc.Watchdog
 	if rp != nil {
-		_ = rp.AddMarker(marker.Entry())
-		defer rp.RemoveMarker(marker.Entry())
+		watchdog = rp
 	}
-	if err := cmd.Start(); err != nil {
+	p, err := proc.Start(ctx, proc.Spec{
+		Path:   name,
+		Args:   args,
+		Dir:    c.Dir,
+		Env:    env,
+		Stdin:  bytes.NewReader(stdin),
+		Stdout: stdout,
+		Stderr: &tail{max: stderrTail, buf: &stderr, onWrite: c.Heartbeat},
+		// Its own process group, so that a timeout or a crash of Velocity
+		// takes down whatever the command started too; background
+		// processes it left behind die with it when it exits.
+		Group:     true,
+		Marker:    marker,
+		Watchdog:  watchdog,
+		KillGrace: killGrace,
+		// Once the command has exited, a process that left its group may
+		// still hold stdout open: its pipes are closed after pipeWait.
+		DrainWait: pipeWait,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, asl.Failf(asl.ErrTaskFailed, "start %s: %v", c.describe(), err)
 	}
-	pgid := cmd.Process.Pid
-	marker.Started(pgid)
-	if rp != nil {
-		rp.Add(pgid)
-	}
-	// Wait (which also waits for the pipes) comes only after the group
-	// is killed: waitid without reaping tells when the command exited,
-	// while its pid still names the group, so the kill cannot hit a
-	// stranger that reused the pid.
-	exited := make(chan error, 1)
-	go func() { exited <- waitExit(pgid) }()
-	select {
-	case <-exited:
-	case <-ctx.Done():
-		syscall.Kill(-pgid, syscall.SIGTERM)
-		marker.Signal(syscall.SIGTERM, pgid)
-		select {
-		case <-exited:
-		case <-time.After(killGrace):
-			syscall.Kill(-pgid, syscall.SIGKILL)
-			marker.Signal(syscall.SIGKILL, pgid)
-			<-exited
-		}
-	}
-	// Background processes the command left behind die with it, those
-	// that left the group included (until none is found, or pipeWait:
-	// one may fork as it is killed).
-	syscall.Kill(-pgid, syscall.SIGKILL)
-	marker.KillLeftovers(pgid, pipeWait)
-	err = cmd.Wait()
-	if rp != nil {
-		rp.Remove(pgid)
-	}
-	if errors.Is(err, exec.ErrWaitDelay) {
-		// The command itself succeeded; only a leftover held the pipes.
-		err = nil
+	exit, err := p.Wait()
+	if err == nil {
+		err = exit.Err()
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -350,15 +321,4 @@ func (r *Resources) runCommand(ctx context.Context, c Command, req Request, inpu
 		return nil, asl.Failf(asl.ErrTaskFailed, "%s printed output that is not JSON (%v): %.200s", c.describe(), err, bytes.TrimSpace(out))
 	}
 	return v, nil
-}
-
-// waitExit waits until pid has exited without reaping it.
-func waitExit(pid int) error {
-	for {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err != unix.EINTR {
-			return err
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package reaper
+package proc
 
 import (
 	"bytes"
@@ -48,7 +48,7 @@ const MarkerVar = "VELOCITY_PROC_MARK"
 func NewMarker(name string) (*Marker, error) {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return nil, fmt.Errorf("reaper: marker: %w", err)
+		return nil, fmt.Errorf("proc: marker: %w", err)
 	}
 	m := &Marker{entry: name + "=" + hex.EncodeToString(b[:])}
 	m.before, _ = m.forkCount()
@@ -330,12 +330,21 @@ func (m *Marker) readInt(path string) (int, bool) {
 const leftoverPoll = 5 * time.Millisecond
 
 // KillLeftovers sends SIGKILL to the marked processes outside group
-// skipPgid until none is found or within has passed. It is for the
-// processes a finished command left behind: nothing waits for them, so
-// they get no grace period (a stopped command's had theirs with SIGTERM).
-func (m *Marker) KillLeftovers(skipPgid int, within time.Duration) {
+// skipPgid until none is found or within has passed, and returns how many
+// it killed. It is for the processes a finished command left behind:
+// nothing waits for them, so they get no grace period (a stopped
+// command's had theirs with SIGTERM).
+func (m *Marker) KillLeftovers(skipPgid int, within time.Duration) int {
+	killed := map[int]bool{}
 	deadline := time.Now().Add(within)
-	for len(m.Signal(unix.SIGKILL, skipPgid)) > 0 && time.Now().Before(deadline) {
+	for {
+		pids := m.Signal(unix.SIGKILL, skipPgid)
+		for _, pid := range pids {
+			killed[pid] = true
+		}
+		if len(pids) == 0 || !time.Now().Before(deadline) {
+			return len(killed)
+		}
 		time.Sleep(leftoverPoll)
 	}
 }
