@@ -268,4 +268,3 @@ func testCancelEscaped(t *testing.T, e runner) {
 	}
 	executortest.WaitGone(t, 2*time.Second, sh, stray)
 }
-

@@ -44,7 +44,6 @@ type Executor struct {
 	reaper *reaper.Reaper
 }
 
-
 // New finds the shell (bash, else sh) and starts the reaper.
 func New() (*Executor, error) {
 	shell, err := findShell()
