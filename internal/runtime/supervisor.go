@@ -176,6 +176,7 @@ func (i *instance) supervise(p *proc) {
 			return
 		default:
 		}
+		i.exitedAlone(what)
 		delay := b.next(uptime)
 		if p != nil {
 			i.setState(StateRestarting, 0)
