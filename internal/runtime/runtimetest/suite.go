@@ -3,7 +3,8 @@
 //
 // It deploys the program in testserver (a tiny HTTP service) and checks
 // only what deploy and the proxy rely on, from the outside: the
-// instance's address answers, its environment arrives, its log streams,
+// instance's address answers, its environment arrives, its log streams
+// with secrets masked,
 // Stop drains requests in flight and forces a program that ignores it,
 // and a crash is reported and restarted at the same address. It never
 // looks at pids or the host's processes, so a container or Kubernetes
@@ -48,6 +49,7 @@ func Run(t *testing.T, opt Options) {
 	}{
 		{"AddressAnswers", testAddress},
 		{"LogsStream", testLogs},
+		{"SecretsAreMasked", testSecrets},
 		{"StopDrainsInFlightRequests", testDrain},
 		{"StopForcesAfterGrace", testForce},
 		{"StopIsIdempotent", testStopTwice},
@@ -216,6 +218,28 @@ func testLogs(t *testing.T, s *suite) {
 	}
 	if !strings.Contains(strings.Join(in.LastLines(10), "\n"), "second-marker") {
 		t.Errorf("LastLines misses what the stream had: %q", in.LastLines(10))
+	}
+}
+
+// A secret the program prints never reaches what the runtime keeps or
+// streams.
+func testSecrets(t *testing.T, s *suite) {
+	const secret = "s3cr3t-value-42"
+	sp := s.spec(t, "TOKEN="+secret)
+	sp.Secrets = [][]byte{[]byte(secret)}
+	in := s.start(t, sp)
+	logs := follow(t, in, 0)
+	if _, err := get(in.Addr(), "/log?line=token="+secret+"-end"); err != nil {
+		t.Fatal(err)
+	}
+	logs.waitFor(t, "-end")
+	for _, l := range append(logs.snapshot(), in.LastLines(50)...) {
+		if strings.Contains(l, secret) {
+			t.Fatalf("secret in the log: %q", l)
+		}
+	}
+	if !logs.has("token=***-end") {
+		t.Errorf("the line was not masked as ***: %q", logs.snapshot())
 	}
 }
 
