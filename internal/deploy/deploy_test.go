@@ -496,7 +496,7 @@ func TestKilledInstanceIsRestartedWithoutFailedRequests(t *testing.T) {
 	if _, ports := l.snapshot(); ports[victimPort] == 0 {
 		t.Fatalf("no traffic reached instance %s before the kill: %v", victim.Addr(), ports)
 	}
-	if err := syscall.Kill(victim.Pid(), syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(victim.(interface{ Pid() int }).Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	killed := time.Now()

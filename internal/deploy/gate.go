@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -127,23 +128,9 @@ func (e *crashLoop) Error() string {
 		e.n, e.release, e.last, e.exits, e.took.Round(100*time.Millisecond))
 }
 
-// exits counts the times the supervisor saw proc exit and says how it
-// last did, from its notes in the instance's log ("instance ID exited
-// with code 3; restarting in 200ms").
-func exits(proc runtime.Instance) (n int, last string) {
-	prefix := "instance " + proc.ID() + " "
-	for _, l := range proc.LastLines(200) {
-		i := strings.Index(l, prefix)
-		if i < 0 {
-			continue
-		}
-		rest := l[i+len(prefix):]
-		if j := strings.Index(rest, "; restarting"); j > 0 {
-			n, last = n+1, rest[:j]
-		}
-	}
-	return n, last
-}
+// exits counts the times proc's program ended on its own and says how
+// it last did.
+func exits(proc runtime.Instance) (n int, last string) { return proc.Exits() }
 
 // portTaken is a starting instance whose port another program took
 // between the moment it was picked (free) and the moment the instance
@@ -162,7 +149,15 @@ func (e *portTaken) Error() string {
 // while the instance's own process is down (restarting), that is not
 // the instance.
 func takenByAnother(addr string) bool {
-	_, p, _ := strings.Cut(addr, ":")
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	// Only a port of this host can be tried; an instance elsewhere (a
+	// container, a pod) is left to the crash-loop check.
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return false
+	}
 	port, err := strconv.Atoi(p)
 	return err == nil && netport.Taken(port)
 }

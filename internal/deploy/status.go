@@ -44,8 +44,12 @@ func (d *Deployer) Statuses() []Status {
 		if dep.current != nil {
 			st.Release = dep.current.id
 			for _, in := range dep.current.instances {
-				is := InstanceStatus{ID: in.proc.ID(), Addr: in.proc.Addr(), Pid: in.proc.Pid(),
+				is := InstanceStatus{ID: in.proc.ID(), Addr: in.proc.Addr(),
 					State: string(in.proc.State()), Restarts: in.proc.Restarts()}
+				// Only instances that are host processes have a pid.
+				if p, ok := in.proc.(interface{ Pid() int }); ok {
+					is.Pid = p.Pid()
+				}
 				if in.target != nil {
 					is.Health = in.target.State().String()
 				}

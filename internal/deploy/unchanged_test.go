@@ -30,7 +30,7 @@ func (h *harness) deployWith(svc spec.Service, id string, files []artifact.File,
 func pids(h *harness) []int {
 	var out []int
 	for _, in := range h.d.Instances(envName, svcName) {
-		out = append(out, in.Pid())
+		out = append(out, in.(interface{ Pid() int }).Pid())
 	}
 	return out
 }

@@ -199,6 +199,10 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 		}
 	}
 
+	ws, err := x.workspace(ctx)
+	if err != nil {
+		return fail(log, err.Error())
+	}
 	if len(n.Sidecars) > 0 {
 		dir := x.sidecarDir(n, number)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -206,7 +210,7 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 		}
 		defer os.RemoveAll(dir)
 		group, err := sidecar.Start(ctx, n.Sidecars, sidecar.Options{
-			Executor: x.Executor, Env: env, Dir: dir, Log: log, KillGrace: x.KillGrace,
+			Executor: ws, Env: env, Dir: dir, Log: log, KillGrace: x.KillGrace,
 			Ports: x.Ports, PortRange: x.PortRange,
 		})
 		if err != nil {
@@ -223,7 +227,7 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 		defer cancel()
 	}
 	pic := x.sharing.before()
-	res, err := x.Executor.Run(actx, executor.Step{
+	res, err := ws.Run(actx, executor.Step{
 		Name:      n.ID(),
 		Script:    n.Script,
 		Env:       env,

@@ -245,6 +245,7 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 			return Outcome{Status: store.Failed, Reason: err.Error()}, err
 		}
 	}
+	defer x.cleanupWorkspace()
 	return x.execute(ctx)
 }
 
@@ -261,6 +262,8 @@ type execution struct {
 	snapshotFiles []artifact.File
 	// sharing notices paths actions hand over without declaring them.
 	sharing *sharingWatch
+	// ws is the run's prepared executor workspace (workspace.go).
+	ws ranWorkspace
 
 	mu sync.Mutex
 	// outputs holds the digest of each finished node's outputs.

@@ -44,9 +44,11 @@ var ErrDraining = errors.New("target is draining")
 // at the deadline.
 var ErrDrainTimeout = errors.New("drain timed out")
 
-// Target is one upstream instance (http://127.0.0.1:PORT). Its state and
-// in-flight count are atomics because every request reads them; the mutex
-// only guards the rare state transitions and their notification.
+// Target is one upstream instance (http://HOST:PORT, the address its
+// runtime gives it: 127.0.0.1 for host processes, any host elsewhere).
+// Its state and in-flight count are atomics because every request reads
+// them; the mutex only guards the rare state transitions and their
+// notification.
 type Target struct {
 	url      *url.URL
 	rp       *httputil.ReverseProxy // the net/http path (ServeHTTP)

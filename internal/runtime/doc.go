@@ -1,5 +1,8 @@
-// Package runtime runs the instances of a service's releases as supervised
-// host processes, for Velocity's proxy to route to.
+// Package runtime runs the instances of a service's releases, for
+// Velocity's proxy to route to. Runtime and Instance are the contract every
+// implementation meets (conformance suite: runtimetest; what a container
+// runtime must do: docs/contracts.md); Local runs them as supervised host
+// processes.
 //
 // A release is an immutable directory built from an action's outputs; an
 // instance is its Command run with that directory as working directory and

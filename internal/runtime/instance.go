@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -38,6 +39,8 @@ type instance struct {
 	state    State
 	restarts int
 	pid      int
+	exits    int
+	lastExit string
 
 	stopOnce sync.Once
 	stopReq  chan struct{} // closed by Stop
@@ -88,6 +91,8 @@ func (i *instance) Restarts() int {
 	return i.restarts
 }
 
+// Pid is the pid (and process group id) of the current process, 0 while
+// there is none. It is not part of Instance: only host processes have one.
 func (i *instance) Pid() int {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -146,4 +151,22 @@ func (i *instance) finish(final State) {
 	}
 	close(i.exited)
 	i.l.forget(i)
+}
+
+func (i *instance) Exits() (int, string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.exits, i.lastExit
+}
+
+// exitedAlone records an end of the program that Stop did not ask for.
+func (i *instance) exitedAlone(how string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.exits++
+	i.lastExit = how
+}
+
+func (i *instance) Logs(ctx context.Context, tail int) (io.ReadCloser, error) {
+	return i.log.follow(ctx, tail), nil
 }

@@ -121,8 +121,8 @@ func TestStartPutsPidInCgroup(t *testing.T) {
 	inst := start(t, l, s)
 	waitServing(t, inst)
 	dir := filepath.Join(root, "velocity", inst.ID())
-	if got := readFile(t, filepath.Join(dir, "cgroup.procs")); got != strconv.Itoa(inst.Pid()) {
-		t.Errorf("cgroup.procs = %q, pid %d", got, inst.Pid())
+	if got := readFile(t, filepath.Join(dir, "cgroup.procs")); got != strconv.Itoa(pidOf(inst)) {
+		t.Errorf("cgroup.procs = %q, pid %d", got, pidOf(inst))
 	}
 	if got := readFile(t, filepath.Join(dir, "memory.max")); got != "134217728" {
 		t.Errorf("memory.max = %q", got)

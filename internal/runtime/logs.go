@@ -47,6 +47,8 @@ type instanceLog struct {
 	n       int
 	partial []byte // the ring's current, unterminated line
 	cut     bool   // the current line was longer than maxLineLen
+
+	followers followers // readers of Instance.Logs (follow.go)
 }
 
 func openInstanceLog(dir, id string, logger *slog.Logger) (*instanceLog, error) {
@@ -84,6 +86,7 @@ func (l *instanceLog) Write(b []byte) (int, error) {
 	defer l.mu.Unlock()
 	l.writeFile(b)
 	l.addToRing(b)
+	l.followers.write(b)
 	return len(b), nil
 }
 
@@ -99,6 +102,7 @@ func (l *instanceLog) note(msg string) {
 	}
 	l.writeFile([]byte(line))
 	l.addToRing([]byte(notePrefix + msg + "\n"))
+	l.followers.write([]byte(line))
 }
 
 // endOfStream ends a process's output: a last line without a newline still
@@ -189,6 +193,10 @@ func (l *instanceLog) pushLine() {
 func (l *instanceLog) lastLines(n int) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.lastLinesLocked(n)
+}
+
+func (l *instanceLog) lastLinesLocked(n int) []string {
 	n = min(n, l.n)
 	if n <= 0 {
 		return nil
@@ -203,6 +211,7 @@ func (l *instanceLog) lastLines(n int) []string {
 func (l *instanceLog) close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.followers.closeAll()
 	if l.f == nil {
 		return nil
 	}

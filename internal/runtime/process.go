@@ -233,6 +233,10 @@ func (s Spec) name() string {
 
 func (s Spec) validate() error {
 	switch {
+	case s.Image != "":
+		// Running the command on the host instead would deploy something
+		// other than what was asked for.
+		return fmt.Errorf("image %q: the local runtime runs instances as host processes and cannot use an image: %w", s.Image, ErrUnsupported)
 	case strings.TrimSpace(s.Command) == "":
 		return errors.New("no command")
 	case s.Dir == "":

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"errors"
+	"io"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/netport"
@@ -26,8 +28,13 @@ type Spec struct {
 	// Command is a shell script, run with bash -c (sh -c when there is no
 	// bash). It must stay in the foreground and listen on $PORT: when the
 	// shell exits the instance has crashed, whatever the exit code, and
-	// anything it left running in its process group is killed.
+	// anything it left running is killed.
 	Command string
+	// Image is the container image the command runs in; empty runs it in
+	// the runtime's default environment (the host, for Local). A runtime
+	// without images refuses a Spec naming one with an error wrapping
+	// ErrUnsupported; it never starts the instance without it.
+	Image string
 	// Env is the complete environment; the runtime adds PORT (replacing
 	// any PORT already there) and VELOCITY_INSTANCE (see Instance.Stop).
 	Env []string
@@ -35,9 +42,10 @@ type Spec struct {
 	// every occurrence in the instance's output is replaced by *** before
 	// it reaches the log file or LastLines, also when split across writes.
 	Secrets [][]byte
-	// Port is the port on 127.0.0.1 the command must listen on; 0 picks a
-	// free one. The port stays the same across restarts, so the proxy's
-	// route to Addr() never changes.
+	// Port is the port the command must listen on ($PORT); 0 lets the
+	// runtime pick one (Local picks a free port on 127.0.0.1). The address
+	// stays the same across restarts, so the proxy's route to Addr()
+	// never changes.
 	Port int
 	// PortRange bounds the port picked when Port is 0; zero means the
 	// runtime's own range (see Config.PortRange), else any free port.
@@ -109,50 +117,77 @@ const (
 	StateStopped State = "stopped"
 )
 
-// Runtime starts instances of releases.
+// ErrUnsupported is wrapped by the error Start returns for a Spec that
+// asks for something the runtime cannot do (an image, limits it cannot
+// enforce where it says so).
+var ErrUnsupported = errors.New("not supported by this runtime")
+
+// Runtime starts instances of releases. Implementations: Local (host
+// processes); a container or Kubernetes runtime is another one, and every
+// one passes the conformance suite in runtimetest (docs/contracts.md).
 //
 // The contract, for every implementation:
 //
-//   - Start returns once the first process has been spawned, not once it
-//     serves: the caller probes Addr for health and uses LastLines to say
-//     why a release never became healthy. ctx bounds Start only; the
-//     instance lives until Stop.
-//   - From then on the instance is supervised: whenever its process exits,
-//     for whatever reason, it is started again on the same port after a
-//     backoff (see RestartPolicy). An instance never gives up on its own;
-//     only Stop ends it.
-//   - Every start runs in a process group of its own, and the whole group
-//     is killed when the leader exits, so a restart never finds the port
-//     held by a leftover of the previous process.
-//   - Instances die with Velocity (see the package documentation).
+//   - Start returns once the instance has been started, not once it
+//     serves: the caller (deploy, through the proxy's health checks)
+//     probes Addr for health and uses LastLines to say why a release never
+//     became healthy. ctx bounds Start only; the instance lives until Stop.
+//     Start may be called from many goroutines at once.
+//   - From then on the instance is supervised: whenever its program
+//     exits, for whatever reason, it is started again at the same address
+//     after a backoff (see RestartPolicy), and Exits counts it. An
+//     instance never gives up on its own; only Stop ends it.
+//   - Nothing of an exited program is left when it is restarted (for
+//     Local: its whole process group and the processes that left it are
+//     killed), so a restart never finds the port held by a leftover.
+//   - Instances die with Velocity (see the package documentation for
+//     Local); a runtime whose instances outlive it must say how a new
+//     Velocity adopts them.
 type Runtime interface {
 	Start(ctx context.Context, s Spec) (Instance, error)
 }
 
 // Instance is one supervised instance of a release. Its methods are safe
 // for concurrent use.
+//
+// Health: the runtime reports whether the program runs (State, Restarts,
+// Exits); whether it serves is checked against Addr by the proxy's health
+// checks, the same for every runtime.
 type Instance interface {
 	// ID names the instance uniquely (service-environment-random) and
 	// names its log file.
 	ID() string
-	// Addr is 127.0.0.1:PORT.
+	// Addr is the host:port the instance serves on, as Velocity's proxy
+	// dials it: 127.0.0.1:PORT for Local, a container's or a pod's
+	// address elsewhere. Callers must not assume the host. It does not
+	// change for the life of the instance.
 	Addr() string
 	State() State
-	// Restarts counts the processes started after the first one.
+	// Restarts counts the programs started after the first one.
 	Restarts() int
+	// Exits counts the times the program ended without Stop (a crash, or
+	// a start that failed), and says how it last did, in words for a
+	// user ("exited with code 3"); 0 and "" when it never did.
+	Exits() (n int, last string)
 	// Exited is closed when the instance is stopped for good, by Stop.
 	Exited() <-chan struct{}
 	// LastLines returns up to the last n lines of the instance's log
 	// (its output and the supervisor's notes about it), oldest first. At
 	// most 200 lines are kept.
 	LastLines(n int) []string
-	// Stop sends SIGTERM to the process group, waits up to StopGrace for
-	// every process in it to exit, then sends SIGKILL; no restart follows.
-	// If ctx ends first the group is killed at once and Stop returns
-	// ctx's error, but still only after nothing is left running. Stop is
-	// idempotent and may be called concurrently.
+	// Logs streams the instance's log: up to the last tail lines kept,
+	// then every line as it is written, until ctx ends or the instance is
+	// stopped (then Read returns io.EOF after the last line). A slow
+	// reader never slows the instance: what it cannot keep up with is
+	// dropped, and a note in the stream says so. The caller closes the
+	// reader.
+	Logs(ctx context.Context, tail int) (io.ReadCloser, error)
+	// Stop drains and ends the instance: it asks the program to finish
+	// (SIGTERM, to every process of it) so that requests in flight are
+	// answered, waits up to StopGrace for it to exit, then kills it; no
+	// restart follows. The proxy stops sending new requests before (its
+	// own draining). If ctx ends first the instance is killed at once and
+	// Stop returns ctx's error, but still only after nothing is left
+	// running. Stop is idempotent and may be called concurrently.
 	Stop(ctx context.Context) error
-	// Pid is the pid (and process group id) of the current process, 0
-	// while there is none.
-	Pid() int
 }

@@ -79,7 +79,7 @@ func TestStopKillsProcessesOutsideTheGroup(t *testing.T) {
 	if len(pids) != 1 || gone(pids[0]) {
 		t.Fatalf("no running stray in %q", inst.LastLines(10))
 	}
-	if _, pgrp, _ := proc.Stat(pids[0]); pgrp == inst.Pid() {
+	if _, pgrp, _ := proc.Stat(pids[0]); pgrp == pidOf(inst) {
 		t.Fatalf("stray %d is still in the instance's group: the test proves nothing", pids[0])
 	}
 	stop(t, inst)
@@ -101,7 +101,7 @@ func TestCrashKillsProcessesOutsideTheGroup(t *testing.T) {
 	if len(first) != 1 {
 		t.Fatalf("no stray in %q", inst.LastLines(10))
 	}
-	if err := syscall.Kill(inst.Pid(), syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(pidOf(inst), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "the restart", func() bool { return inst.Restarts() == 1 && inst.State() == StateRunning })

@@ -122,6 +122,7 @@ func (i *instance) supervise(p *instanceProc) {
 			return
 		default:
 		}
+		i.exitedAlone(what)
 		delay := b.next(uptime)
 		if p != nil {
 			i.setState(StateRestarting, 0)

@@ -17,10 +17,17 @@ import (
 	"github.com/velocity-ci/velocity/internal/spec"
 )
 
+// Runner runs the sidecars' scripts and readiness checks as steps: the
+// executor.Workspace of the run the sidecars serve, so that they share
+// its network and files. Run is called from several goroutines at once.
+type Runner interface {
+	Run(ctx context.Context, step executor.Step) (executor.Result, error)
+}
+
 // Options says how sidecars are run.
 type Options struct {
 	// Executor runs the sidecars' scripts and their readiness checks.
-	Executor executor.Executor
+	Executor Runner
 	// Env is the base environment ("KEY=value") of every sidecar and its
 	// readiness check; nothing else is inherited.
 	Env []string

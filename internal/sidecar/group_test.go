@@ -51,7 +51,7 @@ func newExecutor(t *testing.T) *local.Executor {
 	return e
 }
 
-func options(t *testing.T, e executor.Executor, log *buffer) sidecar.Options {
+func options(t *testing.T, e sidecar.Runner, log *buffer) sidecar.Options {
 	return sidecar.Options{
 		Executor:  e,
 		Env:       []string{"PATH=/usr/local/bin:/usr/bin:/bin"},
@@ -106,7 +106,7 @@ func gone(pid int) bool {
 
 // runClient runs script through the executor as an action would, with the
 // group's variables.
-func runClient(t *testing.T, e executor.Executor, env []string, script string) string {
+func runClient(t *testing.T, e sidecar.Runner, env []string, script string) string {
 	t.Helper()
 	var out buffer
 	res, err := e.Run(context.Background(), executor.Step{

@@ -21,7 +21,7 @@ type process struct {
 	dir  string
 	env  []string
 	out  *output
-	exec executor.Executor
+	exec Runner
 
 	// cancel ends the executor's Run, which sends SIGTERM, then SIGKILL.
 	cancel context.CancelFunc

@@ -42,8 +42,6 @@ type Executor struct {
 	reaper *reaper.Reaper
 }
 
-var _ executor.Executor = (*Executor)(nil)
-
 // New finds the shell (bash, else sh) and starts the reaper.
 func New() (*Executor, error) {
 	shell, err := findShell()
@@ -75,8 +73,9 @@ func (e *Executor) Shell() []string { return append([]string(nil), e.shell...) }
 // Close stops the reaper. Steps still running are killed by it.
 func (e *Executor) Close() error { return e.reaper.Close() }
 
-// Run implements executor.Executor.
-func (e *Executor) Run(ctx context.Context, step executor.Step) (executor.Result, error) {
+// run starts step's script as a host process group and waits for it and
+// everything it started (see Run).
+func (e *Executor) run(ctx context.Context, step executor.Step) (executor.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return executor.Result{ExitCode: -1, Stopped: true}, nil
 	}
