@@ -110,7 +110,11 @@ func (s *Service) List(ctx context.Context) ([]Token, error) {
 
 // Revoke makes the token named name useless from now on.
 func (s *Service) Revoke(ctx context.Context, name string) error {
-	return s.cfg.Store.RevokeToken(ctx, name, s.cfg.Now())
+	err := s.cfg.Store.RevokeToken(ctx, name, s.cfg.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return fault.NotFoundf("no token named %s (see 'velocity token list')", name)
+	}
+	return err
 }
 
 var (
