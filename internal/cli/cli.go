@@ -170,6 +170,7 @@ stages of actions that build, test, check and package the code, locally with
 		a.rollbackCmd(),
 		a.workflowCmd(),
 		a.secretCmd(),
+		a.tokenCmd(),
 		a.workspacesCmd(),
 		a.initCmd(),
 		a.versionCmd(),

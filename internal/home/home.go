@@ -51,6 +51,7 @@ type Journal interface {
 	store.Deployments
 	store.Workflows
 	store.Leases
+	store.Tokens
 }
 
 // Open opens the data directory of cfg and settles runs whose owner died

@@ -1,0 +1,146 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/velocity-ci/velocity/internal/access"
+	"github.com/velocity-ci/velocity/internal/fault"
+)
+
+// Public marks a route that checks its callers its own way (a webhook by
+// its signature): the guard lets every request through to it. It is no
+// role a token can have.
+const Public access.Role = "public"
+
+// RouteRoles is the role each route of the API needs, by the pattern the
+// route is registered with. A route missing here needs admin: a new
+// route is closed until it says who may use it.
+func RouteRoles() map[string]access.Role {
+	return map[string]access.Role{
+		"GET " + pathStatus:      access.Viewer,
+		"GET " + pathReleases:    access.Viewer,
+		"POST " + pathDeploy:     access.Developer,
+		"POST " + pathRollback:   access.Developer,
+		"POST " + pathShutdown:   access.Admin,
+		"POST " + pathRuns:       access.Developer,
+		"GET " + pathRunEvents:   access.Viewer,
+		"POST " + pathRunCancel:  access.Developer,
+		"POST " + pathRunApprove: access.Developer,
+	}
+}
+
+// Guard lets through to its routes only the requests that present a
+// token whose role the route needs (see RouteRoles), at most as often as
+// the limiter allows each token. It is for the network listener; the
+// control socket, private to the data directory's owner by its mode,
+// needs none.
+//
+// A token comes as 'Authorization: Bearer SECRET', or as the password of
+// HTTP basic auth (what git sends to a remote). The answers: 401 without
+// a valid token, 403 when its role is too low, 429 over its rate. Each
+// refusal is logged with the token's name and the route, never the
+// secret.
+type Guard struct {
+	Access *access.Service
+	// Limiter limits each token's requests; nil limits none.
+	Limiter *access.Limiter
+	// Roles maps route patterns to the role they need; nil is
+	// RouteRoles().
+	Roles  map[string]access.Role
+	Logger *slog.Logger
+}
+
+// Wrap returns mux behind the guard. The route a request is for, and so
+// the role it needs, is the pattern mux would serve it with; a request
+// that matches no route still needs a valid token before it learns so.
+func (g *Guard) Wrap(mux *http.ServeMux) http.Handler {
+	roles := g.Roles
+	if roles == nil {
+		roles = RouteRoles()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, pattern := mux.Handler(r)
+		need, known := roles[pattern]
+		switch {
+		case pattern == "":
+			need = access.Viewer // no route: 404 or 405, to authenticated callers only
+		case !known:
+			need = access.Admin
+		case need == Public:
+			mux.ServeHTTP(w, r)
+			return
+		}
+		tok, err := g.Access.Authenticate(r.Context(), presented(r))
+		if err != nil {
+			g.refuse(w, r, pattern, tok, err)
+			return
+		}
+		if ok, wait := g.Limiter.Allow(tok.Name); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			g.refuse(w, r, pattern, tok, errTooMany)
+			return
+		}
+		if !access.Allow(tok.Role, need) {
+			g.refuse(w, r, pattern, tok, fault.Forbiddenf("token %s has role %s; %s %s needs %s", tok.Name, tok.Role, r.Method, r.URL.Path, need))
+			return
+		}
+		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
+	})
+}
+
+// errTooMany is a request over its token's rate; it has no kind of its
+// own, being the guard's alone.
+var errTooMany = errors.New("too many requests for this token; retry after the time in Retry-After")
+
+func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, route string, tok access.Token, err error) {
+	code := statusOf(err)
+	if errors.Is(err, errTooMany) {
+		code = http.StatusTooManyRequests
+	}
+	if route == "" {
+		route = r.URL.Path
+	}
+	log := g.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log.Warn("API request refused", "status", code, "token", tok.Name, "method", r.Method, "route", route,
+		"remote", r.RemoteAddr, "reason", err.Error())
+	if code == http.StatusUnauthorized {
+		w.Header().Add("WWW-Authenticate", `Bearer realm="velocity"`)
+		w.Header().Add("WWW-Authenticate", `Basic realm="velocity"`)
+	}
+	if code == http.StatusInternalServerError {
+		writeError(w, log, r, err)
+		return
+	}
+	writeJSON(w, code, errorBody{Error: err.Error()})
+}
+
+// presented is the secret a request carries: a bearer token, or else the
+// password of basic auth.
+func presented(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if scheme, secret, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(secret)
+	}
+	if _, password, ok := r.BasicAuth(); ok {
+		return password
+	}
+	return ""
+}
+
+type tokenKey struct{}
+
+// TokenOf returns the token that authenticated r, when the guard let it
+// through; a trigger records it as who started a run.
+func TokenOf(ctx context.Context) (access.Token, bool) {
+	t, ok := ctx.Value(tokenKey{}).(access.Token)
+	return t, ok
+}
