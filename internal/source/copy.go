@@ -97,7 +97,7 @@ func newCopier(ctx context.Context, src, dst *os.Root, idx *fileIndex) *copier {
 		links:     map[string]bool{},
 		regular:   map[string]bool{},
 		startDirs: map[string]fileState{},
-		ctx:     ctx, cancel: cancel,
+		ctx:       ctx, cancel: cancel,
 		jobs: make(chan fileJob, 4*workers),
 	}
 	if d, err := dst.Open("."); err == nil {
