@@ -4,23 +4,39 @@
 #
 #   bench/overhead.sh [ROUNDS]      (default 15 rounds; run from the repository root)
 #
+# VELOCITY=path/to/velocity measures that binary instead of one built from
+# this tree (to compare two versions on the same machine).
+#
 # (a) 50 no-op actions chained by needs: velocity run vs a script that runs
 #     the same 50 commands one after another, each in its own
 #     `bash --noprofile --norc -eo pipefail -c` as velocity does.
 # (b) 200 independent no-op actions with -j 2 vs the same commands through
 #     `xargs -P 2`.
+# Each scenario gives two figures:
+#   executed  `velocity run --no-cache`: every action runs its command
+#             (journal, log file, process, outputs) — the path a changed
+#             commit takes;
+#   cached    `velocity run` after a first run: every action's result
+#             comes from the cache and no command runs.
 # The journal is on (SQLite in a fresh data directory, as in normal use);
 # the project is a git repository, so the workspace copy is included.
-# Rounds alternate velocity and the baseline; medians are reported. The
-# first row, a single action, is velocity's fixed start-up cost, which the
-# per-action figures of (a) and (b) include, spread over their actions.
+# Every round runs executed, script and cached back to back (the order
+# rotates between rounds), so all three see the same load. Reported are
+# the medians of each and the median of the per-round differences
+# (velocity - script) / actions: the overhead per action. The first
+# scenario, a single action, is velocity's fixed start-up cost, which the
+# per-action figures include, spread over their actions.
 set -euo pipefail
 rounds=${1:-15}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-go build -o "$work/velocity" "$root/cmd/velocity"
+if [[ -n ${VELOCITY:-} ]]; then
+	cp "$VELOCITY" "$work/velocity"
+else
+	go build -o "$work/velocity" "$root/cmd/velocity"
+fi
 export VELOCITY_HOME=$work/home CI=true
 
 # make_project DIR N CHAIN: a git repository with N no-op actions.
@@ -46,30 +62,46 @@ make_project() {
 now() { date +%s%N; }
 
 # median of the numbers on stdin
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-# measure NAME N VELOCITY_ARGS... -- BASELINE_COMMAND
+# timed CMD...: runs CMD, prints its wall time in microseconds.
+timed() {
+	local t0 t1
+	t0=$(now)
+	"$@" >/dev/null
+	t1=$(now)
+	echo $(((t1 - t0) / 1000))
+}
+
+# measure NAME N DIR JOBS BASELINE
 measure() {
 	local name=$1 n=$2 dir=$3 jobs=$4 baseline=$5
-	local v=() b=()
-	"$work/velocity" run -C "$dir" -j "$jobs" --progress plain >/dev/null # warm-up
+	local ex=() ca=() sc=() dex=() dca=()
+	local vel=("$work/velocity" run -C "$dir" -j "$jobs" --progress plain)
+	"${vel[@]}" --no-cache >/dev/null # warm-up, and fills the cache
 	bash -c "$baseline"
 	for ((r = 0; r < rounds; r++)); do
-		local t0 t1 t2
-		t0=$(now)
-		"$work/velocity" run -C "$dir" -j "$jobs" --progress plain >/dev/null
-		t1=$(now)
-		bash -c "$baseline"
-		t2=$(now)
-		v+=($(((t1 - t0) / 1000)))
-		b+=($(((t2 - t1) / 1000)))
+		local e c s
+		case $((r % 3)) in
+		0) e=$(timed "${vel[@]}" --no-cache); s=$(timed bash -c "$baseline"); c=$(timed "${vel[@]}") ;;
+		1) s=$(timed bash -c "$baseline"); c=$(timed "${vel[@]}"); e=$(timed "${vel[@]}" --no-cache) ;;
+		2) c=$(timed "${vel[@]}"); e=$(timed "${vel[@]}" --no-cache); s=$(timed bash -c "$baseline") ;;
+		esac
+		ex+=("$e") ca+=("$c") sc+=("$s")
+		dex+=("$(((e - s)))") dca+=("$(((c - s)))")
 	done
-	local vm bm
-	vm=$(printf '%s\n' "${v[@]}" | median)
-	bm=$(printf '%s\n' "${b[@]}" | median)
-	awk -v name="$name" -v n="$n" -v vm="$vm" -v bm="$bm" 'BEGIN {
-		printf "%-40s velocity %8.1f ms   script %8.1f ms   ratio %.2f   overhead %.3f ms/action\n",
-			name, vm / 1000, bm / 1000, vm / bm, (vm - bm) / 1000 / n
+	local em cm sm dem dcm
+	em=$(printf '%s\n' "${ex[@]}" | median)
+	cm=$(printf '%s\n' "${ca[@]}" | median)
+	sm=$(printf '%s\n' "${sc[@]}" | median)
+	dem=$(printf '%s\n' "${dex[@]}" | median)
+	dcm=$(printf '%s\n' "${dca[@]}" | median)
+	awk -v name="$name" -v n="$n" -v em="$em" -v cm="$cm" -v sm="$sm" -v dem="$dem" -v dcm="$dcm" 'BEGIN {
+		printf "%s (script %.1f ms)\n", name, sm / 1000
+		printf "  executed (--no-cache)  velocity %8.1f ms   ratio %5.2f   overhead %6.3f ms/action\n",
+			em / 1000, em / sm, dem / 1000 / n
+		printf "  cached                 velocity %8.1f ms   ratio %5.2f   overhead %6.3f ms/action\n",
+			cm / 1000, cm / sm, dcm / 1000 / n
 	}'
 }
 
@@ -81,8 +113,10 @@ one_script='bash --noprofile --norc -eo pipefail -c true'
 chain_script='for i in $(seq 50); do bash --noprofile --norc -eo pipefail -c true; done'
 wide_script='seq 200 | xargs -P 2 -I{} bash --noprofile --norc -eo pipefail -c true'
 
-echo "velocity engine overhead, $rounds rounds, $(nproc) CPUs, medians of whole 'velocity run' commands"
-echo "(start-up, workspace copy, journal, every action; overhead = (velocity - script) / actions)"
+echo "velocity engine overhead, $rounds rounds, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "medians of whole 'velocity run' commands (start-up, workspace copy, journal, every action);"
+echo "overhead = median over rounds of (velocity - script) / actions"
 measure "start-up: 1 action" 1 "$work/one" 2 "$one_script"
 measure "(a) 50 actions chained by needs" 50 "$work/chain" 2 "$chain_script"
 measure "(b) 200 independent actions, -j 2" 200 "$work/wide" 2 "$wide_script"
+echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
