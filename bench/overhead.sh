@@ -23,7 +23,10 @@
 # Every round runs executed, script and cached back to back (the order
 # rotates between rounds), so all three see the same load. Reported are
 # the medians of each and the median of the per-round differences
-# (velocity - script) / actions: the overhead per action. The first
+# (velocity - script) / actions: the overhead per action, in wall time
+# and in CPU time (user + system of the command and all its children,
+# the shells included). On a machine shared with other work, wall time
+# follows the load; CPU time much less. The first
 # scenario, a single action, is velocity's fixed start-up cost, which the
 # per-action figures include, spread over their actions.
 set -euo pipefail
@@ -59,27 +62,25 @@ make_project() {
 	git -C "$dir" -c user.name=bench -c user.email=bench@example.com commit -qm bench
 }
 
-now() { date +%s%N; }
-
 # median of the numbers on stdin
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-# timed CMD...: runs CMD, prints its wall time in microseconds.
+# timed CMD...: runs CMD, prints its wall time and the CPU time (user +
+# system) of it and its children, in microseconds.
 timed() {
-	local t0 t1
-	t0=$(now)
-	"$@" >/dev/null
-	t1=$(now)
-	echo $(((t1 - t0) / 1000))
+	local TIMEFORMAT='%3R %3U %3S' t
+	t=$({ time "$@" >/dev/null; } 2>&1)
+	awk -v t="$t" 'BEGIN { split(t, f, " "); printf "%d %d\n", f[1] * 1e6, (f[2] + f[3]) * 1e6 }'
 }
 
 # measure NAME N DIR JOBS BASELINE
 measure() {
 	local name=$1 n=$2 dir=$3 jobs=$4 baseline=$5
-	local ex=() ca=() sc=() dex=() dca=()
 	local vel=("$work/velocity" run -C "$dir" -j "$jobs" --progress plain)
 	"${vel[@]}" --no-cache >/dev/null # warm-up, and fills the cache
 	bash -c "$baseline"
+	# one line per round: executed, script and cached, wall and CPU each
+	local rows=()
 	for ((r = 0; r < rounds; r++)); do
 		local e c s
 		case $((r % 3)) in
@@ -87,21 +88,19 @@ measure() {
 		1) s=$(timed bash -c "$baseline"); c=$(timed "${vel[@]}"); e=$(timed "${vel[@]}" --no-cache) ;;
 		2) c=$(timed "${vel[@]}"); e=$(timed "${vel[@]}" --no-cache); s=$(timed bash -c "$baseline") ;;
 		esac
-		ex+=("$e") ca+=("$c") sc+=("$s")
-		dex+=("$(((e - s)))") dca+=("$(((c - s)))")
+		rows+=("$e $s $c")
 	done
-	local em cm sm dem dcm
-	em=$(printf '%s\n' "${ex[@]}" | median)
-	cm=$(printf '%s\n' "${ca[@]}" | median)
-	sm=$(printf '%s\n' "${sc[@]}" | median)
-	dem=$(printf '%s\n' "${dex[@]}" | median)
-	dcm=$(printf '%s\n' "${dca[@]}" | median)
-	awk -v name="$name" -v n="$n" -v em="$em" -v cm="$cm" -v sm="$sm" -v dem="$dem" -v dcm="$dcm" 'BEGIN {
-		printf "%s (script %.1f ms)\n", name, sm / 1000
-		printf "  executed (--no-cache)  velocity %8.1f ms   ratio %5.2f   overhead %6.3f ms/action\n",
-			em / 1000, em / sm, dem / 1000 / n
-		printf "  cached                 velocity %8.1f ms   ratio %5.2f   overhead %6.3f ms/action\n",
-			cm / 1000, cm / sm, dcm / 1000 / n
+	# column: the median of field k of the rows, or of field k minus field j
+	col() { printf '%s\n' "${rows[@]}" | awk -v k="$1" -v j="${2:-0}" '{print $k - (j ? $j : 0)}' | median; }
+	# fields: 1 2 executed wall, CPU; 3 4 script; 5 6 cached
+	awk -v name="$name" -v n="$n" \
+		-v ew="$(col 1)" -v sw="$(col 3)" -v cw="$(col 5)" -v sc="$(col 4)" \
+		-v dew="$(col 1 3)" -v dec="$(col 2 4)" -v dcw="$(col 5 3)" -v dcc="$(col 6 4)" 'BEGIN {
+		printf "%s (script %.1f ms, %.1f ms CPU)\n", name, sw / 1000, sc / 1000
+		printf "  executed (--no-cache)  velocity %8.1f ms  ratio %5.2f  overhead %6.3f ms/action, CPU %6.3f ms/action\n",
+			ew / 1000, ew / sw, dew / 1000 / n, dec / 1000 / n
+		printf "  cached                 velocity %8.1f ms  ratio %5.2f  overhead %6.3f ms/action, CPU %6.3f ms/action\n",
+			cw / 1000, cw / sw, dcw / 1000 / n, dcc / 1000 / n
 	}'
 }
 
@@ -115,7 +114,8 @@ wide_script='seq 200 | xargs -P 2 -I{} bash --noprofile --norc -eo pipefail -c t
 
 echo "velocity engine overhead, $rounds rounds, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "medians of whole 'velocity run' commands (start-up, workspace copy, journal, every action);"
-echo "overhead = median over rounds of (velocity - script) / actions"
+echo "overhead = median over rounds of (velocity - script) / actions, in wall time and in CPU time"
+echo "(user + system of the command and its children: the figure to trust when the machine is shared)"
 measure "start-up: 1 action" 1 "$work/one" 2 "$one_script"
 measure "(a) 50 actions chained by needs" 50 "$work/chain" 2 "$chain_script"
 measure "(b) 200 independent actions, -j 2" 200 "$work/wide" 2 "$wide_script"
