@@ -77,7 +77,9 @@ timed() {
 measure() {
 	local name=$1 n=$2 dir=$3 jobs=$4 baseline=$5
 	local vel=("$work/velocity" run -C "$dir" -j "$jobs" --progress plain)
-	"${vel[@]}" --no-cache >/dev/null # warm-up, and fills the cache
+	# warm-up; the second run fills the cache (--no-cache stores no result)
+	"${vel[@]}" --no-cache >/dev/null
+	"${vel[@]}" >/dev/null
 	bash -c "$baseline"
 	# one line per round: executed, script and cached, wall and CPU each
 	local rows=()
