@@ -195,3 +195,33 @@ stages:
 		}
 	}
 }
+
+// An action that prints nothing has an empty log: 'velocity logs' shows
+// nothing, and a failure summary says so, whether or not a file was
+// written for it.
+func TestSilentActionsHaveEmptyLogs(t *testing.T) {
+	e := newEnv(t)
+	dir := project(t, map[string]string{"velocity.yml": `
+stages:
+  - name: s
+    actions:
+      - name: quiet
+        run: "true"
+      - name: silent-failure
+        needs: [quiet]
+        run: exit 3
+`})
+	r := e.run(dir, "run", "--progress", "plain")
+	if r.code == 0 {
+		t.Fatalf("the run succeeded:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "s/silent-failure failed: exit code 3; its log is empty") {
+		t.Errorf("the summary does not say the failed action's log is empty:\n%s", r.stdout)
+	}
+	for _, action := range []string{"s/quiet", "s/silent-failure"} {
+		logs := e.run(dir, "logs", "1", action)
+		if logs.code != 0 || logs.stdout != "" {
+			t.Errorf("velocity logs 1 %s: exit %d, output %q, stderr %q", action, logs.code, logs.stdout, logs.stderr)
+		}
+	}
+}

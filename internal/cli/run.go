@@ -171,9 +171,11 @@ func (a *app) run(ctx context.Context, o runRequest) error {
 	if o.rerun == 0 && o.commit == "" {
 		// A broken definition or a mistyped name fails before the data
 		// directory is opened, let alone the project copied.
-		if err := runs.Validate(req); err != nil {
+		def, err := runs.Validate(req)
+		if err != nil {
 			return a.runsError(err, o.only)
 		}
+		req.Definition = def
 	}
 	began := time.Now()
 	h, err := a.openHome(ctx)

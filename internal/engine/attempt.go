@@ -38,15 +38,18 @@ func (x *execution) attempt(ctx context.Context, n *plan.Node, number int) (stor
 	if x.Observer != nil {
 		x.Observer.AttemptStarted(n, number, rec.Started)
 	}
-	f, err := createLog(rec.Log)
+	lf := &attemptLog{path: rec.Log}
+	var err error
+	rec.Status, rec.ExitCode, rec.Reason, err = x.perform(ctx, n, number, &rec, lf)
+	if rec.Status != store.Succeeded && rec.Status != store.Cached {
+		lf.create()
+	}
+	lf.Close()
 	if err != nil {
-		rec.Status, rec.ExitCode, rec.Reason = store.Failed, -1, fmt.Sprintf("cannot create log: %v", err)
-	} else {
-		rec.Status, rec.ExitCode, rec.Reason, err = x.perform(ctx, n, number, &rec, f)
-		f.Close()
-		if err != nil {
-			return store.Failed, err
-		}
+		return store.Failed, err
+	}
+	if lf.err != nil {
+		rec.Status, rec.ExitCode, rec.Reason = store.Failed, -1, fmt.Sprintf("cannot create log: %v", lf.err)
 	}
 	rec.Finished = time.Now()
 	final := rec.Status != store.Failed || number >= n.Attempts || ctx.Err() != nil
@@ -61,7 +64,7 @@ func (x *execution) attempt(ctx context.Context, n *plan.Node, number int) (stor
 
 // perform does the work of an attempt whose log file is open: reuse a
 // result if one fits, else execute and store what the action produced.
-func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *store.Attempt, logFile *os.File) (store.Status, int, string, error) {
+func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *store.Attempt, logFile *attemptLog) (store.Status, int, string, error) {
 	jctx := context.WithoutCancel(ctx)
 	out := &attemptOutput{file: logFile, node: n, obs: x.Observer}
 
@@ -121,8 +124,7 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 					x.Journal.DeleteResult(jctx, key)
 				}
 				// Whatever of the old log was copied goes; the warning stays.
-				logFile.Truncate(0)
-				logFile.Seek(0, io.SeekStart)
+				logFile.reset()
 				fmt.Fprintf(out, "velocity: cached result of run %d is unusable (%v); running the action\n", h.from, err)
 			} else {
 				if err := x.noteOutputs(jctx, n, h); err != nil {
@@ -154,6 +156,8 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 		return store.Failed, 0, err.Error(), nil
 	}
 	if key != "" {
+		// The cached result keeps the log, even an empty one.
+		logFile.create()
 		if err := x.saveResult(jctx, n, key, rec.Log); err != nil {
 			x.log.Warn("result not cached", "action", n.ID(), "err", err)
 		}
@@ -315,7 +319,7 @@ func exitReason(res executor.Result) string {
 // observer. Only the executor's reading goroutine writes to it, except
 // for sidecars, whose writes the sidecar group serialises.
 type attemptOutput struct {
-	file *os.File
+	file io.Writer
 	node *plan.Node
 	obs  Observer
 	err  error

@@ -215,7 +215,7 @@ func OutputFiles(outs []store.Output) ([]artifact.File, error) {
 // restore puts a hit's outputs into the workspace and its log into the
 // attempt's log. A missing or corrupt blob makes the hit unusable: the
 // caller executes the action instead, and the entry is dropped.
-func (x *execution) restore(h *hit, logFile *os.File) error {
+func (x *execution) restore(h *hit, logFile io.Writer) error {
 	files, err := OutputFiles(h.outputs)
 	if err != nil {
 		return err

@@ -510,7 +510,44 @@ func (x *execution) logPath(n *plan.Node, attempt int) string {
 	return filepath.Join(x.run.LogDir, n.Stage, fmt.Sprintf("%s.%d.log", n.Name, attempt))
 }
 
-// createLog makes the attempt's log file; Execute made its directory.
-func createLog(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+// attemptLog is an attempt's log file, created by its first write
+// (Execute made its directory). Creating a file costs more than the
+// whole journal write of an attempt on some file systems, and many
+// actions print nothing; readers take a missing log for an empty one.
+// An attempt that does not succeed, or whose result goes to the cache,
+// gets its file: the failure summary names it, the cache stores it.
+type attemptLog struct {
+	path string
+	f    *os.File
+	err  error // why the file could not be created
+}
+
+func (l *attemptLog) Write(p []byte) (int, error) {
+	if err := l.create(); err != nil {
+		return 0, err
+	}
+	return l.f.Write(p)
+}
+
+// create makes the file if it does not exist yet.
+func (l *attemptLog) create() error {
+	if l.f == nil && l.err == nil {
+		l.f, l.err = os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	}
+	return l.err
+}
+
+// reset empties what was written so far.
+func (l *attemptLog) reset() {
+	if l.f != nil {
+		l.f.Truncate(0)
+		l.f.Seek(0, io.SeekStart)
+	}
+}
+
+func (l *attemptLog) Close() error {
+	if l.f == nil {
+		return nil
+	}
+	return l.f.Close()
 }

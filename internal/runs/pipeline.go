@@ -157,20 +157,23 @@ func shape(pl *plan.Plan, sel *plan.Selection) []Stage {
 func DescribeSelection(only, skip []string) string { return plan.Describe(only, skip) }
 
 // Validate checks a request to run the working tree of req.Dir without a
-// data directory: the flags, the definition, the names it selects.
-// Errors: ErrInvalid, as Start would return them.
-func Validate(req StartRequest) error {
+// data directory: the flags, the definition, the names it selects. It
+// returns the definition, which Start takes as req.Definition instead of
+// reading the file again. Errors: ErrInvalid, as Start would return them.
+func Validate(req StartRequest) (*spec.Pipeline, error) {
 	if req.Jobs < 1 {
-		return invalidf("--jobs must be at least 1, got %d", req.Jobs)
+		return nil, invalidf("--jobs must be at least 1, got %d", req.Jobs)
 	}
 	if fi, err := os.Stat(req.Dir); err != nil || !fi.IsDir() {
-		return invalidf("%s is not a directory", req.Dir)
+		return nil, invalidf("%s is not a directory", req.Dir)
 	}
 	path := filepath.Join(req.Dir, spec.FileName)
 	p, err := LoadPipeline(path, RelPath(path), req.Dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, _, err = selectActions(p, req.Only, req.Skip)
-	return err
+	if _, _, err = selectActions(p, req.Only, req.Skip); err != nil {
+		return nil, err
+	}
+	return p, nil
 }

@@ -63,6 +63,10 @@ type StartRequest struct {
 	// action executes again.
 	Rerun  int64 `json:"rerun,omitempty"`
 	Failed bool  `json:"failed,omitempty"`
+	// Definition is the working tree's velocity.yml as Validate read it
+	// moments before, so that a run reads and checks it once; nil: Start
+	// reads it. Used only without Commit and Rerun.
+	Definition *spec.Pipeline `json:"-"`
 }
 
 // Start begins a run and returns its number once it is journaled and its
@@ -181,7 +185,14 @@ func (x *runner) prepare(ctx context.Context) error {
 		return invalidf("%s is not a directory", req.Dir)
 	}
 	x.shown = RelPath(filepath.Join(req.Dir, spec.FileName))
-	if req.Commit == "" {
+	switch {
+	case req.Commit == "" && req.Definition != nil && req.Rerun == 0:
+		x.pipeline = req.Definition
+		var err error
+		if x.plan, x.sel, err = selectActions(x.pipeline, req.Only, req.Skip); err != nil {
+			return err
+		}
+	case req.Commit == "":
 		// The working tree's definition is the run's: checked, and a
 		// mistyped name fails, before anything is copied.
 		if err := x.define(filepath.Join(req.Dir, spec.FileName)); err != nil {
