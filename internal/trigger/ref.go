@@ -10,7 +10,11 @@ import (
 // full ref, so a ref from a payload is one git itself would accept and
 // carries nothing a log line or a command could misread.
 func checkRef(ref string) error {
-	bad := func(why string) error { return fault.Invalidf("ref %q is not a valid git ref: %s", clip(ref), why) }
+	return refRules(ref, func(why string) error { return fault.Invalidf("ref %q is not a valid git ref: %s", clip(ref), why) })
+}
+
+// refRules applies the rules to ref, reporting a broken one through bad.
+func refRules(ref string, bad func(why string) error) error {
 	switch {
 	case ref == "":
 		return fault.Invalidf("ref is missing")
@@ -48,4 +52,15 @@ func checkRef(ref string) error {
 		}
 	}
 	return nil
+}
+
+// CheckBranch reports whether name is a branch name git accepts (the
+// part after refs/heads/); the error is Invalid and says why.
+func CheckBranch(name string) error {
+	if name == "" {
+		return fault.Invalidf("branch name is empty")
+	}
+	return refRules("refs/heads/"+name, func(why string) error {
+		return fault.Invalidf("%q is not a valid branch name: %s", clip(name), why)
+	})
 }
