@@ -167,3 +167,19 @@ func TestParseCronRefuses(t *testing.T) {
 		}
 	}
 }
+
+// The syntax docs/pipeline.md promises: names of days and months, and
+// the descriptors.
+func TestCronSyntax(t *testing.T) {
+	from := time.Date(2026, 12, 7, 19, 0, 0, 0, time.UTC) // a Monday
+	for expr, want := range map[string]string{
+		"0 9 * JAN MON-FRI": "2027-01-01 09:00",
+		"@weekly":           "2026-12-13 00:00",
+		"@every 6h":         "2026-12-08 01:00",
+		"@hourly":           "2026-12-07 20:00",
+	} {
+		if got := mustCron(t, expr, "UTC").Next(from).Format("2006-01-02 15:04"); got != want {
+			t.Errorf("%s after %v: %s, want %s", expr, from, got, want)
+		}
+	}
+}
