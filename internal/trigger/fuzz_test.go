@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/fault"
 	"github.com/velocity-ci/velocity/internal/trigger"
@@ -91,6 +92,34 @@ func FuzzSignature(f *testing.F) {
 		}
 		if !errors.Is(err, fault.Unauthorised) {
 			t.Fatalf("signature %q: %v", sig, err)
+		}
+	})
+}
+
+// FuzzParseCron: any expression and zone either parses or is Invalid; a
+// parsed one fires strictly after the time asked, and Missed never
+// returns a time outside (last, now].
+func FuzzParseCron(f *testing.F) {
+	f.Add("0 3 * * *", "Europe/Berlin", int64(1_790_000_000))
+	f.Add("30 2 * * *", "America/New_York", int64(1_793_000_000))
+	f.Add("@every 90s", "", int64(0))
+	f.Add("*/7 1-5 1,15 FEB-MAR SUN", "Australia/Lord_Howe", int64(1_800_000_000))
+	f.Fuzz(func(t *testing.T, expr, tz string, unix int64) {
+		c, err := trigger.ParseCron(expr, tz)
+		if err != nil {
+			if !errors.Is(err, fault.Invalid) {
+				t.Fatalf("error of kind %v: %v", fault.KindOf(err), err)
+			}
+			return
+		}
+		from := time.Unix(unix%(1<<34), 0)
+		next := c.Next(from)
+		if !next.IsZero() && !next.After(from) {
+			t.Fatalf("%q: next %v is not after %v", expr, next, from)
+		}
+		now := from.Add(40 * 24 * time.Hour)
+		if m, ok := c.Missed(from, now); ok && (!m.After(from) || m.After(now)) {
+			t.Fatalf("%q: missed %v outside (%v, %v]", expr, m, from, now)
 		}
 	})
 }

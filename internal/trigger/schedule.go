@@ -119,7 +119,10 @@ func (c Cron) Missed(last, now time.Time) (time.Time, bool) {
 	// fire time, so a long downtime under a frequent schedule does not
 	// walk every fire time since last.
 	from := first
-	for w := time.Minute; ; w *= 2 {
+	// The bound keeps the doubling clear of overflow; robfig's Next
+	// looks at most five years ahead, so a window that long finds any
+	// schedule that still fires.
+	for w := time.Minute; w < 50*365*24*time.Hour; w *= 2 {
 		start := now.Add(-w)
 		if !start.After(last) {
 			break

@@ -183,3 +183,12 @@ func TestCronSyntax(t *testing.T) {
 		}
 	}
 }
+
+// A schedule first seen at the zero time (never fired) catches up once.
+func TestMissedSinceTheZeroTime(t *testing.T) {
+	now := time.Date(2026, 12, 7, 19, 0, 0, 0, time.UTC)
+	f, ok := mustCron(t, "0 3 * * *", "UTC").Missed(time.Time{}, now)
+	if !ok || !f.Equal(time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)) {
+		t.Errorf("missed %v %v", f, ok)
+	}
+}
