@@ -73,17 +73,58 @@ func Location(name string) (*time.Location, error) {
 // Next returns the first fire time strictly after t, in the schedule's
 // time zone, or the zero time if the expression never fires (30 February).
 //
-// Across daylight saving changes: a wall time that does not exist on the
-// day clocks go forward is not fired that day, and one that exists twice
-// when they go back fires once.
+// Across daylight saving changes, a schedule that fires at set hours
+// fires once a day as on any other: at a wall time that does not exist on
+// the day clocks go forward it fires the moment they jump, and at one
+// that occurs twice when they go back it fires the first time only. A
+// schedule that fires every hour keeps to real hours: the hour skipped
+// has no fire, the hour repeated fires twice.
 func (c Cron) Next(t time.Time) time.Time {
 	for {
 		f := c.sched.Next(t.In(c.loc))
-		if f.IsZero() || c.hourly || !c.repeated(f) {
+		if c.hourly {
+			return f
+		}
+		if g, ok := c.inGap(t, f); ok {
+			return g
+		}
+		if f.IsZero() || !c.repeated(f) {
 			return f
 		}
 		t = f
 	}
+}
+
+// inGap returns the first instant in (t, f) at which clocks jump forward
+// over a wall time the schedule fires at (f zero: within the five years
+// robfig/cron looks ahead). That instant stands in for the wall time that
+// never came.
+func (c Cron) inGap(t, f time.Time) (time.Time, bool) {
+	horizon := t.AddDate(5, 0, 0)
+	if !f.IsZero() {
+		horizon = f
+	}
+	cur := t.In(c.loc)
+	// Zones change offset a few times a year; the bound only guards
+	// against a zone database gone wrong.
+	for range 64 {
+		_, end := cur.ZoneBounds()
+		if end.IsZero() || !end.Before(horizon) {
+			return time.Time{}, false
+		}
+		_, before := end.Add(-time.Second).Zone()
+		_, after := end.Zone()
+		if after > before {
+			// The skipped wall times, in the offset that was in force.
+			start := end.In(time.FixedZone("", before))
+			g := c.sched.Next(start.Add(-time.Second))
+			if !g.IsZero() && g.Before(start.Add(time.Duration(after-before)*time.Second)) {
+				return end.In(c.loc), true
+			}
+		}
+		cur = end
+	}
+	return time.Time{}, false
 }
 
 // repeated reports whether f's wall-clock time already occurred, earlier

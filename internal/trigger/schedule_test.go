@@ -67,16 +67,20 @@ func TestNextInTimeZone(t *testing.T) {
 }
 
 // Clocks in Berlin go forward at 02:00 on 2026-03-29 and back at 03:00 on
-// 2026-10-25. A daily schedule fires once a day through both; one at a
-// wall time that does not exist that day is skipped; an hourly one fires
-// each real hour, the repeated one included.
+// 2026-10-25. A daily schedule fires once a day through both: at a wall
+// time that does not exist that day, when the clocks jump; at one that
+// occurs twice, the first time. An hourly one fires each real hour, the
+// repeated one included, and none for the hour skipped.
 func TestNextAcrossDaylightSaving(t *testing.T) {
 	for _, c := range []struct {
 		name, expr, from string
 		want             []string
 	}{
 		{"spring daily 03:00", "0 3 * * *", "2026-03-28 12:00", []string{"2026-03-29 01:00", "2026-03-30 01:00"}},
-		{"spring daily in the gap", "30 2 * * *", "2026-03-28 12:00", []string{"2026-03-30 00:30", "2026-03-31 00:30"}},
+		{"spring daily in the gap", "30 2 * * *", "2026-03-28 12:00", []string{"2026-03-29 01:00", "2026-03-30 00:30"}},
+		{"spring daily at the jump", "0 2 * * *", "2026-03-28 12:00", []string{"2026-03-29 01:00", "2026-03-30 00:00"}},
+		{"spring twice in the gap", "15,45 2 * * *", "2026-03-29 00:00", []string{"2026-03-29 01:00", "2026-03-30 00:15"}},
+		{"spring hourly", "30 * * * *", "2026-03-29 01:00", []string{"2026-03-29 00:30", "2026-03-29 01:30"}},
 		{"autumn daily in the repeated hour", "30 2 * * *", "2026-10-24 12:00", []string{"2026-10-25 00:30", "2026-10-26 01:30", "2026-10-27 01:30"}},
 		{"autumn daily after", "0 3 * * *", "2026-10-24 12:00", []string{"2026-10-25 02:00", "2026-10-26 02:00"}},
 		{"autumn hourly", "0 * * * *", "2026-10-25 00:30", []string{"2026-10-24 23:00", "2026-10-25 00:00", "2026-10-25 01:00", "2026-10-25 02:00"}},
@@ -89,6 +93,11 @@ func TestNextAcrossDaylightSaving(t *testing.T) {
 				break
 			}
 		}
+	}
+	// New York jumps from 02:00 EST to 03:00 EDT (07:00 UTC) on 2026-03-08.
+	ny := fires(mustCron(t, "30 2 * * *", "America/New_York"), at(t, "America/New_York", "2026-03-07 12:00"), 2)
+	if ny[0] != "2026-03-08 07:00" || ny[1] != "2026-03-09 06:30" {
+		t.Errorf("New York spring: %v", ny)
 	}
 }
 
@@ -148,6 +157,11 @@ func TestMissedAcrossDaylightSaving(t *testing.T) {
 	}
 	if f, ok := c.Missed(first, time.Date(2026, 10, 25, 12, 0, 0, 0, time.UTC)); ok {
 		t.Errorf("the repeated 02:30 fired again at %v", f)
+	}
+	// Down over the night clocks go forward: the catch-up is the jump.
+	f, ok := c.Missed(at(t, "Europe/Berlin", "2026-03-28 02:30"), at(t, "Europe/Berlin", "2026-03-29 12:00"))
+	if !ok || !f.Equal(at(t, "Europe/Berlin", "2026-03-29 03:00")) {
+		t.Errorf("spring catch-up %v %v", f, ok)
 	}
 }
 
