@@ -83,6 +83,7 @@ func (d *decoder) pipeline(root ast.Node) (*Pipeline, *pipelineSource) {
 		"stages":          func(v ast.Node) { p.Stages, src.stages = d.stages(v, "stages") },
 		"services":        func(v ast.Node) { p.Services, src.services = d.services(v, "services") },
 		"port_range":      func(v ast.Node) { p.PortRange = d.portRange(v, "port_range") },
+		"schedules":       func(v ast.Node) { p.Schedules = d.schedules(v, "schedules") },
 		"environments": func(v ast.Node) {
 			p.Environments = d.environments(v, "environments")
 			src.environments = len(p.Environments) > 0

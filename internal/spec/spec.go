@@ -36,6 +36,9 @@ type Pipeline struct {
 	// PortRange bounds the ports of the project's sidecars and deployed
 	// instances; zero when not set (any free port).
 	PortRange PortRange `json:"PortRange,omitzero"`
+	// Schedules start runs at cron times when the pipeline is served
+	// (schedules.go).
+	Schedules []Schedule `json:"Schedules,omitempty"`
 }
 
 // Stage is an ordered group of actions.
