@@ -516,8 +516,7 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer) {
 		_, _ = w.WriteString("Transfer-Encoding: chunked\r\n")
 	case req.hasLength:
 		_, _ = w.WriteString("Content-Length: ")
-		var n [20]byte
-		_, _ = w.Write(strconv.AppendInt(n[:0], req.length, 10))
+		writeInt(w, req.length)
 		_, _ = w.WriteString("\r\n")
 	}
 	_, _ = w.WriteString("\r\n")
@@ -544,8 +543,7 @@ func keepAlways(name []byte) bool {
 func (cc *clientConn) writeResponseHead(untilEOF, closing bool) {
 	resp, w := &cc.resp, cc.wr
 	_, _ = w.WriteString("HTTP/1.1 ")
-	var code [3]byte
-	_, _ = w.Write(strconv.AppendInt(code[:0], int64(resp.status), 10))
+	writeInt(w, int64(resp.status))
 	_ = w.WriteByte(' ')
 	if len(resp.reason) > 0 {
 		_, _ = w.Write(resp.reason)
@@ -569,8 +567,7 @@ func (cc *clientConn) writeResponseHead(untilEOF, closing bool) {
 	// their body.
 	if resp.length >= 0 && !resp.chunked && resp.status >= 200 && resp.status != http.StatusNoContent {
 		_, _ = w.WriteString("Content-Length: ")
-		var n [20]byte
-		_, _ = w.Write(strconv.AppendInt(n[:0], resp.length, 10))
+		writeInt(w, resp.length)
 		_, _ = w.WriteString("\r\n")
 	}
 	if !resp.hasID && resp.status >= 200 {
@@ -586,6 +583,13 @@ func (cc *clientConn) writeResponseHead(untilEOF, closing bool) {
 		_, _ = w.WriteString("Connection: close\r\n")
 	}
 	_, _ = w.WriteString("\r\n")
+}
+
+// writeInt writes v in decimal. It formats into w's own free space: a
+// local array passed to w.Write would escape (Write may hand it to the
+// connection) and cost an allocation per response.
+func writeInt(w *bufio.Writer, v int64) {
+	_, _ = w.Write(strconv.AppendInt(w.AvailableBuffer(), v, 10))
 }
 
 func writeHeader(w *bufio.Writer, name, value []byte) {
