@@ -35,6 +35,9 @@ type clientConn struct {
 	resp     response
 	consumed bool      // the request head was discarded from rd
 	deadline time.Time // the read deadline set on nc
+	// ended is when the last exchange ended, for the idle deadline: the
+	// clock is read once per request stage, not again for bookkeeping.
+	ended    time.Time
 	watch    clientWatch
 	upstream atomic.Pointer[upstreamConn] // the exchange's, for the watcher to close
 	gone     atomic.Bool                  // the watcher saw the client leave
@@ -63,7 +66,11 @@ func (cc *clientConn) serve() {
 			}
 			// Moving the deadline is a timer update; doing it only once a
 			// quarter of the idle timeout has passed saves one per request.
-			if now := time.Now(); cc.deadline.Sub(now) < cc.s.idleTimeout*3/4 {
+			now := cc.ended
+			if now.IsZero() {
+				now = time.Now()
+			}
+			if cc.deadline.Sub(now) < cc.s.idleTimeout*3/4 {
 				cc.setReadDeadline(now.Add(cc.s.idleTimeout))
 			}
 		}
@@ -279,7 +286,11 @@ func (cc *clientConn) exchange(route *Route) bool {
 		f.complete = true
 		break
 	}
-	now := time.Now()
+	now := f.ended
+	if now.IsZero() {
+		now = time.Now()
+	}
+	cc.ended = now
 	d := now.Sub(start)
 	rm := g.rel.metrics
 	rm.inFlight.Dec()
@@ -292,13 +303,14 @@ func (cc *clientConn) exchange(route *Route) bool {
 
 // forwarded is the outcome of sending one request to one target.
 type forwarded struct {
-	status    int   // status sent to the client; 0 when nothing was sent
-	err       error // why the exchange failed
-	dial      bool  // err is a failed dial: nothing reached the target
-	bodySent  bool  // some of the request body was read from the client
-	clientErr bool  // the client side failed: nobody to answer
-	complete  bool  // the whole response was written
-	keep      bool  // the client connection can carry another request
+	status    int       // status sent to the client; 0 when nothing was sent
+	err       error     // why the exchange failed
+	dial      bool      // err is a failed dial: nothing reached the target
+	bodySent  bool      // some of the request body was read from the client
+	clientErr bool      // the client side failed: nobody to answer
+	complete  bool      // the whole response was written
+	keep      bool      // the client connection can carry another request
+	ended     time.Time // when the response was written, if it was
 }
 
 func (r *request) hasBody() bool { return r.length > 0 || r.chunked }
@@ -449,10 +461,11 @@ func (cc *clientConn) relay(t *Target, uc *upstreamConn, head []byte) forwarded 
 			keep = false
 		}
 	}
+	f.ended = time.Now()
 	if resp.close {
 		uc.close()
 	} else {
-		t.pool.put(uc, time.Now())
+		t.pool.put(uc, f.ended)
 	}
 	f.complete, f.keep = true, keep
 	return f

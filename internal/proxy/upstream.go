@@ -113,14 +113,15 @@ func (up *upstreamPool) get(ctx context.Context, replayable bool, now time.Time)
 		}
 		up.idle[n-1] = nil
 		up.idle = up.idle[:n-1]
-		if !uc.open() {
-			up.mu.Unlock()
-			uc.close()
-			up.mu.Lock()
-			continue
-		}
+		// The check is a syscall: made without the lock, so exchanges on
+		// other connections to this target do not queue behind it (nor
+		// behind a thread preempted in it on a busy machine).
 		up.mu.Unlock()
-		return uc, nil
+		if uc.open() {
+			return uc, nil
+		}
+		uc.close()
+		up.mu.Lock()
 	}
 	up.mu.Unlock()
 	return up.dial(ctx)
