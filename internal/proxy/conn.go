@@ -322,12 +322,15 @@ func (r *request) hasBody() bool { return r.length > 0 || r.chunked }
 func (cc *clientConn) forward(t *Target, now time.Time) forwarded {
 	req := &cc.req
 	replayable := !req.hasBody() && idempotent(string(req.method))
+	// A head without a body is sent by the first read of the response
+	// (sendAndRead), which also checks an idle connection.
+	headOnly := !req.hasBody()
 	var uc *upstreamConn
 	var head []byte
 	for try := 0; ; try++ {
 		var err error
 		if try == 0 {
-			uc, err = t.pool.get(context.Background(), replayable, now)
+			uc, err = t.pool.get(context.Background(), replayable, headOnly, now)
 		} else {
 			uc, err = t.pool.dial(context.Background())
 		}
@@ -353,7 +356,7 @@ func (cc *clientConn) forward(t *Target, now time.Time) forwarded {
 			}
 		}
 		retry := uc.reused && replayable && try == 0
-		if err := uc.wr.Flush(); err != nil {
+		if err := uc.flush(headOnly, uc.reused); err != nil {
 			uc.close()
 			if retry {
 				continue
@@ -373,6 +376,10 @@ func (cc *clientConn) forward(t *Target, now time.Time) forwarded {
 		if err != nil {
 			cc.disarm()
 			uc.close()
+			if errors.Is(err, errStaleConn) {
+				try-- // nothing was sent: the next idle connection, as get does
+				continue
+			}
 			if cc.gone.Load() {
 				return forwarded{err: err, bodySent: req.hasBody(), clientErr: true}
 			}
