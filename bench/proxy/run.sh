@@ -41,6 +41,9 @@
 #   PORT_BASE=18080        backend, nginx, velocity and velocity-nethttp
 #                          listen on PORT_BASE to PORT_BASE+3
 #   WARMUP=3s              warm-up per target (first round only)
+#   VELOCITY_GOMAXPROCS=N  run both Velocity proxies with GOMAXPROCS=N (the
+#                          backend keeps the default): by default they use
+#                          every core, as velocity serve does
 #   CPUPROFILE=FILE        write a CPU profile of the velocity proxy (Serve),
 #                          and one of velocity-nethttp to FILE.nethttp,
 #                          covering warm-up and measurement (inspect with
@@ -166,12 +169,14 @@ if [[ -n ${CPUPROFILE:-} ]]; then
 	profile_args=(-cpuprofile "$profile")
 	nethttp_profile_args=(-cpuprofile "$profile.nethttp")
 fi
-"$work/velocityproxy" -addr "127.0.0.1:$velocity_port" -backend "http://127.0.0.1:$backend_port" \
+proxy_env=()
+[[ -n ${VELOCITY_GOMAXPROCS:-} ]] && proxy_env=("GOMAXPROCS=$VELOCITY_GOMAXPROCS")
+env "${proxy_env[@]}" "$work/velocityproxy" -addr "127.0.0.1:$velocity_port" -backend "http://127.0.0.1:$backend_port" \
 	-host "$vhost" "${profile_args[@]}" >"$work/velocity.log" 2>&1 &
 velocity_pid=$!
 pids+=("$velocity_pid")
 wait_port "$velocity_port" "$velocity_pid" velocity
-"$work/velocityproxy" -front handler -addr "127.0.0.1:$nethttp_port" -backend "http://127.0.0.1:$backend_port" \
+env "${proxy_env[@]}" "$work/velocityproxy" -front handler -addr "127.0.0.1:$nethttp_port" -backend "http://127.0.0.1:$backend_port" \
 	-host "$vhost" "${nethttp_profile_args[@]}" >"$work/velocity-nethttp.log" 2>&1 &
 nethttp_pid=$!
 pids+=("$nethttp_pid")
@@ -294,6 +299,7 @@ echo
 echo "Proxy overhead, wrk -t2 -c32 -d$duration --latency, GET / with a ~100-byte body, $rounds round(s) ($(date -u +%Y-%m-%dT%H:%MZ), $(uname -m))"
 echo "wrk, nginx, the Velocity proxies and the backend all share this machine's $cpus CPU core(s): figures include their contention."
 echo "1-minute load average before the run: $load (anything else running skews the figures; rerun on a quiet machine)."
+[[ -n ${VELOCITY_GOMAXPROCS:-} ]] && echo "The Velocity proxies ran with GOMAXPROCS=$VELOCITY_GOMAXPROCS."
 ((rounds > 1)) && echo "Figures are medians over the rounds; ratios are medians of each round's ratios, with their range."
 echo
 printf '%-17s %12s %10s %10s %8s %14s\n' target 'requests/s' 'p50 ms' 'p99 ms' errors 'proxy CPU/req'
