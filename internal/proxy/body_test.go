@@ -58,6 +58,7 @@ func TestChunkedFraming(t *testing.T) {
 		{"data longer than size", "3\r\nabcd\r\n0\r\n\r\n", ""},
 		{"LF only after data", "3\r\nabc\n0\r\n\r\n", ""},
 		{"CR only after data", "3\r\nabc\r0\r\n\r\n", ""},
+		{"LF after one byte too many", "3\r\nabcd\n0\r\n\r\n", ""}, // CR missing, not only LF
 		{"bare LF in trailer", "0\r\nX: 1\n\r\n", ""},
 		{"CR in trailer", "0\r\nX: a\rb\r\n\r\n", ""},
 		{"trailer without colon", "0\r\nnot a trailer\r\n\r\n", "trailer"},

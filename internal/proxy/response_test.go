@@ -65,3 +65,19 @@ func TestParseResponseHead(t *testing.T) {
 		})
 	}
 }
+
+// The reason phrase goes to the client as the upstream wrote it, however
+// short; without one, the proxy writes the status's standard text.
+func TestResponseReasonPhrase(t *testing.T) {
+	for head, want := range map[string]string{
+		"HTTP/1.1 200 K\r\n\r\n":           "K",
+		"HTTP/1.1 299 Fine Thanks\r\n\r\n": "Fine Thanks",
+		"HTTP/1.1 204\r\n\r\n":             "",
+		"HTTP/1.1 404 \r\n\r\n":            "",
+	} {
+		var r response
+		if err := r.parse([]byte(head)); err != nil || string(r.reason) != want {
+			t.Errorf("%q: reason %q, %v; want %q", head, r.reason, err, want)
+		}
+	}
+}
