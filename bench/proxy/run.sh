@@ -308,9 +308,10 @@ for name in "${targets[@]}"; do
 	n_errs=0
 	for ((r = 1; r <= rounds; r++)); do n_errs=$((n_errs + ${errs[$name,$r]:-0})); done
 	((n_errs == 0)) || failed=1
-	c=$(median $(of cpu "$name"))
-	printf '%-17s %12.0f %10.3f %10.3f %8d %14s\n' "$name" "$(median $(of rps "$name"))" "$(median $(of p50 "$name"))" \
-		"$(median $(of p99 "$name"))" "$n_errs" "${c:+$(printf '%.1f' "$c") us}"
+	c=$(median $(of cpu "$name")) q=$(median $(of rps "$name"))
+	l50=$(median $(of p50 "$name")) l99=$(median $(of p99 "$name"))
+	printf '%-17s %12.0f %10.3f %10.3f %8d %14s\n' "$name" "${q:-0}" "${l50:-nan}" "${l99:-nan}" "$n_errs" \
+		"${c:+$(printf '%.1f' "$c") us}"
 done
 echo
 rps_vn=$(ratio_median rps velocity nginx)
