@@ -58,6 +58,7 @@ func TestChunkedFraming(t *testing.T) {
 		{"data longer than size", "3\r\nabcd\r\n0\r\n\r\n", ""},
 		{"LF only after data", "3\r\nabc\n0\r\n\r\n", ""},
 		{"CR only after data", "3\r\nabc\r0\r\n\r\n", ""},
+		{"LF after one byte too many", "3\r\nabcd\n0\r\n\r\n", ""}, // CR missing, not only LF
 		{"bare LF in trailer", "0\r\nX: 1\n\r\n", ""},
 		{"CR in trailer", "0\r\nX: a\rb\r\n\r\n", ""},
 		{"trailer without colon", "0\r\nnot a trailer\r\n\r\n", "trailer"},
@@ -157,3 +158,49 @@ func TestChunkedLimitsAtTheirBoundary(t *testing.T) {
 		}
 	}
 }
+
+// A chunk's data reaches the receiver as soon as the sender has written
+// it, even while the CRLF that ends the chunk is still on its way: a
+// stream that sends each event as one chunk is not held back by one event.
+func TestChunkDataIsFlushedBeforeItsCRLF(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pr.Close()
+	got := make(chan string, 16)
+	w := bufio.NewWriter(writerFunc(func(b []byte) (int, error) {
+		got <- string(b)
+		return len(b), nil
+	}))
+	done := make(chan error, 1)
+	go func() { done <- copyChunked(w, bufio.NewReader(pr)) }()
+	if _, err := io.WriteString(pw, "5\r\nhello"); err != nil {
+		t.Fatal(err)
+	}
+	var seen string
+	for !strings.Contains(seen, "hello") {
+		select {
+		case b := <-got:
+			seen += b
+		case err := <-done:
+			t.Fatalf("copy ended early: %v", err)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("chunk data held back until its CRLF; flushed so far %q", seen)
+		}
+	}
+	if _, err := io.WriteString(pw, "\r\n0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Flush()
+	for len(got) > 0 {
+		seen += <-got
+	}
+	if seen != "5\r\nhello\r\n0\r\n\r\n" {
+		t.Fatalf("copied %q", seen)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

@@ -35,6 +35,9 @@ type clientConn struct {
 	resp     response
 	consumed bool      // the request head was discarded from rd
 	deadline time.Time // the read deadline set on nc
+	// ended is when the last exchange ended, for the idle deadline: the
+	// clock is read once per request stage, not again for bookkeeping.
+	ended    time.Time
 	watch    clientWatch
 	upstream atomic.Pointer[upstreamConn] // the exchange's, for the watcher to close
 	gone     atomic.Bool                  // the watcher saw the client leave
@@ -63,7 +66,11 @@ func (cc *clientConn) serve() {
 			}
 			// Moving the deadline is a timer update; doing it only once a
 			// quarter of the idle timeout has passed saves one per request.
-			if now := time.Now(); cc.deadline.Sub(now) < cc.s.idleTimeout*3/4 {
+			now := cc.ended
+			if now.IsZero() {
+				now = time.Now()
+			}
+			if cc.deadline.Sub(now) < cc.s.idleTimeout*3/4 {
 				cc.setReadDeadline(now.Add(cc.s.idleTimeout))
 			}
 		}
@@ -279,7 +286,11 @@ func (cc *clientConn) exchange(route *Route) bool {
 		f.complete = true
 		break
 	}
-	now := time.Now()
+	now := f.ended
+	if now.IsZero() {
+		now = time.Now()
+	}
+	cc.ended = now
 	d := now.Sub(start)
 	rm := g.rel.metrics
 	rm.inFlight.Dec()
@@ -292,13 +303,14 @@ func (cc *clientConn) exchange(route *Route) bool {
 
 // forwarded is the outcome of sending one request to one target.
 type forwarded struct {
-	status    int   // status sent to the client; 0 when nothing was sent
-	err       error // why the exchange failed
-	dial      bool  // err is a failed dial: nothing reached the target
-	bodySent  bool  // some of the request body was read from the client
-	clientErr bool  // the client side failed: nobody to answer
-	complete  bool  // the whole response was written
-	keep      bool  // the client connection can carry another request
+	status    int       // status sent to the client; 0 when nothing was sent
+	err       error     // why the exchange failed
+	dial      bool      // err is a failed dial: nothing reached the target
+	bodySent  bool      // some of the request body was read from the client
+	clientErr bool      // the client side failed: nobody to answer
+	complete  bool      // the whole response was written
+	keep      bool      // the client connection can carry another request
+	ended     time.Time // when the response was written, if it was
 }
 
 func (r *request) hasBody() bool { return r.length > 0 || r.chunked }
@@ -310,12 +322,15 @@ func (r *request) hasBody() bool { return r.length > 0 || r.chunked }
 func (cc *clientConn) forward(t *Target, now time.Time) forwarded {
 	req := &cc.req
 	replayable := !req.hasBody() && idempotent(string(req.method))
+	// A head without a body is sent by the first read of the response
+	// (sendAndRead), which also checks an idle connection.
+	headOnly := !req.hasBody()
 	var uc *upstreamConn
 	var head []byte
 	for try := 0; ; try++ {
 		var err error
 		if try == 0 {
-			uc, err = t.pool.get(context.Background(), replayable, now)
+			uc, err = t.pool.get(context.Background(), replayable, headOnly, now)
 		} else {
 			uc, err = t.pool.dial(context.Background())
 		}
@@ -341,7 +356,7 @@ func (cc *clientConn) forward(t *Target, now time.Time) forwarded {
 			}
 		}
 		retry := uc.reused && replayable && try == 0
-		if err := uc.wr.Flush(); err != nil {
+		if err := uc.flush(headOnly, uc.reused); err != nil {
 			uc.close()
 			if retry {
 				continue
@@ -361,6 +376,10 @@ func (cc *clientConn) forward(t *Target, now time.Time) forwarded {
 		if err != nil {
 			cc.disarm()
 			uc.close()
+			if errors.Is(err, errStaleConn) {
+				try-- // nothing was sent: the next idle connection, as get does
+				continue
+			}
 			if cc.gone.Load() {
 				return forwarded{err: err, bodySent: req.hasBody(), clientErr: true}
 			}
@@ -449,10 +468,11 @@ func (cc *clientConn) relay(t *Target, uc *upstreamConn, head []byte) forwarded 
 			keep = false
 		}
 	}
+	f.ended = time.Now()
 	if resp.close {
 		uc.close()
 	} else {
-		t.pool.put(uc, time.Now())
+		t.pool.put(uc, f.ended)
 	}
 	f.complete, f.keep = true, keep
 	return f
@@ -516,8 +536,7 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer) {
 		_, _ = w.WriteString("Transfer-Encoding: chunked\r\n")
 	case req.hasLength:
 		_, _ = w.WriteString("Content-Length: ")
-		var n [20]byte
-		_, _ = w.Write(strconv.AppendInt(n[:0], req.length, 10))
+		writeInt(w, req.length)
 		_, _ = w.WriteString("\r\n")
 	}
 	_, _ = w.WriteString("\r\n")
@@ -544,8 +563,7 @@ func keepAlways(name []byte) bool {
 func (cc *clientConn) writeResponseHead(untilEOF, closing bool) {
 	resp, w := &cc.resp, cc.wr
 	_, _ = w.WriteString("HTTP/1.1 ")
-	var code [3]byte
-	_, _ = w.Write(strconv.AppendInt(code[:0], int64(resp.status), 10))
+	writeInt(w, int64(resp.status))
 	_ = w.WriteByte(' ')
 	if len(resp.reason) > 0 {
 		_, _ = w.Write(resp.reason)
@@ -569,8 +587,7 @@ func (cc *clientConn) writeResponseHead(untilEOF, closing bool) {
 	// their body.
 	if resp.length >= 0 && !resp.chunked && resp.status >= 200 && resp.status != http.StatusNoContent {
 		_, _ = w.WriteString("Content-Length: ")
-		var n [20]byte
-		_, _ = w.Write(strconv.AppendInt(n[:0], resp.length, 10))
+		writeInt(w, resp.length)
 		_, _ = w.WriteString("\r\n")
 	}
 	if !resp.hasID && resp.status >= 200 {
@@ -586,6 +603,13 @@ func (cc *clientConn) writeResponseHead(untilEOF, closing bool) {
 		_, _ = w.WriteString("Connection: close\r\n")
 	}
 	_, _ = w.WriteString("\r\n")
+}
+
+// writeInt writes v in decimal. It formats into w's own free space: a
+// local array passed to w.Write would escape (Write may hand it to the
+// connection) and cost an allocation per response.
+func writeInt(w *bufio.Writer, v int64) {
+	_, _ = w.Write(strconv.AppendInt(w.AvailableBuffer(), v, 10))
 }
 
 func writeHeader(w *bufio.Writer, name, value []byte) {

@@ -30,7 +30,9 @@ func (r *response) parse(head []byte) error {
 		return fmt.Errorf("%w: status line %s", errBadResponse, quoteBytes(line))
 	}
 	http10 := line[7] == '0'
-	r.close = http10 // HTTP/1.0 closes unless it says keep-alive
+	// HTTP/1.0 closes unless it says keep-alive; "close" anywhere wins,
+	// whatever the order of the Connection headers, as for net/http.
+	closeToken, keepAlive := false, false
 	for _, c := range line[9:12] {
 		if c < '0' || c > '9' {
 			return fmt.Errorf("%w: status line %s", errBadResponse, quoteBytes(line))
@@ -81,11 +83,8 @@ func (r *response) parse(head []byte) error {
 			r.chunked = true
 		case fieldIs(h.name, "connection"):
 			r.conn = append(r.conn, h.value)
-			if hasToken(h.value, "close") {
-				r.close = true
-			} else if http10 && hasToken(h.value, "keep-alive") {
-				r.close = false
-			}
+			closeToken = closeToken || hasToken(h.value, "close")
+			keepAlive = keepAlive || hasToken(h.value, "keep-alive")
 		case fieldIs(h.name, "x-request-id"):
 			r.hasID = true
 		case fieldIs(h.name, "trailer"):
@@ -98,9 +97,7 @@ func (r *response) parse(head []byte) error {
 	if r.chunked {
 		r.length = -1 // chunked framing wins (RFC 9112 6.3)
 	}
-	if teIn10 {
-		r.close = true
-	}
+	r.close = closeToken || http10 && (!keepAlive || teIn10)
 	if r.hasID && len(r.conn) > 0 && listedIn([]byte(hdrRequestID), r.conn) {
 		r.hasID = false // dropped as hop-by-hop: the proxy sends its own
 	}

@@ -295,6 +295,48 @@ func TestServeUpstreamClosingKeepAliveIsRetried(t *testing.T) {
 	}
 }
 
+// A request without a body finds the pooled connection closed, or holding
+// bytes nobody asked for, before it is sent: it goes, once, on another
+// connection, whatever its method, and the target stays in rotation.
+func TestServeStaleIdleConnectionIsNeverUsed(t *testing.T) {
+	for _, stray := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stray=%v", stray), func(t *testing.T) {
+			f := newFixture(t)
+			var hits atomic.Int64
+			b := newRawBackend(t, func(w *bufio.Writer, r *http.Request) bool {
+				hits.Add(1)
+				_, _ = io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				if stray {
+					_ = w.Flush()
+					time.Sleep(20 * time.Millisecond) // after the proxy read the response
+					_, _ = io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray")
+					return true
+				}
+				return false // close, without saying so
+			})
+			ts := f.rawRoute(t, "app.test", b)
+			for i, method := range []string{"GET", "POST", "DELETE", "POST", "GET", "PATCH"} {
+				if i > 0 {
+					// The previous connection is idle in the pool and closed
+					// or holding the stray response.
+					time.Sleep(60 * time.Millisecond)
+				}
+				before := hits.Load()
+				resp, body := f.do(t, method, "app.test", "/", nil)
+				if resp.StatusCode != 200 || body != "ok" {
+					t.Fatalf("%s %d: %d %q", method, i, resp.StatusCode, body)
+				}
+				if n := hits.Load() - before; n != 1 {
+					t.Fatalf("%s %d reached the upstream %d times", method, i, n)
+				}
+			}
+			if ts[0].State() != StateHealthy {
+				t.Fatalf("target is %s after stale idle connections", ts[0].State())
+			}
+		})
+	}
+}
+
 // An upstream that dies after answering some requests on a connection
 // fails the GET in flight over to another instance.
 func TestServeUpstreamDyingMidConnectionRetriesGET(t *testing.T) {

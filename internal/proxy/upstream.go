@@ -6,8 +6,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -18,8 +20,8 @@ import (
 // goroutine: no background reader, no handoff between goroutines.
 type upstreamConn struct {
 	nc        net.Conn
-	rd        *bufio.Reader
-	wr        *bufio.Writer
+	rd        *bufio.Reader // reads through sendAndRead (upstreamReader)
+	wr        *bufio.Writer // writes through upstreamWriter
 	idleSince time.Time
 	reused    bool // served an exchange before: it may have been closed while idle
 
@@ -28,14 +30,32 @@ type upstreamConn struct {
 	peek  func(fd uintptr) bool
 	alive bool
 	b     [1]byte
+
+	// Send-then-wait (see sendAndRead): while deferred is set (in flush),
+	// wr's bytes are left in out for the next read of rd to send.
+	deferred bool
+	out      []byte // aliases wr's buffer: valid until wr is written again
+	check    bool   // sendAndRead first checks the idle connection (open)
+	exch     func(fd uintptr) bool
+	x        rawExchange
+}
+
+// rawExchange is sendAndRead's state, shared with its raw read callback
+// (exchangeSocket), kept in the connection so a call allocates nothing.
+type rawExchange struct {
+	p    []byte // the read buffer
+	n    int    // bytes read into p
+	err  error  // the read's or write's error, or errStaleConn
+	sent bool   // the head was written (or the callback gave up on it)
 }
 
 func (uc *upstreamConn) close() { _ = uc.nc.Close() }
 
 // open reports whether the upstream has not closed (or written to) the
 // idle connection, with one non-blocking peek at the socket. Every request
-// pays for it (one syscall): bytes the upstream wrote after its last
-// response ended (a body on a HEAD response, bytes past its
+// on a reused connection pays for it (one syscall; for requests without a
+// body, sendAndRead makes it as part of sending): bytes the upstream wrote
+// after its last response ended (a body on a HEAD response, bytes past its
 // Content-Length) would otherwise be read as the next client's response.
 func (uc *upstreamConn) open() bool {
 	if uc.raw == nil {
@@ -92,8 +112,10 @@ func newUpstreamPool(u *url.URL, dialTimeout time.Duration, maxIdle int) *upstre
 }
 
 // get returns an idle connection or dials one. A request that cannot be
-// replayed only takes a connection used within freshFor.
-func (up *upstreamPool) get(ctx context.Context, replayable bool, now time.Time) (*upstreamConn, error) {
+// replayed only takes a connection used within freshFor. With unchecked,
+// an idle connection is returned without open's check, which the caller
+// then makes itself (sendAndRead).
+func (up *upstreamPool) get(ctx context.Context, replayable, unchecked bool, now time.Time) (*upstreamConn, error) {
 	up.mu.Lock()
 	for n := len(up.idle); n > 0; n = len(up.idle) {
 		uc := up.idle[n-1]
@@ -113,14 +135,15 @@ func (up *upstreamPool) get(ctx context.Context, replayable bool, now time.Time)
 		}
 		up.idle[n-1] = nil
 		up.idle = up.idle[:n-1]
-		if !uc.open() {
-			up.mu.Unlock()
-			uc.close()
-			up.mu.Lock()
-			continue
-		}
+		// The check is a syscall: made without the lock, so exchanges on
+		// other connections to this target do not queue behind it (nor
+		// behind a thread preempted in it on a busy machine).
 		up.mu.Unlock()
-		return uc, nil
+		if unchecked && uc.raw != nil || uc.open() {
+			return uc, nil
+		}
+		uc.close()
+		up.mu.Lock()
 	}
 	up.mu.Unlock()
 	return up.dial(ctx)
@@ -139,13 +162,184 @@ func (up *upstreamPool) dial(ctx context.Context) (*upstreamConn, error) {
 		}
 		nc = tc
 	}
-	uc := &upstreamConn{nc: nc, rd: bufio.NewReaderSize(nc, 8<<10), wr: bufio.NewWriterSize(nc, 8<<10)}
+	uc := &upstreamConn{nc: nc}
+	uc.rd = bufio.NewReaderSize(upstreamReader{uc}, 8<<10)
+	uc.wr = bufio.NewWriterSize(upstreamWriter{uc}, 8<<10)
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			uc.raw, uc.peek = raw, uc.peekSocket
+			uc.raw, uc.peek, uc.exch = raw, uc.peekSocket, uc.exchangeSocket
 		}
 	}
 	return uc, nil
+}
+
+// Sending a request head and waiting for the response costs, through
+// net.Conn, a write and then a read that finds nothing yet (EAGAIN) before
+// the goroutine waits for the socket; with the idle check (open) before
+// it, four syscalls. The runtime clears the socket's readiness before any
+// read, so a wait can only skip that first read when the request is
+// written after the clearing: sendAndRead does so, inside one raw read.
+// It first reads the idle connection without blocking, which is open's
+// check done as a read (anything there came before the request), then
+// writes the head and waits: three syscalls.
+
+// errStaleConn: an idle upstream connection had been closed by the
+// upstream, or had bytes nobody asked for (see open). Nothing was sent on
+// it, so the request goes on another connection.
+var errStaleConn = errors.New("idle upstream connection closed or unusable")
+
+// flush flushes wr. With deferred, on connections with a raw socket (not
+// TLS), it leaves the bytes for the next read of rd to send (sendAndRead),
+// which first checks the idle connection when check is set; the caller
+// must read rd before writing wr again.
+func (uc *upstreamConn) flush(deferred, check bool) error {
+	if !deferred || uc.raw == nil {
+		return uc.wr.Flush() //nolint:wrapcheck // net.Conn's errors
+	}
+	// Only this Flush is deferred: bufio.Writer writes a full buffer
+	// while the head is written, and reuses the buffer after.
+	uc.deferred, uc.check = true, check
+	err := uc.wr.Flush()
+	uc.deferred = false
+	return err //nolint:wrapcheck // net.Conn's errors
+}
+
+// upstreamWriter is wr's destination: the connection, unless a flush is
+// deferred.
+type upstreamWriter struct{ uc *upstreamConn }
+
+func (w upstreamWriter) Write(p []byte) (int, error) {
+	uc := w.uc
+	if uc.deferred && uc.out == nil {
+		// bufio.Writer flushes its whole buffer at once and is not
+		// written again before rd is read: p stays valid until then.
+		uc.out = p
+		uc.deferred = false
+		return len(p), nil
+	}
+	if uc.out != nil {
+		// Never in practice (forward reads after its one deferred
+		// flush), but order must hold: the deferred bytes go first.
+		if err := uc.sendPending(); err != nil {
+			return 0, err
+		}
+	}
+	return uc.nc.Write(p) //nolint:wrapcheck // net.Conn's errors, as without the wrapper
+}
+
+// upstreamReader is rd's source: the connection, sending deferred bytes
+// first.
+type upstreamReader struct{ uc *upstreamConn }
+
+func (r upstreamReader) Read(p []byte) (int, error) {
+	if r.uc.out != nil {
+		return r.uc.sendAndRead(p)
+	}
+	return r.uc.nc.Read(p) //nolint:wrapcheck // net.Conn's errors, as without the wrapper
+}
+
+// sendPending writes deferred bytes through net.Conn.
+func (uc *upstreamConn) sendPending() error {
+	out := uc.out
+	uc.out = nil
+	_, err := uc.nc.Write(out)
+	return err //nolint:wrapcheck // net.Conn's errors
+}
+
+// sendAndRead checks the idle connection if asked, writes the deferred
+// bytes and reads the response into p, with one raw read (see above). The
+// read deadline applies as to net.Conn.Read. A write that the socket does
+// not take at once, which a head in an idle connection's empty send buffer
+// never meets in practice, finishes through net.Conn.
+func (uc *upstreamConn) sendAndRead(p []byte) (int, error) {
+	uc.x = rawExchange{p: p}
+	err := uc.raw.Read(uc.exch)
+	uc.x.p = nil
+	if err != nil {
+		uc.out = nil
+		return 0, uc.opError("read", err)
+	}
+	if uc.x.err != nil {
+		uc.out = nil
+		return 0, uc.x.err
+	}
+	if uc.out != nil { // the socket took part of the head: send the rest
+		if err := uc.sendPending(); err != nil {
+			return 0, err
+		}
+		return uc.nc.Read(p) //nolint:wrapcheck // net.Conn's errors
+	}
+	if uc.x.n == 0 {
+		return 0, io.EOF
+	}
+	return uc.x.n, nil
+}
+
+// exchangeSocket is sendAndRead's raw read: called once the runtime has
+// cleared the socket's readiness, then again whenever it is readable.
+func (uc *upstreamConn) exchangeSocket(fd uintptr) bool {
+	if !uc.x.sent {
+		uc.x.sent = true
+		if uc.check {
+			uc.check = false
+			// open's check, as a read: the idle connection must have
+			// nothing to read and not be closed.
+			_, err := readFD(fd, uc.x.p)
+			if !errors.Is(err, syscall.EAGAIN) {
+				uc.x.err = errStaleConn
+				return true
+			}
+		}
+		for len(uc.out) > 0 {
+			n, err := syscall.Write(int(fd), uc.out)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				if err == syscall.EAGAIN {
+					return true // sendAndRead sends the rest
+				}
+				uc.out = nil
+				uc.x.err = uc.opError("write", err)
+				return true
+			}
+			uc.out = uc.out[n:]
+		}
+		uc.out = nil
+		return false // wait for the response
+	}
+	n, err := readFD(fd, uc.x.p)
+	if err == syscall.EAGAIN {
+		return false // woken early; wait again
+	}
+	if err != nil {
+		uc.x.err = uc.opError("read", err)
+		return true
+	}
+	uc.x.n = n
+	return true
+}
+
+// readFD reads without blocking, retrying on EINTR.
+func readFD(fd uintptr, p []byte) (int, error) {
+	for {
+		n, err := syscall.Read(int(fd), p)
+		if err != syscall.EINTR {
+			return max(n, 0), err //nolint:wrapcheck // raw errno for the caller to judge
+		}
+	}
+}
+
+// opError dresses an error from a raw read or write as net.Conn's Read or
+// Write would return it, since error texts reach clients in 502 answers.
+func (uc *upstreamConn) opError(op string, err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) { // the raw read's own ("raw-read")
+		e := *oe
+		e.Op = op
+		return &e
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: uc.nc.LocalAddr(), Addr: uc.nc.RemoteAddr(), Err: os.NewSyscallError(op, err)}
 }
 
 // put returns a connection whose last exchange ended cleanly. One with
