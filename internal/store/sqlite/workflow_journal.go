@@ -25,14 +25,15 @@ type groupCommit struct {
 	// insert is insertBatchSQL, prepared on first use by the leader;
 	// only one goroutine leads at a time.
 	insert *sql.Stmt
-	// buf is the leader's encoding buffer, kept between commits.
-	buf []byte
+	// encoders encode the requests' events, on the callers' goroutines,
+	// before they queue: the leader then only writes.
+	encoders encoders
 }
 
 // appendRequest is one AppendEvents call waiting for its group's commit.
 type appendRequest struct {
 	executionID int64
-	events      []store.Event
+	rows        []batchRow
 	// done receives the outcome of the request's commit, or first a call
 	// to lead the next group. One place is enough: a request is told to
 	// lead only while queued, before any outcome.
@@ -49,8 +50,8 @@ func (s *Store) AppendEvents(ctx context.Context, executionID int64, events []st
 	if len(events) == 0 {
 		return nil
 	}
-	req := &appendRequest{executionID: executionID, events: events, done: make(chan appendOutcome, 1)}
 	g := &s.journal
+	req := &appendRequest{executionID: executionID, rows: g.encoders.encode(events), done: make(chan appendOutcome, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, req)
 	if !g.leading {
@@ -142,7 +143,7 @@ func (s *Store) insertBatch(ctx context.Context) (*sql.Stmt, error) {
 	return stmt, nil
 }
 
-// maxKeptBuffer caps the encoding buffer kept between commits: one huge
+// maxKeptBuffer caps the encoding buffers kept between appends: one huge
 // batch must not hold its memory for the rest of the process.
 const maxKeptBuffer = 1 << 20
 
@@ -160,31 +161,23 @@ func (s *Store) commitEvents(batch []*appendRequest) error {
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
-	g := &s.journal
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		stmt := tx.StmtContext(ctx, insert)
 		for _, r := range batch {
-			for _, run := range runs(r.events) {
-				first, last := run[0].ID, run[len(run)-1].ID
-				// The driver copies the bytes it binds: the buffer is
-				// reused.
-				g.buf = appendBatch(g.buf[:0], run)
-				res, err := stmt.ExecContext(ctx, r.executionID, first, last, g.buf)
+			for _, row := range r.rows {
+				res, err := stmt.ExecContext(ctx, r.executionID, row.first, row.last, row.data)
 				if err != nil {
 					return err
 				}
 				if n, err := res.RowsAffected(); err != nil {
 					return err
 				} else if n == 0 {
-					return fmt.Errorf("events %d to %d of execution %d: %w", first, last, r.executionID, store.ErrExists)
+					return fmt.Errorf("events %d to %d of execution %d: %w", row.first, row.last, r.executionID, store.ErrExists)
 				}
 			}
 		}
 		return nil
 	})
-	if cap(g.buf) > maxKeptBuffer {
-		g.buf = nil
-	}
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
