@@ -357,14 +357,13 @@ func (s *Store) batchedEvents(ctx context.Context, executionID int64) ([]store.E
 	}
 	defer rows.Close()
 	var out []store.Event
-	var d batchDecoder
 	for rows.Next() {
 		var first, last int64
 		var b []byte
 		if err := rows.Scan(&first, &last, &b); err != nil {
 			return nil, err
 		}
-		if out, err = d.decode(out, first, last, b); err != nil {
+		if out, err = decodeRow(out, first, last, b); err != nil {
 			return nil, err
 		}
 	}
