@@ -166,12 +166,20 @@ func (s *Store) commitEvents(batch []*appendRequest) error {
 		for _, r := range batch {
 			for _, row := range r.rows {
 				res, err := stmt.ExecContext(ctx, r.executionID, row.first, row.last, row.data)
-				if err != nil {
+				// The unique index on the first ID cannot fail after the
+				// check, but would say the same.
+				recorded := isConstraint(err)
+				if err != nil && !recorded {
 					return err
 				}
-				if n, err := res.RowsAffected(); err != nil {
-					return err
-				} else if n == 0 {
+				if !recorded {
+					n, err := res.RowsAffected()
+					if err != nil {
+						return err
+					}
+					recorded = n == 0
+				}
+				if recorded {
 					return fmt.Errorf("events %d to %d of execution %d: %w", row.first, row.last, r.executionID, store.ErrExists)
 				}
 			}
