@@ -18,11 +18,10 @@ import (
 //	uvarint(len(type)) type  varint(at, ns since 1970, 0 if unset)  uvarint(len(body)) body
 //
 // after a format byte: batchPlain, or batchS2 when the rest is
-// compressed as one S2 block (github.com/klauspost/compress/s2, a
-// Snappy extension). IDs are not stored: the row's
-// events are consecutive. The types and times are there, as the columns
-// of workflow_events were, so that a history can be listed without
-// decoding the bodies.
+// compressed as one S2 block (github.com/klauspost/compress/s2, a Snappy
+// extension). IDs are not stored: the row's events are consecutive. The
+// types and times are there, as the columns of workflow_events were, so
+// that a history can be listed without decoding the bodies.
 //
 // Compression is what makes the row layout pay: the events of a batch
 // repeat each other's keys, types, state names and scopes, and S2
