@@ -313,11 +313,25 @@ func (s *Store) LiveExecutions(ctx context.Context) ([]store.Execution, error) {
 		WHERE status IN ('PENDING', 'RUNNING') ORDER BY id`)
 }
 
-// Events implements store.Workflows.
+// Events implements store.Workflows: the per-event rows written by
+// earlier versions and the batch rows, merged in ID order.
 func (s *Store) Events(ctx context.Context, executionID int64) ([]store.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, type, at, body FROM workflow_events WHERE execution_id = ? ORDER BY id`, executionID)
+	legacy, err := s.legacyEvents(ctx, executionID)
 	if err != nil {
 		return nil, fmt.Errorf("history of execution %d: %w", executionID, err)
+	}
+	batched, err := s.batchedEvents(ctx, executionID)
+	if err != nil {
+		return nil, fmt.Errorf("history of execution %d: %w", executionID, err)
+	}
+	return mergeHistory(legacy, batched), nil
+}
+
+// legacyEvents reads the execution's rows of workflow_events, in ID order.
+func (s *Store) legacyEvents(ctx context.Context, executionID int64) ([]store.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, type, at, body FROM workflow_events WHERE execution_id = ? ORDER BY id`, executionID)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []store.Event
@@ -325,10 +339,33 @@ func (s *Store) Events(ctx context.Context, executionID int64) ([]store.Event, e
 		var e store.Event
 		var at int64
 		if err := rows.Scan(&e.ID, &e.Type, &at, &e.Body); err != nil {
-			return nil, fmt.Errorf("history of execution %d: %w", executionID, err)
+			return nil, err
 		}
 		e.At = fromNanos(at)
 		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// batchedEvents reads the execution's rows of workflow_event_batches, in
+// ID order.
+func (s *Store) batchedEvents(ctx context.Context, executionID int64) ([]store.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT first_id, last_id, events FROM workflow_event_batches
+		WHERE execution_id = ? ORDER BY first_id`, executionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var first, last int64
+		var b []byte
+		if err := rows.Scan(&first, &last, &b); err != nil {
+			return nil, err
+		}
+		if out, err = decodeRow(out, first, last, b); err != nil {
+			return nil, err
+		}
 	}
 	return out, rows.Err()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/velocity-ci/velocity/internal/store"
@@ -23,17 +22,18 @@ type groupCommit struct {
 	mu      sync.Mutex
 	queue   []*appendRequest
 	leading bool
-	// insert holds the INSERTs of n rows, prepared on first use by the
-	// leader; only one goroutine leads at a time.
-	insert map[int]*sql.Stmt
-	// args is the leader's argument buffer, kept between commits.
-	args []any
+	// insert is insertBatchSQL, prepared on first use by the leader;
+	// only one goroutine leads at a time.
+	insert *sql.Stmt
+	// encoders encode the requests' events, on the callers' goroutines,
+	// before they queue: the leader then only writes.
+	encoders encoders
 }
 
 // appendRequest is one AppendEvents call waiting for its group's commit.
 type appendRequest struct {
 	executionID int64
-	events      []store.Event
+	rows        []batchRow
 	// done receives the outcome of the request's commit, or first a call
 	// to lead the next group. One place is enough: a request is told to
 	// lead only while queued, before any outcome.
@@ -50,8 +50,8 @@ func (s *Store) AppendEvents(ctx context.Context, executionID int64, events []st
 	if len(events) == 0 {
 		return nil
 	}
-	req := &appendRequest{executionID: executionID, events: events, done: make(chan appendOutcome, 1)}
 	g := &s.journal
+	req := &appendRequest{executionID: executionID, rows: g.encoders.encode(events), done: make(chan appendOutcome, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, req)
 	if !g.leading {
@@ -115,90 +115,75 @@ func (s *Store) lead() {
 	next.done <- appendOutcome{lead: true}
 }
 
-// eventsPerInsert is how many events one INSERT statement writes: one
-// statement per event spent most of an append in the driver's per-call
-// overhead, and 64 rows of 5 values stay far below SQLite's parameter limit.
-const eventsPerInsert = 64
+// insertBatchSQL writes one run of consecutive events (?2 to ?3 of
+// execution ?1) as one row, unless one of its IDs is recorded already:
+// then it writes nothing. Rows of either table hold consecutive IDs and
+// never share one, so the run overlaps a batch row only if the row
+// starting last at or before its end reaches its start, found by one
+// seek of the index; and a per-event row of an earlier version only if
+// one lies between its ends.
+const insertBatchSQL = `INSERT INTO workflow_event_batches (execution_id, first_id, last_id, events)
+	SELECT ?1, ?2, ?3, ?4
+	WHERE COALESCE((SELECT last_id FROM workflow_event_batches
+		WHERE execution_id = ?1 AND first_id <= ?3 ORDER BY first_id DESC LIMIT 1) < ?2, 1)
+	AND NOT EXISTS (SELECT 1 FROM workflow_events WHERE execution_id = ?1 AND id BETWEEN ?2 AND ?3)`
 
-// insertEvents returns the prepared INSERT of n rows; only the leader
-// calls it.
-func (s *Store) insertEvents(ctx context.Context, n int) (*sql.Stmt, error) {
+// insertBatch returns the prepared insertBatchSQL; only the leader calls
+// it.
+func (s *Store) insertBatch(ctx context.Context) (*sql.Stmt, error) {
 	g := &s.journal
-	if stmt := g.insert[n]; stmt != nil {
-		return stmt, nil
+	if g.insert != nil {
+		return g.insert, nil
 	}
-	q := `INSERT INTO workflow_events (execution_id, id, type, at, body) VALUES (?, ?, ?, ?, ?)` +
-		strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1)
-	stmt, err := s.db.PrepareContext(ctx, q)
+	stmt, err := s.db.PrepareContext(ctx, insertBatchSQL)
 	if err != nil {
 		return nil, err
 	}
-	if g.insert == nil {
-		g.insert = map[int]*sql.Stmt{}
-	}
-	g.insert[n] = stmt
+	g.insert = stmt
 	return stmt, nil
 }
 
-// commitEvents writes the events of batch in one transaction, in
-// statements of eventsPerInsert rows and one for the rest; only the
-// leader calls it.
+// maxKeptBuffer caps the encoding buffers kept between appends: one huge
+// batch must not hold its memory for the rest of the process.
+const maxKeptBuffer = 1 << 20
+
+// commitEvents writes the events of batch in one transaction, a row per
+// run of consecutive IDs of a request (one per request, as the
+// interpreter numbers a batch's events in order); only the leader calls
+// it.
 func (s *Store) commitEvents(batch []*appendRequest) error {
 	// The callers' contexts differ and any may be cancelled; the commit
 	// belongs to all of them, so it runs on its own.
 	ctx := context.Background()
-	total := 0
-	for _, r := range batch {
-		total += len(r.events)
-	}
-	// The statements are prepared before the transaction, which holds
-	// the only connection.
-	size := min(total, eventsPerInsert)
-	full, err := s.insertEvents(ctx, size)
+	// The statement is prepared before the transaction, which holds the
+	// only connection.
+	insert, err := s.insertBatch(ctx)
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
-	var rest *sql.Stmt
-	if n := total % size; n > 0 {
-		if rest, err = s.insertEvents(ctx, n); err != nil {
-			return fmt.Errorf("append events: %w", err)
-		}
-	}
-	g := &s.journal
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		args := g.args[:0]
-		// The chunk's execution and its first and last events, for the error.
-		var execution, first, last int64
-		flush := func(stmt *sql.Stmt) error {
-			_, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
-			if isConstraint(err) {
-				return fmt.Errorf("events %d to %d of execution %d: %w", first, last, execution, store.ErrExists)
-			}
-			return err
-		}
+		stmt := tx.StmtContext(ctx, insert)
 		for _, r := range batch {
-			for _, e := range r.events {
-				if len(args) == 0 {
-					execution, first = r.executionID, e.ID
+			for _, row := range r.rows {
+				res, err := stmt.ExecContext(ctx, r.executionID, row.first, row.last, row.data)
+				// The unique index on the first ID cannot fail after the
+				// check, but would say the same.
+				recorded := isConstraint(err)
+				if err != nil && !recorded {
+					return err
 				}
-				last = e.ID
-				args = append(args, r.executionID, e.ID, e.Type, nanos(e.At), orEmpty(e.Body))
-				if len(args) == 5*size {
-					if err := flush(full); err != nil {
+				if !recorded {
+					n, err := res.RowsAffected()
+					if err != nil {
 						return err
 					}
-					args = args[:0]
+					recorded = n == 0
+				}
+				if recorded {
+					return fmt.Errorf("events %d to %d of execution %d: %w", row.first, row.last, r.executionID, store.ErrExists)
 				}
 			}
 		}
-		if len(args) > 0 {
-			if err := flush(rest); err != nil {
-				return err
-			}
-		}
-		// Drop the references to the bodies; keep the room.
-		clear(args[:cap(args)])
-		g.args = args[:0]
 		return nil
 	})
 	if err != nil {

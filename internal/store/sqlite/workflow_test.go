@@ -120,3 +120,20 @@ func TestClaimAcrossOpenings(t *testing.T) {
 		t.Fatalf("ran %v, want all of %v", order, ids)
 	}
 }
+
+// Histories recorded by earlier versions, one row of workflow_events per
+// event, keep reading, merged with the events appended since.
+func TestWorkflowMixedHistories(t *testing.T) {
+	storetest.RunMixedHistories(t, func(t *testing.T) (store.Workflows, storetest.RecordAsBefore) {
+		s, other := openJournal(t)
+		return s, func(t *testing.T, id int64, events []store.Event) {
+			t.Helper()
+			for _, e := range events {
+				if _, err := other.Exec(`INSERT INTO workflow_events (execution_id, id, type, at, body) VALUES (?, ?, ?, ?, ?)`,
+					id, e.ID, e.Type, e.At.UnixNano(), e.Body); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+}

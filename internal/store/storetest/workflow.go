@@ -461,3 +461,106 @@ func testStopTree(t *testing.T, s store.Workflows) {
 		t.Errorf("a child of an aborted parent: %+v", e)
 	}
 }
+
+// RecordAsBefore records events of an execution as an earlier version of
+// an implementation did, in a layout it no longer writes.
+type RecordAsBefore func(t *testing.T, executionID int64, events []store.Event)
+
+// RunMixedHistories checks histories partly recorded in an earlier layout
+// (by before) and partly by AppendEvents: they read as one history in ID
+// order, and an ID recorded in either layout cannot be appended again.
+// open returns an empty store for each subtest and the way to record as
+// before in it.
+func RunMixedHistories(t *testing.T, open func(t *testing.T) (store.Workflows, RecordAsBefore)) {
+	t.Run("ReadInOrder", func(t *testing.T) {
+		s, before := open(t)
+		id := createExecution(t, s, execution("mixed", "", 0))
+		var want []store.Event
+		for i := range 12 {
+			want = append(want, event(int64(i+1), fmt.Sprint("T", i+1)))
+		}
+		// The earlier layout holds 1 to 5 and 8; the others come after.
+		before(t, id, want[0:5])
+		before(t, id, want[7:8])
+		for _, part := range [][]store.Event{want[5:7], want[8:10], want[10:12]} {
+			if err := s.AppendEvents(ctx, id, part); err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkHistory(t, s, id, want)
+		// Another execution's history, in one layout only, is its own.
+		alone := createExecution(t, s, execution("before only", "", 0))
+		before(t, alone, want[:3])
+		checkHistory(t, s, alone, want[:3])
+		fresh := createExecution(t, s, execution("empty", "", 0))
+		checkHistory(t, s, fresh, nil)
+	})
+	t.Run("DuplicateAcrossLayouts", func(t *testing.T) {
+		s, before := open(t)
+		id := createExecution(t, s, execution("dup", "", 0))
+		before(t, id, []store.Event{event(1, "A"), event(2, "B"), event(3, "C"), event(10, "J")})
+		if err := s.AppendEvents(ctx, id, []store.Event{event(4, "D"), event(5, "E"), event(6, "F")}); err != nil {
+			t.Fatal(err)
+		}
+		for _, ids := range [][]int64{{2}, {7, 8, 9, 10}, {9, 10, 11}, {6, 7}, {3, 4}, {11, 1}, {7, 7}} {
+			var events []store.Event
+			for _, n := range ids {
+				events = append(events, event(n, "Again"))
+			}
+			if err := s.AppendEvents(ctx, id, events); !errors.Is(err, store.ErrExists) {
+				t.Errorf("events %v, one of them recorded: %v", ids, err)
+			}
+		}
+		// A duplicate of an event of the earlier layout fails its own call
+		// only, not the others of its group.
+		var wg sync.WaitGroup
+		errs := make([]error, 20)
+		for w := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if w == 0 {
+					errs[w] = s.AppendEvents(ctx, id, []store.Event{event(10, "Again")})
+					return
+				}
+				errs[w] = s.AppendEvents(ctx, id, []store.Event{event(int64(10+w), "G")})
+			}()
+		}
+		wg.Wait()
+		if !errors.Is(errs[0], store.ErrExists) {
+			t.Errorf("duplicate of an event recorded before: %v", errs[0])
+		}
+		for w, err := range errs[1:] {
+			if err != nil {
+				t.Errorf("an append sharing a group with a duplicate failed: event %d: %v", w+11, err)
+			}
+		}
+		if err := s.AppendEvents(ctx, id, []store.Event{event(7, "G"), event(8, "H"), event(9, "I")}); err != nil {
+			t.Fatalf("filling the gap below an event recorded before: %v", err)
+		}
+		want := []store.Event{event(1, "A"), event(2, "B"), event(3, "C"), event(4, "D"), event(5, "E"), event(6, "F"),
+			event(7, "G"), event(8, "H"), event(9, "I"), event(10, "J")}
+		for w := 11; w < 30; w++ {
+			want = append(want, event(int64(w), "G"))
+		}
+		checkHistory(t, s, id, want)
+	})
+}
+
+// checkHistory fails t unless id's history is want, field by field.
+func checkHistory(t *testing.T, s store.Workflows, id int64, want []store.Event) {
+	t.Helper()
+	got, err := s.Events(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("history of %d: %d events, want %d: %+v", id, len(got), len(want), got)
+	}
+	for i, e := range got {
+		w := want[i]
+		if e.ID != w.ID || e.Type != w.Type || !e.At.Equal(w.At) || string(e.Body) != string(w.Body) {
+			t.Errorf("history of %d, event %d: %+v, want %+v", id, i, e, w)
+		}
+	}
+}
