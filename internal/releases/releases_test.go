@@ -137,32 +137,49 @@ func answer(proxyURL string) (string, error) {
 	return fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(b))), nil
 }
 
-// hammer sends requests through the proxy until stop is called, which
+// hammer sends requests through the proxy from before the deploy that
+// follows it (it returns once a few were answered) until stop is called
+// and at least 10 were sent in all, however fast the deploy was; stop
 // returns how many were sent and the answers that were not release one
 // or two.
 func hammer(proxyURL string) (stop func() (int, []string)) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
+	var mu sync.Mutex
 	var sent int
 	var bad []string
+	count := func() int { mu.Lock(); defer mu.Unlock(); return sent }
 	wg.Go(func() {
 		for {
 			select {
 			case <-done:
-				return
+				if count() >= 10 {
+					return
+				}
 			default:
 			}
 			got, err := answer(proxyURL)
+			mu.Lock()
 			sent++
 			if err != nil {
 				bad = append(bad, err.Error())
 			} else if got != "200 release one" && got != "200 release two" {
 				bad = append(bad, got)
 			}
+			mu.Unlock()
 			time.Sleep(5 * time.Millisecond)
 		}
 	})
-	return func() (int, []string) { close(done); wg.Wait(); return sent, bad }
+	for count() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	return func() (int, []string) {
+		close(done)
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return sent, bad
+	}
 }
 
 // A host's service journals each deploy and rolls a new release out
