@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -155,5 +157,63 @@ stages:
 	}
 	if !strings.Contains(srv.out.String(), `status=401`) || strings.Contains(srv.out.String(), tokens["viewer"]) {
 		t.Errorf("refusals are logged, never with a secret:\n%s", srv.out)
+	}
+}
+
+// TestListenOverTLSWithARatePerToken: the listener's own certificate
+// serves the API over TLS; a token that sends too much is slowed with
+// 429; the flags that go together are checked before anything starts.
+func TestListenOverTLSWithARatePerToken(t *testing.T) {
+	e := newEnv(t)
+	cert, key := selfSigned(t)
+	for _, args := range [][]string{
+		{"serve", "--listen", "127.0.0.1:0", "--listen-tls-cert", cert},
+		{"serve", "--listen-tls-cert", cert, "--listen-tls-key", key},
+	} {
+		if r := e.run(t.TempDir(), args...); r.code != 2 {
+			t.Errorf("velocity %v: exit %d, want 2\n%s", args, r.code, r.stderr)
+		}
+	}
+	r := e.run(t.TempDir(), "token", "create", "root", "--role", "admin")
+	if r.code != 0 {
+		t.Fatalf("token create: exit %d\n%s", r.code, r.stderr)
+	}
+	token := strings.TrimSpace(r.stdout)
+
+	cmd := e.command(t.TempDir(), "serve", "--listen", "127.0.0.1:0", "--proxy-addr", "127.0.0.1:0",
+		"--listen-tls-cert", cert, "--listen-tls-key", key)
+	srv := &server{cmd: cmd, out: &output{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = srv.out, srv.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { cmd.Wait(); close(srv.done) }()
+	defer func() { cmd.Process.Kill(); <-srv.done }()
+	addr := srv.waitFor(t, regexp.MustCompile(`API at https://(127\.0\.0\.1:\d+)`), 20*time.Second)[1]
+	if strings.Contains(srv.out.String(), "no admin token yet") {
+		t.Errorf("an admin token exists, yet the server says how to make one:\n%s", srv.out)
+	}
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(readFile(t, cert)))
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	tooMany := 0
+	for i := range 120 {
+		req, _ := http.NewRequest("GET", "https://"+addr+"/v1/status", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET over TLS: %v", err)
+		}
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == 429 && resp.Header.Get("Retry-After") != "":
+			tooMany++
+		case resp.StatusCode != 200 || i < 40 && tooMany > 0:
+			t.Fatalf("request %d: %d after %d refused", i, resp.StatusCode, tooMany)
+		}
+	}
+	if tooMany == 0 {
+		t.Errorf("120 requests at once from one token: none refused with 429")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -155,23 +156,34 @@ func (a *app) listen(ctx context.Context, h *home.Home, cfg home.ListenConfig, h
 }
 
 // sayListening tells where the API listens and, while no admin token
-// exists, how to make the first one: on this machine, with no token.
+// exists, how to make the first one: on this machine, with no token. It
+// is one write, so that whoever watches for the address sees it all.
 func (a *app) sayListening(ctx context.Context, h *home.Home, cfg home.ListenConfig, url string) {
-	fmt.Fprintf(a.stdout, "velocity: API at %s; every request needs an API token (Authorization: Bearer TOKEN)\n", url)
+	var b strings.Builder
+	fmt.Fprintf(&b, "velocity: API at %s; every request needs an API token (Authorization: Bearer TOKEN)\n", url)
 	if cfg.TLSCert == "" && !loopback(cfg.Addr) {
-		fmt.Fprintf(a.stdout, "velocity: the API is plain HTTP: tokens cross the network readable; give it --listen-tls-cert and --listen-tls-key\n")
+		fmt.Fprintf(&b, "velocity: the API is plain HTTP: tokens cross the network readable; give it --listen-tls-cert and --listen-tls-key\n")
 	}
+	if !a.hasAdmin(ctx, h) {
+		fmt.Fprintf(&b, "velocity: no admin token yet: make one with 'velocity token create NAME --role admin' on this machine\n")
+	}
+	io.WriteString(a.stdout, b.String())
+}
+
+// hasAdmin says whether a token may administer the server; when the
+// tokens cannot be read it says so, and the hint is given.
+func (a *app) hasAdmin(ctx context.Context, h *home.Home) bool {
 	tokens, err := h.Access().List(ctx)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "velocity: listing API tokens: %v\n", err)
-		return
+		return false
 	}
 	for _, t := range tokens {
 		if t.Role == access.Admin && t.Revoked.IsZero() {
-			return
+			return true
 		}
 	}
-	fmt.Fprintf(a.stdout, "velocity: no admin token yet: make one with 'velocity token create NAME --role admin' on this machine\n")
+	return false
 }
 
 // loopback says whether addr only listens on this machine.
