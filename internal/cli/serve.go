@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -11,9 +13,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/velocity-ci/velocity/internal/access"
 	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/releases"
+	"github.com/velocity-ci/velocity/internal/runs"
 )
 
 type serveOptions struct {
@@ -21,6 +25,7 @@ type serveOptions struct {
 	tlsCert   string
 	tlsKey    string
 	portRange string
+	listen    home.ListenConfig
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -31,7 +36,9 @@ func (a *app) serveCmd() *cobra.Command {
 		Long: `Run the standing server of the data directory: the runtime that supervises
 deployed services, the proxy in front of them, and a control API on the unix
 socket DATA/velocity.sock that 'velocity run', 'velocity rollback' and
-'velocity service status' use. Every deploy is journaled first; when the
+'velocity service status' use. With --listen the same API is served on
+a TCP address too, where every request needs an API token (see
+'velocity token'). Every deploy is journaled first; when the
 server starts it brings back what was live and marks deploys that were in
 progress as interrupted. SIGTERM or Ctrl-C stops it gracefully: requests in
 flight finish, then the instances stop.`,
@@ -44,6 +51,9 @@ flight finish, then the instances stop.`,
 	f.StringVar(&o.proxyAddr, "proxy-addr", "", "where the proxy listens (default $VELOCITY_PROXY_ADDR, else 127.0.0.1:8080)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve the proxy with TLS: certificate chain `FILE` (PEM; needs --tls-key)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "private key `FILE` of --tls-cert (PEM)")
+	f.StringVar(&o.listen.Addr, "listen", "", "serve the API on `ADDR` too (e.g. :8443, 127.0.0.1:0), every request with an API token")
+	f.StringVar(&o.listen.TLSCert, "listen-tls-cert", "", "serve the --listen API with TLS: certificate chain `FILE` (PEM; needs --listen-tls-key)")
+	f.StringVar(&o.listen.TLSKey, "listen-tls-key", "", "private key `FILE` of --listen-tls-cert (PEM)")
 	f.StringVar(&o.portRange, "port-range", "", "take the ports of deployed instances from `LOW-HIGH` only, e.g. 41000-41099, unless the deploying project sets its own (port_range, run --port-range)")
 	return cmd
 }
@@ -61,6 +71,12 @@ func (a *app) proxyAddr(flag string) string {
 func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageError("--tls-cert and --tls-key go together")
+	}
+	if (o.listen.TLSCert == "") != (o.listen.TLSKey == "") {
+		return usageError("--listen-tls-cert and --listen-tls-key go together")
+	}
+	if o.listen.Addr == "" && o.listen.TLSCert != "" {
+		return usageError("--listen-tls-cert needs --listen")
 	}
 	var ports netport.Range
 	if o.portRange != "" {
@@ -108,14 +124,79 @@ func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 		return err
 	}
 	defer stopAPI()
+	apiURL, stopNet, err := a.listen(ctx, h, o.listen, host, runsSvc, cancel)
+	if err != nil {
+		return err
+	}
+	defer stopNet()
 
 	fmt.Fprintf(a.stdout, "velocity: serving; proxy at %s, control socket %s (Ctrl-C to stop)\n", host.ProxyURL(), sock)
 	fmt.Fprintf(a.stdout, "velocity: %s\n", limitsNote)
+	if apiURL != "" {
+		a.sayListening(ctx, h, o.listen, apiURL)
+	}
 	go a.reportRecovery(rec)
 	a.resumeWorkflows(ctx, h)
 	<-ctx.Done()
 	fmt.Fprintf(a.stdout, "velocity: stopping: draining the proxy, then stopping the services\n")
 	return nil
+}
+
+// listen serves the API on the network when --listen asks so; the URL
+// is "" when it does not.
+func (a *app) listen(ctx context.Context, h *home.Home, cfg home.ListenConfig, host *releases.Host, runsSvc *runs.Service, shutdown func()) (string, func(), error) {
+	if cfg.Addr == "" {
+		return "", func() {}, nil
+	}
+	url, stop, err := h.Listen(ctx, cfg, host, runsSvc, shutdown)
+	if err != nil {
+		return "", nil, userError(err)
+	}
+	return url, stop, nil
+}
+
+// sayListening tells where the API listens and, while no admin token
+// exists, how to make the first one: on this machine, with no token. It
+// is one write, so that whoever watches for the address sees it all.
+func (a *app) sayListening(ctx context.Context, h *home.Home, cfg home.ListenConfig, url string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "velocity: API at %s; every request needs an API token (Authorization: Bearer TOKEN)\n", url)
+	if cfg.TLSCert == "" && !loopback(cfg.Addr) {
+		fmt.Fprintf(&b, "velocity: the API is plain HTTP: tokens cross the network readable; give it --listen-tls-cert and --listen-tls-key\n")
+	}
+	if !a.hasAdmin(ctx, h) {
+		fmt.Fprintf(&b, "velocity: no admin token yet: make one with 'velocity token create NAME --role admin' on this machine\n")
+	}
+	io.WriteString(a.stdout, b.String())
+}
+
+// hasAdmin says whether a token may administer the server; when the
+// tokens cannot be read it says so, and the hint is given.
+func (a *app) hasAdmin(ctx context.Context, h *home.Home) bool {
+	tokens, err := h.Access().List(ctx)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "velocity: listing API tokens: %v\n", err)
+		return false
+	}
+	for _, t := range tokens {
+		if t.Role == access.Admin && t.Revoked.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+// loopback says whether addr only listens on this machine.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // resumeWorkflows gets workflow executions whose process died going again

@@ -60,10 +60,7 @@ func (h *Home) deploys(blobs *artifact.Blobs, secrets releases.Secrets, runsAPI 
 // nil, on the data directory's socket until the returned func is called;
 // shutdown, when set, lets a request stop the process.
 func (h *Home) Publish(ctx context.Context, host *releases.Host, runsAPI *runs.Service, shutdown func()) (string, func(), error) {
-	srv := &server.Server{Releases: host.Service(), Logger: h.cfg.Log, Shutdown: shutdown}
-	if runsAPI != nil {
-		srv.Runs = &server.Runs{Service: runsAPI, Logger: h.cfg.Log}
-	}
+	srv := h.controlAPI(host, runsAPI, shutdown)
 	sock := h.SocketPath()
 	// The host's lock is held: a socket file left here is a dead host's.
 	os.Remove(sock)
@@ -81,6 +78,16 @@ func (h *Home) Publish(ctx context.Context, host *releases.Host, runsAPI *runs.S
 		os.Remove(sock)
 	}
 	return sock, stop, nil
+}
+
+// controlAPI is the API of host and of runsAPI, when not nil, that the
+// control socket and the network listener both serve.
+func (h *Home) controlAPI(host *releases.Host, runsAPI *runs.Service, shutdown func()) *server.Server {
+	srv := &server.Server{Releases: host.Service(), Logger: h.cfg.Log, Shutdown: shutdown}
+	if runsAPI != nil {
+		srv.Runs = &server.Runs{Service: runsAPI, Logger: h.cfg.Log}
+	}
+	return srv
 }
 
 // listenPrivate listens on a unix socket only its owner may connect to.
