@@ -37,22 +37,41 @@ const targetPrefix = "AWSStepFunctions."
 // returns the response to encode.
 type action func(h *Handler, ctx context.Context, body []byte) (any, error)
 
-var actions = map[string]action{
-	"CreateStateMachine":             (*Handler).createStateMachine,
-	"DescribeStateMachine":           (*Handler).describeStateMachine,
-	"ListStateMachines":              (*Handler).listStateMachines,
-	"UpdateStateMachine":             (*Handler).updateStateMachine,
-	"DeleteStateMachine":             (*Handler).deleteStateMachine,
-	"ValidateStateMachineDefinition": (*Handler).validateDefinition,
-	"StartExecution":                 (*Handler).startExecution,
-	"DescribeExecution":              (*Handler).describeExecution,
-	"GetExecutionHistory":            (*Handler).getExecutionHistory,
-	"ListExecutions":                 (*Handler).listExecutions,
-	"StopExecution":                  (*Handler).stopExecution,
-	"RedriveExecution":               (*Handler).redriveExecution,
-	"SendTaskSuccess":                (*Handler).sendTaskSuccess,
-	"SendTaskFailure":                (*Handler).sendTaskFailure,
-	"SendTaskHeartbeat":              (*Handler).sendTaskHeartbeat,
+// actionNamed is the action of a target's name, nil for one not served.
+func actionNamed(name string) action {
+	switch name {
+	case "CreateStateMachine":
+		return (*Handler).createStateMachine
+	case "DescribeStateMachine":
+		return (*Handler).describeStateMachine
+	case "ListStateMachines":
+		return (*Handler).listStateMachines
+	case "UpdateStateMachine":
+		return (*Handler).updateStateMachine
+	case "DeleteStateMachine":
+		return (*Handler).deleteStateMachine
+	case "ValidateStateMachineDefinition":
+		return (*Handler).validateDefinition
+	case "StartExecution":
+		return (*Handler).startExecution
+	case "DescribeExecution":
+		return (*Handler).describeExecution
+	case "GetExecutionHistory":
+		return (*Handler).getExecutionHistory
+	case "ListExecutions":
+		return (*Handler).listExecutions
+	case "StopExecution":
+		return (*Handler).stopExecution
+	case "RedriveExecution":
+		return (*Handler).redriveExecution
+	case "SendTaskSuccess":
+		return (*Handler).sendTaskSuccess
+	case "SendTaskFailure":
+		return (*Handler).sendTaskFailure
+	case "SendTaskHeartbeat":
+		return (*Handler).sendTaskHeartbeat
+	}
+	return nil
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -61,7 +80,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	act := actions[name]
+	act := actionNamed(name)
 	if !ok || act == nil {
 		writeError(w, &apiError{"UnknownOperationException", fmt.Sprintf("unknown action %q", r.Header.Get("X-Amz-Target")), http.StatusBadRequest})
 		return

@@ -167,14 +167,7 @@ func TestTaskTokenRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var token string
-	for deadline := time.Now().Add(10 * time.Second); token == ""; time.Sleep(20 * time.Millisecond) {
-		b, _ := os.ReadFile(filepath.Join(work, "token"))
-		token = strings.TrimSpace(string(b))
-		if time.Now().After(deadline) {
-			t.Fatal("the task wrote no token in 10s")
-		}
-	}
+	token := readToken(t, work)
 	if _, err := c.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String(token)}); err != nil {
 		t.Fatal(err)
 	}
@@ -275,4 +268,82 @@ func TestValidateDefinition(t *testing.T) {
 	}
 	b, _ := json.Marshal(bad.Diagnostics)
 	t.Logf("diagnostics %s", b)
+}
+
+// A task that fails through SendTaskFailure fails the execution; a
+// redrive runs it again from that task with the state machine's
+// definition as it was started, and UpdateStateMachine changes what new
+// executions run. DeleteStateMachine forgets it.
+func TestFailRedriveUpdateDelete(t *testing.T) {
+	ctx := context.Background()
+	c, work := newClient(t)
+	smARN := createStateMachine(t, c, "review", `{"StartAt": "Ask", "States": {
+		"Ask": {"Type": "Task", "Resource": "arn:velocity:command.waitForTaskToken", "End": true,
+			"Parameters": {"Command": "echo \"$VELOCITY_TASK_TOKEN\" > token"}}}}`)
+	start, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(smARN), Name: aws.String("one")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(start.ExecutionArn)
+	token := readToken(t, work)
+	if _, err := c.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(token), Error: aws.String("Rejected"), Cause: aws.String("no")}); err != nil {
+		t.Fatal(err)
+	}
+	d := waitStatus(t, c, arn, types.ExecutionStatusFailed)
+	if aws.ToString(d.Error) != "Rejected" || aws.ToString(d.Cause) != "no" {
+		t.Errorf("failed with %q %q", aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+
+	os.Remove(filepath.Join(work, "token"))
+	if _, err := c.RedriveExecution(ctx, &sfn.RedriveExecutionInput{ExecutionArn: aws.String(arn)}); err != nil {
+		t.Fatal(err)
+	}
+	token = readToken(t, work)
+	if _, err := c.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{"ok": 1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	d = waitStatus(t, c, arn, types.ExecutionStatusSucceeded)
+	if d.RedriveCount == nil || *d.RedriveCount != 1 {
+		t.Errorf("redrive count %v", d.RedriveCount)
+	}
+	_, err = c.RedriveExecution(ctx, &sfn.RedriveExecutionInput{ExecutionArn: aws.String(arn)})
+	var notRedrivable *types.ExecutionNotRedrivable
+	if !errors.As(err, &notRedrivable) {
+		t.Errorf("redrive of a success: %v", err)
+	}
+
+	if _, err := c.UpdateStateMachine(ctx, &sfn.UpdateStateMachineInput{StateMachineArn: aws.String(smARN),
+		Definition: aws.String(`{"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": {"updated": true}, "End": true}}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	two, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(smARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := waitStatus(t, c, aws.ToString(two.ExecutionArn), types.ExecutionStatusSucceeded); aws.ToString(d.Output) != `{"updated":true}` {
+		t.Errorf("updated state machine's output %s", aws.ToString(d.Output))
+	}
+
+	if _, err := c.DeleteStateMachine(ctx, &sfn.DeleteStateMachineInput{StateMachineArn: aws.String(smARN)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(smARN)})
+	var gone *types.StateMachineDoesNotExist
+	if !errors.As(err, &gone) {
+		t.Errorf("describe after delete: %v", err)
+	}
+}
+
+// readToken waits for the token a task wrote to work/token.
+func readToken(t *testing.T, work string) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(work, "token"))
+		if token := strings.TrimSpace(string(b)); token != "" {
+			return token
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the task wrote no token in 10s")
+		}
+	}
 }
