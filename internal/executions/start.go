@@ -58,27 +58,14 @@ func LoadDefinition(dir, file string) (*Definition, error) {
 	if err != nil {
 		return nil, invalidf("%v", err)
 	}
-	sm, err := asl.Load(file, src)
-	if err != nil {
-		var errs asl.Errors
-		if errors.As(err, &errs) {
-			lines := make([]string, len(errs))
-			for i, e := range errs {
-				lines[i] = e.String()
-			}
-			return nil, &DefinitionError{File: file, Problems: lines}
-		}
-		return nil, invalidf("%s: %v", file, err)
-	}
-	abs, err := filepath.Abs(path)
+	d, err := ParseDefinition(file, src)
 	if err != nil {
 		return nil, err
 	}
-	warnings := make([]string, len(sm.Warnings))
-	for i, w := range sm.Warnings {
-		warnings[i] = w.String()
+	if d.Path, err = filepath.Abs(path); err != nil {
+		return nil, err
 	}
-	return &Definition{File: file, Path: abs, Source: src, States: countStates(sm), Warnings: warnings}, nil
+	return d, nil
 }
 
 // resolve is path relative to dir, unless absolute.
@@ -173,6 +160,9 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Run, error) {
 	})
 	var f *asl.Failure
 	if errors.As(err, &f) {
+		if f.Name == "StepFunctions.ExecutionAlreadyExistsException" {
+			return nil, &existsError{invalidError{f.Cause}}
+		}
 		return nil, invalidf("%s", f.Cause)
 	}
 	if err != nil {

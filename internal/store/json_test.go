@@ -17,7 +17,7 @@ func TestRecordsNameTheirJSONKeys(t *testing.T) {
 		reflect.TypeFor[store.KeyParts](), reflect.TypeFor[store.Output](), reflect.TypeFor[store.Result](),
 		reflect.TypeFor[store.Approval](), reflect.TypeFor[store.DepCache](), reflect.TypeFor[store.Deployment](),
 		reflect.TypeFor[store.Execution](), reflect.TypeFor[store.Event](), reflect.TypeFor[store.TaskToken](), reflect.TypeFor[store.Lease](),
-		reflect.TypeFor[store.Token](), reflect.TypeFor[store.Delivery](),
+		reflect.TypeFor[store.Token](), reflect.TypeFor[store.Delivery](), reflect.TypeFor[store.StateMachine](),
 	)
 	if len(m) > 0 {
 		t.Errorf("fields without a json tag: %v", m)

@@ -1,0 +1,105 @@
+package executions
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+// StateMachines is the registry of named state machines that the Step
+// Functions API creates and starts executions of. Their definitions are
+// checked like a definition file's.
+type StateMachines struct {
+	Store store.StateMachines
+	// Dir is where the local commands of their executions run and their
+	// relative paths resolve, as the directory of a definition file.
+	Dir string
+}
+
+// Create registers a state machine; a bad name or definition is
+// ErrInvalid (the definition's a *DefinitionError), a name already
+// registered wraps store.ErrExists.
+func (r *StateMachines) Create(ctx context.Context, name string, definition []byte, roleARN string) (store.StateMachine, error) {
+	if err := checkName(name); err != nil {
+		return store.StateMachine{}, invalidf("state machine name %q: %v", name, err)
+	}
+	if _, err := ParseDefinition(name, definition); err != nil {
+		return store.StateMachine{}, err
+	}
+	now := time.Now()
+	m := store.StateMachine{ARN: StateMachineARN(name), Name: name, Definition: definition, RoleARN: roleARN, Created: now, Updated: now}
+	if err := r.Store.CreateStateMachine(ctx, m); err != nil {
+		return store.StateMachine{}, err
+	}
+	return m, nil
+}
+
+// Update replaces a state machine's definition (when not empty) and
+// role (when not empty); executions already started keep theirs. An
+// unknown ARN wraps store.ErrNotFound.
+func (r *StateMachines) Update(ctx context.Context, arn string, definition []byte, roleARN string) (store.StateMachine, error) {
+	m, err := r.Store.StateMachine(ctx, arn)
+	if err != nil {
+		return m, err
+	}
+	if len(definition) > 0 {
+		if _, err := ParseDefinition(m.Name, definition); err != nil {
+			return m, err
+		}
+		m.Definition = definition
+	}
+	if roleARN != "" {
+		m.RoleARN = roleARN
+	}
+	m.Updated = time.Now()
+	return m, r.Store.UpdateStateMachine(ctx, m)
+}
+
+// Describe gives the state machine with that ARN; an unknown one wraps
+// store.ErrNotFound.
+func (r *StateMachines) Describe(ctx context.Context, arn string) (store.StateMachine, error) {
+	return r.Store.StateMachine(ctx, arn)
+}
+
+// List lists the state machines by name.
+func (r *StateMachines) List(ctx context.Context) ([]store.StateMachine, error) {
+	return r.Store.StateMachines(ctx)
+}
+
+// Delete forgets a state machine; its executions stay.
+func (r *StateMachines) Delete(ctx context.Context, arn string) error {
+	return r.Store.DeleteStateMachine(ctx, arn)
+}
+
+// Definition is the state machine's definition as Start takes it, as
+// if read from a file named after it in Dir.
+func (r *StateMachines) Definition(m store.StateMachine) (*Definition, error) {
+	file := m.Name + ".asl.json"
+	d, err := ParseDefinition(file, m.Definition)
+	if err != nil {
+		return nil, err
+	}
+	d.Path = filepath.Join(r.Dir, file)
+	if !filepath.IsAbs(d.Path) {
+		if d.Path, err = filepath.Abs(d.Path); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// Background runs the execution in this process in its own goroutine,
+// bounded by the service's context (Close waits for it); p hears of its
+// progress. Like Wait or Detach, it is called once.
+func (r *Run) Background(p Progress) {
+	r.s.runInBackground(r.Execution, r.lock, p)
+}
+
+// existsError is a request naming an execution that exists already:
+// ErrInvalid, and store.ErrExists for adapters that name it apart
+// (ExecutionAlreadyExists).
+type existsError struct{ invalidError }
+
+func (e *existsError) Is(target error) bool { return target == ErrInvalid || target == store.ErrExists }

@@ -1,0 +1,22 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/store/sqlite"
+	"github.com/velocity-ci/velocity/internal/store/storetest"
+)
+
+func TestStateMachinesConformance(t *testing.T) {
+	storetest.RunStateMachines(t, func(t *testing.T) store.StateMachines {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "velocity.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
