@@ -52,6 +52,7 @@ type Journal interface {
 	store.Workflows
 	store.Leases
 	store.Tokens
+	store.StateMachines
 }
 
 // Open opens the data directory of cfg and settles runs whose owner died

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/access"
+	"github.com/velocity-ci/velocity/internal/executions"
 	"github.com/velocity-ci/velocity/internal/releases"
 	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/server"
+	"github.com/velocity-ci/velocity/internal/stepfunctions"
 )
 
 // Limits of the network listener.
@@ -37,8 +41,8 @@ type ListenConfig struct {
 	TLSKey  string
 }
 
-// Listen serves the control API of host (and of runsAPI when not nil)
-// on a TCP address until the returned func is called, every request
+// Listen serves the control API of host (and of runsAPI when not nil),
+// and the Step Functions API (see stepFunctions), on a TCP address until the returned func is called, every request
 // behind a token of the data directory (server.Guard), at most
 // apiRate a second per token. It returns the API's base URL.
 //
@@ -72,7 +76,13 @@ func (h *Home) Listen(ctx context.Context, cfg ListenConfig, host *releases.Host
 	// The guard needs the mux itself, to tell which route a request is
 	// for; Handler returns one.
 	mux := h.controlAPI(host, runsAPI, shutdown).Handler().(*http.ServeMux)
-	handler := server.LimitBodies(guard.Wrap(mux), maxBody, bodyTimeout)
+	sfn, stopSFN, err := h.stepFunctions(ctx)
+	if err != nil {
+		ln.Close()
+		return "", nil, err
+	}
+	both := withStepFunctions(guard.WrapAPI(sfn, stepfunctions.RoleOf, stepfunctions.Refuse), guard.Wrap(mux))
+	handler := server.LimitBodies(both, maxBody, bodyTimeout)
 	api := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -89,6 +99,47 @@ func (h *Home) Listen(ctx context.Context, cfg ListenConfig, host *releases.Host
 		if api.Shutdown(c) != nil {
 			api.Close()
 		}
+		stopSFN()
 	}
 	return url, stop, nil
+}
+
+// StateMachinesDir is the directory of the data directory where the
+// local commands of executions started through the Step Functions API
+// run, and their relative paths resolve: such a state machine has no
+// definition file whose directory would be theirs.
+func (h *Home) StateMachinesDir() string { return filepath.Join(h.Dir, "statemachines") }
+
+// stepFunctions is the Step Functions API over the executions of the
+// data directory. The executions it starts run in this process; stop
+// leaves those still running resumable (velocity serve resumes them
+// when it starts again).
+func (h *Home) stepFunctions(ctx context.Context) (http.Handler, func(), error) {
+	dir := h.StateMachinesDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("state machines directory: %w", err)
+	}
+	svc := h.Executions(ctx)
+	handler := &stepfunctions.Handler{
+		Executions:    svc,
+		StateMachines: &executions.StateMachines{Store: h.Store, Dir: dir},
+		Log:           h.cfg.Log,
+	}
+	stop := func() {
+		svc.Abandon()
+		svc.Close()
+	}
+	return handler, stop, nil
+}
+
+// withStepFunctions sends the requests of the Step Functions API (at /,
+// their action in a header) to sfn, the rest to api.
+func withStepFunctions(sfn, api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" && stepfunctions.Target(r) {
+			sfn.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 }

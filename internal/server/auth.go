@@ -76,29 +76,56 @@ func (g *Guard) Wrap(mux *http.ServeMux) http.Handler {
 			mux.ServeHTTP(w, r)
 			return
 		}
-		tok, err := g.Access.Authenticate(r.Context(), presented(r))
-		if err != nil {
-			g.refuse(w, r, pattern, tok, err)
-			return
+		if r, ok := g.admit(w, r, pattern, r.Method+" "+r.URL.Path, need, nil); ok {
+			mux.ServeHTTP(w, r)
 		}
-		if ok, wait := g.Limiter.Allow(tok.Name); !ok {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			g.refuse(w, r, pattern, tok, errTooMany)
-			return
-		}
-		if !access.Allow(tok.Role, need) {
-			g.refuse(w, r, pattern, tok, fault.Forbiddenf("token %s has role %s; %s %s needs %s", tok.Name, tok.Role, r.Method, r.URL.Path, need))
-			return
-		}
-		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
 	})
+}
+
+// Refusal answers a request the guard refuses, with the HTTP status
+// code and why; an API with an error shape of its own (AWS's) answers
+// in it, so that its clients understand.
+type Refusal func(w http.ResponseWriter, code int, err error)
+
+// WrapAPI returns h behind the guard for an API that is not routed by
+// path (AWS's, which names its actions in a header): need names the
+// route a request is for (in logs) and the role it needs, refuse
+// answers refusals.
+func (g *Guard) WrapAPI(h http.Handler, need func(*http.Request) (string, access.Role), refuse Refusal) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		route, role := need(r)
+		if r, ok := g.admit(w, r, route, route, role, refuse); ok {
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
+// admit checks r's token for a route that needs role need (what names
+// the request in a refusal): it returns
+// r carrying the token, or answers the refusal and false.
+func (g *Guard) admit(w http.ResponseWriter, r *http.Request, route, what string, need access.Role, refuse Refusal) (*http.Request, bool) {
+	tok, err := g.Access.Authenticate(r.Context(), presented(r))
+	if err != nil {
+		g.refuse(w, r, route, tok, err, refuse)
+		return nil, false
+	}
+	if ok, wait := g.Limiter.Allow(tok.Name); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		g.refuse(w, r, route, tok, errTooMany, refuse)
+		return nil, false
+	}
+	if !access.Allow(tok.Role, need) {
+		g.refuse(w, r, route, tok, fault.Forbiddenf("token %s has role %s; %s needs %s", tok.Name, tok.Role, what, need), refuse)
+		return nil, false
+	}
+	return r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)), true
 }
 
 // errTooMany is a request over its token's rate; it has no kind of its
 // own, being the guard's alone.
 var errTooMany = errors.New("too many requests for this token; retry after the time in Retry-After")
 
-func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, route string, tok access.Token, err error) {
+func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, route string, tok access.Token, err error, answer Refusal) {
 	code := statusOf(err)
 	if errors.Is(err, errTooMany) {
 		code = http.StatusTooManyRequests
@@ -112,6 +139,14 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, route string, tok
 	}
 	log.Warn("API request refused", "status", code, "token", tok.Name, "method", r.Method, "route", route,
 		"remote", r.RemoteAddr, "reason", err.Error())
+	if answer != nil {
+		if code == http.StatusInternalServerError {
+			log.Error("API request failed", "route", route, "err", err)
+			err = errors.New("internal error in velocity serve; its log has the details")
+		}
+		answer(w, code, err)
+		return
+	}
 	if code == http.StatusUnauthorized {
 		w.Header().Add("WWW-Authenticate", `Bearer realm="velocity"`)
 		w.Header().Add("WWW-Authenticate", `Basic realm="velocity"`)
@@ -123,15 +158,40 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, route string, tok
 	writeJSON(w, code, errorBody{Error: err.Error()})
 }
 
-// presented is the secret a request carries: a bearer token, or else the
-// password of basic auth.
+// presented is the secret a request carries: a bearer token, the access
+// key ID of an AWS signature (version 4), or else the password of basic
+// auth.
+//
+// An AWS SDK or CLI signs its requests with a secret key both sides
+// know; the server keeps only the hashes of its tokens, so it cannot
+// compute the signature to compare. The token is the access key ID
+// instead, any secret key signs, and the signature is not checked: the
+// token proves the caller as a bearer token does, and like one it needs
+// TLS to cross a network unread.
 func presented(r *http.Request) string {
 	h := r.Header.Get("Authorization")
-	if scheme, secret, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
-		return strings.TrimSpace(secret)
+	scheme, rest, ok := strings.Cut(h, " ")
+	if ok && strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(rest)
+	}
+	if ok && scheme == "AWS4-HMAC-SHA256" {
+		return accessKeyID(rest)
 	}
 	if _, password, ok := r.BasicAuth(); ok {
 		return password
+	}
+	return ""
+}
+
+// accessKeyID is the access key ID of an AWS signature's parameters
+// (Credential=AKID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=…,
+// Signature=…), "" without one.
+func accessKeyID(params string) string {
+	for p := range strings.SplitSeq(params, ",") {
+		if cred, ok := strings.CutPrefix(strings.TrimSpace(p), "Credential="); ok {
+			id, _, _ := strings.Cut(cred, "/")
+			return id
+		}
 	}
 	return ""
 }
