@@ -276,3 +276,73 @@ func TestGuardLimitsEachTokensRate(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// An AWS SDK's signature carries the token as its access key ID: the
+// guard takes it as it takes a bearer token (the signature itself is not
+// checked, the server keeping only the tokens' hashes).
+func TestGuardTakesTheAccessKeyIDOfAnAWSSignature(t *testing.T) {
+	g := newGuarded(t, nil)
+	sign := func(akid string) (int, string) {
+		req, _ := http.NewRequest("GET", g.url+"/v1/status", nil)
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+akid+"/20261207/eu-west-1/states/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123abcd")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := sign(g.secrets[access.Viewer]); code != 200 {
+		t.Errorf("a viewer's token as access key ID: %d %s", code, body)
+	}
+	if code, body := sign("vel_not-a-token"); code != 401 {
+		t.Errorf("an unknown access key ID: %d %s", code, body)
+	}
+}
+
+// WrapAPI guards an API routed by something else than its path, each
+// request needing the role its need says, refused in the API's own
+// shape.
+func TestGuardWrapAPIRefusesInTheAPIsShape(t *testing.T) {
+	g := newGuarded(t, nil)
+	guard := &server.Guard{Access: g.tokens, Logger: slog.New(slog.DiscardHandler)}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := server.TokenOf(r.Context())
+		io.WriteString(w, "hello "+tok.Name)
+	})
+	need := func(r *http.Request) (string, access.Role) {
+		return "Action." + r.Header.Get("X-Action"), access.Role(r.Header.Get("X-Action"))
+	}
+	refuse := func(w http.ResponseWriter, code int, err error) {
+		w.WriteHeader(code)
+		io.WriteString(w, "refused: "+err.Error())
+	}
+	api := httptest.NewServer(guard.WrapAPI(ok, need, refuse))
+	t.Cleanup(api.Close)
+	for _, c := range []struct {
+		secret string
+		role   access.Role
+		code   int
+		body   string
+	}{
+		{g.secrets[access.Developer], access.Developer, 200, "hello developer-token"},
+		{g.secrets[access.Viewer], access.Developer, 403, "refused: token viewer-token has role viewer; Action.developer needs developer"},
+		{"", access.Viewer, 401, "refused: "},
+	} {
+		req, _ := http.NewRequest("POST", api.URL, nil)
+		req.Header.Set("X-Action", string(c.role))
+		if c.secret != "" {
+			req.Header.Set("Authorization", "Bearer "+c.secret)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != c.code || !strings.HasPrefix(string(b), c.body) {
+			t.Errorf("%s: %d %q, want %d %q", c.role, res.StatusCode, b, c.code, c.body)
+		}
+	}
+}
