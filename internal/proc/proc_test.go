@@ -198,8 +198,11 @@ func TestTreeDiesWithLeader(t *testing.T) {
 	var out bytes.Buffer
 	start := time.Now()
 	e := run(t, context.Background(), Spec{Group: true, Marker: m, Stdout: &out, DrainWait: 300 * time.Millisecond},
+		// The second one writes its pid only once it is in a session of
+		// its own: until then it would die with the group, not as a stray.
 		`sleep 100 & echo $! > `+pids+`.1
-setsid sleep 100 & echo $! > `+pids+`.2
+setsid sh -c 'echo $$ > `+pids+`.2; exec sleep 100' &
+while [ ! -s `+pids+`.2 ]; do sleep 0.01; done
 cat `+pids+`.1 `+pids+`.2 > `+pids+`
 echo hello`)
 	if d := time.Since(start); d > 3*time.Second {
