@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/velocity-ci/velocity/internal/fault"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -87,7 +88,7 @@ func (c *Catalog) dirs(env, service string) ([]string, error) {
 	base := filepath.Join(c.DataDir, "releases", env, service)
 	entries, err := os.ReadDir(base)
 	if os.IsNotExist(err) {
-		return nil, invalid("no releases of %s in %s yet (deploy it with a deploy: action)", service, env)
+		return nil, fault.Invalidf("no releases of %s in %s yet (deploy it with a deploy: action)", service, env)
 	}
 	if err != nil {
 		return nil, err
@@ -119,7 +120,7 @@ func (c *Catalog) dir(env, service, release string) (string, error) {
 			return d, nil
 		}
 	}
-	return "", invalid("no release %s of %s in %s (see 'velocity releases %s %s')", release, service, env, env, service)
+	return "", fault.Invalidf("no release %s of %s in %s (see 'velocity releases %s %s')", release, service, env, env, service)
 }
 
 // CheckService fails with ErrInvalid when service was never deployed in

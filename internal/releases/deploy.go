@@ -9,6 +9,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/deploy"
 	"github.com/velocity-ci/velocity/internal/engine"
+	"github.com/velocity-ci/velocity/internal/fault"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -20,7 +21,7 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest, log io.Writer) 
 		return DeployResult{}, err
 	}
 	if req.Release == "" || len(req.Files) == 0 {
-		return DeployResult{}, invalid("a deploy needs a release name and its files")
+		return DeployResult{}, fault.Invalidf("a deploy needs a release name and its files")
 	}
 	defer s.lock(req.Environment.Name, req.Service.Name)()
 	if !req.Replace {
@@ -92,7 +93,7 @@ func (s *Service) checkOwner(ctx context.Context, def Definition) error {
 			continue
 		}
 		if p := ProjectOf(d); p != "" && p != def.Project {
-			return conflict("%s/%s is live from project %s (release %s); deploy with --replace to take it over, or rename the service",
+			return fault.Conflictf("%s/%s is live from project %s (release %s); deploy with --replace to take it over, or rename the service",
 				def.Environment.Name, def.Service.Name, p, d.Release)
 		}
 	}
@@ -111,10 +112,10 @@ func (s *Service) serves(env, service string) bool {
 
 func checkDefinition(def Definition) error {
 	if def.Service.Name == "" || def.Environment.Name == "" {
-		return invalid("a deploy needs the service's and the environment's definitions")
+		return fault.Invalidf("a deploy needs the service's and the environment's definitions")
 	}
 	if def.Service.Run == "" {
-		return invalid("service %s has no run: command", def.Service.Name)
+		return fault.Invalidf("service %s has no run: command", def.Service.Name)
 	}
 	return nil
 }
@@ -169,7 +170,7 @@ func (s *Service) carryOut(ctx context.Context, d store.Deployment, def Definiti
 func (s *Service) request(def Definition, d store.Deployment, log io.Writer) (deploy.Request, error) {
 	files, err := engine.OutputFiles(d.Files)
 	if err != nil {
-		return deploy.Request{}, invalid("release %s: %v", d.Release, err)
+		return deploy.Request{}, fault.Invalidf("release %s: %v", d.Release, err)
 	}
 	var env []string
 	if s.Env != nil {
@@ -177,11 +178,11 @@ func (s *Service) request(def Definition, d store.Deployment, log io.Writer) (de
 	}
 	for _, name := range def.Service.Secrets {
 		if s.Secrets == nil {
-			return deploy.Request{}, invalid("secret %s: this server has no secrets", name)
+			return deploy.Request{}, fault.Invalidf("secret %s: this server has no secrets", name)
 		}
 		v, err := s.Secrets.Get(name)
 		if err != nil {
-			return deploy.Request{}, invalid("secret %s of service %s: %v", name, def.Service.Name, err)
+			return deploy.Request{}, fault.Invalidf("secret %s of service %s: %v", name, def.Service.Name, err)
 		}
 		env = append(env, name+"="+string(v))
 	}

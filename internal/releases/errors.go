@@ -1,10 +1,7 @@
 package releases
 
 import (
-	"fmt"
-
 	"github.com/velocity-ci/velocity/internal/fault"
-	"github.com/velocity-ci/velocity/internal/store"
 )
 
 // Error classes of the service, wrapped by the errors its methods return;
@@ -21,25 +18,3 @@ var (
 	// (velocity serve, or a velocity run that serves its deploys).
 	ErrHosted = fault.New(fault.Conflict, "another process hosts the services of this data directory")
 )
-
-// classed is an error whose message is for the user as it stands, in
-// one of the classes above.
-type classed struct {
-	msg   string
-	class error
-}
-
-func (e *classed) Error() string { return e.msg }
-func (e *classed) Unwrap() error { return e.class }
-
-func invalid(format string, args ...any) error {
-	return &classed{fmt.Sprintf(format, args...), ErrInvalid}
-}
-
-func conflict(format string, args ...any) error {
-	return &classed{fmt.Sprintf(format, args...), ErrConflict}
-}
-
-func notFound(format string, args ...any) error {
-	return &classed{fmt.Sprintf(format, args...), store.ErrNotFound}
-}

@@ -18,6 +18,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/deploy"
 	"github.com/velocity-ci/velocity/internal/engine"
+	"github.com/velocity-ci/velocity/internal/fault"
 	"github.com/velocity-ci/velocity/internal/lockfile"
 	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/proxy"
@@ -75,7 +76,7 @@ func Open(cfg HostConfig) (*Host, error) {
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		var err error
 		if tlsConfig, err = proxy.LoadTLSConfig(cfg.TLSCert, cfg.TLSKey); err != nil {
-			return nil, invalid("%v", err)
+			return nil, fault.Invalidf("%v", err)
 		}
 	}
 	// The lock is held for the process's life and released by the kernel
@@ -107,7 +108,7 @@ func (h *Host) start(cfg HostConfig, tlsConfig *tls.Config) error {
 	h.proxy = proxy.New(proxy.Options{Registry: reg, Logger: log})
 	ln, err := net.Listen("tcp", cfg.ProxyAddr)
 	if err != nil {
-		return invalid("proxy address %s: %v (choose another with --proxy-addr)", cfg.ProxyAddr, err)
+		return fault.Invalidf("proxy address %s: %v (choose another with --proxy-addr)", cfg.ProxyAddr, err)
 	}
 	scheme := "http"
 	if tlsConfig != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/velocity-ci/velocity/internal/fault"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -13,7 +14,7 @@ import (
 // release first went live.
 func (s *Service) Rollback(ctx context.Context, req RollbackRequest, log io.Writer) (DeployResult, error) {
 	if req.Environment == "" || req.Service == "" {
-		return DeployResult{}, invalid("a rollback needs an environment and a service")
+		return DeployResult{}, fault.Invalidf("a rollback needs an environment and a service")
 	}
 	defer s.lock(req.Environment, req.Service)()
 	ds, err := s.Journal.Deployments(ctx, req.Environment, req.Service)
@@ -21,7 +22,7 @@ func (s *Service) Rollback(ctx context.Context, req RollbackRequest, log io.Writ
 		return DeployResult{}, err
 	}
 	if len(ds) == 0 {
-		return DeployResult{}, notFound("no deployments of %s in %s on this server", req.Service, req.Environment)
+		return DeployResult{}, fault.NotFoundf("no deployments of %s in %s on this server", req.Service, req.Environment)
 	}
 	target, live, err := rollbackTarget(ds, req)
 	if err != nil {
@@ -55,7 +56,7 @@ func rollbackTarget(ds []store.Deployment, req RollbackRequest) (target, live *s
 	}
 	if req.To != "" {
 		if live != nil && live.Release == req.To {
-			return nil, nil, conflict("release %s of %s already serves in %s", req.To, req.Service, req.Environment)
+			return nil, nil, fault.Conflictf("release %s of %s already serves in %s", req.To, req.Service, req.Environment)
 		}
 		known := false
 		for i := range ds {
@@ -68,14 +69,14 @@ func rollbackTarget(ds []store.Deployment, req RollbackRequest) (target, live *s
 			}
 		}
 		if known {
-			return nil, nil, conflict("release %s of %s never served in %s; roll back to one that did (see 'velocity releases %s %s')",
+			return nil, nil, fault.Conflictf("release %s of %s never served in %s; roll back to one that did (see 'velocity releases %s %s')",
 				req.To, req.Service, req.Environment, req.Environment, req.Service)
 		}
-		return nil, nil, notFound("no release %s of %s in %s (see 'velocity releases %s %s')",
+		return nil, nil, fault.NotFoundf("no release %s of %s in %s (see 'velocity releases %s %s')",
 			req.To, req.Service, req.Environment, req.Environment, req.Service)
 	}
 	if live == nil {
-		return nil, nil, conflict("no release of %s serves in %s, so there is no previous one; name one with --to (see 'velocity releases %s %s')",
+		return nil, nil, fault.Conflictf("no release of %s serves in %s, so there is no previous one; name one with --to (see 'velocity releases %s %s')",
 			req.Service, req.Environment, req.Environment, req.Service)
 	}
 	// The release that served before the live one first went live: going
@@ -100,8 +101,8 @@ func rollbackTarget(ds []store.Deployment, req RollbackRequest) (target, live *s
 		}
 	}
 	if project != "" {
-		return nil, nil, conflict("%s in %s has no release of project %s before %s to roll back to (--to names any release, see 'velocity releases %s %s')",
+		return nil, nil, fault.Conflictf("%s in %s has no release of project %s before %s to roll back to (--to names any release, see 'velocity releases %s %s')",
 			req.Service, req.Environment, project, live.Release, req.Environment, req.Service)
 	}
-	return nil, nil, conflict("%s in %s has no release before %s to roll back to", req.Service, req.Environment, live.Release)
+	return nil, nil, fault.Conflictf("%s in %s has no release before %s to roll back to", req.Service, req.Environment, live.Release)
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/velocity-ci/velocity/internal/deploy"
+	"github.com/velocity-ci/velocity/internal/fault"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -73,7 +74,7 @@ func (s *Service) Releases(ctx context.Context, env, service string) ([]Release,
 
 func journaled(ctx context.Context, j store.Deployments, env, service string) ([]Release, error) {
 	if env == "" || service == "" {
-		return nil, invalid("environment and service are required")
+		return nil, fault.Invalidf("environment and service are required")
 	}
 	ds, err := j.Deployments(ctx, env, service)
 	if err != nil {
