@@ -54,17 +54,18 @@ ended while watched; 0 after Ctrl-C.`,
 // watch follows run id through the process that executes it when that
 // process serves the runs API, else through the journal.
 func (a *app) watch(ctx context.Context, h *home.Home, id int64, o runRequest, live bool) error {
-	var ctl runControl = h.RunsReader()
+	journal := h.RunsReader()
+	var ctl runControl = journal
 	if c, _ := h.DialServer(ctx); c != nil {
 		defer c.Close()
-		ctl = &serverRuns{client: c, journal: h.RunsReader()}
+		ctl = &serverRuns{client: c, journal: journal}
 	}
 	watched, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	if err := a.follow(watched, ctl, id, o, live); err != nil {
 		return err
 	}
-	d, err := h.RunsReader().Show(ctx, id)
+	d, err := journal.Show(ctx, id)
 	if err != nil {
 		return err
 	}
