@@ -161,8 +161,8 @@ func DescribeSelection(only, skip []string) string { return plan.Describe(only, 
 // returns the definition, which Start takes as req.Definition instead of
 // reading the file again. Errors: ErrInvalid, as Start would return them.
 func Validate(req StartRequest) (*spec.Pipeline, error) {
-	if req.Jobs < 1 {
-		return nil, invalidf("--jobs must be at least 1, got %d", req.Jobs)
+	if err := checkJobs(req); err != nil {
+		return nil, err
 	}
 	if fi, err := os.Stat(req.Dir); err != nil || !fi.IsDir() {
 		return nil, invalidf("%s is not a directory", req.Dir)
@@ -176,4 +176,14 @@ func Validate(req StartRequest) (*spec.Pipeline, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkJobs is the one rule for the parallelism a request asks for, which
+// Validate (before the data directory is opened) and Start (for callers
+// of the API) both apply.
+func checkJobs(req StartRequest) error {
+	if req.Jobs < 1 {
+		return invalidf("--jobs must be at least 1, got %d", req.Jobs)
+	}
+	return nil
 }

@@ -74,8 +74,8 @@ type StartRequest struct {
 // it ends or is cancelled. ctx bounds only the start. Errors: ErrInvalid
 // for a request the caller has to change.
 func (s *Service) Start(ctx context.Context, req StartRequest) (int64, error) {
-	if req.Jobs < 1 {
-		return 0, invalidf("--jobs must be at least 1, got %d", req.Jobs)
+	if err := checkJobs(req); err != nil {
+		return 0, err
 	}
 	x := &runner{svc: s, req: req, began: time.Now()}
 	if req.Rerun != 0 {
