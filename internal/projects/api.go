@@ -110,8 +110,8 @@ const (
 // WebhookResult is the answer to a webhook: what came of it, why, and the
 // request it queued.
 type WebhookResult struct {
-	Outcome Outcome `json:"outcome"`
-	Message string  `json:"message"`
+	Outcome Outcome  `json:"outcome"`
+	Message string   `json:"message"`
 	Request *Request `json:"request,omitempty"`
 }
 
@@ -130,7 +130,9 @@ type Service struct{}
 // Add registers a project: it makes the bare mirror (cloning Repo when
 // set) and records the project. A name in use is fault.Conflict; a bad
 // name, mode or repository fault.Invalid.
-func (s *Service) Add(ctx context.Context, req AddRequest) (Project, error) { return Project{}, errTodo }
+func (s *Service) Add(ctx context.Context, req AddRequest) (Project, error) {
+	return Project{}, errTodo
+}
 
 // List returns every project, by name.
 func (s *Service) List(ctx context.Context) ([]Project, error) { return nil, errTodo }
