@@ -9,6 +9,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/executions"
 	"github.com/velocity-ci/velocity/internal/executor/local"
 	"github.com/velocity-ci/velocity/internal/fault"
+	"github.com/velocity-ci/velocity/internal/projects"
 	"github.com/velocity-ci/velocity/internal/releases"
 	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/store"
@@ -154,4 +155,9 @@ func (h *Home) Catalog() *releases.Catalog {
 			return st, true
 		},
 	}
+}
+
+// Projects is the projects service of the data directory.
+func (h *Home) Projects(ctx context.Context) (*projects.Service, error) {
+	return &projects.Service{}, nil
 }

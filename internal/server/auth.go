@@ -23,15 +23,22 @@ const Public access.Role = "public"
 // route is closed until it says who may use it.
 func RouteRoles() map[string]access.Role {
 	return map[string]access.Role{
-		"GET " + pathStatus:      access.Viewer,
-		"GET " + pathReleases:    access.Viewer,
-		"POST " + pathDeploy:     access.Developer,
-		"POST " + pathRollback:   access.Developer,
-		"POST " + pathShutdown:   access.Admin,
-		"POST " + pathRuns:       access.Developer,
-		"GET " + pathRunEvents:   access.Viewer,
-		"POST " + pathRunCancel:  access.Developer,
-		"POST " + pathRunApprove: access.Developer,
+		"GET " + pathStatus:       access.Viewer,
+		"GET " + pathReleases:     access.Viewer,
+		"POST " + pathDeploy:      access.Developer,
+		"POST " + pathRollback:    access.Developer,
+		"POST " + pathShutdown:    access.Admin,
+		"POST " + pathRuns:        access.Developer,
+		"GET " + pathRunEvents:    access.Viewer,
+		"POST " + pathRunCancel:   access.Developer,
+		"POST " + pathRunApprove:  access.Developer,
+		"GET " + pathProjects:     access.Viewer,
+		"POST " + pathProjects:    access.Admin,
+		"GET " + pathProject:      access.Viewer,
+		"DELETE " + pathProject:   access.Admin,
+		"GET " + pathProjectRuns:  access.Viewer,
+		"POST " + pathProjectRuns: access.Developer,
+		"POST " + pathHook:        Public,
 	}
 }
 

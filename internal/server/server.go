@@ -18,8 +18,10 @@ import (
 type Server struct {
 	Releases *releases.Service
 	// Runs, when set, serves the runs API (runs.go) beside the releases'.
-	Runs   *Runs
-	Logger *slog.Logger
+	Runs *Runs
+	// Projects, when set, serves the projects API and the webhooks.
+	Projects *Projects
+	Logger   *slog.Logger
 	// Shutdown is called by a shutdown request; nil refuses them.
 	Shutdown func()
 }
@@ -34,6 +36,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+pathShutdown, s.handleShutdown)
 	if s.Runs != nil {
 		s.Runs.Register(mux)
+	}
+	if s.Projects != nil {
+		s.Projects.Register(mux)
 	}
 	return mux
 }
