@@ -332,3 +332,31 @@ func TestSchedulerLateWakeFiresOnce(t *testing.T) {
 	asleep(t, clock, 1)
 	wantFires(t, &f, "web/quarter 12-07 01:30")
 }
+
+// A List that fails (a project's velocity.yml unreadable for a moment) is
+// tried again a minute later, and the schedules then fire.
+func TestSchedulerListsAgainAfterFailure(t *testing.T) {
+	clock := trigger.NewFakeClock(utc("2026-12-07 00:50"))
+	var list schedules
+	list.set(entry(t, "web", "quarter", "*/15 * * * *", ""))
+	var mu sync.Mutex
+	calls := 0
+	failOnce := func(ctx context.Context) ([]trigger.Entry, error) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			return nil, errors.New("mirror busy")
+		}
+		return list.list(ctx)
+	}
+	var f fired
+	start(t, &trigger.Scheduler{Clock: clock, Fires: openStore(t, ""), List: failOnce, Fire: f.fire})
+	for _, at := range []string{"00:51", "01:00"} {
+		asleep(t, clock, 1)
+		clock.Set(utc("2026-12-07 " + at))
+	}
+	asleep(t, clock, 1)
+	wantFires(t, &f, "web/quarter 12-07 01:00")
+}
