@@ -1,6 +1,9 @@
 // Package trigger holds the mechanisms that start runs by themselves:
 // webhook verification and parsing (GitHub, GitLab, Gitea/Forgejo) into a
-// provider-neutral Push, and cron schedules with their catch-up rule.
+// provider-neutral Push, cron schedules with their catch-up rule, and the
+// Scheduler that fires them on a Clock, keeping each schedule's last fire
+// in the store so that a server back from downtime fires a missed
+// schedule once and servers sharing a store fire each due time once.
 //
 // It serves no HTTP and starts no run: the server reads a request, hands
 // its headers and raw body here, and acts on the Event it gets back (or

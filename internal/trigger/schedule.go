@@ -20,6 +20,29 @@ type Cron struct {
 	// wall-clock hour that repeats when clocks go back is two real hours
 	// and fires twice, like any other hour.
 	hourly bool
+	// expr is the expression as written, to tell a changed schedule
+	// from the same one read again and to show it.
+	expr string
+}
+
+// Expr returns the cron expression as written.
+func (c Cron) Expr() string { return c.expr }
+
+// Location returns the time zone the expression is read in.
+func (c Cron) Location() *time.Location {
+	if c.loc == nil {
+		return time.UTC
+	}
+	return c.loc
+}
+
+// String returns the expression and its zone: "0 3 * * * (Europe/Berlin)".
+func (c Cron) String() string { return c.expr + " (" + c.Location().String() + ")" }
+
+// same reports whether c and o are one schedule: the same expression in
+// the same zone, however often they were parsed.
+func (c Cron) same(o Cron) bool {
+	return c.expr == o.expr && c.Location().String() == o.Location().String()
 }
 
 // cronParser reads the five standard fields (minute hour day-of-month
@@ -43,7 +66,7 @@ func ParseCron(expr, timezone string) (Cron, error) {
 	if err != nil {
 		return Cron{}, fault.Invalidf("cron %q: %v (five fields: minute hour day-of-month month day-of-week, or @daily, @hourly, …)", expr, err)
 	}
-	c := Cron{sched: s, loc: loc}
+	c := Cron{sched: s, loc: loc, expr: expr}
 	if spec, ok := s.(*cron.SpecSchedule); ok {
 		const allHours = 1<<24 - 1
 		c.hourly = spec.Hour&allHours == allHours
