@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/executor/executortest"
+)
+
+// This file kills `velocity serve` with SIGKILL in the middle of its work,
+// the way a crash or the kernel's OOM killer does, and starts it again on
+// the same data directory.
+
+// serveAPI starts velocity serve with its API on a free TCP port and
+// returns it with the API's base URL. The server is killed at the end of
+// the test if it still runs.
+func serveAPI(t *testing.T, e *env) (*server, string) {
+	t.Helper()
+	cmd := e.command(t.TempDir(), "serve", "--listen", "127.0.0.1:0", "--proxy-addr", "127.0.0.1:0")
+	s := &server{cmd: cmd, out: &output{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = s.out, s.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-s.done
+	})
+	api := s.waitFor(t, regexp.MustCompile(`API at (http://127\.0\.0\.1:\d+)`), 30*time.Second)[1]
+	s.addr = s.waitFor(t, regexp.MustCompile(`serving; proxy at http://(127\.0\.0\.1:\d+)`), 30*time.Second)[1]
+	return s, api
+}
+
+// crash kills the server process alone with SIGKILL (not its process
+// group: a crash takes down one process) and waits until it is gone.
+func (s *server) crash(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("velocity serve still runs after SIGKILL")
+	}
+}
+
+// stop stops the server the way Ctrl-C does and waits until it is gone.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("velocity serve still runs after SIGTERM:\n%s", s.out)
+	}
+}
+
+// waitUntil polls cond until it holds or d passes.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %v; last seen:\n%s", what, d, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestServerKilledDuringARunLeavesNoOrphansAndTheRunInterrupted: a run
+// started through the API of velocity serve is executing an action (with
+// a child in its group, a child that left the group with setsid, and a
+// sidecar) when the server is killed with SIGKILL. Every one of those
+// processes is gone, without waiting for a new server; the next server
+// records the run as interrupted, saying why; a second restart changes
+// nothing.
+func TestServerKilledDuringARunLeavesNoOrphansAndTheRunInterrupted(t *testing.T) {
+	e := newEnv(t)
+	pids := t.TempDir()
+	dir := project(t, map[string]string{"velocity.yml": `
+name: crashing
+stages:
+  - name: build
+    actions:
+      - { name: first, run: "echo first" }
+      - name: hang
+        needs: [first]
+        cache: false
+        env: { PIDS: "` + pids + `" }
+        sidecars:
+          - name: helper
+            run: 'echo $$ > "$PIDS/sidecar.pid"; exec sleep 100'
+            ready: 'test -s "$PIDS/sidecar.pid"'
+        run: |
+          sleep 100 &
+          echo $! > "$PIDS/bg.pid"
+          setsid sleep 100 &
+          echo $! > "$PIDS/daemon.pid"
+          echo $$ > "$PIDS/sh.pid"
+          sleep 100
+      - name: after
+        needs: [hang]
+        run: echo never
+`})
+	gitProject(t, dir)
+	r := e.run(t.TempDir(), "token", "create", "ci", "--role", "developer")
+	if r.code != 0 {
+		t.Fatalf("token create: exit %d\n%s", r.code, r.stderr)
+	}
+	token := strings.TrimSpace(r.stdout)
+
+	srv, api := serveAPI(t, e)
+	start, _ := json.Marshal(map[string]any{"dir": dir, "jobs": 2})
+	code, body := call(t, "POST", api+"/api/v1/runs", token, string(start))
+	if code != 201 {
+		t.Fatalf("POST /api/v1/runs: %d %s", code, body)
+	}
+	var started struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(body), &started); err != nil || started.ID == 0 {
+		t.Fatalf("started run %q: %v", body, err)
+	}
+	id := strconv.FormatInt(started.ID, 10)
+	var procs []int
+	for _, name := range []string{"sidecar", "bg", "daemon", "sh"} {
+		procs = append(procs, atoi(t, waitFile(t, filepath.Join(pids, name+".pid"))))
+	}
+	if show := e.run(t.TempDir(), "show", id); !strings.Contains(show.stdout, "running") {
+		t.Fatalf("before the crash the run should be running:\n%s%s", show.stdout, show.stderr)
+	}
+
+	srv.crash(t)
+	// Nothing of the run outlives its server, even before a new one starts.
+	executortest.WaitGone(t, 20*time.Second, procs...)
+
+	again, _ := serveAPI(t, e)
+	show := e.run(t.TempDir(), "show", id)
+	if show.code != 0 || !strings.Contains(show.stdout, "interrupted") || strings.Contains(show.stdout, "running") {
+		t.Fatalf("after the restart the run must show as interrupted, never running:\n%s%s", show.stdout, show.stderr)
+	}
+	if !strings.Contains(show.stdout, "killed or crashed") {
+		t.Errorf("velocity show does not say why the run was interrupted:\n%s", show.stdout)
+	}
+	if !regexp.MustCompile(`✓ first\b`).MatchString(show.stdout) || !regexp.MustCompile(`- after\b.*skipped`).MatchString(show.stdout) {
+		t.Errorf("the finished action keeps its outcome and the one that never started is skipped:\n%s", show.stdout)
+	}
+	runs := e.run(t.TempDir(), "runs")
+	if !strings.Contains(runs.stdout, "interrupted") {
+		t.Errorf("velocity runs:\n%s", runs.stdout)
+	}
+
+	// A second restart finds nothing left to settle.
+	again.stop(t)
+	_, _ = serveAPI(t, e)
+	if later := e.run(t.TempDir(), "show", id); later.stdout != show.stdout {
+		t.Errorf("a second restart changed the run:\nbefore:\n%s\nafter:\n%s", show.stdout, later.stdout)
+	}
+}
