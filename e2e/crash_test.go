@@ -151,7 +151,7 @@ stages:
 	if show.code != 0 || !strings.Contains(show.stdout, "interrupted") || strings.Contains(show.stdout, "running") {
 		t.Fatalf("after the restart the run must show as interrupted, never running:\n%s%s", show.stdout, show.stderr)
 	}
-	if !strings.Contains(show.stdout, "killed or crashed") {
+	if !strings.Contains(show.stdout, "velocity serve stopped while the run was in progress (killed or crashed)") {
 		t.Errorf("velocity show does not say why the run was interrupted:\n%s", show.stdout)
 	}
 	if !regexp.MustCompile(`✓ first\b`).MatchString(show.stdout) || !regexp.MustCompile(`- after\b.*skipped`).MatchString(show.stdout) {

@@ -35,7 +35,7 @@ func (h *Home) recover(ctx context.Context) error {
 		if owned {
 			continue
 		}
-		if err := h.Store.Interrupt(ctx, r.ID, "velocity stopped while the run was in progress (killed or crashed)", now); err != nil {
+		if err := h.Store.Interrupt(ctx, r.ID, interruptedWhy(r.Lock), now); err != nil {
 			return err
 		}
 		if lease != nil {
@@ -75,4 +75,19 @@ func (h *Home) owned(ctx context.Context, r store.Run, now time.Time) (bool, *st
 		return false, &l, nil
 	}
 	return !l.Expired(now), &l, nil
+}
+
+// interruptedWhy is the reason of a run whose owner died: it names the
+// owner when the owner wrote its name into the run's lock file (velocity
+// serve does; see runs.Config.Owner).
+func interruptedWhy(lock string) string {
+	owner := "velocity"
+	if b, err := os.ReadFile(lock); err == nil {
+		// Only a name written by a velocity command is taken: the file is
+		// in the private data directory, but a reason is shown verbatim.
+		if s := strings.TrimSpace(string(b)); strings.HasPrefix(s, "velocity ") && len(s) <= 64 && !strings.ContainsAny(s, "\r\n") {
+			owner = s
+		}
+	}
+	return owner + " stopped while the run was in progress (killed or crashed)"
 }

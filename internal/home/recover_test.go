@@ -102,3 +102,49 @@ func TestRecoverInterruptsRunsWithoutOwner(t *testing.T) {
 		})
 	}
 }
+
+// A run whose owner wrote its name into the lock file is interrupted with
+// a reason naming it; one without, or with something that is not a
+// velocity command's name, with the general reason.
+func TestRecoverNamesTheDeadOwner(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "velocity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := &Home{Dir: dir, Store: st}
+	for i, c := range []struct{ note, want string }{
+		{"velocity serve", "velocity serve stopped while the run was in progress (killed or crashed)"},
+		{"", "velocity stopped while the run was in progress (killed or crashed)"},
+		{"rm -rf /\nvelocity serve", "velocity stopped while the run was in progress (killed or crashed)"},
+	} {
+		path := h.lockPath(fmt.Sprintf("owner-%d", i))
+		l, err := lockfile.Acquire(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.note != "" {
+			if err := l.Note(c.note); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Close() // the owner dies; its file stays
+		id, err := st.CreateRun(ctx, store.Run{Project: "p", Status: store.Running, Lock: path, Created: time.Now()},
+			[]store.Action{{StageIndex: 0, Stage: "build", Name: "test", Kind: store.KindAction, Status: store.Pending}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.recover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r, err := st.Run(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != store.Interrupted || r.Reason != c.want {
+			t.Errorf("note %q: %s %q, want interrupted %q", c.note, r.Status, r.Reason, c.want)
+		}
+	}
+}

@@ -67,6 +67,11 @@ type Config struct {
 	// nil), for the Deployed event of runs that deploy through it.
 	Server   string
 	HostName func(ctx context.Context) string
+	// Owner names the command executing the runs ("velocity serve"). It
+	// is written into each run's lock file, so that the command that
+	// finds the run's owner dead can say whose death interrupted it;
+	// empty writes nothing.
+	Owner string
 }
 
 // Service runs pipelines. It is safe for concurrent use.

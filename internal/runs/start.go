@@ -208,6 +208,11 @@ func (x *runner) prepare(ctx context.Context) error {
 		return err
 	}
 	x.onEnd(func() { lock.Release() })
+	if x.svc.cfg.Owner != "" {
+		if err := lock.Note(x.svc.cfg.Owner); err != nil {
+			return err
+		}
+	}
 	if err := x.snapshot(ctx, token); err != nil {
 		return err
 	}
