@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -167,5 +168,123 @@ stages:
 	_, _ = serveAPI(t, e)
 	if later := e.run(t.TempDir(), "show", id); later.stdout != show.stdout {
 		t.Errorf("a second restart changed the run:\nbefore:\n%s\nafter:\n%s", show.stdout, later.stdout)
+	}
+}
+
+// runThroughAPI starts a run of dir on the server at api and returns its id.
+func runThroughAPI(t *testing.T, api, token, dir string) string {
+	t.Helper()
+	start, _ := json.Marshal(map[string]any{"dir": dir, "jobs": 2})
+	code, body := call(t, "POST", api+"/api/v1/runs", token, string(start))
+	if code != 201 {
+		t.Fatalf("POST /api/v1/runs: %d %s", code, body)
+	}
+	var started struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(body), &started); err != nil || started.ID == 0 {
+		t.Fatalf("started run %q: %v", body, err)
+	}
+	return strconv.FormatInt(started.ID, 10)
+}
+
+// pidLines reads the pids a file lists, one a line.
+func pidLines(t *testing.T, path string) []int {
+	t.Helper()
+	var pids []int
+	for _, f := range strings.Fields(readFile(t, path)) {
+		pids = append(pids, atoi(t, f))
+	}
+	return pids
+}
+
+// TestServerKilledDuringADeployLeavesNoOrphanInstances: release r1 of a
+// service is live when the server is killed with SIGKILL in the middle of
+// deploying r2, whose instance (and a child it started) never becomes
+// healthy. No instance of either release outlives the server; the next
+// server marks the deploy and its run interrupted and brings r1 back.
+func TestServerKilledDuringADeployLeavesNoOrphanInstances(t *testing.T) {
+	requireTool(t, "python3")
+	e := newEnv(t)
+	pids := t.TempDir()
+	dir := project(t, map[string]string{
+		"app.py":      edgeApp,
+		"version.txt": "one\n",
+		"velocity.yml": `
+stages:
+  - name: build
+    actions:
+      - { name: package, run: "mkdir -p out && cp app.py version.txt out/", outputs: [out] }
+  - name: prod
+    actions:
+      - { name: deploy, deploy: api, environment: prod }
+services:
+  api:
+    from: package
+    env: { PIDS: "` + pids + `" }
+    # The release "stuck" starts a child and never listens: its deploy
+    # waits for a health check that gets no answer, until the deadline.
+    run: |
+      if grep -q stuck out/version.txt; then
+        sleep 100 &
+        echo $! >> "$PIDS/stuck"
+        echo $$ >> "$PIDS/stuck"
+        exec sleep 100
+      fi
+      echo $$ >> "$PIDS/live"
+      exec python3 out/app.py
+    health: { http: /healthz, interval: 200ms }
+    drain: 1s
+    deadline: 5m
+environments:
+  prod: {}
+`,
+	})
+	gitProject(t, dir)
+	r := e.run(t.TempDir(), "token", "create", "ci", "--role", "developer")
+	if r.code != 0 {
+		t.Fatalf("token create: exit %d\n%s", r.code, r.stderr)
+	}
+	token := strings.TrimSpace(r.stdout)
+	const host = "api.prod.localhost"
+
+	srv, api := serveAPI(t, e)
+	first := runThroughAPI(t, api, token, dir)
+	if status := runFinished(t, api+"/api/v1/runs/"+first+"/events", token); status != "succeeded" {
+		t.Fatalf("the first deploy finished %q:\n%s", status, srv.out)
+	}
+	if code, body := get(t, srv.addr, host, "/"); code != 200 || !strings.HasPrefix(body, "release one ") {
+		t.Fatalf("release one answered %d %q", code, body)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "version.txt"), []byte("stuck\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := runThroughAPI(t, api, token, dir)
+	waitUntil(t, 30*time.Second, "the stuck release's instance writes its pids", func() (bool, string) {
+		b, _ := os.ReadFile(filepath.Join(pids, "stuck"))
+		return len(strings.Fields(string(b))) == 2, string(b)
+	})
+	procs := append(pidLines(t, filepath.Join(pids, "stuck")), pidLines(t, filepath.Join(pids, "live"))...)
+
+	srv.crash(t)
+	executortest.WaitGone(t, 20*time.Second, procs...)
+
+	srv, _ = serveAPI(t, e)
+	waitUntil(t, 30*time.Second, "release one answers again", func() (bool, string) {
+		code, body := get(t, srv.addr, host, "/")
+		return code == 200 && strings.HasPrefix(body, "release one "), body
+	})
+	show := e.run(t.TempDir(), "show", second)
+	if !strings.Contains(show.stdout, "velocity serve stopped while the run was in progress") || strings.Contains(show.stdout, "running") {
+		t.Errorf("the run deploying when the server died must show as interrupted:\n%s%s", show.stdout, show.stderr)
+	}
+	releases := e.run(t.TempDir(), "releases", "prod", "api")
+	t.Logf("velocity releases:\n%s%s", releases.stdout, releases.stderr)
+	if !regexp.MustCompile(`r2\b.*interrupted`).MatchString(releases.stdout) {
+		t.Errorf("velocity releases does not show r2 interrupted:\n%s%s", releases.stdout, releases.stderr)
+	}
+	// The stuck release was never live: the restart does not start it.
+	if stuck := pidLines(t, filepath.Join(pids, "stuck")); len(stuck) != 2 {
+		t.Errorf("the interrupted release was started again: pids %v", stuck)
 	}
 }
