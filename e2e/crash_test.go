@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
 	"github.com/velocity-ci/velocity/internal/executor/executortest"
 )
 
@@ -286,5 +289,31 @@ environments:
 	// The stuck release was never live: the restart does not start it.
 	if stuck := pidLines(t, filepath.Join(pids, "stuck")); len(stuck) != 2 {
 		t.Errorf("the interrupted release was started again: pids %v", stuck)
+	}
+}
+
+// TestServerKilledDuringAWorkflowTaskLeavesNoOrphan: the command of a
+// workflow execution's task (and its child) die with the server; the next
+// server runs the task again and the execution finishes.
+func TestServerKilledDuringAWorkflowTaskLeavesNoOrphan(t *testing.T) {
+	e := newEnv(t)
+	srv, api := listenServer(t, e)
+	token := createToken(t, e, "the-developer", "developer")
+	c := sfnClient(api, token)
+	pids := t.TempDir()
+	// The first attempt hangs; the one after the restart finishes.
+	smARN := createMachine(t, c, "hang", `{"StartAt": "Hang", "States": {
+		"Hang": {"Type": "Task", "Resource": "arn:velocity:command", "End": true,
+			"Parameters": {"Command": "if [ -e `+pids+`/sh ]; then echo '{\"again\": true}'; exit 0; fi; sleep 100 & echo $! > `+pids+`/bg; echo $$ > `+pids+`/sh; sleep 100"}}}}`)
+	arn := startExecution(t, c, smARN, "hanging", `{}`)
+	procs := []int{atoi(t, waitFile(t, filepath.Join(pids, "bg"))), atoi(t, waitFile(t, filepath.Join(pids, "sh")))}
+
+	srv.crash(t)
+	executortest.WaitGone(t, 20*time.Second, procs...)
+
+	_, api = listenServer(t, e)
+	d := executionStatus(t, sfnClient(api, token), arn, types.ExecutionStatusSucceeded, 60*time.Second)
+	if got := aws.ToString(d.Output); got != `{"again":true}` {
+		t.Errorf("output after the restart %s", got)
 	}
 }
