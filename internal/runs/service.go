@@ -68,9 +68,10 @@ type Config struct {
 	Server   string
 	HostName func(ctx context.Context) string
 	// Owner names the command executing the runs ("velocity serve"). It
-	// is written into each run's lock file, so that the command that
-	// finds the run's owner dead can say whose death interrupted it;
-	// empty writes nothing.
+	// is written into each run's lock file with the run's request (see
+	// LockNote), so that the command that finds the run's owner dead can
+	// say whose death interrupted it, and the owner can resume it; empty
+	// writes nothing.
 	Owner string
 }
 
