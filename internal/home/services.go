@@ -45,7 +45,7 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 	owner := ""
 	if host != nil {
 		history = 0
-		owner = "velocity serve"
+		owner = serveOwner
 		deploys = &releases.Deploys{Dial: func(context.Context) (releases.Remote, error) {
 			return releases.InProcess(host.Service()), nil
 		}}
