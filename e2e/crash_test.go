@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/velocity-ci/velocity/internal/executor/executortest"
+	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/store/sqlite"
 )
 
 // This file kills `velocity serve` with SIGKILL in the middle of its work,
@@ -83,14 +86,15 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() (bool, st
 	}
 }
 
-// TestServerKilledDuringARunLeavesNoOrphansAndTheRunInterrupted: a run
+// TestServerKilledDuringARunLeavesNoOrphansAndResumesTheRun: a run
 // started through the API of velocity serve is executing an action (with
 // a child in its group, a child that left the group with setsid, and a
 // sidecar) when the server is killed with SIGKILL. Every one of those
-// processes is gone, without waiting for a new server; the next server
-// records the run as interrupted, saying why; a second restart changes
-// nothing.
-func TestServerKilledDuringARunLeavesNoOrphansAndTheRunInterrupted(t *testing.T) {
+// processes is gone, without waiting for a new server. The next server
+// records the run as interrupted, saying why, and resumes it as a new run
+// that reuses the action the first one finished and executes the rest; a
+// second restart changes nothing.
+func TestServerKilledDuringARunLeavesNoOrphansAndResumesTheRun(t *testing.T) {
 	e := newEnv(t)
 	pids := t.TempDir()
 	dir := project(t, map[string]string{"velocity.yml": `
@@ -107,7 +111,9 @@ stages:
           - name: helper
             run: 'echo $$ > "$PIDS/sidecar.pid"; exec sleep 100'
             ready: 'test -s "$PIDS/sidecar.pid"'
+        # Hangs the first time; once resumed, finishes.
         run: |
+          if [ -e "$PIDS/sh.pid" ]; then echo "resumed"; exit 0; fi
           sleep 100 &
           echo $! > "$PIDS/bg.pid"
           setsid sleep 100 &
@@ -116,7 +122,7 @@ stages:
           sleep 100
       - name: after
         needs: [hang]
-        run: echo never
+        run: echo after
 `})
 	gitProject(t, dir)
 	r := e.run(t.TempDir(), "token", "create", "ci", "--role", "developer")
@@ -126,18 +132,7 @@ stages:
 	token := strings.TrimSpace(r.stdout)
 
 	srv, api := serveAPI(t, e)
-	start, _ := json.Marshal(map[string]any{"dir": dir, "jobs": 2})
-	code, body := call(t, "POST", api+"/api/v1/runs", token, string(start))
-	if code != 201 {
-		t.Fatalf("POST /api/v1/runs: %d %s", code, body)
-	}
-	var started struct {
-		ID int64 `json:"id"`
-	}
-	if err := json.Unmarshal([]byte(body), &started); err != nil || started.ID == 0 {
-		t.Fatalf("started run %q: %v", body, err)
-	}
-	id := strconv.FormatInt(started.ID, 10)
+	id := runThroughAPI(t, api, token, dir)
 	var procs []int
 	for _, name := range []string{"sidecar", "bg", "daemon", "sh"} {
 		procs = append(procs, atoi(t, waitFile(t, filepath.Join(pids, name+".pid"))))
@@ -150,7 +145,11 @@ stages:
 	// Nothing of the run outlives its server, even before a new one starts.
 	executortest.WaitGone(t, 20*time.Second, procs...)
 
-	again, _ := serveAPI(t, e)
+	again, api := serveAPI(t, e)
+	resumed := again.waitFor(t, regexp.MustCompile(`run `+id+` was interrupted by the last stop; resuming it as run (\d+)`), 30*time.Second)[1]
+	if status := runFinished(t, api+"/api/v1/runs/"+resumed+"/events", token); status != "succeeded" {
+		t.Fatalf("the resumed run finished %q:\n%s", status, e.run(t.TempDir(), "show", resumed).stdout)
+	}
 	show := e.run(t.TempDir(), "show", id)
 	if show.code != 0 || !strings.Contains(show.stdout, "interrupted") || strings.Contains(show.stdout, "running") {
 		t.Fatalf("after the restart the run must show as interrupted, never running:\n%s%s", show.stdout, show.stderr)
@@ -161,17 +160,55 @@ stages:
 	if !regexp.MustCompile(`✓ first\b`).MatchString(show.stdout) || !regexp.MustCompile(`- after\b.*skipped`).MatchString(show.stdout) {
 		t.Errorf("the finished action keeps its outcome and the one that never started is skipped:\n%s", show.stdout)
 	}
-	runs := e.run(t.TempDir(), "runs")
-	if !strings.Contains(runs.stdout, "interrupted") {
-		t.Errorf("velocity runs:\n%s", runs.stdout)
+	got := journalActions(t, e.home, int64(atoi(t, resumed)))
+	if got["first"].CachedFrom != int64(atoi(t, id)) {
+		t.Errorf("the resumed run did not reuse first from run %s: %+v", id, got["first"])
+	}
+	for _, name := range []string{"hang", "after"} {
+		if a := got[name]; a.Status != store.Succeeded || a.CachedFrom != 0 {
+			t.Errorf("the resumed run did not execute %s again: %+v", name, a)
+		}
+	}
+	t.Logf("the resumed run:\n%s", e.run(t.TempDir(), "show", resumed).stdout)
+	// The resumed run's sidecar ends with it.
+	executortest.WaitGone(t, 20*time.Second, atoi(t, waitFile(t, filepath.Join(pids, "sidecar.pid"))))
+	list := e.run(t.TempDir(), "runs")
+	if !regexp.MustCompile(`(?m)^\s*`+id+`\b.*interrupted`).MatchString(list.stdout) || !regexp.MustCompile(`(?m)^\s*`+resumed+`\b.*succeeded`).MatchString(list.stdout) {
+		t.Errorf("velocity runs:\n%s", list.stdout)
 	}
 
-	// A second restart finds nothing left to settle.
+	// A second restart finds nothing left to settle or resume.
 	again.stop(t)
-	_, _ = serveAPI(t, e)
-	if later := e.run(t.TempDir(), "show", id); later.stdout != show.stdout {
-		t.Errorf("a second restart changed the run:\nbefore:\n%s\nafter:\n%s", show.stdout, later.stdout)
+	later, _ := serveAPI(t, e)
+	if after := e.run(t.TempDir(), "show", id); after.stdout != show.stdout {
+		t.Errorf("a second restart changed the run:\nbefore:\n%s\nafter:\n%s", show.stdout, after.stdout)
 	}
+	if after := e.run(t.TempDir(), "runs"); after.stdout != list.stdout {
+		t.Errorf("a second restart changed the runs:\nbefore:\n%s\nafter:\n%s", list.stdout, after.stdout)
+	}
+	if strings.Contains(later.out.String(), "resuming") {
+		t.Errorf("the second restart resumed a run again:\n%s", later.out)
+	}
+}
+
+// journalActions reads run id's actions from the journal, by name.
+func journalActions(t *testing.T, home string, id int64) map[string]store.Action {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(home, "velocity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	actions, err := st.Actions(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]store.Action{}
+	for _, a := range actions {
+		byName[a.Name] = a
+	}
+	return byName
 }
 
 // runThroughAPI starts a run of dir on the server at api and returns its id.
@@ -203,9 +240,10 @@ func pidLines(t *testing.T, path string) []int {
 
 // TestServerKilledDuringADeployLeavesNoOrphanInstances: release r1 of a
 // service is live when the server is killed with SIGKILL in the middle of
-// deploying r2, whose instance (and a child it started) never becomes
-// healthy. No instance of either release outlives the server; the next
-// server marks the deploy and its run interrupted and brings r1 back.
+// deploying r2, whose instance (and a child it started) is not healthy
+// yet. No instance of either release outlives the server. The next server
+// marks the deploy and its run interrupted, brings r1 back, and resumes
+// the run, whose deploy of the same release then succeeds.
 func TestServerKilledDuringADeployLeavesNoOrphanInstances(t *testing.T) {
 	requireTool(t, "python3")
 	e := newEnv(t)
@@ -225,10 +263,10 @@ services:
   api:
     from: package
     env: { PIDS: "` + pids + `" }
-    # The release "stuck" starts a child and never listens: its deploy
-    # waits for a health check that gets no answer, until the deadline.
+    # The first instance of release "two" starts a child and never
+    # listens: its deploy waits for a health check that gets no answer.
     run: |
-      if grep -q stuck out/version.txt; then
+      if grep -q two out/version.txt && [ ! -e "$PIDS/stuck" ]; then
         sleep 100 &
         echo $! >> "$PIDS/stuck"
         echo $$ >> "$PIDS/stuck"
@@ -259,11 +297,12 @@ environments:
 	if code, body := get(t, srv.addr, host, "/"); code != 200 || !strings.HasPrefix(body, "release one ") {
 		t.Fatalf("release one answered %d %q", code, body)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "version.txt"), []byte("stuck\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "version.txt"), []byte("two\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	git(t, dir, "commit", "-qam", "two")
 	second := runThroughAPI(t, api, token, dir)
-	waitUntil(t, 30*time.Second, "the stuck release's instance writes its pids", func() (bool, string) {
+	waitUntil(t, 30*time.Second, "the release's first instance writes its pids", func() (bool, string) {
 		b, _ := os.ReadFile(filepath.Join(pids, "stuck"))
 		return len(strings.Fields(string(b))) == 2, string(b)
 	})
@@ -272,23 +311,23 @@ environments:
 	srv.crash(t)
 	executortest.WaitGone(t, 20*time.Second, procs...)
 
-	srv, _ = serveAPI(t, e)
-	waitUntil(t, 30*time.Second, "release one answers again", func() (bool, string) {
-		code, body := get(t, srv.addr, host, "/")
-		return code == 200 && strings.HasPrefix(body, "release one "), body
-	})
+	srv, api = serveAPI(t, e)
+	srv.waitFor(t, regexp.MustCompile(`prod/api: deploy of release r2 was interrupted by the last stop`), 30*time.Second)
+	resumed := srv.waitFor(t, regexp.MustCompile(`run `+second+` was interrupted by the last stop; resuming it as run (\d+)`), 30*time.Second)[1]
+	if status := runFinished(t, api+"/api/v1/runs/"+resumed+"/events", token); status != "succeeded" {
+		t.Fatalf("the resumed run finished %q:\n%s\nserver:\n%s", status, e.run(t.TempDir(), "show", resumed).stdout, srv.out)
+	}
+	if code, body := get(t, srv.addr, host, "/"); code != 200 || !strings.HasPrefix(body, "release two ") {
+		t.Errorf("after the resumed run release two should answer: %d %q", code, body)
+	}
 	show := e.run(t.TempDir(), "show", second)
 	if !strings.Contains(show.stdout, "velocity serve stopped while the run was in progress") || strings.Contains(show.stdout, "running") {
 		t.Errorf("the run deploying when the server died must show as interrupted:\n%s%s", show.stdout, show.stderr)
 	}
 	releases := e.run(t.TempDir(), "releases", "prod", "api")
-	t.Logf("velocity releases:\n%s%s", releases.stdout, releases.stderr)
-	if !regexp.MustCompile(`r2\b.*interrupted`).MatchString(releases.stdout) {
-		t.Errorf("velocity releases does not show r2 interrupted:\n%s%s", releases.stdout, releases.stderr)
-	}
-	// The stuck release was never live: the restart does not start it.
-	if stuck := pidLines(t, filepath.Join(pids, "stuck")); len(stuck) != 2 {
-		t.Errorf("the interrupted release was started again: pids %v", stuck)
+	if !regexp.MustCompile(`(?m)^\s*r2\b.*interrupted.*velocity serve stopped while the deploy was in progress`).MatchString(releases.stdout) ||
+		!regexp.MustCompile(`(?m)^\s*\*\s+r3\s+`+resumed+`\b.*live`).MatchString(releases.stdout) {
+		t.Errorf("velocity releases should show r2 interrupted and r3, of the resumed run, live:\n%s%s", releases.stdout, releases.stderr)
 	}
 }
 
