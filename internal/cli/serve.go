@@ -136,6 +136,7 @@ func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 		a.sayListening(ctx, h, o.listen, apiURL)
 	}
 	go a.reportRecovery(rec)
+	a.resumeRuns(ctx, h, runsSvc)
 	a.resumeWorkflows(ctx, h)
 	<-ctx.Done()
 	fmt.Fprintf(a.stdout, "velocity: stopping: draining the proxy, then stopping the services\n")
@@ -206,6 +207,18 @@ func (a *app) resumeWorkflows(ctx context.Context, h *home.Home) {
 	svc := h.Executions(ctx)
 	defer svc.Close()
 	svc.ResumeInBackground(ctx)
+}
+
+// resumeRuns starts again the runs this server was executing when it
+// died, saying so.
+func (a *app) resumeRuns(ctx context.Context, h *home.Home, svc *runs.Service) {
+	for _, r := range h.ResumeRuns(ctx, svc) {
+		if r.Err != nil {
+			fmt.Fprintf(a.stdout, "velocity: run %d was interrupted by the last stop and is not resumed: %v\n", r.From, r.Err)
+			continue
+		}
+		fmt.Fprintf(a.stdout, "velocity: run %d was interrupted by the last stop; resuming it as run %d\n", r.From, r.As)
+	}
 }
 
 // reportRecovery says what the journal held when the server started,

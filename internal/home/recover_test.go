@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -100,5 +101,68 @@ func TestRecoverInterruptsRunsWithoutOwner(t *testing.T) {
 				t.Errorf("lease after recovery: %v; want released %v", err, c.interrupted)
 			}
 		})
+	}
+}
+
+// A run whose owner noted its name in the lock file is interrupted with a
+// reason naming it, and one of velocity serve is marked to be resumed with
+// its request; a lock file without a note, or with something that is not
+// one, gives the general reason and no mark.
+func TestRecoverNamesTheDeadOwnerAndMarksServerRunsToResume(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "velocity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := &Home{Dir: dir, Store: st}
+	const general = "velocity stopped while the run was in progress (killed or crashed)"
+	for i, c := range []struct {
+		note, want string
+		resume     bool
+	}{
+		{`{"owner": "velocity serve", "request": {"dir": "/p", "jobs": 3}}`, "velocity serve stopped while the run was in progress (killed or crashed)", true},
+		{`{"owner": "velocity other", "request": {"dir": "/p", "jobs": 3}}`, "velocity other stopped while the run was in progress (killed or crashed)", false},
+		{"", general, false},
+		{"velocity serve", general, false},
+		{`{"owner": "rm -rf /", "request": {"dir": "/p", "jobs": 3}}`, general, false},
+		{`{"owner": "velocity serve\nrm -rf /"}`, general, false},
+	} {
+		path := h.lockPath(fmt.Sprintf("owner-%d", i))
+		l, err := lockfile.Acquire(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.note != "" {
+			if err := l.Note(c.note); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Close() // the owner dies; its file stays
+		id, err := st.CreateRun(ctx, store.Run{Project: "p", Status: store.Running, Lock: path, Created: time.Now()},
+			[]store.Action{{StageIndex: 0, Stage: "build", Name: "test", Kind: store.KindAction, Status: store.Pending}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.recover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r, err := st.Run(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != store.Interrupted || r.Reason != c.want {
+			t.Errorf("note %q: %s %q, want interrupted %q", c.note, r.Status, r.Reason, c.want)
+		}
+		mark := filepath.Join(h.resumeDir(), fmt.Sprintf("%d.json", id))
+		b, err := os.ReadFile(mark)
+		if got := err == nil; got != c.resume {
+			t.Errorf("note %q: marked to resume %v, want %v", c.note, got, c.resume)
+		}
+		if c.resume && string(b) != `{"dir":"/p","jobs":3}` {
+			t.Errorf("the mark holds %s", b)
+		}
+		os.Remove(mark)
 	}
 }

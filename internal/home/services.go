@@ -43,8 +43,10 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 	// much the actions print. On the server, watchers come late (a second
 	// terminal, the web page): they get the default.
 	history := 1 << 20
+	owner := ""
 	if host != nil {
 		history = 0
+		owner = serveOwner
 		deploys = &releases.Deploys{Dial: func(context.Context) (releases.Remote, error) {
 			return releases.InProcess(host.Service()), nil
 		}}
@@ -81,6 +83,7 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 			}
 			return ""
 		},
+		Owner: owner,
 	})
 	return svc, nil
 }

@@ -85,6 +85,19 @@ func TryHold(path string, perm os.FileMode) (*Lock, error) {
 // place.
 func (l *Lock) Close() error { return l.f.Close() }
 
+// Note writes text into the locked file, replacing what it held: who
+// holds the lock, for whoever finds the file after the holder died (the
+// lock is gone then, the text stays).
+func (l *Lock) Note(text string) error {
+	if err := l.f.Truncate(0); err != nil {
+		return fmt.Errorf("lock %s: %w", l.f.Name(), err)
+	}
+	if _, err := l.f.WriteAt([]byte(text), 0); err != nil {
+		return fmt.Errorf("lock %s: %w", l.f.Name(), err)
+	}
+	return nil
+}
+
 // Release unlocks and removes the file.
 func (l *Lock) Release() error {
 	name := l.f.Name()

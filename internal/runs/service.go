@@ -67,6 +67,12 @@ type Config struct {
 	// nil), for the Deployed event of runs that deploy through it.
 	Server   string
 	HostName func(ctx context.Context) string
+	// Owner names the command executing the runs ("velocity serve"). It
+	// is written into each run's lock file with the run's request (see
+	// LockNote), so that the command that finds the run's owner dead can
+	// say whose death interrupted it, and the owner can resume it; empty
+	// writes nothing.
+	Owner string
 }
 
 // Service runs pipelines. It is safe for concurrent use.

@@ -152,10 +152,10 @@ func (x *runner) rerun(ctx context.Context) error {
 	x.req.Only, x.req.Skip = old.Selection.Only, old.Selection.Skip
 	switch {
 	case old.Commit == "":
-		x.req.Note = fmt.Sprintf("run %d was not of a git commit: re-running the directory as it is now", old.ID)
+		x.addNote(fmt.Sprintf("run %d was not of a git commit: re-running the directory as it is now", old.ID))
 	case old.Dirty:
 		// The uncommitted changes of then are gone; the commit is what can be reproduced.
-		x.req.Note = fmt.Sprintf("run %d included uncommitted changes, which cannot be recovered: re-running its commit %.12s", old.ID, old.Commit)
+		x.addNote(fmt.Sprintf("run %d included uncommitted changes, which cannot be recovered: re-running its commit %.12s", old.ID, old.Commit))
 	}
 	if !x.req.Failed {
 		x.req.NoCache = true
@@ -175,6 +175,14 @@ func (x *runner) rerun(ctx context.Context) error {
 		return invalidf("run %d has nothing that failed to re-run", old.ID)
 	}
 	return nil
+}
+
+// addNote adds a message to the one shown when the run starts.
+func (x *runner) addNote(s string) {
+	if x.req.Note != "" {
+		s = x.req.Note + "; " + s
+	}
+	x.req.Note = s
 }
 
 // prepare copies the project into its workspace, reads its definition
@@ -208,6 +216,15 @@ func (x *runner) prepare(ctx context.Context) error {
 		return err
 	}
 	x.onEnd(func() { lock.Release() })
+	if x.svc.cfg.Owner != "" {
+		note, err := x.note()
+		if err != nil {
+			return err
+		}
+		if err := lock.Note(string(note)); err != nil {
+			return err
+		}
+	}
 	if err := x.snapshot(ctx, token); err != nil {
 		return err
 	}
