@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/access"
-	"github.com/velocity-ci/velocity/internal/fault"
 	"github.com/velocity-ci/velocity/internal/gitremote"
 	"github.com/velocity-ci/velocity/internal/mirror"
 	"github.com/velocity-ci/velocity/internal/server"
@@ -85,13 +84,7 @@ func newRemote(t *testing.T) *remote {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	h := &gitremote.Handler{
-		Repo: func(ctx context.Context, name string) (string, error) {
-			dir := rm.mirrors.Path(name)
-			if _, err := os.Stat(dir); err != nil {
-				return "", fault.NotFoundf("no project %s", name)
-			}
-			return dir, nil
-		},
+		Repo: rm.mirrors.Find,
 		Pushed: func(ctx context.Context, name, by string, updates []gitremote.RefUpdate) error {
 			rm.mu.Lock()
 			defer rm.mu.Unlock()
@@ -436,4 +429,33 @@ func gitsIn(dir string) []int {
 		}
 	}
 	return pids
+}
+
+// Pushes at the same time each report their own refs, never the other's.
+func TestConcurrentPushesReportTheirOwnRefs(t *testing.T) {
+	rm := newRemote(t)
+	work := rm.work()
+	var wg sync.WaitGroup
+	for i := range 4 {
+		branch := "b" + strconv.Itoa(i)
+		rm.git(work, "branch", branch)
+		wg.Go(func() {
+			if out, err := rm.tryGit(work, "push", rm.remoteURL(access.Developer, "/git/p.git"), branch); err != nil {
+				t.Errorf("push %s: %v\n%s", branch, err, out)
+			}
+		})
+	}
+	wg.Wait()
+	got := map[string]int{}
+	for _, p := range rm.takePushes() {
+		if len(p.updates) != 1 {
+			t.Errorf("a push reported %v", p.updates)
+		}
+		for _, u := range p.updates {
+			got[u.Ref]++
+		}
+	}
+	if len(got) != 4 {
+		t.Errorf("pushes reported %v, want each of four branches once", got)
+	}
 }

@@ -195,6 +195,17 @@ func (m Mirrors) open(name string) (git, error) {
 	return newGit(dir), nil
 }
 
+// Find returns the directory of project name's mirror: fault.NotFound
+// when there is none, fault.Invalid for a name that cannot have one. Its
+// shape is gitremote.Handler's Repo.
+func (m Mirrors) Find(_ context.Context, name string) (string, error) {
+	g, err := m.open(name)
+	if err != nil {
+		return "", err
+	}
+	return g.dir, nil
+}
+
 // Remove deletes the mirror of project name; a mirror that is not there
 // is not an error.
 func (m Mirrors) Remove(name string) error {

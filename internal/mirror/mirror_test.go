@@ -129,6 +129,15 @@ func TestCreateClonesAndResolves(t *testing.T) {
 		}
 	}
 
+	if dir, err := m.Find(ctx, "hello"); err != nil || dir != m.Path("hello") {
+		t.Errorf("Find = %q, %v", dir, err)
+	}
+	if _, err := m.Find(ctx, "nope"); !errors.Is(err, fault.NotFound) {
+		t.Errorf("Find of no mirror: %v", err)
+	}
+	if _, err := m.Find(ctx, "../hello"); !errors.Is(err, fault.Invalid) {
+		t.Errorf("Find of a bad name: %v", err)
+	}
 	if err := m.Create(ctx, "hello", up.dir); !errors.Is(err, fault.Conflict) {
 		t.Errorf("second Create: %v, want conflict", err)
 	}
@@ -345,5 +354,30 @@ func TestPushOnlyMirror(t *testing.T) {
 	}
 	if head := gitIn(t, m.Path("pushed"), "symbolic-ref", "HEAD"); head != "refs/heads/main" {
 		t.Errorf("HEAD is %s", head)
+	}
+}
+
+// A repository without commits yet is a valid upstream: its first commit
+// arrives with a later fetch.
+func TestCreateFromAnEmptyRepository(t *testing.T) {
+	newRepo(t) // skips without git
+	up := &repo{t: t, dir: t.TempDir()}
+	up.git("init", "-q", "-b", "main")
+	m := newMirrors(t)
+	if err := m.Create(ctx, "e", up.dir); err != nil {
+		t.Fatal(err)
+	}
+	if h := heads(t, m, "e"); len(h) != 0 {
+		t.Errorf("heads %v", h)
+	}
+	if err := m.Fetch(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	first := up.commit("velocity.yml", "name: e\n")
+	if err := m.Fetch(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	if h := heads(t, m, "e"); h["refs/heads/main"] != first {
+		t.Errorf("heads %v, want main at %s", h, first)
 	}
 }
