@@ -43,6 +43,7 @@ type remote struct {
 
 	mu        sync.Mutex
 	pushes    []push
+	hold      chan struct{} // when set, Pushed waits for it to close
 	encodings []string // Content-Encoding of each request body
 }
 
@@ -86,6 +87,12 @@ func newRemote(t *testing.T) *remote {
 	h := &gitremote.Handler{
 		Repo: rm.mirrors.Find,
 		Pushed: func(ctx context.Context, name, by string, updates []gitremote.RefUpdate) error {
+			rm.mu.Lock()
+			hold := rm.hold
+			rm.mu.Unlock()
+			if hold != nil {
+				<-hold
+			}
 			rm.mu.Lock()
 			defer rm.mu.Unlock()
 			rm.pushes = append(rm.pushes, push{name, by, updates})
@@ -457,5 +464,37 @@ func TestConcurrentPushesReportTheirOwnRefs(t *testing.T) {
 	}
 	if len(got) != 4 {
 		t.Errorf("pushes reported %v, want each of four branches once", got)
+	}
+}
+
+// A push that git reports done has been told to Pushed: the server's
+// record of it cannot be lost to a crash after the client saw success.
+func TestPushReturnsAfterPushed(t *testing.T) {
+	rm := newRemote(t)
+	work := rm.work()
+	rm.commit(work, "a.txt", "a\n")
+	hold := make(chan struct{})
+	rm.mu.Lock()
+	rm.hold = hold
+	rm.mu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		out, err := rm.tryGit(work, "push", rm.remoteURL(access.Developer, "/git/p.git"), "main")
+		if err != nil {
+			err = fmt.Errorf("%w: %s", err, out)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("git push returned before Pushed did: %v", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	close(hold)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := rm.takePushes(); len(got) != 1 {
+		t.Errorf("Pushed saw %v", got)
 	}
 }

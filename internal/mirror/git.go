@@ -123,7 +123,11 @@ func (e *gitError) Error() string {
 	if e.stderr != "" {
 		return "git " + e.args[0] + ": " + e.stderr
 	}
-	return fmt.Sprintf("git %s: %v", strings.Join(e.args, " "), e.err)
+	args := make([]string, len(e.args))
+	for i, a := range e.args {
+		args[i] = Redact(a)
+	}
+	return fmt.Sprintf("git %s: %v", strings.Join(args, " "), e.err)
 }
 
 func (e *gitError) Unwrap() error { return e.err }

@@ -36,6 +36,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -128,7 +129,7 @@ func (m Mirrors) Create(ctx context.Context, name, repo string) error {
 			if ctx.Err() == nil {
 				err = fault.Mark(fault.Invalid, err)
 			}
-			return fmt.Errorf("project %s: cannot clone %s: %w", name, repo, err)
+			return fmt.Errorf("project %s: cannot clone %s: %w", name, Redact(repo), err)
 		}
 	}
 	g = newGit(tmp)
@@ -163,8 +164,22 @@ func (m Mirrors) Create(ctx context.Context, name, repo string) error {
 		return fmt.Errorf("mirror %s: %w", name, err)
 	}
 	done = true
-	m.log().Info("mirror created", "project", name, "repo", repo, "path", dst)
+	m.log().Info("mirror created", "project", name, "repo", Redact(repo), "path", dst)
 	return nil
+}
+
+// Redact hides the password of a repository URL
+// (https://user:secret@host/…), for logs and messages.
+func Redact(repo string) string {
+	u, err := url.Parse(repo)
+	if err != nil || u.User == nil {
+		return repo
+	}
+	if _, ok := u.User.Password(); !ok {
+		return repo
+	}
+	u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	return u.String()
 }
 
 // absolute makes a repository given as a relative path absolute, so that

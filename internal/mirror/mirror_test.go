@@ -381,3 +381,16 @@ func TestCreateFromAnEmptyRepository(t *testing.T) {
 		t.Errorf("heads %v, want main at %s", h, first)
 	}
 }
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://alice:s3cret@example.com/r.git": "https://alice:xxxxx@example.com/r.git",
+		"https://alice@example.com/r.git":        "https://alice@example.com/r.git",
+		"git@example.com:r.git":                  "git@example.com:r.git",
+		"/srv/r":                                 "/srv/r",
+	} {
+		if got := mirror.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
