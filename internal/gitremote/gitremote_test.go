@@ -44,7 +44,7 @@ type remote struct {
 	mu        sync.Mutex
 	pushes    []push
 	hold      chan struct{} // when set, Pushed waits for it to close
-	encodings []string // Content-Encoding of each request body
+	encodings []string      // Content-Encoding of each request body
 }
 
 func newRemote(t *testing.T) *remote {
