@@ -50,6 +50,9 @@ type remote struct {
 func newRemote(t *testing.T) *remote {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("git is not installed")
+		}
 		t.Skip("git is not installed")
 	}
 	ctx := context.Background()
@@ -382,6 +385,19 @@ func TestOnlyTheSmartProtocolOfKnownProjects(t *testing.T) {
 	res := rm.get(t, access.Viewer, "/git/p.git/info/refs?service=git-upload-pack")
 	if ct := res.Header.Get("Content-Type"); ct != "application/x-git-upload-pack-advertisement" {
 		t.Errorf("advertisement's content type %q", ct)
+	}
+	// A client that asks for protocol version 2 gets it.
+	req, _ := http.NewRequest(http.MethodGet, rm.url+"/git/p.git/info/refs?service=git-upload-pack", nil)
+	req.Header.Set("Git-Protocol", "version=2")
+	req.SetBasicAuth("x", rm.secrets[access.Viewer])
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !bytes.Contains(b, []byte("version 2")) {
+		t.Errorf("asked for version 2, got %q", b)
 	}
 }
 
