@@ -10,9 +10,15 @@
 // service, git-upload-pack, git-receive-pack); the dumb protocol's file
 // reads are not.
 //
-// Who may do what is the guard's business (server.Guard.WrapAPI with
-// RoleOf, and Refuse to answer refusals as git understands them): the
-// handler serves every request it is given.
+// Who may do what is the guard's business: the handler serves every
+// request it is given. Wired as
+//
+//	remote := &gitremote.Handler{Repo: mirrors.Find, Pushed: …, Log: log}
+//	guarded := guard.WrapAPI(remote, gitremote.RoleOf, gitremote.Refuse)
+//
+// and routed by Match, outside the API's body limit (MaxPush is its own)
+// and deadlines (Timeout). Refuse matters: on 401 it sends the Basic
+// challenge without which git never sends the token in the remote's URL.
 package gitremote
 
 import (

@@ -25,7 +25,9 @@
 //   - otherwise the mirror keeps its branch (commits were pushed that the
 //     upstream does not have) and the fetch logs that it diverged;
 //   - a tag moves, and a branch or tag the upstream deleted is deleted,
-//     only when the mirror's still points where the upstream had it.
+//     only when the mirror's still points where the upstream had it;
+//   - a branch deleted by a push comes back only when the upstream
+//     moves it.
 //
 // The namespace refs/upstream is hidden from clients of the built-in
 // remote (uploadpack.hideRefs, receive.hideRefs): they neither see nor
