@@ -149,7 +149,7 @@ func (a *app) listen(ctx context.Context, h *home.Home, cfg home.ListenConfig, h
 	if cfg.Addr == "" {
 		return "", func() {}, nil
 	}
-	url, stop, err := h.Listen(ctx, cfg, host, runsSvc, shutdown)
+	url, stop, err := h.Listen(ctx, cfg, host, runsSvc, nil, shutdown)
 	if err != nil {
 		return "", nil, userError(err)
 	}

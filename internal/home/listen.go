@@ -8,14 +8,18 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/access"
 	"github.com/velocity-ci/velocity/internal/executions"
+	"github.com/velocity-ci/velocity/internal/gitremote"
+	"github.com/velocity-ci/velocity/internal/projects"
 	"github.com/velocity-ci/velocity/internal/releases"
 	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/server"
 	"github.com/velocity-ci/velocity/internal/stepfunctions"
+	"github.com/velocity-ci/velocity/internal/trigger"
 )
 
 // Limits of the network listener.
@@ -50,7 +54,7 @@ type ListenConfig struct {
 // within ReadHeaderTimeout, bodies within bodyTimeout (LimitBodies), an
 // idle connection IdleTimeout; no ReadTimeout or WriteTimeout, which
 // would end a run's event stream or a deploy's log while it lasts.
-func (h *Home) Listen(ctx context.Context, cfg ListenConfig, host *releases.Host, runsAPI *runs.Service, shutdown func()) (string, func(), error) {
+func (h *Home) Listen(ctx context.Context, cfg ListenConfig, host *releases.Host, runsAPI *runs.Service, projectsAPI *projects.Service, shutdown func()) (string, func(), error) {
 	var tlsConfig *tls.Config
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -75,14 +79,22 @@ func (h *Home) Listen(ctx context.Context, cfg ListenConfig, host *releases.Host
 	}
 	// The guard needs the mux itself, to tell which route a request is
 	// for; Handler returns one.
-	mux := h.controlAPI(host, runsAPI, shutdown).Handler().(*http.ServeMux)
+	ctl := h.controlAPI(host, runsAPI, shutdown)
+	if projectsAPI != nil {
+		ctl.Projects = &server.Projects{Service: projectsAPI, Logger: h.cfg.Log}
+	}
+	mux := ctl.Handler().(*http.ServeMux)
 	sfn, stopSFN, err := h.stepFunctions(ctx)
 	if err != nil {
 		ln.Close()
 		return "", nil, err
 	}
 	both := withStepFunctions(guard.WrapAPI(sfn, stepfunctions.RoleOf, stepfunctions.Refuse), guard.Wrap(mux))
-	handler := server.LimitBodies(both, maxBody, bodyTimeout)
+	var git http.Handler = http.NotFoundHandler()
+	if projectsAPI != nil {
+		git = guard.WrapAPI(&gitremote.Handler{Repo: projectsAPI.MirrorDir, Pushed: pushed(projectsAPI), Log: h.cfg.Log}, gitremote.RoleOf, gitremote.Refuse)
+	}
+	handler := route(git, server.LimitBodies(guard.Wrap(mux), trigger.MaxBody+1, bodyTimeout), server.LimitBodies(both, maxBody, bodyTimeout))
 	api := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -142,4 +154,33 @@ func withStepFunctions(sfn, api http.Handler) http.Handler {
 		}
 		api.ServeHTTP(w, r)
 	})
+}
+
+// route sends the git remote's requests to git, which bounds its own
+// bodies and time (a push may be large and slow: the API's cap would
+// cut it); webhooks to hooks, capped at the forges' largest payload;
+// everything else to api.
+func route(git, hooks, api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case gitremote.Match(r):
+			git.ServeHTTP(w, r)
+		case strings.HasPrefix(r.URL.Path, "/hooks/"):
+			hooks.ServeHTTP(w, r)
+		default:
+			api.ServeHTTP(w, r)
+		}
+	})
+}
+
+// pushed tells the projects service what a push to the git remote
+// changed.
+func pushed(svc *projects.Service) func(ctx context.Context, name, by string, updates []gitremote.RefUpdate) error {
+	return func(ctx context.Context, name, by string, updates []gitremote.RefUpdate) error {
+		out := make([]projects.RefUpdate, len(updates))
+		for i, u := range updates {
+			out[i] = projects.RefUpdate{Ref: u.Ref, Before: u.Before, After: u.After}
+		}
+		return svc.Pushed(ctx, name, by, out)
+	}
 }
