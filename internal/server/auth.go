@@ -32,6 +32,9 @@ func RouteRoles() map[string]access.Role {
 		"GET " + pathRunEvents:   access.Viewer,
 		"POST " + pathRunCancel:  access.Developer,
 		"POST " + pathRunApprove: access.Developer,
+		"GET " + pathRuns:        access.Viewer,
+		"GET " + pathRun:         access.Viewer,
+		"POST " + pathRunRerun:   access.Developer,
 	}
 }
 
