@@ -69,6 +69,8 @@ type app struct {
 	// started is set once a command's arguments were accepted; errors
 	// before that are usage errors.
 	started bool
+	// command is the command running, once started.
+	command *cobra.Command
 }
 
 // Main runs the velocity command line over the data directories o opens
@@ -147,8 +149,9 @@ stages of actions that build, test, check and package the code, locally with
 'velocity run' exactly as a server would.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(*cobra.Command, []string) {
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
 			a.started = true
+			a.command = cmd
 		},
 	}
 	root.PersistentFlags().StringVarP(&a.dir, "directory", "C", ".", "run as if velocity was started in `DIR`")
@@ -157,6 +160,7 @@ stages of actions that build, test, check and package the code, locally with
 		a.runCmd(),
 		a.rerunCmd(),
 		a.approveCmd(),
+		a.cancelCmd(),
 		a.validateCmd(),
 		a.runsCmd(),
 		a.showCmd(),

@@ -35,6 +35,9 @@ func (a *app) resolveDataDir() (string, error) {
 // openHome opens the data directory, through the composition root
 // cmd/velocity handed to Main, and settles runs whose owner died.
 func (a *app) openHome(ctx context.Context) (*home.Home, error) {
+	if err := a.notRemote(); err != nil {
+		return nil, err
+	}
 	dir, err := a.resolveDataDir()
 	if err != nil {
 		return nil, err

@@ -187,17 +187,13 @@ func (h *Runs) handleApprove(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ApproveRequest{Stage: stage, Approved: req.Approved, By: req.By})
 }
 
-// Listing bounds of GET /api/v1/runs: a page a person reads by default,
-// and at most what one answer should carry.
-const (
-	defaultRunsLimit = 20
-	maxRunsLimit     = 1000
-)
+// maxRunsLimit is the most runs one answer of GET /api/v1/runs carries.
+const maxRunsLimit = 1000
 
 // handleList lists runs, newest first: of one project with ?project=,
-// at most ?limit= of them.
+// at most ?limit= of them (the store's default without).
 func (h *Runs) handleList(w http.ResponseWriter, r *http.Request) {
-	f := store.RunFilter{Project: r.URL.Query().Get("project"), Limit: defaultRunsLimit}
+	f := store.RunFilter{Project: r.URL.Query().Get("project")}
 	if l := r.URL.Query().Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n <= 0 || n > maxRunsLimit {
