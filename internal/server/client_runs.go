@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"net/url"
+	"strconv"
 	"sync"
 
 	"github.com/velocity-ci/velocity/internal/runs"
