@@ -8,6 +8,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/server"
+	"github.com/velocity-ci/velocity/internal/store"
 )
 
 func (a *app) cancelCmd() *cobra.Command {
@@ -25,8 +26,8 @@ plain velocity run executes is stopped with Ctrl-C in its terminal.`,
 			if err != nil {
 				return err
 			}
-			if run.Status.Final() {
-				return usageError("run %d has ended (%s): nothing to cancel", run.ID, run.Status)
+			if err := ended(run); err != nil {
+				return err
 			}
 			c, _ := h.DialServer(ctx)
 			if c == nil {
@@ -41,6 +42,9 @@ plain velocity run executes is stopped with Ctrl-C in its terminal.`,
 		}), func(ctx context.Context, c *server.Client, args []string) error {
 			run, err := a.remoteRun(ctx, c, args[0])
 			if err != nil {
+				return err
+			}
+			if err := ended(run); err != nil {
 				return err
 			}
 			if err := c.CancelRun(ctx, run.ID, force); err != nil {
@@ -60,4 +64,12 @@ func (a *app) printCancel(id int64, force bool) {
 		how += ", without clean-up"
 	}
 	fmt.Fprintf(a.stdout, "run %d cancelled: %s ('velocity watch %d' shows its end)\n", id, how, id)
+}
+
+// ended refuses to cancel a run that has ended.
+func ended(run store.Run) error {
+	if run.Status.Final() {
+		return usageError("run %d has ended (%s): nothing to cancel", run.ID, run.Status)
+	}
+	return nil
 }
