@@ -146,7 +146,12 @@ func (a *app) root() *cobra.Command {
 		Short: "Velocity runs your software assembly line: build, test, package, deploy",
 		Long: `Velocity runs a project's assembly line, defined in velocity.yml at its root:
 stages of actions that build, test, check and package the code, locally with
-'velocity run' exactly as a server would.`,
+'velocity run' exactly as a server would.
+
+With VELOCITY_SERVER set to the URL of a velocity serve --listen and
+VELOCITY_TOKEN to a token of it, 'velocity runs', 'show', 'logs', 'watch',
+'approve', 'cancel' and 'rerun' work on that server's runs instead of the
+local data directory; the commands that do not work remotely yet say so.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {

@@ -14,8 +14,12 @@ import (
 )
 
 // dataDir resolves where Velocity keeps its state: --data-dir, then
-// $VELOCITY_HOME, then the XDG data directory.
+// $VELOCITY_HOME, then the XDG data directory. A command that would use
+// it while VELOCITY_SERVER names a server is refused (see notRemote).
 func (a *app) resolveDataDir() (string, error) {
+	if err := a.notRemote(); err != nil {
+		return "", err
+	}
 	if a.dataDir != "" {
 		return filepath.Abs(a.dataDir)
 	}
@@ -35,9 +39,6 @@ func (a *app) resolveDataDir() (string, error) {
 // openHome opens the data directory, through the composition root
 // cmd/velocity handed to Main, and settles runs whose owner died.
 func (a *app) openHome(ctx context.Context) (*home.Home, error) {
-	if err := a.notRemote(); err != nil {
-		return nil, err
-	}
 	dir, err := a.resolveDataDir()
 	if err != nil {
 		return nil, err
