@@ -206,6 +206,15 @@ stages:
 		t.Errorf("cancelling a finished run: exit %d\n%s", r.code, r.stderr)
 	}
 
+	waiting := startAPIRun(t, api, tokens["developer"], dir)
+	waitForPendingApproval(t, api, tokens["viewer"], waiting)
+	if r := cli.run(tokens["developer"], "cancel", waiting); r.code != 0 || !strings.Contains(r.stdout, "run "+waiting+" cancelled") {
+		t.Errorf("velocity cancel %s: exit %d\n%s%s", waiting, r.code, r.stdout, r.stderr)
+	}
+	if status := runFinished(t, api+"/api/v1/runs/"+waiting+"/events", tokens["viewer"]); status != "cancelled" {
+		t.Errorf("the cancelled run finished %q", status)
+	}
+
 	// What does not work remotely says so instead of showing local state.
 	if r := cli.run(tokens["viewer"], "releases", "staging", "web"); r.code != 2 || !strings.Contains(r.stderr, "'velocity releases' does not work with a remote server yet") {
 		t.Errorf("velocity releases with VELOCITY_SERVER: exit %d\n%s", r.code, r.stderr)
