@@ -67,7 +67,13 @@ func (a *app) rerunRemote(ctx context.Context, c *server.Client, ref string, o r
 	if err != nil {
 		return err
 	}
-	id, err := c.RerunRun(ctx, old.ID, o.failed, o.jobs)
+	// This machine's CPUs say nothing of the server's: --jobs goes only
+	// when given, else the server picks.
+	jobs := 0
+	if a.command != nil && a.command.Flags().Changed("jobs") {
+		jobs = o.jobs
+	}
+	id, err := c.RerunRun(ctx, old.ID, o.failed, jobs)
 	if err != nil {
 		return err
 	}
