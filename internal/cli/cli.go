@@ -69,6 +69,8 @@ type app struct {
 	// started is set once a command's arguments were accepted; errors
 	// before that are usage errors.
 	started bool
+	// command is the command running, once started.
+	command *cobra.Command
 }
 
 // Main runs the velocity command line over the data directories o opens
@@ -144,11 +146,17 @@ func (a *app) root() *cobra.Command {
 		Short: "Velocity runs your software assembly line: build, test, package, deploy",
 		Long: `Velocity runs a project's assembly line, defined in velocity.yml at its root:
 stages of actions that build, test, check and package the code, locally with
-'velocity run' exactly as a server would.`,
+'velocity run' exactly as a server would.
+
+With VELOCITY_SERVER set to the URL of a velocity serve --listen and
+VELOCITY_TOKEN to a token of it, 'velocity runs', 'show', 'logs', 'watch',
+'approve', 'cancel' and 'rerun' work on that server's runs instead of the
+local data directory; the commands that do not work remotely yet say so.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(*cobra.Command, []string) {
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
 			a.started = true
+			a.command = cmd
 		},
 	}
 	root.PersistentFlags().StringVarP(&a.dir, "directory", "C", ".", "run as if velocity was started in `DIR`")
@@ -157,6 +165,7 @@ stages of actions that build, test, check and package the code, locally with
 		a.runCmd(),
 		a.rerunCmd(),
 		a.approveCmd(),
+		a.cancelCmd(),
 		a.validateCmd(),
 		a.runsCmd(),
 		a.showCmd(),

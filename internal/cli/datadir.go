@@ -14,8 +14,12 @@ import (
 )
 
 // dataDir resolves where Velocity keeps its state: --data-dir, then
-// $VELOCITY_HOME, then the XDG data directory.
+// $VELOCITY_HOME, then the XDG data directory. A command that would use
+// it while VELOCITY_SERVER names a server is refused (see notRemote).
 func (a *app) resolveDataDir() (string, error) {
+	if err := a.notRemote(); err != nil {
+		return "", err
+	}
 	if a.dataDir != "" {
 		return filepath.Abs(a.dataDir)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/console"
 	"github.com/velocity-ci/velocity/internal/home"
+	"github.com/velocity-ci/velocity/internal/server"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -25,7 +26,7 @@ or stage/name when several stages have one), print only that action's
 attempts, unprefixed; otherwise every action's lines, prefixed [stage/action].
 With -f, keep printing new output until the run ends.`,
 		Args: cobra.RangeArgs(1, 2),
-		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
+		RunE: a.orRemote(a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
 			run, err := a.runArg(ctx, h, args[0])
 			if err != nil {
 				return err
@@ -39,6 +40,8 @@ With -f, keep printing new output until the run ends.`,
 				only = &k
 			}
 			return a.printLogs(ctx, h, run, only, follow)
+		}), func(ctx context.Context, c *server.Client, args []string) error {
+			return a.logsRemote(ctx, c, args, follow)
 		}),
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing output until the run ends")
@@ -51,6 +54,11 @@ func (a *app) actionArg(ctx context.Context, h *home.Home, run store.Run, arg st
 	if err != nil {
 		return store.Key{}, err
 	}
+	return actionOf(run.ID, actions, arg)
+}
+
+// actionOf resolves "name" or "stage/name" to one of a run's actions.
+func actionOf(run int64, actions []store.Action, arg string) (store.Key, error) {
 	var matches []store.Key
 	var names []string
 	for _, act := range actions {
@@ -63,13 +71,13 @@ func (a *app) actionArg(ctx context.Context, h *home.Home, run store.Run, arg st
 	case 1:
 		return matches[0], nil
 	case 0:
-		return store.Key{}, usageError("run %d has no action %q; its actions: %s", run.ID, arg, strings.Join(names, ", "))
+		return store.Key{}, usageError("run %d has no action %q; its actions: %s", run, arg, strings.Join(names, ", "))
 	}
 	var amb []string
 	for _, m := range matches {
 		amb = append(amb, m.Stage+"/"+m.Name)
 	}
-	return store.Key{}, usageError("%q is ambiguous in run %d: say %s", arg, run.ID, strings.Join(amb, " or "))
+	return store.Key{}, usageError("%q is ambiguous in run %d: say %s", arg, run, strings.Join(amb, " or "))
 }
 
 // logTail tracks how much of one attempt's log has been printed.

@@ -50,12 +50,19 @@ func (a *app) runOnServer(ctx context.Context, h *home.Home, req runs.StartReque
 	return a.runExit(ctx, ctl, id)
 }
 
+// runJournal is what the journal holds about runs: the local data
+// directory's (the runs service), or a remote server's.
+type runJournal interface {
+	Show(ctx context.Context, id int64) (runs.Details, error)
+	Wait(ctx context.Context, id int64) (runs.Result, error)
+}
+
 // serverRuns follows a run velocity serve executes: its events and
 // control through the server, what the journal holds from the shared
 // data directory.
 type serverRuns struct {
 	client  *server.Client
-	journal *runs.Service
+	journal runJournal
 	mu      sync.Mutex
 	// failure is the run_finished event's error: the run stopped for a
 	// reason of Velocity's own.
@@ -97,6 +104,13 @@ func (s *serverRuns) Approve(ctx context.Context, id int64, stage string, approv
 
 func (s *serverRuns) Show(ctx context.Context, id int64) (runs.Details, error) {
 	return s.journal.Show(ctx, id)
+}
+
+// lostErr is why the run's stream broke off before its end, if it did.
+func (s *serverRuns) lostErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lost
 }
 
 // Wait reads how the run ended from the journal, once its stream ended.

@@ -13,6 +13,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/console"
 	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/runs"
+	"github.com/velocity-ci/velocity/internal/server"
 	"github.com/velocity-ci/velocity/internal/spec"
 	"github.com/velocity-ci/velocity/internal/store"
 )
@@ -26,7 +27,7 @@ func (a *app) runsCmd() *cobra.Command {
 		Long: `List past runs, newest first. Inside a project (a directory with velocity.yml)
 only that project's runs are listed unless --all is given.`,
 		Args: cobra.NoArgs,
-		RunE: a.withHome(func(ctx context.Context, h *home.Home, _ []string) error {
+		RunE: a.orRemote(a.withHome(func(ctx context.Context, h *home.Home, _ []string) error {
 			f := store.RunFilter{Limit: limit}
 			if !all {
 				f.Project = a.currentProject()
@@ -35,37 +36,52 @@ only that project's runs are listed unless --all is given.`,
 			if err != nil {
 				return err
 			}
-			if len(list) == 0 {
-				fmt.Fprintln(a.stdout, "no runs yet: start one with 'velocity run'")
-				return nil
+			return a.printRuns(list)
+		}), func(ctx context.Context, c *server.Client, _ []string) error {
+			project := ""
+			if !all {
+				project = a.currentProject()
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tSTATUS\tPROJECT\tCOMMIT\tBRANCH\tSTARTED\tDURATION\tSELECTION")
-			for _, r := range list {
-				commit := r.Commit
-				if len(commit) > 8 {
-					commit = commit[:8]
-				}
-				if r.Dirty {
-					commit += "+"
-				}
-				d := ""
-				if !r.Finished.IsZero() {
-					d = console.Duration(r.Finished.Sub(r.Created))
-				}
-				selection := "all"
-				if r.Selection.Partial() {
-					selection = runs.DescribeSelection(r.Selection.Only, r.Selection.Skip)
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Status, r.Project, commit, r.Branch,
-					r.Created.Local().Format(time.DateTime), d, selection)
+			list, err := c.ListRuns(ctx, project, limit)
+			if err != nil {
+				return err
 			}
-			return tw.Flush()
+			return a.printRuns(list)
 		}),
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "list the runs of every project")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 20, "show at most `N` runs")
 	return cmd
+}
+
+// printRuns renders a list of runs as a table.
+func (a *app) printRuns(list []store.Run) error {
+	if len(list) == 0 {
+		fmt.Fprintln(a.stdout, "no runs yet: start one with 'velocity run'")
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tSTATUS\tPROJECT\tCOMMIT\tBRANCH\tSTARTED\tDURATION\tSELECTION")
+	for _, r := range list {
+		commit := r.Commit
+		if len(commit) > 8 {
+			commit = commit[:8]
+		}
+		if r.Dirty {
+			commit += "+"
+		}
+		d := ""
+		if !r.Finished.IsZero() {
+			d = console.Duration(r.Finished.Sub(r.Created))
+		}
+		selection := "all"
+		if r.Selection.Partial() {
+			selection = runs.DescribeSelection(r.Selection.Only, r.Selection.Skip)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Status, r.Project, commit, r.Branch,
+			r.Created.Local().Format(time.DateTime), d, selection)
+	}
+	return tw.Flush()
 }
 
 // currentProject names the project in -C, or "" when there is none or its

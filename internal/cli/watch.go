@@ -11,6 +11,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/console"
 	"github.com/velocity-ci/velocity/internal/home"
+	"github.com/velocity-ci/velocity/internal/server"
 )
 
 func (a *app) watchCmd() *cobra.Command {
@@ -29,12 +30,8 @@ logs with 'velocity logs RUN -f'.
 Exit status: as the run's (0 succeeded, 1 failed, 130 cancelled) when it
 ended while watched; 0 after Ctrl-C.`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
-			arg := ""
-			if len(args) == 1 {
-				arg = args[0]
-			}
-			run, err := a.runArg(ctx, h, arg)
+		RunE: a.orRemote(a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
+			run, err := a.runArg(ctx, h, optionalArg(args))
 			if err != nil {
 				return err
 			}
@@ -44,6 +41,17 @@ ended while watched; 0 after Ctrl-C.`,
 			}
 			o.watchOnly = true
 			return a.watch(ctx, h, run.ID, o, live)
+		}), func(ctx context.Context, c *server.Client, args []string) error {
+			run, err := a.remoteRun(ctx, c, optionalArg(args))
+			if err != nil {
+				return err
+			}
+			live, err := a.liveOutput(o.progress)
+			if err != nil {
+				return err
+			}
+			o.watchOnly = true
+			return a.watchWith(ctx, &serverRuns{client: c, journal: remoteJournal{c}}, run.ID, o, live)
 		}),
 	}
 	cmd.Flags().StringVar(&o.progress, "progress", "auto", "output style: auto, live (redrawn view) or plain (prefixed lines)")
@@ -60,12 +68,18 @@ func (a *app) watch(ctx context.Context, h *home.Home, id int64, o runRequest, l
 		defer c.Close()
 		ctl = &serverRuns{client: c, journal: journal}
 	}
+	return a.watchWith(ctx, ctl, id, o, live)
+}
+
+// watchWith follows run id through ctl until its stream ends or the user
+// stops watching.
+func (a *app) watchWith(ctx context.Context, ctl runControl, id int64, o runRequest, live bool) error {
 	watched, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	if err := a.follow(watched, ctl, id, o, live); err != nil {
 		return err
 	}
-	d, err := journal.Show(ctx, id)
+	d, err := ctl.Show(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -75,6 +89,9 @@ func (a *app) watch(ctx context.Context, h *home.Home, id int64, o runRequest, l
 	case watched.Err() != nil:
 		fmt.Fprintf(a.stderr, "velocity: stopped watching run %d; it goes on ('velocity watch %d' to come back)\n", id, id)
 		return nil
+	}
+	if s, ok := ctl.(*serverRuns); ok && s.lostErr() != nil {
+		return s.lostErr()
 	}
 	// The stream ended with the journal: the process executing the run
 	// does not serve its events.

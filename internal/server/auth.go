@@ -39,6 +39,9 @@ func RouteRoles() map[string]access.Role {
 		"GET " + pathProjectRuns:  access.Viewer,
 		"POST " + pathProjectRuns: access.Developer,
 		"POST " + pathHook:        Public,
+		"GET " + pathRuns:         access.Viewer,
+		"GET " + pathRun:          access.Viewer,
+		"POST " + pathRunRerun:    access.Developer,
 	}
 }
 

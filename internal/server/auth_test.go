@@ -147,7 +147,7 @@ stages:
 		t.Errorf("an unknown route without a token: %d, want 401", code)
 	}
 	g.want(t, http.StatusNotFound, "GET", "/api/v1/nothing", access.Viewer, "")
-	g.want(t, http.StatusMethodNotAllowed, "GET", "/api/v1/runs", access.Viewer, "")
+	g.want(t, http.StatusMethodNotAllowed, "DELETE", "/api/v1/runs", access.Viewer, "")
 
 	// A viewer reads but does not trigger.
 	g.want(t, http.StatusForbidden, "POST", "/api/v1/runs", access.Viewer, string(start))

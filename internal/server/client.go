@@ -11,13 +11,22 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
+
+	"github.com/velocity-ci/velocity/internal/fault"
 )
 
-// Client talks to a server's control socket.
+// Client talks to a server: over its control socket, or over the
+// network with a token (NewRemoteClient).
 type Client struct {
 	socket string
 	http   *http.Client
+	// base is what the API's paths are appended to.
+	base string
+	// token is sent as a bearer token; "" sends none. It is kept out
+	// of every error and log line.
+	token string
 }
 
 // NewClient returns a client of the server listening on the unix socket
@@ -29,7 +38,23 @@ func NewClient(path string) *Client {
 			return d.DialContext(ctx, "unix", path)
 		},
 	}
-	return &Client{socket: path, http: &http.Client{Transport: tr}}
+	return &Client{socket: path, http: &http.Client{Transport: tr}, base: "http://velocity"}
+}
+
+// NewRemoteClient returns a client of the server whose API is at base (an
+// http or https URL, as 'velocity serve --listen' prints it), sending
+// token with every request. It does not connect until the first
+// request. Errors: fault.Invalid for a base that is no such URL.
+func NewRemoteClient(base, token string) (*Client, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fault.Invalidf("%q is not the URL of a velocity server (http://HOST:PORT or https://HOST:PORT)", base)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// An answer's headers come within this or the server is stuck; the
+	// bodies (event streams) may last as long as their runs.
+	tr.ResponseHeaderTimeout = time.Minute
+	return &Client{socket: u.Redacted(), http: &http.Client{Transport: tr}, base: strings.TrimSuffix(u.String(), "/"), token: token}, nil
 }
 
 // Close drops idle connections.
@@ -91,11 +116,14 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://velocity"+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, err

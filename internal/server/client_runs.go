@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 
 	"github.com/velocity-ci/velocity/internal/runs"
+	"github.com/velocity-ci/velocity/internal/store"
 )
 
 // StartRun starts a run on the server and returns its number.
@@ -90,6 +93,9 @@ func (c *Client) WatchRun(ctx context.Context, id int64, from runs.Cursor, follo
 	return ev, nil
 }
 
+// errCut is a stream whose body ended before the run did.
+var errCut = errors.New("the stream ended before the run did")
+
 // readEvents delivers the server-sent events of resp after cursor and
 // says whether the run_finished event has come; a nil error means the
 // server closed the stream after it, the stream's end.
@@ -126,7 +132,65 @@ func readEvents(ctx context.Context, resp *http.Response, cursor runs.Cursor, fi
 	// A clean end of the body is the end of the stream once the run has
 	// finished; before that, the connection was cut.
 	if !finished {
-		return cursor, false, fmt.Errorf("the stream ended before the run did")
+		return cursor, false, errCut
 	}
 	return cursor, true, nil
+}
+
+// ListRuns lists the server's runs, newest first: of project ("" every
+// project), at most limit (0 the server's default).
+func (c *Client) ListRuns(ctx context.Context, project string, limit int) ([]store.Run, error) {
+	q := url.Values{}
+	if project != "" {
+		q.Set("project", project)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	path := pathRuns
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out []store.Run
+	err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out, err
+}
+
+// ShowRun returns run id with its actions, approvals and attempts.
+func (c *Client) ShowRun(ctx context.Context, id int64) (runs.Details, error) {
+	var out RunDetails
+	if err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/runs/%d", id), nil, &out); err != nil {
+		return runs.Details{}, err
+	}
+	return out.Details(), nil
+}
+
+// RerunRun starts run id again at its commit (failed: only what did not
+// succeed) and returns the new run's number.
+func (c *Client) RerunRun(ctx context.Context, id int64, failed bool, jobs int) (int64, error) {
+	var out StartedRun
+	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/runs/%d/rerun", id), RerunRequest{Failed: failed, Jobs: jobs}, &out)
+	return out.ID, err
+}
+
+// JournaledRun streams the events of run id as far as the server's
+// journal holds them now; C closes after them even while the run goes on.
+func (c *Client) JournaledRun(ctx context.Context, id int64) (*RunEvents, error) {
+	resp, err := c.send(ctx, http.MethodGet, fmt.Sprintf("/api/v1/runs/%d/events?journaled=true", id), nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan runs.Event, 64)
+	ev := &RunEvents{C: out}
+	go func() {
+		defer close(out)
+		defer resp.Body.Close()
+		_, _, err := readEvents(ctx, resp, 0, false, out)
+		if err != nil && !errors.Is(err, errCut) && ctx.Err() == nil {
+			ev.mu.Lock()
+			ev.err = fmt.Errorf("events of run %d from velocity serve: %w", id, err)
+			ev.mu.Unlock()
+		}
+	}()
+	return ev, nil
 }
