@@ -22,10 +22,10 @@ func (instantDeploys) ForRun(context.Context, DeployTarget) (RunDeployer, error)
 type instantDeployer struct{}
 
 func (instantDeployer) Deploy(context.Context, engine.Deploy) (string, error) { return "", nil }
-func (instantDeployer) Hosted() bool                                        { return false }
-func (instantDeployer) URLs() []string                                      { return nil }
-func (instantDeployer) Serve(context.Context, func(string, ...any))         {}
-func (instantDeployer) Close()                                              {}
+func (instantDeployer) Hosted() bool                                          { return false }
+func (instantDeployer) URLs() []string                                        { return nil }
+func (instantDeployer) Serve(context.Context, func(string, ...any))           {}
+func (instantDeployer) Close()                                                {}
 
 // Two runs deploying to one environment: the second's deploy stage starts
 // only when the first's has ended, its acceptance tests included, and it
