@@ -104,6 +104,13 @@ type Requests interface {
 	// AddRequest records r as waiting (r.ID, State, Run and Reason are
 	// ignored) and returns its ID; IDs grow with each request.
 	AddRequest(ctx context.Context, r Request) (int64, error)
+	// AddDeliveredRequest records webhook delivery d and, when the
+	// delivery was not recorded before, r as waiting, in one transaction:
+	// a delivery is never marked seen without its request, nor queued
+	// twice. seen reports an earlier record of d (then nothing changes
+	// and id is 0). As Deliveries.RecordDelivery, of several callers at
+	// once exactly one sees seen == false.
+	AddDeliveredRequest(ctx context.Context, d Delivery, r Request) (id int64, seen bool, err error)
 	// Request returns one request, or an error wrapping ErrNotFound.
 	Request(ctx context.Context, id int64) (Request, error)
 	// Requests lists requests by f, oldest first.

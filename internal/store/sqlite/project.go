@@ -151,6 +151,39 @@ func (s *Store) AddRequest(ctx context.Context, r store.Request) (int64, error) 
 	return id, nil
 }
 
+// AddDeliveredRequest implements store.Requests.
+func (s *Store) AddDeliveredRequest(ctx context.Context, d store.Delivery, r store.Request) (int64, bool, error) {
+	if d.Project == "" || d.ID == "" {
+		return 0, false, fault.Invalidf("delivery %q of project %q: project and id are required", d.ID, d.Project)
+	}
+	var id int64
+	seen := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`INSERT INTO deliveries (project, id, received) VALUES (?, ?, ?) ON CONFLICT (project, id) DO NOTHING`,
+			d.Project, d.ID, nanos(d.Received))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			seen = err == nil
+			return err
+		}
+		res, err = tx.ExecContext(ctx,
+			`INSERT INTO requests (project, commit_sha, branch, trigger, state, received, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			r.Project, r.Commit, r.Branch, r.Trigger, string(store.RequestWaiting), nanos(r.Received), nanos(r.Received))
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("record delivery %s of %s: %w", d.ID, d.Project, err)
+	}
+	return id, seen, nil
+}
+
 // Request implements store.Requests.
 func (s *Store) Request(ctx context.Context, id int64) (store.Request, error) {
 	return queryRequest(ctx, s.db, id)

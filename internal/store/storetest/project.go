@@ -123,6 +123,41 @@ func RunRequests(t *testing.T, open func(t *testing.T) store.Requests) {
 	t.Run("ConcurrentTakeOneWins", func(t *testing.T) { testRequestConcurrentTake(t, open(t)) })
 	t.Run("Supersede", func(t *testing.T) { testRequestSupersede(t, open(t)) })
 	t.Run("FailAndReturn", func(t *testing.T) { testRequestFailReturn(t, open(t)) })
+	t.Run("DeliveredOnce", func(t *testing.T) { testRequestDelivered(t, open(t)) })
+}
+
+func testRequestDelivered(t *testing.T, s store.Requests) {
+	d := store.Delivery{Project: "web", ID: "d-1", Received: projectT0}
+	r := store.Request{Project: "web", Commit: "c1", Branch: "main", Trigger: "webhook delivery d-1", Received: projectT0}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, seen, err := s.AddDeliveredRequest(ctx, d, r)
+			switch {
+			case err != nil:
+				t.Error(err)
+			case !seen && id > 0:
+				wins.Add(1)
+			case seen && id != 0:
+				t.Errorf("a seen delivery returned request %d", id)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("6 deliveries of one id queued %d requests, want 1", wins.Load())
+	}
+	if got := states(t, s, "web"); len(got) != 1 || got[0] != store.RequestWaiting {
+		t.Fatalf("requests after the deliveries: %v", got)
+	}
+	// The same id under another project is another delivery.
+	d.Project, r.Project = "api", "api"
+	if id, seen, err := s.AddDeliveredRequest(ctx, d, r); err != nil || seen || id == 0 {
+		t.Fatalf("delivery d-1 of api: %d, %v, %v", id, seen, err)
+	}
 }
 
 func addRequest(t *testing.T, s store.Requests, project, commit string, at time.Time) int64 {
