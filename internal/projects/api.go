@@ -117,4 +117,3 @@ type RefUpdate struct {
 	Before string `json:"before"`
 	After  string `json:"after"`
 }
-
