@@ -41,6 +41,14 @@ type Runner interface {
 	Wait(ctx context.Context, id int64) (runs.Result, error)
 }
 
+// Sealer encrypts webhook secrets for the journal, so that a copy of the
+// database alone does not let anyone sign webhooks: a *secret.Store,
+// whose key stays apart from the journal.
+type Sealer interface {
+	Seal(purpose string, value []byte) ([]byte, error)
+	Unseal(purpose string, sealed []byte) ([]byte, error)
+}
+
 // Store is what the service keeps in the journal.
 type Store interface {
 	store.Projects
@@ -53,6 +61,10 @@ type Config struct {
 	Store   Store
 	Runs    Runner
 	Mirrors Mirrors
+	// Sealer, when set, seals webhook secrets before they are stored;
+	// nil stores them as given (the journal is private to the server's
+	// user either way).
+	Sealer Sealer
 	// Template is what every run starts with (Jobs, PortRange, NoServe…);
 	// the service sets Dir, Commit, Project, Branch and Trigger. Jobs
 	// below 1 is 1.
@@ -143,11 +155,15 @@ func (s *Service) Add(ctx context.Context, req AddRequest) (Project, error) {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return Project{}, err
 	}
+	secret, err := s.seal(req.Name, req.WebhookSecret)
+	if err != nil {
+		return Project{}, err
+	}
 	if err := s.cfg.Mirrors.Create(ctx, req.Name, req.Repo); err != nil {
 		return Project{}, fmt.Errorf("project %s: %w", req.Name, err)
 	}
 	rec := store.Project{Name: req.Name, Repo: req.Repo, Branch: req.Branch, Poll: req.Poll, Mode: string(req.Mode),
-		WebhookSecret: req.WebhookSecret, Created: s.cfg.Now()}
+		WebhookSecret: secret, Created: s.cfg.Now()}
 	// The branch's head now is what polling compares with: adding a
 	// project starts no run, its next commit does.
 	if heads, err := s.cfg.Mirrors.Heads(ctx, req.Name); err == nil {
@@ -165,6 +181,25 @@ func (s *Service) Add(ctx context.Context, req AddRequest) (Project, error) {
 	default:
 	}
 	return shown(rec), nil
+}
+
+// sealPurpose binds a project's sealed webhook secret to the project.
+func sealPurpose(name string) string { return "webhook secret of project " + name }
+
+// seal is the webhook secret as stored.
+func (s *Service) seal(name string, secret []byte) ([]byte, error) {
+	if len(secret) == 0 || s.cfg.Sealer == nil {
+		return secret, nil
+	}
+	return s.cfg.Sealer.Seal(sealPurpose(name), secret)
+}
+
+// unseal is the webhook secret of p as given.
+func (s *Service) unseal(p store.Project) ([]byte, error) {
+	if len(p.WebhookSecret) == 0 || s.cfg.Sealer == nil {
+		return p.WebhookSecret, nil
+	}
+	return s.cfg.Sealer.Unseal(sealPurpose(p.Name), p.WebhookSecret)
 }
 
 // shown is a project as the API shows it.

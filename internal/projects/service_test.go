@@ -22,6 +22,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/executor/local"
 	"github.com/velocity-ci/velocity/internal/fault"
 	"github.com/velocity-ci/velocity/internal/runs"
+	"github.com/velocity-ci/velocity/internal/secret"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/store/sqlite"
 	"github.com/velocity-ci/velocity/internal/trigger"
@@ -69,8 +70,12 @@ func newFixture(t *testing.T) *fixture {
 // service is a Service on the fixture's data directory: a second one
 // stands for the server after a restart.
 func (f *fixture) service() *Service {
+	sealer, err := secret.Open(filepath.Join(f.data, "secrets"), "")
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	return New(Config{
-		Store: f.store, Runs: f.runs, Mirrors: gitMirrors{dir: filepath.Join(f.data, "mirrors")},
+		Store: f.store, Runs: f.runs, Mirrors: gitMirrors{dir: filepath.Join(f.data, "mirrors")}, Sealer: sealer,
 		Template: runs.StartRequest{Jobs: 2}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 }
@@ -310,11 +315,14 @@ func push(id, branch, commit string, secret []byte) (http.Header, []byte) {
 func TestWebhookQueuesEachDeliveryOnce(t *testing.T) {
 	f := newFixture(t)
 	repo := f.repo()
-	secret := []byte("hook secret")
-	f.add(AddRequest{Name: "shop", Repo: repo, WebhookSecret: secret})
+	hookSecret := []byte("hook secret")
+	f.add(AddRequest{Name: "shop", Repo: repo, WebhookSecret: hookSecret})
 	f.open()
 	ctx := context.Background()
 	c := f.commit(repo)
+	if rec, err := f.store.Project(ctx, "shop"); err != nil || len(rec.WebhookSecret) == 0 || strings.Contains(string(rec.WebhookSecret), string(hookSecret)) {
+		t.Fatalf("the journal holds the webhook secret as %q, %v; want it sealed", rec.WebhookSecret, err)
+	}
 
 	// A wrong signature: refused, nothing recorded.
 	h, body := push("d-0", "main", c, []byte("wrong"))
@@ -330,14 +338,14 @@ func TestWebhookQueuesEachDeliveryOnce(t *testing.T) {
 	}
 
 	// Another branch: ignored, saying why.
-	h, body = push("d-1", "feature", c, secret)
+	h, body = push("d-1", "feature", c, hookSecret)
 	res, err := f.svc.Webhook(ctx, trigger.GitHub, "shop", h, body)
 	if err != nil || res.Outcome != Ignored || !strings.Contains(res.Message, "feature") {
 		t.Fatalf("push to another branch: %+v, %v", res, err)
 	}
 
 	// The same delivery twice: one request, recorded before the answer.
-	h, body = push("d-2", "main", c, secret)
+	h, body = push("d-2", "main", c, hookSecret)
 	res, err = f.svc.Webhook(ctx, trigger.GitHub, "shop", h, body)
 	if err != nil || res.Outcome != Accepted || res.Request == nil || res.Request.Commit != c {
 		t.Fatalf("first delivery: %+v, %v", res, err)
@@ -360,7 +368,7 @@ func TestWebhookQueuesEachDeliveryOnce(t *testing.T) {
 	}
 
 	// A commit the repository does not have is not queued.
-	h, body = push("d-3", "main", strings.Repeat("ab", 20), secret)
+	h, body = push("d-3", "main", strings.Repeat("ab", 20), hookSecret)
 	if _, err := f.svc.Webhook(ctx, trigger.GitHub, "shop", h, body); err == nil {
 		t.Fatal("a push of a commit the repository lacks was accepted")
 	}

@@ -106,7 +106,11 @@ func (s *Service) Webhook(ctx context.Context, provider trigger.Provider, name s
 	if err != nil {
 		return WebhookResult{}, err
 	}
-	ev, err := trigger.Parse(provider, h, body, p.WebhookSecret)
+	secret, err := s.unseal(p)
+	if err != nil {
+		return WebhookResult{}, fmt.Errorf("project %s: %w", name, err)
+	}
+	ev, err := trigger.Parse(provider, h, body, secret)
 	if err != nil {
 		return WebhookResult{}, err
 	}

@@ -21,7 +21,9 @@ type Project struct {
 	// as given; the projects service gives it meaning.
 	Mode string `json:"mode"`
 	// WebhookSecret verifies the project's webhooks; nil refuses them.
-	// Only the server reads it back: the API shows whether one is set.
+	// It is opaque to the store: the projects service seals it with the
+	// data directory's secret key. Only the server reads it back: the API
+	// shows whether one is set.
 	WebhookSecret []byte    `json:"webhook_secret"`
 	Created       time.Time `json:"created"`
 	// Head is the last commit of Branch the server saw, "" before the
