@@ -70,4 +70,17 @@ func TestRunOfAMirrorCommit(t *testing.T) {
 	if listed, _ := svc.cfg.Store.Runs(ctx, store.RunFilter{Project: "shop"}); len(listed) != 1 || listed[0].ID != id {
 		t.Errorf("runs of shop: %+v", listed)
 	}
+
+	// Its re-run is a run of the same project and branch.
+	again, err := svc.Start(ctx, StartRequest{Rerun: id, Jobs: 1, Trigger: "rerun by alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := svc.Wait(ctx, again); err != nil || res.Run.Status != store.Succeeded {
+		t.Fatalf("re-run: %+v, %v", res.Run, err)
+	}
+	r, _ = svc.cfg.Store.Run(ctx, again)
+	if r.Project != "shop" || r.Branch != "main" || r.Commit != commit || r.Trigger != "rerun by alice" {
+		t.Errorf("re-run recorded as %+v", r)
+	}
 }

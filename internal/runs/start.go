@@ -159,6 +159,14 @@ func (x *runner) rerun(ctx context.Context) error {
 		return invalidf("run %d is still %s", old.ID, old.Status)
 	}
 	x.req.Dir, x.req.Commit = old.Dir, old.Commit
+	if old.Trigger != "" && x.req.Project == "" {
+		// A server's run: its re-run stays a run of the server's project,
+		// on the branch its commit came in on.
+		x.req.Project = old.Project
+		if x.req.Branch == "" {
+			x.req.Branch = old.Branch
+		}
+	}
 	// A partial run is re-run as the same part of the pipeline.
 	x.req.Only, x.req.Skip = old.Selection.Only, old.Selection.Skip
 	switch {
