@@ -501,3 +501,33 @@ func TestAddListShowRemove(t *testing.T) {
 		t.Errorf("mirror dir of a removed project: %v", err)
 	}
 }
+
+func TestARequestWhoseRunCannotStartFailsWithTheReason(t *testing.T) {
+	f := newFixture(t)
+	repo := f.repo()
+	f.add(AddRequest{Name: "shop", Repo: repo})
+	f.open()
+	ctx := context.Background()
+	git(t, repo, "rm", "-q", "velocity.yml")
+	git(t, repo, "commit", "-q", "-m", "no pipeline")
+	broken := git(t, repo, "rev-parse", "HEAD")
+	git(t, repo, "revert", "--no-edit", "HEAD")
+	fixed := git(t, repo, "rev-parse", "HEAD")
+	bad, err := f.svc.Trigger(ctx, "shop", TriggerRequest{Ref: broken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Trigger(ctx, "shop", TriggerRequest{Ref: fixed}); err != nil {
+		t.Fatal(err)
+	}
+	f.start(f.svc)
+	// The queue goes on past the request that failed.
+	done := f.finished("shop", 1)
+	if done[0].Commit != fixed || done[0].Status != store.Succeeded {
+		t.Fatalf("run %+v", done[0])
+	}
+	r, err := f.store.Request(ctx, bad.ID)
+	if err != nil || r.State != store.RequestFailed || !strings.Contains(r.Reason, "velocity.yml") {
+		t.Fatalf("request of a commit without a pipeline: %+v, %v", r, err)
+	}
+}

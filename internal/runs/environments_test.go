@@ -112,3 +112,60 @@ stages:
 		t.Errorf("stages of staging and qa did not overlap:\n%s", data)
 	}
 }
+
+// A run cancelled while its stage waits for an environment ends at once,
+// the stage unrun, and the environment's holder is not disturbed.
+func TestCancelWhileWaitingForAnEnvironment(t *testing.T) {
+	svc := newService(t)
+	svc.cfg.Deploys = instantDeploys{}
+	gate := filepath.Join(t.TempDir(), "gate")
+	yml := `
+services:
+  web: { from: build/package, run: "true" }
+environments:
+  staging: {}
+stages:
+  - name: build
+    actions:
+      - { name: package, run: "touch out", outputs: [out] }
+  - name: staging
+    actions:
+      - { name: deploy, deploy: web, environment: staging }
+      - name: acceptance
+        needs: [deploy]
+        env: { GATE: "` + gate + `" }
+        run: while [ ! -f "$GATE" ]; do sleep 0.02; done
+`
+	ctx := context.Background()
+	holder, err := svc.Start(ctx, StartRequest{Dir: project(t, yml), Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _ := svc.Watch(ctx, holder, 0)
+	waitFor(t, events, func(e Event) bool { return e.AttemptStarted != nil && e.AttemptStarted.Action == "staging/acceptance" })
+	waiter, err := svc.Start(ctx, StartRequest{Dir: project(t, yml), Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _ = svc.Watch(ctx, waiter, 0)
+	waitFor(t, events, func(e Event) bool {
+		return e.Message != nil && strings.Contains(e.Message.Text, "waits for environment staging")
+	})
+	if err := svc.Cancel(ctx, waiter, false); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Wait(ctx, waiter)
+	if err != nil || res.Run.Status != store.Cancelled {
+		t.Fatalf("cancelled waiter: %+v, %v", res.Run, err)
+	}
+	acts, _ := svc.cfg.Store.Actions(ctx, waiter)
+	for _, a := range acts {
+		if a.Stage == "staging" && a.Status != store.Cancelled {
+			t.Errorf("%s/%s is %s, want cancelled", a.Stage, a.Name, a.Status)
+		}
+	}
+	os.WriteFile(gate, nil, 0o644)
+	if res, err := svc.Wait(ctx, holder); err != nil || res.Run.Status != store.Succeeded {
+		t.Fatalf("holder: %+v, %v", res.Run, err)
+	}
+}
