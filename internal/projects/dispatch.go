@@ -34,16 +34,22 @@ func (s *Service) Run(ctx context.Context) error {
 		}()
 	}
 	for {
-		if err := s.startDispatchers(ctx, &wg); err != nil {
+		var retry <-chan time.Time
+		if err := s.startDispatchers(ctx, &wg); err != nil && ctx.Err() == nil {
 			s.cfg.Log.Error("listing projects", "err", err)
+			retry = time.After(retryList)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-s.kick:
+		case <-retry:
 		}
 	}
 }
+
+// retryList is how soon Run lists the projects again after it failed to.
+const retryList = 5 * time.Second
 
 // startDispatchers starts a dispatcher for each project without one.
 func (s *Service) startDispatchers(ctx context.Context, wg *sync.WaitGroup) error {

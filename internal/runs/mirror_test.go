@@ -61,6 +61,10 @@ func TestRunOfAMirrorCommit(t *testing.T) {
 	if r.Project != "shop" || r.Commit != commit || r.Branch != "main" || r.Trigger != "push by alice" || r.Dir != mirror {
 		t.Errorf("run recorded as %+v", r)
 	}
+	// The project's workspaces are its own: named after its mirror.
+	if !strings.HasPrefix(filepath.Base(r.Workspace), "shop.git-") {
+		t.Errorf("workspace %s is not the mirror's", r.Workspace)
+	}
 	if got := strings.Join(outputLines(all), "\n"); !strings.Contains(got, "hello from shop on main") {
 		t.Errorf("output %q", got)
 	}
