@@ -344,6 +344,24 @@ func TestWebhookQueuesEachDeliveryOnce(t *testing.T) {
 		t.Fatalf("push to another branch: %+v, %v", res, err)
 	}
 
+	// A ping, and a tag: answered, nothing queued.
+	h, body = push("d-p", "main", c, hookSecret)
+	h.Set("X-GitHub-Event", "ping")
+	if res, err := f.svc.Webhook(ctx, trigger.GitHub, "shop", h, body); err != nil || res.Outcome != Pong {
+		t.Fatalf("ping: %+v, %v", res, err)
+	}
+	h, body = push("d-t", "main", c, hookSecret)
+	body = []byte(strings.Replace(string(body), "refs/heads/main", "refs/tags/v1", 1))
+	mac := hmac.New(sha256.New, hookSecret)
+	mac.Write(body)
+	h.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	if res, err := f.svc.Webhook(ctx, trigger.GitHub, "shop", h, body); err != nil || res.Outcome != Ignored {
+		t.Fatalf("tag push: %+v, %v", res, err)
+	}
+	if got := f.requests("shop"); len(got) != 0 {
+		t.Fatalf("ping and tag queued %+v", got)
+	}
+
 	// The same delivery twice: one request, recorded before the answer.
 	h, body = push("d-2", "main", c, hookSecret)
 	res, err = f.svc.Webhook(ctx, trigger.GitHub, "shop", h, body)
@@ -529,5 +547,33 @@ func TestARequestWhoseRunCannotStartFailsWithTheReason(t *testing.T) {
 	r, err := f.store.Request(ctx, bad.ID)
 	if err != nil || r.State != store.RequestFailed || !strings.Contains(r.Reason, "velocity.yml") {
 		t.Fatalf("request of a commit without a pipeline: %+v, %v", r, err)
+	}
+}
+
+// Two servers sharing one journal take each request once.
+func TestTwoDispatchersStartEachRequestOnce(t *testing.T) {
+	f := newFixture(t)
+	repo := f.repo()
+	f.add(AddRequest{Name: "shop", Repo: repo, Mode: Parallel})
+	f.open()
+	ctx := context.Background()
+	for range 4 {
+		if _, err := f.svc.Trigger(ctx, "shop", TriggerRequest{Ref: f.commit(repo)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.start(f.service())
+	f.start(f.service())
+	done := f.finished("shop", 4)
+	time.Sleep(300 * time.Millisecond)
+	if list, _ := f.store.Runs(ctx, store.RunFilter{Project: "shop"}); len(list) != 4 {
+		t.Fatalf("%d runs of 4 requests", len(list))
+	}
+	seen := map[string]bool{}
+	for _, r := range done {
+		if seen[r.Commit] {
+			t.Errorf("commit %s ran twice", r.Commit)
+		}
+		seen[r.Commit] = true
 	}
 }
