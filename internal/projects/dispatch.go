@@ -15,13 +15,6 @@ import (
 // dispatches requests, polls the projects that poll and fires schedules
 // until ctx is done.
 func (s *Service) Run(ctx context.Context) error {
-	// A request taken by a process that stopped before its run was
-	// recorded waits again: no trigger is lost.
-	if n, err := s.cfg.Store.ReturnUntaken(ctx, s.cfg.Now()); err != nil {
-		return err
-	} else if n > 0 {
-		s.cfg.Log.Info("requests taken before a stop wait again", "requests", n)
-	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if s.cfg.Schedules != nil {
@@ -89,24 +82,96 @@ type dispatcher struct {
 
 func (d *dispatcher) loop(ctx context.Context, poll time.Duration) {
 	defer d.stopped(ctx)
+	for {
+		lease, err := d.lease(ctx)
+		if err != nil {
+			return
+		}
+		gone := d.serve(ctx, lease, poll)
+		if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
+			d.s.cfg.Log.Warn("releasing the dispatch of a project", "project", d.name, "err", err)
+		}
+		if gone || ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// dispatchLease names the lease of a project's dispatcher.
+func dispatchLease(name string) string { return "project/" + name + "/dispatch" }
+
+// standby is how often a dispatcher whose project another process
+// dispatches asks again for the lease.
+const standby = 2 * time.Second
+
+// lease blocks until this process dispatches the project: one dispatcher
+// per project, so that a queued project runs one run at a time even when
+// several processes share the journal. It fails when ctx ends or the
+// project is gone.
+func (d *dispatcher) lease(ctx context.Context) (*store.KeptLease, error) {
+	st := d.s.cfg.Store
+	for {
+		if _, err := st.Project(ctx, d.name); err != nil {
+			return nil, err
+		}
+		k, err := store.KeepLease(ctx, st, dispatchLease(d.name), d.s.holder, store.KeepOptions{TTL: d.s.cfg.LeaseTTL})
+		if err == nil {
+			// A request taken by a dispatcher that stopped before its
+			// run was recorded waits again: no trigger is lost.
+			n, err := st.ReturnUntaken(ctx, d.name, d.s.cfg.Now())
+			if err != nil {
+				k.Release(context.WithoutCancel(ctx))
+				return nil, err
+			}
+			if n > 0 {
+				d.s.cfg.Log.Info("requests taken before a stop wait again", "project", d.name, "requests", n)
+			}
+			return k, nil
+		}
+		if !errors.Is(err, store.ErrLeaseHeld) {
+			d.s.cfg.Log.Error("taking the dispatch of a project", "project", d.name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(standby):
+		}
+	}
+}
+
+// rescan is how often a dispatcher looks for requests nobody woke it
+// for.
+const rescan = 5 * time.Second
+
+// serve dispatches while the lease is kept; gone reports that the
+// project was removed.
+func (d *dispatcher) serve(ctx context.Context, lease *store.KeptLease, poll time.Duration) (gone bool) {
 	var tick <-chan time.Time
 	if poll > 0 {
 		t := time.NewTicker(poll)
 		defer t.Stop()
 		tick = t.C
 	}
+	// Another process sharing the journal queues without waking this
+	// one: its requests are found by looking again now and then.
+	look := time.NewTicker(rescan)
+	defer look.Stop()
 	for {
 		err := d.step(ctx)
 		if errors.Is(err, store.ErrNotFound) {
-			return
+			return true
 		}
 		if err != nil && ctx.Err() == nil {
 			d.s.cfg.Log.Error("dispatching requests", "project", d.name, "err", err)
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
+		case <-lease.Lost():
+			d.s.cfg.Log.Warn("another process dispatches the project now", "project", d.name, "err", lease.Err())
+			return false
 		case <-d.wake:
+		case <-look.C:
 		case <-d.done:
 			d.busy = false
 		case <-tick:

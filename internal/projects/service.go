@@ -53,6 +53,9 @@ type Sealer interface {
 type Store interface {
 	store.Projects
 	store.Requests
+	// Leases keep one dispatcher per project among the processes that
+	// share the journal.
+	store.Leases
 	Runs(ctx context.Context, f store.RunFilter) ([]store.Run, error)
 }
 
@@ -78,12 +81,18 @@ type Config struct {
 	Now func() time.Time
 	// ShowRuns is how many recent runs Show lists; 0 is 20.
 	ShowRuns int
+	// LeaseTTL is how long a project's dispatcher lease outlives a
+	// process that died holding it, and so how long the requests of a
+	// crashed server wait before its successor starts them; 0 is 10s.
+	LeaseTTL time.Duration
 }
 
 // Service is the projects of one data directory. It is safe for
 // concurrent use.
 type Service struct {
 	cfg Config
+	// holder is this process's name in the dispatchers' leases.
+	holder string
 	// kick tells Run that a project was added.
 	kick chan struct{}
 	mu   sync.Mutex
@@ -104,7 +113,10 @@ func New(cfg Config) *Service {
 	if cfg.ShowRuns <= 0 {
 		cfg.ShowRuns = 20
 	}
-	return &Service{cfg: cfg, kick: make(chan struct{}, 1), wake: map[string]chan struct{}{}, dispatching: map[string]bool{}}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 10 * time.Second
+	}
+	return &Service{cfg: cfg, holder: store.NewHolder(), kick: make(chan struct{}, 1), wake: map[string]chan struct{}{}, dispatching: map[string]bool{}}
 }
 
 // validName is a project name: it names a directory, a URL path segment

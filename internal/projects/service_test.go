@@ -426,7 +426,7 @@ func TestWaitingRequestsStartAfterARestart(t *testing.T) {
 	f.open()
 	ctx := context.Background()
 	// The first process queued two requests and took one of them without
-	// starting its run, then stopped (it never ran its dispatcher).
+	// starting its run, then died holding the project's dispatch.
 	a, err := f.svc.Trigger(ctx, "shop", TriggerRequest{Ref: f.commit(repo)})
 	if err != nil {
 		t.Fatal(err)
@@ -436,6 +436,9 @@ func TestWaitingRequestsStartAfterARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := f.store.TakeRequest(ctx, a.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.AcquireLease(ctx, dispatchLease("shop"), "dead-host/1/x", time.Second, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	f.start(f.service())

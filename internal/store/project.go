@@ -130,8 +130,9 @@ type Requests interface {
 	// SupersedeRequests marks every waiting request of project older than
 	// request newer superseded with reason, and returns them.
 	SupersedeRequests(ctx context.Context, project string, newer int64, reason string, at time.Time) ([]Request, error)
-	// ReturnUntaken puts requests taken without a run back to waiting
-	// (their process stopped between taking them and starting the run),
-	// and returns how many.
-	ReturnUntaken(ctx context.Context, at time.Time) (int, error)
+	// ReturnUntaken puts the requests of project taken without a run
+	// back to waiting (their process stopped between taking them and
+	// starting the run), and returns how many. Only the one dispatcher of
+	// the project may call it.
+	ReturnUntaken(ctx context.Context, project string, at time.Time) (int, error)
 }

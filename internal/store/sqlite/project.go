@@ -304,10 +304,11 @@ func (s *Store) SupersedeRequests(ctx context.Context, project string, newer int
 }
 
 // ReturnUntaken implements store.Requests.
-func (s *Store) ReturnUntaken(ctx context.Context, at time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE requests SET state = 'waiting', updated = ? WHERE state = 'started' AND run = 0`, nanos(at))
+func (s *Store) ReturnUntaken(ctx context.Context, project string, at time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE requests SET state = 'waiting', updated = ? WHERE project = ? AND state = 'started' AND run = 0`,
+		nanos(at), project)
 	if err != nil {
-		return 0, fmt.Errorf("return untaken requests: %w", err)
+		return 0, fmt.Errorf("return untaken requests of %s: %w", project, err)
 	}
 	n, err := res.RowsAffected()
 	return int(n), err

@@ -300,8 +300,15 @@ func testRequestFailReturn(t *testing.T, s store.Requests) {
 	}
 	// A process stopped between taking a request and starting its run:
 	// the request waits again, the one with a run stays started.
-	if n, err := s.ReturnUntaken(ctx, projectT0); err != nil || n != 1 {
+	other := addRequest(t, s, "api", "c4", projectT0)
+	if err := s.TakeRequest(ctx, other, projectT0); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.ReturnUntaken(ctx, "web", projectT0); err != nil || n != 1 {
 		t.Fatalf("returned %d, %v; want 1", n, err)
+	}
+	if got, _ := s.Request(ctx, other); got.State != store.RequestStarted {
+		t.Errorf("a request of another project was returned: %+v", got)
 	}
 	if got := states(t, s, "web"); len(got) != 3 || got[1] != store.RequestWaiting || got[2] != store.RequestStarted {
 		t.Fatalf("states after return: %v", got)
