@@ -13,7 +13,8 @@ import (
 
 // Run starts the requests left waiting by an earlier process, then
 // dispatches requests, polls the projects that poll and fires schedules
-// until ctx is done.
+// until ctx is done. Each project has one dispatcher among the processes
+// sharing the journal (a lease); runs it started go on after Run returns.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -26,23 +27,22 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	// Projects added by another process sharing the journal kick no
+	// one here: they are found by listing again now and then.
+	look := time.NewTicker(rescan)
+	defer look.Stop()
 	for {
-		var retry <-chan time.Time
 		if err := s.startDispatchers(ctx, &wg); err != nil && ctx.Err() == nil {
 			s.cfg.Log.Error("listing projects", "err", err)
-			retry = time.After(retryList)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-s.kick:
-		case <-retry:
+		case <-look.C:
 		}
 	}
 }
-
-// retryList is how soon Run lists the projects again after it failed to.
-const retryList = 5 * time.Second
 
 // startDispatchers starts a dispatcher for each project without one.
 func (s *Service) startDispatchers(ctx context.Context, wg *sync.WaitGroup) error {
