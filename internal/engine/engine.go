@@ -140,6 +140,13 @@ type Engine struct {
 	// PortRange bounds the sidecars' ports (--port-range, port_range in
 	// velocity.yml); zero means any free port.
 	PortRange netport.Range
+	// Hold, when set, is called for each stage that is about to start
+	// (after its approval, before its first action), from the engine's
+	// goroutine. It blocks until the stage may go on and returns what to
+	// call once the stage, its finally actions included, has ended; an
+	// error (ctx's when it ended) stops the run there, the stage unrun.
+	// Runs use it to keep deploys of one environment apart.
+	Hold func(ctx context.Context, st *plan.Stage) (release func(), err error)
 }
 
 // Run is one execution of a plan.
@@ -304,7 +311,7 @@ func (x *execution) execute(ctx context.Context) (Outcome, error) {
 		}
 		res, err := x.gate(ctx, st)
 		if err == nil && res.status == store.Succeeded {
-			res, err = x.stage(ctx, st)
+			res, err = x.held(ctx, st)
 		}
 		if err != nil {
 			return Outcome{Status: store.Failed, Reason: err.Error()}, err
@@ -409,6 +416,25 @@ func (x *execution) gate(ctx context.Context, st *plan.Stage) (stageResult, erro
 		return stageResult{status: store.Failed, gated: true, reason: fmt.Sprintf("stage %q was not approved", st.Name)}, nil
 	}
 	return stageResult{status: store.Succeeded}, nil
+}
+
+// held runs a stage once Hold lets it, releasing the hold at its end.
+func (x *execution) held(ctx context.Context, st *plan.Stage) (stageResult, error) {
+	if x.Hold == nil {
+		return x.stage(ctx, st)
+	}
+	release, err := x.Hold(ctx, st)
+	switch {
+	case ctx.Err() != nil:
+		if err == nil {
+			release()
+		}
+		return stageResult{status: store.Cancelled, gated: true, reason: "run cancelled"}, nil
+	case err != nil:
+		return stageResult{status: store.Failed, gated: true, reason: fmt.Sprintf("stage %q: %v", st.Name, err)}, nil
+	}
+	defer release()
+	return x.stage(ctx, st)
 }
 
 // stage runs a stage's actions, then on_failure if they failed, then

@@ -8,13 +8,9 @@
 package projects
 
 import (
-	"context"
-	"errors"
-	"net/http"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/store"
-	"github.com/velocity-ci/velocity/internal/trigger"
 )
 
 // Mode is how a project's requests become runs, as CodePipeline's
@@ -121,55 +117,3 @@ type RefUpdate struct {
 	Before string `json:"before"`
 	After  string `json:"after"`
 }
-
-var errTodo = errors.New("projects: not built yet")
-
-// Service is the projects of one data directory.
-type Service struct{}
-
-// Add registers a project: it makes the bare mirror (cloning Repo when
-// set) and records the project. A name in use is fault.Conflict; a bad
-// name, mode or repository fault.Invalid.
-func (s *Service) Add(ctx context.Context, req AddRequest) (Project, error) {
-	return Project{}, errTodo
-}
-
-// List returns every project, by name.
-func (s *Service) List(ctx context.Context) ([]Project, error) { return nil, errTodo }
-
-// Show returns one project with its recent runs and waiting requests.
-func (s *Service) Show(ctx context.Context, name string) (Details, error) { return Details{}, errTodo }
-
-// Remove forgets a project and deletes its mirror; its runs stay in the
-// journal.
-func (s *Service) Remove(ctx context.Context, name string) error { return errTodo }
-
-// Trigger queues a run of the project at req.Ref and returns the request,
-// recorded durably before Trigger returns.
-func (s *Service) Trigger(ctx context.Context, name string, req TriggerRequest) (Request, error) {
-	return Request{}, errTodo
-}
-
-// Webhook handles one webhook delivery from provider for the project:
-// it verifies the signature with the project's secret (a bad or missing
-// one is fault.Unauthorised, and nothing is recorded), de-duplicates the
-// delivery id, filters by branch and queues a request for a push.
-func (s *Service) Webhook(ctx context.Context, provider trigger.Provider, name string, h http.Header, body []byte) (WebhookResult, error) {
-	return WebhookResult{}, errTodo
-}
-
-// Pushed is told by the built-in git remote which refs a push changed in
-// the project's mirror (by names the token that pushed); it queues a
-// request for the project's branch when that moved.
-func (s *Service) Pushed(ctx context.Context, name, by string, updates []RefUpdate) error {
-	return errTodo
-}
-
-// MirrorDir is the bare mirror of the project named name, for the git
-// remote to serve; fault.NotFound for an unknown project.
-func (s *Service) MirrorDir(ctx context.Context, name string) (string, error) { return "", errTodo }
-
-// Run starts the requests left waiting by an earlier process, then
-// dispatches requests, polls the projects that poll and fires schedules
-// until ctx is done.
-func (s *Service) Run(ctx context.Context) error { return errTodo }

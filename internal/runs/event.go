@@ -52,12 +52,14 @@ type Event struct {
 // RunStarted opens every stream: the run and the shape of what it
 // executes, so that a renderer needs no plan.
 type RunStarted struct {
-	Project   string  `json:"project"`
-	Commit    string  `json:"commit,omitempty"`
-	Branch    string  `json:"branch,omitempty"`
-	Dirty     bool    `json:"dirty,omitempty"`
-	Workspace string  `json:"workspace,omitempty"`
-	Stages    []Stage `json:"stages"`
+	Project   string `json:"project"`
+	Commit    string `json:"commit,omitempty"`
+	Branch    string `json:"branch,omitempty"`
+	Dirty     bool   `json:"dirty,omitempty"`
+	Workspace string `json:"workspace,omitempty"`
+	// Trigger says who or what started the run; "" for the command line.
+	Trigger string  `json:"trigger,omitempty"`
+	Stages  []Stage `json:"stages"`
 	// Selection is set for a partial run.
 	Selection *Selection `json:"selection,omitempty"`
 }

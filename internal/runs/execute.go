@@ -81,7 +81,7 @@ func (x *runner) deploys(ctx context.Context) error {
 // started is the RunStarted event of the run.
 func (x *runner) started() *RunStarted {
 	e := &RunStarted{Project: x.pipeline.Name, Commit: x.snap.Commit, Branch: x.snap.Branch, Dirty: x.snap.Dirty,
-		Workspace: x.snap.Dir, Stages: shape(x.plan, x.sel)}
+		Workspace: x.snap.Dir, Trigger: x.req.Trigger, Stages: shape(x.plan, x.sel)}
 	if x.sel != nil {
 		e.Selection = &Selection{Only: x.req.Only, Skip: x.req.Skip, Description: x.sel.String(),
 			Selected: x.sel.Len(), Total: x.plan.Len(), PulledIn: pulledIn(x.sel)}
@@ -93,6 +93,9 @@ func (x *runner) started() *RunStarted {
 func (x *runner) notes() {
 	f := x.feed
 	f.note("velocity: run %d of %s%s", x.run.ID, x.pipeline.Name, describeSnapshot(x.snap))
+	if x.req.Trigger != "" {
+		f.note("velocity: started by %s", x.req.Trigger)
+	}
 	if x.req.Note != "" {
 		f.note("velocity: %s", x.req.Note)
 	}
@@ -171,6 +174,7 @@ func (x *runner) engine() *engine.Engine {
 		Workflows:   x.workflows,
 		Ports:       x.picker,
 		PortRange:   x.ports,
+		Hold:        x.holdEnvironments,
 	}
 }
 

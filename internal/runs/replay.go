@@ -57,7 +57,7 @@ func (s *Service) replay(ctx context.Context, id int64) (*feed, error) {
 }
 
 func replayShape(d Details) *RunStarted {
-	e := &RunStarted{Project: d.Run.Project, Commit: d.Run.Commit, Branch: d.Run.Branch, Dirty: d.Run.Dirty, Workspace: d.Run.Workspace}
+	e := &RunStarted{Project: d.Run.Project, Commit: d.Run.Commit, Branch: d.Run.Branch, Dirty: d.Run.Dirty, Workspace: d.Run.Workspace, Trigger: d.Run.Trigger}
 	for _, a := range d.Actions {
 		if len(e.Stages) == 0 || e.Stages[len(e.Stages)-1].Index != a.StageIndex {
 			e.Stages = append(e.Stages, Stage{Index: a.StageIndex, Name: a.Stage})

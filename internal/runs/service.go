@@ -86,6 +86,8 @@ type Service struct {
 	// every event.
 	live     map[int64]*liveRun
 	finished []int64
+	// envs keeps deploy stages of one environment from running at once.
+	envs environments
 }
 
 // keptFinished is how many ended runs keep their full event stream in

@@ -63,6 +63,17 @@ type StartRequest struct {
 	// action executes again.
 	Rerun  int64 `json:"rerun,omitempty"`
 	Failed bool  `json:"failed,omitempty"`
+	// Trigger says who or what started the run, for its record ("push
+	// by alice", "poll"); "" for the command line.
+	Trigger string `json:"trigger,omitempty"`
+	// Project, when set, names the run's project in place of the name in
+	// velocity.yml: a team server's runs carry the server's project name,
+	// by which they are listed.
+	Project string `json:"project,omitempty"`
+	// Branch, when set, is recorded as the run's branch: a commit of a
+	// server's mirror is named by its id, and the branch it came in on
+	// is known only to the trigger.
+	Branch string `json:"branch,omitempty"`
 	// Definition is the working tree's velocity.yml as Validate read it
 	// moments before, so that a run reads and checks it once; nil: Start
 	// reads it. Used only without Commit and Rerun.
@@ -148,6 +159,14 @@ func (x *runner) rerun(ctx context.Context) error {
 		return invalidf("run %d is still %s", old.ID, old.Status)
 	}
 	x.req.Dir, x.req.Commit = old.Dir, old.Commit
+	if old.Trigger != "" && x.req.Project == "" {
+		// A server's run: its re-run stays a run of the server's project,
+		// on the branch its commit came in on.
+		x.req.Project = old.Project
+		if x.req.Branch == "" {
+			x.req.Branch = old.Branch
+		}
+	}
 	// A partial run is re-run as the same part of the pipeline.
 	x.req.Only, x.req.Skip = old.Selection.Only, old.Selection.Skip
 	switch {
@@ -195,7 +214,7 @@ func (x *runner) prepare(ctx context.Context) error {
 	x.shown = RelPath(filepath.Join(req.Dir, spec.FileName))
 	switch {
 	case req.Commit == "" && req.Definition != nil && req.Rerun == 0:
-		x.pipeline = req.Definition
+		x.pipeline = x.named(req.Definition)
 		var err error
 		if x.plan, x.sel, err = selectActions(x.pipeline, req.Only, req.Skip); err != nil {
 			return err
@@ -246,8 +265,20 @@ func (x *runner) define(path string) (err error) {
 	if x.pipeline, err = LoadPipeline(path, x.shown, x.req.Dir); err != nil {
 		return err
 	}
+	x.pipeline = x.named(x.pipeline)
 	x.plan, x.sel, err = selectActions(x.pipeline, x.req.Only, x.req.Skip)
 	return err
+}
+
+// named returns p under the project name the request gives, if any; p
+// itself is left alone (a caller's definition may be shared).
+func (x *runner) named(p *spec.Pipeline) *spec.Pipeline {
+	if x.req.Project == "" || x.req.Project == p.Name {
+		return p
+	}
+	renamed := *p
+	renamed.Name = x.req.Project
+	return &renamed
 }
 
 // snapshot brings the project's own stable workspace (the same path every
@@ -266,6 +297,9 @@ func (x *runner) snapshot(ctx context.Context, token string) error {
 			return invalidf("%v", err)
 		}
 		return fmt.Errorf("copy the project: %w", err)
+	}
+	if x.req.Branch != "" {
+		x.snap.Branch = x.req.Branch
 	}
 	x.svc.cfg.Logger.Debug("workspace synchronised", "dir", slot.Dir, "files", x.snap.Files, "written", x.snap.Written, "removed", x.snap.Removed, "at", time.Since(x.began))
 	x.tmp = x.svc.scratch(token)
@@ -289,7 +323,7 @@ func (x *runner) journal(ctx context.Context, lockPath string) error {
 	x.run = store.Run{
 		Project: x.pipeline.Name, Dir: x.req.Dir, Commit: x.snap.Commit, Branch: x.snap.Branch, Dirty: x.snap.Dirty,
 		Status: store.Running, Lock: lockPath, Workspace: x.snap.Dir, Created: time.Now(),
-		Selection: store.Selection{Only: x.req.Only, Skip: x.req.Skip},
+		Selection: store.Selection{Only: x.req.Only, Skip: x.req.Skip}, Trigger: x.req.Trigger,
 	}
 	var err error
 	x.run.ID, err = x.svc.cfg.Store.CreateRun(ctx, x.run, actions)

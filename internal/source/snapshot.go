@@ -132,7 +132,7 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 	}
 	defer dst.Close()
 
-	g, prefix, notGit, err := findRepo(ctx, dir)
+	g, prefix, notGit, err := findRepo(ctx, dir, opts.Rev != "")
 	if err != nil {
 		return snap, err
 	}
@@ -229,13 +229,15 @@ func prepareDest(dest string) (created bool, err error) {
 
 // findRepo finds the git work tree around dir. When there is none, notGit
 // says why in a few words; prefix is dir's path inside the repository
-// ("" at its top, else ending in "/").
-func findRepo(ctx context.Context, dir string) (g git, prefix, notGit string, err error) {
+// ("" at its top, else ending in "/"). With rev, a bare repository will
+// do too: a server's mirror of a project has no work tree, and a revision
+// is read from its objects alone.
+func findRepo(ctx context.Context, dir string, rev bool) (g git, prefix, notGit string, err error) {
 	if _, err := exec.LookPath("git"); err != nil {
 		return g, "", "git is not installed", nil
 	}
 	g = newGit(dir)
-	out, err := g.output(ctx, "rev-parse", "--is-inside-work-tree", "--show-prefix")
+	out, err := g.output(ctx, "rev-parse", "--is-inside-work-tree", "--is-bare-repository", "--show-prefix")
 	if err != nil {
 		var ge *gitError
 		if errors.As(err, &ge) && strings.Contains(ge.stderr, "not a git repository") {
@@ -243,8 +245,15 @@ func findRepo(ctx context.Context, dir string) (g git, prefix, notGit string, er
 		}
 		return g, "", "", fmt.Errorf("checking whether the project is in a git repository: %w", err)
 	}
-	inside, rest, _ := strings.Cut(string(out), "\n")
+	lines := strings.SplitN(string(out), "\n", 3)
+	for len(lines) < 3 {
+		lines = append(lines, "")
+	}
+	inside, bare, rest := lines[0], lines[1], lines[2]
 	if inside != "true" {
+		if rev && bare == "true" {
+			return g, "", "", nil
+		}
 		// Inside a .git directory or a bare repository: there is no work
 		// tree to list, only the files themselves.
 		return g, "", "not inside a git work tree", nil

@@ -317,6 +317,32 @@ func TestRevGetsCommittedContent(t *testing.T) {
 	}
 }
 
+// A server's mirror of a project is a bare repository: a commit of it
+// is copied from its objects, as from a work tree's repository.
+func TestRevOfBareRepository(t *testing.T) {
+	gitTest(t)
+	repo := newRepo(t)
+	write(t, repo, "a.txt", "one\n", 0o644)
+	first := commitAll(t, repo, "one")
+	write(t, repo, "a.txt", "two\n", 0o644)
+	second := commitAll(t, repo, "two")
+	bare := filepath.Join(t.TempDir(), "mirror.git")
+	run(t, filepath.Dir(bare), "clone", "-q", "--mirror", repo, bare)
+
+	snap, dest := take(t, bare, Options{Rev: first})
+	wantFiles(t, dest, map[string]string{"a.txt": "one\n"})
+	if snap.Commit != first || !snap.Git || snap.Dirty {
+		t.Errorf("snapshot = %+v, want commit %s", snap, first)
+	}
+	snap, _ = take(t, bare, Options{Rev: "main"})
+	if snap.Commit != second || snap.Branch != "main" {
+		t.Errorf("snapshot = %+v, want commit %s on main", snap, second)
+	}
+	if _, err := Take(context.Background(), bare, filepath.Join(t.TempDir(), "ws"), Options{Rev: "nope"}); !errors.Is(err, ErrUnknownRev) {
+		t.Errorf("unknown revision of a bare repository: %v, want ErrUnknownRev", err)
+	}
+}
+
 func TestUnknownRev(t *testing.T) {
 	gitTest(t)
 	repo := newRepo(t)

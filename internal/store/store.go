@@ -66,6 +66,10 @@ type Run struct {
 	// Selection is what a partial run was asked to run; zero for a run of
 	// the whole pipeline. Only the actions it took are the run's actions.
 	Selection Selection `json:"selection"`
+	// Trigger says who or what started the run ("push by alice",
+	// "webhook delivery 1234 (github, push by bob)", "poll"); "" for a
+	// run started from the command line.
+	Trigger string `json:"trigger"`
 }
 
 // Selection is the patterns of a partial run (velocity run NAME…,

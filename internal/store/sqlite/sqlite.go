@@ -208,10 +208,10 @@ func (s *Store) CreateRun(ctx context.Context, r store.Run, actions []store.Acti
 	var id int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`INSERT INTO runs (project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished, selection)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO runs (project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished, selection, trigger)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Project, r.Dir, r.Commit, r.Branch, boolInt(r.Dirty), string(r.Status), r.Reason, r.Lock, r.Workspace,
-			nanos(r.Created), nanos(r.Finished), encodeSelection(r.Selection))
+			nanos(r.Created), nanos(r.Finished), encodeSelection(r.Selection), r.Trigger)
 		if err != nil {
 			return err
 		}
@@ -322,7 +322,7 @@ func (s *Store) SetActions(ctx context.Context, runID int64, keys []store.Key, s
 	return nil
 }
 
-const runColumns = `id, project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished, selection`
+const runColumns = `id, project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished, selection, trigger`
 
 // selectionVersion is the format of the runs.selection column.
 const selectionVersion = 1
@@ -361,7 +361,7 @@ func scanRun(row interface{ Scan(...any) error }) (store.Run, error) {
 	var dirty int
 	var status, selection string
 	var created, finished int64
-	err := row.Scan(&r.ID, &r.Project, &r.Dir, &r.Commit, &r.Branch, &dirty, &status, &r.Reason, &r.Lock, &r.Workspace, &created, &finished, &selection)
+	err := row.Scan(&r.ID, &r.Project, &r.Dir, &r.Commit, &r.Branch, &dirty, &status, &r.Reason, &r.Lock, &r.Workspace, &created, &finished, &selection, &r.Trigger)
 	if err == nil {
 		r.Selection, err = decodeSelection(selection)
 	}

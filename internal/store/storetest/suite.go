@@ -180,6 +180,7 @@ func newRun(t *testing.T, s store.Store, project string) int64 {
 	id, err := s.CreateRun(ctx, store.Run{
 		Project: project, Dir: "/src/" + project, Commit: "abc", Branch: "main", Dirty: true,
 		Status: store.Running, Lock: "/locks/x", Workspace: "/data/workspaces/" + project, Created: time.Unix(100, 0),
+		Trigger: "push by alice",
 	}, actions())
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +195,7 @@ func testLifecycle(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	if r.Project != "p" || r.Commit != "abc" || !r.Dirty || r.Status != store.Running || !r.Created.Equal(time.Unix(100, 0)) ||
-		r.Workspace != "/data/workspaces/p" {
+		r.Workspace != "/data/workspaces/p" || r.Trigger != "push by alice" {
 		t.Errorf("run %+v", r)
 	}
 	acts, err := s.Actions(ctx, id)
