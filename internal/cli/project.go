@@ -92,7 +92,7 @@ func (a *app) projectAdd(ctx context.Context, h *home.Home, name string, o proje
 		}
 		req.WebhookSecret = secret
 	}
-	svc, err := h.Projects(ctx)
+	svc, _, err := h.Projects(nil)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func (a *app) projectListCmd() *cobra.Command {
 		Short: "List projects with their branch, mode and last commit seen",
 		Args:  cobra.NoArgs,
 		RunE: a.withHome(func(ctx context.Context, h *home.Home, _ []string) error {
-			svc, err := h.Projects(ctx)
+			svc, _, err := h.Projects(nil)
 			if err != nil {
 				return err
 			}
@@ -175,7 +175,7 @@ func (a *app) projectShowCmd() *cobra.Command {
 		Short: "Show a project, its recent runs and the commits waiting to run",
 		Args:  cobra.ExactArgs(1),
 		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
-			svc, err := h.Projects(ctx)
+			svc, _, err := h.Projects(nil)
 			if err != nil {
 				return err
 			}
@@ -208,7 +208,7 @@ func (a *app) printProject(d projects.Details) {
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	for _, r := range d.Runs {
-		fmt.Fprintf(tw, "  #%d\t%s\t%s\t%s\t%s\n", r.ID, r.Status, short(r.Commit), r.Created.Local().Format(time.DateTime), "")
+		fmt.Fprintf(tw, "  #%d\t%s\t%s\t%s\t%s\n", r.ID, r.Status, short(r.Commit), r.Created.Local().Format(time.DateTime), r.Trigger)
 	}
 	tw.Flush()
 }
@@ -219,7 +219,7 @@ func (a *app) projectRemoveCmd() *cobra.Command {
 		Short: "Remove a project and its mirror (its runs stay in the journal)",
 		Args:  cobra.ExactArgs(1),
 		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
-			svc, err := h.Projects(ctx)
+			svc, _, err := h.Projects(nil)
 			if err != nil {
 				return err
 			}
@@ -239,7 +239,7 @@ func (a *app) projectRunCmd() *cobra.Command {
 		Short: "Queue a run of a project at its branch's head (or at --ref); velocity serve starts it",
 		Args:  cobra.ExactArgs(1),
 		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
-			svc, err := h.Projects(ctx)
+			svc, _, err := h.Projects(nil)
 			if err != nil {
 				return err
 			}

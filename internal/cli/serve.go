@@ -16,6 +16,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/access"
 	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/netport"
+	"github.com/velocity-ci/velocity/internal/projects"
 	"github.com/velocity-ci/velocity/internal/releases"
 	"github.com/velocity-ci/velocity/internal/runs"
 )
@@ -124,7 +125,18 @@ func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 		return err
 	}
 	defer stopAPI()
-	apiURL, stopNet, err := a.listen(ctx, h, o.listen, host, runsSvc, cancel)
+	// Projects' queues, polling and schedules start runs here too.
+	projectsSvc, _, err := h.Projects(runsSvc)
+	if err != nil {
+		return err
+	}
+	projectsDone := make(chan struct{})
+	go func() {
+		defer close(projectsDone)
+		projectsSvc.Run(ctx)
+	}()
+	defer func() { cancel(); <-projectsDone }()
+	apiURL, stopNet, err := a.listen(ctx, h, o.listen, host, runsSvc, projectsSvc, cancel)
 	if err != nil {
 		return err
 	}
@@ -145,11 +157,11 @@ func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 
 // listen serves the API on the network when --listen asks so; the URL
 // is "" when it does not.
-func (a *app) listen(ctx context.Context, h *home.Home, cfg home.ListenConfig, host *releases.Host, runsSvc *runs.Service, shutdown func()) (string, func(), error) {
+func (a *app) listen(ctx context.Context, h *home.Home, cfg home.ListenConfig, host *releases.Host, runsSvc *runs.Service, projectsSvc *projects.Service, shutdown func()) (string, func(), error) {
 	if cfg.Addr == "" {
 		return "", func() {}, nil
 	}
-	url, stop, err := h.Listen(ctx, cfg, host, runsSvc, nil, shutdown)
+	url, stop, err := h.Listen(ctx, cfg, host, runsSvc, projectsSvc, shutdown)
 	if err != nil {
 		return "", nil, userError(err)
 	}

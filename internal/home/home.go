@@ -53,6 +53,9 @@ type Journal interface {
 	store.Leases
 	store.Tokens
 	store.StateMachines
+	store.Projects
+	store.Requests
+	store.ScheduleFires
 }
 
 // Open opens the data directory of cfg and settles runs whose owner died

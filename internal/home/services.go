@@ -4,15 +4,21 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"runtime"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/executions"
 	"github.com/velocity-ci/velocity/internal/executor/local"
 	"github.com/velocity-ci/velocity/internal/fault"
+	"github.com/velocity-ci/velocity/internal/mirror"
 	"github.com/velocity-ci/velocity/internal/projects"
 	"github.com/velocity-ci/velocity/internal/releases"
 	"github.com/velocity-ci/velocity/internal/runs"
+	"github.com/velocity-ci/velocity/internal/secret"
 	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/trigger"
 )
 
 // Runs is the runs service of the data directory, with what executing
@@ -160,7 +166,48 @@ func (h *Home) Catalog() *releases.Catalog {
 	}
 }
 
-// Projects is the projects service of the data directory.
-func (h *Home) Projects(ctx context.Context) (*projects.Service, error) {
-	return &projects.Service{}, nil
+// Projects is the projects service of the data directory. With runsSvc
+// (velocity serve's runs service) its Run starts the runs of the queues
+// and fires schedules through sched; without, it adds, lists and queues
+// only, and the requests wait for a server.
+func (h *Home) Projects(runsSvc *runs.Service) (*projects.Service, *trigger.Scheduler, error) {
+	seal, err := secret.Open(h.Dir, h.cfg.Getenv("VELOCITY_SECRET_KEY"))
+	if err != nil {
+		return nil, nil, err
+	}
+	var runner projects.Runner
+	if runsSvc != nil {
+		runner = runsSvc
+	}
+	var svc *projects.Service
+	sched := &trigger.Scheduler{
+		Fires: h.Store,
+		List: func(ctx context.Context) ([]trigger.Entry, error) {
+			entries, problems, err := svc.Schedules(ctx)
+			for _, p := range problems {
+				h.cfg.Log.Warn("a project's schedules cannot be read", "problem", p)
+			}
+			return entries, err
+		},
+		Fire: func(ctx context.Context, e trigger.Entry, due time.Time, missed bool) error {
+			return svc.Fire(ctx, e, due, missed)
+		},
+		Log: h.cfg.Log,
+	}
+	cfg := projects.Config{
+		Store:   h.Store,
+		Runs:    runner,
+		Mirrors: mirror.Mirrors{Dir: filepath.Join(h.Dir, "mirrors"), Log: h.cfg.Log},
+		Sealer:  seal,
+		// A server's runs are its own: as many actions at once as it has
+		// cores, like velocity run, and deploys go to its host.
+		Template: runs.StartRequest{Jobs: runtime.NumCPU(), NoServe: true},
+		Changed:  sched.Refresh,
+		Log:      h.cfg.Log,
+	}
+	if runsSvc != nil {
+		cfg.Schedules = sched.Run
+	}
+	svc = projects.New(cfg)
+	return svc, sched, nil
 }

@@ -31,6 +31,8 @@ type Mirrors interface {
 	Resolve(ctx context.Context, name, ref string) (string, error)
 	// Heads maps each branch ("refs/heads/main") to its commit.
 	Heads(ctx context.Context, name string) (map[string]string, error)
+	// File is the file at path in commit; fault.NotFound when absent.
+	File(ctx context.Context, name, commit, path string) ([]byte, error)
 	// Remove deletes the mirror.
 	Remove(name string) error
 }
@@ -75,6 +77,9 @@ type Config struct {
 	// Schedules, when set, is run by Run beside the dispatchers until
 	// its ctx ends (the scheduler's loop, which queues with Trigger).
 	Schedules func(ctx context.Context) error
+	// Changed, when set, is called after a project was added or removed
+	// or its branch moved: what its schedules are may have changed.
+	Changed func()
 	// Log receives what happens to requests; nil: slog.Default().
 	Log *slog.Logger
 	// Now is the clock of records; nil: time.Now.
@@ -192,6 +197,7 @@ func (s *Service) Add(ctx context.Context, req AddRequest) (Project, error) {
 	case s.kick <- struct{}{}:
 	default:
 	}
+	s.changed()
 	return shown(rec), nil
 }
 
@@ -273,6 +279,7 @@ func (s *Service) Remove(ctx context.Context, name string) error {
 		return fmt.Errorf("project %s is forgotten, but its mirror stays: %w", name, err)
 	}
 	s.cfg.Log.Info("project removed", "project", name)
+	s.changed()
 	return nil
 }
 
@@ -283,4 +290,10 @@ func (s *Service) MirrorDir(ctx context.Context, name string) (string, error) {
 		return "", err
 	}
 	return s.cfg.Mirrors.Path(name), nil
+}
+
+func (s *Service) changed() {
+	if s.cfg.Changed != nil {
+		s.cfg.Changed()
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/executor/local"
 	"github.com/velocity-ci/velocity/internal/fault"
+	"github.com/velocity-ci/velocity/internal/mirror"
 	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/secret"
 	"github.com/velocity-ci/velocity/internal/store"
@@ -75,7 +76,7 @@ func (f *fixture) service() *Service {
 		f.t.Fatal(err)
 	}
 	return New(Config{
-		Store: f.store, Runs: f.runs, Mirrors: gitMirrors{dir: filepath.Join(f.data, "mirrors")}, Sealer: sealer,
+		Store: f.store, Runs: f.runs, Mirrors: mirror.Mirrors{Dir: filepath.Join(f.data, "mirrors")}, Sealer: sealer,
 		Template: runs.StartRequest{Jobs: 2}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 }

@@ -165,6 +165,7 @@ func (s *Service) sawHead(ctx context.Context, name, head string) {
 	if err := s.cfg.Store.SetProjectHead(ctx, name, head); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.cfg.Log.Warn("recording the head of a project", "project", name, "err", err)
 	}
+	s.changed()
 }
 
 // Pushed is told by the built-in git remote which refs a push changed in
