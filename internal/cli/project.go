@@ -60,7 +60,7 @@ secret forges sign their webhooks with; without one, webhooks are refused.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.req.Repo, "repo", "", "the repository: a URL git can fetch or a path on this machine")
-	f.StringVar(&o.req.Branch, "branch", "main", "the branch whose commits start runs")
+	f.StringVar(&o.req.Branch, "branch", "", "the branch whose commits start runs (default main, or the repository's only branch, or master)")
 	f.DurationVar(&o.req.Poll, "poll", 0, "fetch the repository this often (e.g. 1m) and run each new head; 0 does not poll")
 	f.StringVar(&o.mode, "mode", string(projects.Queued), "queued, superseded or parallel")
 	f.StringVar(&o.secretFile, "webhook-secret-file", "", "read the webhooks' secret from `FILE` (- for standard input)")
@@ -108,6 +108,9 @@ func (a *app) projectAdd(ctx context.Context, h *home.Home, name string, o proje
 		fmt.Fprintf(a.stderr, ", polled every %s", p.Poll)
 	}
 	fmt.Fprintln(a.stderr, ")")
+	if p.Head == "" && req.Repo != "" {
+		fmt.Fprintf(a.stderr, "velocity: warning: the repository has no branch %s yet; runs start once it has commits (give --branch for another)\n", p.Branch)
+	}
 	fmt.Fprintf(a.stderr, "  push:     git push http://HOST:PORT/git/%s.git %s   (a developer token as password)\n", p.Name, p.Branch)
 	if p.Webhooks {
 		fmt.Fprintf(a.stderr, "  webhooks: /hooks/github/%[1]s, /hooks/gitlab/%[1]s or /hooks/gitea/%[1]s\n", p.Name)

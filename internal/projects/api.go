@@ -35,7 +35,8 @@ type AddRequest struct {
 	// Repo is a URL git can fetch, or a path on the server; "" makes a
 	// project fed only by pushes to the built-in remote.
 	Repo string `json:"repo"`
-	// Branch is the branch whose commits start runs; "" is "main".
+	// Branch is the branch whose commits start runs; "" is main, or the
+	// repository's only branch, or master when it has no main.
 	Branch string `json:"branch,omitempty"`
 	// Poll, when not zero, fetches Repo that often and starts a run for
 	// each new head of Branch.

@@ -92,3 +92,17 @@ func TestScheduleFiresARunOfTheBranchHead(t *testing.T) {
 		t.Errorf("%d requests after the catch-up, want 2", n)
 	}
 }
+
+// TestAddFollowsTheRepositorysOnlyBranch: without --branch, a project
+// whose repository has no main follows its only branch.
+func TestAddFollowsTheRepositorysOnlyBranch(t *testing.T) {
+	f := newFixture(t)
+	repo := f.scheduledRepo()
+	git(t, repo, "branch", "-m", "main", "trunk")
+	if p := f.add(AddRequest{Name: "trunk", Repo: repo}); p.Branch != "trunk" || p.Head != git(t, repo, "rev-parse", "HEAD") {
+		t.Errorf("project: %+v", p)
+	}
+	if p := f.add(AddRequest{Name: "pushed"}); p.Branch != "main" || p.Head != "" {
+		t.Errorf("push-only project: %+v", p)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -155,11 +156,10 @@ func (s *Service) Add(ctx context.Context, req AddRequest) (Project, error) {
 	if !req.Mode.valid() {
 		return Project{}, fault.Invalidf("mode %q: use queued, superseded or parallel", req.Mode)
 	}
-	if req.Branch == "" {
-		req.Branch = "main"
-	}
-	if err := trigger.CheckBranch(req.Branch); err != nil {
-		return Project{}, err
+	if req.Branch != "" {
+		if err := trigger.CheckBranch(req.Branch); err != nil {
+			return Project{}, err
+		}
 	}
 	switch {
 	case req.Poll < 0 || req.Poll > 0 && req.Poll < minPoll:
@@ -179,13 +179,18 @@ func (s *Service) Add(ctx context.Context, req AddRequest) (Project, error) {
 	if err := s.cfg.Mirrors.Create(ctx, req.Name, req.Repo); err != nil {
 		return Project{}, fmt.Errorf("project %s: %w", req.Name, err)
 	}
+	heads, err := s.cfg.Mirrors.Heads(ctx, req.Name)
+	if err != nil {
+		s.cfg.Log.Warn("listing the branches of a new project", "project", req.Name, "err", err)
+	}
+	if req.Branch == "" {
+		req.Branch = defaultBranch(heads)
+	}
 	rec := store.Project{Name: req.Name, Repo: req.Repo, Branch: req.Branch, Poll: req.Poll, Mode: string(req.Mode),
 		WebhookSecret: secret, Created: s.cfg.Now()}
 	// The branch's head now is what polling compares with: adding a
 	// project starts no run, its next commit does.
-	if heads, err := s.cfg.Mirrors.Heads(ctx, req.Name); err == nil {
-		rec.Head = heads["refs/heads/"+req.Branch]
-	}
+	rec.Head = heads["refs/heads/"+req.Branch]
 	if err := s.cfg.Store.CreateProject(ctx, rec); err != nil {
 		if rerr := s.cfg.Mirrors.Remove(req.Name); rerr != nil {
 			s.cfg.Log.Warn("the mirror of a project that could not be recorded stays", "project", req.Name, "err", rerr)
@@ -199,6 +204,24 @@ func (s *Service) Add(ctx context.Context, req AddRequest) (Project, error) {
 	}
 	s.changed()
 	return shown(rec), nil
+}
+
+// defaultBranch is the branch a project follows when none is given:
+// main, else the repository's only branch, else master, else main (an
+// empty repository, fed by pushes).
+func defaultBranch(heads map[string]string) string {
+	if _, ok := heads["refs/heads/main"]; ok || len(heads) == 0 {
+		return "main"
+	}
+	if len(heads) == 1 {
+		for ref := range heads {
+			return strings.TrimPrefix(ref, "refs/heads/")
+		}
+	}
+	if _, ok := heads["refs/heads/master"]; ok {
+		return "master"
+	}
+	return "main"
 }
 
 // sealPurpose binds a project's sealed webhook secret to the project.
