@@ -15,6 +15,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/home"
 	"github.com/velocity-ci/velocity/internal/projects"
+	"github.com/velocity-ci/velocity/internal/server"
 )
 
 // projectCmd manages the projects of velocity serve on the data
@@ -54,8 +55,14 @@ at a time, in order), superseded (a newer commit replaces one still
 waiting) or parallel. --webhook-secret-file (- for standard input) sets the
 secret forges sign their webhooks with; without one, webhooks are refused.`,
 		Args: cobra.ExactArgs(1),
-		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
-			return a.projectAdd(ctx, h, args[0], o)
+		RunE: a.orRemote(a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
+			svc, _, err := h.Projects(nil)
+			if err != nil {
+				return err
+			}
+			return a.projectAdd(ctx, args[0], o, true, svc.Add)
+		}), func(ctx context.Context, c *server.Client, args []string) error {
+			return a.projectAdd(ctx, args[0], o, false, c.AddProject)
 		}),
 	}
 	f := cmd.Flags()
@@ -67,13 +74,17 @@ secret forges sign their webhooks with; without one, webhooks are refused.`,
 	return cmd
 }
 
-func (a *app) projectAdd(ctx context.Context, h *home.Home, name string, o projectAddOptions) error {
+// projectAdd adds a project with add: the data directory's service
+// (local: a relative path is made absolute, the server does not share
+// this working directory) or VELOCITY_SERVER's API (where a path names
+// one on the server).
+func (a *app) projectAdd(ctx context.Context, name string, o projectAddOptions, local bool, add func(context.Context, projects.AddRequest) (projects.Project, error)) error {
 	req := o.req
 	req.Name, req.Mode = name, projects.Mode(o.mode)
 	if o.req.Poll < 0 {
 		return usageError("--poll must not be negative")
 	}
-	if req.Repo != "" && !strings.Contains(req.Repo, "://") && !strings.Contains(req.Repo, "@") {
+	if local && req.Repo != "" && !strings.Contains(req.Repo, "://") && !strings.Contains(req.Repo, "@") {
 		// A path is kept absolute: the server does not share this
 		// command's working directory.
 		abs, err := filepath.Abs(filepath.Join(a.dir, req.Repo))
@@ -92,14 +103,10 @@ func (a *app) projectAdd(ctx context.Context, h *home.Home, name string, o proje
 		}
 		req.WebhookSecret = secret
 	}
-	svc, _, err := h.Projects(nil)
-	if err != nil {
-		return err
-	}
 	if req.Repo != "" {
 		fmt.Fprintf(a.stderr, "velocity: mirroring %s…\n", req.Repo)
 	}
-	p, err := svc.Add(ctx, req)
+	p, err := add(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -149,7 +156,7 @@ func (a *app) projectListCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List projects with their branch, mode and last commit seen",
 		Args:  cobra.NoArgs,
-		RunE: a.withHome(func(ctx context.Context, h *home.Home, _ []string) error {
+		RunE: a.orRemote(a.withHome(func(ctx context.Context, h *home.Home, _ []string) error {
 			svc, _, err := h.Projects(nil)
 			if err != nil {
 				return err
@@ -158,18 +165,28 @@ func (a *app) projectListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(list) == 0 {
-				fmt.Fprintln(a.stdout, "no projects yet: add one with 'velocity project add NAME --repo URL'")
-				return nil
+			return a.printProjects(list)
+		}), func(ctx context.Context, c *server.Client, _ []string) error {
+			list, err := c.Projects(ctx)
+			if err != nil {
+				return err
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tBRANCH\tMODE\tPOLL\tWEBHOOKS\tHEAD\tREPOSITORY")
-			for _, p := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Branch, p.Mode, pollText(p.Poll), yesNo(p.Webhooks), short(p.Head), orDash(p.Repo))
-			}
-			return tw.Flush()
+			return a.printProjects(list)
 		}),
 	}
+}
+
+func (a *app) printProjects(list []projects.Project) error {
+	if len(list) == 0 {
+		fmt.Fprintln(a.stdout, "no projects yet: add one with 'velocity project add NAME --repo URL'")
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tBRANCH\tMODE\tPOLL\tWEBHOOKS\tHEAD\tREPOSITORY")
+	for _, p := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Branch, p.Mode, pollText(p.Poll), yesNo(p.Webhooks), short(p.Head), orDash(p.Repo))
+	}
+	return tw.Flush()
 }
 
 func (a *app) projectShowCmd() *cobra.Command {
@@ -177,12 +194,19 @@ func (a *app) projectShowCmd() *cobra.Command {
 		Use:   "show NAME",
 		Short: "Show a project, its recent runs and the commits waiting to run",
 		Args:  cobra.ExactArgs(1),
-		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
+		RunE: a.orRemote(a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
 			svc, _, err := h.Projects(nil)
 			if err != nil {
 				return err
 			}
 			d, err := svc.Show(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			a.printProject(d)
+			return nil
+		}), func(ctx context.Context, c *server.Client, args []string) error {
+			d, err := c.Project(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -221,12 +245,18 @@ func (a *app) projectRemoveCmd() *cobra.Command {
 		Use:   "remove NAME",
 		Short: "Remove a project and its mirror (its runs stay in the journal)",
 		Args:  cobra.ExactArgs(1),
-		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
+		RunE: a.orRemote(a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
 			svc, _, err := h.Projects(nil)
 			if err != nil {
 				return err
 			}
 			if err := svc.Remove(ctx, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "velocity: project %s removed\n", args[0])
+			return nil
+		}), func(ctx context.Context, c *server.Client, args []string) error {
+			if err := c.RemoveProject(ctx, args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "velocity: project %s removed\n", args[0])
@@ -241,7 +271,7 @@ func (a *app) projectRunCmd() *cobra.Command {
 		Use:   "run NAME [--ref REF]",
 		Short: "Queue a run of a project at its branch's head (or at --ref); velocity serve starts it",
 		Args:  cobra.ExactArgs(1),
-		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
+		RunE: a.orRemote(a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
 			svc, _, err := h.Projects(nil)
 			if err != nil {
 				return err
@@ -255,6 +285,13 @@ func (a *app) projectRunCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "velocity: queued %s at %s (request %d); velocity serve starts it\n", args[0], short(q.Commit), q.ID)
+			return nil
+		}), func(ctx context.Context, c *server.Client, args []string) error {
+			q, err := c.TriggerProject(ctx, args[0], ref)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "velocity: queued %s at %s (request %d, %s)\n", args[0], short(q.Commit), q.ID, q.Trigger)
 			return nil
 		}),
 	}
