@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/velocity-ci/velocity/internal/executions"
@@ -80,18 +81,45 @@ type stateMachineItem struct {
 	CreationDate    *epoch `json:"creationDate"`
 }
 
+// listStateMachines pages through the state machines by name; a token
+// continues after the last name of its page.
 func (h *Handler) listStateMachines(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		MaxResults int    `json:"maxResults"`
+		NextToken  string `json:"nextToken"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	size, err := pageSize(in.MaxResults)
+	if err != nil {
+		return nil, err
+	}
+	request := requestDigest("ListStateMachines")
+	after, err := readToken(in.NextToken, request)
+	if err != nil {
+		return nil, err
+	}
 	ms, err := h.StateMachines.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	items := make([]stateMachineItem, len(ms))
-	for i, m := range ms {
-		items[i] = stateMachineItem{m.ARN, m.Name, standard, when(m.Created)}
+	if after != "" {
+		ms = slices.DeleteFunc(ms, func(m store.StateMachine) bool { return m.Name <= after })
 	}
-	return struct {
+	var out struct {
 		StateMachines []stateMachineItem `json:"stateMachines"`
-	}{items}, nil
+		NextToken     *string            `json:"nextToken,omitempty"`
+	}
+	if len(ms) > size {
+		ms = ms[:size]
+		out.NextToken = nextToken(request, ms[size-1].Name)
+	}
+	out.StateMachines = make([]stateMachineItem, len(ms))
+	for i, m := range ms {
+		out.StateMachines[i] = stateMachineItem{m.ARN, m.Name, standard, when(m.Created)}
+	}
+	return out, nil
 }
 
 func (h *Handler) updateStateMachine(ctx context.Context, body []byte) (any, error) {
