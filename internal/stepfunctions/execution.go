@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -43,42 +44,12 @@ func status(s store.ExecutionStatus) string {
 }
 
 func (h *Handler) startExecution(ctx context.Context, body []byte) (any, error) {
-	var in struct {
-		StateMachineArn string `json:"stateMachineArn"`
-		Name            string `json:"name"`
-		Input           string `json:"input"`
-	}
+	var in startRequest
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if err := checkARN(in.StateMachineArn, "stateMachine"); err != nil {
-		return nil, err
-	}
-	m, err := h.StateMachines.Describe(ctx, in.StateMachineArn)
+	_, run, err := h.start(ctx, in, "")
 	if err != nil {
-		return nil, err
-	}
-	def, err := h.StateMachines.Definition(m)
-	if err != nil {
-		return nil, err
-	}
-	if in.Input == "" {
-		in.Input = "{}"
-	}
-	input, err := executions.CompactJSON([]byte(in.Input))
-	if err != nil {
-		return nil, &apiError{"InvalidExecutionInput", "the input is not JSON: " + err.Error(), http.StatusBadRequest}
-	}
-	if len(input) > executions.MaxPayloadBytes {
-		return nil, &apiError{"InvalidExecutionInput", "the input is larger than 256 KiB", http.StatusBadRequest}
-	}
-	run, err := h.Executions.Start(ctx, executions.StartRequest{
-		Dir: h.StateMachines.Dir, Definition: def, Input: input, Name: in.Name, StateMachine: m.Name, ConcurrencyLimit: 1,
-	})
-	if err != nil {
-		if errors.Is(err, executions.ErrInvalid) && !errors.Is(err, store.ErrExists) {
-			return nil, &apiError{"InvalidName", err.Error(), http.StatusBadRequest}
-		}
 		return nil, err
 	}
 	run.Background(executions.Progress{})
@@ -86,6 +57,129 @@ func (h *Handler) startExecution(ctx context.Context, body []byte) (any, error) 
 		ExecutionArn string `json:"executionArn"`
 		StartDate    *epoch `json:"startDate"`
 	}{run.Execution.ARN, when(run.Execution.Created)}, nil
+}
+
+// startRequest is the request of StartExecution and StartSyncExecution.
+type startRequest struct {
+	StateMachineArn string `json:"stateMachineArn"`
+	Name            string `json:"name"`
+	Input           string `json:"input"`
+}
+
+// start records an execution of the state machine a request names, of
+// type typ when not empty, for the caller to run.
+func (h *Handler) start(ctx context.Context, in startRequest, typ string) (store.StateMachine, *executions.Run, error) {
+	if err := checkARN(in.StateMachineArn, "stateMachine"); err != nil {
+		return store.StateMachine{}, nil, err
+	}
+	m, err := h.StateMachines.Describe(ctx, in.StateMachineArn)
+	if err != nil {
+		return m, nil, err
+	}
+	if typ != "" && executions.TypeOf(m) != typ {
+		return m, nil, &apiError{"StateMachineTypeNotSupported",
+			fmt.Sprintf("%s is a %s state machine; only %s ones run synchronously: start it with StartExecution", m.ARN, executions.TypeOf(m), typ),
+			http.StatusBadRequest}
+	}
+	def, err := h.StateMachines.Definition(m)
+	if err != nil {
+		return m, nil, err
+	}
+	if in.Input == "" {
+		in.Input = "{}"
+	}
+	input, err := executions.CompactJSON([]byte(in.Input))
+	if err != nil {
+		return m, nil, &apiError{"InvalidExecutionInput", "the input is not JSON: " + err.Error(), http.StatusBadRequest}
+	}
+	if len(input) > executions.MaxPayloadBytes {
+		return m, nil, &apiError{"InvalidExecutionInput", "the input is larger than 256 KiB", http.StatusBadRequest}
+	}
+	run, err := h.Executions.Start(ctx, executions.StartRequest{
+		Dir: h.StateMachines.Dir, Definition: def, Input: input, Name: in.Name, StateMachine: m.Name, ConcurrencyLimit: 1,
+	})
+	if err != nil {
+		if errors.Is(err, executions.ErrInvalid) && !errors.Is(err, store.ErrExists) {
+			return m, nil, &apiError{"InvalidName", err.Error(), http.StatusBadRequest}
+		}
+		return m, nil, err
+	}
+	return m, run, nil
+}
+
+// startSyncExecution runs an execution of an EXPRESS state machine and
+// answers when it ends, as StartSyncExecution does. The execution is as
+// durable as any other: a caller that goes away before its end stops
+// the waiting, not the execution, which carries on and can be
+// described.
+func (h *Handler) startSyncExecution(ctx context.Context, body []byte) (any, error) {
+	var in startRequest
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	m, run, err := h.start(ctx, in, executions.ExpressType)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-run.Background(executions.Progress{}):
+	case <-ctx.Done():
+		return nil, &apiError{"RequestCanceled", "the caller went away; the execution carries on: " + run.Execution.ARN, http.StatusBadRequest}
+	}
+	e, err := h.execution(ctx, run.Execution.ARN)
+	if err != nil {
+		return nil, err
+	}
+	if !e.Status.Final() {
+		return nil, &apiError{"ServiceUnavailable", "the server is shutting down; the execution resumes when it starts again: " + e.ARN, http.StatusServiceUnavailable}
+	}
+	out := struct {
+		ExecutionArn    string         `json:"executionArn"`
+		StateMachineArn string         `json:"stateMachineArn"`
+		Name            string         `json:"name"`
+		StartDate       *epoch         `json:"startDate"`
+		StopDate        *epoch         `json:"stopDate"`
+		Status          string         `json:"status"`
+		Error           string         `json:"error,omitempty"`
+		Cause           string         `json:"cause,omitempty"`
+		Input           string         `json:"input"`
+		InputDetails    dataDetails    `json:"inputDetails"`
+		Output          *string        `json:"output,omitempty"`
+		OutputDetails   *dataDetails   `json:"outputDetails,omitempty"`
+		BillingDetails  billingDetails `json:"billingDetails"`
+	}{
+		ExecutionArn: e.ARN, StateMachineArn: m.ARN, Name: e.Name, StartDate: when(e.Created), StopDate: when(e.Stopped),
+		Status: syncStatus(e.Status), Error: e.Error, Cause: e.Cause, Input: string(e.Input), InputDetails: dataDetails{Included: true},
+		BillingDetails: billingDetails{BilledDurationInMilliseconds: e.Stopped.Sub(e.Created).Milliseconds()},
+	}
+	if e.Status == store.ExecutionSucceeded {
+		o := string(e.Output)
+		out.Output, out.OutputDetails = &o, &dataDetails{Included: true}
+	}
+	return out, nil
+}
+
+// syncStatus is an ended execution's status as StartSyncExecution names
+// it: it knows no ABORTED, so a stopped execution FAILED (with the
+// stop's error and cause).
+func syncStatus(s store.ExecutionStatus) string {
+	switch s {
+	case store.ExecutionSucceeded, store.ExecutionTimedOut:
+		return string(s)
+	}
+	return string(store.ExecutionFailed)
+}
+
+// dataDetails says whether a response includes an execution's data.
+type dataDetails struct {
+	Included bool `json:"included"`
+}
+
+// billingDetails is what AWS would bill for an express execution:
+// Velocity bills nothing, but tells how long it ran.
+type billingDetails struct {
+	BilledDurationInMilliseconds int64 `json:"billedDurationInMilliseconds"`
+	BilledMemoryUsedInMB         int64 `json:"billedMemoryUsedInMB"`
 }
 
 func (h *Handler) describeExecution(ctx context.Context, body []byte) (any, error) {

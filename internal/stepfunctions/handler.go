@@ -54,6 +54,8 @@ func actionNamed(name string) action {
 		return (*Handler).validateDefinition
 	case "StartExecution":
 		return (*Handler).startExecution
+	case "StartSyncExecution":
+		return (*Handler).startSyncExecution
 	case "DescribeExecution":
 		return (*Handler).describeExecution
 	case "GetExecutionHistory":

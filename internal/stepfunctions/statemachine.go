@@ -11,9 +11,6 @@ import (
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
-// Velocity runs every state machine as a STANDARD one.
-const standard = "STANDARD"
-
 func (h *Handler) createStateMachine(ctx context.Context, body []byte) (any, error) {
 	var in struct {
 		Name       string `json:"name"`
@@ -24,10 +21,10 @@ func (h *Handler) createStateMachine(ctx context.Context, body []byte) (any, err
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if in.Type != "" && in.Type != standard {
-		return nil, validation("type %q: Velocity runs STANDARD state machines only", in.Type)
+	m, err := h.StateMachines.Create(ctx, in.Name, []byte(in.Definition), in.RoleArn, in.Type)
+	if executions.IsTypeError(err) {
+		return nil, validation("%v", err)
 	}
-	m, err := h.StateMachines.Create(ctx, in.Name, []byte(in.Definition), in.RoleArn)
 	if errors.Is(err, executions.ErrInvalid) && !isDefinitionError(err) {
 		return nil, &apiError{"InvalidName", err.Error(), http.StatusBadRequest}
 	}
@@ -71,7 +68,7 @@ func (h *Handler) describeStateMachine(ctx context.Context, body []byte) (any, e
 		RoleArn         string `json:"roleArn"`
 		Type            string `json:"type"`
 		CreationDate    *epoch `json:"creationDate"`
-	}{m.ARN, m.Name, "ACTIVE", string(m.Definition), m.RoleARN, standard, when(m.Created)}, nil
+	}{m.ARN, m.Name, "ACTIVE", string(m.Definition), m.RoleARN, executions.TypeOf(m), when(m.Created)}, nil
 }
 
 type stateMachineItem struct {
@@ -117,7 +114,7 @@ func (h *Handler) listStateMachines(ctx context.Context, body []byte) (any, erro
 	}
 	out.StateMachines = make([]stateMachineItem, len(ms))
 	for i, m := range ms {
-		out.StateMachines[i] = stateMachineItem{m.ARN, m.Name, standard, when(m.Created)}
+		out.StateMachines[i] = stateMachineItem{m.ARN, m.Name, executions.TypeOf(m), when(m.Created)}
 	}
 	return out, nil
 }
