@@ -72,6 +72,8 @@ func actionNamed(name string) action {
 		return (*Handler).sendTaskFailure
 	case "SendTaskHeartbeat":
 		return (*Handler).sendTaskHeartbeat
+	case "TestState":
+		return (*Handler).testState
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ func (s *scope) effectiveInput(v *visit, ctxObj any) (any, error) {
 	if err != nil {
 		return nil, s.pathFailure(v, "InputPath", st.inputPath, v.input, err)
 	}
+	s.inspect(func(i *Inspection) *string { return &i.AfterInputPath }, out)
 	return out, nil
 }
 
@@ -33,7 +34,11 @@ func (s *scope) parametersOf(v *visit, t *payload.Template, input, ctxObj any) (
 		if v.st.jargs == nil {
 			return input, nil
 		}
-		return s.jeval(v, "Arguments", v.st.jargs, ctxObj, jstates{input: v.input})
+		out, err := s.jeval(v, "Arguments", v.st.jargs, ctxObj, jstates{input: v.input})
+		if err == nil {
+			s.inspect(func(i *Inspection) *string { return &i.AfterArguments }, out)
+		}
+		return out, err
 	}
 	if t == nil {
 		return input, nil
@@ -42,6 +47,7 @@ func (s *scope) parametersOf(v *visit, t *payload.Template, input, ctxObj any) (
 	if err != nil {
 		return nil, s.stateFailure(v, err)
 	}
+	s.inspect(func(i *Inspection) *string { return &i.AfterParameters }, out)
 	return out, nil
 }
 
@@ -50,6 +56,7 @@ func (s *scope) parametersOf(v *visit, t *payload.Template, input, ctxObj any) (
 func (s *scope) outputOf(v *visit, result any, selector bool, ctxObj any) (any, error) {
 	st := v.st
 	var err error
+	s.inspect(func(i *Inspection) *string { return &i.Result }, result)
 	if st.jsonata {
 		return s.jresult(v, result, true, ctxObj)
 	}
@@ -57,6 +64,7 @@ func (s *scope) outputOf(v *visit, result any, selector bool, ctxObj any) (any, 
 		if result, err = st.resultSelector.Eval(result, ctxObj); err != nil {
 			return nil, s.stateFailure(v, err)
 		}
+		s.inspect(func(i *Inspection) *string { return &i.AfterResultSelector }, result)
 	}
 	// AWS evaluates a JSONPath Assign against the state's result: a Pass
 	// state's Result or Parameters, a Task's, Map's or Parallel's result
@@ -68,6 +76,7 @@ func (s *scope) outputOf(v *visit, result any, selector bool, ctxObj any) (any, 
 	if err != nil {
 		return nil, err
 	}
+	s.inspect(func(i *Inspection) *string { return &i.AfterResultPath }, out)
 	return s.applyOutputPath(v, out, ctxObj)
 }
 
