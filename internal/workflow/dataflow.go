@@ -13,6 +13,14 @@ import (
 
 // effectiveInput applies InputPath to a state's input.
 func (s *scope) effectiveInput(v *visit, ctxObj any) (any, error) {
+	out, err := s.inputPathOf(v, ctxObj)
+	if err == nil && !v.st.jsonata {
+		s.inspect(func(i *Inspection) *string { return &i.AfterInputPath }, out)
+	}
+	return out, err
+}
+
+func (s *scope) inputPathOf(v *visit, ctxObj any) (any, error) {
 	st := v.st
 	if st.inputPathNull {
 		return &jsonvalue.Object{}, nil
@@ -24,7 +32,6 @@ func (s *scope) effectiveInput(v *visit, ctxObj any) (any, error) {
 	if err != nil {
 		return nil, s.pathFailure(v, "InputPath", st.inputPath, v.input, err)
 	}
-	s.inspect(func(i *Inspection) *string { return &i.AfterInputPath }, out)
 	return out, nil
 }
 
@@ -40,12 +47,12 @@ func (s *scope) parametersOf(v *visit, t *payload.Template, input, ctxObj any) (
 		}
 		return out, err
 	}
-	if t == nil {
-		return input, nil
-	}
-	out, err := t.Eval(input, ctxObj)
-	if err != nil {
-		return nil, s.stateFailure(v, err)
+	out := input
+	if t != nil {
+		var err error
+		if out, err = t.Eval(input, ctxObj); err != nil {
+			return nil, s.stateFailure(v, err)
+		}
 	}
 	s.inspect(func(i *Inspection) *string { return &i.AfterParameters }, out)
 	return out, nil
@@ -64,6 +71,8 @@ func (s *scope) outputOf(v *visit, result any, selector bool, ctxObj any) (any, 
 		if result, err = st.resultSelector.Eval(result, ctxObj); err != nil {
 			return nil, s.stateFailure(v, err)
 		}
+	}
+	if selector {
 		s.inspect(func(i *Inspection) *string { return &i.AfterResultSelector }, result)
 	}
 	// AWS evaluates a JSONPath Assign against the state's result: a Pass
