@@ -131,7 +131,8 @@ func testable(name string, st *asl.State, mocked bool) error {
 	case asl.TypeMap, asl.TypeParallel:
 		return invalidf("state %s: TestState does not run %s states; test the states inside it", name, st.Type)
 	case asl.TypeTask:
-		if !mocked && (strings.HasSuffix(st.Resource, ".waitForTaskToken") || strings.Contains(st.Resource, ".sync")) {
+		waits := strings.HasSuffix(st.Resource, ".waitForTaskToken") || strings.HasSuffix(st.Resource, ".sync") || strings.HasSuffix(st.Resource, ".sync:2")
+		if !mocked && waits {
 			return invalidf("state %s: TestState does not wait for %s; give a mock of its result", name, st.Resource)
 		}
 	}
