@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // listenServer starts velocity serve --listen on e's data directory and
@@ -39,6 +41,18 @@ func sfnClient(url, token string) *sfn.Client {
 	return sfn.New(sfn.Options{
 		Region: "eu-west-1", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(token, "any-secret", ""),
+	}, noHostPrefix)
+}
+
+// noHostPrefix keeps the SDK from sending StartSyncExecution and
+// TestState to the host "sync-" + the endpoint's, as it does for AWS's
+// own endpoints; the docs tell users the same.
+func noHostPrefix(o *sfn.Options) {
+	o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("NoHostPrefix",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				return next.HandleInitialize(smithyhttp.DisableEndpointHostPrefix(ctx, true), in)
+			}), middleware.Before)
 	})
 }
 
@@ -199,5 +213,65 @@ func TestStepFunctionsExecutionOutlivesAKilledServer(t *testing.T) {
 	d := executionStatus(t, c, arn, types.ExecutionStatusSucceeded, 60*time.Second)
 	if aws.ToString(d.Output) != `{"slept":true}` {
 		t.Errorf("output after the restart %s", aws.ToString(d.Output))
+	}
+}
+
+// TestStepFunctionsSyncExecutionAndPaging: through velocity serve
+// --listen, an EXPRESS state machine runs with StartSyncExecution and
+// answers with its output (a STANDARD one is refused as by AWS), and
+// the SDK's paginator walks ListExecutions a page at a time.
+func TestStepFunctionsSyncExecutionAndPaging(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	_, api := listenServer(t, e)
+	dev := sfnClient(api, createToken(t, e, "the-developer", "developer"))
+
+	created, err := dev.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+		Name: aws.String("shout-now"), RoleArn: aws.String("arn:aws:iam::123456789012:role/run"), Type: types.StateMachineTypeExpress,
+		Definition: aws.String(`{"StartAt": "Shout", "States": {
+			"Shout": {"Type": "Task", "Resource": "arn:velocity:command", "End": true,
+				"Parameters": {"Input.$": "$.who", "Command": "printf '{\"shouted\": \"%s\"}' \"$(cat | tr -d '\"' | tr a-z A-Z)\""}}}}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expressARN := aws.ToString(created.StateMachineArn)
+	out, err := dev.StartSyncExecution(ctx, &sfn.StartSyncExecutionInput{StateMachineArn: aws.String(expressARN), Name: aws.String("now"), Input: aws.String(`{"who": "sync"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != types.SyncExecutionStatusSucceeded || aws.ToString(out.Output) != `{"shouted":"SYNC"}` || out.StopDate == nil {
+		t.Errorf("StartSyncExecution answered %s %s (%s: %s)", out.Status, aws.ToString(out.Output), aws.ToString(out.Error), aws.ToString(out.Cause))
+	}
+
+	standardARN := createMachine(t, dev, "count", `{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}`)
+	_, err = dev.StartSyncExecution(ctx, &sfn.StartSyncExecutionInput{StateMachineArn: aws.String(standardARN)})
+	if code := apiErrorCode(err); code != "StateMachineTypeNotSupported" {
+		t.Errorf("StartSyncExecution of a STANDARD state machine: %v (code %q)", err, code)
+	}
+
+	var started []string
+	for _, name := range []string{"one", "two", "three", "four", "five"} {
+		arn := startExecution(t, dev, standardARN, name, `{}`)
+		executionStatus(t, dev, arn, types.ExecutionStatusSucceeded, 30*time.Second)
+		started = append([]string{name}, started...)
+	}
+	var listed []string
+	pages := 0
+	for p := sfn.NewListExecutionsPaginator(dev, &sfn.ListExecutionsInput{StateMachineArn: aws.String(standardARN), MaxResults: 2}); p.HasMorePages(); pages++ {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ex := range page.Executions {
+			listed = append(listed, aws.ToString(ex.Name))
+		}
+	}
+	if strings.Join(listed, " ") != strings.Join(started, " ") || pages != 3 {
+		t.Errorf("listed %v in %d pages, want %v in 3", listed, pages, started)
+	}
+	_, err = dev.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(standardARN), NextToken: aws.String("forged")})
+	if code := apiErrorCode(err); code != "InvalidToken" {
+		t.Errorf("forged token: %v (code %q)", err, code)
 	}
 }

@@ -361,15 +361,19 @@ func (s *Service) resources(e store.Execution, opts options, p Progress) (*task.
 }
 
 // runInBackground runs an execution this process holds the lock of in
-// its own goroutine, bounded by the service's context.
-func (s *Service) runInBackground(e store.Execution, lock *claim, p Progress) {
+// its own goroutine, bounded by the service's context; the channel
+// closes when it returns.
+func (s *Service) runInBackground(e store.Execution, lock *claim, p Progress) <-chan struct{} {
 	s.bg.Add(1)
 	// Register at once, so that a WaitChild right after sees it running here.
 	s.setActive(e.ID, true)
+	done := make(chan struct{})
 	go func() {
 		defer s.bg.Done()
+		defer close(done)
 		if _, err := s.execute(s.ctx, e, lock, p); err != nil && s.ctx.Err() == nil {
 			s.log.Error("workflow execution stopped", "execution", e.ARN, "err", err)
 		}
 	}()
+	return done
 }

@@ -2,6 +2,8 @@ package executions
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -18,18 +20,42 @@ type StateMachines struct {
 	Dir string
 }
 
-// Create registers a state machine; a bad name or definition is
-// ErrInvalid (the definition's a *DefinitionError), a name already
-// registered wraps store.ErrExists.
-func (r *StateMachines) Create(ctx context.Context, name string, definition []byte, roleARN string) (store.StateMachine, error) {
+// The types of state machine, as Step Functions names them. Velocity
+// runs both alike, durably; the Step Functions API tells them apart
+// where AWS does (StartSyncExecution takes EXPRESS ones only).
+const (
+	StandardType = "STANDARD"
+	ExpressType  = "EXPRESS"
+)
+
+// TypeOf is a state machine's type; those recorded before types were
+// are STANDARD.
+func TypeOf(m store.StateMachine) string {
+	if m.Type == "" {
+		return StandardType
+	}
+	return m.Type
+}
+
+// Create registers a state machine of type typ (StandardType when
+// empty, or ExpressType); a bad name, type or definition is ErrInvalid
+// (the definition's a *DefinitionError), a name already registered
+// wraps store.ErrExists.
+func (r *StateMachines) Create(ctx context.Context, name string, definition []byte, roleARN, typ string) (store.StateMachine, error) {
 	if err := checkName(name); err != nil {
 		return store.StateMachine{}, invalidf("state machine name %q: %v", name, err)
+	}
+	if typ == "" {
+		typ = StandardType
+	}
+	if typ != StandardType && typ != ExpressType {
+		return store.StateMachine{}, &typeError{invalidError{fmt.Sprintf("type %q is neither %s nor %s", typ, StandardType, ExpressType)}}
 	}
 	if _, err := ParseDefinition(name, definition); err != nil {
 		return store.StateMachine{}, err
 	}
 	now := time.Now()
-	m := store.StateMachine{ARN: StateMachineARN(name), Name: name, Definition: definition, RoleARN: roleARN, Created: now, Updated: now}
+	m := store.StateMachine{ARN: StateMachineARN(name), Name: name, Definition: definition, RoleARN: roleARN, Type: typ, Created: now, Updated: now}
 	if err := r.Store.CreateStateMachine(ctx, m); err != nil {
 		return store.StateMachine{}, err
 	}
@@ -92,9 +118,21 @@ func (r *StateMachines) Definition(m store.StateMachine) (*Definition, error) {
 
 // Background runs the execution in this process in its own goroutine,
 // bounded by the service's context (Close waits for it); p hears of its
-// progress. Like Wait or Detach, it is called once.
-func (r *Run) Background(p Progress) {
-	r.s.runInBackground(r.Execution, r.lock, p)
+// progress. Like Wait or Detach, it is called once. The channel closes
+// once the execution stops running here: it ended (and its end is
+// recorded), or the service was abandoned and it stays resumable.
+func (r *Run) Background(p Progress) <-chan struct{} {
+	return r.s.runInBackground(r.Execution, r.lock, p)
+}
+
+// typeError is a state machine type that is not one: ErrInvalid, and
+// told apart by adapters that name it (IsTypeError).
+type typeError struct{ invalidError }
+
+// IsTypeError tells whether err is Create's refusal of a type.
+func IsTypeError(err error) bool {
+	var t *typeError
+	return errors.As(err, &t)
 }
 
 // existsError is a request naming an execution that exists already:

@@ -23,6 +23,7 @@ func TestRoleOf(t *testing.T) {
 		"ValidateStateMachineDefinition": access.Viewer, "NoSuchAction": access.Viewer,
 		"StartExecution": access.Developer, "CreateStateMachine": access.Developer, "SendTaskSuccess": access.Developer,
 		"StopExecution": access.Developer, "DeleteStateMachine": access.Developer,
+		"StartSyncExecution": access.Developer, "TestState": access.Developer,
 	} {
 		r := httptest.NewRequest("POST", "/", nil)
 		r.Header.Set("X-Amz-Target", "AWSStepFunctions."+action)

@@ -53,7 +53,7 @@ func (h *Handler) classify(action string, err error) *apiError {
 		}
 		return &apiError{"ExecutionAlreadyExists", msg, http.StatusBadRequest}
 	case errors.Is(err, store.ErrNotFound):
-		if strings.Contains(action, "StateMachine") || action == "StartExecution" || action == "ListExecutions" {
+		if strings.Contains(action, "StateMachine") || strings.HasPrefix(action, "Start") || action == "ListExecutions" {
 			return &apiError{"StateMachineDoesNotExist", msg, http.StatusBadRequest}
 		}
 		return &apiError{"ExecutionDoesNotExist", msg, http.StatusBadRequest}

@@ -54,6 +54,8 @@ func actionNamed(name string) action {
 		return (*Handler).validateDefinition
 	case "StartExecution":
 		return (*Handler).startExecution
+	case "StartSyncExecution":
+		return (*Handler).startSyncExecution
 	case "DescribeExecution":
 		return (*Handler).describeExecution
 	case "GetExecutionHistory":
@@ -70,6 +72,8 @@ func actionNamed(name string) action {
 		return (*Handler).sendTaskFailure
 	case "SendTaskHeartbeat":
 		return (*Handler).sendTaskHeartbeat
+	case "TestState":
+		return (*Handler).testState
 	}
 	return nil
 }

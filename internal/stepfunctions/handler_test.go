@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/velocity-ci/velocity/internal/executions"
 	"github.com/velocity-ci/velocity/internal/stepfunctions"
@@ -41,8 +43,20 @@ func newClient(t *testing.T) (*sfn.Client, string) {
 	c := sfn.New(sfn.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-	})
+	}, noHostPrefix)
 	return c, work
+}
+
+// noHostPrefix keeps the SDK from sending StartSyncExecution and
+// TestState to the host "sync-" + the endpoint's, as it does for AWS's
+// own endpoints (sync-states.REGION.amazonaws.com).
+func noHostPrefix(o *sfn.Options) {
+	o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("NoHostPrefix",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				return next.HandleInitialize(smithyhttp.DisableEndpointHostPrefix(ctx, true), in)
+			}), middleware.Before)
+	})
 }
 
 func createStateMachine(t *testing.T, c *sfn.Client, name, definition string) string {

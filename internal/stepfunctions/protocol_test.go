@@ -16,8 +16,8 @@ func TestErrorShape(t *testing.T) {
 	srv := httptest.NewServer(&stepfunctions.Handler{})
 	defer srv.Close()
 	for target, want := range map[string]string{
-		"AWSStepFunctions.StartSyncExecution": "UnknownOperationException",
-		"AWSStepFunctions.DescribeExecution":  "InvalidArn",
+		"AWSStepFunctions.CreateActivity":    "UnknownOperationException",
+		"AWSStepFunctions.DescribeExecution": "InvalidArn",
 	} {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", strings.NewReader(`{"executionArn": "x"}`))
 		req.Header.Set("X-Amz-Target", target)

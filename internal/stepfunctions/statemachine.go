@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/velocity-ci/velocity/internal/executions"
 	"github.com/velocity-ci/velocity/internal/store"
 )
-
-// Velocity runs every state machine as a STANDARD one.
-const standard = "STANDARD"
 
 func (h *Handler) createStateMachine(ctx context.Context, body []byte) (any, error) {
 	var in struct {
@@ -23,10 +21,10 @@ func (h *Handler) createStateMachine(ctx context.Context, body []byte) (any, err
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if in.Type != "" && in.Type != standard {
-		return nil, validation("type %q: Velocity runs STANDARD state machines only", in.Type)
+	m, err := h.StateMachines.Create(ctx, in.Name, []byte(in.Definition), in.RoleArn, in.Type)
+	if executions.IsTypeError(err) {
+		return nil, validation("%v", err)
 	}
-	m, err := h.StateMachines.Create(ctx, in.Name, []byte(in.Definition), in.RoleArn)
 	if errors.Is(err, executions.ErrInvalid) && !isDefinitionError(err) {
 		return nil, &apiError{"InvalidName", err.Error(), http.StatusBadRequest}
 	}
@@ -70,7 +68,7 @@ func (h *Handler) describeStateMachine(ctx context.Context, body []byte) (any, e
 		RoleArn         string `json:"roleArn"`
 		Type            string `json:"type"`
 		CreationDate    *epoch `json:"creationDate"`
-	}{m.ARN, m.Name, "ACTIVE", string(m.Definition), m.RoleARN, standard, when(m.Created)}, nil
+	}{m.ARN, m.Name, "ACTIVE", string(m.Definition), m.RoleARN, executions.TypeOf(m), when(m.Created)}, nil
 }
 
 type stateMachineItem struct {
@@ -80,18 +78,45 @@ type stateMachineItem struct {
 	CreationDate    *epoch `json:"creationDate"`
 }
 
+// listStateMachines pages through the state machines by name; a token
+// continues after the last name of its page.
 func (h *Handler) listStateMachines(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		MaxResults int    `json:"maxResults"`
+		NextToken  string `json:"nextToken"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	size, err := pageSize(in.MaxResults)
+	if err != nil {
+		return nil, err
+	}
+	request := requestDigest("ListStateMachines")
+	after, err := readToken(in.NextToken, request)
+	if err != nil {
+		return nil, err
+	}
 	ms, err := h.StateMachines.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	items := make([]stateMachineItem, len(ms))
-	for i, m := range ms {
-		items[i] = stateMachineItem{m.ARN, m.Name, standard, when(m.Created)}
+	if after != "" {
+		ms = slices.DeleteFunc(ms, func(m store.StateMachine) bool { return m.Name <= after })
 	}
-	return struct {
+	var out struct {
 		StateMachines []stateMachineItem `json:"stateMachines"`
-	}{items}, nil
+		NextToken     *string            `json:"nextToken,omitempty"`
+	}
+	if len(ms) > size {
+		ms = ms[:size]
+		out.NextToken = nextToken(request, ms[size-1].Name)
+	}
+	out.StateMachines = make([]stateMachineItem, len(ms))
+	for i, m := range ms {
+		out.StateMachines[i] = stateMachineItem{m.ARN, m.Name, executions.TypeOf(m), when(m.Created)}
+	}
+	return out, nil
 }
 
 func (h *Handler) updateStateMachine(ctx context.Context, body []byte) (any, error) {

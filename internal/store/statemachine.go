@@ -12,10 +12,13 @@ type StateMachine struct {
 	Name string `json:"name"`
 	// Definition is the States Language source (JSON) it was created or
 	// last updated with.
-	Definition []byte    `json:"definition"`
-	RoleARN    string    `json:"role_arn"`
-	Created    time.Time `json:"created"`
-	Updated    time.Time `json:"updated"`
+	Definition []byte `json:"definition"`
+	RoleARN    string `json:"role_arn"`
+	// Type is the Step Functions type given at creation, kept as given
+	// (STANDARD or EXPRESS; "" for STANDARD) and never updated.
+	Type    string    `json:"type"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
 }
 
 // StateMachines records state machines, beside the Store in the same
@@ -27,7 +30,7 @@ type StateMachines interface {
 	// wrapping ErrExists.
 	CreateStateMachine(ctx context.Context, m StateMachine) error
 	// UpdateStateMachine replaces the definition and role of the state
-	// machine m.ARN and sets its Updated; an unknown ARN wraps
+	// machine m.ARN (not its type) and sets its Updated; an unknown ARN wraps
 	// ErrNotFound.
 	UpdateStateMachine(ctx context.Context, m StateMachine) error
 	// StateMachine returns the state machine with that ARN or an error

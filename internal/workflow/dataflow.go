@@ -13,6 +13,14 @@ import (
 
 // effectiveInput applies InputPath to a state's input.
 func (s *scope) effectiveInput(v *visit, ctxObj any) (any, error) {
+	out, err := s.inputPathOf(v, ctxObj)
+	if err == nil && !v.st.jsonata {
+		s.inspect(func(i *Inspection) *string { return &i.AfterInputPath }, out)
+	}
+	return out, err
+}
+
+func (s *scope) inputPathOf(v *visit, ctxObj any) (any, error) {
 	st := v.st
 	if st.inputPathNull {
 		return &jsonvalue.Object{}, nil
@@ -33,15 +41,20 @@ func (s *scope) parametersOf(v *visit, t *payload.Template, input, ctxObj any) (
 		if v.st.jargs == nil {
 			return input, nil
 		}
-		return s.jeval(v, "Arguments", v.st.jargs, ctxObj, jstates{input: v.input})
+		out, err := s.jeval(v, "Arguments", v.st.jargs, ctxObj, jstates{input: v.input})
+		if err == nil {
+			s.inspect(func(i *Inspection) *string { return &i.AfterArguments }, out)
+		}
+		return out, err
 	}
-	if t == nil {
-		return input, nil
+	out := input
+	if t != nil {
+		var err error
+		if out, err = t.Eval(input, ctxObj); err != nil {
+			return nil, s.stateFailure(v, err)
+		}
 	}
-	out, err := t.Eval(input, ctxObj)
-	if err != nil {
-		return nil, s.stateFailure(v, err)
-	}
+	s.inspect(func(i *Inspection) *string { return &i.AfterParameters }, out)
 	return out, nil
 }
 
@@ -50,6 +63,7 @@ func (s *scope) parametersOf(v *visit, t *payload.Template, input, ctxObj any) (
 func (s *scope) outputOf(v *visit, result any, selector bool, ctxObj any) (any, error) {
 	st := v.st
 	var err error
+	s.inspect(func(i *Inspection) *string { return &i.Result }, result)
 	if st.jsonata {
 		return s.jresult(v, result, true, ctxObj)
 	}
@@ -57,6 +71,9 @@ func (s *scope) outputOf(v *visit, result any, selector bool, ctxObj any) (any, 
 		if result, err = st.resultSelector.Eval(result, ctxObj); err != nil {
 			return nil, s.stateFailure(v, err)
 		}
+	}
+	if selector {
+		s.inspect(func(i *Inspection) *string { return &i.AfterResultSelector }, result)
 	}
 	// AWS evaluates a JSONPath Assign against the state's result: a Pass
 	// state's Result or Parameters, a Task's, Map's or Parallel's result
@@ -68,6 +85,7 @@ func (s *scope) outputOf(v *visit, result any, selector bool, ctxObj any) (any, 
 	if err != nil {
 		return nil, err
 	}
+	s.inspect(func(i *Inspection) *string { return &i.AfterResultPath }, out)
 	return s.applyOutputPath(v, out, ctxObj)
 }
 

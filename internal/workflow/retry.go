@@ -198,6 +198,7 @@ func (s *scope) catchOrFail(v *visit, f *asl.Failure) (any, string, error) {
 		if !errorMatches(c.errorEquals, f.Name) {
 			continue
 		}
+		s.testCaught(i, f)
 		errOut := errorOutput(f)
 		if v.st.jsonata {
 			ctxObj := s.context(v, 0, "")

@@ -42,6 +42,8 @@ type execution struct {
 	// $$, built once and shared (read-only) by every state's context.
 	contextExecution    *jsonvalue.Object
 	contextStateMachine *jsonvalue.Object
+	// test, when set, makes this a TestState run of the StartAt state.
+	test *stateTest
 }
 
 // stopError ends a walk without recording anything more: the journal
@@ -83,6 +85,12 @@ type redrivenDetails struct {
 }
 
 func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
+	return in.runWith(ctx, ex, nil, nil)
+}
+
+// runWith runs ex, as a test of its StartAt state when test is set,
+// with vars as the top level's variables.
+func (in *Interpreter) runWith(ctx context.Context, ex Execution, test *stateTest, vars *jsonvalue.Object) (Result, error) {
 	if ex.ID == "" {
 		return Result{}, errors.New("run workflow execution: no execution ID")
 	}
@@ -93,7 +101,7 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("run workflow execution %s: %w", ex.ID, err)
 	}
-	x := &execution{in: in, ex: ex, clock: in.Clock, rand: in.Rand, log: in.Logger, root: root}
+	x := &execution{in: in, ex: ex, clock: in.Clock, rand: in.Rand, log: in.Logger, root: root, test: test}
 	if x.clock == nil {
 		x.clock = RealClock{}
 	}
@@ -152,6 +160,7 @@ func (in *Interpreter) run(ctx context.Context, ex Execution) (Result, error) {
 	}
 
 	rootScope := x.newScope("", x.redrivenID)
+	rootScope.setVars(vars)
 	if started == nil {
 		rootScope.emitRaw(ExecutionStarted, executionStartedDetails{Input: jsonString(x.input), RoleArn: x.roleArn}, nil)
 		rootScope.pending[0].Timestamp = x.startTime

@@ -74,7 +74,7 @@ func (s *scope) runMachine(ctx context.Context, m *machine, input any) (any, err
 		if err != nil {
 			return nil, err
 		}
-		if next == "" {
+		if s.testExit(next) || next == "" {
 			return out, nil
 		}
 		cur, input = next, out

@@ -141,6 +141,9 @@ func (s *scope) task(ctx context.Context, v *visit) (any, string, error) {
 		if f == nil {
 			return out, st.def.Next, nil
 		}
+		if recorded == nil && s.testRetriable(st, f) {
+			return nil, "", f
+		}
 		if failType != "" && recorded == nil {
 			failType = st.eventType(failType)
 		}

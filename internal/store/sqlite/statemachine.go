@@ -14,8 +14,8 @@ var _ store.StateMachines = (*Store)(nil)
 // CreateStateMachine implements store.StateMachines.
 func (s *Store) CreateStateMachine(ctx context.Context, m store.StateMachine) error {
 	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO state_machines (arn, name, definition, role_arn, created, updated) VALUES (?, ?, ?, ?, ?, ?)`,
-		m.ARN, m.Name, orEmpty(m.Definition), m.RoleARN, nanos(m.Created), nanos(m.Updated))
+		`INSERT INTO state_machines (arn, name, definition, role_arn, type, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		m.ARN, m.Name, orEmpty(m.Definition), m.RoleARN, m.Type, nanos(m.Created), nanos(m.Updated))
 	if isConstraint(err) {
 		return fmt.Errorf("state machine %s: %w", m.ARN, store.ErrExists)
 	}
@@ -73,7 +73,7 @@ func affected(res sql.Result, err error, what string) error {
 
 func (s *Store) stateMachines(ctx context.Context, where string, args ...any) ([]store.StateMachine, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT arn, name, definition, role_arn, created, updated FROM state_machines `+where, args...)
+		`SELECT arn, name, definition, role_arn, type, created, updated FROM state_machines `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read state machines: %w", err)
 	}
@@ -82,7 +82,7 @@ func (s *Store) stateMachines(ctx context.Context, where string, args ...any) ([
 	for rows.Next() {
 		var m store.StateMachine
 		var created, updated int64
-		if err := rows.Scan(&m.ARN, &m.Name, &m.Definition, &m.RoleARN, &created, &updated); err != nil {
+		if err := rows.Scan(&m.ARN, &m.Name, &m.Definition, &m.RoleARN, &m.Type, &created, &updated); err != nil {
 			return nil, fmt.Errorf("read state machines: %w", err)
 		}
 		m.Created, m.Updated = fromNanos(created), fromNanos(updated)

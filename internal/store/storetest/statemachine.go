@@ -16,9 +16,9 @@ func RunStateMachines(t *testing.T, open func(t *testing.T) store.StateMachines)
 }
 
 // A state machine is created, read back as recorded, listed by name,
-// updated in place and deleted; a second create of its ARN is refused.
+// updated in place (its type kept) and deleted; a second create of its ARN is refused.
 func testStateMachineLifecycle(t *testing.T, s store.StateMachines) {
-	m := store.StateMachine{ARN: "arn:sm:b", Name: "b", Definition: []byte(`{"StartAt":"P"}`), RoleARN: "arn:role",
+	m := store.StateMachine{ARN: "arn:sm:b", Name: "b", Definition: []byte(`{"StartAt":"P"}`), RoleARN: "arn:role", Type: "EXPRESS",
 		Created: time.Unix(10, 0), Updated: time.Unix(10, 0)}
 	if err := s.CreateStateMachine(ctx, m); err != nil {
 		t.Fatal(err)
@@ -33,7 +33,7 @@ func testStateMachineLifecycle(t *testing.T, s store.StateMachines) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Name != "b" || string(got.Definition) != `{"StartAt":"P"}` || got.RoleARN != "arn:role" || !got.Created.Equal(m.Created) {
+	if got.Name != "b" || string(got.Definition) != `{"StartAt":"P"}` || got.RoleARN != "arn:role" || got.Type != "EXPRESS" || !got.Created.Equal(m.Created) {
 		t.Errorf("read %+v, want %+v", got, m)
 	}
 	list, err := s.StateMachines(ctx)
@@ -48,7 +48,7 @@ func testStateMachineLifecycle(t *testing.T, s store.StateMachines) {
 		t.Fatal(err)
 	}
 	got, _ = s.StateMachine(ctx, "arn:sm:b")
-	if string(got.Definition) != `{"StartAt":"Q"}` || !got.Updated.Equal(time.Unix(20, 0)) || !got.Created.Equal(time.Unix(10, 0)) {
+	if string(got.Definition) != `{"StartAt":"Q"}` || !got.Updated.Equal(time.Unix(20, 0)) || !got.Created.Equal(time.Unix(10, 0)) || got.Type != "EXPRESS" {
 		t.Errorf("after update %+v", got)
 	}
 	if err := s.DeleteStateMachine(ctx, "arn:sm:b"); err != nil {
