@@ -125,17 +125,11 @@ func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 		return err
 	}
 	defer stopAPI()
-	// Projects' queues, polling and schedules start runs here too.
-	projectsSvc, _, err := h.Projects(runsSvc)
+	projectsSvc, stopProjects, err := a.serveProjects(ctx, h, runsSvc)
 	if err != nil {
 		return err
 	}
-	projectsDone := make(chan struct{})
-	go func() {
-		defer close(projectsDone)
-		projectsSvc.Run(ctx)
-	}()
-	defer func() { cancel(); <-projectsDone }()
+	defer stopProjects()
 	apiURL, stopNet, err := a.listen(ctx, h, o.listen, host, runsSvc, projectsSvc, cancel)
 	if err != nil {
 		return err
@@ -153,6 +147,22 @@ func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 	<-ctx.Done()
 	fmt.Fprintf(a.stdout, "velocity: stopping: draining the proxy, then stopping the services\n")
 	return nil
+}
+
+// serveProjects runs the projects' queues, polling and schedules, which
+// start runs here too, until the returned func is called.
+func (a *app) serveProjects(ctx context.Context, h *home.Home, runsSvc *runs.Service) (*projects.Service, func(), error) {
+	svc, _, err := h.Projects(runsSvc)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		svc.Run(ctx)
+	}()
+	return svc, func() { cancel(); <-done }, nil
 }
 
 // listen serves the API on the network when --listen asks so; the URL

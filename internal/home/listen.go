@@ -20,6 +20,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/server"
 	"github.com/velocity-ci/velocity/internal/stepfunctions"
 	"github.com/velocity-ci/velocity/internal/trigger"
+	"github.com/velocity-ci/velocity/internal/web"
 )
 
 // Limits of the network listener.
@@ -84,7 +85,8 @@ func (h *Home) Listen(ctx context.Context, cfg ListenConfig, host *releases.Host
 		ctl.Projects = &server.Projects{Service: projectsAPI, Logger: h.cfg.Log}
 	}
 	mux := ctl.Handler().(*http.ServeMux)
-	sfn, stopSFN, err := h.stepFunctions(ctx)
+	execs := h.Executions(ctx)
+	sfn, stopSFN, err := h.stepFunctions(execs)
 	if err != nil {
 		ln.Close()
 		return "", nil, err
@@ -94,7 +96,14 @@ func (h *Home) Listen(ctx context.Context, cfg ListenConfig, host *releases.Host
 	if projectsAPI != nil {
 		git = guard.WrapAPI(&gitremote.Handler{Repo: projectsAPI.MirrorDir, Pushed: pushed(projectsAPI), Log: h.cfg.Log}, gitremote.RoleOf, gitremote.Refuse)
 	}
-	handler := route(git, server.LimitBodies(guard.Wrap(mux), trigger.MaxBody+1, bodyTimeout), server.LimitBodies(both, maxBody, bodyTimeout))
+	site, err := h.site(host, runsAPI, projectsAPI, execs, tlsConfig != nil)
+	if err != nil {
+		ln.Close()
+		stopSFN()
+		return "", nil, err
+	}
+	handler := route(git, server.LimitBodies(guard.Wrap(mux), trigger.MaxBody+1, bodyTimeout), server.LimitBodies(both, maxBody, bodyTimeout),
+		server.LimitBodies(site.Handler(), maxBody, bodyTimeout))
 	api := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -126,12 +135,11 @@ func (h *Home) StateMachinesDir() string { return filepath.Join(h.Dir, "statemac
 // data directory. The executions it starts run in this process; stop
 // leaves those still running resumable (velocity serve resumes them
 // when it starts again).
-func (h *Home) stepFunctions(ctx context.Context) (http.Handler, func(), error) {
+func (h *Home) stepFunctions(svc *executions.Service) (http.Handler, func(), error) {
 	dir := h.StateMachinesDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("state machines directory: %w", err)
 	}
-	svc := h.Executions(ctx)
 	handler := &stepfunctions.Handler{
 		Executions:    svc,
 		StateMachines: &executions.StateMachines{Store: h.Store, Dir: dir},
@@ -159,18 +167,32 @@ func withStepFunctions(sfn, api http.Handler) http.Handler {
 // route sends the git remote's requests to git, which bounds its own
 // bodies and time (a push may be large and slow: the API's cap would
 // cut it); webhooks to hooks, capped at the forges' largest payload;
-// everything else to api.
-func route(git, hooks, api http.Handler) http.Handler {
+// the API's (and Step Functions') to api; the rest to the web UI.
+func route(git, hooks, api, web http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
+		switch p := r.URL.Path; {
 		case gitremote.Match(r):
 			git.ServeHTTP(w, r)
-		case strings.HasPrefix(r.URL.Path, "/hooks/"):
+		case strings.HasPrefix(p, "/hooks/"):
 			hooks.ServeHTTP(w, r)
-		default:
+		case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/v1/"), p == "/" && stepfunctions.Target(r):
 			api.ServeHTTP(w, r)
+		default:
+			web.ServeHTTP(w, r)
 		}
 	})
+}
+
+// site is the web UI over the services the listener serves.
+func (h *Home) site(host *releases.Host, runsAPI *runs.Service, projectsAPI *projects.Service, execs *executions.Service, secure bool) (*web.Site, error) {
+	key, err := h.webKey()
+	if err != nil {
+		return nil, err
+	}
+	return &web.Site{
+		Runs: runsAPI, Projects: projectsAPI, Releases: host.Service(), Catalog: h.Catalog(),
+		Executions: execs, Access: h.Access(), Key: key, Secure: secure, Log: h.cfg.Log,
+	}, nil
 }
 
 // pushed tells the projects service what a push to the git remote
