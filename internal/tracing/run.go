@@ -14,9 +14,11 @@ import (
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
-// Journal is where the actions of a finished run are read.
+// Journal is where the actions of a finished run and their attempts
+// are read.
 type Journal interface {
 	Actions(ctx context.Context, runID int64) ([]store.Action, error)
+	Attempts(ctx context.Context, runID int64) ([]store.Attempt, error)
 }
 
 // Finished records run, which has ended, with its actions as j journaled
@@ -29,13 +31,18 @@ func (e *Exporter) Finished(ctx context.Context, j Journal, run store.Run, runEr
 		// The run's span alone still says how the run went.
 		e.log.Warn("traces: the run's actions cannot be read", "run", run.ID, "err", err)
 	}
-	e.Record(run, actions, runErr)
+	attempts, err := j.Attempts(ctx, run.ID)
+	if err != nil {
+		e.log.Warn("traces: the run's attempts cannot be read", "run", run.ID, "err", err)
+	}
+	e.Record(run, actions, attempts, runErr)
 }
 
 // Record turns a finished run and its actions into a trace: a span for
 // the run, a child for each stage, and under it a child for each action,
-// each with the start and finish times the journal recorded.
-func (e *Exporter) Record(run store.Run, actions []store.Action, runErr error) {
+// each with the start and finish times the journal recorded. Each of an
+// action's attempts is an event of its span, at the attempt's end.
+func (e *Exporter) Record(run store.Run, actions []store.Action, attempts []store.Attempt, runErr error) {
 	runEnd := run.Finished
 	if runEnd.IsZero() {
 		runEnd = time.Now()
@@ -50,16 +57,21 @@ func (e *Exporter) Record(run store.Run, actions []store.Action, runErr error) {
 	}
 	// A stage that never started (every action skipped) is drawn where
 	// the previous one ended.
+	tries := map[store.Key][]store.Attempt{}
+	for _, a := range attempts {
+		k := store.Key{Stage: a.Stage, Name: a.Action}
+		tries[k] = append(tries[k], a)
+	}
 	prev := run.Created
 	for _, st := range stages(actions) {
-		prev = e.stage(ctx, run, st, prev)
+		prev = e.stage(ctx, run, st, tries, prev)
 	}
 	span.End(trace.WithTimestamp(runEnd))
 }
 
 // stage records the span of one stage and its actions' spans, and
 // returns when the stage ended.
-func (e *Exporter) stage(ctx context.Context, run store.Run, actions []store.Action, prev time.Time) time.Time {
+func (e *Exporter) stage(ctx context.Context, run store.Run, actions []store.Action, tries map[store.Key][]store.Attempt, prev time.Time) time.Time {
 	start, end := bounds(actions, prev)
 	first := actions[0]
 	ctx, span := e.tracer.Start(ctx, "stage "+first.Stage, trace.WithTimestamp(start), trace.WithAttributes(
@@ -74,13 +86,13 @@ func (e *Exporter) stage(ctx context.Context, run store.Run, actions []store.Act
 		}
 	}
 	for _, a := range actions {
-		e.action(ctx, run, a, start)
+		e.action(ctx, run, a, tries[a.Key()], start)
 	}
 	span.End(trace.WithTimestamp(end))
 	return end
 }
 
-func (e *Exporter) action(ctx context.Context, run store.Run, a store.Action, stageStart time.Time) {
+func (e *Exporter) action(ctx context.Context, run store.Run, a store.Action, attempts []store.Attempt, stageStart time.Time) {
 	start := first(a.Started, a.Finished, stageStart)
 	end := first(a.Finished, start)
 	if end.Before(start) {
@@ -90,6 +102,21 @@ func (e *Exporter) action(ctx context.Context, run store.Run, a store.Action, st
 		trace.WithAttributes(actionAttributes(run, a)...))
 	if failing(a.Status) {
 		span.SetStatus(codes.Error, cmp.Or(a.Reason, string(a.Status)))
+	}
+	for _, t := range attempts {
+		at := first(t.Finished, t.Started, end)
+		kv := []attribute.KeyValue{
+			attribute.Int("velocity.attempt", t.N),
+			attribute.String("velocity.attempt.status", string(t.Status)),
+			attribute.Int("velocity.attempt.exit_code", t.ExitCode),
+		}
+		if !t.Started.IsZero() && !t.Finished.IsZero() {
+			kv = append(kv, attribute.Float64("velocity.attempt.seconds", t.Finished.Sub(t.Started).Seconds()))
+		}
+		if t.Reason != "" {
+			kv = append(kv, attribute.String("velocity.attempt.reason", t.Reason))
+		}
+		span.AddEvent("attempt", trace.WithTimestamp(at), trace.WithAttributes(kv...))
 	}
 	span.End(trace.WithTimestamp(end))
 }
