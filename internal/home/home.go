@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/store/sqlite"
+	"github.com/velocity-ci/velocity/internal/tracing"
 )
 
 // Config is what a data directory is opened with, given by the command
@@ -41,6 +43,10 @@ type Home struct {
 	// Store is its journal.
 	Store Journal
 	cfg   Config
+	// tracer exports runs as traces once built (see traces).
+	tracesMu    sync.Mutex
+	tracesBuilt bool
+	tracer      *tracing.Exporter
 }
 
 // Journal is what is kept in the data directory's store. Only Open names
@@ -89,8 +95,12 @@ func Open(ctx context.Context, cfg Config) (*Home, error) {
 	return h, nil
 }
 
-// Close closes the journal.
-func (h *Home) Close() { h.Store.Close() }
+// Close sends the traces of runs not sent yet (waiting a moment at
+// most) and closes the journal.
+func (h *Home) Close() {
+	h.closeTraces()
+	h.Store.Close()
+}
 
 // SocketPath is the control socket of the data directory's server.
 func (h *Home) SocketPath() string { return filepath.Join(h.Dir, "velocity.sock") }

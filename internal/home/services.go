@@ -89,7 +89,8 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 			}
 			return ""
 		},
-		Owner: owner,
+		Owner:      owner,
+		OnFinished: h.onFinished(ctx, host != nil),
 	})
 	return svc, nil
 }

@@ -135,6 +135,9 @@ func (x *runner) execute(ctx context.Context, r *liveRun) {
 		fin.Error = err.Error()
 	}
 	x.feed.emit(Event{Time: finished, Kind: KindRunFinished, RunFinished: fin})
+	if f := x.svc.cfg.OnFinished; f != nil {
+		f(jctx, r.result)
+	}
 	if x.svc.cfg.Evict != nil && x.req.CacheSize > 0 {
 		x.svc.cfg.Evict(jctx, x.req.CacheSize)
 	}

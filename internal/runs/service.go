@@ -73,6 +73,11 @@ type Config struct {
 	// say whose death interrupted it, and the owner can resume it; empty
 	// writes nothing.
 	Owner string
+	// OnFinished, when set, is told of each run this service executed
+	// once its end is journaled, before the hosting of what it deployed
+	// (a trace exporter). It is called on the run's goroutine before the
+	// run's stream closes: it should hand work off rather than do it.
+	OnFinished func(ctx context.Context, r Result)
 }
 
 // Service runs pipelines. It is safe for concurrent use.
