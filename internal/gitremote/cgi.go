@@ -113,7 +113,7 @@ func (c cgi) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pr, pw := io.Pipe()
-	var stderr limitedBuffer
+	var stderr proc.Head
 	p, err := proc.Start(ctx, proc.Spec{
 		Path:      "git",
 		Args:      []string{"http-backend"},
@@ -231,16 +231,4 @@ func readHeaders(br *bufio.Reader) (int, http.Header, error) {
 		h.Del("Status")
 	}
 	return code, h, nil
-}
-
-// limitedBuffer keeps the start of http-backend's stderr, for the log.
-type limitedBuffer struct{ bytes.Buffer }
-
-const stderrLimit = 8 << 10
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := stderrLimit - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
 }

@@ -46,6 +46,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/fault"
 	"github.com/velocity-ci/velocity/internal/lockfile"
+	"github.com/velocity-ci/velocity/internal/proc"
 )
 
 // Mirrors is the directory of the mirrors. The zero Log discards.
@@ -273,7 +274,7 @@ func (m Mirrors) Fetch(ctx context.Context, name string) error {
 	}
 	defer lock.Close()
 	if _, err := g.output(ctx, "config", "--get", "remote.origin.url"); err != nil {
-		if exitCode(err) == 1 {
+		if proc.ExitCode(err) == 1 {
 			return nil // no upstream: fed by pushes only
 		}
 		return fmt.Errorf("fetch %s: %w", name, err)
@@ -409,7 +410,7 @@ func (m Mirrors) Resolve(ctx context.Context, name, ref string) (string, error) 
 		if err == nil {
 			return strings.TrimSpace(string(out)), nil
 		}
-		if exitCode(err) < 0 {
+		if proc.ExitCode(err) < 0 {
 			return "", fmt.Errorf("resolve %s in %s: %w", ref, name, err)
 		}
 	}

@@ -452,3 +452,23 @@ func TestSessionAndGroup(t *testing.T) {
 		})
 	}
 }
+
+// TestHeadKeepsTheStart: a chatty child's stderr is cut at the limit,
+// and the writer never fails the child's copy loop.
+func TestHeadKeepsTheStart(t *testing.T) {
+	h := Head{Limit: 5}
+	for _, s := range []string{"abc", "defgh", "ij"} {
+		if n, err := h.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	if h.String() != "abcde" {
+		t.Errorf("kept %q, want %q", h.String(), "abcde")
+	}
+	if code := ExitCode(&ExitError{Exit{Code: 3}}); code != 3 {
+		t.Errorf("ExitCode = %d, want 3", code)
+	}
+	if code := ExitCode(errors.New("not started")); code != -1 {
+		t.Errorf("ExitCode of another error = %d, want -1", code)
+	}
+}

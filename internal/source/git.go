@@ -83,7 +83,7 @@ func (g git) run(ctx context.Context, s proc.Spec) error {
 // output runs git and returns its stdout. A failure carries git's stderr.
 func (g git) output(ctx context.Context, args ...string) ([]byte, error) {
 	var stdout bytes.Buffer
-	var stderr limitedBuffer
+	var stderr proc.Head
 	s := g.spec(args...)
 	s.Stdout, s.Stderr = &stdout, &stderr
 	if err := g.run(ctx, s); err != nil {
@@ -122,28 +122,6 @@ func (e *gitError) Error() string {
 }
 
 func (e *gitError) Unwrap() error { return e.err }
-
-// exitCode is git's exit status, or -1 when err is not an exit status.
-func exitCode(err error) int {
-	var ee *proc.ExitError
-	if errors.As(err, &ee) {
-		return ee.Code
-	}
-	return -1
-}
-
-// limitedBuffer keeps the start of a stream: enough of git's stderr for an
-// error message, without letting a chatty process grow memory unbounded.
-type limitedBuffer struct{ bytes.Buffer }
-
-const stderrLimit = 8 << 10
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := stderrLimit - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
-}
 
 // splitNUL splits -z output into its records.
 func splitNUL(out []byte) []string {

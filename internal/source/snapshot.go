@@ -501,7 +501,7 @@ func copyRev(c *copier, g git, prefix, rev string) (commit, branch string, err e
 	ctx := c.ctx
 	out, err := g.output(ctx, "rev-parse", "-q", "--verify", rev+"^{commit}")
 	if err != nil {
-		if exitCode(err) == 1 {
+		if proc.ExitCode(err) == 1 {
 			return "", "", fmt.Errorf("%w %q: no commit by that name in the repository at %s; check the name (git log --oneline --all) or fetch it first", ErrUnknownRev, rev, g.dir)
 		}
 		return "", "", fmt.Errorf("resolving revision %q: %w", rev, err)
@@ -512,7 +512,7 @@ func copyRev(c *copier, g git, prefix, rev string) (commit, branch string, err e
 	// tree; it fails when the directory did not exist then.
 	out, err = g.output(ctx, "rev-parse", "-q", "--verify", commit+":"+prefix)
 	if err != nil {
-		if exitCode(err) == 1 {
+		if proc.ExitCode(err) == 1 {
 			return "", "", fmt.Errorf("revision %q has no directory %q: the project did not exist there yet; pick a later commit", rev, prefix)
 		}
 		return "", "", fmt.Errorf("finding %q in revision %q: %w", prefix, rev, err)
@@ -603,7 +603,7 @@ func copyTree(c *copier, g git, tree string) error {
 		return fmt.Errorf("git %s: pipe: %w", strings.Join(args, " "), err)
 	}
 	defer stdout.Close()
-	var stderr limitedBuffer
+	var stderr proc.Head
 	s := g.spec(args...)
 	s.Stdin, s.Stdout, s.Stderr = &want, w, &stderr
 	p, err := proc.Start(ctx, s)
