@@ -31,6 +31,9 @@ const (
 	// (one request per stream), and a runaway loop is slowed to that.
 	apiRate  = 10
 	apiBurst = 50
+	// hookRate and hookBurst are each remote address's webhooks.
+	hookRate  = 10
+	hookBurst = 200
 	// maxBody is the largest request body; the API's own bodies are
 	// small JSON, and each handler caps its own further.
 	maxBody = 16 << 20
@@ -76,7 +79,9 @@ func (h *Home) Listen(ctx context.Context, cfg ListenConfig, host *releases.Host
 	guard := &server.Guard{
 		Access:  h.Access(),
 		Limiter: &access.Limiter{Rate: apiRate, Burst: apiBurst},
-		Logger:  h.cfg.Log,
+		// A forge sends one delivery per push, from a few addresses.
+		PublicLimiter: &access.Limiter{Rate: hookRate, Burst: hookBurst},
+		Logger:        h.cfg.Log,
 	}
 	// The guard needs the mux itself, to tell which route a request is
 	// for; Handler returns one.

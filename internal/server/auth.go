@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -60,6 +61,10 @@ type Guard struct {
 	Access *access.Service
 	// Limiter limits each token's requests; nil limits none.
 	Limiter *access.Limiter
+	// PublicLimiter limits the requests of each remote address to the
+	// public routes (webhooks), which carry no token to count by: a
+	// flood of forged deliveries costs an HMAC each. nil limits none.
+	PublicLimiter *access.Limiter
 	// Roles maps route patterns to the role they need; nil is
 	// RouteRoles().
 	Roles  map[string]access.Role
@@ -83,6 +88,11 @@ func (g *Guard) Wrap(mux *http.ServeMux) http.Handler {
 		case !known:
 			need = access.Admin
 		case need == Public:
+			if ok, wait := g.PublicLimiter.Allow("addr " + remoteHost(r)); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+				g.refuse(w, r, pattern, access.Token{}, errTooMany, nil)
+				return
+			}
 			mux.ServeHTTP(w, r)
 			return
 		}
@@ -207,6 +217,15 @@ func accessKeyID(params string) string {
 }
 
 type tokenKey struct{}
+
+// remoteHost is the address a request came from, without its port.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
 
 // TokenOf returns the token that authenticated r, when the guard let it
 // through; a trigger records it as who started a run.

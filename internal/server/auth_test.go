@@ -346,3 +346,32 @@ func TestGuardWrapAPIRefusesInTheAPIsShape(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardLimitsEachAddressOnPublicRoutes: a webhook carries no token,
+// so a flood of them is limited by the address it comes from; other
+// addresses are not slowed.
+func TestGuardLimitsEachAddressOnPublicRoutes(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /hooks/x", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	g := &server.Guard{Roles: map[string]access.Role{"POST /hooks/x": server.Public}, PublicLimiter: &access.Limiter{Rate: 1, Burst: 2}}
+	h := g.Wrap(mux)
+	post := func(addr string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/hooks/x", nil)
+		r.RemoteAddr = addr
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	for i := range 2 {
+		if w := post("192.0.2.1:1000"); w.Code != http.StatusAccepted {
+			t.Fatalf("request %d within the burst: %d", i, w.Code)
+		}
+	}
+	w := post("192.0.2.1:1001")
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
+		t.Errorf("over the burst: %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+	}
+	if w := post("198.51.100.7:1000"); w.Code != http.StatusAccepted {
+		t.Errorf("another address: %d", w.Code)
+	}
+}
