@@ -1,6 +1,10 @@
 package dora
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Band is a DORA performance level, "" when the window has nothing to
 // rate (no change shipped, no failure to restore).
@@ -85,4 +89,28 @@ func RestoreBand(median time.Duration) Band {
 		return Medium
 	}
 	return Low
+}
+
+// Span reads a duration the way the reports show it: whole seconds
+// under a day, days and hours beyond.
+func Span(d time.Duration) string {
+	if d >= day {
+		days, hours := d/day, (d%day).Round(time.Hour)/time.Hour
+		if hours == 24 {
+			days, hours = days+1, 0
+		}
+		if hours == 0 {
+			return fmt.Sprintf("%dd", days)
+		}
+		return fmt.Sprintf("%dd%dh", days, hours)
+	}
+	s := d.Round(time.Second).String()
+	// 1h0m0s reads better as 1h, 5m0s as 5m.
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
