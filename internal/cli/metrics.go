@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -9,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/velocity-ci/velocity/internal/dora"
+	"github.com/velocity-ci/velocity/internal/fault"
 	"github.com/velocity-ci/velocity/internal/home"
+	"github.com/velocity-ci/velocity/internal/server"
 )
 
 func (a *app) metricsCmd() *cobra.Command {
@@ -32,11 +35,24 @@ how often changes went live in the environment, how long they took from
 commit to live (median), the share of deploys that failed (a failed deploy
 or health gate, or a rollback next), and how long the service took to be
 restored after such a failure (median); each with its DORA performance band
-(elite, high, medium, low). docs/dora.md says exactly how each is counted.`,
+(elite, high, medium, low). docs/dora.md says exactly how each is counted.
+With VELOCITY_SERVER set, the server's journal is read.`,
 		Args: cobra.ExactArgs(1),
-		RunE: a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
+		RunE: a.orRemote(a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
 			req.Project = args[0]
 			rep, err := h.Dora().Keys(ctx, req)
+			if err != nil {
+				return err
+			}
+			printDora(a.stdout, rep)
+			return nil
+		}), func(ctx context.Context, c *server.Client, args []string) error {
+			req.Project = args[0]
+			rep, err := c.Dora(ctx, req)
+			if errors.Is(err, fault.Invalid) {
+				// A usage mistake, as it is locally.
+				return usageError("%v", err)
+			}
 			if err != nil {
 				return err
 			}

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/home"
+	"github.com/velocity-ci/velocity/internal/server"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -89,13 +91,37 @@ func TestMetricsDora(t *testing.T) {
 	}
 }
 
-// The four keys are computed from the local journal only: with a server
-// named, the command says so instead of showing this machine's.
-func TestMetricsDoraRefusedRemotely(t *testing.T) {
-	t.Setenv(envServer, "http://127.0.0.1:1")
-	t.Setenv(envToken, "t")
-	code, _, errOut := velocityOn(t, t.TempDir(), "metrics", "dora", "shop")
-	if code != ExitUsage || !strings.Contains(errOut, "'velocity metrics' does not work with a remote server yet") {
-		t.Errorf("exit %d, %q", code, errOut)
+// With VELOCITY_SERVER set, the four keys are the server's, shown as
+// the local ones are.
+func TestMetricsDoraRemote(t *testing.T) {
+	dataDir := t.TempDir()
+	h, err := home.Open(context.Background(), home.Config{Dir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	base := time.Now().Add(-72 * time.Hour)
+	shipped(t, h, "c1", base.Add(-2*time.Hour), base, base.Add(5*time.Minute), false)
+	shipped(t, h, "c2", base.Add(time.Hour), base.Add(2*time.Hour), base.Add(2*time.Hour+3*time.Minute), true)
+	srv := httptest.NewServer((&server.Server{Dora: &server.Dora{Service: h.Dora()}}).Handler())
+	defer srv.Close()
+
+	code, local, errOut := velocityOn(t, dataDir, "metrics", "dora", "shop", "--days", "7", "--environment", "production")
+	if code != ExitOK {
+		t.Fatalf("local: exit %d: %s", code, errOut)
+	}
+	t.Setenv(envServer, srv.URL)
+	t.Setenv(envToken, "vel_x")
+	code, remote, errOut := velocityOn(t, t.TempDir(), "metrics", "dora", "shop", "--days", "7", "--environment", "production")
+	if code != ExitOK || remote != local {
+		t.Errorf("remote: exit %d, %q\n%s\nwant the local output:\n%s", code, errOut, remote, local)
+	}
+	code, _, errOut = velocityOn(t, t.TempDir(), "metrics", "dora", "nope")
+	if code != ExitFailed || !strings.Contains(errOut, "no project nope") {
+		t.Errorf("remote, unknown project: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = velocityOn(t, t.TempDir(), "metrics", "dora", "shop", "--days", "400")
+	if code != ExitUsage || !strings.Contains(errOut, "a window of 400 days") {
+		t.Errorf("remote, too long a window: exit %d, %q", code, errOut)
 	}
 }
