@@ -197,6 +197,7 @@ func (h *Home) site(host *releases.Host, runsAPI *runs.Service, projectsAPI *pro
 	return &web.Site{
 		Runs: runsAPI, Projects: projectsAPI, Releases: host.Service(), Catalog: h.Catalog(),
 		Executions: execs, Access: h.Access(), Key: key, Secure: secure, Log: h.cfg.Log,
+		Dora: h.Dora(),
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/store"
 )
@@ -35,6 +36,7 @@ func TestRunOfAMirrorCommit(t *testing.T) {
 	repo := project(t, "name: from-yml\nstages:\n  - name: build\n    actions:\n      - { name: hello, run: echo hello from $VELOCITY_PROJECT on $VELOCITY_BRANCH }\n")
 	gitIn(t, repo, "init", "-q")
 	gitIn(t, repo, "add", "-A")
+	t.Setenv("GIT_COMMITTER_DATE", "2026-02-03T04:05:06Z")
 	gitIn(t, repo, "commit", "-q", "-m", "one")
 	commit := gitIn(t, repo, "rev-parse", "HEAD")
 	mirror := filepath.Join(t.TempDir(), "shop.git")
@@ -60,6 +62,10 @@ func TestRunOfAMirrorCommit(t *testing.T) {
 	}
 	if r.Project != "shop" || r.Commit != commit || r.Branch != "main" || r.Trigger != "push by alice" || r.Dir != mirror {
 		t.Errorf("run recorded as %+v", r)
+	}
+	// Lead time for changes counts from the commit's committer date.
+	if want := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC); !r.CommitTime.Equal(want) {
+		t.Errorf("run's commit time %v, want the committer date %v", r.CommitTime, want)
 	}
 	// The project's workspaces are its own: named after its mirror.
 	if !strings.HasPrefix(filepath.Base(r.Workspace), "shop.git-") {

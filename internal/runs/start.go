@@ -321,8 +321,8 @@ func (x *runner) journal(ctx context.Context, lockPath string) error {
 		}
 	})
 	x.run = store.Run{
-		Project: x.pipeline.Name, Dir: x.req.Dir, Commit: x.snap.Commit, Branch: x.snap.Branch, Dirty: x.snap.Dirty,
-		Status: store.Running, Lock: lockPath, Workspace: x.snap.Dir, Created: time.Now(),
+		Project: x.pipeline.Name, Dir: x.req.Dir, Commit: x.snap.Commit, CommitTime: x.snap.CommitTime,
+		Branch: x.snap.Branch, Dirty: x.snap.Dirty, Status: store.Running, Lock: lockPath, Workspace: x.snap.Dir, Created: time.Now(),
 		Selection: store.Selection{Only: x.req.Only, Skip: x.req.Skip}, Trigger: x.req.Trigger,
 	}
 	var err error

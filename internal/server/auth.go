@@ -39,6 +39,7 @@ func RouteRoles() map[string]access.Role {
 		"DELETE " + pathProject:   access.Admin,
 		"GET " + pathProjectRuns:  access.Viewer,
 		"POST " + pathProjectRuns: access.Developer,
+		"GET " + pathProjectDora:  access.Viewer,
 		"POST " + pathHook:        Public,
 		"GET " + pathRuns:         access.Viewer,
 		"GET " + pathRun:          access.Viewer,

@@ -21,7 +21,9 @@ type Server struct {
 	Runs *Runs
 	// Projects, when set, serves the projects API and the webhooks.
 	Projects *Projects
-	Logger   *slog.Logger
+	// Dora, when set, serves the projects' DORA four keys.
+	Dora   *Dora
+	Logger *slog.Logger
 	// Shutdown is called by a shutdown request; nil refuses them.
 	Shutdown func()
 }
@@ -39,6 +41,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Projects != nil {
 		s.Projects.Register(mux)
+	}
+	if s.Dora != nil {
+		s.Dora.Register(mux)
 	}
 	return mux
 }

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/proc"
@@ -30,10 +31,13 @@ type Snapshot struct {
 	Dir    string // the workspace directory (== dest)
 	Git    bool   // project is inside a git work tree
 	Commit string // full commit SHA the copy is based on ("" when not git or no commits yet)
-	Branch string // current branch name ("" when detached, or when Rev isn't a local branch name)
-	Dirty  bool   // the copy includes uncommitted (modified, deleted or untracked, non-ignored) changes
-	Note   string // a human note, e.g. "includes uncommitted changes (3 paths)"; "" when there is nothing to say
-	Files  int    // number of files in the copy (symlinks included)
+	// CommitTime is Commit's committer date (zero without Commit): when
+	// the change was made, as opposed to when it was written.
+	CommitTime time.Time
+	Branch     string // current branch name ("" when detached, or when Rev isn't a local branch name)
+	Dirty      bool   // the copy includes uncommitted (modified, deleted or untracked, non-ignored) changes
+	Note       string // a human note, e.g. "includes uncommitted changes (3 paths)"; "" when there is nothing to say
+	Files      int    // number of files in the copy (symlinks included)
 	// Written counts the files and symlinks that had to be (re)written:
 	// all of them in a new workspace, the changed ones in a reused one.
 	Written int
@@ -173,6 +177,9 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 			}
 		}
 	}
+	if err == nil && snap.Commit != "" {
+		snap.CommitTime, err = commitTime(ctx, g, snap.Commit)
+	}
 	if err == nil {
 		err = c.prune(ctx)
 	}
@@ -201,6 +208,21 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 	}
 	snap.Note = strings.Join(notes, "; ")
 	return snap, nil
+}
+
+// commitTime is the committer date of commit. The committer date, not
+// the author's: a rebased or cherry-picked change was made again when it
+// was committed anew.
+func commitTime(ctx context.Context, g git, commit string) (time.Time, error) {
+	out, err := g.output(ctx, "show", "-s", "--format=%cI", commit)
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(string(out)))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("committer date of %s: %w", commit, err)
+	}
+	return t, nil
 }
 
 func plural(n int, what string) string {

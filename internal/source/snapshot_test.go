@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // gitTest isolates git from the machine's configuration so commits work
@@ -196,11 +197,41 @@ func TestCleanRepo(t *testing.T) {
 
 	snap, dest := take(t, repo, Options{})
 	want := Snapshot{Dir: dest, Git: true, Commit: head, Branch: "main", Files: 3, Written: 3, Read: 3}
-	snap.Manifest = nil // compared with the workspace in manifest tests
+	snap.Manifest = nil           // compared with the workspace in manifest tests
+	snap.CommitTime = time.Time{} // see TestCommitTime
 	if !reflect.DeepEqual(snap, want) {
 		t.Errorf("snapshot = %+v, want %+v", snap, want)
 	}
 	wantFiles(t, dest, map[string]string{"a.txt": "a\n", "sub/deeper/b.txt": "b\n", "empty": ""})
+}
+
+// The snapshot carries its commit's committer date, from the work tree
+// as from a revision: lead time for changes counts from it.
+func TestCommitTime(t *testing.T) {
+	gitTest(t)
+	repo := newRepo(t)
+	write(t, repo, "a.txt", "one\n", 0o644)
+	t.Setenv("GIT_AUTHOR_DATE", "2026-01-01T08:00:00Z")
+	t.Setenv("GIT_COMMITTER_DATE", "2026-03-04T05:06:07+02:00")
+	first := commitAll(t, repo, "one")
+	write(t, repo, "a.txt", "two\n", 0o644)
+	t.Setenv("GIT_COMMITTER_DATE", "2026-03-05T00:00:00Z")
+	commitAll(t, repo, "two")
+
+	snap, _ := take(t, repo, Options{})
+	if want := time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC); !snap.CommitTime.Equal(want) {
+		t.Errorf("work tree's commit time = %v, want the committer date %v", snap.CommitTime, want)
+	}
+	snap, _ = take(t, repo, Options{Rev: first})
+	if want := time.Date(2026, 3, 4, 3, 6, 7, 0, time.UTC); !snap.CommitTime.Equal(want) {
+		t.Errorf("revision's commit time = %v, want the committer date %v (not the author's)", snap.CommitTime, want)
+	}
+
+	plain := t.TempDir()
+	write(t, plain, "a.txt", "x\n", 0o644)
+	if snap, _ := take(t, plain, Options{}); !snap.CommitTime.IsZero() {
+		t.Errorf("a directory outside git has commit time %v, want none", snap.CommitTime)
+	}
 }
 
 func TestWorkTreeChanges(t *testing.T) {

@@ -70,6 +70,10 @@ type Deployments interface {
 	// Deployments lists an environment's deployments of a service,
 	// newest first.
 	Deployments(ctx context.Context, environment, service string) ([]Deployment, error)
+	// EnvironmentDeployments lists every deployment into environment,
+	// of every service, oldest first: the history metrics are computed
+	// from.
+	EnvironmentDeployments(ctx context.Context, environment string) ([]Deployment, error)
 	// LiveDeployments lists every live deployment, one per environment
 	// and service at most, oldest first.
 	LiveDeployments(ctx context.Context) ([]Deployment, error)

@@ -49,9 +49,12 @@ type Run struct {
 	// Dir is the project directory the run was started from.
 	Dir    string `json:"dir"`
 	Commit string `json:"commit"`
-	Branch string `json:"branch"`
-	Dirty  bool   `json:"dirty"`
-	Status Status `json:"status"`
+	// CommitTime is the commit's committer date, zero outside git: when
+	// the change was made, which lead time for changes counts from.
+	CommitTime time.Time `json:"commit_time"`
+	Branch     string    `json:"branch"`
+	Dirty      bool      `json:"dirty"`
+	Status     Status    `json:"status"`
 	// Reason explains a final status other than succeeded.
 	Reason string `json:"reason"`
 	// Lock is the file the owning process holds locked while the run is

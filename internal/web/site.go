@@ -12,6 +12,7 @@ import (
 	"net/http"
 
 	"github.com/velocity-ci/velocity/internal/access"
+	"github.com/velocity-ci/velocity/internal/dora"
 	"github.com/velocity-ci/velocity/internal/executions"
 	"github.com/velocity-ci/velocity/internal/projects"
 	"github.com/velocity-ci/velocity/internal/releases"
@@ -31,6 +32,7 @@ type Site struct {
 	Catalog    *releases.Catalog
 	Executions *executions.Service
 	Access     *access.Service
+	Dora       *dora.Service
 	// Key signs session cookies and CSRF tokens: at least 32 random
 	// bytes kept in the data directory, so that sessions outlive a
 	// restart.

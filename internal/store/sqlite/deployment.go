@@ -163,6 +163,12 @@ func (s *Store) Deployments(ctx context.Context, environment, service string) ([
 		WHERE environment = ? AND service = ? ORDER BY id DESC`, environment, service)
 }
 
+// EnvironmentDeployments implements store.Deployments.
+func (s *Store) EnvironmentDeployments(ctx context.Context, environment string) ([]store.Deployment, error) {
+	return s.queryDeployments(ctx, `SELECT `+deploymentColumns+` FROM deployments
+		WHERE environment = ? ORDER BY id`, environment)
+}
+
 // LiveDeployments implements store.Deployments.
 func (s *Store) LiveDeployments(ctx context.Context) ([]store.Deployment, error) {
 	return s.queryDeployments(ctx, `SELECT `+deploymentColumns+` FROM deployments WHERE status = 'live' ORDER BY id`)

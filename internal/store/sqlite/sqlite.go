@@ -208,10 +208,10 @@ func (s *Store) CreateRun(ctx context.Context, r store.Run, actions []store.Acti
 	var id int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`INSERT INTO runs (project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished, selection, trigger)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO runs (project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished, selection, trigger, commit_time)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Project, r.Dir, r.Commit, r.Branch, boolInt(r.Dirty), string(r.Status), r.Reason, r.Lock, r.Workspace,
-			nanos(r.Created), nanos(r.Finished), encodeSelection(r.Selection), r.Trigger)
+			nanos(r.Created), nanos(r.Finished), encodeSelection(r.Selection), r.Trigger, nanos(r.CommitTime))
 		if err != nil {
 			return err
 		}
@@ -322,7 +322,7 @@ func (s *Store) SetActions(ctx context.Context, runID int64, keys []store.Key, s
 	return nil
 }
 
-const runColumns = `id, project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished, selection, trigger`
+const runColumns = `id, project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished, selection, trigger, commit_time`
 
 // selectionVersion is the format of the runs.selection column.
 const selectionVersion = 1
@@ -360,8 +360,8 @@ func scanRun(row interface{ Scan(...any) error }) (store.Run, error) {
 	var r store.Run
 	var dirty int
 	var status, selection string
-	var created, finished int64
-	err := row.Scan(&r.ID, &r.Project, &r.Dir, &r.Commit, &r.Branch, &dirty, &status, &r.Reason, &r.Lock, &r.Workspace, &created, &finished, &selection, &r.Trigger)
+	var created, finished, commitTime int64
+	err := row.Scan(&r.ID, &r.Project, &r.Dir, &r.Commit, &r.Branch, &dirty, &status, &r.Reason, &r.Lock, &r.Workspace, &created, &finished, &selection, &r.Trigger, &commitTime)
 	if err == nil {
 		r.Selection, err = decodeSelection(selection)
 	}
@@ -369,6 +369,7 @@ func scanRun(row interface{ Scan(...any) error }) (store.Run, error) {
 	r.Status = store.Status(status)
 	r.Created = fromNanos(created)
 	r.Finished = fromNanos(finished)
+	r.CommitTime = fromNanos(commitTime)
 	return r, err
 }
 

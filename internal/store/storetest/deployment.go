@@ -15,6 +15,32 @@ func RunDeployments(t *testing.T, open func(t *testing.T) store.Deployments) {
 	t.Run("KeptForRedeploy", func(t *testing.T) { testKeptForRedeploy(t, open(t)) })
 	t.Run("InterruptDeploying", func(t *testing.T) { testInterruptDeploying(t, open(t)) })
 	t.Run("DeploymentNotFound", func(t *testing.T) { testDeploymentNotFound(t, open(t)) })
+	t.Run("EnvironmentDeployments", func(t *testing.T) { testEnvironmentDeployments(t, open(t)) })
+}
+
+func testEnvironmentDeployments(t *testing.T, s store.Deployments) {
+	web1 := create(t, s, deployment("production", "web", "r1", 1))
+	create(t, s, deployment("staging", "web", "r2", 2))
+	worker := create(t, s, deployment("production", "worker", "r3", 3))
+	web4 := create(t, s, deployment("production", "web", "r4", 4))
+	ds, err := s.EnvironmentDeployments(ctx, "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+	}
+	if len(ids) != 3 || ids[0] != web1 || ids[1] != worker || ids[2] != web4 {
+		t.Errorf("production deployments %v, want every service's, oldest first: %d %d %d", ids, web1, worker, web4)
+	}
+	if ds[1].Service != "worker" || ds[1].Release != "r3" || !ds[1].Created.Equal(time.Unix(30, 0)) {
+		t.Errorf("deployment read back as %+v", ds[1])
+	}
+	none, err := s.EnvironmentDeployments(ctx, "qa")
+	if err != nil || len(none) != 0 {
+		t.Errorf("an environment without deployments: %v, %v", none, err)
+	}
 }
 
 func deployment(env, svc, release string, run int64) store.Deployment {

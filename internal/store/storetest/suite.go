@@ -180,7 +180,7 @@ func newRun(t *testing.T, s store.Store, project string) int64 {
 	id, err := s.CreateRun(ctx, store.Run{
 		Project: project, Dir: "/src/" + project, Commit: "abc", Branch: "main", Dirty: true,
 		Status: store.Running, Lock: "/locks/x", Workspace: "/data/workspaces/" + project, Created: time.Unix(100, 0),
-		Trigger: "push by alice",
+		Trigger: "push by alice", CommitTime: time.Unix(40, 0),
 	}, actions())
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func testLifecycle(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	if r.Project != "p" || r.Commit != "abc" || !r.Dirty || r.Status != store.Running || !r.Created.Equal(time.Unix(100, 0)) ||
-		r.Workspace != "/data/workspaces/p" || r.Trigger != "push by alice" {
+		r.Workspace != "/data/workspaces/p" || r.Trigger != "push by alice" || !r.CommitTime.Equal(time.Unix(40, 0)) {
 		t.Errorf("run %+v", r)
 	}
 	acts, err := s.Actions(ctx, id)
