@@ -230,8 +230,18 @@ func (d *dispatcher) step(ctx context.Context) error {
 			waiting = waiting[n-1:]
 		}
 	}
+	if !d.busy && len(waiting) > 0 {
+		// A run of the project this process started outside the queue
+		// (one resumed after a crash) counts as the one at a time.
+		if id, err := d.liveRun(ctx); err != nil {
+			return err
+		} else if id != 0 {
+			d.wait(ctx, id)
+			return nil
+		}
+	}
 	for !d.busy && len(waiting) > 0 {
-		d.busy = d.start(ctx, p, waiting[0], true)
+		d.start(ctx, p, waiting[0], true)
 		waiting = waiting[1:]
 	}
 	return nil
@@ -267,12 +277,32 @@ func (d *dispatcher) start(ctx context.Context, p store.Project, r store.Request
 	}
 	log.Info("run started", "project", d.name, "request", r.ID, "run", id, "commit", r.Commit, "trigger", r.Trigger)
 	if oneAtATime {
-		go func() {
-			d.s.cfg.Runs.Wait(ctx, id)
-			d.done <- struct{}{}
-		}()
+		d.wait(ctx, id)
 	}
 	return true
+}
+
+// wait marks the dispatcher busy until run id ends.
+func (d *dispatcher) wait(ctx context.Context, id int64) {
+	d.busy = true
+	go func() {
+		d.s.cfg.Runs.Wait(ctx, id)
+		d.done <- struct{}{}
+	}()
+}
+
+// liveRun is a run of the project executing in this process, 0 if none.
+func (d *dispatcher) liveRun(ctx context.Context) (int64, error) {
+	list, err := d.s.cfg.Store.Runs(ctx, store.RunFilter{Project: d.name, Limit: 20})
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range list {
+		if !r.Status.Final() && d.s.cfg.Runs.Live(r.ID) {
+			return r.ID, nil
+		}
+	}
+	return 0, nil
 }
 
 // poll fetches the project's repository and queues its branch's head

@@ -4,9 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/trigger"
 )
 
@@ -104,5 +107,34 @@ func TestAddFollowsTheRepositorysOnlyBranch(t *testing.T) {
 	}
 	if p := f.add(AddRequest{Name: "pushed"}); p.Branch != "main" || p.Head != "" {
 		t.Errorf("push-only project: %+v", p)
+	}
+}
+
+// TestQueuedWaitsForARunStartedOutsideTheQueue: a run of the project
+// that this process executes but the queue did not start (one resumed
+// after a crash) is the one run at a time of a queued project.
+func TestQueuedWaitsForARunStartedOutsideTheQueue(t *testing.T) {
+	f := newFixture(t)
+	repo := f.repo()
+	f.add(AddRequest{Name: "shop", Repo: repo})
+	ctx := context.Background()
+	resumed := f.commit(repo)
+	if err := f.svc.cfg.Mirrors.Fetch(ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.runs.Start(ctx, runs.StartRequest{Dir: f.svc.cfg.Mirrors.Path("shop"), Commit: resumed, Project: "shop", Jobs: 1, NoServe: true}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitFor("the resumed run to start", func() bool { return len(f.traced()) == 1 && f.traced()[0] != "" })
+	queued := f.commit(repo)
+	if _, err := f.svc.Trigger(ctx, "shop", TriggerRequest{Ref: queued}); err != nil {
+		t.Fatal(err)
+	}
+	f.start(f.svc)
+	f.open()
+	f.finished("shop", 2)
+	want := []string{"start " + resumed, "end " + resumed, "start " + queued, "end " + queued}
+	if got := f.traced(); !slices.Equal(got, want) {
+		t.Fatalf("trace:\n%s\nwant the queued run after the resumed one:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

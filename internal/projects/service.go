@@ -42,6 +42,8 @@ type Mirrors interface {
 type Runner interface {
 	Start(ctx context.Context, req runs.StartRequest) (int64, error)
 	Wait(ctx context.Context, id int64) (runs.Result, error)
+	// Live reports whether the run executes in this process.
+	Live(id int64) bool
 }
 
 // Sealer encrypts webhook secrets for the journal, so that a copy of the

@@ -125,6 +125,10 @@ type liveRun struct {
 	result    Result
 }
 
+// Live reports whether run id executes in this process now: a run
+// another process executes, or one that ended, is not live.
+func (s *Service) Live(id int64) bool { return s.lookup(id) != nil }
+
 func (s *Service) lookup(id int64) *liveRun {
 	s.mu.Lock()
 	defer s.mu.Unlock()
