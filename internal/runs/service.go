@@ -73,6 +73,8 @@ type Config struct {
 	// say whose death interrupted it, and the owner can resume it; empty
 	// writes nothing.
 	Owner string
+	// Hook, when set, is told how runs and their actions end.
+	Hook Hook
 }
 
 // Service runs pipelines. It is safe for concurrent use.
