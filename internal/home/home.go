@@ -11,9 +11,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
+	"github.com/velocity-ci/velocity/internal/alerts"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/store/sqlite"
+	"github.com/velocity-ci/velocity/internal/telemetry"
 )
 
 // Config is what a data directory is opened with, given by the command
@@ -41,6 +44,11 @@ type Home struct {
 	// Store is its journal.
 	Store Journal
 	cfg   Config
+	// metrics count what this process does with the data directory;
+	// alerts post to its projects' alert webhooks (velocity serve's).
+	metrics   *telemetry.Metrics
+	alerts    *alerts.Notifier
+	queueOnce sync.Once
 }
 
 // Journal is what is kept in the data directory's store. Only Open names
@@ -81,7 +89,8 @@ func Open(ctx context.Context, cfg Config) (*Home, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Home{Dir: cfg.Dir, Store: st, cfg: cfg}
+	h := &Home{Dir: cfg.Dir, Store: st, cfg: cfg, metrics: telemetry.New()}
+	h.alerts = h.newAlerts()
 	if err := h.recover(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -89,8 +98,11 @@ func Open(ctx context.Context, cfg Config) (*Home, error) {
 	return h, nil
 }
 
-// Close closes the journal.
-func (h *Home) Close() { h.Store.Close() }
+// Close stops posting alerts and closes the journal.
+func (h *Home) Close() {
+	h.alerts.Close()
+	h.Store.Close()
+}
 
 // SocketPath is the control socket of the data directory's server.
 func (h *Home) SocketPath() string { return filepath.Join(h.Dir, "velocity.sock") }

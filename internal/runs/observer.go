@@ -18,7 +18,7 @@ type observer struct {
 	// project and hook report final attempts; hook may be nil.
 	project string
 	hook    Hook
-	mu   sync.Mutex
+	mu      sync.Mutex
 	// lines holds each node's unfinished last line.
 	lines   map[*plan.Node]*LineSplitter
 	attempt map[*plan.Node]int
