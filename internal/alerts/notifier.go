@@ -118,8 +118,8 @@ func (n *Notifier) start() {
 
 func (n *Notifier) enqueue(e event) {
 	n.start()
-	if n.ctx.Err() != nil {
-		return
+	if n.ctx == nil || n.ctx.Err() != nil {
+		return // closed
 	}
 	select {
 	case n.queue <- e:
@@ -131,10 +131,14 @@ func (n *Notifier) enqueue(e event) {
 // Close stops posting: an alert being posted is given up after its
 // current attempt, those waiting are dropped.
 func (n *Notifier) Close() {
-	n.start()
+	// A notifier never told anything has no goroutine to stop, and
+	// starts none after Close: most commands never alert.
+	n.once.Do(func() {})
 	n.closed.Do(func() {
-		n.stop()
-		<-n.done
+		if n.stop != nil {
+			n.stop()
+			<-n.done
+		}
 	})
 }
 

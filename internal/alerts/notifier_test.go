@@ -196,3 +196,13 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A closed notifier drops what it is told, and one closed before it
+// was told anything starts nothing.
+func TestClosedNotifierPostsNothing(t *testing.T) {
+	r := newReceiver(t, 0)
+	n := notifier(t, r.URL, io.Discard)
+	n.Close()
+	n.RunFinished(store.Run{ID: 1, Project: "app", Branch: "main", Status: store.Failed})
+	r.none(t)
+}
