@@ -17,10 +17,6 @@ import (
 	"github.com/velocity-ci/velocity/internal/telemetry"
 )
 
-// Metrics are the data directory's Prometheus collectors in this
-// process: what its runs, deploys and workflow executions count.
-func (h *Home) Metrics() *telemetry.Metrics { return h.metrics }
-
 // newAlerts is the notifier of the data directory's projects' alert
 // webhooks; it posts from the first alert until Close.
 func (h *Home) newAlerts() *alerts.Notifier {
@@ -29,8 +25,9 @@ func (h *Home) newAlerts() *alerts.Notifier {
 		if err != nil {
 			return alerts.Target{}, err
 		}
-		// Read at each alert: the key is the one velocity serve
-		// started with, the project may have changed since.
+		// Read at each alert, so that a project removed or changed
+		// since the server started counts; alerts are rare enough for
+		// the key file to be read each time too.
 		sealer, err := secret.Open(h.Dir, h.cfg.Getenv("VELOCITY_SECRET_KEY"))
 		if err != nil {
 			return alerts.Target{}, err
