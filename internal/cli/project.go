@@ -53,7 +53,10 @@ it the project is fed only by pushes to the built-in git remote. --mode is
 what happens to a commit while a run is going: queued (the default: one run
 at a time, in order), superseded (a newer commit replaces one still
 waiting) or parallel. --webhook-secret-file (- for standard input) sets the
-secret forges sign their webhooks with; without one, webhooks are refused.`,
+secret forges sign their webhooks with; without one, webhooks are refused.
+--alert-webhook names an http(s) URL (a Slack incoming webhook, or anything
+taking Slack's {"text": "..."} JSON) told of failed runs of the branch,
+failed deploys and rollbacks.`,
 		Args: cobra.ExactArgs(1),
 		RunE: a.orRemote(a.withHome(func(ctx context.Context, h *home.Home, args []string) error {
 			svc, _, err := h.Projects(nil)
@@ -71,6 +74,7 @@ secret forges sign their webhooks with; without one, webhooks are refused.`,
 	f.DurationVar(&o.req.Poll, "poll", 0, "fetch the repository this often (e.g. 1m) and run each new head; 0 does not poll")
 	f.StringVar(&o.mode, "mode", string(projects.Queued), "queued, superseded or parallel")
 	f.StringVar(&o.secretFile, "webhook-secret-file", "", "read the webhooks' secret from `FILE` (- for standard input)")
+	f.StringVar(&o.req.AlertWebhook, "alert-webhook", "", "post failed runs, failed deploys and rollbacks to `URL` (Slack-compatible JSON)")
 	return cmd
 }
 
@@ -121,6 +125,9 @@ func (a *app) projectAdd(ctx context.Context, name string, o projectAddOptions, 
 	fmt.Fprintf(a.stderr, "  push:     git push http://HOST:PORT/git/%s.git %s   (a developer token as password)\n", p.Name, p.Branch)
 	if p.Webhooks {
 		fmt.Fprintf(a.stderr, "  webhooks: /hooks/github/%[1]s, /hooks/gitlab/%[1]s or /hooks/gitea/%[1]s\n", p.Name)
+	}
+	if p.Alerts {
+		fmt.Fprintf(a.stderr, "  alerts:   failed runs of %s, failed deploys and rollbacks go to the alert webhook\n", p.Branch)
 	}
 	return nil
 }

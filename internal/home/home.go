@@ -13,8 +13,10 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/velocity-ci/velocity/internal/alerts"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/store/sqlite"
+	"github.com/velocity-ci/velocity/internal/telemetry"
 	"github.com/velocity-ci/velocity/internal/tracing"
 )
 
@@ -47,6 +49,11 @@ type Home struct {
 	tracesMu    sync.Mutex
 	tracesBuilt bool
 	tracer      *tracing.Exporter
+	// metrics count what this process does with the data directory;
+	// alerts post to its projects' alert webhooks (velocity serve's).
+	metrics   *telemetry.Metrics
+	alerts    *alerts.Notifier
+	queueOnce sync.Once
 }
 
 // Journal is what is kept in the data directory's store. Only Open names
@@ -87,7 +94,8 @@ func Open(ctx context.Context, cfg Config) (*Home, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Home{Dir: cfg.Dir, Store: st, cfg: cfg}
+	h := &Home{Dir: cfg.Dir, Store: st, cfg: cfg, metrics: telemetry.New()}
+	h.alerts = h.newAlerts()
 	if err := h.recover(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -96,9 +104,10 @@ func Open(ctx context.Context, cfg Config) (*Home, error) {
 }
 
 // Close sends the traces of runs not sent yet (waiting a moment at
-// most) and closes the journal.
+// most), stops posting alerts and closes the journal.
 func (h *Home) Close() {
 	h.closeTraces()
+	h.alerts.Close()
 	h.Store.Close()
 }
 

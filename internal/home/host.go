@@ -27,13 +27,16 @@ func (h *Home) HostConfig() (releases.HostConfig, error) {
 	if err != nil {
 		return releases.HostConfig{}, err
 	}
-	return h.hostConfig(blobs, secrets), nil
+	cfg := h.hostConfig(blobs, secrets)
+	// The server's host: its failed deploys and rollbacks alert.
+	cfg.Meter = meters{h.metrics, h.alerts}
+	return cfg, nil
 }
 
 func (h *Home) hostConfig(blobs *artifact.Blobs, secrets releases.Secrets) releases.HostConfig {
 	return releases.HostConfig{
 		DataDir: h.Dir, Journal: h.Store, Blobs: blobs, Secrets: secrets,
-		Environ: h.cfg.Environ(), Logger: h.cfg.Log, Version: h.cfg.Version,
+		Environ: h.cfg.Environ(), Logger: h.cfg.Log, Version: h.cfg.Version, Meter: h.metrics,
 	}
 }
 

@@ -108,7 +108,7 @@ func (h *Home) Listen(ctx context.Context, cfg ListenConfig, host *releases.Host
 		return "", nil, err
 	}
 	handler := route(git, server.LimitBodies(guard.Wrap(mux), trigger.MaxBody+1, bodyTimeout), server.LimitBodies(both, maxBody, bodyTimeout),
-		server.LimitBodies(site.Handler(), maxBody, bodyTimeout))
+		server.LimitBodies(site.Handler(), maxBody, bodyTimeout), h.metricsHandler(guard, host))
 	api := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -172,8 +172,9 @@ func withStepFunctions(sfn, api http.Handler) http.Handler {
 // route sends the git remote's requests to git, which bounds its own
 // bodies and time (a push may be large and slow: the API's cap would
 // cut it); webhooks to hooks, capped at the forges' largest payload;
-// the API's (and Step Functions') to api; the rest to the web UI.
-func route(git, hooks, api, web http.Handler) http.Handler {
+// the API's (and Step Functions') to api; Prometheus's scrapes to
+// metrics; the rest to the web UI.
+func route(git, hooks, api, web, metrics http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
 		case gitremote.Match(r):
@@ -182,6 +183,8 @@ func route(git, hooks, api, web http.Handler) http.Handler {
 			hooks.ServeHTTP(w, r)
 		case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/v1/"), p == "/" && stepfunctions.Target(r):
 			api.ServeHTTP(w, r)
+		case p == "/metrics":
+			metrics.ServeHTTP(w, r)
 		default:
 			web.ServeHTTP(w, r)
 		}

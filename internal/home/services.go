@@ -50,7 +50,10 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 	// terminal, the web page): they get the default.
 	history := 1 << 20
 	owner := ""
+	var hook runs.Hook = h.metrics
 	if host != nil {
+		// The server's runs are its projects': their failures alert.
+		hook = runHooks{h.metrics, h.alerts}
 		history = 0
 		owner = serveOwner
 		deploys = &releases.Deploys{Dial: func(context.Context) (releases.Remote, error) {
@@ -58,7 +61,7 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 		}}
 	}
 	svc = runs.New(runs.Config{
-		Store:      h.Store,
+		Store:      h.metrics.RunsJournal(h.Store),
 		Leases:     h.Store,
 		DataDir:    h.Dir,
 		Blobs:      blobs,
@@ -91,6 +94,7 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 		},
 		Owner:      owner,
 		OnFinished: h.onFinished(ctx, host != nil),
+		Hook:       hook,
 	})
 	return svc, nil
 }
@@ -138,7 +142,7 @@ func userError(err error) error {
 // executionsConfig is what the executions service of the data directory
 // is built from.
 func (h *Home) executionsConfig() executions.Config {
-	c := executions.Config{Store: h.Store, Leases: h.Store, DataDir: h.Dir, Log: h.cfg.Log}
+	c := executions.Config{Store: h.metrics.WorkflowsJournal(h.Store), Leases: h.Store, DataDir: h.Dir, Log: h.cfg.Log}
 	if self, err := os.Executable(); err == nil {
 		c.ResumeCommand = []string{self, "--data-dir", h.Dir, "workflow", "resume"}
 	}

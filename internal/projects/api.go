@@ -44,6 +44,10 @@ type AddRequest struct {
 	Mode Mode          `json:"mode,omitempty"`
 	// WebhookSecret verifies the project's webhooks; empty refuses them.
 	WebhookSecret []byte `json:"webhook_secret,omitempty"`
+	// AlertWebhook, when set, is an http(s) URL that failed runs of
+	// Branch, failed deploys and rollbacks are posted to as
+	// Slack-compatible JSON ({"text": "..."}).
+	AlertWebhook string `json:"alert_webhook,omitempty"`
 }
 
 // Project is a project as the API shows it (never its webhook secret).
@@ -54,8 +58,10 @@ type Project struct {
 	Poll   time.Duration `json:"poll"`
 	Mode   Mode          `json:"mode"`
 	// Webhooks reports whether a webhook secret is set.
-	Webhooks bool      `json:"webhooks"`
-	Created  time.Time `json:"created"`
+	Webhooks bool `json:"webhooks"`
+	// Alerts reports whether an alert webhook is set (never its URL).
+	Alerts  bool      `json:"alerts"`
+	Created time.Time `json:"created"`
 	// Head is the last commit of Branch the server saw ("" before the
 	// first fetch).
 	Head string `json:"head"`

@@ -178,6 +178,10 @@ func (s *Service) Add(ctx context.Context, req AddRequest) (Project, error) {
 	if err != nil {
 		return Project{}, err
 	}
+	alerts, err := s.sealAlerts(req.Name, req.AlertWebhook)
+	if err != nil {
+		return Project{}, err
+	}
 	if err := s.cfg.Mirrors.Create(ctx, req.Name, req.Repo); err != nil {
 		return Project{}, fmt.Errorf("project %s: %w", req.Name, err)
 	}
@@ -189,7 +193,7 @@ func (s *Service) Add(ctx context.Context, req AddRequest) (Project, error) {
 		req.Branch = defaultBranch(heads)
 	}
 	rec := store.Project{Name: req.Name, Repo: req.Repo, Branch: req.Branch, Poll: req.Poll, Mode: string(req.Mode),
-		WebhookSecret: secret, Created: s.cfg.Now()}
+		WebhookSecret: secret, AlertWebhook: alerts, Created: s.cfg.Now()}
 	// The branch's head now is what polling compares with: adding a
 	// project starts no run, its next commit does.
 	rec.Head = heads["refs/heads/"+req.Branch]
@@ -248,7 +252,7 @@ func (s *Service) unseal(p store.Project) ([]byte, error) {
 // shown is a project as the API shows it.
 func shown(p store.Project) Project {
 	return Project{Name: p.Name, Repo: p.Repo, Branch: p.Branch, Poll: p.Poll, Mode: Mode(p.Mode),
-		Webhooks: len(p.WebhookSecret) > 0, Created: p.Created, Head: p.Head}
+		Webhooks: len(p.WebhookSecret) > 0, Alerts: len(p.AlertWebhook) > 0, Created: p.Created, Head: p.Head}
 }
 
 // List returns every project, by name.

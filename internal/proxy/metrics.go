@@ -138,7 +138,13 @@ func (rm *releaseMetrics) forget() {
 type Stats struct {
 	Requests int
 	Errors   int // 5xx responses, including the proxy's own 502/503/504
+	P50      time.Duration
 	P95      time.Duration
+	P99      time.Duration
+	// Covered is the time the samples cover: the window, or less when
+	// more requests came than a ring keeps (Requests/Covered is then
+	// still the rate).
+	Covered time.Duration
 }
 
 // ErrorRate is Errors/Requests, 0 without requests.
@@ -178,28 +184,48 @@ func (r *sampleRing) add(at time.Time, d time.Duration, isErr bool) {
 }
 
 func (r *sampleRing) stats(now time.Time, window time.Duration) Stats {
+	return ringStats(now, window, r)
+}
+
+// ringStats summarises the samples of rings within window together.
+func ringStats(now time.Time, window time.Duration, rings ...*sampleRing) Stats {
 	from := now.Add(-window).UnixNano()
-	var st Stats
+	st := Stats{Covered: window}
 	durs := make([]time.Duration, 0, 256)
-	for i := range r.slots {
-		s := &r.slots[i]
-		at := s.at.Load()
-		if at == 0 || at < from {
-			continue
+	for _, r := range rings {
+		oldest, full := now.UnixNano(), true
+		for i := range r.slots {
+			s := &r.slots[i]
+			at := s.at.Load()
+			if at == 0 || at < from {
+				full = false
+				continue
+			}
+			oldest = min(oldest, at)
+			v := s.dur.Load()
+			if v < 0 {
+				st.Errors++
+				v = -v - 1
+			}
+			st.Requests++
+			durs = append(durs, time.Duration(v))
 		}
-		v := s.dur.Load()
-		if v < 0 {
-			st.Errors++
-			v = -v - 1
+		if full {
+			// Every slot is within the window: older requests were
+			// overwritten, and this ring speaks for less time.
+			st.Covered = min(st.Covered, time.Duration(now.UnixNano()-oldest))
 		}
-		st.Requests++
-		durs = append(durs, time.Duration(v))
 	}
 	if len(durs) > 0 {
 		slices.Sort(durs)
-		// Nearest-rank p95: the smallest sample with at least 95% at or below it.
-		idx := (len(durs)*95+99)/100 - 1
-		st.P95 = durs[max(idx, 0)]
+		st.P50, st.P95, st.P99 = rank(durs, 50), rank(durs, 95), rank(durs, 99)
 	}
 	return st
+}
+
+// rank is the nearest-rank percentile p of sorted durs: the smallest
+// sample with at least p% at or below it.
+func rank(durs []time.Duration, p int) time.Duration {
+	idx := (len(durs)*p+99)/100 - 1
+	return durs[max(idx, 0)]
 }

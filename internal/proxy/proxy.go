@@ -160,6 +160,23 @@ func (p *Proxy) SetRoute(host string, route *Route) { p.router.set(host, route) 
 // RemoveRoute stops routing host; its requests get 404.
 func (p *Proxy) RemoveRoute(host string) { p.router.remove(host) }
 
+// Routes returns every route set, once each however many hosts it has.
+func (p *Proxy) Routes() []*Route {
+	m := p.router.table.Load()
+	if m == nil {
+		return nil
+	}
+	seen := make(map[*Route]bool, len(*m))
+	out := make([]*Route, 0, len(*m))
+	for _, r := range *m {
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Route returns the route for host, or nil.
 func (p *Proxy) Route(host string) *Route { return p.router.lookup(host) }
 

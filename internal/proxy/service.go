@@ -138,3 +138,16 @@ func (r *Route) Stats(release string, window time.Duration) Stats {
 	}
 	return rel.ring.stats(time.Now(), window)
 }
+
+// Traffic summarises the requests of every release of the route that
+// finished within the last window, together: what the service's users
+// saw, whichever release answered.
+func (r *Route) Traffic(window time.Duration) Stats {
+	r.mu.Lock()
+	rings := make([]*sampleRing, 0, len(r.releases))
+	for _, rel := range r.releases {
+		rings = append(rings, &rel.ring)
+	}
+	r.mu.Unlock()
+	return ringStats(time.Now(), window, rings...)
+}

@@ -124,7 +124,14 @@ func checkDefinition(def Definition) error {
 // live (replacing the live one as superseded, or rolled-back for a
 // rollback) or failed with the first line of the error. The caller holds
 // the service's lock.
-func (s *Service) carryOut(ctx context.Context, d store.Deployment, def Definition, log io.Writer) (DeployResult, error) {
+func (s *Service) carryOut(ctx context.Context, d store.Deployment, def Definition, log io.Writer) (res DeployResult, err error) {
+	if s.Meter != nil {
+		began := time.Now()
+		defer func() {
+			s.Meter.DeployFinished(DeployEnd{Project: def.Project, Environment: d.Environment, Service: d.Service,
+				Release: d.Release, Rollback: d.Rollback, Err: err, Duration: time.Since(began)})
+		}()
+	}
 	req, err := s.request(def, d, log)
 	if err != nil {
 		return DeployResult{}, err
@@ -143,7 +150,7 @@ func (s *Service) carryOut(ctx context.Context, d store.Deployment, def Definiti
 	// The first line also starts the answer's stream: from here on the
 	// outcome, failed or not, is the deploy's, not the request's.
 	fmt.Fprintf(log, "velocity: %s/%s: deploying release %s (deployment %d)\n", d.Environment, d.Service, d.Release, d.ID)
-	res, err := s.Deployer.Deploy(ctx, req)
+	done, err := s.Deployer.Deploy(ctx, req)
 	after := context.WithoutCancel(ctx)
 	if err != nil {
 		reason, _, _ := strings.Cut(err.Error(), "\n")
@@ -162,7 +169,7 @@ func (s *Service) carryOut(ctx context.Context, d store.Deployment, def Definiti
 	if err := s.Journal.SetLive(after, d.ID, replaced, time.Now()); err != nil {
 		return DeployResult{}, err
 	}
-	return DeployResult{Deployment: d.ID, Release: res.Release, URL: res.URL, Warm: res.Warm}, nil
+	return DeployResult{Deployment: d.ID, Release: done.Release, URL: done.URL, Warm: done.Warm}, nil
 }
 
 // request makes the deployer's request: the files from the journal's

@@ -51,6 +51,8 @@ type HostConfig struct {
 	Name    string
 	Logger  *slog.Logger
 	Version string
+	// Meter, when set, is told how each deploy and rollback ended.
+	Meter Meter
 }
 
 // Host runs the services deployed in a data directory: the runtime
@@ -63,6 +65,8 @@ type Host struct {
 	proxy    *proxy.Proxy
 	lock     *lockfile.Lock
 	proxyURL string
+	// metrics holds the proxy's collectors.
+	metrics *prometheus.Registry
 }
 
 // LockPath is the lock file held by the process hosting dataDir.
@@ -105,6 +109,7 @@ func (h *Host) start(cfg HostConfig, tlsConfig *tls.Config) error {
 	}
 	h.runtime = rt
 	reg := prometheus.NewRegistry()
+	h.metrics = reg
 	h.proxy = proxy.New(proxy.Options{Registry: reg, Logger: log})
 	ln, err := net.Listen("tcp", cfg.ProxyAddr)
 	if err != nil {
@@ -131,11 +136,15 @@ func (h *Host) start(cfg HostConfig, tlsConfig *tls.Config) error {
 			Runtime: rt, Proxy: h.proxy, Blobs: cfg.Blobs, Dir: filepath.Join(cfg.DataDir, "releases"),
 			ProxyURL: h.proxyURL, Logger: log,
 		},
-		Journal: cfg.Journal, Secrets: cfg.Secrets, Logger: log, Version: cfg.Version, Name: cfg.Name,
+		Journal: cfg.Journal, Secrets: cfg.Secrets, Logger: log, Version: cfg.Version, Name: cfg.Name, Meter: cfg.Meter,
 		Env: func(passthrough []string) []string { return engine.HostEnv(environ, passthrough) },
 	}
 	return nil
 }
+
+// Metrics gathers the proxy's metrics (requests, latency and requests in
+// flight per environment, service and release), for a server's /metrics.
+func (h *Host) Metrics() prometheus.Gatherer { return h.metrics }
 
 // Service is the host's deploy service.
 func (h *Host) Service() *Service { return h.service }

@@ -31,6 +31,8 @@ type Service struct {
 	Version string
 	// Name names the hosting command in Status.
 	Name string
+	// Meter, when set, is told how each deploy and rollback ended.
+	Meter Meter
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // by "env/service": one journal+deploy at a time

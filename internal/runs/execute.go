@@ -138,6 +138,9 @@ func (x *runner) execute(ctx context.Context, r *liveRun) {
 	if f := x.svc.cfg.OnFinished; f != nil {
 		f(jctx, r.result)
 	}
+	if h := x.svc.cfg.Hook; h != nil {
+		h.RunFinished(x.run)
+	}
 	if x.svc.cfg.Evict != nil && x.req.CacheSize > 0 {
 		x.svc.cfg.Evict(jctx, x.req.CacheSize)
 	}
@@ -159,12 +162,18 @@ func (x *runner) execute(ctx context.Context, r *liveRun) {
 	}
 }
 
+func (x *runner) observer() *observer {
+	o := newObserver(x.feed)
+	o.project, o.hook = x.pipeline.Name, x.svc.cfg.Hook
+	return o
+}
+
 func (x *runner) engine() *engine.Engine {
 	cfg := x.svc.cfg
 	return &engine.Engine{
 		Executor:    x.executor,
 		Journal:     cfg.Store,
-		Observer:    newObserver(x.feed),
+		Observer:    x.observer(),
 		Parallelism: x.req.Jobs,
 		KillGrace:   x.req.KillGrace,
 		Logger:      x.log,

@@ -15,7 +15,10 @@ import (
 // arrives in chunks and leaves as lines.
 type observer struct {
 	feed *feed
-	mu   sync.Mutex
+	// project and hook report final attempts; hook may be nil.
+	project string
+	hook    Hook
+	mu      sync.Mutex
 	// lines holds each node's unfinished last line.
 	lines   map[*plan.Node]*LineSplitter
 	attempt map[*plan.Node]int
@@ -69,6 +72,10 @@ func (o *observer) AttemptFinished(n *plan.Node, a store.Attempt, final bool) {
 		Action: n.ID(), Attempt: a.N, Status: a.Status, ExitCode: a.ExitCode, Reason: a.Reason,
 		Started: a.Started, Finished: a.Finished, Final: final,
 	}})
+	if final && o.hook != nil {
+		o.hook.ActionFinished(ActionEnd{Project: o.project, Action: n.ID(), Status: a.Status,
+			Duration: a.Finished.Sub(a.Started), Keyed: a.CacheKey != ""})
+	}
 }
 
 // Skipped implements engine.Observer.

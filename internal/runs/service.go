@@ -78,6 +78,8 @@ type Config struct {
 	// (a trace exporter). It is called on the run's goroutine before the
 	// run's stream closes: it should hand work off rather than do it.
 	OnFinished func(ctx context.Context, r Result)
+	// Hook, when set, is told how runs and their actions end.
+	Hook Hook
 }
 
 // Service runs pipelines. It is safe for concurrent use.

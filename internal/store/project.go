@@ -24,8 +24,13 @@ type Project struct {
 	// It is opaque to the store: the projects service seals it with the
 	// data directory's secret key. Only the server reads it back: the API
 	// shows whether one is set.
-	WebhookSecret []byte    `json:"webhook_secret"`
-	Created       time.Time `json:"created"`
+	WebhookSecret []byte `json:"webhook_secret"`
+	// AlertWebhook is where the project's alerts are posted (failed runs
+	// of Branch, failed deploys, rollbacks); nil for none. Opaque to the
+	// store like WebhookSecret: the projects service seals the URL, which
+	// is a credential for chat webhooks.
+	AlertWebhook []byte    `json:"alert_webhook"`
+	Created      time.Time `json:"created"`
 	// Head is the last commit of Branch the server saw, "" before the
 	// first fetch; polling compares a fetched head with it.
 	Head string `json:"head"`

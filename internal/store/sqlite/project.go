@@ -17,14 +17,14 @@ var (
 	_ store.Requests = (*Store)(nil)
 )
 
-const projectColumns = `name, repo, branch, poll, mode, webhook_secret, created, head`
+const projectColumns = `name, repo, branch, poll, mode, webhook_secret, created, head, alert_webhook`
 
 // CreateProject implements store.Projects. The primary key refuses a
 // second project of one name in the insert itself.
 func (s *Store) CreateProject(ctx context.Context, p store.Project) error {
 	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO projects (`+projectColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.Name, p.Repo, p.Branch, int64(p.Poll), p.Mode, p.WebhookSecret, nanos(p.Created), p.Head)
+		`INSERT INTO projects (`+projectColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.Name, p.Repo, p.Branch, int64(p.Poll), p.Mode, p.WebhookSecret, nanos(p.Created), p.Head, p.AlertWebhook)
 	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
 		return fault.Conflictf("a project named %s exists", p.Name)
 	}
@@ -37,7 +37,7 @@ func (s *Store) CreateProject(ctx context.Context, p store.Project) error {
 func scanProject(sc scanner) (store.Project, error) {
 	var p store.Project
 	var poll, created int64
-	if err := sc.Scan(&p.Name, &p.Repo, &p.Branch, &poll, &p.Mode, &p.WebhookSecret, &created, &p.Head); err != nil {
+	if err := sc.Scan(&p.Name, &p.Repo, &p.Branch, &poll, &p.Mode, &p.WebhookSecret, &created, &p.Head, &p.AlertWebhook); err != nil {
 		return p, err
 	}
 	p.Poll, p.Created = time.Duration(poll), fromNanos(created)
@@ -80,8 +80,8 @@ func (s *Store) Projects(ctx context.Context) ([]store.Project, error) {
 // UpdateProject implements store.Projects.
 func (s *Store) UpdateProject(ctx context.Context, p store.Project) error {
 	res, err := s.db.ExecContext(ctx,
-		`UPDATE projects SET repo = ?, branch = ?, poll = ?, mode = ?, webhook_secret = ?, head = ? WHERE name = ?`,
-		p.Repo, p.Branch, int64(p.Poll), p.Mode, p.WebhookSecret, p.Head, p.Name)
+		`UPDATE projects SET repo = ?, branch = ?, poll = ?, mode = ?, webhook_secret = ?, head = ?, alert_webhook = ? WHERE name = ?`,
+		p.Repo, p.Branch, int64(p.Poll), p.Mode, p.WebhookSecret, p.Head, p.AlertWebhook, p.Name)
 	if err == nil {
 		err = checkOne(res, "project "+p.Name)
 	}

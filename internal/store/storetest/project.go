@@ -25,7 +25,7 @@ var projectT0 = time.Unix(3_000_000, 0)
 
 func sameProject(a, b store.Project) bool {
 	return a.Name == b.Name && a.Repo == b.Repo && a.Branch == b.Branch && a.Poll == b.Poll &&
-		a.Mode == b.Mode && bytes.Equal(a.WebhookSecret, b.WebhookSecret) && a.Created.Equal(b.Created) && a.Head == b.Head
+		a.Mode == b.Mode && bytes.Equal(a.WebhookSecret, b.WebhookSecret) && bytes.Equal(a.AlertWebhook, b.AlertWebhook) && a.Created.Equal(b.Created) && a.Head == b.Head
 }
 
 func testProjectCreate(t *testing.T, s store.Projects) {
@@ -33,7 +33,7 @@ func testProjectCreate(t *testing.T, s store.Projects) {
 		t.Fatalf("project never created: %v, want not found", err)
 	}
 	web := store.Project{Name: "web", Repo: "https://example.com/web.git", Branch: "main", Poll: time.Minute,
-		Mode: "queued", WebhookSecret: []byte("s3cret"), Created: projectT0}
+		Mode: "queued", WebhookSecret: []byte("s3cret"), AlertWebhook: []byte("sealed url"), Created: projectT0}
 	api := store.Project{Name: "api", Branch: "trunk", Mode: "parallel", Created: projectT0.Add(time.Second)}
 	for _, p := range []store.Project{web, api} {
 		if err := s.CreateProject(ctx, p); err != nil {
@@ -79,7 +79,7 @@ func testProjectUpdate(t *testing.T, s store.Projects) {
 	if got, _ := s.Project(ctx, "web"); !sameProject(got, p) {
 		t.Fatalf("after SetProjectHead: %+v, want %+v", got, p)
 	}
-	p.Mode, p.Poll, p.WebhookSecret, p.Branch = "superseded", 30*time.Second, []byte("new"), "release"
+	p.Mode, p.Poll, p.WebhookSecret, p.Branch, p.AlertWebhook = "superseded", 30*time.Second, []byte("new"), "release", []byte("new url")
 	changed := p
 	changed.Created = projectT0.Add(time.Hour) // not changed by an update
 	if err := s.UpdateProject(ctx, changed); err != nil {
