@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/access"
+	"github.com/velocity-ci/velocity/internal/fault"
 )
 
 // view is what every page's template gets: the page's own data in .Data,
@@ -49,6 +50,12 @@ func funcs() template.FuncMap {
 // inside the layout, with status 200. It renders into a buffer first, so
 // that a template error is a 500 and not half a page.
 func (s *Site) render(w http.ResponseWriter, r *http.Request, page, title, nav string, data any) {
+	s.renderStatus(w, r, http.StatusOK, page, title, nav, data)
+}
+
+// renderStatus is render with another status than 200: a refused login,
+// a forbidden action, a run that does not exist.
+func (s *Site) renderStatus(w http.ResponseWriter, r *http.Request, code int, page, title, nav string, data any) {
 	t, err := template.New("layout.html").Funcs(funcs()).ParseFS(files, "templates/layout.html", "templates/"+page+".html")
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("page %s: %w", page, err))
@@ -63,7 +70,46 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, page, title, nav s
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
 	w.Write(buf.Bytes())
+}
+
+// errorPage is the data of templates/error.html.
+type errorPage struct {
+	Status  int
+	Message string
+}
+
+// failWith answers a service's error by its kind: what the user can act
+// on (a run that does not exist, a stage that does not wait) is shown on
+// an error page; an internal failure goes to the log only (see fail).
+func (s *Site) failWith(w http.ResponseWriter, r *http.Request, err error) {
+	code := statusOf(err)
+	if code == http.StatusInternalServerError {
+		s.fail(w, r, err)
+		return
+	}
+	s.renderStatus(w, r, code, "error", http.StatusText(code), "", errorPage{Status: code, Message: err.Error()})
+}
+
+// statusOf is the HTTP status of an error's kind (see package fault), as
+// the API answers it.
+func statusOf(err error) int {
+	switch fault.KindOf(err) {
+	case fault.Invalid:
+		return http.StatusBadRequest
+	case fault.NotFound:
+		return http.StatusNotFound
+	case fault.Conflict:
+		return http.StatusConflict
+	case fault.Unauthorised:
+		return http.StatusUnauthorized
+	case fault.Forbidden:
+		return http.StatusForbidden
+	case fault.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 // fail answers a request that failed on the server's side; the detail
