@@ -40,6 +40,8 @@ func funcs() template.FuncMap {
 			}
 			return t.Local().Format("2006-01-02 15:04:05")
 		},
+		// max1 is n, at least 1: a rowspan of an empty list.
+		"max1": func(n int) int { return max(n, 1) },
 		// can reports whether the page's user has at least role r:
 		// buttons a user may not use are not shown.
 		"can": func(u access.Token, r string) bool { return access.Allow(u.Role, access.Role(r)) },
