@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/access"
@@ -58,7 +59,7 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, page, title, nav s
 // renderStatus is render with another status than 200: a refused login,
 // a forbidden action, a run that does not exist.
 func (s *Site) renderStatus(w http.ResponseWriter, r *http.Request, code int, page, title, nav string, data any) {
-	t, err := template.New("layout.html").Funcs(funcs()).ParseFS(files, "templates/layout.html", "templates/"+page+".html")
+	t, err := s.pages.template(page)
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("page %s: %w", page, err))
 		return
@@ -74,6 +75,38 @@ func (s *Site) renderStatus(w http.ResponseWriter, r *http.Request, code int, pa
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	w.Write(buf.Bytes())
+}
+
+// pages holds each page's template parsed with the layout: the files
+// are embedded and never change, and parsing them costs more than
+// rendering a page.
+type pages struct {
+	mu     sync.Mutex
+	parsed map[string]*template.Template
+}
+
+func newPages() *pages { return &pages{parsed: map[string]*template.Template{}} }
+
+// template is page's template, parsed on first use. A nil pages (a Site
+// whose Handler was not called) parses every time.
+func (p *pages) template(page string) (*template.Template, error) {
+	if p == nil {
+		return parsePage(page)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t, ok := p.parsed[page]; ok {
+		return t, nil
+	}
+	t, err := parsePage(page)
+	if err == nil {
+		p.parsed[page] = t
+	}
+	return t, err
+}
+
+func parsePage(page string) (*template.Template, error) {
+	return template.New("layout.html").Funcs(funcs()).ParseFS(files, "templates/layout.html", "templates/"+page+".html")
 }
 
 // errorPage is the data of templates/error.html.

@@ -304,3 +304,35 @@ func TestRunPageOfAMissingRunIs404(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPageOfFiftyActionsIsLight keeps the run page of a large run
+// within its budget (bench/web measures its time too).
+func TestRunPageOfFiftyActionsIsLight(t *testing.T) {
+	f := newFixture(t)
+	c := f.login("alice", access.Viewer)
+	ctx := context.Background()
+	var acts []store.Action
+	for i := range 50 {
+		acts = append(acts, store.Action{StageIndex: i / 17, Stage: fmt.Sprintf("stage%d", i/17), Name: fmt.Sprintf("action-%02d", i), Kind: store.KindAction, Status: store.Pending})
+	}
+	id, err := f.store.CreateRun(ctx, store.Run{Project: "big", Status: store.Running, Created: time.Now()}, acts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for i, a := range acts {
+		log := filepath.Join(dir, a.Name)
+		os.WriteFile(log, []byte(strings.Repeat(fmt.Sprintf("\x1b[32mok\x1b[0m  github.com/example/app/pkg%02d\t0.012s\n", i), 10)), 0o644)
+		at := store.Attempt{RunID: id, Stage: a.Stage, Action: a.Name, N: 1, Status: store.Running, Log: log, Started: time.Now()}
+		f.store.StartAttempt(ctx, at)
+		at.Status, at.Finished = store.Succeeded, time.Now()
+		f.store.FinishAttempt(ctx, at, true, false)
+	}
+	_, body := f.get(c, fmt.Sprintf("/runs/%d", id))
+	if n := strings.Count(body, `<g class="node"`); n != 50 {
+		t.Fatalf("%d nodes, want 50", n)
+	}
+	if len(body) >= 200<<10 {
+		t.Errorf("the run page of 50 actions weighs %d bytes, over 200 KB", len(body))
+	}
+}
