@@ -72,6 +72,10 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) {
 			loginPage{Next: next, Error: "Too many failed logins from your address; wait a minute and try again."})
 		return
 	}
+	if len(s.Key) < 16 {
+		s.fail(w, r, errors.New("the site has no key to sign sessions with"))
+		return
+	}
 	tok, err := s.authenticate(r.Context(), r.PostFormValue("token"))
 	if err != nil {
 		s.logins.failed(ip)

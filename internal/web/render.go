@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"fmt"
+	"html"
 	"html/template"
 	"net/http"
 	"sync"
@@ -40,6 +41,14 @@ func funcs() template.FuncMap {
 				return "-"
 			}
 			return t.Local().Format("2006-01-02 15:04:05")
+		},
+		// dataAction is the data-action attribute naming an action
+		// ("stage/name", a matrix cell's "name@k=v,…"). html/template
+		// takes an attribute ending in "action" for a URL and would
+		// percent-encode it; the value is HTML-escaped here instead, so
+		// that it stays the name live.js compares with the stream's.
+		"dataAction": func(id string) template.HTMLAttr {
+			return template.HTMLAttr(`data-action="` + html.EscapeString(id) + `"`)
 		},
 		// max1 is n, at least 1: a rowspan of an empty list.
 		"max1": func(n int) int { return max(n, 1) },

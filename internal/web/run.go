@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -136,9 +137,18 @@ func (s *Site) artifacts(r *http.Request, id int64) ([]artifactLink, error) {
 			continue
 		}
 		out = append(out, artifactLink{Stage: o.Stage, Action: o.Action, Path: o.Path, Size: o.Size,
-			URL: fmt.Sprintf("/runs/%d/artifacts/%s/%s/%s", id, o.Stage, o.Action, o.Path)})
+			URL: fmt.Sprintf("/runs/%d/artifacts/%s/%s/%s", id, url.PathEscape(o.Stage), url.PathEscape(o.Action), escapePath(o.Path))})
 	}
 	return out, nil
+}
+
+// escapePath escapes each segment of a slash-separated path.
+func escapePath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		parts[i] = url.PathEscape(s)
+	}
+	return strings.Join(parts, "/")
 }
 
 // runLog is the download of an action's whole log, as text.
