@@ -91,5 +91,7 @@
   on("line", addLine);
   on("approval", function (d) { if (known[d.stage] !== d.status) { es.close(); reload(); } });
   on("finished", function () { es.close(); reload(); });
-  on("end", function () { es.close(); });
+  // A stream that ends before the run does is of a run another process
+  // executes, replayed from the journal: the page follows it by reloading.
+  on("end", function () { es.close(); setTimeout(function () { location.reload(); }, 5000); });
 })();
