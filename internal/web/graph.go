@@ -13,7 +13,7 @@ const (
 	nodeH    = 44
 	colGap   = 36 // between columns of needs inside a stage
 	rowGap   = 12
-	stageGap = 56 // between stages
+	stageGap = 64 // between stages, room for the arrow
 	headH    = 28 // the stage names above the nodes
 	pad      = 8
 )
@@ -27,12 +27,21 @@ type graph struct {
 	Stages        []graphStage
 	Nodes         []graphNode
 	Edges         []graphEdge
+	// Flow holds the arrows from each stage to the next: a stage starts
+	// when the one before it succeeded.
+	Flow []string
 }
 
+// graphStage is a stage's box: X and Width are those of its nodes, the
+// box drawn around them with a margin.
 type graphStage struct {
 	Name        string
 	X, Width, H int
 }
+
+// BoxX and BoxWidth are the left edge and width of the stage's box.
+func (s graphStage) BoxX() int     { return s.X - pad/2 }
+func (s graphStage) BoxWidth() int { return s.Width + pad }
 
 type graphNode struct {
 	// ID is "stage/name" (data-action), Anchor the id of its log.
@@ -73,6 +82,11 @@ func layout(actions []store.Action, now time.Time) graph {
 		h := 0
 		for _, r := range rows {
 			h = max(h, r*(nodeH+rowGap))
+		}
+		if len(g.Stages) > 0 {
+			prev := g.Stages[len(g.Stages)-1]
+			y := pad + headH + nodeH/2
+			g.Flow = append(g.Flow, fmt.Sprintf("M%d %dH%dm-6 -4l6 4l-6 4", prev.X+prev.Width+pad, y, x-pad))
 		}
 		g.Stages = append(g.Stages, graphStage{Name: stage[0].Stage, X: x, Width: width, H: headH + h})
 		g.Height = max(g.Height, pad+headH+h+pad)
