@@ -298,8 +298,12 @@ func newThrottle() *throttle {
 	return &throttle{limiter: &access.Limiter{Rate: 1.0 / 12, Burst: 5}, until: map[string]time.Time{}}
 }
 
-// blocked reports whether ip may not try now, and for how long.
+// blocked reports whether ip may not try now, and for how long. A nil
+// throttle (routes registered without Handler) blocks no one.
 func (t *throttle) blocked(ip string) (time.Duration, bool) {
+	if t == nil {
+		return 0, false
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	until, ok := t.until[ip]
@@ -315,6 +319,9 @@ func (t *throttle) blocked(ip string) (time.Duration, bool) {
 
 // failed counts a failed login of ip.
 func (t *throttle) failed(ip string) {
+	if t == nil {
+		return
+	}
 	if ok, wait := t.limiter.Allow(ip); !ok {
 		t.mu.Lock()
 		t.until[ip] = time.Now().Add(wait)
