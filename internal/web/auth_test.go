@@ -167,3 +167,24 @@ func TestStaticFilesAndBadgesNeedNoSession(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionCookieIsSecureBehindTLS(t *testing.T) {
+	s := &Site{Secure: true}
+	c := s.cookie("v", sessionLife)
+	if !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
+		t.Errorf("cookie %+v: want Secure, HttpOnly, SameSite=Lax", c)
+	}
+}
+
+func TestEachSessionHasItsOwnCSRFToken(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.login("alice", access.Developer), f.login("bob", access.Developer)
+	ta, tb := f.csrf(a, "/"), f.csrf(b, "/")
+	if ta == tb {
+		t.Fatal("two sessions share a CSRF token")
+	}
+	// Bob's token does not pass in Alice's session.
+	if res := f.post(a, "/logout", url.Values{"csrf": {tb}}); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("another session's CSRF token: %s, want 403", res.Status)
+	}
+}
