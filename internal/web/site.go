@@ -40,11 +40,18 @@ type Site struct {
 	// Secure marks the session cookie Secure (the listener serves TLS).
 	Secure bool
 	Log    *slog.Logger
+
+	// logins counts failed logins per address; Handler makes it.
+	logins *throttle
+	// pages holds the parsed templates; Handler makes it.
+	pages *pages
 }
 
 // Handler routes the web UI. Each page's file registers its own routes.
 func (s *Site) Handler() http.Handler {
 	mux := http.NewServeMux()
+	s.logins = newThrottle()
+	s.pages = newPages()
 	mux.Handle("GET /static/", http.FileServerFS(files))
 	s.authRoutes(mux)      // auth.go: /login, /logout
 	s.dashboardRoutes(mux) // dashboard.go: /, /badge/NAME.svg
