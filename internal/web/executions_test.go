@@ -194,6 +194,22 @@ func TestStopARunningExecution(t *testing.T) {
 	if code != http.StatusConflict || !strings.Contains(body, "ABORTED already") {
 		t.Errorf("a second stop: %d\n%s", code, body)
 	}
+
+	// Redriven, it waits in Hold again, until stopped once more.
+	at, code, body = o.post(t, page, page+"/redrive", url.Values{})
+	if code != http.StatusOK || !strings.HasPrefix(at, page) || !strings.Contains(body, "The execution was redriven") {
+		t.Fatalf("redrive: ended at %s with %d\n%s", at, code, body)
+	}
+	until(t, o, e.ID, "it waits again", func(e store.Execution, events []executions.Event) bool {
+		return e.RedriveCount == 1 && events[len(events)-1].Type == "WaitStateEntered"
+	})
+	_, body = o.get(t, page)
+	if g := element(body, "g", `data-state-name="Hold"`); attr(g, "data-status") != "running" {
+		t.Errorf("the redriven state: %s", g)
+	}
+	if _, code, body = o.post(t, page, page+"/stop", url.Values{}); code != http.StatusOK {
+		t.Errorf("stopping the redriven execution: %d\n%s", code, body)
+	}
 }
 
 // Names and data from a definition or an execution are text, never
