@@ -503,11 +503,16 @@ type historyWalk struct {
 	// labels name the scopes of iterations and branches for people.
 	labels map[string]string
 	// iterations are the scopes of each Map's and Parallel's latest
-	// run, with the status of each.
+	// run, with the status of each; owner the Map or Parallel of each
+	// such scope.
 	iterations map[string]map[string]string
-	parent     map[string]string
-	branch     map[string]int
-	machine    *aslMachine
+	owner      map[string]string
+	// redriven marks the Maps and Parallels a redrive started again
+	// since they last started.
+	redriven map[string]bool
+	parent   map[string]string
+	branch   map[string]int
+	machine  *aslMachine
 }
 
 // eventDetails are the fields of an event's details the walk reads.
@@ -526,8 +531,9 @@ type eventDetails struct {
 // Events are attributed by their scope, whose form it does not read.
 func walkHistory(m *aslMachine, events []executions.Event) *historyWalk {
 	w := &historyWalk{latest: map[string]map[string]*stateVisit{}, current: map[string]*stateVisit{},
-		taken: map[[2]string]bool{}, labels: map[string]string{}, iterations: map[string]map[string]string{},
-		parent: map[string]string{}, branch: map[string]int{}, machine: m}
+		taken: map[[2]string]bool{}, labels: map[string]string{}, iterations: map[string]map[string]string{}, owner: map[string]string{},
+		redriven: map[string]bool{},
+		parent:   map[string]string{}, branch: map[string]int{}, machine: m}
 	m.parents(w.parent, w.branch)
 	for _, ev := range events {
 		var d eventDetails
@@ -557,17 +563,19 @@ func (w *historyWalk) step(ev executions.Event, d eventDetails) {
 	case t == "MapIterationStarted" || t == "MapIterationSucceeded" || t == "MapIterationFailed" || t == "MapIterationAborted":
 		w.iteration(t, scope, d)
 	case t == "MapStateStarted" || t == "ParallelStateStarted":
-		// A new run of the Map or Parallel (a retry starts another).
 		if cur != nil {
-			w.iterations[cur.state] = map[string]string{}
+			w.restart(cur.state)
 			cur.status = stateRunning
 		}
 	case strings.HasSuffix(t, "StateAborted"):
 		if cur != nil {
 			cur.status = stateAborted
+			w.settle(cur.state, stateAborted)
 		}
 	case t == "ExecutionFailed" || t == "ExecutionTimedOut" || t == "ExecutionAborted":
 		w.end(map[string]string{"ExecutionFailed": stateFailed, "ExecutionTimedOut": stateTimedOut, "ExecutionAborted": stateAborted}[t])
+	case t == "ExecutionRedriven":
+		w.redrive()
 	case strings.HasPrefix(t, "Execution"):
 	case strings.HasSuffix(t, "Failed") || strings.HasSuffix(t, "TimedOut"):
 		if cur != nil && cur.exited.IsZero() {
@@ -576,6 +584,8 @@ func (w *historyWalk) step(ev executions.Event, d eventDetails) {
 				cur.status = stateTimedOut
 			}
 			cur.failure = strings.TrimSuffix(d.Error+": "+d.Cause, ": ")
+			// A Map or Parallel that fails stops what still runs in it.
+			w.settle(cur.state, stateAborted)
 		}
 	case strings.HasSuffix(t, "Scheduled") || strings.HasSuffix(t, "Started"):
 		// A retry of a state that failed.
@@ -600,7 +610,12 @@ func (w *historyWalk) enter(ev executions.Event, d eventDetails) {
 			w.iterations[p] = map[string]string{}
 		}
 		w.iterations[p][scope] = stateRunning
+		w.owner[scope] = p
 		w.labels[scope] = fmt.Sprintf("%s branch %d", p, w.branch[d.Name])
+	}
+	if owner := w.owner[scope]; owner != "" && w.iterations[owner][scope] == statePending {
+		// An item a redrive runs again, whose start was recorded before.
+		w.iterations[owner][scope] = stateRunning
 	}
 	w.current[scope] = v
 	if w.latest[d.Name] == nil {
@@ -618,6 +633,11 @@ func (w *historyWalk) iteration(t, scope string, d eventDetails) {
 	status := map[string]string{"MapIterationStarted": stateRunning, "MapIterationSucceeded": stateSucceeded,
 		"MapIterationFailed": stateFailed, "MapIterationAborted": stateAborted}[t]
 	w.iterations[d.Name][scope] = status
+	w.owner[scope] = d.Name
+	// An item that fails or is aborted ends the state it was in.
+	if cur := w.current[scope]; cur != nil && cur.status == stateRunning && (status == stateFailed || status == stateAborted) {
+		cur.status = status
+	}
 	if d.Index != nil {
 		w.labels[scope] = fmt.Sprintf("%s item %d", d.Name, *d.Index)
 	}
@@ -635,6 +655,51 @@ func (w *historyWalk) end(status string) {
 			if st == stateRunning {
 				its[scope] = status
 			}
+		}
+	}
+}
+
+// settle gives what still runs in Map or Parallel name status.
+func (w *historyWalk) settle(name, status string) {
+	for scope, st := range w.iterations[name] {
+		if st == stateRunning {
+			w.iterations[name][scope] = status
+		}
+		if v := w.current[scope]; v != nil && v.status == stateRunning {
+			v.status = status
+		}
+	}
+}
+
+// redrive makes the items and branches that did not succeed, in the
+// Maps and Parallels that did not, pending: the redrive runs them again.
+func (w *historyWalk) redrive() {
+	for name, its := range w.iterations {
+		if st := w.status(name); st == stateSucceeded || st == stateCaught {
+			continue
+		}
+		w.redriven[name] = true
+		for scope, st := range its {
+			if st != stateSucceeded {
+				its[scope] = statePending
+			}
+		}
+	}
+}
+
+// restart begins a new run of Map or Parallel name: a retry runs every
+// item again; a redrive only those that did not succeed, and records
+// nothing of the others, which therefore stay.
+func (w *historyWalk) restart(name string) {
+	its := w.iterations[name]
+	if !w.redriven[name] {
+		w.iterations[name] = map[string]string{}
+		return
+	}
+	delete(w.redriven, name)
+	for scope, st := range its {
+		if st != stateSucceeded {
+			delete(its, scope)
 		}
 	}
 }
@@ -688,18 +753,14 @@ func (w *historyWalk) counts(name, typ string) itemCounts {
 // that went on (even by a Catch) leaves it running.
 func (w *historyWalk) branchStatus(scope, recorded string) string {
 	v := w.current[scope]
-	if v == nil {
+	switch {
+	case v == nil:
 		return recorded
-	}
-	switch v.status {
-	case stateSucceeded, stateCaught:
-		if st := w.machine.find(v.state); st != nil && st.terminal() && v.status == stateSucceeded {
-			return stateSucceeded
-		}
-		if recorded != stateRunning {
-			return recorded
-		}
-		return stateRunning
+	case v.status == stateSucceeded && w.machine.find(v.state) != nil && w.machine.find(v.state).terminal():
+		return stateSucceeded
+	case v.status == stateSucceeded || v.status == stateCaught:
+		// Between two states: running, or as the execution ended.
+		return recorded
 	}
 	return v.status
 }

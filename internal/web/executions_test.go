@@ -366,4 +366,21 @@ func TestMapCountsWhileItRuns(t *testing.T) {
 	if m := counts.FindStringSubmatch(body); m == nil || m[1] != "1 succeeded · 1 failed · 0 running" || !strings.Contains(body, "· 1 aborted") {
 		t.Errorf("counts after the stop: %q", m)
 	}
+	// A redrive runs the items that did not succeed again.
+	o.post(t, page, page+"/redrive", url.Values{})
+	until(t, o, e.ID, "item 3 waits again", func(_ store.Execution, events []executions.Event) bool {
+		redriven := false
+		for _, ev := range events {
+			redriven = redriven || ev.Type == "ExecutionRedriven"
+			if redriven && ev.Type == "WaitStateEntered" {
+				return true
+			}
+		}
+		return false
+	})
+	_, body = o.get(t, page)
+	if m := counts.FindStringSubmatch(body); m == nil || m[1] != "1 succeeded · 1 failed · 1 running" {
+		t.Errorf("counts after the redrive: %q", m)
+	}
+	o.post(t, page, page+"/stop", url.Values{})
 }
