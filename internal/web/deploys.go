@@ -97,7 +97,7 @@ func (s *Site) renderDeployments(w http.ResponseWriter, r *http.Request, code in
 		return
 	}
 	page.Done, page.Problem, page.Operate = done, problem, s.canOperate(r)
-	s.render(withCode(w, code), r, "deploys", "Deployments", "deployments", page)
+	s.render(pageWithCode(w, code), r, "deploys", "Deployments", "deployments", page)
 }
 
 // deploymentsPage gathers what serves, by environment and service, with
@@ -253,22 +253,22 @@ func opsErrorStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-// codeWriter answers with code instead of 200 when the page is
+// pageCodeWriter answers with code instead of 200 when the page is
 // written: render writes every page with an implicit 200.
-type codeWriter struct {
+type pageCodeWriter struct {
 	http.ResponseWriter
 	code    int
 	written bool
 }
 
-func withCode(w http.ResponseWriter, code int) http.ResponseWriter {
+func pageWithCode(w http.ResponseWriter, code int) http.ResponseWriter {
 	if code == http.StatusOK {
 		return w
 	}
-	return &codeWriter{ResponseWriter: w, code: code}
+	return &pageCodeWriter{ResponseWriter: w, code: code}
 }
 
-func (c *codeWriter) WriteHeader(code int) {
+func (c *pageCodeWriter) WriteHeader(code int) {
 	if !c.written {
 		c.written = true
 		if code == http.StatusOK {
@@ -278,7 +278,7 @@ func (c *codeWriter) WriteHeader(code int) {
 	}
 }
 
-func (c *codeWriter) Write(b []byte) (int, error) {
+func (c *pageCodeWriter) Write(b []byte) (int, error) {
 	c.WriteHeader(http.StatusOK)
 	return c.ResponseWriter.Write(b)
 }

@@ -23,16 +23,16 @@ import (
 // deployment is a site over a real host: a proxy and the deploy tests'
 // app (internal/deploy/testdata/app) as the service, deployed from
 // files in a real blob store.
-type deployment struct {
+type deploySite struct {
 	*opsSite
 	host  *releases.Host
 	blobs *artifact.Blobs
 	app   string
 }
 
-func newDeployment(t *testing.T) *deployment {
+func newDeploySite(t *testing.T) *deploySite {
 	t.Helper()
-	d := &deployment{app: filepath.Join(t.TempDir(), "app")}
+	d := &deploySite{app: filepath.Join(t.TempDir(), "app")}
 	build := exec.Command("go", "build", "-o", d.app, "../deploy/testdata/app")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the test app: %v\n%s", err, out)
@@ -58,7 +58,7 @@ func newDeployment(t *testing.T) *deployment {
 
 // deploy deploys release of web to prod, answering "release VERSION",
 // from a run that trigger started.
-func (d *deployment) deploy(t *testing.T, release, version, trigger string) {
+func (d *deploySite) deploy(t *testing.T, release, version, trigger string) {
 	t.Helper()
 	ctx := context.Background()
 	run, err := d.store.CreateRun(ctx, store.Run{Project: "app", Commit: "c0ffee" + version, Status: store.Succeeded,
@@ -97,7 +97,7 @@ func (d *deployment) deploy(t *testing.T, release, version, trigger string) {
 }
 
 // answer is what the proxy answers for web in prod.
-func (d *deployment) answer(t *testing.T) string {
+func (d *deploySite) answer(t *testing.T) string {
 	t.Helper()
 	req, _ := http.NewRequest("GET", d.host.ProxyURL()+"/", nil)
 	req.Host = "web.prod.localhost"
@@ -111,7 +111,7 @@ func (d *deployment) answer(t *testing.T) string {
 }
 
 // liveRelease is the release td of web's row in prod.
-func liveRelease(page string) (string, error) {
+func liveReleaseIn(page string) (string, error) {
 	section := strings.Index(page, `<section class="environment" data-environment="prod">`)
 	if section < 0 {
 		return "", errors.New("no section.environment for prod")
@@ -134,7 +134,7 @@ func liveRelease(page string) (string, error) {
 // its rollback button puts the release before back, and says so; a
 // rollback that cannot be done says why.
 func TestDeploymentsShowAndRollBack(t *testing.T) {
-	d := newDeployment(t)
+	d := newDeploySite(t)
 	d.login(t, "developer")
 	d.deploy(t, "r1", "one", "push by alice")
 	d.deploy(t, "r2", "two", "push by bob")
@@ -143,7 +143,7 @@ func TestDeploymentsShowAndRollBack(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("/deployments: %d\n%s", code, page)
 	}
-	if live, err := liveRelease(page); err != nil || live != "r2" {
+	if live, err := liveReleaseIn(page); err != nil || live != "r2" {
 		t.Fatalf("live release %q, %v; want r2\n%s", live, err, page)
 	}
 	for _, want := range []string{`<tr class="instance"`, `class="health healthy"`, `data-release="r1"`, "push by bob", "push by alice",
@@ -152,8 +152,8 @@ func TestDeploymentsShowAndRollBack(t *testing.T) {
 			t.Errorf("the page does not show %s", want)
 		}
 	}
-	form := element(page, "form", `class="rollback"`)
-	if attr(form, "action") != "/deployments/prod/web/rollback" || attr(form, "method") != "post" {
+	form := opsTag(page, "form", `class="rollback"`)
+	if opsAttr(form, "action") != "/deployments/prod/web/rollback" || opsAttr(form, "method") != "post" {
 		t.Fatalf("rollback form: %q", form)
 	}
 
@@ -161,7 +161,7 @@ func TestDeploymentsShowAndRollBack(t *testing.T) {
 	if code != http.StatusOK || !strings.HasPrefix(at, "/deployments?") {
 		t.Fatalf("rollback ended at %s with %d\n%s", at, code, page)
 	}
-	if live, err := liveRelease(page); err != nil || live != "r1" {
+	if live, err := liveReleaseIn(page); err != nil || live != "r1" {
 		t.Errorf("after the rollback the page shows %q, %v; want r1", live, err)
 	}
 	if !strings.Contains(page, "Rolled back web in prod: release r1 serves.") {
@@ -175,7 +175,7 @@ func TestDeploymentsShowAndRollBack(t *testing.T) {
 	if code != http.StatusNotFound || !strings.Contains(page, "no release r9 of web in prod") {
 		t.Errorf("a rollback to a release that never was: %d\n%s", code, page)
 	}
-	if live, _ := liveRelease(page); live != "r1" {
+	if live, _ := liveReleaseIn(page); live != "r1" {
 		t.Errorf("a failed rollback changed the live release to %q", live)
 	}
 }
@@ -183,14 +183,14 @@ func TestDeploymentsShowAndRollBack(t *testing.T) {
 // Rolling back takes the developer role: a viewer sees no button, and
 // its POST is refused.
 func TestRollbackNeedsTheDeveloperRole(t *testing.T) {
-	d := newDeployment(t)
+	d := newDeploySite(t)
 	if !d.login(t, "viewer") {
 		t.Skip("the site has no login yet: every request is let through")
 	}
 	d.deploy(t, "r1", "one", "")
 	d.deploy(t, "r2", "two", "")
 	_, page := d.get(t, "/deployments")
-	if element(page, "form", `class="rollback"`) != "" {
+	if opsTag(page, "form", `class="rollback"`) != "" {
 		t.Errorf("a viewer is offered the rollback button")
 	}
 	_, code, _ := d.post(t, "/deployments", "/deployments/prod/web/rollback", url.Values{})
@@ -204,7 +204,7 @@ func TestRollbackNeedsTheDeveloperRole(t *testing.T) {
 
 // With nothing deployed the page says how things get there.
 func TestDeploymentsEmpty(t *testing.T) {
-	d := newDeployment(t)
+	d := newDeploySite(t)
 	code, page := d.get(t, "/deployments")
 	if code != http.StatusOK || !strings.Contains(page, "Nothing deployed yet") || strings.Contains(page, `class="environment"`) {
 		t.Errorf("/deployments with nothing deployed: %d\n%s", code, page)

@@ -38,7 +38,7 @@ type executionListPage struct {
 	// offered.
 	Status       string
 	StateMachine string
-	Statuses     []statusView
+	Statuses     []executionStatusOption
 	Problem      string
 }
 
@@ -47,20 +47,20 @@ type executionRow struct {
 	Class string
 }
 
-// statusView is an execution status with its CSS class.
-type statusView struct {
+// executionStatusOption is an execution status with its CSS class.
+type executionStatusOption struct {
 	Name, Class string
 }
 
-func statusOf(st store.ExecutionStatus) statusView {
-	return statusView{Name: string(st), Class: strings.ToLower(strings.ReplaceAll(string(st), "_", "-"))}
+func executionStatusView(st store.ExecutionStatus) executionStatusOption {
+	return executionStatusOption{Name: string(st), Class: strings.ToLower(strings.ReplaceAll(string(st), "_", "-"))}
 }
 
 func (s *Site) executionList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	page := executionListPage{Status: q.Get("status"), StateMachine: q.Get("state_machine")}
 	for _, st := range executions.Statuses() {
-		page.Statuses = append(page.Statuses, statusOf(st))
+		page.Statuses = append(page.Statuses, executionStatusView(st))
 	}
 	code := http.StatusOK
 	if page.Status != "" && !slices.Contains(executions.Statuses(), store.ExecutionStatus(page.Status)) {
@@ -75,10 +75,10 @@ func (s *Site) executionList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, e := range es {
-			page.Executions = append(page.Executions, executionRow{Execution: e, Class: statusOf(e.Status).Class})
+			page.Executions = append(page.Executions, executionRow{Execution: e, Class: executionStatusView(e.Status).Class})
 		}
 	}
-	s.render(withCode(w, code), r, "executions", "Workflow executions", "executions", page)
+	s.render(pageWithCode(w, code), r, "executions", "Workflow executions", "executions", page)
 }
 
 // executionPage is what templates/executions_show.html shows.
@@ -98,7 +98,7 @@ type executionPage struct {
 	Visits     []visitView
 	// VisitsLeft and EventsLeft count what the tables leave out.
 	VisitsLeft int
-	Events     []eventRow
+	Events     []historyRow
 	EventsLeft int
 	Done       string
 	Problem    string
@@ -114,7 +114,7 @@ type compositeView struct {
 	Counts     itemCounts
 }
 
-type eventRow struct {
+type historyRow struct {
 	ID     int64
 	At     time.Time
 	Type   string
@@ -125,8 +125,8 @@ type eventRow struct {
 // The tables of an execution's page are cut at these lengths: a Map of
 // thousands of items must not make a page of megabytes.
 const (
-	maxVisitRows = 300
-	maxEventRows = 1000
+	maxStateVisitRows = 300
+	maxHistoryRows    = 1000
 )
 
 func (s *Site) execution(w http.ResponseWriter, r *http.Request) {
@@ -161,8 +161,8 @@ func (s *Site) renderExecution(w http.ResponseWriter, r *http.Request, code int,
 		return
 	}
 	page := executionPage{Description: d, Done: done, Problem: problem, Operate: s.canOperate(r),
-		Input: prettyJSON(e.Input), Output: prettyJSON(e.Output)}
-	page.StatusClass = statusOf(e.Status).Class
+		Input: indentedJSON(e.Input), Output: indentedJSON(e.Output)}
+	page.StatusClass = executionStatusView(e.Status).Class
 	page.CanStop = !e.Status.Final()
 	page.CanRedrive = e.Status == store.ExecutionFailed || e.Status == store.ExecutionTimedOut || e.Status == store.ExecutionAborted
 	for _, t := range d.Waiting {
@@ -175,7 +175,7 @@ func (s *Site) renderExecution(w http.ResponseWriter, r *http.Request, code int,
 		}
 	}
 	page.fill(e, events)
-	s.render(withCode(w, code), r, "executions_show", "Execution "+e.Name, "executions", page)
+	s.render(pageWithCode(w, code), r, "executions_show", "Execution "+e.Name, "executions", page)
 }
 
 // fill draws the execution's state machine with what its history says
@@ -195,20 +195,20 @@ func (p *executionPage) fill(e store.Execution, events []executions.Event) {
 		p.Composites = append(p.Composites, compositeView{Name: name, Type: st.Type, Counts: walk.counts(name, st.Type)})
 	}
 	for i, v := range walk.visits {
-		if i == maxVisitRows {
+		if i == maxStateVisitRows {
 			p.VisitsLeft = len(walk.visits) - i
 			break
 		}
 		p.Visits = append(p.Visits, visitView{State: v.state, Label: walk.labels[v.scope], Status: v.status,
-			Entered: v.entered, Exited: v.exited, Input: prettyJSON([]byte(v.input)), Output: prettyJSON([]byte(v.output)), Failure: v.failure})
+			Entered: v.entered, Exited: v.exited, Input: indentedJSON([]byte(v.input)), Output: indentedJSON([]byte(v.output)), Failure: v.failure})
 	}
 	for i, ev := range events {
-		if i == maxEventRows {
+		if i == maxHistoryRows {
 			p.EventsLeft = len(events) - i
 			break
 		}
 		name, detail := executions.EventSummary(ev)
-		p.Events = append(p.Events, eventRow{ID: ev.ID, At: ev.Timestamp, Type: string(ev.Type), State: name, Detail: detail})
+		p.Events = append(p.Events, historyRow{ID: ev.ID, At: ev.Timestamp, Type: string(ev.Type), State: name, Detail: detail})
 	}
 }
 
@@ -289,9 +289,9 @@ func executionErrorStatus(err error) int {
 	return opsErrorStatus(err)
 }
 
-// prettyJSON indents a JSON document for a <pre>; what is not JSON is
+// indentedJSON indents a JSON document for a <pre>; what is not JSON is
 // shown as it is, and nothing as "".
-func prettyJSON(b []byte) string {
+func indentedJSON(b []byte) string {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return ""
 	}
@@ -360,27 +360,27 @@ func (st *aslState) inner() []*aslMachine {
 	return st.Branches
 }
 
-// transition is an edge of the graph.
-type transition struct {
+// aslTransition is an edge of the graph.
+type aslTransition struct {
 	to, kind string // kind: next, choice, default, catch
 }
 
-func (st *aslState) transitions() []transition {
-	var out []transition
+func (st *aslState) transitions() []aslTransition {
+	var out []aslTransition
 	if st.Next != "" {
-		out = append(out, transition{st.Next, "next"})
+		out = append(out, aslTransition{st.Next, "next"})
 	}
 	for _, c := range st.Choices {
 		if c.Next != "" {
-			out = append(out, transition{c.Next, "choice"})
+			out = append(out, aslTransition{c.Next, "choice"})
 		}
 	}
 	if st.Default != "" {
-		out = append(out, transition{st.Default, "default"})
+		out = append(out, aslTransition{st.Default, "default"})
 	}
 	for _, c := range st.Catch {
 		if c.Next != "" {
-			out = append(out, transition{c.Next, "catch"})
+			out = append(out, aslTransition{c.Next, "catch"})
 		}
 	}
 	return out
@@ -469,18 +469,18 @@ func (m *aslMachine) parents(parent map[string]string, branch map[string]int) {
 // The statuses a state's box shows. A state that failed and went on by
 // a Catch is caught.
 const (
-	statePending   = "pending"
-	stateRunning   = "running"
-	stateSucceeded = "succeeded"
-	stateFailed    = "failed"
-	stateCaught    = "caught"
-	stateAborted   = "aborted"
-	stateTimedOut  = "timed-out"
+	visitPending   = "pending"
+	visitRunning   = "running"
+	visitSucceeded = "succeeded"
+	visitFailed    = "failed"
+	visitCaught    = "caught"
+	visitAborted   = "aborted"
+	visitTimedOut  = "timed-out"
 )
 
-// statusRank orders statuses for a state visited in several scopes (the
+// visitRank orders statuses for a state visited in several scopes (the
 // iterations of a Map): the most telling one shows.
-var statusRank = map[string]int{stateSucceeded: 1, stateCaught: 2, stateAborted: 3, stateTimedOut: 4, stateFailed: 5, stateRunning: 6}
+var visitRank = map[string]int{visitSucceeded: 1, visitCaught: 2, visitAborted: 3, visitTimedOut: 4, visitFailed: 5, visitRunning: 6}
 
 // stateVisit is one entry into a state, in one scope (the top level, a
 // Map iteration, a Parallel branch).
@@ -553,11 +553,11 @@ func (w *historyWalk) step(ev executions.Event, d eventDetails) {
 		w.enter(ev, d)
 	case strings.HasSuffix(t, "StateExited"):
 		if cur != nil && cur.state == d.Name {
-			cur.exited, cur.output = ev.Timestamp, jsonText(d.Output)
-			if cur.status == stateFailed {
-				cur.status = stateCaught
+			cur.exited, cur.output = ev.Timestamp, detailsText(d.Output)
+			if cur.status == visitFailed {
+				cur.status = visitCaught
 			} else {
-				cur.status = stateSucceeded
+				cur.status = visitSucceeded
 			}
 		}
 	case t == "MapIterationStarted" || t == "MapIterationSucceeded" || t == "MapIterationFailed" || t == "MapIterationAborted":
@@ -565,32 +565,32 @@ func (w *historyWalk) step(ev executions.Event, d eventDetails) {
 	case t == "MapStateStarted" || t == "ParallelStateStarted":
 		if cur != nil {
 			w.restart(cur.state)
-			cur.status = stateRunning
+			cur.status = visitRunning
 		}
 	case strings.HasSuffix(t, "StateAborted"):
 		if cur != nil {
-			cur.status = stateAborted
-			w.settle(cur.state, stateAborted)
+			cur.status = visitAborted
+			w.settle(cur.state, visitAborted)
 		}
 	case t == "ExecutionFailed" || t == "ExecutionTimedOut" || t == "ExecutionAborted":
-		w.end(map[string]string{"ExecutionFailed": stateFailed, "ExecutionTimedOut": stateTimedOut, "ExecutionAborted": stateAborted}[t])
+		w.end(map[string]string{"ExecutionFailed": visitFailed, "ExecutionTimedOut": visitTimedOut, "ExecutionAborted": visitAborted}[t])
 	case t == "ExecutionRedriven":
 		w.redrive()
 	case strings.HasPrefix(t, "Execution"):
 	case strings.HasSuffix(t, "Failed") || strings.HasSuffix(t, "TimedOut"):
 		if cur != nil && cur.exited.IsZero() {
-			cur.status = stateFailed
+			cur.status = visitFailed
 			if strings.HasSuffix(t, "TimedOut") {
-				cur.status = stateTimedOut
+				cur.status = visitTimedOut
 			}
 			cur.failure = strings.TrimSuffix(d.Error+": "+d.Cause, ": ")
 			// A Map or Parallel that fails stops what still runs in it.
-			w.settle(cur.state, stateAborted)
+			w.settle(cur.state, visitAborted)
 		}
 	case strings.HasSuffix(t, "Scheduled") || strings.HasSuffix(t, "Started"):
 		// A retry of a state that failed.
-		if cur != nil && cur.exited.IsZero() && (cur.status == stateFailed || cur.status == stateTimedOut) {
-			cur.status = stateRunning
+		if cur != nil && cur.exited.IsZero() && (cur.status == visitFailed || cur.status == visitTimedOut) {
+			cur.status = visitRunning
 		}
 	}
 }
@@ -598,9 +598,9 @@ func (w *historyWalk) step(ev executions.Event, d eventDetails) {
 // enter starts a visit of state d.Name in the event's scope.
 func (w *historyWalk) enter(ev executions.Event, d eventDetails) {
 	scope := ev.Scope
-	v := &stateVisit{state: d.Name, scope: scope, status: stateRunning, entered: ev.Timestamp, input: jsonText(d.Input)}
+	v := &stateVisit{state: d.Name, scope: scope, status: visitRunning, entered: ev.Timestamp, input: detailsText(d.Input)}
 	if ev.Type == "FailStateEntered" {
-		v.status = stateFailed
+		v.status = visitFailed
 	}
 	if prev := w.current[scope]; prev != nil {
 		w.taken[[2]string{prev.state, d.Name}] = true
@@ -609,13 +609,13 @@ func (w *historyWalk) enter(ev executions.Event, d eventDetails) {
 		if w.iterations[p] == nil {
 			w.iterations[p] = map[string]string{}
 		}
-		w.iterations[p][scope] = stateRunning
+		w.iterations[p][scope] = visitRunning
 		w.owner[scope] = p
 		w.labels[scope] = fmt.Sprintf("%s branch %d", p, w.branch[d.Name])
 	}
-	if owner := w.owner[scope]; owner != "" && w.iterations[owner][scope] == statePending {
+	if owner := w.owner[scope]; owner != "" && w.iterations[owner][scope] == visitPending {
 		// An item a redrive runs again, whose start was recorded before.
-		w.iterations[owner][scope] = stateRunning
+		w.iterations[owner][scope] = visitRunning
 	}
 	w.current[scope] = v
 	if w.latest[d.Name] == nil {
@@ -630,12 +630,12 @@ func (w *historyWalk) iteration(t, scope string, d eventDetails) {
 	if w.iterations[d.Name] == nil {
 		w.iterations[d.Name] = map[string]string{}
 	}
-	status := map[string]string{"MapIterationStarted": stateRunning, "MapIterationSucceeded": stateSucceeded,
-		"MapIterationFailed": stateFailed, "MapIterationAborted": stateAborted}[t]
+	status := map[string]string{"MapIterationStarted": visitRunning, "MapIterationSucceeded": visitSucceeded,
+		"MapIterationFailed": visitFailed, "MapIterationAborted": visitAborted}[t]
 	w.iterations[d.Name][scope] = status
 	w.owner[scope] = d.Name
 	// An item that fails or is aborted ends the state it was in.
-	if cur := w.current[scope]; cur != nil && cur.status == stateRunning && (status == stateFailed || status == stateAborted) {
+	if cur := w.current[scope]; cur != nil && cur.status == visitRunning && (status == visitFailed || status == visitAborted) {
 		cur.status = status
 	}
 	if d.Index != nil {
@@ -646,13 +646,13 @@ func (w *historyWalk) iteration(t, scope string, d eventDetails) {
 // end marks what was still running when the execution ended.
 func (w *historyWalk) end(status string) {
 	for _, v := range w.current {
-		if v.status == stateRunning {
+		if v.status == visitRunning {
 			v.status = status
 		}
 	}
 	for _, its := range w.iterations {
 		for scope, st := range its {
-			if st == stateRunning {
+			if st == visitRunning {
 				its[scope] = status
 			}
 		}
@@ -662,10 +662,10 @@ func (w *historyWalk) end(status string) {
 // settle gives what still runs in Map or Parallel name status.
 func (w *historyWalk) settle(name, status string) {
 	for scope, st := range w.iterations[name] {
-		if st == stateRunning {
+		if st == visitRunning {
 			w.iterations[name][scope] = status
 		}
-		if v := w.current[scope]; v != nil && v.status == stateRunning {
+		if v := w.current[scope]; v != nil && v.status == visitRunning {
 			v.status = status
 		}
 	}
@@ -675,13 +675,13 @@ func (w *historyWalk) settle(name, status string) {
 // Maps and Parallels that did not, pending: the redrive runs them again.
 func (w *historyWalk) redrive() {
 	for name, its := range w.iterations {
-		if st := w.status(name); st == stateSucceeded || st == stateCaught {
+		if st := w.status(name); st == visitSucceeded || st == visitCaught {
 			continue
 		}
 		w.redriven[name] = true
 		for scope, st := range its {
-			if st != stateSucceeded {
-				its[scope] = statePending
+			if st != visitSucceeded {
+				its[scope] = visitPending
 			}
 		}
 	}
@@ -698,7 +698,7 @@ func (w *historyWalk) restart(name string) {
 	}
 	delete(w.redriven, name)
 	for scope, st := range its {
-		if st != stateSucceeded {
+		if st != visitSucceeded {
 			delete(its, scope)
 		}
 	}
@@ -707,9 +707,9 @@ func (w *historyWalk) restart(name string) {
 // status is how a state stands: its latest visit in each scope, the
 // most telling of them; pending when it was never entered.
 func (w *historyWalk) status(name string) string {
-	best := statePending
+	best := visitPending
 	for _, v := range w.latest[name] {
-		if statusRank[v.status] > statusRank[best] {
+		if visitRank[v.status] > visitRank[best] {
 			best = v.status
 		}
 	}
@@ -735,13 +735,13 @@ func (w *historyWalk) counts(name, typ string) itemCounts {
 			status = w.branchStatus(scope, status)
 		}
 		switch status {
-		case stateSucceeded:
+		case visitSucceeded:
 			c.Succeeded++
-		case stateFailed, stateTimedOut:
+		case visitFailed, visitTimedOut:
 			c.Failed++
-		case stateRunning:
+		case visitRunning:
 			c.Running++
-		case stateAborted:
+		case visitAborted:
 			c.Aborted++
 		}
 	}
@@ -756,17 +756,17 @@ func (w *historyWalk) branchStatus(scope, recorded string) string {
 	switch {
 	case v == nil:
 		return recorded
-	case v.status == stateSucceeded && w.machine.find(v.state) != nil && w.machine.find(v.state).terminal():
-		return stateSucceeded
-	case v.status == stateSucceeded || v.status == stateCaught:
+	case v.status == visitSucceeded && w.machine.find(v.state) != nil && w.machine.find(v.state).terminal():
+		return visitSucceeded
+	case v.status == visitSucceeded || v.status == visitCaught:
 		// Between two states: running, or as the execution ended.
 		return recorded
 	}
 	return v.status
 }
 
-// jsonText is the text of a details field that holds JSON as a string.
-func jsonText(raw json.RawMessage) string {
+// detailsText is the text of a details field that holds JSON as a string.
+func detailsText(raw json.RawMessage) string {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return s
@@ -779,16 +779,16 @@ func jsonText(raw json.RawMessage) string {
 // it runs).
 type stateGraph struct {
 	W, H  int
-	Items []graphItem
+	Items []stateGraphItem
 }
 
-// graphItem is one box or one edge.
-type graphItem struct {
-	Box  *graphBox
-	Edge *graphEdge
+// stateGraphItem is one box or one edge.
+type stateGraphItem struct {
+	Box  *stateBox
+	Edge *stateEdge
 }
 
-type graphBox struct {
+type stateBox struct {
 	Name, Label, Type, Status string
 	X, Y, W, H                int
 	Composite                 bool
@@ -796,25 +796,25 @@ type graphBox struct {
 	Counts string
 }
 
-type graphEdge struct {
+type stateEdge struct {
 	D, Kind string
 	Taken   bool
 }
 
-// Sizes of the drawing, in pixels. Names are measured at charW a
+// Sizes of the drawing, in pixels. Names are measured at stateCharW a
 // character, which is about what 12px text takes.
 const (
-	boxH      = 36
-	boxMinW   = 100
-	boxMaxW   = 220
-	charW     = 7
-	gapX      = 24
-	gapY      = 34
-	innerPad  = 12
-	headerH   = 44
-	loopRoom  = 40
-	graphPad  = 12
-	maxNested = 8
+	stateBoxH      = 36
+	stateBoxMinW   = 100
+	stateBoxMaxW   = 220
+	stateCharW     = 7
+	stateGapX      = 24
+	stateGapY      = 34
+	stateInnerPad  = 12
+	stateHeaderH   = 44
+	stateLoopRoom  = 40
+	stateGraphPad  = 12
+	stateMaxNested = 8
 )
 
 // machineLayout is a state machine's boxes placed relative to its top
@@ -843,8 +843,8 @@ type placedState struct {
 // says of it.
 func drawMachine(m *aslMachine, walk *historyWalk) stateGraph {
 	lo := layoutMachine(m, 0)
-	g := stateGraph{W: lo.w + 2*graphPad, H: lo.h + 2*graphPad}
-	g.emit(lo, graphPad, graphPad, walk)
+	g := stateGraph{W: lo.w + 2*stateGraphPad, H: lo.h + 2*stateGraphPad}
+	g.emit(lo, stateGraphPad, stateGraphPad, walk)
 	return g
 }
 
@@ -920,9 +920,9 @@ func (lo *machineLayout) assignLayers() {
 // size measures a state's box: a Map or Parallel holds the machines it
 // runs side by side.
 func (p *placedState) size(depth int) {
-	p.w = min(max(len([]rune(p.name))*charW+2*innerPad, boxMinW), boxMaxW)
-	p.h = boxH
-	if depth >= maxNested {
+	p.w = min(max(len([]rune(p.name))*stateCharW+2*stateInnerPad, stateBoxMinW), stateBoxMaxW)
+	p.h = stateBoxH
+	if depth >= stateMaxNested {
 		return
 	}
 	inner := p.st.inner()
@@ -934,13 +934,13 @@ func (p *placedState) size(depth int) {
 		lo := layoutMachine(in, depth+1)
 		p.inner = append(p.inner, lo)
 		if i > 0 {
-			w += gapX
+			w += stateGapX
 		}
 		w += lo.w
 		h = max(h, lo.h)
 	}
-	p.w = max(p.w, w+2*innerPad, 2*boxMinW)
-	p.h = headerH + h + innerPad
+	p.w = max(p.w, w+2*stateInnerPad, 2*stateBoxMinW)
+	p.h = stateHeaderH + h + stateInnerPad
 }
 
 // place puts the rows under each other and centres each row.
@@ -956,7 +956,7 @@ func (lo *machineLayout) place() {
 	for i, row := range rows {
 		for j, p := range row {
 			if j > 0 {
-				widths[i] += gapX
+				widths[i] += stateGapX
 			}
 			widths[i] += p.w
 		}
@@ -970,25 +970,25 @@ func (lo *machineLayout) place() {
 		x, rowH := (lo.w-widths[i])/2, 0
 		for _, p := range row {
 			p.x, p.y = x, y
-			x += p.w + gapX
+			x += p.w + stateGapX
 			rowH = max(rowH, p.h)
 		}
-		y += rowH + gapY
+		y += rowH + stateGapY
 	}
-	lo.h = max(y-gapY, 0)
+	lo.h = max(y-stateGapY, 0)
 	for _, e := range lo.edges {
 		if from, to := lo.index[e[0]], lo.index[e[1]]; !lo.back[[2]string{e[0], e[1]}] && to.layer > from.layer+1 {
 			lo.skips = true
 		}
 	}
 	if lo.skips {
-		lo.w += loopRoom
+		lo.w += stateLoopRoom
 		for _, p := range lo.nodes {
-			p.x += loopRoom
+			p.x += stateLoopRoom
 		}
 	}
 	if lo.loops {
-		lo.w += loopRoom
+		lo.w += stateLoopRoom
 	}
 }
 
@@ -997,40 +997,40 @@ func (lo *machineLayout) place() {
 func (g *stateGraph) emit(lo *machineLayout, ox, oy int, walk *historyWalk) {
 	for _, e := range lo.edges {
 		from, to := lo.index[e[0]], lo.index[e[1]]
-		route := down
+		route := routeDown
 		switch {
 		case lo.back[[2]string{e[0], e[1]}] || from.layer == to.layer:
-			route = roundRight
+			route = routeRight
 		case to.layer > from.layer+1:
-			route = roundLeft
+			route = routeLeft
 		}
-		g.Items = append(g.Items, graphItem{Edge: &graphEdge{
+		g.Items = append(g.Items, stateGraphItem{Edge: &stateEdge{
 			D: lo.edgePath(from, to, ox, oy, route), Kind: e[2],
 			Taken: walk.taken[[2]string{e[0], e[1]}],
 		}})
 	}
 	for _, p := range lo.nodes {
 		label := p.name
-		if room := (boxMaxW - 2*innerPad) / charW; len([]rune(label)) > room {
+		if room := (stateBoxMaxW - 2*stateInnerPad) / stateCharW; len([]rune(label)) > room {
 			label = string([]rune(label)[:room-1]) + "…"
 		}
-		b := &graphBox{Name: p.name, Label: label, Type: p.st.Type, Status: walk.status(p.name),
+		b := &stateBox{Name: p.name, Label: label, Type: p.st.Type, Status: walk.status(p.name),
 			X: ox + p.x, Y: oy + p.y, W: p.w, H: p.h, Composite: len(p.inner) > 0}
 		if p.st.Type == "Map" || p.st.Type == "Parallel" {
 			b.Counts = walk.counts(p.name, p.st.Type).String()
 		}
-		g.Items = append(g.Items, graphItem{Box: b})
+		g.Items = append(g.Items, stateGraphItem{Box: b})
 		w := 0
 		for i, in := range p.inner {
 			if i > 0 {
-				w += gapX
+				w += stateGapX
 			}
 			w += in.w
 		}
 		x := ox + p.x + (p.w-w)/2
 		for _, in := range p.inner {
-			g.emit(in, x, oy+p.y+headerH, walk)
-			x += in.w + gapX
+			g.emit(in, x, oy+p.y+stateHeaderH, walk)
+			x += in.w + stateGapX
 		}
 	}
 }
@@ -1039,9 +1039,9 @@ func (g *stateGraph) emit(lo *machineLayout, ox, oy int, walk *historyWalk) {
 // right (a loop back, or an edge within a row); round by the left (an
 // edge that skips rows, so that it does not cross the boxes between).
 const (
-	down = iota
-	roundRight
-	roundLeft
+	routeDown = iota
+	routeRight
+	routeLeft
 )
 
 // edgePath is the SVG path of an edge from from to to in lo drawn at
@@ -1049,15 +1049,15 @@ const (
 // them, outside every row.
 func (lo *machineLayout) edgePath(from, to *placedState, ox, oy int, route int) string {
 	switch route {
-	case roundRight:
-		x1, y1 := ox+from.x+from.w, oy+from.y+boxH/2
-		x2, y2 := ox+to.x+to.w, oy+to.y+boxH/2
-		xm := ox + lo.w - loopRoom/4
+	case routeRight:
+		x1, y1 := ox+from.x+from.w, oy+from.y+stateBoxH/2
+		x2, y2 := ox+to.x+to.w, oy+to.y+stateBoxH/2
+		xm := ox + lo.w - stateLoopRoom/4
 		return fmt.Sprintf("M%d %d C%d %d, %d %d, %d %d", x1, y1, xm, y1, xm, y2, x2, y2)
-	case roundLeft:
-		x1, y1 := ox+from.x, oy+from.y+boxH/2
-		x2, y2 := ox+to.x, oy+to.y+boxH/2
-		xm := ox + loopRoom/4
+	case routeLeft:
+		x1, y1 := ox+from.x, oy+from.y+stateBoxH/2
+		x2, y2 := ox+to.x, oy+to.y+stateBoxH/2
+		xm := ox + stateLoopRoom/4
 		return fmt.Sprintf("M%d %d C%d %d, %d %d, %d %d", x1, y1, xm, y1, xm, y2, x2, y2)
 	}
 	x1, y1 := ox+from.x+from.w/2, oy+from.y+from.h

@@ -28,7 +28,7 @@ func workflowSite(t *testing.T) *opsSite {
 }
 
 // start starts an execution of the definition src in the background.
-func start(t *testing.T, o *opsSite, name, src string) store.Execution {
+func startExecution(t *testing.T, o *opsSite, name, src string) store.Execution {
 	t.Helper()
 	work := t.TempDir()
 	if err := os.WriteFile(filepath.Join(work, name+".asl.json"), []byte(src), 0o600); err != nil {
@@ -52,7 +52,7 @@ func start(t *testing.T, o *opsSite, name, src string) store.Execution {
 }
 
 // until polls the execution until ok holds, or fails after 10s.
-func until(t *testing.T, o *opsSite, id int64, what string, ok func(store.Execution, []executions.Event) bool) {
+func waitExecution(t *testing.T, o *opsSite, id int64, what string, ok func(store.Execution, []executions.Event) bool) {
 	t.Helper()
 	ctx := context.Background()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -73,7 +73,7 @@ func until(t *testing.T, o *opsSite, id int64, what string, ok func(store.Execut
 	}
 }
 
-func ended(e store.Execution, _ []executions.Event) bool { return e.Status.Final() }
+func executionEnded(e store.Execution, _ []executions.Event) bool { return e.Status.Final() }
 
 const mapDefinition = `{"StartAt": "Items", "States": {
 	"Items": {"Type": "Pass", "Result": [1, 2, 3], "Next": "Each"},
@@ -92,11 +92,11 @@ const mapDefinition = `{"StartAt": "Items", "States": {
 func TestExecutionPageShowsTheGraphAndItemCounts(t *testing.T) {
 	o := workflowSite(t)
 	o.login(t, "viewer")
-	e := start(t, o, "mapped", mapDefinition)
-	until(t, o, e.ID, "it ends", ended)
+	e := startExecution(t, o, "mapped", mapDefinition)
+	waitExecution(t, o, e.ID, "it ends", executionEnded)
 
 	code, list := o.get(t, "/executions")
-	link := `href="/executions/` + itoa(e.ID) + `"`
+	link := `href="/executions/` + opsID(e.ID) + `"`
 	if code != http.StatusOK || !strings.Contains(list, link) {
 		t.Fatalf("/executions: %d, no link %s:\n%s", code, link, list)
 	}
@@ -110,11 +110,11 @@ func TestExecutionPageShowsTheGraphAndItemCounts(t *testing.T) {
 		t.Errorf("an unknown status filter: %d, want 400", code)
 	}
 
-	code, page := o.get(t, "/executions/"+itoa(e.ID))
+	code, page := o.get(t, "/executions/"+opsID(e.ID))
 	if code != http.StatusOK {
 		t.Fatalf("execution page: %d\n%s", code, page)
 	}
-	if element(page, "svg", `class="state-graph"`) == "" {
+	if opsTag(page, "svg", `class="state-graph"`) == "" {
 		t.Fatalf("no svg.state-graph:\n%s", page)
 	}
 	want := map[string]string{"Items": "succeeded", "Each": "succeeded", "Double": "succeeded", "Both": "caught",
@@ -124,8 +124,8 @@ func TestExecutionPageShowsTheGraphAndItemCounts(t *testing.T) {
 		t.Errorf("%d g.state, want one per state (%d): %q", len(states), len(want), states)
 	}
 	for name, status := range want {
-		g := element(page, "g", `class="state"`, `data-state-name="`+name+`"`)
-		if got := attr(g, "data-status"); got != status {
+		g := opsTag(page, "g", `class="state"`, `data-state-name="`+name+`"`)
+		if got := opsAttr(g, "data-status"); got != status {
 			t.Errorf("state %s: data-status %q, want %q (%s)", name, got, status, g)
 		}
 	}
@@ -149,7 +149,7 @@ func TestExecutionPageShowsTheGraphAndItemCounts(t *testing.T) {
 			t.Errorf("the page does not show %q", s)
 		}
 	}
-	if element(page, "form", `class="stop"`) != "" || element(page, "form", `class="redrive"`) != "" {
+	if opsTag(page, "form", `class="stop"`) != "" || opsTag(page, "form", `class="redrive"`) != "" {
 		t.Errorf("a succeeded execution offers stop or redrive")
 	}
 }
@@ -159,20 +159,20 @@ func TestExecutionPageShowsTheGraphAndItemCounts(t *testing.T) {
 func TestStopARunningExecution(t *testing.T) {
 	o := workflowSite(t)
 	o.login(t, "developer")
-	e := start(t, o, "waiting", `{"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 60, "End": true}}}`)
-	until(t, o, e.ID, "it waits", func(e store.Execution, events []executions.Event) bool {
+	e := startExecution(t, o, "waiting", `{"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 60, "End": true}}}`)
+	waitExecution(t, o, e.ID, "it waits", func(e store.Execution, events []executions.Event) bool {
 		return len(events) > 0 && events[len(events)-1].Type == "WaitStateEntered"
 	})
-	page := "/executions/" + itoa(e.ID)
+	page := "/executions/" + opsID(e.ID)
 	_, body := o.get(t, page)
-	if g := element(body, "g", `data-state-name="Hold"`); attr(g, "data-status") != "running" {
+	if g := opsTag(body, "g", `data-state-name="Hold"`); opsAttr(g, "data-status") != "running" {
 		t.Errorf("the waiting state: %s", g)
 	}
-	form := element(body, "form", `class="stop"`)
-	if attr(form, "action") != page+"/stop" || attr(form, "method") != "post" {
+	form := opsTag(body, "form", `class="stop"`)
+	if opsAttr(form, "action") != page+"/stop" || opsAttr(form, "method") != "post" {
 		t.Fatalf("stop form: %q", form)
 	}
-	if element(body, "form", `class="redrive"`) != "" {
+	if opsTag(body, "form", `class="redrive"`) != "" {
 		t.Errorf("a running execution offers redrive")
 	}
 	at, code, body := o.post(t, page, page+"/stop", url.Values{"cause": {"enough"}})
@@ -183,10 +183,10 @@ func TestStopARunningExecution(t *testing.T) {
 	if err != nil || stopped.Status != store.ExecutionAborted || stopped.Cause != "enough" {
 		t.Fatalf("after the stop: %s %q %v", stopped.Status, stopped.Cause, err)
 	}
-	if g := element(body, "g", `data-state-name="Hold"`); attr(g, "data-status") != "aborted" {
+	if g := opsTag(body, "g", `data-state-name="Hold"`); opsAttr(g, "data-status") != "aborted" {
 		t.Errorf("the stopped state: %s", g)
 	}
-	if !strings.Contains(body, "The execution was stopped.") || element(body, "form", `class="redrive"`) == "" {
+	if !strings.Contains(body, "The execution was stopped.") || opsTag(body, "form", `class="redrive"`) == "" {
 		t.Errorf("the page after the stop says nothing or offers no redrive:\n%s", body)
 	}
 	// Stopping it again is refused with the reason.
@@ -200,11 +200,11 @@ func TestStopARunningExecution(t *testing.T) {
 	if code != http.StatusOK || !strings.HasPrefix(at, page) || !strings.Contains(body, "The execution was redriven") {
 		t.Fatalf("redrive: ended at %s with %d\n%s", at, code, body)
 	}
-	until(t, o, e.ID, "it waits again", func(e store.Execution, events []executions.Event) bool {
+	waitExecution(t, o, e.ID, "it waits again", func(e store.Execution, events []executions.Event) bool {
 		return e.RedriveCount == 1 && events[len(events)-1].Type == "WaitStateEntered"
 	})
 	_, body = o.get(t, page)
-	if g := element(body, "g", `data-state-name="Hold"`); attr(g, "data-status") != "running" {
+	if g := opsTag(body, "g", `data-state-name="Hold"`); opsAttr(g, "data-status") != "running" {
 		t.Errorf("the redriven state: %s", g)
 	}
 	if _, code, body = o.post(t, page, page+"/stop", url.Values{}); code != http.StatusOK {
@@ -217,18 +217,18 @@ func TestStopARunningExecution(t *testing.T) {
 func TestExecutionPageEscapesStateNamesAndData(t *testing.T) {
 	o := workflowSite(t)
 	hostile := `<img src=x onerror=alert(1)>"'`
-	src := `{"StartAt": "` + jsonEscape(hostile) + `", "States": {"` + jsonEscape(hostile) + `": {"Type": "Pass",
+	src := `{"StartAt": "` + opsJSONString(hostile) + `", "States": {"` + opsJSONString(hostile) + `": {"Type": "Pass",
 		"Result": {"html": "</pre><script>alert(2)</script>"}, "End": true}}}`
-	e := start(t, o, "hostile", src)
-	until(t, o, e.ID, "it ends", ended)
-	_, page := o.get(t, "/executions/"+itoa(e.ID))
+	e := startExecution(t, o, "hostile", src)
+	waitExecution(t, o, e.ID, "it ends", executionEnded)
+	_, page := o.get(t, "/executions/"+opsID(e.ID))
 	for _, bad := range []string{"<img", "<script>alert(2)", "</pre><script>"} {
 		if strings.Contains(page, bad) {
 			t.Errorf("the page carries %q unescaped", bad)
 		}
 	}
-	g := element(page, "g", `class="state"`)
-	if attr(g, "data-state-name") != hostile || attr(g, "data-status") != "succeeded" {
+	g := opsTag(page, "g", `class="state"`)
+	if opsAttr(g, "data-state-name") != hostile || opsAttr(g, "data-status") != "succeeded" {
 		t.Errorf("the state's box: %s", g)
 	}
 	if !strings.Contains(page, "&lt;/pre&gt;&lt;script&gt;alert(2)&lt;/script&gt;") {
@@ -281,14 +281,14 @@ States:
 		t.Fatal(err)
 	}
 	g := drawMachine(m, walkHistory(m, nil))
-	boxes := map[string]*graphBox{}
+	boxes := map[string]*stateBox{}
 	for _, it := range g.Items {
 		if b := it.Box; b != nil {
 			boxes[b.Name] = b
 			if b.X < 0 || b.Y < 0 || b.X+b.W > g.W || b.Y+b.H > g.H {
 				t.Errorf("%s at %d,%d %dx%d is outside the %dx%d picture", b.Name, b.X, b.Y, b.W, b.H, g.W, g.H)
 			}
-			if b.Status != statePending {
+			if b.Status != visitPending {
 				t.Errorf("%s is %s before anything ran", b.Name, b.Status)
 			}
 		}
@@ -298,7 +298,7 @@ States:
 	}
 	parent, branch := map[string]string{}, map[string]int{}
 	m.parents(parent, branch)
-	inside := func(a, b *graphBox) bool {
+	inside := func(a, b *stateBox) bool {
 		return a.X >= b.X && a.Y >= b.Y && a.X+a.W <= b.X+b.W && a.Y+a.H <= b.Y+b.H
 	}
 	within := func(a, b string) bool {
@@ -333,7 +333,7 @@ States:
 // A Map's counts follow its items as they run, fail and are stopped.
 func TestMapCountsWhileItRuns(t *testing.T) {
 	o := workflowSite(t)
-	e := start(t, o, "mixed", `{"StartAt": "Items", "States": {
+	e := startExecution(t, o, "mixed", `{"StartAt": "Items", "States": {
 	"Items": {"Type": "Pass", "Result": [1, 2, 3], "Next": "Each"},
 	"Each": {"Type": "Map", "ToleratedFailureCount": 1, "End": true, "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Which", "States": {
 		"Which": {"Type": "Choice", "Choices": [
@@ -342,7 +342,7 @@ func TestMapCountsWhileItRuns(t *testing.T) {
 		"Bad": {"Type": "Fail", "Error": "Item.Bad"},
 		"Slow": {"Type": "Wait", "Seconds": 60, "End": true},
 		"Fine": {"Type": "Pass", "End": true}}}}}}`)
-	until(t, o, e.ID, "items 1 and 2 end", func(_ store.Execution, events []executions.Event) bool {
+	waitExecution(t, o, e.ID, "items 1 and 2 end", func(_ store.Execution, events []executions.Event) bool {
 		n := 0
 		for _, ev := range events {
 			if ev.Type == "MapIterationSucceeded" || ev.Type == "MapIterationFailed" {
@@ -351,14 +351,14 @@ func TestMapCountsWhileItRuns(t *testing.T) {
 		}
 		return n == 2
 	})
-	page := "/executions/" + itoa(e.ID)
+	page := "/executions/" + opsID(e.ID)
 	counts := regexp.MustCompile(`<span class="item-counts" data-state-name="Each">([^<]*)</span>`)
 	_, body := o.get(t, page)
 	if m := counts.FindStringSubmatch(body); m == nil || m[1] != "1 succeeded · 1 failed · 1 running" {
 		t.Errorf("counts while item 3 waits: %q", m)
 	}
 	for name, status := range map[string]string{"Each": "running", "Slow": "running", "Bad": "failed", "Fine": "succeeded"} {
-		if g := element(body, "g", `data-state-name="`+name+`"`); attr(g, "data-status") != status {
+		if g := opsTag(body, "g", `data-state-name="`+name+`"`); opsAttr(g, "data-status") != status {
 			t.Errorf("while item 3 waits: %s", g)
 		}
 	}
@@ -368,7 +368,7 @@ func TestMapCountsWhileItRuns(t *testing.T) {
 	}
 	// A redrive runs the items that did not succeed again.
 	o.post(t, page, page+"/redrive", url.Values{})
-	until(t, o, e.ID, "item 3 waits again", func(_ store.Execution, events []executions.Event) bool {
+	waitExecution(t, o, e.ID, "item 3 waits again", func(_ store.Execution, events []executions.Event) bool {
 		redriven := false
 		for _, ev := range events {
 			redriven = redriven || ev.Type == "ExecutionRedriven"

@@ -68,7 +68,7 @@ func (o *opsSite) login(t *testing.T, role access.Role) bool {
 	if resp.StatusCode == http.StatusNotFound {
 		return false
 	}
-	form := url.Values{"token": {secret}, "csrf": {csrfIn(string(body))}}
+	form := url.Values{"token": {secret}, "csrf": {opsCSRF(string(body))}}
 	resp, err = o.client.PostForm(o.srv.URL+"/login", form)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func (o *opsSite) get(t *testing.T, path string) (int, string) {
 func (o *opsSite) post(t *testing.T, page, path string, form url.Values) (string, int, string) {
 	t.Helper()
 	_, body := o.get(t, page)
-	form.Set("csrf", csrfIn(body))
+	form.Set("csrf", opsCSRF(body))
 	resp, err := o.client.PostForm(o.srv.URL+path, form)
 	if err != nil {
 		t.Fatal(err)
@@ -108,11 +108,11 @@ func (o *opsSite) post(t *testing.T, page, path string, form url.Values) (string
 	return resp.Request.URL.RequestURI(), resp.StatusCode, string(b)
 }
 
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
+var opsCSRFField = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
 
-// csrfIn is the CSRF token of the first form in page.
-func csrfIn(page string) string {
-	if m := csrfField.FindStringSubmatch(page); m != nil {
+// opsCSRF is the CSRF token of the first form in page.
+func opsCSRF(page string) string {
+	if m := opsCSRFField.FindStringSubmatch(page); m != nil {
 		return html.UnescapeString(m[1])
 	}
 	return ""
@@ -120,7 +120,7 @@ func csrfIn(page string) string {
 
 // element finds the opening tag of the element with attrs, each
 // `name="value"` as written; "" when there is none.
-func element(page, tag string, attrs ...string) string {
+func opsTag(page, tag string, attrs ...string) string {
 	for _, m := range regexp.MustCompile(`<`+tag+`\b[^>]*>`).FindAllString(page, -1) {
 		all := true
 		for _, a := range attrs {
@@ -134,7 +134,7 @@ func element(page, tag string, attrs ...string) string {
 }
 
 // attr is the value of attribute name in tag.
-func attr(tag, name string) string {
+func opsAttr(tag, name string) string {
 	m := regexp.MustCompile(`\s` + name + `="([^"]*)"`).FindStringSubmatch(tag)
 	if m == nil {
 		return ""
@@ -142,10 +142,10 @@ func attr(tag, name string) string {
 	return html.UnescapeString(m[1])
 }
 
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+func opsID(n int64) string { return strconv.FormatInt(n, 10) }
 
-// jsonEscape is s inside a JSON string literal.
-func jsonEscape(s string) string {
+// opsJSONString is s inside a JSON string literal.
+func opsJSONString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b[1 : len(b)-1])
 }
