@@ -205,6 +205,7 @@ func TestRollbackNeedsTheDeveloperRole(t *testing.T) {
 // With nothing deployed the page says how things get there.
 func TestDeploymentsEmpty(t *testing.T) {
 	d := newDeploySite(t)
+	d.login(t, "viewer")
 	code, page := d.get(t, "/deployments")
 	if code != http.StatusOK || !strings.Contains(page, "Nothing deployed yet") || strings.Contains(page, `class="environment"`) {
 		t.Errorf("/deployments with nothing deployed: %d\n%s", code, page)

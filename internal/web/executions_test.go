@@ -216,6 +216,7 @@ func TestStopARunningExecution(t *testing.T) {
 // markup, wherever the page shows them.
 func TestExecutionPageEscapesStateNamesAndData(t *testing.T) {
 	o := workflowSite(t)
+	o.login(t, "viewer")
 	hostile := `<img src=x onerror=alert(1)>"'`
 	src := `{"StartAt": "` + opsJSONString(hostile) + `", "States": {"` + opsJSONString(hostile) + `": {"Type": "Pass",
 		"Result": {"html": "</pre><script>alert(2)</script>"}, "End": true}}}`
@@ -239,6 +240,7 @@ func TestExecutionPageEscapesStateNamesAndData(t *testing.T) {
 // A reference that names no execution is a 404.
 func TestUnknownExecutionIsNotFound(t *testing.T) {
 	o := workflowSite(t)
+	o.login(t, "viewer")
 	if code, _ := o.get(t, "/executions/42"); code != http.StatusNotFound {
 		t.Errorf("/executions/42: %d, want 404", code)
 	}
@@ -333,6 +335,7 @@ States:
 // A Map's counts follow its items as they run, fail and are stopped.
 func TestMapCountsWhileItRuns(t *testing.T) {
 	o := workflowSite(t)
+	o.login(t, "developer")
 	e := startExecution(t, o, "mixed", `{"StartAt": "Items", "States": {
 	"Items": {"Type": "Pass", "Result": [1, 2, 3], "Next": "Each"},
 	"Each": {"Type": "Map", "ToleratedFailureCount": 1, "End": true, "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Which", "States": {
@@ -383,4 +386,30 @@ func TestMapCountsWhileItRuns(t *testing.T) {
 		t.Errorf("counts after the redrive: %q", m)
 	}
 	o.post(t, page, page+"/stop", url.Values{})
+}
+
+// Stop and redrive take the developer role: a viewer sees no button,
+// and its POST is refused.
+func TestExecutionButtonsNeedTheDeveloperRole(t *testing.T) {
+	o := workflowSite(t)
+	if !o.login(t, "viewer") {
+		t.Skip("the site has no login yet: every request is let through")
+	}
+	e := startExecution(t, o, "held", `{"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 60, "End": true}}}`)
+	waitExecution(t, o, e.ID, "it runs", func(e store.Execution, _ []executions.Event) bool { return e.Status == store.ExecutionRunning })
+	page := "/executions/" + opsID(e.ID)
+	if _, body := o.get(t, page); opsTag(body, "form", `class="stop"`) != "" {
+		t.Errorf("a viewer is offered the stop button")
+	}
+	for _, action := range []string{"stop", "redrive"} {
+		if _, code, _ := o.post(t, page, page+"/"+action, url.Values{}); code != http.StatusForbidden {
+			t.Errorf("a viewer's %s: %d, want 403", action, code)
+		}
+	}
+	if now, _ := o.store.Execution(context.Background(), e.ID); now.Status != store.ExecutionRunning {
+		t.Errorf("a viewer's stop changed the execution: %s", now.Status)
+	}
+	if _, err := o.site.Executions.Stop(context.Background(), e, "", "the test is over"); err != nil {
+		t.Fatal(err)
+	}
 }
