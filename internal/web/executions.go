@@ -40,7 +40,13 @@ type executionListPage struct {
 	StateMachine string
 	Statuses     []executionStatusOption
 	Problem      string
+	// Limited: there may be older executions than those listed.
+	Limited bool
 }
+
+// executionListLimit is how many executions the list shows, newest
+// first.
+const executionListLimit = 100
 
 type executionRow struct {
 	store.Execution
@@ -52,7 +58,7 @@ type executionStatusOption struct {
 	Name, Class string
 }
 
-func executionStatusView(st store.ExecutionStatus) executionStatusOption {
+func executionStatusOf(st store.ExecutionStatus) executionStatusOption {
 	return executionStatusOption{Name: string(st), Class: strings.ToLower(strings.ReplaceAll(string(st), "_", "-"))}
 }
 
@@ -60,7 +66,7 @@ func (s *Site) executionList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	page := executionListPage{Status: q.Get("status"), StateMachine: q.Get("state_machine")}
 	for _, st := range executions.Statuses() {
-		page.Statuses = append(page.Statuses, executionStatusView(st))
+		page.Statuses = append(page.Statuses, executionStatusOf(st))
 	}
 	code := http.StatusOK
 	if page.Status != "" && !slices.Contains(executions.Statuses(), store.ExecutionStatus(page.Status)) {
@@ -68,14 +74,15 @@ func (s *Site) executionList(w http.ResponseWriter, r *http.Request) {
 		page.Problem = fmt.Sprintf("There is no status %q; choose one of the filters.", page.Status)
 	} else {
 		es, err := s.Executions.List(r.Context(), store.ExecutionFilter{
-			Status: store.ExecutionStatus(page.Status), StateMachine: page.StateMachine,
+			Status: store.ExecutionStatus(page.Status), StateMachine: page.StateMachine, Limit: executionListLimit,
 		})
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
+		page.Limited = len(es) == executionListLimit
 		for _, e := range es {
-			page.Executions = append(page.Executions, executionRow{Execution: e, Class: executionStatusView(e.Status).Class})
+			page.Executions = append(page.Executions, executionRow{Execution: e, Class: executionStatusOf(e.Status).Class})
 		}
 	}
 	s.render(pageWithCode(w, code), r, "executions", "Workflow executions", "executions", page)
@@ -87,8 +94,10 @@ type executionPage struct {
 	StatusClass string
 	// Waiting names the states that wait for a task token (never the
 	// token: whoever has it can end the task).
-	Waiting    []string
-	Children   []store.Execution
+	Waiting  []string
+	Children []store.Execution
+	// Input and Output are the execution's, indented; they stand before
+	// the raw ones of the Description.
 	Input      string
 	Output     string
 	Graph      stateGraph
@@ -162,7 +171,7 @@ func (s *Site) renderExecution(w http.ResponseWriter, r *http.Request, code int,
 	}
 	page := executionPage{Description: d, Done: done, Problem: problem, Operate: s.canOperate(r),
 		Input: indentedJSON(e.Input), Output: indentedJSON(e.Output)}
-	page.StatusClass = executionStatusView(e.Status).Class
+	page.StatusClass = executionStatusOf(e.Status).Class
 	page.CanStop = !e.Status.Final()
 	page.CanRedrive = e.Status == store.ExecutionFailed || e.Status == store.ExecutionTimedOut || e.Status == store.ExecutionAborted
 	for _, t := range d.Waiting {
