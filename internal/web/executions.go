@@ -339,15 +339,16 @@ type aslState struct {
 
 // parseMachine reads a definition in JSON or YAML.
 func parseMachine(src []byte) (*aslMachine, error) {
-	if b := bytes.TrimSpace(src); len(b) > 0 && b[0] != '{' {
-		j, err := yaml.YAMLToJSON(src)
-		if err != nil {
-			return nil, fmt.Errorf("YAML: %w", err)
-		}
-		src = j
-	}
 	var m aslMachine
-	if err := json.Unmarshal(src, &m); err != nil {
+	err := json.Unmarshal(src, &m)
+	if err == nil {
+		return &m, nil
+	}
+	j, yerr := yaml.YAMLToJSON(src)
+	if yerr != nil {
+		return nil, fmt.Errorf("neither JSON (%v) nor YAML (%w)", err, yerr)
+	}
+	if err := json.Unmarshal(j, &m); err != nil {
 		return nil, err
 	}
 	return &m, nil

@@ -413,3 +413,21 @@ func TestExecutionButtonsNeedTheDeveloperRole(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A definition is read in JSON, YAML, and YAML's flow style that looks
+// like JSON but is not.
+func TestParseMachineReadsJSONAndYAML(t *testing.T) {
+	for _, src := range []string{
+		`{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Succeed"}}}`,
+		"StartAt: A\nStates:\n  A: {Type: Pass, Next: B}\n  B: {Type: Succeed}\n",
+		`{StartAt: A, States: {A: {Type: Pass, Next: B}, B: {Type: Succeed}}}`,
+	} {
+		m, err := parseMachine([]byte(src))
+		if err != nil || m.StartAt != "A" || len(m.States) != 2 || m.States["A"].Next != "B" {
+			t.Errorf("%s: %+v, %v", src, m, err)
+		}
+	}
+	if _, err := parseMachine([]byte("{not: [closed")); err == nil {
+		t.Errorf("a broken definition was read")
+	}
+}
