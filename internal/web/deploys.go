@@ -63,6 +63,9 @@ type serviceView struct {
 	Targets []string
 	// HistoryError says why the journal could not be read.
 	HistoryError string
+	// Traffic is the last minute through the proxy; nil when the host
+	// is not this process (its proxy's numbers are not at hand).
+	Traffic *releases.TrafficStats
 }
 
 // instanceView is one instance of the live release, as the host's
@@ -115,8 +118,17 @@ func (s *Site) deploymentsPage(ctx context.Context) (deploymentsPage, error) {
 		return cmp.Or(cmp.Compare(a.Environment, b.Environment), cmp.Compare(a.Service, b.Service))
 	})
 	runs := map[int64]string{}
+	var traffic map[string]releases.TrafficStats
+	if s.Releases != nil {
+		traffic = s.Releases.Traffic()
+	}
 	for _, st := range statuses {
 		sv := s.serviceView(ctx, st, runs)
+		if t, ok := traffic[st.Environment+"/"+st.Service]; ok {
+			sv.Traffic = &t
+		} else if traffic != nil {
+			sv.Traffic = &releases.TrafficStats{}
+		}
 		if n := len(page.Environments); n == 0 || page.Environments[n-1].Name != st.Environment {
 			page.Environments = append(page.Environments, environmentView{Name: st.Environment})
 		}

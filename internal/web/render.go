@@ -6,6 +6,7 @@ import (
 	"html"
 	"html/template"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -36,6 +37,7 @@ func funcs() template.FuncMap {
 			return s
 		},
 		"duration": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+		"percent":  func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + " %" },
 		"when": func(t time.Time) string {
 			if t.IsZero() {
 				return "-"
