@@ -94,3 +94,14 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestValidGitProtocol(t *testing.T) {
+	for s, want := range map[string]bool{
+		"version=2": true, "version=2:object-format=sha256": true, "": false,
+		"version=2\r\nX-Evil: 1": false, "a b": false, strings.Repeat("a", 256): true, strings.Repeat("a", 257): false,
+	} {
+		if got := validGitProtocol(s); got != want {
+			t.Errorf("validGitProtocol(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
