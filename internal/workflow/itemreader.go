@@ -72,6 +72,10 @@ func (s *scope) readItems(ctx context.Context, v *visit, in, ctxObj any) ([]any,
 	maxItems := int64(0)
 	if cfg.MaxItems != nil {
 		maxItems = *cfg.MaxItems
+	} else if n, ok, err := s.jnumber(v, "ItemReader/ReaderConfig/MaxItems", ctxObj, in, 0, maxCount, true); err != nil {
+		return nil, err
+	} else if ok {
+		maxItems = int64(n)
 	} else if st.readerMaxItemsPath != nil {
 		val, err := s.getPath(v, st.readerMaxItemsPath, in, ctxObj)
 		if err != nil {

@@ -356,9 +356,6 @@ func compileJSONataState(st *state, def *asl.State, where string) error {
 		st.jbatchInput = tmpl("ItemBatcher/BatchInput", def.ItemBatcher.BatchInput)
 		st.batchInput = nil
 	}
-	if len(def.ResultWriter) > 0 {
-		return definitionError(where, "ResultWriter is not supported yet in a JSONata state")
-	}
 	return err
 }
 

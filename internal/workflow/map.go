@@ -434,6 +434,14 @@ func (s *scope) invalidValue(v *visit, field string, val any) error {
 		v.st.name, s.enteredID(v), field, jsonString(val))
 }
 
+// Bounds of the ItemReader's and ItemBatcher's sizes, as the validator
+// checks them when they are numbers: AWS reads at most 100,000,000
+// items and caps a batch at 256 KiB.
+const (
+	maxCount      = 100000000
+	maxBatchBytes = 262144
+)
+
 // batches applies ItemSelector to each item and, with an ItemBatcher,
 // groups the results into {"Items": [...], "BatchInput": ...} inputs.
 func (s *scope) batches(v *visit, in, ctxObj any, items []any) ([]any, error) {
@@ -473,6 +481,10 @@ func (s *scope) batches(v *visit, in, ctxObj any, items []any) ([]any, error) {
 	maxItems, maxBytes := int64(0), int64(0)
 	if b.MaxItemsPerBatch != nil {
 		maxItems = *b.MaxItemsPerBatch
+	} else if n, ok, err := s.jnumber(v, "ItemBatcher/MaxItemsPerBatch", ctxObj, in, 1, maxCount, true); err != nil {
+		return nil, err
+	} else if ok {
+		maxItems = int64(n)
 	} else if st.batchMaxItemsPath != nil {
 		val, err := s.getPath(v, st.batchMaxItemsPath, in, ctxObj)
 		if err != nil {
@@ -486,6 +498,10 @@ func (s *scope) batches(v *visit, in, ctxObj any, items []any) ([]any, error) {
 	}
 	if b.MaxInputBytesPerBatch != nil {
 		maxBytes = *b.MaxInputBytesPerBatch
+	} else if n, ok, err := s.jnumber(v, "ItemBatcher/MaxInputBytesPerBatch", ctxObj, in, 1, maxBatchBytes, true); err != nil {
+		return nil, err
+	} else if ok {
+		maxBytes = int64(n)
 	} else if st.batchMaxBytesPath != nil {
 		val, err := s.getPath(v, st.batchMaxBytesPath, in, ctxObj)
 		if err != nil {

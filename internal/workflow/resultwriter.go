@@ -19,15 +19,19 @@ import (
 // results go (an S3 Bucket and Prefix, here a directory below BaseDir as
 // for ItemReader) and how they are shaped (WriterConfig).
 type resultWriter struct {
-	// parameters gives Bucket and Prefix; nil when the ResultWriter has
-	// only a WriterConfig, which reshapes the results returned inline.
+	// parameters (JSONPath) or arguments (JSONata, evaluated with the
+	// state's $states.input and variables) give Bucket and Prefix; both
+	// are nil when the ResultWriter has only a WriterConfig, which
+	// reshapes the results returned inline.
 	parameters     *payload.Template
+	arguments      *jtemplate
 	outputType     string // JSON (default) or JSONL
 	transformation string // NONE (default with a destination), COMPACT or FLATTEN
 }
 
 type resultWriterDef struct {
 	Parameters   json.RawMessage `json:"Parameters"`
+	Arguments    json.RawMessage `json:"Arguments"`
 	WriterConfig *struct {
 		OutputType     string `json:"OutputType"`
 		Transformation string `json:"Transformation"`
@@ -40,14 +44,22 @@ func compileResultWriter(raw json.RawMessage) (*resultWriter, error) {
 		return nil, err
 	}
 	w := &resultWriter{outputType: "JSON"}
-	if len(d.Parameters) > 0 {
+	switch {
+	case len(d.Parameters) > 0:
 		t, err := payload.Compile(d.Parameters)
 		if err != nil {
 			return nil, fmt.Errorf("Parameters: %w", err)
 		}
 		w.parameters = t
 		w.transformation = "NONE"
-	} else {
+	case len(d.Arguments) > 0:
+		t, err := compileJTemplate(d.Arguments)
+		if err != nil {
+			return nil, fmt.Errorf("Arguments: %w", err)
+		}
+		w.arguments = t
+		w.transformation = "NONE"
+	default:
 		// Without a destination AWS returns the outputs inline, as a Map
 		// without ResultWriter does.
 		w.transformation = "COMPACT"
@@ -145,13 +157,21 @@ func (s *scope) writeResults(v *visit, attempt int, in, ctxObj any, inputs, resu
 			ok = append(ok, entry...)
 		}
 	}
-	if w.parameters == nil {
+	var params any
+	var err error
+	field := "Parameters"
+	switch {
+	case w.arguments != nil:
+		field = "Arguments"
+		if params, err = s.jeval(v, "ResultWriter/Arguments", w.arguments, ctxObj, jstates{input: v.input}); err != nil {
+			return nil, err
+		}
+	case w.parameters != nil:
+		if params, err = w.parameters.Eval(in, ctxObj); err != nil {
+			return nil, s.stateFailure(v, err)
+		}
+	default:
 		return append(ok, bad...), nil
-	}
-
-	params, err := w.parameters.Eval(in, ctxObj)
-	if err != nil {
-		return nil, s.stateFailure(v, err)
 	}
 	obj, _ := params.(*jsonvalue.Object)
 	str := func(k string) string {
@@ -164,7 +184,7 @@ func (s *scope) writeResults(v *visit, attempt int, in, ctxObj any, inputs, resu
 	}
 	bucket, prefix := str("Bucket"), strings.Trim(str("Prefix"), "/")
 	if bucket == "" {
-		return nil, fail("The ResultWriter Parameters have no Bucket")
+		return nil, fail("The ResultWriter %s have no Bucket", field)
 	}
 	dir, err := x.localPath(bucket)
 	if err != nil {

@@ -84,6 +84,20 @@ func (d *decoder) boolean(n *node, ptr string) bool {
 	return n.boolean
 }
 
+// numOrExpr reads a numeric field of state s, which in a JSONata state
+// may be an expression string; that is kept in s.Exprs under key, the
+// field's path within the state.
+func (d *decoder) numOrExpr(s *State, key string, n *node, ptr string) *int64 {
+	if n != nil && n.kind == kindString && strings.HasPrefix(n.text, "{%") {
+		if s.Exprs == nil {
+			s.Exprs = map[string]string{}
+		}
+		s.Exprs[key] = n.text
+		return nil
+	}
+	return d.int64p(n, ptr)
+}
+
 func (d *decoder) int64p(n *node, ptr string) *int64 {
 	if n == nil {
 		return nil
@@ -188,14 +202,7 @@ func (d *decoder) state(n *node, ptr string) *State {
 	// In a JSONata state a numeric field may be an expression string.
 	num := func(key string) *int64 {
 		v, p := at(key)
-		if v != nil && v.kind == kindString && strings.HasPrefix(v.text, "{%") {
-			if s.Exprs == nil {
-				s.Exprs = map[string]string{}
-			}
-			s.Exprs[key] = v.text
-			return nil
-		}
-		return d.int64p(v, p)
+		return d.numOrExpr(s, key, v, p)
 	}
 	s.InputPath, s.InputPathNull = d.strPtr(at("InputPath"))
 	s.OutputPath, s.OutputPathNull = d.strPtr(at("OutputPath"))
@@ -258,12 +265,16 @@ func (d *decoder) state(n *node, ptr string) *State {
 	s.ItemSelector = raw(n.get("ItemSelector"))
 	if v, p := at("ItemReader"); v != nil {
 		s.ItemReader = d.itemReader(v, p)
+		if rc := v.get("ReaderConfig"); rc != nil && rc.kind == kindObject && s.ItemReader.ReaderConfig != nil {
+			s.ItemReader.ReaderConfig.MaxItems = d.numOrExpr(s, "ItemReader/ReaderConfig/MaxItems", rc.get("MaxItems"),
+				pointerJoin(pointerJoin(p, "ReaderConfig"), "MaxItems"))
+		}
 	}
 	if v, p := at("ItemBatcher"); v != nil && d.object(v, p) {
 		s.ItemBatcher = &ItemBatcher{
-			MaxItemsPerBatch:          d.int64p(v.get("MaxItemsPerBatch"), pointerJoin(p, "MaxItemsPerBatch")),
+			MaxItemsPerBatch:          d.numOrExpr(s, "ItemBatcher/MaxItemsPerBatch", v.get("MaxItemsPerBatch"), pointerJoin(p, "MaxItemsPerBatch")),
 			MaxItemsPerBatchPath:      d.str(v.get("MaxItemsPerBatchPath"), pointerJoin(p, "MaxItemsPerBatchPath")),
-			MaxInputBytesPerBatch:     d.int64p(v.get("MaxInputBytesPerBatch"), pointerJoin(p, "MaxInputBytesPerBatch")),
+			MaxInputBytesPerBatch:     d.numOrExpr(s, "ItemBatcher/MaxInputBytesPerBatch", v.get("MaxInputBytesPerBatch"), pointerJoin(p, "MaxInputBytesPerBatch")),
 			MaxInputBytesPerBatchPath: d.str(v.get("MaxInputBytesPerBatchPath"), pointerJoin(p, "MaxInputBytesPerBatchPath")),
 			BatchInput:                raw(v.get("BatchInput")),
 		}
@@ -408,7 +419,8 @@ func (d *decoder) itemReader(n *node, ptr string) *ItemReader {
 	cfg.CSVHeaderLocation = d.str(at("CSVHeaderLocation"))
 	cfg.CSVHeaders = d.stringList(at("CSVHeaders"))
 	cfg.CSVDelimiter = d.str(at("CSVDelimiter"))
-	cfg.MaxItems = d.int64p(at("MaxItems"))
+	// MaxItems is read by the caller, which may hold it as an
+	// expression.
 	cfg.MaxItemsPath = d.str(at("MaxItemsPath"))
 	cfg.ItemsPointer = d.str(at("ItemsPointer"))
 	// Extra keeps the fields the types do not name (ManifestType,

@@ -58,7 +58,11 @@ type State struct {
 	// Exprs holds, in a JSONata state, the numeric fields written as a
 	// "{% expression %}" string (TimeoutSeconds, HeartbeatSeconds,
 	// Seconds, MaxConcurrency, ToleratedFailureCount,
-	// ToleratedFailurePercentage), by field name.
+	// ToleratedFailurePercentage, and within the Map's ItemReader and
+	// ItemBatcher "ItemReader/ReaderConfig/MaxItems",
+	// "ItemBatcher/MaxItemsPerBatch" and
+	// "ItemBatcher/MaxInputBytesPerBatch"), by the field's path in the
+	// state.
 	Exprs map[string]string `json:"-"`
 
 	// Input/output processing. A nil pointer means the field is absent

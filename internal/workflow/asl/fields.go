@@ -63,7 +63,7 @@ var (
 	itemReaderFields      = fieldSet([]string{"Resource", "ReaderConfig", "Parameters", "Arguments"})
 	readerConfigFields    = fieldSet([]string{"InputType", "CSVHeaderLocation", "CSVHeaders", "CSVDelimiter", "MaxItems", "MaxItemsPath", "ItemsPointer", "ManifestType", "Transformation"})
 	itemBatcherFields     = fieldSet([]string{"MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath", "BatchInput"})
-	resultWriterFields    = fieldSet([]string{"Resource", "Parameters", "WriterConfig"})
+	resultWriterFields    = fieldSet([]string{"Resource", "Parameters", "Arguments", "WriterConfig"})
 	writerConfigFields    = fieldSet([]string{"OutputType", "Transformation"})
 )
 

@@ -30,7 +30,7 @@ var jsonataStateFields = map[string][]string{
 	TypeFail:     fieldSet(commonFields, []string{"Error", "Cause"}),
 	TypeParallel: fieldSet(commonFields, flowFields, errorFields, assignFields, []string{"Branches", "Arguments", "Output"}),
 	TypeMap: fieldSet(commonFields, flowFields, errorFields, assignFields, []string{"ItemProcessor", "Items", "ItemSelector",
-		"MaxConcurrency", "ToleratedFailurePercentage", "ToleratedFailureCount", "Label", "Output", "ItemReader", "ItemBatcher"}),
+		"MaxConcurrency", "ToleratedFailurePercentage", "ToleratedFailureCount", "Label", "Output", "ItemReader", "ItemBatcher", "ResultWriter"}),
 }
 
 // jsonPathOnly names, for each field a JSONata state may not hold, what
@@ -75,10 +75,6 @@ func jsonPathHint(typ, key string) string {
 	return jsonPathOnly[key]
 }
 
-// jsonataUnsupported are fields of JSONata states this interpreter does
-// not run yet; they are refused rather than ignored.
-var jsonataUnsupported = map[string]string{"ResultWriter": TypeMap}
-
 // ExpressionText returns the expression of a "{% expression %}" string.
 func ExpressionText(s string) (string, bool) {
 	inner, ok := strings.CutPrefix(s, "{%")
@@ -117,8 +113,6 @@ func (v *validator) jsonataFieldsOK(n *node, ptr, typ string) {
 		switch {
 		case jsonPathOnly[f.key] != "":
 			v.r.add(f.keyPos, p, "field %q belongs to the JSONPath query language and is not allowed in a JSONata state; %s", f.key, jsonPathHint(typ, f.key))
-		case jsonataUnsupported[f.key] == typ:
-			v.r.add(f.keyPos, p, "field %q is not supported yet in a JSONata %s state; write this state with JSONPath", f.key, typ)
 		default:
 			owner := ""
 			for _, t := range stateTypes {
@@ -216,17 +210,17 @@ func (v *validator) jsonataTemplate(n *node, ptr string) {
 	}
 }
 
-// jsonataNotYet refuses, in a JSONata state, an expression where this
-// interpreter takes only a number (the ItemReader's and ItemBatcher's
-// sizes); it reports whether it did.
-func (v *validator) jsonataNotYet(n *node, ptr string) bool {
+// jsonataSize checks, in a JSONata state, a size of the ItemReader or
+// ItemBatcher written as a string: it must be a "{% expression %}",
+// evaluated when the Map runs. It reports whether n was such a string;
+// a number is left to the caller.
+func (v *validator) jsonataSize(n *node, ptr string) bool {
 	if v.lang != JSONata || n.kind != kindString {
 		return false
 	}
-	if _, ok := ExpressionText(n.text); !ok {
-		return false
+	if !v.jsonataExpr(n, ptr, false) {
+		v.r.add(n.pos, ptr, `must be a number or a "{%% expression %%}", got %q`, n.text)
 	}
-	v.r.add(n.pos, ptr, "a JSONata expression here is not supported yet; write a number")
 	return true
 }
 

@@ -107,7 +107,7 @@ func (v *validator) itemReader(n *node, ptr string) {
 		case "CSVDelimiter":
 			v.enum(f.value, fp, "COMMA", "PIPE", "SEMICOLON", "SPACE", "TAB")
 		case "MaxItems":
-			if !v.jsonataNotYet(f.value, fp) {
+			if !v.jsonataSize(f.value, fp) {
 				v.integer(f.value, fp, 0, maxCount)
 			}
 		case "MaxItemsPath":
@@ -155,12 +155,12 @@ func (v *validator) itemBatcher(n *node, ptr string) {
 		fp := pointerJoin(ptr, f.key)
 		switch f.key {
 		case "MaxItemsPerBatch":
-			if !v.jsonataNotYet(f.value, fp) {
+			if !v.jsonataSize(f.value, fp) {
 				v.integer(f.value, fp, 1, maxCount)
 			}
 		case "MaxInputBytesPerBatch":
 			// AWS caps a batch at 256 KiB.
-			if !v.jsonataNotYet(f.value, fp) {
+			if !v.jsonataSize(f.value, fp) {
 				v.integer(f.value, fp, 1, 262144)
 			}
 		case "MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath":
@@ -190,12 +190,18 @@ func (v *validator) resultWriter(n *node, ptr string) {
 	v.knownFields(n, ptr, resultWriterFields, nil)
 	for _, f := range n.fields {
 		fp := pointerJoin(ptr, f.key)
-		switch f.key {
-		case "Resource":
+		switch {
+		case f.key == "Resource":
 			v.enum(f.value, fp, "arn:aws:states:::s3:putObject")
-		case "Parameters":
+		case f.key == "Parameters" && v.lang == JSONata:
+			v.r.add(f.keyPos, fp, `field "Parameters" belongs to the JSONPath query language and is not allowed in a JSONata state; use "Arguments"`)
+		case f.key == "Parameters":
 			v.template(f.value, fp, true)
-		case "WriterConfig":
+		case f.key == "Arguments" && v.lang != JSONata:
+			v.r.add(f.keyPos, fp, `field "Arguments" belongs to the JSONata query language and is not allowed in a JSONPath state; set "QueryLanguage": "JSONata" on the state or at the top level`)
+		case f.key == "Arguments":
+			v.jsonataField(f, fp)
+		case f.key == "WriterConfig":
 			if v.object(f.value, fp) {
 				v.knownFields(f.value, fp, writerConfigFields, nil)
 				if o := f.value.get("OutputType"); o != nil {
@@ -207,8 +213,12 @@ func (v *validator) resultWriter(n *node, ptr string) {
 			}
 		}
 	}
-	if n.get("Resource") != nil && n.get("Parameters") == nil {
-		v.r.add(n.pos, ptr, `missing required field "Parameters" (Bucket and Prefix of the results)`)
+	args := "Parameters"
+	if v.lang == JSONata {
+		args = "Arguments"
+	}
+	if n.get("Resource") != nil && n.get(args) == nil {
+		v.r.add(n.pos, ptr, `missing required field %q (Bucket and Prefix of the results)`, args)
 	}
 }
 
