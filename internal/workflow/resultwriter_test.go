@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
@@ -148,4 +150,103 @@ func readJSON(t *testing.T, file string, v any) {
 	if err := json.Unmarshal(data, v); err != nil {
 		t.Fatalf("%s: %v\n%s", file, err, data)
 	}
+}
+
+// distributedWriterJSONata is distributedWriter written in JSONata: the
+// ResultWriter takes Arguments, whose Prefix is an expression.
+const distributedWriterJSONata = `{"QueryLanguage": "JSONata", "StartAt": "Process", "States": {"Process": {
+  "Type": "Map", "Items": "{% $states.input.orders %}", "MaxConcurrency": 2, "ToleratedFailureCount": 1, "Label": "Orders",
+  "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+    "StartAt": "Check", "States": {
+      "Check": {"Type": "Choice", "Choices": [{"Condition": "{% $states.input.qty > 0 %}", "Next": "Price"}], "Default": "Reject"},
+      "Reject": {"Type": "Fail", "Error": "Order.Empty", "Cause": "no quantity"},
+      "Price": {"Type": "Pass", "Output": {"cents": "{% $states.input.qty + 100 %}", "id": "{% $states.input.id %}"}, "End": true}}},
+  "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Arguments": {"Bucket": "results", "Prefix": "{% $states.input.prefix %}"}},
+  "Output": "{% $merge([$states.input, {'written': $states.result}]) %}",
+  "End": true}}}`
+
+// In a JSONata Map the ResultWriter's Arguments replace Parameters
+// ("For JSONata states, Parameters will be replaced with Arguments",
+// AWS Step Functions developer guide, "ResultWriter (Map)",
+// https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html):
+// the same Map written in either language writes the same manifest and
+// result files, byte for byte, and returns the same result.
+func TestResultWriterJSONataWritesAsJSONPath(t *testing.T) {
+	input := `{"prefix": "runs/daily", "orders": [{"id": "a", "qty": 2}, {"id": "b", "qty": 0}, {"id": "c", "qty": 5}]}`
+	run := func(def string) (base string, written string) {
+		base = t.TempDir()
+		// The entries record the time; both runs read the same one on a
+		// fake clock that stands still while nothing sleeps.
+		synctest.Test(t, func(t *testing.T) {
+			in := &workflow.Interpreter{Journal: workflow.NewMemoryJournal(), BaseDir: base,
+				Clock: workflow.NewFakeClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))}
+			res, err := in.Run(context.Background(), workflow.Execution{ID: "w", StateMachineName: "shop",
+				StateMachineARN: "arn:aws:states:us-east-1:123456789012:stateMachine:shop",
+				Definition:      load(t, def), Input: decode(t, input)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != workflow.StatusSucceeded {
+				t.Fatalf("status %s: %s %s", res.Status, res.Error, res.Cause)
+			}
+			w, _ := res.Output.(*jsonvalue.Object).Get("written")
+			written = mustMarshal(t, w)
+		})
+		return base, written
+	}
+	pathBase, pathWritten := run(distributedWriter)
+	nataBase, nataWritten := run(distributedWriterJSONata)
+	if nataWritten != pathWritten {
+		t.Errorf("JSONata Map result %s, JSONPath %s", nataWritten, pathWritten)
+	}
+	want := filesBelow(t, filepath.Join(pathBase, "results"))
+	got := filesBelow(t, filepath.Join(nataBase, "results"))
+	if len(want) != 3 {
+		t.Fatalf("JSONPath Map wrote %d files, want manifest.json, SUCCEEDED_0.json and FAILED_0.json", len(want))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("JSONata Map wrote\n%v\nJSONPath Map wrote\n%v", got, want)
+	}
+}
+
+// A JSONata ResultWriter's Arguments that fail to evaluate fail the Map
+// with States.QueryEvaluationError naming the field, after the
+// iterations ran, and write nothing.
+func TestResultWriterJSONataArgumentsUndefined(t *testing.T) {
+	base := t.TempDir()
+	in := &workflow.Interpreter{Journal: workflow.NewMemoryJournal(), BaseDir: base}
+	res, err := in.Run(context.Background(), workflow.Execution{ID: "u", StateMachineName: "shop",
+		Definition: load(t, distributedWriterJSONata), Input: decode(t, `{"orders": [{"id": "a", "qty": 1}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != workflow.StatusFailed || res.Error != "States.QueryEvaluationError" ||
+		!strings.Contains(res.Cause, "specified for the field 'ResultWriter/Arguments/Prefix' returned nothing (undefined)") {
+		t.Errorf("status %s, error %s: %s", res.Status, res.Error, res.Cause)
+	}
+	if files := filesBelow(t, base); len(files) != 0 {
+		t.Errorf("wrote %v", files)
+	}
+}
+
+// filesBelow reads every file below dir, by slash-separated path.
+func filesBelow(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		files[filepath.ToSlash(rel)] = string(data)
+		return err
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return files
 }
