@@ -68,8 +68,8 @@ var (
 )
 
 // knownFields checks that every field of object n is in allowed,
-// reporting the others with a suggestion. It reports JSONata-only fields
-// as not supported yet rather than unknown.
+// reporting the others with a suggestion. It reports a JSONata-only field
+// as belonging to JSONata rather than as unknown.
 func (v *validator) knownFields(n *node, ptr string, allowed []string, notAllowed func(key string) string) {
 	for _, f := range n.fields {
 		if slices.Contains(allowed, f.key) {
