@@ -36,6 +36,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -43,6 +44,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/fault"
 	"github.com/velocity-ci/velocity/internal/lockfile"
@@ -159,7 +161,8 @@ func (m Mirrors) Create(ctx context.Context, name, repo string) error {
 		}
 		// The clone's branches and tags are the upstream's: record them
 		// as the upstream last seen, for the next Fetch to compare.
-		if _, err := g.output(ctx, append([]string{"fetch", "--quiet", "--prune", "--no-tags", "origin"}, fetchSpecs...)...); err != nil {
+		if _, err := g.output(ctx, append([]string{"-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60",
+			"fetch", "--quiet", "--prune", "--no-tags", "origin"}, fetchSpecs...)...); err != nil {
 			return fmt.Errorf("mirror %s: %w", name, err)
 		}
 	}
@@ -171,17 +174,15 @@ func (m Mirrors) Create(ctx context.Context, name, repo string) error {
 	return nil
 }
 
-// Redact hides the password of a repository URL
-// (https://user:secret@host/…), for logs and messages.
+// Redact hides the user information of a repository URL
+// (https://user:secret@host/…, and https://TOKEN@host/… as forges' access
+// tokens are often written), for logs, messages and the API.
 func Redact(repo string) string {
 	u, err := url.Parse(repo)
 	if err != nil || u.User == nil {
 		return repo
 	}
-	if _, ok := u.User.Password(); !ok {
-		return repo
-	}
-	u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	u.User = url.User("xxxxx")
 	return u.String()
 }
 
@@ -260,15 +261,41 @@ func (g git) refs(ctx context.Context, prefix string) (map[string]string, error)
 	return refs, nil
 }
 
+// FetchTimeout bounds one fetch of a mirror, waiting for another fetch
+// of it included.
+const FetchTimeout = 10 * time.Minute
+
+// holdFetchLock takes the mirror's fetch lock, waiting for another
+// fetch to end for as long as ctx lets it.
+func holdFetchLock(ctx context.Context, path string) (*lockfile.Lock, error) {
+	for {
+		lock, err := lockfile.TryHold(path, 0o600)
+		if !errors.Is(err, lockfile.ErrHeld) {
+			return lock, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for another fetch: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // Fetch brings the upstream's new commits into the mirror by the rule in
 // the package documentation; a mirror without an upstream is left as it
 // is. Fetches of one mirror run one at a time.
+//
+// A fetch ends within FetchTimeout, and one whose transfer stalls below
+// 1 KB/s for a minute fails sooner: an upstream that accepts and never
+// answers must not hold the project's queue forever.
 func (m Mirrors) Fetch(ctx context.Context, name string) error {
 	g, err := m.open(name)
 	if err != nil {
 		return err
 	}
-	lock, err := lockfile.Wait(filepath.Join(g.dir, fetchLock), 0o600)
+	ctx, cancel := context.WithTimeout(ctx, FetchTimeout)
+	defer cancel()
+	lock, err := holdFetchLock(ctx, filepath.Join(g.dir, fetchLock))
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", name, err)
 	}
@@ -283,7 +310,8 @@ func (m Mirrors) Fetch(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", name, err)
 	}
-	if _, err := g.output(ctx, append([]string{"fetch", "--quiet", "--prune", "--no-tags", "origin"}, fetchSpecs...)...); err != nil {
+	if _, err := g.output(ctx, append([]string{"-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60",
+		"fetch", "--quiet", "--prune", "--no-tags", "origin"}, fetchSpecs...)...); err != nil {
 		return fmt.Errorf("fetch %s: %w", name, err)
 	}
 	after, err := g.refs(ctx, "refs/upstream/")
