@@ -258,6 +258,13 @@ func (d *dispatcher) start(ctx context.Context, p store.Project, r store.Request
 		}
 		return false
 	}
+	if err := d.s.present(ctx, p.Name, r.Commit); err != nil {
+		log.Warn("the commit of a request is not in the repository", "project", d.name, "request", r.ID, "commit", r.Commit, "err", err)
+		if ferr := st.FailRequest(context.WithoutCancel(ctx), r.ID, err.Error(), d.s.cfg.Now()); ferr != nil {
+			log.Error("marking a request failed", "project", d.name, "request", r.ID, "err", ferr)
+		}
+		return false
+	}
 	req := d.s.cfg.Template
 	req.Dir, req.Commit = d.s.cfg.Mirrors.Path(p.Name), r.Commit
 	req.Project, req.Branch, req.Trigger = p.Name, r.Branch, r.Trigger
@@ -303,6 +310,21 @@ func (d *dispatcher) liveRun(ctx context.Context) (int64, error) {
 		}
 	}
 	return 0, nil
+}
+
+// present makes sure commit is in the project's mirror, fetching once
+// when it is not (a webhook's commit is queued before it is fetched).
+func (s *Service) present(ctx context.Context, name, commit string) error {
+	if got, err := s.cfg.Mirrors.Resolve(ctx, name, commit); err == nil && got == commit {
+		return nil
+	}
+	if err := s.cfg.Mirrors.Fetch(ctx, name); err != nil {
+		return fmt.Errorf("commit %.12s is not in the mirror and the fetch failed: %w", commit, err)
+	}
+	if got, err := s.cfg.Mirrors.Resolve(ctx, name, commit); err != nil || got != commit {
+		return fmt.Errorf("commit %s is not in the project's repository after a fetch", commit)
+	}
+	return nil
 }
 
 // poll fetches the project's repository and queues its branch's head

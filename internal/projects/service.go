@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/fault"
+	"github.com/velocity-ci/velocity/internal/mirror"
 	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/trigger"
@@ -203,7 +204,7 @@ func (s *Service) Add(ctx context.Context, req AddRequest) (Project, error) {
 		}
 		return Project{}, err
 	}
-	s.cfg.Log.Info("project added", "project", req.Name, "repo", req.Repo, "branch", req.Branch, "mode", req.Mode, "poll", req.Poll)
+	s.cfg.Log.Info("project added", "project", req.Name, "repo", mirror.Redact(req.Repo), "branch", req.Branch, "mode", req.Mode, "poll", req.Poll)
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -251,7 +252,9 @@ func (s *Service) unseal(p store.Project) ([]byte, error) {
 
 // shown is a project as the API shows it.
 func shown(p store.Project) Project {
-	return Project{Name: p.Name, Repo: p.Repo, Branch: p.Branch, Poll: p.Poll, Mode: Mode(p.Mode),
+	// The repository's URL may carry credentials: only the server uses
+	// them; people and logs see them hidden.
+	return Project{Name: p.Name, Repo: mirror.Redact(p.Repo), Branch: p.Branch, Poll: p.Poll, Mode: Mode(p.Mode),
 		Webhooks: len(p.WebhookSecret) > 0, Alerts: len(p.AlertWebhook) > 0, Created: p.Created, Head: p.Head}
 }
 

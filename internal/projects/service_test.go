@@ -386,13 +386,25 @@ func TestWebhookQueuesEachDeliveryOnce(t *testing.T) {
 		t.Fatalf("requests: %+v", got)
 	}
 
-	// A commit the repository does not have is not queued.
-	h, body = push("d-3", "main", strings.Repeat("ab", 20), hookSecret)
-	if _, err := f.svc.Webhook(ctx, trigger.GitHub, "shop", h, body); err == nil {
-		t.Fatal("a push of a commit the repository lacks was accepted")
+	// The same signed body under a new delivery id (forges do not sign
+	// the id) queues nothing: its commit is the last one queued.
+	h, body = push("d-9", "main", c, hookSecret)
+	if res, err := f.svc.Webhook(ctx, trigger.GitHub, "shop", h, body); err != nil || res.Outcome != Duplicate {
+		t.Fatalf("a replay under a new delivery id: %+v, %v", res, err)
 	}
-	if got := f.requests("shop"); len(got) != 1 {
-		t.Fatalf("requests: %+v", got)
+
+	// A commit the repository does not have is queued (the answer does
+	// not wait for a fetch) and fails before any run, saying why.
+	h, body = push("d-3", "main", strings.Repeat("ab", 20), hookSecret)
+	if res, err := f.svc.Webhook(ctx, trigger.GitHub, "shop", h, body); err != nil || res.Outcome != Accepted {
+		t.Fatalf("a push of a commit the repository lacks: %+v, %v", res, err)
+	}
+	f.waitFor("the request of the missing commit to fail", func() bool {
+		got := f.requests("shop")
+		return len(got) == 2 && got[1].State == store.RequestFailed && strings.Contains(got[1].Reason, "not in the project's repository")
+	})
+	if runs := f.finished("shop", 1); len(runs) != 1 {
+		t.Fatalf("runs: %+v", runs)
 	}
 }
 

@@ -128,16 +128,17 @@ func (s *Service) Webhook(ctx context.Context, provider trigger.Provider, name s
 	if push.Branch != p.Branch {
 		return WebhookResult{Outcome: Ignored, Message: fmt.Sprintf("push to branch %s; project %s runs branch %s", push.Branch, name, p.Branch)}, nil
 	}
-	// The body only says which commit: the commit itself comes from the
-	// project's repository, so a forged body can name nothing that is
-	// not there.
-	if err := s.cfg.Mirrors.Fetch(ctx, name); err != nil {
-		return WebhookResult{}, fault.Unavailablef("project %s: fetch: %v", name, err)
+	// A signed body replayed under a new delivery id (forges do not sign
+	// the id) names the commit last queued for the branch: no second run.
+	commit := push.After
+	if commit == p.Head {
+		return WebhookResult{Outcome: Duplicate, Message: fmt.Sprintf("commit %.12s is already the last one queued for %s", commit, p.Branch)}, nil
 	}
-	commit, err := s.cfg.Mirrors.Resolve(ctx, name, push.After)
-	if err != nil || commit != push.After {
-		return WebhookResult{}, fault.Unavailablef("project %s: commit %s of the push is not in its repository after a fetch", name, push.After)
-	}
+	// The request is recorded before any fetch: the answer must not wait
+	// for the repository (a forge gives up after seconds, and GitHub does
+	// not deliver again). The body only names the commit; the dispatcher
+	// fetches it from the project's repository before the run, so a
+	// forged body can run nothing that is not there.
 	by := fmt.Sprintf("webhook delivery %s (%s", ev.Delivery, provider)
 	if push.Pusher != "" {
 		by += ", push by " + push.Pusher
