@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -121,7 +122,7 @@ type gitError struct {
 // failed on; the whole command and its status otherwise.
 func (e *gitError) Error() string {
 	if e.stderr != "" {
-		return "git " + e.args[0] + ": " + e.stderr
+		return "git " + e.args[0] + ": " + hideUserInfo(e.stderr, e.args)
 	}
 	args := make([]string, len(e.args))
 	for i, a := range e.args {
@@ -131,3 +132,18 @@ func (e *gitError) Error() string {
 }
 
 func (e *gitError) Unwrap() error { return e.err }
+
+// hideUserInfo hides in msg the user information of every URL among
+// args: git quotes the URL it failed on, token included.
+func hideUserInfo(msg string, args []string) string {
+	for _, a := range args {
+		u, err := url.Parse(a)
+		if err != nil || u.User == nil {
+			continue
+		}
+		if info := u.User.String(); info != "" {
+			msg = strings.ReplaceAll(msg, info+"@", "xxxxx@")
+		}
+	}
+	return msg
+}

@@ -387,13 +387,26 @@ func TestCreateFromAnEmptyRepository(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		"https://alice:s3cret@example.com/r.git": "https://alice:xxxxx@example.com/r.git",
-		"https://alice@example.com/r.git":        "https://alice@example.com/r.git",
+		"https://alice:s3cret@example.com/r.git": "https://xxxxx@example.com/r.git",
+		"https://ghp_T0KEN@example.com/r.git":    "https://xxxxx@example.com/r.git",
 		"git@example.com:r.git":                  "git@example.com:r.git",
 		"/srv/r":                                 "/srv/r",
 	} {
 		if got := mirror.Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCloneErrorHidesTheToken: git quotes the URL it could not reach,
+// and a forge's access token is the URL's user name.
+func TestCloneErrorHidesTheToken(t *testing.T) {
+	m := mirror.Mirrors{Dir: t.TempDir()}
+	err := m.Create(context.Background(), "p", "http://ghp_S3CRETTOKEN@127.0.0.1:1/x.git")
+	if err == nil {
+		t.Fatal("cloning from a closed port succeeded")
+	}
+	if strings.Contains(err.Error(), "S3CRETTOKEN") {
+		t.Errorf("the error shows the token: %v", err)
 	}
 }
