@@ -19,6 +19,8 @@ type Limiter struct {
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	// swept is when idle buckets were last dropped.
+	swept time.Time
 }
 
 type bucket struct {
@@ -42,6 +44,7 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	if l.buckets == nil {
 		l.buckets = map[string]*bucket{}
 	}
+	l.sweep(now, burst)
 	b, ok := l.buckets[key]
 	if !ok {
 		b = &bucket{tokens: burst, last: now}
@@ -57,4 +60,20 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	}
 	wait := time.Duration((1 - b.tokens) / l.Rate * float64(time.Second))
 	return false, wait
+}
+
+// sweep drops, at most once a minute, the buckets that have refilled: a
+// key seen again starts from a full bucket anyway, so forgetting them
+// changes no answer, and keys an anonymous caller chooses (its address)
+// cannot grow the map without bound.
+func (l *Limiter) sweep(now time.Time, burst float64) {
+	if now.Sub(l.swept) < time.Minute {
+		return
+	}
+	l.swept = now
+	for key, b := range l.buckets {
+		if b.tokens+now.Sub(b.last).Seconds()*l.Rate >= burst {
+			delete(l.buckets, key)
+		}
+	}
 }

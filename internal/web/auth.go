@@ -324,7 +324,17 @@ func (t *throttle) failed(ip string) {
 	}
 	if ok, wait := t.limiter.Allow(ip); !ok {
 		t.mu.Lock()
-		t.until[ip] = time.Now().Add(wait)
+		now := time.Now()
+		// Addresses whose wait is over are forgotten as new ones come,
+		// so that many addresses do not grow the map for ever.
+		if len(t.until) >= 1024 {
+			for k, u := range t.until {
+				if !u.After(now) {
+					delete(t.until, k)
+				}
+			}
+		}
+		t.until[ip] = now.Add(wait)
 		t.mu.Unlock()
 	}
 }
