@@ -107,6 +107,10 @@ func (h *Home) Listen(ctx context.Context, cfg ListenConfig, host *releases.Host
 		stopSFN()
 		return "", nil, err
 	}
+	// A push may take up to gitremote.Timeout once admitted (the handler
+	// extends the deadline); before that, the body has bodyTimeout like
+	// any other, so a caller without a token cannot hold a connection.
+	git = server.LimitBodies(git, gitremote.MaxPush, bodyTimeout)
 	handler := route(git, server.LimitBodies(guard.Wrap(mux), trigger.MaxBody+1, bodyTimeout), server.LimitBodies(both, maxBody, bodyTimeout),
 		server.LimitBodies(site.Handler(), maxBody, bodyTimeout), h.metricsHandler(guard, host))
 	api := &http.Server{
