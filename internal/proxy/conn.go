@@ -39,6 +39,8 @@ type clientConn struct {
 	// clock is read once per request stage, not again for bookkeeping.
 	ended    time.Time
 	watch    clientWatch
+	src      clientReader                 // rd's source
+	reply    reply                        // the response flushIdle deferred
 	upstream atomic.Pointer[upstreamConn] // the exchange's, for the watcher to close
 	gone     atomic.Bool                  // the watcher saw the client leave
 	id       []byte                       // the exchange's request id
@@ -56,14 +58,7 @@ func (cc *clientConn) serve() {
 	defer cc.s.release(cc)
 	defer cc.recoverPanic()
 	for {
-		cc.state.Store(connIdle)
-		if cc.s.closing.Load() {
-			return
-		}
 		if cc.rd.Buffered() == 0 {
-			if err := cc.wr.Flush(); err != nil {
-				return
-			}
 			// Moving the deadline is a timer update; doing it only once a
 			// quarter of the idle timeout has passed saves one per request.
 			now := cc.ended
@@ -72,6 +67,16 @@ func (cc *clientConn) serve() {
 			}
 			if cc.deadline.Sub(now) < cc.s.idleTimeout*3/4 {
 				cc.setReadDeadline(now.Add(cc.s.idleTimeout))
+			}
+			if err := cc.flushIdle(); err != nil {
+				return
+			}
+		}
+		if cc.reply.out == nil {
+			// Otherwise the read that sends the response marks it idle.
+			cc.state.Store(connIdle)
+			if cc.s.closing.Load() {
+				return
 			}
 		}
 		if _, err := cc.rd.Peek(1); err != nil {
@@ -461,9 +466,10 @@ func (cc *clientConn) relay(t *Target, uc *upstreamConn, head []byte) forwarded 
 		// may have closed uc.
 		resp.close, keep = true, false
 	}
-	if !keep || cc.rd.Buffered() == 0 {
-		// Flush unless another request is already waiting: pipelined
-		// responses then share a write.
+	if !keep {
+		// Otherwise serve flushes before reading the next request, unless
+		// another request is already waiting: pipelined responses then
+		// share a write.
 		if err := cc.wr.Flush(); err != nil {
 			keep = false
 		}

@@ -236,9 +236,11 @@ func (s *server) start(cc *clientConn) {
 			return
 		}
 	}
-	cc.rd = s.p.readers.get(cc.nc)
-	cc.wr = s.p.writers.get(cc.nc)
+	cc.src = clientReader{cc: cc, src: cc.nc}
+	cc.rd = s.p.readers.get(&cc.src)
+	cc.wr = s.p.writers.get(clientWriter{cc})
 	cc.initWatch()
+	cc.initReply()
 	cc.serve()
 }
 
@@ -361,7 +363,7 @@ func (l *handoffListener) Addr() net.Addr { return l.addr }
 // buffer also bounds a request head on the data path.
 type readerPool struct{ p sync.Pool }
 
-func (rp *readerPool) get(nc net.Conn) *bufio.Reader {
+func (rp *readerPool) get(nc io.Reader) *bufio.Reader {
 	if rd, ok := rp.p.Get().(*bufio.Reader); ok {
 		rd.Reset(nc)
 		return rd
@@ -376,7 +378,7 @@ func (rp *readerPool) put(rd *bufio.Reader) {
 
 type writerPool struct{ p sync.Pool }
 
-func (wp *writerPool) get(nc net.Conn) *bufio.Writer {
+func (wp *writerPool) get(nc io.Writer) *bufio.Writer {
 	if wr, ok := wp.p.Get().(*bufio.Writer); ok {
 		wr.Reset(nc)
 		return wr

@@ -230,6 +230,38 @@ func TestServeLargeBodies(t *testing.T) {
 	}
 }
 
+// The end of a response is written as the connection starts waiting for
+// the next request; a client slow to read leaves the socket no room for
+// it, and the rest must still follow, with the connection kept alive.
+func TestServeResponseToSlowReaderKeepsConnection(t *testing.T) {
+	f := newFixture(t)
+	const size = 8<<20 + 100 // more than the sockets buffer; a tail short of the write buffer
+	payload := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
+	b := newBackend(t, "big", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/small" {
+			_, _ = io.WriteString(w, "small")
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		_, _ = w.Write(payload)
+	})
+	f.route(t, "app.test", b)
+
+	c := dialRaw(t, f.addr)
+	for range 3 {
+		c.send(t, "GET /big HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		time.Sleep(200 * time.Millisecond) // the proxy fills the socket meanwhile
+		resp, body := c.read(t, "GET")
+		if resp.StatusCode != 200 || body != string(payload) {
+			t.Fatalf("slow download: %d, %d bytes, want %d", resp.StatusCode, len(body), size)
+		}
+		c.send(t, "GET /small HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		if resp, body := c.read(t, "GET"); resp.StatusCode != 200 || body != "small" {
+			t.Fatalf("next request on the connection: %d %q", resp.StatusCode, body)
+		}
+	}
+}
+
 func TestServeKeepAliveAndPipelining(t *testing.T) {
 	f := newFixture(t)
 	b := newRawBackend(t, func(w *bufio.Writer, r *http.Request) bool {
