@@ -128,9 +128,10 @@ func (s *Site) badge(w http.ResponseWriter, r *http.Request) {
 	default:
 		var err error
 		state, err = s.badgeState(r.Context(), name)
-		if errors.Is(err, fault.NotFound) {
-			code = http.StatusNotFound
-		} else if err != nil {
+		// An unknown project looks like one without runs: a badge
+		// needs no session, and must not tell strangers which
+		// projects exist.
+		if err != nil && !errors.Is(err, fault.NotFound) {
 			s.fail(w, r, err)
 			return
 		}
