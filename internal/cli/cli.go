@@ -150,8 +150,9 @@ stages of actions that build, test, check and package the code, locally with
 
 With VELOCITY_SERVER set to the URL of a velocity serve --listen and
 VELOCITY_TOKEN to a token of it, 'velocity runs', 'show', 'logs', 'watch',
-'approve', 'cancel' and 'rerun' work on that server's runs instead of the
-local data directory; the commands that do not work remotely yet say so.`,
+'approve', 'cancel', 'rerun', 'project' and 'metrics dora' work on that
+server instead of the local data directory; the commands that do not work
+remotely yet say so.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {

@@ -33,16 +33,19 @@ func (a *app) serveCmd() *cobra.Command {
 	var o serveOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Host deployed services behind the proxy until stopped; velocity run and rollback deploy through it",
-		Long: `Run the standing server of the data directory: the runtime that supervises
-deployed services, the proxy in front of them, and a control API on the unix
-socket DATA/velocity.sock that 'velocity run', 'velocity rollback' and
-'velocity service status' use. With --listen the same API is served on
-a TCP address too, where every request needs an API token (see
-'velocity token'). Every deploy is journaled first; when the
-server starts it brings back what was live and marks deploys that were in
-progress as interrupted. SIGTERM or Ctrl-C stops it gracefully: requests in
-flight finish, then the instances stop.`,
+		Short: "Run the team server: projects' runs on every commit, the API and web UI, and the services it deploys",
+		Long: `Run the standing server of the data directory: it runs the line of its
+projects for every new commit (pushes to its git remote, webhooks, polling,
+schedules; see 'velocity project'), hosts the services pipelines deploy
+behind its proxy, and serves a control API on the unix socket
+DATA/velocity.sock that 'velocity run', 'velocity rollback' and 'velocity
+service status' use. With --listen it serves on a TCP address the HTTP API,
+the git remote (/git/NAME.git), the webhooks (/hooks/…), /metrics and the
+web UI, where every request needs an API token (see 'velocity token').
+Every deploy is journaled first; when the server starts it brings back what
+was live, marks deploys that were in progress as interrupted and resumes
+the runs it was executing. SIGTERM or Ctrl-C stops it gracefully: requests
+in flight finish, then the instances stop.`,
 		Args: cobra.NoArgs,
 		RunE: a.withHome(func(ctx context.Context, h *home.Home, _ []string) error {
 			return a.serve(ctx, h, o)
