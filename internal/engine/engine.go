@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -227,12 +228,6 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 	}
 	if err := checkPathNames(r.Plan); err != nil {
 		return Outcome{Status: store.Failed, Reason: err.Error()}, err
-	}
-	// One directory per stage, made once rather than checked per attempt.
-	for _, st := range r.Plan.Stages {
-		if err := os.MkdirAll(filepath.Join(r.LogDir, st.Name), 0o700); err != nil {
-			return Outcome{Status: store.Failed, Reason: err.Error()}, fmt.Errorf("log directory: %w", err)
-		}
 	}
 	if r.Selection != nil {
 		// A node left out of a partial run that declares no outputs goes
@@ -536,10 +531,11 @@ func (x *execution) logPath(n *plan.Node, attempt int) string {
 	return filepath.Join(x.run.LogDir, n.Stage, fmt.Sprintf("%s.%d.log", n.Name, attempt))
 }
 
-// attemptLog is an attempt's log file, created by its first write
-// (Execute made its directory). Creating a file costs more than the
-// whole journal write of an attempt on some file systems, and many
-// actions print nothing; readers take a missing log for an empty one.
+// attemptLog is an attempt's log file, created by its first write, and
+// its stage's directory with it. Creating a file or a directory costs
+// more than the whole journal write of an attempt on some file systems,
+// and many actions print nothing; readers take a missing log for an
+// empty one.
 // An attempt that does not succeed, or whose result goes to the cache,
 // gets its file: the failure summary names it, the cache stores it.
 type attemptLog struct {
@@ -559,6 +555,11 @@ func (l *attemptLog) Write(p []byte) (int, error) {
 func (l *attemptLog) create() error {
 	if l.f == nil && l.err == nil {
 		l.f, l.err = os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if errors.Is(l.err, fs.ErrNotExist) {
+			if l.err = os.MkdirAll(filepath.Dir(l.path), 0o700); l.err == nil {
+				l.f, l.err = os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			}
+		}
 	}
 	return l.err
 }

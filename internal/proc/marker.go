@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,6 +38,9 @@ type Marker struct {
 	before uint64
 	first  int // the first process's pid; 0: scan everything
 	buf    []byte
+	// clock, when the marker came from a ForkClock, learns the fork
+	// counter read by window for the owner's next marker.
+	clock *ForkClock
 }
 
 // MarkerVar is the variable that carries a marker in the environment of
@@ -46,13 +50,69 @@ const MarkerVar = "VELOCITY_PROC_MARK"
 // NewMarker makes a marker "name=<16 random hex digits>". Call it right
 // before starting the first process that carries it, then Started.
 func NewMarker(name string) (*Marker, error) {
+	m, err := newMarker(name)
+	if err != nil {
+		return nil, err
+	}
+	m.before, _ = m.forkCount()
+	return m, nil
+}
+
+func newMarker(name string) (*Marker, error) {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("proc: marker: %w", err)
 	}
-	m := &Marker{entry: name + "=" + hex.EncodeToString(b[:])}
+	return &Marker{entry: name + "=" + hex.EncodeToString(b[:])}, nil
+}
+
+// ForkClock makes the markers of one owner (an executor's attempts, one
+// after another or side by side) and shares the reads of the kernel's
+// fork counter between them: reading /proc/stat costs 60-90 µs, more than
+// the rest of an attempt's process bookkeeping, and a marker needs the
+// counter when it is made and, if anything forked meanwhile, when its
+// window is scanned. A marker made by the clock starts from the last
+// reading taken, by it or by a scan, if that is at most ForkReuse old.
+// An older reading is still a lower bound of the counter when the
+// marker's first process starts: it only makes the window's check
+// against a wrapped pid space (pidWindow) stricter, by the forks of that
+// moment. Its zero value is ready; it is safe for concurrent use.
+type ForkClock struct {
+	mu sync.Mutex
+	n  uint64
+	at time.Time
+}
+
+// ForkReuse bounds the age of a fork counter reading a ForkClock gives a
+// new marker: the older the reading, the sooner a busy machine's forks
+// make a scan fall back to all of /proc.
+const ForkReuse = time.Second
+
+// NewMarker is NewMarker for one of the clock's markers.
+func (c *ForkClock) NewMarker(name string) (*Marker, error) {
+	m, err := newMarker(name)
+	if err != nil {
+		return nil, err
+	}
+	m.clock = c
+	c.mu.Lock()
+	n, fresh := c.n, c.n > 0 && time.Since(c.at) < ForkReuse
+	c.mu.Unlock()
+	if fresh {
+		m.before = n
+		return m, nil
+	}
 	m.before, _ = m.forkCount()
 	return m, nil
+}
+
+// note keeps a reading of the fork counter taken at at.
+func (c *ForkClock) note(n uint64, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n > c.n {
+		c.n, c.at = n, at
+	}
 }
 
 // MarkerFor is a marker for an entry chosen by the caller, found by
@@ -228,9 +288,13 @@ func (m *Marker) window() (lo, width, pidMax int, ok bool) {
 		// been handed out again: nothing was created since.
 		return last, 0, 0, true
 	}
+	at := time.Now()
 	forks, ok := m.forkCount()
 	if !ok || forks < m.before {
 		return 0, 0, 0, false
+	}
+	if m.clock != nil {
+		m.clock.note(forks, at)
 	}
 	pidMax, ok = m.readInt("/proc/sys/kernel/pid_max")
 	if !ok {

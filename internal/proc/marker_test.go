@@ -47,6 +47,29 @@ func TestMarkerSignalsOnlyMarkedProcesses(t *testing.T) {
 			return m
 		}},
 		{"whole /proc", func(t *testing.T) *Marker { return MarkerFor("VELOCITY_TEST_MARK=fixed") }},
+		// The second marker of a clock starts from the reading of the
+		// first one's scan.
+		{"window from a shared fork reading", func(t *testing.T) *Marker {
+			var c ForkClock
+			for i := 0; ; i++ {
+				m, err := c.NewMarker("VELOCITY_TEST_MARK")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i == 1 {
+					if c.n == 0 || m.before != c.n {
+						t.Fatalf("the marker starts from %d, the scan read %d", m.before, c.n)
+					}
+					return m
+				}
+				p := startMarked(t, m.Entry())
+				m.Started(p.Process.Pid)
+				startMarked(t) // something forked since: the scan reads the counter
+				m.Signal(syscall.SIGKILL, 0)
+				syscall.Kill(p.Process.Pid, syscall.SIGKILL)
+				waitDead(t, p)
+			}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := tc.m(t)

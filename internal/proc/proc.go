@@ -54,6 +54,8 @@ type Spec struct {
 
 	// Stdin is read by the child; nil: /dev/null.
 	Stdin io.Reader
+	// ExtraFiles are inherited by the child as descriptors 3, 4, …
+	ExtraFiles []*os.File
 	// Stdout and Stderr receive the child's output; nil discards it. An
 	// *os.File is handed to the child itself (it keeps writing after
 	// Velocity is gone); other writers are fed from a pipe. The same
@@ -148,11 +150,12 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		drain = DefaultDrainWait
 	}
 	cmd := &exec.Cmd{
-		Path:  path,
-		Args:  append([]string{s.Path}, s.Args...),
-		Dir:   s.Dir,
-		Env:   s.Env,
-		Stdin: s.Stdin,
+		Path:       path,
+		Args:       append([]string{s.Path}, s.Args...),
+		Dir:        s.Dir,
+		Env:        s.Env,
+		Stdin:      s.Stdin,
+		ExtraFiles: s.ExtraFiles,
 		// Once the child has exited (and its group was killed), a process
 		// that escaped may still hold a pipe: Wait then closes our ends.
 		WaitDelay: drain,

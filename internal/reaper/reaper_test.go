@@ -82,3 +82,32 @@ func TestCloseKillsMarkedProcessesWhereverTheyMoved(t *testing.T) {
 		t.Errorf("a process with another marker was killed: %v", err)
 	}
 }
+
+// A slot freed by Remove is taken by the next entry: the new entry is
+// killed, the removed one is not, whichever order they were written in.
+func TestRemovedEntryFreesItsSlotForTheNext(t *testing.T) {
+	r, err := reaper.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, killed := start(t), start(t)
+	defer kept.Process.Kill()
+	for i := 0; i < 3; i++ {
+		r.Add(kept.Process.Pid)
+		r.Remove(kept.Process.Pid)
+	}
+	r.Add(killed.Process.Pid)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- killed.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the group registered last was not killed")
+	}
+	if err := syscall.Kill(kept.Process.Pid, 0); err != nil {
+		t.Errorf("a removed group was killed: %v", err)
+	}
+}

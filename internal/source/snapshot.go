@@ -136,9 +136,17 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 	}
 	defer dst.Close()
 
-	g, prefix, notGit, err := findRepo(ctx, dir, opts.Rev != "")
-	if err != nil {
-		return snap, err
+	// A revision needs rev-parse's answers. The work tree does not: in
+	// the common case, a work tree, ls-files lists it, and only when it
+	// fails is rev-parse asked why (one git process fewer per run).
+	var g git
+	var prefix, notGit string
+	if opts.Rev != "" {
+		if g, prefix, notGit, err = findRepo(ctx, dir, true); err != nil {
+			return snap, err
+		}
+	} else {
+		g, notGit = gitAt(dir)
 	}
 	var notes []string
 	switch {
@@ -165,7 +173,21 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 	default:
 		snap.Git = true
 		var head headInfo
-		c, head, err = copyWorkTree(ctx, g, dir, dst, idx)
+		var listed bool
+		c, head, listed, err = copyWorkTree(ctx, g, dir, dst, idx)
+		if err != nil && !listed {
+			_, _, why, ferr := findRepo(ctx, dir, false)
+			if ferr != nil {
+				err = ferr
+			} else if why != "" {
+				// Not a work tree after all: the directory as it is.
+				snap.Git = false
+				c.dstDirs.close()
+				c, err = copyPlain(ctx, dir, dest, dst, idx)
+				notes = append(notes, why+": running the directory as it is")
+				break
+			}
+		}
 		if err == nil {
 			snap.Commit, snap.Branch = head.commit, head.branch
 			snap.Dirty = head.changes > 0
@@ -178,7 +200,7 @@ func Take(ctx context.Context, projectDir, dest string, opts Options) (snap Snap
 		}
 	}
 	if err == nil && snap.Commit != "" {
-		snap.CommitTime, err = commitTime(ctx, g, snap.Commit)
+		snap.CommitTime, err = keptCommitTime(ctx, g, snap.Commit, opts.Index)
 	}
 	if err == nil {
 		err = c.prune(ctx)
@@ -225,6 +247,34 @@ func commitTime(ctx context.Context, g git, commit string) (time.Time, error) {
 	return t, nil
 }
 
+// commitTimeFile is the file, beside a workspace's index, that keeps the
+// commit the workspace was last taken at and its committer date.
+func commitTimeFile(index string) string { return index + ".commit" }
+
+// keptCommitTime is commitTime, read from the workspace's commitTimeFile
+// when that names commit: a commit's date never changes, and a run of an
+// unchanged HEAD then starts one git process fewer (~1.5 ms of CPU). A
+// missing, partly written or foreign file is ignored and rewritten.
+func keptCommitTime(ctx context.Context, g git, commit, index string) (time.Time, error) {
+	if index == "" {
+		return commitTime(ctx, g, commit)
+	}
+	p := commitTimeFile(index)
+	if b, err := os.ReadFile(p); err == nil {
+		c, date, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+		if t, err := time.Parse(time.RFC3339, date); err == nil && c == commit {
+			return t, nil
+		}
+	}
+	t, err := commitTime(ctx, g, commit)
+	if err != nil {
+		return t, err
+	}
+	// Not written: the next run asks git again.
+	_ = os.WriteFile(p, []byte(commit+" "+t.Format(time.RFC3339)+"\n"), 0o600)
+	return t, nil
+}
+
 func plural(n int, what string) string {
 	if n == 1 {
 		return "1 " + what
@@ -255,10 +305,9 @@ func prepareDest(dest string) (created bool, err error) {
 // do too: a server's mirror of a project has no work tree, and a revision
 // is read from its objects alone.
 func findRepo(ctx context.Context, dir string, rev bool) (g git, prefix, notGit string, err error) {
-	if _, err := exec.LookPath("git"); err != nil {
-		return g, "", "git is not installed", nil
+	if g, notGit = gitAt(dir); notGit != "" {
+		return g, "", notGit, nil
 	}
-	g = newGit(dir)
 	out, err := g.output(ctx, "rev-parse", "--is-inside-work-tree", "--is-bare-repository", "--show-prefix")
 	if err != nil {
 		var ge *gitError
@@ -281,6 +330,14 @@ func findRepo(ctx context.Context, dir string, rev bool) (g git, prefix, notGit 
 		return g, "", "not inside a git work tree", nil
 	}
 	return g, strings.TrimSuffix(rest, "\n"), "", nil
+}
+
+// gitAt is git run in dir; notGit says when git is not installed.
+func gitAt(dir string) (g git, notGit string) {
+	if _, err := exec.LookPath("git"); err != nil {
+		return g, "git is not installed"
+	}
+	return newGit(dir), ""
 }
 
 // copyPlain copies dir as it is, without git.
@@ -352,10 +409,13 @@ type headInfo struct {
 
 // copyWorkTree copies the files git lists in dir. The repository's state is
 // read concurrently, since `git status` can take as long as the copy.
-func copyWorkTree(ctx context.Context, g git, dir string, dst *os.Root, idx *fileIndex) (*copier, headInfo, error) {
+//
+// listed is false when git could not list the files: dir may not be in a
+// work tree at all, and nothing was copied.
+func copyWorkTree(ctx context.Context, g git, dir string, dst *os.Root, idx *fileIndex) (c *copier, head headInfo, listed bool, err error) {
 	src, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, headInfo{}, fmt.Errorf("opening project directory: %w", err)
+		return nil, headInfo{}, true, fmt.Errorf("opening project directory: %w", err)
 	}
 	defer src.Close()
 
@@ -364,18 +424,18 @@ func copyWorkTree(ctx context.Context, g git, dir string, dst *os.Root, idx *fil
 	headc := make(chan headInfo, 1)
 	go func() { headc <- readHead(hctx, g) }()
 
-	c := newCopier(ctx, src, dst, idx)
+	c = newCopier(ctx, src, dst, idx)
 	w := &workTree{c: c, src: src, srcDirs: newOpenDirs(src), dir: dir, realDirs: map[string]bool{".": true}}
 	defer w.srcDirs.close()
 	err = c.finish(w.copy(g, "."))
 	if err != nil {
 		stopHead()
 	}
-	head := <-headc
+	head = <-headc
 	if err == nil {
 		err = head.err
 	}
-	return c, head, err
+	return c, head, w.listed, err
 }
 
 // readHead reads the commit, branch and uncommitted changes of g's work
@@ -421,6 +481,8 @@ type workTree struct {
 	// realDirs caches whether a directory of the source is a real directory
 	// (not a symlink, not missing), so each is checked once.
 	realDirs map[string]bool
+	// listed: git listed the files.
+	listed bool
 }
 
 // copy copies the files listed by g, whose directory is base (relative to
@@ -430,6 +492,7 @@ func (w *workTree) copy(g git, base string) error {
 	if err != nil {
 		return fmt.Errorf("listing the project's files: %w", err)
 	}
+	w.listed = true
 	prev := ""
 	for _, name := range splitNUL(out) {
 		if w.c.ctx.Err() != nil {

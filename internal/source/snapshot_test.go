@@ -227,6 +227,21 @@ func TestCommitTime(t *testing.T) {
 		t.Errorf("revision's commit time = %v, want the committer date %v (not the author's)", snap.CommitTime, want)
 	}
 
+	// A workspace keeps the date of the commit it was taken at; a file
+	// that names another commit, or is cut short, is not believed.
+	index := filepath.Join(t.TempDir(), "ws.index")
+	for _, kept := range []string{"", first + " 2020-01-01T00:00:00Z\n", "2026-"} {
+		if kept != "" {
+			write(t, filepath.Dir(index), "ws.index.commit", kept, 0o600)
+		}
+		for i := 0; i < 2; i++ {
+			snap, _ = take(t, repo, Options{Index: index})
+			if want := time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC); !snap.CommitTime.Equal(want) {
+				t.Errorf("kept %q, take %d: commit time = %v, want %v", kept, i+1, snap.CommitTime, want)
+			}
+		}
+	}
+
 	plain := t.TempDir()
 	write(t, plain, "a.txt", "x\n", 0o644)
 	if snap, _ := take(t, plain, Options{}); !snap.CommitTime.IsZero() {

@@ -167,9 +167,10 @@ func removeTree(dir, name string) error {
 	return c.clear(name)
 }
 
-// removeIndex removes the file index of workspace dir and its marker.
+// removeIndex removes the file index of workspace dir, its marker and
+// its commit date.
 func removeIndex(dir string) error {
-	for _, p := range []string{dir + indexSuffix, updateMarker(dir + indexSuffix)} {
+	for _, p := range []string{dir + indexSuffix, updateMarker(dir + indexSuffix), commitTimeFile(dir + indexSuffix)} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("workspaces: %w", err)
 		}

@@ -40,6 +40,8 @@ const MarkerVar = proc.MarkerVar
 type Executor struct {
 	shell  []string
 	reaper *reaper.Reaper
+	// forks shares the fork counter's reads between attempts' markers.
+	forks proc.ForkClock
 }
 
 // New finds the shell (bash, else sh) and starts the reaper.
@@ -79,7 +81,7 @@ func (e *Executor) run(ctx context.Context, step executor.Step) (executor.Result
 	if err := ctx.Err(); err != nil {
 		return executor.Result{ExitCode: -1, Stopped: true}, nil
 	}
-	marker, err := proc.NewMarker(MarkerVar)
+	marker, err := e.forks.NewMarker(MarkerVar)
 	if err != nil {
 		return executor.Result{}, fmt.Errorf("%s: %w", step.Name, err)
 	}

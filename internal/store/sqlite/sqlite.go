@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	driver "modernc.org/sqlite"
 
 	"github.com/velocity-ci/velocity/internal/lockfile"
 	"github.com/velocity-ci/velocity/internal/store"
@@ -68,7 +68,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// busy_timeout comes first so that it already applies to switching
 	// to WAL, which another process may be doing at the same moment.
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=journal_size_limit(4194304)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
@@ -85,7 +85,30 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
+	s.keepWAL(ctx)
 	return s, nil
+}
+
+// keepWAL keeps velocity.db-wal when the last connection closes, after the
+// checkpoint that close makes as before: deleting it and creating it again
+// cost every command that opens the journal two inode changes, which on a
+// busy ext4 take milliseconds of CPU. journal_size_limit (in the DSN) has
+// the close truncate it to nothing, or the next open would read and
+// replay every frame of it again. What is in the WAL and when it is
+// synced does not change. A failure only costs that time.
+func (s *Store) keepWAL(ctx context.Context) {
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	_ = c.Raw(func(dc any) error {
+		if fc, ok := dc.(driver.FileControl); ok {
+			_, err := fc.FileControlPersistWAL("main", 1)
+			return err
+		}
+		return nil
+	})
 }
 
 // lockSetup blocks until it holds the set-up lock at path.
