@@ -147,7 +147,7 @@ func (g *Guard) admit(w http.ResponseWriter, r *http.Request, route, what string
 var errTooMany = errors.New("too many requests for this token; retry after the time in Retry-After")
 
 func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, route string, tok access.Token, err error, answer Refusal) {
-	code := statusOf(err)
+	code := StatusOf(err)
 	if errors.Is(err, errTooMany) {
 		code = http.StatusTooManyRequests
 	}

@@ -20,10 +20,10 @@ var (
 	ErrConflict = fault.Conflict
 )
 
-// statusOf is the one place errors become HTTP statuses: by the outermost
+// StatusOf is the one place errors become HTTP statuses: by the outermost
 // kind of the error (see fault.KindOf); an error without a kind is an
 // internal one.
-func statusOf(err error) int { return statusOfKind(fault.KindOf(err)) }
+func StatusOf(err error) int { return statusOfKind(fault.KindOf(err)) }
 
 func statusOfKind(k *fault.Kind) int {
 	switch k {
@@ -46,7 +46,7 @@ func statusOfKind(k *fault.Kind) int {
 // writeError answers with err's status. Users see what they can act on;
 // an internal error's detail goes to the operator's log only.
 func writeError(w http.ResponseWriter, log *slog.Logger, r *http.Request, err error) {
-	code := statusOf(err)
+	code := StatusOf(err)
 	msg := err.Error()
 	if code == http.StatusInternalServerError {
 		log.Error("control API", "method", r.Method, "path", r.URL.Path, "err", err)

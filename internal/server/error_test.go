@@ -33,8 +33,8 @@ func TestStatusOfEachKind(t *testing.T) {
 		{fault.Invalidf("release: %w", store.ErrNotFound), http.StatusBadRequest},
 		{errors.New("disk full"), http.StatusInternalServerError},
 	} {
-		if got := statusOf(c.err); got != c.code {
-			t.Errorf("statusOf(%q) = %d, want %d", c.err, got, c.code)
+		if got := StatusOf(c.err); got != c.code {
+			t.Errorf("StatusOf(%q) = %d, want %d", c.err, got, c.code)
 		}
 		if c.code == http.StatusInternalServerError {
 			continue

@@ -3,7 +3,6 @@ package web
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,8 +11,8 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/access"
-	"github.com/velocity-ci/velocity/internal/fault"
 	"github.com/velocity-ci/velocity/internal/releases"
+	"github.com/velocity-ci/velocity/internal/server"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -100,7 +99,7 @@ func (s *Site) renderDeployments(w http.ResponseWriter, r *http.Request, code in
 		return
 	}
 	page.Done, page.Problem, page.Operate = done, problem, s.canOperate(r)
-	s.render(pageWithCode(w, code), r, "deploys", "Deployments", "deployments", page)
+	s.renderStatus(w, r, code, "deploys", "Deployments", "deployments", page)
 }
 
 // deploymentsPage gathers what serves, by environment and service, with
@@ -220,7 +219,7 @@ func (s *Site) rollback(w http.ResponseWriter, r *http.Request) {
 	s.log().Info("rollback from the web UI", "environment", env, "service", service, "to", req.To,
 		"took", time.Since(start), "err", err, "log", log.String())
 	if err != nil {
-		code := opsErrorStatus(err)
+		code := server.StatusOf(err)
 		msg := err.Error()
 		if code == http.StatusInternalServerError {
 			s.log().Error("rollback", "environment", env, "service", service, "err", err)
@@ -242,55 +241,4 @@ func serviceAnchor(env, service string) string { return "service-" + env + "-" +
 func (s *Site) canOperate(r *http.Request) bool {
 	u, ok := s.user(r)
 	return !ok || access.Allow(u.Role, access.Developer)
-}
-
-// opsErrorStatus is the HTTP status of an error of a service's method,
-// by its kind, as the API maps them.
-func opsErrorStatus(err error) int {
-	switch fault.KindOf(err) {
-	case fault.Invalid:
-		return http.StatusBadRequest
-	case fault.NotFound:
-		return http.StatusNotFound
-	case fault.Conflict:
-		return http.StatusConflict
-	case fault.Forbidden:
-		return http.StatusForbidden
-	case fault.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return http.StatusNotFound
-	}
-	return http.StatusInternalServerError
-}
-
-// pageCodeWriter answers with code instead of 200 when the page is
-// written: render writes every page with an implicit 200.
-type pageCodeWriter struct {
-	http.ResponseWriter
-	code    int
-	written bool
-}
-
-func pageWithCode(w http.ResponseWriter, code int) http.ResponseWriter {
-	if code == http.StatusOK {
-		return w
-	}
-	return &pageCodeWriter{ResponseWriter: w, code: code}
-}
-
-func (c *pageCodeWriter) WriteHeader(code int) {
-	if !c.written {
-		c.written = true
-		if code == http.StatusOK {
-			code = c.code
-		}
-		c.ResponseWriter.WriteHeader(code)
-	}
-}
-
-func (c *pageCodeWriter) Write(b []byte) (int, error) {
-	c.WriteHeader(http.StatusOK)
-	return c.ResponseWriter.Write(b)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/access"
 	"github.com/velocity-ci/velocity/internal/executions"
+	"github.com/velocity-ci/velocity/internal/server"
 	"github.com/velocity-ci/velocity/internal/store"
 )
 
@@ -85,7 +86,7 @@ func (s *Site) executionList(w http.ResponseWriter, r *http.Request) {
 			page.Executions = append(page.Executions, executionRow{Execution: e, Class: executionStatusOf(e.Status).Class})
 		}
 	}
-	s.render(pageWithCode(w, code), r, "executions", "Workflow executions", "executions", page)
+	s.renderStatus(w, r, code, "executions", "Workflow executions", "executions", page)
 }
 
 // executionPage is what templates/executions_show.html shows.
@@ -184,7 +185,7 @@ func (s *Site) renderExecution(w http.ResponseWriter, r *http.Request, code int,
 		}
 	}
 	page.fill(e, events)
-	s.render(pageWithCode(w, code), r, "executions_show", "Execution "+e.Name, "executions", page)
+	s.renderStatus(w, r, code, "executions_show", "Execution "+e.Name, "executions", page)
 }
 
 // fill draws the execution's state machine with what its history says
@@ -295,7 +296,7 @@ func executionErrorStatus(err error) int {
 	if errors.Is(err, executions.ErrInvalid) {
 		return http.StatusConflict
 	}
-	return opsErrorStatus(err)
+	return server.StatusOf(err)
 }
 
 // indentedJSON indents a JSON document for a <pre>; what is not JSON is

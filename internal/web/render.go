@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/access"
-	"github.com/velocity-ci/velocity/internal/fault"
+	"github.com/velocity-ci/velocity/internal/server"
 )
 
 // view is what every page's template gets: the page's own data in .Data,
@@ -130,32 +130,12 @@ type errorPage struct {
 // on (a run that does not exist, a stage that does not wait) is shown on
 // an error page; an internal failure goes to the log only (see fail).
 func (s *Site) failWith(w http.ResponseWriter, r *http.Request, err error) {
-	code := statusOf(err)
+	code := server.StatusOf(err)
 	if code == http.StatusInternalServerError {
 		s.fail(w, r, err)
 		return
 	}
 	s.renderStatus(w, r, code, "error", http.StatusText(code), "", errorPage{Status: code, Message: err.Error()})
-}
-
-// statusOf is the HTTP status of an error's kind (see package fault), as
-// the API answers it.
-func statusOf(err error) int {
-	switch fault.KindOf(err) {
-	case fault.Invalid:
-		return http.StatusBadRequest
-	case fault.NotFound:
-		return http.StatusNotFound
-	case fault.Conflict:
-		return http.StatusConflict
-	case fault.Unauthorised:
-		return http.StatusUnauthorized
-	case fault.Forbidden:
-		return http.StatusForbidden
-	case fault.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
 }
 
 // fail answers a request that failed on the server's side; the detail
