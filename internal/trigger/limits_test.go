@@ -100,3 +100,17 @@ func TestGitHubSignatureRefusalSaysWhy(t *testing.T) {
 		t.Errorf("no signature: %v, want Unauthorised saying it is missing", err)
 	}
 }
+
+// A branch named in velocity.yml or a schedule is held to git's rules.
+func TestCheckBranch(t *testing.T) {
+	for _, ok := range []string{"main", "release/1.2", "feature/x-y_z", "v1.0"} {
+		if err := trigger.CheckBranch(ok); err != nil {
+			t.Errorf("CheckBranch(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "a//b", ".hidden", "a/.b", "x.lock", "a..b", "end/", "end.", "a b", "a~1", "a@{1}", "a\x00b", "a\x7fb", "\xff"} {
+		if err := trigger.CheckBranch(bad); !errors.Is(err, fault.Invalid) {
+			t.Errorf("CheckBranch(%q): %v, want Invalid", bad, err)
+		}
+	}
+}

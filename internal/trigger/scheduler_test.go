@@ -360,3 +360,25 @@ func TestSchedulerListsAgainAfterFailure(t *testing.T) {
 	asleep(t, clock, 1)
 	wantFires(t, &f, "web/quarter 12-07 01:00")
 }
+
+// A schedule whose zone changes, its expression the same, fires at the
+// expression's time in the new zone from then on.
+func TestSchedulerRefreshNewZone(t *testing.T) {
+	clock := trigger.NewFakeClock(utc("2026-12-07 00:30"))
+	var list schedules
+	list.set(entry(t, "web", "nightly", "0 3 * * *", "UTC"))
+	var f fired
+	s := &trigger.Scheduler{Clock: clock, Fires: openStore(t, ""), List: list.list, Fire: f.fire}
+	start(t, s)
+	asleep(t, clock, 1)
+	// 03:00 in Berlin is 02:00 UTC in December.
+	list.set(entry(t, "web", "nightly", "0 3 * * *", "Europe/Berlin"))
+	s.Refresh()
+	asleep(t, clock, 2)
+	clock.Set(utc("2026-12-07 02:00"))
+	asleep(t, clock, 1)
+	wantFires(t, &f, "web/nightly 12-07 02:00")
+	clock.Set(utc("2026-12-07 03:00"))
+	asleep(t, clock, 1)
+	wantFires(t, &f)
+}
