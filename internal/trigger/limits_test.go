@@ -1,6 +1,7 @@
 package trigger_test
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -112,5 +113,14 @@ func TestCheckBranch(t *testing.T) {
 		if err := trigger.CheckBranch(bad); !errors.Is(err, fault.Invalid) {
 			t.Errorf("CheckBranch(%q): %v, want Invalid", bad, err)
 		}
+	}
+}
+
+// A body of exactly MaxBody bytes is taken.
+func TestParseTakesABodyOfTheLimit(t *testing.T) {
+	body := bytes.Repeat([]byte(" "), trigger.MaxBody)
+	h := headers(trigger.GitHub, "ping", "d", body, secret)
+	if ev, err := trigger.Parse(trigger.GitHub, h, body, secret); err != nil || ev.Kind != trigger.KindPing {
+		t.Errorf("a ping of %d bytes: %+v, %v", len(body), ev, err)
 	}
 }

@@ -382,3 +382,90 @@ func TestSchedulerRefreshNewZone(t *testing.T) {
 	asleep(t, clock, 1)
 	wantFires(t, &f)
 }
+
+// flaky is a store whose first reads or writes of fires fail, as a
+// locked or full disk would.
+type flaky struct {
+	*sqlite.Store
+	mu                 sync.Mutex
+	failLast, failFire int
+}
+
+func (s *flaky) LastFire(ctx context.Context, project, name string) (time.Time, bool, error) {
+	s.mu.Lock()
+	fail := s.failLast > 0
+	s.failLast--
+	s.mu.Unlock()
+	if fail {
+		return time.Time{}, false, errors.New("database is locked")
+	}
+	return s.Store.LastFire(ctx, project, name)
+}
+
+func (s *flaky) RecordFire(ctx context.Context, project, name string, due time.Time) (bool, error) {
+	s.mu.Lock()
+	fail := s.failFire > 0
+	s.failFire--
+	s.mu.Unlock()
+	if fail {
+		return false, errors.New("database is locked")
+	}
+	return s.Store.RecordFire(ctx, project, name, due)
+}
+
+// A fire up to a minute late is on time; later than that it is missed.
+func TestSchedulerLateByAMinuteIsOnTime(t *testing.T) {
+	clock := trigger.NewFakeClock(utc("2026-12-07 00:50"))
+	var list schedules
+	list.set(entry(t, "web", "quarter", "*/15 * * * *", ""))
+	var f fired
+	start(t, &trigger.Scheduler{Clock: clock, Fires: openStore(t, ""), List: list.list, Fire: f.fire})
+	asleep(t, clock, 1)
+	clock.Set(utc("2026-12-07 01:01"))
+	asleep(t, clock, 1)
+	wantFires(t, &f, "web/quarter 12-07 01:00")
+	clock.Set(utc("2026-12-07 01:16").Add(time.Second))
+	asleep(t, clock, 1)
+	wantFires(t, &f, "web/quarter 12-07 01:15 missed")
+}
+
+// A fire the store could not record is tried again a minute later, and
+// fires then, once, as missed.
+func TestSchedulerRetriesWhenTheStoreFails(t *testing.T) {
+	clock := trigger.NewFakeClock(utc("2026-12-07 00:50"))
+	var list schedules
+	list.set(entry(t, "web", "quarter", "*/15 * * * *", ""))
+	var f fired
+	st := &flaky{Store: openStore(t, ""), failFire: 1}
+	start(t, &trigger.Scheduler{Clock: clock, Fires: st, List: list.list, Fire: f.fire})
+	asleep(t, clock, 1)
+	clock.Set(utc("2026-12-07 01:00"))
+	asleep(t, clock, 1)
+	wantFires(t, &f)
+	clock.Set(utc("2026-12-07 01:01").Add(30 * time.Second))
+	asleep(t, clock, 1)
+	wantFires(t, &f, "web/quarter 12-07 01:00 missed")
+	clock.Set(utc("2026-12-07 01:15"))
+	asleep(t, clock, 1)
+	wantFires(t, &f, "web/quarter 12-07 01:15")
+}
+
+// When a schedule's last fire cannot be read, a fire missed while down
+// is skipped (not run twice by guesswork) and the schedule fires at its
+// next time.
+func TestSchedulerUnreadableLastFireSkipsTheCatchUp(t *testing.T) {
+	st := &flaky{Store: openStore(t, ""), failLast: 1}
+	if _, err := st.Store.RecordFire(context.Background(), "web", "quarter", utc("2026-12-06 12:00")); err != nil {
+		t.Fatal(err)
+	}
+	clock := trigger.NewFakeClock(utc("2026-12-07 00:50"))
+	var list schedules
+	list.set(entry(t, "web", "quarter", "*/15 * * * *", ""))
+	var f fired
+	start(t, &trigger.Scheduler{Clock: clock, Fires: st, List: list.list, Fire: f.fire})
+	asleep(t, clock, 1)
+	wantFires(t, &f)
+	clock.Set(utc("2026-12-07 01:00"))
+	asleep(t, clock, 1)
+	wantFires(t, &f, "web/quarter 12-07 01:00")
+}
