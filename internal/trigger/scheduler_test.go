@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -468,4 +470,56 @@ func TestSchedulerUnreadableLastFireSkipsTheCatchUp(t *testing.T) {
 	clock.Set(utc("2026-12-07 01:00"))
 	asleep(t, clock, 1)
 	wantFires(t, &f, "web/quarter 12-07 01:00")
+}
+
+// logBuffer is a log a test reads while the scheduler writes it.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The operator learns why a schedule did not run: a List or a Fire that
+// failed is logged with its error.
+func TestSchedulerLogsFailures(t *testing.T) {
+	clock := trigger.NewFakeClock(utc("2026-12-07 00:50"))
+	var list schedules
+	list.set(entry(t, "web", "quarter", "*/15 * * * *", ""))
+	var mu sync.Mutex
+	calls := 0
+	failOnce := func(ctx context.Context) ([]trigger.Entry, error) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			return nil, errors.New("mirror busy")
+		}
+		return list.list(ctx)
+	}
+	fail := func(context.Context, trigger.Entry, time.Time, bool) error { return errors.New("queue full") }
+	var log logBuffer
+	start(t, &trigger.Scheduler{Clock: clock, Fires: openStore(t, ""), List: failOnce, Fire: fail,
+		Log: slog.New(slog.NewTextHandler(&log, nil))})
+	for _, at := range []string{"00:51", "01:00"} {
+		asleep(t, clock, 1)
+		clock.Set(utc("2026-12-07 " + at))
+	}
+	asleep(t, clock, 1)
+	for _, want := range []string{`msg="list schedules" err="mirror busy"`, `msg="schedule fire failed" project=web schedule=quarter`, `err="queue full"`} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the log lacks %s:\n%s", want, log.String())
+		}
+	}
 }
