@@ -168,3 +168,18 @@ func TestHandlerAnswersBeforeGit(t *testing.T) {
 		}
 	}
 }
+
+// Git-Protocol takes letters, digits and "=:._-" from one byte on: the
+// ends of each range included, the bytes beside them not.
+func TestGitProtocolCharacters(t *testing.T) {
+	for _, s := range []string{"a", "az", "AZ", "09", "version=2:object-format=sha256", "k.e_y-1"} {
+		if !validGitProtocol(s) {
+			t.Errorf("validGitProtocol(%q) = false", s)
+		}
+	}
+	for _, s := range []string{"`", "{", "@", "[", "/", ";", "a b", "v=2,x", "é"} {
+		if validGitProtocol(s) {
+			t.Errorf("validGitProtocol(%q) = true", s)
+		}
+	}
+}
