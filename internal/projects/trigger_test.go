@@ -45,8 +45,9 @@ func TestTriggerResolvesBranchesAndCommits(t *testing.T) {
 		req                     TriggerRequest
 		commit, branch, trigger string
 	}{
-		{TriggerRequest{}, head, "main", "manual"},
+		// First: the mirror has not fetched feature yet.
 		{TriggerRequest{Ref: "feature", Trigger: "manual by token ci"}, head, "feature", "manual by token ci"},
+		{TriggerRequest{}, head, "main", "manual"},
 		{TriggerRequest{Ref: first}, first, "", "manual"},
 	} {
 		r, err := f.svc.Trigger(ctx, "shop", c.req)
@@ -58,7 +59,7 @@ func TestTriggerResolvesBranchesAndCommits(t *testing.T) {
 		}
 	}
 	got := f.requests("shop")
-	if len(got) != 3 || got[0].Trigger != "manual" || got[1].Trigger != "manual by token ci" {
+	if len(got) != 3 || got[0].Trigger != "manual by token ci" || got[1].Trigger != "manual" {
 		t.Errorf("requests %+v", got)
 	}
 }
