@@ -177,3 +177,46 @@ func TestActionChecksMethodRoleAndCSRF(t *testing.T) {
 		t.Errorf("the action ran %d times, want once", called)
 	}
 }
+
+// Failed logins are counted by address, whatever port each comes from:
+// opening new connections does not buy more tries. The sixth failure
+// empties the bucket for about twelve seconds; another address is not
+// slowed.
+func TestFailedLoginsCountByAddressNotConnection(t *testing.T) {
+	f := newFixture(t)
+	secret := f.token("alice", access.Viewer)
+	s := &Site{Access: f.access, Key: f.site.Key, Log: f.site.Log}
+	h := s.Handler()
+	login := func(addr, token string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.RemoteAddr = addr
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	for i := range 6 {
+		if w := login("192.0.2.1:"+strconv.Itoa(1000+i), "vel_wrong"); w.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i+1, w.Code)
+		}
+	}
+	w := login("192.0.2.1:2000", secret)
+	retry, _ := strconv.Atoi(w.Header().Get("Retry-After"))
+	if w.Code != http.StatusTooManyRequests || retry < 10 || retry > 12 {
+		t.Errorf("the right token from a new port after six failures: %d, Retry-After %q; want 429, about 12s", w.Code, w.Header().Get("Retry-After"))
+	}
+	if w := login("198.51.100.1:1000", secret); w.Code != http.StatusSeeOther {
+		t.Errorf("another address: %d, want 303", w.Code)
+	}
+}
+
+// Logging out deletes the session cookie in the browser, not only on
+// the server's side.
+func TestLogoutDeletesTheCookie(t *testing.T) {
+	f := newFixture(t)
+	c := f.login("alice", access.Viewer)
+	res := f.post(c, "/logout", url.Values{"csrf": {f.csrf(c, "/")}})
+	if got := res.Header.Get("Set-Cookie"); !strings.HasPrefix(got, sessionCookie+"=;") || !strings.Contains(got, "Max-Age=0") {
+		t.Errorf("logout's Set-Cookie %q: want the session cookie emptied with Max-Age=0", got)
+	}
+}
