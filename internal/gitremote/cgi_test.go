@@ -183,3 +183,36 @@ func TestGitProtocolCharacters(t *testing.T) {
 		}
 	}
 }
+
+// A post-receive hook in the hooks directory that is not velocity's (an
+// older one, or one someone wrote there) is replaced before a push, so
+// the push's refs are always reported; velocity's own is left alone.
+func TestInstallHookReplacesAForeignHook(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, hooksDir, "post-receive")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("#!/bin/sh\ncurl http://elsewhere\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hooks, err := installHook(dir)
+	if err != nil || hooks != filepath.Join(dir, hooksDir) {
+		t.Fatalf("installHook: %q, %v", hooks, err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || string(b) != hookScript {
+		t.Fatalf("the hook after install: %q, %v", b, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o100 == 0 {
+		t.Fatalf("the hook is not executable: %v, %v", fi.Mode(), err)
+	}
+	// Installed already: the file is not rewritten.
+	if _, err := installHook(dir); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := os.Stat(path); err != nil || !os.SameFile(fi, again) {
+		t.Errorf("an installed hook was written again")
+	}
+}
