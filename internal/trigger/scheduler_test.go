@@ -439,7 +439,8 @@ func TestSchedulerRetriesWhenTheStoreFails(t *testing.T) {
 	list.set(entry(t, "web", "quarter", "*/15 * * * *", ""))
 	var f fired
 	st := &flaky{Store: openStore(t, ""), failFire: 1}
-	start(t, &trigger.Scheduler{Clock: clock, Fires: st, List: list.list, Fire: f.fire})
+	var log logBuffer
+	start(t, &trigger.Scheduler{Clock: clock, Fires: st, List: list.list, Fire: f.fire, Log: slog.New(slog.NewTextHandler(&log, nil))})
 	asleep(t, clock, 1)
 	clock.Set(utc("2026-12-07 01:00"))
 	asleep(t, clock, 1)
@@ -447,6 +448,9 @@ func TestSchedulerRetriesWhenTheStoreFails(t *testing.T) {
 	clock.Set(utc("2026-12-07 01:01").Add(30 * time.Second))
 	asleep(t, clock, 1)
 	wantFires(t, &f, "web/quarter 12-07 01:00 missed")
+	if !strings.Contains(log.String(), `msg="record schedule fire; trying again" project=web schedule=quarter`) {
+		t.Errorf("the failed record is not logged:\n%s", log.String())
+	}
 	clock.Set(utc("2026-12-07 01:15"))
 	asleep(t, clock, 1)
 	wantFires(t, &f, "web/quarter 12-07 01:15")
@@ -457,6 +461,7 @@ func TestSchedulerRetriesWhenTheStoreFails(t *testing.T) {
 // next time.
 func TestSchedulerUnreadableLastFireSkipsTheCatchUp(t *testing.T) {
 	st := &flaky{Store: openStore(t, ""), failLast: 1}
+	var log logBuffer
 	if _, err := st.Store.RecordFire(context.Background(), "web", "quarter", utc("2026-12-06 12:00")); err != nil {
 		t.Fatal(err)
 	}
@@ -464,9 +469,12 @@ func TestSchedulerUnreadableLastFireSkipsTheCatchUp(t *testing.T) {
 	var list schedules
 	list.set(entry(t, "web", "quarter", "*/15 * * * *", ""))
 	var f fired
-	start(t, &trigger.Scheduler{Clock: clock, Fires: st, List: list.list, Fire: f.fire})
+	start(t, &trigger.Scheduler{Clock: clock, Fires: st, List: list.list, Fire: f.fire, Log: slog.New(slog.NewTextHandler(&log, nil))})
 	asleep(t, clock, 1)
 	wantFires(t, &f)
+	if !strings.Contains(log.String(), `msg="read last fire of schedule; a fire missed while down is skipped" project=web schedule=quarter`) {
+		t.Errorf("the unreadable last fire is not logged:\n%s", log.String())
+	}
 	clock.Set(utc("2026-12-07 01:00"))
 	asleep(t, clock, 1)
 	wantFires(t, &f, "web/quarter 12-07 01:00")
