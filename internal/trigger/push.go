@@ -191,11 +191,12 @@ func clip(s string) string {
 // visible keeps an event name the server only logs and echoes: visible
 // ASCII and spaces, clipped; anything else becomes "?".
 func visible(s string) string {
-	b := []byte(clip(s))
+	// Replaced before clipping, so the ellipsis clip adds survives.
+	b := []byte(s)
 	for i, c := range b {
 		if c < ' ' || c > '~' {
 			b[i] = '?'
 		}
 	}
-	return string(b)
+	return clip(string(b))
 }

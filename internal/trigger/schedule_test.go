@@ -206,3 +206,17 @@ func TestMissedSinceTheZeroTime(t *testing.T) {
 		t.Errorf("missed %v %v", f, ok)
 	}
 }
+
+// A schedule shows as its expression and its zone, UTC when none was
+// given (the zero Cron too).
+func TestCronShowsItsZone(t *testing.T) {
+	if got := mustCron(t, "0 3 * * *", "Europe/Berlin").String(); got != "0 3 * * * (Europe/Berlin)" {
+		t.Errorf("String() = %q", got)
+	}
+	if got := mustCron(t, "@daily", "").String(); got != "@daily (UTC)" {
+		t.Errorf("String() without a zone = %q", got)
+	}
+	if loc := (trigger.Cron{}).Location(); loc != time.UTC {
+		t.Errorf("the zero Cron's zone is %v, want UTC", loc)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -359,4 +361,173 @@ func TestSchedulerListsAgainAfterFailure(t *testing.T) {
 	}
 	asleep(t, clock, 1)
 	wantFires(t, &f, "web/quarter 12-07 01:00")
+}
+
+// A schedule whose zone changes, its expression the same, fires at the
+// expression's time in the new zone from then on.
+func TestSchedulerRefreshNewZone(t *testing.T) {
+	clock := trigger.NewFakeClock(utc("2026-12-07 00:30"))
+	var list schedules
+	list.set(entry(t, "web", "nightly", "0 3 * * *", "UTC"))
+	var f fired
+	s := &trigger.Scheduler{Clock: clock, Fires: openStore(t, ""), List: list.list, Fire: f.fire}
+	start(t, s)
+	asleep(t, clock, 1)
+	// 03:00 in Berlin is 02:00 UTC in December.
+	list.set(entry(t, "web", "nightly", "0 3 * * *", "Europe/Berlin"))
+	s.Refresh()
+	asleep(t, clock, 2)
+	clock.Set(utc("2026-12-07 02:00"))
+	asleep(t, clock, 1)
+	wantFires(t, &f, "web/nightly 12-07 02:00")
+	clock.Set(utc("2026-12-07 03:00"))
+	asleep(t, clock, 1)
+	wantFires(t, &f)
+}
+
+// flaky is a store whose first reads or writes of fires fail, as a
+// locked or full disk would.
+type flaky struct {
+	*sqlite.Store
+	mu                 sync.Mutex
+	failLast, failFire int
+}
+
+func (s *flaky) LastFire(ctx context.Context, project, name string) (time.Time, bool, error) {
+	s.mu.Lock()
+	fail := s.failLast > 0
+	s.failLast--
+	s.mu.Unlock()
+	if fail {
+		return time.Time{}, false, errors.New("database is locked")
+	}
+	return s.Store.LastFire(ctx, project, name)
+}
+
+func (s *flaky) RecordFire(ctx context.Context, project, name string, due time.Time) (bool, error) {
+	s.mu.Lock()
+	fail := s.failFire > 0
+	s.failFire--
+	s.mu.Unlock()
+	if fail {
+		return false, errors.New("database is locked")
+	}
+	return s.Store.RecordFire(ctx, project, name, due)
+}
+
+// A fire up to a minute late is on time; later than that it is missed.
+func TestSchedulerLateByAMinuteIsOnTime(t *testing.T) {
+	clock := trigger.NewFakeClock(utc("2026-12-07 00:50"))
+	var list schedules
+	list.set(entry(t, "web", "quarter", "*/15 * * * *", ""))
+	var f fired
+	start(t, &trigger.Scheduler{Clock: clock, Fires: openStore(t, ""), List: list.list, Fire: f.fire})
+	asleep(t, clock, 1)
+	clock.Set(utc("2026-12-07 01:01"))
+	asleep(t, clock, 1)
+	wantFires(t, &f, "web/quarter 12-07 01:00")
+	clock.Set(utc("2026-12-07 01:16").Add(time.Second))
+	asleep(t, clock, 1)
+	wantFires(t, &f, "web/quarter 12-07 01:15 missed")
+}
+
+// A fire the store could not record is tried again a minute later, and
+// fires then, once, as missed.
+func TestSchedulerRetriesWhenTheStoreFails(t *testing.T) {
+	clock := trigger.NewFakeClock(utc("2026-12-07 00:50"))
+	var list schedules
+	list.set(entry(t, "web", "quarter", "*/15 * * * *", ""))
+	var f fired
+	st := &flaky{Store: openStore(t, ""), failFire: 1}
+	var log logBuffer
+	start(t, &trigger.Scheduler{Clock: clock, Fires: st, List: list.list, Fire: f.fire, Log: slog.New(slog.NewTextHandler(&log, nil))})
+	asleep(t, clock, 1)
+	clock.Set(utc("2026-12-07 01:00"))
+	asleep(t, clock, 1)
+	wantFires(t, &f)
+	clock.Set(utc("2026-12-07 01:01").Add(30 * time.Second))
+	asleep(t, clock, 1)
+	wantFires(t, &f, "web/quarter 12-07 01:00 missed")
+	if !strings.Contains(log.String(), `msg="record schedule fire; trying again" project=web schedule=quarter`) {
+		t.Errorf("the failed record is not logged:\n%s", log.String())
+	}
+	clock.Set(utc("2026-12-07 01:15"))
+	asleep(t, clock, 1)
+	wantFires(t, &f, "web/quarter 12-07 01:15")
+}
+
+// When a schedule's last fire cannot be read, a fire missed while down
+// is skipped (not run twice by guesswork) and the schedule fires at its
+// next time.
+func TestSchedulerUnreadableLastFireSkipsTheCatchUp(t *testing.T) {
+	st := &flaky{Store: openStore(t, ""), failLast: 1}
+	var log logBuffer
+	if _, err := st.Store.RecordFire(context.Background(), "web", "quarter", utc("2026-12-06 12:00")); err != nil {
+		t.Fatal(err)
+	}
+	clock := trigger.NewFakeClock(utc("2026-12-07 00:50"))
+	var list schedules
+	list.set(entry(t, "web", "quarter", "*/15 * * * *", ""))
+	var f fired
+	start(t, &trigger.Scheduler{Clock: clock, Fires: st, List: list.list, Fire: f.fire, Log: slog.New(slog.NewTextHandler(&log, nil))})
+	asleep(t, clock, 1)
+	wantFires(t, &f)
+	if !strings.Contains(log.String(), `msg="read last fire of schedule; a fire missed while down is skipped" project=web schedule=quarter`) {
+		t.Errorf("the unreadable last fire is not logged:\n%s", log.String())
+	}
+	clock.Set(utc("2026-12-07 01:00"))
+	asleep(t, clock, 1)
+	wantFires(t, &f, "web/quarter 12-07 01:00")
+}
+
+// logBuffer is a log a test reads while the scheduler writes it.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The operator learns why a schedule did not run: a List or a Fire that
+// failed is logged with its error.
+func TestSchedulerLogsFailures(t *testing.T) {
+	clock := trigger.NewFakeClock(utc("2026-12-07 00:50"))
+	var list schedules
+	list.set(entry(t, "web", "quarter", "*/15 * * * *", ""))
+	var mu sync.Mutex
+	calls := 0
+	failOnce := func(ctx context.Context) ([]trigger.Entry, error) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			return nil, errors.New("mirror busy")
+		}
+		return list.list(ctx)
+	}
+	fail := func(context.Context, trigger.Entry, time.Time, bool) error { return errors.New("queue full") }
+	var log logBuffer
+	start(t, &trigger.Scheduler{Clock: clock, Fires: openStore(t, ""), List: failOnce, Fire: fail,
+		Log: slog.New(slog.NewTextHandler(&log, nil))})
+	for _, at := range []string{"00:51", "01:00"} {
+		asleep(t, clock, 1)
+		clock.Set(utc("2026-12-07 " + at))
+	}
+	asleep(t, clock, 1)
+	for _, want := range []string{`msg="list schedules" err="mirror busy"`, `msg="schedule fire failed" project=web schedule=quarter`, `err="queue full"`} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the log lacks %s:\n%s", want, log.String())
+		}
+	}
 }

@@ -105,7 +105,11 @@ func (s *Site) logout(w http.ResponseWriter, r *http.Request) {
 // cookie is the session cookie holding value for life (negative deletes
 // it). Lax keeps it off cross-site POSTs; HttpOnly away from scripts.
 func (s *Site) cookie(value string, life time.Duration) *http.Cookie {
-	return &http.Cookie{Name: sessionCookie, Value: value, Path: "/", MaxAge: int(life.Seconds()),
+	maxAge := int(life.Seconds())
+	if life < 0 {
+		maxAge = -1 // any negative life; int() of a fraction of a second is 0, which deletes nothing
+	}
+	return &http.Cookie{Name: sessionCookie, Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode}
 }
 
