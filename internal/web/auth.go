@@ -31,7 +31,8 @@ const sessionLife = 12 * time.Hour
 type session struct {
 	token access.Token
 	// value is the cookie's value; the CSRF token is derived from it.
-	value string
+	value  string
+	expiry time.Time
 }
 
 type sessionKey struct{}
@@ -98,6 +99,11 @@ func (s *Site) authenticate(ctx context.Context, secret string) (access.Token, e
 }
 
 func (s *Site) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if sess, err := s.verify(r.Context(), c.Value); err == nil {
+			s.ended.add(c.Value, sess.expiry)
+		}
+	}
 	http.SetCookie(w, s.cookie("", -1))
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
@@ -151,11 +157,45 @@ func (s *Site) verify(ctx context.Context, value string) (session, error) {
 	if err1 != nil || err2 != nil || time.Now().Unix() >= expiry {
 		return session{}, errors.New("expired")
 	}
+	if s.ended.has(value) {
+		return session{}, errors.New("logged out")
+	}
 	tok, err := s.liveToken(ctx, parts[0], created)
 	if err != nil {
 		return session{}, err
 	}
-	return session{token: tok, value: value}, nil
+	return session{token: tok, value: value, expiry: time.Unix(expiry, 0)}, nil
+}
+
+// endedSessions are the sessions logged out before their expiry, so that
+// a copy of the cookie dies with the logout. They are kept in memory
+// until they expire: a restart of the server forgets them (revoking the
+// token ends every session for good).
+type endedSessions struct {
+	mu   sync.Mutex
+	till map[string]time.Time
+}
+
+func (e *endedSessions) add(value string, expiry time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	for v, t := range e.till {
+		if !t.After(now) {
+			delete(e.till, v)
+		}
+	}
+	if e.till == nil {
+		e.till = map[string]time.Time{}
+	}
+	e.till[value] = expiry
+}
+
+func (e *endedSessions) has(value string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.till[value]
+	return ok
 }
 
 // liveToken is the token named name made at created, if not revoked.

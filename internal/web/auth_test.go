@@ -150,12 +150,23 @@ func TestLogoutNeedsCSRFAndEndsTheSession(t *testing.T) {
 	if res := f.post(c, "/logout", nil); res.StatusCode != http.StatusForbidden {
 		t.Fatalf("logout without CSRF: %s, want 403", res.Status)
 	}
+	// A copy of the cookie (another browser, a stolen one) dies with the
+	// logout too.
+	site, _ := url.Parse(f.srv.URL)
+	copied := f.client()
+	copied.Jar.SetCookies(site, c.Jar.Cookies(site))
+	if res, _ := f.get(copied, "/"); res.StatusCode != http.StatusOK {
+		t.Fatalf("the copied cookie before logout: %s, want 200", res.Status)
+	}
 	res := f.post(c, "/logout", url.Values{"csrf": {f.csrf(c, "/")}})
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("logout: %s", res.Status)
 	}
 	if res, _ := f.get(c, "/"); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("after logout: %s, want 303 to /login", res.Status)
+	}
+	if res, _ := f.get(copied, "/"); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the copied cookie after logout: %s, want 303 to /login", res.Status)
 	}
 }
 

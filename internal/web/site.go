@@ -45,6 +45,8 @@ type Site struct {
 	logins *throttle
 	// pages holds the parsed templates; Handler makes it.
 	pages *pages
+	// ended holds the sessions logged out before their expiry.
+	ended endedSessions
 }
 
 // Handler routes the web UI. Each page's file registers its own routes.
