@@ -84,7 +84,9 @@ func waitForPendingApproval(t *testing.T, api, token, id string) {
 		if strings.Contains(body, `"status":"pending"`) {
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
+		// Slower than the token's rate (10 a second), which the
+		// commands of the test share.
+		time.Sleep(150 * time.Millisecond)
 	}
 	t.Fatalf("run %s never waited for approval", id)
 }

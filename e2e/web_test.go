@@ -62,7 +62,7 @@ func (ts *teamServer) newestRun(t *testing.T, project string, commit string) int
 		if time.Now().After(deadline) {
 			t.Fatalf("no run of %.12s:\n%s", commit, ts.out)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(150 * time.Millisecond)
 	}
 }
 
@@ -140,11 +140,15 @@ func TestWebUIFromPushToRollback(t *testing.T) {
 	git(t, work, "push", "-q", remote, "main")
 	id = ts.newestRun(t, "shop", second)
 	approve := ts.api + "/api/v1/runs/" + strconv.FormatInt(id, 10) + "/approve"
-	for {
-		if code, _ := call(t, "POST", approve, ts.tokens["developer"], `{"stage": "production", "approved": true, "by": "e2e"}`); code == 200 {
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		code, body := call(t, "POST", approve, ts.tokens["developer"], `{"stage": "production", "approved": true, "by": "e2e"}`)
+		if code == 200 {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("approving the second release: %d %s", code, body)
+		}
+		time.Sleep(150 * time.Millisecond)
 	}
 	ts.waitRun(t, "shop", second)
 	if got := serving(t, proxy); !strings.HasPrefix(got, "release two") {
