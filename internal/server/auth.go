@@ -158,7 +158,13 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, route string, tok
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log.Warn("API request refused", "status", code, "token", tok.Name, "method", r.Method, "route", route,
+	// git asks without credentials first on every clone and push, and
+	// sends the token only when refused: that first refusal is routine.
+	level := slog.LevelWarn
+	if code == http.StatusUnauthorized && r.Header.Get("Authorization") == "" && strings.HasPrefix(route, "git ") {
+		level = slog.LevelInfo
+	}
+	log.Log(r.Context(), level, "API request refused", "status", code, "token", tok.Name, "method", r.Method, "route", route,
 		"remote", r.RemoteAddr, "reason", err.Error())
 	if answer != nil {
 		if code == http.StatusInternalServerError {

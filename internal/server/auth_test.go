@@ -375,3 +375,30 @@ func TestGuardLimitsEachAddressOnPublicRoutes(t *testing.T) {
 		t.Errorf("another address: %d", w.Code)
 	}
 }
+
+// TestGuardLogsGitsFirstProbeQuietly: git asks without credentials
+// before every clone and push, so that refusal is logged at info; a
+// refusal of the API without a token stays a warning.
+func TestGuardLogsGitsFirstProbeQuietly(t *testing.T) {
+	d := newData(t)
+	var log syncBuffer
+	guard := &server.Guard{Access: access.New(access.Config{Store: d.journal}), Logger: slog.New(slog.NewTextHandler(&log, nil))}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	git := guard.WrapAPI(ok, func(*http.Request) (string, access.Role) { return "git push p", access.Developer }, nil)
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/status", ok)
+	api := guard.Wrap(mux)
+	for _, c := range []struct {
+		h     http.Handler
+		path  string
+		level string
+	}{{git, "/git/p.git/info/refs", "level=INFO"}, {api, "/v1/status", "level=WARN"}} {
+		before := len(log.String())
+		w := httptest.NewRecorder()
+		c.h.ServeHTTP(w, httptest.NewRequest("GET", c.path, nil))
+		line := log.String()[before:]
+		if w.Code != http.StatusUnauthorized || !strings.Contains(line, c.level) || !strings.Contains(line, "API request refused") {
+			t.Errorf("%s without a token: %d, logged %q, want %s", c.path, w.Code, line, c.level)
+		}
+	}
+}
