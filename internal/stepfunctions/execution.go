@@ -237,7 +237,7 @@ func (h *Handler) getExecutionHistory(ctx context.Context, body []byte) (any, er
 		return nil, err
 	}
 	request := requestDigest("GetExecutionHistory", in.ExecutionArn, strconv.FormatBool(in.ReverseOrder))
-	after, err := readToken(in.NextToken, request)
+	last, more, err := readIDToken(in.NextToken, request)
 	if err != nil {
 		return nil, err
 	}
@@ -252,11 +252,7 @@ func (h *Handler) getExecutionHistory(ctx context.Context, body []byte) (any, er
 	if in.ReverseOrder {
 		slices.Reverse(events)
 	}
-	if after != "" {
-		last, err := strconv.ParseInt(after, 10, 64)
-		if err != nil {
-			return nil, &apiError{"InvalidToken", "nextToken is not a token this listing gave; start again without it", http.StatusBadRequest}
-		}
+	if more {
 		events = slices.DeleteFunc(events, func(ev executions.Event) bool {
 			return (!in.ReverseOrder && ev.ID <= last) || (in.ReverseOrder && ev.ID >= last)
 		})
@@ -320,15 +316,12 @@ func (h *Handler) listExecutions(ctx context.Context, body []byte) (any, error) 
 		return nil, err
 	}
 	request := requestDigest("ListExecutions", in.StateMachineArn, in.StatusFilter)
-	after, err := readToken(in.NextToken, request)
+	before, more, err := readIDToken(in.NextToken, request)
 	if err != nil {
 		return nil, err
 	}
-	before := int64(math.MaxInt64)
-	if after != "" {
-		if before, err = strconv.ParseInt(after, 10, 64); err != nil {
-			return nil, &apiError{"InvalidToken", "nextToken is not a token this listing gave; start again without it", http.StatusBadRequest}
-		}
+	if !more {
+		before = math.MaxInt64
 	}
 	name := in.StateMachineArn[strings.LastIndex(in.StateMachineArn, ":")+1:]
 	f := store.ExecutionFilter{StateMachine: name, Status: store.ExecutionStatus(in.StatusFilter)}

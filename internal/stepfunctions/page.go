@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -60,7 +61,7 @@ func readToken(token, request string) (string, error) {
 	if token == "" {
 		return "", nil
 	}
-	invalid := &apiError{"InvalidToken", "nextToken is not a token this listing gave; start again without it", http.StatusBadRequest}
+	invalid := invalidToken()
 	b, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
 		return "", invalid
@@ -70,4 +71,23 @@ func readToken(token, request string) (string, error) {
 		return "", invalid
 	}
 	return p.After, nil
+}
+
+// readIDToken is readToken for a listing that continues after an ID;
+// ok is false for the first page.
+func readIDToken(token, request string) (id int64, ok bool, err error) {
+	after, err := readToken(token, request)
+	if err != nil || after == "" {
+		return 0, false, err
+	}
+	id, err = strconv.ParseInt(after, 10, 64)
+	if err != nil {
+		return 0, false, invalidToken()
+	}
+	return id, true, nil
+}
+
+// invalidToken is Step Functions' answer to a nextToken it did not give.
+func invalidToken() error {
+	return &apiError{"InvalidToken", "nextToken is not a token this listing gave; start again without it", http.StatusBadRequest}
 }
