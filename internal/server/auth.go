@@ -154,10 +154,7 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, route string, tok
 	if route == "" {
 		route = r.URL.Path
 	}
-	log := g.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := orDiscard(g.Logger)
 	// git asks without credentials first on every clone and push, and
 	// sends the token only when refused: that first refusal is routine.
 	level := slog.LevelWarn

@@ -25,10 +25,7 @@ func (h *Dora) Register(mux *http.ServeMux) {
 }
 
 func (h *Dora) handleKeys(w http.ResponseWriter, r *http.Request) {
-	log := h.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := orDiscard(h.Logger)
 	req := dora.Request{Project: r.PathValue("name"), Environment: r.URL.Query().Get("environment")}
 	if q := r.URL.Query().Get("days"); q != "" {
 		n, err := strconv.Atoi(q)

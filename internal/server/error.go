@@ -76,3 +76,12 @@ func (e *Error) Is(target error) bool {
 	k, ok := target.(*fault.Kind)
 	return ok && statusOfKind(k) == e.Code
 }
+
+// orDiscard is l, or a logger that drops everything when l is nil (a
+// handler whose Logger was left unset).
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}

@@ -40,12 +40,7 @@ func (h *Projects) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+pathHook, h.handleHook)
 }
 
-func (h *Projects) log() *slog.Logger {
-	if h.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return h.Logger
-}
+func (h *Projects) log() *slog.Logger { return orDiscard(h.Logger) }
 
 func (h *Projects) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, h.log(), r, err)

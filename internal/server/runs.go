@@ -61,12 +61,7 @@ func (h *Runs) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+pathRunRerun, h.handleRerun)
 }
 
-func (h *Runs) log() *slog.Logger {
-	if h.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return h.Logger
-}
+func (h *Runs) log() *slog.Logger { return orDiscard(h.Logger) }
 
 func (h *Runs) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, h.log(), r, err)

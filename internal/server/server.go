@@ -48,12 +48,7 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-func (s *Server) log() *slog.Logger {
-	if s.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return s.Logger
-}
+func (s *Server) log() *slog.Logger { return orDiscard(s.Logger) }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.Releases.Status())
