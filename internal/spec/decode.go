@@ -208,6 +208,7 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 		mxSrc    matrixSource
 		ifNode   ast.Node
 		wf       Workflow
+		build    ast.Node
 	)
 	keys, ok := d.mappingKeys(v, path, fields{
 		"name": func(v ast.Node) { a.Name, src.name = d.name(v, join(path, "name")) },
@@ -223,6 +224,7 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 			}
 		},
 		"workflow": func(v ast.Node) { wf.File = d.workflowFile(v, join(path, "workflow")) },
+		"build":    func(v ast.Node) { build = v },
 		"input":    func(v ast.Node) { wf.Input = d.workflowInput(v, join(path, "input")) },
 		"wait":     func(v ast.Node) { wf.Detach = !d.boolean(v, join(path, "wait")) },
 		"needs":    func(v ast.Node) { a.Needs, src.needs = d.needs(v, join(path, "needs")) },
@@ -269,6 +271,10 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 	src.deployKey = keys["deploy"]
 	d.checkDeployKeys(v, path, keys)
 	d.checkWorkflowKeys(path, keys)
+	d.checkBuildKeys(path, keys)
+	if _, set := keys["build"]; set {
+		a.Build = d.build(build, join(path, "build"))
+	}
 	if at, set := keys["workflow"]; set {
 		if wf.Input == "" {
 			wf.Input = "{}"
@@ -570,14 +576,23 @@ func (d *decoder) checkDeployKeys(v ast.Node, path string, keys map[string]Pos) 
 	runAt, run := keys["run"]
 	deployAt, deploy := keys["deploy"]
 	wfAt, wf := keys["workflow"]
+	buildAt, build := keys["build"]
 	switch {
+	case build && (run || deploy || wf):
+		other, at := "run", runAt
+		if deploy {
+			other, at = "deploy", deployAt
+		} else if wf {
+			other, at = "workflow", wfAt
+		}
+		d.c.add(later(at, buildAt), path, "%s and build cannot both be set; an action does exactly one of run, deploy, workflow and build", other)
 	case run && deploy:
 		d.c.add(later(runAt, deployAt), path, "run and deploy cannot both be set; an action either runs a script or deploys a service")
 	case run && wf:
 		d.c.add(later(runAt, wfAt), path, "run and workflow cannot both be set; an action either runs a script or starts a workflow")
 	case deploy && wf:
 		d.c.add(later(deployAt, wfAt), path, "deploy and workflow cannot both be set; an action either deploys a service or starts a workflow")
-	case !run && !deploy && !wf:
+	case !run && !deploy && !wf && !build:
 		d.c.add(posOf(v), path, "missing required key %q", "run")
 	}
 	envAt, env := keys["environment"]

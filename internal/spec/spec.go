@@ -64,12 +64,15 @@ type Action struct {
 	Name string
 	Pos  Pos
 	// Deploy names a service to deploy to Environment instead of running
-	// a script; exactly one of Run, Deploy and Workflow is set.
+	// a script; exactly one of Run, Deploy, Workflow and Build is set.
 	Deploy      string
 	Environment string
 	// Workflow, when set, starts an execution of a state machine of the
 	// project instead of running a script (workflow.go).
 	Workflow *Workflow `json:",omitempty"`
+	// Build, when set, builds a container image instead of running a
+	// script (build.go).
+	Build *Build `json:",omitempty"`
 	// Run is a shell script, run with `bash -eo pipefail` (or `sh -e`
 	// where bash is missing) in the run's workspace.
 	Run string
