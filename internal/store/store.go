@@ -178,6 +178,20 @@ type Output struct {
 	Link string `json:"Link"`
 }
 
+// Image is a container image a build action of a run produced: the
+// reference later actions, releases and pushes use. Its JSON keys are
+// fixed: releases may keep it.
+type Image struct {
+	Stage  string `json:"stage"`
+	Action string `json:"action"`
+	// ID is the engine's image ID, "sha256:...".
+	ID string `json:"id"`
+	// Tags are the names the image was given, NAME:TAG.
+	Tags []string `json:"tags"`
+	// Pushed are the references pushed to a registry, HOST/NAME:TAG.
+	Pushed []string `json:"pushed,omitempty"`
+}
+
 // Result is a result-cache entry: an action key and the run whose
 // outputs and log can stand in for executing the action.
 type Result struct {
@@ -267,6 +281,12 @@ type Store interface {
 	SetOutputs(ctx context.Context, runID int64, k Key, files []Output) error
 	// Outputs lists a run's recorded outputs by stage, action and path.
 	Outputs(ctx context.Context, runID int64) ([]Output, error)
+	// SetImage records the image a build action of a run produced (or
+	// took from the result cache), replacing any recorded before.
+	SetImage(ctx context.Context, runID int64, img Image) error
+	// Images lists the images a run's build actions produced, in
+	// definition order.
+	Images(ctx context.Context, runID int64) ([]Image, error)
 
 	// SaveResult adds or replaces a result-cache entry.
 	SaveResult(ctx context.Context, r Result) error

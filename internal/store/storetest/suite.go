@@ -4,6 +4,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Interrupt", func(t *testing.T) { testInterrupt(t, open(t)) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, open(t)) })
 	t.Run("OutputsAndCachedAttempts", func(t *testing.T) { testOutputs(t, open(t)) })
+	t.Run("Images", func(t *testing.T) { testImages(t, open(t)) })
 	t.Run("ResultCache", func(t *testing.T) { testResults(t, open(t)) })
 	t.Run("DependencyCache", func(t *testing.T) { testDepCache(t, open(t)) })
 	t.Run("Approvals", func(t *testing.T) { testApprovals(t, open(t)) })
@@ -74,6 +76,37 @@ func testApprovals(t *testing.T, s store.Store) {
 	got, _ = s.Approvals(ctx, id)
 	if len(got) != 1 || got[0].Status != store.Approved || got[0].By != "alice" {
 		t.Errorf("approvals %+v", got)
+	}
+}
+
+// testImages: the image of a build action is kept with its run, one per
+// action, in definition order.
+func testImages(t *testing.T, s store.Store) {
+	id := newRun(t, s, "p")
+	if got, err := s.Images(ctx, id); err != nil || len(got) != 0 {
+		t.Fatalf("before any: %+v, %v", got, err)
+	}
+	pkg := store.Image{Stage: "build", Action: "package", ID: "sha256:aa", Tags: []string{"p/package:abc", "p/package:latest"}}
+	if err := s.SetImage(ctx, id, pkg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetImage(ctx, id, store.Image{Stage: "build", Action: "test", ID: "sha256:bb", Tags: []string{"t"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Replacing, not adding: a push records the pushed names.
+	pkg.Pushed = []string{"127.0.0.1:5000/p/package:abc"}
+	if err := s.SetImage(ctx, id, pkg); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Images(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Action != "test" || !reflect.DeepEqual(got[1], pkg) {
+		t.Errorf("images %+v", got)
+	}
+	if other, _ := s.Images(ctx, newRun(t, s, "q")); len(other) != 0 {
+		t.Errorf("another run's images: %+v", other)
 	}
 }
 

@@ -1,0 +1,67 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/velocity-ci/velocity/internal/store"
+)
+
+// SetImage implements store.Store.
+func (s *Store) SetImage(ctx context.Context, runID int64, img store.Image) error {
+	tags, err := json.Marshal(nonNil(img.Tags))
+	if err != nil {
+		return err
+	}
+	pushed, err := json.Marshal(nonNil(img.Pushed))
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx,
+		`INSERT OR REPLACE INTO images (run_id, stage, action, id, tags, pushed) VALUES (?, ?, ?, ?, ?, ?)`,
+		runID, img.Stage, img.Action, img.ID, string(tags), string(pushed))
+	if err != nil {
+		return fmt.Errorf("record image of %s/%s: %w", img.Stage, img.Action, err)
+	}
+	return nil
+}
+
+// Images implements store.Store.
+func (s *Store) Images(ctx context.Context, runID int64) ([]store.Image, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT i.stage, i.action, i.id, i.tags, i.pushed FROM images i
+		 JOIN actions a ON a.run_id = i.run_id AND a.stage = i.stage AND a.name = i.action
+		 WHERE i.run_id = ? ORDER BY a.seq`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("images of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []store.Image
+	for rows.Next() {
+		var img store.Image
+		var tags, pushed string
+		if err := rows.Scan(&img.Stage, &img.Action, &img.ID, &tags, &pushed); err != nil {
+			return nil, fmt.Errorf("images of run %d: %w", runID, err)
+		}
+		if err := json.Unmarshal([]byte(tags), &img.Tags); err != nil {
+			return nil, fmt.Errorf("images of run %d: tags of %s/%s: %w", runID, img.Stage, img.Action, err)
+		}
+		if err := json.Unmarshal([]byte(pushed), &img.Pushed); err != nil {
+			return nil, fmt.Errorf("images of run %d: pushed of %s/%s: %w", runID, img.Stage, img.Action, err)
+		}
+		if len(img.Pushed) == 0 {
+			img.Pushed = nil
+		}
+		out = append(out, img)
+	}
+	return out, rows.Err()
+}
+
+// nonNil keeps a nil list a JSON array.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
