@@ -116,6 +116,18 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 		if err != nil {
 			return store.Failed, -1, "", fmt.Errorf("%w: %w", errJournal, err)
 		}
+		var img store.Image
+		if h != nil && n.Build != nil {
+			var err error
+			if img, err = x.cachedImage(jctx, n, h); errors.Is(err, errJournal) {
+				return store.Failed, -1, "", err
+			} else if err != nil {
+				// The result stands for an image the engine lost: build.
+				x.log.Info("cached image unusable; building it", "action", n.ID(), "from_run", h.from, "err", err)
+				fmt.Fprintf(out, "velocity: cached result of run %d is unusable (%v); building the image\n", h.from, err)
+				h = nil
+			}
+		}
 		if h != nil {
 			if err := x.restore(h, logFile); err != nil {
 				// Never a silent wrong result: warn, forget the entry, run.
@@ -129,6 +141,11 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 			} else {
 				if err := x.noteOutputs(jctx, n, h); err != nil {
 					return store.Failed, -1, "", err
+				}
+				if n.Build != nil {
+					if st, code, reason, err := x.finishImage(ctx, n, img, out); err != nil || st != store.Succeeded {
+						return st, code, reason, err
+					}
 				}
 				rec.CachedFrom = h.from
 				return store.Cached, 0, fmt.Sprintf("result of run %d", h.from), nil
@@ -144,11 +161,13 @@ func (x *execution) perform(ctx context.Context, n *plan.Node, number int, rec *
 		nk.files = nil
 	}
 
-	status, code, reason := x.runScript(ctx, n, number, out)
-	if status != store.Succeeded {
+	if n.Build != nil {
+		if status, code, reason, err := x.buildImage(ctx, n, out); err != nil || status != store.Succeeded {
+			return status, code, reason, err
+		}
+	} else if status, code, reason := x.runScript(ctx, n, number, out); status != store.Succeeded {
 		return status, code, reason, nil
-	}
-	if err := x.saveOutputs(jctx, n); err != nil {
+	} else if err := x.saveOutputs(jctx, n); err != nil {
 		if errors.Is(err, errJournal) {
 			return store.Failed, -1, "", err
 		}
@@ -360,6 +379,7 @@ func (x *execution) env(n *plan.Node) []string {
 			env = append(env, "VELOCITY_URL="+u)
 		}
 	}
+	env = append(env, x.imageEnv(n)...)
 	x.mu.Unlock()
 	return append(env, "VELOCITY_STAGE="+n.Stage, "VELOCITY_ACTION="+n.Name)
 }

@@ -43,6 +43,10 @@ func (x *execution) cacheKey(n *plan.Node) (*nodeKey, error) {
 	k.definition = fmt.Sprintf("project %q stage %q action %q kind %s", x.run.Plan.Project, n.Stage, n.Name, n.Kind)
 	line("%s", k.definition)
 	line("script %q", n.Script)
+	if n.Build != nil {
+		k.definition += " build " + buildDefinition(n.Build)
+		line("build %s", buildDefinition(n.Build))
+	}
 	k.env = x.keyEnv(n)
 	for _, e := range k.env {
 		line("env %q", e.kv)
@@ -128,8 +132,11 @@ func sortedEnv(m map[string]string) []string {
 
 // hit is a result that can stand in for executing a node.
 type hit struct {
-	from    int64
-	outputs []store.Output
+	from int64
+	// stage and action name the action in run from, whose records (its
+	// image) the hit stands for.
+	stage, action string
+	outputs       []store.Output
 	// log is the original's log: a blob digest or, for a rerun, a path.
 	logBlob string
 	logPath string
@@ -178,7 +185,7 @@ func (x *execution) lookup(ctx context.Context, n *plan.Node, key string) (*hit,
 		if err != nil {
 			return nil, err
 		}
-		return &hit{from: from, outputs: p.outputs[k], logPath: p.logs[k]}, nil
+		return &hit{from: from, stage: k.Stage, action: k.Name, outputs: p.outputs[k], logPath: p.logs[k]}, nil
 	}
 	if key == "" {
 		return nil, nil
@@ -194,7 +201,7 @@ func (x *execution) lookup(ctx context.Context, n *plan.Node, key string) (*hit,
 	if err != nil {
 		return nil, err
 	}
-	return &hit{from: r.RunID, outputs: p.outputs[store.Key{Stage: r.Stage, Name: r.Action}], logBlob: r.Log}, nil
+	return &hit{from: r.RunID, stage: r.Stage, action: r.Action, outputs: p.outputs[store.Key{Stage: r.Stage, Name: r.Action}], logBlob: r.Log}, nil
 }
 
 // OutputFiles turns outputs recorded in the journal into the manifest the

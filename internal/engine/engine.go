@@ -39,6 +39,8 @@ type Journal interface {
 
 	SetOutputs(ctx context.Context, runID int64, k store.Key, files []store.Output) error
 	Outputs(ctx context.Context, runID int64) ([]store.Output, error)
+	SetImage(ctx context.Context, runID int64, img store.Image) error
+	Images(ctx context.Context, runID int64) ([]store.Image, error)
 	SaveResult(ctx context.Context, r store.Result) error
 	Result(ctx context.Context, key string) (store.Result, error)
 	DeleteResult(ctx context.Context, key string) error
@@ -134,6 +136,8 @@ type Engine struct {
 	Deployer Deployer
 	// Workflows may be nil when no action starts a workflow.
 	Workflows Workflows
+	// Images may be nil when no action builds an image (build.go).
+	Images Images
 	// Ports hands out the sidecars' ports, shared with the runtime of
 	// deployed instances so that the two never pick the same one; nil
 	// gives each action's sidecars a picker of their own.
@@ -166,6 +170,9 @@ type Run struct {
 	// Env is the environment every action starts from ("KEY=value"),
 	// under the pipeline's and the action's own env.
 	Env []string
+	// Commit is the commit the workspace holds, "" when unknown; images
+	// are tagged with it.
+	Commit string
 	// Vars describe the run (VELOCITY_RUN_ID, VELOCITY_COMMIT, ...); they
 	// come last so that a definition cannot override them. The engine adds
 	// VELOCITY_STAGE and VELOCITY_ACTION.
@@ -216,7 +223,7 @@ var errJournal = errors.New("journal")
 // the journal could not be written.
 func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 	x := &execution{Engine: e, run: r, log: e.Logger, hasher: explain.NewHasher(e.ExplainKey), outputs: map[*plan.Node]string{}, keys: map[*plan.Node]*nodeKey{}, lists: map[string]string{},
-		readLists: map[string]map[string]string{}, curLists: map[string]map[string]string{}, urls: map[*plan.Node]string{}, past: map[int64]*pastRun{},
+		readLists: map[string]map[string]string{}, curLists: map[string]map[string]string{}, urls: map[*plan.Node]string{}, past: map[int64]*pastRun{}, images: map[*plan.Node]store.Image{},
 		final: map[*plan.Node]store.Status{}}
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)
@@ -281,6 +288,8 @@ type execution struct {
 	curLists  map[string]map[string]string
 	// urls holds the URL each deploy node deployed to.
 	urls map[*plan.Node]string
+	// images holds the image each build node built or reused.
+	images map[*plan.Node]store.Image
 	// past holds earlier runs whose results are reused, read once each.
 	past map[int64]*pastRun
 	// final holds the final status of each node decided so far, for the

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/velocity-ci/velocity/internal/alerts"
+	"github.com/velocity-ci/velocity/internal/imagebuild"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/store/sqlite"
 	"github.com/velocity-ci/velocity/internal/telemetry"
@@ -36,6 +37,9 @@ type Config struct {
 	// Stderr receives warnings a user should see at once (a server that
 	// does not answer properly).
 	Stderr io.Writer
+	// Registry gives the registry that build actions with push: true
+	// push to; nil (or a nil endpoint) when runs have none.
+	Registry func(ctx context.Context) (*imagebuild.RegistryEndpoint, error)
 }
 
 // Home is an opened data directory. Close it when done.

@@ -79,6 +79,7 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 		// workflow journal, run by the same runtime as 'velocity
 		// workflow run'.
 		Workflows: runs.Workflows(executions.ActionsFactory(h.executionsConfig())),
+		Images:    h.images(),
 		Evict:     func(ctx context.Context, limit int64) { evict(ctx, h.cfg.Log, h.Store, blobs, limit) },
 		History:   history,
 		Environ:   h.cfg.Environ(),

@@ -6,7 +6,9 @@ package plan
 
 import (
 	"maps"
+	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/spec"
@@ -68,6 +70,9 @@ type Node struct {
 	// Workflow, when set, starts an execution of a state machine instead
 	// of running Script.
 	Workflow *spec.Workflow
+	// Build, when set, builds a container image instead of running
+	// Script; Inputs then default to the files of its context.
+	Build *spec.Build
 	// Outputs, Inputs and the cache fields mirror spec.Action.
 	Outputs       []string
 	Inputs        []string
@@ -254,8 +259,9 @@ func addNode(g *Graph, p *spec.Pipeline, stage, kind string, a spec.Action, need
 		Deploy:      a.Deploy,
 		Environment: a.Environment,
 		Workflow:    a.Workflow,
+		Build:       a.Build,
 		Outputs:     slices.Clone(a.Outputs),
-		Inputs:      a.Inputs,
+		Inputs:      buildInputs(a),
 		// A workflow usually acts on the world (its tasks deploy, notify,
 		// migrate): replaying a recorded result would silently skip that,
 		// so workflow actions always run.
@@ -275,4 +281,20 @@ func addNode(g *Graph, p *spec.Pipeline, stage, kind string, a spec.Action, need
 	}
 	n.graph, n.index = g, len(g.Nodes)
 	g.Nodes = append(g.Nodes, n)
+}
+
+// buildInputs is a's inputs: those it declares, else for a build action
+// the files it sends to the builder (its context, and its Dockerfile when
+// that lies outside), so that a change elsewhere in the workspace does
+// not rebuild the image.
+func buildInputs(a spec.Action) []string {
+	b := a.Build
+	if a.Inputs != nil || b == nil || b.Context == "." {
+		return a.Inputs
+	}
+	in := []string{b.Context + "/**"}
+	if f := path.Join(b.Context, b.Dockerfile); !strings.HasPrefix(f, b.Context+"/") {
+		in = append(in, f)
+	}
+	return in
 }

@@ -46,3 +46,8 @@ type RunDeployer interface {
 // it is called once, for runs that select a workflow action, and release
 // is called when the run ends.
 type Workflows func(ctx context.Context) (w engine.Workflows, release func(), err error)
+
+// Images makes what a run's build actions build with; it is called once,
+// for runs that select a build action (so that only they connect to a
+// Docker Engine), and release is called when the run ends.
+type Images func(ctx context.Context) (i engine.Images, release func(), err error)

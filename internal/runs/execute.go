@@ -54,6 +54,17 @@ func (x *runner) begin(ctx context.Context) error {
 		x.workflows = w
 		x.onEnd(release)
 	}
+	if selects(x.plan, x.sel, func(n *plan.Node) bool { return n.Build != nil }) {
+		if cfg.Images == nil {
+			return fmt.Errorf("run %d builds images, and this velocity builds none", x.run.ID)
+		}
+		i, release, err := cfg.Images(ctx)
+		if err != nil {
+			return err
+		}
+		x.images = i
+		x.onEnd(release)
+	}
 	facts, note := conditionFacts(ctx, cfg.Store, x.pipeline, x.req.Dir, x.req.Commit, x.snap)
 	x.facts = facts
 	if note != "" {
@@ -184,6 +195,7 @@ func (x *runner) engine() *engine.Engine {
 		Approver:    &approver{store: cfg.Store, auto: x.req.Approve, feed: x.feed},
 		Deployer:    x.deployerOrNil(),
 		Workflows:   x.workflows,
+		Images:      x.images,
 		Ports:       x.picker,
 		PortRange:   x.ports,
 		Hold:        x.holdEnvironments,
@@ -206,6 +218,7 @@ func (x *runner) engineRun(force <-chan struct{}) engine.Run {
 		Plan:   x.plan,
 		Dir:    ws,
 		LogDir: x.svc.logDir(x.run.ID),
+		Commit: snap.Commit,
 		Env:    append(engine.HostEnv(x.svc.cfg.Environ, p.EnvPassthrough), "CI=true", "VELOCITY=true"),
 		Vars: []string{
 			fmt.Sprint("VELOCITY_RUN_ID=", x.run.ID),

@@ -48,6 +48,8 @@ type Config struct {
 	Deploys Deploys
 	// Workflows may be nil when no run starts a workflow.
 	Workflows Workflows
+	// Images may be nil when no run builds an image.
+	Images Images
 	// Evict keeps the blob store within limit bytes; it is called after
 	// each run. Nil never evicts.
 	Evict func(ctx context.Context, limit int64)

@@ -137,6 +137,7 @@ type runner struct {
 	executor  Executor
 	deployer  RunDeployer
 	workflows engine.Workflows
+	images    engine.Images
 	facts     expr.Facts
 }
 
