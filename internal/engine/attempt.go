@@ -297,7 +297,11 @@ func (x *execution) deploy(ctx context.Context, n *plan.Node, out io.Writer) (st
 	if err != nil {
 		return store.Failed, -1, "", fmt.Errorf("%w: %w", errJournal, err)
 	}
-	url, err := x.Deployer.Deploy(ctx, Deploy{RunID: x.run.ID, Service: n.Deploy, Environment: n.Environment, Outputs: outs, Log: out})
+	images, err := x.Journal.Images(context.WithoutCancel(ctx), x.run.ID)
+	if err != nil {
+		return store.Failed, -1, "", fmt.Errorf("%w: %w", errJournal, err)
+	}
+	url, err := x.Deployer.Deploy(ctx, Deploy{RunID: x.run.ID, Service: n.Deploy, Environment: n.Environment, Outputs: outs, Images: images, Log: out})
 	if err != nil {
 		fmt.Fprintf(out, "velocity: deploy failed: %v\n", err)
 		first, _, _ := strings.Cut(err.Error(), "\n")

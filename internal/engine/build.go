@@ -56,10 +56,15 @@ func ImageEnv(action string) string {
 	return "VELOCITY_IMAGE_" + strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToUpper(action))
 }
 
-// ImageOf returns the image action (of stage) built in a run, from the
-// images the journal recorded for it (store.Store.Images): what a
+// ImageOf returns the image the build action from ("ACTION" or
+// "STAGE/ACTION", as a service's from is written) built in a run, among
+// the images the run recorded (store.Store.Images, Deploy.Images): what a
 // service whose from names a build action deploys.
-func ImageOf(images []store.Image, stage, action string) (store.Image, bool) {
+func ImageOf(images []store.Image, from string) (store.Image, bool) {
+	stage, action, ok := strings.Cut(from, "/")
+	if !ok {
+		stage, action = "", from
+	}
 	for _, img := range images {
 		if img.Action == action && (stage == "" || img.Stage == stage) {
 			return img, true
@@ -209,7 +214,7 @@ func (x *execution) cachedImage(ctx context.Context, n *plan.Node, h *hit) (stor
 	if err != nil {
 		return store.Image{}, fmt.Errorf("%w: %w", errJournal, err)
 	}
-	img, ok := ImageOf(images, h.stage, h.action)
+	img, ok := ImageOf(images, h.stage+"/"+h.action)
 	if !ok {
 		return store.Image{}, fmt.Errorf("run %d recorded no image", h.from)
 	}

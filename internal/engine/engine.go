@@ -100,7 +100,10 @@ type Deploy struct {
 	// Outputs are every output recorded in the run so far; the deployer
 	// picks those of the service's from action.
 	Outputs []store.Output
-	Log     io.Writer
+	// Images are the images the run's build actions recorded so far; a
+	// service whose from names a build action deploys its image (ImageOf).
+	Images []store.Image
+	Log    io.Writer
 }
 
 // Engine runs plans. Its fields are read-only while a plan runs; one
