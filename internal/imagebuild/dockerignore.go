@@ -105,13 +105,26 @@ func matchSegs(pat, segs []string) bool {
 }
 
 // mayInclude reports whether some file beneath the excluded directory
-// rel could be included again by a later "!" rule, in which case the
-// directory must still be walked.
+// rel could be included again by a "!" rule, in which case the directory
+// must still be walked.
 func (ig *ignore) mayInclude(rel string) bool {
+	segs := strings.Split(rel, "/")
 	for _, r := range ig.rules {
-		if r.negate && (strings.HasPrefix(strings.Join(r.segs, "/"), rel+"/") || r.segs[0] == "**") {
+		if r.negate && below(r.segs, segs) {
 			return true
 		}
 	}
 	return false
+}
+
+// below reports whether pat may match a path beneath the directory segs.
+func below(pat, segs []string) bool {
+	switch {
+	case len(pat) == 0:
+		return false
+	case len(segs) == 0 || pat[0] == "**":
+		return true
+	}
+	ok, _ := path.Match(pat[0], segs[0])
+	return ok && below(pat[1:], segs[1:])
 }
