@@ -117,6 +117,9 @@ func TestBuildSendsTheContextAsItIs(t *testing.T) {
 	if got.ID != img.ID {
 		t.Errorf("tag %s is %s, built %s", img.Tags[0], got.ID, img.ID)
 	}
+	if got.Config == nil || got.Config.Labels["velocity-test"] != "imagebuild" {
+		t.Errorf("the image lacks its labels: %+v", got.Config)
+	}
 }
 
 // Build arguments and the target stage reach the Dockerfile, and a
