@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/build"
@@ -36,6 +37,9 @@ type Request struct {
 	// Log receives the build's progress, one step or output line at a
 	// time; nil discards it.
 	Log io.Writer
+	// Classic builds with the classic builder instead of BuildKit; an
+	// engine that refuses BuildKit gets the classic builder anyway.
+	Classic bool
 }
 
 // Image is a built image.
@@ -63,19 +67,29 @@ func Build(ctx context.Context, c *client.Client, req Request) (Image, error) {
 	for k, v := range req.Args {
 		args[k] = &v
 	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(a.write(pw)) }()
-	defer pr.Close()
-	res, err := c.ImageBuild(ctx, pr, client.ImageBuildOptions{
+	opts := client.ImageBuildOptions{
 		Tags:       req.Tags,
 		Dockerfile: dockerfile,
 		BuildArgs:  args,
 		Target:     req.Target,
 		Labels:     req.Labels,
 		Remove:     true,
-		Version:    build.BuilderBuildKit,
-		BuildID:    buildID,
-	})
+		// The classic builder otherwise keeps the container of a failed step.
+		ForceRemove: true,
+		Version:     build.BuilderBuildKit,
+		BuildID:     buildID,
+	}
+	if req.Classic {
+		opts.Version = build.BuilderV1
+	}
+	res, err := send(ctx, c, a, opts)
+	if err != nil && !req.Classic && ctx.Err() == nil && strings.Contains(strings.ToLower(err.Error()), "buildkit") {
+		// An engine without BuildKit (Windows, or one built without
+		// it) still builds with the classic builder.
+		fmt.Fprintf(logOf(req), "velocity: the engine refused BuildKit (%v); building with the classic builder\n", err)
+		opts.Version = build.BuilderV1
+		res, err = send(ctx, c, a, opts)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return Image{}, ctx.Err()
@@ -103,6 +117,24 @@ func Build(ctx context.Context, c *client.Client, req Request) (Image, error) {
 		return Image{}, errors.New("the engine finished the build without naming the image")
 	}
 	return Image{ID: p.id, Tags: slices.Clone(req.Tags)}, nil
+}
+
+// send starts a build, streaming the context archive as its body.
+func send(ctx context.Context, c *client.Client, a *archive, opts client.ImageBuildOptions) (client.ImageBuildResult, error) {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(a.write(pw)) }()
+	res, err := c.ImageBuild(ctx, pr, opts)
+	if err != nil {
+		pr.CloseWithError(err)
+	}
+	return res, err
+}
+
+func logOf(req Request) io.Writer {
+	if req.Log == nil {
+		return io.Discard
+	}
+	return req.Log
 }
 
 // prepare checks req's files and says what to send: the archive, and the

@@ -148,7 +148,7 @@ func TestBuildArgsAndTarget(t *testing.T) {
 }
 
 // A failing RUN step fails the build with the engine's message and the
-// step; what the step printed is in the log.
+// step, with either builder; what the step printed is in the log.
 func TestBuildFailingStep(t *testing.T) {
 	c := dockertest.Client(t)
 	base := dockertest.Busybox(t)
@@ -156,16 +156,46 @@ func TestBuildFailingStep(t *testing.T) {
 	write(t, dir, map[string]string{
 		"Dockerfile": "FROM " + base + "\nRUN echo fine\nRUN echo boom >&2; exit 3\n",
 	})
-	_, log, err := build(t, c, imagebuild.Request{Context: dir})
-	var se *imagebuild.StepError
-	if !errors.As(err, &se) {
-		t.Fatalf("err %v (%T), want a StepError\n%s", err, err, log)
+	for _, tc := range []struct {
+		name    string
+		classic bool
+		msg     string
+	}{
+		{"buildkit", false, "exit code: 3"},
+		{"classic", true, "returned a non-zero code: 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, log, err := build(t, c, imagebuild.Request{Context: dir, Classic: tc.classic})
+			var se *imagebuild.StepError
+			if !errors.As(err, &se) {
+				t.Fatalf("err %v (%T), want a StepError\n%s", err, err, log)
+			}
+			if !strings.Contains(se.Step, "RUN echo boom >&2; exit 3") || !strings.Contains(se.Msg, tc.msg) {
+				t.Errorf("step %q, message %q", se.Step, se.Msg)
+			}
+			if !strings.Contains(log, "boom") {
+				t.Errorf("the log lacks the step's output:\n%s", log)
+			}
+		})
 	}
-	if !strings.Contains(se.Step, "RUN echo boom >&2; exit 3") || !strings.Contains(se.Msg, "exit code: 3") {
-		t.Errorf("step %q, message %q", se.Step, se.Msg)
+}
+
+// The classic builder gets the same context and builds the image.
+func TestBuildClassic(t *testing.T) {
+	c := dockertest.Client(t)
+	base := dockertest.Busybox(t)
+	dir := t.TempDir()
+	write(t, dir, map[string]string{
+		"Dockerfile":    "FROM " + base + "\nCOPY . /ctx\nRUN test -L /ctx/link && test ! -e /ctx/x.log && echo classic-ok\n",
+		".dockerignore": "*.log\n",
+		"x.log":         "left out",
+	})
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(log, "boom") {
-		t.Errorf("the log lacks the step's output:\n%s", log)
+	img, log, err := build(t, c, imagebuild.Request{Context: dir, Classic: true})
+	if err != nil || !strings.HasPrefix(img.ID, "sha256:") || !strings.Contains(log, "classic-ok") {
+		t.Fatalf("image %q, err %v\n%s", img.ID, err, log)
 	}
 }
 

@@ -15,8 +15,8 @@
 // reaches the client as "moby.buildkit.trace" messages whose payload is a
 // protobuf StatusResponse; this package decodes the few fields it shows
 // (steps, their logs and errors) with protowire rather than importing
-// BuildKit. Messages of the classic builder ("stream" lines) are shown too,
-// so an engine that answers with the classic builder still works.
+// BuildKit. An engine that refuses BuildKit (Windows) gets the classic
+// builder, whose "stream" lines are shown as they come.
 //
 // A cancelled context stops the build: the request is closed and the
 // engine is asked to cancel the build by its ID.
