@@ -2,11 +2,8 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -16,57 +13,9 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/store/postgres"
+	"github.com/velocity-ci/velocity/internal/store/postgres/pgtest"
 	"github.com/velocity-ci/velocity/internal/store/storetest"
 )
-
-// serverURL is the PostgreSQL the tests use, from
-// VELOCITY_TEST_POSTGRES_URL (.ci/postgres starts one and prints it).
-// Without it the tests skip, except under CI=true, where a missing
-// database is a failure.
-func serverURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("VELOCITY_TEST_POSTGRES_URL")
-	if u == "" {
-		const msg = "VELOCITY_TEST_POSTGRES_URL is not set: start a server with `bash .ci/postgres` and export the URL it prints"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return u
-}
-
-// newSchema creates an empty schema for one test, dropped when the test
-// ends, and returns the URL of the test database with that schema as its
-// search path: each test sees only its own rows.
-func newSchema(t *testing.T) string {
-	t.Helper()
-	base := serverURL(t)
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "test_" + hex.EncodeToString(b[:])
-	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema on %s: %v", postgres.Redact(base), err)
-	}
-	t.Cleanup(func() {
-		if _, err := db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func openURL(t *testing.T, u string) *postgres.Store {
 	t.Helper()
@@ -79,7 +28,7 @@ func openURL(t *testing.T, u string) *postgres.Store {
 }
 
 // openForTest opens a store on a schema of its own.
-func openForTest(t *testing.T) *postgres.Store { return openURL(t, newSchema(t)) }
+func openForTest(t *testing.T) *postgres.Store { return openURL(t, pgtest.Schema(t)) }
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openForTest(t) })
@@ -124,7 +73,7 @@ func TestWorkflowConformance(t *testing.T) {
 // Nodes starting at once on a new database each migrate it: the advisory
 // lock lets one apply every migration and the others find them applied.
 func TestConcurrentMigration(t *testing.T) {
-	u := newSchema(t)
+	u := pgtest.Schema(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
@@ -181,7 +130,7 @@ func appliedVersions(t *testing.T, u string) []int {
 
 // A database migrated by a newer velocity is refused, not changed.
 func TestSchemaNewerThanBinary(t *testing.T) {
-	u := newSchema(t)
+	u := pgtest.Schema(t)
 	openURL(t, u).Close()
 	db, err := sql.Open("pgx", u)
 	if err != nil {
