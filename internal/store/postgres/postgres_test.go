@@ -162,3 +162,16 @@ func ExampleRedact() {
 	fmt.Println(postgres.Redact("postgres://ci:hunter2@db:5432/velocity"))
 	// Output: postgres://ci:xxxxx@db:5432/velocity
 }
+
+// Each node opens its own Store, with its own connections, on one
+// database: what they decide through it is decided once across them.
+func TestAcrossOpenings(t *testing.T) {
+	storetest.RunAcrossHandles(t, func(t *testing.T, n int) []storetest.Handle {
+		u := pgtest.Schema(t)
+		var out []storetest.Handle
+		for range n {
+			out = append(out, openURL(t, u))
+		}
+		return out
+	})
+}
