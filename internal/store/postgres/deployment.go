@@ -3,13 +3,12 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/store/column"
 )
 
 var _ store.Deployments = (*Store)(nil)
@@ -27,47 +26,15 @@ func scanDeployment(row scanner) (store.Deployment, error) {
 	d.Status = store.DeploymentStatus(status)
 	d.Created, d.Updated = fromNanos(created), fromNanos(updated)
 	var err error
-	if d.Files, err = decodeFiles(files); err != nil {
+	if d.Files, err = column.DecodeFiles(files); err != nil {
 		return d, fmt.Errorf("deployment %d: files: %w", d.ID, err)
 	}
 	return d, nil
 }
 
-// filesVersion is the format of the deployments.files column, the same
-// JSON as the SQLite store's.
-const filesVersion = 1
-
-type storedFiles struct {
-	Version int            `json:"version"`
-	Files   []store.Output `json:"files"`
-}
-
-func encodeFiles(files []store.Output) (string, error) {
-	b, err := json.Marshal(storedFiles{Version: filesVersion, Files: files})
-	return string(b), err
-}
-
-func decodeFiles(text string) ([]store.Output, error) {
-	if strings.HasPrefix(strings.TrimSpace(text), "[") {
-		var files []store.Output
-		if err := json.Unmarshal([]byte(text), &files); err != nil {
-			return nil, err
-		}
-		return files, nil
-	}
-	var s storedFiles
-	if err := json.Unmarshal([]byte(text), &s); err != nil {
-		return nil, err
-	}
-	if s.Version != filesVersion {
-		return nil, fmt.Errorf("format %d is not %d: upgrade velocity", s.Version, filesVersion)
-	}
-	return s.Files, nil
-}
-
 // CreateDeployment implements store.Deployments.
 func (s *Store) CreateDeployment(ctx context.Context, d store.Deployment) (int64, error) {
-	files, err := encodeFiles(d.Files)
+	files, err := column.EncodeFiles(d.Files)
 	if err != nil {
 		return 0, err
 	}

@@ -22,7 +22,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,6 +36,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/store/column"
 )
 
 //go:embed migrations/*.sql
@@ -279,7 +279,7 @@ func (s *Store) CreateRun(ctx context.Context, r store.Run, actions []store.Acti
 			`INSERT INTO runs (project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished, selection, trigger, commit_time)
 			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
 			r.Project, r.Dir, r.Commit, r.Branch, r.Dirty, string(r.Status), r.Reason, r.Lock, r.Workspace,
-			nanos(r.Created), nanos(r.Finished), encodeSelection(r.Selection), r.Trigger, nanos(r.CommitTime)).Scan(&id)
+			nanos(r.Created), nanos(r.Finished), column.EncodeSelection(r.Selection), r.Trigger, nanos(r.CommitTime)).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -395,38 +395,6 @@ func (s *Store) SetActions(ctx context.Context, runID int64, keys []store.Key, s
 
 const runColumns = `id, project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished, selection, trigger, commit_time`
 
-// selectionVersion is the format of the runs.selection column.
-const selectionVersion = 1
-
-// storedSelection is the runs.selection column: JSON with a format
-// version, "" for a run of the whole pipeline.
-type storedSelection struct {
-	Version int `json:"version"`
-	store.Selection
-}
-
-func encodeSelection(s store.Selection) string {
-	if !s.Partial() {
-		return ""
-	}
-	b, _ := json.Marshal(storedSelection{Version: selectionVersion, Selection: s})
-	return string(b)
-}
-
-func decodeSelection(text string) (store.Selection, error) {
-	if text == "" {
-		return store.Selection{}, nil
-	}
-	var s storedSelection
-	if err := json.Unmarshal([]byte(text), &s); err != nil {
-		return store.Selection{}, fmt.Errorf("selection: %w", err)
-	}
-	if s.Version != selectionVersion {
-		return store.Selection{}, fmt.Errorf("selection format %d is not %d: upgrade velocity", s.Version, selectionVersion)
-	}
-	return s.Selection, nil
-}
-
 func scanRun(row scanner) (store.Run, error) {
 	var r store.Run
 	var status, selection string
@@ -434,7 +402,7 @@ func scanRun(row scanner) (store.Run, error) {
 	err := row.Scan(&r.ID, &r.Project, &r.Dir, &r.Commit, &r.Branch, &r.Dirty, &status, &r.Reason, &r.Lock, &r.Workspace,
 		&created, &finished, &selection, &r.Trigger, &commitTime)
 	if err == nil {
-		r.Selection, err = decodeSelection(selection)
+		r.Selection, err = column.DecodeSelection(selection)
 	}
 	r.Status = store.Status(status)
 	r.Created, r.Finished, r.CommitTime = fromNanos(created), fromNanos(finished), fromNanos(commitTime)
@@ -516,7 +484,7 @@ func (s *Store) Attempts(ctx context.Context, runID int64) ([]store.Attempt, err
 		a.Status, a.Started, a.Finished = store.Status(status), fromNanos(started), fromNanos(finished)
 		return a, nil
 	}, `SELECT stage, action, n, status, exit_code, reason, log, started, finished, cache_key, cached_from
-		 FROM attempts WHERE run_id = $1 ORDER BY started, stage, action, n`, runID)
+		 FROM attempts WHERE run_id = $1 ORDER BY started, stage COLLATE "C", action COLLATE "C", n`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("attempts of run %d: %w", runID, err)
 	}
@@ -594,7 +562,7 @@ func (s *Store) Outputs(ctx context.Context, runID int64) ([]store.Output, error
 		return o, err
 	}, `SELECT o.stage, o.action, o.path, o.mode, o.size, o.digest, o.link FROM outputs o
 		 JOIN actions a ON a.run_id = o.run_id AND a.stage = o.stage AND a.name = o.action
-		 WHERE o.run_id = $1 ORDER BY a.seq, o.path`, runID)
+		 WHERE o.run_id = $1 ORDER BY a.seq, o.path COLLATE "C"`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("outputs of run %d: %w", runID, err)
 	}

@@ -59,7 +59,7 @@ func (s *Store) Project(ctx context.Context, name string) (store.Project, error)
 
 // Projects implements store.Projects.
 func (s *Store) Projects(ctx context.Context) ([]store.Project, error) {
-	out, err := queryAll(ctx, s.db, scanProject, `SELECT `+projectColumns+` FROM projects ORDER BY name`)
+	out, err := queryAll(ctx, s.db, scanProject, `SELECT `+projectColumns+` FROM projects ORDER BY name COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("projects: %w", err)
 	}

@@ -45,7 +45,7 @@ func (s *Store) StateMachine(ctx context.Context, arn string) (store.StateMachin
 
 // StateMachines implements store.StateMachines.
 func (s *Store) StateMachines(ctx context.Context) ([]store.StateMachine, error) {
-	return s.stateMachines(ctx, `ORDER BY name, arn`)
+	return s.stateMachines(ctx, `ORDER BY name COLLATE "C", arn COLLATE "C"`)
 }
 
 // DeleteStateMachine implements store.StateMachines.

@@ -49,7 +49,7 @@ func (s *Store) Token(ctx context.Context, name string) (store.Token, error) {
 
 // Tokens implements store.Tokens.
 func (s *Store) Tokens(ctx context.Context) ([]store.Token, error) {
-	out, err := queryAll(ctx, s.db, scanAPIToken, `SELECT name, role, hash, created, last_used, revoked FROM tokens ORDER BY name`)
+	out, err := queryAll(ctx, s.db, scanAPIToken, `SELECT name, role, hash, created, last_used, revoked FROM tokens ORDER BY name COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}

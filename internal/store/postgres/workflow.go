@@ -410,7 +410,7 @@ func (s *Store) TaskToken(ctx context.Context, token string) (store.TaskToken, e
 // TaskTokens implements store.Workflows.
 func (s *Store) TaskTokens(ctx context.Context, executionID int64) ([]store.TaskToken, error) {
 	out, err := queryAll(ctx, s.db, scanToken,
-		`SELECT `+tokenColumns+` FROM workflow_task_tokens WHERE execution_id = $1 ORDER BY created, token`, executionID)
+		`SELECT `+tokenColumns+` FROM workflow_task_tokens WHERE execution_id = $1 ORDER BY created, token COLLATE "C"`, executionID)
 	if err != nil {
 		return nil, fmt.Errorf("task tokens of execution %d: %w", executionID, err)
 	}
