@@ -31,42 +31,52 @@ func openURL(t *testing.T, u string) *postgres.Store {
 func openForTest(t *testing.T) *postgres.Store { return openURL(t, pgtest.Schema(t)) }
 
 func TestConformance(t *testing.T) {
+	pgtest.ServerURL(t) // skips or fails once, not in every subtest
 	storetest.Run(t, func(t *testing.T) store.Store { return openForTest(t) })
 }
 
 func TestLeasesConformance(t *testing.T) {
+	pgtest.ServerURL(t) // skips or fails once, not in every subtest
 	storetest.RunLeases(t, func(t *testing.T) store.Leases { return openForTest(t) })
 }
 
 func TestDeliveriesConformance(t *testing.T) {
+	pgtest.ServerURL(t) // skips or fails once, not in every subtest
 	storetest.RunDeliveries(t, func(t *testing.T) store.Deliveries { return openForTest(t) })
 }
 
 func TestDeploymentsConformance(t *testing.T) {
+	pgtest.ServerURL(t) // skips or fails once, not in every subtest
 	storetest.RunDeployments(t, func(t *testing.T) store.Deployments { return openForTest(t) })
 }
 
 func TestProjectsConformance(t *testing.T) {
+	pgtest.ServerURL(t) // skips or fails once, not in every subtest
 	storetest.RunProjects(t, func(t *testing.T) store.Projects { return openForTest(t) })
 }
 
 func TestRequestsConformance(t *testing.T) {
+	pgtest.ServerURL(t) // skips or fails once, not in every subtest
 	storetest.RunRequests(t, func(t *testing.T) store.Requests { return openForTest(t) })
 }
 
 func TestScheduleFiresConformance(t *testing.T) {
+	pgtest.ServerURL(t) // skips or fails once, not in every subtest
 	storetest.RunScheduleFires(t, func(t *testing.T) store.ScheduleFires { return openForTest(t) })
 }
 
 func TestStateMachinesConformance(t *testing.T) {
+	pgtest.ServerURL(t) // skips or fails once, not in every subtest
 	storetest.RunStateMachines(t, func(t *testing.T) store.StateMachines { return openForTest(t) })
 }
 
 func TestTokensConformance(t *testing.T) {
+	pgtest.ServerURL(t) // skips or fails once, not in every subtest
 	storetest.RunTokens(t, func(t *testing.T) store.Tokens { return openForTest(t) })
 }
 
 func TestWorkflowConformance(t *testing.T) {
+	pgtest.ServerURL(t) // skips or fails once, not in every subtest
 	storetest.RunWorkflows(t, func(t *testing.T) store.Workflows { return openForTest(t) })
 }
 
@@ -166,6 +176,7 @@ func ExampleRedact() {
 // Each node opens its own Store, with its own connections, on one
 // database: what they decide through it is decided once across them.
 func TestAcrossOpenings(t *testing.T) {
+	pgtest.ServerURL(t) // skips or fails once, not in every subtest
 	storetest.RunAcrossHandles(t, func(t *testing.T, n int) []storetest.Handle {
 		u := pgtest.Schema(t)
 		var out []storetest.Handle
