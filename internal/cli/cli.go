@@ -65,6 +65,7 @@ type app struct {
 	environ func() []string
 	dir     string // -C
 	dataDir string // --data-dir
+	store   string // serve --store
 	log     *slog.Logger
 	// started is set once a command's arguments were accepted; errors
 	// before that are usage errors.

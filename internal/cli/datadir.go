@@ -43,7 +43,17 @@ func (a *app) openHome(ctx context.Context) (*home.Home, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.open(ctx, home.Config{Dir: dir, Getenv: a.getenv, Environ: a.environ, Version: Version, Log: a.log, Stderr: a.stderr})
+	return a.open(ctx, home.Config{Dir: dir, Store: a.storeURL(), Getenv: a.getenv, Environ: a.environ, Version: Version, Log: a.log, Stderr: a.stderr})
+}
+
+// storeURL is where the journal is kept: serve --store, then
+// $VELOCITY_STORE (so that every command of a node reads the journal its
+// server writes), else "" for the data directory's SQLite file.
+func (a *app) storeURL() string {
+	if a.store != "" {
+		return a.store
+	}
+	return a.getenv("VELOCITY_STORE")
 }
 
 // withHome wraps a command that works on the data directory: it opens it

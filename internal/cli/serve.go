@@ -58,6 +58,7 @@ in flight finish, then the instances stop.`,
 	f.StringVar(&o.listen.Addr, "listen", "", "serve the API on `ADDR` too (e.g. :8443, 127.0.0.1:0), every request with an API token")
 	f.StringVar(&o.listen.TLSCert, "listen-tls-cert", "", "serve the --listen API with TLS: certificate chain `FILE` (PEM; needs --listen-tls-key)")
 	f.StringVar(&o.listen.TLSKey, "listen-tls-key", "", "private key `FILE` of --listen-tls-cert (PEM)")
+	f.StringVar(&a.store, "store", "", "keep the journal in the PostgreSQL database at `URL` (postgres://USER@HOST/DB) instead of the data directory's SQLite file (default $VELOCITY_STORE)")
 	f.StringVar(&o.portRange, "port-range", "", "take the ports of deployed instances from `LOW-HIGH` only, e.g. 41000-41099, unless the deploying project sets its own (port_range, run --port-range)")
 	return cmd
 }

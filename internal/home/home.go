@@ -2,6 +2,7 @@
 // services built on it. It is the one package that names the concrete
 // parts (the SQLite journal, the local executor, the blob store, lock
 // files); the command line and the server get services from it.
+// journal.go picks the store: SQLite in the data directory, or PostgreSQL.
 package home
 
 import (
@@ -16,7 +17,6 @@ import (
 	"github.com/velocity-ci/velocity/internal/alerts"
 	"github.com/velocity-ci/velocity/internal/imagebuild"
 	"github.com/velocity-ci/velocity/internal/store"
-	"github.com/velocity-ci/velocity/internal/store/sqlite"
 	"github.com/velocity-ci/velocity/internal/telemetry"
 	"github.com/velocity-ci/velocity/internal/tracing"
 )
@@ -26,6 +26,10 @@ import (
 type Config struct {
 	// Dir is the data directory, absolute; it is created when missing.
 	Dir string
+	// Store is the URL of a PostgreSQL database (postgres://…) to keep
+	// the journal in instead of the data directory's SQLite file; ""
+	// for the file. Logs, blobs and workspaces stay in Dir either way.
+	Store string
 	// Getenv reads the process environment (VELOCITY_SECRET_KEY).
 	Getenv func(string) string
 	// Environ is the environment actions and services start from.
@@ -94,7 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Home, error) {
 	if err := makePrivate(cfg.Dir, cfg.Log); err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.Dir, "velocity.db"))
+	st, err := openJournal(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

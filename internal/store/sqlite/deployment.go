@@ -3,13 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/store/column"
 )
 
 var _ store.Deployments = (*Store)(nil)
@@ -29,49 +28,15 @@ func scanDeployment(row interface{ Scan(...any) error }) (store.Deployment, erro
 	d.Rollback = rollback != 0
 	d.Created, d.Updated = fromNanos(created), fromNanos(updated)
 	var err error
-	if d.Files, err = decodeFiles(files); err != nil {
+	if d.Files, err = column.DecodeFiles(files); err != nil {
 		return d, fmt.Errorf("deployment %d: files: %w", d.ID, err)
 	}
 	return d, nil
 }
 
-// filesVersion is the format of the deployments.files column.
-const filesVersion = 1
-
-// storedFiles is the deployments.files column: JSON with a format
-// version. Format 0, written before the version existed, is the bare
-// array of files.
-type storedFiles struct {
-	Version int            `json:"version"`
-	Files   []store.Output `json:"files"`
-}
-
-func encodeFiles(files []store.Output) (string, error) {
-	b, err := json.Marshal(storedFiles{Version: filesVersion, Files: files})
-	return string(b), err
-}
-
-func decodeFiles(text string) ([]store.Output, error) {
-	if strings.HasPrefix(strings.TrimSpace(text), "[") {
-		var files []store.Output
-		if err := json.Unmarshal([]byte(text), &files); err != nil {
-			return nil, err
-		}
-		return files, nil
-	}
-	var s storedFiles
-	if err := json.Unmarshal([]byte(text), &s); err != nil {
-		return nil, err
-	}
-	if s.Version != filesVersion {
-		return nil, fmt.Errorf("format %d is not %d: upgrade velocity", s.Version, filesVersion)
-	}
-	return s.Files, nil
-}
-
 // CreateDeployment implements store.Deployments.
 func (s *Store) CreateDeployment(ctx context.Context, d store.Deployment) (int64, error) {
-	files, err := encodeFiles(d.Files)
+	files, err := column.EncodeFiles(d.Files)
 	if err != nil {
 		return 0, err
 	}

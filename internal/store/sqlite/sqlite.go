@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/lockfile"
 	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/store/column"
 )
 
 //go:embed migrations/*.sql
@@ -234,7 +234,7 @@ func (s *Store) CreateRun(ctx context.Context, r store.Run, actions []store.Acti
 			`INSERT INTO runs (project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished, selection, trigger, commit_time)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Project, r.Dir, r.Commit, r.Branch, boolInt(r.Dirty), string(r.Status), r.Reason, r.Lock, r.Workspace,
-			nanos(r.Created), nanos(r.Finished), encodeSelection(r.Selection), r.Trigger, nanos(r.CommitTime))
+			nanos(r.Created), nanos(r.Finished), column.EncodeSelection(r.Selection), r.Trigger, nanos(r.CommitTime))
 		if err != nil {
 			return err
 		}
@@ -347,38 +347,6 @@ func (s *Store) SetActions(ctx context.Context, runID int64, keys []store.Key, s
 
 const runColumns = `id, project, dir, commit_sha, branch, dirty, status, reason, lock, workspace, created, finished, selection, trigger, commit_time`
 
-// selectionVersion is the format of the runs.selection column.
-const selectionVersion = 1
-
-// storedSelection is the runs.selection column: JSON with a format
-// version, "" for a run of the whole pipeline.
-type storedSelection struct {
-	Version int `json:"version"`
-	store.Selection
-}
-
-func encodeSelection(s store.Selection) string {
-	if !s.Partial() {
-		return ""
-	}
-	b, _ := json.Marshal(storedSelection{Version: selectionVersion, Selection: s})
-	return string(b)
-}
-
-func decodeSelection(text string) (store.Selection, error) {
-	if text == "" {
-		return store.Selection{}, nil
-	}
-	var s storedSelection
-	if err := json.Unmarshal([]byte(text), &s); err != nil {
-		return store.Selection{}, fmt.Errorf("selection: %w", err)
-	}
-	if s.Version != selectionVersion {
-		return store.Selection{}, fmt.Errorf("selection format %d is not %d: upgrade velocity", s.Version, selectionVersion)
-	}
-	return s.Selection, nil
-}
-
 func scanRun(row interface{ Scan(...any) error }) (store.Run, error) {
 	var r store.Run
 	var dirty int
@@ -386,7 +354,7 @@ func scanRun(row interface{ Scan(...any) error }) (store.Run, error) {
 	var created, finished, commitTime int64
 	err := row.Scan(&r.ID, &r.Project, &r.Dir, &r.Commit, &r.Branch, &dirty, &status, &r.Reason, &r.Lock, &r.Workspace, &created, &finished, &selection, &r.Trigger, &commitTime)
 	if err == nil {
-		r.Selection, err = decodeSelection(selection)
+		r.Selection, err = column.DecodeSelection(selection)
 	}
 	r.Dirty = dirty != 0
 	r.Status = store.Status(status)

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +18,48 @@ func RunDeployments(t *testing.T, open func(t *testing.T) store.Deployments) {
 	t.Run("InterruptDeploying", func(t *testing.T) { testInterruptDeploying(t, open(t)) })
 	t.Run("DeploymentNotFound", func(t *testing.T) { testDeploymentNotFound(t, open(t)) })
 	t.Run("EnvironmentDeployments", func(t *testing.T) { testEnvironmentDeployments(t, open(t)) })
+	t.Run("ConcurrentSetLiveOneLive", func(t *testing.T) { testConcurrentSetLive(t, open(t)) })
+}
+
+// testConcurrentSetLive: deployments of one service going live at once,
+// as two nodes' deploys may, leave exactly one live and every other
+// replaced, with no error for any of them.
+func testConcurrentSetLive(t *testing.T, s store.Deployments) {
+	var ids []int64
+	for i := range 8 {
+		ids = append(ids, create(t, s, deployment("production", "web", fmt.Sprint("r", i), int64(i+1))))
+	}
+	other := create(t, s, deployment("production", "worker", "w1", 9))
+	if err := s.SetLive(ctx, other, store.Superseded, time.Unix(100, 0)); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() {
+			if err := s.SetLive(ctx, id, store.Superseded, time.Unix(200, 0)); err != nil {
+				t.Errorf("deployment %d live: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	live, err := s.LiveDeployments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var web []int64
+	for _, d := range live {
+		if d.Service == "web" {
+			web = append(web, d.ID)
+		}
+	}
+	if len(live) != 2 || len(web) != 1 {
+		t.Fatalf("live after racing deploys: %+v, want one web and the worker", live)
+	}
+	for _, id := range ids {
+		if d, _ := s.Deployment(ctx, id); id != web[0] && d.Status != store.Superseded {
+			t.Errorf("deployment %d is %s, want superseded", id, d.Status)
+		}
+	}
 }
 
 func testEnvironmentDeployments(t *testing.T, s store.Deployments) {

@@ -19,6 +19,7 @@ func RunWorkflows(t *testing.T, open func(t *testing.T) store.Workflows) {
 	t.Run("GroupCommittedAppends", func(t *testing.T) { testGroupCommit(t, open(t)) })
 	t.Run("StopAndRedrive", func(t *testing.T) { testStopAndRedrive(t, open(t)) })
 	t.Run("TreeLimits", func(t *testing.T) { testTreeLimits(t, open(t)) })
+	t.Run("ConcurrentChildrenWithinLimit", func(t *testing.T) { testConcurrentChildren(t, open(t)) })
 	t.Run("StopTree", func(t *testing.T) { testStopTree(t, open(t)) })
 	t.Run("TaskTokens", func(t *testing.T) { testTaskTokens(t, open(t)) })
 	t.Run("ExecutionListing", func(t *testing.T) { testExecutionListing(t, open(t)) })
@@ -405,6 +406,39 @@ func testTreeLimits(t *testing.T, s store.Workflows) {
 	createExecution(t, s, execution("other", "", 0))
 	if _, err := s.CreateChild(ctx, child("o1", "other"), limits); err != nil {
 		t.Errorf("first child of another tree: %v", err)
+	}
+}
+
+// Children started at once, as a Map's iterations on several nodes may
+// start them, cannot together pass the tree's MaxExecutions.
+func testConcurrentChildren(t *testing.T, s store.Workflows) {
+	limits := store.TreeLimits{MaxExecutions: 5}
+	createExecution(t, s, execution("root", "", 0))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	made, refused := 0, 0
+	for i := range 12 {
+		wg.Go(func() {
+			_, err := s.CreateChild(ctx, child(fmt.Sprint("c", i), "root"), limits)
+			var le *store.TreeLimitError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				made++
+			case errors.As(err, &le) && le.Limit == "MaxExecutions":
+				refused++
+			default:
+				t.Errorf("child c%d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if made != 4 || refused != 8 {
+		t.Errorf("12 children at once in a tree of at most 5: %d made, %d refused; want 4 and 8", made, refused)
+	}
+	if got, _ := s.Executions(ctx, store.ExecutionFilter{Parent: execution("root", "", 0).ARN}); len(got) != 4 {
+		t.Errorf("children recorded: %v, want 4", names(got))
 	}
 }
 
