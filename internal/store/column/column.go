@@ -82,3 +82,26 @@ func DecodeFiles(text string) ([]store.Output, error) {
 	}
 	return s.Files, nil
 }
+
+// EncodeList returns the column of a list of strings: a JSON array, "[]"
+// for none.
+func EncodeList(items []string) string {
+	if items == nil {
+		items = []string{}
+	}
+	b, _ := json.Marshal(items)
+	return string(b)
+}
+
+// DecodeList reads a column written by EncodeList; an empty array gives
+// nil.
+func DecodeList(text string) ([]string, error) {
+	var items []string
+	if err := json.Unmarshal([]byte(text), &items); err != nil {
+		return nil, fmt.Errorf("list column: %w", err)
+	}
+	if len(items) == 0 {
+		return nil, nil
+	}
+	return items, nil
+}

@@ -2,25 +2,17 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/velocity-ci/velocity/internal/store"
+	"github.com/velocity-ci/velocity/internal/store/column"
 )
 
 // SetImage implements store.Store.
 func (s *Store) SetImage(ctx context.Context, runID int64, img store.Image) error {
-	tags, err := json.Marshal(nonNil(img.Tags))
-	if err != nil {
-		return err
-	}
-	pushed, err := json.Marshal(nonNil(img.Pushed))
-	if err != nil {
-		return err
-	}
-	_, err = s.db.ExecContext(ctx,
+	_, err := s.db.ExecContext(ctx,
 		`INSERT OR REPLACE INTO images (run_id, stage, action, id, tags, pushed) VALUES (?, ?, ?, ?, ?, ?)`,
-		runID, img.Stage, img.Action, img.ID, string(tags), string(pushed))
+		runID, img.Stage, img.Action, img.ID, column.EncodeList(img.Tags), column.EncodeList(img.Pushed))
 	if err != nil {
 		return fmt.Errorf("record image of %s/%s: %w", img.Stage, img.Action, err)
 	}
@@ -44,24 +36,14 @@ func (s *Store) Images(ctx context.Context, runID int64) ([]store.Image, error) 
 		if err := rows.Scan(&img.Stage, &img.Action, &img.ID, &tags, &pushed); err != nil {
 			return nil, fmt.Errorf("images of run %d: %w", runID, err)
 		}
-		if err := json.Unmarshal([]byte(tags), &img.Tags); err != nil {
+		var err error
+		if img.Tags, err = column.DecodeList(tags); err != nil {
 			return nil, fmt.Errorf("images of run %d: tags of %s/%s: %w", runID, img.Stage, img.Action, err)
 		}
-		if err := json.Unmarshal([]byte(pushed), &img.Pushed); err != nil {
+		if img.Pushed, err = column.DecodeList(pushed); err != nil {
 			return nil, fmt.Errorf("images of run %d: pushed of %s/%s: %w", runID, img.Stage, img.Action, err)
-		}
-		if len(img.Pushed) == 0 {
-			img.Pushed = nil
 		}
 		out = append(out, img)
 	}
 	return out, rows.Err()
-}
-
-// nonNil keeps a nil list a JSON array.
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
