@@ -122,13 +122,14 @@ func (d *decoder) service(v ast.Node, path string) (Service, serviceSource) {
 	src := serviceSource{path: path}
 	var secrets []Pos
 	var startPeriodAt, deadlineAt Pos
-	d.mapping(v, path, fields{
+	keys, ok := d.mappingKeys(v, path, fields{
 		"from": func(v ast.Node) {
 			if s.From = d.run(v, join(path, "from")); strings.TrimSpace(s.From) != "" {
 				src.from = posOf(v)
 			}
 		},
-		"run": func(v ast.Node) { s.Run = d.run(v, join(path, "run")) },
+		"run":   func(v ast.Node) { s.Run = d.run(v, join(path, "run")) },
+		"image": func(v ast.Node) { s.Image = d.image(v, join(path, "image")) },
 		"env": func(v ast.Node) {
 			s.Env = d.env(v, join(path, "env"))
 			d.serviceEnv(v, join(path, "env"))
@@ -148,7 +149,23 @@ func (d *decoder) service(v ast.Node, path string) (Service, serviceSource) {
 		},
 		"memory": func(v ast.Node) { s.Memory = d.memory(v, join(path, "memory")) },
 		"cpu":    func(v ast.Node) { s.CPU = d.cpu(v, join(path, "cpu")) },
-	}, "from", "run")
+	}, []string{"from", "run"})
+	if ok {
+		// A service runs either an action's release files or an image.
+		_, from := keys["from"]
+		_, image := keys["image"]
+		switch {
+		case from && image:
+			d.c.add(keys["image"], path, "from and image cannot both be set: a service runs either the release an action built (from: and run:) or a container image (image:)")
+			src.from = Pos{}
+		case !image:
+			for _, k := range []string{"from", "run"} {
+				if _, set := keys[k]; !set {
+					d.c.add(posOf(v), path, "missing required key %q", k)
+				}
+			}
+		}
+	}
 	if startPeriodAt != (Pos{}) && s.Health.StartPeriod >= s.Deadline {
 		// Failures do not count in the start period, so a deploy whose
 		// deadline comes first fails before its health check could.
@@ -165,6 +182,23 @@ func (d *decoder) service(v ast.Node, path string) (Service, serviceSource) {
 		}
 	}
 	return s, src
+}
+
+// image reads an image reference such as registry.example.com/web:1.2 or
+// web@sha256:...; only its shape is checked, the engine resolves it.
+func (d *decoder) image(v ast.Node, path string) string {
+	s, ok := d.str(v, path)
+	if !ok {
+		return ""
+	}
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		d.c.add(posOf(v), path, "must not be empty: name an image such as registry.example.com/web:1.2")
+	case strings.ContainsAny(s, " \t\n\"'$"):
+		d.c.add(posOf(v), path, "%q is not an image reference; write NAME[:TAG] or NAME@sha256:DIGEST, such as registry.example.com/web:1.2", s)
+	}
+	return s
 }
 
 // serviceEnv reports env keys of a service that Velocity sets itself.
