@@ -6,6 +6,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,8 +93,15 @@ type Request struct {
 	Environment spec.Environment
 	// Release names the release (unique per deploy), e.g. "r12".
 	Release string
-	// Files are the outputs of the service's from action.
+	// Files are the outputs of the service's from action; none for a
+	// service with an image.
 	Files []artifact.File
+	// ImageID pins the image of a service with one (Service.Image) to
+	// what its reference named when the deploy began ("sha256:..."), so
+	// that every instance, restart and rollback of the release runs the
+	// same image even when the tag moves; empty runs Service.Image as
+	// it is.
+	ImageID string
 	// Env is the instances' environment (secrets resolved); PORT is added.
 	Env []string
 	// Log receives progress lines.
@@ -392,7 +400,7 @@ func (d *Deployer) startOnce(ctx context.Context, r *release, req Request) (*ins
 	env := append(append([]string(nil), req.Env...), envList(svc.Env)...)
 	proc, err := d.Runtime.Start(ctx, runtime.Spec{
 		Service: svc.Name, Environment: req.Environment.Name, Release: r.id,
-		Dir: r.dir, Command: svc.Run, Env: env, LogDir: filepath.Join(r.dir, ".logs"),
+		Dir: r.dir, Command: svc.Run, Image: cmp.Or(req.ImageID, svc.Image), Env: env, LogDir: filepath.Join(r.dir, ".logs"),
 		Memory: svc.Memory, CPU: svc.CPU, Secrets: secretValues(req), PortRange: req.Ports,
 	})
 	if full, ok := errors.AsType[*netport.FullError](err); ok {

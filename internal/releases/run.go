@@ -168,6 +168,11 @@ func deployTarget(p *spec.Pipeline, d engine.Deploy) (spec.Service, spec.Environ
 	if svc == nil || env == nil {
 		return spec.Service{}, spec.Environment{}, nil, fmt.Errorf("service %q or environment %q is not defined", d.Service, d.Environment)
 	}
+	if svc.Image != "" {
+		// The image is the release. A from: naming a build action would
+		// set svc.Image here to the image that action built in this run.
+		return *svc, *env, nil, nil
+	}
 	stage, action, ok := strings.Cut(svc.From, "/")
 	if !ok {
 		stage, action = "", svc.From

@@ -33,9 +33,19 @@ type Service struct {
 	Name string
 	// Meter, when set, is told how each deploy and rollback ended.
 	Meter Meter
+	// Images resolves the image of a service with one to its ID when a
+	// release of it is deployed; nil deploys the reference as it is.
+	Images Images
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // by "env/service": one journal+deploy at a time
+}
+
+// Images resolves image references. Deploy calls it, from the deploying
+// goroutine, once per release of a service with an image; the error says
+// why the image cannot be had (no Docker Engine, not pulled).
+type Images interface {
+	ImageID(ctx context.Context, ref string) (string, error)
 }
 
 func (s *Service) log() *slog.Logger {

@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/runtime"
 )
 
@@ -266,14 +267,26 @@ func (i *instance) supervise(r *run) {
 	}
 }
 
-// endRun finishes reading a stopped run's output.
+// endRun finishes reading a stopped run's output and waits for the
+// engine to let go of the published port: it reports the container
+// stopped a moment before its port proxy ends, and until then the port
+// looks taken by another program to whoever checks (deploy does, to tell
+// a port thief from a crash).
 func (i *instance) endRun(r *run) {
+	deadline := time.After(drainWait)
 	select {
 	case <-r.logs:
-	case <-time.After(drainWait):
+	case <-deadline:
 		i.logger.Warn("the engine did not end the output of a stopped container")
 	}
 	r.cancel()
+	for netport.Taken(i.hostPort) {
+		select {
+		case <-deadline:
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // terminate stops the container: SIGTERM, then SIGKILL once the grace

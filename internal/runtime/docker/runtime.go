@@ -237,6 +237,23 @@ func (r *Runtime) create(ctx context.Context, s runtime.Spec, id string, hostPor
 	return res.ID, nil
 }
 
+// ImageID resolves ref to the ID of the image it names now, pulling it
+// when the engine lacks it. Deploys pin a release to it, so that a tag
+// that moves later changes neither its instances nor a rollback to it.
+func (r *Runtime) ImageID(ctx context.Context, ref string) (string, error) {
+	res, err := r.c.ImageInspect(ctx, ref)
+	if cerrdefs.IsNotFound(err) {
+		if perr := r.pull(ctx, ref); perr != nil {
+			return "", fmt.Errorf("image %s is not on this engine and could not be pulled: %w", ref, perr)
+		}
+		res, err = r.c.ImageInspect(ctx, ref)
+	}
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", ref, err)
+	}
+	return res.ID, nil
+}
+
 func (r *Runtime) pull(ctx context.Context, ref string) error {
 	resp, err := r.c.ImagePull(ctx, ref, client.ImagePullOptions{})
 	if err != nil {
