@@ -14,9 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,7 +42,7 @@ func ServerImage(t testing.TB, pkg string) string {
 	if err := GoBuild(pkg, bin); err != nil {
 		t.Fatal(err)
 	}
-	ref, err := Image(context.Background(), c, base, bin)
+	ref, err := Image(context.Background(), c, base, bin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,22 +65,35 @@ func GoBuild(pkg, out string) error {
 }
 
 // Image builds an image FROM base with the binary bin as /server and its
-// command, tagged from the binary's hash, and returns its reference.
-func Image(ctx context.Context, c *client.Client, base, bin string) (string, error) {
+// command, and the files of extra (name to content) beside it in /,
+// tagged from their hash, and returns its reference.
+func Image(ctx context.Context, c *client.Client, base, bin string, extra map[string][]byte) (string, error) {
 	data, err := os.ReadFile(bin)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(append([]byte(base), data...))
-	ref := "velocity-test/server:" + hex.EncodeToString(sum[:6])
-	dockerfile := fmt.Sprintf("FROM %s\nCOPY server /server\nCMD [\"/server\"]\n", base)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct {
+	type file struct {
 		name string
 		mode int64
 		data []byte
-	}{{"Dockerfile", 0o644, []byte(dockerfile)}, {"server", 0o755, data}} {
+	}
+	dockerfile := fmt.Sprintf("FROM %s\nCOPY server /server\n", base)
+	files := []file{{"server", 0o755, data}}
+	for _, name := range slices.Sorted(maps.Keys(extra)) {
+		dockerfile += fmt.Sprintf("COPY %s /%s\n", name, name)
+		files = append(files, file{name, 0o644, extra[name]})
+	}
+	dockerfile += "CMD [\"/server\"]\n"
+	files = append(files, file{"Dockerfile", 0o644, []byte(dockerfile)})
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%s %d %d\n", f.name, f.mode, len(f.data))
+		h.Write(f.data)
+	}
+	ref := "velocity-test/server:" + hex.EncodeToString(h.Sum(nil)[:6])
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
 		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data))}); err != nil {
 			return "", err
 		}
