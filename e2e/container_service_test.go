@@ -21,8 +21,12 @@ import (
 )
 
 // containerProject deploys the image img as service web, greeting with
-// greeting.
-func containerProject(img, greeting string) string {
+// greeting; run, when set, replaces the image's command.
+func containerProject(img, greeting string, run ...string) string {
+	cmd := ""
+	for _, r := range run {
+		cmd = "\n    run: " + r
+	}
 	return `
 stages:
   - name: prod
@@ -30,7 +34,7 @@ stages:
       - { name: deploy, deploy: web, environment: prod }
 services:
   web:
-    image: ` + img + `
+    image: ` + img + cmd + `
     replicas: 2
     env: { GREETING: ` + greeting + ` }
     health: { http: /hello, interval: 200ms }
@@ -162,6 +166,22 @@ func TestServiceImageDeploysContainersWithoutDowntime(t *testing.T) {
 			t.Fatalf("service logs: exit %d, no line of the container:\n%s%s", logs.code, logs.stdout, logs.stderr)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+
+	// A release whose containers crash at start is not deployed: the
+	// deploy fails quoting what the container said, and the old
+	// release keeps serving.
+	crash := containerProject(img, "three", `'echo "fatal: cannot reach the database"; exit 3'`)
+	if err := os.WriteFile(filepath.Join(dir, "velocity.yml"), []byte(crash), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	failed := e.run(dir, "run", "--proxy-addr", "127.0.0.1:0")
+	if failed.code == 0 || !strings.Contains(failed.stdout+failed.stderr, "fatal: cannot reach the database") ||
+		!strings.Contains(failed.stdout+failed.stderr, "exited with code 3") {
+		t.Errorf("deploy of a crashing image: exit %d, want a failure quoting the container:\n%s%s", failed.code, failed.stdout, failed.stderr)
+	}
+	if code, body := get(t, addr, host, "/hello"); code != 200 || body != "hello two" {
+		t.Errorf("after the failed deploy: %d %q, want the old release", code, body)
 	}
 
 	first.Process.Signal(syscall.SIGINT)

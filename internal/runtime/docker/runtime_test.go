@@ -133,3 +133,40 @@ func TestLeftoversAreRemoved(t *testing.T) {
 		t.Errorf("the container of a live Velocity was removed: %v", err)
 	}
 }
+
+// Each run of a restarted container adds its own output to the log, once:
+// the engine's log spans the runs, Velocity's must not repeat them.
+func TestRestartsLogEachRunOnce(t *testing.T) {
+	r := newRuntime(t)
+	in := start(t, r, runtime.Spec{Image: dockertest.Busybox(t),
+		Restart: runtime.RestartPolicy{Backoff: 50 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+		Command: `echo started; sleep 0.2; exit 3`})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if n, last := in.Exits(); n >= 3 {
+			if last != "exited with code 3" {
+				t.Errorf("last exit %q", last)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 3 exits: %d\n%s", in.Restarts(), strings.Join(in.LastLines(50), "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := in.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lines := in.LastLines(200)
+	started := 0
+	for _, l := range lines {
+		if l == "started" {
+			started++
+		}
+	}
+	if runs := in.Restarts() + 1; started != runs {
+		t.Errorf("%d runs logged %d started lines:\n%s", runs, started, strings.Join(lines, "\n"))
+	}
+}
