@@ -398,11 +398,17 @@ func (d *Deployer) start(ctx context.Context, r *release, req Request) (*instanc
 func (d *Deployer) startOnce(ctx context.Context, r *release, req Request) (*instance, error) {
 	svc := req.Service
 	env := append(append([]string(nil), req.Env...), envList(svc.Env)...)
-	proc, err := d.Runtime.Start(ctx, runtime.Spec{
+	rs := runtime.Spec{
 		Service: svc.Name, Environment: req.Environment.Name, Release: r.id,
-		Dir: r.dir, Command: svc.Run, Image: cmp.Or(req.ImageID, svc.Image), Env: env, LogDir: filepath.Join(r.dir, ".logs"),
+		Dir: r.dir, Command: svc.Run, Env: env, LogDir: filepath.Join(r.dir, ".logs"),
 		Memory: svc.Memory, CPU: svc.CPU, Secrets: secretValues(req), PortRange: req.Ports,
-	})
+	}
+	if svc.Image != "" {
+		// The port inside the container; a host process's is picked,
+		// as two instances of a release cannot share one.
+		rs.Image, rs.Port = cmp.Or(req.ImageID, svc.Image), svc.Port
+	}
+	proc, err := d.Runtime.Start(ctx, rs)
 	if full, ok := errors.AsType[*netport.FullError](err); ok {
 		return nil, fmt.Errorf("instance %d of release %s: %w (a %s deploy of %d replicas takes up to %d ports, the old release's and the new one's side by side)",
 			len(r.instances)+1, r.id, full, strategyName(svc), max(svc.Replicas, 1), portsNeeded(svc))

@@ -23,6 +23,10 @@ type Service struct {
 	// Image is the container image each instance runs (image: REF); then
 	// From is empty and the release is the image.
 	Image string `json:"Image,omitempty"`
+	// Port is the port the program of a service with an image listens on
+	// inside its container, given to it as $PORT; 0 means 8080. A service
+	// run as host processes listens on the port Velocity picks.
+	Port int `json:"Port,omitempty"`
 	// Env and Secrets are given to every instance.
 	Env     map[string]string `json:"Env"`
 	Secrets []string          `json:"Secrets"`

@@ -130,6 +130,11 @@ func (d *decoder) service(v ast.Node, path string) (Service, serviceSource) {
 		},
 		"run":   func(v ast.Node) { s.Run = d.run(v, join(path, "run")) },
 		"image": func(v ast.Node) { s.Image = d.image(v, join(path, "image")) },
+		"port": func(v ast.Node) {
+			if n, ok := d.intIn(v, join(path, "port"), 1, 65535); ok {
+				s.Port = n
+			}
+		},
 		"env": func(v ast.Node) {
 			s.Env = d.env(v, join(path, "env"))
 			d.serviceEnv(v, join(path, "env"))
@@ -154,6 +159,9 @@ func (d *decoder) service(v ast.Node, path string) (Service, serviceSource) {
 		// A service runs either an action's release files or an image.
 		_, from := keys["from"]
 		_, image := keys["image"]
+		if at, port := keys["port"]; port && !image {
+			d.c.add(at, join(path, "port"), "applies to a service with image: (the port its container listens on); a service run from an action's release listens on the $PORT Velocity picks")
+		}
 		switch {
 		case from && image:
 			d.c.add(keys["image"], path, "from and image cannot both be set: a service runs either the release an action built (from: and run:) or a container image (image:)")

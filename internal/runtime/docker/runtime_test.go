@@ -45,12 +45,12 @@ func waitLine(t *testing.T, in runtime.Instance, want string) {
 }
 
 // A Command is run by the image's shell with $PORT the port inside the
-// container, and Addr reaches it.
+// container (Spec.Port, else 8080), and Addr reaches it.
 func TestCommandRunsInTheImageShell(t *testing.T) {
 	r := newRuntime(t)
-	in := start(t, r, runtime.Spec{Image: dockertest.Busybox(t), Env: []string{"WHO=busybox"},
+	in := start(t, r, runtime.Spec{Image: dockertest.Busybox(t), Env: []string{"WHO=busybox"}, Port: 9000,
 		Command: `echo "$WHO on $PORT"; exec httpd -f -p "$PORT" -h /tmp`})
-	waitLine(t, in, "busybox on 8080")
+	waitLine(t, in, "busybox on 9000")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", in.Addr(), time.Second)
