@@ -123,8 +123,9 @@ const (
 var ErrUnsupported = errors.New("not supported by this runtime")
 
 // Runtime starts instances of releases. Implementations: Local (host
-// processes); a container or Kubernetes runtime is another one, and every
-// one passes the conformance suite in runtimetest (docs/contracts.md).
+// processes) and runtime/docker (containers); a Kubernetes runtime would be
+// another one, and every one passes the conformance suite in runtimetest
+// (docs/contracts.md).
 //
 // The contract, for every implementation:
 //
