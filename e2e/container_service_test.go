@@ -68,7 +68,17 @@ func ownContainers(t *testing.T, c *client.Client, home string) []string {
 // containers printed; and nothing of them is left once velocity run ends.
 func TestServiceImageDeploysContainersWithoutDowntime(t *testing.T) {
 	c := dockertest.Client(t)
-	img := containertest.ServerImage(t, "../internal/runtime/runtimetest/testserver")
+	server := containertest.ServerImage(t, "../internal/runtime/runtimetest/testserver")
+	// The project names a tag of the test's own, which the test moves
+	// later on to show that a release keeps the image it was deployed
+	// with.
+	img := "velocity-test/e2e-web:" + strings.ToLower(strings.ReplaceAll(t.Name(), "_", "-"))[:40]
+	if _, err := c.ImageTag(context.Background(), client.ImageTagOptions{Source: server, Target: img}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = c.ImageRemove(context.Background(), img, client.ImageRemoveOptions{})
+	})
 	e := newEnv(t)
 	dir := project(t, map[string]string{"velocity.yml": containerProject(img, "one")})
 	t.Cleanup(func() {
@@ -182,6 +192,18 @@ func TestServiceImageDeploysContainersWithoutDowntime(t *testing.T) {
 	}
 	if code, body := get(t, addr, host, "/hello"); code != 200 || body != "hello two" {
 		t.Errorf("after the failed deploy: %d %q, want the old release", code, body)
+	}
+
+	// The tag moves to another image (one that would not even serve);
+	// a rollback to r1 still runs the image r1 was deployed with.
+	if _, err := c.ImageTag(context.Background(), client.ImageTagOptions{Source: dockertest.Busybox(t), Target: img}); err != nil {
+		t.Fatal(err)
+	}
+	if rb := e.run(dir, "rollback", "prod", "web", "--to", "r1"); rb.code != 0 {
+		t.Errorf("rollback to r1: exit %d\n%s%s", rb.code, rb.stdout, rb.stderr)
+	}
+	if code, body := get(t, addr, host, "/hello"); code != 200 || body != "hello one" {
+		t.Errorf("after the rollback to r1: %d %q", code, body)
 	}
 
 	first.Process.Signal(syscall.SIGINT)
