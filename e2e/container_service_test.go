@@ -218,3 +218,39 @@ func TestServiceImageDeploysContainersWithoutDowntime(t *testing.T) {
 		t.Errorf("containers left after velocity run ended: %q", left)
 	}
 }
+
+// TestContainersOfAKilledRunAreRemovedByTheNext: velocity run killed with
+// SIGKILL cannot stop its containers; the next velocity run of the same
+// data directory removes them before it deploys.
+func TestContainersOfAKilledRunAreRemovedByTheNext(t *testing.T) {
+	c := dockertest.Client(t)
+	img := containertest.ServerImage(t, "../internal/runtime/runtimetest/testserver")
+	e := newEnv(t)
+	dir := project(t, map[string]string{"velocity.yml": containerProject(img, "one")})
+	t.Cleanup(func() {
+		for _, ct := range ownContainers(t, c, e.home) {
+			id, _, _ := strings.Cut(ct, " ")
+			_, _ = c.ContainerRemove(context.Background(), id, client.ContainerRemoveOptions{Force: true})
+		}
+	})
+	first, out := startRun(t, e, dir, "--proxy-addr", "127.0.0.1:0")
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(out.String(), "serving through the proxy"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			first.Process.Kill()
+			t.Fatalf("the run never served:\n%s", out)
+		}
+	}
+	first.Process.Kill()
+	first.Wait()
+	left := ownContainers(t, c, e.home)
+	if len(left) != 2 {
+		t.Fatalf("want the 2 containers the killed run could not stop, got %q", left)
+	}
+	r := e.run(dir, "run", "--no-serve", "--proxy-addr", "127.0.0.1:0")
+	if r.code != 0 {
+		t.Fatalf("the next run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if after := ownContainers(t, c, e.home); len(after) > 0 {
+		t.Errorf("containers left after the next run: %q (the killed run's were %q)", after, left)
+	}
+}
