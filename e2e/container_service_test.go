@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -226,14 +227,23 @@ func TestContainersOfAKilledRunAreRemovedByTheNext(t *testing.T) {
 	c := dockertest.Client(t)
 	img := containertest.ServerImage(t, "../internal/runtime/runtimetest/testserver")
 	e := newEnv(t)
-	dir := project(t, map[string]string{"velocity.yml": containerProject(img, "one")})
+	// The containers print what they got of the host's environment: only
+	// what env_passthrough names, not the host's own LANG, PATH or HOME.
+	yml := "env_passthrough: [PASSED_ON]\n" + containerProject(img, "one", `'echo "lang=[$LANG] passed=[$PASSED_ON]"; exec /server'`)
+	dir := project(t, map[string]string{"velocity.yml": yml})
 	t.Cleanup(func() {
 		for _, ct := range ownContainers(t, c, e.home) {
 			id, _, _ := strings.Cut(ct, " ")
 			_, _ = c.ContainerRemove(context.Background(), id, client.ContainerRemoveOptions{Force: true})
 		}
 	})
-	first, out := startRun(t, e, dir, "--proxy-addr", "127.0.0.1:0")
+	first := e.command(dir, "run", "--proxy-addr", "127.0.0.1:0")
+	first.Env = append(first.Env, "LANG=C.host-only", "PASSED_ON=yes")
+	out := &strings.Builder{}
+	first.Stdout, first.Stderr = out, out
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
 	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(out.String(), "serving through the proxy"); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			first.Process.Kill()
@@ -245,6 +255,16 @@ func TestContainersOfAKilledRunAreRemovedByTheNext(t *testing.T) {
 	left := ownContainers(t, c, e.home)
 	if len(left) != 2 {
 		t.Fatalf("want the 2 containers the killed run could not stop, got %q", left)
+	}
+	var logs strings.Builder
+	_ = filepath.WalkDir(e.home, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".log") && strings.Contains(p, filepath.Join("web", "r1", ".logs")) {
+			logs.WriteString(readFile(t, p))
+		}
+		return nil
+	})
+	if strings.Count(logs.String(), "lang=[] passed=[yes]") != 2 {
+		t.Errorf("want both containers to get PASSED_ON and not the host's LANG; their logs:\n%s", logs.String())
 	}
 	r := e.run(dir, "run", "--no-serve", "--proxy-addr", "127.0.0.1:0")
 	if r.code != 0 {

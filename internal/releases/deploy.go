@@ -205,7 +205,7 @@ func (s *Service) request(def Definition, d store.Deployment, log io.Writer) (de
 	}
 	var env []string
 	if s.Env != nil {
-		env = s.Env(def.EnvPassthrough)
+		env = s.Env(def.EnvPassthrough, def.Service.Image != "")
 	}
 	for _, name := range def.Service.Secrets {
 		if s.Secrets == nil {

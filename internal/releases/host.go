@@ -143,7 +143,12 @@ func (h *Host) start(cfg HostConfig, tlsConfig *tls.Config) error {
 			ProxyURL: h.proxyURL, Logger: log,
 		},
 		Images: h.runtime, Journal: cfg.Journal, Secrets: cfg.Secrets, Logger: log, Version: cfg.Version, Name: cfg.Name, Meter: cfg.Meter,
-		Env: func(passthrough []string) []string { return engine.HostEnv(environ, passthrough) },
+		Env: func(passthrough []string, image bool) []string {
+			if image {
+				return engine.PassEnv(environ, passthrough)
+			}
+			return engine.HostEnv(environ, passthrough)
+		},
 	}
 	return nil
 }

@@ -25,8 +25,10 @@ type Service struct {
 	Journal  store.Deployments
 	Secrets  Secrets
 	// Env returns the instances' base environment for a pipeline's
-	// env_passthrough (the host's own variables, filtered).
-	Env     func(passthrough []string) []string
+	// env_passthrough (the host's own variables, filtered); for
+	// containers (image true) only what env_passthrough names, as the
+	// image has its own PATH, HOME and the rest.
+	Env     func(passthrough []string, image bool) []string
 	Logger  *slog.Logger
 	Version string
 	// Name names the hosting command in Status.
