@@ -75,7 +75,6 @@ func (i *instance) ID() string               { return i.id }
 func (i *instance) Addr() string             { return i.addr }
 func (i *instance) Exited() <-chan struct{}  { return i.exited }
 func (i *instance) LastLines(n int) []string { return i.log.LastLines(n) }
-func (i *instance) ContainerID() string      { return i.cid }
 func (i *instance) Logs(ctx context.Context, tail int) (io.ReadCloser, error) {
 	return i.log.Follow(ctx, tail), nil
 }

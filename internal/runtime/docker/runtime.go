@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -343,9 +342,3 @@ func withVar(env []string, name, value string) []string {
 func shortID(id string) string { return id[:min(len(id), 12)] }
 
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
-
-// discard drains and closes r.
-func discard(r io.ReadCloser) {
-	_, _ = io.Copy(io.Discard, r)
-	r.Close()
-}
