@@ -32,7 +32,6 @@ const drainWait = 5 * time.Second
 // published state or ask it to stop.
 type instance struct {
 	r        *Runtime
-	spec     runtime.Spec
 	id       string
 	cid      string // the container's ID, set by Start before supervise
 	hostPort int
@@ -64,9 +63,9 @@ func newInstance(r *Runtime, s runtime.Spec, id string, hostPort int, log *runti
 		grace = runtime.DefaultStopGrace
 	}
 	return &instance{
-		r: r, spec: s, id: id, hostPort: hostPort, addr: loopback(hostPort),
+		r: r, id: id, hostPort: hostPort, addr: loopback(hostPort),
 		grace: grace, backoff: runtime.NewBackoff(s.Restart), log: log, logger: logger,
-		out:   &output{log: log, secrets: s.Secrets, logger: logger},
+		out:   &output{log: log, secrets: s.Secrets},
 		state: runtime.StateStarting, stopReq: make(chan struct{}), killNow: make(chan struct{}), exited: make(chan struct{}),
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -28,7 +27,6 @@ import (
 type output struct {
 	log     *runtime.Log
 	secrets [][]byte
-	logger  *slog.Logger
 
 	mu   sync.Mutex
 	last time.Time // timestamp of the last message copied
