@@ -5,9 +5,15 @@
 // releases of the app. A baseline load without deploys comes first, so the
 // latency under deploys can be compared with it.
 //
+// With -runtime docker the instances are containers (the container runtime,
+// as for a service with image:): the app is built statically into two
+// images, A and B, on top of a busybox image made from the host's
+// busybox-static binary, and deploys alternate the two images. The images
+// and containers are removed at the end.
+//
 // Usage, from anywhere in the module:
 //
-//	go run ./bench/zerodowntime [-duration 30s] [-deploys 20] [-concurrency 32] [-strategy all|rolling|blue-green|canary]
+//	go run ./bench/zerodowntime [-duration 30s] [-deploys 20] [-concurrency 32] [-strategy all|rolling|blue-green|canary] [-runtime local|docker]
 //
 // The goal is 0 failed requests (non-2xx answers or connection errors) out
 // of at least 50,000 per strategy. The command exits 1 if any request or
@@ -48,6 +54,7 @@ const (
 var strategies = []string{"rolling", "blue-green", "canary"}
 
 type config struct {
+	runtime     string // "local" or "docker"
 	duration    time.Duration
 	deploys     int
 	concurrency int
@@ -61,7 +68,12 @@ func main() {
 	flag.IntVar(&cfg.deploys, "deploys", 20, "deploys per strategy, spread over the duration")
 	flag.IntVar(&cfg.concurrency, "concurrency", 32, "concurrent HTTP clients")
 	flag.StringVar(&strategy, "strategy", "all", "all, rolling, blue-green or canary")
+	flag.StringVar(&cfg.runtime, "runtime", "local", "local (host processes) or docker (containers)")
 	flag.Parse()
+	if cfg.runtime != "local" && cfg.runtime != "docker" {
+		fmt.Fprintf(os.Stderr, "zerodowntime: unknown runtime %q (local or docker)\n", cfg.runtime)
+		os.Exit(2)
+	}
 	switch {
 	case strategy == "all":
 		cfg.strategies = strategies
@@ -93,6 +105,7 @@ type bench struct {
 	d        *deploy.Deployer
 	proxyURL string
 	releases [2][]artifact.File // A and B
+	images   [2]string          // A and B, with -runtime docker
 	next     int                // release number, unique per deploy
 }
 
@@ -105,7 +118,7 @@ func run(ctx context.Context, cfg config) (failed bool, err error) {
 
 	fmt.Fprintln(os.Stderr, "building the app...")
 	bin := filepath.Join(work, "app")
-	if err := goBuild(ctx, bin); err != nil {
+	if err := goBuild(ctx, bin, cfg.runtime == "docker"); err != nil {
 		return false, fmt.Errorf("build %s: %w", appPackage, err)
 	}
 	blobs, err := artifact.OpenBlobs(filepath.Join(work, "blobs"))
@@ -122,12 +135,21 @@ func run(ctx context.Context, cfg config) (failed bool, err error) {
 	// Warnings only: instance crashes and dial failures are worth seeing,
 	// routine starts and stops are not.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rt, err := runtime.NewLocal(runtime.Config{Logger: logger})
+	var rt closer
+	if cfg.runtime == "docker" {
+		var cleanup func()
+		rt, cleanup, err = b.containers(ctx, logger, bin)
+		if cleanup != nil {
+			defer cleanup()
+		}
+	} else {
+		rt, err = runtime.NewLocal(runtime.Config{Logger: logger})
+	}
 	if err != nil {
 		return false, fmt.Errorf("runtime: %w", err)
 	}
 	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_ = rt.Close(cctx)
 	}()
@@ -165,6 +187,7 @@ func run(ctx context.Context, cfg config) (failed bool, err error) {
 		}
 		results = append(results, r)
 	}
+	fmt.Fprintf(os.Stdout, "\nruntime: %s\n", cfg.runtime)
 	printTable(os.Stdout, cfg, results)
 	for _, r := range results {
 		if r.non2xx > 0 || r.connErrors > 0 || r.deploysFailed > 0 {
@@ -238,10 +261,16 @@ func service(strategy string) spec.Service {
 func (b *bench) deploy(ctx context.Context, svc spec.Service, version int) error {
 	b.next++
 	id := fmt.Sprintf("r%d", b.next)
-	_, err := b.d.Deploy(ctx, deploy.Request{
+	req := deploy.Request{
 		Service: svc, Environment: spec.Environment{Name: envName},
 		Release: id, Files: b.releases[version], Log: io.Discard,
-	})
+	}
+	if b.images[version] != "" {
+		// Inside its container the app must listen on every interface.
+		req.Service.Image, req.Service.Run, req.Files = b.images[version], "", nil
+		req.Env = []string{"APP_HOST=0.0.0.0"}
+	}
+	_, err := b.d.Deploy(ctx, req)
 	if err != nil {
 		return fmt.Errorf("deploy %s of %s: %w", id, svc.Name, err)
 	}
@@ -422,11 +451,17 @@ func ratio(d, base time.Duration) string {
 	return fmt.Sprintf("%.2fx", float64(d)/float64(base))
 }
 
-// goBuild builds the app into bin; ctx ending kills the build.
-func goBuild(ctx context.Context, bin string) error {
+// goBuild builds the app into bin, statically for an image; ctx ending
+// kills the build.
+func goBuild(ctx context.Context, bin string, static bool) error {
+	var env []string
+	if static {
+		env = append(os.Environ(), "CGO_ENABLED=0")
+	}
 	p, err := proc.Start(ctx, proc.Spec{
 		Path:   "go",
 		Args:   []string{"build", "-ldflags=-s -w", "-o", bin, appPackage},
+		Env:    env,
 		Stdout: os.Stderr,
 		Stderr: os.Stderr,
 	})

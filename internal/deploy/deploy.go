@@ -6,6 +6,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,8 +93,15 @@ type Request struct {
 	Environment spec.Environment
 	// Release names the release (unique per deploy), e.g. "r12".
 	Release string
-	// Files are the outputs of the service's from action.
+	// Files are the outputs of the service's from action; none for a
+	// service with an image.
 	Files []artifact.File
+	// ImageID pins the image of a service with one (Service.Image) to
+	// what its reference named when the deploy began ("sha256:..."), so
+	// that every instance, restart and rollback of the release runs the
+	// same image even when the tag moves; empty runs Service.Image as
+	// it is.
+	ImageID string
 	// Env is the instances' environment (secrets resolved); PORT is added.
 	Env []string
 	// Log receives progress lines.
@@ -390,11 +398,17 @@ func (d *Deployer) start(ctx context.Context, r *release, req Request) (*instanc
 func (d *Deployer) startOnce(ctx context.Context, r *release, req Request) (*instance, error) {
 	svc := req.Service
 	env := append(append([]string(nil), req.Env...), envList(svc.Env)...)
-	proc, err := d.Runtime.Start(ctx, runtime.Spec{
+	rs := runtime.Spec{
 		Service: svc.Name, Environment: req.Environment.Name, Release: r.id,
 		Dir: r.dir, Command: svc.Run, Env: env, LogDir: filepath.Join(r.dir, ".logs"),
 		Memory: svc.Memory, CPU: svc.CPU, Secrets: secretValues(req), PortRange: req.Ports,
-	})
+	}
+	if svc.Image != "" {
+		// The port inside the container; a host process's is picked,
+		// as two instances of a release cannot share one.
+		rs.Image, rs.Port = cmp.Or(req.ImageID, svc.Image), svc.Port
+	}
+	proc, err := d.Runtime.Start(ctx, rs)
 	if full, ok := errors.AsType[*netport.FullError](err); ok {
 		return nil, fmt.Errorf("instance %d of release %s: %w (a %s deploy of %d replicas takes up to %d ports, the old release's and the new one's side by side)",
 			len(r.instances)+1, r.id, full, strategyName(svc), max(svc.Replicas, 1), portsNeeded(svc))

@@ -19,11 +19,12 @@ import (
 
 // fingerprintVersion is bumped whenever what fingerprint hashes changes,
 // so that old and new fingerprints never compare equal by accident.
-const fingerprintVersion = 1
+const fingerprintVersion = 2
 
 // fingerprint names everything a release's instances are made of: the
 // files (paths, modes, digests, link targets), the service's settings,
-// the environment's hosts and URL, the port range, and the instances' environment,
+// the environment's hosts and URL, the port range, the image's ID (a tag
+// rebuilt is a new release), and the instances' environment,
 // secrets' values included. Only the hash is kept, in memory, so that a
 // secret's value is compared without being stored. Positions in
 // velocity.yml are left out: moving a service in the file changes
@@ -51,7 +52,8 @@ func fingerprint(req Request) string {
 		Env         []string         `json:"env"`
 		Files       []artifact.File  `json:"files"`
 		Ports       [2]int           `json:"ports"`
-	}{fingerprintVersion, svc, env, vars, files, [2]int{req.Ports.Low, req.Ports.High}})
+		ImageID     string           `json:"image_id,omitempty"`
+	}{fingerprintVersion, svc, env, vars, files, [2]int{req.Ports.Low, req.Ports.High}, req.ImageID})
 	if err != nil {
 		// Only plain data is marshalled; should that ever fail, an
 		// empty fingerprint matches nothing and the deploy goes ahead.

@@ -26,7 +26,13 @@ func HostAllowlist() []string {
 // HostEnv picks from host ("KEY=value" entries, as os.Environ returns)
 // the variables named by the allowlist and by passthrough, sorted by name.
 func HostEnv(host []string, passthrough []string) []string {
-	patterns := append(HostAllowlist(), passthrough...)
+	return PassEnv(host, append(HostAllowlist(), passthrough...))
+}
+
+// PassEnv picks from host the variables named by patterns (names, or
+// prefixes ending in "*"), sorted by name: what a container gets of the
+// host, which has its own PATH, HOME and the rest.
+func PassEnv(host []string, patterns []string) []string {
 	var out []string
 	for _, kv := range host {
 		name, _, ok := strings.Cut(kv, "=")

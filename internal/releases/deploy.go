@@ -20,10 +20,13 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest, log io.Writer) 
 	if err := checkDefinition(req.Definition); err != nil {
 		return DeployResult{}, err
 	}
-	if req.Release == "" || len(req.Files) == 0 {
+	if req.Release == "" || len(req.Files) == 0 && req.Service.Image == "" {
 		return DeployResult{}, fault.Invalidf("a deploy needs a release name and its files")
 	}
 	defer s.lock(req.Environment.Name, req.Service.Name)()
+	if err := s.pinImage(ctx, &req.Definition, log); err != nil {
+		return DeployResult{}, err
+	}
 	if !req.Replace {
 		if err := s.checkOwner(ctx, req.Definition); err != nil {
 			return DeployResult{}, err
@@ -114,10 +117,31 @@ func checkDefinition(def Definition) error {
 	if def.Service.Name == "" || def.Environment.Name == "" {
 		return fault.Invalidf("a deploy needs the service's and the environment's definitions")
 	}
-	if def.Service.Run == "" {
+	if def.Service.Run == "" && def.Service.Image == "" {
 		return fault.Invalidf("service %s has no run: command", def.Service.Name)
 	}
 	return nil
+}
+
+// pinImage resolves the image of a service with one to its ID, which the
+// release then runs and the journal keeps (Definition.ImageID).
+func (s *Service) pinImage(ctx context.Context, def *Definition, log io.Writer) error {
+	if def.Service.Image == "" || def.ImageID != "" || s.Images == nil {
+		return nil
+	}
+	id, err := s.Images.ImageID(ctx, def.Service.Image)
+	if err != nil {
+		return fmt.Errorf("%s/%s: %w", def.Environment.Name, def.Service.Name, err)
+	}
+	def.ImageID = id
+	fmt.Fprintf(log, "velocity: %s/%s: image %s is %s\n", def.Environment.Name, def.Service.Name, def.Service.Image, shortImageID(id))
+	return nil
+}
+
+// shortImageID is an image ID as `docker images` shows it.
+func shortImageID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	return id[:min(len(id), 12)]
 }
 
 // carryOut records d as deploying, deploys it and records the outcome:
@@ -181,7 +205,7 @@ func (s *Service) request(def Definition, d store.Deployment, log io.Writer) (de
 	}
 	var env []string
 	if s.Env != nil {
-		env = s.Env(def.EnvPassthrough)
+		env = s.Env(def.EnvPassthrough, def.Service.Image != "")
 	}
 	for _, name := range def.Service.Secrets {
 		if s.Secrets == nil {
@@ -195,6 +219,6 @@ func (s *Service) request(def Definition, d store.Deployment, log io.Writer) (de
 	}
 	return deploy.Request{
 		Service: def.Service, Environment: def.Environment, Release: d.Release,
-		Files: files, Env: env, Log: log, Ports: def.PortRange.NetRange(),
+		Files: files, Env: env, Log: log, Ports: def.PortRange.NetRange(), ImageID: def.ImageID,
 	}, nil
 }

@@ -61,7 +61,7 @@ type HostConfig struct {
 // most one process hosts a data directory at a time.
 type Host struct {
 	service  *Service
-	runtime  *runtime.Local
+	runtime  *runtimes
 	proxy    *proxy.Proxy
 	lock     *lockfile.Lock
 	proxyURL string
@@ -103,11 +103,17 @@ func (h *Host) start(cfg HostConfig, tlsConfig *tls.Config) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	rt, err := runtime.NewLocal(runtime.Config{Logger: log, Ports: cfg.Picker, PortRange: cfg.PortRange})
+	// One picker for both runtimes, so that a host process and a
+	// container never get the same port.
+	picker := cfg.Picker
+	if picker == nil {
+		picker = &netport.Picker{}
+	}
+	rt, err := runtime.NewLocal(runtime.Config{Logger: log, Ports: picker, PortRange: cfg.PortRange})
 	if err != nil {
 		return err
 	}
-	h.runtime = rt
+	h.runtime = newRuntimes(rt, cfg.DataDir, log, picker, cfg.PortRange)
 	reg := prometheus.NewRegistry()
 	h.metrics = reg
 	h.proxy = proxy.New(proxy.Options{Registry: reg, Logger: log})
@@ -133,11 +139,16 @@ func (h *Host) start(cfg HostConfig, tlsConfig *tls.Config) error {
 	environ := cfg.Environ
 	h.service = &Service{
 		Deployer: &deploy.Deployer{
-			Runtime: rt, Proxy: h.proxy, Blobs: cfg.Blobs, Dir: filepath.Join(cfg.DataDir, "releases"),
+			Runtime: h.runtime, Proxy: h.proxy, Blobs: cfg.Blobs, Dir: filepath.Join(cfg.DataDir, "releases"),
 			ProxyURL: h.proxyURL, Logger: log,
 		},
-		Journal: cfg.Journal, Secrets: cfg.Secrets, Logger: log, Version: cfg.Version, Name: cfg.Name, Meter: cfg.Meter,
-		Env: func(passthrough []string) []string { return engine.HostEnv(environ, passthrough) },
+		Images: h.runtime, Journal: cfg.Journal, Secrets: cfg.Secrets, Logger: log, Version: cfg.Version, Name: cfg.Name, Meter: cfg.Meter,
+		Env: func(passthrough []string, image bool) []string {
+			if image {
+				return engine.PassEnv(environ, passthrough)
+			}
+			return engine.HostEnv(environ, passthrough)
+		},
 	}
 	return nil
 }
@@ -158,9 +169,10 @@ func (h *Host) ProxyAddr() string {
 	return addr
 }
 
-// Limits reports whether the runtime enforces memory and CPU limits,
-// and a note saying so.
-func (h *Host) Limits() (bool, string) { return h.runtime.Limits() }
+// Limits reports whether the runtime of host processes enforces memory
+// and CPU limits, and a note saying so; Docker enforces them for
+// services with an image.
+func (h *Host) Limits() (bool, string) { return h.runtime.local.Limits() }
 
 // Close stops hosting: requests in flight through the proxy finish (up
 // to a deadline), then the instances stop and the lock is released.

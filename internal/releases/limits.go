@@ -17,7 +17,8 @@ type limiter interface {
 // server's runtime does not enforce them: the deploy runs here, so the
 // client's own machine cannot tell.
 func (s *Service) noteLimits(svc spec.Service, log io.Writer) {
-	if svc.Memory <= 0 && svc.CPU <= 0 {
+	if svc.Memory <= 0 && svc.CPU <= 0 || svc.Image != "" {
+		// The Docker Engine enforces the limits of a service's containers.
 		return
 	}
 	l, ok := s.Deployer.Runtime.(limiter)

@@ -168,6 +168,17 @@ func deployTarget(p *spec.Pipeline, d engine.Deploy) (spec.Service, spec.Environ
 	if svc == nil || env == nil {
 		return spec.Service{}, spec.Environment{}, nil, fmt.Errorf("service %q or environment %q is not defined", d.Service, d.Environment)
 	}
+	if svc.Image != "" {
+		// The image is the release.
+		return *svc, *env, nil, nil
+	}
+	if img, ok := engine.ImageOf(d.Images, svc.From); ok {
+		// from: names a build action: the release is the image it built
+		// in this run, by ID, so that a tag moved later changes nothing.
+		s := *svc
+		s.Image, s.From = img.ID, ""
+		return s, *env, nil, nil
+	}
 	stage, action, ok := strings.Cut(svc.From, "/")
 	if !ok {
 		stage, action = "", svc.From

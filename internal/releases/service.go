@@ -25,17 +25,29 @@ type Service struct {
 	Journal  store.Deployments
 	Secrets  Secrets
 	// Env returns the instances' base environment for a pipeline's
-	// env_passthrough (the host's own variables, filtered).
-	Env     func(passthrough []string) []string
+	// env_passthrough (the host's own variables, filtered); for
+	// containers (image true) only what env_passthrough names, as the
+	// image has its own PATH, HOME and the rest.
+	Env     func(passthrough []string, image bool) []string
 	Logger  *slog.Logger
 	Version string
 	// Name names the hosting command in Status.
 	Name string
 	// Meter, when set, is told how each deploy and rollback ended.
 	Meter Meter
+	// Images resolves the image of a service with one to its ID when a
+	// release of it is deployed; nil deploys the reference as it is.
+	Images Images
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // by "env/service": one journal+deploy at a time
+}
+
+// Images resolves image references. Deploy calls it, from the deploying
+// goroutine, once per release of a service with an image; the error says
+// why the image cannot be had (no Docker Engine, not pulled).
+type Images interface {
+	ImageID(ctx context.Context, ref string) (string, error)
 }
 
 func (s *Service) log() *slog.Logger {

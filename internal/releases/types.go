@@ -28,6 +28,10 @@ type Definition struct {
 	// PortRange bounds the instances' ports as the deploying run asked
 	// (--port-range, port_range); nil leaves them to the server's range.
 	PortRange *PortRange `json:"port_range,omitempty"`
+	// ImageID is the image Service.Image named when the release was
+	// first deployed ("sha256:..."): a rollback or a restored release
+	// runs that image, wherever the tag has moved since.
+	ImageID string `json:"image_id,omitempty"`
 }
 
 // PortRange is an inclusive range of ports.
@@ -62,7 +66,8 @@ type DeployRequest struct {
 	RunID   int64  `json:"run_id"`
 	Commit  string `json:"commit,omitempty"`
 	// Files are the outputs of the service's from action, in the blob
-	// store of the server's data directory.
+	// store of the server's data directory; none for a service with an
+	// image.
 	Files []store.Output `json:"files"`
 	// Replace lets the deploy take over a service that is live from
 	// another project.

@@ -23,15 +23,18 @@ type Spec struct {
 	// lines and in errors; they do not change how it runs.
 	Service, Environment, Release string
 	// Dir is the release directory and the working directory of the
-	// command. Required.
+	// command. Required for host processes; a container's release is its
+	// Image, and the container runtime does not use Dir.
 	Dir string
 	// Command is a shell script, run with bash -c (sh -c when there is no
 	// bash). It must stay in the foreground and listen on $PORT: when the
 	// shell exits the instance has crashed, whatever the exit code, and
 	// anything it left running is killed.
 	Command string
-	// Image is the container image the command runs in; empty runs it in
-	// the runtime's default environment (the host, for Local). A runtime
+	// Image is the container image the command runs in (by the image's
+	// /bin/sh -c; without Command the image's own entrypoint and command
+	// run); empty runs it in the runtime's default environment (the host,
+	// for Local). A runtime
 	// without images refuses a Spec naming one with an error wrapping
 	// ErrUnsupported; it never starts the instance without it.
 	Image string
@@ -43,9 +46,10 @@ type Spec struct {
 	// it reaches the log file or LastLines, also when split across writes.
 	Secrets [][]byte
 	// Port is the port the command must listen on ($PORT); 0 lets the
-	// runtime pick one (Local picks a free port on 127.0.0.1). The address
-	// stays the same across restarts, so the proxy's route to Addr()
-	// never changes.
+	// runtime pick one (Local picks a free port on 127.0.0.1; the
+	// container runtime uses 8080 inside the container, published on a
+	// free loopback port). The address stays the same across restarts, so
+	// the proxy's route to Addr() never changes.
 	Port int
 	// PortRange bounds the port picked when Port is 0; zero means the
 	// runtime's own range (see Config.PortRange), else any free port.
@@ -57,7 +61,8 @@ type Spec struct {
 	// Memory caps the instance's memory in bytes; 0 means no limit.
 	Memory int64
 	// CPU caps the instance's CPU time in cores (1.5 = one and a half);
-	// 0 means no limit. Both limits need cgroup v2, see LimitsSupported.
+	// 0 means no limit. Local needs cgroup v2 for both (see
+	// Local.Limits); the container runtime has the engine enforce them.
 	CPU float64
 	// Restart says how fast a crashed instance is started again.
 	Restart RestartPolicy
@@ -123,8 +128,9 @@ const (
 var ErrUnsupported = errors.New("not supported by this runtime")
 
 // Runtime starts instances of releases. Implementations: Local (host
-// processes); a container or Kubernetes runtime is another one, and every
-// one passes the conformance suite in runtimetest (docs/contracts.md).
+// processes) and runtime/docker (containers); a Kubernetes runtime would be
+// another one, and every one passes the conformance suite in runtimetest
+// (docs/contracts.md).
 //
 // The contract, for every implementation:
 //

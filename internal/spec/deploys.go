@@ -100,9 +100,20 @@ func checkServices(c *collector, p *Pipeline, src *pipelineSource) map[string]ac
 			ref = refs[0]
 		}
 		a := ref.action(p)
+		if a.Build == nil {
+			if ss.noRun != (Pos{}) {
+				c.add(ss.noRun, ss.path, "missing required key %q (a service from an action's release runs a command; only from: a build action runs the image's own)", "run")
+			}
+			if ss.port != (Pos{}) {
+				c.add(ss.port, join(ss.path, "port"), portOnlyForImages)
+			}
+		}
 		switch {
 		case a.Deploy != "":
 			fail("from %q is a deploy action; name the action that builds the release", svc.From)
+		case a.Build != nil:
+			// The release is the image the action builds.
+			releases[svc.Name] = ref
 		case !src.stages[ref.stage].lists[ref.list][ref.i].outputs:
 			fail("from %q has no outputs; add outputs: [...] to that action", svc.From)
 		default:

@@ -3,7 +3,8 @@ package spec
 import "time"
 
 // Service is a long-running program the pipeline deploys (services: in
-// velocity.yml). Its release is built from an action's outputs.
+// velocity.yml). Its release is built from an action's outputs (From,
+// Run), or is a container image (Image, Run optional).
 //
 // Service and Environment are journaled as JSON with every deployment, so
 // that a rollback deploys an old release exactly as it was. Their keys
@@ -16,7 +17,16 @@ type Service struct {
 	// unique in the pipeline, else "stage/action".
 	From string `json:"From"`
 	// Run is the command that starts one instance; it listens on $PORT.
+	// With Image it is run by the image's shell, and may be empty: the
+	// image's own entrypoint and command run.
 	Run string `json:"Run"`
+	// Image is the container image each instance runs (image: REF); then
+	// From is empty and the release is the image.
+	Image string `json:"Image,omitempty"`
+	// Port is the port the program of a service with an image listens on
+	// inside its container, given to it as $PORT; 0 means 8080. A service
+	// run as host processes listens on the port Velocity picks.
+	Port int `json:"Port,omitempty"`
 	// Env and Secrets are given to every instance.
 	Env     map[string]string `json:"Env"`
 	Secrets []string          `json:"Secrets"`

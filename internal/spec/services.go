@@ -73,6 +73,10 @@ var strategyKeys = map[string]string{
 type serviceSource struct {
 	path string
 	from Pos
+	// noRun and port are where a service without run: and its port: are
+	// written, zero when not: both are right only when from names a build
+	// action, which is known once every action is read.
+	noRun, port Pos
 }
 
 // services reads the services mapping, name to service, in file order.
@@ -122,13 +126,19 @@ func (d *decoder) service(v ast.Node, path string) (Service, serviceSource) {
 	src := serviceSource{path: path}
 	var secrets []Pos
 	var startPeriodAt, deadlineAt Pos
-	d.mapping(v, path, fields{
+	keys, ok := d.mappingKeys(v, path, fields{
 		"from": func(v ast.Node) {
 			if s.From = d.run(v, join(path, "from")); strings.TrimSpace(s.From) != "" {
 				src.from = posOf(v)
 			}
 		},
-		"run": func(v ast.Node) { s.Run = d.run(v, join(path, "run")) },
+		"run":   func(v ast.Node) { s.Run = d.run(v, join(path, "run")) },
+		"image": func(v ast.Node) { s.Image = d.image(v, join(path, "image")) },
+		"port": func(v ast.Node) {
+			if n, ok := d.intIn(v, join(path, "port"), 1, 65535); ok {
+				s.Port = n
+			}
+		},
 		"env": func(v ast.Node) {
 			s.Env = d.env(v, join(path, "env"))
 			d.serviceEnv(v, join(path, "env"))
@@ -148,7 +158,36 @@ func (d *decoder) service(v ast.Node, path string) (Service, serviceSource) {
 		},
 		"memory": func(v ast.Node) { s.Memory = d.memory(v, join(path, "memory")) },
 		"cpu":    func(v ast.Node) { s.CPU = d.cpu(v, join(path, "cpu")) },
-	}, "from", "run")
+	}, []string{"from", "run"})
+	if ok {
+		// A service runs either an action's release files or an image.
+		_, from := keys["from"]
+		_, image := keys["image"]
+		_, run := keys["run"]
+		at, port := keys["port"]
+		switch {
+		case from && image:
+			d.c.add(keys["image"], path, "from and image cannot both be set: a service runs either the release an action built (from:), or a container image (image:)")
+			src.from = Pos{}
+		case !image && !from:
+			d.c.add(posOf(v), path, "missing required key %q", "from")
+			if !run {
+				d.c.add(posOf(v), path, "missing required key %q", "run")
+			}
+			if port {
+				d.c.add(at, join(path, "port"), portOnlyForImages)
+			}
+		case from:
+			// Whether from names a build action, whose image needs no
+			// run: and may set port:, is checked with the actions.
+			if !run {
+				src.noRun = posOf(v)
+			}
+			if port {
+				src.port = at
+			}
+		}
+	}
 	if startPeriodAt != (Pos{}) && s.Health.StartPeriod >= s.Deadline {
 		// Failures do not count in the start period, so a deploy whose
 		// deadline comes first fails before its health check could.
@@ -165,6 +204,27 @@ func (d *decoder) service(v ast.Node, path string) (Service, serviceSource) {
 		}
 	}
 	return s, src
+}
+
+// portOnlyForImages is the error of a port: on a service that runs no
+// image.
+const portOnlyForImages = "applies to a service that runs an image (image:, or from: a build action): the port its container listens on; a service run from an action's release listens on the $PORT Velocity picks"
+
+// image reads an image reference such as registry.example.com/web:1.2 or
+// web@sha256:...; only its shape is checked, the engine resolves it.
+func (d *decoder) image(v ast.Node, path string) string {
+	s, ok := d.str(v, path)
+	if !ok {
+		return ""
+	}
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		d.c.add(posOf(v), path, "must not be empty: name an image such as registry.example.com/web:1.2")
+	case strings.ContainsAny(s, " \t\n\"'$"):
+		d.c.add(posOf(v), path, "%q is not an image reference; write NAME[:TAG] or NAME@sha256:DIGEST, such as registry.example.com/web:1.2", s)
+	}
+	return s
 }
 
 // serviceEnv reports env keys of a service that Velocity sets itself.

@@ -1,5 +1,5 @@
 // Command app is the service the deploy tests put into releases. It serves
-// on 127.0.0.1:$PORT:
+// on 127.0.0.1:$PORT ($APP_HOST:$PORT when set; 0.0.0.0 in a container):
 //
 //	GET /        "release <X>\n", X from version.txt beside the binary, else
 //	             $APP_VERSION; the X-Port header names the instance
@@ -78,7 +78,11 @@ func main() {
 		time.Sleep(time.Hour)
 		return
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
+	host := os.Getenv("APP_HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, os.Getenv("PORT")))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "listen:", err)
 		os.Exit(1)
