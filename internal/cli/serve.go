@@ -178,6 +178,9 @@ func (a *app) listen(ctx context.Context, h *home.Home, cfg home.ListenConfig, h
 	if err != nil {
 		return "", nil, userError(err)
 	}
+	// The listener serves the container registry: what pushes leave
+	// behind is collected while it serves.
+	a.collectRegistry(ctx, h)
 	return url, stop, nil
 }
 

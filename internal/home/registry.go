@@ -1,0 +1,47 @@
+package home
+
+import (
+	"path/filepath"
+
+	"github.com/velocity-ci/velocity/internal/images"
+	"github.com/velocity-ci/velocity/internal/registry"
+)
+
+// Limits of the registry on the network listener.
+const (
+	// registryRate and registryBurst are each token's requests to the
+	// registry: a push or pull is a few requests per layer, all at
+	// once, more than the API's burst allows.
+	registryRate  = 50
+	registryBurst = 500
+)
+
+func (h *Home) registryDir() string { return filepath.Join(h.Dir, "registry") }
+
+// Registry is the storage of the built-in container registry.
+func (h *Home) Registry() (*registry.Storage, error) {
+	return registry.Open(h.registryDir())
+}
+
+// Images is the service over the registry's content. What live
+// releases use is kept by their tags alone until releases can name
+// their images (Kept).
+func (h *Home) Images() (*images.Service, error) {
+	st, err := h.Registry()
+	if err != nil {
+		return nil, err
+	}
+	return &images.Service{Storage: st, Log: h.cfg.Log}, nil
+}
+
+// RegistryOnDemand is the registry served on a loopback port with a
+// credential of its own, opened by the first call to its Endpoint (an
+// image build pushing) and closed by its Close, for a process without a
+// network listener of its own (velocity run).
+func (h *Home) RegistryOnDemand() (*registry.OnDemand, error) {
+	st, err := h.Registry()
+	if err != nil {
+		return nil, err
+	}
+	return &registry.OnDemand{Storage: st, Log: h.cfg.Log}, nil
+}
