@@ -304,7 +304,7 @@ func (s *Storage) placeBlob(p string, d Digest) error {
 	if err := os.Rename(p, final); err != nil {
 		return fmt.Errorf("registry blob: %w", err)
 	}
-	return nil
+	return syncDir(filepath.Dir(final))
 }
 
 // cancelUpload ends upload id of repository name, dropping its content.
@@ -523,6 +523,20 @@ func writeFile(p string, content []byte) error {
 	}
 	if err != nil {
 		os.Remove(f.Name())
+		return fmt.Errorf("registry: %w", err)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// syncDir makes a rename into dir durable: without it the new name may
+// be lost with the power though the client was told it is stored.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
 		return fmt.Errorf("registry: %w", err)
 	}
 	return nil
