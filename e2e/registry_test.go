@@ -72,6 +72,12 @@ func TestRegistryPushPullWithTokens(t *testing.T) {
 		t.Errorf("velocity registry ls: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
+	// A collection keeps what a tag names, however old.
+	if r := e.run(t.TempDir(), "registry", "gc", "--grace", "1ns"); r.code != 0 || !strings.Contains(r.stdout, "removed 0 manifests") {
+		t.Errorf("velocity registry gc: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mustDocker("", "rmi", ref)
+
 	// A viewer pulls but cannot push.
 	mustDocker(tokens["viewer"], "login", host, "-u", "x", "--password-stdin")
 	mustDocker("", "pull", ref)

@@ -11,9 +11,10 @@ import (
 const (
 	// registryRate and registryBurst are each token's requests to the
 	// registry: a push or pull is a few requests per layer, all at
-	// once, more than the API's burst allows.
-	registryRate  = 50
-	registryBurst = 500
+	// once, and a CI token pushes several images in parallel; the
+	// limit is there to slow a runaway loop, not a busy pipeline.
+	registryRate  = 500
+	registryBurst = 5000
 )
 
 func (h *Home) registryDir() string { return filepath.Join(h.Dir, "registry") }
