@@ -229,6 +229,7 @@ func (s *Storage) collectUploads(cutoff time.Time) (int, error) {
 		dir := s.uploadDir(e.Name())
 		if olderThan(filepath.Join(dir, "data"), cutoff) && olderThan(dir, cutoff) {
 			if os.RemoveAll(dir) == nil {
+				s.forget(e.Name())
 				n++
 			}
 		}

@@ -267,3 +267,36 @@ func TestCollectKeepsTaggedAndKeptManifests(t *testing.T) {
 		t.Fatalf("content of the dropped layer still stored: %v", err)
 	}
 }
+
+func TestUploadOutlivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	serve := func() *client {
+		st, err := registry.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(&registry.Handler{Storage: st})
+		t.Cleanup(srv.Close)
+		return &client{t: t, url: srv.URL}
+	}
+	before := serve()
+	resp := before.do("POST", "/v2/app/blobs/uploads/", nil, "")
+	loc := resp.Header.Get("Location")
+	want(t, before.do("PATCH", loc, nil, "first half, "), http.StatusAccepted, "")
+	// Another process (the server started again) finishes it; it has no
+	// running sum of the upload and reads what is stored instead.
+	after := serve()
+	want(t, after.do("PUT", loc+"?digest="+digestOf("first half, second half"), nil, "second half"), http.StatusCreated, "")
+	resp = after.do("GET", "/v2/app/blobs/"+digestOf("first half, second half"), nil, "")
+	if b, _ := io.ReadAll(resp.Body); string(b) != "first half, second half" {
+		t.Fatalf("blob %q", b)
+	}
+}
+
+func TestUploadsInProgressAreBounded(t *testing.T) {
+	c, _ := newRegistry(t)
+	for range registry.MaxUploads {
+		want(t, c.do("POST", "/v2/app/blobs/uploads/", nil, ""), http.StatusAccepted, "")
+	}
+	want(t, c.do("POST", "/v2/app/blobs/uploads/", nil, ""), http.StatusTooManyRequests, registry.CodeTooManyRequests)
+}

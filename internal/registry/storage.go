@@ -2,9 +2,11 @@ package registry
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"net/http"
@@ -40,7 +42,23 @@ type Storage struct {
 	// locks serialise the requests of one upload (ID → *sync.Mutex),
 	// which a client sends one after the other anyway.
 	locks sync.Map
+	// sums hold the sha256 of each upload so far (ID → *runningSum),
+	// so that finishing an upload need not read it again. An upload
+	// this process has not seen from its start (begun before a
+	// restart) is read again instead.
+	sums sync.Map
 }
+
+// runningSum is the sha256 of an upload's first n bytes.
+type runningSum struct {
+	h hash.Hash
+	n int64
+}
+
+// MaxUploads is how many uploads may be in progress at once: each is a
+// directory, and a client that opens sessions without end would fill
+// the disk with them.
+const MaxUploads = 1000
 
 // Open opens (creating if needed) the storage in dir.
 func Open(dir string) (*Storage, error) {
@@ -159,6 +177,9 @@ func (s *Storage) putBlob(name string, r io.Reader, want Digest) error {
 
 // startUpload begins an upload into repository name and returns its ID.
 func (s *Storage) startUpload(name string) (string, error) {
+	if entries, err := os.ReadDir(filepath.Join(s.dir, "uploads")); err == nil && len(entries) >= MaxUploads {
+		return "", fail(http.StatusTooManyRequests, CodeTooManyRequests, "%d uploads in progress already: finish or cancel some", len(entries))
+	}
 	var b [16]byte
 	rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
@@ -228,7 +249,12 @@ func (s *Storage) appendUpload(name, id string, r io.Reader, start int64) (int64
 		return size, fmt.Errorf("registry upload: %w", err)
 	}
 	room := s.maxBlob() - size
-	n, err := io.Copy(f, io.LimitReader(r, room+1))
+	sum := s.runningSum(id, size)
+	var w io.Writer = f
+	if sum != nil {
+		w = io.MultiWriter(f, sum.h)
+	}
+	n, err := io.Copy(w, io.LimitReader(r, room+1))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -237,8 +263,10 @@ func (s *Storage) appendUpload(name, id string, r io.Reader, start int64) (int64
 	}
 	if err != nil {
 		// A chunk that failed midway is cut off again: the client
-		// resends it from where the upload said it ended.
+		// resends it from where the upload said it ended. The running
+		// sum has hashed it already, so it goes.
 		os.Truncate(data, size)
+		s.sums.Delete(id)
 		var e *Error
 		var tooBig *http.MaxBytesError
 		switch {
@@ -249,14 +277,33 @@ func (s *Storage) appendUpload(name, id string, r io.Reader, start int64) (int64
 		}
 		return size, fmt.Errorf("registry upload: %w", err)
 	}
+	if sum != nil {
+		sum.n += n
+	}
 	return size + n, nil
+}
+
+// runningSum returns the running sum of upload id when it covers the
+// size bytes the upload holds, nil when there is none to trust.
+func (s *Storage) runningSum(id string, size int64) *runningSum {
+	if size == 0 {
+		sum := &runningSum{h: sha256.New()}
+		s.sums.Store(id, sum)
+		return sum
+	}
+	v, ok := s.sums.Load(id)
+	if ok && v.(*runningSum).n == size {
+		return v.(*runningSum)
+	}
+	s.sums.Delete(id)
+	return nil
 }
 
 // finishUpload checks upload id of repository name against want and
 // stores it as a blob of the repository. On a mismatch the upload
 // stays, as the specification leaves it to the client to cancel.
 func (s *Storage) finishUpload(name, id string, want Digest) error {
-	data, _, unlock, err := s.upload(name, id)
+	data, size, unlock, err := s.upload(name, id)
 	if err != nil {
 		return err
 	}
@@ -265,8 +312,14 @@ func (s *Storage) finishUpload(name, id string, want Digest) error {
 	if err != nil {
 		return fmt.Errorf("registry upload: %w", err)
 	}
-	h := want.newHash()
-	_, err = io.Copy(h, f)
+	var got Digest
+	if v, ok := s.sums.Load(id); ok && want.alg == "sha256" && v.(*runningSum).n == size {
+		got = sumOf("sha256", v.(*runningSum).h)
+	} else {
+		h := want.newHash()
+		_, err = io.Copy(h, f)
+		got = sumOf(want.alg, h)
+	}
 	if err == nil {
 		// Synced before it is renamed into place: a blob that exists
 		// is whole, whatever happens to the machine next.
@@ -276,7 +329,7 @@ func (s *Storage) finishUpload(name, id string, want Digest) error {
 	if err != nil {
 		return fmt.Errorf("registry upload: %w", err)
 	}
-	if got := sumOf(want.alg, h); got != want {
+	if got != want {
 		return fail(http.StatusBadRequest, CodeDigestInvalid, "content has digest %s, not %s", got, want)
 	}
 	if err := s.placeBlob(data, want); err != nil {
@@ -286,8 +339,14 @@ func (s *Storage) finishUpload(name, id string, want Digest) error {
 		return err
 	}
 	os.RemoveAll(s.uploadDir(id))
-	s.locks.Delete(id)
+	s.forget(id)
 	return nil
+}
+
+// forget drops what the process holds about upload id.
+func (s *Storage) forget(id string) {
+	s.locks.Delete(id)
+	s.sums.Delete(id)
 }
 
 // placeBlob moves the verified file at p into the blob store as d.
@@ -314,7 +373,7 @@ func (s *Storage) cancelUpload(name, id string) error {
 		return err
 	}
 	defer unlock()
-	s.locks.Delete(id)
+	s.forget(id)
 	return os.RemoveAll(s.uploadDir(id))
 }
 
