@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -30,7 +32,7 @@ func dockerCLI(t *testing.T, config, stdin string, args ...string) (string, erro
 func TestRegistryPushPullWithTokens(t *testing.T) {
 	image := dockertest.Busybox(t)
 	e := newEnv(t)
-	cmd := e.command(t.TempDir(), "serve", "--listen", "127.0.0.1:0", "--proxy-addr", "127.0.0.1:0")
+	cmd := e.command(t.TempDir(), "serve", "--listen", "127.0.0.1:0", "--proxy-addr", "127.0.0.1:0", "--registry-max-blob", "10MB")
 	srv := &server{cmd: cmd, out: &output{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = srv.out, srv.out
 	if err := cmd.Start(); err != nil {
@@ -70,6 +72,16 @@ func TestRegistryPushPullWithTokens(t *testing.T) {
 	}
 	if r := e.run(t.TempDir(), "registry", "ls"); r.code != 0 || !regexp.MustCompile(`e2e/busybox\s+t\d+\s+sha256:`).MatchString(r.stdout) {
 		t.Errorf("velocity registry ls: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// A blob over --registry-max-blob is refused.
+	big := strings.Repeat("x", 10e6+1)
+	req, _ := http.NewRequest("POST", "http://"+host+"/v2/e2e/big/blobs/uploads/?digest=sha256:"+fmt.Sprintf("%x", sha256.Sum256([]byte(big))), strings.NewReader(big))
+	req.SetBasicAuth("x", tokens["developer"])
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a blob over --registry-max-blob: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	// A collection keeps what a tag names, however old.

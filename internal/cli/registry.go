@@ -104,3 +104,24 @@ func (a *app) collectRegistry(ctx context.Context, h *home.Home) {
 	}
 	go svc.CollectEvery(ctx, registryCollectEvery)
 }
+
+// sizeFlag is a flag of a size such as 500MB or 2GiB.
+type sizeFlag struct{ n *int64 }
+
+func (f sizeFlag) String() string {
+	if f.n == nil || *f.n == 0 {
+		return ""
+	}
+	return fmt.Sprint(*f.n)
+}
+
+func (f sizeFlag) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	*f.n = n
+	return nil
+}
+
+func (f sizeFlag) Type() string { return "SIZE" }

@@ -48,6 +48,9 @@ type ListenConfig struct {
 	Addr    string
 	TLSCert string
 	TLSKey  string
+	// RegistryMaxBlob is the largest blob the container registry
+	// takes; 0 is registry.DefaultMaxBlob.
+	RegistryMaxBlob int64
 }
 
 // Listen serves the control API of host (and of runsAPI when not nil),
@@ -112,7 +115,7 @@ func (h *Home) Listen(ctx context.Context, cfg ListenConfig, host *releases.Host
 	// extends the deadline); before that, the body has bodyTimeout like
 	// any other, so a caller without a token cannot hold a connection.
 	git = server.LimitBodies(git, gitremote.MaxPush, bodyTimeout)
-	reg, err := h.registryHandler(guard)
+	reg, err := h.registryHandler(guard, cfg.RegistryMaxBlob)
 	if err != nil {
 		ln.Close()
 		stopSFN()
@@ -208,15 +211,20 @@ func route(git, registry, hooks, api, web, metrics http.Handler) http.Handler {
 // need a viewer's token, pushes and deletes a developer's. Its bodies
 // are capped at the largest blob, within bodyTimeout until the request
 // is admitted (the handler extends it then, as the git remote does).
-func (h *Home) registryHandler(guard *server.Guard) (http.Handler, error) {
+func (h *Home) registryHandler(guard *server.Guard, maxBlob int64) (http.Handler, error) {
 	st, err := h.Registry()
 	if err != nil {
 		return nil, err
 	}
+	if maxBlob > 0 {
+		st.MaxBlob = maxBlob
+	}
 	g := *guard
 	g.Limiter = &access.Limiter{Rate: registryRate, Burst: registryBurst}
 	reg := g.WrapAPI(&registryapi.Handler{Storage: st, Log: h.cfg.Log}, registryapi.RoleOf, registryapi.Refuse)
-	return server.LimitBodies(reg, registryapi.DefaultMaxBlob, bodyTimeout), nil
+	// The storage counts a blob's bytes across the chunks of its
+	// upload; a single request is bounded by the same number.
+	return server.LimitBodies(reg, max(st.MaxBlob, registryapi.DefaultMaxBlob), bodyTimeout), nil
 }
 
 // site is the web UI over the services the listener serves.
