@@ -103,6 +103,7 @@ func RoleOf(r *http.Request) (string, access.Role) {
 // docker login answers with HTTP basic auth (any user name, a token as
 // the password).
 func Refuse(w http.ResponseWriter, code int, err error) {
+	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	c := CodeDenied
 	switch code {
 	case http.StatusUnauthorized:
