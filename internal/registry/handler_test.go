@@ -300,3 +300,47 @@ func TestUploadsInProgressAreBounded(t *testing.T) {
 	}
 	want(t, c.do("POST", "/v2/app/blobs/uploads/", nil, ""), http.StatusTooManyRequests, registry.CodeTooManyRequests)
 }
+
+func TestCollectFollowsIndexesAndSubjects(t *testing.T) {
+	c, st := newRegistry(t)
+	child := c.pushImage("app", "child", "config", "layer")
+	image := imageManifest("config", "layer")
+	index := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"manifests":[{"mediaType":%q,"digest":%q,"size":%d}]}`,
+		registry.MediaOCIIndex, registry.MediaOCIManifest, child, len(image))
+	want(t, c.do("PUT", "/v2/app/manifests/multi", map[string]string{"Content-Type": registry.MediaOCIIndex}, index), http.StatusCreated, "")
+	c.pushBlob("app", "{}")
+	signature := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"artifactType":"application/example.signature","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":%q,"size":2},"layers":[],"subject":{"mediaType":%q,"digest":%q,"size":%d}}`,
+		registry.MediaOCIManifest, digestOf("{}"), registry.MediaOCIManifest, child, len(image))
+	resp := c.do("PUT", "/v2/app/manifests/"+digestOf(signature), map[string]string{"Content-Type": registry.MediaOCIManifest}, signature)
+	want(t, resp, http.StatusCreated, "")
+	if resp.Header.Get("OCI-Subject") != child {
+		t.Fatalf("OCI-Subject %q, want %q", resp.Header.Get("OCI-Subject"), child)
+	}
+	// The child loses its own tag: the tagged index keeps it, and it
+	// keeps the signature that refers to it.
+	want(t, c.do("DELETE", "/v2/app/manifests/child", nil, ""), http.StatusAccepted, "")
+	got, err := st.Collect(context.Background(), registry.Collection{Now: time.Now().Add(2 * registry.DefaultGrace)})
+	if err != nil || got.Manifests != 0 {
+		t.Fatalf("collected %+v (%v), want nothing", got, err)
+	}
+	resp = c.do("GET", "/v2/app/referrers/"+child, nil, "")
+	want(t, resp, http.StatusOK, "")
+	var refs struct {
+		Manifests []registry.Descriptor `json:"manifests"`
+	}
+	json.NewDecoder(resp.Body).Decode(&refs)
+	if len(refs.Manifests) != 1 || refs.Manifests[0].ArtifactType != "application/example.signature" {
+		t.Fatalf("referrers %+v", refs.Manifests)
+	}
+	// Without the index's tag, all three go.
+	want(t, c.do("DELETE", "/v2/app/manifests/multi", nil, ""), http.StatusAccepted, "")
+	got, err = st.Collect(context.Background(), registry.Collection{Now: time.Now().Add(2 * registry.DefaultGrace)})
+	if err != nil || got.Manifests != 3 {
+		t.Fatalf("collected %+v (%v), want the index, the image and the signature", got, err)
+	}
+	// Nothing is left of the repository.
+	resp = c.do("GET", "/v2/_catalog", nil, "")
+	if b, _ := io.ReadAll(resp.Body); string(b) != `{"repositories":[]}` {
+		t.Fatalf("catalog after everything was collected: %s", b)
+	}
+}
