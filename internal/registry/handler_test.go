@@ -344,3 +344,24 @@ func TestCollectFollowsIndexesAndSubjects(t *testing.T) {
 		t.Fatalf("catalog after everything was collected: %s", b)
 	}
 }
+
+func TestDockerMediaTypes(t *testing.T) {
+	c, _ := newRegistry(t)
+	c.pushBlob("app", "config")
+	c.pushBlob("app", "layer")
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":%q,"size":6},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":%q,"size":5}]}`,
+		registry.MediaDockerManifest, digestOf("config"), digestOf("layer"))
+	want(t, c.do("PUT", "/v2/app/manifests/amd64", map[string]string{"Content-Type": registry.MediaDockerManifest}, m), http.StatusCreated, "")
+	list := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"manifests":[{"mediaType":%q,"digest":%q,"size":%d,"platform":{"architecture":"amd64","os":"linux"}}]}`,
+		registry.MediaDockerList, registry.MediaDockerManifest, digestOf(m), len(m))
+	want(t, c.do("PUT", "/v2/app/manifests/latest", map[string]string{"Content-Type": registry.MediaDockerList}, list), http.StatusCreated, "")
+	resp := c.do("GET", "/v2/app/manifests/latest", nil, "")
+	if ct := resp.Header.Get("Content-Type"); ct != registry.MediaDockerList {
+		t.Fatalf("Content-Type %q, want the list's", ct)
+	}
+	// Schema 1, signed and long deprecated, is not stored.
+	v1 := `{"schemaVersion":1,"name":"app","tag":"old","fsLayers":[]}`
+	want(t, c.do("PUT", "/v2/app/manifests/old", map[string]string{"Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws"}, v1), http.StatusBadRequest, registry.CodeManifestInvalid)
+	// Header and body must agree on what the manifest is.
+	want(t, c.do("PUT", "/v2/app/manifests/mixed", map[string]string{"Content-Type": registry.MediaOCIManifest}, m), http.StatusBadRequest, registry.CodeManifestInvalid)
+}
