@@ -131,9 +131,7 @@ func (s *Storage) hasBlob(name string, d Digest) bool {
 	if !exists(s.blobPath(d)) {
 		return false
 	}
-	p := s.blobLink(name, d)
-	now := time.Now()
-	return os.Chtimes(p, now, now) == nil
+	return touch(s.blobLink(name, d))
 }
 
 // linkBlob records that repository name holds d, which is stored.
@@ -145,7 +143,7 @@ func (s *Storage) linkBlob(name string, d Digest) error {
 // repository when from is ""), reporting whether the blob was there to
 // mount.
 func (s *Storage) mount(name, from string, d Digest) (bool, error) {
-	if !exists(s.blobPath(d)) || from != "" && !exists(s.blobLink(from, d)) {
+	if !touch(s.blobPath(d)) || from != "" && !exists(s.blobLink(from, d)) {
 		return false, nil
 	}
 	return true, s.linkBlob(name, d)
@@ -352,9 +350,7 @@ func (s *Storage) forget(id string) {
 // placeBlob moves the verified file at p into the blob store as d.
 func (s *Storage) placeBlob(p string, d Digest) error {
 	final := s.blobPath(d)
-	if exists(final) {
-		now := time.Now()
-		os.Chtimes(final, now, now)
+	if touch(final) {
 		return os.Remove(p)
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
@@ -381,7 +377,7 @@ func (s *Storage) cancelUpload(name, id string) error {
 // media type, and tags it with tags.
 func (s *Storage) putManifest(name string, d Digest, mediaType string, content []byte, tags []string) error {
 	final := s.blobPath(d)
-	if !exists(final) {
+	if !touch(final) {
 		if err := writeFile(final, content); err != nil {
 			return err
 		}
@@ -599,6 +595,14 @@ func syncDir(dir string) error {
 		return fmt.Errorf("registry: %w", err)
 	}
 	return nil
+}
+
+// touch marks the content at p as just used, reporting whether it is
+// there: content about to be linked again must not look, to a collection
+// running meanwhile, like content nothing has needed for a long time.
+func touch(p string) bool {
+	now := time.Now()
+	return os.Chtimes(p, now, now) == nil
 }
 
 func exists(p string) bool {
