@@ -39,7 +39,7 @@ func (a *app) registryLsCmd() *cobra.Command {
 		Short: "List the registry's repositories and their tags",
 		Args:  cobra.NoArgs,
 		RunE: a.withHome(func(ctx context.Context, h *home.Home, _ []string) error {
-			svc, err := h.Images()
+			svc, err := h.Registry()
 			if err != nil {
 				return err
 			}
@@ -77,7 +77,7 @@ the uploads abandoned for the grace period. velocity serve does this
 every hour on its own.`,
 		Args: cobra.NoArgs,
 		RunE: a.withHome(func(ctx context.Context, h *home.Home, _ []string) error {
-			svc, err := h.Images()
+			svc, err := h.Registry()
 			if err != nil {
 				return err
 			}
@@ -97,7 +97,7 @@ every hour on its own.`,
 // collectRegistry collects the registry every registryCollectEvery
 // until ctx ends.
 func (a *app) collectRegistry(ctx context.Context, h *home.Home) {
-	svc, err := h.Images()
+	svc, err := h.Registry()
 	if err != nil {
 		fmt.Fprintf(a.stderr, "velocity: registry collection off: %v\n", err)
 		return

@@ -212,7 +212,7 @@ func route(git, registry, hooks, api, web, metrics http.Handler) http.Handler {
 // are capped at the largest blob, within bodyTimeout until the request
 // is admitted (the handler extends it then, as the git remote does).
 func (h *Home) registryHandler(guard *server.Guard, maxBlob int64) (http.Handler, error) {
-	st, err := h.Registry()
+	st, err := h.registryStorage()
 	if err != nil {
 		return nil, err
 	}

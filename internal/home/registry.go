@@ -19,16 +19,16 @@ const (
 
 func (h *Home) registryDir() string { return filepath.Join(h.Dir, "registry") }
 
-// Registry is the storage of the built-in container registry.
-func (h *Home) Registry() (*registry.Storage, error) {
+// registryStorage is the storage of the built-in container registry.
+func (h *Home) registryStorage() (*registry.Storage, error) {
 	return registry.Open(h.registryDir())
 }
 
-// Images is the service over the registry's content. What live
-// releases use is kept by their tags alone until releases can name
-// their images (Kept).
-func (h *Home) Images() (*images.Service, error) {
-	st, err := h.Registry()
+// Registry is the service over the built-in container registry's
+// content. What live releases use is kept by their tags alone until
+// releases can name their images (Kept).
+func (h *Home) Registry() (*images.Service, error) {
+	st, err := h.registryStorage()
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +40,7 @@ func (h *Home) Images() (*images.Service, error) {
 // image build pushing) and closed by its Close, for a process without a
 // network listener of its own (velocity run).
 func (h *Home) RegistryOnDemand() (*registry.OnDemand, error) {
-	st, err := h.Registry()
+	st, err := h.registryStorage()
 	if err != nil {
 		return nil, err
 	}
