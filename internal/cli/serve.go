@@ -58,8 +58,8 @@ in flight finish, then the instances stop.`,
 	f.StringVar(&o.listen.Addr, "listen", "", "serve the API on `ADDR` too (e.g. :8443, 127.0.0.1:0), every request with an API token")
 	f.StringVar(&o.listen.TLSCert, "listen-tls-cert", "", "serve the --listen API with TLS: certificate chain `FILE` (PEM; needs --listen-tls-key)")
 	f.StringVar(&o.listen.TLSKey, "listen-tls-key", "", "private key `FILE` of --listen-tls-cert (PEM)")
-	f.Var(sizeFlag{&o.listen.RegistryMaxBlob}, "registry-max-blob", "refuse registry blobs (image layers) over `SIZE`, e.g. 2GB (default 16GiB)")
 	f.StringVar(&o.portRange, "port-range", "", "take the ports of deployed instances from `LOW-HIGH` only, e.g. 41000-41099, unless the deploying project sets its own (port_range, run --port-range)")
+	f.Var(sizeFlag{&o.listen.RegistryMaxBlob}, "registry-max-blob", "refuse registry blobs (image layers) over `SIZE`, e.g. 2GB (default 16GiB)")
 	return cmd
 }
 
