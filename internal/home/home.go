@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/velocity-ci/velocity/internal/alerts"
+	"github.com/velocity-ci/velocity/internal/registry"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/store/sqlite"
 	"github.com/velocity-ci/velocity/internal/telemetry"
@@ -54,6 +55,10 @@ type Home struct {
 	metrics   *telemetry.Metrics
 	alerts    *alerts.Notifier
 	queueOnce sync.Once
+	// runRegistry serves the container registry to this process's runs
+	// (see RunRegistry), from their first push until Close.
+	runRegistryMu sync.Mutex
+	runRegistry   *registry.OnDemand
 }
 
 // Journal is what is kept in the data directory's store. Only Open names
@@ -108,6 +113,7 @@ func Open(ctx context.Context, cfg Config) (*Home, error) {
 func (h *Home) Close() {
 	h.closeTraces()
 	h.alerts.Close()
+	h.closeRunRegistry()
 	h.Store.Close()
 }
 

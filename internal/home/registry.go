@@ -1,6 +1,7 @@
 package home
 
 import (
+	"context"
 	"path/filepath"
 
 	"github.com/velocity-ci/velocity/internal/images"
@@ -35,14 +36,28 @@ func (h *Home) Registry() (*images.Service, error) {
 	return &images.Service{Storage: st, Log: h.cfg.Log}, nil
 }
 
-// RegistryOnDemand is the registry served on a loopback port with a
-// credential of its own, opened by the first call to its Endpoint (an
-// image build pushing) and closed by its Close, for a process without a
-// network listener of its own (velocity run).
-func (h *Home) RegistryOnDemand() (*registry.OnDemand, error) {
-	st, err := h.registryStorage()
-	if err != nil {
-		return nil, err
+// RunRegistry is the registry the runs of this process push images to:
+// the data directory's registry, served on a loopback port with a
+// credential made for this process alone (see registry.OnDemand). The
+// port opens at the first call, so a process whose runs push nothing
+// opens none, and closes with the Home. Safe for concurrent use.
+func (h *Home) RunRegistry(ctx context.Context) (registry.Endpoint, error) {
+	h.runRegistryMu.Lock()
+	defer h.runRegistryMu.Unlock()
+	if h.runRegistry == nil {
+		st, err := h.registryStorage()
+		if err != nil {
+			return registry.Endpoint{}, err
+		}
+		h.runRegistry = &registry.OnDemand{Storage: st, Log: h.cfg.Log}
 	}
-	return &registry.OnDemand{Storage: st, Log: h.cfg.Log}, nil
+	return h.runRegistry.Endpoint(ctx)
+}
+
+func (h *Home) closeRunRegistry() {
+	h.runRegistryMu.Lock()
+	defer h.runRegistryMu.Unlock()
+	if h.runRegistry != nil {
+		h.runRegistry.Close()
+	}
 }
