@@ -14,7 +14,6 @@ import (
 	"sync"
 
 	"github.com/velocity-ci/velocity/internal/alerts"
-	"github.com/velocity-ci/velocity/internal/registry"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/store/sqlite"
 	"github.com/velocity-ci/velocity/internal/telemetry"
@@ -57,8 +56,7 @@ type Home struct {
 	queueOnce sync.Once
 	// runRegistry serves the container registry to this process's runs
 	// (see RunRegistry), from their first push until Close.
-	runRegistryMu sync.Mutex
-	runRegistry   *registry.OnDemand
+	runRegistry runRegistry
 }
 
 // Journal is what is kept in the data directory's store. Only Open names

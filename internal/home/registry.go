@@ -3,6 +3,7 @@ package home
 import (
 	"context"
 	"path/filepath"
+	"sync"
 
 	"github.com/velocity-ci/velocity/internal/images"
 	"github.com/velocity-ci/velocity/internal/registry"
@@ -42,22 +43,31 @@ func (h *Home) Registry() (*images.Service, error) {
 // port opens at the first call, so a process whose runs push nothing
 // opens none, and closes with the Home. Safe for concurrent use.
 func (h *Home) RunRegistry(ctx context.Context) (registry.Endpoint, error) {
-	h.runRegistryMu.Lock()
-	defer h.runRegistryMu.Unlock()
-	if h.runRegistry == nil {
+	r := &h.runRegistry
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.od == nil {
 		st, err := h.registryStorage()
 		if err != nil {
 			return registry.Endpoint{}, err
 		}
-		h.runRegistry = &registry.OnDemand{Storage: st, Log: h.cfg.Log}
+		r.od = &registry.OnDemand{Storage: st, Log: h.cfg.Log}
 	}
-	return h.runRegistry.Endpoint(ctx)
+	return r.od.Endpoint(ctx)
+}
+
+// runRegistry is the registry served to a process's runs, made at the
+// first push.
+type runRegistry struct {
+	mu sync.Mutex
+	od *registry.OnDemand
 }
 
 func (h *Home) closeRunRegistry() {
-	h.runRegistryMu.Lock()
-	defer h.runRegistryMu.Unlock()
-	if h.runRegistry != nil {
-		h.runRegistry.Close()
+	r := &h.runRegistry
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.od != nil {
+		r.od.Close()
 	}
 }
