@@ -29,6 +29,7 @@ var mechanisms = []string{
 	"internal/lockfile",
 	"internal/plan",
 	"internal/workflow/task",
+	"internal/registry",
 }
 
 func TestAdaptersImportNoMechanism(t *testing.T) {

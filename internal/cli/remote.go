@@ -25,11 +25,11 @@ const (
 
 // localCommand says whether the top-level command name works on the
 // local data directory even when VELOCITY_SERVER is set: it is the
-// server's own (serve), manages it on its machine (token), or goes to the
-// server by itself (project).
+// server's own (serve), manages it on its machine (token, registry), or
+// goes to the server by itself (project).
 func localCommand(name string) bool {
 	switch name {
-	case "serve", "token", "project":
+	case "serve", "token", "project", "registry":
 		return true
 	}
 	return false

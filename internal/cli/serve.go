@@ -40,8 +40,8 @@ schedules; see 'velocity project'), hosts the services pipelines deploy
 behind its proxy, and serves a control API on the unix socket
 DATA/velocity.sock that 'velocity run', 'velocity rollback' and 'velocity
 service status' use. With --listen it serves on a TCP address the HTTP API,
-the git remote (/git/NAME.git), the webhooks (/hooks/…), /metrics and the
-web UI, where every request needs an API token (see 'velocity token').
+the git remote (/git/NAME.git), the container registry (/v2/; see
+'velocity registry'), the webhooks (/hooks/…), /metrics and the web UI, where every request needs an API token (see 'velocity token').
 Every deploy is journaled first; when the server starts it brings back what
 was live, marks deploys that were in progress as interrupted and resumes
 the runs it was executing. SIGTERM or Ctrl-C stops it gracefully: requests
@@ -60,6 +60,7 @@ in flight finish, then the instances stop.`,
 	f.StringVar(&o.listen.TLSKey, "listen-tls-key", "", "private key `FILE` of --listen-tls-cert (PEM)")
 	f.StringVar(&a.store, "store", "", "keep the journal in the PostgreSQL database at `URL` (postgres://USER@HOST/DB) instead of the data directory's SQLite file (default $VELOCITY_STORE)")
 	f.StringVar(&o.portRange, "port-range", "", "take the ports of deployed instances from `LOW-HIGH` only, e.g. 41000-41099, unless the deploying project sets its own (port_range, run --port-range)")
+	f.Var(sizeFlag{&o.listen.RegistryMaxBlob}, "registry-max-blob", "refuse registry blobs (image layers) over `SIZE`, e.g. 2GB (default 16GiB)")
 	return cmd
 }
 
@@ -179,6 +180,9 @@ func (a *app) listen(ctx context.Context, h *home.Home, cfg home.ListenConfig, h
 	if err != nil {
 		return "", nil, userError(err)
 	}
+	// The listener serves the container registry: what pushes leave
+	// behind is collected while it serves.
+	a.collectRegistry(ctx, h)
 	return url, stop, nil
 }
 

@@ -62,6 +62,9 @@ type Home struct {
 	metrics   *telemetry.Metrics
 	alerts    *alerts.Notifier
 	queueOnce sync.Once
+	// runRegistry serves the container registry to this process's runs
+	// (see RunRegistry), from their first push until Close.
+	runRegistry runRegistry
 }
 
 // Journal is what is kept in the data directory's store. Only Open names
@@ -116,6 +119,7 @@ func Open(ctx context.Context, cfg Config) (*Home, error) {
 func (h *Home) Close() {
 	h.closeTraces()
 	h.alerts.Close()
+	h.closeRunRegistry()
 	h.Store.Close()
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/executions"
 	"github.com/velocity-ci/velocity/internal/gitremote"
 	"github.com/velocity-ci/velocity/internal/projects"
+	registryapi "github.com/velocity-ci/velocity/internal/registry"
 	"github.com/velocity-ci/velocity/internal/releases"
 	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/server"
@@ -47,6 +48,9 @@ type ListenConfig struct {
 	Addr    string
 	TLSCert string
 	TLSKey  string
+	// RegistryMaxBlob is the largest blob the container registry
+	// takes; 0 is registry.DefaultMaxBlob.
+	RegistryMaxBlob int64
 }
 
 // Listen serves the control API of host (and of runsAPI when not nil),
@@ -111,7 +115,13 @@ func (h *Home) Listen(ctx context.Context, cfg ListenConfig, host *releases.Host
 	// extends the deadline); before that, the body has bodyTimeout like
 	// any other, so a caller without a token cannot hold a connection.
 	git = server.LimitBodies(git, gitremote.MaxPush, bodyTimeout)
-	handler := route(git, server.LimitBodies(guard.Wrap(mux), trigger.MaxBody+1, bodyTimeout), server.LimitBodies(both, maxBody, bodyTimeout),
+	reg, err := h.registryHandler(guard, cfg.RegistryMaxBlob)
+	if err != nil {
+		ln.Close()
+		stopSFN()
+		return "", nil, err
+	}
+	handler := route(git, reg, server.LimitBodies(guard.Wrap(mux), trigger.MaxBody+1, bodyTimeout), server.LimitBodies(both, maxBody, bodyTimeout),
 		server.LimitBodies(site.Handler(), maxBody, bodyTimeout), h.metricsHandler(guard, host))
 	api := &http.Server{
 		Handler:           handler,
@@ -173,16 +183,18 @@ func withStepFunctions(sfn, api http.Handler) http.Handler {
 	})
 }
 
-// route sends the git remote's requests to git, which bounds its own
-// bodies and time (a push may be large and slow: the API's cap would
-// cut it); webhooks to hooks, capped at the forges' largest payload;
+// route sends the git remote's requests to git, and the container
+// registry's (/v2/) to registry, which bound their own bodies and time
+// (a push may be large and slow: the API's cap would cut it); webhooks to hooks, capped at the forges' largest payload;
 // the API's (and Step Functions') to api; Prometheus's scrapes to
 // metrics; the rest to the web UI.
-func route(git, hooks, api, web, metrics http.Handler) http.Handler {
+func route(git, registry, hooks, api, web, metrics http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
 		case gitremote.Match(r):
 			git.ServeHTTP(w, r)
+		case registryapi.Match(r):
+			registry.ServeHTTP(w, r)
 		case strings.HasPrefix(p, "/hooks/"):
 			hooks.ServeHTTP(w, r)
 		case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/v1/"), p == "/" && stepfunctions.Target(r):
@@ -193,6 +205,26 @@ func route(git, hooks, api, web, metrics http.Handler) http.Handler {
 			web.ServeHTTP(w, r)
 		}
 	})
+}
+
+// registryHandler is the container registry behind the guard: pulls
+// need a viewer's token, pushes and deletes a developer's. Its bodies
+// are capped at the largest blob, within bodyTimeout until the request
+// is admitted (the handler extends it then, as the git remote does).
+func (h *Home) registryHandler(guard *server.Guard, maxBlob int64) (http.Handler, error) {
+	st, err := h.registryStorage()
+	if err != nil {
+		return nil, err
+	}
+	if maxBlob > 0 {
+		st.MaxBlob = maxBlob
+	}
+	g := *guard
+	g.Limiter = &access.Limiter{Rate: registryRate, Burst: registryBurst}
+	reg := g.WrapAPI(&registryapi.Handler{Storage: st, Log: h.cfg.Log}, registryapi.RoleOf, registryapi.Refuse)
+	// The storage counts a blob's bytes across the chunks of its
+	// upload; a single request is bounded by the same number.
+	return server.LimitBodies(reg, max(st.MaxBlob, registryapi.DefaultMaxBlob), bodyTimeout), nil
 }
 
 // site is the web UI over the services the listener serves.

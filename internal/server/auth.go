@@ -155,10 +155,11 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, route string, tok
 		route = r.URL.Path
 	}
 	log := orDiscard(g.Logger)
-	// git asks without credentials first on every clone and push, and
-	// sends the token only when refused: that first refusal is routine.
+	// git and docker ask without credentials first on every clone, push
+	// and pull, and send the token only when refused: that first refusal
+	// is routine.
 	level := slog.LevelWarn
-	if code == http.StatusUnauthorized && r.Header.Get("Authorization") == "" && strings.HasPrefix(route, "git ") {
+	if code == http.StatusUnauthorized && r.Header.Get("Authorization") == "" && (strings.HasPrefix(route, "git ") || strings.HasPrefix(route, "registry ")) {
 		level = slog.LevelInfo
 	}
 	log.Log(r.Context(), level, "API request refused", "status", code, "token", tok.Name, "method", r.Method, "route", route,
