@@ -15,7 +15,6 @@ import (
 	"sync"
 
 	"github.com/velocity-ci/velocity/internal/alerts"
-	"github.com/velocity-ci/velocity/internal/imagebuild"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/telemetry"
 	"github.com/velocity-ci/velocity/internal/tracing"
@@ -41,9 +40,6 @@ type Config struct {
 	// Stderr receives warnings a user should see at once (a server that
 	// does not answer properly).
 	Stderr io.Writer
-	// Registry gives the registry that build actions with push: true
-	// push to; nil (or a nil endpoint) when runs have none.
-	Registry func(ctx context.Context) (*imagebuild.RegistryEndpoint, error)
 }
 
 // Home is an opened data directory. Close it when done.

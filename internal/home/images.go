@@ -2,7 +2,6 @@ package home
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/docker"
 	"github.com/velocity-ci/velocity/internal/engine"
 	"github.com/velocity-ci/velocity/internal/imagebuild"
+	"github.com/velocity-ci/velocity/internal/registry"
 	"github.com/velocity-ci/velocity/internal/runs"
 	"github.com/velocity-ci/velocity/internal/store"
 )
@@ -24,16 +24,16 @@ func (h *Home) images() runs.Images {
 		if err != nil {
 			return nil, nil, fmt.Errorf("building images: %w", err)
 		}
-		return &dockerImages{c: c, registry: h.cfg.Registry}, func() { c.Close() }, nil
+		return &dockerImages{c: c, registry: h.RunRegistry}, func() { c.Close() }, nil
 	}
 }
 
 // dockerImages is engine.Images on a Docker Engine.
 type dockerImages struct {
 	c *client.Client
-	// registry gives the registry pushes go to; nil, or a nil endpoint,
-	// when the run has none.
-	registry func(ctx context.Context) (*imagebuild.RegistryEndpoint, error)
+	// registry gives the registry pushes go to: the data directory's,
+	// served on a loopback port from the first push on.
+	registry func(ctx context.Context) (registry.Endpoint, error)
 }
 
 var _ engine.Images = (*dockerImages)(nil)
@@ -75,23 +75,13 @@ func (d *dockerImages) Tag(ctx context.Context, id string, tags []string) error 
 	return nil
 }
 
-// errNoRegistry is the push of a run that was given no registry.
-var errNoRegistry = errors.New("push: true, and this run has no registry to push to; run the project where " +
-	"Velocity's registry is served (velocity serve), or remove push: true to keep the image in the local Docker Engine")
-
-// endpoint is the run's registry.
-func (d *dockerImages) endpoint(ctx context.Context) (imagebuild.RegistryEndpoint, error) {
-	if d.registry == nil {
-		return imagebuild.RegistryEndpoint{}, errNoRegistry
-	}
+// endpoint is the run's registry, opened at the first push.
+func (d *dockerImages) endpoint(ctx context.Context) (registry.Endpoint, error) {
 	to, err := d.registry(ctx)
 	if err != nil {
-		return imagebuild.RegistryEndpoint{}, err
+		return registry.Endpoint{}, fmt.Errorf("the data directory's registry: %w", err)
 	}
-	if to == nil {
-		return imagebuild.RegistryEndpoint{}, errNoRegistry
-	}
-	return *to, nil
+	return to, nil
 }
 
 // CanPush implements engine.Images.

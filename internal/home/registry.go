@@ -7,6 +7,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/images"
 	"github.com/velocity-ci/velocity/internal/registry"
+	"github.com/velocity-ci/velocity/internal/releases"
 )
 
 // Limits of the registry on the network listener.
@@ -27,14 +28,15 @@ func (h *Home) registryStorage() (*registry.Storage, error) {
 }
 
 // Registry is the service over the built-in container registry's
-// content. What live releases use is kept by their tags alone until
-// releases can name their images (Kept).
+// content. A collection keeps what tags name and the images releases run
+// or may roll back to.
 func (h *Home) Registry() (*images.Service, error) {
 	st, err := h.registryStorage()
 	if err != nil {
 		return nil, err
 	}
-	return &images.Service{Storage: st, Log: h.cfg.Log}, nil
+	kept := func(ctx context.Context) ([]string, error) { return releases.ImagesInUse(ctx, h.Store) }
+	return &images.Service{Storage: st, Kept: kept, Log: h.cfg.Log}, nil
 }
 
 // RunRegistry is the registry the runs of this process push images to:

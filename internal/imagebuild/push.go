@@ -6,24 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 
-	"github.com/moby/moby/api/types/registry"
+	mobyregistry "github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/client"
+
+	"github.com/velocity-ci/velocity/internal/registry"
 )
 
-// RegistryEndpoint is a registry pushes go to, with its credentials.
-type RegistryEndpoint struct {
-	// Host is the registry's "host:port", e.g. "127.0.0.1:5000".
-	Host               string
-	Username, Password string
-}
-
-// LogValue keeps the password out of logs.
-func (e RegistryEndpoint) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("host", e.Host), slog.String("username", e.Username))
-}
+// RegistryEndpoint is a registry pushes go to, with its credentials:
+// Velocity's own (registry.OnDemand gives one) or any other.
+type RegistryEndpoint = registry.Endpoint
 
 // Push tags img under the registry's host (HOST/NAME:TAG for each of its
 // tags) and pushes each of those names, writing what the engine reports
@@ -32,7 +25,7 @@ func Push(ctx context.Context, c *client.Client, img Image, to RegistryEndpoint,
 	if log == nil {
 		log = io.Discard
 	}
-	auth, err := json.Marshal(registry.AuthConfig{Username: to.Username, Password: to.Password, ServerAddress: to.Host})
+	auth, err := json.Marshal(mobyregistry.AuthConfig{Username: to.Username, Password: to.Password, ServerAddress: to.Host})
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,8 @@ const DefaultGrace = time.Hour
 type Collection struct {
 	// Keep reports whether manifest digest of repository repo must stay
 	// though no tag names it (the image of a live release, of a recent
-	// run). nil keeps nothing more.
+	// run). It is asked with the manifest's digest and with its config's
+	// (an engine's image ID). nil keeps nothing more.
 	Keep func(repo, digest string) bool
 	// Grace is how young a manifest, blob or upload must be to stay
 	// anyway; 0 is DefaultGrace.
@@ -81,6 +82,16 @@ func (s *Storage) Collect(ctx context.Context, c Collection) (Collected, error) 
 	return out, err
 }
 
+// kept reports whether Keep keeps manifest d (m): by its digest, or by
+// its config's, which is the image ID a Docker Engine knows the image by
+// (what a release records).
+func kept(keep func(repo, digest string) bool, repo string, d Digest, m *manifest) bool {
+	if keep == nil {
+		return false
+	}
+	return keep(repo, d.String()) || m.Config != nil && keep(repo, m.Config.Digest)
+}
+
 // collectRepo collects repository name's manifests and blob links and
 // returns how many manifests it removed.
 func (s *Storage) collectRepo(name string, keep func(repo, digest string) bool, cutoff time.Time) (int, error) {
@@ -103,7 +114,7 @@ func (s *Storage) collectRepo(name string, keep func(repo, digest string) bool, 
 			continue
 		}
 		parsed[d] = m
-		if keep != nil && keep(name, d.String()) || !olderThan(s.manifestLink(name, d), cutoff) {
+		if kept(keep, name, d, m) || !olderThan(s.manifestLink(name, d), cutoff) {
 			live[d] = true
 		}
 	}

@@ -268,6 +268,26 @@ func TestCollectKeepsTaggedAndKeptManifests(t *testing.T) {
 	}
 }
 
+// A release records the image ID a Docker Engine gave it, which is the
+// digest of the image's config: that keeps its manifest too.
+func TestCollectKeepsAManifestByItsConfig(t *testing.T) {
+	c, st := newRegistry(t)
+	byConfig := c.pushImage("app", "v1", "release-config", "release-layer")
+	dropped := c.pushImage("app", "v2", "other-config", "other-layer")
+	for _, tag := range []string{"v1", "v2"} {
+		want(t, c.do("DELETE", "/v2/app/manifests/"+tag, nil, ""), http.StatusAccepted, "")
+	}
+	got, err := st.Collect(context.Background(), registry.Collection{
+		Now:  time.Now().Add(2 * registry.DefaultGrace),
+		Keep: func(_, d string) bool { return d == digestOf("release-config") },
+	})
+	if err != nil || got.Manifests != 1 {
+		t.Fatalf("collected %+v (%v), want 1 manifest", got, err)
+	}
+	want(t, c.do("HEAD", "/v2/app/manifests/"+byConfig, nil, ""), http.StatusOK, "")
+	want(t, c.do("HEAD", "/v2/app/manifests/"+dropped, nil, ""), http.StatusNotFound, "")
+}
+
 func TestUploadOutlivesARestart(t *testing.T) {
 	dir := t.TempDir()
 	serve := func() *client {

@@ -24,6 +24,11 @@ type Endpoint struct {
 	Password string
 }
 
+// LogValue keeps the password out of logs.
+func (e Endpoint) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("host", e.Host), slog.String("username", e.Username))
+}
+
 // OnDemand serves a Storage on a loopback port, for a process that
 // needs a registry only now and then (velocity run building an image):
 // the port opens on the first call to Endpoint, never when no one asks,
