@@ -8,13 +8,14 @@
 // 4 MB, ran during package initialisation and two or three times more
 // in a run of 50 actions, marking the same tables each time: about a
 // tenth of the process's CPU. Collecting later trades up to Size of
-// memory, once, for that time. The Go compiler does the same for its own start.
+// memory, once, for that time. The Go compiler does the same for its
+// own start.
 //
 // Imported for its effect by package main. Packages are initialised in
 // the order of their import paths once their imports are, and this one
 // imports only the runtime and os: it comes before much of the
-// initialisation it is meant for (in velocity version, after 2 of the 3.2 MB
-// that initialisation allocates).
+// initialisation it is meant for (in velocity version, after 2 of the
+// 3.2 MB that initialisation allocates).
 package startheap
 
 import (
