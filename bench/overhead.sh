@@ -5,7 +5,11 @@
 #   bench/overhead.sh [ROUNDS]      (default 15 rounds; run from the repository root)
 #
 # VELOCITY=path/to/velocity measures that binary instead of one built from
-# this tree (to compare two versions on the same machine).
+# this tree (to compare two versions on the same machine). VELOCITY_OLD=
+# path/to/velocity also runs that binary, executed, in every round (with
+# its own data directory), and reports the median of the per-round
+# differences new - old: on a busy machine, the figure to compare two
+# versions by, as both see the same load.
 #
 # (a) 50 no-op actions chained by needs: velocity run vs a script that runs
 #     the same 50 commands one after another, each in its own
@@ -39,6 +43,11 @@ if [[ -n ${VELOCITY:-} ]]; then
 	cp "$VELOCITY" "$work/velocity"
 else
 	go build -o "$work/velocity" "$root/cmd/velocity"
+fi
+old=""
+if [[ -n ${VELOCITY_OLD:-} ]]; then
+	cp "$VELOCITY_OLD" "$work/velocity-old"
+	old=$work/velocity-old
 fi
 export VELOCITY_HOME=$work/home CI=true
 
@@ -77,24 +86,39 @@ timed() {
 measure() {
 	local name=$1 n=$2 dir=$3 jobs=$4 baseline=$5
 	local vel=("$work/velocity" run -C "$dir" -j "$jobs" --progress plain)
+	local prev=("$old" run -C "$dir" -j "$jobs" --progress plain)
 	# warm-up; the second run fills the cache (--no-cache stores no result)
 	"${vel[@]}" --no-cache >/dev/null
 	"${vel[@]}" >/dev/null
+	if [[ -n $old ]]; then VELOCITY_HOME=$work/home-old "${prev[@]}" --no-cache >/dev/null; fi
 	bash -c "$baseline"
-	# one line per round: executed, script and cached, wall and CPU each
+	# item K: the timing of executed (e), script (s), cached (c) or the
+	# old binary executed (o)
+	item() {
+		case $1 in
+		e) timed "${vel[@]}" --no-cache ;;
+		s) timed bash -c "$baseline" ;;
+		c) timed "${vel[@]}" ;;
+		o) VELOCITY_HOME=$work/home-old timed "${prev[@]}" --no-cache ;;
+		esac
+	}
+	local items=(e s c)
+	if [[ -n $old ]]; then items+=(o); fi
+	# one line per round: executed, script, cached (and old), wall and
+	# CPU each, run in an order that rotates
 	local rows=()
 	for ((r = 0; r < rounds; r++)); do
-		local e c s
-		case $((r % 3)) in
-		0) e=$(timed "${vel[@]}" --no-cache); s=$(timed bash -c "$baseline"); c=$(timed "${vel[@]}") ;;
-		1) s=$(timed bash -c "$baseline"); c=$(timed "${vel[@]}"); e=$(timed "${vel[@]}" --no-cache) ;;
-		2) c=$(timed "${vel[@]}"); e=$(timed "${vel[@]}" --no-cache); s=$(timed bash -c "$baseline") ;;
-		esac
-		rows+=("$e $s $c")
+		local -A t=([o]="0 0")
+		local k
+		for ((k = 0; k < ${#items[@]}; k++)); do
+			local i=${items[$(((k + r) % ${#items[@]}))]}
+			t[$i]=$(item "$i")
+		done
+		rows+=("${t[e]} ${t[s]} ${t[c]} ${t[o]}")
 	done
 	# column: the median of field k of the rows, or of field k minus field j
 	col() { printf '%s\n' "${rows[@]}" | awk -v k="$1" -v j="${2:-0}" '{print $k - (j ? $j : 0)}' | median; }
-	# fields: 1 2 executed wall, CPU; 3 4 script; 5 6 cached
+	# fields: 1 2 executed wall, CPU; 3 4 script; 5 6 cached; 7 8 old
 	awk -v name="$name" -v n="$n" \
 		-v ew="$(col 1)" -v sw="$(col 3)" -v cw="$(col 5)" -v sc="$(col 4)" \
 		-v dew="$(col 1 3)" -v dec="$(col 2 4)" -v dcw="$(col 5 3)" -v dcc="$(col 6 4)" 'BEGIN {
@@ -104,6 +128,15 @@ measure() {
 		printf "  cached                 velocity %8.1f ms  ratio %5.2f  overhead %6.3f ms/action, CPU %6.3f ms/action\n",
 			cw / 1000, cw / sw, dcw / 1000 / n, dcc / 1000 / n
 	}'
+	if [[ -n $old ]]; then
+		awk -v n="$n" -v ow="$(col 7)" -v sw="$(col 3)" -v dow="$(col 7 3)" -v doc="$(col 8 4)" \
+			-v dnw="$(col 1 7)" -v dnc="$(col 2 8)" 'BEGIN {
+			printf "  executed, old binary   velocity %8.1f ms  ratio %5.2f  overhead %6.3f ms/action, CPU %6.3f ms/action\n",
+				ow / 1000, ow / sw, dow / 1000 / n, doc / 1000 / n
+			printf "  new - old, executed    per round: wall %6.3f ms/action, CPU %6.3f ms/action\n",
+				dnw / 1000 / n, dnc / 1000 / n
+		}'
+	fi
 }
 
 make_project "$work/one" 1 no

@@ -4,6 +4,10 @@
 package main
 
 import (
+	// For its effect on the garbage collector, from package
+	// initialisation on.
+	_ "github.com/velocity-ci/velocity/internal/startheap"
+
 	"context"
 	"fmt"
 	"os"

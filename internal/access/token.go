@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/fault"
@@ -69,13 +70,13 @@ func New(cfg Config) *Service {
 	return &Service{cfg: cfg}
 }
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`) })
 
 // Create makes a token named name with role and returns its secret, the
 // only time anyone sees it. A name in use by a token that is not revoked
 // is an error of kind fault.Conflict.
 func (s *Service) Create(ctx context.Context, name string, role Role) (string, error) {
-	if !validName.MatchString(name) {
+	if !validName().MatchString(name) {
 		return "", fault.Invalidf("token name %q: use up to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit", name)
 	}
 	if _, err := ParseRole(string(role)); err != nil {

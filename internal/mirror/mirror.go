@@ -44,6 +44,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/fault"
@@ -407,7 +408,7 @@ func (g git) isAncestor(ctx context.Context, a, b string) bool {
 }
 
 // hexID matches an abbreviated or full commit id (SHA-1 or SHA-256).
-var hexID = regexp.MustCompile(`^[0-9a-fA-F]{4,64}$`)
+var hexID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-fA-F]{4,64}$`) })
 
 // Resolve turns a branch, a tag or a commit id (abbreviated or full) of
 // the mirror into a full commit id; "refs/heads/…" and "refs/tags/…" are
@@ -429,7 +430,7 @@ func (m Mirrors) Resolve(ctx context.Context, name, ref string) (string, error) 
 		candidates = []string{ref}
 	default:
 		candidates = []string{"refs/heads/" + ref, "refs/tags/" + ref}
-		if hexID.MatchString(ref) {
+		if hexID().MatchString(ref) {
 			candidates = append(candidates, ref)
 		}
 	}
@@ -465,7 +466,7 @@ func (m Mirrors) File(ctx context.Context, name, commit, path string) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	if !hexID.MatchString(commit) {
+	if !hexID().MatchString(commit) {
 		return nil, fault.Invalidf("commit %q is not a commit id", commit)
 	}
 	clean := filepath.ToSlash(filepath.Clean("/" + path))[1:]

@@ -24,6 +24,29 @@ const DefaultDrainWait = 2 * time.Second
 // shutting down after its leader has exited (Spec.GraceForTree).
 const treePoll = 25 * time.Millisecond
 
+// devNull is /dev/null opened once for the children's stdin: os/exec
+// would open and close it for every child that reads nothing (every
+// action), two system calls and a file each time. Nil if it cannot be
+// opened; os/exec then tries itself.
+var devNull = sync.OnceValue(func() *os.File {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil
+	}
+	return f
+})
+
+// stdin is what a child reads: r, or /dev/null when r is nil.
+func stdin(r io.Reader) io.Reader {
+	if r != nil {
+		return r
+	}
+	if f := devNull(); f != nil {
+		return f
+	}
+	return nil
+}
+
 // ErrLimits marks a failure to put the process under its resource limits;
 // the process was killed rather than left running unlimited.
 var ErrLimits = errors.New("limits")
@@ -154,7 +177,7 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		Args:       append([]string{s.Path}, s.Args...),
 		Dir:        s.Dir,
 		Env:        s.Env,
-		Stdin:      s.Stdin,
+		Stdin:      stdin(s.Stdin),
 		ExtraFiles: s.ExtraFiles,
 		// Once the child has exited (and its group was killed), a process
 		// that escaped may still hold a pipe: Wait then closes our ends.

@@ -122,6 +122,16 @@ func TestOutputStreams(t *testing.T) {
 	if in.String() != "input\n" {
 		t.Errorf("stdin came back as %q", in.String())
 	}
+
+	// Without Stdin a child reads /dev/null, every child alike, and
+	// cannot write to it.
+	for range 2 {
+		var none bytes.Buffer
+		run(t, context.Background(), Spec{Stdout: &none}, "cat; readlink /proc/self/fd/0; echo x >&0 2>/dev/null || echo read-only")
+		if none.String() != "/dev/null\nread-only\n" {
+			t.Errorf("without stdin: %q", none.String())
+		}
+	}
 }
 
 type failingWriter struct{ n int }

@@ -130,7 +130,7 @@ func New(cfg Config) *Service {
 
 // validName is a project name: it names a directory, a URL path segment
 // and a git remote, so it is kept to what is safe in all three.
-var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`) })
 
 const maxName = 64
 
@@ -138,7 +138,7 @@ const maxName = 64
 const minPoll = time.Second
 
 func checkName(name string) error {
-	if len(name) > maxName || !validName.MatchString(name) {
+	if len(name) > maxName || !validName().MatchString(name) {
 		return fault.Invalidf("project name %q: use up to %d lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", name, maxName)
 	}
 	return nil

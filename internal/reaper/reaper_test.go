@@ -44,6 +44,34 @@ func TestCloseKillsRegisteredGroupsOnly(t *testing.T) {
 	}
 }
 
+// With every entry removed (a run that ended normally) Close kills
+// nothing, whatever the blank slots the registry had.
+func TestCloseWithEveryEntryRemovedKillsNothing(t *testing.T) {
+	r, err := reaper.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := start(t), start(t)
+	defer a.Process.Kill()
+	defer b.Process.Kill()
+	r.Add(a.Process.Pid)
+	r.Add(b.Process.Pid)
+	if err := r.AddMarker("VELOCITY_TEST_MARKER=x"); err != nil {
+		t.Fatal(err)
+	}
+	r.Remove(a.Process.Pid)
+	r.Remove(b.Process.Pid)
+	r.RemoveMarker("VELOCITY_TEST_MARKER=x")
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*exec.Cmd{a, b} {
+		if err := syscall.Kill(c.Process.Pid, 0); err != nil {
+			t.Errorf("an unregistered group was killed: %v", err)
+		}
+	}
+}
+
 // A process that left every group Velocity knows (setsid) is still killed
 // through the marker in its environment; one with another marker is not.
 func TestCloseKillsMarkedProcessesWhereverTheyMoved(t *testing.T) {

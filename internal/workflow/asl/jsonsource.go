@@ -171,7 +171,7 @@ func (p *jsonParser) value(ptr string, depth int) (*node, *jsonSyntaxError) {
 		return nil, p.fail("strings must be in double quotes (\"), not single quotes (')")
 	case c == '-' || c >= '0' && c <= '9':
 		w := p.word()
-		if !jsonNumber.MatchString(w) {
+		if !jsonNumber().MatchString(w) {
 			return nil, p.fail("invalid number %q", w)
 		}
 		p.advance(len(w))

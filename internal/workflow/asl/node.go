@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -152,7 +153,7 @@ func writeJSONString(b *strings.Builder, s string) {
 }
 
 // jsonNumber is the grammar of a JSON number (RFC 8259).
-var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
+var jsonNumber = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`) })
 
 // parseSource reads src into a node tree. Syntax errors, an empty source,
 // several documents and duplicate keys are added to r; the tree is nil
@@ -299,13 +300,13 @@ func (c *converter) convert(n ast.Node, ptr string, depth int) *node {
 		return &node{kind: kindBool, pos: p, boolean: v.Value, plain: c.yaml}
 	case *ast.IntegerNode:
 		text := v.Token.Value
-		if !jsonNumber.MatchString(text) {
+		if !jsonNumber().MatchString(text) {
 			text = fmt.Sprint(v.Value) // 0x1F, 1_000, +5
 		}
 		return &node{kind: kindNumber, pos: p, text: text, plain: c.yaml}
 	case *ast.FloatNode:
 		text := v.Token.Value
-		if !jsonNumber.MatchString(text) {
+		if !jsonNumber().MatchString(text) {
 			text = strconv.FormatFloat(v.Value, 'g', -1, 64)
 		}
 		return &node{kind: kindNumber, pos: p, text: text, plain: c.yaml}
@@ -316,7 +317,7 @@ func (c *converter) convert(n ast.Node, ptr string, depth int) *node {
 		plain := c.yaml && v.Token.Type == token.StringType
 		// The YAML parser leaves exponents such as 1e3 as strings; in
 		// JSON they are numbers.
-		if v.Token.Type == token.StringType && jsonNumber.MatchString(v.Value) {
+		if v.Token.Type == token.StringType && jsonNumber().MatchString(v.Value) {
 			return &node{kind: kindNumber, pos: p, text: v.Value, plain: c.yaml}
 		}
 		return &node{kind: kindString, pos: p, text: v.Value, plain: plain}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/typo"
@@ -276,11 +277,13 @@ func (v *validator) templateValue(n *node, ptr string) {
 
 // timestampPattern is AWS's profile of RFC 3339: an uppercase T between
 // date and time, and an uppercase Z or a numeric offset.
-var timestampPattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$`)
+var timestampPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$`)
+})
 
 // isTimestamp reports whether s is a timestamp the States Language accepts.
 func isTimestamp(s string) bool {
-	if !timestampPattern.MatchString(s) {
+	if !timestampPattern().MatchString(s) {
 		return false
 	}
 	_, err := time.Parse(time.RFC3339Nano, s)

@@ -3,6 +3,7 @@ package asl
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // This file checks the scoping of workflow variables as the developer
@@ -15,7 +16,7 @@ import (
 
 // variableRef finds the $name references in a path or intrinsic call,
 // leaving out $$ (the context object) and $. or $[ (the input).
-var variableRef = regexp.MustCompile(`(?:^|[^$\p{L}\p{N}_])\$([\p{L}_][\p{L}\p{N}_]*)`)
+var variableRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:^|[^$\p{L}\p{N}_])\$([\p{L}_][\p{L}\p{N}_]*)`) })
 
 // pathFields hold a path (or a reference path) as their value.
 var pathFields = map[string]bool{
@@ -120,7 +121,7 @@ func checkReferences(r *report, key string, n *node, ptr string, visible []varSc
 		if !strings.HasSuffix(key, ".$") && !pathFields[key] {
 			return
 		}
-		for _, m := range variableRef.FindAllStringSubmatch(n.text, -1) {
+		for _, m := range variableRef().FindAllStringSubmatch(n.text, -1) {
 			name := m[1]
 			found := false
 			for _, s := range visible {

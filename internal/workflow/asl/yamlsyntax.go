@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // The YAML parser's messages name the grammar rule that failed ("value is
@@ -13,10 +14,12 @@ import (
 
 // yamlKeyLine matches a line that opens a mapping entry, optionally as a
 // list item: its indentation, the "- " and the key, quoted or plain.
-var yamlKeyLine = regexp.MustCompile(`^( *)(- +)?("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"{\[\-][^#]*?)\s*:(?:\s|$)`)
+var yamlKeyLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^( *)(- +)?("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"{\[\-][^#]*?)\s*:(?:\s|$)`)
+})
 
 // yamlItemLine matches a list item that is not a mapping entry.
-var yamlItemLine = regexp.MustCompile(`^( *)- `)
+var yamlItemLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^( *)- `) })
 
 // explainYAMLError rewrites the parser's message for the error at p.
 func explainYAMLError(lines []string, p pos, msg string) string {
@@ -101,9 +104,9 @@ func yamlPointerAt(lines []string, lineNo int) string {
 		if in >= limit {
 			continue
 		}
-		if m := yamlKeyLine.FindStringSubmatch(l); m != nil && m[2] == "" {
+		if m := yamlKeyLine().FindStringSubmatch(l); m != nil && m[2] == "" {
 			tokens = append(tokens, unquoteYAMLKey(m[3]))
-		} else if yamlItemLine.MatchString(l) {
+		} else if yamlItemLine().MatchString(l) {
 			tokens = append(tokens, fmt.Sprint(itemIndex(lines, i, in)))
 		} else {
 			// A line the simple reading does not understand (a block
