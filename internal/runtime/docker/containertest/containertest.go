@@ -16,7 +16,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -25,6 +24,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/velocity-ci/velocity/internal/dockertest"
+	"github.com/velocity-ci/velocity/internal/proc"
 )
 
 // LabelTest marks the images made here, for clean-up by hand:
@@ -56,10 +56,21 @@ func ServerImage(t testing.TB, pkg string) string {
 
 // GoBuild builds pkg as a static binary at out.
 func GoBuild(pkg, out string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+	var log bytes.Buffer
+	p, err := proc.Start(context.Background(), proc.Spec{
+		Path: "go", Args: []string{"build", "-o", out, pkg},
+		Env:    append(os.Environ(), "CGO_ENABLED=0"),
+		Stdout: &log, Stderr: &log,
+	})
+	if err != nil {
+		return fmt.Errorf("go build %s: %w", pkg, err)
+	}
+	exit, err := p.Wait()
+	if err != nil {
+		return fmt.Errorf("go build %s: %w", pkg, err)
+	}
+	if !exit.Success() {
+		return fmt.Errorf("go build %s: %s\n%s", pkg, exit, log.Bytes())
 	}
 	return nil
 }
