@@ -1,0 +1,301 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/velocity-ci/velocity/internal/executor"
+)
+
+// DefaultKillGrace applies when a step sets no grace period.
+const DefaultKillGrace = 10 * time.Second
+
+// drainWait bounds how long output is read after the container ended:
+// the stream closes with the container, so only a stuck connection
+// waits that long.
+const drainWait = 2 * time.Second
+
+// Run implements executor.Workspace: one container per step, removed
+// when the step ends.
+func (w *Workspace) Run(ctx context.Context, step executor.Step) (executor.Result, error) {
+	if err := w.begin(step.Name); err != nil {
+		return executor.Result{}, err
+	}
+	defer w.running.Done()
+	if err := w.e.check(step, []string{w.run.Dir, w.run.Scratch}); err != nil {
+		return executor.Result{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return executor.Result{ExitCode: -1, Stopped: true}, nil
+	}
+	for _, f := range step.FilesIn {
+		if err := copyFile(f.Host, filepath.Join(step.Dir, f.Path)); err != nil {
+			return executor.Result{}, fmt.Errorf("%s: file in %s: %w", step.Name, f.Path, err)
+		}
+	}
+	res, err := w.runStep(ctx, step)
+	if err != nil {
+		return res, err
+	}
+	for _, f := range step.FilesOut {
+		err := copyFile(filepath.Join(step.Dir, f.Path), f.Host)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			res.Missing = append(res.Missing, f.Path)
+		case err != nil:
+			return res, fmt.Errorf("%s: file out %s: %w", step.Name, f.Path, err)
+		}
+	}
+	return res, nil
+}
+
+// Container describes a container to start on the run's network.
+type Container struct {
+	// Name is used in errors and labels.
+	Name  string
+	Image string
+	// Cmd is the container's command; nil runs the image's own.
+	Cmd []string
+	// Env is added to the image's environment as the engine does.
+	Env []string
+	// Dir is the working directory; empty is the image's.
+	Dir  string
+	User string
+	// Alias is the name other containers of the run reach it by.
+	Alias  string
+	Limits executor.Limits
+}
+
+// create makes a container on the run's network with the workspace
+// mounted, the image pulled first when the engine lacks it.
+func (w *Workspace) create(ctx context.Context, spec Container) (string, error) {
+	binds := []string{}
+	for _, dir := range []string{w.run.Dir, w.run.Scratch} {
+		if dir != "" {
+			binds = append(binds, dir+":"+dir)
+		}
+	}
+	hc := &container.HostConfig{
+		Binds:       binds,
+		NetworkMode: container.NetworkMode(w.network),
+	}
+	if spec.Limits.Memory > 0 {
+		hc.Resources.Memory = spec.Limits.Memory
+		hc.Resources.MemorySwap = spec.Limits.Memory // no swap beyond the limit
+	}
+	if spec.Limits.CPU > 0 {
+		hc.Resources.NanoCPUs = int64(spec.Limits.CPU * 1e9)
+	}
+	user := spec.User
+	if user == "" {
+		user = w.e.user
+	}
+	var aliases []string
+	if spec.Alias != "" {
+		aliases = []string{spec.Alias}
+	}
+	opts := client.ContainerCreateOptions{
+		Name: fmt.Sprintf("%s-%d", w.network, w.seq.Add(1)),
+		Config: &container.Config{
+			Image:      spec.Image,
+			Cmd:        spec.Cmd,
+			Env:        spec.Env,
+			WorkingDir: spec.Dir,
+			User:       user,
+			Labels: map[string]string{
+				OwnerLabel: w.e.owner,
+				RunLabel:   w.network,
+				StepLabel:  spec.Name,
+			},
+			AttachStdout: true,
+			AttachStderr: true,
+		},
+		HostConfig: hc,
+		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			w.network: {Aliases: aliases},
+		}},
+	}
+	res, err := w.e.c.ContainerCreate(ctx, opts)
+	if err != nil {
+		return "", fmt.Errorf("%s: create a container of %s: %w", spec.Name, spec.Image, err)
+	}
+	return res.ID, nil
+}
+
+// remove removes a container whatever state it is in.
+func (w *Workspace) remove(id string) error {
+	_, err := w.e.c.ContainerRemove(context.Background(), id, client.ContainerRemoveOptions{Force: true})
+	if err != nil && !isGone(err) {
+		return err
+	}
+	return nil
+}
+
+// run runs the step's container to its end.
+func (w *Workspace) runStep(ctx context.Context, step executor.Step) (executor.Result, error) {
+	ref := step.Image
+	if ref == "" {
+		ref = w.e.opt.DefaultImage
+	}
+	// Not cancelled with the step: a pull or a create that half
+	// happened would leave what the step cannot remove.
+	bg := context.WithoutCancel(ctx)
+	imageEnv, err := w.e.image(bg, ref)
+	if err != nil {
+		return executor.Result{}, fmt.Errorf("%s: %w", step.Name, err)
+	}
+	env := step.Env
+	if env == nil {
+		env = []string{}
+	}
+	id, err := w.create(bg, Container{
+		Name:   step.Name,
+		Image:  ref,
+		Cmd:    command(step.Script, step.Command, env, imageEnv),
+		Env:    env,
+		Dir:    step.Dir,
+		User:   step.User,
+		Limits: step.Limits,
+	})
+	if err != nil {
+		return executor.Result{}, err
+	}
+	defer func() {
+		if err := w.remove(id); err != nil {
+			w.e.opt.Logger.Warn("container not removed", "step", step.Name, "container", id, "err", err)
+		}
+	}()
+	out := step.Output
+	if out == nil {
+		out = io.Discard
+	}
+	att, err := w.e.c.ContainerAttach(bg, id, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return executor.Result{}, fmt.Errorf("%s: attach to the container: %w", step.Name, err)
+	}
+	defer att.Close()
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		stdcopy.StdCopy(out, out, att.Reader)
+	}()
+	res := executor.Result{Started: time.Now()}
+	if _, err := w.e.c.ContainerStart(bg, id, client.ContainerStartOptions{}); err != nil {
+		return executor.Result{}, fmt.Errorf("%s: start the container of %s (the image needs /bin/sh): %w", step.Name, ref, err)
+	}
+	waited := w.e.c.ContainerWait(bg, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	grace := step.KillGrace
+	if grace <= 0 {
+		grace = DefaultKillGrace
+	}
+	var force <-chan time.Time
+	done := ctx.Done()
+	for {
+		select {
+		case st := <-waited.Result:
+			res.Finished = time.Now()
+			res.ExitCode = int(st.StatusCode)
+			w.finish(bg, id, &res)
+			select {
+			case <-copied:
+			case <-time.After(drainWait):
+				att.Close()
+				<-copied
+			}
+			return res, nil
+		case err := <-waited.Error:
+			return executor.Result{}, fmt.Errorf("%s: wait for the container: %w", step.Name, err)
+		case <-done:
+			// The init script sends SIGTERM on to every process.
+			done = nil
+			res.Stopped = true
+			w.kill(bg, id, "TERM")
+			t := time.NewTimer(grace)
+			defer t.Stop()
+			force = t.C
+		case <-force:
+			force = nil
+			w.kill(bg, id, "KILL")
+		}
+	}
+}
+
+// kill signals the container's init; a container already gone is fine.
+func (w *Workspace) kill(ctx context.Context, id, signal string) {
+	if _, err := w.e.c.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: signal}); err != nil && !isGone(err) && !cerrdefs.IsConflict(err) {
+		w.e.opt.Logger.Warn("cannot signal a container", "container", id, "signal", signal, "err", err)
+	}
+}
+
+// finish names the signal that ended a stopped step, and says when the
+// engine killed a step for its memory.
+func (w *Workspace) finish(ctx context.Context, id string, res *executor.Result) {
+	if res.Stopped && res.ExitCode > 128 {
+		res.Signal = signalName(res.ExitCode - 128)
+		return
+	}
+	if res.ExitCode == 128+int(syscall.SIGKILL) {
+		if ins, err := w.e.c.ContainerInspect(ctx, id, client.ContainerInspectOptions{}); err == nil && ins.Container.State != nil && ins.Container.State.OOMKilled {
+			res.Signal = "killed (out of memory)"
+		}
+	}
+}
+
+func signalName(n int) string {
+	return syscall.Signal(n).String()
+}
+
+// isGone reports an error about an object that no longer exists.
+func isGone(err error) bool {
+	return cerrdefs.IsNotFound(err) || err != nil && strings.Contains(err.Error(), "is already in progress")
+}
+
+// copyFile copies a regular file with its mode, through a temporary file
+// renamed into place, so a reader never sees half of it.
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", from)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(to), ".velocity-file-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, src); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), to)
+}
