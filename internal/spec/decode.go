@@ -215,7 +215,7 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 		wf       Workflow
 	)
 	keys, ok := d.mappingKeys(v, path, fields{
-		"name": func(v ast.Node) { a.Name, src.name = d.name(v, join(path, "name")) },
+		"name":  func(v ast.Node) { a.Name, src.name = d.name(v, join(path, "name")) },
 		"run":   func(v ast.Node) { a.Run = d.script(v, join(path, "run")) },
 		"image": func(v ast.Node) { a.Image = d.image(v, join(path, "image"), true) },
 		"user": func(v ast.Node) {

@@ -38,6 +38,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	dockerd "github.com/velocity-ci/velocity/internal/docker"
 	"github.com/velocity-ci/velocity/internal/executor"
 )
 
@@ -69,6 +70,9 @@ type Executor struct {
 	caps  executor.Capabilities
 	owner string
 	user  string
+
+	// closeClient is set when the executor made its client (Connect).
+	closeClient bool
 
 	mu     sync.Mutex
 	images map[string]*image
@@ -113,9 +117,29 @@ func New(ctx context.Context, c *client.Client, opt Options) (*Executor, error) 
 // says so).
 func (e *Executor) Capabilities() executor.Capabilities { return e.caps }
 
-// Close releases nothing today; it is there for the runs' Executor
-// interface.
-func (e *Executor) Close() error { return nil }
+// Connect makes an executor with a client of the engine internal/docker
+// finds (DOCKER_HOST, else the local socket); Close closes the client.
+func Connect(ctx context.Context, opt Options) (*Executor, error) {
+	c, err := dockerd.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := New(ctx, c, opt)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	e.closeClient = true
+	return e, nil
+}
+
+// Close closes the client when Connect made it.
+func (e *Executor) Close() error {
+	if e.closeClient {
+		return e.c.Close()
+	}
+	return nil
+}
 
 // check refuses a step that cannot run as asked.
 func (e *Executor) check(step executor.Step, mounts []string) error {
