@@ -215,7 +215,7 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 		defer os.RemoveAll(dir)
 		group, err := sidecar.Start(ctx, n.Sidecars, sidecar.Options{
 			Executor: ws, Env: env, Dir: dir, Log: log, KillGrace: x.KillGrace,
-			Ports: x.Ports, PortRange: x.PortRange,
+			Ports: x.Ports, PortRange: x.PortRange, InContainer: n.Image != "", Action: n.ID(),
 		})
 		if err != nil {
 			return fail(log, err.Error())

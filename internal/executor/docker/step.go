@@ -69,19 +69,23 @@ type Container struct {
 	Image string
 	// Cmd is the container's command; nil runs the image's own.
 	Cmd []string
+	// Entrypoint replaces the image's when not nil.
+	Entrypoint []string
 	// Env is added to the image's environment as the engine does.
 	Env []string
 	// Dir is the working directory; empty is the image's.
-	Dir  string
+	Dir string
+	// User is who runs it; empty is the image's user.
 	User string
-	// Alias is the name other containers of the run reach it by.
-	Alias  string
+	// Links make services resolve by name in this container
+	// ("CONTAINER:NAME").
+	Links  []string
 	Limits executor.Limits
 }
 
 // create makes a container on the run's network with the workspace
 // mounted, the image pulled first when the engine lacks it.
-func (w *Workspace) create(ctx context.Context, spec Container) (string, error) {
+func (w *Workspace) create(ctx context.Context, spec Container) (id, name string, err error) {
 	binds := []string{}
 	for _, dir := range []string{w.run.Dir, w.run.Scratch} {
 		if dir != "" {
@@ -99,22 +103,15 @@ func (w *Workspace) create(ctx context.Context, spec Container) (string, error) 
 	if spec.Limits.CPU > 0 {
 		hc.Resources.NanoCPUs = int64(spec.Limits.CPU * 1e9)
 	}
-	user := spec.User
-	if user == "" {
-		user = w.e.user
-	}
-	var aliases []string
-	if spec.Alias != "" {
-		aliases = []string{spec.Alias}
-	}
 	opts := client.ContainerCreateOptions{
 		Name: fmt.Sprintf("%s-%d", w.network, w.seq.Add(1)),
 		Config: &container.Config{
 			Image:      spec.Image,
 			Cmd:        spec.Cmd,
+			Entrypoint: spec.Entrypoint,
 			Env:        spec.Env,
 			WorkingDir: spec.Dir,
-			User:       user,
+			User:       spec.User,
 			Labels: map[string]string{
 				OwnerLabel: w.e.owner,
 				RunLabel:   w.network,
@@ -125,14 +122,16 @@ func (w *Workspace) create(ctx context.Context, spec Container) (string, error) 
 		},
 		HostConfig: hc,
 		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			w.network: {Aliases: aliases},
+			// On a user-defined network a link is an alias only this
+			// container resolves.
+			w.network: {Links: spec.Links},
 		}},
 	}
 	res, err := w.e.c.ContainerCreate(ctx, opts)
 	if err != nil {
-		return "", fmt.Errorf("%s: create a container of %s: %w", spec.Name, spec.Image, err)
+		return "", "", fmt.Errorf("%s: create a container of %s: %w", spec.Name, spec.Image, err)
 	}
-	return res.ID, nil
+	return res.ID, opts.Name, nil
 }
 
 // remove removes a container whatever state it is in.
@@ -144,16 +143,13 @@ func (w *Workspace) remove(id string) error {
 	return nil
 }
 
-// run runs the step's container to its end.
+// runStep runs the step's container to its end.
 func (w *Workspace) runStep(ctx context.Context, step executor.Step) (executor.Result, error) {
 	ref := step.Image
 	if ref == "" {
 		ref = w.e.opt.DefaultImage
 	}
-	// Not cancelled with the step: a pull or a create that half
-	// happened would leave what the step cannot remove.
-	bg := context.WithoutCancel(ctx)
-	imageEnv, err := w.e.image(bg, ref)
+	imageEnv, err := w.e.image(context.WithoutCancel(ctx), ref)
 	if err != nil {
 		return executor.Result{}, fmt.Errorf("%s: %w", step.Name, err)
 	}
@@ -161,30 +157,52 @@ func (w *Workspace) runStep(ctx context.Context, step executor.Step) (executor.R
 	if env == nil {
 		env = []string{}
 	}
-	id, err := w.create(bg, Container{
-		Name:   step.Name,
-		Image:  ref,
-		Cmd:    command(step.Script, step.Command, env, imageEnv),
-		Env:    env,
-		Dir:    step.Dir,
-		User:   step.User,
-		Limits: step.Limits,
-	})
+	user := step.User
+	if user == "" {
+		user = w.e.user
+	}
+	cmd := command(step.Script, step.Command, env, imageEnv)
+	return w.runContainer(ctx, Container{
+		Name:  step.Name,
+		Image: ref,
+		// The shell is the entrypoint: an image's own (a tool image's
+		// program) would take the init script for its arguments.
+		Entrypoint: cmd[:1],
+		Cmd:        cmd[1:],
+		Env:        env,
+		Dir:        step.Dir,
+		User:       user,
+		Links:      w.linksOf(step.Name),
+		Limits:     step.Limits,
+	}, step.Output, step.KillGrace, nil)
+}
+
+// runContainer creates spec's container, streams its output to out and
+// waits for its end; when ctx ends it sends SIGTERM, then SIGKILL after
+// grace. started, when set, is called with the container's ID and name once it
+// runs. The container is removed before runContainer returns.
+func (w *Workspace) runContainer(ctx context.Context, spec Container, out io.Writer, grace time.Duration, started func(id, name string)) (executor.Result, error) {
+	// Not cancelled with the step: a pull or a create that half
+	// happened would leave what the step cannot remove.
+	bg := context.WithoutCancel(ctx)
+	if _, err := w.e.image(bg, spec.Image); err != nil {
+		return executor.Result{}, fmt.Errorf("%s: %w", spec.Name, err)
+	}
+	id, name, err := w.create(bg, spec)
 	if err != nil {
 		return executor.Result{}, err
 	}
 	defer func() {
 		if err := w.remove(id); err != nil {
-			w.e.opt.Logger.Warn("container not removed", "step", step.Name, "container", id, "err", err)
+			w.e.opt.Logger.Warn("container not removed", "step", spec.Name, "container", id, "err", err)
 		}
 	}()
-	out := step.Output
 	if out == nil {
 		out = io.Discard
 	}
 	att, err := w.e.c.ContainerAttach(bg, id, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
 	if err != nil {
-		return executor.Result{}, fmt.Errorf("%s: attach to the container: %w", step.Name, err)
+		return executor.Result{}, fmt.Errorf("%s: attach to the container: %w", spec.Name, err)
 	}
 	defer att.Close()
 	copied := make(chan struct{})
@@ -194,10 +212,12 @@ func (w *Workspace) runStep(ctx context.Context, step executor.Step) (executor.R
 	}()
 	res := executor.Result{Started: time.Now()}
 	if _, err := w.e.c.ContainerStart(bg, id, client.ContainerStartOptions{}); err != nil {
-		return executor.Result{}, fmt.Errorf("%s: start the container of %s (the image needs /bin/sh): %w", step.Name, ref, err)
+		return executor.Result{}, fmt.Errorf("%s: start the container of %s: %w", spec.Name, spec.Image, err)
+	}
+	if started != nil {
+		started(id, name)
 	}
 	waited := w.e.c.ContainerWait(bg, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
-	grace := step.KillGrace
 	if grace <= 0 {
 		grace = DefaultKillGrace
 	}
@@ -217,9 +237,9 @@ func (w *Workspace) runStep(ctx context.Context, step executor.Step) (executor.R
 			}
 			return res, nil
 		case err := <-waited.Error:
-			return executor.Result{}, fmt.Errorf("%s: wait for the container: %w", step.Name, err)
+			return executor.Result{}, fmt.Errorf("%s: wait for the container: %w", spec.Name, err)
 		case <-done:
-			// The init script sends SIGTERM on to every process.
+			// A step's init script sends SIGTERM on to every process.
 			done = nil
 			res.Stopped = true
 			w.kill(bg, id, "TERM")

@@ -53,6 +53,8 @@ type Workspace struct {
 
 	mu      sync.Mutex
 	cleaned bool
+	// links are the services each step reaches by name (service.go).
+	links   map[string][]string
 	running sync.WaitGroup
 }
 
