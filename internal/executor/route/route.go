@@ -55,7 +55,13 @@ func (e *Executor) Images(ctx context.Context) (executor.Executor, error) {
 			e.err = errors.New("no container executor here")
 			return
 		}
-		e.img, e.err = e.images(ctx)
+		img, err := e.images(ctx)
+		if err != nil {
+			// A typed nil in the interface would look like an executor.
+			e.err = err
+			return
+		}
+		e.img = img
 	})
 	return e.img, e.err
 }
