@@ -1,8 +1,12 @@
 // Package docker runs steps in containers of a Docker Engine, through its
 // API (never the docker command).
 //
-// Each step is one container of Step.Image on the run's network, removed
-// when the step ends, so nothing a step started outlives it. The run's
+// Each step is one container of Step.Image, removed when the step ends,
+// so nothing a step started outlives it. Prepare creates the run's
+// network, where sidecar containers run; a step joins it only when it has
+// sidecars to reach by name (a link resolves the sidecar's name in that
+// step's container alone), and otherwise runs on the engine's default
+// bridge, which starts a container 40 to 150 ms faster here. The run's
 // workspace (Run.Dir and Run.Scratch) is bind-mounted at the same path as
 // on the host: Step.Dir, FilesIn and FilesOut need no translation, and
 // the engine reads outputs on the host as it does for host steps. This

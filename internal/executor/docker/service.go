@@ -51,7 +51,7 @@ func (w *Workspace) RunService(ctx context.Context, s Service, started func(Star
 		return executor.Result{}, err
 	}
 	defer w.running.Done()
-	spec := Container{Name: "sidecar " + s.Name, Image: s.Image, Env: s.Env}
+	spec := Container{Name: "sidecar " + s.Name, Image: s.Image, Env: s.Env, Private: true}
 	if s.Script != "" {
 		cmd := command(s.Script, nil, s.Env, nil)
 		// The image's entrypoint would take the init script for

@@ -77,8 +77,12 @@ type Container struct {
 	Dir string
 	// User is who runs it; empty is the image's user.
 	User string
+	// Private puts the container on the run's network; otherwise it is
+	// on the engine's default bridge, which starts a container faster
+	// (no embedded DNS to set up: 40 to 150 ms a container here).
+	Private bool
 	// Links make services resolve by name in this container
-	// ("CONTAINER:NAME").
+	// ("CONTAINER:NAME"); only with Private.
 	Links  []string
 	Limits executor.Limits
 }
@@ -92,9 +96,15 @@ func (w *Workspace) create(ctx context.Context, spec Container) (id, name string
 			binds = append(binds, dir+":"+dir)
 		}
 	}
-	hc := &container.HostConfig{
-		Binds:       binds,
-		NetworkMode: container.NetworkMode(w.network),
+	hc := &container.HostConfig{Binds: binds}
+	var endpoints *network.NetworkingConfig
+	if spec.Private {
+		hc.NetworkMode = container.NetworkMode(w.network)
+		endpoints = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			// On a user-defined network a link is an alias only this
+			// container resolves.
+			w.network: {Links: spec.Links},
+		}}
 	}
 	if spec.Limits.Memory > 0 {
 		hc.Resources.Memory = spec.Limits.Memory
@@ -120,12 +130,8 @@ func (w *Workspace) create(ctx context.Context, spec Container) (id, name string
 			AttachStdout: true,
 			AttachStderr: true,
 		},
-		HostConfig: hc,
-		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			// On a user-defined network a link is an alias only this
-			// container resolves.
-			w.network: {Links: spec.Links},
-		}},
+		HostConfig:       hc,
+		NetworkingConfig: endpoints,
 	}
 	res, err := w.e.c.ContainerCreate(ctx, opts)
 	if err != nil {
@@ -162,6 +168,7 @@ func (w *Workspace) runStep(ctx context.Context, step executor.Step) (executor.R
 		user = w.e.user
 	}
 	cmd := command(step.Script, step.Command, env, imageEnv)
+	links := w.linksOf(step.Name)
 	return w.runContainer(ctx, Container{
 		Name:  step.Name,
 		Image: ref,
@@ -172,8 +179,11 @@ func (w *Workspace) runStep(ctx context.Context, step executor.Step) (executor.R
 		Env:        env,
 		Dir:        step.Dir,
 		User:       user,
-		Links:      w.linksOf(step.Name),
-		Limits:     step.Limits,
+		// Only a step with sidecars to reach by name needs the run's
+		// network.
+		Private: len(links) > 0,
+		Links:   links,
+		Limits:  step.Limits,
 	}, step.Output, step.KillGrace, nil)
 }
 
