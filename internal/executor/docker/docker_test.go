@@ -180,3 +180,14 @@ func TestCleanupLeavesNothing(t *testing.T) {
 		t.Fatalf("after Cleanup: %d containers, %d networks of the run", len(cs.Items), len(ns.Items))
 	}
 }
+
+// An image the engine lacks is pulled; when it cannot be (offline, or no
+// such image), the step fails before it starts with an error saying so.
+func TestMissingImage(t *testing.T) {
+	e := newExecutor(t)
+	ws, dir := prepare(t, e)
+	_, err := ws.Run(context.Background(), executor.Step{Name: "s/a", Script: "true", Dir: dir, Image: "velocity-test/no-such-image:1"})
+	if err == nil || !strings.Contains(err.Error(), "s/a: image velocity-test/no-such-image:1 is not on the Docker Engine and cannot be pulled: ") {
+		t.Fatalf("err %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -39,6 +40,10 @@ func (e *Executor) image(ctx context.Context, ref string) ([]string, error) {
 			e.mu.Unlock()
 		}
 	})
+	if im.err != nil && ctx.Err() == nil && (errors.Is(im.err, context.Canceled) || errors.Is(im.err, context.DeadlineExceeded)) {
+		// The step that pulled was cancelled, not this one: pull again.
+		return e.image(ctx, ref)
+	}
 	return im.env, im.err
 }
 

@@ -155,8 +155,12 @@ func (w *Workspace) runStep(ctx context.Context, step executor.Step) (executor.R
 	if ref == "" {
 		ref = w.e.opt.DefaultImage
 	}
-	imageEnv, err := w.e.image(context.WithoutCancel(ctx), ref)
+	// A pull is cancelled with the step: it leaves nothing to clean up.
+	imageEnv, err := w.e.image(ctx, ref)
 	if err != nil {
+		if ctx.Err() != nil {
+			return executor.Result{ExitCode: -1, Stopped: true}, nil
+		}
 		return executor.Result{}, fmt.Errorf("%s: %w", step.Name, err)
 	}
 	env := step.Env
@@ -192,12 +196,15 @@ func (w *Workspace) runStep(ctx context.Context, step executor.Step) (executor.R
 // grace. started, when set, is called with the container's ID and name once it
 // runs. The container is removed before runContainer returns.
 func (w *Workspace) runContainer(ctx context.Context, spec Container, out io.Writer, grace time.Duration, started func(id, name string)) (executor.Result, error) {
-	// Not cancelled with the step: a pull or a create that half
-	// happened would leave what the step cannot remove.
-	bg := context.WithoutCancel(ctx)
-	if _, err := w.e.image(bg, spec.Image); err != nil {
+	if _, err := w.e.image(ctx, spec.Image); err != nil {
+		if ctx.Err() != nil {
+			return executor.Result{ExitCode: -1, Stopped: true}, nil
+		}
 		return executor.Result{}, fmt.Errorf("%s: %w", spec.Name, err)
 	}
+	// Not cancelled with the step: a create that half happened would
+	// leave a container nobody removes.
+	bg := context.WithoutCancel(ctx)
 	id, name, err := w.create(bg, spec)
 	if err != nil {
 		return executor.Result{}, err
