@@ -21,7 +21,8 @@ import (
 // and sends it on to every other process of the container (kill -1): the
 // step and whatever it started, as the local executor signals the whole
 // process group. It exits with the step's status; the engine then kills
-// what remains in the container.
+// what remains in the container. Its own messages ("Terminated" when the
+// step dies of the signal) go nowhere: the step's output is the step's.
 const initScript = `while [ "$1" != -- ]; do unset "$1" 2>/dev/null; shift; done; shift
 exec 2>&1
 if [ "$1" = script ]; then
@@ -31,6 +32,7 @@ else shift; fi
 trap 'kill -TERM -1 2>/dev/null' TERM INT
 "$@" &
 c=$!
+exec 2>/dev/null
 while :; do wait "$c"; s=$?; kill -0 "$c" 2>/dev/null || exit "$s"; done
 `
 
