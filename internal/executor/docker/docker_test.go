@@ -191,3 +191,24 @@ func TestMissingImage(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// Limits reach the step's cgroup: the CPU quota is half the period and
+// the memory limit is the one asked for (cgroup v1 or v2 files alike).
+func TestLimitsReachTheCgroup(t *testing.T) {
+	e := newExecutor(t)
+	if !e.Capabilities().Limits {
+		t.Skip("the engine does not enforce limits here (docker info)")
+	}
+	ws, dir := prepare(t, e)
+	res, out := run(t, ws, executor.Step{Dir: dir, Limits: executor.Limits{Memory: 64 << 20, CPU: 0.5}, Script: `
+if [ -f /sys/fs/cgroup/cpu.max ]; then
+	read quota period < /sys/fs/cgroup/cpu.max; mem=$(cat /sys/fs/cgroup/memory.max)
+else
+	quota=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us); period=$(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)
+	mem=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)
+fi
+echo "$((quota * 100 / period))% $mem"`})
+	if res.ExitCode != 0 || out != "50% 67108864\n" {
+		t.Fatalf("exit %d, output %q, want \"50%% 67108864\"", res.ExitCode, out)
+	}
+}
