@@ -62,7 +62,7 @@ func (w *Workspace) Run(ctx context.Context, step executor.Step) (executor.Resul
 	return res, nil
 }
 
-// Container describes a container to start on the run's network.
+// Container describes a container of the run: a step's or a service's.
 type Container struct {
 	// Name is used in errors and labels.
 	Name  string
