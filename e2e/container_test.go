@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/client"
 
@@ -164,4 +165,46 @@ func TestContainerAction(t *testing.T) {
 			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	})
+}
+
+// A velocity killed with SIGKILL cannot remove its containers; the next
+// velocity that needs Docker does.
+func TestContainerLeftoversOfAKilledVelocity(t *testing.T) {
+	c := dockertest.Client(t)
+	img := dockertest.Busybox(t)
+	e := newEnv(t)
+	dir := project(t, map[string]string{"velocity.yml": `
+image: ` + img + `
+stages:
+  - name: s
+    actions:
+      - {name: slow, cache: false, run: "echo started; sleep 100"}
+`})
+	cmd := e.command(dir, "run")
+	out := &output{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "[s/slow] started") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the action never started:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if left := leftovers(t, c, pid); len(left) == 0 {
+		t.Fatal("a killed velocity left nothing: the test shows nothing")
+	}
+	next := project(t, map[string]string{"velocity.yml": "image: " + img + "\nstages:\n  - name: s\n    actions:\n      - {name: a, run: 'true'}\n"})
+	if r, _ := e.runPid(next, nil, "run"); r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if left := leftovers(t, c, pid); len(left) > 0 {
+		t.Errorf("the killed velocity's containers and networks are still there: %v", left)
+	}
 }
