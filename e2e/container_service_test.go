@@ -21,9 +21,9 @@ import (
 	"github.com/velocity-ci/velocity/internal/runtime/docker/containertest"
 )
 
-// containerProject deploys the image img as service web, greeting with
+// serviceImageProject deploys the image img as service web, greeting with
 // greeting; run, when set, replaces the image's command.
-func containerProject(img, greeting string, run ...string) string {
+func serviceImageProject(img, greeting string, run ...string) string {
 	cmd := ""
 	for _, r := range run {
 		cmd = "\n    run: " + r
@@ -81,7 +81,7 @@ func TestServiceImageDeploysContainersWithoutDowntime(t *testing.T) {
 		_, _ = c.ImageRemove(context.Background(), img, client.ImageRemoveOptions{})
 	})
 	e := newEnv(t)
-	dir := project(t, map[string]string{"velocity.yml": containerProject(img, "one")})
+	dir := project(t, map[string]string{"velocity.yml": serviceImageProject(img, "one")})
 	t.Cleanup(func() {
 		// Should the test fail half-way, its containers go with it.
 		for _, ct := range ownContainers(t, c, e.home) {
@@ -145,7 +145,7 @@ func TestServiceImageDeploysContainersWithoutDowntime(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	})
-	if err := os.WriteFile(filepath.Join(dir, "velocity.yml"), []byte(containerProject(img, "two")), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "velocity.yml"), []byte(serviceImageProject(img, "two")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := e.run(dir, "run", "--proxy-addr", "127.0.0.1:0")
@@ -182,7 +182,7 @@ func TestServiceImageDeploysContainersWithoutDowntime(t *testing.T) {
 	// A release whose containers crash at start is not deployed: the
 	// deploy fails quoting what the container said, and the old
 	// release keeps serving.
-	crash := containerProject(img, "three", `'echo "fatal: cannot reach the database"; exit 3'`)
+	crash := serviceImageProject(img, "three", `'echo "fatal: cannot reach the database"; exit 3'`)
 	if err := os.WriteFile(filepath.Join(dir, "velocity.yml"), []byte(crash), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestContainersOfAKilledRunAreRemovedByTheNext(t *testing.T) {
 	e := newEnv(t)
 	// The containers print what they got of the host's environment: only
 	// what env_passthrough names, not the host's own LANG, PATH or HOME.
-	yml := "env_passthrough: [PASSED_ON]\n" + containerProject(img, "one", `'echo "lang=[$LANG] passed=[$PASSED_ON]"; exec /server'`)
+	yml := "env_passthrough: [PASSED_ON]\n" + serviceImageProject(img, "one", `'echo "lang=[$LANG] passed=[$PASSED_ON]"; exec /server'`)
 	dir := project(t, map[string]string{"velocity.yml": yml})
 	t.Cleanup(func() {
 		for _, ct := range ownContainers(t, c, e.home) {

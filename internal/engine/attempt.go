@@ -234,7 +234,7 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 		defer os.RemoveAll(dir)
 		group, err := sidecar.Start(ctx, n.Sidecars, sidecar.Options{
 			Executor: ws, Env: env, Dir: dir, Log: log, KillGrace: x.KillGrace,
-			Ports: x.Ports, PortRange: x.PortRange,
+			Ports: x.Ports, PortRange: x.PortRange, InContainer: n.Image != "", Action: n.ID(),
 		})
 		if err != nil {
 			return fail(log, err.Error())
@@ -253,6 +253,8 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 	res, err := ws.Run(actx, executor.Step{
 		Name:      n.ID(),
 		Script:    n.Script,
+		Image:     n.Image,
+		User:      n.User,
 		Env:       env,
 		Dir:       x.run.Dir,
 		Output:    log,
@@ -365,7 +367,11 @@ func (o *attemptOutput) Write(p []byte) (int, error) {
 // a definition cannot override.
 func (x *execution) env(n *plan.Node) []string {
 	env := make([]string, 0, len(x.run.Env)+len(n.Env)+len(x.run.Vars)+2)
-	env = append(env, x.run.Env...)
+	if n.Image != "" {
+		env = append(env, imageEnv(x.run.Env)...)
+	} else {
+		env = append(env, x.run.Env...)
+	}
 	keys := make([]string, 0, len(n.Env))
 	for k := range n.Env {
 		keys = append(keys, k)

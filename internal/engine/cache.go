@@ -41,6 +41,11 @@ func (x *execution) cacheKey(n *plan.Node) (*nodeKey, error) {
 	line("%s", keyVersion)
 	line("velocity %s", x.Version)
 	k.definition = fmt.Sprintf("project %q stage %q action %q kind %s", x.run.Plan.Project, n.Stage, n.Name, n.Kind)
+	if n.Image != "" {
+		// By reference: a moving tag (latest) is not re-resolved; a
+		// digest pins the image in the key too.
+		k.definition += fmt.Sprintf(" image %q user %q", n.Image, n.User)
+	}
 	line("%s", k.definition)
 	line("script %q", n.Script)
 	if n.Build != nil {
@@ -61,6 +66,9 @@ func (x *execution) cacheKey(n *plan.Node) (*nodeKey, error) {
 	}
 	for _, sc := range n.Sidecars {
 		def := fmt.Sprintf("sidecar %q run %q ready %q env %q", sc.Name, sc.Run, sc.Ready.Run, sortedEnv(sc.Env))
+		if sc.Image != "" {
+			def += fmt.Sprintf(" image %q port %d", sc.Image, sc.Port)
+		}
 		line("%s", def)
 		k.sidecars = append(k.sidecars, [2]string{sc.Name, def})
 	}

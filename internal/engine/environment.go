@@ -49,3 +49,26 @@ func PassEnv(host []string, patterns []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// hostPlaces are the allowlisted variables that name places on the host
+// (directories, the user): an action in an image gets them only when the
+// pipeline or the action sets them, since the image has its own PATH and
+// HOME, and the host's would hide them.
+var hostPlaces = map[string]bool{
+	"PATH": true, "HOME": true, "USER": true, "LOGNAME": true, "SHELL": true, "TMPDIR": true,
+	"GOPATH": true, "GOCACHE": true, "GOMODCACHE": true, "CARGO_HOME": true, "RUSTUP_HOME": true,
+	"SSL_CERT_FILE": true, "SSL_CERT_DIR": true,
+}
+
+// imageEnv drops hostPlaces from a run's base environment for an action
+// running in an image.
+func imageEnv(base []string) []string {
+	out := make([]string, 0, len(base))
+	for _, kv := range base {
+		name, _, _ := strings.Cut(kv, "=")
+		if !hostPlaces[name] {
+			out = append(out, kv)
+		}
+	}
+	return out
+}

@@ -56,6 +56,12 @@ type Step struct {
 	// (Capabilities.Image false) fails a step that names one with an
 	// error saying so; it never runs the step without it.
 	Image string
+	// User is who the step runs as in its image: a name or UID, with an
+	// optional ":GROUP" or ":GID". Empty is the executor's default (the
+	// Docker executor's is the uid:gid of Velocity, so that what steps
+	// write in the workspace stays Velocity's). Only with an image: an
+	// executor without image support refuses it like Image.
+	User string
 	// Limits caps what the step may use; the zero value caps nothing. An
 	// executor that cannot enforce a limit that is set fails the step
 	// with an error saying so (see Capabilities.Limits).

@@ -10,7 +10,9 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/executions"
+	dockerexec "github.com/velocity-ci/velocity/internal/executor/docker"
 	"github.com/velocity-ci/velocity/internal/executor/local"
+	execroute "github.com/velocity-ci/velocity/internal/executor/route"
 	"github.com/velocity-ci/velocity/internal/fault"
 	"github.com/velocity-ci/velocity/internal/mirror"
 	"github.com/velocity-ci/velocity/internal/projects"
@@ -72,7 +74,10 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 			if err != nil {
 				return nil, err
 			}
-			return ex, nil
+			// Docker is reached only when a step names an image.
+			return execroute.New(ex, func(ctx context.Context) (execroute.Closer, error) {
+				return dockerexec.Connect(ctx, dockerexec.Options{Logger: h.cfg.Log})
+			}), nil
 		},
 		Deploys: runDeploys{deploys},
 		// The executions of workflow actions go to the data directory's

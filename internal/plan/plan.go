@@ -81,6 +81,10 @@ type Node struct {
 	CacheKey      []string
 	Secrets       []string
 	Sidecars      []spec.Sidecar
+	// Image is the container image the script runs in, "" for the host
+	// (spec.Pipeline.RunsIn); User who it runs as there.
+	Image string
+	User  string
 
 	// If, when set, decides whether the node runs once its needs are
 	// done (see spec.Action.If).
@@ -270,8 +274,12 @@ func addNode(g *Graph, p *spec.Pipeline, stage, kind string, a spec.Action, need
 		CacheKey:      slices.Clone(a.CacheKey),
 		Secrets:       slices.Clone(a.Secrets),
 		Sidecars:      slices.Clone(a.Sidecars),
+		User:          a.User,
 		If:            a.If,
 		Matrix:        m,
+	}
+	if a.Run != "" {
+		n.Image = p.RunsIn(&a)
 	}
 	if c != nil {
 		// The cell's values are part of its env, and so of its result

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -48,6 +49,13 @@ type Options struct {
 	// PortRange bounds the sidecars' ports (--port-range, port_range in
 	// velocity.yml); zero means any free port.
 	PortRange netport.Range
+	// InContainer says that the action runs in a container on the run's
+	// network: it reaches a sidecar with an image by the sidecar's name
+	// (NAME_HOST=name) rather than by the container's address.
+	InContainer bool
+	// Action is the Step.Name of the action the sidecars serve, for
+	// which a sidecar with an image resolves by its name.
+	Action string
 }
 
 // errSiblingFailed cancels the readiness waits of the other sidecars when
@@ -56,7 +64,8 @@ var errSiblingFailed = errors.New("another sidecar failed")
 
 // Group is a set of running sidecars. Stop it when the action is done.
 type Group struct {
-	procs []*process
+	procs       []*process
+	inContainer bool
 	// release hands the sidecars' ports back once they are stopped.
 	release func()
 
@@ -76,7 +85,7 @@ func Start(ctx context.Context, sidecars []spec.Sidecar, opt Options) (*Group, e
 	if err := checkNames(sidecars); err != nil {
 		return nil, err
 	}
-	g := &Group{}
+	g := &Group{inContainer: opt.InContainer}
 	if len(sidecars) == 0 {
 		return g, nil
 	}
@@ -84,11 +93,26 @@ func Start(ctx context.Context, sidecars []spec.Sidecar, opt Options) (*Group, e
 	if picker == nil {
 		picker = &netport.Picker{}
 	}
-	ports, err := picker.Pick(opt.PortRange, len(sidecars))
+	// Only host sidecars need a free port of the host; a container
+	// listens on its own address.
+	onHost := 0
+	for _, sc := range sidecars {
+		if sc.Image == "" {
+			onHost++
+		}
+	}
+	picked, err := picker.Pick(opt.PortRange, onHost)
 	if err != nil {
 		return nil, fmt.Errorf("sidecars: %w", err)
 	}
-	g.release = func() { picker.Release(ports...) }
+	g.release = func() { picker.Release(picked...) }
+	ports := make([]int, len(sidecars))
+	next := picked
+	for i, sc := range sidecars {
+		if sc.Image == "" {
+			ports[i], next = next[0], next[1:]
+		}
+	}
 
 	log := &lockedWriter{w: opt.Log}
 	runCtx := context.WithoutCancel(ctx)
@@ -141,10 +165,11 @@ func (g *Group) Env() []string {
 	for _, p := range g.procs {
 		port := strconv.Itoa(p.port)
 		prefix := envName(p.name)
+		h := p.hostFor(g.inContainer)
 		env = append(env,
-			prefix+"_HOST="+host,
+			prefix+"_HOST="+h,
 			prefix+"_PORT="+port,
-			prefix+"_ADDR="+p.addr(),
+			prefix+"_ADDR="+net.JoinHostPort(h, port),
 		)
 	}
 	return env

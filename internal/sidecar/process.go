@@ -33,6 +33,12 @@ type process struct {
 	// ready is set once the sidecar passed its check; only then does Stop
 	// report runErr, which a failed start has already reported.
 	ready bool
+
+	// For a sidecar with an image: where it runs, closed started once
+	// its container does, and then its container's ID and address.
+	containers Containers
+	started    chan struct{}
+	cid, ip    string
 }
 
 // launch creates the sidecar's directory and starts its script in the
@@ -54,6 +60,16 @@ func launch(ctx context.Context, sc spec.Sidecar, port int, opt Options, log *lo
 		cancel: cancel,
 		done:   make(chan struct{}),
 	}
+	if sc.Image != "" {
+		p.port = sc.Port
+		p.env = containerEnv(sc.Env, sc.Port)
+		if err := launchContainer(ctx, p, opt); err != nil {
+			cancel()
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		return p, nil
+	}
 	go func() {
 		defer close(p.done)
 		p.res, p.runErr = p.exec.Run(ctx, executor.Step{
@@ -69,7 +85,27 @@ func launch(ctx context.Context, sc spec.Sidecar, port int, opt Options, log *lo
 	return p, nil
 }
 
-func (p *process) addr() string { return net.JoinHostPort(host, strconv.Itoa(p.port)) }
+// addr is where Velocity reaches the sidecar: loopback for a host
+// sidecar, the container's address for one with an image.
+func (p *process) addr() string {
+	if p.started != nil {
+		return net.JoinHostPort(p.ip, strconv.Itoa(p.port))
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p.port))
+}
+
+// hostFor is the name an action reaches the sidecar by: a container
+// sidecar's name on the run's network from an action in a container,
+// else the address Velocity reaches it at.
+func (p *process) hostFor(inContainer bool) string {
+	switch {
+	case p.started == nil:
+		return host
+	case inContainer:
+		return p.name
+	}
+	return p.ip
+}
 
 // exited says whether the sidecar's processes are all gone.
 func (p *process) exited() bool {

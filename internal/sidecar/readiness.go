@@ -86,6 +86,9 @@ func (p *process) waitReady(ctx context.Context) error {
 // one, else a TCP connection to its port. msg says why it failed; err is
 // for a check that could not be run at all.
 func (p *process) check(ctx context.Context) (ok bool, msg string, err error) {
+	if p.started != nil && !p.running() {
+		return false, "nothing: its container is not running yet", nil
+	}
 	if p.spec.Ready.Run == "" {
 		d := net.Dialer{Timeout: checkTimeout}
 		c, err := d.DialContext(ctx, "tcp", p.addr())
@@ -99,14 +102,20 @@ func (p *process) check(ctx context.Context) (ok bool, msg string, err error) {
 	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	out := newOutput("", nil, checkLines)
-	res, err := p.exec.Run(cctx, executor.Step{
-		Name:      "sidecar " + p.name + " readiness check",
-		Script:    p.spec.Ready.Run,
-		Env:       p.env,
-		Dir:       p.dir,
-		Output:    out,
-		KillGrace: checkKillGrace,
-	})
+	var res executor.Result
+	if p.started != nil {
+		// In the sidecar's container, where its image's tools are.
+		res, err = p.containers.Exec(cctx, p.cid, p.spec.Ready.Run, p.env, out)
+	} else {
+		res, err = p.exec.Run(cctx, executor.Step{
+			Name:      "sidecar " + p.name + " readiness check",
+			Script:    p.spec.Ready.Run,
+			Env:       p.env,
+			Dir:       p.dir,
+			Output:    out,
+			KillGrace: checkKillGrace,
+		})
+	}
 	if err != nil {
 		return false, "", err
 	}

@@ -50,6 +50,8 @@ type actionSource struct {
 	// deployKey is where deploy was written, deploy and environment where
 	// their values were; zero when absent or not a string.
 	deployKey, deploy, environment Pos
+	// user is where user was written; zero when absent.
+	user Pos
 	// outputs is set when the action has an outputs key, even one whose
 	// entries were all reported, so a service built from it does not
 	// repeat the error.
@@ -62,6 +64,7 @@ type pipelineSource struct {
 	stages       []stageSource
 	services     []serviceSource
 	environments bool // environments lists at least one environment
+	image        Pos  // where the top-level image was written
 }
 
 func (d *decoder) pipeline(root ast.Node) (*Pipeline, *pipelineSource) {
@@ -84,11 +87,13 @@ func (d *decoder) pipeline(root ast.Node) (*Pipeline, *pipelineSource) {
 		"services":        func(v ast.Node) { p.Services, src.services = d.services(v, "services") },
 		"port_range":      func(v ast.Node) { p.PortRange = d.portRange(v, "port_range") },
 		"schedules":       func(v ast.Node) { p.Schedules = d.schedules(v, "schedules") },
+		"image":           func(v ast.Node) { p.Image, src.image = d.defaultImage(v, "image") },
 		"environments": func(v ast.Node) {
 			p.Environments = d.environments(v, "environments")
 			src.environments = len(p.Environments) > 0
 		},
 	}, "stages")
+	d.checkUsers(p, src)
 	return p, src
 }
 
@@ -211,8 +216,14 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 		build    ast.Node
 	)
 	keys, ok := d.mappingKeys(v, path, fields{
-		"name": func(v ast.Node) { a.Name, src.name = d.name(v, join(path, "name")) },
-		"run":  func(v ast.Node) { a.Run = d.script(v, join(path, "run")) },
+		"name":  func(v ast.Node) { a.Name, src.name = d.name(v, join(path, "name")) },
+		"run":   func(v ast.Node) { a.Run = d.script(v, join(path, "run")) },
+		"image": func(v ast.Node) { a.Image = d.image(v, join(path, "image"), true) },
+		"user": func(v ast.Node) {
+			if a.User = d.user(v, join(path, "user")); a.User != "" {
+				src.user = posOf(v)
+			}
+		},
 		"deploy": func(v ast.Node) {
 			if a.Deploy = d.run(v, join(path, "deploy")); strings.TrimSpace(a.Deploy) != "" {
 				src.deploy = posOf(v)
@@ -568,7 +579,7 @@ func (d *decoder) boolean(v ast.Node, path string) bool {
 
 // notForDeploy lists the action keys that configure a script, which a
 // deploy action does not run.
-var notForDeploy = []string{"env", "outputs", "inputs", "cache", "cache_key", "secrets", "sidecars", "matrix"}
+var notForDeploy = []string{"env", "outputs", "inputs", "cache", "cache_key", "secrets", "sidecars", "matrix", "image", "user"}
 
 // checkDeployKeys relates an action's run and deploy, of which it has
 // exactly one, and the keys that apply to only one of them.

@@ -133,7 +133,7 @@ func (d *decoder) service(v ast.Node, path string) (Service, serviceSource) {
 			}
 		},
 		"run":   func(v ast.Node) { s.Run = d.run(v, join(path, "run")) },
-		"image": func(v ast.Node) { s.Image = d.image(v, join(path, "image")) },
+		"image": func(v ast.Node) { s.Image = d.image(v, join(path, "image"), false) },
 		"port": func(v ast.Node) {
 			if n, ok := d.intIn(v, join(path, "port"), 1, 65535); ok {
 				s.Port = n
@@ -209,23 +209,6 @@ func (d *decoder) service(v ast.Node, path string) (Service, serviceSource) {
 // portOnlyForImages is the error of a port: on a service that runs no
 // image.
 const portOnlyForImages = "applies to a service that runs an image (image:, or from: a build action): the port its container listens on; a service run from an action's release listens on the $PORT Velocity picks"
-
-// image reads an image reference such as registry.example.com/web:1.2 or
-// web@sha256:...; only its shape is checked, the engine resolves it.
-func (d *decoder) image(v ast.Node, path string) string {
-	s, ok := d.str(v, path)
-	if !ok {
-		return ""
-	}
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "":
-		d.c.add(posOf(v), path, "must not be empty: name an image such as registry.example.com/web:1.2")
-	case strings.ContainsAny(s, " \t\n\"'$"):
-		d.c.add(posOf(v), path, "%q is not an image reference; write NAME[:TAG] or NAME@sha256:DIGEST, such as registry.example.com/web:1.2", s)
-	}
-	return s
-}
 
 // serviceEnv reports env keys of a service that Velocity sets itself.
 func (d *decoder) serviceEnv(v ast.Node, path string) {

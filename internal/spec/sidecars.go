@@ -80,7 +80,7 @@ func (d *decoder) sidecars(v ast.Node, path string) ([]Sidecar, []sidecarSource)
 func (d *decoder) sidecar(v ast.Node, path string) (Sidecar, sidecarSource) {
 	sc := Sidecar{Pos: posOf(v), Ready: Ready{Timeout: defaultReadyTimeout, Interval: defaultReadyInterval}}
 	src := sidecarSource{path: path}
-	d.mapping(v, path, fields{
+	keys, ok := d.mappingKeys(v, path, fields{
 		"name": func(v ast.Node) { sc.Name, src.name = d.sidecarName(v, join(path, "name")) },
 		"run":  func(v ast.Node) { sc.Run = d.run(v, join(path, "run")) },
 		"env": func(v ast.Node) {
@@ -88,7 +88,12 @@ func (d *decoder) sidecar(v ast.Node, path string) (Sidecar, sidecarSource) {
 			d.sidecarEnv(v, join(path, "env"))
 		},
 		"ready": func(v ast.Node) { sc.Ready = d.ready(v, join(path, "ready")) },
-	}, "name", "run")
+		"image": func(v ast.Node) { sc.Image = d.image(v, join(path, "image"), false) },
+		"port":  func(v ast.Node) { sc.Port = d.port(v, join(path, "port")) },
+	}, []string{"name", "run"}, "name")
+	if ok {
+		d.checkSidecarImage(v, path, keys, &sc)
+	}
 	return sc, src
 }
 

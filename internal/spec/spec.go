@@ -39,6 +39,10 @@ type Pipeline struct {
 	// Schedules start runs at cron times when the pipeline is served
 	// (schedules.go).
 	Schedules []Schedule `json:"Schedules,omitempty"`
+	// Image (`image:`) is the container image every script action runs
+	// in unless it names its own, or `image: host` to run on the host
+	// (images.go). Empty runs actions on the host.
+	Image string `json:",omitempty"`
 }
 
 // Stage is an ordered group of actions.
@@ -76,6 +80,15 @@ type Action struct {
 	// Run is a shell script, run with `bash -eo pipefail` (or `sh -e`
 	// where bash is missing) in the run's workspace.
 	Run string
+	// Image (`image: REF`) runs the script in a container of that image,
+	// with the workspace mounted at its own path; `image: host` runs it
+	// on the host even when the pipeline names a default image. Empty
+	// takes the pipeline's Image. See RunsIn.
+	Image string `json:",omitempty"`
+	// User (`user: NAME|UID[:GID]`) is who the script runs as in its
+	// image; empty is the uid:gid Velocity runs as, so that what the
+	// action writes in the workspace stays Velocity's.
+	User string `json:",omitempty"`
 	// Needs names actions of the same list (actions, on_failure or
 	// finally) of the same stage that must succeed first.
 	Needs []string
@@ -131,8 +144,16 @@ type Sidecar struct {
 	Pos  Pos
 	// Run is a shell script that starts the program in the foreground,
 	// listening on $PORT (a free port Velocity picked). It runs in its own
-	// empty directory, $VELOCITY_SIDECAR_DIR.
+	// empty directory, $VELOCITY_SIDECAR_DIR. With Image it is optional:
+	// without it the container runs the image's own command.
 	Run string
+	// Image (`image: REF`) runs the sidecar as a container of that image
+	// on the run's network, where containerised actions reach it by its
+	// name (images.go).
+	Image string `json:",omitempty"`
+	// Port (`port: N`) is the port the image's program listens on, which
+	// readiness polls and NAME_PORT gives; required with Image.
+	Port int `json:",omitempty"`
 	// Env is added to the sidecar's environment.
 	Env map[string]string
 	// Ready says when the sidecar can be used; the zero value waits for

@@ -101,6 +101,8 @@ func (e *Executor) check(step executor.Step) error {
 	switch {
 	case step.Image != "":
 		return fmt.Errorf("%s: image %q: the local executor runs steps on the host and cannot use an image: %w", step.Name, step.Image, executor.ErrUnsupported)
+	case step.User != "":
+		return fmt.Errorf("%s: user %q: the local executor runs steps as Velocity's own user: %w", step.Name, step.User, executor.ErrUnsupported)
 	case !step.Limits.IsZero():
 		return fmt.Errorf("%s: resource limits: the local executor does not enforce them: %w", step.Name, executor.ErrUnsupported)
 	case step.Script != "" && step.Command != nil:
