@@ -134,7 +134,11 @@ func (s *Service) pinImage(ctx context.Context, def *Definition, log io.Writer) 
 		return fmt.Errorf("%s/%s: %w", def.Environment.Name, def.Service.Name, err)
 	}
 	def.ImageID = id
-	fmt.Fprintf(log, "velocity: %s/%s: image %s is %s\n", def.Environment.Name, def.Service.Name, def.Service.Image, shortImageID(id))
+	if id != def.Service.Image {
+		// Said only of a name; an ID (an image a build action made) is
+		// what it is.
+		fmt.Fprintf(log, "velocity: %s/%s: image %s is %s\n", def.Environment.Name, def.Service.Name, def.Service.Image, shortImageID(id))
+	}
 	return nil
 }
 
