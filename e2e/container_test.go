@@ -208,3 +208,30 @@ stages:
 		t.Errorf("the killed velocity's containers and networks are still there: %v", left)
 	}
 }
+
+// TestContainerActionMemoryCap: memory: caps an action's container; a
+// script that needs more is killed and the run fails, while the same
+// script under a roomier cap succeeds.
+func TestContainerActionMemoryCap(t *testing.T) {
+	dockertest.Client(t)
+	img := dockertest.Busybox(t)
+	e := newEnv(t)
+	yml := func(memory string) string {
+		return "image: " + img + `
+stages:
+  - name: test
+    actions:
+      - name: greedy
+        memory: ` + memory + `
+        run: dd if=/dev/zero of=/dev/null bs=48M count=1 && echo "allocated"
+`
+	}
+	tight := e.run(project(t, map[string]string{"velocity.yml": yml("16M")}), "run")
+	if tight.code != 1 || strings.Contains(tight.stdout, "[test/greedy] allocated") || !strings.Contains(tight.stdout, "out of memory") {
+		t.Errorf("under 16M: exit %d, want 1 (killed)\n%s%s", tight.code, tight.stdout, tight.stderr)
+	}
+	roomy := e.run(project(t, map[string]string{"velocity.yml": yml("256M")}), "run")
+	if roomy.code != 0 || !strings.Contains(roomy.stdout, "[test/greedy] allocated") {
+		t.Errorf("under 256M: exit %d, want 0\n%s%s", roomy.code, roomy.stdout, roomy.stderr)
+	}
+}

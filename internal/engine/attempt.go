@@ -255,6 +255,7 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 		Script:    n.Script,
 		Image:     n.Image,
 		User:      n.User,
+		Limits:    executor.Limits{Memory: n.Memory, CPU: n.CPU},
 		Env:       env,
 		Dir:       x.run.Dir,
 		Output:    log,

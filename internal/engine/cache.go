@@ -45,6 +45,10 @@ func (x *execution) cacheKey(n *plan.Node) (*nodeKey, error) {
 		// By reference: a moving tag (latest) is not re-resolved; a
 		// digest pins the image in the key too.
 		k.definition += fmt.Sprintf(" image %q user %q", n.Image, n.User)
+		if n.Memory != 0 || n.CPU != 0 {
+			// A cap can decide the outcome (a test killed for memory).
+			k.definition += fmt.Sprintf(" memory %d cpu %g", n.Memory, n.CPU)
+		}
 	}
 	line("%s", k.definition)
 	line("script %q", n.Script)

@@ -85,6 +85,9 @@ type Node struct {
 	// (spec.Pipeline.RunsIn); User who it runs as there.
 	Image string
 	User  string
+	// Memory (bytes) and CPU (cores) cap each attempt in its container.
+	Memory int64
+	CPU    float64
 
 	// If, when set, decides whether the node runs once its needs are
 	// done (see spec.Action.If).
@@ -275,6 +278,8 @@ func addNode(g *Graph, p *spec.Pipeline, stage, kind string, a spec.Action, need
 		Secrets:       slices.Clone(a.Secrets),
 		Sidecars:      slices.Clone(a.Sidecars),
 		User:          a.User,
+		Memory:        a.Memory,
+		CPU:           a.CPU,
 		If:            a.If,
 		Matrix:        m,
 	}

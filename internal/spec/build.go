@@ -39,7 +39,7 @@ type Build struct {
 // notForBuild lists the action keys that configure a script, which a
 // build action does not run; inputs applies (default: the context's
 // files).
-var notForBuild = []string{"env", "outputs", "cache", "cache_key", "secrets", "sidecars", "matrix"}
+var notForBuild = []string{"env", "outputs", "cache", "cache_key", "secrets", "sidecars", "matrix", "image", "user", "memory", "cpu"}
 
 // imageName is a repository name as Docker accepts it: lowercase
 // components separated by "/", each of letters and digits joined by

@@ -52,6 +52,10 @@ type actionSource struct {
 	deployKey, deploy, environment Pos
 	// user is where user was written; zero when absent.
 	user Pos
+	// limit is where the first of memory: and cpu: is written, limitKey
+	// which one it is.
+	limit    Pos
+	limitKey string
 	// outputs is set when the action has an outputs key, even one whose
 	// entries were all reported, so a service built from it does not
 	// repeat the error.
@@ -222,6 +226,16 @@ func (d *decoder) action(v ast.Node, path string) (Action, actionSource) {
 		"user": func(v ast.Node) {
 			if a.User = d.user(v, join(path, "user")); a.User != "" {
 				src.user = posOf(v)
+			}
+		},
+		"memory": func(v ast.Node) {
+			if a.Memory = d.memory(v, join(path, "memory")); a.Memory != 0 && src.limit == (Pos{}) {
+				src.limit, src.limitKey = posOf(v), "memory"
+			}
+		},
+		"cpu": func(v ast.Node) {
+			if a.CPU = d.cpu(v, join(path, "cpu")); a.CPU != 0 && src.limit == (Pos{}) {
+				src.limit, src.limitKey = posOf(v), "cpu"
 			}
 		},
 		"deploy": func(v ast.Node) {
@@ -579,7 +593,7 @@ func (d *decoder) boolean(v ast.Node, path string) bool {
 
 // notForDeploy lists the action keys that configure a script, which a
 // deploy action does not run.
-var notForDeploy = []string{"env", "outputs", "inputs", "cache", "cache_key", "secrets", "sidecars", "matrix", "image", "user"}
+var notForDeploy = []string{"env", "outputs", "inputs", "cache", "cache_key", "secrets", "sidecars", "matrix", "image", "user", "memory", "cpu"}
 
 // checkDeployKeys relates an action's run and deploy, of which it has
 // exactly one, and the keys that apply to only one of them.

@@ -108,6 +108,12 @@ func (d *decoder) checkUsers(p *Pipeline, src *pipelineSource) {
 				if a.User != "" && a.Run != "" && p.RunsIn(a) == "" {
 					d.c.add(as.user, join(as.path, "user"), "user only applies to actions that run in an image (set image: on the action or at the top level)")
 				}
+				if as.limit != (Pos{}) && a.Run != "" && p.RunsIn(a) == "" {
+					// A host script's processes share Velocity's cgroup
+					// (no delegation is assumed), so a cap there would
+					// be a promise not kept.
+					d.c.add(as.limit, join(as.path, as.limitKey), "memory and cpu only apply to actions that run in an image, whose container is capped (set image: on the action or at the top level)")
+				}
 			}
 		}
 	}

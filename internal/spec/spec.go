@@ -89,6 +89,11 @@ type Action struct {
 	// image; empty is the uid:gid Velocity runs as, so that what the
 	// action writes in the workspace stays Velocity's.
 	User string `json:",omitempty"`
+	// Memory (bytes) and CPU (cores) cap each attempt of the script
+	// (`memory: 512M`, `cpu: 1.5`); only an action in an image can be
+	// capped (the container's cgroup), so they need one. 0: no cap.
+	Memory int64   `json:",omitempty"`
+	CPU    float64 `json:",omitempty"`
 	// Needs names actions of the same list (actions, on_failure or
 	// finally) of the same stage that must succeed first.
 	Needs []string

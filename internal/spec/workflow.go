@@ -34,7 +34,7 @@ type Workflow struct {
 // notForWorkflow lists the action keys that configure a script, which a
 // workflow action does not run; its tasks' commands are in the
 // definition.
-var notForWorkflow = []string{"env", "outputs", "inputs", "cache", "cache_key", "secrets", "sidecars", "matrix", "image", "user"}
+var notForWorkflow = []string{"env", "outputs", "inputs", "cache", "cache_key", "secrets", "sidecars", "matrix", "image", "user", "memory", "cpu"}
 
 // workflowInput reads input: any YAML value, or a string holding JSON,
 // kept as compact JSON.
