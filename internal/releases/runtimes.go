@@ -29,7 +29,10 @@ type runtimes struct {
 	ctr    *containers.Runtime
 }
 
-var _ runtime.Runtime = (*runtimes)(nil)
+var (
+	_ runtime.Runtime = (*runtimes)(nil)
+	_ limiter         = (*runtimes)(nil)
+)
 
 func newRuntimes(local *runtime.Local, owner string, log *slog.Logger, ports *netport.Picker, portRange netport.Range) *runtimes {
 	return &runtimes{local: local, cfg: containers.Config{Owner: owner, Logger: log, Ports: ports, PortRange: portRange}}
@@ -46,6 +49,10 @@ func (r *runtimes) Start(ctx context.Context, s runtime.Spec) (runtime.Instance,
 	}
 	return c.Start(ctx, s)
 }
+
+// Limits says whether host processes' limits are enforced (limiter):
+// only they can lack them, containers are capped by the engine.
+func (r *runtimes) Limits() (bool, string) { return r.local.Limits() }
 
 // ImageID resolves an image reference with the engine (see
 // containers.Runtime.ImageID).
