@@ -2,11 +2,8 @@ package docker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -41,23 +38,15 @@ func (w *Workspace) Run(ctx context.Context, step executor.Step) (executor.Resul
 	if err := ctx.Err(); err != nil {
 		return executor.Result{ExitCode: -1, Stopped: true}, nil
 	}
-	for _, f := range step.FilesIn {
-		if err := copyFile(f.Host, filepath.Join(step.Dir, f.Path)); err != nil {
-			return executor.Result{}, fmt.Errorf("%s: file in %s: %w", step.Name, f.Path, err)
-		}
+	if err := executor.PlaceFilesIn(step); err != nil {
+		return executor.Result{}, err
 	}
 	res, err := w.runStep(ctx, step)
 	if err != nil {
 		return res, err
 	}
-	for _, f := range step.FilesOut {
-		err := copyFile(filepath.Join(step.Dir, f.Path), f.Host)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			res.Missing = append(res.Missing, f.Path)
-		case err != nil:
-			return res, fmt.Errorf("%s: file out %s: %w", step.Name, f.Path, err)
-		}
+	if err := executor.CollectFilesOut(step, &res); err != nil {
+		return res, err
 	}
 	return res, nil
 }
@@ -298,41 +287,4 @@ func signalName(n int) string {
 // isGone reports an error about an object that no longer exists.
 func isGone(err error) bool {
 	return cerrdefs.IsNotFound(err) || err != nil && strings.Contains(err.Error(), "is already in progress")
-}
-
-// copyFile copies a regular file with its mode, through a temporary file
-// renamed into place, so a reader never sees half of it.
-func copyFile(from, to string) error {
-	src, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", from)
-	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(to), ".velocity-file-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, src); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), to)
 }

@@ -2,9 +2,7 @@ package local
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,23 +72,15 @@ func (e *Executor) Run(ctx context.Context, step executor.Step) (executor.Result
 	if step.Command != nil {
 		step.Script = commandScript(step.Command)
 	}
-	for _, f := range step.FilesIn {
-		if err := copyFile(f.Host, filepath.Join(step.Dir, f.Path)); err != nil {
-			return executor.Result{}, fmt.Errorf("%s: file in %s: %w", step.Name, f.Path, err)
-		}
+	if err := executor.PlaceFilesIn(step); err != nil {
+		return executor.Result{}, err
 	}
 	res, err := e.run(ctx, step)
 	if err != nil {
 		return res, err
 	}
-	for _, f := range step.FilesOut {
-		err := copyFile(filepath.Join(step.Dir, f.Path), f.Host)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			res.Missing = append(res.Missing, f.Path)
-		case err != nil:
-			return res, fmt.Errorf("%s: file out %s: %w", step.Name, f.Path, err)
-		}
+	if err := executor.CollectFilesOut(step, &res); err != nil {
+		return res, err
 	}
 	return res, nil
 }
@@ -131,41 +121,4 @@ func commandScript(argv []string) string {
 		b.WriteString("'")
 	}
 	return b.String()
-}
-
-// copyFile copies a regular file with its mode, through a temporary file
-// renamed into place, so a reader never sees half of it.
-func copyFile(from, to string) error {
-	src, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", from)
-	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(to), ".velocity-file-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, src); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), to)
 }
