@@ -109,7 +109,7 @@ stages:
         env: { PIDS: "` + pids + `" }
         sidecars:
           - name: helper
-            run: 'echo $$ > "$PIDS/sidecar.pid"; exec sleep 100'
+            run: 'echo $$ > "$PIDS/sidecar.tmp"; mv "$PIDS/sidecar.tmp" "$PIDS/sidecar.pid"; exec sleep 100'
             ready: 'test -s "$PIDS/sidecar.pid"'
         # Hangs the first time; once resumed, finishes.
         run: |
@@ -144,6 +144,11 @@ stages:
 	srv.crash(t)
 	// Nothing of the run outlives its server, even before a new one starts.
 	executortest.WaitGone(t, 20*time.Second, procs...)
+	// The resumed run's sidecar writes its own pid: the old one's file
+	// must not make it look ready before then.
+	if err := os.Remove(filepath.Join(pids, "sidecar.pid")); err != nil {
+		t.Fatal(err)
+	}
 
 	again, api := serveAPI(t, e)
 	resumed := again.waitFor(t, regexp.MustCompile(`run `+id+` was interrupted by the last stop; resuming it as run (\d+)`), 30*time.Second)[1]
