@@ -758,9 +758,12 @@ func errorOf(svc *service) func(*response) *apiError {
 				}
 			}
 		}
-		if e.Code == "" {
+		if e.Code == "" && svc.protocol == restXML {
 			// A HEAD request's error has no body: the status names it.
 			e.Code = strings.ReplaceAll(http.StatusText(r.status), " ", "")
+		}
+		if e.Code == "" {
+			e.Code = "UnknownError"
 		}
 		if e.Message == "" {
 			e.Message = e.Code
