@@ -26,8 +26,8 @@ type awsEnv struct {
 // loadAWSEnv reads the region and the credentials from the places the
 // AWS CLI and SDKs read them first:
 //
-//   - credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with
-//     AWS_SESSION_TOKEN), else the profile's aws_access_key_id,
+//   - credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the
+//     older AWS_ACCESS_KEY and AWS_SECRET_KEY; with AWS_SESSION_TOKEN), else the profile's aws_access_key_id,
 //     aws_secret_access_key and aws_session_token in the shared
 //     credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials),
 //     else in the shared config file (AWS_CONFIG_FILE, ~/.aws/config);
@@ -77,7 +77,14 @@ func loadAWSEnv(getenv func(string) string) (awsEnv, error) {
 		e.region = fromConf["region"]
 	}
 
-	if id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"); id != "" && secret != "" {
+	id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	if id == "" {
+		id = getenv("AWS_ACCESS_KEY") // the older names the SDKs still read
+	}
+	if secret == "" {
+		secret = getenv("AWS_SECRET_KEY")
+	}
+	if id != "" && secret != "" {
 		e.creds = credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: getenv("AWS_SESSION_TOKEN")}
 		return e, nil
 	}

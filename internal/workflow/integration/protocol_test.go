@@ -75,10 +75,10 @@ func TestQueryProtocol(t *testing.T) {
 	want := url.Values{
 		"Action": {"PublishBatch"}, "Version": {"2010-03-31"}, "TopicArn": {"arn:t"},
 		"PublishBatchRequestEntries.member.1.Id": {"a"}, "PublishBatchRequestEntries.member.1.Message": {`{"x":1}`},
-		"PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Name":             {"k"},
+		"PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Name":              {"k"},
 		"PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.DataType":    {"String"},
 		"PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.StringValue": {"v"},
-		"PublishBatchRequestEntries.member.2.Id": {"b"}, "PublishBatchRequestEntries.member.2.Message": {"m"},
+		"PublishBatchRequestEntries.member.2.Id":                                          {"b"}, "PublishBatchRequestEntries.member.2.Message": {"m"},
 	}
 	if form.Encode() != want.Encode() {
 		t.Errorf("form\n got %s\nwant %s", form.Encode(), want.Encode())

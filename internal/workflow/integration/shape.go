@@ -26,7 +26,7 @@ type shapeKind uint8
 
 const (
 	kString shapeKind = iota
-	kEnum        // a string from a set; left out of results when empty
+	kEnum             // a string from a set; left out of results when empty
 	kBool
 	kInt
 	kFloat
@@ -56,8 +56,8 @@ var (
 // opShape is an operation: its name in the API (PutItem) and the shapes
 // of its request and response.
 type opShape struct {
-	name     string
-	in, out  *shape
+	name    string
+	in, out *shape
 }
 
 // member finds a structure's member by name, exactly or else ignoring

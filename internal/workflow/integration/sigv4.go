@@ -17,8 +17,8 @@ import (
 // derived from the secret, the day, the region and the service.
 
 const (
-	sigAlgorithm   = "AWS4-HMAC-SHA256"
-	amzDateFormat  = "20060102T150405Z"
+	sigAlgorithm  = "AWS4-HMAC-SHA256"
+	amzDateFormat = "20060102T150405Z"
 )
 
 // unsignedHeaders are left out of the signature: proxies and the HTTP
