@@ -177,6 +177,11 @@ func (c *Client) do(ctx context.Context, call call, in *jsonvalue.Object, limit 
 	if err != nil {
 		return nil, nil, err
 	}
+	if call.svc.signingName == "sqs" {
+		if err := checkMessageDigests(call.action, in, out); err != nil {
+			return nil, nil, err
+		}
+	}
 	return out, resp, nil
 }
 
@@ -193,7 +198,7 @@ func (c call) result(obj *jsonvalue.Object, resp *response) *jsonvalue.Object {
 	}
 	obj.Set("SdkHttpMetadata", objectOf("HttpHeaders", headers, "HttpStatusCode", jsonInt(resp.status)))
 	rm := jsonvalue.NewObject(1)
-	if id := resp.requestID(); id != "" {
+	if id := resp.requestID(c.svc.signingName); id != "" {
 		rm.Set("RequestId", id)
 	}
 	obj.Set("SdkResponseMetadata", rm)

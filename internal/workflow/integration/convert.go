@@ -149,7 +149,7 @@ func set(s *shape, v any, path string) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if x != nil {
+			if x != nil && !(m.always && isZero(x)) {
 				out.Set(m.name, x)
 			} else {
 				out.Delete(m.name)
@@ -355,7 +355,7 @@ func fromJSON(s *shape, v any) (any, bool, error) {
 		}
 		out := jsonvalue.NewObject(len(s.members))
 		for _, m := range s.members {
-			e, _ := obj.Get(m.name)
+			e, _ := obj.Get(m.wireName())
 			x, ok, err := fromJSON(m.shape, e)
 			if err != nil {
 				return nil, false, fmt.Errorf("%s: %w", m.name, err)
@@ -370,6 +370,19 @@ func fromJSON(s *shape, v any) (any, bool, error) {
 		return out, true, nil
 	}
 	return nil, false, nil
+}
+
+// isZero reports the zero value of a bool or number, which the SDK does
+// not send for the members it keeps as values.
+func isZero(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return !x
+	case json.Number:
+		f, err := x.Float64()
+		return err == nil && f == 0
+	}
+	return false
 }
 
 // zero is the value a result has for a member the SDK keeps as a value

@@ -52,7 +52,7 @@ func encode(svc *service, op opShape, in *jsonvalue.Object) (*request, error) {
 			return nil, err
 		}
 		r.body = []byte(strings.ReplaceAll(form.Encode(), "+", "%20"))
-		r.header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		r.header.Set("Content-Type", "application/x-www-form-urlencoded")
 		return r, nil
 	}
 	ro, ok := svc.rest[op.name]
@@ -220,15 +220,15 @@ func jsonAppend(dst []byte, s *shape, v any) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			i++
-			dst, _ = jsonvalue.Append(dst, k)
-			dst = append(dst, ':')
 			var es *shape
 			if s != nil && s.kind == kStruct {
 				m, _ := s.member(k)
-				es = m.shape
+				es, k = m.shape, m.wireName()
 			} else {
 				es = elemOf(s)
 			}
+			dst, _ = jsonvalue.Append(dst, k)
+			dst = append(dst, ':')
 			var err error
 			if dst, err = jsonAppend(dst, es, e); err != nil {
 				return nil, err
@@ -273,7 +273,7 @@ func queryFlatten(form url.Values, prefix string, s *shape, v any) error {
 		}
 		for k, e := range x.All() {
 			m, _ := s.member(k)
-			if err := queryFlatten(form, join(prefix, k), m.shape, e); err != nil {
+			if err := queryFlatten(form, join(prefix, m.wireName()), m.shape, e); err != nil {
 				return err
 			}
 		}
@@ -406,8 +406,8 @@ func fromXML(s *shape, n *xmlNode) (any, bool, error) {
 			ok := false
 			var err error
 			if m.shape.kind == kList {
-				x, ok, err = xmlList(m.shape, n, m.name)
-			} else if c := n.child(m.name); c != nil {
+				x, ok, err = xmlList(m.shape, n, m.wireName())
+			} else if c := n.child(m.wireName()); c != nil {
 				x, ok, err = fromXML(m.shape, c)
 			}
 			if err != nil {
@@ -657,7 +657,7 @@ func decodeREST(svc *service, op opShape, resp *response) (any, error) {
 			e := errorOf(svc)(resp)
 			e.Status = resp.status
 			if e.RequestID == "" {
-				e.RequestID = resp.requestID()
+				e.RequestID = resp.requestID("s3")
 			}
 			return nil, e
 		}
@@ -746,7 +746,7 @@ func errorOf(svc *service) func(*response) *apiError {
 				}
 			}
 		default:
-			if root, err := parseXML(r.body); err == nil {
+			if root, err := parseXML(r.body); err == nil && len(r.body) > 0 {
 				if n := root.find("Code"); n != nil {
 					e.Code = strings.TrimSpace(n.text)
 				}
@@ -765,7 +765,7 @@ func errorOf(svc *service) func(*response) *apiError {
 		if e.Code == "" {
 			e.Code = "UnknownError"
 		}
-		if e.Message == "" {
+		if e.Message == "" && svc.protocol != restXML {
 			e.Message = e.Code
 		}
 		return e

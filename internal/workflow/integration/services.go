@@ -88,7 +88,7 @@ func lambdaRest() map[string]restOp {
 			{"FunctionName", locURI, "FunctionName"},
 			{"Qualifier", locQuery, "Qualifier"},
 		}},
-		"ListFunctions": {method: "GET", path: "/2015-03-31/functions/", in: []binding{
+		"ListFunctions": {method: "GET", path: "/2015-03-31/functions", in: []binding{
 			{"FunctionVersion", locQuery, "FunctionVersion"},
 			{"Marker", locQuery, "Marker"},
 			{"MasterRegion", locQuery, "MasterRegion"},

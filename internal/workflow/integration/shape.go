@@ -18,8 +18,20 @@ type member struct {
 	name  string
 	shape *shape
 	// always is a member the SDK keeps as a value rather than a pointer:
-	// results have it even when the response leaves it out.
+	// results have it even when the response leaves it out, requests
+	// leave it out when it is zero.
 	always bool
+	// wire is the member's name in requests and responses when it is not
+	// name (SQS's tags, whose Go field is Tags).
+	wire string
+}
+
+// wireName is the member's name in requests and responses.
+func (m member) wireName() string {
+	if m.wire != "" {
+		return m.wire
+	}
+	return m.name
 }
 
 type shapeKind uint8

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
 )
 
 var update = flag.Bool("update", false, "rewrite shapes_gen.go from the AWS SDK's types")
@@ -160,6 +161,7 @@ func (g *shapeGen) ref(t reflect.Type, svc string) string {
 		name := "sh" + string(unicode.ToUpper(rune(svc[0]))) + svc[1:] + t.Name()
 		g.names[t] = name
 		var members []string
+		schema := schemaOf(t)
 		for i := range t.NumField() {
 			f := t.Field(i)
 			if !f.IsExported() || f.Name == "ResultMetadata" {
@@ -168,7 +170,15 @@ func (g *shapeGen) ref(t reflect.Type, svc string) string {
 			// Members the SDK keeps as values (not pointers) are in
 			// its results even when zero.
 			always := slices.Contains([]reflect.Kind{reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Float32, reflect.Float64, reflect.Struct}, f.Type.Kind()) && f.Type != timeT
-			members = append(members, fmt.Sprintf("\t\t{%q, %s, %v},\n", f.Name, g.ref(f.Type, svc), always))
+			wire := ""
+			if schema != nil {
+				for n := range schema.Members() {
+					if n != f.Name && strings.EqualFold(n, f.Name) {
+						wire = n // SQS's tags
+					}
+				}
+			}
+			members = append(members, fmt.Sprintf("\t\t{%q, %s, %v, %q},\n", f.Name, g.ref(f.Type, svc), always, wire))
 		}
 		g.decls = append(g.decls, fmt.Sprintf("\t%s = shape{kind: kStruct, members: []member{\n%s\t}}\n", name, strings.Join(members, "")))
 		return "&" + name
@@ -246,4 +256,32 @@ func s3Bindings(t *testing.T) string {
 	}
 	b.WriteString("\t}\n}\n")
 	return b.String()
+}
+
+// schemaCapture is a serializer that only notes the schema of the
+// structure it is given.
+type schemaCapture struct {
+	smithy.ShapeSerializer
+	schema *smithy.Schema
+}
+
+func (c *schemaCapture) WriteStruct(s *smithy.Schema) {
+	c.schema = s
+	panic(c)
+}
+
+// schemaOf is the Smithy schema of an SDK structure, whose member names
+// are the API's (where the Go fields capitalise them), or nil for the
+// SDK's services without schemas (S3).
+func schemaOf(t reflect.Type) *smithy.Schema {
+	v, ok := reflect.New(t).Interface().(interface{ Serialize(smithy.ShapeSerializer) })
+	if !ok {
+		return nil
+	}
+	c := &schemaCapture{}
+	func() {
+		defer func() { recover() }()
+		v.Serialize(c)
+	}()
+	return c.schema
 }

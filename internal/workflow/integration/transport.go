@@ -68,14 +68,13 @@ type response struct {
 	body   []byte
 }
 
-// requestID is the ID the service gave the request.
-func (r *response) requestID() string {
-	for _, h := range []string{"X-Amzn-Requestid", "X-Amz-Request-Id"} {
-		if v := r.header.Get(h); v != "" {
-			return v
-		}
+// requestID is the ID the service gave the request, in the header
+// where the service gives it.
+func (r *response) requestID(service string) string {
+	if service == "s3" {
+		return r.header.Get("X-Amz-Request-Id")
 	}
-	return ""
+	return r.header.Get("X-Amzn-Requestid")
 }
 
 // url is where a request goes: the configured endpoint, or the region's
@@ -175,8 +174,8 @@ func (c *Client) send(ctx context.Context, r *request, limit int64, parseError f
 		} else if out.status >= 300 {
 			ae := parseError(out)
 			ae.Status = out.status
-			if ae.RequestID == "" {
-				ae.RequestID = out.requestID()
+			if id := out.requestID(r.service); id != "" {
+				ae.RequestID = id
 			}
 			err = ae
 			retry = slices.Contains(transientStatus, out.status) || slices.Contains(throttlingCodes, ae.Code) ||
