@@ -120,7 +120,9 @@ func TestSameAsSDK(t *testing.T) {
 		ts := httptest.NewServer(srv)
 		cfg := aws.Config{
 			Region: "us-east-1", BaseEndpoint: aws.String(ts.URL),
-			Credentials:                aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "s"}, nil }),
+			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "s"}, nil
+			}),
 			RetryMaxAttempts:           1,
 			RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 			ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
