@@ -765,9 +765,6 @@ func errorOf(svc *service) func(*response) *apiError {
 		if e.Code == "" {
 			e.Code = "UnknownError"
 		}
-		if e.Message == "" && svc.protocol != restXML {
-			e.Message = e.Code
-		}
 		return e
 	}
 }

@@ -1,0 +1,69 @@
+package integration
+
+import (
+	"context"
+	"net/url"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+// TestEndpointsAsSDK compares the URLs of AWS's own endpoints with the
+// SDK's endpoint rules, S3 buckets as host names or paths included.
+func TestEndpointsAsSDK(t *testing.T) {
+	ctx := context.Background()
+	for _, region := range []string{"us-east-1", "eu-west-1", "ap-southeast-2", "cn-north-1"} {
+		c := &Client{region: region}
+		sdk := map[string]func() (url.URL, error){
+			"dynamodb": func() (url.URL, error) {
+				e, err := dynamodb.NewDefaultEndpointResolverV2().ResolveEndpoint(ctx, dynamodb.EndpointParameters{Region: aws.String(region)})
+				return e.URI, err
+			},
+			"lambda": func() (url.URL, error) {
+				e, err := lambda.NewDefaultEndpointResolverV2().ResolveEndpoint(ctx, lambda.EndpointParameters{Region: aws.String(region)})
+				return e.URI, err
+			},
+			"sqs": func() (url.URL, error) {
+				e, err := sqs.NewDefaultEndpointResolverV2().ResolveEndpoint(ctx, sqs.EndpointParameters{Region: aws.String(region)})
+				return e.URI, err
+			},
+			"sns": func() (url.URL, error) {
+				e, err := sns.NewDefaultEndpointResolverV2().ResolveEndpoint(ctx, sns.EndpointParameters{Region: aws.String(region)})
+				return e.URI, err
+			},
+		}
+		for svc, resolve := range sdk {
+			want, err := resolve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.url(&request{service: svc, path: "/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Scheme+"://"+got.Host != want.Scheme+"://"+want.Host {
+				t.Errorf("%s in %s: %s, the SDK %s", svc, region, got, want.String())
+			}
+		}
+		for _, bucket := range []string{"my-bucket", "data01", "Upper_Case", "dotted.name"} {
+			e, err := s3.NewDefaultEndpointResolverV2().ResolveEndpoint(ctx, s3.EndpointParameters{Region: aws.String(region), Bucket: aws.String(bucket)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := e.URI
+			got, err := c.url(&request{service: "s3", path: "/a%20b", bucket: bucket})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantPath := want.EscapedPath() + "/a%20b"
+			if got.Scheme+"://"+got.Host != want.Scheme+"://"+want.Host || got.EscapedPath() != wantPath {
+				t.Errorf("s3 %s in %s: %s, the SDK %s%s", bucket, region, got, want.Scheme+"://"+want.Host, wantPath)
+			}
+		}
+	}
+}
