@@ -169,9 +169,19 @@ func (c *Client) do(ctx context.Context, call call, in *jsonvalue.Object, limit 
 	if err != nil {
 		return nil, nil, asl.Failf(asl.ErrRuntime, "%v", err)
 	}
+	if call.svc.signingName == "s3" {
+		if err := c.addChecksums(call.action, req); err != nil {
+			return nil, nil, asl.Failf(asl.ErrRuntime, "%v", err)
+		}
+	}
 	resp, err := c.send(ctx, req, limit, errorOf(call.svc))
 	if err != nil {
 		return nil, nil, err
+	}
+	if call.svc.signingName == "s3" {
+		if err := checkChecksum(req, resp); err != nil {
+			return nil, nil, err
+		}
 	}
 	out, err := decodeResponse(call.svc, call.op, resp)
 	if err != nil {

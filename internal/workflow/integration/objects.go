@@ -20,7 +20,13 @@ func (c *Client) GetObject(ctx context.Context, bucket, key string) ([]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("s3://%s/%s: %w", bucket, key, err)
 	}
+	if err := c.addChecksums("getObject", req); err != nil {
+		return nil, fmt.Errorf("s3://%s/%s: %w", bucket, key, err)
+	}
 	resp, err := c.send(ctx, req, maxItemObject, errorOf(get.svc))
+	if err == nil {
+		err = checkChecksum(req, resp)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("s3://%s/%s: %w", bucket, key, get.failure(err))
 	}
