@@ -73,11 +73,7 @@ func canonicalRequest(req *http.Request, payloadHash string, escapePath bool) (s
 	if host == "" {
 		host = req.URL.Host
 	}
-	if h, port, ok := strings.Cut(host, ":"); ok && !strings.Contains(port, ":") &&
-		(req.URL.Scheme == "http" && port == "80" || req.URL.Scheme == "https" && port == "443") {
-		host = h
-	}
-	headers := map[string]string{"host": host}
+	headers := map[string]string{"host": withoutDefaultPort(req.URL.Scheme, host)}
 	if req.ContentLength > 0 {
 		headers["content-length"] = strconv.FormatInt(req.ContentLength, 10)
 	}

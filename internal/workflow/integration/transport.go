@@ -81,16 +81,15 @@ func (r *response) requestID(service string) string {
 // endpoint of the service; S3 buckets as paths at an endpoint and as
 // host names at AWS when their names allow it.
 func (c *Client) url(r *request) (*url.URL, error) {
-	base := c.endpoint
+	base, bucket := c.endpoint, r.bucket
 	if base == "" {
 		domain := "amazonaws.com"
 		if strings.HasPrefix(c.region, "cn-") {
 			domain = "amazonaws.com.cn"
 		}
 		base = "https://" + r.service + "." + c.region + "." + domain
-		if r.bucket != "" && virtualHostable(r.bucket) {
-			base = "https://" + r.bucket + ".s3." + c.region + "." + domain
-			r = &request{path: r.path, query: r.query}
+		if bucket != "" && virtualHostable(bucket) {
+			base, bucket = "https://"+bucket+".s3."+c.region+"."+domain, ""
 		}
 	}
 	u, err := url.Parse(base)
@@ -98,11 +97,11 @@ func (c *Client) url(r *request) (*url.URL, error) {
 		return nil, fmt.Errorf("endpoint %q: %w", base, err)
 	}
 	path := r.path
-	if r.bucket != "" {
-		path = "/" + uriEscape(r.bucket, true) + strings.TrimSuffix(path, "/")
-		if r.path != "/" {
-			path = "/" + uriEscape(r.bucket, true) + r.path
+	if bucket != "" {
+		if path == "/" {
+			path = ""
 		}
+		path = "/" + uriEscape(bucket, true) + path
 	}
 	raw := strings.TrimSuffix(u.EscapedPath(), "/") + path
 	if u.Path, err = url.PathUnescape(raw); err != nil {
@@ -110,7 +109,20 @@ func (c *Client) url(r *request) (*url.URL, error) {
 	}
 	u.RawPath = raw
 	u.RawQuery = strings.ReplaceAll(r.query.Encode(), "+", "%20")
+	// The Host header leaves out a default port, as the signature does.
+	u.Host = withoutDefaultPort(u.Scheme, u.Host)
 	return u, nil
+}
+
+// withoutDefaultPort is host without the scheme's default port.
+func withoutDefaultPort(scheme, host string) string {
+	switch scheme {
+	case "https":
+		return strings.TrimSuffix(host, ":443")
+	case "http":
+		return strings.TrimSuffix(host, ":80")
+	}
+	return host
 }
 
 // virtualHostable reports a bucket name usable as a host name label.
