@@ -8,10 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
@@ -130,88 +128,10 @@ func TestRESTXML(t *testing.T) {
 	}
 }
 
-// TestRetries shows throttling and 5xx answers retried, at most three
-// attempts, and other errors not.
-func TestRetries(t *testing.T) {
-	var n atomic.Int32
-	c := testClient(t, func(w http.ResponseWriter, r *http.Request) {
-		switch n.Add(1) {
-		case 1:
-			w.WriteHeader(503)
-		case 2:
-			w.WriteHeader(400)
-			fmt.Fprint(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}`)
-		default:
-			fmt.Fprint(w, `{"Item":{"id":{"S":"x"}}}`)
-		}
-	})
-	out, err := c.Invoke(context.Background(), "arn:aws:states:::aws-sdk:dynamodb:getItem", decode(t, `{"TableName":"t","Key":{"id":{"S":"x"}}}`))
-	if err != nil || n.Load() != 3 || marshal(t, out) != `{"Item":{"id":{"S":"x"}}}` {
-		t.Errorf("after %d attempts: %s %v", n.Load(), marshal(t, out), err)
-	}
-	n.Store(10)
-	c2 := testClient(t, func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		w.WriteHeader(400)
-		fmt.Fprint(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"no table"}`)
-	})
-	_, err = c2.Invoke(context.Background(), "arn:aws:states:::dynamodb:getItem", decode(t, `{"TableName":"t","Key":{"id":{"S":"x"}}}`))
-	var f *asl.Failure
-	if !asErr(err, &f) || f.Name != "DynamoDB.ResourceNotFoundException" || f.Cause != "no table (Service: DynamoDb, Status Code: 400, Error Code: ResourceNotFoundException, Request ID: )" || n.Load() != 11 {
-		t.Errorf("%v after %d", err, n.Load()-10)
-	}
-}
-
 func asErr(err error, f **asl.Failure) bool {
 	x, ok := err.(*asl.Failure)
 	*f = x
 	return ok
-}
-
-// TestCredentials reads keys and region from the environment and the
-// shared files as the AWS CLI does, and names what is not supported.
-func TestCredentials(t *testing.T) {
-	dir := t.TempDir()
-	creds, conf := filepath.Join(dir, "credentials"), filepath.Join(dir, "config")
-	os.WriteFile(creds, []byte("[default]\naws_access_key_id = DEF\naws_secret_access_key = defsecret\n\n[dev]\naws_access_key_id=DEV\naws_secret_access_key=devsecret\naws_session_token=tok\n"), 0o600)
-	os.WriteFile(conf, []byte("[default]\nregion = eu-west-2\n[profile dev]\nregion=ap-south-1\ns3 =\n  region = nope\n[profile sso]\nsso_session = corp\n[profile cfg]\naws_access_key_id = CFG\naws_secret_access_key = cfgsecret\n"), 0o600)
-	env := func(kv ...string) func(string) string {
-		m := map[string]string{"AWS_SHARED_CREDENTIALS_FILE": creds, "AWS_CONFIG_FILE": conf}
-		for i := 0; i+1 < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return func(k string) string { return m[k] }
-	}
-	for _, tc := range []struct {
-		env                 func(string) string
-		key, token, region  string
-		credsErr, loadError string
-	}{
-		{env: env(), key: "DEF", region: "eu-west-2"},
-		{env: env("AWS_PROFILE", "dev"), key: "DEV", token: "tok", region: "ap-south-1"},
-		{env: env("AWS_DEFAULT_PROFILE", "dev", "AWS_DEFAULT_REGION", "us-west-1"), key: "DEV", token: "tok", region: "us-west-1"},
-		{env: env("AWS_PROFILE", "dev", "AWS_ACCESS_KEY_ID", "ENV", "AWS_SECRET_ACCESS_KEY", "s", "AWS_REGION", "sa-east-1"), key: "ENV", region: "sa-east-1"},
-		{env: env("AWS_PROFILE", "cfg"), key: "CFG"},
-		{env: env("AWS_PROFILE", "sso"), credsErr: "through sso_session, which is not supported"},
-		{env: env("AWS_PROFILE", "none"), loadError: "the profile none is in neither"},
-		{env: env("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "x"), "AWS_CONFIG_FILE", filepath.Join(dir, "y"), "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2"), credsErr: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set"},
-	} {
-		e, err := loadAWSEnv(tc.env)
-		switch {
-		case tc.loadError != "":
-			if err == nil || !strings.Contains(err.Error(), tc.loadError) {
-				t.Errorf("%+v: error %v", tc, err)
-			}
-		case err != nil:
-			t.Errorf("%+v: %v", tc, err)
-		case tc.credsErr != "":
-			if e.credsErr == nil || !strings.Contains(e.credsErr.Error(), tc.credsErr) {
-				t.Errorf("%+v: credentials error %v", tc, e.credsErr)
-			}
-		case e.creds.AccessKeyID != tc.key || e.creds.SessionToken != tc.token || e.region != tc.region:
-			t.Errorf("%+v: got %+v, region %s", tc, e.creds, e.region)
-		}
-	}
 }
 
 // FuzzResponse feeds arbitrary bodies and headers to the readers of

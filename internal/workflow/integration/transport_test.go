@@ -2,7 +2,10 @@ package integration
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"net/url"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,7 +14,41 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
 )
+
+// TestRetries shows throttling and 5xx answers retried, at most three
+// attempts, and other errors not.
+func TestRetries(t *testing.T) {
+	var n atomic.Int32
+	c := testClient(t, func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) {
+		case 1:
+			w.WriteHeader(503)
+		case 2:
+			w.WriteHeader(400)
+			fmt.Fprint(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}`)
+		default:
+			fmt.Fprint(w, `{"Item":{"id":{"S":"x"}}}`)
+		}
+	})
+	out, err := c.Invoke(context.Background(), "arn:aws:states:::aws-sdk:dynamodb:getItem", decode(t, `{"TableName":"t","Key":{"id":{"S":"x"}}}`))
+	if err != nil || n.Load() != 3 || marshal(t, out) != `{"Item":{"id":{"S":"x"}}}` {
+		t.Errorf("after %d attempts: %s %v", n.Load(), marshal(t, out), err)
+	}
+	n.Store(10)
+	c2 := testClient(t, func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(400)
+		fmt.Fprint(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"no table"}`)
+	})
+	_, err = c2.Invoke(context.Background(), "arn:aws:states:::dynamodb:getItem", decode(t, `{"TableName":"t","Key":{"id":{"S":"x"}}}`))
+	var f *asl.Failure
+	if !asErr(err, &f) || f.Name != "DynamoDB.ResourceNotFoundException" || f.Cause != "no table (Service: DynamoDb, Status Code: 400, Error Code: ResourceNotFoundException, Request ID: )" || n.Load() != 11 {
+		t.Errorf("%v after %d", err, n.Load()-10)
+	}
+}
 
 // TestEndpointsAsSDK compares the URLs of AWS's own endpoints with the
 // SDK's endpoint rules, S3 buckets as host names or paths included.
