@@ -5,14 +5,9 @@ package integration
 // through the SDK: TestSameAsSDK compares the client with them.
 
 import (
-	"errors"
-
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/smithy-go"
-	"github.com/velocity-ci/velocity/internal/workflow/asl"
-
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -23,12 +18,14 @@ import (
 	"strings"
 	"time"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	types "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
+	"github.com/velocity-ci/velocity/internal/workflow/asl"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
-// maxBody bounds a streamed body (S3 GetObject) kept in a task sdkResult.
 
 var (
 	sdkReaderType = reflect.TypeFor[io.Reader]()
@@ -37,7 +34,7 @@ var (
 	sdkAttrType   = reflect.TypeFor[types.AttributeValue]()
 )
 
-// sdkAttrMembers are the variants of DynamoDB's AttributeValue sdkUnion by the
+// sdkAttrMembers are the variants of DynamoDB's AttributeValue union by the
 // key that names them in the JSON form ({"S": "x"}, {"N": "1"}, ...).
 var sdkAttrMembers = map[string]reflect.Type{
 	"B":    reflect.TypeFor[types.AttributeValueMemberB](),
@@ -110,7 +107,7 @@ func sdkSet(dst reflect.Value, v any, path string) error {
 		}
 		return nil
 	case t == sdkBytesType:
-		// Blobs: text as its bytes, any other JSON sdkValue as its text.
+		// Blobs: text as its bytes, any other JSON value as its text.
 		if s, ok := v.(string); ok {
 			dst.SetBytes([]byte(s))
 			return nil
@@ -132,7 +129,7 @@ func sdkSet(dst reflect.Value, v any, path string) error {
 	case reflect.String:
 		s, ok := v.(string)
 		if !ok {
-			// A JSON sdkValue where the API takes text (an SQS MessageBody,
+			// A JSON value where the API takes text (an SQS MessageBody,
 			// an SNS Message) is sent as its JSON text, as Step Functions does.
 			b, err := jsonvalue.Marshal(v)
 			if err != nil {
@@ -205,7 +202,7 @@ func sdkSet(dst reflect.Value, v any, path string) error {
 	return nil
 }
 
-// sdkField finds a struct's exported sdkField by name, exactly or else ignoring
+// sdkField finds a struct's exported field by name, exactly or else ignoring
 // case (Step Functions capitalises camelCase API members).
 func sdkField(t reflect.Type, name string) (reflect.StructField, bool) {
 	if f, ok := t.FieldByName(name); ok && f.IsExported() && !sdkSkipped(f) {
@@ -233,7 +230,7 @@ func sdkFieldNames(t reflect.Type) []string {
 // sdkSkipped are fields of the SDK's structures that are not API members.
 func sdkSkipped(f reflect.StructField) bool { return f.Name == "ResultMetadata" }
 
-// sdkAttributeValue converts DynamoDB's JSON form of an attribute sdkValue.
+// sdkAttributeValue converts DynamoDB's JSON form of an attribute value.
 func sdkAttributeValue(v any, path string) (types.AttributeValue, error) {
 	obj, ok := v.(*jsonvalue.Object)
 	if !ok || obj.Len() != 1 {
@@ -290,13 +287,13 @@ func sdkSetBase64(dst reflect.Value, v any, path string) error {
 
 // sdkResult converts an SDK output structure to the JSON form Step
 // Functions gives it: members by their API names, absent ones left out,
-// blobs as base64, timestamps in RFC 3339, unions as {"Variant": sdkValue}.
+// blobs as base64, timestamps in RFC 3339, unions as {"Variant": value}.
 func sdkResult(v any) (any, error) {
 	out, _, err := sdkValue(reflect.ValueOf(v))
 	return out, err
 }
 
-// sdkValue converts one sdkValue; ok is false for an absent one.
+// sdkValue converts one value; ok is false for an absent one.
 func sdkValue(v reflect.Value) (any, bool, error) {
 	if !v.IsValid() {
 		return nil, false, nil
@@ -336,7 +333,7 @@ func sdkValue(v reflect.Value) (any, bool, error) {
 		return sdkValue(v.Elem())
 	case reflect.String:
 		if v.Len() == 0 && t.Name() != "string" {
-			return nil, false, nil // an enum not sdkSet
+			return nil, false, nil // an enum not set
 		}
 		return v.String(), true, nil
 	case reflect.Bool:
@@ -396,8 +393,8 @@ func sdkValue(v reflect.Value) (any, bool, error) {
 	return nil, false, nil
 }
 
-// sdkUnion renders a variant of an SDK sdkUnion (a type named UnionMemberX with
-// a Value sdkField) as {"X": sdkValue}.
+// sdkUnion renders a variant of an SDK union (a type named UnionMemberX with
+// a Value field) as {"X": value}.
 func sdkUnion(v reflect.Value) (any, bool, error) {
 	for v.Kind() == reflect.Pointer {
 		v = v.Elem()
