@@ -153,6 +153,7 @@ func (c *Client) send(ctx context.Context, r *request, limit int64, parseError f
 		return nil, err
 	}
 	payloadHash := sha256Hex(r.body)
+	var skew time.Duration // the server's clock ahead of ours, once it says so
 	for attempt := 1; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, r.method, u.String(), bytes.NewReader(r.body))
 		if err != nil {
@@ -169,7 +170,7 @@ func (c *Client) send(ctx context.Context, r *request, limit int64, parseError f
 			req.Header.Set("X-Amz-Content-Sha256", payloadHash)
 		}
 		req.Header.Set("User-Agent", "velocity")
-		c.signer.sign(req, r.service, payloadHash, time.Now())
+		c.signer.sign(req, r.service, payloadHash, time.Now().Add(skew))
 		resp, err := c.http.Do(req)
 		var out *response
 		retry := false
@@ -192,6 +193,11 @@ func (c *Client) send(ctx context.Context, r *request, limit int64, parseError f
 			err = ae
 			retry = slices.Contains(transientStatus, out.status) || slices.Contains(throttlingCodes, ae.Code) ||
 				slices.Contains(transientCodes, ae.Code) || out.status == http.StatusTooManyRequests
+			if d, ok := clockSkew(out, ae.Code); ok {
+				// A refused signature from a clock minutes off: sign again
+				// with the server's time, as the SDKs do.
+				skew, retry = d, true
+			}
 		} else {
 			return out, nil
 		}
@@ -207,6 +213,27 @@ func (c *Client) send(ctx context.Context, r *request, limit int64, parseError f
 		case <-t.C:
 		}
 	}
+}
+
+// skewCodes are the errors a signature made with a wrong clock gets.
+var skewCodes = []string{"RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture", "InvalidSignatureException", "SignatureDoesNotMatch", "AuthFailure"}
+
+// clockSkew is how far the server's clock (its Date header) is ahead of
+// ours, when an error says the signature's time was refused and the
+// clocks are more than four minutes apart.
+func clockSkew(r *response, code string) (time.Duration, bool) {
+	if !slices.Contains(skewCodes, code) {
+		return 0, false
+	}
+	date, err := http.ParseTime(r.header.Get("Date"))
+	if err != nil {
+		return 0, false
+	}
+	d := time.Until(date)
+	if d.Abs() < 4*time.Minute {
+		return 0, false
+	}
+	return d, true
 }
 
 var errTooLarge = errors.New("the response is larger")

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -102,5 +103,26 @@ func TestEndpointsAsSDK(t *testing.T) {
 				t.Errorf("s3 %s in %s: %s, the SDK %s%s", bucket, region, got, want.Scheme+"://"+want.Host, wantPath)
 			}
 		}
+	}
+}
+
+// TestClockSkew shows a request refused for a clock hours off signed
+// again with the server's time.
+func TestClockSkew(t *testing.T) {
+	serverTime := time.Now().Add(3 * time.Hour).UTC()
+	var dates []string
+	c := testClient(t, func(w http.ResponseWriter, r *http.Request) {
+		dates = append(dates, r.Header.Get("X-Amz-Date"))
+		w.Header().Set("Date", serverTime.Format(http.TimeFormat))
+		at, _ := time.Parse(amzDateFormat, r.Header.Get("X-Amz-Date"))
+		if at.Sub(serverTime).Abs() > 5*time.Minute {
+			w.WriteHeader(403)
+			fmt.Fprint(w, `{"__type":"InvalidSignatureException","message":"Signature expired"}`)
+			return
+		}
+		fmt.Fprint(w, `{}`)
+	})
+	if _, err := c.Invoke(context.Background(), "arn:aws:states:::dynamodb:getItem", decode(t, `{"TableName":"t","Key":{"id":{"S":"x"}}}`)); err != nil || len(dates) != 2 {
+		t.Errorf("%v after %v", err, dates)
 	}
 }
