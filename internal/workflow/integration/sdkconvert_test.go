@@ -26,7 +26,6 @@ import (
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
 
-
 var (
 	sdkReaderType = reflect.TypeFor[io.Reader]()
 	sdkTimeType   = reflect.TypeFor[time.Time]()
