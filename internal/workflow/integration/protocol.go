@@ -326,6 +326,7 @@ func xmlWrite(b *bytes.Buffer, s *shape, v any) error {
 type xmlNode struct {
 	name     string
 	text     string
+	buf      []byte // the text while the element is read
 	children []*xmlNode
 }
 
@@ -363,10 +364,13 @@ func parseXML(b []byte) (*xmlNode, error) {
 			}
 			stack = append(stack, n)
 		case xml.EndElement:
+			n := stack[len(stack)-1]
+			n.text, n.buf = string(n.buf), nil
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
 			if len(stack) > 0 {
-				stack[len(stack)-1].text += string(t)
+				n := stack[len(stack)-1]
+				n.buf = append(n.buf, t...)
 			}
 		}
 	}
