@@ -6,25 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"reflect"
+	"os"
 	"slices"
 	"strings"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
@@ -39,68 +23,54 @@ type Config struct {
 	// Region overrides the region of the AWS environment variables and
 	// files; when neither names one it is us-east-1.
 	Region string
-	// HTTPClient makes the requests; nil is the SDK's default.
+	// HTTPClient makes the requests; nil is http.DefaultClient's
+	// transport.
 	HTTPClient *http.Client
 }
 
 // Client calls the integrations. Region, profile and credentials come
-// from the usual AWS environment variables and files (AWS_REGION,
-// AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws/config, ...). Safe for
-// concurrent use.
+// from the AWS environment variables and shared files (see loadAWSEnv).
+// Safe for concurrent use.
 type Client struct {
-	lambda   *lambda.Client
-	sqs      *sqs.Client
-	sns      *sns.Client
-	dynamodb *dynamodb.Client
-	s3       *s3.Client
+	http     *http.Client
+	endpoint string
+	region   string
+	signer   signer
+	// credsErr is why there are no credentials, reported by every call.
+	credsErr error
+	services map[string]*service
 }
 
-// staticCredentials are used against an endpoint when the environment
+// testCredentials are used against an endpoint when the environment
 // has none: LocalStack and most emulators accept any key.
-var staticCredentials = credentials.NewStaticCredentialsProvider("test", "test", "")
+var testCredentials = credentials{AccessKeyID: "test", SecretAccessKey: "test"}
 
-// New loads the AWS configuration and builds the service clients.
+// New reads the AWS configuration. Without credentials, calls to AWS
+// fail with the reason; calls to an endpoint use the key test/test.
 func New(ctx context.Context, c Config) (*Client, error) {
-	opts := []func(*config.LoadOptions) error{}
-	if c.Region != "" {
-		opts = append(opts, config.WithRegion(c.Region))
-	}
-	if c.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(c.HTTPClient))
-	}
-	if c.Endpoint != "" {
-		// Off AWS there is no instance metadata service to ask, and
-		// asking it only delays the fallback below.
-		opts = append(opts, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	env, err := loadAWSEnv(os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("aws configuration: %w", err)
 	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
+	region := c.Region
+	if region == "" {
+		region = env.region
 	}
-	if c.Endpoint != "" {
-		cfg.BaseEndpoint = aws.String(c.Endpoint)
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := cfg.Credentials.Retrieve(rctx)
-		cancel()
-		if err != nil {
-			cfg.Credentials = staticCredentials
-		}
-		// Emulators often lack the newer default checksums.
-		cfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-		cfg.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	if region == "" {
+		region = "us-east-1"
+	}
+	creds, credsErr := env.creds, env.credsErr
+	if credsErr != nil && c.Endpoint != "" {
+		creds, credsErr = testCredentials, nil
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: http.DefaultTransport}
 	}
 	return &Client{
-		lambda:   lambda.NewFromConfig(cfg),
-		sqs:      sqs.NewFromConfig(cfg),
-		sns:      sns.NewFromConfig(cfg),
-		dynamodb: dynamodb.NewFromConfig(cfg),
-		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
-			// Emulators serve buckets as paths, not as host names.
-			o.UsePathStyle = c.Endpoint != ""
-		}),
+		http: hc, endpoint: c.Endpoint, region: region,
+		signer: signer{creds: creds, region: region}, credsErr: credsErr,
+		services: services(),
 	}, nil
 }
 
@@ -114,13 +84,13 @@ const (
 type call struct {
 	svc       *service
 	action    string
-	op        operation
+	op        opShape
 	optimised bool
 }
 
 // resolve finds the operation of a Resource (without .waitForTaskToken);
 // ok is false for resources that are not AWS service integrations.
-func resolve(resource string) (c call, ok bool, err error) {
+func (cl *Client) resolve(resource string) (c call, ok bool, err error) {
 	rest, sdk := strings.CutPrefix(resource, sdkPrefix)
 	if !sdk {
 		if rest, ok = strings.CutPrefix(resource, statesPrefix); !ok {
@@ -129,14 +99,14 @@ func resolve(resource string) (c call, ok bool, err error) {
 	}
 	name, action, _ := strings.Cut(rest, ":")
 	action, pattern, _ := strings.Cut(action, ".")
-	svc, known := services[name]
+	svc, known := cl.services[name]
 	if !sdk {
 		if !known || !slices.Contains(svc.optimised, action) {
 			return call{}, false, nil // sfn:startExecution, http:invoke, ...: not ours
 		}
 	}
 	if !known {
-		return call{}, true, asl.Failf(asl.ErrRuntime, "%s: the service %s is not supported against an AWS endpoint; supported: %s", resource, name, strings.Join(slices.Sorted(maps.Keys(services)), ", "))
+		return call{}, true, asl.Failf(asl.ErrRuntime, "%s: the service %s is not supported against an AWS endpoint; supported: %s", resource, name, strings.Join(slices.Sorted(maps.Keys(cl.services)), ", "))
 	}
 	op, found := svc.ops[action]
 	if !found {
@@ -154,7 +124,7 @@ func (c *Client) Handles(resource string) bool {
 	if isFunctionARN(resource) {
 		return true
 	}
-	_, ok, _ := resolve(resource)
+	_, ok, _ := c.resolve(resource)
 	return ok
 }
 
@@ -165,7 +135,7 @@ func (c *Client) Invoke(ctx context.Context, resource string, input any) (any, e
 	if isFunctionARN(resource) {
 		return c.invokeFunction(ctx, resource, input)
 	}
-	call, ok, err := resolve(resource)
+	call, ok, err := c.resolve(resource)
 	if err != nil {
 		return nil, err
 	}
@@ -179,44 +149,70 @@ func (c *Client) Invoke(ctx context.Context, resource string, input any) (any, e
 		}
 		params = &jsonvalue.Object{}
 	}
-	if call.svc == services["lambda"] && call.action == "invoke" {
+	if call.svc.signingName == "lambda" && call.action == "invoke" {
 		return c.lambdaInvoke(ctx, call, params)
 	}
-	out, err := call.op(ctx, c, params)
+	in, err := fill(call.op.in, params)
+	if err != nil {
+		return nil, asl.Failf(asl.ErrRuntime, "%v", err)
+	}
+	out, resp, err := c.do(ctx, call, in, maxResponse)
 	if err != nil {
 		return nil, call.failure(err)
 	}
-	return call.result(out)
+	return call.result(out, resp), nil
 }
 
-// result converts an operation's output; the optimised integrations add
-// the response's HTTP metadata, members in alphabetical order as Step
-// Functions gives them.
-func (c call) result(out any) (any, error) {
-	v, err := result(out)
+// do sends an operation's request and converts its response.
+func (c *Client) do(ctx context.Context, call call, in *jsonvalue.Object, limit int64) (*jsonvalue.Object, *response, error) {
+	req, err := encode(call.svc, call.op, in)
 	if err != nil {
-		return nil, asl.Failf(asl.ErrTaskFailed, "%v", err)
+		return nil, nil, asl.Failf(asl.ErrRuntime, "%v", err)
 	}
-	obj, ok := v.(*jsonvalue.Object)
-	if !c.optimised || !ok {
-		return v, nil
-	}
-	md := metadataOf(out)
-	status, headers, requestID := 200, jsonvalue.NewObject(0), ""
-	if raw, ok := awsmiddleware.GetRawResponse(md).(*smithyhttp.Response); ok && raw != nil && raw.Response != nil {
-		status = raw.StatusCode
-		for _, k := range slices.Sorted(maps.Keys(raw.Header)) {
-			headers.Set(k, raw.Header.Get(k))
+	if call.svc.signingName == "s3" {
+		if err := c.addChecksums(call.action, req); err != nil {
+			return nil, nil, asl.Failf(asl.ErrRuntime, "%v", err)
 		}
 	}
-	requestID, _ = awsmiddleware.GetRequestIDMetadata(md)
-	obj.Set("SdkHttpMetadata", objectOf("HttpHeaders", headers, "HttpStatusCode", jsonInt(status)))
+	resp, err := c.send(ctx, req, limit, errorOf(call.svc))
+	if err != nil {
+		return nil, nil, err
+	}
+	if call.svc.signingName == "s3" {
+		if err := checkChecksum(req, resp); err != nil {
+			return nil, nil, err
+		}
+	}
+	out, err := decodeResponse(call.svc, call.op, resp)
+	if err != nil {
+		return nil, nil, err
+	}
+	if call.svc.signingName == "sqs" {
+		if err := checkMessageDigests(call.action, in, out); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, resp, nil
+}
+
+// result adds to an operation's result, for the optimised
+// integrations, the response's HTTP metadata, members in alphabetical
+// order as Step Functions gives them.
+func (c call) result(obj *jsonvalue.Object, resp *response) *jsonvalue.Object {
+	if !c.optimised {
+		return obj
+	}
+	headers := jsonvalue.NewObject(len(resp.header))
+	for _, k := range slices.Sorted(maps.Keys(resp.header)) {
+		headers.Set(k, resp.header.Get(k))
+	}
+	obj.Set("SdkHttpMetadata", objectOf("HttpHeaders", headers, "HttpStatusCode", jsonInt(resp.status)))
 	rm := jsonvalue.NewObject(1)
-	if requestID != "" {
-		rm.Set("RequestId", requestID)
+	if id := resp.requestID(c.svc.signingName); id != "" {
+		rm.Set("RequestId", id)
 	}
 	obj.Set("SdkResponseMetadata", rm)
-	return sorted(obj), nil
+	return sorted(obj)
 }
 
 // failure names a service error as Step Functions does: for aws-sdk
@@ -230,11 +226,11 @@ func (c call) failure(err error) error {
 	if errors.As(err, &f) {
 		return f
 	}
-	var api smithy.APIError
+	var api *apiError
 	if !errors.As(err, &api) {
 		return asl.Failf(asl.ErrTaskFailed, "%s:%s: %v", c.svc.sdkName, c.action, err)
 	}
-	code := api.ErrorCode()
+	code := api.Code
 	if i := strings.LastIndexAny(code, ".#"); i >= 0 {
 		code = code[i+1:] // AWS.SimpleQueueService.NonExistentQueue, ns#Code
 	}
@@ -242,7 +238,7 @@ func (c call) failure(err error) error {
 		code += "Exception"
 	}
 	cause := fmt.Sprintf("%s (Service: %s, Status Code: %d, Error Code: %s, Request ID: %s)",
-		api.ErrorMessage(), c.svc.serviceID, statusOf(err), api.ErrorCode(), requestIDOf(err))
+		api.Message, c.svc.serviceID, api.Status, api.Code, api.RequestID)
 	name := c.svc.sdkName + "." + code
 	if c.optimised {
 		name = c.svc.optimisedName + "." + code
@@ -251,36 +247,6 @@ func (c call) failure(err error) error {
 		}
 	}
 	return &asl.Failure{Name: name, Cause: cause}
-}
-
-func statusOf(err error) int {
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		return re.HTTPStatusCode()
-	}
-	return 0
-}
-
-func requestIDOf(err error) string {
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		return re.ServiceRequestID()
-	}
-	return ""
-}
-
-// metadataOf is the ResultMetadata of an SDK output structure.
-func metadataOf(out any) middleware.Metadata {
-	v := reflect.ValueOf(out)
-	for v.Kind() == reflect.Pointer && !v.IsNil() {
-		v = v.Elem()
-	}
-	if v.Kind() == reflect.Struct {
-		if md, ok := v.FieldByName("ResultMetadata").Interface().(middleware.Metadata); ok {
-			return md
-		}
-	}
-	return middleware.Metadata{}
 }
 
 func sorted(o *jsonvalue.Object) *jsonvalue.Object {

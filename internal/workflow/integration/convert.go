@@ -4,16 +4,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
 	"math"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
@@ -21,37 +16,26 @@ import (
 // maxBody bounds a streamed body (S3 GetObject) kept in a task result.
 const maxBody = 256 << 10
 
-var (
-	readerType = reflect.TypeFor[io.Reader]()
-	timeType   = reflect.TypeFor[time.Time]()
-	bytesType  = reflect.TypeFor[[]byte]()
-	attrType   = reflect.TypeFor[types.AttributeValue]()
-)
-
-// attrMembers are the variants of DynamoDB's AttributeValue union by the
+// attrTypes are the variants of DynamoDB's AttributeValue union by the
 // key that names them in the JSON form ({"S": "x"}, {"N": "1"}, ...).
-var attrMembers = map[string]reflect.Type{
-	"B":    reflect.TypeFor[types.AttributeValueMemberB](),
-	"BOOL": reflect.TypeFor[types.AttributeValueMemberBOOL](),
-	"BS":   reflect.TypeFor[types.AttributeValueMemberBS](),
-	"L":    reflect.TypeFor[types.AttributeValueMemberL](),
-	"M":    reflect.TypeFor[types.AttributeValueMemberM](),
-	"N":    reflect.TypeFor[types.AttributeValueMemberN](),
-	"NS":   reflect.TypeFor[types.AttributeValueMemberNS](),
-	"NULL": reflect.TypeFor[types.AttributeValueMemberNULL](),
-	"S":    reflect.TypeFor[types.AttributeValueMemberS](),
-	"SS":   reflect.TypeFor[types.AttributeValueMemberSS](),
+var attrTypes = []string{"B", "BOOL", "BS", "L", "M", "N", "NS", "NULL", "S", "SS"}
+
+// fill converts the task's parameters to an operation's request,
+// matching members by name as Step Functions does (PascalCase names of
+// the API, or any case) and converting values to the members' kinds:
+// strings, bools, json.Number for numbers, []byte for blobs, time.Time
+// for timestamps, []any for lists, *jsonvalue.Object for maps and
+// structures (members by their API names) and for DynamoDB attribute
+// values (in DynamoDB's JSON form).
+func fill(s *shape, params *jsonvalue.Object) (*jsonvalue.Object, error) {
+	v, err := set(s, params, "")
+	if err != nil {
+		return nil, err
+	}
+	return v.(*jsonvalue.Object), nil
 }
 
-// fill sets the SDK input structure dst (a pointer) from the task's
-// parameters, matching members to fields by name as Step Functions does
-// (PascalCase names of the API).
-func fill(dst any, params *jsonvalue.Object) error {
-	return set(reflect.ValueOf(dst).Elem(), params, "")
-}
-
-func set(dst reflect.Value, v any, path string) error {
-	t := dst.Type()
+func set(s *shape, v any, path string) (any, error) {
 	where := func() string {
 		if path == "" {
 			return "the parameters"
@@ -59,141 +43,121 @@ func set(dst reflect.Value, v any, path string) error {
 		return path
 	}
 	if v == nil {
-		dst.SetZero()
-		return nil
+		return nil, nil
 	}
-	switch {
-	case t == attrType:
-		av, err := attributeValue(v, path)
+	switch s.kind {
+	case kAttr:
+		return attributeValue(v, path)
+	case kReader, kBlob:
+		// Blobs: text as its bytes, any other JSON value as its text.
+		if str, ok := v.(string); ok {
+			return []byte(str), nil
+		}
+		b, err := jsonvalue.Marshal(v)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("%s: %w", where(), err)
 		}
-		dst.Set(reflect.ValueOf(av))
-		return nil
-	case t == readerType:
-		s, ok := v.(string)
-		if !ok {
-			b, err := jsonvalue.Marshal(v)
-			if err != nil {
-				return fmt.Errorf("%s: %w", where(), err)
-			}
-			s = string(b)
-		}
-		dst.Set(reflect.ValueOf(io.Reader(strings.NewReader(s))))
-		return nil
-	case t == timeType:
+		return b, nil
+	case kTime:
 		switch x := v.(type) {
 		case string:
 			tm, err := time.Parse(time.RFC3339Nano, x)
 			if err != nil {
-				return fmt.Errorf("%s: %q is not an RFC 3339 timestamp", where(), x)
+				return nil, fmt.Errorf("%s: %q is not an RFC 3339 timestamp", where(), x)
 			}
-			dst.Set(reflect.ValueOf(tm))
+			return tm, nil
 		case json.Number:
 			f, err := x.Float64()
 			if err != nil {
-				return fmt.Errorf("%s: %w", where(), err)
+				return nil, fmt.Errorf("%s: %w", where(), err)
 			}
 			sec, frac := math.Modf(f)
-			dst.Set(reflect.ValueOf(time.Unix(int64(sec), int64(frac*1e9)).UTC()))
+			return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
 		default:
-			return fmt.Errorf("%s must be a timestamp, not %s", where(), kind(v))
+			return nil, fmt.Errorf("%s must be a timestamp, not %s", where(), kind(v))
 		}
-		return nil
-	case t == bytesType:
-		// Blobs: text as its bytes, any other JSON value as its text.
-		if s, ok := v.(string); ok {
-			dst.SetBytes([]byte(s))
-			return nil
-		}
-		b, err := jsonvalue.Marshal(v)
-		if err != nil {
-			return fmt.Errorf("%s: %w", where(), err)
-		}
-		dst.SetBytes(b)
-		return nil
-	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		p := reflect.New(t.Elem())
-		if err := set(p.Elem(), v, path); err != nil {
-			return err
-		}
-		dst.Set(p)
-	case reflect.String:
-		s, ok := v.(string)
+	case kString, kEnum:
+		str, ok := v.(string)
 		if !ok {
 			// A JSON value where the API takes text (an SQS MessageBody,
 			// an SNS Message) is sent as its JSON text, as Step Functions does.
 			b, err := jsonvalue.Marshal(v)
 			if err != nil {
-				return fmt.Errorf("%s: %w", where(), err)
+				return nil, fmt.Errorf("%s: %w", where(), err)
 			}
-			s = string(b)
+			str = string(b)
 		}
-		dst.SetString(s)
-	case reflect.Bool:
+		return str, nil
+	case kBool:
 		b, ok := v.(bool)
 		if !ok {
-			return fmt.Errorf("%s must be a boolean, not %s", where(), kind(v))
+			return nil, fmt.Errorf("%s must be a boolean, not %s", where(), kind(v))
 		}
-		dst.SetBool(b)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return b, nil
+	case kInt:
 		n, err := strconv.ParseInt(numberText(v), 10, 64)
-		if err != nil || dst.OverflowInt(n) {
-			return fmt.Errorf("%s must be an integer, not %s", where(), kind(v))
+		if err != nil {
+			return nil, fmt.Errorf("%s must be an integer, not %s", where(), kind(v))
 		}
-		dst.SetInt(n)
-	case reflect.Float32, reflect.Float64:
+		return json.Number(strconv.FormatInt(n, 10)), nil
+	case kFloat:
 		f, err := strconv.ParseFloat(numberText(v), 64)
 		if err != nil {
-			return fmt.Errorf("%s must be a number, not %s", where(), kind(v))
+			return nil, fmt.Errorf("%s must be a number, not %s", where(), kind(v))
 		}
-		dst.SetFloat(f)
-	case reflect.Slice:
+		return json.Number(strconv.FormatFloat(f, 'g', -1, 64)), nil
+	case kList:
 		arr, ok := v.([]any)
 		if !ok {
-			return fmt.Errorf("%s must be an array, not %s", where(), kind(v))
+			return nil, fmt.Errorf("%s must be an array, not %s", where(), kind(v))
 		}
-		s := reflect.MakeSlice(t, len(arr), len(arr))
+		out := make([]any, len(arr))
 		for i, e := range arr {
-			if err := set(s.Index(i), e, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
+			x, err := set(s.elem, e, fmt.Sprintf("%s[%d]", path, i))
+			if err != nil {
+				return nil, err
 			}
+			out[i] = x
 		}
-		dst.Set(s)
-	case reflect.Map:
-		obj, ok := v.(*jsonvalue.Object)
-		if !ok || t.Key().Kind() != reflect.String {
-			return fmt.Errorf("%s must be an object, not %s", where(), kind(v))
-		}
-		m := reflect.MakeMapWithSize(t, obj.Len())
-		for k, e := range obj.All() {
-			ev := reflect.New(t.Elem()).Elem()
-			if err := set(ev, e, join(path, k)); err != nil {
-				return err
-			}
-			m.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), ev)
-		}
-		dst.Set(m)
-	case reflect.Struct:
+		return out, nil
+	case kMap:
 		obj, ok := v.(*jsonvalue.Object)
 		if !ok {
-			return fmt.Errorf("%s must be an object, not %s", where(), kind(v))
+			return nil, fmt.Errorf("%s must be an object, not %s", where(), kind(v))
 		}
+		out := jsonvalue.NewObject(obj.Len())
 		for k, e := range obj.All() {
-			f, ok := field(t, k)
-			if !ok {
-				return fmt.Errorf("%s has no parameter %s (it has: %s)", where(), k, strings.Join(fieldNames(t), ", "))
+			x, err := set(s.elem, e, join(path, k))
+			if err != nil {
+				return nil, err
 			}
-			if err := set(dst.FieldByIndex(f.Index), e, join(path, k)); err != nil {
-				return err
+			out.Set(k, x)
+		}
+		return out, nil
+	case kStruct:
+		obj, ok := v.(*jsonvalue.Object)
+		if !ok {
+			return nil, fmt.Errorf("%s must be an object, not %s", where(), kind(v))
+		}
+		out := jsonvalue.NewObject(obj.Len())
+		for k, e := range obj.All() {
+			m, ok := s.member(k)
+			if !ok {
+				return nil, fmt.Errorf("%s has no parameter %s (it has: %s)", where(), k, strings.Join(s.memberNames(), ", "))
+			}
+			x, err := set(m.shape, e, join(path, k))
+			if err != nil {
+				return nil, err
+			}
+			if x != nil && !(m.always && isZero(x)) {
+				out.Set(m.name, x)
+			} else {
+				out.Delete(m.name)
 			}
 		}
-	default:
-		return fmt.Errorf("%s: values of type %s are not supported", where(), t)
+		return out, nil
 	}
-	return nil
+	return nil, fmt.Errorf("%s: values of this kind are not supported", where())
 }
 
 func join(path, k string) string {
@@ -202,34 +166,6 @@ func join(path, k string) string {
 	}
 	return path + "." + k
 }
-
-// field finds a struct's exported field by name, exactly or else ignoring
-// case (Step Functions capitalises camelCase API members).
-func field(t reflect.Type, name string) (reflect.StructField, bool) {
-	if f, ok := t.FieldByName(name); ok && f.IsExported() && !skipped(f) {
-		return f, true
-	}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.IsExported() && !skipped(f) && strings.EqualFold(f.Name, name) {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
-}
-
-func fieldNames(t reflect.Type) []string {
-	var out []string
-	for i := range t.NumField() {
-		if f := t.Field(i); f.IsExported() && !skipped(f) {
-			out = append(out, f.Name)
-		}
-	}
-	return out
-}
-
-// skipped are fields of the SDK's structures that are not API members.
-func skipped(f reflect.StructField) bool { return f.Name == "ResultMetadata" }
 
 func numberText(v any) string {
 	switch x := v.(type) {
@@ -241,193 +177,297 @@ func numberText(v any) string {
 	return "?"
 }
 
-// attributeValue converts DynamoDB's JSON form of an attribute value.
-func attributeValue(v any, path string) (types.AttributeValue, error) {
+// attributeValue checks and converts DynamoDB's JSON form of an
+// attribute value: numbers become text, binaries are base64.
+func attributeValue(v any, path string) (any, error) {
 	obj, ok := v.(*jsonvalue.Object)
 	if !ok || obj.Len() != 1 {
-		return nil, fmt.Errorf("%s must be a DynamoDB attribute value, an object of one of %s", path, strings.Join(slices.Sorted(maps.Keys(attrMembers)), ", "))
+		return nil, fmt.Errorf("%s must be a DynamoDB attribute value, an object of one of %s", path, strings.Join(attrTypes, ", "))
 	}
 	for k, e := range obj.All() {
-		t, ok := attrMembers[k]
-		if !ok {
-			return nil, fmt.Errorf("%s: %s is not a DynamoDB attribute type (%s)", path, k, strings.Join(slices.Sorted(maps.Keys(attrMembers)), ", "))
+		if !slices.Contains(attrTypes, k) {
+			return nil, fmt.Errorf("%s: %s is not a DynamoDB attribute type (%s)", path, k, strings.Join(attrTypes, ", "))
 		}
-		p := reflect.New(t)
-		val := p.Elem().FieldByName("Value")
+		var x any
 		var err error
 		switch k {
 		case "B":
-			err = setBase64(val, e, join(path, k))
+			x, err = base64Text(e, join(path, k))
 		case "BS":
 			arr, ok := e.([]any)
 			if !ok {
 				return nil, fmt.Errorf("%s.BS must be an array", path)
 			}
-			bs := make([][]byte, len(arr))
-			for i, x := range arr {
-				if err := setBase64(reflect.ValueOf(&bs[i]).Elem(), x, join(path, k)); err != nil {
+			bs := make([]any, len(arr))
+			for i, b := range arr {
+				if bs[i], err = base64Text(b, join(path, k)); err != nil {
 					return nil, err
 				}
 			}
-			val.Set(reflect.ValueOf(bs))
+			x = bs
 		case "N":
-			val.SetString(numberText(e))
-		default:
-			err = set(val, e, join(path, k))
+			x = numberText(e)
+		case "NS":
+			x, err = set(&shape{kind: kList, elem: &shString}, numbersAsText(e), join(path, k))
+		case "SS":
+			x, err = set(&shape{kind: kList, elem: &shString}, e, join(path, k))
+		case "S":
+			x, err = set(&shString, e, join(path, k))
+		case "BOOL", "NULL":
+			x, err = set(&shBool, e, join(path, k))
+		case "L":
+			x, err = set(&shape{kind: kList, elem: &shAttr}, e, join(path, k))
+		case "M":
+			x, err = set(&shape{kind: kMap, elem: &shAttr}, e, join(path, k))
 		}
 		if err != nil {
 			return nil, err
 		}
-		return p.Interface().(types.AttributeValue), nil
+		out := jsonvalue.NewObject(1)
+		out.Set(k, x)
+		return out, nil
 	}
 	return nil, nil
 }
 
-func setBase64(dst reflect.Value, v any, path string) error {
+func numbersAsText(v any) any {
+	arr, ok := v.([]any)
+	if !ok {
+		return v
+	}
+	out := make([]any, len(arr))
+	for i, e := range arr {
+		if n, ok := e.(json.Number); ok {
+			e = string(n)
+		}
+		out[i] = e
+	}
+	return out
+}
+
+func base64Text(v any, path string) (string, error) {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("%s must be base64 text", path)
+		return "", fmt.Errorf("%s must be base64 text", path)
 	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return "", fmt.Errorf("%s: %w", path, err)
 	}
-	dst.SetBytes(b)
-	return nil
+	return base64.StdEncoding.EncodeToString(b), nil
 }
 
-// result converts an SDK output structure to the JSON form Step
-// Functions gives it: members by their API names, absent ones left out,
-// blobs as base64, timestamps in RFC 3339, unions as {"Variant": value}.
-func result(v any) (any, error) {
-	out, _, err := value(reflect.ValueOf(v))
-	return out, err
-}
-
-// value converts one value; ok is false for an absent one.
-func value(v reflect.Value) (any, bool, error) {
-	if !v.IsValid() {
+// fromJSON converts a value of a JSON response to the form Step
+// Functions gives results: members by their API names in the SDK's
+// order, absent ones left out, maps by key, blobs as base64, timestamps
+// in RFC 3339, DynamoDB's attribute values as DynamoDB writes them.
+// Members the response has but the API does not are left out; a value
+// of the wrong kind is an error.
+func fromJSON(s *shape, v any) (any, bool, error) {
+	if v == nil {
 		return nil, false, nil
 	}
-	t := v.Type()
-	switch {
-	case t == timeType:
-		return v.Interface().(time.Time).UTC().Format(time.RFC3339Nano), true, nil
-	case t == bytesType:
-		if v.IsNil() {
-			return nil, false, nil
-		}
-		return base64.StdEncoding.EncodeToString(v.Bytes()), true, nil
-	case t.Implements(reflect.TypeFor[io.ReadCloser]()) && t.Kind() == reflect.Interface:
-		if v.IsNil() {
-			return nil, false, nil
-		}
-		rc := v.Interface().(io.ReadCloser)
-		defer rc.Close()
-		b, err := io.ReadAll(io.LimitReader(rc, maxBody+1))
-		if err != nil {
-			return nil, false, fmt.Errorf("read body: %w", err)
-		}
-		if len(b) > maxBody {
-			return nil, false, fmt.Errorf("the body is larger than %d bytes", maxBody)
-		}
-		return string(b), true, nil
+	bad := func() (any, bool, error) {
+		return nil, false, fmt.Errorf("the response has %s where the API has a %s", kind(v), kindName(s.kind))
 	}
-	switch t.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if v.IsNil() {
+	switch s.kind {
+	case kString, kEnum:
+		str, ok := v.(string)
+		if !ok {
+			return bad()
+		}
+		if str == "" && s.kind == kEnum {
 			return nil, false, nil
 		}
-		if t.Kind() == reflect.Interface {
-			return union(v.Elem())
+		return str, true, nil
+	case kBool:
+		b, ok := v.(bool)
+		if !ok {
+			return bad()
 		}
-		return value(v.Elem())
-	case reflect.String:
-		if v.Len() == 0 && t.Name() != "string" {
-			return nil, false, nil // an enum not set
+		return b, true, nil
+	case kInt, kFloat:
+		n, ok := v.(json.Number)
+		if !ok {
+			return bad()
 		}
-		return v.String(), true, nil
-	case reflect.Bool:
-		return v.Bool(), true, nil
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return json.Number(strconv.FormatInt(v.Int(), 10)), true, nil
-	case reflect.Float32, reflect.Float64:
-		return json.Number(strconv.FormatFloat(v.Float(), 'g', -1, 64)), true, nil
-	case reflect.Slice:
-		if v.IsNil() {
-			return nil, false, nil
+		return number(s.kind, string(n))
+	case kBlob:
+		str, ok := v.(string)
+		if !ok {
+			return bad()
 		}
-		arr := make([]any, 0, v.Len())
-		for i := range v.Len() {
-			e, _, err := value(v.Index(i))
+		b, err := base64.StdEncoding.DecodeString(str)
+		if err != nil {
+			return nil, false, fmt.Errorf("a blob is not base64: %w", err)
+		}
+		return base64.StdEncoding.EncodeToString(b), true, nil
+	case kTime:
+		switch x := v.(type) {
+		case json.Number:
+			f, err := x.Float64()
+			if err != nil {
+				return bad()
+			}
+			sec, frac := math.Modf(f)
+			return formatTime(time.Unix(int64(sec), int64(math.Round(frac*1e3))*1e6)), true, nil
+		case string:
+			return timeText(x)
+		}
+		return bad()
+	case kAttr:
+		return sortedDeep(v), true, nil
+	case kList:
+		arr, ok := v.([]any)
+		if !ok {
+			return bad()
+		}
+		out := make([]any, 0, len(arr))
+		for _, e := range arr {
+			x, _, err := fromJSON(s.elem, e)
 			if err != nil {
 				return nil, false, err
 			}
-			arr = append(arr, e)
+			out = append(out, x)
 		}
-		return arr, true, nil
-	case reflect.Map:
-		if v.IsNil() {
-			return nil, false, nil
+		return out, true, nil
+	case kMap:
+		obj, ok := v.(*jsonvalue.Object)
+		if !ok {
+			return bad()
 		}
-		keys := make([]string, 0, v.Len())
-		for _, k := range v.MapKeys() {
-			keys = append(keys, k.String())
-		}
+		keys := obj.Keys()
 		slices.Sort(keys)
-		obj := jsonvalue.NewObject(len(keys))
+		out := jsonvalue.NewObject(len(keys))
 		for _, k := range keys {
-			e, _, err := value(v.MapIndex(reflect.ValueOf(k).Convert(t.Key())))
+			e, _ := obj.Get(k)
+			x, _, err := fromJSON(s.elem, e)
 			if err != nil {
 				return nil, false, err
 			}
-			obj.Set(k, e)
+			out.Set(k, x)
 		}
-		return obj, true, nil
-	case reflect.Struct:
-		obj := jsonvalue.NewObject(t.NumField())
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if !f.IsExported() || skipped(f) {
-				continue
-			}
-			e, ok, err := value(v.Field(i))
+		return out, true, nil
+	case kStruct:
+		obj, ok := v.(*jsonvalue.Object)
+		if !ok {
+			return bad()
+		}
+		out := jsonvalue.NewObject(len(s.members))
+		for _, m := range s.members {
+			e, _ := obj.Get(m.wireName())
+			x, ok, err := fromJSON(m.shape, e)
 			if err != nil {
-				return nil, false, err
+				return nil, false, fmt.Errorf("%s: %w", m.name, err)
+			}
+			if !ok && m.always {
+				x, ok = zero(m.shape), true
 			}
 			if ok {
-				obj.Set(f.Name, e)
+				out.Set(m.name, x)
 			}
 		}
-		return obj, true, nil
+		return out, true, nil
 	}
 	return nil, false, nil
 }
 
-// union renders a variant of an SDK union (a type named UnionMemberX with
-// a Value field) as {"X": value}.
-func union(v reflect.Value) (any, bool, error) {
-	for v.Kind() == reflect.Pointer {
-		v = v.Elem()
+// isZero reports the zero value of a bool or number, which the SDK does
+// not send for the members it keeps as values.
+func isZero(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return !x
+	case json.Number:
+		f, err := x.Float64()
+		return err == nil && f == 0
 	}
-	t := v.Type()
-	_, variant, ok := strings.Cut(t.Name(), "Member")
-	f := v.FieldByName("Value")
-	if !ok || !f.IsValid() {
-		return value(v)
+	return false
+}
+
+// zero is the value a result has for a member the SDK keeps as a value
+// when the response leaves it out.
+func zero(s *shape) any {
+	switch s.kind {
+	case kBool:
+		return false
+	case kInt, kFloat:
+		return json.Number("0")
+	case kStruct:
+		v, _, _ := fromJSON(s, jsonvalue.NewObject(0))
+		return v
 	}
-	if variant == "N" { // DynamoDB numbers stay text
-		o := jsonvalue.NewObject(1)
-		o.Set("N", f.String())
-		return o, true, nil
+	return nil
+}
+
+// number is a number of a response as the SDK's integer or float would
+// print it.
+func number(k shapeKind, text string) (any, bool, error) {
+	if k == kInt {
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			return nil, false, fmt.Errorf("%q is not an integer", text)
+		}
+		return json.Number(strconv.FormatInt(n, 10)), true, nil
 	}
-	e, ok, err := value(f)
-	if err != nil || !ok {
-		return nil, ok, err
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil {
+		return nil, false, fmt.Errorf("%q is not a number", text)
 	}
-	o := jsonvalue.NewObject(1)
-	o.Set(variant, e)
-	return o, true, nil
+	return json.Number(strconv.FormatFloat(f, 'g', -1, 64)), true, nil
+}
+
+// timeText reads a timestamp written as text: ISO 8601 (XML bodies and
+// some headers) or an HTTP date (Last-Modified).
+func timeText(s string) (any, bool, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05Z", http1123, time.RFC850, time.ANSIC} {
+		if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
+			return formatTime(t), true, nil
+		}
+	}
+	return nil, false, fmt.Errorf("%q is not a timestamp", s)
+}
+
+const http1123 = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// sortedDeep orders the members of every object in v by name.
+func sortedDeep(v any) any {
+	switch x := v.(type) {
+	case *jsonvalue.Object:
+		keys := x.Keys()
+		slices.Sort(keys)
+		out := jsonvalue.NewObject(len(keys))
+		for _, k := range keys {
+			e, _ := x.Get(k)
+			out.Set(k, sortedDeep(e))
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = sortedDeep(e)
+		}
+		return out
+	}
+	return v
+}
+
+func kindName(k shapeKind) string {
+	switch k {
+	case kBool:
+		return "boolean"
+	case kInt, kFloat:
+		return "number"
+	case kList:
+		return "list"
+	case kMap, kStruct, kAttr:
+		return "structure"
+	case kTime:
+		return "timestamp"
+	}
+	return "string"
 }
 
 func kind(v any) string {

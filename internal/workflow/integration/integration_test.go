@@ -271,7 +271,7 @@ func TestUnsupported(t *testing.T) {
 }
 
 // TestSignatureChecked shows the test server refuses what is not signed
-// with its key, so that the tests above show the SDK's signing.
+// with its key, so that the tests above show the client's signing.
 func TestSignatureChecked(t *testing.T) {
 	srv := awstest.New()
 	defer srv.Close()

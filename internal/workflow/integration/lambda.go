@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
 	"github.com/velocity-ci/velocity/internal/workflow/jsonvalue"
 )
@@ -30,25 +28,20 @@ func (c *Client) lambdaInvoke(ctx context.Context, call call, params *jsonvalue.
 		}
 		params.Set("Payload", string(b))
 	}
-	in := &lambda.InvokeInput{}
-	if err := fill(in, params); err != nil {
+	in, err := fill(call.op.in, params)
+	if err != nil {
 		return nil, asl.Failf(asl.ErrRuntime, "%v", err)
 	}
-	out, err := c.lambda.Invoke(ctx, in)
+	out, resp, err := c.do(ctx, call, in, maxResponse)
 	if err != nil {
 		return nil, call.failure(err)
 	}
-	if err := functionError(out); err != nil {
+	if err := functionError(resp); err != nil {
 		return nil, err
 	}
-	payload := out.Payload
-	out.Payload = nil
-	v, err := call.result(out)
-	if err != nil {
-		return nil, err
-	}
-	obj := v.(*jsonvalue.Object)
-	obj.Set("Payload", decodePayload(payload))
+	out.Delete("Payload")
+	obj := call.result(out, resp)
+	obj.Set("Payload", decodePayload(resp.body))
 	if call.optimised {
 		obj = sorted(obj)
 	}
@@ -62,28 +55,32 @@ func (c *Client) invokeFunction(ctx context.Context, arn string, input any) (any
 	if err != nil {
 		return nil, asl.Failf(asl.ErrRuntime, "payload: %v", err)
 	}
-	out, err := c.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: &arn, Payload: b})
+	svc := c.services["lambda"]
+	invoke := call{svc: svc, action: "invoke", op: svc.ops["invoke"], optimised: true}
+	in := objectOf("FunctionName", arn, "Payload", b)
+	_, resp, err := c.do(ctx, invoke, in, maxResponse)
 	if err != nil {
-		return nil, call{svc: services["lambda"], action: "invoke", optimised: true}.failure(err)
+		return nil, invoke.failure(err)
 	}
-	if err := functionError(out); err != nil {
+	if err := functionError(resp); err != nil {
 		return nil, err
 	}
-	return decodePayload(out.Payload), nil
+	return decodePayload(resp.body), nil
 }
 
-func functionError(out *lambda.InvokeOutput) error {
-	if out.FunctionError == nil {
+// functionError is the failure of an invocation whose function failed.
+func functionError(resp *response) error {
+	if resp.header.Get("X-Amz-Function-Error") == "" {
 		return nil
 	}
 	name := "Lambda.Unknown"
 	var doc struct {
 		ErrorType string `json:"errorType"`
 	}
-	if json.Unmarshal(out.Payload, &doc) == nil && doc.ErrorType != "" {
+	if json.Unmarshal(resp.body, &doc) == nil && doc.ErrorType != "" {
 		name = doc.ErrorType
 	}
-	return &asl.Failure{Name: name, Cause: string(out.Payload)}
+	return &asl.Failure{Name: name, Cause: string(resp.body)}
 }
 
 // decodePayload is a function's result: JSON, or its text if it is not.
