@@ -1,0 +1,92 @@
+# Shared by the test cluster's scripts: where things are and how the
+# cluster's processes are started, watched and stopped.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/versions"
+cache=${VELOCITY_KUBE_CACHE:-$HOME/.cache/velocity/kube}
+dir=$cache/v$KUBE_VERSION
+bin=$dir/bin
+state=${VELOCITY_KUBE_STATE:-/tmp/velocity-kube}
+pki=$state/pki
+logs=$state/log
+run=$state/run
+kubeconfig=$state/admin.kubeconfig
+
+# Addresses and names. Ports sit away from the usual ones so the cluster
+# does not meet another Kubernetes or etcd on the same machine.
+node=velocity-kube-node
+apiserver_port=16443
+etcd_client=http://127.0.0.1:23790
+etcd_peer=http://127.0.0.1:23800
+service_cidr=10.96.0.0/16
+service_ip=10.96.0.1
+pod_cidr=10.244.0.0/24
+cni_bridge=velkube0
+containerd_sock=$state/containerd/containerd.sock
+pause_image=docker.io/velocity-kube/pause:1
+
+PATH=$bin:$PATH
+
+die() {
+	echo "kube: $*" >&2
+	exit 1
+}
+
+pid_of() {
+	[[ -f $run/$1.pid ]] && cat "$run/$1.pid"
+}
+
+running() {
+	local pid
+	pid=$(pid_of "$1") || return 1
+	kill -0 "$pid" 2>/dev/null
+}
+
+# start NAME PROGRAM ARGS...: runs PROGRAM in its own session (it outlives
+# the script), logging to $logs/NAME.log, unless NAME already runs.
+start() {
+	local name=$1
+	shift
+	running "$name" && return 0
+	mkdir -p "$logs" "$run"
+	setsid "$@" >>"$logs/$name.log" 2>&1 </dev/null &
+	echo $! >"$run/$name.pid"
+}
+
+# await NAME SECONDS WHAT CMD...: waits until CMD succeeds; fails with the
+# tail of NAME's log when NAME exits or SECONDS pass first.
+await() {
+	local name=$1 secs=$2 what=$3
+	shift 3
+	local deadline=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		if ! running "$name"; then
+			echo "kube: $name exited before $what; last lines of $logs/$name.log:" >&2
+			tail -25 "$logs/$name.log" >&2
+			exit 1
+		fi
+		if ((SECONDS >= deadline)); then
+			echo "kube: $what not within ${secs}s; last lines of $logs/$name.log:" >&2
+			tail -25 "$logs/$name.log" >&2
+			exit 1
+		fi
+		sleep 0.2
+	done
+}
+
+# stop NAME: SIGTERM, then SIGKILL after 10 s.
+stop() {
+	local pid
+	pid=$(pid_of "$1") || return 0
+	if kill "$pid" 2>/dev/null; then
+		for _ in $(seq 1 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+	rm -f "$run/$1.pid"
+}
+
+ctr_k8s() {
+	ctr -a "$containerd_sock" -n k8s.io "$@"
+}
