@@ -15,8 +15,14 @@ kubeconfig=$state/admin.kubeconfig
 # does not meet another Kubernetes or etcd on the same machine.
 node=velocity-kube-node
 apiserver_port=16443
-etcd_client=http://127.0.0.1:23790
-etcd_peer=http://127.0.0.1:23800
+etcd_client_port=23790
+etcd_peer_port=23800
+etcd_client=http://127.0.0.1:$etcd_client_port
+etcd_peer=http://127.0.0.1:$etcd_peer_port
+# The kubelet's and kube-proxy's ports are in kubelet.yaml and
+# kube-proxy.yaml.
+kubelet_ports=(20250 20248)
+kube_proxy_ports=(20256 20249)
 service_cidr=10.96.0.0/16
 service_ip=10.96.0.1
 pod_cidr=10.244.0.0/24
@@ -52,6 +58,20 @@ start() {
 	echo $! >"$run/$name.pid"
 }
 
+# ports_free NAME PORT...: fails when NAME does not run and another
+# program listens on one of its ports (its health check would otherwise
+# ask that program and be fooled).
+ports_free() {
+	local name=$1 port
+	shift
+	running "$name" && return 0
+	for port in "$@"; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			die "port $port, which $name needs, is taken by another program (ss -ltnp 'sport = :$port')"
+		fi
+	done
+}
+
 # await NAME SECONDS WHAT CMD...: waits until CMD succeeds; fails with the
 # tail of NAME's log when NAME exits or SECONDS pass first.
 await() {
@@ -73,18 +93,26 @@ await() {
 	done
 }
 
-# stop NAME: SIGTERM, then SIGKILL after 10 s.
+# stop NAME...: SIGTERM to all at once (each takes a second or two to
+# shut down), then SIGKILL to those left after 10 s.
 stop() {
-	local pid
-	pid=$(pid_of "$1") || return 0
-	if kill "$pid" 2>/dev/null; then
-		for _ in $(seq 1 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.2
+	local name pids=()
+	for name in "$@"; do
+		pids+=($(pid_of "$name")) || true
+		rm -f "$run/$name.pid"
+	done
+	((${#pids[@]})) || return 0
+	kill "${pids[@]}" 2>/dev/null
+	local pid alive
+	for _ in $(seq 1 50); do
+		alive=()
+		for pid in "${pids[@]}"; do
+			kill -0 "$pid" 2>/dev/null && alive+=("$pid")
 		done
-		kill -9 "$pid" 2>/dev/null || true
-	fi
-	rm -f "$run/$1.pid"
+		((${#alive[@]})) || return 0
+		sleep 0.2
+	done
+	kill -9 "${alive[@]}" 2>/dev/null || true
 }
 
 ctr_k8s() {
