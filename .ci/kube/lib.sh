@@ -28,6 +28,7 @@ service_ip=10.96.0.1
 pod_cidr=10.244.0.0/24
 cni_bridge=velkube0
 containerd_sock=$state/containerd/containerd.sock
+# Tests run pods of it (internal/kubetest.PauseImage): keep the two equal.
 pause_image=docker.io/velocity-kube/pause:1
 
 PATH=$bin:$PATH

@@ -7,11 +7,15 @@
 package kubetest
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -183,11 +187,29 @@ func material(base, file, data string) ([]byte, error) {
 // Get decodes the JSON the API server returns for path (such as
 // /version or /api/v1/nodes) into v.
 func (c *Cluster) Get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Server+path, nil)
+	return c.Do(ctx, http.MethodGet, path, nil, v)
+}
+
+// Do sends body (nil, or a value to encode as JSON) with method to path
+// and decodes the JSON answer into out unless out is nil. Answers other
+// than 2xx are errors holding the server's message.
+func (c *Cluster) Do(ctx context.Context, method, path string, body, out any) error {
+	var reader io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		reader = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Server+path, reader)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
@@ -196,15 +218,69 @@ func (c *Cluster) Get(ctx context.Context, path string, v any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(body)))
+	if resp.StatusCode/100 != 2 {
+		return &StatusError{Method: method, Path: path, Code: resp.StatusCode, Body: strings.TrimSpace(string(raw))}
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("GET %s: %w", path, err)
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	return nil
+}
+
+// StatusError is an answer of the API server other than 2xx.
+type StatusError struct {
+	Method, Path string
+	Code         int
+	Body         string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.Code, http.StatusText(e.Code), e.Body)
+}
+
+// PauseImage is an image every node of the test cluster holds (.ci/kube/up
+// imports it as the pods' sandbox image): a container that waits until it
+// is stopped. No registry is reachable, so other images must be loaded
+// (.ci/kube/load-image) and used with imagePullPolicy: Never.
+const PauseImage = "docker.io/velocity-kube/pause:1"
+
+// Namespace creates a namespace for one test, deleted when the test ends,
+// and returns its name once pods can be created in it (its default service
+// account exists): each test sees only its own objects.
+func (c *Cluster) Namespace(t testing.TB) string {
+	t.Helper()
+	var b [6]byte
+	rand.Read(b[:])
+	name := "test-" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	ns := map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name}}
+	if err := c.Do(ctx, http.MethodPost, "/api/v1/namespaces", ns, nil); err != nil {
+		t.Fatalf("create namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		// Deletion goes on in the background; the test need not wait.
+		if err := c.Do(context.Background(), http.MethodDelete, "/api/v1/namespaces/"+name, nil, nil); err != nil {
+			t.Errorf("delete namespace %s: %v", name, err)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var sa struct{}
+		err := c.Get(ctx, "/api/v1/namespaces/"+name+"/serviceaccounts/default", &sa)
+		if err == nil {
+			return name
+		}
+		var status *StatusError
+		if !errors.As(err, &status) || status.Code != http.StatusNotFound || time.Now().After(deadline) {
+			t.Fatalf("namespace %s: its default service account: %v", name, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
