@@ -45,14 +45,17 @@ func TestRecoverInterruptsRunsWithoutOwner(t *testing.T) {
 		lock        lock
 		lease       lease
 		interrupted bool
+		// age is how long ago the run was recorded.
+		age time.Duration
 	}{
-		{"held lock", heldHere, noLease, false},
-		{"held lock, expired lease", heldHere, expiredLease, false},
-		{"dead owner here, no lease", unheldHere, noLease, true},
-		{"dead owner here, lease not yet expired", unheldHere, liveLease, true},
-		{"no lock, no lease", elsewhere, noLease, true},
-		{"owner on another node", elsewhere, liveLease, false},
-		{"owner on another node gone", elsewhere, expiredLease, true},
+		{"held lock", heldHere, noLease, false, 0},
+		{"held lock, expired lease", heldHere, expiredLease, false, 0},
+		{"dead owner here, no lease", unheldHere, noLease, true, 0},
+		{"dead owner here, lease not yet expired", unheldHere, liveLease, true, 0},
+		{"no lock, no lease", elsewhere, noLease, true, 2 * store.DefaultLeaseTTL},
+		{"recorded elsewhere, lease not taken yet", elsewhere, noLease, false, 0},
+		{"owner on another node", elsewhere, liveLease, false, 0},
+		{"owner on another node gone", elsewhere, expiredLease, true, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := h.lockPath(fmt.Sprintf("recover-%d", i))
@@ -70,7 +73,7 @@ func TestRecoverInterruptsRunsWithoutOwner(t *testing.T) {
 				}
 				l.Close()
 			}
-			id, err := st.CreateRun(ctx, store.Run{Project: "p", Status: store.Running, Lock: path, Created: now},
+			id, err := st.CreateRun(ctx, store.Run{Project: "p", Status: store.Running, Lock: path, Created: now.Add(-c.age)},
 				[]store.Action{{StageIndex: 0, Stage: "build", Name: "test", Kind: store.KindAction, Status: store.Pending}})
 			if err != nil {
 				t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/engine"
@@ -34,6 +35,13 @@ type Config struct {
 	// other nodes sharing the store see the owner (and take over only when
 	// its lease expires); nil relies on lock files alone.
 	Leases store.Leases
+	// LeaseTTL is how long a run's lease outlives a process that stopped
+	// renewing it: how soon another node may take the run over. Zero is
+	// store.DefaultLeaseTTL.
+	LeaseTTL time.Duration
+	// Holder names this process in leases (see store.NewHolder); ""
+	// makes one up.
+	Holder string
 	// DataDir holds locks/, workspaces/, tmp/ and logs/ of runs.
 	DataDir string
 	// Blobs stores outputs, logs and caches.
@@ -108,7 +116,11 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{cfg: cfg, live: map[int64]*liveRun{}, holder: store.NewHolder()}
+	holder := cfg.Holder
+	if holder == "" {
+		holder = store.NewHolder()
+	}
+	return &Service{cfg: cfg, live: map[int64]*liveRun{}, holder: holder}
 }
 
 // Result is how a run ended.
