@@ -47,6 +47,10 @@ func (h *Home) TakeOver(ctx context.Context, svc *runs.Service) ([]Resumed, erro
 	return h.settle(ctx, svc)
 }
 
+// TakeOverEvery is how often velocity serve calls TakeOver: a third of
+// the lease TTL, so that a run is taken over soon after its lease lapses.
+func (h *Home) TakeOverEvery() time.Duration { return max(h.leaseTTL()/3, 500*time.Millisecond) }
+
 func (h *Home) settle(ctx context.Context, svc *runs.Service) ([]Resumed, error) {
 	live, err := h.Store.LiveRuns(ctx)
 	if err != nil {

@@ -1,0 +1,258 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/store/postgres/pgtest"
+)
+
+// nodeLeaseTTL is the lease TTL the nodes of these tests run with: short,
+// so that a takeover is quick to watch.
+const nodeLeaseTTL = 3 * time.Second
+
+// startNode starts a velocity serve on a data directory of its own,
+// sharing the journal (VELOCITY_STORE) and the shared directory
+// (VELOCITY_SHARED_DIR) the test set, and returns it once its API
+// listens.
+func startNode(t *testing.T) *teamServer {
+	t.Helper()
+	e := newEnv(t)
+	cmd := e.command(t.TempDir(), "serve", "--listen", "127.0.0.1:0", "--proxy-addr", "127.0.0.1:0", "--lease-ttl", nodeLeaseTTL.String())
+	srv := &server{cmd: cmd, out: &output{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = srv.out, srv.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { cmd.Wait(); close(srv.done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-srv.done })
+	ts := &teamServer{server: srv, env: e, tokens: map[string]string{}}
+	ts.api = srv.waitFor(t, regexp.MustCompile(`API at (http://127\.0\.0\.1:\d+)`), 20*time.Second)[1]
+	return ts
+}
+
+// cluster starts the shared parts of nodes: a PostgreSQL schema and a
+// shared directory, set for every velocity the test starts, and the
+// tokens (made once: they live in the shared journal).
+func cluster(t *testing.T) (shared string, tokens map[string]string) {
+	t.Setenv("VELOCITY_STORE", pgtest.Schema(t))
+	shared = t.TempDir()
+	t.Setenv("VELOCITY_SHARED_DIR", shared)
+	e := newEnv(t)
+	tokens = map[string]string{}
+	for _, role := range []string{"admin", "developer", "viewer"} {
+		r := e.run(t.TempDir(), "token", "create", "the-"+role, "--role", role)
+		if r.code != 0 {
+			t.Fatalf("token create %s: exit %d\n%s", role, r.code, r.stderr)
+		}
+		tokens[role] = strings.TrimSpace(r.stdout)
+	}
+	return shared, tokens
+}
+
+// nodeRun is a run as the API shows it.
+type nodeRun struct {
+	Run struct {
+		ID      int64     `json:"id"`
+		Status  string    `json:"status"`
+		Reason  string    `json:"reason"`
+		Trigger string    `json:"trigger"`
+		Created time.Time `json:"created"`
+	} `json:"run"`
+	Actions []struct {
+		Name       string `json:"name"`
+		Status     string `json:"status"`
+		Attempts   int    `json:"attempts"`
+		CachedFrom int64  `json:"cached_from"`
+	} `json:"actions"`
+}
+
+func showRun(t *testing.T, ts *teamServer, id int64) nodeRun {
+	t.Helper()
+	code, body := call(t, "GET", fmt.Sprintf("%s/api/v1/runs/%d", ts.api, id), ts.tokens["viewer"], "")
+	if code != 200 {
+		t.Fatalf("GET run %d: %d %s", id, code, body)
+	}
+	var r nodeRun
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatalf("run %d %q: %v", id, body, err)
+	}
+	return r
+}
+
+// A run started through node A, whose node is killed with SIGKILL after
+// its first action finished, is finished by node B within the lease TTL
+// and a few seconds: B resumes it, reusing the first action's result and
+// outputs (from the shared directory) instead of executing it again. B
+// then accepts a push of its own.
+func TestNodeTakesOverTheRunOfADeadNode(t *testing.T) {
+	requireTool(t, "git")
+	_, tokens := cluster(t)
+	marks := t.TempDir()
+	repo := project(t, map[string]string{
+		"velocity.yml": fmt.Sprintf(`
+name: app
+stages:
+  - name: build
+    actions:
+      - name: first
+        run: 'echo "$VELOCITY_RUN_ID" >> %[1]s/first && mkdir -p out && echo made > out/first.txt'
+        outputs: [out/first.txt]
+      - name: second
+        needs: [first]
+        run: 'test -f out/first.txt && echo "$VELOCITY_RUN_ID" >> %[1]s/second && sleep 4'
+`, marks),
+	})
+	git(t, repo, "init", "-q")
+	git(t, repo, "add", "-A")
+	git(t, repo, "commit", "-qm", "import")
+
+	a := startNode(t)
+	a.tokens = tokens
+	if r := a.env.run(t.TempDir(), "project", "add", "app", "--repo", repo); r.code != 0 {
+		t.Fatalf("project add: exit %d\n%s", r.code, r.stderr)
+	}
+	if code, body := call(t, "POST", a.api+"/api/v1/projects/app/runs", tokens["developer"], `{}`); code != 202 {
+		t.Fatalf("POST a run through node A: %d %s", code, body)
+	}
+	// The second action started: the first finished, and its result is
+	// journaled.
+	waitFile(t, filepath.Join(marks, "second"))
+	runs := a.projectRuns(t, "app")
+	if len(runs) != 1 || runs[0].Status != "running" {
+		t.Fatalf("runs on node A: %+v", runs)
+	}
+	first := runs[0].ID
+
+	b := startNode(t)
+	b.tokens = tokens
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-a.done
+	killed := time.Now()
+
+	var resumed nodeRun
+	deadline := killed.Add(nodeLeaseTTL + 20*time.Second)
+	for resumed.Run.ID == 0 {
+		for _, r := range b.projectRuns(t, "app") {
+			if r.ID != first && r.Status != "running" && r.Status != "pending" {
+				resumed = showRun(t, b, r.ID)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node B finished no run of app %v after node A died; runs: %+v\nnode B:\n%s", time.Since(killed), b.projectRuns(t, "app"), b.out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	took := time.Since(killed)
+	t.Logf("node A killed; node B started run %d, taking over run %d, %v later and finished it %v later",
+		resumed.Run.ID, first, resumed.Run.Created.Sub(killed).Round(100*time.Millisecond), took.Round(100*time.Millisecond))
+	if resumed.Run.Status != "succeeded" {
+		t.Fatalf("the run taken over: %+v\nnode B:\n%s", resumed, b.out)
+	}
+	if old := showRun(t, b, first); old.Run.Status != "interrupted" {
+		t.Errorf("the run of node A is %s (%s), want interrupted", old.Run.Status, old.Run.Reason)
+	}
+	for _, act := range resumed.Actions {
+		if act.Name == "first" && (act.Status != "cached" || act.CachedFrom != first) {
+			t.Errorf("the first action on node B: %+v; want its result reused from run %d", act, first)
+		}
+	}
+	if got := strings.Fields(readFile(t, filepath.Join(marks, "first"))); len(got) != 1 {
+		t.Errorf("the first action executed %d times (runs %v), want once", len(got), got)
+	}
+	if !strings.Contains(b.out.String(), fmt.Sprintf("run %d lost its node; taken over as run %d", first, resumed.Run.ID)) {
+		t.Errorf("node B did not say it took the run over:\n%s", b.out)
+	}
+
+	// The dead node's mirror was the shared one: node B takes a push.
+	work := t.TempDir()
+	remote := "http://velocity:" + tokens["developer"] + "@" + strings.TrimPrefix(b.api, "http://") + "/git/app.git"
+	git(t, work, "clone", "-q", remote, ".")
+	pushed := commitFile(t, work, "README", "pushed\n")
+	git(t, work, "push", "-q", remote, "main")
+	if run := b.waitRun(t, "app", pushed); run.Status != "succeeded" {
+		t.Errorf("the run of a push to node B: %+v\nnode B:\n%s", run, b.out)
+	}
+}
+
+// A schedule due every two seconds fires once per due time with two
+// nodes up: of the two schedulers, one takes each fire from the shared
+// journal, and the other follows its phase.
+func TestTwoNodesFireAScheduleOnce(t *testing.T) {
+	requireTool(t, "git")
+	_, tokens := cluster(t)
+	repo := project(t, map[string]string{
+		"velocity.yml": `
+name: ticker
+schedules:
+  - { name: tick, cron: "@every 2s" }
+stages:
+  - name: build
+    actions:
+      - { name: tick, run: 'echo tick' }
+`,
+	})
+	git(t, repo, "init", "-q")
+	git(t, repo, "add", "-A")
+	git(t, repo, "commit", "-qm", "import")
+	// The node that takes a fire logs it, with its due time.
+	t.Setenv("VELOCITY_DEBUG", "1")
+	// Both nodes are up before the project exists: each scheduler finds
+	// the schedule at its own moment, neither after a fire of the other.
+	a := startNode(t)
+	a.tokens = tokens
+	b := startNode(t)
+	b.tokens = tokens
+	if r := a.env.run(t.TempDir(), "project", "add", "ticker", "--repo", repo, "--mode", "parallel"); r.code != 0 {
+		t.Fatalf("project add: exit %d\n%s", r.code, r.stderr)
+	}
+	const watch = 14 * time.Second
+	time.Sleep(watch)
+	fired := regexp.MustCompile(`msg="schedule fires".* due=(\S+)`)
+	var dues []time.Time
+	seen := map[string]string{}
+	for name, n := range map[string]*teamServer{"A": a, "B": b} {
+		for _, m := range fired.FindAllStringSubmatch(n.out.String(), -1) {
+			if other, ok := seen[m[1]]; ok {
+				t.Errorf("due time %s fired on node %s and on node %s", m[1], other, name)
+			}
+			seen[m[1]] = name
+			due, err := time.Parse(time.RFC3339Nano, m[1])
+			if err != nil {
+				t.Fatalf("due time %q: %v", m[1], err)
+			}
+			dues = append(dues, due)
+		}
+	}
+	slices.SortFunc(dues, time.Time.Compare)
+	t.Logf("%d fires of the schedule in %v with two nodes up: %v", len(dues), watch, seen)
+	if len(dues) < 3 {
+		t.Fatalf("%d fires of the schedule in %v; node A:\n%s\nnode B:\n%s", len(dues), watch, a.out, b.out)
+	}
+	for i := 1; i < len(dues); i++ {
+		if gap := dues[i].Sub(dues[i-1]); gap < 2*time.Second {
+			t.Errorf("fires due %v apart, closer than the schedule's 2s: %v", gap, dues)
+		}
+	}
+	runs := 0
+	for _, r := range a.projectRuns(t, "ticker") {
+		if strings.HasPrefix(r.Trigger, "schedule tick") || strings.HasPrefix(r.Trigger, "missed schedule tick") {
+			runs++
+		}
+	}
+	if runs > len(dues) {
+		t.Errorf("%d runs of the schedule for %d fires", runs, len(dues))
+	}
+	if strings.Contains(a.out.String()+b.out.String(), "panic") {
+		t.Errorf("a node panicked:\nnode A:\n%s\nnode B:\n%s", a.out, b.out)
+	}
+}
