@@ -133,6 +133,16 @@ stages:
 
 	b := startNode(t)
 	b.tokens = tokens
+	// Any node tells which node executes the run, with its load, by the
+	// nodes' next heartbeats.
+	waitNodes(t, b, func(list []apiNode) bool {
+		for _, n := range list {
+			if n.Addr == a.api && n.Up && slices.Equal(n.Runs, []int64{first}) && n.Actions == 1 {
+				return len(list) == 2
+			}
+		}
+		return false
+	})
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +181,18 @@ stages:
 	}
 	if !strings.Contains(b.out.String(), fmt.Sprintf("run %d lost its node; taken over as run %d", first, resumed.Run.ID)) {
 		t.Errorf("node B did not say it took the run over:\n%s", b.out)
+	}
+
+	// Node A, silent since, is down; node B is up and executes nothing.
+	waitNodes(t, b, func(list []apiNode) bool {
+		up := map[string]bool{}
+		for _, n := range list {
+			up[n.Addr] = n.Up
+		}
+		return len(list) == 2 && !up[a.api] && up[b.api]
+	})
+	if r := b.env.run(t.TempDir(), "nodes"); r.code != 0 || !strings.Contains(r.stdout, b.api) || !strings.Contains(r.stdout, "down") {
+		t.Errorf("velocity nodes on node B: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
 	// The dead node's mirror was the shared one: node B takes a push.
@@ -215,9 +237,19 @@ stages:
 	if r := a.env.run(t.TempDir(), "project", "add", "ticker", "--repo", repo, "--mode", "parallel"); r.code != 0 {
 		t.Fatalf("project add: exit %d\n%s", r.code, r.stderr)
 	}
-	const watch = 14 * time.Second
-	time.Sleep(watch)
+	// Nodes find a project added elsewhere within seconds (they list
+	// the projects again now and then); from the first fire on, both
+	// know the schedule.
 	fired := regexp.MustCompile(`msg="schedule fires".* due=(\S+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for !fired.MatchString(a.out.String()) && !fired.MatchString(b.out.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the schedule never fired; node A:\n%s\nnode B:\n%s", a.out, b.out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	const watch = 10 * time.Second
+	time.Sleep(watch)
 	var dues []time.Time
 	seen := map[string]string{}
 	for name, n := range map[string]*teamServer{"A": a, "B": b} {
@@ -234,9 +266,9 @@ stages:
 		}
 	}
 	slices.SortFunc(dues, time.Time.Compare)
-	t.Logf("%d fires of the schedule in %v with two nodes up: %v", len(dues), watch, seen)
+	t.Logf("%d fires of the schedule with two nodes up, %v after the first: %v", len(dues), watch, seen)
 	if len(dues) < 3 {
-		t.Fatalf("%d fires of the schedule in %v; node A:\n%s\nnode B:\n%s", len(dues), watch, a.out, b.out)
+		t.Fatalf("%d fires of the schedule, %v after the first; node A:\n%s\nnode B:\n%s", len(dues), watch, a.out, b.out)
 	}
 	for i := 1; i < len(dues); i++ {
 		if gap := dues[i].Sub(dues[i-1]); gap < 2*time.Second {
@@ -254,5 +286,36 @@ stages:
 	}
 	if strings.Contains(a.out.String()+b.out.String(), "panic") {
 		t.Errorf("a node panicked:\nnode A:\n%s\nnode B:\n%s", a.out, b.out)
+	}
+}
+
+// apiNode is a node as GET /api/v1/nodes lists it.
+type apiNode struct {
+	ID      string  `json:"id"`
+	Addr    string  `json:"addr"`
+	Up      bool    `json:"up"`
+	Runs    []int64 `json:"runs"`
+	Actions int     `json:"actions"`
+}
+
+// waitNodes waits until the nodes ts lists satisfy ok, and returns them.
+func waitNodes(t *testing.T, ts *teamServer, ok func([]apiNode) bool) []apiNode {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, body := call(t, "GET", ts.api+"/api/v1/nodes", ts.tokens["viewer"], "")
+		var list []apiNode
+		if code == 200 {
+			if err := json.Unmarshal([]byte(body), &list); err != nil {
+				t.Fatalf("nodes %q: %v", body, err)
+			}
+			if ok(list) {
+				return list
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /api/v1/nodes: %d %s", code, body)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -152,8 +152,7 @@ func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 	go a.reportRecovery(rec)
 	a.resumeRuns(ctx, h, runsSvc)
 	a.resumeWorkflows(ctx, h)
-	go a.takeOver(ctx, h, runsSvc)
-	<-ctx.Done()
+	a.serveNode(ctx, h, runsSvc, apiURL) // until ctx ends
 	fmt.Fprintf(a.stdout, "velocity: stopping: draining the proxy, then stopping the services\n")
 	return nil
 }
@@ -272,14 +271,28 @@ func (a *app) reportRecovery(rec *releases.Recovery) {
 	}
 }
 
-// takeOver looks now and then for runs whose node died (their leases
-// expired) and resumes here those of projects, saying so, until ctx
-// ends. A node of its own finds none: its dead runs were settled when it
-// started.
-func (a *app) takeOver(ctx context.Context, h *home.Home, svc *runs.Service) {
+// serveNode is this node among the nodes sharing the store (see
+// takeOver) until ctx ends; then it removes the node from the list: a
+// node that stops says so, one killed is known by its silence.
+func (a *app) serveNode(ctx context.Context, h *home.Home, svc *runs.Service, apiURL string) {
+	a.takeOver(ctx, h, svc, apiURL)
+	if err := h.Nodes().Leave(context.WithoutCancel(ctx), h.NodeID()); err != nil {
+		a.log.Warn("removing this node from the nodes", "err", err)
+	}
+}
+
+// takeOver reports this node to the others (see 'velocity nodes') and
+// looks for runs whose node died (their leases expired), resuming here
+// those of projects and saying so, now and then until ctx ends. A node
+// of its own finds none: its dead runs were settled when it started.
+func (a *app) takeOver(ctx context.Context, h *home.Home, svc *runs.Service, apiURL string) {
 	t := time.NewTicker(h.TakeOverEvery())
 	defer t.Stop()
+	started := time.Now()
 	for {
+		if err := h.Heartbeat(ctx, svc, apiURL, started); err != nil && ctx.Err() == nil {
+			a.log.Warn("reporting this node to the others", "err", err)
+		}
 		resumed, err := h.TakeOver(ctx, svc)
 		if err != nil && ctx.Err() == nil {
 			a.log.Warn("looking for runs of dead nodes", "err", err)

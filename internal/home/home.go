@@ -91,6 +91,7 @@ type Journal interface {
 	store.Projects
 	store.Requests
 	store.ScheduleFires
+	store.Nodes
 }
 
 // Open opens the data directory of cfg and settles runs whose owner died

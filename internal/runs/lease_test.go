@@ -3,6 +3,7 @@ package runs
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,6 +30,9 @@ stages:
 		t.Fatal(err)
 	}
 	waitFor(t, events, func(e Event) bool { return e.Output != nil && e.Output.Text == "started" })
+	if got := svc.Executing(); !slices.Equal(got, []int64{id}) {
+		t.Errorf("executing %v, want [%d]", got, id)
+	}
 	leases := svc.cfg.Leases
 	l, err := leases.Lease(ctx, store.RunLease(id))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -144,6 +145,23 @@ type liveRun struct {
 // Live reports whether run id executes in this process now: a run
 // another process executes, or one that ended, is not live.
 func (s *Service) Live(id int64) bool { return s.lookup(id) != nil }
+
+// Executing lists the runs this service executes now, oldest first,
+// and not those that ended.
+func (s *Service) Executing() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int64
+	for id, r := range s.live {
+		select {
+		case <-r.done:
+		default:
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 func (s *Service) lookup(id int64) *liveRun {
 	s.mu.Lock()
