@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -148,6 +149,11 @@ stages:
 	}
 	<-a.done
 	killed := time.Now()
+	// Node A's data directory is on its own machine: node B takes over
+	// with the journal and the shared directory alone.
+	if err := os.RemoveAll(a.env.home); err != nil {
+		t.Fatal(err)
+	}
 
 	var resumed nodeRun
 	deadline := killed.Add(nodeLeaseTTL + 20*time.Second)
@@ -170,6 +176,12 @@ stages:
 	}
 	if old := showRun(t, b, first); old.Run.Status != "interrupted" {
 		t.Errorf("the run of node A is %s (%s), want interrupted", old.Run.Status, old.Run.Reason)
+	}
+	// The dead node's logs stayed in its data directory: node B says so
+	// rather than showing nothing.
+	if code, body := call(t, "GET", fmt.Sprintf("%s/api/v1/runs/%d/events", b.api, first), tokens["viewer"], ""); code != 200 ||
+		!strings.Contains(body, "the log of build/first attempt 1 is not on this node") {
+		t.Errorf("events of run %d on node B: %d\n%s", first, code, body)
 	}
 	for _, act := range resumed.Actions {
 		if act.Name == "first" && (act.Status != "cached" || act.CachedFrom != first) {
