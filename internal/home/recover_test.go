@@ -169,3 +169,46 @@ func TestRecoverNamesTheDeadOwnerAndMarksServerRunsToResume(t *testing.T) {
 		os.Remove(mark)
 	}
 }
+
+// A project's run whose node, elsewhere, let its lease expire is left
+// live by the recovery every command does: only a velocity serve can
+// resume it (TakeOver), and interrupting it here would lose it. A run
+// of a directory (no trigger) is interrupted as before.
+func TestRecoverLeavesProjectRunsOfDeadNodesToServers(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "velocity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := &Home{Dir: dir, Store: st}
+	if err := st.CreateProject(ctx, store.Project{Name: "app", Branch: "main", Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	for _, c := range []struct {
+		trigger     string
+		interrupted bool
+	}{{"push by alice", false}, {"", true}} {
+		id, err := st.CreateRun(ctx, store.Run{Project: "app", Commit: "abc", Trigger: c.trigger, Status: store.Running,
+			Lock: "/elsewhere/locks/x.lock", Created: old},
+			[]store.Action{{StageIndex: 0, Stage: "build", Name: "test", Kind: store.KindAction, Status: store.Pending}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.AcquireLease(ctx, store.RunLease(id), "node-a/1/x", time.Minute, old); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.recover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r, err := st.Run(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Status == store.Interrupted; got != c.interrupted {
+			t.Errorf("trigger %q: %s, want interrupted %v", c.trigger, r.Status, c.interrupted)
+		}
+	}
+}
