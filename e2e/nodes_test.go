@@ -46,6 +46,8 @@ func cluster(t *testing.T) (shared string, tokens map[string]string) {
 	t.Setenv("VELOCITY_STORE", pgtest.Schema(t))
 	shared = t.TempDir()
 	t.Setenv("VELOCITY_SHARED_DIR", shared)
+	// Webhook secrets are sealed with it: every node has the same.
+	t.Setenv("VELOCITY_SECRET_KEY", strings.Repeat("5e", 32))
 	e := newEnv(t)
 	tokens = map[string]string{}
 	for _, role := range []string{"admin", "developer", "viewer"} {
@@ -92,7 +94,7 @@ func showRun(t *testing.T, ts *teamServer, id int64) nodeRun {
 // its first action finished, is finished by node B within the lease TTL
 // and a few seconds: B resumes it, reusing the first action's result and
 // outputs (from the shared directory) instead of executing it again. B
-// then accepts a push of its own.
+// then accepts a push and a webhook whose secret A sealed.
 func TestNodeTakesOverTheRunOfADeadNode(t *testing.T) {
 	requireTool(t, "git")
 	_, tokens := cluster(t)
@@ -115,9 +117,14 @@ stages:
 	git(t, repo, "add", "-A")
 	git(t, repo, "commit", "-qm", "import")
 
+	secret := []byte("a webhook secret")
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	a := startNode(t)
 	a.tokens = tokens
-	if r := a.env.run(t.TempDir(), "project", "add", "app", "--repo", repo); r.code != 0 {
+	if r := a.env.run(t.TempDir(), "project", "add", "app", "--repo", repo, "--webhook-secret-file", secretFile); r.code != 0 {
 		t.Fatalf("project add: exit %d\n%s", r.code, r.stderr)
 	}
 	if code, body := call(t, "POST", a.api+"/api/v1/projects/app/runs", tokens["developer"], `{}`); code != 202 {
@@ -215,6 +222,15 @@ stages:
 	git(t, work, "push", "-q", remote, "main")
 	if run := b.waitRun(t, "app", pushed); run.Status != "succeeded" {
 		t.Errorf("the run of a push to node B: %+v\nnode B:\n%s", run, b.out)
+	}
+	// So does a webhook whose secret node A sealed.
+	before := git(t, repo, "rev-parse", "HEAD")
+	hooked := commitFile(t, repo, "CHANGES", "webhook\n")
+	if code, body := githubPush(t, b.api+"/hooks/github/app", "delivery-1", before, hooked, secret); code != 202 {
+		t.Fatalf("a signed webhook to node B: %d %s", code, body)
+	}
+	if run := b.waitRun(t, "app", hooked); run.Status != "succeeded" {
+		t.Errorf("the run of a webhook to node B: %+v\nnode B:\n%s", run, b.out)
 	}
 }
 
