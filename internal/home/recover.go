@@ -85,8 +85,27 @@ func (h *Home) settle(ctx context.Context, svc *runs.Service) ([]Resumed, error)
 
 // interruptHere interrupts run r whose owner died on this machine.
 func (h *Home) interruptHere(ctx context.Context, r store.Run, lease *store.Lease, now time.Time) error {
+	note, noted := runs.ReadLockNote(r.Lock)
+	if lease != nil {
+		if noted && note.Holder != "" && lease.Holder != note.Holder {
+			return nil // another node took the run over and settles it
+		}
+		// Claimed before it is settled: of this process and a node
+		// taking the run over at the same moment, one does.
+		holder := cmp.Or(h.holder, "recover/"+store.NewHolder())
+		if err := h.Store.ReleaseLease(ctx, lease.Name, lease.Holder); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+			return err
+		}
+		if _, err := h.Store.AcquireLease(ctx, lease.Name, holder, h.leaseTTL(), now); err != nil {
+			if errors.Is(err, store.ErrLeaseHeld) {
+				return nil
+			}
+			return err
+		}
+		lease = &store.Lease{Name: lease.Name, Holder: holder}
+	}
 	why := "velocity stopped while the run was in progress (killed or crashed)"
-	if note, ok := runs.ReadLockNote(r.Lock); ok {
+	if noted {
 		why = note.Owner + " stopped while the run was in progress (killed or crashed)"
 		// Marked before the run is interrupted: a command dying in
 		// between leaves the run live, and the next one marks it again.

@@ -212,3 +212,42 @@ func TestRecoverLeavesProjectRunsOfDeadNodesToServers(t *testing.T) {
 		}
 	}
 }
+
+// A run whose owner died here but whose lease another node holds (it is
+// taking the run over) is left to that node: of the two, one settles it.
+func TestRecoverLeavesARunAnotherNodeClaimed(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "velocity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := &Home{Dir: dir, Store: st}
+	path := h.lockPath("claimed")
+	l, err := lockfile.Acquire(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Note(`{"owner": "velocity serve", "holder": "node-a/1/x", "request": {"dir": "/p", "jobs": 1}}`); err != nil {
+		t.Fatal(err)
+	}
+	l.Close() // the owner dies; its file stays
+	id, err := st.CreateRun(ctx, store.Run{Project: "p", Status: store.Running, Lock: path, Created: time.Now()},
+		[]store.Action{{StageIndex: 0, Stage: "build", Name: "test", Kind: store.KindAction, Status: store.Pending}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AcquireLease(ctx, store.RunLease(id), "node-b/2/y", time.Hour, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.Run(ctx, id); err != nil || r.Status != store.Running {
+		t.Errorf("run %+v (%v); want it left running for node B", r, err)
+	}
+	if _, err := os.Stat(filepath.Join(h.resumeDir(), fmt.Sprintf("%d.json", id))); err == nil {
+		t.Errorf("marked to resume here too")
+	}
+}
