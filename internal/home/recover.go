@@ -21,10 +21,10 @@ import (
 
 // recover records as interrupted the live runs that no process owns any
 // more. A live run is interrupted when its lock is not held and its lease,
-// if it has one, has expired; or, sooner, when its lock file is on this
-// machine and not held: its owner ran here, and the kernel released the
-// lock when the owner died, however it died, which is surer than waiting
-// for the lease to run out. A run whose lock file is not here but whose
+// if it has one, has expired; or, sooner, when its lock file is in this
+// data directory and not held: its owner ran here, and the kernel released
+// the lock when the owner died, however it died, which is surer than
+// waiting for the lease to run out. A run whose lock file is not here but whose
 // lease is live belongs to a process on another node sharing the store,
 // and is left to it; so is one recorded elsewhere moments ago, whose
 // owner takes its lease right after the record. The lease of an
