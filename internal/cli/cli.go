@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -66,7 +67,10 @@ type app struct {
 	dir     string // -C
 	dataDir string // --data-dir
 	store   string // serve --store
-	log     *slog.Logger
+	shared  string // serve --shared-dir
+	// leaseTTL is serve --lease-ttl.
+	leaseTTL time.Duration
+	log      *slog.Logger
 	// started is set once a command's arguments were accepted; errors
 	// before that are usage errors.
 	started bool
@@ -170,6 +174,7 @@ remotely yet say so.`,
 		a.cancelCmd(),
 		a.validateCmd(),
 		a.runsCmd(),
+		a.nodesCmd(),
 		a.showCmd(),
 		a.watchCmd(),
 		a.logsCmd(),

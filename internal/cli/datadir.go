@@ -43,7 +43,25 @@ func (a *app) openHome(ctx context.Context) (*home.Home, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.open(ctx, home.Config{Dir: dir, Store: a.storeURL(), Getenv: a.getenv, Environ: a.environ, Version: Version, Log: a.log, Stderr: a.stderr})
+	return a.open(ctx, home.Config{Dir: dir, Store: a.storeURL(), SharedDir: a.sharedDir(), LeaseTTL: a.leaseTTL,
+		Getenv: a.getenv, Environ: a.environ, Version: Version, Log: a.log, Stderr: a.stderr})
+}
+
+// sharedDir is the directory the nodes sharing the store all mount:
+// serve --shared-dir, then $VELOCITY_SHARED_DIR (so that every command
+// of a node finds the mirrors and blobs its server uses), else "".
+func (a *app) sharedDir() string {
+	d := a.shared
+	if d == "" {
+		d = a.getenv("VELOCITY_SHARED_DIR")
+	}
+	if d == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(d); err == nil {
+		return abs
+	}
+	return d
 }
 
 // storeURL is where the journal is kept: serve --store, then

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -59,6 +60,8 @@ in flight finish, then the instances stop.`,
 	f.StringVar(&o.listen.TLSCert, "listen-tls-cert", "", "serve the --listen API with TLS: certificate chain `FILE` (PEM; needs --listen-tls-key)")
 	f.StringVar(&o.listen.TLSKey, "listen-tls-key", "", "private key `FILE` of --listen-tls-cert (PEM)")
 	f.StringVar(&a.store, "store", "", "keep the journal in the PostgreSQL database at `URL` (postgres://USER@HOST/DB) instead of the data directory's SQLite file (default $VELOCITY_STORE)")
+	f.StringVar(&a.shared, "shared-dir", "", "keep the projects' mirrors and the blob store in `DIR`, mounted at the same path by every node sharing --store, so that any node accepts pushes and takes over the runs of a dead one (default $VELOCITY_SHARED_DIR)")
+	f.DurationVar(&a.leaseTTL, "lease-ttl", 0, "how long this node's runs stay its own once it stops renewing their leases (killed, crashed, cut off): how soon another node takes them over (default 30s)")
 	f.StringVar(&o.portRange, "port-range", "", "take the ports of deployed instances from `LOW-HIGH` only, e.g. 41000-41099, unless the deploying project sets its own (port_range, run --port-range)")
 	f.Var(sizeFlag{&o.listen.RegistryMaxBlob}, "registry-max-blob", "refuse registry blobs (image layers) over `SIZE`, e.g. 2GB (default 16GiB)")
 	return cmd
@@ -149,7 +152,7 @@ func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 	go a.reportRecovery(rec)
 	a.resumeRuns(ctx, h, runsSvc)
 	a.resumeWorkflows(ctx, h)
-	<-ctx.Done()
+	a.serveNode(ctx, h, runsSvc, apiURL) // until ctx ends
 	fmt.Fprintf(a.stdout, "velocity: stopping: draining the proxy, then stopping the services\n")
 	return nil
 }
@@ -265,5 +268,46 @@ func (a *app) reportRecovery(rec *releases.Recovery) {
 			continue
 		}
 		fmt.Fprintf(a.stdout, "velocity: %s/%s: release %s is back\n", d.Environment, d.Service, d.Release)
+	}
+}
+
+// serveNode is this node among the nodes sharing the store (see
+// takeOver) until ctx ends; then it removes the node from the list: a
+// node that stops says so, one killed is known by its silence.
+func (a *app) serveNode(ctx context.Context, h *home.Home, svc *runs.Service, apiURL string) {
+	a.takeOver(ctx, h, svc, apiURL)
+	if err := h.Nodes().Leave(context.WithoutCancel(ctx), h.NodeID()); err != nil {
+		a.log.Warn("removing this node from the nodes", "err", err)
+	}
+}
+
+// takeOver reports this node to the others (see 'velocity nodes') and
+// looks for runs whose node died (their leases expired), resuming here
+// those of projects and saying so, now and then until ctx ends. A node
+// of its own finds none: its dead runs were settled when it started.
+func (a *app) takeOver(ctx context.Context, h *home.Home, svc *runs.Service, apiURL string) {
+	t := time.NewTicker(h.TakeOverEvery())
+	defer t.Stop()
+	started := time.Now()
+	for {
+		if err := h.Heartbeat(ctx, svc, apiURL, started); err != nil && ctx.Err() == nil {
+			a.log.Warn("reporting this node to the others", "err", err)
+		}
+		resumed, err := h.TakeOver(ctx, svc)
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("looking for runs of dead nodes", "err", err)
+		}
+		for _, r := range resumed {
+			if r.Err != nil {
+				fmt.Fprintf(a.stdout, "velocity: run %d lost its node and is not resumed here: %v\n", r.From, r.Err)
+				continue
+			}
+			fmt.Fprintf(a.stdout, "velocity: run %d lost its node; taken over as run %d\n", r.From, r.As)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }

@@ -6,6 +6,7 @@
 package home
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/alerts"
 	"github.com/velocity-ci/velocity/internal/store"
@@ -27,8 +29,18 @@ type Config struct {
 	Dir string
 	// Store is the URL of a PostgreSQL database (postgres://…) to keep
 	// the journal in instead of the data directory's SQLite file; ""
-	// for the file. Logs, blobs and workspaces stay in Dir either way.
+	// for the file. Logs, workspaces and lock files stay in Dir either way.
 	Store string
+	// SharedDir, when set, is a directory every node sharing Store
+	// mounts at the same path: the projects' mirrors and the blob store
+	// (outputs, result and dependency caches) live there instead of in
+	// Dir, so that any node accepts a push and takes over a run another
+	// node started. "" keeps them in Dir.
+	SharedDir string
+	// LeaseTTL is how long the leases of this process's runs outlive it:
+	// how soon another node takes over a run of a dead one. Zero is
+	// store.DefaultLeaseTTL.
+	LeaseTTL time.Duration
 	// Getenv reads the process environment (VELOCITY_SECRET_KEY).
 	Getenv func(string) string
 	// Environ is the environment actions and services start from.
@@ -61,6 +73,9 @@ type Home struct {
 	// runRegistry serves the container registry to this process's runs
 	// (see RunRegistry), from their first push until Close.
 	runRegistry runRegistry
+	// holder names this process in the store's leases: its runs', its
+	// node's, and those it takes over.
+	holder string
 }
 
 // Journal is what is kept in the data directory's store. Only Open names
@@ -76,6 +91,7 @@ type Journal interface {
 	store.Projects
 	store.Requests
 	store.ScheduleFires
+	store.Nodes
 }
 
 // Open opens the data directory of cfg and settles runs whose owner died
@@ -101,7 +117,7 @@ func Open(ctx context.Context, cfg Config) (*Home, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Home{Dir: cfg.Dir, Store: st, cfg: cfg, metrics: telemetry.New()}
+	h := &Home{Dir: cfg.Dir, Store: st, cfg: cfg, metrics: telemetry.New(), holder: store.NewHolder()}
 	h.alerts = h.newAlerts()
 	if err := h.recover(ctx); err != nil {
 		st.Close()
@@ -126,7 +142,21 @@ func (h *Home) lockPath(token string) string { return filepath.Join(h.Dir, "lock
 
 func (h *Home) scratch(token string) string { return filepath.Join(h.Dir, "tmp", token) }
 
-func (h *Home) blobDir() string { return filepath.Join(h.Dir, "blobs") }
+func (h *Home) blobDir() string { return filepath.Join(h.sharedDir(), "blobs") }
+
+// leaseTTL is how long this process's run leases outlive it.
+func (h *Home) leaseTTL() time.Duration { return cmp.Or(h.cfg.LeaseTTL, store.DefaultLeaseTTL) }
+
+func (h *Home) mirrorDir() string { return filepath.Join(h.sharedDir(), "mirrors") }
+
+// sharedDir is where what every node must see is kept: the shared
+// directory, or the data directory on a node of its own.
+func (h *Home) sharedDir() string {
+	if h.cfg.SharedDir != "" {
+		return h.cfg.SharedDir
+	}
+	return h.Dir
+}
 
 // makePrivate creates the data directory with mode 0700, or takes group
 // and other permissions away from an existing one (made 0755 by an older

@@ -88,6 +88,7 @@ func (h *Home) Publish(ctx context.Context, host *releases.Host, runsAPI *runs.S
 func (h *Home) controlAPI(host *releases.Host, runsAPI *runs.Service, shutdown func()) *server.Server {
 	srv := &server.Server{Releases: host.Service(), Logger: h.cfg.Log, Shutdown: shutdown}
 	srv.Dora = &server.Dora{Service: h.Dora(), Logger: h.cfg.Log}
+	srv.Nodes = &server.Nodes{Service: h.Nodes(), Logger: h.cfg.Log}
 	if runsAPI != nil {
 		srv.Runs = &server.Runs{Service: runsAPI, Logger: h.cfg.Log}
 	}

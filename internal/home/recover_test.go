@@ -45,14 +45,17 @@ func TestRecoverInterruptsRunsWithoutOwner(t *testing.T) {
 		lock        lock
 		lease       lease
 		interrupted bool
+		// age is how long ago the run was recorded.
+		age time.Duration
 	}{
-		{"held lock", heldHere, noLease, false},
-		{"held lock, expired lease", heldHere, expiredLease, false},
-		{"dead owner here, no lease", unheldHere, noLease, true},
-		{"dead owner here, lease not yet expired", unheldHere, liveLease, true},
-		{"no lock, no lease", elsewhere, noLease, true},
-		{"owner on another node", elsewhere, liveLease, false},
-		{"owner on another node gone", elsewhere, expiredLease, true},
+		{"held lock", heldHere, noLease, false, 0},
+		{"held lock, expired lease", heldHere, expiredLease, false, 0},
+		{"dead owner here, no lease", unheldHere, noLease, true, 0},
+		{"dead owner here, lease not yet expired", unheldHere, liveLease, true, 0},
+		{"no lock, no lease", elsewhere, noLease, true, 2 * store.DefaultLeaseTTL},
+		{"recorded elsewhere, lease not taken yet", elsewhere, noLease, false, 0},
+		{"owner on another node", elsewhere, liveLease, false, 0},
+		{"owner on another node gone", elsewhere, expiredLease, true, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := h.lockPath(fmt.Sprintf("recover-%d", i))
@@ -70,7 +73,7 @@ func TestRecoverInterruptsRunsWithoutOwner(t *testing.T) {
 				}
 				l.Close()
 			}
-			id, err := st.CreateRun(ctx, store.Run{Project: "p", Status: store.Running, Lock: path, Created: now},
+			id, err := st.CreateRun(ctx, store.Run{Project: "p", Status: store.Running, Lock: path, Created: now.Add(-c.age)},
 				[]store.Action{{StageIndex: 0, Stage: "build", Name: "test", Kind: store.KindAction, Status: store.Pending}})
 			if err != nil {
 				t.Fatal(err)
@@ -164,5 +167,87 @@ func TestRecoverNamesTheDeadOwnerAndMarksServerRunsToResume(t *testing.T) {
 			t.Errorf("the mark holds %s", b)
 		}
 		os.Remove(mark)
+	}
+}
+
+// A project's run whose node, elsewhere, let its lease expire is left
+// live by the recovery every command does: only a velocity serve can
+// resume it (TakeOver), and interrupting it here would lose it. A run
+// of a directory (no trigger) is interrupted as before.
+func TestRecoverLeavesProjectRunsOfDeadNodesToServers(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "velocity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := &Home{Dir: dir, Store: st}
+	if err := st.CreateProject(ctx, store.Project{Name: "app", Branch: "main", Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	for _, c := range []struct {
+		trigger     string
+		interrupted bool
+	}{{"push by alice", false}, {"", true}} {
+		id, err := st.CreateRun(ctx, store.Run{Project: "app", Commit: "abc", Trigger: c.trigger, Status: store.Running,
+			Lock: "/elsewhere/locks/x.lock", Created: old},
+			[]store.Action{{StageIndex: 0, Stage: "build", Name: "test", Kind: store.KindAction, Status: store.Pending}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.AcquireLease(ctx, store.RunLease(id), "node-a/1/x", time.Minute, old); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.recover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r, err := st.Run(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Status == store.Interrupted; got != c.interrupted {
+			t.Errorf("trigger %q: %s, want interrupted %v", c.trigger, r.Status, c.interrupted)
+		}
+	}
+}
+
+// A run whose owner died here but whose lease another node holds (it is
+// taking the run over) is left to that node: of the two, one settles it.
+func TestRecoverLeavesARunAnotherNodeClaimed(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "velocity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := &Home{Dir: dir, Store: st}
+	path := h.lockPath("claimed")
+	l, err := lockfile.Acquire(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Note(`{"owner": "velocity serve", "holder": "node-a/1/x", "request": {"dir": "/p", "jobs": 1}}`); err != nil {
+		t.Fatal(err)
+	}
+	l.Close() // the owner dies; its file stays
+	id, err := st.CreateRun(ctx, store.Run{Project: "p", Status: store.Running, Lock: path, Created: time.Now()},
+		[]store.Action{{StageIndex: 0, Stage: "build", Name: "test", Kind: store.KindAction, Status: store.Pending}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AcquireLease(ctx, store.RunLease(id), "node-b/2/y", time.Hour, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.Run(ctx, id); err != nil || r.Status != store.Running {
+		t.Errorf("run %+v (%v); want it left running for node B", r, err)
+	}
+	if _, err := os.Stat(filepath.Join(h.resumeDir(), fmt.Sprintf("%d.json", id))); err == nil {
+		t.Errorf("marked to resume here too")
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -65,6 +64,8 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 	svc = runs.New(runs.Config{
 		Store:      h.metrics.RunsJournal(h.Store),
 		Leases:     h.Store,
+		LeaseTTL:   h.cfg.LeaseTTL,
+		Holder:     h.holder,
 		DataDir:    h.Dir,
 		Blobs:      blobs,
 		Secrets:    secrets,
@@ -208,12 +209,13 @@ func (h *Home) Projects(runsSvc *runs.Service) (*projects.Service, *trigger.Sche
 	cfg := projects.Config{
 		Store:   h.Store,
 		Runs:    runner,
-		Mirrors: mirror.Mirrors{Dir: filepath.Join(h.Dir, "mirrors"), Log: h.cfg.Log},
+		Mirrors: h.mirrors(),
 		Sealer:  seal,
 		// A server's runs are its own: as many actions at once as it has
 		// cores, like velocity run, and deploys go to its host.
 		Template: runs.StartRequest{Jobs: runtime.NumCPU(), NoServe: true},
 		Changed:  sched.Refresh,
+		LeaseTTL: h.cfg.LeaseTTL,
 		Log:      h.cfg.Log,
 	}
 	if runsSvc != nil {
@@ -222,3 +224,5 @@ func (h *Home) Projects(runsSvc *runs.Service) (*projects.Service, *trigger.Sche
 	svc = projects.New(cfg)
 	return svc, sched, nil
 }
+
+func (h *Home) mirrors() mirror.Mirrors { return mirror.Mirrors{Dir: h.mirrorDir(), Log: h.cfg.Log} }

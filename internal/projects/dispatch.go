@@ -50,6 +50,13 @@ func (s *Service) startDispatchers(ctx context.Context, wg *sync.WaitGroup) erro
 	if err != nil {
 		return err
 	}
+	found := false
+	// A project added by another process is new to the schedules too.
+	defer func() {
+		if found {
+			s.changed()
+		}
+	}()
 	for _, p := range list {
 		s.mu.Lock()
 		busy := s.dispatching[p.Name]
@@ -58,6 +65,7 @@ func (s *Service) startDispatchers(ctx context.Context, wg *sync.WaitGroup) erro
 		if busy {
 			continue
 		}
+		found = true
 		d := &dispatcher{s: s, name: p.Name, wake: s.wakeOf(p.Name), done: make(chan struct{}, 1)}
 		wg.Add(1)
 		go func() {

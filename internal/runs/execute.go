@@ -18,9 +18,6 @@ import (
 // executor, the deployer, the workflow runtime.
 func (x *runner) begin(ctx context.Context) error {
 	cfg := x.svc.cfg
-	if err := x.lease(ctx); err != nil {
-		return err
-	}
 	x.feed = newFeed(x.run.ID, cfg.History)
 	// What the run's parts log are messages of its stream, not lines on
 	// stderr cutting through a terminal's view.
@@ -250,7 +247,7 @@ func (x *runner) lease(ctx context.Context) error {
 	if leases == nil {
 		return nil
 	}
-	k, err := store.KeepLease(context.WithoutCancel(ctx), leases, store.RunLease(x.run.ID), x.svc.holder, store.KeepOptions{})
+	k, err := store.KeepLease(context.WithoutCancel(ctx), leases, store.RunLease(x.run.ID), x.svc.holder, store.KeepOptions{TTL: x.svc.cfg.LeaseTTL})
 	if err != nil {
 		return fmt.Errorf("run %d: %w", x.run.ID, err)
 	}

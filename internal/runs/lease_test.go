@@ -3,6 +3,9 @@ package runs
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,6 +32,9 @@ stages:
 		t.Fatal(err)
 	}
 	waitFor(t, events, func(e Event) bool { return e.Output != nil && e.Output.Text == "started" })
+	if got := svc.Executing(); !slices.Equal(got, []int64{id}) {
+		t.Errorf("executing %v, want [%d]", got, id)
+	}
 	leases := svc.cfg.Leases
 	l, err := leases.Lease(ctx, store.RunLease(id))
 	if err != nil {
@@ -46,5 +52,39 @@ stages:
 	}
 	if l, err := leases.Lease(ctx, store.RunLease(id)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("after the run the lease is %+v (%v); want none", l, err)
+	}
+}
+
+// The lease is taken as the run is recorded, before anything executes:
+// another node sharing the store, which sees the record but not this
+// machine's lock file, never finds a live run without an owner. A run
+// whose lease another holder has is recorded failed, having run nothing.
+func TestRunTakesItsLeaseWhenRecorded(t *testing.T) {
+	svc := newService(t)
+	marker := filepath.Join(t.TempDir(), "ran")
+	dir := project(t, `
+stages:
+  - name: build
+    actions:
+      - { name: touch, run: "touch `+marker+`" }
+`)
+	ctx := context.Background()
+	// A fresh journal numbers its first run 1.
+	if _, err := svc.cfg.Leases.AcquireLease(ctx, store.RunLease(1), "other-node/1/x", time.Hour, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := svc.Start(ctx, StartRequest{Dir: dir, Jobs: 1})
+	if !errors.Is(err, store.ErrLeaseHeld) {
+		t.Fatalf("start with the run's lease held elsewhere: %v; want ErrLeaseHeld", err)
+	}
+	r, err := svc.cfg.Store.Run(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.Failed {
+		t.Errorf("run 1 is %s, want failed", r.Status)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Errorf("the action ran without the run's lease")
 	}
 }

@@ -12,7 +12,10 @@ import (
 // interruption, and the request it was started with, so that the owner's
 // next start can resume it.
 type LockNote struct {
-	Owner   string       `json:"owner"`
+	Owner string `json:"owner"`
+	// Holder is the owner's name in the run's lease: a lease another
+	// holder has means the run was taken over meanwhile.
+	Holder  string       `json:"holder,omitempty"`
 	Request StartRequest `json:"request"`
 }
 
@@ -39,5 +42,5 @@ func ReadLockNote(path string) (LockNote, bool) {
 func (x *runner) note() ([]byte, error) {
 	req := x.req
 	req.Definition = nil
-	return json.Marshal(LockNote{Owner: x.svc.cfg.Owner, Request: req})
+	return json.Marshal(LockNote{Owner: x.svc.cfg.Owner, Holder: x.svc.holder, Request: req})
 }

@@ -3,6 +3,8 @@ package runs
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"sort"
 
@@ -85,7 +87,14 @@ func kindOf(k store.Kind) string {
 func replayAttempt(add func(Event), at store.Attempt, final bool) {
 	id := at.Stage + "/" + at.Action
 	add(Event{Time: at.Started, Kind: KindAttemptStarted, AttemptStarted: &AttemptStarted{Action: id, Attempt: at.N}})
-	if f, err := os.Open(at.Log); err == nil {
+	f, err := os.Open(at.Log)
+	if errors.Is(err, os.ErrNotExist) && at.Log != "" {
+		// Logs stay on the node that executed the attempt; the journal,
+		// which every node shares, says where.
+		add(Event{Time: at.Started, Kind: KindMessage, Message: &Message{Action: id, Level: "warning",
+			Text: fmt.Sprintf("the log of %s attempt %d is not on this node: it is %s on the node that executed the attempt", id, at.N, at.Log)}})
+	}
+	if err == nil {
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 64*1024), maxLine)
 		for sc.Scan() {

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/artifact"
 	"github.com/velocity-ci/velocity/internal/engine"
@@ -34,6 +36,13 @@ type Config struct {
 	// other nodes sharing the store see the owner (and take over only when
 	// its lease expires); nil relies on lock files alone.
 	Leases store.Leases
+	// LeaseTTL is how long a run's lease outlives a process that stopped
+	// renewing it: how soon another node may take the run over. Zero is
+	// store.DefaultLeaseTTL.
+	LeaseTTL time.Duration
+	// Holder names this process in leases (see store.NewHolder); ""
+	// makes one up.
+	Holder string
 	// DataDir holds locks/, workspaces/, tmp/ and logs/ of runs.
 	DataDir string
 	// Blobs stores outputs, logs and caches.
@@ -108,7 +117,11 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{cfg: cfg, live: map[int64]*liveRun{}, holder: store.NewHolder()}
+	holder := cfg.Holder
+	if holder == "" {
+		holder = store.NewHolder()
+	}
+	return &Service{cfg: cfg, live: map[int64]*liveRun{}, holder: holder}
 }
 
 // Result is how a run ended.
@@ -132,6 +145,23 @@ type liveRun struct {
 // Live reports whether run id executes in this process now: a run
 // another process executes, or one that ended, is not live.
 func (s *Service) Live(id int64) bool { return s.lookup(id) != nil }
+
+// Executing lists the runs this service executes now, oldest first,
+// and not those that ended.
+func (s *Service) Executing() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int64
+	for id, r := range s.live {
+		select {
+		case <-r.done:
+		default:
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 func (s *Service) lookup(id int64) *liveRun {
 	s.mu.Lock()

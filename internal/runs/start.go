@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -63,6 +64,10 @@ type StartRequest struct {
 	// action executes again.
 	Rerun  int64 `json:"rerun,omitempty"`
 	Failed bool  `json:"failed,omitempty"`
+	// RerunDir, with Rerun, runs the earlier run from this directory
+	// instead of its own: this node's path to the same repository when
+	// the run is taken over from another node.
+	RerunDir string `json:"-"`
 	// Trigger says who or what started the run, for its record ("push
 	// by alice", "poll"); "" for the command line.
 	Trigger string `json:"trigger,omitempty"`
@@ -159,7 +164,7 @@ func (x *runner) rerun(ctx context.Context) error {
 	if !old.Status.Final() {
 		return invalidf("run %d is still %s", old.ID, old.Status)
 	}
-	x.req.Dir, x.req.Commit = old.Dir, old.Commit
+	x.req.Dir, x.req.Commit = cmp.Or(x.req.RerunDir, old.Dir), old.Commit
 	if old.Trigger != "" && x.req.Project == "" {
 		// A server's run: its re-run stays a run of the server's project,
 		// on the branch its commit came in on.
@@ -327,8 +332,17 @@ func (x *runner) journal(ctx context.Context, lockPath string) error {
 		Selection: store.Selection{Only: x.req.Only, Skip: x.req.Skip}, Trigger: x.req.Trigger,
 	}
 	var err error
-	x.run.ID, err = x.svc.cfg.Store.CreateRun(ctx, x.run, actions)
-	return err
+	if x.run.ID, err = x.svc.cfg.Store.CreateRun(ctx, x.run, actions); err != nil {
+		return err
+	}
+	// The lease follows the record at once: another node sharing the
+	// store, which cannot see this machine's lock file, knows the run is
+	// owned by its lease alone.
+	if err := x.lease(ctx); err != nil {
+		x.svc.cfg.Store.FinishRun(context.WithoutCancel(ctx), x.run.ID, store.Failed, err.Error(), time.Now())
+		return err
+	}
+	return nil
 }
 
 func randomToken() string {

@@ -44,6 +44,7 @@ func RouteRoles() map[string]access.Role {
 		"GET " + pathRuns:         access.Viewer,
 		"GET " + pathRun:          access.Viewer,
 		"POST " + pathRunRerun:    access.Developer,
+		"GET " + pathNodes:        access.Viewer,
 	}
 }
 

@@ -22,7 +22,9 @@ type Server struct {
 	// Projects, when set, serves the projects API and the webhooks.
 	Projects *Projects
 	// Dora, when set, serves the projects' DORA four keys.
-	Dora   *Dora
+	Dora *Dora
+	// Nodes, when set, serves the list of nodes sharing the store.
+	Nodes  *Nodes
 	Logger *slog.Logger
 	// Shutdown is called by a shutdown request; nil refuses them.
 	Shutdown func()
@@ -44,6 +46,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Dora != nil {
 		s.Dora.Register(mux)
+	}
+	if s.Nodes != nil {
+		s.Nodes.Register(mux)
 	}
 	return mux
 }

@@ -222,6 +222,19 @@ func (s *Scheduler) merge(ctx context.Context, log *slog.Logger, slots map[slotK
 // fire however many passed, as after downtime.
 func (s *Scheduler) fire(ctx context.Context, log *slog.Logger, sl *slot, now time.Time) {
 	e := sl.e
+	// Another scheduler sharing the store fired since this one's last
+	// reference: an @every schedule counts from when each scheduler
+	// started, so without this two servers would fire it at two phases
+	// of the interval, each due time new to the store. Counting from the
+	// other's fire puts both on one phase.
+	if last, ok, err := s.Fires.LastFire(ctx, e.Project, e.Name); err == nil && ok && last.After(sl.from) {
+		sl.from, sl.next, sl.missed = last, e.Cron.Next(last), false
+		if sl.next.After(now) {
+			log.Debug("schedule fired by another scheduler", "project", e.Project, "schedule", e.Name, "due", last)
+			sl.retry = time.Time{}
+			return
+		}
+	}
 	due, ok := e.Cron.Missed(sl.from, now)
 	if !ok {
 		// The retry of a failed store whose fire is no longer due

@@ -258,6 +258,27 @@ func TestSchedulersOnOneStoreFireOnce(t *testing.T) {
 	wantFires(t, &f, "web/quarter 12-07 00:15", "web/quarter 12-07 00:30", "web/quarter 12-07 00:45", "web/quarter 12-07 01:00")
 }
 
+// An @every schedule counts from when its scheduler started; two
+// schedulers on one store, started half an interval apart, still fire it
+// once an interval: the later follows the earlier's phase.
+func TestSchedulersOnOneStoreFollowOnePhase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "velocity.db")
+	clock := trigger.NewFakeClock(utc("2026-12-07 00:00"))
+	var list schedules
+	list.set(entry(t, "web", "tick", "@every 1m", ""))
+	var f fired
+	start(t, &trigger.Scheduler{Clock: clock, Fires: openStore(t, path), List: list.list, Fire: f.fire})
+	asleep(t, clock, 1)
+	clock.Set(utc("2026-12-07 00:00").Add(30 * time.Second))
+	start(t, &trigger.Scheduler{Clock: clock, Fires: openStore(t, path), List: list.list, Fire: f.fire})
+	asleep(t, clock, 2)
+	for at := utc("2026-12-07 00:01"); !at.After(utc("2026-12-07 00:03")); at = at.Add(30 * time.Second) {
+		clock.Set(at)
+		asleep(t, clock, 2)
+	}
+	wantFires(t, &f, "web/tick 12-07 00:01", "web/tick 12-07 00:02", "web/tick 12-07 00:03")
+}
+
 // A failing Fire is logged; the schedule fires again at its next time.
 func TestSchedulerFireErrorIsNotFatal(t *testing.T) {
 	clock := trigger.NewFakeClock(utc("2026-12-07 00:50"))

@@ -40,6 +40,11 @@ func TestLeasesConformance(t *testing.T) {
 	storetest.RunLeases(t, func(t *testing.T) store.Leases { return openForTest(t) })
 }
 
+func TestNodesConformance(t *testing.T) {
+	pgtest.ServerURL(t) // skips or fails once, not in every subtest
+	storetest.RunNodes(t, func(t *testing.T) store.Nodes { return openForTest(t) })
+}
+
 func TestDeliveriesConformance(t *testing.T) {
 	pgtest.ServerURL(t) // skips or fails once, not in every subtest
 	storetest.RunDeliveries(t, func(t *testing.T) store.Deliveries { return openForTest(t) })

@@ -20,3 +20,14 @@ func TestLeasesConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestNodesConformance(t *testing.T) {
+	storetest.RunNodes(t, func(t *testing.T) store.Nodes {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "velocity.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
