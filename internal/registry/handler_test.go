@@ -385,3 +385,27 @@ func TestDockerMediaTypes(t *testing.T) {
 	// Header and body must agree on what the manifest is.
 	want(t, c.do("PUT", "/v2/app/manifests/mixed", map[string]string{"Content-Type": registry.MediaOCIManifest}, m), http.StatusBadRequest, registry.CodeManifestInvalid)
 }
+
+// A chunk says where it goes in Content-Range; one that cannot be read,
+// or that disagrees with its own length, is refused with 416 and the
+// upload keeps what it had.
+func TestChunkWithABadContentRangeIsRefused(t *testing.T) {
+	c, _ := newRegistry(t)
+	for _, cr := range []string{"5", "a-4", "0-b", "4-3", "-1-3", "0-9", "1-5", "bytes 0-3"} {
+		t.Run(cr, func(t *testing.T) {
+			resp := c.do("POST", "/v2/app/blobs/uploads/", nil, "")
+			loc := resp.Header.Get("Location")
+			resp = c.do("PATCH", loc, map[string]string{"Content-Range": cr}, "hello")
+			want(t, resp, http.StatusRequestedRangeNotSatisfiable, registry.CodeBlobUploadInvalid)
+			resp = c.do("GET", loc, nil, "")
+			want(t, resp, http.StatusNoContent, "")
+			if r := resp.Header.Get("Range"); r != "0-0" && r != "" {
+				t.Fatalf("Range %q after a refused first chunk, want none", r)
+			}
+		})
+	}
+	// The prefix "bytes " is allowed, as some clients send it.
+	resp := c.do("POST", "/v2/app/blobs/uploads/", nil, "")
+	loc := resp.Header.Get("Location")
+	want(t, c.do("PATCH", loc, map[string]string{"Content-Range": "bytes 0-4"}, "hello"), http.StatusAccepted, "")
+}
