@@ -25,10 +25,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	neturl "net/url"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -73,14 +76,31 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return s, nil
 }
 
-// Redact returns url without its password, for messages and logs.
-func Redact(url string) string {
-	cfg, err := pgconn.ParseConfig(url)
-	if err != nil || cfg.Password == "" {
-		return url
+// Redact returns a connection string without its password, for
+// messages and logs: a URL's user password and password parameter, a
+// keyword string's password=…; a URL that cannot be read is not shown at
+// all, since what it hides cannot be known.
+func Redact(conn string) string {
+	if strings.HasPrefix(conn, "postgres://") || strings.HasPrefix(conn, "postgresql://") {
+		u, err := neturl.Parse(conn)
+		if err != nil {
+			return "(a postgres URL that cannot be read)"
+		}
+		if q := u.Query(); q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.Redacted()
 	}
-	return strings.Replace(url, ":"+cfg.Password+"@", ":xxxxx@", 1)
+	return keywordPassword().ReplaceAllString(conn, "${1}xxxxx")
 }
+
+// keywordPassword is the password of a keyword connection string
+// ("host=db password='s e cret' user=v"), quoted or not.
+// Compiled on first use: every velocity command links this package.
+var keywordPassword = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:\\.|[^'])*'|\S*)`)
+})
 
 // Close closes the connections.
 func (s *Store) Close() error { return s.db.Close() }
