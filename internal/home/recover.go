@@ -152,6 +152,17 @@ func (h *Home) interruptElsewhere(ctx context.Context, r store.Run, lease *store
 		return nil, err
 	}
 	defer h.Store.ReleaseLease(context.WithoutCancel(ctx), store.RunLease(r.ID), holder)
+	// The list r came from may be old: another process may have settled
+	// the run (and released its lease) since, or its owner finished it
+	// after a pause. Only a run still live is interrupted and resumed,
+	// so that a run is taken over once.
+	current, err := h.Store.Run(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if current.Status != store.Pending && current.Status != store.Running {
+		return nil, nil
+	}
 	why := "velocity stopped while the run was in progress (killed or crashed)"
 	if lease != nil {
 		why = fmt.Sprintf("the node executing the run (%s) stopped renewing its lease: killed, crashed or cut off", lease.Holder)

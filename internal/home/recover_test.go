@@ -251,3 +251,35 @@ func TestRecoverLeavesARunAnotherNodeClaimed(t *testing.T) {
 		t.Errorf("marked to resume here too")
 	}
 }
+
+// A process that listed a run as live while another settled it (or its
+// owner finished it after a pause) must not interrupt it again: a run is
+// taken over once.
+func TestRecoverLeavesARunSettledSinceItWasListed(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "velocity.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := &Home{Dir: dir, Store: st}
+	id, err := st.CreateRun(ctx, store.Run{Project: "p", Status: store.Running, Created: time.Now().Add(-time.Hour)},
+		[]store.Action{{StageIndex: 0, Stage: "build", Name: "test", Kind: store.KindAction, Status: store.Pending}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := st.Run(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FinishRun(ctx, id, store.Succeeded, "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.interruptElsewhere(ctx, listed, nil, time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.Run(ctx, id); err != nil || r.Status != store.Succeeded {
+		t.Errorf("run %+v (%v); want it left succeeded", r, err)
+	}
+}
