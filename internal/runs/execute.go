@@ -3,9 +3,11 @@ package runs
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/engine"
@@ -126,11 +128,16 @@ func (x *runner) execute(ctx context.Context, r *liveRun) {
 	defer x.feed.close()
 	defer x.release()
 	defer r.cancel()
+	leaseLost := x.watchLease(ctx, r.cancel)
 	outcome, err := x.engine().Execute(ctx, x.engineRun(r.force))
 	jctx := context.WithoutCancel(ctx)
 	finished := time.Now()
 	x.log.Debug("pipeline finished", "at", time.Since(x.began))
-	if ferr := x.svc.cfg.Store.FinishRun(jctx, x.run.ID, outcome.Status, outcome.Reason, finished); ferr != nil && err == nil {
+	if leaseLost() {
+		// The record is the taker's now (it marked the run interrupted):
+		// this process's outcome must not overwrite it.
+		err = errors.Join(err, fmt.Errorf("run %d: its lease was lost: %w", x.run.ID, x.kept.Err()))
+	} else if ferr := x.svc.cfg.Store.FinishRun(jctx, x.run.ID, outcome.Status, outcome.Reason, finished); ferr != nil && err == nil {
 		err = ferr
 	}
 	if err != nil {
@@ -252,5 +259,27 @@ func (x *runner) lease(ctx context.Context) error {
 		return fmt.Errorf("run %d: %w", x.run.ID, err)
 	}
 	x.onEnd(func() { k.Release(context.Background()) })
+	x.kept = k
 	return nil
+}
+
+// watchLease stops the run when its lease is lost (the store was out of
+// reach for longer than the lease lasts): another node may have taken
+// the run over by then, and two executions of it would deploy twice. It
+// reports whether that happened once the run has ended.
+func (x *runner) watchLease(ctx context.Context, cancel func()) (lost func() bool) {
+	if x.kept == nil {
+		return func() bool { return false }
+	}
+	var happened atomic.Bool
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-x.kept.Lost():
+			happened.Store(true)
+			x.log.Error("the run's lease was lost; stopping it, as another node may take it over", "run", x.run.ID, "err", x.kept.Err())
+			cancel()
+		}
+	}()
+	return happened.Load
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,5 +87,46 @@ stages:
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Errorf("the action ran without the run's lease")
+	}
+}
+
+// A run whose lease is lost (the store unreachable for longer than the
+// lease, and another node holding it since) stops, and leaves the run's
+// record to the node that took it: two executions would deploy twice.
+func TestRunStopsWhenItsLeaseIsLost(t *testing.T) {
+	svc := newService(t)
+	svc.cfg.LeaseTTL = 300 * time.Millisecond
+	dir := project(t, `
+stages:
+  - name: build
+    actions:
+      - { name: hang, run: "echo started; sleep 100" }
+`)
+	ctx := context.Background()
+	id, err := svc.Start(ctx, StartRequest{Dir: dir, Jobs: 1, KillGrace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := svc.Watch(ctx, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, events, func(e Event) bool { return e.Output != nil && e.Output.Text == "started" })
+	leases := svc.cfg.Leases
+	if err := leases.ReleaseLease(ctx, store.RunLease(id), svc.holder); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leases.AcquireLease(ctx, store.RunLease(id), "other-node/1/x", time.Hour, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, events)
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	res, err := svc.Wait(wctx, id)
+	if err != nil || res.Err == nil || !strings.Contains(res.Err.Error(), "lease was lost") {
+		t.Fatalf("run %d ended with %v (%v); want its lease lost", id, res.Err, err)
+	}
+	if r, err := svc.cfg.Store.Run(ctx, id); err != nil || r.Status != store.Running {
+		t.Errorf("run %+v (%v); want the record left to the other node", r, err)
 	}
 }

@@ -136,6 +136,8 @@ type runner struct {
 	ports    netport.Range
 	picker   *netport.Picker
 	run      store.Run
+	// kept is the run's lease while it runs; nil without a lease store.
+	kept *store.KeptLease
 
 	feed      *feed
 	log       *slog.Logger
