@@ -62,7 +62,7 @@ func (d *decoder) build(v ast.Node, path string) *Build {
 		return b
 	}
 	if _, ok := v.(*ast.MappingNode); !ok {
-		d.c.add(posOf(v), path, "must be a mapping such as {context: ., dockerfile: Dockerfile, tags: [app]} or the context directory, got %s", kindOf(v))
+		d.c.add(posOf(v), path, "must be a mapping such as {context: ., dockerfile: Dockerfile, tags: [team/app]} or the context directory, got %s", kindOf(v))
 		return b
 	}
 	d.mapping(v, path, fields{
@@ -145,7 +145,7 @@ func (d *decoder) imageTags(v ast.Node, at string) []string {
 		item = d.resolve(item)
 		s, ok := scalarText(item)
 		if !ok {
-			d.c.add(posOf(item), at, "each entry must be an image name such as app or app:1.2, got %s", kindOf(item))
+			d.c.add(posOf(item), at, "each entry must be an image name such as team/app or team/app:1.2, got %s", kindOf(item))
 			continue
 		}
 		name, tag := splitTag(s)
@@ -159,6 +159,11 @@ func (d *decoder) imageTags(v ast.Node, at string) []string {
 			d.c.add(posOf(item), at, "%q is not an image name (lowercase letters, digits, and . _ - between them, / between parts, e.g. team/app:1.2)", s)
 		case tag != "" && !imageTag.MatchString(tag):
 			d.c.add(posOf(item), at, "%q: the tag %q may use letters, digits, _ . and - (not first), at most 128", s, tag)
+		case !nested:
+			// A bare name is an official image's on Docker Hub (alpine,
+			// golang): tagging a build so would replace, in a shared
+			// engine, the image other actions and services pull by it.
+			d.c.add(posOf(item), at, "%q has no namespace: a build tagged like an official image (alpine, golang) would replace it for every pipeline on the engine; write TEAM/%s", s, s)
 		case seen[s]:
 			d.c.add(posOf(item), at, "%q is listed twice", s)
 		default:
