@@ -201,10 +201,20 @@ func (s *Storage) upload(name, id string) (string, int64, func(), error) {
 	if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
 		return "", 0, nil, errUploadUnknown
 	}
+	// An ID nobody was given gets no lock: the map of locks must not
+	// grow with every made-up ID a client asks about.
+	if _, err := os.Stat(filepath.Join(s.uploadDir(id), "name")); err != nil {
+		return "", 0, nil, errUploadUnknown
+	}
 	mu, _ := s.locks.LoadOrStore(id, new(sync.Mutex))
 	mu.(*sync.Mutex).Lock()
 	unlock := mu.(*sync.Mutex).Unlock
 	owner, err := os.ReadFile(filepath.Join(s.uploadDir(id), "name"))
+	if errors.Is(err, fs.ErrNotExist) {
+		// Finished, cancelled or collected (perhaps by another
+		// process) since: its lock goes too. IDs are never reused.
+		s.locks.Delete(id)
+	}
 	if err != nil || string(owner) != name {
 		unlock()
 		return "", 0, nil, errUploadUnknown
