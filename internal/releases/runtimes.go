@@ -27,6 +27,7 @@ type runtimes struct {
 	mu     sync.Mutex
 	client *client.Client
 	ctr    *containers.Runtime
+	closed bool // by Close: no connection is made after it
 }
 
 var (
@@ -71,6 +72,10 @@ func (r *runtimes) containers(ctx context.Context) (*containers.Runtime, error) 
 	if r.ctr != nil {
 		return r.ctr, nil
 	}
+	if r.closed {
+		// A runtime made now would have nobody to stop its instances.
+		return nil, errors.New("services with an image: the host is closing")
+	}
 	c, err := docker.Connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("services with an image run in Docker: %w", err)
@@ -90,6 +95,7 @@ func (r *runtimes) containers(ctx context.Context) (*containers.Runtime, error) 
 func (r *runtimes) Close(ctx context.Context) error {
 	r.mu.Lock()
 	ctr, c := r.ctr, r.client
+	r.closed = true
 	r.mu.Unlock()
 	var cerr error
 	var wg sync.WaitGroup
