@@ -106,9 +106,10 @@ func (w *Workspace) Exec(ctx context.Context, id, script string, env []string, o
 	// Both streams into one buffer, then out: a readiness check's few
 	// lines, whose order across the two streams is not worth a pipe.
 	var buf bytes.Buffer
+	capped := &headWriter{w: &buf, left: maxExecOutput}
 	copied := make(chan error, 1)
 	go func() {
-		_, err := stdcopy.StdCopy(&buf, &buf, att.Reader)
+		_, err := stdcopy.StdCopy(capped, capped, att.Reader)
 		copied <- err
 	}()
 	select {
@@ -126,6 +127,27 @@ func (w *Workspace) Exec(ctx context.Context, id, script string, env []string, o
 	res.ExitCode = ins.ExitCode
 	res.Finished = time.Now()
 	return res, nil
+}
+
+// maxExecOutput bounds what a readiness check's output keeps: a check
+// printing without end must not fill Velocity's memory.
+const maxExecOutput = 64 << 10
+
+// headWriter keeps the first left bytes written to it and drops the
+// rest, reporting every write as whole so the copy goes on.
+type headWriter struct {
+	w    io.Writer
+	left int
+}
+
+func (h *headWriter) Write(p []byte) (int, error) {
+	if n := min(len(p), h.left); n > 0 {
+		h.left -= n
+		if _, err := h.w.Write(p[:n]); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
 }
 
 // link makes the container of a service resolve by its alias in the
