@@ -1,0 +1,113 @@
+package kube_test
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/velocity-ci/velocity/internal/dockertest"
+	"github.com/velocity-ci/velocity/internal/executor"
+	"github.com/velocity-ci/velocity/internal/executor/executortest"
+	"github.com/velocity-ci/velocity/internal/executor/kube"
+	kubeapi "github.com/velocity-ci/velocity/internal/kube"
+	"github.com/velocity-ci/velocity/internal/kubetest"
+)
+
+// loaded remembers the images already copied into the cluster by this
+// test binary: a copy takes a second or two.
+var loaded sync.Map
+
+// image builds the busybox test image in Docker and loads it into the
+// cluster's containerd: pods cannot pull it from any registry.
+func image(t *testing.T) string {
+	t.Helper()
+	kubetest.Config(t)
+	ref := dockertest.Busybox(t)
+	if _, ok := loaded.Load(ref); ok {
+		return ref
+	}
+	out, err := exec.Command("bash", "../../../.ci/kube/load-image", ref).CombinedOutput()
+	if err != nil {
+		t.Fatalf("load %s into the cluster: %v: %s", ref, err, out)
+	}
+	loaded.Store(ref, true)
+	return ref
+}
+
+// newExecutor makes an executor in a namespace of the test's own, whose
+// default image is the test image.
+func newExecutor(t *testing.T) *kube.Executor {
+	t.Helper()
+	img := image(t)
+	c, err := kubeapi.Load(kubetest.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := kubetest.Connect(t).Namespace(t)
+	e, err := kube.New(c, kube.Options{Namespace: ns, DefaultImage: img, PullPolicy: "Never"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestConformance(t *testing.T) {
+	img := image(t)
+	executortest.RunWith(t, executortest.Options{
+		New:   func(t *testing.T) executor.Executor { return newExecutor(t) },
+		Image: img,
+	})
+}
+
+func run(t *testing.T, ws executor.Workspace, step executor.Step) (executor.Result, string) {
+	t.Helper()
+	var out bytes.Buffer
+	step.Output = &out
+	if step.Name == "" {
+		step.Name = t.Name()
+	}
+	res, err := ws.Run(context.Background(), step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, out.String()
+}
+
+// What Kubernetes and the image add to the environment does not reach
+// the step; the step's variables come from a Secret, not the pod's spec,
+// and Cleanup leaves neither pods nor secrets of the run.
+func TestEnvironmentAndCleanup(t *testing.T) {
+	e := newExecutor(t)
+	dir := t.TempDir()
+	ws, err := e.Prepare(context.Background(), executor.Run{ID: "Env", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, out := run(t, ws, executor.Step{Dir: dir, Env: []string{"PATH=/bin", "TOKEN=s3cr3t"},
+		Script: `env | grep -E '^(HOSTNAME|KUBERNETES_[A-Z_]*|TOKEN|PATH)=' | sort`})
+	if res.ExitCode != 0 || out != "PATH=/bin\nTOKEN=s3cr3t\n" {
+		t.Fatalf("exit %d, output %q", res.ExitCode, out)
+	}
+	res, out = run(t, ws, executor.Step{Dir: dir, Script: "id -u; id -g", User: "65534:65533", Env: []string{"PATH=/bin"}})
+	if res.ExitCode != 0 || out != "65534\n65533\n" {
+		t.Fatalf("user: exit %d, output %q", res.ExitCode, out)
+	}
+	if _, err := ws.Run(context.Background(), executor.Step{Name: "named", Dir: dir, Script: "true", User: "nobody"}); err == nil || !strings.Contains(err.Error(), "numeric") {
+		t.Fatalf("a user name: err %v", err)
+	}
+	if err := ws.Cleanup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := kubeapi.Load(kubetest.Config(t))
+	ns := e.Namespace()
+	sel := kube.RunLabel + "=" + ws.(*kube.Workspace).Name()
+	for _, r := range []string{"pods", "secrets"} {
+		n, err := c.Count(context.Background(), ns, r, sel)
+		if err != nil || n != 0 {
+			t.Errorf("after Cleanup: %d %s of the run (%v)", n, r, err)
+		}
+	}
+}
