@@ -3,6 +3,8 @@ package kube_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -111,3 +113,49 @@ func TestEnvironmentAndCleanup(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStep measures a step that does nothing: the executor's
+// overhead per step (a Secret, a Pod created, watched, its log read, both
+// deleted).
+func BenchmarkStep(b *testing.B) {
+	img := dockertest.Busybox(b)
+	if _, ok := loaded.Load(img); !ok {
+		if out, err := exec.Command("bash", "../../../.ci/kube/load-image", img).CombinedOutput(); err != nil {
+			b.Fatalf("load %s: %v: %s", img, err, out)
+		}
+	}
+	c, err := kubeapi.Load(kubetest.Config(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ns := kubetest.Connect(b).Namespace(b)
+	// VELOCITY_BENCH_LOG=1 prints where each step's time went.
+	var logger *slog.Logger
+	if os.Getenv("VELOCITY_BENCH_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	e, err := kube.New(c, kube.Options{Namespace: ns, DefaultImage: img, PullPolicy: "Never", Logger: logger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	ws, err := e.Prepare(context.Background(), executor.Run{ID: "bench", Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ws.Cleanup(context.Background())
+	for b.Loop() {
+		res, err := ws.Run(context.Background(), executor.Step{Name: "bench", Dir: dir, Script: "true", Env: benchEnv})
+		if err != nil || res.ExitCode != 0 {
+			b.Fatalf("%v %+v", err, res)
+		}
+	}
+}
+
+// benchEnv is nil (no Secret) when VELOCITY_BENCH_NOENV is set.
+var benchEnv = func() []string {
+	if os.Getenv("VELOCITY_BENCH_NOENV") != "" {
+		return nil
+	}
+	return []string{"PATH=/bin"}
+}()

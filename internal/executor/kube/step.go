@@ -28,14 +28,19 @@ const containerName = "step"
 // waitingFailures are the reasons a container waits that will not pass
 // on their own: the step fails with an error.
 var waitingFailures = map[string]bool{
-	"ErrImageNeverPull":          true,
-	"ErrImagePull":               true,
-	"ImagePullBackOff":           true,
-	"InvalidImageName":           true,
-	"CreateContainerConfigError": true,
-	"CreateContainerError":       true,
-	"RunContainerError":          true,
+	"ErrImageNeverPull":    true,
+	"ErrImagePull":         true,
+	"ImagePullBackOff":     true,
+	"InvalidImageName":     true,
+	"CreateContainerError": true,
+	"RunContainerError":    true,
 }
+
+// configErrorWait is how long a container may wait with
+// CreateContainerConfigError before the step fails: the kubelet reports it
+// also while its cache of the step's Secret is still filling, which
+// passes, and retries on its own.
+const configErrorWait = 20 * time.Second
 
 // Run implements executor.Workspace: one pod per step, deleted when the
 // step ends.
@@ -183,14 +188,26 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 			}
 		}()
 	}
+	begun := time.Now()
 	created, err := c.CreatePod(bg, ns, w.pod(step, name, secret, uid, gid))
 	if err != nil {
 		return executor.Result{}, fmt.Errorf("%s: create its pod: %w", step.Name, err)
 	}
+	madeAt := time.Now()
+	var started time.Time
 	defer func() {
+		ended := time.Now()
+		if started.IsZero() {
+			started = ended
+		}
 		if err := c.DeletePod(bg, ns, name, 0); err != nil {
 			w.e.opt.Logger.Warn("pod not deleted", "step", step.Name, "pod", name, "err", err)
 		}
+		// Where a step's time goes besides its own work: see
+		// docs/kubernetes.md.
+		w.e.opt.Logger.Debug("step pod", "step", step.Name, "pod", name,
+			"create", madeAt.Sub(begun), "start", started.Sub(madeAt),
+			"run", ended.Sub(started), "delete", time.Since(ended))
 	}()
 
 	out := step.Output
@@ -212,9 +229,13 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 		grace = DefaultKillGrace
 	}
 	var stoppedAt time.Time
+	var configErr <-chan time.Time
+	var configMsg string
 	done := ctx.Done()
 	for {
 		select {
+		case <-configErr:
+			return executor.Result{}, fmt.Errorf("%s: its container cannot start: CreateContainerConfigError: %s", step.Name, configMsg)
 		case err := <-watchErr:
 			return executor.Result{}, fmt.Errorf("%s: %w", step.Name, err)
 		case <-done:
@@ -242,6 +263,9 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 			switch {
 			case st.Terminated != nil:
 				res.Finished = time.Now()
+				if started.IsZero() {
+					started = res.Finished
+				}
 				res.ExitCode = st.Terminated.ExitCode
 				switch {
 				case st.Terminated.Reason == "OOMKilled":
@@ -253,7 +277,18 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 				logs.finish(bg)
 				return res, nil
 			case st.Running != nil:
+				configErr = nil
+				if started.IsZero() {
+					started = time.Now()
+				}
 				logs.start(bg)
+			case st.Waiting != nil && st.Waiting.Reason == "CreateContainerConfigError":
+				configMsg = st.Waiting.Message
+				if configErr == nil {
+					t := time.NewTimer(configErrorWait)
+					defer t.Stop()
+					configErr = t.C
+				}
 			case st.Waiting != nil && waitingFailures[st.Waiting.Reason]:
 				return executor.Result{}, fmt.Errorf("%s: its container cannot start in image %s: %s: %s", step.Name, ev.Object.Spec.Containers[0].Image, st.Waiting.Reason, st.Waiting.Message)
 			case ev.Object.Status.Phase == "Failed":
