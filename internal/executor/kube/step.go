@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -42,6 +43,16 @@ var waitingFailures = map[string]bool{
 // passes, and retries on its own.
 const configErrorWait = 20 * time.Second
 
+// errNotStarted is wrapped by runPod's error when the runtime could not
+// start the container (terminated with reason StartError): the step's
+// program never ran, so it is safe to run it again in a new pod. A busy
+// node does that now and then (containerd timing out on a sandbox).
+var errNotStarted = errors.New("the container did not start")
+
+// startTries bounds how many pods a step is tried in when its container
+// does not start.
+const startTries = 3
+
 // Run implements executor.Workspace: one pod per step, deleted when the
 // step ends.
 func (w *Workspace) Run(ctx context.Context, step executor.Step) (executor.Result, error) {
@@ -63,6 +74,11 @@ func (w *Workspace) Run(ctx context.Context, step executor.Step) (executor.Resul
 		return executor.Result{}, err
 	}
 	res, err := w.runPod(ctx, step, uid, gid)
+	// The step never ran: a new pod may start where this one could not.
+	for try := 1; errors.Is(err, errNotStarted) && try < startTries && ctx.Err() == nil; try++ {
+		w.e.opt.Logger.Warn("a step's container did not start; trying a new pod", "step", step.Name, "err", err)
+		res, err = w.runPod(ctx, step, uid, gid)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -261,6 +277,8 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 			}
 			st := containerState(&ev.Object)
 			switch {
+			case st.Terminated != nil && st.Terminated.Reason == "StartError":
+				return executor.Result{}, fmt.Errorf("%s: %w: %s", step.Name, errNotStarted, st.Terminated.Message)
 			case st.Terminated != nil:
 				res.Finished = time.Now()
 				if started.IsZero() {
