@@ -134,7 +134,7 @@ func BenchmarkStep(b *testing.B) {
 	if os.Getenv("VELOCITY_BENCH_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	e, err := kube.New(c, kube.Options{Namespace: ns, DefaultImage: img, PullPolicy: "Never", Logger: logger})
+	e, err := kube.New(c, kube.Options{Namespace: ns, DefaultImage: img, PullPolicy: "Never", Logger: logger, Node: os.Getenv("VELOCITY_BENCH_NODE")})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func BenchmarkStep(b *testing.B) {
 	}
 	defer ws.Cleanup(context.Background())
 	for b.Loop() {
-		res, err := ws.Run(context.Background(), executor.Step{Name: "bench", Dir: dir, Script: "true", Env: benchEnv})
+		res, err := ws.Run(context.Background(), executor.Step{Name: "bench", Dir: dir, Script: benchScript, Env: benchEnv})
 		if err != nil || res.ExitCode != 0 {
 			b.Fatalf("%v %+v", err, res)
 		}
@@ -158,4 +158,12 @@ var benchEnv = func() []string {
 		return nil
 	}
 	return []string{"PATH=/bin"}
+}()
+
+// benchScript is the benchmark's step: VELOCITY_BENCH_SCRIPT, or true.
+var benchScript = func() string {
+	if s := os.Getenv("VELOCITY_BENCH_SCRIPT"); s != "" {
+		return s
+	}
+	return "true"
 }()
