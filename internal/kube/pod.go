@@ -16,6 +16,7 @@ type ObjectMeta struct {
 	Name            string            `json:"name,omitempty"`
 	Namespace       string            `json:"namespace,omitempty"`
 	Labels          map[string]string `json:"labels,omitempty"`
+	Annotations     map[string]string `json:"annotations,omitempty"`
 	ResourceVersion string            `json:"resourceVersion,omitempty"`
 }
 
@@ -198,16 +199,34 @@ func (c *Client) DeleteCollection(ctx context.Context, ns, resource, selector st
 	return c.Do(ctx, http.MethodDelete, apiPath(ns, resource, "", q), body, nil)
 }
 
-// Count returns how many objects of resource in ns match selector.
-func (c *Client) Count(ctx context.Context, ns, resource, selector string) (int, error) {
+// List returns the metadata of the objects of resource ("pods",
+// "secrets") in ns whose labels match selector.
+func (c *Client) List(ctx context.Context, ns, resource, selector string) ([]ObjectMeta, error) {
 	var list struct {
-		Items []json.RawMessage `json:"items"`
+		Items []struct {
+			Metadata ObjectMeta `json:"metadata"`
+		} `json:"items"`
 	}
 	q := url.Values{"labelSelector": {selector}}
 	if err := c.Do(ctx, http.MethodGet, apiPath(ns, resource, "", q), nil, &list); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return len(list.Items), nil
+	out := make([]ObjectMeta, len(list.Items))
+	for i, it := range list.Items {
+		out[i] = it.Metadata
+	}
+	return out, nil
+}
+
+// Delete deletes one object of resource at once (grace 0); one already
+// gone is not an error.
+func (c *Client) Delete(ctx context.Context, ns, resource, name string) error {
+	body := map[string]any{"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}
+	err := c.Do(ctx, http.MethodDelete, apiPath(ns, resource, name, nil), body, nil)
+	if IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // Event is one change a watch reports: ADDED, MODIFIED, DELETED (Pod set),

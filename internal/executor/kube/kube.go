@@ -27,12 +27,15 @@
 // is the next step (docs/kubernetes.md).
 //
 // Everything the executor creates carries the label RunLabel naming its
-// run; Cleanup deletes by that label.
+// run; Cleanup deletes by that label. It also carries the Velocity process
+// that made it (OwnerAnnotation): New deletes what processes of its host
+// that are gone left behind.
 package kube
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -45,11 +48,20 @@ import (
 	"sync/atomic"
 
 	"github.com/velocity-ci/velocity/internal/executor"
+	"github.com/velocity-ci/velocity/internal/executor/owner"
 	"github.com/velocity-ci/velocity/internal/kube"
 )
 
 // RunLabel names the run a pod or secret belongs to.
 const RunLabel = "io.velocity/run"
+
+// OwnerAnnotation names the Velocity process that created a pod or secret
+// ("HOST/PID/START", internal/executor/owner); HostLabel, a hash of the
+// host's name (a label's value is short), selects those of this host.
+const (
+	OwnerAnnotation = "io.velocity/owner"
+	HostLabel       = "io.velocity/host"
+)
 
 // Options configure an Executor.
 type Options struct {
@@ -69,23 +81,72 @@ type Options struct {
 
 // Executor runs steps as pods.
 type Executor struct {
-	c   *kube.Client
-	opt Options
-	uid int64
-	gid int64
+	c     *kube.Client
+	opt   Options
+	uid   int64
+	gid   int64
+	owner string
+	host  string
 }
 
 var _ executor.Executor = (*Executor)(nil)
 
-// New makes an executor creating pods through c in opt.Namespace.
-func New(c *kube.Client, opt Options) (*Executor, error) {
+// New makes an executor creating pods through c in opt.Namespace, and
+// deletes the pods and secrets there that Velocity processes of this host
+// left behind when they were killed.
+func New(ctx context.Context, c *kube.Client, opt Options) (*Executor, error) {
 	if opt.Namespace == "" {
 		return nil, errors.New("kubernetes executor: no namespace")
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{c: c, opt: opt, uid: int64(os.Getuid()), gid: int64(os.Getgid())}, nil
+	self, err := owner.Self()
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes executor: %w", err)
+	}
+	e := &Executor{c: c, opt: opt, uid: int64(os.Getuid()), gid: int64(os.Getgid()), owner: self, host: hostHash()}
+	e.sweep(ctx)
+	return e, nil
+}
+
+// hostHash is HostLabel's value for this host.
+func hostHash() string {
+	host, _ := os.Hostname()
+	sum := sha256.Sum256([]byte(host))
+	return hex.EncodeToString(sum[:8])
+}
+
+// labels are the labels of the run's objects.
+func (w *Workspace) labels() map[string]string {
+	return map[string]string{RunLabel: w.name, HostLabel: w.e.host}
+}
+
+// annotations are the annotations of the run's objects.
+func (w *Workspace) annotations() map[string]string {
+	return map[string]string{OwnerAnnotation: w.e.owner}
+}
+
+// sweep deletes the pods and secrets of Velocity processes of this host
+// that are gone: a Velocity killed with SIGKILL cleans up nothing itself,
+// and its secrets hold steps' environments.
+func (e *Executor) sweep(ctx context.Context) {
+	for _, res := range []string{"pods", "secrets"} {
+		objs, err := e.c.List(ctx, e.opt.Namespace, res, HostLabel+"="+e.host)
+		if err != nil {
+			e.opt.Logger.Warn("cannot list leftovers", "resource", res, "err", err)
+			continue
+		}
+		for _, o := range objs {
+			if owner.Alive(o.Annotations[OwnerAnnotation]) {
+				continue
+			}
+			e.opt.Logger.Info("deleting what a Velocity that is gone left", "resource", res, "name", o.Name)
+			if err := e.c.Delete(ctx, e.opt.Namespace, res, o.Name); err != nil {
+				e.opt.Logger.Warn("leftover not deleted", "resource", res, "name", o.Name, "err", err)
+			}
+		}
+	}
 }
 
 // Capabilities implements executor.Executor: images, and limits (the

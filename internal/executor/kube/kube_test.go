@@ -3,6 +3,8 @@ package kube_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -49,7 +51,7 @@ func newExecutor(t *testing.T) *kube.Executor {
 		t.Fatal(err)
 	}
 	ns := kubetest.Connect(t).Namespace(t)
-	e, err := kube.New(c, kube.Options{Namespace: ns, DefaultImage: img, PullPolicy: "Never"})
+	e, err := kube.New(context.Background(), c, kube.Options{Namespace: ns, DefaultImage: img, PullPolicy: "Never"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,9 +109,9 @@ func TestEnvironmentAndCleanup(t *testing.T) {
 	ns := e.Namespace()
 	sel := kube.RunLabel + "=" + ws.(*kube.Workspace).Name()
 	for _, r := range []string{"pods", "secrets"} {
-		n, err := c.Count(context.Background(), ns, r, sel)
-		if err != nil || n != 0 {
-			t.Errorf("after Cleanup: %d %s of the run (%v)", n, r, err)
+		objs, err := c.List(context.Background(), ns, r, sel)
+		if err != nil || len(objs) != 0 {
+			t.Errorf("after Cleanup: %d %s of the run (%v)", len(objs), r, err)
 		}
 	}
 }
@@ -134,7 +136,7 @@ func BenchmarkStep(b *testing.B) {
 	if os.Getenv("VELOCITY_BENCH_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	e, err := kube.New(c, kube.Options{Namespace: ns, DefaultImage: img, PullPolicy: "Never", Logger: logger, Node: os.Getenv("VELOCITY_BENCH_NODE")})
+	e, err := kube.New(context.Background(), c, kube.Options{Namespace: ns, DefaultImage: img, PullPolicy: "Never", Logger: logger, Node: os.Getenv("VELOCITY_BENCH_NODE")})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -167,3 +169,46 @@ var benchScript = func() string {
 	}
 	return "true"
 }()
+
+// The pods and secrets of a Velocity of this host that is gone are
+// deleted when the next executor is made; those of a live one stay.
+func TestLeftoversOfADeadVelocityAreDeleted(t *testing.T) {
+	c, err := kubeapi.Load(kubetest.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := kubetest.Connect(t).Namespace(t)
+	host, _ := os.Hostname()
+	sum := sha256.Sum256([]byte(host))
+	labels := map[string]string{kube.HostLabel: hex.EncodeToString(sum[:8])}
+	ctx := context.Background()
+	mk := func(name, owner string) {
+		meta := kubeapi.ObjectMeta{Name: name, Labels: labels, Annotations: map[string]string{kube.OwnerAnnotation: owner}}
+		if err := c.CreateSecret(ctx, ns, &kubeapi.Secret{Metadata: meta, Data: map[string][]byte{"e0": []byte("x")}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CreatePod(ctx, ns, &kubeapi.Pod{Metadata: meta, Spec: kubeapi.PodSpec{
+			Containers: []kubeapi.Container{{Name: "step", Image: kubetest.PauseImage, ImagePullPolicy: "Never"}},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("dead", host+"/999999999/1")
+	mk("live", "elsewhere/1/1")
+	if _, err := kube.New(ctx, c, kube.Options{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"pods", "secrets"} {
+		objs, err := c.List(ctx, ns, r, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, o := range objs {
+			names = append(names, o.Name)
+		}
+		if strings.Join(names, ",") != "live" {
+			t.Errorf("%s after New: %q, want only the live Velocity's", r, names)
+		}
+	}
+}

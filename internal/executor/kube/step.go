@@ -94,7 +94,6 @@ func (w *Workspace) pod(step executor.Step, name, secret string, uid, gid *int64
 	if image == "" {
 		image = w.e.opt.DefaultImage
 	}
-	labels := map[string]string{RunLabel: w.name}
 	var env []kube.EnvVar
 	var names []string
 	for i, kv := range step.Env {
@@ -128,7 +127,7 @@ func (w *Workspace) pod(step executor.Step, name, secret string, uid, gid *int64
 	off := false
 	grace := graceSeconds(step.KillGrace)
 	return &kube.Pod{
-		Metadata: kube.ObjectMeta{Name: name, Labels: labels},
+		Metadata: kube.ObjectMeta{Name: name, Labels: w.labels(), Annotations: w.annotations()},
 		Spec: kube.PodSpec{
 			RestartPolicy: "Never",
 			// A step gets no credentials of the cluster and no
@@ -192,7 +191,7 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 			data[envKey(i)] = []byte(v)
 		}
 		if err := c.CreateSecret(bg, ns, &kube.Secret{
-			Metadata: kube.ObjectMeta{Name: secret, Labels: map[string]string{RunLabel: w.name}},
+			Metadata: kube.ObjectMeta{Name: secret, Labels: w.labels(), Annotations: w.annotations()},
 			Type:     "Opaque",
 			Data:     data,
 		}); err != nil {
