@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/velocity-ci/velocity/internal/dockertest"
@@ -20,32 +19,24 @@ import (
 	"github.com/velocity-ci/velocity/internal/kubetest"
 )
 
-// loaded remembers the images already copied into the cluster by this
-// test binary: a copy takes a second or two.
-var loaded sync.Map
-
 // image builds the busybox test image in Docker and loads it into the
-// cluster's containerd: pods cannot pull it from any registry.
-func image(t *testing.T) string {
+// cluster's containerd (a second or two): pods cannot pull it from any
+// registry.
+func image(t testing.TB) string {
 	t.Helper()
 	kubetest.Config(t)
 	ref := dockertest.Busybox(t)
-	if _, ok := loaded.Load(ref); ok {
-		return ref
-	}
 	out, err := exec.Command("bash", "../../../.ci/kube/load-image", ref).CombinedOutput()
 	if err != nil {
 		t.Fatalf("load %s into the cluster: %v: %s", ref, err, out)
 	}
-	loaded.Store(ref, true)
 	return ref
 }
 
 // newExecutor makes an executor in a namespace of the test's own, whose
-// default image is the test image.
-func newExecutor(t *testing.T) *kube.Executor {
+// default image is img (loaded with image).
+func newExecutor(t *testing.T, img string) *kube.Executor {
 	t.Helper()
-	img := image(t)
 	c, err := kubeapi.Load(kubetest.Config(t))
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +52,7 @@ func newExecutor(t *testing.T) *kube.Executor {
 func TestConformance(t *testing.T) {
 	img := image(t)
 	executortest.RunWith(t, executortest.Options{
-		New:   func(t *testing.T) executor.Executor { return newExecutor(t) },
+		New:   func(t *testing.T) executor.Executor { return newExecutor(t, img) },
 		Image: img,
 	})
 }
@@ -84,7 +75,7 @@ func run(t *testing.T, ws executor.Workspace, step executor.Step) (executor.Resu
 // the step; the step's variables come from a Secret, not the pod's spec,
 // and Cleanup leaves neither pods nor secrets of the run.
 func TestEnvironmentAndCleanup(t *testing.T) {
-	e := newExecutor(t)
+	e := newExecutor(t, image(t))
 	dir := t.TempDir()
 	ws, err := e.Prepare(context.Background(), executor.Run{ID: "Env", Dir: dir})
 	if err != nil {
@@ -120,12 +111,7 @@ func TestEnvironmentAndCleanup(t *testing.T) {
 // overhead per step (a Secret, a Pod created, watched, its log read, both
 // deleted).
 func BenchmarkStep(b *testing.B) {
-	img := dockertest.Busybox(b)
-	if _, ok := loaded.Load(img); !ok {
-		if out, err := exec.Command("bash", "../../../.ci/kube/load-image", img).CombinedOutput(); err != nil {
-			b.Fatalf("load %s: %v: %s", img, err, out)
-		}
-	}
+	img := image(b)
 	c, err := kubeapi.Load(kubetest.Config(b))
 	if err != nil {
 		b.Fatal(err)
