@@ -44,6 +44,7 @@ import (
 
 	dockerd "github.com/velocity-ci/velocity/internal/docker"
 	"github.com/velocity-ci/velocity/internal/executor"
+	"github.com/velocity-ci/velocity/internal/executor/owner"
 )
 
 // Labels set on everything the executor creates.
@@ -95,7 +96,7 @@ func New(ctx context.Context, c *client.Client, opt Options) (*Executor, error) 
 	if err != nil {
 		return nil, fmt.Errorf("docker executor: %w", err)
 	}
-	owner, err := selfOwner()
+	self, err := owner.Self()
 	if err != nil {
 		return nil, fmt.Errorf("docker executor: %w", err)
 	}
@@ -108,7 +109,7 @@ func New(ctx context.Context, c *client.Client, opt Options) (*Executor, error) 
 			Image:  true,
 			Limits: info.Info.MemoryLimit && info.Info.SwapLimit && info.Info.CPUCfsQuota,
 		},
-		owner:  owner,
+		owner:  self,
 		user:   fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()),
 		images: map[string]*image{},
 	}

@@ -1,0 +1,439 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/velocity-ci/velocity/internal/executor"
+	"github.com/velocity-ci/velocity/internal/kube"
+)
+
+// DefaultKillGrace applies when a step sets no grace period.
+const DefaultKillGrace = 10 * time.Second
+
+// logSettle is how long the log stream may take to end on its own once
+// the container ended. The kubelet checks whether a followed container
+// still runs only every few seconds, so a stream that is quiet at the
+// end is cut and the rest read from the log without following.
+const logSettle = 150 * time.Millisecond
+
+// containerName is the step's container in its pod.
+const containerName = "step"
+
+// waitingFailures are the reasons a container waits that will not pass
+// on their own: the step fails with an error.
+var waitingFailures = map[string]bool{
+	"ErrImageNeverPull":    true,
+	"ErrImagePull":         true,
+	"ImagePullBackOff":     true,
+	"InvalidImageName":     true,
+	"CreateContainerError": true,
+	"RunContainerError":    true,
+}
+
+// configErrorWait is how long a container may wait with
+// CreateContainerConfigError before the step fails: the kubelet reports it
+// also while its cache of the step's Secret is still filling, which
+// passes, and retries on its own.
+const configErrorWait = 20 * time.Second
+
+// errNotStarted is wrapped by runPod's error when the runtime could not
+// start the container (terminated with reason StartError): the step's
+// program never ran, so it is safe to run it again in a new pod. A busy
+// node does that now and then (containerd timing out on a sandbox).
+var errNotStarted = errors.New("the container did not start")
+
+// startTries bounds how many pods a step is tried in when its container
+// does not start.
+const startTries = 3
+
+// Run implements executor.Workspace: one pod per step, deleted when the
+// step ends.
+func (w *Workspace) Run(ctx context.Context, step executor.Step) (executor.Result, error) {
+	if err := w.begin(step.Name); err != nil {
+		return executor.Result{}, err
+	}
+	defer w.running.Done()
+	if err := w.check(step); err != nil {
+		return executor.Result{}, err
+	}
+	uid, gid, err := w.e.user(step)
+	if err != nil {
+		return executor.Result{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return executor.Result{ExitCode: -1, Stopped: true}, nil
+	}
+	if err := executor.PlaceFilesIn(step); err != nil {
+		return executor.Result{}, err
+	}
+	res, err := w.runPod(ctx, step, uid, gid)
+	// The step never ran: a new pod may start where this one could not.
+	for try := 1; errors.Is(err, errNotStarted) && try < startTries && ctx.Err() == nil; try++ {
+		w.e.opt.Logger.Warn("a step's container did not start; trying a new pod", "step", step.Name, "err", err)
+		res, err = w.runPod(ctx, step, uid, gid)
+	}
+	if err != nil {
+		return res, err
+	}
+	if err := executor.CollectFilesOut(step, &res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// pod is the step's pod; its environment is in the Secret named secret.
+func (w *Workspace) pod(step executor.Step, name, secret string, uid, gid *int64) *kube.Pod {
+	image := step.Image
+	if image == "" {
+		image = w.e.opt.DefaultImage
+	}
+	var env []kube.EnvVar
+	var names []string
+	for i, kv := range step.Env {
+		n, _, _ := cutEnv(kv)
+		env = append(env, kube.EnvVar{Name: n, ValueFrom: &kube.EnvVarSource{
+			SecretKeyRef: &kube.KeyRef{Name: secret, Key: envKey(i)},
+		}})
+		names = append(names, n)
+	}
+	var volumes []kube.Volume
+	var mounts []kube.VolumeMount
+	for i, dir := range []string{w.run.Dir, w.run.Scratch} {
+		if dir == "" {
+			continue
+		}
+		v := fmt.Sprint("workspace-", i)
+		volumes = append(volumes, kube.Volume{Name: v, HostPath: &kube.HostPath{Path: dir, Type: "Directory"}})
+		mounts = append(mounts, kube.VolumeMount{Name: v, MountPath: dir})
+	}
+	var resources kube.Resources
+	if !step.Limits.IsZero() {
+		resources.Limits = map[string]string{}
+		if step.Limits.Memory > 0 {
+			resources.Limits["memory"] = strconv.FormatInt(step.Limits.Memory, 10)
+		}
+		if step.Limits.CPU > 0 {
+			resources.Limits["cpu"] = kube.Quantity(step.Limits.CPU)
+		}
+	}
+	cmd := command(step.Script, step.Command, names)
+	off := false
+	grace := graceSeconds(step.KillGrace)
+	return &kube.Pod{
+		Metadata: kube.ObjectMeta{Name: name, Labels: w.labels(), Annotations: w.annotations()},
+		Spec: kube.PodSpec{
+			RestartPolicy: "Never",
+			// A step gets no credentials of the cluster and no
+			// variables of its Services: only Step.Env.
+			AutomountServiceAccountToken:  &off,
+			EnableServiceLinks:            &off,
+			TerminationGracePeriodSeconds: &grace,
+			NodeName:                      w.e.opt.Node,
+			SecurityContext:               &kube.PodSecurityContext{RunAsUser: uid, RunAsGroup: gid},
+			Volumes:                       volumes,
+			Containers: []kube.Container{{
+				Name:            containerName,
+				Image:           image,
+				ImagePullPolicy: w.e.opt.PullPolicy,
+				Command:         cmd[:1],
+				Args:            cmd[1:],
+				WorkingDir:      step.Dir,
+				Env:             env,
+				VolumeMounts:    mounts,
+				Resources:       resources,
+			}},
+		},
+	}
+}
+
+func cutEnv(kv string) (name, value string, ok bool) {
+	for i := 0; i < len(kv); i++ {
+		if kv[i] == '=' {
+			return kv[:i], kv[i+1:], true
+		}
+	}
+	return kv, "", false
+}
+
+// envKey is the Secret's key of the i-th variable: a variable's name may
+// hold characters a key may not.
+func envKey(i int) string { return "e" + strconv.Itoa(i) }
+
+// graceSeconds rounds a grace period up to whole seconds, the unit of the
+// API (0 would kill at once).
+func graceSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		d = DefaultKillGrace
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+// runPod runs the step's pod to its end and deletes it.
+func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *int64) (executor.Result, error) {
+	c, ns := w.e.c, w.e.opt.Namespace
+	// Not cancelled with the step: a create that half happened would
+	// leave an object nobody deletes.
+	bg := context.WithoutCancel(ctx)
+	name := fmt.Sprintf("%s-%d", w.name, w.seq.Add(1))
+	secret := ""
+	if len(step.Env) > 0 {
+		secret = name
+		data := map[string][]byte{}
+		for i, kv := range step.Env {
+			_, v, _ := cutEnv(kv)
+			data[envKey(i)] = []byte(v)
+		}
+		if err := c.CreateSecret(bg, ns, &kube.Secret{
+			Metadata: kube.ObjectMeta{Name: secret, Labels: w.labels(), Annotations: w.annotations()},
+			Type:     "Opaque",
+			Data:     data,
+		}); err != nil {
+			return executor.Result{}, fmt.Errorf("%s: create the secret of its environment: %w", step.Name, err)
+		}
+		defer func() {
+			if err := c.DeleteSecret(bg, ns, secret); err != nil {
+				w.e.opt.Logger.Warn("secret not deleted", "step", step.Name, "secret", secret, "err", err)
+			}
+		}()
+	}
+	begun := time.Now()
+	created, err := c.CreatePod(bg, ns, w.pod(step, name, secret, uid, gid))
+	if err != nil {
+		return executor.Result{}, fmt.Errorf("%s: create its pod: %w", step.Name, err)
+	}
+	madeAt := time.Now()
+	var started time.Time
+	defer func() {
+		ended := time.Now()
+		if started.IsZero() {
+			started = ended
+		}
+		if err := c.DeletePod(bg, ns, name, 0); err != nil {
+			w.e.opt.Logger.Warn("pod not deleted", "step", step.Name, "pod", name, "err", err)
+		}
+		// Where a step's time goes besides its own work: see
+		// docs/kubernetes.md.
+		w.e.opt.Logger.Debug("step pod", "step", step.Name, "pod", name,
+			"create", madeAt.Sub(begun), "start", started.Sub(madeAt),
+			"run", ended.Sub(started), "delete", time.Since(ended))
+	}()
+
+	out := step.Output
+	if out == nil {
+		out = io.Discard
+	}
+	logs := &follower{c: c, ns: ns, pod: name, out: out}
+	defer logs.stop()
+
+	watchCtx, stopWatch := context.WithCancel(bg)
+	defer stopWatch()
+	events := make(chan kube.Event, 16)
+	watchErr := make(chan error, 1)
+	go w.watch(watchCtx, name, created.Metadata.ResourceVersion, events, watchErr)
+
+	res := executor.Result{Started: time.Now()}
+	grace := step.KillGrace
+	if grace <= 0 {
+		grace = DefaultKillGrace
+	}
+	var stoppedAt time.Time
+	var configErr <-chan time.Time
+	var configMsg string
+	done := ctx.Done()
+	for {
+		select {
+		case <-configErr:
+			return executor.Result{}, fmt.Errorf("%s: its container cannot start: CreateContainerConfigError: %s", step.Name, configMsg)
+		case err := <-watchErr:
+			return executor.Result{}, fmt.Errorf("%s: %w", step.Name, err)
+		case <-done:
+			done = nil
+			res.Stopped = true
+			stoppedAt = time.Now()
+			// The kubelet sends SIGTERM, and SIGKILL after the grace.
+			if err := c.DeletePod(bg, ns, name, graceSeconds(grace)); err != nil {
+				w.e.opt.Logger.Warn("cannot stop a pod", "step", step.Name, "pod", name, "err", err)
+			}
+		case ev := <-events:
+			if ev.Type == "DELETED" {
+				// Gone before its end was seen: only a stopped step's
+				// pod is deleted while it runs.
+				res.Finished = time.Now()
+				res.ExitCode = -1
+				res.Signal = "killed"
+				if !stoppedAt.IsZero() && res.Finished.Sub(stoppedAt) < grace {
+					res.Signal = "terminated"
+				}
+				logs.finish(bg)
+				return res, nil
+			}
+			st := containerState(&ev.Object)
+			switch {
+			case st.Terminated != nil && st.Terminated.Reason == "StartError":
+				return executor.Result{}, fmt.Errorf("%s: %w: %s", step.Name, errNotStarted, st.Terminated.Message)
+			case st.Terminated != nil:
+				res.Finished = time.Now()
+				if started.IsZero() {
+					started = res.Finished
+				}
+				res.ExitCode = st.Terminated.ExitCode
+				switch {
+				case st.Terminated.Reason == "OOMKilled":
+					res.Signal = "killed (out of memory)"
+				case res.Stopped && res.ExitCode > 128:
+					res.Signal = syscall.Signal(res.ExitCode - 128).String()
+				}
+				logs.start(bg)
+				logs.finish(bg)
+				return res, nil
+			case st.Running != nil:
+				configErr = nil
+				if started.IsZero() {
+					started = time.Now()
+				}
+				logs.start(bg)
+			case st.Waiting != nil && st.Waiting.Reason == "CreateContainerConfigError":
+				configMsg = st.Waiting.Message
+				if configErr == nil {
+					t := time.NewTimer(configErrorWait)
+					defer t.Stop()
+					configErr = t.C
+				}
+			case st.Waiting != nil && waitingFailures[st.Waiting.Reason]:
+				return executor.Result{}, fmt.Errorf("%s: its container cannot start in image %s: %s: %s", step.Name, ev.Object.Spec.Containers[0].Image, st.Waiting.Reason, st.Waiting.Message)
+			case ev.Object.Status.Phase == "Failed":
+				return executor.Result{}, fmt.Errorf("%s: its pod failed: %s: %s", step.Name, ev.Object.Status.Reason, ev.Object.Status.Message)
+			}
+		}
+	}
+}
+
+// containerState is the step container's state in p (zero before the
+// kubelet reported it).
+func containerState(p *kube.Pod) kube.ContainerState {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == containerName {
+			return cs.State
+		}
+	}
+	return kube.ContainerState{}
+}
+
+// watch sends the pod's changes to events until ctx ends; a watch the
+// server ends is started again from the pod as it is then.
+func (w *Workspace) watch(ctx context.Context, name, rv string, events chan<- kube.Event, errc chan<- error) {
+	c, ns := w.e.c, w.e.opt.Namespace
+	for {
+		err := c.WatchPod(ctx, ns, name, rv, func(ev kube.Event) bool {
+			rv = ev.Object.Metadata.ResourceVersion
+			select {
+			case events <- ev:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		// Ended by the server or the connection: read the pod again,
+		// which also tells what happened in between.
+		p, gerr := c.GetPod(ctx, ns, name)
+		if ctx.Err() != nil {
+			return
+		}
+		var ev kube.Event
+		switch {
+		case kube.IsNotFound(gerr):
+			ev = kube.Event{Type: "DELETED"}
+		case gerr != nil:
+			errc <- fmt.Errorf("watch its pod: %w (then %w)", err, gerr)
+			return
+		default:
+			ev = kube.Event{Type: "MODIFIED", Object: *p}
+			rv = p.Metadata.ResourceVersion
+		}
+		select {
+		case events <- ev:
+		case <-ctx.Done():
+			return
+		}
+		if ev.Type == "DELETED" {
+			return
+		}
+	}
+}
+
+// follower copies a container's log to out: followed while it runs, and
+// the rest read without following once it ended.
+type follower struct {
+	c       *kube.Client
+	ns, pod string
+	out     io.Writer
+
+	once    sync.Once
+	cancel  context.CancelFunc
+	done    chan struct{}
+	written int64
+	// failed is set when the stream could not be opened.
+	failed bool
+}
+
+// start starts following once the container runs (or ended).
+func (f *follower) start(ctx context.Context) {
+	f.once.Do(func() {
+		ctx, f.cancel = context.WithCancel(ctx)
+		f.done = make(chan struct{})
+		go func() {
+			defer close(f.done)
+			body, err := f.c.Logs(ctx, f.ns, f.pod, containerName)
+			if err != nil {
+				f.failed = true
+				return
+			}
+			defer body.Close()
+			f.written, _ = io.Copy(f.out, body)
+		}()
+	})
+}
+
+// finish waits briefly for the followed stream to end; when it does not,
+// it cuts it and copies what it missed from the whole log.
+func (f *follower) finish(ctx context.Context) {
+	if f.done == nil {
+		return
+	}
+	select {
+	case <-f.done:
+	case <-time.After(logSettle):
+		f.cancel()
+		<-f.done
+		f.failed = true
+	}
+	if !f.failed {
+		return
+	}
+	body, err := f.c.LogsSoFar(ctx, f.ns, f.pod, containerName)
+	if err != nil {
+		return
+	}
+	defer body.Close()
+	if _, err := io.CopyN(io.Discard, body, f.written); err != nil {
+		return
+	}
+	io.Copy(f.out, body)
+}
+
+func (f *follower) stop() {
+	if f.cancel != nil {
+		f.cancel()
+		<-f.done
+	}
+}
