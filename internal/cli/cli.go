@@ -68,6 +68,9 @@ type app struct {
 	dataDir string // --data-dir
 	store   string // serve --store
 	shared  string // serve --shared-dir
+	// kubeNamespace and kubeconfig are serve --kube-namespace and
+	// --kubeconfig.
+	kubeNamespace, kubeconfig string
 	// leaseTTL is serve --lease-ttl.
 	leaseTTL time.Duration
 	log      *slog.Logger

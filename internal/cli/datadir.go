@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -44,7 +45,24 @@ func (a *app) openHome(ctx context.Context) (*home.Home, error) {
 		return nil, err
 	}
 	return a.open(ctx, home.Config{Dir: dir, Store: a.storeURL(), SharedDir: a.sharedDir(), LeaseTTL: a.leaseTTL,
-		Getenv: a.getenv, Environ: a.environ, Version: Version, Log: a.log, Stderr: a.stderr})
+		Kubernetes: a.kubernetes(), Getenv: a.getenv, Environ: a.environ, Version: Version, Log: a.log, Stderr: a.stderr})
+}
+
+// kubernetes is where actions with an image run when not in Docker:
+// serve --kube-namespace, then $VELOCITY_KUBE_NAMESPACE (so that every
+// command of a node runs them as its server does); nil for Docker.
+func (a *app) kubernetes() *home.Kubernetes {
+	ns := cmp.Or(a.kubeNamespace, a.getenv("VELOCITY_KUBE_NAMESPACE"))
+	if ns == "" {
+		return nil
+	}
+	config := cmp.Or(a.kubeconfig, a.getenv("KUBECONFIG"))
+	if config == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			config = filepath.Join(home, ".kube", "config")
+		}
+	}
+	return &home.Kubernetes{Namespace: ns, Kubeconfig: config}
 }
 
 // sharedDir is the directory the nodes sharing the store all mount:

@@ -61,6 +61,8 @@ in flight finish, then the instances stop.`,
 	f.StringVar(&o.listen.TLSKey, "listen-tls-key", "", "private key `FILE` of --listen-tls-cert (PEM)")
 	f.StringVar(&a.store, "store", "", "keep the journal in the PostgreSQL database at `URL` (postgres://USER@HOST/DB) instead of the data directory's SQLite file (default $VELOCITY_STORE)")
 	f.StringVar(&a.shared, "shared-dir", "", "keep the projects' mirrors and the blob store in `DIR`, mounted at the same path by every node sharing --store, so that any node accepts pushes and takes over the runs of a dead one (default $VELOCITY_SHARED_DIR)")
+	f.StringVar(&a.kubeNamespace, "kube-namespace", "", "run the actions that name an image as pods in Kubernetes namespace `NS` instead of Docker containers; the pods must run on this machine, which holds the workspace (default $VELOCITY_KUBE_NAMESPACE; see docs/kubernetes.md)")
+	f.StringVar(&a.kubeconfig, "kubeconfig", "", "the cluster of --kube-namespace: kubeconfig `FILE` (default $KUBECONFIG, else ~/.kube/config)")
 	f.DurationVar(&a.leaseTTL, "lease-ttl", 0, "how long this node's runs stay its own once it stops renewing their leases (killed, crashed, cut off): how soon another node takes them over (default 30s)")
 	f.StringVar(&o.portRange, "port-range", "", "take the ports of deployed instances from `LOW-HIGH` only, e.g. 41000-41099, unless the deploying project sets its own (port_range, run --port-range)")
 	f.Var(sizeFlag{&o.listen.RegistryMaxBlob}, "registry-max-blob", "refuse registry blobs (image layers) over `SIZE`, e.g. 2GB (default 16GiB)")

@@ -31,6 +31,9 @@ type Config struct {
 	// the journal in instead of the data directory's SQLite file; ""
 	// for the file. Logs, workspaces and lock files stay in Dir either way.
 	Store string
+	// Kubernetes, when set, runs the actions that name an image as pods
+	// instead of Docker containers.
+	Kubernetes *Kubernetes
 	// SharedDir, when set, is a directory every node sharing Store
 	// mounts at the same path: the projects' mirrors and the blob store
 	// (outputs, result and dependency caches) live there instead of in

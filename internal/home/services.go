@@ -75,8 +75,12 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 			if err != nil {
 				return nil, err
 			}
-			// Docker is reached only when a step names an image.
+			// Docker (or the cluster) is reached only when a step names
+			// an image.
 			return execroute.New(ex, func(ctx context.Context) (execroute.Closer, error) {
+				if k := h.cfg.Kubernetes; k != nil {
+					return k.executor(ctx, h.cfg.Log)
+				}
 				return dockerexec.Connect(ctx, dockerexec.Options{Logger: h.cfg.Log})
 			}), nil
 		},

@@ -1,0 +1,39 @@
+package home
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/velocity-ci/velocity/internal/executor/kube"
+	kubeclient "github.com/velocity-ci/velocity/internal/kube"
+)
+
+// Kubernetes says where actions with an image run as pods.
+type Kubernetes struct {
+	// Namespace holds the pods and their secrets; it must exist.
+	Namespace string
+	// Kubeconfig is the file naming the cluster and the credentials.
+	Kubeconfig string
+}
+
+// executor connects to the cluster; called at a run's first step with an
+// image. The pods use the workspace through a hostPath volume, so they
+// are pinned to no node but must run on this machine (docs/kubernetes.md).
+func (k *Kubernetes) executor(ctx context.Context, log *slog.Logger) (*podExecutor, error) {
+	c, err := kubeclient.Load(k.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("actions with an image run in Kubernetes (namespace %s): %w", k.Namespace, err)
+	}
+	ex, err := kube.New(ctx, c, kube.Options{Namespace: k.Namespace, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("actions with an image run in Kubernetes (namespace %s): %w", k.Namespace, err)
+	}
+	return &podExecutor{ex}, nil
+}
+
+// podExecutor is the pod executor, which holds nothing to close between
+// runs (each run's pods and secrets go at its Cleanup).
+type podExecutor struct{ *kube.Executor }
+
+func (podExecutor) Close() error { return nil }
