@@ -29,7 +29,8 @@ type Config struct {
 }
 
 // Client calls the integrations. Region, profile and credentials come
-// from the AWS environment variables and shared files (see loadAWSEnv).
+// from the AWS environment variables and shared files, else from the
+// container or the instance (see loadAWSEnv).
 // Safe for concurrent use.
 type Client struct {
 	http     *http.Client
@@ -38,6 +39,9 @@ type Client struct {
 	signer   signer
 	// credsErr is why there are no credentials, reported by every call.
 	credsErr error
+	// fetched, when not nil, gives the signer's credentials at each call
+	// (temporary ones from the container or the instance).
+	fetched  *refresher
 	services map[string]*service
 }
 
@@ -59,9 +63,11 @@ func New(ctx context.Context, c Config) (*Client, error) {
 	if region == "" {
 		region = "us-east-1"
 	}
-	creds, credsErr := env.creds, env.credsErr
-	if credsErr != nil && c.Endpoint != "" {
-		creds, credsErr = testCredentials, nil
+	creds, credsErr, fetched := env.creds, env.credsErr, env.fetched
+	if c.Endpoint != "" && (credsErr != nil || env.fromIMDS) {
+		// An emulator's machine is rarely an EC2 instance: asking its
+		// metadata would only delay the first call by a timeout.
+		creds, credsErr, fetched = testCredentials, nil, nil
 	}
 	hc := c.HTTPClient
 	if hc == nil {
@@ -69,7 +75,7 @@ func New(ctx context.Context, c Config) (*Client, error) {
 	}
 	return &Client{
 		http: hc, endpoint: c.Endpoint, region: region,
-		signer: signer{creds: creds, region: region}, credsErr: credsErr,
+		signer: signer{creds: creds, region: region}, credsErr: credsErr, fetched: fetched,
 		services: services(),
 	}, nil
 }

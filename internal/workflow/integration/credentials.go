@@ -3,11 +3,13 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // credentials sign requests.
@@ -16,11 +18,17 @@ type credentials struct {
 }
 
 // awsEnv is what the AWS environment variables and shared files give:
-// the region and the credentials, or why there are none.
+// the region and the credentials, or where to fetch them, or why there
+// are none.
 type awsEnv struct {
 	region   string
 	creds    credentials
 	credsErr error
+	// fetched, when not nil, gives the credentials (creds is empty): the
+	// container credentials endpoint's or instance metadata's.
+	fetched *refresher
+	// fromIMDS says fetched asks instance metadata, the last resort.
+	fromIMDS bool
 }
 
 // loadAWSEnv reads the region and the credentials from the places the
@@ -35,10 +43,15 @@ type awsEnv struct {
 //   - the region: AWS_REGION, else AWS_DEFAULT_REGION, else the
 //     profile's region in the config file.
 //
-// Other sources of credentials (roles to assume, credential_process,
-// SSO, web identity, the container and instance metadata endpoints) are
-// not read: credsErr says which one was configured. An explicitly named
-// profile that neither file has is an error, as it is for the AWS CLI.
+// Without keys, credentials are fetched (see metadata.go) from the
+// container credentials endpoint when AWS_CONTAINER_CREDENTIALS_* says
+// where it is, else from the EC2 instance metadata service unless
+// AWS_EC2_METADATA_DISABLED is true (AWS_EC2_METADATA_SERVICE_ENDPOINT
+// overrides its address); nothing is fetched here, only at the first
+// signed request. Other sources (roles to assume, credential_process,
+// SSO, web identity) are not read: credsErr says which one was
+// configured. An explicitly named profile that neither file has is an
+// error, as it is for the AWS CLI.
 func loadAWSEnv(getenv func(string) string) (awsEnv, error) {
 	var e awsEnv
 	profile, named := getenv("AWS_PROFILE"), true
@@ -95,19 +108,55 @@ func loadAWSEnv(getenv func(string) string) (awsEnv, error) {
 		}
 	}
 	why := "no AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and no keys for the profile " + profile + " in " + credFile + " or " + confFile
+	unsupported := false
 	for _, p := range []map[string]string{fromCreds, fromConf} {
 		for _, k := range []string{"role_arn", "credential_process", "sso_session", "sso_start_url", "web_identity_token_file"} {
 			if p[k] != "" {
-				why = fmt.Sprintf("the profile %s gets its credentials through %s, which is not supported: give keys in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), e.g. from `aws configure export-credentials --format env`", profile, k)
+				why, unsupported = fmt.Sprintf("the profile %s gets its credentials through %s, which is not supported: give keys in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), e.g. from `aws configure export-credentials --format env`", profile, k), true
 			}
 		}
 	}
-	for _, k := range []string{"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
-		if getenv(k) != "" {
-			why = fmt.Sprintf("%s is set, but credentials from it are not supported: give keys in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)", k)
-		}
+	if k := "AWS_WEB_IDENTITY_TOKEN_FILE"; getenv(k) != "" {
+		why, unsupported = fmt.Sprintf("%s is set, but credentials from it are not supported: give keys in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)", k), true
 	}
-	e.credsErr = errors.New("no AWS credentials: " + why + " (instance metadata is not read)")
+	if unsupported {
+		// The profile names its own way to credentials: the SDKs would
+		// not go on to the container or the instance either.
+		e.credsErr = errors.New("no AWS credentials: " + why)
+		return e, nil
+	}
+	fetch, ok, err := containerSource(getenv, containerEndpoint)
+	if err != nil {
+		e.credsErr = fmt.Errorf("no AWS credentials: %w", err)
+		return e, nil
+	}
+	if ok {
+		e.fetched = &refresher{fetch: func(ctx context.Context) (credentials, time.Time, error) {
+			c, exp, err := fetch(ctx)
+			if err != nil {
+				return c, exp, fmt.Errorf("no AWS credentials: %w", err)
+			}
+			return c, exp, nil
+		}}
+		return e, nil
+	}
+	if strings.EqualFold(strings.TrimSpace(getenv("AWS_EC2_METADATA_DISABLED")), "true") {
+		e.credsErr = errors.New("no AWS credentials: " + why + " (instance metadata is disabled by AWS_EC2_METADATA_DISABLED)")
+		return e, nil
+	}
+	endpoint := getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+	if endpoint == "" {
+		endpoint = imdsEndpoint
+	}
+	imds := imdsSource(endpoint)
+	e.fromIMDS = true
+	e.fetched = &refresher{fetch: func(ctx context.Context) (credentials, time.Time, error) {
+		c, exp, err := imds(ctx)
+		if err != nil {
+			return c, exp, fmt.Errorf("no AWS credentials: %s, and none from %w", why, err)
+		}
+		return c, exp, nil
+	}}
 	return e, nil
 }
 

@@ -25,6 +25,7 @@ func TestCredentials(t *testing.T) {
 		env                 func(string) string
 		key, token, region  string
 		credsErr, loadError string
+		fetched             bool // from the container or the instance
 	}{
 		{env: env(), key: "DEF", region: "eu-west-2"},
 		{env: env("AWS_PROFILE", "dev"), key: "DEV", token: "tok", region: "ap-south-1"},
@@ -33,7 +34,12 @@ func TestCredentials(t *testing.T) {
 		{env: env("AWS_PROFILE", "cfg"), key: "CFG"},
 		{env: env("AWS_PROFILE", "sso"), credsErr: "through sso_session, which is not supported"},
 		{env: env("AWS_PROFILE", "none"), loadError: "the profile none is in neither"},
-		{env: env("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "x"), "AWS_CONFIG_FILE", filepath.Join(dir, "y"), "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2"), credsErr: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set"},
+		{env: env("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "x"), "AWS_CONFIG_FILE", filepath.Join(dir, "y"), "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2"), fetched: true},
+		{env: env("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "x"), "AWS_CONFIG_FILE", filepath.Join(dir, "y")), fetched: true},
+		{env: env("AWS_EC2_METADATA_DISABLED", "TRUE", "AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "x"), "AWS_CONFIG_FILE", filepath.Join(dir, "y")), credsErr: "instance metadata is disabled by AWS_EC2_METADATA_DISABLED"},
+		{env: env("AWS_PROFILE", "sso", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2"), credsErr: "through sso_session, which is not supported"},
+		{env: env("AWS_WEB_IDENTITY_TOKEN_FILE", "/t", "AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "x"), "AWS_CONFIG_FILE", filepath.Join(dir, "y")), credsErr: "AWS_WEB_IDENTITY_TOKEN_FILE is set"},
+		{env: env("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://192.0.2.7/creds", "AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "x"), "AWS_CONFIG_FILE", filepath.Join(dir, "y")), credsErr: "host 192.0.2.7 is not allowed over http"},
 	} {
 		e, err := loadAWSEnv(tc.env)
 		switch {
@@ -47,6 +53,8 @@ func TestCredentials(t *testing.T) {
 			if e.credsErr == nil || !strings.Contains(e.credsErr.Error(), tc.credsErr) {
 				t.Errorf("%+v: credentials error %v", tc, e.credsErr)
 			}
+		case (e.fetched != nil) != tc.fetched || e.credsErr != nil:
+			t.Errorf("%+v: fetched %v, credentials error %v", tc, e.fetched != nil, e.credsErr)
 		case e.creds.AccessKeyID != tc.key || e.creds.SessionToken != tc.token || e.region != tc.region:
 			t.Errorf("%+v: got %+v, region %s", tc, e.creds, e.region)
 		}

@@ -10,7 +10,8 @@
 // packages cost every velocity process milliseconds of initialisation
 // and megabytes of binary: Signature Version 4 (sigv4.go), credentials
 // and region from the AWS environment variables and shared files
-// (credentials.go), retries (transport.go), and the JSON, REST-JSON,
+// (credentials.go) or a role's from the container and instance metadata
+// endpoints (metadata.go, refreshed by refresh.go), retries (transport.go), and the JSON, REST-JSON,
 // query and REST-XML protocols of the operations it offers
 // (protocol.go). What the operations take and give (shapes_gen.go) is
 // generated from the AWS SDK for Go's types by a test, which keeps it in

@@ -145,6 +145,17 @@ func (c *Client) send(ctx context.Context, r *request, limit int64, parseError f
 	if c.credsErr != nil {
 		return nil, c.credsErr
 	}
+	sg := c.signer
+	if c.fetched != nil {
+		creds, err := c.fetched.get(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
+		}
+		sg.creds = creds
+	}
 	if len(r.body) > maxRequest {
 		return nil, fmt.Errorf("the request is %d bytes, more than %d", len(r.body), maxRequest)
 	}
@@ -170,7 +181,7 @@ func (c *Client) send(ctx context.Context, r *request, limit int64, parseError f
 			req.Header.Set("X-Amz-Content-Sha256", payloadHash)
 		}
 		req.Header.Set("User-Agent", "velocity")
-		c.signer.sign(req, r.service, payloadHash, time.Now().Add(skew))
+		sg.sign(req, r.service, payloadHash, time.Now().Add(skew))
 		resp, err := c.http.Do(req)
 		var out *response
 		retry := false
