@@ -382,8 +382,6 @@ type follower struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	written int64
-	// failed is set when the stream could not be opened.
-	failed bool
 }
 
 // start starts following once the container runs (or ended).
@@ -395,8 +393,7 @@ func (f *follower) start(ctx context.Context) {
 			defer close(f.done)
 			body, err := f.c.Logs(ctx, f.ns, f.pod, containerName)
 			if err != nil {
-				f.failed = true
-				return
+				return // finish reads the whole log
 			}
 			defer body.Close()
 			f.written, _ = io.Copy(f.out, body)
@@ -404,8 +401,8 @@ func (f *follower) start(ctx context.Context) {
 	})
 }
 
-// finish waits briefly for the followed stream to end; when it does not,
-// it cuts it and copies what it missed from the whole log.
+// finish waits briefly for the followed stream to end, cutting it when it
+// does not, then copies what it missed from the whole log.
 func (f *follower) finish(ctx context.Context) {
 	if f.done == nil {
 		return
@@ -415,11 +412,11 @@ func (f *follower) finish(ctx context.Context) {
 	case <-time.After(logSettle):
 		f.cancel()
 		<-f.done
-		f.failed = true
 	}
-	if !f.failed {
-		return
-	}
+	// Whatever the stream did, the whole log is read once more and what
+	// it did not deliver is copied: a follow opened as the container
+	// started can end at once with nothing on a busy node (the log file
+	// not there yet), and the output would be lost.
 	body, err := f.c.LogsSoFar(ctx, f.ns, f.pod, containerName)
 	if err != nil {
 		return
