@@ -122,7 +122,11 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Instance, 
 	if err := i.create(ctx); err != nil {
 		return fail(err)
 	}
-	run, err := i.run(ctx)
+	// A pod that cannot be scheduled or configured waits without end;
+	// Start does not.
+	sctx, cancel := context.WithTimeout(ctx, startWait)
+	run, err := i.run(sctx)
+	cancel()
 	if err != nil {
 		return fail(err)
 	}
