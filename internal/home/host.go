@@ -34,10 +34,15 @@ func (h *Home) HostConfig() (releases.HostConfig, error) {
 }
 
 func (h *Home) hostConfig(blobs *artifact.Blobs, secrets releases.Secrets) releases.HostConfig {
-	return releases.HostConfig{
+	cfg := releases.HostConfig{
 		DataDir: h.Dir, Journal: h.Store, Blobs: blobs, Secrets: secrets,
 		Environ: h.cfg.Environ(), Logger: h.cfg.Log, Version: h.cfg.Version, Meter: h.metrics,
 	}
+	if k := h.cfg.Kubernetes; k != nil {
+		// Services with an image run where actions with one do.
+		cfg.Kubernetes = &releases.Kubernetes{Namespace: k.Namespace, Kubeconfig: k.Kubeconfig}
+	}
+	return cfg
 }
 
 // deploys gives velocity run its deployer: through the data directory's

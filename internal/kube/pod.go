@@ -115,6 +115,7 @@ type PodStatus struct {
 	Phase             string            `json:"phase,omitempty"`
 	Reason            string            `json:"reason,omitempty"`
 	Message           string            `json:"message,omitempty"`
+	PodIP             string            `json:"podIP,omitempty"`
 	ContainerStatuses []ContainerStatus `json:"containerStatuses,omitempty"`
 }
 

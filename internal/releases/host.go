@@ -53,6 +53,18 @@ type HostConfig struct {
 	Version string
 	// Meter, when set, is told how each deploy and rollback ended.
 	Meter Meter
+	// Kubernetes, when set, runs the instances of services with an image
+	// as pods of its cluster rather than as Docker containers.
+	Kubernetes *Kubernetes
+}
+
+// Kubernetes names the cluster and namespace service instances with an
+// image run in.
+type Kubernetes struct {
+	// Namespace holds the pods and their secrets; it must exist.
+	Namespace string
+	// Kubeconfig is the file naming the cluster and the credentials.
+	Kubeconfig string
 }
 
 // Host runs the services deployed in a data directory: the runtime
@@ -113,7 +125,7 @@ func (h *Host) start(cfg HostConfig, tlsConfig *tls.Config) error {
 	if err != nil {
 		return err
 	}
-	h.runtime = newRuntimes(rt, cfg.DataDir, log, picker, cfg.PortRange)
+	h.runtime = newRuntimes(rt, cfg.DataDir, log, picker, cfg.PortRange, cfg.Kubernetes)
 	reg := prometheus.NewRegistry()
 	h.metrics = reg
 	h.proxy = proxy.New(proxy.Options{Registry: reg, Logger: log})

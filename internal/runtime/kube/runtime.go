@@ -1,0 +1,237 @@
+package pods
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/velocity-ci/velocity/internal/kube"
+	"github.com/velocity-ci/velocity/internal/runtime"
+)
+
+// Labels on every object (Pod, Secret) this runtime creates.
+const (
+	// LabelInstance holds the instance's name as Kubernetes spells it.
+	LabelInstance = "velocity.instance"
+	// LabelRuntime names the Runtime that made the object: Close deletes
+	// whatever carries its value.
+	LabelRuntime = "velocity.runtime"
+	// LabelManaged marks every object of the runtime, whichever runtime
+	// made it: kubectl get pods,secrets -l velocity.service-instance.
+	LabelManaged = "velocity.service-instance"
+)
+
+// DefaultPort is $PORT inside a pod when the Spec sets no Port, as for
+// the container runtime.
+const DefaultPort = 8080
+
+// markerVar names the instance in its environment, as for host processes.
+const markerVar = "VELOCITY_INSTANCE"
+
+// Config configures a Kubernetes runtime.
+type Config struct {
+	// Client talks to the cluster. Required.
+	Client *kube.Client
+	// Namespace holds the instances' objects. Required.
+	Namespace string
+	// PullPolicy is the pods' imagePullPolicy ("Never" for images loaded
+	// into the node by hand); empty leaves Kubernetes' default.
+	PullPolicy string
+	// Logger receives Velocity's account of starts, crashes and stops.
+	Logger *slog.Logger
+}
+
+// Runtime runs instances as pods, each behind a loopback address of its
+// own that Velocity relays to the pod running now. Create it with New and
+// Close it when done.
+type Runtime struct {
+	c    *kube.Client
+	ns   string
+	pull string
+	log  *slog.Logger
+	// self is the value of LabelRuntime on this runtime's objects.
+	self string
+
+	mu        sync.Mutex
+	closed    bool
+	instances map[*instance]struct{}
+}
+
+var _ runtime.Runtime = (*Runtime)(nil)
+
+// New makes a runtime.
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	if cfg.Client == nil || cfg.Namespace == "" {
+		return nil, errors.New("kubernetes runtime: a client and a namespace are required")
+	}
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("kubernetes runtime: %w", err)
+	}
+	r := &Runtime{c: cfg.Client, ns: cfg.Namespace, pull: cfg.PullPolicy, log: cfg.Logger,
+		self: hex.EncodeToString(b[:]), instances: map[*instance]struct{}{}}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	return r, ctx.Err()
+}
+
+// Limits says that memory and CPU limits are enforced: the kubelet does
+// it, as resources.limits of each pod.
+func (r *Runtime) Limits() (bool, string) {
+	return true, "memory and CPU limits are enforced by Kubernetes (resources.limits)"
+}
+
+// Start implements runtime.Runtime. It returns once the instance's first
+// pod runs (or has already ended: the supervisor restarts it).
+func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Instance, error) {
+	name := specName(s)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	if err := validate(s); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	id, err := runtime.NewInstanceID(s)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	logger := r.log.With("instance", id, "service", s.Service, "environment", s.Environment, "release", s.Release, "image", s.Image)
+	ilog, err := runtime.OpenLog(s.LogDir, id, logger)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	i := newInstance(r, s, id, ilog, logger)
+	if !r.register(i) {
+		i.finish(runtime.StateFailed)
+		return nil, fmt.Errorf("start %s: runtime is closed", name)
+	}
+	fail := func(err error) (runtime.Instance, error) {
+		i.log.Note(fmt.Sprintf("instance %s could not be started: %v", id, err))
+		i.remove()
+		i.finish(runtime.StateFailed)
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	if err := i.create(ctx); err != nil {
+		return fail(err)
+	}
+	// A pod that cannot be scheduled or configured waits without end;
+	// Start does not.
+	sctx, cancel := context.WithTimeout(ctx, startWait)
+	run, err := i.run(sctx)
+	cancel()
+	if err != nil {
+		return fail(err)
+	}
+	i.running(false)
+	logger.Info("instance started", "addr", i.addr, "pod", run.pod)
+	go i.supervise(run)
+	return i, nil
+}
+
+// Close stops every instance still running (as Stop(ctx) would), then
+// deletes whatever object of this runtime is still there. Start fails
+// afterwards.
+func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	list := make([]*instance, 0, len(r.instances))
+	for i := range r.instances {
+		list = append(list, i)
+	}
+	r.mu.Unlock()
+	errs := make([]error, len(list))
+	var wg sync.WaitGroup
+	for k, i := range list {
+		wg.Go(func() { errs[k] = i.Stop(ctx) })
+	}
+	wg.Wait()
+	sel := LabelRuntime + "=" + r.self
+	for _, res := range []string{"pods", "secrets"} {
+		objs, err := r.c.List(ctx, r.ns, res, sel)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list %s left: %w", res, err))
+			continue
+		}
+		for _, o := range objs {
+			if err := r.c.Delete(ctx, r.ns, res, o.Name); err != nil {
+				errs = append(errs, fmt.Errorf("delete %s %s: %w", res, o.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Runtime) register(i *instance) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.instances[i] = struct{}{}
+	return true
+}
+
+func (r *Runtime) forget(i *instance) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.instances, i)
+}
+
+func validate(s runtime.Spec) error {
+	switch {
+	case s.Image == "":
+		return errors.New("no image: the Kubernetes runtime runs images")
+	case s.Port < 0 || s.Port > 65535:
+		return fmt.Errorf("port %d out of range", s.Port)
+	case s.Memory < 0:
+		return fmt.Errorf("negative memory limit %d", s.Memory)
+	case s.CPU < 0:
+		return fmt.Errorf("negative CPU limit %g", s.CPU)
+	}
+	return nil
+}
+
+func specName(s runtime.Spec) string {
+	n := s.Service
+	if n == "" {
+		n = "instance"
+	}
+	if s.Environment != "" {
+		n += "/" + s.Environment
+	}
+	if s.Release != "" {
+		n += "@" + s.Release
+	}
+	return n
+}
+
+// objectName turns an instance ID into a name every kind of object
+// accepts (a DNS label: lower case letters, digits and dashes, starting
+// with a letter), short enough for a pod's suffix; the ID's random tail
+// is kept, so names stay unique.
+func objectName(id string) string {
+	n := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, id)
+	const max = 50
+	if len(n) > max-2 {
+		n = n[len(n)-(max-2):]
+	}
+	return "v-" + strings.Trim(n, "-")
+}
+
+func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
