@@ -738,21 +738,31 @@ func isArrayIndex(k string) bool {
 	return len(k) < 10 || k < "4294967295"
 }
 
+// reduceTuples merges the tuples of a group into one whose values are
+// sequences. A group of an empty tuple stream holds only undefined
+// ("A#$i{'k': 0}" on {}): it reduces to the empty tuple, binding nothing.
 func reduceTuples(v any) tuple {
 	items, ok := arr(v)
 	if !ok {
 		t := tuple{}
-		for k, x := range v.(tuple) {
-			t[k] = x
+		if vt, ok := v.(tuple); ok {
+			for k, x := range vt {
+				t[k] = x
+			}
 		}
 		return t
 	}
 	t := tuple{}
-	for k, x := range items[0].(tuple) {
+	if len(items) == 0 {
+		return t
+	}
+	first, _ := items[0].(tuple)
+	for k, x := range first {
 		t[k] = x
 	}
 	for _, it := range items[1:] {
-		for k, x := range it.(tuple) {
+		next, _ := it.(tuple)
+		for k, x := range next {
 			if old, ok := t[k]; ok {
 				t[k] = appendValues(old, x)
 			} else {
