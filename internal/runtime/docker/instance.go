@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -42,17 +41,8 @@ type instance struct {
 	logger   *slog.Logger
 	out      *output
 
-	mu       sync.Mutex
-	state    runtime.State
-	restarts int
-	exits    int
-	lastExit string
-
-	stopOnce sync.Once
-	stopReq  chan struct{} // closed by Stop
-	killOnce sync.Once
-	killNow  chan struct{} // closed when Stop's context ends before the grace period
-	exited   chan struct{} // closed when the container is gone
+	// Supervision reports State, Restarts and Exits and carries Stop.
+	*runtime.Supervision
 }
 
 var _ runtime.Instance = (*instance)(nil)
@@ -65,69 +55,16 @@ func newInstance(r *Runtime, s runtime.Spec, id string, hostPort int, log *runti
 	return &instance{
 		r: r, id: id, hostPort: hostPort, addr: loopback(hostPort),
 		grace: grace, backoff: runtime.NewBackoff(s.Restart), log: log, logger: logger,
-		out:   &output{log: log, secrets: s.Secrets},
-		state: runtime.StateStarting, stopReq: make(chan struct{}), killNow: make(chan struct{}), exited: make(chan struct{}),
+		out:         &output{log: log, secrets: s.Secrets},
+		Supervision: runtime.NewSupervision(id),
 	}
 }
 
 func (i *instance) ID() string               { return i.id }
 func (i *instance) Addr() string             { return i.addr }
-func (i *instance) Exited() <-chan struct{}  { return i.exited }
 func (i *instance) LastLines(n int) []string { return i.log.LastLines(n) }
 func (i *instance) Logs(ctx context.Context, tail int) (io.ReadCloser, error) {
 	return i.log.Follow(ctx, tail), nil
-}
-
-func (i *instance) State() runtime.State {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return i.state
-}
-
-func (i *instance) Restarts() int {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return i.restarts
-}
-
-func (i *instance) Exits() (int, string) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return i.exits, i.lastExit
-}
-
-func (i *instance) Stop(ctx context.Context) error {
-	i.stopOnce.Do(func() { close(i.stopReq) })
-	select {
-	case <-i.exited:
-		return nil
-	case <-ctx.Done():
-	}
-	i.killOnce.Do(func() { close(i.killNow) })
-	<-i.exited
-	return fmt.Errorf("stop %s: grace period cut short: %w", i.id, ctx.Err())
-}
-
-func (i *instance) setState(s runtime.State) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.state = s
-}
-
-func (i *instance) running(restarted bool) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.state = runtime.StateRunning
-	if restarted {
-		i.restarts++
-	}
-}
-
-func (i *instance) exitedAlone(how string) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.exits++
-	i.lastExit = how
 }
 
 // run is one start of the container.
@@ -219,7 +156,7 @@ func (i *instance) supervise(r *run) {
 		if r != nil {
 			var st exitStatus
 			select {
-			case <-i.stopReq:
+			case <-i.StopRequested():
 				i.terminate(r)
 				i.remove()
 				i.finish(runtime.StateStopped)
@@ -232,35 +169,35 @@ func (i *instance) supervise(r *run) {
 			what = fmt.Sprintf("could not be started (%v)", startErr)
 		}
 		select {
-		case <-i.stopReq:
+		case <-i.StopRequested():
 			i.remove()
 			i.finish(runtime.StateStopped)
 			return
 		default:
 		}
-		i.exitedAlone(what)
+		i.ExitedAlone(what)
 		delay := i.backoff.Next(uptime)
 		if r != nil {
-			i.setState(runtime.StateRestarting)
+			i.SetState(runtime.StateRestarting)
 		} else {
-			i.setState(runtime.StateFailed)
+			i.SetState(runtime.StateFailed)
 		}
 		i.log.Note(fmt.Sprintf("instance %s %s; restarting in %s", i.id, what, delay))
 		i.logger.Warn("instance exited; restarting", "exit", what, "delay", delay)
 		t := time.NewTimer(delay)
 		select {
-		case <-i.stopReq:
+		case <-i.StopRequested():
 			t.Stop()
 			i.remove()
 			i.finish(runtime.StateStopped)
 			return
 		case <-t.C:
 		}
-		i.setState(runtime.StateStarting)
+		i.SetState(runtime.StateStarting)
 		if r, startErr = i.run(); startErr != nil {
 			continue
 		}
-		i.running(true)
+		i.Running(true)
 		i.logger.Info("instance restarted")
 	}
 }
@@ -301,7 +238,7 @@ func (i *instance) terminate(r *run) {
 		i.log.Note(fmt.Sprintf("instance %s still running after SIGTERM; killed", i.id))
 		i.kill("SIGKILL")
 		st = <-r.exit
-	case <-i.killNow:
+	case <-i.KillRequested():
 		i.kill("SIGKILL")
 		st = <-r.exit
 	}
@@ -343,8 +280,7 @@ func (i *instance) finish(final runtime.State) {
 	if err := i.log.Close(); err != nil {
 		i.logger.Warn("instance log", "err", err)
 	}
-	i.setState(final)
 	i.r.ports.Release(i.hostPort)
-	close(i.exited)
+	i.Ended(final)
 	i.r.forget(i)
 }

@@ -175,7 +175,7 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Instance, 
 		i.finish(runtime.StateFailed)
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	i.running(false)
+	i.Running(false)
 	logger.Info("instance started", "addr", i.addr, "container", shortID(i.cid))
 	go i.supervise(run)
 	return i, nil

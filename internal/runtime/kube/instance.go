@@ -62,17 +62,8 @@ type instance struct {
 	logger  *slog.Logger
 	seq     int // pods made so far; owned by Start, then the supervisor
 
-	mu       sync.Mutex
-	state    runtime.State
-	restarts int
-	exits    int
-	lastExit string
-
-	stopOnce sync.Once
-	stopReq  chan struct{}
-	killOnce sync.Once
-	killNow  chan struct{}
-	exited   chan struct{}
+	// Supervision reports State, Restarts and Exits and carries Stop.
+	*runtime.Supervision
 }
 
 var _ runtime.Instance = (*instance)(nil)
@@ -89,68 +80,15 @@ func newInstance(r *Runtime, s runtime.Spec, id string, log *runtime.Log, logger
 	return &instance{
 		r: r, spec: s, id: id, name: objectName(id), port: port, grace: grace,
 		backoff: runtime.NewBackoff(s.Restart), log: log, logger: logger,
-		state: runtime.StateStarting, stopReq: make(chan struct{}), killNow: make(chan struct{}), exited: make(chan struct{}),
+		Supervision: runtime.NewSupervision(id),
 	}
 }
 
 func (i *instance) ID() string               { return i.id }
 func (i *instance) Addr() string             { return i.addr }
-func (i *instance) Exited() <-chan struct{}  { return i.exited }
 func (i *instance) LastLines(n int) []string { return i.log.LastLines(n) }
 func (i *instance) Logs(ctx context.Context, tail int) (io.ReadCloser, error) {
 	return i.log.Follow(ctx, tail), nil
-}
-
-func (i *instance) State() runtime.State {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return i.state
-}
-
-func (i *instance) Restarts() int {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return i.restarts
-}
-
-func (i *instance) Exits() (int, string) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return i.exits, i.lastExit
-}
-
-func (i *instance) Stop(ctx context.Context) error {
-	i.stopOnce.Do(func() { close(i.stopReq) })
-	select {
-	case <-i.exited:
-		return nil
-	case <-ctx.Done():
-	}
-	i.killOnce.Do(func() { close(i.killNow) })
-	<-i.exited
-	return fmt.Errorf("stop %s: grace period cut short: %w", i.id, ctx.Err())
-}
-
-func (i *instance) setState(s runtime.State) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.state = s
-}
-
-func (i *instance) running(restarted bool) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.state = runtime.StateRunning
-	if restarted {
-		i.restarts++
-	}
-}
-
-func (i *instance) exitedAlone(how string) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.exits++
-	i.lastExit = how
 }
 
 func (i *instance) labels() map[string]string {
@@ -379,7 +317,7 @@ func (i *instance) supervise(r *run) {
 		if r != nil {
 			var st exitStatus
 			select {
-			case <-i.stopReq:
+			case <-i.StopRequested():
 				i.terminate(r)
 				i.remove()
 				i.finish(runtime.StateStopped)
@@ -395,38 +333,38 @@ func (i *instance) supervise(r *run) {
 			what = fmt.Sprintf("could not be started (%v)", startErr)
 		}
 		select {
-		case <-i.stopReq:
+		case <-i.StopRequested():
 			i.remove()
 			i.finish(runtime.StateStopped)
 			return
 		default:
 		}
-		i.exitedAlone(what)
+		i.ExitedAlone(what)
 		delay := i.backoff.Next(uptime)
 		if r != nil {
-			i.setState(runtime.StateRestarting)
+			i.SetState(runtime.StateRestarting)
 		} else {
-			i.setState(runtime.StateFailed)
+			i.SetState(runtime.StateFailed)
 		}
 		i.log.Note(fmt.Sprintf("instance %s %s; restarting in %s", i.id, what, delay))
 		i.logger.Warn("instance exited; restarting", "exit", what, "delay", delay)
 		t := time.NewTimer(delay)
 		select {
-		case <-i.stopReq:
+		case <-i.StopRequested():
 			t.Stop()
 			i.remove()
 			i.finish(runtime.StateStopped)
 			return
 		case <-t.C:
 		}
-		i.setState(runtime.StateStarting)
+		i.SetState(runtime.StateStarting)
 		ctx, cancel := context.WithTimeout(context.Background(), startWait)
 		r, startErr = i.run(ctx)
 		cancel()
 		if startErr != nil {
 			continue
 		}
-		i.running(true)
+		i.Running(true)
 		i.logger.Info("instance restarted", "pod", r.pod)
 	}
 }
@@ -456,7 +394,7 @@ func (i *instance) terminate(r *run) {
 	limit := time.NewTimer(time.Duration(graceSeconds(i.grace))*time.Second + goneWait)
 	defer limit.Stop()
 	var st exitStatus
-	kill := i.killNow
+	kill := i.KillRequested()
 	ended := false
 	for !ended {
 		select {
@@ -511,7 +449,6 @@ func (i *instance) finish(final runtime.State) {
 	if err := i.log.Close(); err != nil {
 		i.logger.Warn("instance log", "err", err)
 	}
-	i.setState(final)
-	close(i.exited)
+	i.Ended(final)
 	i.r.forget(i)
 }

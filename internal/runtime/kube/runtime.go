@@ -130,7 +130,7 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Instance, 
 	if err != nil {
 		return fail(err)
 	}
-	i.running(false)
+	i.Running(false)
 	logger.Info("instance started", "addr", i.addr, "pod", run.pod)
 	go i.supervise(run)
 	return i, nil
