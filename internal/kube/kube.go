@@ -81,13 +81,40 @@ type kubeconfig struct {
 // Load makes a client for the current context of the kubeconfig at path.
 // Relative file names in it are relative to its directory, as for kubectl.
 func Load(path string) (*Client, error) {
-	raw, err := os.ReadFile(path)
+	cfg, err := LoadConfig(path)
 	if err != nil {
 		return nil, err
 	}
+	c := &Client{server: cfg.Server, token: cfg.Token}
+	// No overall timeout: watches and log streams last as long as a step.
+	// Requests are bounded by their contexts.
+	c.http = &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     cfg.TLS,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 16,
+		Proxy:               http.ProxyFromEnvironment,
+	}}
+	return c, nil
+}
+
+// Config is how the current context of a kubeconfig reaches its API
+// server: its URL, the TLS settings that trust it and carry the client
+// certificate, and the bearer token if any.
+type Config struct {
+	Server string
+	TLS    *tls.Config
+	Token  string
+}
+
+// LoadConfig reads the current context of the kubeconfig at path.
+func LoadConfig(path string) (Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
 	var kc kubeconfig
 	if err := yaml.Unmarshal(raw, &kc); err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+		return Config{}, fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
 	base := filepath.Dir(path)
 	var clusterName, userName string
@@ -98,7 +125,7 @@ func Load(path string) (*Client, error) {
 		}
 	}
 	if !found {
-		return nil, fmt.Errorf("kubeconfig %s: current context %q is not among its contexts", path, kc.CurrentContext)
+		return Config{}, fmt.Errorf("kubeconfig %s: current context %q is not among its contexts", path, kc.CurrentContext)
 	}
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	server := ""
@@ -110,57 +137,49 @@ func Load(path string) (*Client, error) {
 		tlsConfig.InsecureSkipVerify = c.Cluster.InsecureSkipTLSVerify
 		ca, err := material(base, c.Cluster.CertificateAuthority, c.Cluster.CertificateAuthorityData)
 		if err != nil {
-			return nil, fmt.Errorf("kubeconfig %s: cluster %s: certificate authority: %w", path, c.Name, err)
+			return Config{}, fmt.Errorf("kubeconfig %s: cluster %s: certificate authority: %w", path, c.Name, err)
 		}
 		if ca != nil {
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(ca) {
-				return nil, fmt.Errorf("kubeconfig %s: cluster %s: no PEM certificate in its certificate authority", path, c.Name)
+				return Config{}, fmt.Errorf("kubeconfig %s: cluster %s: no PEM certificate in its certificate authority", path, c.Name)
 			}
 			tlsConfig.RootCAs = pool
 		}
 	}
 	if server == "" {
-		return nil, fmt.Errorf("kubeconfig %s: cluster %q has no server", path, clusterName)
+		return Config{}, fmt.Errorf("kubeconfig %s: cluster %q has no server", path, clusterName)
 	}
-	c := &Client{server: strings.TrimSuffix(server, "/")}
+	cfg := Config{Server: strings.TrimSuffix(server, "/"), TLS: tlsConfig}
 	for _, u := range kc.Users {
 		if u.Name != userName {
 			continue
 		}
 		cert, err := material(base, u.User.ClientCertificate, u.User.ClientCertificateData)
 		if err != nil {
-			return nil, fmt.Errorf("kubeconfig %s: user %s: client certificate: %w", path, u.Name, err)
+			return Config{}, fmt.Errorf("kubeconfig %s: user %s: client certificate: %w", path, u.Name, err)
 		}
 		key, err := material(base, u.User.ClientKey, u.User.ClientKeyData)
 		if err != nil {
-			return nil, fmt.Errorf("kubeconfig %s: user %s: client key: %w", path, u.Name, err)
+			return Config{}, fmt.Errorf("kubeconfig %s: user %s: client key: %w", path, u.Name, err)
 		}
 		if cert != nil {
 			pair, err := tls.X509KeyPair(cert, key)
 			if err != nil {
-				return nil, fmt.Errorf("kubeconfig %s: user %s: %w", path, u.Name, err)
+				return Config{}, fmt.Errorf("kubeconfig %s: user %s: %w", path, u.Name, err)
 			}
 			tlsConfig.Certificates = []tls.Certificate{pair}
 		}
-		c.token = u.User.Token
-		if c.token == "" && u.User.TokenFile != "" {
+		cfg.Token = u.User.Token
+		if cfg.Token == "" && u.User.TokenFile != "" {
 			b, err := material(base, u.User.TokenFile, "")
 			if err != nil {
-				return nil, fmt.Errorf("kubeconfig %s: user %s: token file: %w", path, u.Name, err)
+				return Config{}, fmt.Errorf("kubeconfig %s: user %s: token file: %w", path, u.Name, err)
 			}
-			c.token = strings.TrimSpace(string(b))
+			cfg.Token = strings.TrimSpace(string(b))
 		}
 	}
-	// No overall timeout: watches and log streams last as long as a step.
-	// Requests are bounded by their contexts.
-	c.http = &http.Client{Transport: &http.Transport{
-		TLSClientConfig:     tlsConfig,
-		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: 16,
-		Proxy:               http.ProxyFromEnvironment,
-	}}
-	return c, nil
+	return cfg, nil
 }
 
 // material returns PEM (or a token) held inline (base64, the -data

@@ -10,9 +10,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -20,12 +17,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/goccy/go-yaml"
+	"github.com/velocity-ci/velocity/internal/kube"
 )
 
 // EnvKubeconfig names the variable holding the test cluster's kubeconfig.
@@ -66,122 +62,21 @@ func Connect(t testing.TB) *Cluster {
 	return c
 }
 
-// kubeconfig is the part of a kubeconfig file this package reads.
-type kubeconfig struct {
-	CurrentContext string `yaml:"current-context"`
-	Contexts       []struct {
-		Name    string `yaml:"name"`
-		Context struct {
-			Cluster string `yaml:"cluster"`
-			User    string `yaml:"user"`
-		} `yaml:"context"`
-	} `yaml:"contexts"`
-	Clusters []struct {
-		Name    string `yaml:"name"`
-		Cluster struct {
-			Server                   string `yaml:"server"`
-			CertificateAuthority     string `yaml:"certificate-authority"`
-			CertificateAuthorityData string `yaml:"certificate-authority-data"`
-		} `yaml:"cluster"`
-	} `yaml:"clusters"`
-	Users []struct {
-		Name string `yaml:"name"`
-		User struct {
-			ClientCertificate     string `yaml:"client-certificate"`
-			ClientCertificateData string `yaml:"client-certificate-data"`
-			ClientKey             string `yaml:"client-key"`
-			ClientKeyData         string `yaml:"client-key-data"`
-			Token                 string `yaml:"token"`
-		} `yaml:"user"`
-	} `yaml:"users"`
-}
-
-// Load reads the current context of the kubeconfig at path. Relative
-// file names in it are relative to its directory, as for kubectl.
+// Load reads the current context of the kubeconfig at path (with
+// internal/kube's reader, the one Velocity uses).
 func Load(path string) (*Cluster, error) {
-	raw, err := os.ReadFile(path)
+	cfg, err := kube.LoadConfig(path)
 	if err != nil {
 		return nil, err
 	}
-	var kc kubeconfig
-	if err := yaml.Unmarshal(raw, &kc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	base := filepath.Dir(path)
-	var clusterName, userName string
-	found := false
-	for _, c := range kc.Contexts {
-		if c.Name == kc.CurrentContext {
-			clusterName, userName, found = c.Context.Cluster, c.Context.User, true
-		}
-	}
-	if !found {
-		return nil, fmt.Errorf("%s: current context %q is not among its contexts", path, kc.CurrentContext)
-	}
-	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
-	server := ""
-	for _, c := range kc.Clusters {
-		if c.Name != clusterName {
-			continue
-		}
-		server = c.Cluster.Server
-		ca, err := material(base, c.Cluster.CertificateAuthority, c.Cluster.CertificateAuthorityData)
-		if err != nil {
-			return nil, fmt.Errorf("%s: cluster %s: certificate authority: %w", path, c.Name, err)
-		}
-		if ca != nil {
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(ca) {
-				return nil, fmt.Errorf("%s: cluster %s: no PEM certificate in its certificate authority", path, c.Name)
-			}
-			tlsConfig.RootCAs = pool
-		}
-	}
-	if server == "" {
-		return nil, fmt.Errorf("%s: cluster %q has no server", path, clusterName)
-	}
-	cluster := &Cluster{Server: strings.TrimSuffix(server, "/")}
-	for _, u := range kc.Users {
-		if u.Name != userName {
-			continue
-		}
-		cert, err := material(base, u.User.ClientCertificate, u.User.ClientCertificateData)
-		if err != nil {
-			return nil, fmt.Errorf("%s: user %s: client certificate: %w", path, u.Name, err)
-		}
-		key, err := material(base, u.User.ClientKey, u.User.ClientKeyData)
-		if err != nil {
-			return nil, fmt.Errorf("%s: user %s: client key: %w", path, u.Name, err)
-		}
-		if cert != nil {
-			pair, err := tls.X509KeyPair(cert, key)
-			if err != nil {
-				return nil, fmt.Errorf("%s: user %s: %w", path, u.Name, err)
-			}
-			tlsConfig.Certificates = []tls.Certificate{pair}
-		}
-		cluster.token = u.User.Token
-	}
-	cluster.HTTP = &http.Client{
-		Transport: &http.Transport{TLSClientConfig: tlsConfig},
-		Timeout:   30 * time.Second,
-	}
-	return cluster, nil
-}
-
-// material returns PEM held inline (base64, the -data fields) or in a
-// file; nil when neither is given.
-func material(base, file, data string) ([]byte, error) {
-	if data != "" {
-		return base64.StdEncoding.DecodeString(data)
-	}
-	if file == "" {
-		return nil, nil
-	}
-	if !filepath.IsAbs(file) {
-		file = filepath.Join(base, file)
-	}
-	return os.ReadFile(file)
+	return &Cluster{
+		Server: cfg.Server,
+		token:  cfg.Token,
+		HTTP: &http.Client{
+			Transport: &http.Transport{TLSClientConfig: cfg.TLS},
+			Timeout:   30 * time.Second,
+		},
+	}, nil
 }
 
 // Get decodes the JSON the API server returns for path (such as
