@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/velocity-ci/velocity/internal/clusterimages"
 	"io"
 	"log/slog"
 	"os"
@@ -76,6 +77,10 @@ type Home struct {
 	// runRegistry serves the container registry to this process's runs
 	// (see RunRegistry), from their first push until Close.
 	runRegistry runRegistry
+	// publisher makes built images pullable by the cluster (see
+	// clusterImages).
+	publisherOnce sync.Once
+	publisher     *clusterimages.Publisher
 	// holder names this process in the store's leases: its runs', its
 	// node's, and those it takes over.
 	holder string

@@ -40,7 +40,7 @@ func (h *Home) hostConfig(blobs *artifact.Blobs, secrets releases.Secrets) relea
 	}
 	if k := h.cfg.Kubernetes; k != nil {
 		// Services with an image run where actions with one do.
-		cfg.Kubernetes = &releases.Kubernetes{Namespace: k.Namespace, Kubeconfig: k.Kubeconfig}
+		cfg.Kubernetes = &releases.Kubernetes{Namespace: k.Namespace, Kubeconfig: k.Kubeconfig, Images: h.clusterImages()}
 	}
 	return cfg
 }

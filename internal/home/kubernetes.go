@@ -3,6 +3,8 @@ package home
 import (
 	"context"
 	"fmt"
+	"github.com/velocity-ci/velocity/internal/clusterimages"
+	"github.com/velocity-ci/velocity/internal/docker"
 	"log/slog"
 
 	"github.com/velocity-ci/velocity/internal/executor/kube"
@@ -20,12 +22,12 @@ type Kubernetes struct {
 // executor connects to the cluster; called at a run's first step with an
 // image. The pods use the workspace through a hostPath volume, so they
 // are pinned to no node but must run on this machine (docs/kubernetes.md).
-func (k *Kubernetes) executor(ctx context.Context, log *slog.Logger) (*podExecutor, error) {
+func (k *Kubernetes) executor(ctx context.Context, images kube.Images, log *slog.Logger) (*podExecutor, error) {
 	c, err := kubeclient.Load(k.Kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("actions with an image run in Kubernetes (namespace %s): %w", k.Namespace, err)
 	}
-	ex, err := kube.New(ctx, c, kube.Options{Namespace: k.Namespace, Logger: log})
+	ex, err := kube.New(ctx, c, kube.Options{Namespace: k.Namespace, Images: images, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("actions with an image run in Kubernetes (namespace %s): %w", k.Namespace, err)
 	}
@@ -37,3 +39,18 @@ func (k *Kubernetes) executor(ctx context.Context, log *slog.Logger) (*podExecut
 type podExecutor struct{ *kube.Executor }
 
 func (podExecutor) Close() error { return nil }
+
+// clusterImages makes the images this machine's Docker Engine built
+// pullable by the cluster, through the data directory's registry served
+// on its loopback port (see RunRegistry): made once per Home, since it
+// serialises its pushes.
+func (h *Home) clusterImages() *clusterimages.Publisher {
+	h.publisherOnce.Do(func() {
+		h.publisher = &clusterimages.Publisher{
+			Storage:  h.registryStorage,
+			Registry: h.RunRegistry,
+			Docker:   docker.Connect,
+		}
+	})
+	return h.publisher
+}

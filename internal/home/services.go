@@ -79,7 +79,7 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 			// an image.
 			return execroute.New(ex, func(ctx context.Context) (execroute.Closer, error) {
 				if k := h.cfg.Kubernetes; k != nil {
-					return k.executor(ctx, h.cfg.Log)
+					return k.executor(ctx, h.clusterImages(), h.cfg.Log)
 				}
 				return dockerexec.Connect(ctx, dockerexec.Options{Logger: h.cfg.Log})
 			}), nil

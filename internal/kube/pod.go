@@ -48,6 +48,7 @@ type PodSpec struct {
 	AutomountServiceAccountToken  *bool               `json:"automountServiceAccountToken,omitempty"`
 	SecurityContext               *PodSecurityContext `json:"securityContext,omitempty"`
 	NodeName                      string              `json:"nodeName,omitempty"`
+	ImagePullSecrets              []LocalObjectRef    `json:"imagePullSecrets,omitempty"`
 }
 
 // PodSecurityContext says who a pod's processes run as.

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	pods "github.com/velocity-ci/velocity/internal/runtime/kube"
 	"log/slog"
 	"net"
 	"net/http"
@@ -65,6 +66,9 @@ type Kubernetes struct {
 	Namespace string
 	// Kubeconfig is the file naming the cluster and the credentials.
 	Kubeconfig string
+	// Images makes the images Velocity built pullable by the cluster;
+	// nil leaves every image name as written.
+	Images pods.Images
 }
 
 // Host runs the services deployed in a data directory: the runtime

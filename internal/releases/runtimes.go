@@ -123,7 +123,7 @@ func (r *runtimes) cluster(ctx context.Context) (*pods.Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("services with an image run in Kubernetes (namespace %s): %w", r.kube.Namespace, err)
 	}
-	p, err := pods.New(ctx, pods.Config{Client: c, Namespace: r.kube.Namespace, Logger: r.log})
+	p, err := pods.New(ctx, pods.Config{Client: c, Namespace: r.kube.Namespace, Images: r.kube.Images, Logger: r.log})
 	if err != nil {
 		return nil, fmt.Errorf("services with an image run in Kubernetes (namespace %s): %w", r.kube.Namespace, err)
 	}

@@ -74,9 +74,19 @@ type Options struct {
 	PullPolicy string
 	// Node pins the pods to a node: the one holding the workspace.
 	Node string
+	// Images says how a pod gets a step's image (an image Velocity built
+	// reaches the cluster through its registry); nil names every image
+	// as the step does.
+	Images Images
 	// Logger receives what the executor cleans up on its own; nil
 	// discards it.
 	Logger *slog.Logger
+}
+
+// Images makes an image pullable by the cluster's nodes
+// (clusterimages.Publisher).
+type Images interface {
+	Pullable(ctx context.Context, image string) (kube.Pull, error)
 }
 
 // Executor runs steps as pods.

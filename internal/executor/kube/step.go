@@ -203,8 +203,20 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 			}
 		}()
 	}
+	pod := w.pod(step, name, secret, uid, gid)
+	pullSecret, err := w.pullImages(ctx, pod)
+	if err != nil {
+		return executor.Result{}, fmt.Errorf("%s: %w", step.Name, err)
+	}
+	if pullSecret != "" {
+		defer func() {
+			if err := c.DeleteSecret(bg, ns, pullSecret); err != nil {
+				w.e.opt.Logger.Warn("secret not deleted", "step", step.Name, "secret", pullSecret, "err", err)
+			}
+		}()
+	}
 	begun := time.Now()
-	created, err := c.CreatePod(bg, ns, w.pod(step, name, secret, uid, gid))
+	created, err := c.CreatePod(bg, ns, pod)
 	if err != nil {
 		return executor.Result{}, fmt.Errorf("%s: create its pod: %w", step.Name, err)
 	}
@@ -433,4 +445,35 @@ func (f *follower) stop() {
 		f.cancel()
 		<-f.done
 	}
+}
+
+// pullImages points the pod's containers at images the cluster can pull
+// (Options.Images) and creates the pull secret they need, whose name it
+// returns ("" for none).
+func (w *Workspace) pullImages(ctx context.Context, pod *kube.Pod) (string, error) {
+	if w.e.opt.Images == nil {
+		return "", nil
+	}
+	var secret *kube.Secret
+	for k := range pod.Spec.Containers {
+		ctr := &pod.Spec.Containers[k]
+		pull, err := w.e.opt.Images.Pullable(ctx, ctr.Image)
+		if err != nil {
+			return "", err
+		}
+		ctr.Image = pull.Ref
+		if s := pull.PullSecret(kube.ObjectMeta{Name: pod.Metadata.Name + "-pull", Labels: w.labels(), Annotations: w.annotations()}); s != nil {
+			// Velocity's registry is the only one with a credential, the
+			// same for every container.
+			secret = s
+		}
+	}
+	if secret == nil {
+		return "", nil
+	}
+	if err := w.e.c.CreateSecret(context.WithoutCancel(ctx), w.e.opt.Namespace, secret); err != nil {
+		return "", fmt.Errorf("create the pull secret of its image: %w", err)
+	}
+	pod.Spec.ImagePullSecrets = []kube.LocalObjectRef{{Name: secret.Metadata.Name}}
+	return secret.Metadata.Name, nil
 }

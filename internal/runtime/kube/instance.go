@@ -56,6 +56,7 @@ type instance struct {
 	port    int
 	addr    string     // set by create
 	fwd     *forwarder // set by create
+	pull    kube.Pull  // set by create: the image's reference and pull secret
 	grace   time.Duration
 	backoff *runtime.Backoff
 	log     *runtime.Log
@@ -112,9 +113,22 @@ func (i *instance) create(ctx context.Context) error {
 		_, v, _ := cutEnv(kv)
 		data[envKey(k)] = []byte(v)
 	}
+	i.pull = kube.Pull{Ref: i.spec.Image}
+	if i.r.images != nil {
+		pull, err := i.r.images.Pullable(ctx, i.spec.Image)
+		if err != nil {
+			return err
+		}
+		i.pull = pull
+	}
 	bg := context.WithoutCancel(ctx)
 	if err := c.CreateSecret(bg, ns, &kube.Secret{Metadata: i.meta(i.name), Type: "Opaque", Data: data}); err != nil {
 		return fmt.Errorf("create the secret of its environment: %w", err)
+	}
+	if s := i.pull.PullSecret(i.meta(i.pullSecret())); s != nil {
+		if err := c.CreateSecret(bg, ns, s); err != nil {
+			return fmt.Errorf("create the pull secret of its image: %w", err)
+		}
 	}
 	f, err := newForwarder()
 	if err != nil {
@@ -142,12 +156,16 @@ func (i *instance) pod(name string) *kube.Pod {
 			res.Limits["cpu"] = kube.Quantity(i.spec.CPU)
 		}
 	}
-	ctr := kube.Container{Name: containerName, Image: i.spec.Image, ImagePullPolicy: i.r.pull, Env: vars, Resources: res}
+	ctr := kube.Container{Name: containerName, Image: i.pull.Ref, ImagePullPolicy: i.r.pull, Env: vars, Resources: res}
 	if i.spec.Command != "" {
 		ctr.Command = []string{"/bin/sh", "-c", i.spec.Command}
 	}
 	off := false
 	grace := graceSeconds(i.grace)
+	var pullSecrets []kube.LocalObjectRef
+	if i.pull.Registry != "" {
+		pullSecrets = []kube.LocalObjectRef{{Name: i.pullSecret()}}
+	}
 	return &kube.Pod{
 		Metadata: i.meta(name),
 		Spec: kube.PodSpec{
@@ -158,9 +176,13 @@ func (i *instance) pod(name string) *kube.Pod {
 			EnableServiceLinks:            &off,
 			TerminationGracePeriodSeconds: &grace,
 			Containers:                    []kube.Container{ctr},
+			ImagePullSecrets:              pullSecrets,
 		},
 	}
 }
+
+// pullSecret names the instance's pull secret, when its image needs one.
+func (i *instance) pullSecret() string { return i.name + "-pull" }
 
 // graceSeconds rounds a grace period up to whole seconds, the unit of the
 // API (0 would kill at once).
@@ -432,10 +454,14 @@ func (i *instance) remove() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
-	for _, res := range []string{"secrets"} {
-		if err := i.r.c.Delete(ctx, i.r.ns, res, i.name); err != nil {
-			i.log.Note(fmt.Sprintf("%s of instance %s could not be deleted: %v", res, i.id, err))
-			i.logger.Warn("object left behind", "kind", res, "name", i.name, "err", err)
+	names := []string{i.name}
+	if i.pull.Registry != "" {
+		names = append(names, i.pullSecret())
+	}
+	for _, name := range names {
+		if err := i.r.c.Delete(ctx, i.r.ns, "secrets", name); err != nil {
+			i.log.Note(fmt.Sprintf("secret %s of instance %s could not be deleted: %v", name, i.id, err))
+			i.logger.Warn("object left behind", "kind", "secrets", "name", name, "err", err)
 		}
 	}
 }

@@ -44,18 +44,29 @@ type Config struct {
 	// PullPolicy is the pods' imagePullPolicy ("Never" for images loaded
 	// into the node by hand); empty leaves Kubernetes' default.
 	PullPolicy string
+	// Images says how a pod gets each instance's image (an image Velocity
+	// built reaches the cluster through its registry); nil names every
+	// image as the Spec does.
+	Images Images
 	// Logger receives Velocity's account of starts, crashes and stops.
 	Logger *slog.Logger
+}
+
+// Images makes an image pullable by the cluster's nodes
+// (clusterimages.Publisher).
+type Images interface {
+	Pullable(ctx context.Context, image string) (kube.Pull, error)
 }
 
 // Runtime runs instances as pods, each behind a loopback address of its
 // own that Velocity relays to the pod running now. Create it with New and
 // Close it when done.
 type Runtime struct {
-	c    *kube.Client
-	ns   string
-	pull string
-	log  *slog.Logger
+	c      *kube.Client
+	ns     string
+	pull   string
+	images Images
+	log    *slog.Logger
 	// self is the value of LabelRuntime on this runtime's objects.
 	self string
 
@@ -75,7 +86,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("kubernetes runtime: %w", err)
 	}
-	r := &Runtime{c: cfg.Client, ns: cfg.Namespace, pull: cfg.PullPolicy, log: cfg.Logger,
+	r := &Runtime{c: cfg.Client, ns: cfg.Namespace, pull: cfg.PullPolicy, images: cfg.Images, log: cfg.Logger,
 		self: hex.EncodeToString(b[:]), instances: map[*instance]struct{}{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
