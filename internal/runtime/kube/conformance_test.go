@@ -2,7 +2,9 @@ package pods_test
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,4 +66,53 @@ func TestConformance(t *testing.T) {
 		Server: func(t *testing.T) runtime.Spec { return runtime.Spec{Image: img} },
 		Images: true,
 	})
+}
+
+// The pods and secrets of a Velocity of this host that is gone (killed
+// with SIGKILL) are deleted when the next runtime is made; those of one
+// that runs stay.
+func TestLeftoversOfADeadVelocityAreDeleted(t *testing.T) {
+	c, err := kube.Load(kubetest.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := kubetest.Connect(t).Namespace(t)
+	ctx := context.Background()
+	host, _ := os.Hostname()
+	mk := func(name, owner string) {
+		meta := kube.ObjectMeta{Name: name,
+			Labels:      map[string]string{pods.LabelManaged: "1", kube.HostLabel: kube.HostHash()},
+			Annotations: map[string]string{kube.OwnerAnnotation: owner}}
+		if err := c.CreateSecret(ctx, ns, &kube.Secret{Metadata: meta, Data: map[string][]byte{"e0": []byte("x")}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CreatePod(ctx, ns, &kube.Pod{Metadata: meta, Spec: kube.PodSpec{
+			Containers: []kube.Container{{Name: "app", Image: kubetest.PauseImage, ImagePullPolicy: "Never"}},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("dead", host+"/999999999/1")
+	mk("live", "elsewhere/1/1")
+	r, err := pods.New(ctx, pods.Config{Client: c, Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	for _, res := range []string{"pods", "secrets"} {
+		objs, err := c.List(ctx, ns, res, pods.LabelManaged)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, o := range objs {
+			names = append(names, o.Name)
+		}
+		if strings.Join(names, ",") != "live" {
+			t.Errorf("%s after New: %q, want only the live Velocity's", res, names)
+		}
+		if err := c.Delete(ctx, ns, res, "live"); err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -93,12 +93,12 @@ func (i *instance) Logs(ctx context.Context, tail int) (io.ReadCloser, error) {
 }
 
 func (i *instance) labels() map[string]string {
-	return map[string]string{LabelInstance: i.name, LabelRuntime: i.r.self, LabelManaged: "1"}
+	return map[string]string{LabelInstance: i.name, LabelRuntime: i.r.self, LabelManaged: "1", kube.HostLabel: i.r.host}
 }
 
 func (i *instance) meta(name string) kube.ObjectMeta {
 	return kube.ObjectMeta{Name: name, Labels: i.labels(), Annotations: map[string]string{
-		"velocity.instance-id": i.id, "velocity.service": i.spec.Service,
+		kube.OwnerAnnotation: i.r.owner, "velocity.instance-id": i.id, "velocity.service": i.spec.Service,
 		"velocity.environment": i.spec.Environment, "velocity.release": i.spec.Release,
 	}}
 }

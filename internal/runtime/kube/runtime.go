@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/velocity-ci/velocity/internal/executor/owner"
 	"github.com/velocity-ci/velocity/internal/kube"
 	"github.com/velocity-ci/velocity/internal/runtime"
 )
@@ -69,6 +70,9 @@ type Runtime struct {
 	log    *slog.Logger
 	// self is the value of LabelRuntime on this runtime's objects.
 	self string
+	// owner (owner.Self) and host mark the objects as this process's, so
+	// that a later Velocity deletes them if it is killed.
+	owner, host string
 
 	mu        sync.Mutex
 	closed    bool
@@ -86,11 +90,18 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("kubernetes runtime: %w", err)
 	}
+	self, err := owner.Self()
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes runtime: %w", err)
+	}
 	r := &Runtime{c: cfg.Client, ns: cfg.Namespace, pull: cfg.PullPolicy, images: cfg.Images, log: cfg.Logger,
-		self: hex.EncodeToString(b[:]), instances: map[*instance]struct{}{}}
+		self: hex.EncodeToString(b[:]), owner: self, host: kube.HostHash(), instances: map[*instance]struct{}{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
+	// The instances of a Velocity killed with SIGKILL are nobody's: what
+	// it ran is started again by the releases' recovery, not adopted.
+	kube.DeleteOrphans(ctx, r.c, r.ns, LabelManaged, []string{"pods", "secrets"}, r.log)
 	return r, ctx.Err()
 }
 
