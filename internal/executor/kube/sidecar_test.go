@@ -84,22 +84,24 @@ func TestSidecarReadyScriptDelaysStep(t *testing.T) {
 func TestSidecarNotReady(t *testing.T) {
 	_, ws, dir, img := prepare(t)
 	for _, tc := range []struct {
-		name, script, ready string
-		want                []string
+		name, image, script, ready string
+		want                       []string
 	}{
-		{"never", `echo booting; echo still booting; exec sleep 600`, "",
+		{"never", img, `echo booting; echo still booting; exec sleep 600`, "",
 			[]string{`sidecar "db": not ready after 2s: port 5432 accepted no connection; its last output:`, "\n    booting\n    still booting"}},
-		{"script", `echo booting; exec sleep 600`, "echo not yet; false",
+		{"script", img, `echo booting; exec sleep 600`, "echo not yet; false",
 			[]string{`sidecar "db": not ready after 2s: its ready script did not pass; its last output:`, "\n    booting"}},
-		{"exits", `echo cannot read config >&2; exit 3`, "",
+		{"exits", img, `echo cannot read config >&2; exit 3`, "",
 			[]string{`sidecar "db": exited with code 3 before becoming ready; its last output:`, "\n    cannot read config"}},
+		{"image", "velocity-test/no-such-image:1", "", "",
+			[]string{`sidecar "db" cannot start in image velocity-test/no-such-image:1: ErrImageNeverPull`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
 			var out strings.Builder
 			_, err := ws.Run(context.Background(), executor.Step{
 				Name: "test/" + tc.name, Image: img, Dir: dir, Env: []string{"PATH=/bin"}, Output: &out,
-				Sidecars: []executor.Sidecar{{Name: "db", Image: img, Port: 5432, Script: tc.script, Ready: tc.ready, ReadyTimeout: 2 * time.Second}},
+				Sidecars: []executor.Sidecar{{Name: "db", Image: tc.image, Port: 5432, Script: tc.script, Ready: tc.ready, ReadyTimeout: 2 * time.Second}},
 				Script:   `echo the step ran`,
 			})
 			if err == nil {
