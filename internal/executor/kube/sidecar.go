@@ -168,6 +168,8 @@ type sidecarState struct {
 	// running is when the container was first seen running; the
 	// readiness bound counts from it.
 	running time.Time
+	// config is set once it waited for its configuration.
+	config bool
 }
 
 func newSidecars(c *kube.Client, ns, pod string, specs []executor.Sidecar, out *syncWriter) *sidecars {
@@ -211,7 +213,8 @@ func (s *sidecars) update(ctx context.Context, p *kube.Pod, step string) (config
 		case w != nil && waitingFailures[w.Reason]:
 			return "", fmt.Errorf("%s: sidecar %q cannot start in image %s: %s: %s", step, s.specs[i].Name, s.specs[i].Image, w.Reason, w.Message)
 		case w != nil && w.Reason == "CreateContainerConfigError":
-			configWait = w.Message
+			st.config = true
+			configWait = fmt.Sprintf("sidecar %q: %s", s.specs[i].Name, w.Message)
 		case !started && (cs.State.Terminated != nil || cs.RestartCount > 0):
 			end := cs.State.Terminated
 			if end == nil {
@@ -225,6 +228,17 @@ func (s *sidecars) update(ctx context.Context, p *kube.Pod, step string) (config
 		}
 	}
 	return configWait, nil
+}
+
+// configPassed reports whether every sidecar that waited for its
+// configuration has run since.
+func (s *sidecars) configPassed() bool {
+	for _, st := range s.state {
+		if st.config && st.running.IsZero() {
+			return false
+		}
+	}
+	return true
 }
 
 // deadline is when the first sidecar not yet ready runs out of time;

@@ -266,6 +266,9 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 	var stoppedAt time.Time
 	var configErr <-chan time.Time
 	var configMsg string
+	// configBySidecar: configErr runs for a sidecar's container, which
+	// the step's running does not clear.
+	configBySidecar := false
 	done := ctx.Done()
 	for {
 		var notReady <-chan time.Time
@@ -312,6 +315,9 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 				if sidecarConfig, err = scs.update(bg, &ev.Object, step.Name); err != nil {
 					return executor.Result{}, err
 				}
+				if configBySidecar && scs.configPassed() {
+					configErr, configBySidecar = nil, false
+				}
 			}
 			switch {
 			case st.Terminated != nil && st.Terminated.Reason == "StartError":
@@ -344,6 +350,7 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 					configMsg = st.Waiting.Message
 				}
 				if configErr == nil {
+					configBySidecar = sidecarConfig != ""
 					t := time.NewTimer(configErrorWait)
 					defer t.Stop()
 					configErr = t.C
