@@ -226,7 +226,16 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 	if err != nil {
 		return fail(log, err.Error())
 	}
-	if len(n.Sidecars) > 0 {
+	// An executor that runs an image step's sidecars inside the step (a
+	// pod) gets them with the step; otherwise they are started here.
+	var inside []executor.Sidecar
+	if len(n.Sidecars) > 0 && n.Image != "" && x.Executor.Capabilities().Sidecars {
+		var scEnv []string
+		if inside, scEnv, err = sidecar.Inside(n.Sidecars); err != nil {
+			return fail(log, err.Error())
+		}
+		env = append(env, scEnv...)
+	} else if len(n.Sidecars) > 0 {
 		dir := x.sidecarDir(n, number)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fail(log, fmt.Sprintf("sidecars: %v", err))
@@ -258,6 +267,7 @@ func (x *execution) runScript(ctx context.Context, n *plan.Node, number int, log
 		Limits:    executor.Limits{Memory: n.Memory, CPU: n.CPU},
 		Env:       env,
 		Dir:       x.run.Dir,
+		Sidecars:  inside,
 		Output:    log,
 		KillGrace: x.KillGrace,
 	})

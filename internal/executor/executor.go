@@ -73,8 +73,17 @@ type Step struct {
 	// whatever its exit status (a failing test's report is wanted most).
 	// A missing one is named in Result.Missing, not an error.
 	FilesOut []File
+	// Sidecars run beside the step, inside it (Capabilities.Sidecars):
+	// each is started before the step's program, which starts only once
+	// every sidecar is ready, and is stopped with the step. A sidecar
+	// that is not ready in time fails Run with an error naming it and
+	// quoting its last output lines. Only with an image; callers pass
+	// none to an executor without the capability, which refuses them
+	// like Image.
+	Sidecars []Sidecar
 	// Output receives the combined stdout and stderr as it is produced,
-	// in the order the step wrote it. Write is called from one goroutine
+	// in the order the step wrote it, and the lines of its Sidecars,
+	// each prefixed "[sidecar NAME] ". Write is called from one goroutine
 	// at a time; it must not block for long, since the step blocks when
 	// its pipe fills. Nil discards the output.
 	Output io.Writer
@@ -82,6 +91,31 @@ type Step struct {
 	// (SIGTERM to every process it started, sent when ctx ends) before
 	// everything it started is killed; 0 means the executor's default.
 	KillGrace time.Duration
+}
+
+// Sidecar is a program in its own image that a step talks to (a
+// database), run inside the step: it shares the step's network, so the
+// step reaches it at Name:Port.
+type Sidecar struct {
+	// Name is a host name that resolves to the sidecar in the step
+	// (lowercase letters, digits and '-').
+	Name  string
+	Image string
+	// Script, when set, replaces the image's command; it runs like a
+	// step's script but keeps the image's environment and user.
+	Script string
+	// Env is added to the image's environment ("KEY=value").
+	Env []string
+	// Port is where it listens; it is ready once it accepts a TCP
+	// connection there, unless Ready is set.
+	Port int
+	// Ready is a shell script run in the sidecar's container (sh -c)
+	// that exits 0 once the sidecar is ready.
+	Ready string
+	// ReadyTimeout bounds the wait for readiness once its container
+	// runs; ReadyInterval is the time between two checks. Zero is the
+	// executor's default.
+	ReadyTimeout, ReadyInterval time.Duration
 }
 
 // File is one file handed to or taken from a step.
@@ -127,6 +161,8 @@ type Capabilities struct {
 	Image bool
 	// Limits: Step.Limits is enforced.
 	Limits bool
+	// Sidecars: Step.Sidecars is honoured for steps with an image.
+	Sidecars bool
 }
 
 // ErrUnsupported is wrapped by the error Workspace.Run returns for a step

@@ -77,12 +77,17 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 			}
 			// Docker (or the cluster) is reached only when a step names
 			// an image.
-			return execroute.New(ex, func(ctx context.Context) (execroute.Closer, error) {
+			r := execroute.New(ex, func(ctx context.Context) (execroute.Closer, error) {
 				if k := h.cfg.Kubernetes; k != nil {
 					return k.executor(ctx, h.clusterImages(), h.cfg.Log)
 				}
 				return dockerexec.Connect(ctx, dockerexec.Options{Logger: h.cfg.Log})
-			}), nil
+			})
+			if h.cfg.Kubernetes != nil {
+				// An image step's pod runs its sidecars too.
+				r.WithSidecars()
+			}
+			return r, nil
 		},
 		Deploys: runDeploys{deploys},
 		// The executions of workflow actions go to the data directory's

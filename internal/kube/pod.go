@@ -40,7 +40,12 @@ type Pod struct {
 
 // PodSpec is the part of a pod's spec Velocity sets.
 type PodSpec struct {
+	// InitContainers with RestartPolicy "Always" are sidecars: started
+	// in order before Containers, each once its StartupProbe passed,
+	// and stopped after them.
+	InitContainers                []Container         `json:"initContainers,omitempty"`
 	Containers                    []Container         `json:"containers"`
+	HostAliases                   []HostAlias         `json:"hostAliases,omitempty"`
 	Volumes                       []Volume            `json:"volumes,omitempty"`
 	RestartPolicy                 string              `json:"restartPolicy,omitempty"`
 	TerminationGracePeriodSeconds *int64              `json:"terminationGracePeriodSeconds,omitempty"`
@@ -68,6 +73,42 @@ type Container struct {
 	Env             []EnvVar      `json:"env,omitempty"`
 	VolumeMounts    []VolumeMount `json:"volumeMounts,omitempty"`
 	Resources       Resources     `json:"resources,omitzero"`
+	// RestartPolicy "Always" makes an init container a sidecar.
+	RestartPolicy   string           `json:"restartPolicy,omitempty"`
+	StartupProbe    *Probe           `json:"startupProbe,omitempty"`
+	SecurityContext *SecurityContext `json:"securityContext,omitempty"`
+}
+
+// SecurityContext says who a container's processes run as.
+type SecurityContext struct {
+	RunAsUser  *int64 `json:"runAsUser,omitempty"`
+	RunAsGroup *int64 `json:"runAsGroup,omitempty"`
+}
+
+// Probe is a check the kubelet runs on a container: a command in it or
+// a TCP connection to one of its ports.
+type Probe struct {
+	Exec             *ExecAction      `json:"exec,omitempty"`
+	TCPSocket        *TCPSocketAction `json:"tcpSocket,omitempty"`
+	PeriodSeconds    int32            `json:"periodSeconds,omitempty"`
+	TimeoutSeconds   int32            `json:"timeoutSeconds,omitempty"`
+	FailureThreshold int32            `json:"failureThreshold,omitempty"`
+}
+
+// ExecAction runs Command in the container; exit status 0 passes.
+type ExecAction struct {
+	Command []string `json:"command"`
+}
+
+// TCPSocketAction connects to Port of the pod.
+type TCPSocketAction struct {
+	Port int `json:"port"`
+}
+
+// HostAlias adds Hostnames resolving to IP to a pod's /etc/hosts.
+type HostAlias struct {
+	IP        string   `json:"ip"`
+	Hostnames []string `json:"hostnames"`
 }
 
 // EnvVar is a variable with its value inline or from a Secret's key.
@@ -118,12 +159,20 @@ type PodStatus struct {
 	Message           string            `json:"message,omitempty"`
 	PodIP             string            `json:"podIP,omitempty"`
 	ContainerStatuses []ContainerStatus `json:"containerStatuses,omitempty"`
+	// InitContainerStatuses holds the sidecars' (InitContainers).
+	InitContainerStatuses []ContainerStatus `json:"initContainerStatuses,omitempty"`
 }
 
 // ContainerStatus is where a container is in its life.
 type ContainerStatus struct {
 	Name  string         `json:"name"`
 	State ContainerState `json:"state"`
+	// LastState is how the previous run of a restarted container ended.
+	LastState    ContainerState `json:"lastState,omitzero"`
+	RestartCount int            `json:"restartCount,omitempty"`
+	// Started is true once the container's StartupProbe passed (at once
+	// without one).
+	Started *bool `json:"started,omitempty"`
 }
 
 // ContainerState has one of its fields set.
@@ -318,6 +367,13 @@ func (c *Client) Logs(ctx context.Context, ns, pod, container string) (io.ReadCl
 // following it; the caller closes it.
 func (c *Client) LogsSoFar(ctx context.Context, ns, pod, container string) (io.ReadCloser, error) {
 	q := url.Values{"container": {container}}
+	return c.Stream(ctx, apiPath(ns, "pods", pod+"/log", q))
+}
+
+// PreviousLogs reads the log of the run before the last of a restarted
+// container (a sidecar that exited); the caller closes it.
+func (c *Client) PreviousLogs(ctx context.Context, ns, pod, container string) (io.ReadCloser, error) {
+	q := url.Values{"container": {container}, "previous": {"true"}}
 	return c.Stream(ctx, apiPath(ns, "pods", pod+"/log", q))
 }
 

@@ -22,7 +22,11 @@ package kube
 // sends it on to every other process of the container (kill -1): the step
 // and whatever it started. When it exits the kernel kills every process
 // left in the container's PID namespace, so nothing outlives the step.
-const initScript = `_velocity_keep=" PATH HOME "
+const initScript = clearEnvScript + startScript
+
+// clearEnvScript is the part of initScript that unsets what is not the
+// step's; a sidecar's script keeps its image's environment and skips it.
+const clearEnvScript = `_velocity_keep=" PATH HOME "
 while [ "$1" != -- ]; do _velocity_keep="$_velocity_keep$1 "; shift; done; shift
 _velocity_vars=$(env)
 IFS='
@@ -33,7 +37,11 @@ for _velocity_l in $_velocity_vars; do
 	case $_velocity_keep in *" $_velocity_n "*) ;; *) unset "$_velocity_n" 2>/dev/null ;; esac
 done
 unset IFS _velocity_vars _velocity_l _velocity_n _velocity_keep
-exec 2>&1
+`
+
+// startScript starts the script or command of its arguments and passes
+// SIGTERM on, as initScript says.
+const startScript = `exec 2>&1
 if [ "$1" = script ]; then
 	if command -v bash >/dev/null 2>&1; then set -- bash --noprofile --norc -eo pipefail -c "$2"
 	else set -- sh -e -c "$2"; fi
@@ -53,4 +61,10 @@ func command(script string, argv []string, names []string) []string {
 		return append(append(cmd, "command"), argv...)
 	}
 	return append(cmd, "script", script)
+}
+
+// sidecarCommand is the container's command line for a sidecar's script:
+// started like a step's, in the image's environment.
+func sidecarCommand(script string) []string {
+	return []string{"/bin/sh", "-c", startScript, "velocity-sidecar", "script", script}
 }

@@ -16,6 +16,10 @@
 // SIGTERM, which the init script passes on to every process of the step,
 // and SIGKILL after the grace.
 //
+// Step.Sidecars are native sidecars of the step's pod (sidecar.go):
+// init containers that run beside the step's container, reached by their
+// names on the pod's loopback.
+//
 // The workspace is shared in "same machine" mode only, for now: Run.Dir
 // and Run.Scratch are hostPath volumes mounted at the same path as on
 // Velocity's host, so Step.Dir, FilesIn and FilesOut need no translation
@@ -159,10 +163,11 @@ func (e *Executor) sweep(ctx context.Context) {
 	}
 }
 
-// Capabilities implements executor.Executor: images, and limits (the
-// kubelet enforces resources.limits with the container's cgroup).
+// Capabilities implements executor.Executor: images, limits (the
+// kubelet enforces resources.limits with the container's cgroup), and
+// sidecars as containers of the step's pod (sidecar.go).
 func (e *Executor) Capabilities() executor.Capabilities {
-	return executor.Capabilities{Image: true, Limits: true}
+	return executor.Capabilities{Image: true, Limits: true, Sidecars: true}
 }
 
 // Prepare implements executor.Executor. Nothing is shared by the run's

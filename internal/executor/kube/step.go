@@ -63,6 +63,9 @@ func (w *Workspace) Run(ctx context.Context, step executor.Step) (executor.Resul
 	if err := w.check(step); err != nil {
 		return executor.Result{}, err
 	}
+	if err := checkSidecars(step); err != nil {
+		return executor.Result{}, err
+	}
 	uid, gid, err := w.e.user(step)
 	if err != nil {
 		return executor.Result{}, err
@@ -126,6 +129,8 @@ func (w *Workspace) pod(step executor.Step, name, secret string, uid, gid *int64
 	cmd := command(step.Script, step.Command, names)
 	off := false
 	grace := graceSeconds(step.KillGrace)
+	// The step's user is its container's: the sidecars run as their
+	// images' (a database's image needs its own).
 	return &kube.Pod{
 		Metadata: kube.ObjectMeta{Name: name, Labels: w.labels(), Annotations: w.annotations()},
 		Spec: kube.PodSpec{
@@ -136,8 +141,9 @@ func (w *Workspace) pod(step executor.Step, name, secret string, uid, gid *int64
 			EnableServiceLinks:            &off,
 			TerminationGracePeriodSeconds: &grace,
 			NodeName:                      w.e.opt.Node,
-			SecurityContext:               &kube.PodSecurityContext{RunAsUser: uid, RunAsGroup: gid},
 			Volumes:                       volumes,
+			InitContainers:                w.sidecarContainers(step, secret, mounts),
+			HostAliases:                   hostAliases(step),
 			Containers: []kube.Container{{
 				Name:            containerName,
 				Image:           image,
@@ -148,6 +154,7 @@ func (w *Workspace) pod(step executor.Step, name, secret string, uid, gid *int64
 				Env:             env,
 				VolumeMounts:    mounts,
 				Resources:       resources,
+				SecurityContext: &kube.SecurityContext{RunAsUser: uid, RunAsGroup: gid},
 			}},
 		},
 	}
@@ -183,13 +190,19 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 	bg := context.WithoutCancel(ctx)
 	name := fmt.Sprintf("%s-%d", w.name, w.seq.Add(1))
 	secret := ""
-	if len(step.Env) > 0 {
-		secret = name
-		data := map[string][]byte{}
-		for i, kv := range step.Env {
+	data := map[string][]byte{}
+	for i, kv := range step.Env {
+		_, v, _ := cutEnv(kv)
+		data[envKey(i)] = []byte(v)
+	}
+	for i, sc := range step.Sidecars {
+		for j, kv := range sc.Env {
 			_, v, _ := cutEnv(kv)
-			data[envKey(i)] = []byte(v)
+			data[sidecarEnvKey(i, j)] = []byte(v)
 		}
+	}
+	if len(data) > 0 {
+		secret = name
 		if err := c.CreateSecret(bg, ns, &kube.Secret{
 			Metadata: kube.ObjectMeta{Name: secret, Labels: w.labels(), Annotations: w.annotations()},
 			Type:     "Opaque",
@@ -241,7 +254,14 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 	if out == nil {
 		out = io.Discard
 	}
-	logs := &follower{c: c, ns: ns, pod: name, out: out}
+	var scs *sidecars
+	if len(step.Sidecars) > 0 {
+		sw := &syncWriter{w: out}
+		out = sw
+		scs = newSidecars(c, ns, name, step.Sidecars, sw)
+		defer scs.stop()
+	}
+	logs := &follower{c: c, ns: ns, pod: name, container: containerName, out: out}
 	defer logs.stop()
 
 	watchCtx, stopWatch := context.WithCancel(bg)
@@ -258,9 +278,19 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 	var stoppedAt time.Time
 	var configErr <-chan time.Time
 	var configMsg string
+	// configBySidecar: configErr runs for a sidecar's container, which
+	// the step's running does not clear.
+	configBySidecar := false
 	done := ctx.Done()
 	for {
+		var notReady <-chan time.Time
+		at, late, waiting := scs.deadline()
+		if waiting {
+			notReady = time.After(time.Until(at))
+		}
 		select {
+		case <-notReady:
+			return executor.Result{}, scs.timedOut(bg, late, step.Name)
 		case <-configErr:
 			return executor.Result{}, fmt.Errorf("%s: its container cannot start: CreateContainerConfigError: %s", step.Name, configMsg)
 		case err := <-watchErr:
@@ -284,9 +314,23 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 					res.Signal = "terminated"
 				}
 				logs.finish(bg)
+				scs.finish(bg)
 				return res, nil
 			}
 			st := containerState(&ev.Object)
+			sidecarConfig := ""
+			if scs != nil {
+				if st.Running != nil || st.Terminated != nil {
+					scs.ready = true
+				}
+				var err error
+				if sidecarConfig, err = scs.update(bg, &ev.Object, step.Name); err != nil {
+					return executor.Result{}, err
+				}
+				if configBySidecar && scs.configPassed() {
+					configErr, configBySidecar = nil, false
+				}
+			}
 			switch {
 			case st.Terminated != nil && st.Terminated.Reason == "StartError":
 				return executor.Result{}, fmt.Errorf("%s: %w: %s", step.Name, errNotStarted, st.Terminated.Message)
@@ -304,6 +348,7 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 				}
 				logs.start(bg)
 				logs.finish(bg)
+				scs.finish(bg)
 				return res, nil
 			case st.Running != nil:
 				configErr = nil
@@ -311,9 +356,13 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 					started = time.Now()
 				}
 				logs.start(bg)
-			case st.Waiting != nil && st.Waiting.Reason == "CreateContainerConfigError":
-				configMsg = st.Waiting.Message
+			case st.Waiting != nil && st.Waiting.Reason == "CreateContainerConfigError" || sidecarConfig != "":
+				configMsg = sidecarConfig
+				if st.Waiting != nil && st.Waiting.Reason == "CreateContainerConfigError" {
+					configMsg = st.Waiting.Message
+				}
 				if configErr == nil {
+					configBySidecar = sidecarConfig != ""
 					t := time.NewTimer(configErrorWait)
 					defer t.Stop()
 					configErr = t.C
@@ -386,9 +435,9 @@ func (w *Workspace) watch(ctx context.Context, name, rv string, events chan<- ku
 // follower copies a container's log to out: followed while it runs, and
 // the rest read without following once it ended.
 type follower struct {
-	c       *kube.Client
-	ns, pod string
-	out     io.Writer
+	c                  *kube.Client
+	ns, pod, container string
+	out                io.Writer
 
 	once    sync.Once
 	cancel  context.CancelFunc
@@ -403,7 +452,7 @@ func (f *follower) start(ctx context.Context) {
 		f.done = make(chan struct{})
 		go func() {
 			defer close(f.done)
-			body, err := f.c.Logs(ctx, f.ns, f.pod, containerName)
+			body, err := f.c.Logs(ctx, f.ns, f.pod, f.container)
 			if err != nil {
 				return // finish reads the whole log
 			}
@@ -429,7 +478,7 @@ func (f *follower) finish(ctx context.Context) {
 	// it did not deliver is copied: a follow opened as the container
 	// started can end at once with nothing on a busy node (the log file
 	// not there yet), and the output would be lost.
-	body, err := f.c.LogsSoFar(ctx, f.ns, f.pod, containerName)
+	body, err := f.c.LogsSoFar(ctx, f.ns, f.pod, f.container)
 	if err != nil {
 		return
 	}

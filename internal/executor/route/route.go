@@ -23,8 +23,9 @@ type Closer interface {
 
 // Executor routes steps by Step.Image.
 type Executor struct {
-	host   Closer
-	images func(ctx context.Context) (Closer, error)
+	host     Closer
+	images   func(ctx context.Context) (Closer, error)
+	sidecars bool
 
 	once sync.Once
 	img  Closer
@@ -39,11 +40,20 @@ func New(host Closer, images func(ctx context.Context) (Closer, error)) *Executo
 	return &Executor{host: host, images: images}
 }
 
+// WithSidecars says that the executor images makes runs the sidecars of
+// image steps inside them (Kubernetes pods), which Capabilities reports
+// before that executor is made. Call it before e is used; it returns e.
+func (e *Executor) WithSidecars() *Executor {
+	e.sidecars = true
+	return e
+}
+
 // Capabilities implements executor.Executor: images are run (by the
-// container executor); limits are refused where the executor that runs
-// the step cannot enforce them.
+// container executor), and their sidecars inside them after
+// WithSidecars; limits are refused where the executor that runs the step
+// cannot enforce them.
 func (e *Executor) Capabilities() executor.Capabilities {
-	return executor.Capabilities{Image: e.images != nil}
+	return executor.Capabilities{Image: e.images != nil, Sidecars: e.images != nil && e.sidecars}
 }
 
 // Images returns the container executor, making it on the first call. A
@@ -102,6 +112,9 @@ type Workspace struct {
 
 // Run implements executor.Workspace.
 func (w *Workspace) Run(ctx context.Context, step executor.Step) (executor.Result, error) {
+	if len(step.Sidecars) > 0 && (step.Image == "" || !w.e.sidecars) {
+		return executor.Result{}, fmt.Errorf("%s: sidecars inside the step: %w", step.Name, executor.ErrUnsupported)
+	}
 	if step.Image == "" {
 		return w.host.Run(ctx, step)
 	}

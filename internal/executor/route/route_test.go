@@ -45,3 +45,33 @@ func TestRoute(t *testing.T) {
 		t.Errorf("container executor made %d times, want once", made)
 	}
 }
+
+// Sidecars go with a step only where the image executor runs them
+// inside it (WithSidecars): the capability says so before that executor
+// is made, and a step with sidecars elsewhere is refused.
+func TestRouteSidecars(t *testing.T) {
+	host, err := local.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := func(context.Context) (route.Closer, error) { return nil, errors.New("no engine here") }
+	if route.New(host, images).Capabilities().Sidecars {
+		t.Error("sidecars inside steps without WithSidecars")
+	}
+	e := route.New(host, images).WithSidecars()
+	defer e.Close()
+	if !e.Capabilities().Sidecars {
+		t.Error("no sidecars inside steps after WithSidecars")
+	}
+	dir := t.TempDir()
+	ws, err := e.Prepare(context.Background(), executor.Run{ID: "r", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Cleanup(context.Background())
+	_, err = ws.Run(context.Background(), executor.Step{Name: "s/host", Script: "true", Dir: dir,
+		Sidecars: []executor.Sidecar{{Name: "db", Image: "postgres:17", Port: 5432}}})
+	if !errors.Is(err, executor.ErrUnsupported) || !strings.Contains(err.Error(), "s/host: sidecars") {
+		t.Fatalf("host step with sidecars: %v", err)
+	}
+}
