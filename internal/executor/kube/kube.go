@@ -39,7 +39,6 @@ package kube
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -63,8 +62,8 @@ const RunLabel = "io.velocity/run"
 // ("HOST/PID/START", internal/executor/owner); HostLabel, a hash of the
 // host's name (a label's value is short), selects those of this host.
 const (
-	OwnerAnnotation = "io.velocity/owner"
-	HostLabel       = "io.velocity/host"
+	OwnerAnnotation = kube.OwnerAnnotation
+	HostLabel       = kube.HostLabel
 )
 
 // Options configure an Executor.
@@ -119,16 +118,9 @@ func New(ctx context.Context, c *kube.Client, opt Options) (*Executor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes executor: %w", err)
 	}
-	e := &Executor{c: c, opt: opt, uid: int64(os.Getuid()), gid: int64(os.Getgid()), owner: self, host: hostHash()}
+	e := &Executor{c: c, opt: opt, uid: int64(os.Getuid()), gid: int64(os.Getgid()), owner: self, host: kube.HostHash()}
 	e.sweep(ctx)
 	return e, nil
-}
-
-// hostHash is HostLabel's value for this host.
-func hostHash() string {
-	host, _ := os.Hostname()
-	sum := sha256.Sum256([]byte(host))
-	return hex.EncodeToString(sum[:8])
 }
 
 // labels are the labels of the run's objects.
@@ -142,25 +134,9 @@ func (w *Workspace) annotations() map[string]string {
 }
 
 // sweep deletes the pods and secrets of Velocity processes of this host
-// that are gone: a Velocity killed with SIGKILL cleans up nothing itself,
-// and its secrets hold steps' environments.
+// that are gone.
 func (e *Executor) sweep(ctx context.Context) {
-	for _, res := range []string{"pods", "secrets"} {
-		objs, err := e.c.List(ctx, e.opt.Namespace, res, HostLabel+"="+e.host)
-		if err != nil {
-			e.opt.Logger.Warn("cannot list leftovers", "resource", res, "err", err)
-			continue
-		}
-		for _, o := range objs {
-			if owner.Alive(o.Annotations[OwnerAnnotation]) {
-				continue
-			}
-			e.opt.Logger.Info("deleting what a Velocity that is gone left", "resource", res, "name", o.Name)
-			if err := e.c.Delete(ctx, e.opt.Namespace, res, o.Name); err != nil {
-				e.opt.Logger.Warn("leftover not deleted", "resource", res, "name", o.Name, "err", err)
-			}
-		}
-	}
+	kube.DeleteOrphans(ctx, e.c, e.opt.Namespace, "", []string{"pods", "secrets"}, e.opt.Logger)
 }
 
 // Capabilities implements executor.Executor: images, limits (the

@@ -496,7 +496,7 @@ func (f *follower) stop() {
 	}
 }
 
-// pullImages points the pod's containers at images the cluster can pull
+// pullImages points the pod's containers (the sidecars too) at images the cluster can pull
 // (Options.Images) and creates the pull secret they need, whose name it
 // returns ("" for none).
 func (w *Workspace) pullImages(ctx context.Context, pod *kube.Pod) (string, error) {
@@ -504,8 +504,14 @@ func (w *Workspace) pullImages(ctx context.Context, pod *kube.Pod) (string, erro
 		return "", nil
 	}
 	var secret *kube.Secret
+	ctrs := make([]*kube.Container, 0, len(pod.Spec.Containers)+len(pod.Spec.InitContainers))
 	for k := range pod.Spec.Containers {
-		ctr := &pod.Spec.Containers[k]
+		ctrs = append(ctrs, &pod.Spec.Containers[k])
+	}
+	for k := range pod.Spec.InitContainers {
+		ctrs = append(ctrs, &pod.Spec.InitContainers[k]) // the sidecars
+	}
+	for _, ctr := range ctrs {
 		pull, err := w.e.opt.Images.Pullable(ctx, ctr.Image)
 		if err != nil {
 			return "", err
