@@ -95,7 +95,7 @@ func (h *Home) controlAPI(host *releases.Host, runsAPI *runs.Service, shutdown f
 	srv.Dora = &server.Dora{Service: h.Dora(), Logger: h.cfg.Log}
 	srv.Nodes = &server.Nodes{Service: h.Nodes(), Logger: h.cfg.Log}
 	if runsAPI != nil {
-		srv.Runs = &server.Runs{Service: runsAPI, Logger: h.cfg.Log}
+		srv.Runs = &server.Runs{Service: runsAPI, Logger: h.cfg.Log, Nodes: h.Nodes(), Self: h.holder}
 	}
 	return srv
 }

@@ -11,7 +11,7 @@ import (
 
 // Nodes is the list of the velocity serve nodes sharing the store.
 func (h *Home) Nodes() *nodes.Service {
-	return &nodes.Service{Store: h.Store, TTL: h.leaseTTL()}
+	return &nodes.Service{Store: h.Store, TTL: h.leaseTTL(), Leases: h.Store, Self: h.holder}
 }
 
 // NodeID is this process's name among the nodes and in the leases of

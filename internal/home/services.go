@@ -51,12 +51,16 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 	// terminal, the web page): they get the default.
 	history := 1 << 20
 	owner := ""
+	var pollElsewhere time.Duration
 	var hook runs.Hook = h.metrics
 	if host != nil {
 		// The server's runs are its projects': their failures alert.
 		hook = runHooks{h.metrics, h.alerts}
 		history = 0
 		owner = serveOwner
+		// Runs of other nodes go on under the eyes of this one's
+		// watchers (the web UI), read from the journal.
+		pollElsewhere = time.Second
 		deploys = &releases.Deploys{Dial: func(context.Context) (releases.Remote, error) {
 			return releases.InProcess(host.Service()), nil
 		}}
@@ -93,14 +97,15 @@ func (h *Home) RunsFor(ctx context.Context, host *releases.Host) (*runs.Service,
 		// The executions of workflow actions go to the data directory's
 		// workflow journal, run by the same runtime as 'velocity
 		// workflow run'.
-		Workflows: runs.Workflows(executions.ActionsFactory(h.executionsConfig())),
-		Images:    h.images(),
-		Evict:     func(ctx context.Context, limit int64) { evict(ctx, h.cfg.Log, h.Store, blobs, limit) },
-		History:   history,
-		Environ:   h.cfg.Environ(),
-		Version:   h.cfg.Version,
-		Logger:    h.cfg.Log,
-		Server:    h.SocketPath(),
+		Workflows:     runs.Workflows(executions.ActionsFactory(h.executionsConfig())),
+		Images:        h.images(),
+		Evict:         func(ctx context.Context, limit int64) { evict(ctx, h.cfg.Log, h.Store, blobs, limit) },
+		History:       history,
+		PollElsewhere: pollElsewhere,
+		Environ:       h.cfg.Environ(),
+		Version:       h.cfg.Version,
+		Logger:        h.cfg.Log,
+		Server:        h.SocketPath(),
 		// The host may be a velocity run that serves what it deployed.
 		HostName: func(ctx context.Context) string {
 			if st, ok := h.Catalog().Serving(ctx); ok {

@@ -6,6 +6,7 @@ package nodes
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/store"
@@ -26,6 +27,10 @@ type Service struct {
 	TTL time.Duration
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Leases and Self (this node's ID) let ExecutorOf say which other
+	// node executes a run; without Leases it never finds one.
+	Leases store.Leases
+	Self   string
 }
 
 func (s *Service) now() time.Time {
@@ -61,4 +66,33 @@ func (s *Service) Heartbeat(ctx context.Context, n store.Node) error {
 // Leave forgets node id, which stops.
 func (s *Service) Leave(ctx context.Context, id string) error {
 	return s.Store.RemoveNode(ctx, id)
+}
+
+// ExecutorOf returns the node executing run id, when that is another node
+// that is up and has an API address: the node to send what acts on the
+// run's process (its live events, a cancel). ok is false when this node,
+// a process that is no node (velocity run), or nobody executes it.
+func (s *Service) ExecutorOf(ctx context.Context, id int64) (Node, bool, error) {
+	if s.Leases == nil {
+		return Node{}, false, nil
+	}
+	l, err := s.Leases.Lease(ctx, store.RunLease(id))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Node{}, false, nil
+	case err != nil:
+		return Node{}, false, err
+	case l.Holder == s.Self || l.Expired(s.now()):
+		return Node{}, false, nil
+	}
+	list, err := s.List(ctx)
+	if err != nil {
+		return Node{}, false, err
+	}
+	for _, n := range list {
+		if n.ID == l.Holder && n.Up && n.Addr != "" {
+			return n, true, nil
+		}
+	}
+	return Node{}, false, nil
 }

@@ -73,6 +73,11 @@ type Config struct {
 	// History bounds the bytes of events a run keeps in memory for
 	// watchers who come late or fall behind; 0 is 16 MiB.
 	History int
+	// PollElsewhere, when set, has Watch and Follow of a live run that
+	// another process executes (another node) read the journal again
+	// this often until the run ends, so that its watchers see it go on;
+	// zero shows such a run as the journal holds it and ends there.
+	PollElsewhere time.Duration
 	// Server is where the process that owns the data directory's
 	// deploys listens, and HostName what it is ("velocity serve" when
 	// nil), for the Deployed event of runs that deploy through it.
@@ -163,6 +168,20 @@ func (s *Service) Executing() []int64 {
 	return out
 }
 
+// Executes reports whether this process executes run id now.
+func (s *Service) Executes(id int64) bool {
+	r := s.lookup(id)
+	if r == nil {
+		return false
+	}
+	select {
+	case <-r.done:
+		return false
+	default:
+		return true
+	}
+}
+
 func (s *Service) lookup(id int64) *liveRun {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -211,6 +230,9 @@ func (s *Service) watch(ctx context.Context, id int64, from Cursor, follow bool)
 	f, err := s.replay(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if s.cfg.PollElsewhere > 0 {
+		return s.elsewhere(ctx, id, from, f), nil
 	}
 	return f.watch(ctx, from, false), nil
 }

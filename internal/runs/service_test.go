@@ -330,3 +330,63 @@ func mustWatch(t *testing.T, svc *Service, id int64) <-chan Event {
 	}
 	return events
 }
+
+// TestWatchOfALiveRunElsewhereFollowsTheJournal: with PollElsewhere, a
+// service that does not execute a run (another node does) streams it as
+// it goes, from the journal: each event once, through to its end, and a
+// reconnecting watcher's cursor holds across the reads.
+func TestWatchOfALiveRunElsewhereFollowsTheJournal(t *testing.T) {
+	svc := newService(t)
+	gate := filepath.Join(t.TempDir(), "gate")
+	dir := project(t, `
+stages:
+  - name: build
+    actions:
+      - { name: one, run: "echo a" }
+      - name: two
+        needs: [one]
+        run: "while [ ! -e `+gate+` ]; do sleep 0.05; done; echo b"
+`)
+	ctx := context.Background()
+	id, err := svc.Start(ctx, StartRequest{Dir: dir, Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := svc.cfg
+	cfg.PollElsewhere = 50 * time.Millisecond
+	other := New(cfg)
+	events := mustWatch(t, other, id)
+	// build/one's end arrives while build/two still waits.
+	waitFor(t, events, func(e Event) bool {
+		return e.AttemptFinished != nil && e.AttemptFinished.Action == "build/one"
+	})
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rest := collect(t, events)
+	if len(rest) == 0 || rest[len(rest)-1].RunFinished == nil || rest[len(rest)-1].RunFinished.Status != store.Succeeded {
+		t.Fatalf("stream of the run elsewhere ends with %+v, want the run's success", rest)
+	}
+	finished := 0
+	for _, e := range rest {
+		if e.AttemptFinished != nil {
+			finished++
+			if e.AttemptFinished.Action != "build/two" {
+				t.Errorf("attempt of %s finished again after it was sent", e.AttemptFinished.Action)
+			}
+		}
+	}
+	if finished != 1 {
+		t.Errorf("%d ends of build/two, want 1", finished)
+	}
+	// A watcher coming back after the second event gets the rest, the
+	// same numbers.
+	all := collect(t, mustWatch(t, other, id))
+	again, err := other.Watch(ctx, id, all[1].Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tail := collect(t, again); len(tail) != len(all)-2 || tail[0].Seq != all[2].Seq || tail[0].Kind != all[2].Kind {
+		t.Errorf("from cursor %d: %d events starting %+v; want %d starting %+v", all[1].Seq, len(tail), tail, len(all)-2, all[2])
+	}
+}

@@ -30,6 +30,11 @@ const (
 type Runs struct {
 	Service *runs.Service
 	Logger  *slog.Logger
+	// Nodes, when set, finds the node executing a run that this one does
+	// not: its live events and its cancel are passed to that node. Self
+	// names this node to it.
+	Nodes Locator
+	Self  string
 }
 
 // StartedRun answers a request to start a run.
@@ -112,6 +117,9 @@ func (h *Runs) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if h.forward(w, r, id) {
+		return
+	}
 	watch := h.Service.Watch
 	switch {
 	case r.URL.Query().Get("journaled") == "true":
@@ -149,6 +157,9 @@ func (h *Runs) handleCancel(w http.ResponseWriter, r *http.Request) {
 	id, err := runID(r)
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if h.forward(w, r, id) {
 		return
 	}
 	var req CancelRequest
