@@ -402,6 +402,7 @@ func (d *Deployer) startOnce(ctx context.Context, r *release, req Request) (*ins
 		Service: svc.Name, Environment: req.Environment.Name, Release: r.id,
 		Dir: r.dir, Command: svc.Run, Env: env, LogDir: filepath.Join(r.dir, ".logs"),
 		Memory: svc.Memory, CPU: svc.CPU, Secrets: secretValues(req), PortRange: req.Ports,
+		Health: runtime.Health{HTTP: cmp.Or(svc.Health.HTTP, "/"), TCP: svc.Health.TCP, Interval: svc.Health.Interval, Timeout: svc.Health.Timeout},
 	}
 	if svc.Image != "" {
 		// The port inside the container; a host process's is picked,

@@ -76,6 +76,7 @@ type Container struct {
 	// RestartPolicy "Always" makes an init container a sidecar.
 	RestartPolicy   string           `json:"restartPolicy,omitempty"`
 	StartupProbe    *Probe           `json:"startupProbe,omitempty"`
+	ReadinessProbe  *Probe           `json:"readinessProbe,omitempty"`
 	SecurityContext *SecurityContext `json:"securityContext,omitempty"`
 }
 
@@ -90,6 +91,7 @@ type SecurityContext struct {
 type Probe struct {
 	Exec             *ExecAction      `json:"exec,omitempty"`
 	TCPSocket        *TCPSocketAction `json:"tcpSocket,omitempty"`
+	HTTPGet          *HTTPGetAction   `json:"httpGet,omitempty"`
 	PeriodSeconds    int32            `json:"periodSeconds,omitempty"`
 	TimeoutSeconds   int32            `json:"timeoutSeconds,omitempty"`
 	FailureThreshold int32            `json:"failureThreshold,omitempty"`
@@ -98,6 +100,12 @@ type Probe struct {
 // ExecAction runs Command in the container; exit status 0 passes.
 type ExecAction struct {
 	Command []string `json:"command"`
+}
+
+// HTTPGetAction asks GET Path of Port of the pod; 2xx and 3xx pass.
+type HTTPGetAction struct {
+	Path string `json:"path"`
+	Port int    `json:"port"`
 }
 
 // TCPSocketAction connects to Port of the pod.

@@ -69,6 +69,22 @@ type Spec struct {
 	// StopGrace is how long Stop waits between SIGTERM and SIGKILL;
 	// 0 means DefaultStopGrace.
 	StopGrace time.Duration
+	// Health is how the instance says it is ready, for a runtime that
+	// reports readiness to load balancing of its own (the Kubernetes
+	// runtime's readiness probe and Service). Velocity's proxy checks
+	// every instance itself, whatever a runtime does with it.
+	Health Health
+}
+
+// Health is an instance's health check as the service defines it.
+type Health struct {
+	// HTTP is the path answered 2xx or 3xx when healthy; with TCP set,
+	// accepting a connection is enough.
+	HTTP string
+	TCP  bool
+	// Interval between checks and Timeout of one; 0 is the runtime's
+	// default.
+	Interval, Timeout time.Duration
 }
 
 // RestartPolicy is an exponential backoff: a crash loop must not burn a

@@ -116,3 +116,60 @@ func TestLeftoversOfADeadVelocityAreDeleted(t *testing.T) {
 		}
 	}
 }
+
+// The instances of a service in an environment are behind a ClusterIP
+// Service of their own, SERVICE-ENVIRONMENT, once their readiness probe
+// (the service's health check) passes; a stopped one leaves it, and the
+// Service goes with the runtime.
+func TestEnvironmentServiceSelectsReadyInstances(t *testing.T) {
+	img := serverImage(t)
+	c, err := kube.Load(kubetest.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := kubetest.Connect(t).Namespace(t)
+	ctx := context.Background()
+	r, err := pods.New(ctx, pods.Config{Client: c, Namespace: ns, PullPolicy: "Never"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := runtime.Spec{Service: "Web", Environment: "prod", Release: "r1", Image: img,
+		Health: runtime.Health{HTTP: "/hello", Interval: time.Second}}
+	var started []runtime.Instance
+	for range 2 {
+		in, err := r.Start(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		started = append(started, in)
+	}
+	ready := func(want int) {
+		t.Helper()
+		var got, notReady int
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			e, err := c.GetEndpoints(ctx, ns, "web-prod")
+			got, notReady = 0, 0
+			if err == nil {
+				for _, s := range e.Subsets {
+					got += len(s.Addresses)
+					notReady += len(s.NotReadyAddresses)
+				}
+			}
+			if got == want && notReady == 0 {
+				return
+			}
+		}
+		t.Fatalf("Service web-prod: %d ready and %d not ready endpoints, want %d ready", got, notReady, want)
+	}
+	ready(2)
+	if err := started[0].Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ready(1)
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := c.List(ctx, ns, "services", pods.LabelManaged); err != nil || len(left) != 0 {
+		t.Errorf("Services after Close: %v, %v", left, err)
+	}
+}

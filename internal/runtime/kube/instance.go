@@ -93,7 +93,8 @@ func (i *instance) Logs(ctx context.Context, tail int) (io.ReadCloser, error) {
 }
 
 func (i *instance) labels() map[string]string {
-	return map[string]string{LabelInstance: i.name, LabelRuntime: i.r.self, LabelManaged: "1", kube.HostLabel: i.r.host}
+	return map[string]string{LabelInstance: i.name, LabelRuntime: i.r.self, LabelManaged: "1", kube.HostLabel: i.r.host,
+		LabelService: labelValue(i.spec.Service), LabelEnvironment: labelValue(i.spec.Environment)}
 }
 
 func (i *instance) meta(name string) kube.ObjectMeta {
@@ -156,7 +157,8 @@ func (i *instance) pod(name string) *kube.Pod {
 			res.Limits["cpu"] = kube.Quantity(i.spec.CPU)
 		}
 	}
-	ctr := kube.Container{Name: containerName, Image: i.pull.Ref, ImagePullPolicy: i.r.pull, Env: vars, Resources: res}
+	ctr := kube.Container{Name: containerName, Image: i.pull.Ref, ImagePullPolicy: i.r.pull, Env: vars, Resources: res,
+		ReadinessProbe: readiness(i.spec.Health, i.port)}
 	if i.spec.Command != "" {
 		ctr.Command = []string{"/bin/sh", "-c", i.spec.Command}
 	}
@@ -477,4 +479,23 @@ func (i *instance) finish(final runtime.State) {
 	}
 	i.Ended(final)
 	i.r.forget(i)
+}
+
+// readiness is the pod's readiness probe from the service's health
+// check: what puts the pod behind the environment's Service (Velocity's
+// proxy checks the instance itself).
+func readiness(h runtime.Health, port int) *kube.Probe {
+	if h.HTTP == "" && !h.TCP {
+		return nil
+	}
+	p := &kube.Probe{
+		PeriodSeconds:  int32(max(graceSeconds(h.Interval), 1)),
+		TimeoutSeconds: int32(max(graceSeconds(h.Timeout), 1)),
+	}
+	if h.TCP {
+		p.TCPSocket = &kube.TCPSocketAction{Port: port}
+	} else {
+		p.HTTPGet = &kube.HTTPGetAction{Path: h.HTTP, Port: port}
+	}
+	return p
 }

@@ -27,6 +27,10 @@ const (
 	// LabelManaged marks every object of the runtime, whichever runtime
 	// made it: kubectl get pods,secrets -l velocity.service-instance.
 	LabelManaged = "velocity.service-instance"
+	// LabelService and LabelEnvironment name an instance's service and
+	// environment on its pods: the environment's Service selects them.
+	LabelService     = "velocity.service"
+	LabelEnvironment = "velocity.environment"
 )
 
 // DefaultPort is $PORT inside a pod when the Spec sets no Port, as for
@@ -77,6 +81,7 @@ type Runtime struct {
 	mu        sync.Mutex
 	closed    bool
 	instances map[*instance]struct{}
+	services  map[string]bool // the Services this runtime made
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -95,13 +100,13 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("kubernetes runtime: %w", err)
 	}
 	r := &Runtime{c: cfg.Client, ns: cfg.Namespace, pull: cfg.PullPolicy, images: cfg.Images, log: cfg.Logger,
-		self: hex.EncodeToString(b[:]), owner: self, host: kube.HostHash(), instances: map[*instance]struct{}{}}
+		self: hex.EncodeToString(b[:]), owner: self, host: kube.HostHash(), instances: map[*instance]struct{}{}, services: map[string]bool{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	// The instances of a Velocity killed with SIGKILL are nobody's: what
 	// it ran is started again by the releases' recovery, not adopted.
-	kube.DeleteOrphans(ctx, r.c, r.ns, LabelManaged, []string{"pods", "secrets"}, r.log)
+	kube.DeleteOrphans(ctx, r.c, r.ns, LabelManaged, []string{"pods", "secrets", "services"}, r.log)
 	return r, ctx.Err()
 }
 
@@ -144,6 +149,9 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Instance, 
 	if err := i.create(ctx); err != nil {
 		return fail(err)
 	}
+	if err := r.ensureService(ctx, s, i.port); err != nil {
+		return fail(err)
+	}
 	// A pod that cannot be scheduled or configured waits without end;
 	// Start does not.
 	sctx, cancel := context.WithTimeout(ctx, startWait)
@@ -176,7 +184,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 	}
 	wg.Wait()
 	sel := LabelRuntime + "=" + r.self
-	for _, res := range []string{"pods", "secrets"} {
+	for _, res := range []string{"pods", "secrets", "services"} {
 		objs, err := r.c.List(ctx, r.ns, res, sel)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list %s left: %w", res, err))
@@ -257,3 +265,75 @@ func objectName(id string) string {
 }
 
 func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+// ensureService makes the ClusterIP Service of s's service in its
+// environment, once per runtime: named SERVICE-ENVIRONMENT, it selects
+// the pods of every release of the two that pass their readiness probe,
+// so that workloads in the cluster reach the service by name as the
+// proxy's clients reach it through the proxy (without the proxy's
+// strategies: a canary gets its share of the pods, not its weight). One
+// that exists already (another Velocity's) is left as it is.
+func (r *Runtime) ensureService(ctx context.Context, s runtime.Spec, port int) error {
+	name := serviceName(s.Service, s.Environment)
+	r.mu.Lock()
+	made := r.services[name]
+	r.mu.Unlock()
+	if made {
+		return nil
+	}
+	svc := &kube.Service{
+		Metadata: kube.ObjectMeta{Name: name,
+			Labels:      map[string]string{LabelRuntime: r.self, LabelManaged: "1", kube.HostLabel: r.host},
+			Annotations: map[string]string{kube.OwnerAnnotation: r.owner, "velocity.service": s.Service, "velocity.environment": s.Environment}},
+		Spec: kube.ServiceSpec{
+			Selector: map[string]string{LabelService: labelValue(s.Service), LabelEnvironment: labelValue(s.Environment)},
+			Ports:    []kube.ServicePort{{Name: "http", Port: port, TargetPort: port}},
+		},
+	}
+	err := r.c.CreateService(context.WithoutCancel(ctx), r.ns, svc)
+	if err != nil && !kube.IsConflict(err) {
+		return fmt.Errorf("create Service %s: %w", name, err)
+	}
+	r.mu.Lock()
+	r.services[name] = true
+	r.mu.Unlock()
+	return nil
+}
+
+// serviceName is the Service of a service in an environment, as a DNS
+// label (lower-case letters, digits and dashes, a letter first, at most
+// 63 characters).
+func serviceName(service, env string) string {
+	n := strings.Trim(strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, service+"-"+env), "-")
+	if n == "" || n[0] < 'a' || n[0] > 'z' {
+		n = "v-" + n
+	}
+	if len(n) > 63 {
+		n = strings.TrimRight(n[:63], "-")
+	}
+	return n
+}
+
+// labelValue is s as a label's value: at most 63 letters, digits, '-',
+// '_' and '.', beginning and ending with a letter or digit.
+func labelValue(s string) string {
+	v := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '-'
+	}, s)
+	if len(v) > 63 {
+		v = v[:63]
+	}
+	return strings.Trim(v, "-_.")
+}
