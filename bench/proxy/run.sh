@@ -23,6 +23,12 @@
 #             upstream with keepalive 64, proxy_http_version 1.1,
 #             Connection "" (upstream keep-alive), access_log off; run in
 #             the foreground (daemon off) as a background job
+#   nginx-headers
+#             the same nginx on another port, also adding what Velocity's
+#             proxy adds to every exchange: X-Forwarded-For, -Host and
+#             -Proto and an X-Request-Id upstream, the X-Request-Id in the
+#             response; the backend parses four more headers per request.
+#             Measured for comparison; the goal stays against nginx.
 #   velocity  bench/proxy/velocityproxy: proxy.Serve (the proxy's own
 #             HTTP/1.1 data path, as velocity run serves it) with one route,
 #             Host web.bench.localhost, one healthy target (the backend)
@@ -34,12 +40,12 @@
 #
 # Environment:
 #   ROUNDS=1               measure every target this many times, in turn
-#                          (nginx, velocity, velocity-nethttp, direct per
-#                          round); the table shows medians and the ratios
+#                          (nginx, nginx-headers, velocity,
+#                          velocity-nethttp, direct per round); the table shows medians and the ratios
 #                          are medians of each round's ratios, so a burst
 #                          of other load skews one round, not the result
-#   PORT_BASE=18080        backend, nginx, velocity and velocity-nethttp
-#                          listen on PORT_BASE to PORT_BASE+3
+#   PORT_BASE=18080        backend, nginx, velocity, velocity-nethttp and
+#                          nginx-headers listen on PORT_BASE to PORT_BASE+4
 #   WARMUP=3s              warm-up per target (first round only)
 #   VELOCITY_GOMAXPROCS=N  run both Velocity proxies with GOMAXPROCS=N (the
 #                          backend keeps the default): by default they use
@@ -71,6 +77,7 @@ base=${PORT_BASE:-18080}
 rounds=${ROUNDS:-1}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS=$rounds: want a positive integer" >&2; exit 1; }
 backend_port=$base nginx_port=$((base + 1)) velocity_port=$((base + 2)) nethttp_port=$((base + 3))
+nginx_headers_port=$((base + 4))
 vhost=web.bench.localhost
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -103,7 +110,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 port_busy() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for port in "$backend_port" "$nginx_port" "$velocity_port" "$nethttp_port"; do
+for port in "$backend_port" "$nginx_port" "$velocity_port" "$nethttp_port" "$nginx_headers_port"; do
 	if port_busy "$port"; then
 		echo "port $port is in use; set PORT_BASE to use other ports" >&2
 		exit 1
@@ -154,6 +161,20 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host \$host;
+        }
+    }
+    server {
+        listen 127.0.0.1:$nginx_headers_port;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$remote_addr;
+            proxy_set_header X-Forwarded-Host \$host;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+            proxy_set_header X-Request-Id \$request_id;
+            add_header X-Request-Id \$request_id;
         }
     }
 }
@@ -247,13 +268,16 @@ if command -v curl >/dev/null 2>&1; then
 		{ echo "velocity proxy (net/http) does not answer for $vhost" >&2; exit 1; }
 	curl -fsS -o /dev/null "http://127.0.0.1:$nginx_port/" ||
 		{ echo "nginx does not answer" >&2; exit 1; }
+	curl -fsS -o /dev/null "http://127.0.0.1:$nginx_headers_port/" ||
+		{ echo "nginx (headers) does not answer" >&2; exit 1; }
 fi
 
-targets=(direct nginx velocity velocity-nethttp)
+targets=(direct nginx nginx-headers velocity velocity-nethttp)
 for ((r = 1; r <= rounds; r++)); do
 	# The proxies back to back, so each round's ratios compare them under
 	# the same load.
 	measure "$r" nginx "$nginx_pid" "http://127.0.0.1:$nginx_port/"
+	measure "$r" nginx-headers "$nginx_pid" "http://127.0.0.1:$nginx_headers_port/"
 	measure "$r" velocity "$velocity_pid" "http://127.0.0.1:$velocity_port/" -H "Host: $vhost"
 	measure "$r" velocity-nethttp "$nethttp_pid" "http://127.0.0.1:$nethttp_port/" -H "Host: $vhost"
 	measure "$r" direct 0 "http://127.0.0.1:$backend_port/"
@@ -321,6 +345,10 @@ printf '%-40s %6s %s\n' 'velocity/direct requests/s' "$(ratio_median rps velocit
 printf '%-40s %6s %s\n' 'velocity/nginx requests/s' "$rps_vn" "$(spread rps velocity nginx)"
 printf '%-40s %6s %s\n' 'velocity/nginx p99' "$p99_vn" "$(spread p99 velocity nginx)"
 printf '%-40s %6s %s\n' 'velocity/nginx CPU per request' "$(ratio_median cpu velocity nginx)" "$(spread cpu velocity nginx)"
+printf '%-40s %6s %s\n' 'nginx-headers/nginx requests/s' "$(ratio_median rps nginx-headers nginx)" "$(spread rps nginx-headers nginx)"
+printf '%-40s %6s %s\n' 'velocity/nginx-headers requests/s' "$(ratio_median rps velocity nginx-headers)" "$(spread rps velocity nginx-headers)"
+printf '%-40s %6s %s\n' 'velocity/nginx-headers p99' "$(ratio_median p99 velocity nginx-headers)" "$(spread p99 velocity nginx-headers)"
+printf '%-40s %6s %s\n' 'velocity/nginx-headers CPU per request' "$(ratio_median cpu velocity nginx-headers)" "$(spread cpu velocity nginx-headers)"
 printf '%-40s %6s %s\n' 'velocity-nethttp/nginx requests/s' "$(ratio_median rps velocity-nethttp nginx)" "$(spread rps velocity-nethttp nginx)"
 printf '%-40s %6s %s\n' 'velocity-nethttp/nginx p99' "$(ratio_median p99 velocity-nethttp nginx)" "$(spread p99 velocity-nethttp nginx)"
 printf '%-40s %6s %s\n' 'velocity-nethttp/nginx CPU per request' "$(ratio_median cpu velocity-nethttp nginx)" "$(spread cpu velocity-nethttp nginx)"

@@ -142,10 +142,7 @@ func (cc *clientConn) replySocket(fd uintptr) bool {
 	if !r.x.sent {
 		r.x.sent = true
 		for len(r.out) > 0 {
-			n, err := syscall.Write(int(fd), r.out)
-			if err == syscall.EINTR {
-				continue
-			}
+			n, err := writeFD(fd, r.out)
 			if err != nil {
 				if err == syscall.EAGAIN {
 					return true // replyAndRead sends the rest

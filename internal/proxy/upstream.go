@@ -72,7 +72,7 @@ func (uc *upstreamConn) open() bool {
 
 // peekSocket is open's non-blocking peek at the socket.
 func (uc *upstreamConn) peekSocket(fd uintptr) bool {
-	_, _, err := syscall.Recvfrom(int(fd), uc.b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	_, err := peekFD(fd, &uc.b)
 	// Nothing to read is the healthy idle state; EOF or stray bytes
 	// mean the connection is unusable.
 	uc.alive = errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK)
@@ -291,10 +291,7 @@ func (uc *upstreamConn) exchangeSocket(fd uintptr) bool {
 			}
 		}
 		for len(uc.out) > 0 {
-			n, err := syscall.Write(int(fd), uc.out)
-			if err == syscall.EINTR {
-				continue
-			}
+			n, err := writeFD(fd, uc.out)
 			if err != nil {
 				if err == syscall.EAGAIN {
 					return true // sendAndRead sends the rest
@@ -318,16 +315,6 @@ func (uc *upstreamConn) exchangeSocket(fd uintptr) bool {
 	}
 	uc.x.n = n
 	return true
-}
-
-// readFD reads without blocking, retrying on EINTR.
-func readFD(fd uintptr, p []byte) (int, error) {
-	for {
-		n, err := syscall.Read(int(fd), p)
-		if err != syscall.EINTR {
-			return max(n, 0), err //nolint:wrapcheck // raw errno for the caller to judge
-		}
-	}
 }
 
 // opError dresses an error from a raw read or write as net.Conn's Read or

@@ -109,7 +109,7 @@ func (cc *clientConn) watchClient() {
 	gone := false
 	var b [1]byte
 	err = raw.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		n, err := peekFD(fd, &b)
 		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) {
 			return false // nothing yet: wait for the socket
 		}
