@@ -102,7 +102,7 @@ func (s *Service) create(ctx context.Context, n newExecution) (store.Execution, 
 // adopt takes over an execution whose owner is gone: it reports false
 // when another process (or this one) runs it, or it has ended.
 func (s *Service) adopt(ctx context.Context, e store.Execution) (*claim, bool) {
-	if s.isActive(e.ID) || e.Lock == "" {
+	if s.isActive(e.ID) || !s.orphaned(e) {
 		return nil, false
 	}
 	l, err := lockfile.Acquire(e.Lock)
@@ -110,11 +110,12 @@ func (s *Service) adopt(ctx context.Context, e store.Execution) (*claim, bool) {
 		return nil, false
 	}
 	c := &claim{lock: l}
-	if err := s.takeOver(ctx, c, e.ID); err != nil {
+	if err := s.takeOver(ctx, c, e.ID, lockNote(e.Lock)); err != nil {
 		s.log.Debug("execution not adopted: its lease is held", "execution", e.ID, "err", err)
 		c.Release()
 		return nil, false
 	}
+	c.note(s.holder)
 	// It may have ended between the listing and the lock.
 	now, err := s.st.Execution(ctx, e.ID)
 	if err != nil || now.Status.Final() {
