@@ -179,6 +179,9 @@ func (s *Service) execute(ctx context.Context, e store.Execution, lock *claim, p
 		cancel(&workflow.Abort{Name: e.StopError, Cause: e.StopCause})
 	} else {
 		go s.watchStop(runCtx, e.ID, cancel)
+		if lock != nil && lock.lease != nil {
+			go stopOnLostLease(runCtx, lock.lease, cancel)
+		}
 	}
 	res, err = in.Run(runCtx, run)
 	if errors.Is(err, workflow.ErrInputTooLarge) {
@@ -319,6 +322,18 @@ func (s *Service) watchStop(ctx context.Context, id int64, cancel context.Cancel
 			cancel(&workflow.Abort{Name: e.StopError, Cause: e.StopCause})
 			return
 		}
+	}
+}
+
+// stopOnLostLease shuts the execution down, leaving it as journaled,
+// when its lease is lost: this process was cut off from the store, or
+// paused, for longer than the lease's TTL, and another node may have
+// taken the execution over (see TakeOverExpired) and run it now.
+func stopOnLostLease(ctx context.Context, lease *store.KeptLease, cancel context.CancelCauseFunc) {
+	select {
+	case <-ctx.Done():
+	case <-lease.Lost():
+		cancel(fmt.Errorf("%w; another node may run the execution now", lease.Err()))
 	}
 }
 

@@ -251,3 +251,41 @@ func readText(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// A process that loses an execution's lease (cut off from the store
+// longer than its TTL, and another node took the execution over) stops
+// running it, leaving it as journaled to the new holder.
+func TestAnExecutionWhoseLeaseIsLostStopsHere(t *testing.T) {
+	ctx := context.Background()
+	data, work := t.TempDir(), t.TempDir()
+	st := openStore(t, data)
+	s := nodeService(t, st, data, 300*time.Millisecond)
+	def := writeDefinition(t, work, "long.asl.json", `{"StartAt": "Nap", "States": {
+		"Nap": {"Type": "Wait", "Seconds": 60, "End": true}}}`)
+	run, err := s.Start(ctx, StartRequest{Dir: work, Definition: def, Input: []byte(`{}`), ConcurrencyLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := run.Execution.ID
+	done := run.Background(Progress{})
+	waitFor(t, "the execution waits", func() bool { return entered(t, s, id)["Nap"] == 1 })
+
+	name := store.ExecutionLease(id)
+	if err := st.ReleaseLease(ctx, name, s.holder); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AcquireLease(ctx, name, "other-node/9/ghi", time.Minute, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the execution still runs here 5s after its lease was lost")
+	}
+	if e, _ := st.Execution(ctx, id); e.Status.Final() {
+		t.Errorf("the execution was recorded %s after its lease was lost; want it left live", e.Status)
+	}
+	if l, err := st.Lease(ctx, name); err != nil || l.Holder != "other-node/9/ghi" {
+		t.Errorf("the lease is %+v (%v); want the new holder's", l, err)
+	}
+}
