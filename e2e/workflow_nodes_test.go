@@ -94,4 +94,3 @@ func enteredStates(t *testing.T, c *sfn.Client, arn string) map[string]int {
 	}
 	return n
 }
-
