@@ -184,6 +184,11 @@ func (s *Service) execute(ctx context.Context, e store.Execution, lock *claim, p
 		}
 	}
 	res, err = in.Run(runCtx, run)
+	if lost := lostLease(lock); lost != nil {
+		// The record is the new holder's now: how it ended here must
+		// not overwrite what that holder records.
+		return res, fmt.Errorf("execution %s: %w", e.Name, lost)
+	}
 	if errors.Is(err, workflow.ErrInputTooLarge) {
 		// Left live, it would be resumed, and refused, for ever.
 		return s.finish(ctx, e, failed(asl.ErrDataLimitExceeded, err.Error()))
@@ -334,6 +339,20 @@ func stopOnLostLease(ctx context.Context, lease *store.KeptLease, cancel context
 	case <-ctx.Done():
 	case <-lease.Lost():
 		cancel(fmt.Errorf("%w; another node may run the execution now", lease.Err()))
+	}
+}
+
+// lostLease is why c's lease was lost, nil while it is kept (or there
+// is none).
+func lostLease(c *claim) error {
+	if c == nil || c.lease == nil {
+		return nil
+	}
+	select {
+	case <-c.lease.Lost():
+		return c.lease.Err()
+	default:
+		return nil
 	}
 }
 
