@@ -20,6 +20,7 @@ import (
 	"github.com/velocity-ci/velocity/internal/projects"
 	"github.com/velocity-ci/velocity/internal/releases"
 	"github.com/velocity-ci/velocity/internal/runs"
+	"github.com/velocity-ci/velocity/internal/store"
 )
 
 type serveOptions struct {
@@ -284,12 +285,21 @@ func (a *app) serveNode(ctx context.Context, h *home.Home, svc *runs.Service, ap
 }
 
 // takeOver reports this node to the others (see 'velocity nodes') and
-// looks for runs whose node died (their leases expired), resuming here
-// those of projects and saying so, now and then until ctx ends. A node
-// of its own finds none: its dead runs were settled when it started.
+// looks for runs and workflow executions whose node died (their leases
+// expired), resuming here those of projects and the executions and
+// saying so, now and then until ctx ends. A node of its own finds none:
+// its dead runs were settled when it started, its executions are
+// resumed through their lock files. The executions taken over run in
+// this process: when it stops they stay resumable, for another node or
+// the next start.
 func (a *app) takeOver(ctx context.Context, h *home.Home, svc *runs.Service, apiURL string) {
 	t := time.NewTicker(h.TakeOverEvery())
 	defer t.Stop()
+	wf := h.Executions(ctx)
+	defer func() {
+		wf.Abandon()
+		wf.Close()
+	}()
 	started := time.Now()
 	for {
 		if err := h.Heartbeat(ctx, svc, apiURL, started); err != nil && ctx.Err() == nil {
@@ -305,6 +315,12 @@ func (a *app) takeOver(ctx context.Context, h *home.Home, svc *runs.Service, api
 				continue
 			}
 			fmt.Fprintf(a.stdout, "velocity: run %d lost its node; taken over as run %d\n", r.From, r.As)
+		}
+		_, err = wf.TakeOverExpired(ctx, func(e store.Execution) {
+			fmt.Fprintf(a.stdout, "velocity: workflow execution %s lost its node; taken over here\n", e.Name)
+		})
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("looking for workflow executions of dead nodes", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/velocity-ci/velocity/internal/lockfile"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/workflow"
 	"github.com/velocity-ci/velocity/internal/workflow/asl"
@@ -125,10 +124,8 @@ func (c *children) WaitChild(ctx context.Context, arn string) (task.ChildExecuti
 			return describeChild(e), nil
 		}
 		// Its owner died while we waited: run it here.
-		if held, err := lockfile.Held(e.Lock); err == nil && !held {
-			if lock, ok := s.adopt(ctx, e); ok {
-				s.runInBackground(e, lock, c.watch)
-			}
+		if lock, ok := s.adopt(ctx, e); ok {
+			s.runInBackground(e, lock, c.watch)
 		}
 		select {
 		case <-ctx.Done():

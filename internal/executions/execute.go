@@ -102,7 +102,7 @@ func (s *Service) create(ctx context.Context, n newExecution) (store.Execution, 
 // adopt takes over an execution whose owner is gone: it reports false
 // when another process (or this one) runs it, or it has ended.
 func (s *Service) adopt(ctx context.Context, e store.Execution) (*claim, bool) {
-	if s.isActive(e.ID) || e.Lock == "" {
+	if s.isActive(e.ID) || !s.orphaned(e) {
 		return nil, false
 	}
 	l, err := lockfile.Acquire(e.Lock)
@@ -110,11 +110,12 @@ func (s *Service) adopt(ctx context.Context, e store.Execution) (*claim, bool) {
 		return nil, false
 	}
 	c := &claim{lock: l}
-	if err := s.takeOver(ctx, c, e.ID); err != nil {
+	if err := s.takeOver(ctx, c, e.ID, lockNote(e.Lock)); err != nil {
 		s.log.Debug("execution not adopted: its lease is held", "execution", e.ID, "err", err)
 		c.Release()
 		return nil, false
 	}
+	c.note(s.holder)
 	// It may have ended between the listing and the lock.
 	now, err := s.st.Execution(ctx, e.ID)
 	if err != nil || now.Status.Final() {
@@ -178,8 +179,16 @@ func (s *Service) execute(ctx context.Context, e store.Execution, lock *claim, p
 		cancel(&workflow.Abort{Name: e.StopError, Cause: e.StopCause})
 	} else {
 		go s.watchStop(runCtx, e.ID, cancel)
+		if lock != nil && lock.lease != nil {
+			go stopOnLostLease(runCtx, lock.lease, cancel)
+		}
 	}
 	res, err = in.Run(runCtx, run)
+	if lost := lostLease(lock); lost != nil {
+		// The record is the new holder's now: how it ended here must
+		// not overwrite what that holder records.
+		return res, fmt.Errorf("execution %s: %w", e.Name, lost)
+	}
 	if errors.Is(err, workflow.ErrInputTooLarge) {
 		// Left live, it would be resumed, and refused, for ever.
 		return s.finish(ctx, e, failed(asl.ErrDataLimitExceeded, err.Error()))
@@ -318,6 +327,32 @@ func (s *Service) watchStop(ctx context.Context, id int64, cancel context.Cancel
 			cancel(&workflow.Abort{Name: e.StopError, Cause: e.StopCause})
 			return
 		}
+	}
+}
+
+// stopOnLostLease shuts the execution down, leaving it as journaled,
+// when its lease is lost: this process was cut off from the store, or
+// paused, for longer than the lease's TTL, and another node may have
+// taken the execution over (see TakeOverExpired) and run it now.
+func stopOnLostLease(ctx context.Context, lease *store.KeptLease, cancel context.CancelCauseFunc) {
+	select {
+	case <-ctx.Done():
+	case <-lease.Lost():
+		cancel(fmt.Errorf("%w; another node may run the execution now", lease.Err()))
+	}
+}
+
+// lostLease is why c's lease was lost, nil while it is kept (or there
+// is none).
+func lostLease(c *claim) error {
+	if c == nil || c.lease == nil {
+		return nil
+	}
+	select {
+	case <-c.lease.Lost():
+		return c.lease.Err()
+	default:
+		return nil
 	}
 }
 

@@ -19,10 +19,7 @@ func (s *Service) orphans(ctx context.Context) ([]store.Execution, error) {
 	}
 	var out []store.Execution
 	for _, e := range live {
-		if s.isActive(e.ID) {
-			continue
-		}
-		if held, err := lockfile.Held(e.Lock); err == nil && !held {
+		if !s.isActive(e.ID) && s.orphaned(e) {
 			out = append(out, e)
 		}
 	}

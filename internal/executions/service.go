@@ -20,6 +20,11 @@ type Config struct {
 	// that another node sees the owner and takes over only when its lease
 	// expires; nil relies on the lock files of DataDir alone.
 	Leases store.Leases
+	// LeaseTTL is how long the lease of an execution outlives a process
+	// that stops renewing it (killed, crashed, cut off): how soon
+	// another node takes the execution over. Default
+	// store.DefaultLeaseTTL.
+	LeaseTTL time.Duration
 	// DataDir is the data directory: execution locks live in its locks
 	// directory, the background resumer logs to logs/workflow-resume.log,
 	// and errors name it.
@@ -45,16 +50,17 @@ type Config struct {
 //
 // Its methods may be called from several goroutines at once.
 type Service struct {
-	st      store.Workflows
-	leases  store.Leases
-	holder  string // this process's name in leases
-	host    string // holders on this host are alive only while they hold their lock
-	dataDir string
-	log     *slog.Logger
-	limits  store.TreeLimits
-	poll    time.Duration
-	resume  []string
-	reaper  *lazyReaper
+	st       store.Workflows
+	leases   store.Leases
+	leaseTTL time.Duration
+	holder   string // this process's name in leases
+	host     string // holders on this host are alive only while they hold their lock
+	dataDir  string
+	log      *slog.Logger
+	limits   store.TreeLimits
+	poll     time.Duration
+	resume   []string
+	reaper   *lazyReaper
 
 	// ctx bounds executions this process runs on its own (children,
 	// adopted executions); abandon cancels it, which shuts them down
@@ -81,8 +87,12 @@ func New(ctx context.Context, c Config) *Service {
 	}
 	holder := store.NewHolder()
 	host, _, _ := strings.Cut(holder, "/")
+	ttl := c.LeaseTTL
+	if ttl <= 0 {
+		ttl = store.DefaultLeaseTTL
+	}
 	return &Service{
-		st: c.Store, leases: c.Leases, holder: holder, host: host, dataDir: c.DataDir, log: log, limits: c.Limits, poll: poll, resume: c.ResumeCommand,
+		st: c.Store, leases: c.Leases, leaseTTL: ttl, holder: holder, host: host, dataDir: c.DataDir, log: log, limits: c.Limits, poll: poll, resume: c.ResumeCommand,
 		reaper: &lazyReaper{log: log}, ctx: ctx, abandon: abandon, active: map[int64]bool{},
 	}
 }

@@ -67,7 +67,7 @@ func (s *Service) Redrive(ctx context.Context, e store.Execution) (*Run, error) 
 		lock.Release()
 		return nil, err
 	}
-	if err := s.takeOver(ctx, lock, e.ID); err != nil {
+	if err := s.takeOver(ctx, lock, e.ID, ""); err != nil {
 		lock.Release()
 		return nil, err
 	}

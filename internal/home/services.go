@@ -163,7 +163,7 @@ func userError(err error) error {
 // executionsConfig is what the executions service of the data directory
 // is built from.
 func (h *Home) executionsConfig() executions.Config {
-	c := executions.Config{Store: h.metrics.WorkflowsJournal(h.Store), Leases: h.Store, DataDir: h.Dir, Log: h.cfg.Log}
+	c := executions.Config{Store: h.metrics.WorkflowsJournal(h.Store), Leases: h.Store, LeaseTTL: h.leaseTTL(), DataDir: h.Dir, Log: h.cfg.Log}
 	if self, err := os.Executable(); err == nil {
 		c.ResumeCommand = []string{self, "--data-dir", h.Dir, "workflow", "resume"}
 	}
