@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -151,6 +154,12 @@ stages:
 		}
 		return false
 	})
+	// Node B passes the run's live events to node A, which executes it:
+	// A's stream (B's replay would say A's logs are not on B).
+	streamed := liveEvents(t, fmt.Sprintf("%s/api/v1/runs/%d/events", b.api, first), tokens["viewer"], `"attempt_started"`)
+	if streamed.executedBy == "" || strings.Contains(streamed.body, "is not on this node") {
+		t.Errorf("events of run %d through node B: executed by %q\n%s", first, streamed.executedBy, streamed.body)
+	}
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -346,4 +355,38 @@ func waitNodes(t *testing.T, ts *teamServer, ok func([]apiNode) bool) []apiNode 
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// streamed is the start of an event stream.
+type streamed struct {
+	executedBy string // the Velocity-Executed-By header
+	body       string
+}
+
+// liveEvents reads the event stream at url until a line contains want,
+// and leaves it there: the run goes on.
+func liveEvents(t *testing.T, url, token, want string) streamed {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var sb strings.Builder
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		sb.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), want) {
+			return streamed{executedBy: resp.Header.Get("Velocity-Executed-By"), body: sb.String()}
+		}
+	}
+	t.Fatalf("GET %s: %s; no %s in\n%s", url, resp.Status, want, sb.String())
+	return streamed{}
 }

@@ -21,6 +21,10 @@ type Locator interface {
 // never passed on again, so two nodes that disagree cannot bounce it.
 const forwardedHeader = "Velocity-Forwarded-By"
 
+// executedByHeader names, on an answer passed back, the node that
+// executes the run and answered.
+const executedByHeader = "Velocity-Executed-By"
+
 // errNodeUnreachable is the answer when the node executing a run does
 // not answer the request passed to it.
 var errNodeUnreachable = fault.New(fault.Unavailable, "the node executing the run did not answer")
@@ -51,6 +55,11 @@ func (h *Runs) forward(w http.ResponseWriter, r *http.Request, id int64) bool {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Header.Set(forwardedHeader, h.Self)
+		},
+		// Says which node answered.
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Set(executedByHeader, n.ID)
+			return nil
 		},
 		// Events go out as they come.
 		FlushInterval: -1,

@@ -86,8 +86,8 @@ stages:
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("events through node b: %s", resp.Status)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Velocity-Executed-By") != "node-a" {
+		t.Fatalf("events through node b: %s, executed by %q", resp.Status, resp.Header.Get("Velocity-Executed-By"))
 	}
 	lines := make(chan string)
 	go func() {
