@@ -145,6 +145,16 @@ func (e *portTaken) Error() string {
 	return fmt.Sprintf("instance %d of release %s exited and another program listens on its address %s", e.n, e.release, e.addr)
 }
 
+// addrKeeper is an instance whose address is a listener of Velocity's
+// own, kept while the instance restarts (the Kubernetes runtime's relay
+// to its pod): something listening there is no other program.
+type addrKeeper interface{ KeepsAddr() bool }
+
+func keepsAddr(in runtime.Instance) bool {
+	k, ok := in.(addrKeeper)
+	return ok && k.KeepsAddr()
+}
+
 // takenByAnother reports whether something listens on addr: called
 // while the instance's own process is down (restarting), that is not
 // the instance.
@@ -266,7 +276,7 @@ func (d *Deployer) waitHealthy(ctx context.Context, in *instance, n int, r *rele
 			return fmt.Errorf("instance %d (%s) of release %s: %w", n, in.proc.ID(), r.id, err)
 		case <-tick.C:
 			count, last := exits(in.proc)
-			if count >= 1 && in.proc.State() == runtime.StateRestarting && takenByAnother(in.proc.Addr()) {
+			if count >= 1 && in.proc.State() == runtime.StateRestarting && !keepsAddr(in.proc) && takenByAnother(in.proc.Addr()) {
 				return &portTaken{n: n, release: r.id, addr: in.proc.Addr()}
 			}
 			if count >= maxExitsBeforeHealthy {

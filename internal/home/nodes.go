@@ -2,6 +2,9 @@ package home
 
 import (
 	"context"
+	"net"
+	"net/url"
+	"os"
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/nodes"
@@ -22,7 +25,7 @@ func (h *Home) NodeID() string { return h.holder }
 // (addr), since when, the runs svc executes and how many of their
 // actions run now.
 func (h *Home) Heartbeat(ctx context.Context, svc *runs.Service, addr string, started time.Time) error {
-	n := store.Node{ID: h.holder, Addr: addr, Started: started, Runs: svc.Executing()}
+	n := store.Node{ID: h.holder, Addr: advertised(addr), Started: started, Runs: svc.Executing()}
 	for _, id := range n.Runs {
 		acts, err := h.Store.Actions(ctx, id)
 		if err != nil {
@@ -35,4 +38,24 @@ func (h *Home) Heartbeat(ctx context.Context, svc *runs.Service, addr string, st
 		}
 	}
 	return h.Nodes().Heartbeat(ctx, n)
+}
+
+// advertised is the address the other nodes reach this one's API at: a
+// listener on all interfaces (--listen :8443 reports [::]:8443) is named
+// by this machine's host name instead, which the other nodes can dial.
+func advertised(addr string) string {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return addr
+	}
+	ip := net.ParseIP(u.Hostname())
+	if ip == nil || !ip.IsUnspecified() {
+		return addr
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return addr
+	}
+	u.Host = net.JoinHostPort(host, u.Port())
+	return u.String()
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 )
 
 // ObjectMeta is the part of an object's metadata Velocity sets or reads.
@@ -18,6 +19,8 @@ type ObjectMeta struct {
 	Labels          map[string]string `json:"labels,omitempty"`
 	Annotations     map[string]string `json:"annotations,omitempty"`
 	ResourceVersion string            `json:"resourceVersion,omitempty"`
+	// DeletionTimestamp is set once the object is being deleted.
+	DeletionTimestamp *time.Time `json:"deletionTimestamp,omitempty"`
 }
 
 // Secret is a v1 Secret of opaque data.

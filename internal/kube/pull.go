@@ -3,6 +3,7 @@ package kube
 import (
 	"encoding/base64"
 	"encoding/json"
+	"time"
 )
 
 // LocalObjectRef names an object of the pod's namespace.
@@ -44,4 +45,18 @@ func (p Pull) PullSecret(meta ObjectMeta) *Secret {
 		Auth: base64.StdEncoding.EncodeToString([]byte(p.Username + ":" + p.Password)),
 	}}})
 	return &Secret{Metadata: meta, Type: SecretTypeDockerConfig, Data: map[string][]byte{".dockerconfigjson": config}}
+}
+
+// PullRetryWindow is how long a failed image pull of a pod with a pull
+// secret is left to the kubelet's own retries (after 10 s, then 20 s):
+// the kubelet may not see a secret created just before the pod at its
+// first pull (event FailedToRetrieveImagePullSecret), pulls without the
+// credential and is refused (401).
+const PullRetryWindow = 45 * time.Second
+
+// PullMayRecover reports whether a container waiting for reason, in a
+// pod with a pull secret (withSecret) created at created, may still be
+// pulled by the kubelet's next try, rather than have failed for good.
+func PullMayRecover(reason string, withSecret bool, created time.Time) bool {
+	return withSecret && (reason == "ErrImagePull" || reason == "ImagePullBackOff") && time.Since(created) < PullRetryWindow
 }

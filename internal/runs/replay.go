@@ -17,6 +17,12 @@ import (
 // without the messages (they are not journaled). The stream of a run
 // still going on elsewhere ends with what is journaled so far.
 func (s *Service) replay(ctx context.Context, id int64) (*feed, error) {
+	return s.replayFrom(ctx, id, true)
+}
+
+// replayFrom is replay, with the actions' output from their logs or
+// without it.
+func (s *Service) replayFrom(ctx context.Context, id int64, logs bool) (*feed, error) {
 	d, err := s.Show(ctx, id)
 	if err != nil {
 		return nil, err
@@ -32,7 +38,7 @@ func (s *Service) replay(ctx context.Context, id int64) (*feed, error) {
 	for _, at := range d.Attempts {
 		k := store.Key{Stage: at.Stage, Name: at.Action}
 		tried[k] = true
-		replayAttempt(add, at, at.N == last[k] && at.Status.Final())
+		replayAttempt(add, at, at.N == last[k] && at.Status.Final(), logs)
 	}
 	for _, a := range d.Actions {
 		if !tried[a.Key()] && a.Status.Final() {
@@ -84,9 +90,16 @@ func kindOf(k store.Kind) string {
 // replayAttempt adds an attempt's start, the lines of its log and, when
 // it ended, its end. The lines all carry the attempt's start time: the
 // log does not time them.
-func replayAttempt(add func(Event), at store.Attempt, final bool) {
+func replayAttempt(add func(Event), at store.Attempt, final, logs bool) {
 	id := at.Stage + "/" + at.Action
 	add(Event{Time: at.Started, Kind: KindAttemptStarted, AttemptStarted: &AttemptStarted{Action: id, Attempt: at.N}})
+	if !logs {
+		if !at.Finished.IsZero() {
+			add(Event{Time: at.Finished, Kind: KindAttemptFinished, AttemptFinished: &AttemptFinished{Action: id, Attempt: at.N,
+				Status: at.Status, ExitCode: at.ExitCode, Reason: at.Reason, Started: at.Started, Finished: at.Finished, Final: final}})
+		}
+		return
+	}
 	f, err := os.Open(at.Log)
 	if errors.Is(err, os.ErrNotExist) && at.Log != "" {
 		// Logs stay on the node that executed the attempt; the journal,

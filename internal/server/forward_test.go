@@ -63,7 +63,7 @@ func TestNodePassesRunRequestsToTheNodeExecutingTheRun(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	a, b := nodeService(t, st), nodeService(t, st)
 	muxA := http.NewServeMux()
-	(&server.Runs{Service: a}).Register(muxA)
+	(&server.Runs{Service: a, Self: "node-a"}).Register(muxA)
 	apiA := httptest.NewServer(muxA)
 	t.Cleanup(apiA.Close)
 	muxB := http.NewServeMux()
@@ -81,7 +81,7 @@ stages:
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get(fmt.Sprintf("%s/api/v1/runs/%d/events", apiB.URL, id))
+	resp, err := do(http.MethodGet, fmt.Sprintf("%s/api/v1/runs/%d/events", apiB.URL, id), "Bearer token", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,12 @@ stages:
 		break
 	}
 
-	cancel, err := http.Post(fmt.Sprintf("%s/api/v1/runs/%d/cancel", apiB.URL, id), "application/json", strings.NewReader("{}"))
+	// Without a credential (the control socket's callers) node b answers
+	// itself: it does not execute the run.
+	if st := status(t, http.MethodPost, fmt.Sprintf("%s/api/v1/runs/%d/cancel", apiB.URL, id), "", nil); st != http.StatusConflict {
+		t.Errorf("cancel through node b without a credential: %d, want 409 (not running here)", st)
+	}
+	cancel, err := do(http.MethodPost, fmt.Sprintf("%s/api/v1/runs/%d/cancel", apiB.URL, id), "Bearer token", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,14 +134,82 @@ stages:
 
 	// A request another node passed on is answered here, never passed on
 	// again: two nodes that disagree cannot bounce it.
-	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/runs/%d/cancel", apiB.URL, id), strings.NewReader("{}"))
-	req.Header.Set("Velocity-Forwarded-By", "node-c")
-	again, err := http.DefaultClient.Do(req)
+	if st := status(t, http.MethodPost, fmt.Sprintf("%s/api/v1/runs/%d/cancel", apiB.URL, id), "Bearer token",
+		map[string]string{"Velocity-Forwarded-By": "node-c"}); st != http.StatusConflict {
+		t.Errorf("a passed-on cancel of a run node b does not execute: %d, want 409 (not running here)", st)
+	}
+}
+
+// A node that cannot reach the node executing a run, or is given an
+// address no node can dial (a node listening on all interfaces reports
+// [::]), answers from the journal as if nobody executed the run.
+func TestNodeAnswersItselfWhenTheExecutingNodeCannotBeReached(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "velocity.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	again.Body.Close()
-	if again.StatusCode != http.StatusConflict {
-		t.Errorf("a passed-on cancel of a run node b does not execute: %s, want 409 (not running here)", again.Status)
+	t.Cleanup(func() { st.Close() })
+	a := nodeService(t, st)
+	ctx := context.Background()
+	id, err := a.Start(ctx, runs.StartRequest{Dir: projectDir(t, `
+stages:
+  - name: build
+    actions:
+      - { name: quick, run: "echo done" }
+`), Jobs: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
+	if _, err := a.Wait(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	for _, addr := range []string{closed.URL, "http://[::]:1", "http://0.0.0.0:1", "unix:///tmp/x"} {
+		b := nodeService(t, st)
+		mux := http.NewServeMux()
+		(&server.Runs{Service: b, Nodes: at(addr), Self: "node-b"}).Register(mux)
+		api := httptest.NewServer(mux)
+		if got := status(t, http.MethodPost, fmt.Sprintf("%s/api/v1/runs/%d/cancel", api.URL, id), "Bearer token", nil); got != http.StatusConflict {
+			t.Errorf("node a at %s: cancel through node b %d, want 409 from node b (the body kept for it)", addr, got)
+		}
+		resp, err := do(http.MethodGet, fmt.Sprintf("%s/api/v1/runs/%d/events", api.URL, id), "Bearer token", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "run_finished") {
+			t.Errorf("node a at %s: events through node b %s, want node b's replay to the run's end:\n%s", addr, resp.Status, body)
+		}
+		api.Close()
+	}
+}
+
+func do(method, url, auth string, header map[string]string) (*http.Response, error) {
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader("{}")
+	}
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		return nil, err
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	return http.DefaultClient.Do(req)
+}
+
+func status(t *testing.T, method, url, auth string, header map[string]string) int {
+	t.Helper()
+	resp, err := do(method, url, auth, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -120,6 +120,7 @@ func (h *Runs) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if h.forward(w, r, id) {
 		return
 	}
+	h.executedHere(w, id)
 	watch := h.Service.Watch
 	switch {
 	case r.URL.Query().Get("journaled") == "true":
@@ -162,6 +163,7 @@ func (h *Runs) handleCancel(w http.ResponseWriter, r *http.Request) {
 	if h.forward(w, r, id) {
 		return
 	}
+	h.executedHere(w, id)
 	var req CancelRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
 		h.fail(w, r, fmt.Errorf("%w: %v", ErrInvalid, err))

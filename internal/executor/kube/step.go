@@ -367,6 +367,8 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 					defer t.Stop()
 					configErr = t.C
 				}
+			case st.Waiting != nil && kube.PullMayRecover(st.Waiting.Reason, len(ev.Object.Spec.ImagePullSecrets) > 0, madeAt):
+				// The kubelet pulls again (see kube.PullRetryWindow).
 			case st.Waiting != nil && waitingFailures[st.Waiting.Reason]:
 				return executor.Result{}, fmt.Errorf("%s: its container cannot start in image %s: %s: %s", step.Name, ev.Object.Spec.Containers[0].Image, st.Waiting.Reason, st.Waiting.Message)
 			case ev.Object.Status.Phase == "Failed":

@@ -13,8 +13,8 @@ import (
 // own address changes with every restart, and a Service's cluster IP is
 // programmed by kube-proxy a moment after its endpoints change, a window
 // in which a client's connection goes wherever the host routes it; the
-// forwarder knows the pod the moment it runs and refuses connections
-// while there is none.
+// forwarder knows the pod the moment it runs; while there is none it
+// accepts connections and closes them at once.
 type forwarder struct {
 	ln net.Listener
 
@@ -45,8 +45,10 @@ func (f *forwarder) point(target string) {
 	f.target = target
 }
 
-// dialTimeout bounds the connection to a pod: on the node it is at once.
-const dialTimeout = 5 * time.Second
+// dialTimeout bounds the connection to a pod: on the node it is at once,
+// and a pod whose network is gone never answers (the client's request
+// should fail fast, for the proxy to try another instance).
+const dialTimeout = time.Second
 
 func (f *forwarder) serve() {
 	for {

@@ -85,8 +85,12 @@ func newInstance(r *Runtime, s runtime.Spec, id string, log *runtime.Log, logger
 	}
 }
 
-func (i *instance) ID() string               { return i.id }
-func (i *instance) Addr() string             { return i.addr }
+func (i *instance) ID() string   { return i.id }
+func (i *instance) Addr() string { return i.addr }
+
+// KeepsAddr says that Addr is Velocity's relay, listening while the
+// instance restarts: the deployer must not take it for another program.
+func (i *instance) KeepsAddr() bool          { return true }
 func (i *instance) LastLines(n int) []string { return i.log.LastLines(n) }
 func (i *instance) Logs(ctx context.Context, tail int) (io.ReadCloser, error) {
 	return i.log.Follow(ctx, tail), nil
@@ -269,9 +273,17 @@ func (i *instance) watch(bg context.Context, r *run, rv string) {
 			}
 			up()
 			end(exitStatus{ended: time.Now(), what: describeExit(st.Terminated)})
+		case p.Metadata.DeletionTimestamp != nil:
+			// Being deleted (by Stop, or from outside: an eviction,
+			// kubectl delete): its network may go any moment, so new
+			// connections wait for the next pod rather than a dial
+			// to an address that no longer answers.
+			i.fwd.point("")
 		case st.Running != nil && p.Status.PodIP != "":
 			i.fwd.point(hostPort(p.Status.PodIP, i.port))
 			up()
+		case st.Waiting != nil && kube.PullMayRecover(st.Waiting.Reason, i.pull.Registry != "", r.started):
+			// The kubelet pulls again.
 		case st.Waiting != nil && waitingFailures[st.Waiting.Reason]:
 			end(exitStatus{ended: time.Now(), what: fmt.Sprintf("could not start in image %s (%s: %s)", i.spec.Image, st.Waiting.Reason, st.Waiting.Message), never: true})
 		case p.Status.Phase == "Failed":
