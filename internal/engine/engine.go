@@ -258,6 +258,8 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 		}
 	}
 	defer x.cleanupWorkspace()
+	x.workers = newWorkers()
+	defer x.workers.stop()
 	return x.execute(ctx)
 }
 
@@ -276,6 +278,8 @@ type execution struct {
 	sharing *sharingWatch
 	// ws is the run's prepared executor workspace (workspace.go).
 	ws ranWorkspace
+	// workers run the attempts.
+	workers *workers
 
 	mu sync.Mutex
 	// outputs holds the digest of each finished node's outputs.

@@ -109,10 +109,11 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 			}
 			actx = cellCtx[m]
 		}
-		go func(i, attempt int) {
+		attempt := attempts[i]
+		x.workers.do(func() {
 			st, err := x.attempt(actx, g.Nodes[i], attempt)
 			done <- attemptDone{node: i, attempt: attempt, status: st, err: err}
-		}(i, attempts[i])
+		})
 	}
 
 	// finish records node i's final status; the caller has journaled it.
