@@ -232,6 +232,7 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 		x.log = slog.New(slog.DiscardHandler)
 	}
 	x.sharing = newSharingWatch(r.Plan, r.Dir, r.Warn, r.StrictSharing)
+	defer x.sharing.close()
 	x.limit = e.Parallelism
 	if x.limit <= 0 {
 		x.limit = runtime.NumCPU()
