@@ -430,14 +430,18 @@ func (x *execution) env(n *plan.Node) []string {
 	}
 	env = append(env, x.run.Vars...)
 	// The environment deployed last before this action starts is the one
-	// its acceptance tests talk to.
+	// its acceptance tests talk to. What ran before is only walked when
+	// something deployed or built an image: in a chain the walk grows with
+	// the position, for every action.
 	x.mu.Lock()
-	for _, b := range n.Before() {
-		if u := x.urls[b]; u != "" {
-			env = append(env, "VELOCITY_URL="+u)
+	if len(x.urls) > 0 || len(x.images) > 0 {
+		for _, b := range n.Before() {
+			if u := x.urls[b]; u != "" {
+				env = append(env, "VELOCITY_URL="+u)
+			}
 		}
+		env = append(env, x.imageEnv(n)...)
 	}
-	env = append(env, x.imageEnv(n)...)
 	x.mu.Unlock()
 	return append(env, "VELOCITY_STAGE="+n.Stage, "VELOCITY_ACTION="+n.Name)
 }

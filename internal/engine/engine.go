@@ -303,6 +303,9 @@ type execution struct {
 	// final holds the final status of each node decided so far, for the
 	// status functions of if: conditions.
 	final map[*plan.Node]store.Status
+	// uncached holds the key records of actions that compute no key, by
+	// the reason (uncachedParts).
+	uncached map[string][]byte
 	// cancelled is set once the run was cancelled, for cancelled() in the
 	// finally actions that still run.
 	cancelled bool
