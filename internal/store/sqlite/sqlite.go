@@ -30,7 +30,14 @@ type Store struct {
 	db *sql.DB
 	// Statements of the per-attempt hot path, prepared once: parsing SQL
 	// again for every attempt cost a third of the journal's time.
-	insertAttempt, finishAttempt, handover *sql.Stmt
+	insertAttempt, finishAttempt *sql.Stmt
+	// handover records an attempt's end and the next one's start
+	// (RecordAttempts). Prepared on first use: compiling its view and
+	// trigger at Open would slow every command, and a run of a single
+	// action never uses it.
+	handoverOnce sync.Once
+	handover     *sql.Stmt
+	handoverErr  error
 	// lastSuccess is read for every action that misses the cache after an
 	// earlier success; preparing it once takes most of its cost away. It
 	// is prepared on first use: at Open it would slow every command.
@@ -132,10 +139,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.finishAttempt, `UPDATE attempts SET status = ?, exit_code = ?, reason = ?, finished = ?, final = ?, allow_failure = ?,
 			 cache_key = ?, cached_from = ?, key_parts = ?
 			 WHERE run_id = ? AND stage = ? AND action = ? AND n = ?`},
-		{&s.handover, `INSERT INTO attempt_handovers (end_status, end_exit_code, end_reason, end_finished, end_final, end_allow_failure,
-			 end_cache_key, end_cached_from, end_key_parts, end_run_id, end_stage, end_action, end_n,
-			 run_id, stage, action, n, status, log, started)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 	} {
 		stmt, err := s.db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -346,6 +349,16 @@ func (s *Store) RecordAttempts(ctx context.Context, ends []store.AttemptEnd, sta
 		return s.FinishAttempt(ctx, e.Attempt, e.Final, e.AllowFailure)
 	case len(ends) == 1:
 		e, a := ends[0].Attempt, *started
+		s.handoverOnce.Do(func() {
+			s.handover, s.handoverErr = s.db.PrepareContext(context.WithoutCancel(ctx),
+				`INSERT INTO attempt_handovers (end_status, end_exit_code, end_reason, end_finished, end_final, end_allow_failure,
+				 end_cache_key, end_cached_from, end_key_parts, end_run_id, end_stage, end_action, end_n,
+				 run_id, stage, action, n, status, log, started)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		})
+		if s.handoverErr != nil {
+			return fmt.Errorf("finish attempt %d of %s/%s, start attempt %d of %s/%s: %w", e.N, e.Stage, e.Action, a.N, a.Stage, a.Action, s.handoverErr)
+		}
 		_, err := s.handover.ExecContext(ctx,
 			string(e.Status), e.ExitCode, e.Reason, nanos(e.Finished), boolInt(ends[0].Final), boolInt(ends[0].AllowFailure),
 			e.CacheKey, e.CachedFrom, e.KeyParts, e.RunID, e.Stage, e.Action, e.N,
