@@ -18,9 +18,13 @@ import (
 )
 
 // attempt runs one attempt of n, journaling its start before the process
-// exists and its end before anyone is told. The first attempt may instead
-// reuse a result (result cache, rerun). The error is a journal failure.
-func (x *execution) attempt(ctx context.Context, n *plan.Node, number int) (store.Status, error) {
+// exists. The first attempt may instead reuse a result (result cache,
+// rerun). ended are attempts whose end is not journaled yet: their ends
+// go into the commit of this attempt's start (see recordAttempts). The
+// attempt's own end is returned to be journaled the same way, before
+// anyone is told of it; it is nil when the error, a journal failure, is
+// not.
+func (x *execution) attempt(ctx context.Context, n *plan.Node, number int, ended []attemptEnd) (store.Status, *attemptEnd, error) {
 	// Journal writes must land even while the run is being cancelled.
 	jctx := context.WithoutCancel(ctx)
 	rec := store.Attempt{
@@ -32,8 +36,8 @@ func (x *execution) attempt(ctx context.Context, n *plan.Node, number int) (stor
 		Log:     x.logPath(n, number),
 		Started: time.Now(),
 	}
-	if err := x.Journal.StartAttempt(jctx, rec); err != nil {
-		return store.Failed, fmt.Errorf("%w: %w", errJournal, err)
+	if err := x.recordAttempts(jctx, ended, &rec); err != nil {
+		return store.Failed, nil, fmt.Errorf("%w: %w", errJournal, err)
 	}
 	if x.Observer != nil {
 		x.Observer.AttemptStarted(n, number, rec.Started)
@@ -46,20 +50,63 @@ func (x *execution) attempt(ctx context.Context, n *plan.Node, number int) (stor
 	}
 	lf.Close()
 	if err != nil {
-		return store.Failed, err
+		return store.Failed, nil, err
 	}
 	if lf.err != nil {
 		rec.Status, rec.ExitCode, rec.Reason = store.Failed, -1, fmt.Sprintf("cannot create log: %v", lf.err)
 	}
 	rec.Finished = time.Now()
 	final := rec.Status != store.Failed || number >= n.Attempts || ctx.Err() != nil
-	if err := x.Journal.FinishAttempt(jctx, rec, final, n.AllowFailure); err != nil {
-		return store.Failed, fmt.Errorf("%w: %w", errJournal, err)
+	return rec.Status, &attemptEnd{node: n, end: store.AttemptEnd{Attempt: rec, Final: final, AllowFailure: n.AllowFailure}}, nil
+}
+
+// attemptEnd is how an attempt of node ended, on its way to the journal.
+type attemptEnd struct {
+	node *plan.Node
+	end  store.AttemptEnd
+}
+
+// recordAttempts journals the ends of attempts and then, unless nil, the
+// start of the next one, in one commit when the journal can
+// (store.AttemptRecorder), and then tells the observer of the ends. An
+// end is committed before the console, the stream or a dependent action
+// hears of it: the scheduler holds it until the next attempt it starts
+// (in a chain, the dependent that the end let start) carries it into the
+// commit of its start, or, when nothing starts, journals it itself (see
+// graph). In a chain that is one commit per action instead of two.
+func (x *execution) recordAttempts(ctx context.Context, ended []attemptEnd, started *store.Attempt) error {
+	switch {
+	case len(ended) == 0 && started == nil:
+		return nil
+	case len(ended) == 0:
+		return x.Journal.StartAttempt(ctx, *started)
+	}
+	ends := make([]store.AttemptEnd, len(ended))
+	for i, e := range ended {
+		ends[i] = e.end
+	}
+	if r, ok := x.Journal.(store.AttemptRecorder); ok {
+		if err := r.RecordAttempts(ctx, ends, started); err != nil {
+			return err
+		}
+	} else {
+		for _, e := range ends {
+			if err := x.Journal.FinishAttempt(ctx, e.Attempt, e.Final, e.AllowFailure); err != nil {
+				return err
+			}
+		}
+		if started != nil {
+			if err := x.Journal.StartAttempt(ctx, *started); err != nil {
+				return err
+			}
+		}
 	}
 	if x.Observer != nil {
-		x.Observer.AttemptFinished(n, rec, final)
+		for _, e := range ended {
+			x.Observer.AttemptFinished(e.node, e.end.Attempt, e.end.Final)
+		}
 	}
-	return rec.Status, nil
+	return nil
 }
 
 // perform does the work of an attempt whose log file is open: reuse a
@@ -393,14 +440,18 @@ func (x *execution) env(n *plan.Node) []string {
 	}
 	env = append(env, x.run.Vars...)
 	// The environment deployed last before this action starts is the one
-	// its acceptance tests talk to.
+	// its acceptance tests talk to. What ran before is only walked when
+	// something deployed or built an image: in a chain the walk grows with
+	// the position, for every action.
 	x.mu.Lock()
-	for _, b := range n.Before() {
-		if u := x.urls[b]; u != "" {
-			env = append(env, "VELOCITY_URL="+u)
+	if len(x.urls) > 0 || len(x.images) > 0 {
+		for _, b := range n.Before() {
+			if u := x.urls[b]; u != "" {
+				env = append(env, "VELOCITY_URL="+u)
+			}
 		}
+		env = append(env, x.imageEnv(n)...)
 	}
-	env = append(env, x.imageEnv(n)...)
 	x.mu.Unlock()
 	return append(env, "VELOCITY_STAGE="+n.Stage, "VELOCITY_ACTION="+n.Name)
 }

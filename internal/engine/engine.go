@@ -232,6 +232,7 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 		x.log = slog.New(slog.DiscardHandler)
 	}
 	x.sharing = newSharingWatch(r.Plan, r.Dir, r.Warn, r.StrictSharing)
+	defer x.sharing.close()
 	x.limit = e.Parallelism
 	if x.limit <= 0 {
 		x.limit = runtime.NumCPU()
@@ -258,6 +259,8 @@ func (e *Engine) Execute(ctx context.Context, r Run) (Outcome, error) {
 		}
 	}
 	defer x.cleanupWorkspace()
+	x.workers = newWorkers()
+	defer x.workers.stop()
 	return x.execute(ctx)
 }
 
@@ -276,6 +279,8 @@ type execution struct {
 	sharing *sharingWatch
 	// ws is the run's prepared executor workspace (workspace.go).
 	ws ranWorkspace
+	// workers run the attempts.
+	workers *workers
 
 	mu sync.Mutex
 	// outputs holds the digest of each finished node's outputs.
@@ -298,6 +303,9 @@ type execution struct {
 	// final holds the final status of each node decided so far, for the
 	// status functions of if: conditions.
 	final map[*plan.Node]store.Status
+	// uncached holds the key records of actions that compute no key, by
+	// the reason (uncachedParts).
+	uncached map[string][]byte
 	// cancelled is set once the run was cancelled, for cancelled() in the
 	// finally actions that still run.
 	cancelled bool

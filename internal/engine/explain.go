@@ -110,19 +110,32 @@ func upstreamDigest(d string) string {
 
 // uncachedParts is the record of an action that computed no key, so that
 // velocity explain can say why; nil when the run has no caches at all.
+// There are two such records, each encoded once per run (every action of
+// a --no-cache run has one); the journal only reads them.
 func (x *execution) uncachedParts(n *plan.Node) []byte {
-	p := explain.Parts{Format: explain.Format}
+	var why string
 	switch {
 	case x.Blobs == nil || n.Deploy != "":
 		return nil
 	case x.run.NoCache:
-		p.Uncached = explain.NoCacheFlag
+		why = explain.NoCacheFlag
 	case n.NoResultCache:
-		p.Uncached = explain.CacheFalse
+		why = explain.CacheFalse
 	default:
 		return nil
 	}
-	return p.Encode()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	b, ok := x.uncached[why]
+	if !ok {
+		p := explain.Parts{Format: explain.Format, Uncached: why}
+		b = p.Encode()
+		if x.uncached == nil {
+			x.uncached = map[string][]byte{}
+		}
+		x.uncached[why] = b
+	}
+	return b
 }
 
 // storeList keeps k's input list in the blob store, once per distinct

@@ -26,7 +26,8 @@ type attemptDone struct {
 	node    int
 	attempt int
 	status  store.Status
-	err     error // journal failure
+	end     *attemptEnd // not journaled yet; nil with err
+	err     error       // journal failure
 }
 
 // graph runs one DAG. A single goroutine (this one) owns all scheduling
@@ -96,6 +97,27 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 		return !haltAll && len(haltedBy) == 1 && haltedBy[node.Matrix]
 	}
 
+	// ended holds the attempts that ended and whose end is not journaled
+	// yet: the next attempt started journals them with its own start
+	// (recordAttempts), else flush does before anything else is written
+	// or waited for.
+	var ended []attemptEnd
+	flush := func() {
+		if len(ended) == 0 {
+			return
+		}
+		if err := x.recordAttempts(context.WithoutCancel(ctx), ended, nil); err != nil && journalErr == nil {
+			journalErr = fmt.Errorf("%w: %w", errJournal, err)
+			haltAll = true
+		}
+		ended = nil
+	}
+	// skip journals nodes that will not run, after the ends held back.
+	skip := func(nodes []*plan.Node, st store.Status, reason string) error {
+		flush()
+		return x.skip(ctx, nodes, st, reason)
+	}
+
 	start := func(i int) {
 		node := g.Nodes[i]
 		attempts[i]++
@@ -109,10 +131,14 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 			}
 			actx = cellCtx[m]
 		}
-		go func(i, attempt int) {
-			st, err := x.attempt(actx, g.Nodes[i], attempt)
-			done <- attemptDone{node: i, attempt: attempt, status: st, err: err}
-		}(i, attempts[i])
+		attempt := attempts[i]
+		// The ends held back are journaled with this start.
+		carried := ended
+		ended = nil
+		x.workers.do(func() {
+			st, end, err := x.attempt(actx, g.Nodes[i], attempt, carried)
+			done <- attemptDone{node: i, attempt: attempt, status: st, end: end, err: err}
+		})
 	}
 
 	// finish records node i's final status; the caller has journaled it.
@@ -125,7 +151,7 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 		}
 		if why, ok := stoppedCell(node, cellCtx); ok {
 			stopped[i] = true
-			if err := x.skip(ctx, g.Nodes[i:i+1], store.Cancelled, why); err != nil && journalErr == nil {
+			if err := skip(g.Nodes[i:i+1], store.Cancelled, why); err != nil && journalErr == nil {
 				journalErr = err
 			}
 			finish(i, store.Cancelled)
@@ -147,7 +173,7 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 			queue = append(queue, i)
 			return
 		}
-		if err := x.skip(ctx, g.Nodes[i:i+1], store.Skipped, reason); err != nil && journalErr == nil {
+		if err := skip(g.Nodes[i:i+1], store.Skipped, reason); err != nil && journalErr == nil {
 			journalErr = err
 		}
 		finish(i, store.Skipped)
@@ -170,7 +196,7 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 		if st == store.Failed {
 			res.failed = append(res.failed, g.Nodes[i].ID())
 		}
-		if err := x.skip(ctx, g.Nodes[i:i+1], st, reason); err != nil && journalErr == nil {
+		if err := skip(g.Nodes[i:i+1], st, reason); err != nil && journalErr == nil {
 			journalErr = err
 		}
 		finish(i, st)
@@ -230,6 +256,7 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 			}
 		}
 		queue = later
+		flush()
 		if active == 0 && sleeping == 0 && (cancelled || len(queue) == 0) {
 			break
 		}
@@ -248,6 +275,9 @@ func (x *execution) graph(ctx context.Context, g *plan.Graph) (stageResult, erro
 			queue = append([]int{i}, queue...)
 		case d := <-done:
 			active--
+			if d.end != nil {
+				ended = append(ended, *d.end)
+			}
 			i := d.node
 			node := g.Nodes[i]
 			if node.Matrix != nil {

@@ -3,14 +3,15 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/velocity-ci/velocity/internal/plan"
 )
@@ -57,25 +58,43 @@ type pictureEntry struct {
 // out: an action running next to the one being watched may be deleting
 // them.
 func takePicture(dir string, declared []string) (workspacePicture, error) {
-	entries, err := os.ReadDir(dir)
+	root, err := os.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list the workspace: %w", err)
 	}
+	defer root.Close()
+	return picture(root, declared)
+}
+
+// picture is takePicture of the directory open as root, read again from
+// its start. Entries are looked up relative to root: two pictures per
+// executed action made opening the workspace by its path, and a stat of
+// each entry by its path, a tenth of the engine's CPU per action.
+func picture(root *os.File, declared []string) (workspacePicture, error) {
+	if _, err := root.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("list the workspace: %w", err)
+	}
+	entries, err := root.ReadDir(-1)
+	if err != nil {
+		return nil, fmt.Errorf("list the workspace: %w", err)
+	}
+	fd := int(root.Fd())
 	pic := make(workspacePicture, len(entries))
 	for _, e := range entries {
 		if slices.Contains(regenerated(), e.Name()) {
 			continue
 		}
-		info, err := e.Info()
-		if errors.Is(err, fs.ErrNotExist) {
+		var st unix.Stat_t
+		err := unix.Fstatat(fd, e.Name(), &st, unix.AT_SYMLINK_NOFOLLOW)
+		if errors.Is(err, unix.ENOENT) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list the workspace: %w", err)
+			return nil, fmt.Errorf("list the workspace: %s: %w", e.Name(), err)
 		}
-		pe := pictureEntry{dir: info.IsDir(), modified: info.ModTime()}
+		pe := pictureEntry{dir: st.Mode&unix.S_IFMT == unix.S_IFDIR, modified: time.Unix(st.Mtim.Unix())}
 		if pe.dir && !coveredWhole(e.Name(), declared) {
-			if pe.names, err = dirNames(filepath.Join(dir, e.Name())); err != nil {
+			if pe.names, err = dirNames(fd, e.Name()); err != nil {
 				return nil, err
 			}
 		}
@@ -84,19 +103,21 @@ func takePicture(dir string, declared []string) (workspacePicture, error) {
 	return pic, nil
 }
 
-// dirNames lists a directory's names without a stat per entry.
-func dirNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
-	if errors.Is(err, fs.ErrNotExist) {
+// dirNames lists the directory name in the directory open as parent,
+// without a stat per entry.
+func dirNames(parent int, name string) ([]string, error) {
+	fd, err := unix.Openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list the workspace: %w", err)
+		return nil, fmt.Errorf("list the workspace: %s: %w", name, err)
 	}
+	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
 	names, err := f.Readdirnames(-1)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir, err)
+		return nil, fmt.Errorf("list %s: %w", name, err)
 	}
 	slices.Sort(names)
 	return names, nil
@@ -193,6 +214,15 @@ type sharingWatch struct {
 	// strict makes a reader of an undeclared path fail.
 	strict bool
 
+	// rootMu serialises the pictures, which read root from its start.
+	rootMu sync.Mutex
+	// root is the workspace, opened by the first picture and kept open
+	// until close: opening it by its path for each picture cost more than
+	// reading it. Were the workspace itself deleted and made again by an
+	// action, the pictures would show the deleted one, empty, and find
+	// nothing created: the check is advice and would only fall silent.
+	root *os.File
+
 	mu sync.Mutex
 	// writers holds, for each path created but not declared, the actions
 	// whose script was running when it appeared (the writer is one of
@@ -215,7 +245,7 @@ func newSharingWatch(p *plan.Plan, dir string, warn func(string), strict bool) *
 // picture (the workspace could not be listed) turns the check off for
 // this attempt rather than failing it: the check is advice, not a gate.
 func (w *sharingWatch) before() workspacePicture {
-	pic, err := takePicture(w.dir, w.declared)
+	pic, err := w.picture()
 	if err != nil {
 		return nil
 	}
@@ -227,7 +257,7 @@ func (w *sharingWatch) after(n *plan.Node, before workspacePicture) {
 	if before == nil {
 		return
 	}
-	now, err := takePicture(w.dir, w.declared)
+	now, err := w.picture()
 	if err != nil {
 		return
 	}
@@ -237,6 +267,30 @@ func (w *sharingWatch) after(n *plan.Node, before workspacePicture) {
 		if !covered(p, w.declared) && !slices.Contains(w.writers[p], n) {
 			w.writers[p] = append(w.writers[p], n)
 		}
+	}
+}
+
+// picture pictures the workspace through root.
+func (w *sharingWatch) picture() (workspacePicture, error) {
+	w.rootMu.Lock()
+	defer w.rootMu.Unlock()
+	if w.root == nil {
+		root, err := os.Open(w.dir)
+		if err != nil {
+			return nil, fmt.Errorf("list the workspace: %w", err)
+		}
+		w.root = root
+	}
+	return picture(w.root, w.declared)
+}
+
+// close closes root; no picture may be taken after it.
+func (w *sharingWatch) close() {
+	w.rootMu.Lock()
+	defer w.rootMu.Unlock()
+	if w.root != nil {
+		w.root.Close()
+		w.root = nil
 	}
 }
 

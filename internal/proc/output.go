@@ -4,6 +4,9 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // outputs returns the writers the child's stdout and stderr are given.
@@ -57,4 +60,63 @@ func sameWriter(a, b io.Writer) (same bool) {
 		}
 	}()
 	return a == b
+}
+
+// outputPipe feeds one writer, the child's stdout and stderr both, from
+// one pipe, as os/exec does for a writer that is not a file. Made here,
+// the pipe costs five system calls fewer per child: os/exec sets both
+// ends non-blocking and registers both with the runtime's poller, then
+// sets the child's end blocking again and unregisters it; only our end
+// is read through the poller.
+type outputPipe struct {
+	r, w *os.File
+	dst  io.Writer
+	done chan struct{} // closed when the copy has ended
+}
+
+func newOutputPipe(dst io.Writer) (*outputPipe, error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil, os.NewSyscallError("pipe2", err)
+	}
+	// Non-blocking, os.NewFile puts our end into the poller; the
+	// child's end stays blocking, as a child expects.
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	return &outputPipe{r: os.NewFile(uintptr(fds[0]), "|0"), w: os.NewFile(uintptr(fds[1]), "|1"), dst: dst, done: make(chan struct{})}, nil
+}
+
+// started closes the child's end, which the child now holds, and starts
+// the copy.
+func (o *outputPipe) started() {
+	o.w.Close()
+	go func() {
+		defer close(o.done)
+		// Errors end the copy: the writer's never come (deliver), and a
+		// read error, or our end closed by wait, leaves nothing to read.
+		_, _ = io.Copy(o.dst, o.r)
+	}()
+}
+
+// abort closes both ends of a pipe whose child did not start.
+func (o *outputPipe) abort() {
+	o.r.Close()
+	o.w.Close()
+}
+
+// wait returns once the copy has delivered everything the pipe will
+// carry, or drain has passed: only a process that escaped the tree can
+// still hold the pipe open then, and our end is closed on it.
+func (o *outputPipe) wait(drain time.Duration) {
+	t := time.NewTimer(drain)
+	defer t.Stop()
+	select {
+	case <-o.done:
+	case <-t.C:
+	}
+	o.r.Close()
+	<-o.done
 }

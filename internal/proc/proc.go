@@ -140,6 +140,9 @@ type Process struct {
 	marker       *Marker
 	watchdog     Watchdog
 	drain        time.Duration
+	// out is the pipe of the child's output when proc made it; nil when
+	// os/exec did (or the output goes to a file or nowhere).
+	out *outputPipe
 
 	exited  chan struct{} // closed when the child exited, not reaped yet
 	waitErr error         // from waitid; read after exited
@@ -198,6 +201,16 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		cmd.Env = withEntry(cmd.Env, s.Marker.Entry())
 	}
 	cmd.Stdout, cmd.Stderr = outputs(s.Stdout, s.Stderr)
+	var out *outputPipe
+	if w := cmd.Stdout; w != nil && sameWriter(w, cmd.Stderr) {
+		if _, isFile := w.(*os.File); !isFile {
+			var err error
+			if out, err = newOutputPipe(w); err != nil {
+				return nil, err
+			}
+			cmd.Stdout, cmd.Stderr = out.w, out.w
+		}
+	}
 
 	var watchdog Watchdog
 	if s.Group {
@@ -212,7 +225,13 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		if watchdog != nil && s.Marker != nil {
 			watchdog.RemoveMarker(s.Marker.Entry())
 		}
+		if out != nil {
+			out.abort()
+		}
 		return nil, err
+	}
+	if out != nil {
+		out.started()
 	}
 	p := &Process{
 		cmd:          cmd,
@@ -222,6 +241,7 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		marker:       s.Marker,
 		watchdog:     watchdog,
 		drain:        drain,
+		out:          out,
 		exited:       make(chan struct{}),
 	}
 	if p.marker != nil {
@@ -376,6 +396,9 @@ func (p *Process) Wait() (Exit, error) {
 	p.reaped = true
 	p.mu.Unlock()
 	werr := p.cmd.Wait()
+	if p.out != nil {
+		p.out.wait(p.drain)
+	}
 	if p.watchdog != nil && p.marker != nil {
 		p.watchdog.RemoveMarker(p.marker.Entry())
 	}

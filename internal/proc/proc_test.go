@@ -232,6 +232,31 @@ echo hello`)
 
 // Without Group, a child is one process: what it started in the
 // background is left alone, as with os/exec.
+// A process that escaped everything (no group, no marker) and holds the
+// one pipe of stdout and stderr open delays Wait by DrainWait at most;
+// what the child wrote before it exited is delivered.
+func TestDrainWaitBoundsAnEscapedHolderOfTheOutput(t *testing.T) {
+	pid := filepath.Join(t.TempDir(), "pid")
+	var both bytes.Buffer
+	start := time.Now()
+	e := run(t, context.Background(), Spec{Stdout: &both, Stderr: &both, DrainWait: 300 * time.Millisecond},
+		`setsid sh -c 'echo $$ > `+pid+`.tmp; mv `+pid+`.tmp `+pid+`; exec sleep 100' &
+while [ ! -s `+pid+` ]; do sleep 0.01; done
+echo out; echo err >&2`)
+	took := time.Since(start)
+	if b, err := os.ReadFile(pid); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			unix.Kill(n, unix.SIGKILL)
+		}
+	}
+	if took < 300*time.Millisecond || took > 3*time.Second {
+		t.Errorf("Wait took %s, want the drain wait of 300ms and little more", took)
+	}
+	if e.Code != 0 || both.String() != "out\nerr\n" {
+		t.Errorf("exit %+v, output %q", e, both.String())
+	}
+}
+
 func TestSingleProcessLeavesOthersAlone(t *testing.T) {
 	pids := filepath.Join(t.TempDir(), "pids")
 	run(t, context.Background(), Spec{}, `sleep 100 >/dev/null 2>&1 & echo $! > `+pids)

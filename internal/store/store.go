@@ -149,6 +149,25 @@ type Attempt struct {
 	KeyParts []byte `json:"key_parts"`
 }
 
+// AttemptEnd is how an attempt ended, as FinishAttempt records it.
+type AttemptEnd struct {
+	Attempt      Attempt
+	Final        bool
+	AllowFailure bool
+}
+
+// AttemptRecorder is a Store that records the ends of attempts and the
+// start of the next one in one commit: what FinishAttempt for each end,
+// then StartAttempt, record, all or nothing. A commit costs more than
+// the statements in it (SQLite writes every page it changed to the WAL
+// per commit, and the end and the start of two attempts of a chain change
+// the same pages), and an engine running a chain of actions ends one
+// attempt just before it starts the next.
+type AttemptRecorder interface {
+	// RecordAttempts records ends, in order, then, unless nil, started.
+	RecordAttempts(ctx context.Context, ends []AttemptEnd, started *Attempt) error
+}
+
 // KeyParts is the key record of one action of one run.
 type KeyParts struct {
 	RunID  int64  `json:"run_id"`

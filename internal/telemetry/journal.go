@@ -37,6 +37,34 @@ func (j runsJournal) FinishAttempt(ctx context.Context, a store.Attempt, final, 
 	return j.Store.FinishAttempt(ctx, a, final, allowFailure)
 }
 
+// RecordAttempts passes store.AttemptRecorder through, or does what it
+// does with one write per attempt. Each attempt it records counts as the
+// write of its own op (finish_attempt, start_attempt), timed by the one
+// commit they shared: what each of them waited for.
+func (j runsJournal) RecordAttempts(ctx context.Context, ends []store.AttemptEnd, started *store.Attempt) error {
+	r, ok := j.Store.(store.AttemptRecorder)
+	if !ok {
+		for _, e := range ends {
+			if err := j.FinishAttempt(ctx, e.Attempt, e.Final, e.AllowFailure); err != nil {
+				return err
+			}
+		}
+		if started == nil {
+			return nil
+		}
+		return j.StartAttempt(ctx, *started)
+	}
+	began := time.Now()
+	err := r.RecordAttempts(ctx, ends, started)
+	for range ends {
+		j.m.wrote("finish_attempt", began)
+	}
+	if started != nil {
+		j.m.wrote("start_attempt", began)
+	}
+	return err
+}
+
 func (j runsJournal) SetActions(ctx context.Context, runID int64, keys []store.Key, status store.Status, reason string, at time.Time) error {
 	defer j.m.wrote("set_actions", time.Now())
 	return j.Store.SetActions(ctx, runID, keys, status, reason, at)

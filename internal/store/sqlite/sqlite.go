@@ -31,6 +31,13 @@ type Store struct {
 	// Statements of the per-attempt hot path, prepared once: parsing SQL
 	// again for every attempt cost a third of the journal's time.
 	insertAttempt, finishAttempt *sql.Stmt
+	// handover records an attempt's end and the next one's start
+	// (RecordAttempts). Prepared on first use: compiling its view and
+	// trigger at Open would slow every command, and a run of a single
+	// action never uses it.
+	handoverOnce sync.Once
+	handover     *sql.Stmt
+	handoverErr  error
 	// lastSuccess is read for every action that misses the cache after an
 	// earlier success; preparing it once takes most of its cost away. It
 	// is prepared on first use: at Open it would slow every command.
@@ -41,7 +48,10 @@ type Store struct {
 	journal groupCommit
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store           = (*Store)(nil)
+	_ store.AttemptRecorder = (*Store)(nil)
+)
 
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(ctx context.Context, path string) (*Store, error) {
@@ -290,7 +300,11 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status store.Status, re
 // StartAttempt implements store.Store. The attempt_started trigger marks
 // the action running in the same statement.
 func (s *Store) StartAttempt(ctx context.Context, a store.Attempt) error {
-	_, err := s.insertAttempt.ExecContext(ctx,
+	return startAttempt(ctx, s.insertAttempt, a)
+}
+
+func startAttempt(ctx context.Context, insert *sql.Stmt, a store.Attempt) error {
+	_, err := insert.ExecContext(ctx,
 		a.RunID, a.Stage, a.Action, a.N, string(store.Running), a.Log, nanos(a.Started))
 	if err != nil {
 		if strings.Contains(err.Error(), "no such action") {
@@ -304,7 +318,11 @@ func (s *Store) StartAttempt(ctx context.Context, a store.Attempt) error {
 // FinishAttempt implements store.Store. When final, the attempt_finished
 // trigger copies the outcome to the action in the same statement.
 func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt, final, allowFailure bool) error {
-	res, err := s.finishAttempt.ExecContext(ctx,
+	return finishAttempt(ctx, s.finishAttempt, a, final, allowFailure)
+}
+
+func finishAttempt(ctx context.Context, update *sql.Stmt, a store.Attempt, final, allowFailure bool) error {
+	res, err := update.ExecContext(ctx,
 		string(a.Status), a.ExitCode, a.Reason, nanos(a.Finished), boolInt(final), boolInt(allowFailure),
 		a.CacheKey, a.CachedFrom, a.KeyParts, a.RunID, a.Stage, a.Action, a.N)
 	if err == nil {
@@ -314,6 +332,64 @@ func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt, final, allow
 		return fmt.Errorf("finish attempt %d of %s/%s: %w", a.N, a.Stage, a.Action, err)
 	}
 	return nil
+}
+
+// RecordAttempts implements store.AttemptRecorder. One end and a start,
+// the engine's case in a chain of actions, are one statement
+// (attempt_handovers), without a transaction around it: BEGIN and
+// COMMIT as statements of their own, and database/sql's transaction,
+// cost more CPU than the commit they save. Other cases take a
+// transaction.
+func (s *Store) RecordAttempts(ctx context.Context, ends []store.AttemptEnd, started *store.Attempt) error {
+	switch {
+	case len(ends) == 0 && started != nil:
+		return s.StartAttempt(ctx, *started)
+	case len(ends) == 1 && started == nil:
+		e := ends[0]
+		return s.FinishAttempt(ctx, e.Attempt, e.Final, e.AllowFailure)
+	case len(ends) == 1:
+		e, a := ends[0].Attempt, *started
+		s.handoverOnce.Do(func() {
+			s.handover, s.handoverErr = s.db.PrepareContext(context.WithoutCancel(ctx),
+				`INSERT INTO attempt_handovers (end_status, end_exit_code, end_reason, end_finished, end_final, end_allow_failure,
+				 end_cache_key, end_cached_from, end_key_parts, end_run_id, end_stage, end_action, end_n,
+				 run_id, stage, action, n, status, log, started)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		})
+		if s.handoverErr != nil {
+			return fmt.Errorf("finish attempt %d of %s/%s, start attempt %d of %s/%s: %w", e.N, e.Stage, e.Action, a.N, a.Stage, a.Action, s.handoverErr)
+		}
+		_, err := s.handover.ExecContext(ctx,
+			string(e.Status), e.ExitCode, e.Reason, nanos(e.Finished), boolInt(ends[0].Final), boolInt(ends[0].AllowFailure),
+			e.CacheKey, e.CachedFrom, e.KeyParts, e.RunID, e.Stage, e.Action, e.N,
+			a.RunID, a.Stage, a.Action, a.N, string(store.Running), a.Log, nanos(a.Started))
+		if err != nil {
+			msg := err.Error()
+			switch {
+			case strings.Contains(msg, "no such attempt"):
+				err = fmt.Errorf("finish attempt %d of %s/%s: attempt %d of %s/%s: %w", e.N, e.Stage, e.Action, e.N, e.Stage, e.Action, store.ErrNotFound)
+			case strings.Contains(msg, "no such action"):
+				err = fmt.Errorf("start attempt %d of %s/%s: action %s/%s of run %d: %w", a.N, a.Stage, a.Action, a.Stage, a.Action, a.RunID, store.ErrNotFound)
+			default:
+				err = fmt.Errorf("finish attempt %d of %s/%s, start attempt %d of %s/%s: %w", e.N, e.Stage, e.Action, a.N, a.Stage, a.Action, err)
+			}
+		}
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if len(ends) > 0 {
+			update := tx.StmtContext(ctx, s.finishAttempt)
+			for _, e := range ends {
+				if err := finishAttempt(ctx, update, e.Attempt, e.Final, e.AllowFailure); err != nil {
+					return err
+				}
+			}
+		}
+		if started == nil {
+			return nil
+		}
+		return startAttempt(ctx, tx.StmtContext(ctx, s.insertAttempt), *started)
+	})
 }
 
 // SetActions implements store.Store.
