@@ -15,8 +15,11 @@ type Service struct {
 
 // ServiceSpec selects the pods a Service sends its ports to.
 type ServiceSpec struct {
-	Selector map[string]string `json:"selector"`
-	Ports    []ServicePort     `json:"ports"`
+	// ClusterIP is the Service's address, given by the API server;
+	// kept as read when a Service is updated.
+	ClusterIP string            `json:"clusterIP,omitempty"`
+	Selector  map[string]string `json:"selector"`
+	Ports     []ServicePort     `json:"ports"`
 }
 
 // ServicePort is a port of a Service and the pods' port behind it.
@@ -31,6 +34,22 @@ type ServicePort struct {
 func (c *Client) CreateService(ctx context.Context, ns string, s *Service) error {
 	s.APIVersion, s.Kind = "v1", "Service"
 	return c.Do(ctx, http.MethodPost, apiPath(ns, "services", "", nil), s, nil)
+}
+
+// GetService reads Service name.
+func (c *Client) GetService(ctx context.Context, ns, name string) (*Service, error) {
+	var s Service
+	if err := c.Do(ctx, http.MethodGet, apiPath(ns, "services", name, nil), nil, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// UpdateService replaces Service s (as read, with its resourceVersion
+// and cluster IP, then changed).
+func (c *Client) UpdateService(ctx context.Context, ns string, s *Service) error {
+	s.APIVersion, s.Kind = "v1", "Service"
+	return c.Do(ctx, http.MethodPut, apiPath(ns, "services", s.Metadata.Name, nil), s, nil)
 }
 
 // Endpoints are the addresses a Service sends traffic to: Ready those

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"strconv"
 	"strings"
@@ -81,7 +82,6 @@ type Runtime struct {
 	mu        sync.Mutex
 	closed    bool
 	instances map[*instance]struct{}
-	services  map[string]bool // the Services this runtime made
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -100,13 +100,13 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("kubernetes runtime: %w", err)
 	}
 	r := &Runtime{c: cfg.Client, ns: cfg.Namespace, pull: cfg.PullPolicy, images: cfg.Images, log: cfg.Logger,
-		self: hex.EncodeToString(b[:]), owner: self, host: kube.HostHash(), instances: map[*instance]struct{}{}, services: map[string]bool{}}
+		self: hex.EncodeToString(b[:]), owner: self, host: kube.HostHash(), instances: map[*instance]struct{}{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	// The instances of a Velocity killed with SIGKILL are nobody's: what
 	// it ran is started again by the releases' recovery, not adopted.
-	kube.DeleteOrphans(ctx, r.c, r.ns, LabelManaged, []string{"pods", "secrets", "services"}, r.log)
+	kube.DeleteOrphans(ctx, r.c, r.ns, LabelManaged, []string{"pods", "secrets"}, r.log)
 	return r, ctx.Err()
 }
 
@@ -184,7 +184,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 	}
 	wg.Wait()
 	sel := LabelRuntime + "=" + r.self
-	for _, res := range []string{"pods", "secrets", "services"} {
+	for _, res := range []string{"pods", "secrets"} {
 		objs, err := r.c.List(ctx, r.ns, res, sel)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list %s left: %w", res, err))
@@ -266,37 +266,45 @@ func objectName(id string) string {
 
 func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 
-// ensureService makes the ClusterIP Service of s's service in its
-// environment, once per runtime: named SERVICE-ENVIRONMENT, it selects
-// the pods of every release of the two that pass their readiness probe,
-// so that workloads in the cluster reach the service by name as the
-// proxy's clients reach it through the proxy (without the proxy's
-// strategies: a canary gets its share of the pods, not its weight). One
-// that exists already (another Velocity's) is left as it is.
+// ensureService makes sure the ClusterIP Service of s's service in its
+// environment is there, named SERVICE-ENVIRONMENT, selecting the pods of
+// every release of the two that pass their readiness probe, so that
+// workloads in the cluster reach the service by name as the proxy's
+// clients reach it through the proxy (without the proxy's strategies: a
+// canary gets its share of the pods, not its weight). It outlives this
+// runtime, so that its name and address stay across restarts of
+// Velocity; a port that changed is updated, one deleted from outside is
+// made again. A Service of that name that another service's pods use
+// (two names spelt alike) is left alone.
 func (r *Runtime) ensureService(ctx context.Context, s runtime.Spec, port int) error {
+	ctx = context.WithoutCancel(ctx)
 	name := serviceName(s.Service, s.Environment)
-	r.mu.Lock()
-	made := r.services[name]
-	r.mu.Unlock()
-	if made {
+	selector := map[string]string{LabelService: labelValue(s.Service), LabelEnvironment: labelValue(s.Environment)}
+	ports := []kube.ServicePort{{Name: "http", Port: port, TargetPort: port}}
+	svc, err := r.c.GetService(ctx, r.ns, name)
+	switch {
+	case kube.IsNotFound(err):
+		err = r.c.CreateService(ctx, r.ns, &kube.Service{
+			Metadata: kube.ObjectMeta{Name: name, Labels: map[string]string{LabelManaged: "1"},
+				Annotations: map[string]string{"velocity.service": s.Service, "velocity.environment": s.Environment}},
+			Spec: kube.ServiceSpec{Selector: selector, Ports: ports},
+		})
+		if err != nil && !kube.IsConflict(err) {
+			return fmt.Errorf("create Service %s: %w", name, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("read Service %s: %w", name, err)
+	case !maps.Equal(svc.Spec.Selector, selector):
+		r.log.Warn("a Service of the same name selects other pods; this service gets none", "service", name, "selector", svc.Spec.Selector)
+		return nil
+	case len(svc.Spec.Ports) == 1 && svc.Spec.Ports[0] == ports[0]:
 		return nil
 	}
-	svc := &kube.Service{
-		Metadata: kube.ObjectMeta{Name: name,
-			Labels:      map[string]string{LabelRuntime: r.self, LabelManaged: "1", kube.HostLabel: r.host},
-			Annotations: map[string]string{kube.OwnerAnnotation: r.owner, "velocity.service": s.Service, "velocity.environment": s.Environment}},
-		Spec: kube.ServiceSpec{
-			Selector: map[string]string{LabelService: labelValue(s.Service), LabelEnvironment: labelValue(s.Environment)},
-			Ports:    []kube.ServicePort{{Name: "http", Port: port, TargetPort: port}},
-		},
+	svc.Spec.Ports = ports
+	if err := r.c.UpdateService(ctx, r.ns, svc); err != nil && !kube.IsConflict(err) {
+		return fmt.Errorf("update the port of Service %s: %w", name, err)
 	}
-	err := r.c.CreateService(context.WithoutCancel(ctx), r.ns, svc)
-	if err != nil && !kube.IsConflict(err) {
-		return fmt.Errorf("create Service %s: %w", name, err)
-	}
-	r.mu.Lock()
-	r.services[name] = true
-	r.mu.Unlock()
 	return nil
 }
 
