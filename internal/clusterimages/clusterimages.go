@@ -22,6 +22,10 @@ import (
 	"github.com/velocity-ci/velocity/internal/registry"
 )
 
+// ClusterRepo prefixes the repositories images are pushed to for the
+// cluster: velocity-cluster/NAME:ID.
+const ClusterRepo = "velocity-cluster"
+
 // BuiltLabel marks the images Velocity built (a build action's label
 // naming the run): only they are pushed for a cluster.
 const BuiltLabel = "velocity.run"
@@ -81,9 +85,11 @@ func (p *Publisher) Pullable(ctx context.Context, image string) (kube.Pull, erro
 	if err != nil {
 		return kube.Pull{}, fmt.Errorf("image %s for the cluster: Velocity's registry: %w", image, err)
 	}
+	// The pods' secret holds the pull-only password: whoever reads
+	// secrets in the namespace can pull, not push.
 	return kube.Pull{
 		Ref:      ep.Host + "/" + loc.Repo + "@" + loc.Manifest.String(),
-		Registry: ep.Host, Username: ep.Username, Password: ep.Password,
+		Registry: ep.Host, Username: ep.Username, Password: ep.PullPassword,
 	}, nil
 }
 
@@ -143,17 +149,17 @@ func (p *Publisher) push(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("Velocity's registry: %w", err)
 	}
-	var tags []string
+	// Under a repository of the cluster's, tagged with the image's ID:
+	// the tags users push (app:latest) do not move.
+	repo := "image"
 	for _, t := range res.RepoTags {
-		// Names under another registry stay there.
-		if !strings.HasPrefix(t, ep.Host+"/") && !hasHost(t) {
-			tags = append(tags, t)
+		if !hasHost(t) {
+			repo, _, _ = strings.Cut(t, ":")
+			break
 		}
 	}
-	if len(tags) == 0 {
-		tags = []string{"velocity/image:" + strings.TrimPrefix(id, "sha256:")[:12]}
-	}
-	_, err = imagebuild.Push(ctx, c, imagebuild.Image{ID: id, Tags: tags[:1]}, ep, io.Discard)
+	tag := ClusterRepo + "/" + repo + ":" + strings.TrimPrefix(id, "sha256:")[:12]
+	_, err = imagebuild.Push(ctx, c, imagebuild.Image{ID: id, Tags: []string{tag}}, ep, io.Discard)
 	return err
 }
 

@@ -3,6 +3,7 @@ package clusterimages_test
 import (
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,8 +71,25 @@ func TestBuiltImagesComeFromVelocitysRegistry(t *testing.T) {
 	if !strings.HasPrefix(host, "127.0.0.1:") || byID.Registry != host || byID.Password == "" {
 		t.Fatalf("Pullable(ID) = %+v, want a reference into the loopback registry with its credential", byID)
 	}
-	if !strings.HasPrefix(rest, "clusterimages-test/app@sha256:") {
-		t.Errorf("Pullable(ID).Ref = %s, want the image's repository by manifest digest", byID.Ref)
+	if !strings.HasPrefix(rest, "velocity-cluster/clusterimages-test/app@sha256:") {
+		t.Errorf("Pullable(ID).Ref = %s, want the image under the cluster's repository by manifest digest", byID.Ref)
+	}
+	// The pods' credential pulls and cannot push.
+	for method, want := range map[string]int{http.MethodGet: http.StatusOK, http.MethodPost: http.StatusUnauthorized} {
+		u := "http://" + host + "/v2/"
+		if method == http.MethodPost {
+			u += "velocity-cluster/x/blobs/uploads/"
+		}
+		req, _ := http.NewRequest(method, u, nil)
+		req.SetBasicAuth(byID.Username, byID.Password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s %s with the pods' credential: %d, want %d", method, u, resp.StatusCode, want)
+		}
 	}
 	cfg, _ := registry.ParseDigest(id)
 	if _, ok, err := st.FindImage(cfg); !ok || err != nil {

@@ -3,6 +3,7 @@ package kube
 import (
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"time"
 )
 
@@ -22,6 +23,11 @@ type Pull struct {
 	Registry string
 	Username string
 	Password string
+}
+
+// LogValue keeps the password out of logs.
+func (p Pull) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("ref", p.Ref), slog.String("registry", p.Registry), slog.String("username", p.Username))
 }
 
 // SecretTypeDockerConfig is the type of a pull secret.

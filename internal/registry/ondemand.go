@@ -22,6 +22,9 @@ type Endpoint struct {
 	Host     string
 	Username string
 	Password string
+	// PullPassword is a second password, good for pulls only (GET and
+	// HEAD): what a cluster's nodes are given.
+	PullPassword string
 }
 
 // LogValue keeps the password out of logs.
@@ -66,10 +69,12 @@ func (o *OnDemand) Endpoint(ctx context.Context) (Endpoint, error) {
 	}
 	var b [24]byte
 	rand.Read(b[:])
-	ep := Endpoint{Host: ln.Addr().String(), Username: onDemandUser, Password: hex.EncodeToString(b[:])}
+	var pb [24]byte
+	rand.Read(pb[:])
+	ep := Endpoint{Host: ln.Addr().String(), Username: onDemandUser, Password: hex.EncodeToString(b[:]), PullPassword: hex.EncodeToString(pb[:])}
 	h := &Handler{Storage: o.Storage, Log: o.Log}
 	o.srv = &http.Server{
-		Handler:           withPassword(ep.Password, h),
+		Handler:           withPassword(ep.Password, ep.PullPassword, h),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -96,9 +101,10 @@ func (o *OnDemand) Close() error {
 }
 
 // withPassword lets through to h only the requests that present
-// password, as basic auth's password (any user name) or a bearer token.
-func withPassword(password string, h http.Handler) http.Handler {
-	want := []byte(password)
+// password, as basic auth's password (any user name) or a bearer token,
+// and the pulls (GET, HEAD) that present pull.
+func withPassword(password, pull string, h http.Handler) http.Handler {
+	want, wantPull := []byte(password), []byte(pull)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := ""
 		if scheme, rest, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
@@ -106,7 +112,9 @@ func withPassword(password string, h http.Handler) http.Handler {
 		} else if _, p, ok := r.BasicAuth(); ok {
 			got = p
 		}
-		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+		reads := r.Method == http.MethodGet || r.Method == http.MethodHead
+		if subtle.ConstantTimeCompare([]byte(got), want) != 1 &&
+			!(reads && len(wantPull) > 0 && subtle.ConstantTimeCompare([]byte(got), wantPull) == 1) {
 			Refuse(w, http.StatusUnauthorized, errors.New("this registry wants the credential of its endpoint"))
 			return
 		}
