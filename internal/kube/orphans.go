@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/velocity-ci/velocity/internal/executor/owner"
 )
@@ -19,10 +20,13 @@ const (
 	HostLabel       = "io.velocity/host"
 )
 
-// HostHash is HostLabel's value for this host.
+// HostHash is HostLabel's value for this host: its name and, where
+// there is one, its machine ID, since two machines may share a name
+// (localhost.localdomain) and a namespace.
 func HostHash() string {
 	host, _ := os.Hostname()
-	sum := sha256.Sum256([]byte(host))
+	id, _ := os.ReadFile("/etc/machine-id")
+	sum := sha256.Sum256([]byte(host + "\x00" + strings.TrimSpace(string(id))))
 	return hex.EncodeToString(sum[:8])
 }
 

@@ -3,8 +3,6 @@ package kube_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -165,8 +163,7 @@ func TestLeftoversOfADeadVelocityAreDeleted(t *testing.T) {
 	}
 	ns := kubetest.Connect(t).Namespace(t)
 	host, _ := os.Hostname()
-	sum := sha256.Sum256([]byte(host))
-	labels := map[string]string{kube.HostLabel: hex.EncodeToString(sum[:8])}
+	labels := map[string]string{kube.HostLabel: kubeapi.HostHash()}
 	ctx := context.Background()
 	mk := func(name, owner string) {
 		meta := kubeapi.ObjectMeta{Name: name, Labels: labels, Annotations: map[string]string{kube.OwnerAnnotation: owner}}
