@@ -248,7 +248,18 @@ func specName(s runtime.Spec) string {
 // with a letter), short enough for a pod's suffix; the ID's random tail
 // is kept, so names stay unique.
 func objectName(id string) string {
-	n := strings.Map(func(r rune) rune {
+	n := dnsChars(id)
+	const max = 50
+	if len(n) > max-2 {
+		n = n[len(n)-(max-2):]
+	}
+	return "v-" + strings.Trim(n, "-")
+}
+
+// dnsChars is s in the characters of a DNS label: lower-case letters,
+// digits, and '-' for anything else.
+func dnsChars(s string) string {
+	return strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
 			return r
@@ -256,12 +267,7 @@ func objectName(id string) string {
 			return r + 'a' - 'A'
 		}
 		return '-'
-	}, id)
-	const max = 50
-	if len(n) > max-2 {
-		n = n[len(n)-(max-2):]
-	}
-	return "v-" + strings.Trim(n, "-")
+	}, s)
 }
 
 func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
@@ -312,15 +318,7 @@ func (r *Runtime) ensureService(ctx context.Context, s runtime.Spec, port int) e
 // label (lower-case letters, digits and dashes, a letter first, at most
 // 63 characters).
 func serviceName(service, env string) string {
-	n := strings.Trim(strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r + 'a' - 'A'
-		}
-		return '-'
-	}, service+"-"+env), "-")
+	n := strings.Trim(dnsChars(service+"-"+env), "-")
 	if n == "" || n[0] < 'a' || n[0] > 'z' {
 		n = "v-" + n
 	}
