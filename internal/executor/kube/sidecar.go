@@ -279,6 +279,9 @@ func (s *sidecars) fail(ctx context.Context, i int, step, why string, previous b
 		read = s.c.PreviousLogs
 	}
 	var lines []string
+	// A hung API server must not hang the step's failure.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	if body, err := read(ctx, s.ns, s.pod, st.container); err == nil {
 		lines = lastLines(body, tailLines)
 		body.Close()
