@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -63,5 +64,25 @@ stages:
 	}
 	if err := kubetest.Connect(t).Get(t.Context(), "/api/v1/namespaces/"+ns+"/pods", &pods); err != nil || len(pods.Items) != 0 {
 		t.Errorf("pods left in %s: %d (%v)", ns, len(pods.Items), err)
+	}
+}
+
+// velocity serve checks the cluster at its start: a namespace that does
+// not exist, or a kubeconfig it cannot read, stops it with the reason,
+// rather than failing the first step with an image.
+func TestServeRefusesAClusterItCannotUse(t *testing.T) {
+	config := kubetest.Config(t)
+	e := newEnv(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--kube-namespace", "velocity-no-such-namespace", "--kubeconfig", config}, `Kubernetes namespace velocity-no-such-namespace at https://`},
+		{[]string{"--kube-namespace", "ci", "--kubeconfig", filepath.Join(t.TempDir(), "missing")}, "Kubernetes namespace ci: "},
+	} {
+		r := e.run(t.TempDir(), append([]string{"serve", "--proxy-addr", "127.0.0.1:0"}, tc.args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("serve %v: exit %d, stderr %q; want a failure saying %q", tc.args, r.code, r.stderr, tc.want)
+		}
 	}
 }

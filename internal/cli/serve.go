@@ -102,6 +102,10 @@ func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	kubeNote, err := h.CheckKubernetes(ctx)
+	if err != nil {
+		return userError(err)
+	}
 	cfg, err := h.HostConfig()
 	if err != nil {
 		return err
@@ -149,6 +153,9 @@ func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 
 	fmt.Fprintf(a.stdout, "velocity: serving; proxy at %s, control socket %s (Ctrl-C to stop)\n", host.ProxyURL(), sock)
 	fmt.Fprintf(a.stdout, "velocity: %s\n", limitsNote)
+	if kubeNote != "" {
+		fmt.Fprintf(a.stdout, "velocity: %s\n", kubeNote)
+	}
 	if apiURL != "" {
 		a.sayListening(ctx, h, o.listen, apiURL)
 	}

@@ -6,6 +6,9 @@ import (
 	"github.com/velocity-ci/velocity/internal/clusterimages"
 	"github.com/velocity-ci/velocity/internal/docker"
 	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/velocity-ci/velocity/internal/executor/kube"
 	kubeclient "github.com/velocity-ci/velocity/internal/kube"
@@ -53,4 +56,26 @@ func (h *Home) clusterImages() *clusterimages.Publisher {
 		}
 	})
 	return h.publisher
+}
+
+// CheckKubernetes reaches the cluster this data directory runs images on
+// and reads its namespace, so that velocity serve says at its start
+// what is wrong (a kubeconfig it cannot read, a namespace that does not
+// exist, credentials refused) rather than at the first step with an
+// image. It returns where images run, "" without a cluster.
+func (h *Home) CheckKubernetes(ctx context.Context) (string, error) {
+	k := h.cfg.Kubernetes
+	if k == nil {
+		return "", nil
+	}
+	c, err := kubeclient.Load(k.Kubeconfig)
+	if err != nil {
+		return "", fmt.Errorf("Kubernetes namespace %s: %w", k.Namespace, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := c.Do(ctx, http.MethodGet, "/api/v1/namespaces/"+url.PathEscape(k.Namespace), nil, nil); err != nil {
+		return "", fmt.Errorf("Kubernetes namespace %s at %s: %w", k.Namespace, c.Server(), err)
+	}
+	return fmt.Sprintf("actions and services with an image run as pods in namespace %s of %s", k.Namespace, c.Server()), nil
 }
