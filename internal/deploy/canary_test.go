@@ -90,6 +90,19 @@ func TestCanaryLatencyIsComparedWithStable(t *testing.T) {
 		}
 		h.servesOnly("C", 3)
 	})
+	// A canary over the ratio by less than min_latency_increase is
+	// promoted: milliseconds of difference are noise.
+	t.Run("under the floor", func(t *testing.T) {
+		h := newHarness(t)
+		h.mustDeploy(svc, h.release("A", "delay=20"))
+		svc := svc
+		svc.Strategy.Analysis.MaxLatencyRatio = 2
+		svc.Strategy.Analysis.MinLatencyIncrease = time.Second
+		if _, err := h.canaryDeploy(svc, h.release("B", "delay=300"), 8); err != nil {
+			t.Fatalf("a canary 280ms slower than stable was rolled back with min_latency_increase 1s: %v", err)
+		}
+		h.servesOnly("B", 3)
+	})
 	t.Run("no ratio", func(t *testing.T) {
 		h := newHarness(t)
 		h.mustDeploy(svc, h.release("A", "delay=20"))

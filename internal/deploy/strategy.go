@@ -168,9 +168,9 @@ func (d *Deployer) canary(ctx context.Context, dep *deployment, next *release, r
 			return fmt.Errorf("canary analysis: error rate %.1f%% against %.1f%% for stable release %s (allowed increase %.1f points)",
 				100*c.ErrorRate(), 100*s.ErrorRate(), stable.id, 100*a.MaxErrorRateIncrease)
 		}
-		if s.P95 > 0 && a.MaxLatencyRatio > 0 && float64(c.P95) > a.MaxLatencyRatio*float64(s.P95) {
-			return fmt.Errorf("canary analysis: p95 latency %v against %v for stable release %s (allowed ratio %.2f)",
-				c.P95, s.P95, stable.id, a.MaxLatencyRatio)
+		if s.P95 > 0 && a.MaxLatencyRatio > 0 && float64(c.P95) > a.MaxLatencyRatio*float64(s.P95) && c.P95-s.P95 > a.MinLatencyIncrease {
+			return fmt.Errorf("canary analysis: p95 latency %v against %v for stable release %s (allowed ratio %.2f, counted from %v slower)",
+				c.P95, s.P95, stable.id, a.MaxLatencyRatio, a.MinLatencyIncrease)
 		}
 	}
 	if err := dep.route.SetGroups(groups([]*release{next}, nil)); err != nil {

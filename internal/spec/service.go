@@ -104,6 +104,11 @@ type Analysis struct {
 	// MaxLatencyRatio is the largest allowed canary p95 / stable p95
 	// (default 1.5).
 	MaxLatencyRatio float64 `json:"MaxLatencyRatio"`
+	// MinLatencyIncrease is how much slower than stable's the canary's
+	// p95 must be before MaxLatencyRatio counts (default 10ms): a ratio
+	// of a few milliseconds is a cold process or a busy host, not a
+	// slower release.
+	MinLatencyIncrease time.Duration `json:"MinLatencyIncrease,omitempty"`
 	// MinRequests the canary must have served before a verdict (default 20).
 	MinRequests int `json:"MinRequests"`
 	// OnInconclusive is what a step that ends with fewer than MinRequests

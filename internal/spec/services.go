@@ -34,6 +34,7 @@ const (
 	defaultCanaryPause     = 30 * time.Second
 	defaultMaxErrorRise    = 0.01
 	defaultMaxLatency      = 1.5
+	defaultMinLatencyDiff  = 10 * time.Millisecond
 	defaultMinRequests     = 20
 	// minMemory catches "memory: 256", which is 256 bytes, not megabytes.
 	minMemory = 1 << 20
@@ -321,6 +322,7 @@ func defaultStrategy(typ string) Strategy {
 		s.Analysis = Analysis{
 			MaxErrorRateIncrease: defaultMaxErrorRise,
 			MaxLatencyRatio:      defaultMaxLatency,
+			MinLatencyIncrease:   defaultMinLatencyDiff,
 			MinRequests:          defaultMinRequests,
 			OnInconclusive:       inconclusiveFail,
 		}
@@ -485,6 +487,9 @@ func (d *decoder) analysis(v ast.Node, path string) Analysis {
 				}
 				a.MaxLatencyRatio = f
 			}
+		},
+		"min_latency_increase": func(v ast.Node) {
+			d.positiveDuration(v, join(path, "min_latency_increase"), &a.MinLatencyIncrease)
 		},
 		"min_requests": func(v ast.Node) {
 			if n, ok := d.intIn(v, join(path, "min_requests"), 1, math.MaxInt32); ok {
