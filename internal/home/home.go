@@ -9,7 +9,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/velocity-ci/velocity/internal/clusterimages"
 	"io"
 	"log/slog"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/velocity-ci/velocity/internal/alerts"
+	"github.com/velocity-ci/velocity/internal/clusterimages"
 	"github.com/velocity-ci/velocity/internal/store"
 	"github.com/velocity-ci/velocity/internal/telemetry"
 	"github.com/velocity-ci/velocity/internal/tracing"

@@ -3,13 +3,13 @@ package home
 import (
 	"context"
 	"fmt"
-	"github.com/velocity-ci/velocity/internal/clusterimages"
-	"github.com/velocity-ci/velocity/internal/docker"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
 
+	"github.com/velocity-ci/velocity/internal/clusterimages"
+	"github.com/velocity-ci/velocity/internal/docker"
 	"github.com/velocity-ci/velocity/internal/executor/kube"
 	kubeclient "github.com/velocity-ci/velocity/internal/kube"
 )

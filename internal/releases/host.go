@@ -5,13 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	pods "github.com/velocity-ci/velocity/internal/runtime/kube"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
+
+	pods "github.com/velocity-ci/velocity/internal/runtime/kube"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"

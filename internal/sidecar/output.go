@@ -1,14 +1,11 @@
 package sidecar
 
 import (
-	"bytes"
 	"io"
 	"sync"
-)
 
-// maxLine bounds how much of a line without newline is held back: a
-// program printing megabytes without one must not grow memory unbounded.
-const maxLine = 64 << 10
+	"github.com/velocity-ci/velocity/internal/lines"
+)
 
 // lockedWriter serialises whole lines from several sidecars into one log.
 type lockedWriter struct {
@@ -38,34 +35,21 @@ type output struct {
 
 	// mu guards the fields below: the executor writes from its goroutine
 	// while a failed start reads the tail from another.
-	mu      sync.Mutex
-	partial []byte
-	tail    []string
+	mu    sync.Mutex
+	split lines.Splitter
+	tail  []string
 }
 
 func newOutput(prefix string, log *lockedWriter, keep int) *output {
-	return &output{prefix: []byte(prefix), log: log, keep: keep}
+	o := &output{prefix: []byte(prefix), log: log, keep: keep}
+	o.split.Emit = o.emit
+	return o
 }
 
 func (o *output) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.partial = append(o.partial, p...)
-	for {
-		i := bytes.IndexByte(o.partial, '\n')
-		if i < 0 {
-			break
-		}
-		o.emit(o.partial[:i])
-		o.partial = o.partial[i+1:]
-	}
-	if len(o.partial) >= maxLine {
-		o.emit(o.partial)
-		o.partial = o.partial[:0]
-	}
-	// Compact so the buffer does not keep every byte ever written.
-	o.partial = append([]byte(nil), o.partial...)
-	return len(p), nil
+	return o.split.Write(p)
 }
 
 // flush emits a last line that had no newline; call it once the process
@@ -73,14 +57,10 @@ func (o *output) Write(p []byte) (int, error) {
 func (o *output) flush() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(o.partial) > 0 {
-		o.emit(o.partial)
-		o.partial = nil
-	}
+	o.split.Flush()
 }
 
 func (o *output) emit(line []byte) {
-	line = bytes.TrimSuffix(line, []byte("\r"))
 	o.log.writeLine(o.prefix, line)
 	o.tail = append(o.tail, string(line))
 	if len(o.tail) > o.keep {
@@ -92,12 +72,12 @@ func (o *output) emit(line []byte) {
 func (o *output) lines() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	lines := append([]string(nil), o.tail...)
-	if len(o.partial) > 0 {
-		lines = append(lines, string(bytes.TrimSuffix(o.partial, []byte("\r"))))
+	out := append([]string(nil), o.tail...)
+	if p := o.split.Partial(); len(p) > 0 {
+		out = append(out, string(p))
 	}
-	if len(lines) > o.keep {
-		lines = lines[len(lines)-o.keep:]
+	if len(out) > o.keep {
+		out = out[len(out)-o.keep:]
 	}
-	return lines
+	return out
 }

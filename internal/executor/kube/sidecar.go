@@ -2,7 +2,6 @@ package kube
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/velocity-ci/velocity/internal/executor"
 	"github.com/velocity-ci/velocity/internal/kube"
+	"github.com/velocity-ci/velocity/internal/lines"
 )
 
 // This file runs Step.Sidecars as native sidecars of the step's pod:
@@ -176,7 +176,7 @@ func newSidecars(c *kube.Client, ns, pod string, specs []executor.Sidecar, out *
 	s := &sidecars{c: c, ns: ns, pod: pod, specs: specs, state: make([]sidecarState, len(specs))}
 	for i, sc := range specs {
 		name := sidecarContainer(i, sc.Name)
-		lw := &lineWriter{prefix: []byte("[sidecar " + sc.Name + "] "), out: out}
+		lw := newLineWriter("[sidecar "+sc.Name+"] ", out)
 		s.state[i] = sidecarState{container: name, out: lw, logs: &follower{c: c, ns: ns, pod: pod, container: name, out: lw}}
 	}
 	return s
@@ -352,40 +352,28 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// maxLine bounds a line held back for its newline.
-const maxLine = 64 << 10
-
 // lineWriter prefixes every line of a sidecar's output and writes whole
 // lines only, so that they do not mix with the step's.
 type lineWriter struct {
-	prefix  []byte
-	out     io.Writer
-	mu      sync.Mutex
-	partial []byte
+	prefix []byte
+	out    io.Writer
+	mu     sync.Mutex
+	split  lines.Splitter
+}
+
+func newLineWriter(prefix string, out io.Writer) *lineWriter {
+	l := &lineWriter{prefix: []byte(prefix), out: out}
+	l.split.Emit = l.emit
+	return l
 }
 
 func (l *lineWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.partial = append(l.partial, p...)
-	for {
-		i := bytes.IndexByte(l.partial, '\n')
-		if i < 0 {
-			break
-		}
-		l.emit(l.partial[:i])
-		l.partial = l.partial[i+1:]
-	}
-	if len(l.partial) >= maxLine {
-		l.emit(l.partial)
-		l.partial = l.partial[:0]
-	}
-	l.partial = append([]byte(nil), l.partial...)
-	return len(p), nil
+	return l.split.Write(p)
 }
 
 func (l *lineWriter) emit(line []byte) {
-	line = bytes.TrimSuffix(line, []byte("\r"))
 	buf := make([]byte, 0, len(l.prefix)+len(line)+1)
 	buf = append(append(append(buf, l.prefix...), line...), '\n')
 	// The log is for people: a failing write must not fail the step.
@@ -396,8 +384,5 @@ func (l *lineWriter) emit(line []byte) {
 func (l *lineWriter) flush() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.partial) > 0 {
-		l.emit(l.partial)
-		l.partial = nil
-	}
+	l.split.Flush()
 }
