@@ -90,12 +90,9 @@ func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 	if o.listen.Addr == "" && o.listen.TLSCert != "" {
 		return usageError("--listen-tls-cert needs --listen")
 	}
-	var ports netport.Range
-	if o.portRange != "" {
-		var err error
-		if ports, err = netport.Parse(o.portRange, "velocity serve --port-range"); err != nil {
-			return usageError("--port-range: %v", err)
-		}
+	ports, err := servePorts(o.portRange)
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -152,10 +149,7 @@ func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 	defer stopNet()
 
 	fmt.Fprintf(a.stdout, "velocity: serving; proxy at %s, control socket %s (Ctrl-C to stop)\n", host.ProxyURL(), sock)
-	fmt.Fprintf(a.stdout, "velocity: %s\n", limitsNote)
-	if kubeNote != "" {
-		fmt.Fprintf(a.stdout, "velocity: %s\n", kubeNote)
-	}
+	a.sayNotes(limitsNote, kubeNote)
 	if apiURL != "" {
 		a.sayListening(ctx, h, o.listen, apiURL)
 	}
@@ -165,6 +159,28 @@ func (a *app) serve(ctx context.Context, h *home.Home, o serveOptions) error {
 	a.serveNode(ctx, h, runsSvc, apiURL) // until ctx ends
 	fmt.Fprintf(a.stdout, "velocity: stopping: draining the proxy, then stopping the services\n")
 	return nil
+}
+
+// servePorts reads --port-range; "" is any free port.
+func servePorts(spec string) (netport.Range, error) {
+	if spec == "" {
+		return netport.Range{}, nil
+	}
+	ports, err := netport.Parse(spec, "velocity serve --port-range")
+	if err != nil {
+		return netport.Range{}, usageError("--port-range: %v", err)
+	}
+	return ports, nil
+}
+
+// sayNotes prints what serve found at its start about where services
+// run; an empty note is not printed.
+func (a *app) sayNotes(notes ...string) {
+	for _, n := range notes {
+		if n != "" {
+			fmt.Fprintf(a.stdout, "velocity: %s\n", n)
+		}
+	}
 }
 
 // serveProjects runs the projects' queues, polling and schedules, which
