@@ -184,7 +184,7 @@ type Run struct {
 	// cancellation (a second Ctrl-C). May be nil.
 	Force <-chan struct{}
 	// TempDir holds the run's scratch directories (sidecars); it must
-	// exist.
+	// exist when an action has sidecars, and may be "" when none has.
 	TempDir string
 	// NoCache executes every action (--no-cache).
 	NoCache bool

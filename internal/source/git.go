@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,9 @@ import (
 type git struct {
 	dir string
 	env []string
+	// path is git's executable as found in PATH, "" to look it up at
+	// each command (a stat per PATH entry).
+	path string
 }
 
 func newGit(dir string) git {
@@ -24,7 +28,7 @@ func newGit(dir string) git {
 
 // in returns a runner for another directory with the same environment.
 func (g git) in(dir string) git {
-	return git{dir: dir, env: g.env}
+	return git{dir: dir, env: g.env, path: g.path}
 }
 
 // gitEnv derives git's environment from ours.
@@ -59,7 +63,7 @@ func (g git) spec(args ...string) proc.Spec {
 	// core.quotepath=off keeps non-ASCII names as raw bytes in any output
 	// that is not -z.
 	return proc.Spec{
-		Path: "git",
+		Path: cmp.Or(g.path, "git"),
 		Args: append([]string{"-c", "core.quotepath=off"}, args...),
 		Dir:  g.dir,
 		Env:  g.env,

@@ -334,10 +334,13 @@ func findRepo(ctx context.Context, dir string, rev bool) (g git, prefix, notGit 
 
 // gitAt is git run in dir; notGit says when git is not installed.
 func gitAt(dir string) (g git, notGit string) {
-	if _, err := exec.LookPath("git"); err != nil {
+	path, err := exec.LookPath("git")
+	if err != nil {
 		return g, "git is not installed"
 	}
-	return newGit(dir), ""
+	g = newGit(dir)
+	g.path = path
+	return g, ""
 }
 
 // copyPlain copies dir as it is, without git.

@@ -4,6 +4,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -44,10 +45,14 @@ var notForBuild = []string{"env", "outputs", "cache", "cache_key", "secrets", "s
 // imageName is a repository name as Docker accepts it: lowercase
 // components separated by "/", each of letters and digits joined by
 // ".", "_", "__" or dashes.
-var imageName = regexp.MustCompile(`^[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*$`)
+var imageName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*$`)
+})
 
 // imageTag is a tag as Docker accepts it.
-var imageTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+var imageTag = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+})
 
 // build reads a build key: a mapping, or a string that is the context.
 func (d *decoder) build(v ast.Node, path string) *Build {
@@ -155,9 +160,9 @@ func (d *decoder) imageTags(v ast.Node, at string) []string {
 			// Docker reads such a first part as a registry; pushes go to
 			// the run's registry, which the tag must not contradict.
 			d.c.add(posOf(item), at, "%q names a registry (%s); tags name the image alone, and push: true sends it to the run's registry", s, first)
-		case !imageName.MatchString(name):
+		case !imageName().MatchString(name):
 			d.c.add(posOf(item), at, "%q is not an image name (lowercase letters, digits, and . _ - between them, / between parts, e.g. team/app:1.2)", s)
-		case tag != "" && !imageTag.MatchString(tag):
+		case tag != "" && !imageTag().MatchString(tag):
 			d.c.add(posOf(item), at, "%q: the tag %q may use letters, digits, _ . and - (not first), at most 128", s, tag)
 		case !nested:
 			// A bare name is an official image's on Docker Hub (alpine,

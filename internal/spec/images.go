@@ -2,6 +2,7 @@ package spec
 
 import (
 	"regexp"
+	"sync"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -28,7 +29,9 @@ func (p *Pipeline) RunsIn(a *Action) string {
 
 // imageRef accepts what an engine accepts as an image reference:
 // registry/path:tag or @digest, without spaces or shell characters.
-var imageRef = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$`)
+var imageRef = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$`)
+})
 
 // image reads an image reference; host is whether `image: host` (run on
 // the host) is allowed there.
@@ -39,7 +42,7 @@ func (d *decoder) image(v ast.Node, path string, host bool) string {
 	case s == HostImage && !host:
 		d.c.add(posOf(v), path, `"host" is not an image; leave image out to run on the host`)
 		return ""
-	case !imageRef.MatchString(s):
+	case !imageRef().MatchString(s):
 		d.c.add(posOf(v), path, "%q is not an image reference (like alpine:3.20 or registry.example.com/team/tool@sha256:...)", s)
 		return ""
 	}
@@ -58,11 +61,13 @@ func (d *decoder) defaultImage(v ast.Node, path string) (string, Pos) {
 }
 
 // userRef is NAME or UID, with an optional :GROUP or :GID.
-var userRef = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$`)
+var userRef = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$`)
+})
 
 func (d *decoder) user(v ast.Node, path string) string {
 	s := d.run(v, path)
-	if s != "" && !userRef.MatchString(s) {
+	if s != "" && !userRef().MatchString(s) {
 		d.c.add(posOf(v), path, "%q is not a user (write a name or uid, with :group or :gid if needed, like 1000:1000)", s)
 		return ""
 	}
