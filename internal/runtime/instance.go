@@ -62,7 +62,7 @@ func newInstance(l *Local, s Spec, id string, port int, log *instanceLog, logger
 		id:      id,
 		port:    port,
 		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		env:     withMarker(withPort(s.Env, port), id),
+		env:     InstanceEnv(s.Env, port, id),
 		marker:  proc.MarkerFor(markerVar + "=" + id),
 		grace:   grace,
 		policy:  s.Restart.withDefaults(),
@@ -150,7 +150,7 @@ func (i *instance) finish(final State) {
 		i.l.ports.Release(i.port)
 	}
 	close(i.exited)
-	i.l.forget(i)
+	i.l.instances.Remove(i)
 }
 
 func (i *instance) Exits() (int, string) {

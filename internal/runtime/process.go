@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/velocity-ci/velocity/internal/netport"
 	"github.com/velocity-ci/velocity/internal/reaper"
@@ -49,9 +48,7 @@ type Local struct {
 	ports     *netport.Picker
 	portRange netport.Range
 
-	mu        sync.Mutex
-	closed    bool
-	instances map[*instance]struct{}
+	instances Instances[*instance]
 }
 
 var _ Runtime = (*Local)(nil)
@@ -63,7 +60,7 @@ func NewLocal(cfg Config) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Local{shell: shell, log: cfg.Logger, instances: map[*instance]struct{}{},
+	l := &Local{shell: shell, log: cfg.Logger,
 		ports: cfg.Ports, portRange: cfg.PortRange}
 	if l.ports == nil {
 		l.ports = &netport.Picker{}
@@ -116,7 +113,7 @@ func findShell() ([]string, error) {
 
 // Start implements Runtime.
 func (l *Local) Start(ctx context.Context, s Spec) (Instance, error) {
-	name := s.name()
+	name := s.Name()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -165,7 +162,7 @@ func (l *Local) Start(ctx context.Context, s Spec) (Instance, error) {
 	}
 	// Registered before the spawn so that a concurrent Close waits for
 	// this instance too.
-	if !l.register(i) {
+	if !l.instances.Add(i) {
 		i.finish(StateFailed)
 		return nil, fmt.Errorf("start %s: runtime is closed", name)
 	}
@@ -184,40 +181,12 @@ func (l *Local) Start(ctx context.Context, s Spec) (Instance, error) {
 // Close stops every instance still running (as Stop(ctx) would) and then
 // the reaper. Start fails afterwards.
 func (l *Local) Close(ctx context.Context) error {
-	l.mu.Lock()
-	l.closed = true
-	list := make([]*instance, 0, len(l.instances))
-	for i := range l.instances {
-		list = append(list, i)
-	}
-	l.mu.Unlock()
-	errs := make([]error, len(list)+1)
-	var wg sync.WaitGroup
-	for k, i := range list {
-		wg.Go(func() { errs[k] = i.Stop(ctx) })
-	}
-	wg.Wait()
-	errs[len(list)] = l.reaper.Close()
-	return errors.Join(errs...)
+	return errors.Join(l.instances.Close(ctx), l.reaper.Close())
 }
 
-func (l *Local) register(i *instance) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return false
-	}
-	l.instances[i] = struct{}{}
-	return true
-}
-
-func (l *Local) forget(i *instance) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.instances, i)
-}
-
-func (s Spec) name() string {
+// Name names the instance's service, environment and release in errors
+// ("web/production@r3").
+func (s Spec) Name() string {
 	n := s.Service
 	if n == "" {
 		n = "instance"
@@ -249,6 +218,13 @@ func (s Spec) validate() error {
 		return fmt.Errorf("negative CPU limit %g", s.CPU)
 	}
 	return nil
+}
+
+// InstanceEnv is an instance's environment in every runtime: env with
+// PORT set to port and the marker variable (VELOCITY_INSTANCE) to id,
+// whatever env had.
+func InstanceEnv(env []string, port int, id string) []string {
+	return withMarker(withPort(env, port), id)
 }
 
 // withPort returns a copy of env with PORT set, whatever env had.

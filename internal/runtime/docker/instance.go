@@ -282,5 +282,5 @@ func (i *instance) finish(final runtime.State) {
 	}
 	i.r.ports.Release(i.hostPort)
 	i.Ended(final)
-	i.r.forget(i)
+	i.r.instances.Remove(i)
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -40,9 +39,6 @@ const (
 // DefaultPort is $PORT inside a container when the Spec sets no Port.
 const DefaultPort = 8080
 
-// markerVar names the instance in its environment, as for host processes.
-const markerVar = "VELOCITY_INSTANCE"
-
 // Config configures a container runtime.
 type Config struct {
 	// Client talks to the engine (docker.Connect). Required; the runtime
@@ -70,9 +66,7 @@ type Runtime struct {
 	ports     *netport.Picker
 	portRange netport.Range
 
-	mu        sync.Mutex
-	closed    bool
-	instances map[*instance]struct{}
+	instances runtime.Instances[*instance]
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -84,7 +78,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, errors.New("container runtime: a client and an owner are required")
 	}
 	r := &Runtime{c: cfg.Client, owner: cfg.Owner, log: cfg.Logger, ports: cfg.Ports,
-		portRange: cfg.PortRange, instances: map[*instance]struct{}{}}
+		portRange: cfg.PortRange}
 	if r.ports == nil {
 		r.ports = &netport.Picker{}
 	}
@@ -131,7 +125,7 @@ func alive(pid int) bool {
 
 // Start implements runtime.Runtime.
 func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Instance, error) {
-	name := specName(s)
+	name := s.Name()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -159,7 +153,7 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Instance, 
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	i := newInstance(r, s, id, hostPort, ilog, logger)
-	if !r.register(i) {
+	if !r.instances.Add(i) {
 		i.finish(runtime.StateFailed)
 		return nil, fmt.Errorf("start %s: runtime is closed", name)
 	}
@@ -194,7 +188,7 @@ func (r *Runtime) create(ctx context.Context, s runtime.Spec, id string, hostPor
 	}
 	cfg := &container.Config{
 		Image:        s.Image,
-		Env:          withVar(withVar(s.Env, "PORT", strconv.Itoa(port)), markerVar, id),
+		Env:          runtime.InstanceEnv(s.Env, port, id),
 		ExposedPorts: network.PortSet{cport: {}},
 		Labels: map[string]string{
 			LabelInstance: id, LabelService: s.Service, LabelEnvironment: s.Environment,
@@ -265,36 +259,7 @@ func (r *Runtime) pull(ctx context.Context, ref string) error {
 // Close stops every instance still running (as Stop(ctx) would). Start
 // fails afterwards.
 func (r *Runtime) Close(ctx context.Context) error {
-	r.mu.Lock()
-	r.closed = true
-	list := make([]*instance, 0, len(r.instances))
-	for i := range r.instances {
-		list = append(list, i)
-	}
-	r.mu.Unlock()
-	errs := make([]error, len(list))
-	var wg sync.WaitGroup
-	for k, i := range list {
-		wg.Go(func() { errs[k] = i.Stop(ctx) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-func (r *Runtime) register(i *instance) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return false
-	}
-	r.instances[i] = struct{}{}
-	return true
-}
-
-func (r *Runtime) forget(i *instance) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.instances, i)
+	return r.instances.Close(ctx)
 }
 
 func validate(s runtime.Spec) error {
@@ -312,31 +277,6 @@ func validate(s runtime.Spec) error {
 		return fmt.Errorf("negative CPU limit %g", s.CPU)
 	}
 	return nil
-}
-
-func specName(s runtime.Spec) string {
-	n := s.Service
-	if n == "" {
-		n = "instance"
-	}
-	if s.Environment != "" {
-		n += "/" + s.Environment
-	}
-	if s.Release != "" {
-		n += "@" + s.Release
-	}
-	return n
-}
-
-// withVar returns a copy of env with name set to value, whatever env had.
-func withVar(env []string, name, value string) []string {
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, name+"="+value)
 }
 
 func shortID(id string) string { return id[:min(len(id), 12)] }

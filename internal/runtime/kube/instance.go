@@ -112,7 +112,7 @@ func (i *instance) meta(name string) kube.ObjectMeta {
 // holding its environment and the forwarder giving it a stable address.
 func (i *instance) create(ctx context.Context) error {
 	c, ns := i.r.c, i.r.ns
-	env := withVar(withVar(i.spec.Env, "PORT", strconv.Itoa(i.port)), markerVar, i.id)
+	env := runtime.InstanceEnv(i.spec.Env, i.port, i.id)
 	data := map[string][]byte{}
 	for k, kv := range env {
 		_, v, _ := cutEnv(kv)
@@ -145,7 +145,7 @@ func (i *instance) create(ctx context.Context) error {
 
 // pod is the spec of the instance's next pod.
 func (i *instance) pod(name string) *kube.Pod {
-	env := withVar(withVar(i.spec.Env, "PORT", strconv.Itoa(i.port)), markerVar, i.id)
+	env := runtime.InstanceEnv(i.spec.Env, i.port, i.id)
 	vars := make([]kube.EnvVar, len(env))
 	for k, kv := range env {
 		n, _, _ := cutEnv(kv)
@@ -490,7 +490,7 @@ func (i *instance) finish(final runtime.State) {
 		i.logger.Warn("instance log", "err", err)
 	}
 	i.Ended(final)
-	i.r.forget(i)
+	i.r.instances.Remove(i)
 }
 
 // readiness is the pod's readiness probe from the service's health

@@ -77,17 +77,6 @@ func (f *follower) finish() {
 	_, _ = io.Copy(f.out, body)
 }
 
-// withVar returns a copy of env with name set to value, whatever env had.
-func withVar(env []string, name, value string) []string {
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, name+"="+value)
-}
-
 func cutEnv(kv string) (name, value string, ok bool) { return strings.Cut(kv, "=") }
 
 // envKey is the Secret's key of the i-th variable: a variable's name may

@@ -11,7 +11,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/velocity-ci/velocity/internal/executor/owner"
 	"github.com/velocity-ci/velocity/internal/kube"
@@ -37,9 +36,6 @@ const (
 // DefaultPort is $PORT inside a pod when the Spec sets no Port, as for
 // the container runtime.
 const DefaultPort = 8080
-
-// markerVar names the instance in its environment, as for host processes.
-const markerVar = "VELOCITY_INSTANCE"
 
 // Config configures a Kubernetes runtime.
 type Config struct {
@@ -79,9 +75,7 @@ type Runtime struct {
 	// that a later Velocity deletes them if it is killed.
 	owner, host string
 
-	mu        sync.Mutex
-	closed    bool
-	instances map[*instance]struct{}
+	instances runtime.Instances[*instance]
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -100,7 +94,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("kubernetes runtime: %w", err)
 	}
 	r := &Runtime{c: cfg.Client, ns: cfg.Namespace, pull: cfg.PullPolicy, images: cfg.Images, log: cfg.Logger,
-		self: hex.EncodeToString(b[:]), owner: self, host: kube.HostHash(), instances: map[*instance]struct{}{}}
+		self: hex.EncodeToString(b[:]), owner: self, host: kube.HostHash()}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -119,7 +113,7 @@ func (r *Runtime) Limits() (bool, string) {
 // Start implements runtime.Runtime. It returns once the instance's first
 // pod runs (or has already ended: the supervisor restarts it).
 func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Instance, error) {
-	name := specName(s)
+	name := s.Name()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -136,7 +130,7 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Instance, 
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	i := newInstance(r, s, id, ilog, logger)
-	if !r.register(i) {
+	if !r.instances.Add(i) {
 		i.finish(runtime.StateFailed)
 		return nil, fmt.Errorf("start %s: runtime is closed", name)
 	}
@@ -170,19 +164,7 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Instance, 
 // deletes whatever object of this runtime is still there. Start fails
 // afterwards.
 func (r *Runtime) Close(ctx context.Context) error {
-	r.mu.Lock()
-	r.closed = true
-	list := make([]*instance, 0, len(r.instances))
-	for i := range r.instances {
-		list = append(list, i)
-	}
-	r.mu.Unlock()
-	errs := make([]error, len(list))
-	var wg sync.WaitGroup
-	for k, i := range list {
-		wg.Go(func() { errs[k] = i.Stop(ctx) })
-	}
-	wg.Wait()
+	errs := []error{r.instances.Close(ctx)}
 	sel := LabelRuntime + "=" + r.self
 	for _, res := range []string{"pods", "secrets"} {
 		objs, err := r.c.List(ctx, r.ns, res, sel)
@@ -199,22 +181,6 @@ func (r *Runtime) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (r *Runtime) register(i *instance) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return false
-	}
-	r.instances[i] = struct{}{}
-	return true
-}
-
-func (r *Runtime) forget(i *instance) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.instances, i)
-}
-
 func validate(s runtime.Spec) error {
 	switch {
 	case s.Image == "":
@@ -227,20 +193,6 @@ func validate(s runtime.Spec) error {
 		return fmt.Errorf("negative CPU limit %g", s.CPU)
 	}
 	return nil
-}
-
-func specName(s runtime.Spec) string {
-	n := s.Service
-	if n == "" {
-		n = "instance"
-	}
-	if s.Environment != "" {
-		n += "/" + s.Environment
-	}
-	if s.Release != "" {
-		n += "@" + s.Release
-	}
-	return n
 }
 
 // objectName turns an instance ID into a name every kind of object
