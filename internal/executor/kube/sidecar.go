@@ -76,7 +76,7 @@ func sidecarContainer(i int, name string) string {
 }
 
 // sidecarEnvKey is the Secret's key of the j-th variable of the i-th
-// sidecar; the step's are envKey's.
+// sidecar; the step's are kube.EnvKey's.
 func sidecarEnvKey(i, j int) string { return "s" + strconv.Itoa(i) + "-" + strconv.Itoa(j) }
 
 // sidecarContainers are the pod's init containers for step's sidecars,
@@ -86,7 +86,7 @@ func (w *Workspace) sidecarContainers(step executor.Step, secret string, mounts 
 	for i, sc := range step.Sidecars {
 		var env []kube.EnvVar
 		for j, kv := range sc.Env {
-			n, _, _ := cutEnv(kv)
+			n, _, _ := strings.Cut(kv, "=")
 			env = append(env, kube.EnvVar{Name: n, ValueFrom: &kube.EnvVarSource{
 				SecretKeyRef: &kube.KeyRef{Name: secret, Key: sidecarEnvKey(i, j)},
 			}})

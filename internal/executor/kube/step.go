@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -97,14 +98,10 @@ func (w *Workspace) pod(step executor.Step, name, secret string, uid, gid *int64
 	if image == "" {
 		image = w.e.opt.DefaultImage
 	}
-	var env []kube.EnvVar
-	var names []string
-	for i, kv := range step.Env {
-		n, _, _ := cutEnv(kv)
-		env = append(env, kube.EnvVar{Name: n, ValueFrom: &kube.EnvVarSource{
-			SecretKeyRef: &kube.KeyRef{Name: secret, Key: envKey(i)},
-		}})
-		names = append(names, n)
+	env := kube.EnvFrom(step.Env, secret)
+	names := make([]string, len(env))
+	for i, v := range env {
+		names[i] = v.Name
 	}
 	var volumes []kube.Volume
 	var mounts []kube.VolumeMount
@@ -160,26 +157,13 @@ func (w *Workspace) pod(step executor.Step, name, secret string, uid, gid *int64
 	}
 }
 
-func cutEnv(kv string) (name, value string, ok bool) {
-	for i := 0; i < len(kv); i++ {
-		if kv[i] == '=' {
-			return kv[:i], kv[i+1:], true
-		}
-	}
-	return kv, "", false
-}
-
-// envKey is the Secret's key of the i-th variable: a variable's name may
-// hold characters a key may not.
-func envKey(i int) string { return "e" + strconv.Itoa(i) }
-
 // graceSeconds rounds a grace period up to whole seconds, the unit of the
 // API (0 would kill at once).
 func graceSeconds(d time.Duration) int64 {
 	if d <= 0 {
 		d = DefaultKillGrace
 	}
-	return int64((d + time.Second - 1) / time.Second)
+	return kube.GraceSeconds(d)
 }
 
 // runPod runs the step's pod to its end and deletes it.
@@ -190,14 +174,10 @@ func (w *Workspace) runPod(ctx context.Context, step executor.Step, uid, gid *in
 	bg := context.WithoutCancel(ctx)
 	name := fmt.Sprintf("%s-%d", w.name, w.seq.Add(1))
 	secret := ""
-	data := map[string][]byte{}
-	for i, kv := range step.Env {
-		_, v, _ := cutEnv(kv)
-		data[envKey(i)] = []byte(v)
-	}
+	data := kube.EnvData(step.Env)
 	for i, sc := range step.Sidecars {
 		for j, kv := range sc.Env {
-			_, v, _ := cutEnv(kv)
+			_, v, _ := strings.Cut(kv, "=")
 			data[sidecarEnvKey(i, j)] = []byte(v)
 		}
 	}

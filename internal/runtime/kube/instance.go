@@ -113,11 +113,7 @@ func (i *instance) meta(name string) kube.ObjectMeta {
 func (i *instance) create(ctx context.Context) error {
 	c, ns := i.r.c, i.r.ns
 	env := runtime.InstanceEnv(i.spec.Env, i.port, i.id)
-	data := map[string][]byte{}
-	for k, kv := range env {
-		_, v, _ := cutEnv(kv)
-		data[envKey(k)] = []byte(v)
-	}
+	data := kube.EnvData(env)
 	i.pull = kube.Pull{Ref: i.spec.Image}
 	if i.r.images != nil {
 		pull, err := i.r.images.Pullable(ctx, i.spec.Image)
@@ -146,11 +142,7 @@ func (i *instance) create(ctx context.Context) error {
 // pod is the spec of the instance's next pod.
 func (i *instance) pod(name string) *kube.Pod {
 	env := runtime.InstanceEnv(i.spec.Env, i.port, i.id)
-	vars := make([]kube.EnvVar, len(env))
-	for k, kv := range env {
-		n, _, _ := cutEnv(kv)
-		vars[k] = kube.EnvVar{Name: n, ValueFrom: &kube.EnvVarSource{SecretKeyRef: &kube.KeyRef{Name: i.name, Key: envKey(k)}}}
-	}
+	vars := kube.EnvFrom(env, i.name)
 	var res kube.Resources
 	if i.spec.Memory > 0 || i.spec.CPU > 0 {
 		res.Limits = map[string]string{}
@@ -167,7 +159,7 @@ func (i *instance) pod(name string) *kube.Pod {
 		ctr.Command = []string{"/bin/sh", "-c", i.spec.Command}
 	}
 	off := false
-	grace := graceSeconds(i.grace)
+	grace := kube.GraceSeconds(i.grace)
 	var pullSecrets []kube.LocalObjectRef
 	if i.pull.Registry != "" {
 		pullSecrets = []kube.LocalObjectRef{{Name: i.pullSecret()}}
@@ -189,10 +181,6 @@ func (i *instance) pod(name string) *kube.Pod {
 
 // pullSecret names the instance's pull secret, when its image needs one.
 func (i *instance) pullSecret() string { return i.name + "-pull" }
-
-// graceSeconds rounds a grace period up to whole seconds, the unit of the
-// API (0 would kill at once).
-func graceSeconds(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) }
 
 // run is one pod of the instance.
 type run struct {
@@ -423,11 +411,11 @@ func (i *instance) endRun(r *run) {
 // SIGTERM, then SIGKILL), or at once when Stop's caller gives up, and
 // waits until the pod is gone.
 func (i *instance) terminate(r *run) {
-	i.log.Note(fmt.Sprintf("stopping instance %s (SIGTERM; SIGKILL after %s)", i.id, time.Duration(graceSeconds(i.grace))*time.Second))
+	i.log.Note(fmt.Sprintf("stopping instance %s (SIGTERM; SIGKILL after %s)", i.id, time.Duration(kube.GraceSeconds(i.grace))*time.Second))
 	// New connections are refused; those open finish with the pod.
 	i.fwd.point("")
-	i.deletePod(r.pod, graceSeconds(i.grace))
-	limit := time.NewTimer(time.Duration(graceSeconds(i.grace))*time.Second + goneWait)
+	i.deletePod(r.pod, kube.GraceSeconds(i.grace))
+	limit := time.NewTimer(time.Duration(kube.GraceSeconds(i.grace))*time.Second + goneWait)
 	defer limit.Stop()
 	var st exitStatus
 	kill := i.KillRequested()
@@ -501,8 +489,8 @@ func readiness(h runtime.Health, port int) *kube.Probe {
 		return nil
 	}
 	p := &kube.Probe{
-		PeriodSeconds:  int32(max(graceSeconds(h.Interval), 1)),
-		TimeoutSeconds: int32(max(graceSeconds(h.Timeout), 1)),
+		PeriodSeconds:  int32(max(kube.GraceSeconds(h.Interval), 1)),
+		TimeoutSeconds: int32(max(kube.GraceSeconds(h.Timeout), 1)),
 	}
 	if h.TCP {
 		p.TCPSocket = &kube.TCPSocketAction{Port: port}

@@ -3,8 +3,6 @@ package pods
 import (
 	"context"
 	"io"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -76,9 +74,3 @@ func (f *follower) finish() {
 	}
 	_, _ = io.Copy(f.out, body)
 }
-
-func cutEnv(kv string) (name, value string, ok bool) { return strings.Cut(kv, "=") }
-
-// envKey is the Secret's key of the i-th variable: a variable's name may
-// hold characters a key may not.
-func envKey(i int) string { return "e" + strconv.Itoa(i) }
