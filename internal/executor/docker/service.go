@@ -47,10 +47,10 @@ type Started struct {
 // called once its container runs. The container is removed before
 // RunService returns.
 func (w *Workspace) RunService(ctx context.Context, s Service, started func(Started)) (executor.Result, error) {
-	if err := w.begin(s.Name); err != nil {
+	if err := w.steps.Begin(s.Name); err != nil {
 		return executor.Result{}, err
 	}
-	defer w.running.Done()
+	defer w.steps.End()
 	spec := Container{Name: "sidecar " + s.Name, Image: s.Image, Env: s.Env, Private: true}
 	if s.Script != "" {
 		cmd := command(s.Script, nil, s.Env, nil)

@@ -28,10 +28,10 @@ const drainWait = 2 * time.Second
 // Run implements executor.Workspace: one container per step, removed
 // when the step ends.
 func (w *Workspace) Run(ctx context.Context, step executor.Step) (executor.Result, error) {
-	if err := w.begin(step.Name); err != nil {
+	if err := w.steps.Begin(step.Name); err != nil {
 		return executor.Result{}, err
 	}
-	defer w.running.Done()
+	defer w.steps.End()
 	if err := w.e.check(step, []string{w.run.Dir, w.run.Scratch}); err != nil {
 		return executor.Result{}, err
 	}

@@ -51,11 +51,10 @@ type Workspace struct {
 	network string
 	seq     atomic.Int64
 
-	mu      sync.Mutex
-	cleaned bool
+	steps executor.Steps
+	mu    sync.Mutex
 	// links are the services each step reaches by name (service.go).
-	links   map[string][]string
-	running sync.WaitGroup
+	links map[string][]string
 }
 
 var _ executor.Workspace = (*Workspace)(nil)
@@ -63,25 +62,11 @@ var _ executor.Workspace = (*Workspace)(nil)
 // Network is the name of the run's network, which sidecar containers join.
 func (w *Workspace) Network() string { return w.network }
 
-// begin registers a step, or refuses it after Cleanup.
-func (w *Workspace) begin(name string) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.cleaned {
-		return fmt.Errorf("%s: run after the workspace was cleaned up", name)
-	}
-	w.running.Add(1)
-	return nil
-}
-
 // Cleanup implements executor.Workspace: it removes every container of
 // the run still there (a step's own removal failed, or a sidecar), then
 // the network.
 func (w *Workspace) Cleanup(ctx context.Context) error {
-	w.mu.Lock()
-	w.cleaned = true
-	w.mu.Unlock()
-	w.running.Wait()
+	w.steps.Close()
 	ctx = context.WithoutCancel(ctx)
 	var errs []error
 	list, err := w.e.c.ContainerList(ctx, client.ContainerListOptions{

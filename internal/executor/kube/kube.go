@@ -47,7 +47,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/velocity-ci/velocity/internal/executor"
@@ -184,9 +183,7 @@ type Workspace struct {
 	name string
 	seq  atomic.Int64
 
-	mu      sync.Mutex
-	cleaned bool
-	running sync.WaitGroup
+	steps executor.Steps
 }
 
 var _ executor.Workspace = (*Workspace)(nil)
@@ -194,24 +191,10 @@ var _ executor.Workspace = (*Workspace)(nil)
 // Name is the run's name: the value of RunLabel on its objects.
 func (w *Workspace) Name() string { return w.name }
 
-// begin registers a step, or refuses it after Cleanup.
-func (w *Workspace) begin(name string) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.cleaned {
-		return fmt.Errorf("%s: run after the workspace was cleaned up", name)
-	}
-	w.running.Add(1)
-	return nil
-}
-
 // Cleanup implements executor.Workspace: it deletes every pod and secret
 // of the run still there (a step's own deletion failed).
 func (w *Workspace) Cleanup(ctx context.Context) error {
-	w.mu.Lock()
-	w.cleaned = true
-	w.mu.Unlock()
-	w.running.Wait()
+	w.steps.Close()
 	ctx = context.WithoutCancel(ctx)
 	sel := RunLabel + "=" + w.name
 	var errs []error

@@ -57,10 +57,10 @@ const startTries = 3
 // Run implements executor.Workspace: one pod per step, deleted when the
 // step ends.
 func (w *Workspace) Run(ctx context.Context, step executor.Step) (executor.Result, error) {
-	if err := w.begin(step.Name); err != nil {
+	if err := w.steps.Begin(step.Name); err != nil {
 		return executor.Result{}, err
 	}
-	defer w.running.Done()
+	defer w.steps.End()
 	if err := w.check(step); err != nil {
 		return executor.Result{}, err
 	}
