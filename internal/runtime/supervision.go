@@ -3,7 +3,9 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
+	"time"
 )
 
 // Supervision is the part of an Instance that every runtime supervising
@@ -109,4 +111,36 @@ func (s *Supervision) ExitedAlone(how string) {
 func (s *Supervision) Ended(final State) {
 	s.SetState(final)
 	close(s.exited)
+}
+
+// AwaitRestart is what a supervisor does when its instance ended without
+// being asked to (what says how; uptime is how long it ran, 0 and
+// failedStart true for a start that failed): unless Stop was asked, it
+// records the exit, says so in log and logger, waits the backoff and
+// sets StateStarting. It reports false when Stop was asked, before or
+// during the wait: the supervisor then cleans up instead of starting.
+func (s *Supervision) AwaitRestart(what string, uptime time.Duration, failedStart bool, b *Backoff, log *Log, logger *slog.Logger) bool {
+	select {
+	case <-s.StopRequested():
+		return false
+	default:
+	}
+	s.ExitedAlone(what)
+	delay := b.Next(uptime)
+	if failedStart {
+		s.SetState(StateFailed)
+	} else {
+		s.SetState(StateRestarting)
+	}
+	log.Note(fmt.Sprintf("instance %s %s; restarting in %s", s.id, what, delay))
+	logger.Warn("instance exited; restarting", "exit", what, "delay", delay)
+	t := time.NewTimer(delay)
+	select {
+	case <-s.StopRequested():
+		t.Stop()
+		return false
+	case <-t.C:
+	}
+	s.SetState(StateStarting)
+	return true
 }

@@ -168,32 +168,11 @@ func (i *instance) supervise(r *run) {
 		} else {
 			what = fmt.Sprintf("could not be started (%v)", startErr)
 		}
-		select {
-		case <-i.StopRequested():
+		if !i.AwaitRestart(what, uptime, r == nil, i.backoff, i.log, i.logger) {
 			i.remove()
 			i.finish(runtime.StateStopped)
 			return
-		default:
 		}
-		i.ExitedAlone(what)
-		delay := i.backoff.Next(uptime)
-		if r != nil {
-			i.SetState(runtime.StateRestarting)
-		} else {
-			i.SetState(runtime.StateFailed)
-		}
-		i.log.Note(fmt.Sprintf("instance %s %s; restarting in %s", i.id, what, delay))
-		i.logger.Warn("instance exited; restarting", "exit", what, "delay", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-i.StopRequested():
-			t.Stop()
-			i.remove()
-			i.finish(runtime.StateStopped)
-			return
-		case <-t.C:
-		}
-		i.SetState(runtime.StateStarting)
 		if r, startErr = i.run(); startErr != nil {
 			continue
 		}
